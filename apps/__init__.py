@@ -1,0 +1,1 @@
+"""apps: see ../DESIGN.md; filled in by its own issue."""

@@ -1,0 +1,1 @@
+"""decoders: see ../DESIGN.md; filled in by its own issue."""

@@ -1,0 +1,1 @@
+"""factors: see ../DESIGN.md; filled in by its own issue."""

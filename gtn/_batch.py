@@ -1,0 +1,90 @@
+"""Packing lists of graphs into ragged arrays (arcs concatenated, plus offsets), so that one
+numba kernel can run `prange` over the batch. Single graphs are a batch of one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .graph import Graph, GraphError
+
+
+def as_batch(graphs: Graph | Sequence[Graph], what: str = "graphs") -> tuple[list[Graph], bool]:
+    """Return (list of graphs, True if a single graph was given)."""
+    if isinstance(graphs, Graph):
+        return [graphs], True
+    out = list(graphs)
+    for i, g in enumerate(out):
+        if not isinstance(g, Graph):
+            raise GraphError(f"{what}[{i}] is a {type(g).__name__}, not a gtn.Graph")
+    return out, False
+
+
+def unbatch(values: list, single: bool):
+    return values[0] if single else values
+
+
+class Packed(NamedTuple):
+    """B graphs as ragged arrays. Node ids in src/dst stay local to their graph; graph b owns
+    nodes node_offsets[b]:node_offsets[b+1] and arcs arc_offsets[b]:arc_offsets[b+1] of the
+    concatenated per-node / per-arc arrays."""
+
+    node_offsets: np.ndarray  # int64 [B+1]
+    arc_offsets: np.ndarray  # int64 [B+1]
+    src: np.ndarray  # int32 [sum A]
+    dst: np.ndarray
+    ilabel: np.ndarray
+    olabel: np.ndarray
+
+
+def offsets(sizes) -> np.ndarray:
+    out = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(sizes, dtype=np.int64), out=out[1:])
+    return out
+
+
+def _cat(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def pack(graphs: list[Graph]) -> Packed:
+    """Pack structure (no weights); one-graph batches reuse the graph's arrays without copying."""
+    return Packed(
+        offsets([g.num_nodes for g in graphs]),
+        offsets([g.num_arcs for g in graphs]),
+        _cat([g.src for g in graphs]),
+        _cat([g.dst for g in graphs]),
+        _cat([g.ilabel for g in graphs]),
+        _cat([g.olabel for g in graphs]),
+    )
+
+
+def cat_weights(graphs: list[Graph]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Concatenated (arc, start, final) energies of a batch, in a common dtype; differentiable."""
+    dtype = graphs[0].dtype
+    for g in graphs[1:]:
+        dtype = torch.promote_types(dtype, g.dtype)
+    if len(graphs) == 1:
+        g = graphs[0]
+        return g.weight.to(dtype), g.start_weight.to(dtype), g.final_weight.to(dtype)
+    return (
+        torch.cat([g.weight.to(dtype) for g in graphs]),
+        torch.cat([g.start_weight.to(dtype) for g in graphs]),
+        torch.cat([g.final_weight.to(dtype) for g in graphs]),
+    )
+
+
+def gather(values: torch.Tensor, index: np.ndarray) -> torch.Tensor:
+    """values[index] with index -1 meaning "contributes 0" (an arc map entry with no source arc).
+    Differentiable: this is how structural operations pass gradients back through arc maps."""
+    padded = torch.cat([values, values.new_zeros(1)])
+    return padded[torch.from_numpy(np.asarray(index, dtype=np.int64))]
+
+
+def gather_node(values: torch.Tensor, index: np.ndarray) -> torch.Tensor:
+    """Like gather, but index -1 means +inf (state is not start/final)."""
+    padded = torch.cat([values, values.new_full((1,), float("inf"))])
+    return padded[torch.from_numpy(np.asarray(index, dtype=np.int64))]

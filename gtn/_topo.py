@@ -1,0 +1,96 @@
+"""Topological order of states and the matching arc order (numba), cached per graph."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ._batch import pack
+from .graph import Graph, GraphError
+
+
+@nb.njit(cache=True)
+def _topo_one(n, src, dst, node_order, arc_order):
+    """Kahn's algorithm. Fills node_order (states in topological order) and arc_order (arcs
+    grouped by source state in that order). Returns -1 if acyclic, else a state on a cycle."""
+    a = src.shape[0]
+    indeg = np.zeros(n, np.int64)
+    outdeg = np.zeros(n + 1, np.int64)
+    for i in range(a):
+        indeg[dst[i]] += 1
+        outdeg[src[i] + 1] += 1
+    for v in range(n):
+        outdeg[v + 1] += outdeg[v]
+    fill = outdeg[:n].copy()
+    by_src = np.empty(a, np.int64)
+    for i in range(a):
+        s = src[i]
+        by_src[fill[s]] = i
+        fill[s] += 1
+    head = 0
+    tail = 0
+    for v in range(n):
+        if indeg[v] == 0:
+            node_order[tail] = v
+            tail += 1
+    k = 0
+    while head < tail:
+        v = node_order[head]
+        head += 1
+        for j in range(outdeg[v], outdeg[v + 1]):
+            i = by_src[j]
+            arc_order[k] = i
+            k += 1
+            d = dst[i]
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                node_order[tail] = d
+                tail += 1
+    if tail < n:
+        for v in range(n):
+            if indeg[v] > 0:
+                return v
+    return -1
+
+
+@nb.njit(cache=True, parallel=True)
+def _topo_batch(node_off, arc_off, src, dst, node_order, arc_order, cyclic):
+    for b in nb.prange(node_off.shape[0] - 1):
+        n0, n1 = node_off[b], node_off[b + 1]
+        a0, a1 = arc_off[b], arc_off[b + 1]
+        cyclic[b] = _topo_one(n1 - n0, src[a0:a1], dst[a0:a1], node_order[n0:n1], arc_order[a0:a1])
+
+
+def topological_orders(graphs: list[Graph], what: str = "operation") -> list[tuple[np.ndarray, np.ndarray]]:
+    """(node_order, arc_order) per graph, int64, local ids. Raises GraphError on a cycle."""
+    todo = [i for i, g in enumerate(graphs) if "topo" not in g._cache]
+    if todo:
+        sub = [graphs[i] for i in todo]
+        p = pack(sub)
+        node_order = np.empty(p.node_offsets[-1], np.int64)
+        arc_order = np.empty(p.arc_offsets[-1], np.int64)
+        cyclic = np.empty(len(sub), np.int64)
+        _topo_batch(p.node_offsets, p.arc_offsets, p.src, p.dst, node_order, arc_order, cyclic)
+        for j, i in enumerate(todo):
+            n0, n1 = p.node_offsets[j], p.node_offsets[j + 1]
+            a0, a1 = p.arc_offsets[j], p.arc_offsets[j + 1]
+            graphs[i]._cache["topo"] = (
+                None if cyclic[j] >= 0 else (node_order[n0:n1], arc_order[a0:a1]),
+                int(cyclic[j]),
+            )
+    out = []
+    for i, g in enumerate(graphs):
+        orders, cyc = g._cache["topo"]
+        if orders is None:
+            where = f"graph {i} " if len(graphs) > 1 else ""
+            raise GraphError(f"{what} needs an acyclic graph, but {where}has a cycle through node {cyc}")
+        out.append(orders)
+    return out
+
+
+def is_acyclic(g: Graph) -> bool:
+    try:
+        topological_orders([g])
+    except GraphError:
+        return False
+    return True

@@ -1,0 +1,331 @@
+"""The weighted finite-state transducer value that every operation consumes and returns.
+
+Sign convention (used everywhere in ebgtn): **weights are energies, lower is better.**
+A path's energy is the start weight of its first node, plus its arc weights, plus the final
+weight of its last node. Min-sum (tropical) gives the minimum energy; log-sum-exp with inverse
+temperature beta gives the free energy F = -(1/beta) log sum_paths exp(-beta E(path)).
+A weight of +inf means "absent": a node whose start weight is +inf is not a start state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+EPSILON: int = -1
+"""The epsilon label (consumes no symbol). Real labels are the integers 0..V-1."""
+
+INF = float("inf")
+
+
+class GraphError(ValueError):
+    """A malformed graph, or a graph unsuitable for an operation (e.g. cyclic where a DAG is
+    needed). The message names the offending node or arc."""
+
+
+class Arc(NamedTuple):
+    index: int
+    src: int
+    dst: int
+    ilabel: int
+    olabel: int
+    weight: float
+
+
+def _as_int32(name: str, values, length: int | None = None) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise GraphError(f"{name} must be one-dimensional, got shape {tuple(arr.shape)}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.equal(np.mod(arr, 1), 0)):
+            raise GraphError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if length is not None and arr.shape[0] != length:
+        raise GraphError(f"{name} has {arr.shape[0]} entries but src has {length} (one per arc)")
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+def _as_weight(name: str, values, length: int, dtype, default: float) -> torch.Tensor:
+    if values is None:
+        return torch.full((length,), default, dtype=dtype or torch.get_default_dtype())
+    if isinstance(values, torch.Tensor):
+        w = values
+        if not w.is_floating_point():
+            w = w.to(dtype or torch.get_default_dtype())
+    else:
+        w = torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=dtype or torch.get_default_dtype())
+    if w.dim() != 1 or w.shape[0] != length:
+        raise GraphError(f"{name} must have shape [{length}], got {list(w.shape)}")
+    return w
+
+
+class Graph:
+    """An immutable weighted transducer.
+
+    Attributes:
+        num_nodes: number of states N; states are 0..N-1.
+        src, dst: int32 arrays [A], source and destination state of each arc.
+        ilabel, olabel: int32 arrays [A]; ``EPSILON`` (-1) or a label in 0..V-1.
+        weight: float tensor [A] of arc energies (may require grad).
+        start_weight, final_weight: float tensors [N]; +inf marks a non-start / non-final state.
+        isymbols, osymbols: optional :class:`gtn.SymbolTable` naming the labels.
+
+    An acceptor is a transducer whose ilabel equals its olabel on every arc. Build small graphs
+    with :class:`gtn.GraphBuilder`, large ones with :meth:`Graph.from_arrays`.
+    """
+
+    __slots__ = (
+        "num_nodes",
+        "src",
+        "dst",
+        "ilabel",
+        "olabel",
+        "weight",
+        "start_weight",
+        "final_weight",
+        "isymbols",
+        "osymbols",
+        "_cache",
+    )
+
+    def __init__(
+        self,
+        num_nodes: int,
+        src,
+        dst,
+        ilabel,
+        olabel=None,
+        weight=None,
+        start_weight=None,
+        final_weight=None,
+        isymbols=None,
+        osymbols=None,
+        *,
+        validate: bool = True,
+    ):
+        if validate:
+            num_nodes = int(num_nodes)
+            if num_nodes < 0:
+                raise GraphError(f"num_nodes must be >= 0, got {num_nodes}")
+            src = _as_int32("src", src)
+            n_arcs = src.shape[0]
+            dst = _as_int32("dst", dst, n_arcs)
+            ilabel = _as_int32("ilabel", ilabel, n_arcs)
+            olabel = ilabel if olabel is None else _as_int32("olabel", olabel, n_arcs)
+            dtype = weight.dtype if isinstance(weight, torch.Tensor) and weight.is_floating_point() else None
+            weight = _as_weight("weight", weight, n_arcs, dtype, 0.0)
+            dtype = weight.dtype
+            start_weight = _as_weight("start_weight", start_weight, num_nodes, dtype, INF)
+            final_weight = _as_weight("final_weight", final_weight, num_nodes, dtype, INF)
+            if start_weight.dtype != dtype or final_weight.dtype != dtype:
+                start_weight = start_weight.to(dtype)
+                final_weight = final_weight.to(dtype)
+        object.__setattr__(self, "num_nodes", num_nodes)
+        object.__setattr__(self, "src", src)
+        object.__setattr__(self, "dst", dst)
+        object.__setattr__(self, "ilabel", ilabel)
+        object.__setattr__(self, "olabel", olabel)
+        object.__setattr__(self, "weight", weight)
+        object.__setattr__(self, "start_weight", start_weight)
+        object.__setattr__(self, "final_weight", final_weight)
+        object.__setattr__(self, "isymbols", isymbols)
+        object.__setattr__(self, "osymbols", osymbols)
+        object.__setattr__(self, "_cache", {})
+        if validate:
+            self._validate()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(
+        cls,
+        num_nodes: int,
+        src,
+        dst,
+        ilabel,
+        olabel=None,
+        weight=None,
+        *,
+        start=(0,),
+        final=None,
+        start_weight=None,
+        final_weight=None,
+        isymbols=None,
+        osymbols=None,
+    ) -> Graph:
+        """Vectorised constructor.
+
+        Args:
+            num_nodes: N.
+            src, dst, ilabel, olabel: int arrays [A] (olabel defaults to ilabel: an acceptor).
+            weight: energies [A] (tensor or array; default 0).
+            start, final: state ids that are start / final (``final`` defaults to N-1).
+            start_weight, final_weight: energies for those states (default 0 each), or full
+                [N] vectors with +inf for states that are not start / final when ``start`` /
+                ``final`` is None.
+        """
+        dtype = weight.dtype if isinstance(weight, torch.Tensor) and weight.is_floating_point() else None
+        dtype = dtype or torch.get_default_dtype()
+        sw = _node_weights("start", num_nodes, start, start_weight, dtype)
+        fw = _node_weights("final", num_nodes, [num_nodes - 1] if final is None and num_nodes else final, final_weight, dtype)
+        return cls(num_nodes, src, dst, ilabel, olabel, weight, sw, fw, isymbols, osymbols)
+
+    @classmethod
+    def _trusted(cls, num_nodes, src, dst, ilabel, olabel, weight, start_weight, final_weight, isymbols=None, osymbols=None) -> Graph:
+        """Internal constructor for outputs of operations: inputs are already well formed."""
+        return cls(
+            int(num_nodes), src, dst, ilabel, olabel, weight, start_weight, final_weight, isymbols, osymbols, validate=False
+        )
+
+    def _validate(self) -> None:
+        n = self.num_nodes
+        for name, arr in (("src", self.src), ("dst", self.dst)):
+            bad = np.flatnonzero((arr < 0) | (arr >= n))
+            if bad.size:
+                i = int(bad[0])
+                raise GraphError(f"arc {i}: {name} node {int(arr[i])} is out of range [0, {n})")
+        for name, arr in (("ilabel", self.ilabel), ("olabel", self.olabel)):
+            bad = np.flatnonzero(arr < EPSILON)
+            if bad.size:
+                i = int(bad[0])
+                raise GraphError(
+                    f"arc {i}: {name} {int(arr[i])} is negative; labels are >= 0 or gtn.EPSILON (-1)"
+                )
+        for name, w, what in (
+            ("weight", self.weight, "arc"),
+            ("start_weight", self.start_weight, "node"),
+            ("final_weight", self.final_weight, "node"),
+        ):
+            if w.numel():
+                wd = w.detach()
+                bad = torch.nonzero(torch.isnan(wd) | (wd == -INF)).flatten()
+                if bad.numel():
+                    i = int(bad[0])
+                    raise GraphError(f"{what} {i}: {name} is {float(wd[i])}; energies must be finite or +inf")
+        if n > 0 and not bool(torch.isfinite(self.start_weight.detach()).any()):
+            raise GraphError(f"graph with {n} nodes has no start state")
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def num_arcs(self) -> int:
+        return int(self.src.shape[0])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.weight.dtype
+
+    @property
+    def requires_grad(self) -> bool:
+        return self.weight.requires_grad or self.start_weight.requires_grad or self.final_weight.requires_grad
+
+    @property
+    def start_nodes(self) -> np.ndarray:
+        """int32 ids of start states (finite start weight)."""
+        return np.flatnonzero(torch.isfinite(self.start_weight.detach()).numpy()).astype(np.int32)
+
+    @property
+    def final_nodes(self) -> np.ndarray:
+        """int32 ids of final states (finite final weight)."""
+        return np.flatnonzero(torch.isfinite(self.final_weight.detach()).numpy()).astype(np.int32)
+
+    def is_acceptor(self) -> bool:
+        return self.ilabel is self.olabel or bool(np.array_equal(self.ilabel, self.olabel))
+
+    def num_labels(self) -> int:
+        """1 + the largest label used (0 for a graph with only epsilons)."""
+        m = -1
+        if self.num_arcs:
+            m = max(int(self.ilabel.max()), int(self.olabel.max()))
+        return m + 1
+
+    def arcs(self) -> Iterator[Arc]:
+        """Iterate over arcs (for inspection; operations never loop in Python)."""
+        w = self.weight.detach().tolist()
+        for i in range(self.num_arcs):
+            yield Arc(i, int(self.src[i]), int(self.dst[i]), int(self.ilabel[i]), int(self.olabel[i]), w[i])
+
+    # ------------------------------------------------------------------ derived values
+    def with_weights(self, weight=None, start_weight=None, final_weight=None) -> Graph:
+        """The same structure with new energies (shapes must match)."""
+        return Graph(
+            self.num_nodes,
+            self.src,
+            self.dst,
+            self.ilabel,
+            self.olabel,
+            self.weight if weight is None else weight,
+            self.start_weight if start_weight is None else start_weight,
+            self.final_weight if final_weight is None else final_weight,
+            self.isymbols,
+            self.osymbols,
+        )
+
+    def with_symbols(self, isymbols=None, osymbols=None) -> Graph:
+        return Graph._trusted(
+            self.num_nodes, self.src, self.dst, self.ilabel, self.olabel, self.weight,
+            self.start_weight, self.final_weight,
+            isymbols if isymbols is not None else self.isymbols,
+            osymbols if osymbols is not None else self.osymbols,
+        )
+
+    def detach(self) -> Graph:
+        return Graph._trusted(
+            self.num_nodes, self.src, self.dst, self.ilabel, self.olabel, self.weight.detach(),
+            self.start_weight.detach(), self.final_weight.detach(), self.isymbols, self.osymbols,
+        )
+
+    def to(self, dtype: torch.dtype) -> Graph:
+        """Cast all energies (differentiably) to ``dtype``."""
+        return Graph._trusted(
+            self.num_nodes, self.src, self.dst, self.ilabel, self.olabel, self.weight.to(dtype),
+            self.start_weight.to(dtype), self.final_weight.to(dtype), self.isymbols, self.osymbols,
+        )
+
+    def requires_grad_(self, flag: bool = True) -> Graph:
+        """Make the arc weights a leaf that requires grad (in place on the tensor; returns self)."""
+        self.weight.requires_grad_(flag)
+        return self
+
+    def cached(self, key, compute):
+        """Memoise a structure-only quantity (e.g. a topological order); safe because graphs
+        are immutable."""
+        c = self._cache
+        if key not in c:
+            c[key] = compute()
+        return c[key]
+
+    def __setattr__(self, name, value):
+        raise AttributeError("gtn.Graph is immutable; use with_weights() or a builder")
+
+    def __repr__(self) -> str:
+        kind = "acceptor" if self.is_acceptor() else "transducer"
+        return (
+            f"gtn.Graph({kind}, nodes={self.num_nodes}, arcs={self.num_arcs}, "
+            f"start={self.start_nodes.tolist()[:8]}, final={self.final_nodes.tolist()[:8]}, dtype={self.dtype})"
+        )
+
+    def _repr_svg_(self) -> str | None:
+        from .draw import to_svg
+
+        return to_svg(self)
+
+
+def _node_weights(kind: str, n: int, nodes, weights, dtype) -> torch.Tensor:
+    if nodes is None:
+        if weights is None:
+            raise GraphError(f"give {kind} nodes or a full {kind}_weight vector")
+        w = weights if isinstance(weights, torch.Tensor) else torch.as_tensor(np.asarray(weights, np.float64), dtype=dtype)
+        return w
+    nodes = np.atleast_1d(np.asarray(nodes, dtype=np.int64))
+    bad = np.flatnonzero((nodes < 0) | (nodes >= n))
+    if bad.size:
+        raise GraphError(f"{kind} node {int(nodes[bad[0]])} is out of range [0, {n})")
+    full = torch.full((n,), INF, dtype=dtype)
+    if weights is None:
+        full[torch.from_numpy(nodes)] = 0.0
+        return full
+    w = weights if isinstance(weights, torch.Tensor) else torch.as_tensor(np.asarray(weights, np.float64), dtype=dtype)
+    w = torch.broadcast_to(w.to(dtype), (nodes.shape[0],))
+    # index_put keeps autograd to user-supplied weights
+    return full.index_put((torch.from_numpy(nodes),), w)

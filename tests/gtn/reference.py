@@ -1,0 +1,78 @@
+"""Test-only references: brute-force path enumeration over small graphs.
+
+Everything here is deliberately naive (plain Python, float64) so that it shares no code with
+the kernels it checks."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import NamedTuple
+
+import gtn
+
+INF = math.inf
+
+
+class Path(NamedTuple):
+    arcs: tuple[int, ...]
+    ilabels: tuple[int, ...]  # epsilons removed
+    olabels: tuple[int, ...]
+    energy: float
+
+
+def enumerate_paths(g: gtn.Graph, max_arcs: int = 12) -> list[Path]:
+    """Every complete start->final path with at most ``max_arcs`` arcs (all paths of a DAG when
+    max_arcs >= num_nodes). Paths through +inf weights are left out."""
+    w = g.weight.detach().double().tolist()
+    sw = g.start_weight.detach().double().tolist()
+    fw = g.final_weight.detach().double().tolist()
+    out_arcs: dict[int, list[int]] = {}
+    for i in range(g.num_arcs):
+        out_arcs.setdefault(int(g.src[i]), []).append(i)
+    paths: list[Path] = []
+
+    def walk(node: int, arcs: list[int], energy: float) -> None:
+        if fw[node] != INF:
+            il = tuple(int(g.ilabel[a]) for a in arcs if g.ilabel[a] != gtn.EPSILON)
+            ol = tuple(int(g.olabel[a]) for a in arcs if g.olabel[a] != gtn.EPSILON)
+            paths.append(Path(tuple(arcs), il, ol, energy + fw[node]))
+        if len(arcs) >= max_arcs:
+            return
+        for a in out_arcs.get(node, []):
+            if w[a] == INF:
+                continue
+            arcs.append(a)
+            walk(int(g.dst[a]), arcs, energy + w[a])
+            arcs.pop()
+
+    for s in range(g.num_nodes):
+        if sw[s] != INF:
+            walk(s, [], sw[s])
+    return paths
+
+
+def free_energy(paths: list[Path], beta: float = 1.0) -> float:
+    if not paths:
+        return INF
+    m = min(p.energy for p in paths)
+    return m - math.log(sum(math.exp(-beta * (p.energy - m)) for p in paths)) / beta
+
+
+def min_energy(paths: list[Path]) -> float:
+    return min((p.energy for p in paths), default=INF)
+
+
+def string_energies(paths: list[Path], beta: float | None = None) -> dict:
+    """Map (ilabels, olabels) -> energy, combining paths with min (beta None) or log-sum-exp."""
+    groups: dict = {}
+    for p in paths:
+        groups.setdefault((p.ilabels, p.olabels), []).append(p)
+    if beta is None:
+        return {k: min_energy(v) for k, v in groups.items()}
+    return {k: free_energy(v, beta) for k, v in groups.items()}
+
+
+def label_multiset(paths: list[Path], digits: int = 6) -> Counter:
+    """Multiset of (ilabels, olabels, rounded energy): equal iff two graphs have the same paths."""
+    return Counter((p.ilabels, p.olabels, round(p.energy, digits)) for p in paths)

@@ -1,0 +1,67 @@
+"""Hypothesis strategies for random small graphs (with epsilons, optional cycles)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+import gtn
+
+INF = float("inf")
+
+
+@st.composite
+def graphs(
+    draw,
+    max_nodes: int = 5,
+    max_arcs: int = 10,
+    num_labels: int = 3,
+    acceptor: bool = True,
+    epsilon: bool = True,
+    acyclic: bool = True,
+    dtype: torch.dtype = torch.float64,
+    min_nodes: int = 1,
+):
+    """A random graph. Acyclic graphs only have arcs from lower to higher node ids (then
+    optionally shuffled ids). Weights are small integers/quarters so that ties happen."""
+    n = draw(st.integers(min_nodes, max_nodes))
+    a = draw(st.integers(0, max_arcs))
+    lo = -1 if epsilon else 0
+    src, dst = [], []
+    for _ in range(a):
+        if acyclic:
+            if n < 2:
+                break
+            s = draw(st.integers(0, n - 2))
+            d = draw(st.integers(s + 1, n - 1))
+        else:
+            s = draw(st.integers(0, n - 1))
+            d = draw(st.integers(0, n - 1))
+        src.append(s)
+        dst.append(d)
+    a = len(src)
+    il = [draw(st.integers(lo, num_labels - 1)) for _ in range(a)]
+    ol = il if acceptor else [draw(st.integers(lo, num_labels - 1)) for _ in range(a)]
+    w = [draw(st.integers(-8, 8)) / 4 for _ in range(a)]
+    starts = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=2, unique=True))
+    finals = draw(st.lists(st.integers(0, n - 1), min_size=0, max_size=3, unique=True))
+    sw = np.full(n, INF)
+    fw = np.full(n, INF)
+    for s in starts:
+        sw[s] = draw(st.sampled_from([0.0, 0.0, 0.5, -0.25]))
+    for f in finals:
+        fw[f] = draw(st.sampled_from([0.0, 0.0, 0.75, -0.5]))
+    perm = np.arange(n)
+    if draw(st.booleans()):
+        perm = np.asarray(draw(st.permutations(range(n))))
+    return gtn.Graph(
+        n,
+        perm[np.asarray(src, dtype=np.int64)] if a else [],
+        perm[np.asarray(dst, dtype=np.int64)] if a else [],
+        il,
+        ol,
+        torch.tensor(w, dtype=dtype),
+        torch.tensor(sw[np.argsort(perm)], dtype=dtype),
+        torch.tensor(fw[np.argsort(perm)], dtype=dtype),
+    )
