@@ -61,7 +61,9 @@ def _topo_batch(node_off, arc_off, src, dst, node_order, arc_order, cyclic):
         cyclic[b] = _topo_one(n1 - n0, src[a0:a1], dst[a0:a1], node_order[n0:n1], arc_order[a0:a1])
 
 
-def topological_orders(graphs: list[Graph], what: str = "operation") -> list[tuple[np.ndarray, np.ndarray]]:
+def topological_orders(
+    graphs: list[Graph], what: str = "operation"
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(node_order, arc_order) per graph, int64, local ids. Raises GraphError on a cycle."""
     todo = [i for i, g in enumerate(graphs) if "topo" not in g._cache]
     if todo:
@@ -83,7 +85,9 @@ def topological_orders(graphs: list[Graph], what: str = "operation") -> list[tup
         orders, cyc = g._cache["topo"]
         if orders is None:
             where = f"graph {i} " if len(graphs) > 1 else ""
-            raise GraphError(f"{what} needs an acyclic graph, but {where}has a cycle through node {cyc}")
+            raise GraphError(
+                f"{what} needs an acyclic graph, but {where}has a cycle through node {cyc}"
+            )
         out.append(orders)
     return out
 

@@ -72,7 +72,9 @@ class GraphBuilder:
         n = len(self._start)
         for name, node in (("src", src), ("dst", dst)):
             if not 0 <= node < n:
-                raise GraphError(f"arc {len(self._src)}: {name} node {node} does not exist (have {n} nodes)")
+                raise GraphError(
+                    f"arc {len(self._src)}: {name} node {node} does not exist (have {n} nodes)"
+                )
         il = self._label(ilabel, self.isymbols, "input")
         ol = il if olabel is None else self._label(olabel, self.osymbols or self.isymbols, "output")
         self._src.append(int(src))

@@ -55,7 +55,9 @@ def _as_weight(name: str, values, length: int, dtype, default: float) -> torch.T
         if not w.is_floating_point():
             w = w.to(dtype or torch.get_default_dtype())
     else:
-        w = torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=dtype or torch.get_default_dtype())
+        w = torch.as_tensor(
+            np.asarray(values, dtype=np.float64), dtype=dtype or torch.get_default_dtype()
+        )
     if w.dim() != 1 or w.shape[0] != length:
         raise GraphError(f"{name} must have shape [{length}], got {list(w.shape)}")
     return w
@@ -114,7 +116,11 @@ class Graph:
             dst = _as_int32("dst", dst, n_arcs)
             ilabel = _as_int32("ilabel", ilabel, n_arcs)
             olabel = ilabel if olabel is None else _as_int32("olabel", olabel, n_arcs)
-            dtype = weight.dtype if isinstance(weight, torch.Tensor) and weight.is_floating_point() else None
+            dtype = (
+                weight.dtype
+                if isinstance(weight, torch.Tensor) and weight.is_floating_point()
+                else None
+            )
             weight = _as_weight("weight", weight, n_arcs, dtype, 0.0)
             dtype = weight.dtype
             start_weight = _as_weight("start_weight", start_weight, num_nodes, dtype, INF)
@@ -165,17 +171,49 @@ class Graph:
                 [N] vectors with +inf for states that are not start / final when ``start`` /
                 ``final`` is None.
         """
-        dtype = weight.dtype if isinstance(weight, torch.Tensor) and weight.is_floating_point() else None
+        dtype = (
+            weight.dtype
+            if isinstance(weight, torch.Tensor) and weight.is_floating_point()
+            else None
+        )
         dtype = dtype or torch.get_default_dtype()
         sw = _node_weights("start", num_nodes, start, start_weight, dtype)
-        fw = _node_weights("final", num_nodes, [num_nodes - 1] if final is None and num_nodes else final, final_weight, dtype)
+        fw = _node_weights(
+            "final",
+            num_nodes,
+            [num_nodes - 1] if final is None and num_nodes else final,
+            final_weight,
+            dtype,
+        )
         return cls(num_nodes, src, dst, ilabel, olabel, weight, sw, fw, isymbols, osymbols)
 
     @classmethod
-    def _trusted(cls, num_nodes, src, dst, ilabel, olabel, weight, start_weight, final_weight, isymbols=None, osymbols=None) -> Graph:
+    def _trusted(
+        cls,
+        num_nodes,
+        src,
+        dst,
+        ilabel,
+        olabel,
+        weight,
+        start_weight,
+        final_weight,
+        isymbols=None,
+        osymbols=None,
+    ) -> Graph:
         """Internal constructor for outputs of operations: inputs are already well formed."""
         return cls(
-            int(num_nodes), src, dst, ilabel, olabel, weight, start_weight, final_weight, isymbols, osymbols, validate=False
+            int(num_nodes),
+            src,
+            dst,
+            ilabel,
+            olabel,
+            weight,
+            start_weight,
+            final_weight,
+            isymbols,
+            osymbols,
+            validate=False,
         )
 
     def _validate(self) -> None:
@@ -190,7 +228,8 @@ class Graph:
             if bad.size:
                 i = int(bad[0])
                 raise GraphError(
-                    f"arc {i}: {name} {int(arr[i])} is negative; labels are >= 0 or gtn.EPSILON (-1)"
+                    f"arc {i}: {name} {int(arr[i])} is negative; "
+                    "labels are >= 0 or gtn.EPSILON (-1)"
                 )
         for name, w, what in (
             ("weight", self.weight, "arc"),
@@ -202,7 +241,9 @@ class Graph:
                 bad = torch.nonzero(torch.isnan(wd) | (wd == -INF)).flatten()
                 if bad.numel():
                     i = int(bad[0])
-                    raise GraphError(f"{what} {i}: {name} is {float(wd[i])}; energies must be finite or +inf")
+                    raise GraphError(
+                        f"{what} {i}: {name} is {float(wd[i])}; energies must be finite or +inf"
+                    )
         if n > 0 and not bool(torch.isfinite(self.start_weight.detach()).any()):
             raise GraphError(f"graph with {n} nodes has no start state")
 
@@ -217,7 +258,11 @@ class Graph:
 
     @property
     def requires_grad(self) -> bool:
-        return self.weight.requires_grad or self.start_weight.requires_grad or self.final_weight.requires_grad
+        return (
+            self.weight.requires_grad
+            or self.start_weight.requires_grad
+            or self.final_weight.requires_grad
+        )
 
     @property
     def start_nodes(self) -> np.ndarray:
@@ -243,7 +288,14 @@ class Graph:
         """Iterate over arcs (for inspection; operations never loop in Python)."""
         w = self.weight.detach().tolist()
         for i in range(self.num_arcs):
-            yield Arc(i, int(self.src[i]), int(self.dst[i]), int(self.ilabel[i]), int(self.olabel[i]), w[i])
+            yield Arc(
+                i,
+                int(self.src[i]),
+                int(self.dst[i]),
+                int(self.ilabel[i]),
+                int(self.olabel[i]),
+                w[i],
+            )
 
     # ------------------------------------------------------------------ derived values
     def with_weights(self, weight=None, start_weight=None, final_weight=None) -> Graph:
@@ -263,23 +315,45 @@ class Graph:
 
     def with_symbols(self, isymbols=None, osymbols=None) -> Graph:
         return Graph._trusted(
-            self.num_nodes, self.src, self.dst, self.ilabel, self.olabel, self.weight,
-            self.start_weight, self.final_weight,
+            self.num_nodes,
+            self.src,
+            self.dst,
+            self.ilabel,
+            self.olabel,
+            self.weight,
+            self.start_weight,
+            self.final_weight,
             isymbols if isymbols is not None else self.isymbols,
             osymbols if osymbols is not None else self.osymbols,
         )
 
     def detach(self) -> Graph:
         return Graph._trusted(
-            self.num_nodes, self.src, self.dst, self.ilabel, self.olabel, self.weight.detach(),
-            self.start_weight.detach(), self.final_weight.detach(), self.isymbols, self.osymbols,
+            self.num_nodes,
+            self.src,
+            self.dst,
+            self.ilabel,
+            self.olabel,
+            self.weight.detach(),
+            self.start_weight.detach(),
+            self.final_weight.detach(),
+            self.isymbols,
+            self.osymbols,
         )
 
     def to(self, dtype: torch.dtype) -> Graph:
         """Cast all energies (differentiably) to ``dtype``."""
         return Graph._trusted(
-            self.num_nodes, self.src, self.dst, self.ilabel, self.olabel, self.weight.to(dtype),
-            self.start_weight.to(dtype), self.final_weight.to(dtype), self.isymbols, self.osymbols,
+            self.num_nodes,
+            self.src,
+            self.dst,
+            self.ilabel,
+            self.olabel,
+            self.weight.to(dtype),
+            self.start_weight.to(dtype),
+            self.final_weight.to(dtype),
+            self.isymbols,
+            self.osymbols,
         )
 
     def requires_grad_(self, flag: bool = True) -> Graph:
@@ -302,7 +376,8 @@ class Graph:
         kind = "acceptor" if self.is_acceptor() else "transducer"
         return (
             f"gtn.Graph({kind}, nodes={self.num_nodes}, arcs={self.num_arcs}, "
-            f"start={self.start_nodes.tolist()[:8]}, final={self.final_nodes.tolist()[:8]}, dtype={self.dtype})"
+            f"start={self.start_nodes.tolist()[:8]}, final={self.final_nodes.tolist()[:8]}, "
+            f"dtype={self.dtype})"
         )
 
     def _repr_svg_(self) -> str | None:
@@ -315,7 +390,11 @@ def _node_weights(kind: str, n: int, nodes, weights, dtype) -> torch.Tensor:
     if nodes is None:
         if weights is None:
             raise GraphError(f"give {kind} nodes or a full {kind}_weight vector")
-        w = weights if isinstance(weights, torch.Tensor) else torch.as_tensor(np.asarray(weights, np.float64), dtype=dtype)
+        w = (
+            weights
+            if isinstance(weights, torch.Tensor)
+            else torch.as_tensor(np.asarray(weights, np.float64), dtype=dtype)
+        )
         return w
     nodes = np.atleast_1d(np.asarray(nodes, dtype=np.int64))
     bad = np.flatnonzero((nodes < 0) | (nodes >= n))
@@ -325,7 +404,11 @@ def _node_weights(kind: str, n: int, nodes, weights, dtype) -> torch.Tensor:
     if weights is None:
         full[torch.from_numpy(nodes)] = 0.0
         return full
-    w = weights if isinstance(weights, torch.Tensor) else torch.as_tensor(np.asarray(weights, np.float64), dtype=dtype)
+    w = (
+        weights
+        if isinstance(weights, torch.Tensor)
+        else torch.as_tensor(np.asarray(weights, np.float64), dtype=dtype)
+    )
     w = torch.broadcast_to(w.to(dtype), (nodes.shape[0],))
     # index_put keeps autograd to user-supplied weights
     return full.index_put((torch.from_numpy(nodes),), w)

@@ -2,7 +2,8 @@
 
 Both act on energies (lower is better):
 - TROPICAL (min, +): the minimum energy, Viterbi.
-- LOG (log-sum-exp with inverse temperature beta, +): a (+) b = -(1/beta) log(e^(-beta a) + e^(-beta b)),
+- LOG (log-sum-exp with inverse temperature beta, +):
+  a (+) b = -(1/beta) log(e^(-beta a) + e^(-beta b)),
   the free energy. ``LOG`` has beta = 1; ``log_semiring(beta)`` gives others.
 """
 
@@ -24,7 +25,11 @@ class Semiring:
         return float(splus(self.code, self.beta, a, b))
 
     def __repr__(self) -> str:
-        return f"gtn.{self.name.upper()}" if self.beta == 1.0 else f"gtn.log_semiring(beta={self.beta})"
+        return (
+            f"gtn.{self.name.upper()}"
+            if self.beta == 1.0
+            else f"gtn.log_semiring(beta={self.beta})"
+        )
 
 
 TROPICAL = Semiring("tropical", 0)

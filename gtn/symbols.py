@@ -69,7 +69,11 @@ class SymbolTable:
         return [(self._names[k], k) for k in sorted(self._names)]
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, SymbolTable) and self.items() == other.items() and self.epsilon == other.epsilon
+        return (
+            isinstance(other, SymbolTable)
+            and self.items() == other.items()
+            and self.epsilon == other.epsilon
+        )
 
     def __repr__(self) -> str:
         head = ", ".join(f"{n}={k}" for n, k in self.items()[:6])

@@ -1,0 +1,73 @@
+"""linear, dense and complement against their definitions."""
+
+import itertools
+
+import pytest
+import torch
+
+import gtn
+from gtn.constructors import complement, dense, linear
+
+from .reference import enumerate_paths
+
+
+def test_linear_accepts_exactly_its_sequence():
+    g = linear([2, 0, 2], weights=torch.tensor([1.0, 2.0, 3.0]))
+    paths = enumerate_paths(g)
+    assert [(p.ilabels, p.energy) for p in paths] == [((2, 0, 2), 6.0)]
+
+
+def test_linear_transducer_and_empty_sequence():
+    g = linear([0, 1], olabels=[5, gtn.EPSILON])
+    assert [(p.ilabels, p.olabels) for p in enumerate_paths(g)] == [((0, 1), (5,))]
+    e = linear([])
+    assert [(p.ilabels, p.energy) for p in enumerate_paths(e)] == [((), 0.0)]
+
+
+def test_linear_rejects_mismatched_olabels():
+    with pytest.raises(gtn.GraphError, match="olabels has 1 labels but labels has 2"):
+        linear([0, 1], olabels=[0])
+
+
+def test_dense_paths_are_all_label_sequences_with_summed_energies():
+    em = torch.arange(6, dtype=torch.float64).reshape(3, 2)
+    g = dense(em)
+    got = {p.ilabels: p.energy for p in enumerate_paths(g)}
+    want = {
+        seq: float(sum(em[t, v] for t, v in enumerate(seq)))
+        for seq in itertools.product(range(2), repeat=3)
+    }
+    assert got == want
+
+
+def test_dense_is_differentiable_in_emissions():
+    em = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    g = dense(em)
+    (g.weight * torch.arange(12.0, dtype=torch.float64)).sum().backward()
+    assert torch.equal(em.grad, torch.arange(12.0, dtype=torch.float64).reshape(3, 4))
+
+
+def test_dense_rejects_wrong_rank():
+    with pytest.raises(
+        gtn.GraphError, match=r"emissions must have shape \[T, V\], got \[2, 3, 4\]"
+    ):
+        dense(torch.zeros(2, 3, 4))
+
+
+@pytest.mark.parametrize("excluded", [[], [0], [1, 0], [0, 0, 1]])
+def test_complement_accepts_every_other_sequence(excluded):
+    g = complement(excluded, 2)
+    accepted = {p.ilabels for p in enumerate_paths(g, max_arcs=4)}
+    every = {s for n in range(5) for s in itertools.product(range(2), repeat=n)}
+    assert accepted == every - {tuple(excluded)}
+
+
+def test_complement_is_deterministic():
+    g = complement([1, 2], [0, 1, 2])
+    pairs = list(zip(g.src.tolist(), g.ilabel.tolist(), strict=True))
+    assert len(pairs) == len(set(pairs))
+
+
+def test_complement_rejects_label_outside_alphabet():
+    with pytest.raises(gtn.GraphError, match="label 3 is not in the alphabet"):
+        complement([3], 2)

@@ -1,0 +1,132 @@
+"""The Graph value: construction, validation messages, immutability, builder, symbols."""
+
+import numpy as np
+import pytest
+import torch
+
+import gtn
+
+INF = float("inf")
+
+
+def two_arc_graph(**kw):
+    b = gtn.GraphBuilder()
+    s, m, t = b.add_node(start=True), b.add_node(), b.add_node(final=0.5)
+    b.add_arc(s, m, 0, weight=1.0)
+    b.add_arc(m, t, 1, 2, weight=-0.25)
+    return b.build(**kw)
+
+
+def test_builder_records_arcs_and_weights():
+    g = two_arc_graph()
+    assert list(g.arcs()) == [gtn.Arc(0, 0, 1, 0, 0, 1.0), gtn.Arc(1, 1, 2, 1, 2, -0.25)]
+    assert g.start_nodes.tolist() == [0] and g.final_nodes.tolist() == [2]
+    assert g.final_weight[2].item() == 0.5
+    assert not g.is_acceptor()
+
+
+def test_builder_requires_grad_and_dtype():
+    g = two_arc_graph(dtype=torch.float64, requires_grad=True)
+    assert g.weight.requires_grad and g.dtype == torch.float64
+
+
+def test_graph_is_immutable():
+    g = two_arc_graph()
+    with pytest.raises(AttributeError, match="immutable"):
+        g.num_nodes = 3
+
+
+def test_from_arrays_defaults_to_acceptor_from_first_to_last_node():
+    g = gtn.Graph.from_arrays(3, [0, 1], [1, 2], [4, 5], weight=[1.0, 2.0])
+    assert g.is_acceptor()
+    assert g.start_nodes.tolist() == [0] and g.final_nodes.tolist() == [2]
+    assert g.num_labels() == 6
+
+
+def test_from_arrays_keeps_autograd_of_start_weights():
+    sw = torch.tensor([0.5], requires_grad=True)
+    g = gtn.Graph.from_arrays(2, [0], [1], [0], start=[1], start_weight=sw)
+    assert g.start_weight.requires_grad and g.start_weight[1].item() == 0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            dict(num_nodes=2, src=[0, 2], dst=[1, 1], ilabel=[0, 0]),
+            "arc 1: src node 2 is out of range",
+        ),
+        (dict(num_nodes=2, src=[0], dst=[-1], ilabel=[0]), "arc 0: dst node -1 is out of range"),
+        (dict(num_nodes=2, src=[0, 0], dst=[1, 1], ilabel=[0, -3]), "arc 1: ilabel -3 is negative"),
+        (dict(num_nodes=2, src=[0], dst=[1], ilabel=[0], olabel=[-2]), "arc 0: olabel -2"),
+        (dict(num_nodes=2, src=[0, 0], dst=[1], ilabel=[0, 0]), "dst has 1 entries but src has 2"),
+        (dict(num_nodes=2, src=[[0]], dst=[[1]], ilabel=[[0]]), "src must be one-dimensional"),
+        (
+            dict(num_nodes=2, src=[0], dst=[1], ilabel=[0], weight=[1.0, 2.0]),
+            r"weight must have shape \[1\]",
+        ),
+        (dict(num_nodes=2, src=[0], dst=[1], ilabel=[0.5]), "ilabel must hold integers"),
+    ],
+)
+def test_validation_names_the_culprit(kwargs, message):
+    with pytest.raises(gtn.GraphError, match=message):
+        gtn.Graph.from_arrays(**kwargs)
+
+
+def test_nan_weight_is_rejected_with_its_arc():
+    with pytest.raises(gtn.GraphError, match="arc 2: weight is nan"):
+        gtn.Graph.from_arrays(2, [0, 0, 0], [1, 1, 1], [0, 1, 2], weight=[0.0, 1.0, float("nan")])
+
+
+def test_minus_infinity_energy_is_rejected():
+    with pytest.raises(gtn.GraphError, match="node 1: final_weight is -inf"):
+        gtn.Graph(2, [0], [1], [0], None, None, [0.0, INF], [INF, -INF])
+
+
+def test_missing_start_state_is_rejected():
+    with pytest.raises(gtn.GraphError, match="no start state"):
+        gtn.Graph(2, [0], [1], [0], None, None, [INF, INF], [INF, 0.0])
+
+
+def test_builder_rejects_arc_to_missing_node():
+    b = gtn.GraphBuilder()
+    b.add_node(start=True)
+    with pytest.raises(gtn.GraphError, match="arc 0: dst node 3 does not exist"):
+        b.add_arc(0, 3, 0)
+
+
+def test_builder_accepts_symbol_names():
+    syms = gtn.SymbolTable(["a", "b"])
+    b = gtn.GraphBuilder(isymbols=syms)
+    s, t = b.add_node(start=True), b.add_node(final=True)
+    b.add_arc(s, t, "b")
+    g = b.build()
+    assert g.ilabel.tolist() == [1] and g.isymbols is syms
+    with pytest.raises(gtn.GraphError, match="'c' is not in the symbol table"):
+        b.add_arc(s, t, "c")
+
+
+def test_empty_graph_is_a_valid_value():
+    g = gtn.Graph(0, [], [], [])
+    assert g.num_nodes == 0 and g.num_arcs == 0 and g.start_nodes.size == 0
+
+
+def test_with_weights_keeps_structure():
+    g = two_arc_graph()
+    h = g.with_weights(torch.tensor([3.0, 4.0]))
+    assert np.array_equal(h.src, g.src) and h.weight.tolist() == [3.0, 4.0]
+    with pytest.raises(gtn.GraphError, match=r"weight must have shape \[2\]"):
+        g.with_weights(torch.zeros(3))
+
+
+def test_symbol_table_round_trips_names_and_epsilon():
+    t = gtn.SymbolTable(["zero", "one"])
+    assert t.id("one") == 1 and t.name(0) == "zero" and t.name(gtn.EPSILON) == "<eps>"
+    with pytest.raises(gtn.GraphError, match="label 1 already names 'one'"):
+        t.add("uno", 1)
+
+
+def test_semiring_plus():
+    assert gtn.TROPICAL.plus(1.0, 2.0) == 1.0
+    assert gtn.LOG.plus(1.0, 1.0) == pytest.approx(1.0 - np.log(2.0))
+    assert gtn.log_semiring(2.0).plus(0.0, INF) == 0.0

@@ -1,0 +1,98 @@
+"""project, invert, arc_sort, top_sort, connect."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+
+import gtn
+from gtn.transform import arc_sort, connect, invert, project, top_sort
+
+from .reference import enumerate_paths, label_multiset
+from .strategies import graphs
+
+INF = float("inf")
+
+
+@given(graphs(acceptor=False))
+def test_project_and_invert_relabel_paths(g):
+    paths = enumerate_paths(g)
+    assert {(p.ilabels, p.ilabels) for p in paths} == {
+        (p.ilabels, p.olabels) for p in enumerate_paths(project(g))
+    }
+    assert {(p.olabels, p.olabels) for p in paths} == {
+        (p.ilabels, p.olabels) for p in enumerate_paths(project(g, "output"))
+    }
+    assert {(p.olabels, p.ilabels) for p in paths} == {
+        (p.ilabels, p.olabels) for p in enumerate_paths(invert(g))
+    }
+
+
+@given(graphs(acceptor=False, acyclic=False))
+def test_arc_sort_orders_arcs_and_keeps_paths(g):
+    s = arc_sort(g, by="olabel")
+    keys = list(zip(s.src.tolist(), s.olabel.tolist(), strict=True))
+    assert keys == sorted(keys)
+    assert label_multiset(enumerate_paths(s, 6)) == label_multiset(enumerate_paths(g, 6))
+
+
+@given(graphs(acceptor=False))
+def test_top_sort_makes_arcs_go_forward(g):
+    s = top_sort(g)
+    assert np.all(s.src < s.dst)
+    assert label_multiset(enumerate_paths(s)) == label_multiset(enumerate_paths(g))
+
+
+def test_top_sort_rejects_a_cycle_naming_a_node():
+    g = gtn.Graph.from_arrays(3, [0, 1, 2], [1, 2, 1], [0, 0, 0])
+    with pytest.raises(
+        gtn.GraphError, match="top_sort needs an acyclic graph.*cycle through node [12]"
+    ):
+        top_sort(g)
+
+
+@given(graphs(acceptor=False, acyclic=False, max_nodes=6))
+def test_connect_keeps_paths_and_only_useful_states(g):
+    c = connect(g)
+    assert label_multiset(enumerate_paths(c, 6)) == label_multiset(enumerate_paths(g, 6))
+    # every state lies on a start -> final path
+    paths = enumerate_paths(c, 2 * c.num_nodes + 2)
+    on_path = set()
+    for p in paths:
+        for a in p.arcs:
+            on_path.update((int(c.src[a]), int(c.dst[a])))
+    on_path.update(int(s) for s in c.start_nodes if np.isfinite(c.final_weight[s].item()))
+    assert on_path == set(range(c.num_nodes))
+
+
+def test_connect_of_a_graph_without_complete_path_is_empty():
+    g = gtn.Graph(3, [0, 1], [1, 2], [0, 0], None, None, [0.0, INF, INF], [INF, INF, INF])
+    c = connect(g)
+    assert c.num_nodes == 0 and c.num_arcs == 0
+
+
+def test_connect_drops_infinite_arcs():
+    g = gtn.Graph.from_arrays(3, [0, 1, 0], [1, 2, 2], [0, 1, 2], weight=[0.0, INF, 1.0])
+    c = connect(g)
+    assert c.num_nodes == 2 and c.ilabel.tolist() == [2]
+
+
+def test_connect_batch_equals_one_by_one():
+    a = gtn.Graph.from_arrays(4, [0, 1, 0], [1, 3, 2], [0, 1, 2])
+    b = gtn.Graph.from_arrays(2, [0], [1], [5])
+    batch = connect([a, b, a])
+    for got, g in zip(batch, [a, b, a], strict=True):
+        want = connect(g)
+        assert np.array_equal(got.src, want.src) and np.array_equal(got.ilabel, want.ilabel)
+
+
+def test_connect_and_top_sort_carry_gradients():
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64, requires_grad=True)
+    g = gtn.Graph.from_arrays(4, [2, 0, 1, 0], [3, 2, 3, 1], [0, 1, 2, 3], weight=w, final=[3])
+    out = top_sort(connect(g))
+    (out.weight * torch.arange(1.0, 5.0, dtype=torch.float64)).sum().backward()
+    # each input arc's gradient is the coefficient of the output arc it became
+    expected = torch.zeros(4, dtype=torch.float64)
+    for k, label in enumerate(out.ilabel.tolist()):
+        expected[label] = k + 1.0
+    assert torch.equal(w.grad, expected)
