@@ -24,7 +24,7 @@ $(VENV)/.apps: pyproject.toml $(VENV)/.torch
 	touch $@
 
 demo: $(VENV)/.apps
-	$(PY) examples/walkthrough.py --out out/demo
+	$(PY) -m apps.cli tour --out out/demo
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q
@@ -37,12 +37,12 @@ bench: $(VENV)/.dev
 	$(PY) bench/dense.py
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check gtn factors decoders apps tests bench examples
-	$(PY) -m ruff format --check gtn factors decoders apps tests bench examples
+	$(PY) -m ruff check gtn factors decoders apps tests bench
+	$(PY) -m ruff format --check gtn factors decoders apps tests bench
 
 format: $(VENV)/.dev
-	$(PY) -m ruff format gtn factors decoders apps tests bench examples
-	$(PY) -m ruff check --fix gtn factors decoders apps tests bench examples
+	$(PY) -m ruff format gtn factors decoders apps tests bench
+	$(PY) -m ruff check --fix gtn factors decoders apps tests bench
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

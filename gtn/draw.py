@@ -1,0 +1,189 @@
+"""Drawing graphs with Graphviz: DOT text (no dependency), and SVG/PNG/PDF through the Graphviz
+``dot`` program when it is installed.
+
+Conventions, as in OpenFst's ``fstdraw``: left-to-right layout; start states are bold with an
+incoming arrow (labelled with the start weight when it is not 0); final states are double
+circles labelled ``state/final_weight``; arcs are labelled ``in:out/weight`` (acceptors
+``label/weight``). Zero weights are left out, so a bare label means energy 0. Labels are symbol
+names when tables are given (or attached to the graph), else our label numbers with ``ε`` for
+epsilon.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from ._atomic import atomic_write
+from .graph import EPSILON, INF, Graph
+from .symbols import SymbolTable
+
+_RENDERED_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+_DOT_SUFFIXES = (".dot", ".gv")
+_INSTALL_HINT = (
+    "install Graphviz (Debian/Ubuntu: `apt-get install graphviz`; macOS: `brew install graphviz`;"
+    " conda: `conda install graphviz`)"
+)
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is needed to render a drawing but is not on the PATH."""
+
+
+def _weight_text(w: float) -> str:
+    """Compact: at most 4 significant digits, no trailing zeros, no negative zero."""
+    if w == INF:
+        return "inf"
+    text = f"{w:.4g}"
+    return "0" if text == "-0" else text
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _namer(table: SymbolTable | None):
+    if table is None:
+        return lambda label: "ε" if label == EPSILON else str(label)
+    return table.name
+
+
+def to_dot(
+    g: Graph,
+    isymbols: SymbolTable | None = None,
+    osymbols: SymbolTable | None = None,
+    show_weights: bool = True,
+    title: str | None = None,
+) -> str:
+    """The DOT text of a drawing of ``g`` (see the module docstring for the conventions).
+
+    Args:
+        isymbols, osymbols: name labels with these tables (default: the graph's own;
+            ``osymbols`` falls back to ``isymbols``).
+        show_weights: label arcs, start and final states with their (non-zero) energies.
+        title: a caption above the drawing.
+
+    >>> g = Graph.from_arrays(2, [0], [1], [0], weight=[0.5])
+    >>> print(to_dot(g).splitlines()[-2])
+      0 -> 1 [label = "0/0.5"];
+    """
+    isymbols = isymbols if isymbols is not None else g.isymbols
+    osymbols = osymbols if osymbols is not None else (g.osymbols or isymbols)
+    in_name, out_name = _namer(isymbols), _namer(osymbols)
+    # Acceptor arcs show one label, unless different tables would name its two sides apart.
+    acceptor = g.is_acceptor() and (osymbols is isymbols or osymbols == isymbols)
+    start = g.start_weight.detach().cpu().double().tolist()
+    final = g.final_weight.detach().cpu().double().tolist()
+
+    def with_weight(text: str, w: float) -> str:
+        return f"{text}/{_weight_text(w)}" if show_weights and w != 0.0 else text
+
+    lines = ["digraph FST {", "  rankdir = LR;", "  node [shape = circle];"]
+    if title is not None:
+        lines.append(f"  label = {_quote(title)};")
+        lines.append("  labelloc = t;")
+    for n in range(g.num_nodes):
+        attrs = []
+        label = str(n)
+        if final[n] != INF:
+            attrs.append("shape = doublecircle")
+            label = with_weight(label, final[n])
+        if start[n] != INF:
+            attrs.append("style = bold")
+        lines.append(f"  {n} [label = {_quote(label)}{''.join(', ' + a for a in attrs)}];")
+        if start[n] != INF:
+            arrow = with_weight("", start[n])
+            lines.append(f'  __start{n} [shape = point, width = 0, height = 0, label = ""];')
+            lines.append(f"  __start{n} -> {n} [label = {_quote(arrow)}];")
+    for arc in g.arcs():
+        text = in_name(arc.ilabel)
+        if not acceptor:
+            text += ":" + out_name(arc.olabel)
+        lines.append(f"  {arc.src} -> {arc.dst} [label = {_quote(with_weight(text, arc.weight))}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _run_dot(dot_text: str, fmt: str, timeout: float = 60.0) -> bytes | None:
+    """Render with Graphviz; None when ``dot`` is not installed."""
+    exe = shutil.which("dot")
+    if exe is None:
+        return None
+    try:
+        done = subprocess.run(
+            [exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(
+            f"Graphviz dot took longer than {timeout:g} s to render the graph"
+        ) from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise RuntimeError(f"Graphviz dot failed (exit status {done.returncode}): {message}")
+    return done.stdout
+
+
+def to_svg(
+    g: Graph,
+    isymbols: SymbolTable | None = None,
+    osymbols: SymbolTable | None = None,
+    show_weights: bool = True,
+    title: str | None = None,
+    *,
+    max_arcs: int | None = 10_000,
+) -> str | None:
+    """An SVG drawing of ``g`` (see :func:`to_dot`), or None when Graphviz's ``dot`` is not
+    installed or ``g`` has more than ``max_arcs`` arcs (too big to look at, and slow to lay
+    out; pass ``max_arcs=None`` to draw anyway). Notebooks show graphs through this."""
+    if max_arcs is not None and g.num_arcs > max_arcs:
+        return None
+    svg = _run_dot(to_dot(g, isymbols, osymbols, show_weights, title), "svg")
+    return None if svg is None else svg.decode("utf-8")
+
+
+def draw(
+    g: Graph,
+    path: str | os.PathLike,
+    isymbols: SymbolTable | None = None,
+    osymbols: SymbolTable | None = None,
+    show_weights: bool = True,
+    title: str | None = None,
+) -> Path:
+    """Draw ``g`` to ``path`` (written atomically) and return the path.
+
+    ``.dot`` / ``.gv`` get the DOT text. ``.svg`` / ``.png`` / ``.pdf`` are rendered by
+    Graphviz's ``dot`` program.
+
+    Raises:
+        GraphvizNotFoundError: a rendered format was asked for but ``dot`` is not installed;
+            the DOT text is then written next to ``path`` (same name, ``.dot``) first.
+        ValueError: an unsupported file extension.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _DOT_SUFFIXES and suffix not in _RENDERED_FORMATS:
+        supported = ", ".join((*_DOT_SUFFIXES, *_RENDERED_FORMATS))
+        raise ValueError(f"cannot draw to {path}: unknown extension {suffix!r} (use {supported})")
+    dot_text = to_dot(g, isymbols, osymbols, show_weights, title)
+    if suffix in _DOT_SUFFIXES:
+        with atomic_write(path) as f:
+            f.write(dot_text)
+        return path
+    rendered = _run_dot(dot_text, _RENDERED_FORMATS[suffix])
+    if rendered is None:
+        dot_path = path.with_suffix(".dot")
+        with atomic_write(dot_path) as f:
+            f.write(dot_text)
+        raise GraphvizNotFoundError(
+            f"cannot render {path}: Graphviz's `dot` program is not installed (not found on PATH)."
+            f" The DOT text was written to {dot_path}. To render, {_INSTALL_HINT}, then run"
+            f" `dot -T{_RENDERED_FORMATS[suffix]} {dot_path} -o {path}`."
+        )
+    with atomic_write(path, "wb") as f:
+        f.write(rendered)
+    return path
+
+
+__all__ = ["GraphvizNotFoundError", "draw", "to_dot", "to_svg"]
