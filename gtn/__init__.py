@@ -8,7 +8,9 @@ from ._format_error import FormatError
 from ._topo import is_acyclic
 from .builder import GraphBuilder
 from .constructors import complement, dense, linear
+from .determinize import determinize
 from .draw import draw, to_dot
+from .epsilon import remove_epsilon
 from .graph import EPSILON, Arc, Graph, GraphError
 from .io import load, read_att, save, write_att
 from .rational import closure, concat, union
@@ -33,6 +35,7 @@ __all__ = [
     "concat",
     "connect",
     "dense",
+    "determinize",
     "draw",
     "invert",
     "io",
@@ -43,6 +46,7 @@ __all__ = [
     "nx",
     "project",
     "read_att",
+    "remove_epsilon",
     "save",
     "to_dot",
     "top_sort",

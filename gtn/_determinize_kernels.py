@@ -1,0 +1,296 @@
+"""numba kernel for determinize: the weighted subset construction (Mohri 1997) over an
+epsilon-free acceptor, recording a weight tape (see ``_weight_tape``) for every output energy
+and residual."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from numba import types
+from numba.typed import Dict
+
+from ._epsilon_kernels import _csr
+from ._weight_tape import _grow_f, _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
+from .semiring import splus
+
+_KEY_LIMIT = 9.0e18  # quantised residuals are int64
+
+
+@nb.njit(cache=True)
+def _quantise(r, delta):
+    q = np.floor(r / delta + 0.5)
+    return np.int64(min(max(q, -_KEY_LIMIT), _KEY_LIMIT))
+
+
+@nb.njit(cache=True)
+def _hash(states, keys):
+    h = np.int64(1469598103934665603)
+    for i in range(states.shape[0]):
+        h = (h ^ states[i]) * np.int64(1099511628211)
+        h = (h ^ keys[i]) * np.int64(1099511628211)
+    return h
+
+
+@nb.njit(cache=True)
+def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
+    """Subset construction for one epsilon-free acceptor.
+
+    A subset is a list of (state, residual energy) sorted by state; two subsets are the same
+    when their states match and their residuals agree after quantising by ``delta``.
+    x: float64 [A + 2n] = (arc, start, final) energies, the tape's inputs.
+
+    Returns (status, n_states, src, dst, label, weight, start, final, tape builder) where weight
+    [arcs], start (scalar) and final [n_states] are V-indices (-1: +inf, i.e. not final);
+    status is 0, or 1 if more than ``max_states`` subsets were needed.
+    """
+    a = src.shape[0]
+    n_in = a + 2 * n
+    ptr, by_src = _csr(n, src, np.ones(a, np.bool_))
+    tb = tape_new(n_in)
+
+    # subsets: members sub_ptr[i]:sub_ptr[i+1] of (state, residual value, residual V-index)
+    sub_ptr = np.zeros(16, np.int64)
+    mem_state = np.empty(16, np.int64)
+    mem_val = np.empty(16, np.float64)
+    mem_slot = np.empty(16, np.int64)
+    mem_key = np.empty(16, np.int64)
+    n_sub = 0
+    n_mem = 0
+    heads = Dict.empty(key_type=types.int64, value_type=types.int64)
+    next_same = np.empty(16, np.int64)
+
+    o_src = np.empty(16, np.int64)
+    o_dst = np.empty(16, np.int64)
+    o_lab = np.empty(16, np.int64)
+    o_w = np.empty(16, np.int64)
+    final = np.empty(16, np.int64)
+    m = 0
+
+    # the initial subset: start states with residual start(s) - w0, w0 = (+)_s start(s)
+    w0 = np.inf
+    s_best = -1
+    for s in range(n):
+        sw = x[a + s]
+        if sw == np.inf:
+            continue
+        if code == 0:
+            if sw < w0:
+                w0 = sw
+                s_best = s
+        else:
+            w0 = splus(1, beta, w0, sw)
+            tb = tape_operand(tb, a + s, 1.0)
+            tb = tape_end_term(tb)
+    if w0 == np.inf:
+        return 0, 0, o_src[:0], o_dst[:0], o_lab[:0], o_w[:0], -1, final[:0], tb
+    if code == 0:
+        tb = tape_operand(tb, a + s_best, 1.0)
+        tb = tape_end_term(tb)
+    tb, start = tape_end_value(tb)
+    n_starts = 0
+    for s in range(n):
+        if x[a + s] != np.inf:
+            n_starts += 1
+    for s in range(n):
+        sw = x[a + s]
+        if sw == np.inf:
+            continue
+        mem_state = _grow_i(mem_state, n_mem)
+        mem_val = _grow_f(mem_val, n_mem)
+        mem_slot = _grow_i(mem_slot, n_mem)
+        mem_key = _grow_i(mem_key, n_mem)
+        mem_state[n_mem] = s
+        if n_starts == 1 or s == s_best:  # residual identically 0
+            mem_val[n_mem] = 0.0
+            mem_slot[n_mem] = -1
+        else:
+            mem_val[n_mem] = sw - w0
+            tb = tape_operand(tb, a + s, 1.0)
+            tb = tape_operand(tb, start, -1.0)
+            tb = tape_end_term(tb)
+            tb, mem_slot[n_mem] = tape_end_value(tb)
+        mem_key[n_mem] = _quantise(mem_val[n_mem], delta)
+        n_mem += 1
+    sub_ptr[1] = n_mem
+    heads[_hash(mem_state[:n_mem], mem_key[:n_mem])] = 0
+    next_same[0] = -1
+    n_sub = 1
+
+    # scratch for one subset's outgoing contributions (member, arc, value r + w)
+    c_mem = np.empty(16, np.int64)
+    c_arc = np.empty(16, np.int64)
+    c_val = np.empty(16, np.float64)
+    c_key = np.empty(16, np.int64)
+    dst_first = np.empty(16, np.int64)  # start of each destination group within a label group
+    cand_state = np.empty(16, np.int64)
+    cand_val = np.empty(16, np.float64)
+    cand_key = np.empty(16, np.int64)
+    cand_zero = np.empty(16, np.int64)  # 1: residual identically 0
+
+    i = 0
+    while i < n_sub:
+        m0, m1 = sub_ptr[i], sub_ptr[i + 1]
+        # final energy: (+) over members of residual + final(q)
+        fbest = np.inf
+        fq = -1
+        for k in range(m0, m1):
+            f = mem_val[k] + x[a + n + mem_state[k]]
+            if f == np.inf:
+                continue
+            if code == 0:
+                if f < fbest:
+                    fbest = f
+                    fq = k
+            else:
+                fbest = splus(1, beta, fbest, f)
+                tb = tape_operand(tb, mem_slot[k], 1.0)
+                tb = tape_operand(tb, a + n + mem_state[k], 1.0)
+                tb = tape_end_term(tb)
+        final = _grow_i(final, i)
+        final[i] = -1
+        if fbest != np.inf:
+            if code == 0:
+                tb = tape_operand(tb, mem_slot[fq], 1.0)
+                tb = tape_operand(tb, a + n + mem_state[fq], 1.0)
+                tb = tape_end_term(tb)
+            tb, final[i] = tape_end_value(tb)
+
+        # contributions, sorted by (label, destination), stable in member / arc order
+        nc = 0
+        for k in range(m0, m1):
+            q = mem_state[k]
+            for j in range(ptr[q], ptr[q + 1]):
+                e = by_src[j]
+                v = mem_val[k] + x[e]
+                if v == np.inf:
+                    continue
+                c_mem = _grow_i(c_mem, nc)
+                c_arc = _grow_i(c_arc, nc)
+                c_val = _grow_f(c_val, nc)
+                c_key = _grow_i(c_key, nc)
+                c_mem[nc] = k
+                c_arc[nc] = e
+                c_val[nc] = v
+                c_key[nc] = np.int64(label[e]) * n + dst[e]
+                nc += 1
+        order = np.argsort(c_key[:nc], kind="mergesort")
+
+        g0 = 0
+        while g0 < nc:  # one label group: order[g0:g1]
+            lab = label[c_arc[order[g0]]]
+            g1 = g0
+            wp = np.inf
+            t_best = -1
+            while g1 < nc and label[c_arc[order[g1]]] == lab:
+                v = c_val[order[g1]]
+                if code == 0:
+                    if v < wp:
+                        wp = v
+                        t_best = g1
+                else:
+                    wp = splus(1, beta, wp, v)
+                g1 += 1
+            # w' = (+) over the group of residual + w: the output arc's energy
+            for g in range(g0, g1):
+                if code == 0 and g != t_best:
+                    continue
+                c = order[g]
+                tb = tape_operand(tb, mem_slot[c_mem[c]], 1.0)
+                tb = tape_operand(tb, c_arc[c], 1.0)
+                tb = tape_end_term(tb)
+            tb, w_slot = tape_end_value(tb)
+
+            # candidate subset: destination q' with residual ((+) of its contributions) - w'
+            nd = 0
+            g = g0
+            while g < g1:
+                d = dst[c_arc[order[g]]]
+                dst_first = _grow_i(dst_first, nd + 1)
+                cand_state = _grow_i(cand_state, nd)
+                cand_val = _grow_f(cand_val, nd)
+                cand_key = _grow_i(cand_key, nd)
+                cand_zero = _grow_i(cand_zero, nd)
+                dst_first[nd] = g
+                acc = np.inf
+                holds_best = False
+                while g < g1 and dst[c_arc[order[g]]] == d:
+                    acc = splus(code, beta, acc, c_val[order[g]])
+                    holds_best = holds_best or g == t_best
+                    g += 1
+                # a lone destination, or the tropical argmin's, has residual exactly 0
+                zero = (dst_first[nd] == g0 and g == g1) or holds_best
+                cand_state[nd] = d
+                cand_zero[nd] = 1 if zero else 0
+                cand_val[nd] = 0.0 if zero else acc - wp
+                cand_key[nd] = _quantise(cand_val[nd], delta)
+                nd += 1
+            dst_first[nd] = g1
+
+            h = _hash(cand_state[:nd], cand_key[:nd])
+            target = heads[h] if h in heads else -1
+            while target >= 0:
+                t0, t1 = sub_ptr[target], sub_ptr[target + 1]
+                if t1 - t0 == nd:
+                    same = True
+                    for k in range(nd):
+                        if mem_state[t0 + k] != cand_state[k] or mem_key[t0 + k] != cand_key[k]:
+                            same = False
+                            break
+                    if same:
+                        break
+                target = next_same[target]
+            if target < 0:
+                if n_sub >= max_states:
+                    return 1, n_sub, o_src[:0], o_dst[:0], o_lab[:0], o_w[:0], start, final, tb
+                target = n_sub
+                for k in range(nd):
+                    mem_state = _grow_i(mem_state, n_mem)
+                    mem_val = _grow_f(mem_val, n_mem)
+                    mem_slot = _grow_i(mem_slot, n_mem)
+                    mem_key = _grow_i(mem_key, n_mem)
+                    mem_state[n_mem] = cand_state[k]
+                    mem_val[n_mem] = cand_val[k]
+                    mem_key[n_mem] = cand_key[k]
+                    mem_slot[n_mem] = -1
+                    if cand_zero[k] == 0:
+                        # residual = (+) over contributions c of (r_c + w_c - w')
+                        best = np.inf
+                        c_best = -1
+                        for g in range(dst_first[k], dst_first[k + 1]):
+                            c = order[g]
+                            if code == 0:
+                                if c_val[c] < best:
+                                    best = c_val[c]
+                                    c_best = c
+                                continue
+                            tb = tape_operand(tb, mem_slot[c_mem[c]], 1.0)
+                            tb = tape_operand(tb, c_arc[c], 1.0)
+                            tb = tape_operand(tb, w_slot, -1.0)
+                            tb = tape_end_term(tb)
+                        if code == 0:
+                            tb = tape_operand(tb, mem_slot[c_mem[c_best]], 1.0)
+                            tb = tape_operand(tb, c_arc[c_best], 1.0)
+                            tb = tape_operand(tb, w_slot, -1.0)
+                            tb = tape_end_term(tb)
+                        tb, mem_slot[n_mem] = tape_end_value(tb)
+                    n_mem += 1
+                sub_ptr = _grow_i(sub_ptr, n_sub + 1)
+                sub_ptr[n_sub + 1] = n_mem
+                next_same = _grow_i(next_same, n_sub)
+                next_same[n_sub] = heads[h] if h in heads else -1
+                heads[h] = n_sub
+                n_sub += 1
+
+            o_src = _grow_i(o_src, m)
+            o_dst = _grow_i(o_dst, m)
+            o_lab = _grow_i(o_lab, m)
+            o_w = _grow_i(o_w, m)
+            o_src[m] = i
+            o_dst[m] = target
+            o_lab[m] = lab
+            o_w[m] = w_slot
+            m += 1
+            g0 = g1
+        i += 1
+
+    return 0, n_sub, o_src[:m], o_dst[:m], o_lab[:m], o_w[:m], start, final[:n_sub], tb

@@ -1,0 +1,202 @@
+"""numba kernels for remove_epsilon: epsilon-cycle detection and the closure construction, which
+records a weight tape (see ``_weight_tape``) for the closure distances."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ._weight_tape import _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
+from .semiring import splus
+
+
+@nb.njit(cache=True)
+def _csr(n, keys, mask):
+    """Arcs with mask set, grouped by keys[arc]: (ptr [n+1], arcs)."""
+    ptr = np.zeros(n + 1, np.int64)
+    for i in range(keys.shape[0]):
+        if mask[i]:
+            ptr[keys[i] + 1] += 1
+    for v in range(n):
+        ptr[v + 1] += ptr[v]
+    fill = ptr[:n].copy()
+    arcs = np.empty(ptr[n], np.int64)
+    for i in range(keys.shape[0]):
+        if mask[i]:
+            arcs[fill[keys[i]]] = i
+            fill[keys[i]] += 1
+    return ptr, arcs
+
+
+@nb.njit(cache=True)
+def epsilon_rank(n, src, dst, is_eps):
+    """Topological rank of each node in the epsilon subgraph (Kahn). Returns (rank, -1), or
+    (rank, v) with v a node *on* an epsilon cycle."""
+    ptr, arcs = _csr(n, src, is_eps)
+    indeg = np.zeros(n, np.int64)
+    for i in range(src.shape[0]):
+        if is_eps[i]:
+            indeg[dst[i]] += 1
+    queue = np.empty(n, np.int64)
+    rank = np.full(n, -1, np.int64)
+    tail = 0
+    for v in range(n):
+        if indeg[v] == 0:
+            queue[tail] = v
+            tail += 1
+    head = 0
+    while head < tail:
+        v = queue[head]
+        rank[v] = head
+        head += 1
+        for j in range(ptr[v], ptr[v + 1]):
+            d = dst[arcs[j]]
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                queue[tail] = d
+                tail += 1
+    if tail == n:
+        return rank, -1
+    # Every unranked node has an unranked epsilon predecessor: walking back n steps from one
+    # of them must end on a cycle (nodes merely downstream of a cycle are not named).
+    rptr, rarcs = _csr(n, dst, is_eps)
+    v = 0
+    while rank[v] >= 0:
+        v += 1
+    for _ in range(n):
+        for j in range(rptr[v], rptr[v + 1]):
+            u = src[rarcs[j]]
+            if rank[u] < 0:
+                v = u
+                break
+    return rank, v
+
+
+@nb.njit(cache=True)
+def remove_epsilon_one(n, src, dst, ilabel, olabel, x, rank, code, beta):
+    """Closure construction for one epsilon-acyclic graph.
+
+    x: float64 [A + 2n] = (arc, start, final) energies, also the tape's inputs.
+    For each node p and each q in its epsilon closure, with distance d(p, q) = (+) over epsilon
+    paths p -> q, every non-epsilon arc q -> r becomes an arc p -> r of energy d(p, q) + w, and
+    p's final energy is (+)_q d(p, q) + final(q). Returns (src, dst, ilabel, olabel, weight_a,
+    weight_b, final, tape builder): output arc energy is V[weight_a] + V[weight_b] and final
+    energy is V[final] (V-indices into cat(inputs, tape values), -1 = 0 resp. +inf).
+    """
+    a = src.shape[0]
+    is_eps = (ilabel == -1) & (olabel == -1)
+    eps_in_ptr, eps_in = _csr(n, dst, is_eps)
+    eps_out_ptr, eps_out = _csr(n, src, is_eps)
+    out_ptr, out_arcs = _csr(n, src, ~is_eps)
+    tb = tape_new(a + 2 * n)
+
+    stamp = np.full(n, -1, np.int64)
+    dist = np.zeros(n, np.float64)
+    slot = np.zeros(n, np.int64)  # V-index of d(p, q); -1 is the constant 0 (q == p)
+    reach = np.empty(n, np.int64)
+    stack = np.empty(n, np.int64)
+
+    m = 0
+    o_src = np.empty(16, np.int64)
+    o_arc = np.empty(16, np.int64)
+    o_wb = np.empty(16, np.int64)
+    final = np.full(n, -1, np.int64)
+
+    for p in range(n):
+        # epsilon closure of p, in epsilon-topological order
+        stamp[p] = p
+        stack[0] = p
+        top = 1
+        k = 0
+        while top > 0:
+            top -= 1
+            q = stack[top]
+            reach[k] = q
+            k += 1
+            for j in range(eps_out_ptr[q], eps_out_ptr[q + 1]):
+                r = dst[eps_out[j]]
+                if stamp[r] != p:
+                    stamp[r] = p
+                    stack[top] = r
+                    top += 1
+        order = reach[:k][np.argsort(rank[reach[:k]])]
+
+        dist[p] = 0.0
+        slot[p] = -1
+        for i in range(1, k):  # order[0] == p: it has the lowest rank in its closure
+            q = order[i]
+            # d(p, q) = (+) over epsilon arcs e: u -> q in the closure of d(p, u) + w_e
+            best = np.inf
+            best_e = -1
+            for j in range(eps_in_ptr[q], eps_in_ptr[q + 1]):
+                e = eps_in[j]
+                u = src[e]
+                if stamp[u] != p:
+                    continue
+                s = dist[u] + x[e]
+                if s == np.inf:
+                    continue
+                if code == 0:
+                    if s < best:
+                        best = s
+                        best_e = e
+                else:
+                    best = splus(1, beta, best, s)
+                    tb = tape_operand(tb, slot[u], 1.0)
+                    tb = tape_operand(tb, e, 1.0)
+                    tb = tape_end_term(tb)
+            dist[q] = best
+            if best == np.inf:
+                continue
+            if code == 0:
+                tb = tape_operand(tb, slot[src[best_e]], 1.0)
+                tb = tape_operand(tb, best_e, 1.0)
+                tb = tape_end_term(tb)
+            tb, slot[q] = tape_end_value(tb)
+
+        best = np.inf
+        best_q = -1
+        terms = 0
+        for i in range(k):
+            q = order[i]
+            fq = x[a + n + q]
+            if dist[q] == np.inf:
+                continue
+            for j in range(out_ptr[q], out_ptr[q + 1]):
+                o_src = _grow_i(o_src, m)
+                o_arc = _grow_i(o_arc, m)
+                o_wb = _grow_i(o_wb, m)
+                o_src[m] = p
+                o_arc[m] = out_arcs[j]
+                o_wb[m] = slot[q]
+                m += 1
+            s = dist[q] + fq
+            if s == np.inf:
+                continue
+            terms += 1
+            if code == 0:
+                if s < best:
+                    best = s
+                    best_q = q
+            else:
+                tb = tape_operand(tb, slot[q], 1.0)
+                tb = tape_operand(tb, a + n + q, 1.0)
+                tb = tape_end_term(tb)
+        if terms > 0:
+            if code == 0:
+                tb = tape_operand(tb, slot[best_q], 1.0)
+                tb = tape_operand(tb, a + n + best_q, 1.0)
+                tb = tape_end_term(tb)
+            tb, final[p] = tape_end_value(tb)
+
+    arcs = o_arc[:m]
+    return (
+        o_src[:m].copy(),
+        dst[arcs],
+        ilabel[arcs],
+        olabel[arcs],
+        arcs.copy(),
+        o_wb[:m].copy(),
+        final,
+        tb,
+    )

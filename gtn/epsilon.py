@@ -1,0 +1,124 @@
+"""Epsilon removal: an equivalent graph without epsilon arcs, differentiable in every energy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from . import _weight_tape as tape_ops
+from ._batch import as_batch, gather, gather_node, unbatch
+from ._epsilon_kernels import epsilon_rank, remove_epsilon_one
+from .graph import EPSILON, Graph, GraphError
+from .semiring import TROPICAL, Semiring, as_semiring
+
+
+def epsilon_arcs(g: Graph) -> np.ndarray:
+    """bool [A]: arcs whose input and output labels are both ``EPSILON``."""
+    return (g.ilabel == EPSILON) & (g.olabel == EPSILON)
+
+
+def remove_epsilon(
+    graphs: Graph | Sequence[Graph], semiring: Semiring | str = TROPICAL
+) -> Graph | list[Graph]:
+    """Remove epsilon arcs, keeping the weighted language (OpenFst's RmEpsilon).
+
+    An epsilon arc has ``EPSILON`` as both input and output label; arcs with one epsilon side
+    of a transducer are ordinary arcs and stay. Every node p keeps its id and start energy; for
+    each node q in p's epsilon closure, with closure distance d(p, q) = (+) over epsilon paths
+    p -> q of their energies, each non-epsilon arc q -> r of energy w gives an arc p -> r of
+    energy d(p, q) + w, and p's final energy becomes (+)_q d(p, q) + final(q). So each
+    (input, output) string keeps its energy in ``semiring``: the minimum path energy under
+    ``TROPICAL``, the free energy -(1/beta) log sum exp(-beta E) under ``log_semiring(beta)``.
+    Energies are lower-is-better throughout. Nodes that only epsilon arcs reached may become
+    unreachable; they are kept (trim them with ``connect``).
+
+    Cyclic graphs are supported as long as the epsilon arcs alone form no cycle; an epsilon
+    cycle raises :class:`GraphError` naming a node on it. A graph without epsilon arcs is
+    returned unchanged. The output has one arc per (node, closure member, non-epsilon arc of
+    the member), so a long epsilon chain makes it quadratic in size; parallel arcs are kept.
+
+    Gradients: output energies are exact functions of the input arc, start and final energies.
+    Under ``TROPICAL`` each closure distance is one argmin epsilon path (first minimum in
+    epsilon-topological order on ties), so gradients are path indicators; under the log
+    semiring they are the softmin (posterior) weights of the epsilon paths. The numba kernel
+    records how each distance was formed and a custom autograd function replays it in float64
+    (first derivatives only).
+
+    Args:
+        graphs: a graph or a list of graphs (processed one kernel call per graph, then one
+            batched weight evaluation: this is not a training hot path).
+        semiring: ``gtn.TROPICAL`` (default) or a log semiring.
+
+    Returns:
+        The epsilon-free graph(s), with the input's symbol tables.
+
+    >>> import gtn
+    >>> g = gtn.Graph.from_arrays(3, [0, 1], [1, 2], [gtn.EPSILON, 0], weight=[1.0, 2.0])
+    >>> [(a.src, a.dst, a.ilabel, a.weight) for a in remove_epsilon(g).arcs()]
+    [(0, 2, 0, 3.0), (1, 2, 0, 2.0)]
+    """
+    gs, single = as_batch(graphs)
+    sr = as_semiring(semiring)
+    out: list[Graph | None] = list(gs)
+    todo = [b for b, g in enumerate(gs) if epsilon_arcs(g).any()]
+    if not todo:
+        return unbatch(out, single)
+
+    dtype = gs[todo[0]].dtype
+    for b in todo:
+        dtype = torch.promote_types(dtype, gs[b].dtype)
+    xs = [
+        torch.cat([g.weight.to(dtype), g.start_weight.to(dtype), g.final_weight.to(dtype)])
+        for g in (gs[b] for b in todo)
+    ]
+    built = [_closure(gs[b], x, b, len(gs), sr) for b, x in zip(todo, xs, strict=True)]
+    tape, offs = tape_ops.concat([r[7] for r in built])
+    values = tape_ops.evaluate(tape, torch.cat(xs), sr)
+    for b, (src, dst, il, ol, wa, wb, final, t), (in_off, der_off) in zip(
+        todo, built, offs, strict=True
+    ):
+        g = gs[b]
+        a, n = g.num_arcs, g.num_nodes
+
+        def index(local: np.ndarray, t=t, in_off=in_off, der_off=der_off) -> np.ndarray:
+            return tape_ops.remap(local, t, in_off, der_off, tape.n_in)
+
+        il = il.astype(np.int32)
+        out[b] = Graph._trusted(
+            n,
+            src.astype(np.int32),
+            dst.astype(np.int32),
+            il,
+            il if g.is_acceptor() else ol.astype(np.int32),
+            gather_node(values, index(wa)) + gather(values, index(wb)),
+            values[in_off + a : in_off + a + n],
+            gather_node(values, index(final)),
+            g.isymbols,
+            g.osymbols,
+        )
+    return unbatch(out, single)
+
+
+def _closure(g: Graph, x: torch.Tensor, b: int, batch_size: int, sr: Semiring) -> tuple:
+    """Run the kernel on one graph: (src, dst, ilabel, olabel, weight_a, weight_b, final, tape)."""
+    rank, cycle_node = epsilon_rank(g.num_nodes, g.src, g.dst, epsilon_arcs(g))
+    if cycle_node >= 0:
+        where = f"graph {b} " if batch_size > 1 else ""
+        raise GraphError(
+            f"remove_epsilon: {where}has an epsilon cycle through node {cycle_node}; "
+            "epsilon arcs must form no cycle"
+        )
+    res = remove_epsilon_one(
+        g.num_nodes,
+        g.src,
+        g.dst,
+        g.ilabel,
+        g.olabel,
+        x.detach().cpu().double().numpy(),
+        rank,
+        sr.code,
+        sr.beta,
+    )
+    return res[:7] + (tape_ops.tape_finish(res[7]),)
