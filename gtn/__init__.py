@@ -13,7 +13,10 @@ from .draw import draw, to_dot
 from .epsilon import remove_epsilon
 from .graph import EPSILON, Arc, Graph, GraphError
 from .io import load, read_att, save, write_att
+from .nbest import nbest
 from .rational import closure, concat, union
+from .sample import sample
+from .scoring import arc_posteriors, best_path, best_path_arcs, free_energy, min_energy
 from .semiring import LOG, TROPICAL, Semiring, log_semiring
 from .symbols import SymbolTable
 from .transform import arc_sort, connect, invert, project, top_sort
@@ -29,7 +32,10 @@ __all__ = [
     "Semiring",
     "SymbolTable",
     "TROPICAL",
+    "arc_posteriors",
     "arc_sort",
+    "best_path",
+    "best_path_arcs",
     "closure",
     "complement",
     "concat",
@@ -37,16 +43,20 @@ __all__ = [
     "dense",
     "determinize",
     "draw",
+    "free_energy",
     "invert",
     "io",
     "is_acyclic",
     "linear",
     "load",
     "log_semiring",
+    "min_energy",
+    "nbest",
     "nx",
     "project",
     "read_att",
     "remove_epsilon",
+    "sample",
     "save",
     "to_dot",
     "top_sort",

@@ -1,0 +1,138 @@
+"""numba kernel for the k lowest-energy paths of DAGs: a sorted list of at most k partial-path
+energies per state, filled in topological order (push along the sorted arcs of
+:class:`gtn._plan.Plan`), then merged over final states and traced back."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+INF = np.inf
+
+
+@nb.njit(cache=True, inline="always")
+def _insert(energy, arc, rank, base, count, k, x, a, r):
+    """Insert (x, a, r) into the ascending list energy[base : base + count] of capacity k,
+    after entries of equal energy (ties keep arrival order); returns the new count."""
+    if count == k and x >= energy[base + k - 1]:
+        return count
+    p = count if count < k else k - 1
+    while p > 0 and energy[base + p - 1] > x:
+        energy[base + p] = energy[base + p - 1]
+        arc[base + p] = arc[base + p - 1]
+        rank[base + p] = rank[base + p - 1]
+        p -= 1
+    energy[base + p] = x
+    arc[base + p] = a
+    rank[base + p] = r
+    return min(count + 1, k)
+
+
+@nb.njit(cache=True)
+def _kbest_one(
+    k,
+    node_order,
+    out_ptr,
+    arc_order,
+    is_sorted,
+    src,
+    dst,
+    w,
+    sw,
+    fw,
+    paths,
+    length,
+    first,
+    last,
+    path_energy,
+):
+    """Write graph's k best paths (arc ids in the graph's own order) into paths[p * n:], with
+    their length, first and last state and energy; returns how many there are (<= k)."""
+    n = node_order.shape[0]
+    energy = np.empty(n * k)
+    arc = np.empty(n * k, np.int64)  # sorted arc into the state, -1: the path starts here
+    rank = np.empty(n * k, np.int64)  # position of the path's prefix in the source's list
+    count = np.zeros(n, np.int64)
+    for v in range(n):
+        if sw[v] < INF:
+            energy[v * k], arc[v * k], rank[v * k] = sw[v], -1, -1
+            count[v] = 1
+    for i in range(n):
+        v = node_order[i]
+        for a in range(out_ptr[i], out_ptr[i + 1]):
+            if w[a] == INF:
+                continue
+            d = dst[a]
+            for j in range(count[v]):  # the source's list is sorted: stop once nothing fits
+                x = energy[v * k + j] + w[a]
+                if count[d] == k and x >= energy[d * k + k - 1]:
+                    break
+                count[d] = _insert(energy, arc, rank, d * k, count[d], k, x, a, j)
+    found = 0
+    final_node = np.empty(k, np.int64)
+    final_rank = np.empty(k, np.int64)
+    for v in range(n):
+        if fw[v] == INF:
+            continue
+        for j in range(count[v]):
+            x = energy[v * k + j] + fw[v]
+            if found == k and x >= path_energy[k - 1]:
+                break
+            found = _insert(path_energy, final_node, final_rank, 0, found, k, x, v, j)
+    for p in range(found):
+        v, j, m = final_node[p], final_rank[p], 0
+        last[p] = v
+        while arc[v * k + j] >= 0:
+            a = arc[v * k + j]
+            paths[p * n + m] = a if is_sorted else arc_order[a]
+            m += 1
+            j = rank[v * k + j]
+            v = src[a]
+        paths[p * n : p * n + m] = paths[p * n : p * n + m][::-1].copy()
+        length[p] = m
+        first[p] = v
+    return found
+
+
+@nb.njit(cache=True, parallel=True)
+def kbest(
+    k,
+    node_off,
+    arc_off,
+    node_order,
+    out_ptr,
+    arc_order,
+    is_sorted,
+    src,
+    dst,
+    w,
+    sw,
+    fw,
+    paths,
+    length,
+    first,
+    last,
+    path_energy,
+    found,
+):
+    """The k best paths of every graph. Graph b's p-th path (p < found[b]) has arcs
+    paths[k * node_off[b] + p * N_b :][:length[b * k + p]]; the per-path arrays are [B * k]."""
+    for b in nb.prange(node_off.shape[0] - 1):
+        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
+        found[b] = _kbest_one(
+            k,
+            node_order[n0:n1],
+            out_ptr[n0 + b : n1 + b + 1],
+            arc_order[a0:a1],
+            is_sorted[b],
+            src[a0:a1],
+            dst[a0:a1],
+            w[a0:a1],
+            sw[n0:n1],
+            fw[n0:n1],
+            paths[k * n0 : k * n1],
+            length[b * k : b * k + k],
+            first[b * k : b * k + k],
+            last[b * k : b * k + k],
+            path_energy[b * k : b * k + k],
+        )

@@ -1,0 +1,338 @@
+"""numba kernels for scoring DAGs: the forward and backward passes of the log semiring (free
+energy, arc posteriors) and of the tropical semiring (minimum energy, best-path traceback).
+
+Conventions (see ``gtn.graph``): weights are energies, +inf is an absent arc / a state that is
+not start or final. Arcs are in the sorted order of :class:`gtn._plan.Plan`; ids are local to
+each graph. Energies are accumulated in float64 whatever the input dtype.
+
+- alpha[v]: free (or minimum) energy of the partial paths from a start state to v, start
+  weight included; beta_[v]: the same from v to a final state, final weight included.
+- The arc posterior is exp(-beta (alpha[src] + w + beta_[dst] - F)) = dF/dw.
+
+Loops over the arcs of one state are split into a gather pass (scalar) and an exp pass over a
+contiguous buffer (which LLVM vectorises). State ids are read as uint32 so that indexing skips
+numba's negative-index wrap-around.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ._exp import fast_exp
+
+INF = np.inf
+_FAST = {"reassoc", "contract"}  # lets sums vectorise; no nnan/ninf: +inf is meaningful here
+# Forward sums hold terms up to exp(_HEADROOM) (1e130): far from overflow even summed over
+# 1e100 arcs, and a term below exp(-745) of the largest one is below rounding.
+_HEADROOM = 300.0
+
+
+@nb.njit(cache=True, inline="always")
+def _max_degree(out_ptr):
+    m = 0
+    for i in range(out_ptr.shape[0] - 1):
+        m = max(m, out_ptr[i + 1] - out_ptr[i])
+    return m
+
+
+@nb.njit(cache=True, fastmath=_FAST, inline="always")
+def _exp_in_place(buf, count, beta, shift):
+    """buf[j] <- exp(-beta (buf[j] - shift)) for j < count; returns their sum."""
+    total = 0.0
+    for j in range(count):
+        e = fast_exp(-beta * (buf[j] - shift))
+        buf[j] = e
+        total += e
+    return total
+
+
+# ---------------------------------------------------------------------------- log semiring
+@nb.njit(cache=True, fastmath=_FAST)
+def _log_alpha_one(beta, node_order, out_ptr, dst, w, sw, fw, alpha):
+    """Fill alpha and return the free energy. Until state d is reached, alpha[d] holds a shift
+    and scale[d] a sum with alpha = shift - log(scale) / beta. Terms exp(-beta (x - shift)) may
+    be as large as exp(_HEADROOM): the shift (and sum) are rescaled only when an arc undercuts
+    it by more than that, which is rare, so almost every arc costs one vectorised exp."""
+    n = node_order.shape[0]
+    scale = np.empty(n)
+    buf = np.empty(_max_degree(out_ptr))
+    headroom = _HEADROOM / beta
+    for v in range(n):
+        alpha[v] = sw[v]
+        scale[v] = 1.0 if sw[v] < INF else 0.0
+    for i in range(n):
+        v = node_order[i]
+        if scale[v] == 0.0:
+            alpha[v] = INF
+            continue
+        av = alpha[v] - np.log(scale[v]) / beta
+        alpha[v] = av
+        k0, count = out_ptr[i], out_ptr[i + 1] - out_ptr[i]
+        moved = False
+        d0 = np.uint32(dst[k0]) if count else np.uint32(0)
+        one_target = True  # all arcs into one state (a lattice frame): sum, then add once
+        for j in range(count):  # energies relative to the destinations' shifts
+            x = av + w[k0 + j]
+            d = np.uint32(dst[k0 + j])
+            one_target = one_target and d == d0
+            shift = alpha[d]
+            if x < shift - headroom:  # includes the first arc into d (shift = inf)
+                scale[d] = scale[d] * fast_exp(-beta * (shift - x))
+                alpha[d] = x
+                shift = x
+                moved = True
+            buf[j] = x - shift  # inf - inf = nan, and exp(nan) is 0 here
+        if moved:  # a shift moved after earlier arcs into the same state used it
+            for j in range(count):
+                buf[j] = av + w[k0 + j] - alpha[np.uint32(dst[k0 + j])]
+        total = _exp_in_place(buf, count, beta, 0.0)
+        if one_target:
+            if count:
+                scale[d0] += total
+        else:
+            for j in range(count):
+                scale[np.uint32(dst[k0 + j])] += buf[j]
+    best = INF
+    for v in range(n):
+        best = min(best, alpha[v] + fw[v])
+    if best == INF:
+        return INF
+    total = 0.0
+    for v in range(n):
+        total += fast_exp(-beta * (alpha[v] + fw[v] - best))
+    return best - np.log(total) / beta
+
+
+@nb.njit(cache=True, parallel=True)
+def log_forward(beta, node_off, arc_off, node_order, out_ptr, dst, w, sw, fw, alpha, free):
+    """free[b] = free energy of graph b; alpha (float64 [sum N]) as above."""
+    for b in nb.prange(node_off.shape[0] - 1):
+        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
+        free[b] = _log_alpha_one(
+            beta,
+            node_order[n0:n1],
+            out_ptr[n0 + b : n1 + b + 1],
+            dst[a0:a1],
+            w[a0:a1],
+            sw[n0:n1],
+            fw[n0:n1],
+            alpha[n0:n1],
+        )
+
+
+@nb.njit(cache=True, fastmath=_FAST, inline="always")
+def _out_energies(buf, k0, count, dst, w, beta_, m):
+    """buf[j] = w + beta_[dst] for the arcs k0..k0+count of a state; returns min(m, those).
+    Four running minima: a single one is a dependency chain as long as the state's arcs."""
+    m1 = m2 = m3 = m
+    j = 0
+    while j + 4 <= count:
+        x0 = w[k0 + j] + beta_[np.uint32(dst[k0 + j])]
+        x1 = w[k0 + j + 1] + beta_[np.uint32(dst[k0 + j + 1])]
+        x2 = w[k0 + j + 2] + beta_[np.uint32(dst[k0 + j + 2])]
+        x3 = w[k0 + j + 3] + beta_[np.uint32(dst[k0 + j + 3])]
+        buf[j], buf[j + 1], buf[j + 2], buf[j + 3] = x0, x1, x2, x3
+        m, m1, m2, m3 = min(m, x0), min(m1, x1), min(m2, x2), min(m3, x3)
+        j += 4
+    for t in range(j, count):
+        x = w[k0 + t] + beta_[np.uint32(dst[k0 + t])]
+        buf[t] = x
+        m = min(m, x)
+    return min(min(m, m1), min(m2, m3))
+
+
+@nb.njit(cache=True, fastmath=_FAST)
+def _log_posteriors_one(
+    beta, gout, free, node_order, out_ptr, dst, w, sw, fw, alpha, garc, gsw, gfw
+):
+    """Backward pass (beta_, reverse topological order) giving gout times the posterior of every
+    arc, start and final weight. Per state v with m = min over its arcs of w + beta_[dst]: the
+    arcs' exp(-beta (w + beta_[dst] - m)) are summed (giving beta_[v]) and scaled by
+    exp(-beta (alpha[v] + m - F)) into posteriors, so each arc costs one exp."""
+    n = node_order.shape[0]
+    if free == INF:
+        garc[:] = 0.0
+        gsw[:] = 0.0
+        gfw[:] = 0.0
+        return
+    beta_ = np.empty(n)
+    buf = np.empty(_max_degree(out_ptr))
+    for i in range(n - 1, -1, -1):
+        v = node_order[i]
+        k0, count = out_ptr[i], out_ptr[i + 1] - out_ptr[i]
+        fv = np.float64(fw[v])
+        m = _out_energies(buf, k0, count, dst, w, beta_, fv)
+        if m == INF:
+            beta_[v] = INF
+            garc[k0 : k0 + count] = 0.0
+            gsw[v] = 0.0
+            gfw[v] = 0.0
+            continue
+        total = fast_exp(-beta * (fv - m)) + _exp_in_place(buf, count, beta, m)
+        bv = m - np.log(total) / beta
+        beta_[v] = bv
+        av = alpha[v]
+        c = gout * fast_exp(-beta * (av + m - free))  # <= gout: av + m >= av + beta_[v] >= F
+        for j in range(count):
+            garc[k0 + j] = buf[j] * c
+        gfw[v] = gout * fast_exp(-beta * (av + fv - free))
+        gsw[v] = gout * fast_exp(-beta * (sw[v] + bv - free))
+
+
+@nb.njit(cache=True, parallel=True)
+def log_backward(
+    beta, gout, free, node_off, arc_off, node_order, out_ptr, dst, w, sw, fw, alpha, garc, gsw, gfw
+):
+    """Gradients of sum_b gout[b] * free[b] wrt arc (sorted order), start and final energies:
+    gout[b] times the posteriors (gout = 1 gives the posteriors themselves)."""
+    for b in nb.prange(node_off.shape[0] - 1):
+        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
+        _log_posteriors_one(
+            beta,
+            gout[b],
+            free[b],
+            node_order[n0:n1],
+            out_ptr[n0 + b : n1 + b + 1],
+            dst[a0:a1],
+            w[a0:a1],
+            sw[n0:n1],
+            fw[n0:n1],
+            alpha[n0:n1],
+            garc[a0:a1],
+            gsw[n0:n1],
+            gfw[n0:n1],
+        )
+
+
+@nb.njit(cache=True, fastmath=_FAST)
+def log_beta_one(beta, node_order, out_ptr, dst, w, fw, beta_):
+    """Fill beta_ (free energies from each state to a final state)."""
+    buf = np.empty(_max_degree(out_ptr))
+    for i in range(node_order.shape[0] - 1, -1, -1):
+        v = node_order[i]
+        k0, count = out_ptr[i], out_ptr[i + 1] - out_ptr[i]
+        m = _out_energies(buf, k0, count, dst, w, beta_, np.float64(fw[v]))
+        if m == INF:
+            beta_[v] = INF
+            continue
+        total = fast_exp(-beta * (fw[v] - m)) + _exp_in_place(buf, count, beta, m)
+        beta_[v] = m - np.log(total) / beta
+
+
+# ---------------------------------------------------------------------------- tropical semiring
+@nb.njit(cache=True)
+def _viterbi_one(node_order, out_ptr, arc_order, is_sorted, dst, w, sw, fw, alpha, back):
+    """Min-sum forward pass. back[v] is the sorted arc into v on its best partial path, or -1
+    when the best is to start at v. Ties: starting at v beats arriving by an arc, then the arc
+    with the lowest index (in the graph's own order) wins; among final states the lowest id.
+    Returns (energy, best final state or -1 when there is no path)."""
+    n = node_order.shape[0]
+    for v in range(n):
+        alpha[v] = sw[v]
+        back[v] = -1
+    for i in range(n):
+        av = alpha[node_order[i]]
+        if av == INF:
+            continue
+        for k in range(out_ptr[i], out_ptr[i + 1]):
+            x = av + w[k]
+            d = np.uint32(dst[k])
+            if x <= alpha[d]:
+                if x < alpha[d] or _arc_id(k, arc_order, is_sorted) < _arc_id(
+                    back[d], arc_order, is_sorted
+                ):
+                    alpha[d] = x
+                    back[d] = k
+    best = INF
+    node = -1
+    for v in range(n):
+        x = alpha[v] + fw[v]
+        if x < best:
+            best = x
+            node = v
+    return best, node
+
+
+@nb.njit(cache=True, inline="always")
+def _arc_id(k, arc_order, is_sorted):
+    """The graph's own index of sorted arc k (-1 stays -1: 'started here')."""
+    if k < 0 or is_sorted:
+        return k
+    return arc_order[k]
+
+
+@nb.njit(cache=True, parallel=True)
+def viterbi_forward(
+    node_off,
+    arc_off,
+    node_order,
+    out_ptr,
+    arc_order,
+    is_sorted,
+    dst,
+    w,
+    sw,
+    fw,
+    alpha,
+    back,
+    energy,
+    last,
+):
+    """energy[b] = minimum path energy of graph b, last[b] its final state (-1: no path)."""
+    for b in nb.prange(node_off.shape[0] - 1):
+        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
+        energy[b], last[b] = _viterbi_one(
+            node_order[n0:n1],
+            out_ptr[n0 + b : n1 + b + 1],
+            arc_order[a0:a1],
+            is_sorted[b],
+            dst[a0:a1],
+            w[a0:a1],
+            sw[n0:n1],
+            fw[n0:n1],
+            alpha[n0:n1],
+            back[n0:n1],
+        )
+
+
+@nb.njit(cache=True, parallel=True)
+def viterbi_paths(node_off, arc_off, arc_order, is_sorted, src, back, last, arcs, length, first):
+    """Graph b's best path as local arc ids (the graph's own order) in
+    arcs[node_off[b] : node_off[b] + length[b]] (a path has fewer arcs than its graph has
+    states); first[b] is its start state, or -1 when there is no path."""
+    for b in nb.prange(node_off.shape[0] - 1):
+        v = last[b]
+        length[b] = 0
+        first[b] = -1
+        if v < 0:
+            continue
+        n0, a0 = node_off[b], arc_off[b]
+        count = 0
+        while back[n0 + v] >= 0:
+            k = back[n0 + v]
+            arcs[n0 + count] = _arc_id(k, arc_order[a0:], is_sorted[b])
+            count += 1
+            v = src[a0 + k]
+        arcs[n0 : n0 + count] = arcs[n0 : n0 + count][::-1].copy()
+        length[b] = count
+        first[b] = v
+
+
+@nb.njit(cache=True, parallel=True)
+def viterbi_backward(
+    gout, node_off, arc_off, arc_order, is_sorted, src, back, last, garc, gsw, gfw
+):
+    """Add gout[b] to the arcs (the graph's own order), start and final weight of graph b's best
+    path; the caller zero-initialises the gradients."""
+    for b in nb.prange(node_off.shape[0] - 1):
+        v = last[b]
+        if v < 0:
+            continue
+        n0, a0 = node_off[b], arc_off[b]
+        gfw[n0 + v] += gout[b]
+        while back[n0 + v] >= 0:
+            k = back[n0 + v]
+            garc[a0 + _arc_id(k, arc_order[a0:], is_sorted[b])] += gout[b]
+            v = src[a0 + k]
+        gsw[n0 + v] += gout[b]

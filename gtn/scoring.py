@@ -1,0 +1,302 @@
+"""Scoring a DAG: free energy, minimum energy, best path and arc posteriors.
+
+Weights are energies (lower is better). A path's energy is the start weight of its first state
+plus its arc weights plus the final weight of its last state; +inf marks an absent arc or a
+state that is not start / final.
+
+- ``free_energy(g, beta)`` = -(1/beta) log sum_paths exp(-beta E(path)) (log semiring);
+  its gradient is the posterior of each arc (and of each start / final weight).
+- ``min_energy(g)`` = min_paths E(path) (tropical semiring); its gradient is the best path's
+  indicator.
+
+Every function takes one ``Graph`` or a list of graphs; a list is packed and scored by one
+numba kernel running in parallel over the graphs. A graph without a complete path (including
+the graph with no states) has energy +inf and zero gradient. Cyclic graphs raise GraphError.
+
+>>> import gtn
+>>> g = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [0, 1], weight=[1.0, 2.0])
+>>> round(float(min_energy(g)), 4), round(float(free_energy(g)), 4)
+(1.0, 0.6867)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from . import _scoring_kernels as K
+from ._batch import as_batch, cat_weights
+from ._linear import empty_graph, path_graph
+from ._plan import Plan, from_sorted, make_plan, to_sorted, use_threads
+from .graph import Graph
+
+GraphOrList = Graph | Sequence[Graph]
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A float32/float64 numpy view of a CPU tensor (other float dtypes become float64)."""
+    t = t.detach()
+    if t.dtype not in (torch.float32, torch.float64):
+        t = t.double()
+    return t.cpu().contiguous().numpy()
+
+
+def check_beta(beta: float) -> float:
+    beta = float(beta)
+    if not 0.0 < beta < math.inf:
+        raise ValueError(f"beta (inverse temperature) must be positive and finite, got {beta}")
+    return beta
+
+
+def _sorted_weights(plan: Plan, weight, start_weight, final_weight) -> tuple:
+    """numpy (arc energies in sorted order, start energies, final energies)."""
+    return to_sorted(plan, _numpy(weight)), _numpy(start_weight), _numpy(final_weight)
+
+
+def _torch_dtype(a: np.ndarray) -> torch.dtype:
+    return torch.float32 if a.dtype == np.float32 else torch.float64
+
+
+def _log_forward(plan: Plan, w, sw, fw, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha [sum N], free energy [B]), float64."""
+    alpha = np.empty(plan.node_off[-1])
+    free = np.empty(plan.num_graphs)
+    use_threads(plan)
+    K.log_forward(
+        beta,
+        plan.node_off,
+        plan.arc_off,
+        plan.node_order,
+        plan.out_ptr,
+        plan.dst,
+        w,
+        sw,
+        fw,
+        alpha,
+        free,
+    )
+    return alpha, free
+
+
+def _log_backward(plan: Plan, w, sw, fw, beta, alpha, free, gout) -> tuple[torch.Tensor, ...]:
+    """gout[b] times the posteriors of arcs (the graphs' own order), start and final states."""
+    dtype = _torch_dtype(w)
+    grads = tuple(torch.empty(a.shape[0], dtype=dtype) for a in (w, sw, fw))
+    garc, gsw, gfw = (g.numpy() for g in grads)
+    garc_sorted = garc if plan.all_sorted else np.empty_like(garc)
+    use_threads(plan)
+    K.log_backward(
+        beta,
+        gout,
+        free,
+        plan.node_off,
+        plan.arc_off,
+        plan.node_order,
+        plan.out_ptr,
+        plan.dst,
+        w,
+        sw,
+        fw,
+        alpha,
+        garc_sorted,
+        gsw,
+        gfw,
+    )
+    from_sorted(plan, garc_sorted, garc)
+    return grads
+
+
+def _grad_numpy(grad: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(grad.detach().cpu().numpy(), dtype=np.float64).reshape(-1)
+
+
+class _FreeEnergy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight, start_weight, final_weight, plan: Plan, beta: float):
+        arrays = _sorted_weights(plan, weight, start_weight, final_weight)
+        alpha, free = _log_forward(plan, *arrays, beta)
+        ctx.state = (plan, arrays, beta, alpha, free)
+        return torch.from_numpy(free).to(weight.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        plan, arrays, beta, alpha, free = ctx.state
+        return (*_log_backward(plan, *arrays, beta, alpha, free, _grad_numpy(grad)), None, None)
+
+
+def _viterbi(plan: Plan, w, sw, fw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(energy [B], back-pointers [sum N] (sorted arcs), best final state [B])."""
+    alpha = np.empty(plan.node_off[-1])
+    back = np.empty(plan.node_off[-1], np.int64)
+    energy = np.empty(plan.num_graphs)
+    last = np.empty(plan.num_graphs, np.int64)
+    use_threads(plan)
+    K.viterbi_forward(
+        plan.node_off,
+        plan.arc_off,
+        plan.node_order,
+        plan.out_ptr,
+        plan.arc_order,
+        plan.sorted,
+        plan.dst,
+        w,
+        sw,
+        fw,
+        alpha,
+        back,
+        energy,
+        last,
+    )
+    return energy, back, last
+
+
+class _MinEnergy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight, start_weight, final_weight, plan: Plan):
+        arrays = _sorted_weights(plan, weight, start_weight, final_weight)
+        energy, back, last = _viterbi(plan, *arrays)
+        ctx.state = (plan, [a.shape[0] for a in arrays], _torch_dtype(arrays[0]), back, last)
+        return torch.from_numpy(energy).to(weight.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        plan, sizes, dtype, back, last = ctx.state
+        grads = tuple(torch.zeros(n, dtype=dtype) for n in sizes)
+        use_threads(plan)
+        K.viterbi_backward(
+            _grad_numpy(grad),
+            plan.node_off,
+            plan.arc_off,
+            plan.arc_order,
+            plan.sorted,
+            plan.src,
+            back,
+            last,
+            *(g.numpy() for g in grads),
+        )
+        return (*grads, None)
+
+
+def _empty_result() -> torch.Tensor:
+    return torch.empty(0, dtype=torch.get_default_dtype())
+
+
+def free_energy(g: GraphOrList, beta: float = 1.0) -> torch.Tensor:
+    """Free energy F = -(1/beta) log sum_paths exp(-beta E(path)) of a DAG.
+
+    Args:
+        g: a Graph (gives a 0-d tensor) or a list of B graphs (gives shape [B]).
+        beta: inverse temperature > 0; F tends to ``min_energy`` as beta grows.
+
+    Returns F in the graphs' dtype (+inf for a graph without a complete path). Differentiable
+    wrt ``weight``, ``start_weight`` and ``final_weight``: dF/dw is the posterior probability
+    of each arc (start / final state) under P(path) ∝ exp(-beta E(path)); zero when F = +inf.
+    Forward and backward run in numba (float64 accumulation); no double backward.
+    Raises GraphError if a graph is cyclic.
+    """
+    graphs, single = as_batch(g, "free_energy")
+    beta = check_beta(beta)
+    if not graphs:
+        return _empty_result()
+    plan = make_plan(graphs, "free_energy")
+    out = _FreeEnergy.apply(*cat_weights(graphs), plan, beta)
+    return out[0] if single else out
+
+
+def min_energy(g: GraphOrList) -> torch.Tensor:
+    """Minimum path energy (Viterbi, min-sum) of a DAG.
+
+    Args:
+        g: a Graph (gives a 0-d tensor) or a list of B graphs (gives shape [B]).
+
+    Returns the energy of the best path (+inf when there is none). The gradient wrt
+    ``weight``, ``start_weight`` and ``final_weight`` is the indicator of the best path, the one
+    ``best_path`` returns. Ties are broken deterministically: the final state with the lowest
+    id; at each state, starting there beats arriving by an arc, and among equally good arcs the
+    lowest arc index wins. Raises GraphError if a graph is cyclic.
+    """
+    graphs, single = as_batch(g, "min_energy")
+    if not graphs:
+        return _empty_result()
+    plan = make_plan(graphs, "min_energy")
+    out = _MinEnergy.apply(*cat_weights(graphs), plan)
+    return out[0] if single else out
+
+
+def _best_paths(graphs: list[Graph], what: str) -> tuple:
+    """(plan, path arcs, lengths, first states, last states); see K.viterbi_paths."""
+    plan = make_plan(graphs, what)
+    _, back, last = _viterbi(plan, *_sorted_weights(plan, *cat_weights(graphs)))
+    arcs = np.empty(plan.node_off[-1], np.int64)
+    length = np.empty(plan.num_graphs, np.int64)
+    first = np.empty(plan.num_graphs, np.int64)
+    K.viterbi_paths(
+        plan.node_off,
+        plan.arc_off,
+        plan.arc_order,
+        plan.sorted,
+        plan.src,
+        back,
+        last,
+        arcs,
+        length,
+        first,
+    )
+    return plan, arcs, length, first, last
+
+
+def best_path_arcs(g: GraphOrList) -> np.ndarray | list[np.ndarray]:
+    """Arc indices (int64, in path order) of the best path, as chosen by ``min_energy``
+    (same tie-breaking); an empty array when there is no complete path. A list for a list."""
+    graphs, single = as_batch(g, "best_path_arcs")
+    if not graphs:
+        return []
+    plan, arcs, length, _, _ = _best_paths(graphs, "best_path_arcs")
+    out = [arcs[plan.node_off[b] : plan.node_off[b] + length[b]].copy() for b in range(len(graphs))]
+    return out[0] if single else out
+
+
+def best_path(g: GraphOrList) -> Graph | list[Graph]:
+    """The lowest-energy path as a linear graph (the one ``min_energy`` differentiates).
+
+    Its arcs keep the input arcs' labels and their energies ``g.weight[arc]`` (still connected
+    to autograd); its first state has the path's start weight, its last state the final weight,
+    so its total energy equals ``min_energy(g)``. A graph without a complete path gives the
+    empty graph (0 states). A list of graphs gives a list.
+    """
+    graphs, single = as_batch(g, "best_path")
+    if not graphs:
+        return []
+    plan, arcs, length, first, last = _best_paths(graphs, "best_path")
+    out = []
+    for b, graph in enumerate(graphs):
+        if last[b] < 0:
+            out.append(empty_graph(graph))
+        else:
+            n0 = plan.node_off[b]
+            out.append(path_graph(graph, arcs[n0 : n0 + length[b]], first[b], last[b]))
+    return out[0] if single else out
+
+
+def arc_posteriors(g: GraphOrList, beta: float = 1.0) -> torch.Tensor | list[torch.Tensor]:
+    """Posterior probability [A] of each arc: the probability that a path drawn from
+    P(path) ∝ exp(-beta E(path)) uses it (all zero when there is no complete path).
+
+    Computed by the numba forward-backward, not by autograd: the result is detached (use the
+    gradient of ``free_energy`` to differentiate through it). A list of tensors for a list.
+    """
+    graphs, single = as_batch(g, "arc_posteriors")
+    beta = check_beta(beta)
+    if not graphs:
+        return []
+    plan = make_plan(graphs, "arc_posteriors")
+    arrays = _sorted_weights(plan, *cat_weights(graphs))
+    alpha, free = _log_forward(plan, *arrays, beta)
+    posteriors = _log_backward(plan, *arrays, beta, alpha, free, np.ones(plan.num_graphs))[0]
+    out = list(torch.split(posteriors, np.diff(plan.arc_off).tolist()))
+    return out[0] if single else out
