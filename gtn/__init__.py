@@ -3,11 +3,13 @@
 Weights are energies: lower is better. See ``gtn.graph`` for the convention.
 """
 
-from . import io, nx
+from . import dense_lattice, io, nx
 from ._format_error import FormatError
 from ._topo import is_acyclic
 from .builder import GraphBuilder
 from .constructors import complement, dense, linear
+from .dense_lattice import asg_loss, crf_decode, crf_nll, ctc_loss, mmi_loss
+from .dense_lattice import intersect as dense_intersect
 from .determinize import determinize
 from .draw import draw, to_dot
 from .epsilon import remove_epsilon
@@ -34,13 +36,19 @@ __all__ = [
     "TROPICAL",
     "arc_posteriors",
     "arc_sort",
+    "asg_loss",
     "best_path",
     "best_path_arcs",
     "closure",
     "complement",
     "concat",
     "connect",
+    "crf_decode",
+    "crf_nll",
+    "ctc_loss",
     "dense",
+    "dense_intersect",
+    "dense_lattice",
     "determinize",
     "draw",
     "free_energy",
@@ -51,6 +59,7 @@ __all__ = [
     "load",
     "log_semiring",
     "min_energy",
+    "mmi_loss",
     "nbest",
     "nx",
     "project",

@@ -1,0 +1,214 @@
+"""Dense lattices vs peers, same inputs, same threads, one process: medians after warm-up.
+
+    .venv/bin/python bench/dense.py [--threads 2] [--repeats 7] [--skip-memory]
+
+Rows: CTC loss vs torch ctc_loss, CRF NLL vs pytorch-crf and torch-struct LinearChainCRF,
+CRF Viterbi decode vs pytorch-crf, all forward + backward (decode: forward only), float32.
+CTC peak memory is measured in fresh subprocesses (peak RSS growth during one step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+warnings.filterwarnings("ignore")
+
+
+def median_ms(*fns, repeats: int, warmup: int = 2) -> list[float]:
+    """Median wall time (ms) of each function; calls alternate so that both sides see the same
+    machine load."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times, strict=False):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) * 1e3 for ts in times]
+
+
+def ctc_case(B, T, L, C):
+    from gtn.dense_lattice import ctc_loss
+
+    logp = torch.randn(B, T, C).log_softmax(-1)
+    targets = torch.randint(1, C, (B, L))
+    il, tl = torch.full((B,), T), torch.full((B,), L)
+
+    def ours():
+        e = (-logp).requires_grad_(True)
+        ctc_loss(e, targets, il, tl, reduction="sum").backward()
+
+    def peer():
+        lp = logp.transpose(0, 1).detach().requires_grad_(True)
+        F.ctc_loss(lp, targets, il, tl, reduction="sum").backward()
+
+    return ours, peer
+
+
+def crf_case(B, T, K):
+    from torchcrf import CRF
+
+    from gtn.dense_lattice import crf_decode, crf_nll
+
+    crf = CRF(K, batch_first=True)
+    em = torch.randn(B, T, K)
+    tags = torch.randint(0, K, (B, T))
+    trans = (-crf.transitions).detach().requires_grad_(True)
+    start = (-crf.start_transitions).detach().requires_grad_(True)
+    end = (-crf.end_transitions).detach().requires_grad_(True)
+
+    def ours():
+        e = (-em).requires_grad_(True)
+        crf_nll(e, tags, trans, start, end).backward()
+
+    def pcrf():
+        e = em.detach().requires_grad_(True)
+        (-crf(e, tags, reduction="sum")).backward()
+
+    def struct():
+        import torch_struct
+
+        e = em.detach().requires_grad_(True)
+        # torch-struct potentials [B, T-1, C_next, C_prev]; start folded into the first step
+        pot = e[:, 1:, :, None] + crf.transitions.t()[None, None]
+        pot = torch.cat([pot[:, :1] + (e[:, 0] + crf.start_transitions)[:, None, :], pot[:, 1:]], 1)
+        pot[:, -1] = pot[:, -1] + crf.end_transitions[None, :, None]
+        dist = torch_struct.LinearChainCRF(pot)
+        score = (dist.partition).sum()
+        score.backward()
+
+    def ours_decode():
+        crf_decode(-em, trans.detach(), start.detach(), end.detach())
+
+    def pcrf_decode():
+        with torch.no_grad():
+            crf.decode(em)
+
+    return ours, pcrf, struct, ours_decode, pcrf_decode
+
+
+def memory_child(which: str, B: int, T: int, L: int, C: int) -> None:
+    """Print the peak RSS growth (MB) of one forward+backward step."""
+    from gtn.dense_lattice import ctc_loss
+
+    def rss(field):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    torch.set_num_threads(2)
+    small = torch.randn(2, 20, C).log_softmax(-1)
+    logp = torch.randn(B, T, C).log_softmax(-1)
+    targets = torch.randint(1, C, (B, L))
+
+    def step(x, tg, T_, L_):
+        n = x.shape[0]
+        if which == "ours":
+            e = (-x).requires_grad_(True)
+            ctc_loss(e, tg, torch.full((n,), T_), torch.full((n,), L_)).backward()
+            return e.grad
+        lp = x.transpose(0, 1).detach().requires_grad_(True)
+        F.ctc_loss(lp, tg, torch.full((n,), T_), torch.full((n,), L_)).backward()
+        return lp.grad
+
+    step(small, targets[:2, :5], 20, 5)  # compile / warm up
+    if which == "ours":
+        emissions = (-logp).contiguous()  # the energies are an input, as log-probs are for torch
+        logp = -emissions
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the high-water mark
+    base = rss("VmRSS")
+    step(logp, targets, T, L)
+    print(rss("VmHWM") - base)
+
+
+def memory_mb(which: str, shape) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", which, *map(str, shape)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-struct", action="store_true")
+    ap.add_argument("--memory-child", nargs=5)
+    args = ap.parse_args()
+    if args.memory_child:
+        w, *shape = args.memory_child
+        memory_child(w, *map(int, shape))
+        return
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    rows = []
+
+    def row(name, shape, peer, ours_ms, peer_ms, target):
+        ratio = ours_ms / peer_ms
+        rows.append(
+            (name, shape, peer, ours_ms, peer_ms, ratio, target, "yes" if ratio <= target else "NO")
+        )
+
+    for shape in [(32, 150, 35, 30), (32, 500, 100, 30), (8, 150, 35, 1000)]:
+        ours, peer = ctc_case(*shape)
+        row(
+            "CTC loss f+b",
+            "B={} T={} L={} C={}".format(*shape),
+            "torch ctc_loss",
+            *median_ms(ours, peer, repeats=args.repeats),
+            0.5,
+        )
+    for shape in [(32, 100, 20), (32, 200, 50), (128, 50, 10)]:
+        ours, pcrf, struct, od, pd = crf_case(*shape)
+        label = "B={} T={} K={}".format(*shape)
+        row("CRF NLL f+b", label, "pytorch-crf", *median_ms(ours, pcrf, repeats=args.repeats), 0.1)
+        if not args.skip_struct:
+            row(
+                "CRF NLL f+b",
+                label,
+                "torch-struct",
+                *median_ms(ours, struct, repeats=max(1, args.repeats // 3), warmup=1),
+                0.1,
+            )
+        row("CRF decode", label, "pytorch-crf", *median_ms(od, pd, repeats=args.repeats), 0.1)
+    print(f"threads={args.threads} (torch and numba), float32, median of {args.repeats}")
+    print(
+        f"{'case':<14} {'shape':<26} {'peer':<15} {'ours ms':>9} {'peer ms':>9} "
+        f"{'ratio':>7} {'target':>7} {'met':>4}"
+    )
+    for r in rows:
+        print(
+            f"{r[0]:<14} {r[1]:<26} {r[2]:<15} {r[3]:9.2f} {r[4]:9.2f} {r[5]:7.3f} "
+            f"{r[6]:7.2f} {r[7]:>4}"
+        )
+    if not args.skip_memory:
+        shape = (32, 1000, 200, 1000)
+        ours, peer = memory_mb("ours", shape), memory_mb("torch", shape)
+        ratio = ours / peer
+        label = "B={} T={} L={} C={}".format(*shape)
+        print(
+            f"{'CTC peak mem':<14} {label:<26} {'torch ctc_loss':<15} "
+            f"{ours:7.0f}MB {peer:7.0f}MB {ratio:7.3f} {1.5:7.2f} "
+            f"{'yes' if ratio <= 1.5 else 'NO':>4}"
+        )
+
+
+if __name__ == "__main__":
+    main()

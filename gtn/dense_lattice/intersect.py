@@ -1,0 +1,484 @@
+"""Dense intersection: a batch of per-frame emission energies [B, T, V] with acceptors over
+labels, scored without ever building the T x arcs lattice.
+
+Sign convention: emissions and arc weights are **energies** (lower is better; use
+``-log_softmax(logits)``). A path through the graph consumes one label per frame (epsilon arcs,
+``gtn.EPSILON``, consume none) and its energy is
+
+    start weight + sum over frames (arc weight + emissions[b, t, label]) + final weight.
+
+``free_energy(beta) = -(1/beta) log sum_paths exp(-beta E)``; ``min_energy() = min_paths E``.
+Both are differentiable with respect to the emissions (gradient: label posteriors, or the best
+path's indicator) and to every arc, start and final weight (expected counts). Memory is
+O(B * T * states). An utterance with no complete path has energy +inf and zero gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .._threads import sync_threads
+from ..graph import Graph, GraphError
+from . import _logspace, _scaled
+from ._prep import Structure, structure, weights
+from .batch import GraphBatch
+
+INF = float("inf")
+
+
+class Alignment(NamedTuple):
+    """The minimum-energy path of each utterance, frame by frame (padding frames hold -1).
+
+    labels: long [B, T]; arcs: long [B, T], the emitting arc of each frame as an index into that
+    utterance's graph; energy: [B] the minimum energy (+inf when there is no path)."""
+
+    labels: torch.Tensor
+    arcs: torch.Tensor
+    energy: torch.Tensor
+
+
+class DenseLattice:
+    """The implicit lattice of ``graphs`` intersected with ``emissions``; see :func:`intersect`."""
+
+    def __init__(
+        self, graphs: GraphBatch, emissions: torch.Tensor, lengths: np.ndarray, shared: bool
+    ):
+        self.graphs = graphs
+        self.emissions = emissions
+        self.lengths = lengths
+        self.shared = shared
+        self.structure: Structure = structure(graphs)
+        B = emissions.shape[0]
+        self.gidx = np.zeros(B, np.int64) if shared else np.arange(B, dtype=np.int64)
+        # row of the gradient buffers each utterance writes: its own when the graph is shared
+        self.rows = np.arange(B, dtype=np.int64) if shared else np.zeros(B, np.int64)
+
+    @property
+    def batch_size(self) -> int:
+        return self.emissions.shape[0]
+
+    def free_energy(self, beta: float = 1.0) -> torch.Tensor:
+        """[B] free energies at inverse temperature ``beta`` (differentiable)."""
+        beta = _check_beta(beta)
+        g = self.graphs
+        return _FreeEnergy.apply(
+            self, beta, self.emissions, g.weight, g.start_weight, g.final_weight
+        )
+
+    def min_energy(self) -> torch.Tensor:
+        """[B] minimum path energies (differentiable: the gradient is the best path)."""
+        g = self.graphs
+        return _MinEnergy.apply(self, self.emissions, g.weight, g.start_weight, g.final_weight)
+
+    def best_alignment(self) -> Alignment:
+        """Label and graph arc per frame of a minimum-energy path (ties: a fixed choice)."""
+        with torch.no_grad():
+            alpha, energy = _tropical(self)
+            return _backtrack(self, alpha, energy, None)[0]
+
+    def label_posteriors(self, beta: float = 1.0) -> torch.Tensor:
+        """[B, T, V] posterior probability of each label at each frame under the Gibbs
+        distribution exp(-beta E) over paths (rows sum to 1; zero on padding and for utterances
+        with no path). Equal to the gradient of the free energy; not itself differentiable."""
+        beta = _check_beta(beta)
+        saved = _free_forward(self, beta)
+        grads = _free_backward(self, saved, np.ones(self.batch_size))
+        return grads[0]
+
+    def to_graph(self, b: int = 0) -> Graph:
+        """Utterance ``b``'s lattice as an explicit :class:`gtn.Graph` with (T+1) x N states;
+        arc weights are differentiable. For small cases: it has T x arcs arcs."""
+        g = self.graphs.graph(int(self.gidx[b]))
+        T, N = int(self.lengths[b]), g.num_nodes
+        lab = torch.from_numpy(g.ilabel.astype(np.int64))
+        emit = torch.nonzero(lab >= 0).flatten()
+        eps = torch.nonzero(lab < 0).flatten()
+        t = torch.arange(T).repeat_interleave(emit.numel())
+        src = torch.from_numpy(g.src.astype(np.int64))
+        dst = torch.from_numpy(g.dst.astype(np.int64))
+        e = emit.repeat(T)
+        te = torch.arange(T + 1).repeat_interleave(eps.numel())
+        ee = eps.repeat(T + 1)
+        em = self.emissions[b]
+        w = torch.cat([g.weight[e] + em[t, lab[e]].to(g.dtype), g.weight[ee]])
+        sw = torch.full(((T + 1) * N,), INF, dtype=g.dtype)
+        fw = torch.full(((T + 1) * N,), INF, dtype=g.dtype)
+        sw = torch.cat([g.start_weight, sw[N:]])
+        fw = torch.cat([fw[: T * N], g.final_weight])
+        return Graph(
+            (T + 1) * N,
+            torch.cat([t * N + src[e], te * N + src[ee]]),
+            torch.cat([(t + 1) * N + dst[e], te * N + dst[ee]]),
+            torch.cat([lab[e], lab[ee]]),
+            None,
+            w,
+            sw,
+            fw,
+        )
+
+
+def intersect(
+    graphs: Graph | Sequence[Graph] | GraphBatch,
+    emissions: torch.Tensor,
+    lengths: torch.Tensor | Sequence[int] | None = None,
+) -> DenseLattice:
+    """Intersect acceptors over labels 0..V-1 with per-frame emission energies.
+
+    Args:
+        graphs: one :class:`gtn.Graph` shared by the whole batch, a list of B graphs, or a
+            :class:`GraphBatch` of B graphs (or of 1, shared).
+        emissions: [B, T, V] float32/float64 energies (lower is better).
+        lengths: [B] frames per utterance (default T); frames at t >= lengths[b] are ignored.
+
+    Returns a :class:`DenseLattice`; call ``free_energy(beta)``, ``min_energy()``,
+    ``best_alignment()``, ``label_posteriors(beta)``.
+
+    >>> import torch, gtn
+    >>> g = gtn.Graph.from_arrays(1, [0, 0], [0, 0], [0, 1], start=[0], final=[0])
+    >>> float(intersect(g, torch.zeros(1, 3, 2, dtype=torch.float64)).min_energy()[0])
+    0.0
+    """
+    emissions, lens = _check_emissions(emissions, lengths)
+    B = emissions.shape[0]
+    if isinstance(graphs, Graph):
+        batch, shared = GraphBatch.from_graphs(graphs), True
+    elif isinstance(graphs, GraphBatch):
+        batch = graphs
+        shared = len(batch) == 1 and B != 1
+        if not shared and len(batch) != B:
+            raise GraphError(f"{len(batch)} graphs for a batch of {B} utterances")
+    else:
+        graphs = list(graphs)
+        if len(graphs) != B:
+            raise GraphError(f"{len(graphs)} graphs for a batch of {B} utterances")
+        batch, shared = GraphBatch.from_graphs(graphs), False
+    lat = DenseLattice(batch, emissions, lens, shared)
+    st = lat.structure
+    V = emissions.shape[2]
+    if st.max_label >= V:
+        arc = int(np.flatnonzero(st.label >= V)[0])
+        g = int(np.searchsorted(st.arc_off, arc, side="right") - 1)
+        raise GraphError(
+            f"graph {g}, arc {arc - int(st.arc_off[g])}: label {int(st.label[arc])} "
+            f"is out of range for emissions with V={V} labels"
+        )
+    return lat
+
+
+def _check_beta(beta: float) -> float:
+    beta = float(beta)
+    if not beta > 0 or beta == INF:
+        raise ValueError(f"beta must be a positive finite number, got {beta}")
+    return beta
+
+
+def _check_emissions(emissions, lengths) -> tuple[torch.Tensor, np.ndarray]:
+    if not isinstance(emissions, torch.Tensor):
+        raise TypeError(
+            f"emissions must be a torch.Tensor [B, T, V], got {type(emissions).__name__}"
+        )
+    if emissions.dim() != 3:
+        raise ValueError(f"emissions must have shape [B, T, V], got {list(emissions.shape)}")
+    if emissions.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"emissions must be float32 or float64, got {emissions.dtype}")
+    B, T, _ = emissions.shape
+    if lengths is None:
+        lens = np.full(B, T, np.int64)
+    else:
+        lens = np.asarray(lengths.detach().cpu() if isinstance(lengths, torch.Tensor) else lengths)
+        if lens.shape != (B,) or (lens.size and not np.issubdtype(lens.dtype, np.integer)):
+            raise ValueError(
+                f"lengths must be {B} integers, got shape {list(lens.shape)} dtype {lens.dtype}"
+            )
+        lens = lens.astype(np.int64)
+        bad = np.flatnonzero((lens < 0) | (lens > T))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"lengths[{i}] = {int(lens[i])} is outside [0, T={T}]")
+    lo = emissions.detach().amin() if emissions.numel() else emissions.new_zeros(())
+    if not bool(lo > -INF):  # NaN or -inf somewhere: is it inside a valid frame?
+        bad = torch.isnan(emissions.detach()) | (emissions.detach() == -INF)
+        bad &= torch.arange(T)[None, :, None] < torch.from_numpy(lens)[:, None, None]
+        if bool(bad.any()):
+            b, t, v = (int(i) for i in torch.nonzero(bad)[0])
+            raise ValueError(
+                f"emissions[{b}, {t}, {v}] is {float(emissions[b, t, v])}; "
+                "energies must be finite or +inf"
+            )
+    return emissions, lens
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().to(torch.float64).numpy())
+
+
+def _em(lat: DenseLattice) -> np.ndarray:
+    return np.ascontiguousarray(lat.emissions.detach().numpy())
+
+
+def _buffers(lat: DenseLattice, dtype) -> tuple:
+    st = lat.structure
+    rows = lat.batch_size if lat.shared else 1
+    B, T, V = lat.emissions.shape
+    return (
+        np.zeros((B, T, V), dtype),
+        np.zeros((rows, st.csr_arc.shape[0])),
+        np.zeros((rows, st.eps_arc.shape[0])),
+        np.zeros((rows, int(st.node_off[-1]))),
+        np.zeros((rows, int(st.node_off[-1]))),
+    )
+
+
+def _grad_tensors(lat: DenseLattice, bufs) -> tuple:
+    """Kernel buffers -> (emission grad, arc grad in batch order, start grad, final grad)."""
+    st, g = lat.structure, lat.graphs
+    g_em, g_w, g_ew, g_sw, g_fw = bufs
+    gw = np.zeros(int(st.arc_off[-1]))
+    gw[st.csr_arc] = g_w.sum(0)
+    gw[st.eps_arc] = g_ew.sum(0)
+    return (
+        torch.from_numpy(g_em),
+        torch.from_numpy(gw).to(g.weight.dtype),
+        torch.from_numpy(g_sw.sum(0)).to(g.start_weight.dtype),
+        torch.from_numpy(g_fw.sum(0)).to(g.final_weight.dtype),
+    )
+
+
+def _args(st: Structure) -> tuple:
+    return (
+        st.node_off,
+        st.run_ptr,
+        st.run_src0,
+        st.run_pos0,
+        st.run_len,
+        st.run_ulab,
+        st.eps_off,
+        st.eps_src,
+        st.eps_dst,
+        st.lab_off,
+        st.labs,
+    )
+
+
+def _frame_probs(lat: DenseLattice, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """pe [B, T, Umax] = exp(-beta (em - m)) over each graph's labels, m the per-frame minimum
+    (so the best label has 1), in the emissions' dtype; and sum_t m per utterance. Vectorised
+    in torch: the kernels then need no exp() in their loops."""
+    st = lat.structure
+    B, T, _ = lat.emissions.shape
+    U = max(st.max_labels, 1)
+    counts = np.diff(st.lab_off)
+    first = np.where(
+        counts > 0, st.labs[np.minimum(st.lab_off[:-1], len(st.labs) - 1)] if len(st.labs) else 0, 0
+    )
+    idx = np.repeat(first[:, None], U, 1)  # padded label slots repeat a real label (unused)
+    col = np.arange(st.labs.shape[0]) - np.repeat(st.lab_off[:-1], counts)
+    idx[np.repeat(np.arange(st.num_graphs), counts), col] = st.labs
+    idx = torch.from_numpy(idx[lat.gidx])
+    with torch.no_grad():
+        sel = lat.emissions.detach().gather(2, idx[:, None, :].expand(B, T, U)).double()
+        m = sel.amin(2, keepdim=True)
+        valid = torch.arange(T)[None, :, None] < torch.from_numpy(lat.lengths)[:, None, None]
+        m = torch.where(valid & torch.isfinite(m), m, torch.zeros_like(m))
+        pe = torch.exp(sel.sub_(m).mul_(-beta)).to(lat.emissions.dtype)
+    return pe.numpy(), m.sum((1, 2)).numpy()
+
+
+def _free_forward(lat: DenseLattice, beta: float) -> dict:
+    st, g = lat.structure, lat.graphs
+    W = weights(st, _np(g.weight), _np(g.start_weight), _np(g.final_weight), beta)
+    B, T, _ = lat.emissions.shape
+    pe, eshift = _frame_probs(lat, beta)
+    sync_threads()
+    alpha = np.empty((B, T + 1, max(st.max_nodes, 1)), pe.dtype)
+    scale = np.empty((B, T + 1))
+    energy = np.empty(B)
+    status = np.zeros(B, np.int64)
+    _scaled.forward(
+        pe,
+        eshift,
+        lat.lengths,
+        lat.gidx,
+        ~W.needs_log[lat.gidx],
+        *_args(st)[:9],
+        W.wexp,
+        W.ewexp,
+        W.swexp,
+        W.fwexp,
+        W.shift,
+        beta,
+        alpha,
+        scale,
+        energy,
+        status,
+    )
+    use_log = status == 1
+    alpha_log = None
+    if use_log.any():  # rare: exact log-space recursion for these utterances
+        alpha_log = np.empty((B, T + 1, max(st.max_nodes, 1)))
+        _logspace.forward(
+            1,
+            beta,
+            _em(lat),
+            lat.lengths,
+            lat.gidx,
+            use_log,
+            *_args(st),
+            W.w,
+            W.ew,
+            W.sw,
+            W.fw,
+            alpha_log,
+            energy,
+        )
+    return dict(
+        W=W,
+        beta=beta,
+        alpha=alpha,
+        pe=pe,
+        scale=scale,
+        energy=energy,
+        use_log=use_log,
+        alpha_log=alpha_log,
+    )
+
+
+def _free_backward(lat: DenseLattice, s: dict, gout: np.ndarray) -> tuple:
+    st, W = lat.structure, s["W"]
+    bufs = _buffers(lat, lat.emissions.detach().numpy().dtype)
+    live = np.isfinite(s["energy"]) & (gout != 0) & np.isfinite(gout)
+    em = _em(lat)
+    sync_threads()
+    _scaled.backward(
+        gout,
+        lat.lengths,
+        lat.gidx,
+        *_args(st),
+        W.wexp,
+        W.ewexp,
+        W.swexp,
+        W.fwexp,
+        s["alpha"],
+        s["pe"],
+        s["scale"],
+        live & ~s["use_log"],
+        lat.rows,
+        *bufs,
+    )
+    if s["alpha_log"] is not None:
+        _logspace.backward(
+            s["beta"],
+            gout,
+            em,
+            lat.lengths,
+            lat.gidx,
+            live & s["use_log"],
+            lat.rows,
+            *_args(st),
+            W.w,
+            W.ew,
+            W.sw,
+            W.fw,
+            s["alpha_log"],
+            s["energy"],
+            *bufs,
+        )
+    return _grad_tensors(lat, bufs)
+
+
+def _tropical(lat: DenseLattice) -> tuple[np.ndarray, np.ndarray]:
+    st, g = lat.structure, lat.graphs
+    W = weights(st, _np(g.weight), _np(g.start_weight), _np(g.final_weight), 1.0)
+    B, T, _ = lat.emissions.shape
+    alpha = np.empty((B, T + 1, max(st.max_nodes, 1)))
+    energy = np.empty(B)
+    sync_threads()
+    _logspace.forward(
+        0,
+        1.0,
+        _em(lat),
+        lat.lengths,
+        lat.gidx,
+        np.ones(B, np.bool_),
+        *_args(st),
+        W.w,
+        W.ew,
+        W.sw,
+        W.fw,
+        alpha,
+        energy,
+    )
+    return alpha, (energy, W)
+
+
+def _backtrack(lat: DenseLattice, alpha, energy_w, gout):
+    energy, W = energy_w
+    st = lat.structure
+    B, T, _ = lat.emissions.shape
+    labels = np.full((B, T), -1, np.int64)
+    arcs = np.full((B, T), -1, np.int64)
+    grads = gout is not None
+    bufs = (
+        _buffers(lat, lat.emissions.detach().numpy().dtype)
+        if grads
+        else (np.zeros((1, 1, 1), _em(lat).dtype), *(np.zeros((1, 1)) for _ in range(4)))
+    )
+    sync_threads()
+    _logspace.backtrack(
+        gout if grads else np.ones(B),
+        _em(lat),
+        lat.lengths,
+        lat.gidx,
+        lat.rows,
+        *_args(st),
+        st.csr_arc,
+        st.eps_arc,
+        st.arc_off,
+        W.w,
+        W.ew,
+        W.sw,
+        W.fw,
+        alpha,
+        energy,
+        grads,
+        labels,
+        arcs,
+        *bufs,
+    )
+    dt = lat.emissions.dtype
+    ali = Alignment(
+        torch.from_numpy(labels), torch.from_numpy(arcs), torch.from_numpy(energy).to(dt)
+    )
+    return ali, (_grad_tensors(lat, bufs) if grads else None)
+
+
+class _FreeEnergy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, lat, beta, emissions, weight, start_weight, final_weight):
+        saved = _free_forward(lat, beta)
+        ctx.lat, ctx.saved = lat, saved
+        return torch.from_numpy(saved["energy"].copy()).to(emissions.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        g_em, g_w, g_sw, g_fw = _free_backward(ctx.lat, ctx.saved, gout)
+        return None, None, g_em, g_w, g_sw, g_fw
+
+
+class _MinEnergy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, lat, emissions, weight, start_weight, final_weight):
+        alpha, ew = _tropical(lat)
+        ctx.lat, ctx.alpha, ctx.ew = lat, alpha, ew
+        return torch.from_numpy(ew[0].copy()).to(emissions.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        _, (g_em, g_w, g_sw, g_fw) = _backtrack(ctx.lat, ctx.alpha, ctx.ew, gout)
+        return None, g_em, g_w, g_sw, g_fw

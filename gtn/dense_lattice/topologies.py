@@ -1,0 +1,294 @@
+"""Label graphs for dense intersection: CTC, ASG, HMM and linear-chain CRF topologies.
+
+Every graph here is an acceptor whose arcs carry emission columns 0..V-1 and whose weights are
+energies (lower is better). A path consumes one label per frame. Batches of per-utterance
+graphs (transcripts) are built vectorised, as a :class:`GraphBatch`, never one Python graph at
+a time. Each state's incoming arcs come from consecutive states, which the kernels exploit.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from .._batch import offsets
+from ..graph import Graph, GraphError
+from .batch import GraphBatch
+
+INF = float("inf")
+
+
+def ragged_targets(targets: torch.Tensor, target_lengths) -> tuple[np.ndarray, np.ndarray]:
+    """(concatenated labels int64, lengths int64) from padded [B, S] or concatenated [sum L]."""
+    lens = np.asarray(torch.as_tensor(target_lengths).detach().cpu(), dtype=np.int64).reshape(-1)
+    tg = np.asarray(torch.as_tensor(targets).detach().cpu(), dtype=np.int64)
+    if (lens < 0).any():
+        raise ValueError(f"target_lengths[{int(np.flatnonzero(lens < 0)[0])}] is negative")
+    if tg.ndim == 2:
+        if tg.shape[0] != lens.shape[0]:
+            raise ValueError(
+                f"targets has {tg.shape[0]} rows but target_lengths has {lens.shape[0]} entries"
+            )
+        if lens.size and lens.max() > tg.shape[1]:
+            i = int(np.argmax(lens))
+            raise ValueError(
+                f"target_lengths[{i}] = {int(lens[i])} exceeds targets width {tg.shape[1]}"
+            )
+        flat = tg[np.arange(tg.shape[1])[None, :] < lens[:, None]]
+    elif tg.ndim == 1:
+        if tg.shape[0] != lens.sum():
+            raise ValueError(
+                f"concatenated targets have {tg.shape[0]} labels but "
+                f"target_lengths sum to {int(lens.sum())}"
+            )
+        flat = tg
+    else:
+        raise ValueError(f"targets must be [B, S] or concatenated [sum L], got {list(tg.shape)}")
+    return flat, lens
+
+
+def _chain_graphs(
+    labels: np.ndarray,
+    counts: np.ndarray,
+    skip: np.ndarray,
+    w_self,
+    w_prev,
+    w_skip,
+    num_final: np.ndarray,
+    dtype,
+) -> GraphBatch:
+    """Left-to-right chains, one per utterance: an initial state 0 then ``counts[b]`` states.
+    State k (1-based) has label labels[k], a self-loop, an arc from k-1 and, where skip[k], an
+    arc from k-2; its last num_final[b] states are final. Weights are per-state tensors (or
+    floats) of the self, previous and skip arcs."""
+    B = counts.shape[0]
+    S = labels.shape[0]
+    node_off = offsets(counts + 1)
+    graph = np.repeat(np.arange(B), counts)
+    k = np.arange(S) - np.repeat(node_off[:-1] - np.arange(B), counts) + 1  # local id of state
+    cand_src = np.stack([k - 2, k - 1, k], 1)
+    valid = np.stack([skip, np.ones(S, bool), np.ones(S, bool)], 1)
+    src = cand_src[valid]
+    dst = np.repeat(k, valid.sum(1))
+    lab = np.repeat(labels, valid.sum(1))
+    arc_off = offsets(np.bincount(graph, weights=valid.sum(1), minlength=B).astype(np.int64))
+
+    def per_state(w):
+        return (
+            torch.as_tensor(w, dtype=dtype).expand(S)
+            if not torch.is_tensor(w) or w.dim() == 0
+            else w.to(dtype)
+        )
+
+    wt = torch.stack([per_state(w_skip), per_state(w_prev), per_state(w_self)], 1)
+    weight = wt[torch.from_numpy(valid)]
+    n = int(node_off[-1])
+    start = torch.full((n,), INF, dtype=dtype)
+    start[torch.from_numpy(node_off[:-1])] = 0.0
+    final = torch.full((n,), INF, dtype=dtype)
+    last = node_off[1:] - 1
+    final[torch.from_numpy(last)] = 0.0
+    two = np.flatnonzero(num_final >= 2)
+    final[torch.from_numpy(last[two] - 1)] = 0.0
+    return GraphBatch(node_off, arc_off, src, dst, lab, weight, start, final)
+
+
+def ctc_graphs(
+    targets: torch.Tensor, target_lengths, blank: int = 0, dtype: torch.dtype = torch.float64
+) -> GraphBatch:
+    """CTC label graphs of B transcripts (padded [B, S] or concatenated), vectorised.
+
+    Transcript y of length L gives 2L+2 states: an initial state, then blank, y0, blank, y1,
+    ..., blank. Every state loops on its label; a label state is also entered from two states
+    back unless it repeats the previous label (a blank must separate repeats). All energies
+    are 0, so the free energy with emissions -log p is the CTC loss.
+    """
+    flat, lens = ragged_targets(targets, target_lengths)
+    if flat.size and ((flat == blank).any() or (flat < 0).any()):
+        i = int(np.flatnonzero((flat == blank) | (flat < 0))[0])
+        raise ValueError(
+            f"target label {int(flat[i])} (position {i} of the concatenated "
+            f"targets) is the blank ({blank}) or negative"
+        )
+    B = lens.shape[0]
+    counts = 2 * lens + 1
+    S = int(counts.sum())
+    labels = np.full(S, blank, np.int64)
+    first = np.repeat(offsets(counts)[:-1], lens)  # offset of each utterance's states
+    pos = np.arange(flat.shape[0]) - np.repeat(offsets(lens)[:-1], lens)  # index in transcript
+    labels[first + 2 * pos + 1] = flat
+    skip = np.zeros(S, bool)
+    repeat = np.zeros(flat.shape[0], bool)
+    repeat[1:] = flat[1:] == flat[:-1]
+    skip[first + 2 * pos + 1] = ~repeat | (pos == 0)
+    return _chain_graphs(
+        labels, counts, skip, 0.0, 0.0, 0.0, np.where(lens > 0, 2, 1) + np.zeros(B, np.int64), dtype
+    )
+
+
+def hmm_graphs(
+    targets: torch.Tensor,
+    target_lengths,
+    states_per_symbol: int = 3,
+    self_loop: float = 0.0,
+    forward: float = 0.0,
+    skip: float | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> GraphBatch:
+    """HMM numerator graphs: symbol s is n = states_per_symbol left-to-right states with
+    emission columns s*n .. s*n+n-1, each with a self-loop (energy ``self_loop``), entered from
+    the previous state (``forward``) and, if ``skip`` is an energy, from two states back within
+    the symbol. Transcripts are padded [B, S] or concatenated."""
+    flat, lens = ragged_targets(targets, target_lengths)
+    n = int(states_per_symbol)
+    if n < 1:
+        raise ValueError(f"states_per_symbol must be >= 1, got {n}")
+    labels = (flat[:, None] * n + np.arange(n)[None, :]).reshape(-1)
+    j = np.tile(np.arange(n), flat.shape[0])
+    skips = (j >= 2) if skip is not None else np.zeros(labels.shape[0], bool)
+    return _chain_graphs(
+        labels,
+        lens * n,
+        skips,
+        self_loop,
+        forward,
+        INF if skip is None else skip,
+        np.ones_like(lens),
+        dtype,
+    )
+
+
+def hmm_topology(
+    num_symbols: int,
+    states_per_symbol: int = 3,
+    self_loop: float = 0.0,
+    forward: float = 0.0,
+    skip: float | None = None,
+    loop: float = 0.0,
+    dtype: torch.dtype = torch.float64,
+) -> Graph:
+    """HMM denominator graph: any sequence of symbols (a symbol loop with energy ``loop`` per
+    new symbol) through the same left-to-right topology as :func:`hmm_graphs`."""
+    n, K = int(states_per_symbol), int(num_symbols)
+    # states: 0 initial, 1 + s*n + j
+    src, dst, w = [], [], []
+    st = np.arange(K * n) + 1
+    j = (st - 1) % n
+    for a, b, e, mask in (
+        (st, st, self_loop, np.ones_like(st, bool)),
+        (st - 1, st, forward, j > 0),
+        (st - 2, st, skip, (j >= 2) if skip is not None else j < 0),
+    ):
+        src.append(a[mask])
+        dst.append(b[mask])
+        w.append(np.full(mask.sum(), e, np.float64))
+    ends = st[j == n - 1]
+    firsts = st[j == 0]
+    src += [np.zeros(K, np.int64), np.repeat(ends, K)]
+    dst += [firsts, np.tile(firsts, K)]
+    w += [np.full(K, forward), np.full(K * K, loop + forward)]
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    return Graph.from_arrays(
+        K * n + 1,
+        src,
+        dst,
+        dst - 1,
+        weight=torch.tensor(np.concatenate(w), dtype=dtype),
+        start=[0],
+        final=ends,
+    )
+
+
+def asg_graphs(targets: torch.Tensor, target_lengths, transitions: torch.Tensor) -> GraphBatch:
+    """ASG numerator graphs: each transcript label is one state that repeats (self-loop energy
+    transitions[y_i, y_i]) and moves on (transitions[y_i, y_i+1]); no blank. Differentiable in
+    ``transitions`` [K, K] (energy of moving from label i to label j)."""
+    flat, lens = ragged_targets(targets, target_lengths)
+    K = _check_square("transitions", transitions)
+    if flat.size and (flat.max() >= K or flat.min() < 0):
+        raise ValueError(f"target labels must be in [0, {K}), got {int(flat.max())}")
+    y = torch.from_numpy(flat)
+    prev = torch.from_numpy(np.concatenate([[0], flat[:-1]]) if flat.size else flat)
+    w_prev = transitions[prev, y]
+    first = torch.from_numpy(offsets(lens)[:-1][lens > 0])
+    w_prev = w_prev.index_put((first,), w_prev.new_zeros(first.shape[0]))  # from the start
+    return _chain_graphs(
+        flat,
+        lens,
+        np.zeros(flat.shape[0], bool),
+        transitions[y, y],
+        w_prev,
+        INF,
+        np.ones_like(lens),
+        transitions.dtype,
+    )
+
+
+def _check_square(name: str, m: torch.Tensor) -> int:
+    if m.dim() != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"{name} must be a [K, K] tensor, got {list(m.shape)}")
+    return m.shape[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _chain_template(K: int) -> GraphBatch:
+    """Structure of the K-label linear chain: states 0..K-1 (last label) and K (initial), so
+    each state's K+1 incoming arcs come from consecutive states: one dense run."""
+    i, j = np.divmod(np.arange(K * K), K)
+    src = np.concatenate([i, np.full(K, K)])
+    dst = np.concatenate([j, np.arange(K)])
+    z = torch.zeros(K + 1)
+    return GraphBatch([0, K + 1], [0, K * K + K], src, dst, dst, torch.zeros(K * K + K), z, z)
+
+
+def linear_chain(
+    transitions: torch.Tensor, start: torch.Tensor | None = None, end: torch.Tensor | None = None
+) -> GraphBatch:
+    """Linear-chain CRF (or ASG denominator) graph over K labels as a one-graph batch.
+
+    Energy of a tag sequence y: start[y_0] + sum_t transitions[y_t-1, y_t] + end[y_last]
+    (+ the emissions). transitions [K, K], start/end [K]: energies, lower is better (pytorch-crf
+    scores are the negatives). Differentiable in all three."""
+    K = _check_square("transitions", transitions)
+    dt = transitions.dtype
+    start = transitions.new_zeros(K) if start is None else start.to(dt)
+    end = transitions.new_zeros(K) if end is None else end.to(dt)
+    if start.shape != (K,) or end.shape != (K,):
+        raise ValueError(
+            f"start and end must have shape [{K}], got {list(start.shape)}, {list(end.shape)}"
+        )
+    inf = transitions.new_full((1,), INF)
+    sw = torch.cat([transitions.new_full((K,), INF), transitions.new_zeros(1)])
+    return _chain_template(K).with_weights(
+        torch.cat([transitions.reshape(-1), start]), sw, torch.cat([end, inf])
+    )
+
+
+def linear_chain_graph(
+    transitions: torch.Tensor, start: torch.Tensor | None = None, end: torch.Tensor | None = None
+) -> Graph:
+    """:func:`linear_chain` as a :class:`gtn.Graph` (for drawing or the general algebra)."""
+    return linear_chain(transitions, start, end).graph(0)
+
+
+def ctc_topology(num_labels: int, blank: int = 0, dtype: torch.dtype = torch.float64) -> Graph:
+    """CTC graph accepting every transcript: states 0 (initial), 1 (blank), 2+c (label c).
+    A label state loops (repeats collapse) and is entered from any other state; a blank
+    separates repeats. For decoding and as an MMI-style denominator."""
+    if not 0 <= blank < num_labels:
+        raise GraphError(f"blank {blank} is outside [0, {num_labels})")
+    V = num_labels
+    lab_of = np.array([0, blank] + [c for c in range(V) if c != blank])
+    n = V + 1
+    dst, src = np.divmod(np.arange(n, n * n), n)  # every state enters every non-initial state
+    return Graph.from_arrays(
+        n,
+        src,
+        dst,
+        lab_of[dst],
+        start=[0],
+        final=np.arange(1, n),
+        weight=torch.zeros(src.shape[0], dtype=dtype),
+    )

@@ -1,0 +1,88 @@
+"""Linear-chain CRF: crf_nll equals -pytorch-crf log-likelihood (our energies are its scores
+negated), gradients too; crf_decode equals its Viterbi decode."""
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torchcrf import CRF
+
+from gtn.dense_lattice import crf_decode, crf_nll, linear_chain_graph
+from tests.gtn.dense_lattice import brute
+
+F64 = torch.float64
+
+
+def _crf(K, seed):
+    torch.manual_seed(seed)
+    return CRF(K, batch_first=True).double()
+
+
+@given(st.integers(1, 4), st.integers(1, 8), st.integers(1, 6), st.integers(0, 2**31 - 1))
+def test_nll_and_gradients_equal_pytorch_crf(B, T, K, seed):
+    crf = _crf(K, seed)
+    gen = torch.Generator().manual_seed(seed)
+    em = torch.randn(B, T, K, dtype=F64, generator=gen, requires_grad=True)
+    tags = torch.randint(0, K, (B, T), generator=gen)
+    lengths = torch.randint(1, T + 1, (B,), generator=gen)
+    lengths[0] = T  # pytorch-crf needs the first frame unmasked; a full row keeps it general
+    mask = torch.arange(T)[None] < lengths[:, None]
+    ref = -crf(em, tags, mask=mask, reduction="sum")
+    g_ref = torch.autograd.grad(
+        ref, [em, crf.transitions, crf.start_transitions, crf.end_transitions], allow_unused=True
+    )
+    params = [
+        p.detach().neg().requires_grad_(True)
+        for p in (crf.transitions, crf.start_transitions, crf.end_transitions)
+    ]
+    em2 = (-em).detach().requires_grad_(True)
+    ours = crf_nll(em2, tags, *params, lengths)
+    g_ours = torch.autograd.grad(ours, [em2, *params], allow_unused=True)
+    assert float(ours) == pytest.approx(float(ref), rel=1e-9)
+    for a, b, p in zip(g_ours, g_ref, [em2, *params], strict=False):  # d/d(energy) = -d/d(score)
+        a = torch.zeros_like(p) if a is None else a  # T = 1: pytorch-crf skips transitions
+        b = torch.zeros_like(p) if b is None else b
+        torch.testing.assert_close(a, -b, rtol=1e-7, atol=1e-9)
+
+
+@given(st.integers(1, 4), st.integers(1, 8), st.integers(1, 6), st.integers(0, 2**31 - 1))
+def test_decode_equals_pytorch_crf(B, T, K, seed):
+    crf = _crf(K, seed)
+    gen = torch.Generator().manual_seed(seed)
+    em = torch.randn(B, T, K, dtype=F64, generator=gen)
+    lengths = torch.randint(1, T + 1, (B,), generator=gen)
+    lengths[0] = T
+    mask = torch.arange(T)[None] < lengths[:, None]
+    ref = crf.decode(em, mask=mask)
+    ours = crf_decode(-em, -crf.transitions, -crf.start_transitions, -crf.end_transitions, lengths)
+    assert [row[: int(n)] for row, n in zip(ours.tolist(), lengths, strict=False)] == ref
+    assert all((ours[b, int(n) :] == -1).all() for b, n in enumerate(lengths))
+
+
+def test_linear_chain_graph_paths_are_tag_sequences_with_crf_energies():
+    K, T = 3, 3
+    trans, start, end = (
+        torch.randn(K, K, dtype=F64),
+        torch.randn(K, dtype=F64),
+        torch.randn(K, dtype=F64),
+    )
+    em = torch.randn(T, K, dtype=F64)
+    paths = brute.alignments(linear_chain_graph(trans, start, end), em, T)
+    assert len(paths) == K**T
+    for energy, y, _ in paths:
+        expected = (
+            start[y[0]]
+            + end[y[-1]]
+            + sum(em[t, y[t]] for t in range(T))
+            + sum(trans[y[t - 1], y[t]] for t in range(1, T))
+        )
+        assert energy == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_float32_crf_matches_float64():
+    K = 5
+    trans, start, end = torch.randn(K, K), torch.randn(K), torch.randn(K)
+    em, tags = torch.randn(4, 20, K), torch.randint(0, K, (4, 20))
+    a = crf_nll(em, tags, trans, start, end, reduction="none")
+    b = crf_nll(em.double(), tags, trans.double(), start.double(), end.double(), reduction="none")
+    torch.testing.assert_close(a.double(), b, rtol=1e-5, atol=1e-4)
