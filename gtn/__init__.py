@@ -7,6 +7,7 @@ from . import dense_lattice, io, nx
 from ._format_error import FormatError
 from ._topo import is_acyclic
 from .builder import GraphBuilder
+from .compose import compose, intersect
 from .constructors import complement, dense, linear
 from .dense_lattice import asg_loss, crf_decode, crf_nll, ctc_loss, mmi_loss
 from .dense_lattice import intersect as dense_intersect
@@ -41,6 +42,7 @@ __all__ = [
     "best_path_arcs",
     "closure",
     "complement",
+    "compose",
     "concat",
     "connect",
     "crf_decode",
@@ -52,6 +54,7 @@ __all__ = [
     "determinize",
     "draw",
     "free_energy",
+    "intersect",
     "invert",
     "io",
     "is_acyclic",

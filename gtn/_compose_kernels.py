@@ -1,0 +1,403 @@
+"""numba kernels for compose / intersect: the product construction under OpenFst's sequence
+epsilon filter, returning arc maps and node maps instead of weights.
+
+Filter (OpenFst ``SequenceComposeFilter``, the default): a product state is (s1, s2, fs).
+- a moves alone on an arc with olabel EPSILON (b stays) only when fs == 0; next fs = 0;
+- b moves alone on an arc with ilabel EPSILON (a stays); next fs = 1, or 0 when s1 has no
+  output-epsilon arcs (fs would change nothing there); blocked when every arc of s1 is an
+  output epsilon and s1 is not final (that branch can never complete);
+- a and b move together when a's olabel == b's ilabel != EPSILON; next fs = 0.
+So between two matched symbols, a's epsilon moves come first, then b's: each pair of agreeing
+paths (a-path, b-path) yields exactly one output path.
+
+Matching is a lookup: b's arcs are sorted by (state, ilabel), and each a-arc finds its run of
+b-arcs by binary search. Product states get ids in breadth-first discovery order from the
+start pairs through a pair table (gtn._pair_table); states that cannot reach a final state are
+then trimmed, keeping that order. ``plan`` finds the states and sizes, ``write`` fills arrays
+the caller allocated; the batch kernels run both with ``prange`` over pairs of graphs.
+"""
+
+import numba as nb
+import numpy as np
+
+from ._pair_table import find, insert, new_table, reserve
+
+# What a visit does with each arc of a product state (see _visit).
+SIZE, DISCOVER, REACHES_KEPT, COUNT, WRITE = 0, 1, 2, 3, 4
+
+
+@nb.njit(cache=True)
+def _index_a(n, src, olabel):
+    """a's arcs grouped by source state, output-epsilon arcs first (stable counting sort).
+
+    Returns (order [A], off [n+1], eps_end [n]): arcs order[off[s]:eps_end[s]] leave s with
+    olabel EPSILON, arcs order[eps_end[s]:off[s+1]] leave s with a real olabel."""
+    a = src.shape[0]
+    cnt = np.zeros(2 * n + 1, np.int64)
+    for i in range(a):
+        cnt[2 * src[i] + (olabel[i] >= 0) + 1] += 1
+    for k in range(2 * n):
+        cnt[k + 1] += cnt[k]
+    order = np.empty(a, np.int32)
+    fill = cnt[: 2 * n].copy()
+    for i in range(a):
+        k = 2 * src[i] + (olabel[i] >= 0)
+        order[fill[k]] = i
+        fill[k] += 1
+    return order, cnt[0::2].copy(), cnt[1::2].copy()
+
+
+@nb.njit(cache=True)
+def _index_b(n, src, ilabel):
+    """b's arcs sorted by (source state, ilabel): by label, then stably by state, so that the
+    arcs for one (state, label) form a run found by binary search. The label pass counts when
+    labels are few (the usual case) and sorts when the vocabulary dwarfs the graph.
+
+    Returns (order [A], sorted ilabels [A], off [n+1]); EPSILON (-1) sorts first."""
+    a = src.shape[0]
+    v = 0
+    for i in range(a):
+        v = max(v, ilabel[i] + 2)
+    if v > 4 * a + 1024:
+        tmp = np.argsort(ilabel, kind="mergesort").astype(np.int32)
+    else:
+        by_label = np.zeros(v + 1, np.int64)
+        for i in range(a):
+            by_label[ilabel[i] + 2] += 1
+        for k in range(v):
+            by_label[k + 1] += by_label[k]
+        tmp = np.empty(a, np.int32)
+        for i in range(a):
+            k = ilabel[i] + 1
+            tmp[by_label[k]] = i
+            by_label[k] += 1
+    off = np.zeros(n + 1, np.int64)
+    for i in range(a):
+        off[src[i] + 1] += 1
+    for s in range(n):
+        off[s + 1] += off[s]
+    fill = off[:n].copy()
+    order = np.empty(a, np.int32)
+    labels = np.empty(a, np.int32)
+    for k in range(a):
+        i = tmp[k]
+        s = src[i]
+        order[fill[s]] = i
+        labels[fill[s]] = ilabel[i]
+        fill[s] += 1
+    return order, labels, off
+
+
+@nb.njit(cache=True, inline="always")
+def _lower_bound(values, lo, hi, x):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@nb.njit(cache=True, inline="always")
+def _grow(buf, need):
+    if need <= buf.shape[0]:
+        return buf
+    out = np.empty(max(need, 2 * buf.shape[0]), buf.dtype)
+    out[: buf.shape[0]] = buf
+    return out
+
+
+@nb.njit(cache=True, inline="always")
+def _run(mode, ia, d1, s2, lo, hi, b_moves, nfs, u, a_ilabel, b_order, b_dst, b_olabel, nb_, nf,
+         dense, keys, ids, n, state_key, keep, new_id, out, m):
+    """Act on the arcs that pair a-move `ia` (-1: a stays in d1) with b's sorted arcs lo:hi
+    (or, unless `b_moves`, with b staying in s2), all entering filter state `nfs`.
+
+    Returns (n, m, hit); see _visit for the modes. No array is reassigned here: growth is
+    reserved per state beforehand, which keeps reference counting out of this loop."""
+    if mode == SIZE:
+        return n, m + hi - lo, False
+    src, dst, ilabel, olabel, map_a, map_b, shift = out
+    lab_a = a_ilabel[ia] if ia >= 0 else -1
+    ma = ia + shift[0] if ia >= 0 else shift[2]
+    for j in range(lo, hi):
+        d2 = b_dst[j] if b_moves else s2
+        dkey = (d1 * nb_ + d2) * nf + nfs
+        d = find(dense, keys, ids, dkey)
+        if mode == DISCOVER:
+            if d < 0:
+                insert(dense, keys, ids, dkey, n)
+                state_key[n] = dkey
+                n += 1
+            m += 1
+        elif mode == REACHES_KEPT:
+            if keep[d]:
+                return n, m, True
+        elif mode == COUNT:
+            m += keep[d]
+        elif keep[d]:
+            ib = b_order[j] if b_moves else -1
+            src[m], dst[m], map_a[m] = u, new_id[d], ma
+            map_b[m] = ib + shift[1] if ib >= 0 else shift[3]
+            ilabel[m] = lab_a
+            if olabel.shape[0]:
+                olabel[m] = b_olabel[ib] if ib >= 0 else -1
+            m += 1
+    return n, m, False
+
+
+@nb.njit(cache=True)
+def _visit(mode, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, out, m):
+    """Enumerate the arcs of product state q under the sequence filter, acting on each by mode:
+
+    - SIZE: m counts arcs (no lookups);
+    - DISCOVER: add unseen destination states (room reserved by the caller); m counts arcs;
+    - REACHES_KEPT: hit is True as soon as an arc enters a state with keep[d];
+    - COUNT: m counts arcs entering kept states;
+    - WRITE: write those arcs at out[*][m:], with src new_id[q].
+
+    Returns (n, m, hit)."""
+    dense, keys, ids = table
+    a_order, a_off, a_eps_end, a_dst, a_ilabel, a_olabel, a_final = a_ix
+    b_order, b_lab, b_off, b_eps_end, b_dst, b_olabel = b_ix
+    key = state_key[q]
+    fs = key % nf
+    s1 = (key // nf) // nb_
+    s2 = (key // nf) % nb_
+    u = new_id[q] if mode == WRITE else 0
+    hit = False
+    # a alone on an output epsilon (b stays), only before any b epsilon since the last match
+    if fs == 0:
+        for k in range(a_off[s1], a_eps_end[s1]):
+            i = a_order[k]
+            n, m, hit = _run(
+                mode, i, a_dst[i], s2, 0, 1, False, 0, u, a_ilabel, b_order, b_dst, b_olabel,
+                nb_, nf, dense, keys, ids, n, state_key, keep, new_id, out, m)
+            if hit:
+                return n, m, hit
+    # b alone on an input epsilon (a stays); pointless if a can only take epsilons from here
+    if a_eps_end[s1] < a_off[s1 + 1] or a_final[s1]:
+        nfs = 0 if a_eps_end[s1] == a_off[s1] else 1
+        n, m, hit = _run(
+            mode, -1, s1, s2, b_off[s2], b_eps_end[s2], True, nfs, u, a_ilabel, b_order, b_dst,
+            b_olabel, nb_, nf, dense, keys, ids, n, state_key, keep, new_id, out, m)
+        if hit:
+            return n, m, hit
+    # both move on one real label: b's run for that label is found by binary search
+    hi = b_off[s2 + 1]
+    for k in range(a_eps_end[s1], a_off[s1 + 1]):
+        i = a_order[k]
+        lab = a_olabel[i]
+        lo = _lower_bound(b_lab, b_eps_end[s2], hi, lab)
+        end = _lower_bound(b_lab, lo, hi, lab + 1)
+        n, m, hit = _run(
+            mode, i, a_dst[i], s2, lo, end, True, 0, u, a_ilabel, b_order, b_dst, b_olabel,
+            nb_, nf, dense, keys, ids, n, state_key, keep, new_id, out, m)
+        if hit:
+            return n, m, hit
+    return n, m, hit
+
+
+@nb.njit(cache=True)
+def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
+    """keep[q] = some final state is reachable from product state q.
+
+    Sweeps the states in reverse discovery order, which settles forward-ordered (e.g.
+    time-synchronous) products in one sweep plus one check. If three sweeps do not settle it,
+    falls back to a search over the reversed arcs, so the cost stays O(states + arcs)."""
+    keep = final.copy()
+    for _ in range(3):
+        changed = False
+        for q in range(n - 1, -1, -1):
+            if not keep[q]:
+                hit = _visit(REACHES_KEPT, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep,
+                             new_id, out, 0)[2]
+                if hit:
+                    keep[q] = changed = True
+        if not changed:
+            return keep
+    every = np.ones(n, np.bool_)
+    ident = np.arange(n).astype(np.int32)
+    m = 0
+    for q in range(n):
+        m = _visit(COUNT, q, a_ix, b_ix, nb_, nf, table, n, state_key, every, ident, out, m)[1]
+    arcs = (np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m, np.int32),
+            np.empty(0, np.int32), np.empty(m, np.int32), np.empty(m, np.int32),
+            np.zeros(8, np.int64))
+    m = 0
+    for q in range(n):
+        m = _visit(WRITE, q, a_ix, b_ix, nb_, nf, table, n, state_key, every, ident, arcs, m)[1]
+    frm, to = arcs[0], arcs[1]
+    rev_off = np.zeros(n + 1, np.int64)
+    for k in range(m):
+        rev_off[to[k] + 1] += 1
+    for q in range(n):
+        rev_off[q + 1] += rev_off[q]
+    fill = rev_off[:n].copy()
+    rev_src = np.empty(m, np.int32)
+    for k in range(m):
+        rev_src[fill[to[k]]] = frm[k]
+        fill[to[k]] += 1
+    stack = np.flatnonzero(keep)
+    stack = _grow(stack, n)
+    top = np.count_nonzero(keep)
+    while top > 0:
+        top -= 1
+        d = stack[top]
+        for k in range(rev_off[d], rev_off[d + 1]):
+            q = rev_src[k]
+            if not keep[q]:
+                keep[q] = True
+                stack[top] = q
+                top += 1
+    return keep
+
+
+@nb.njit(cache=True)
+def plan(na, a_src, a_dst, a_ilabel, a_olabel, a_start, a_final,
+         nb_, b_src, b_dst, b_ilabel, b_olabel, b_start, b_final, dense_limit):
+    """Find the trimmed product of one pair of graphs (local ids; a_start etc. are bool [N]
+    masks of start / final states), without writing its arcs.
+
+    Enumerating the product's arcs again (to find the co-accessible states, to count the kept
+    arcs, then to write them) costs less than buffering them: lookups in the pair table are
+    cheap, while touching fresh memory for arc buffers is not. Knowing the exact size lets the
+    caller allocate the outputs (numpy's large allocations use huge pages).
+
+    The map from state pairs to ids is a dense array when na * nb_ * filter states <=
+    dense_limit, else a hash table (gtn._pair_table).
+
+    Returns (plan, number of output states, number of output arcs); pass plan to ``write``."""
+    a_order, a_off, a_eps_end = _index_a(na, a_src, a_olabel)
+    b_order, b_lab, b_off = _index_b(nb_, b_src, b_ilabel)
+    b_eps_end = np.empty(nb_, np.int64)
+    for s in range(nb_):
+        b_eps_end[s] = _lower_bound(b_lab, b_off[s], b_off[s + 1], 0)
+    b_dst_sorted = np.empty(b_order.shape[0], np.int32)
+    for j in range(b_order.shape[0]):
+        b_dst_sorted[j] = b_dst[b_order[j]]
+    a_ix = (a_order, a_off, a_eps_end, a_dst, a_ilabel, a_olabel, a_final)
+    b_ix = (b_order, b_lab, b_off, b_eps_end, b_dst_sorted, b_olabel)
+    nf = 2 if np.any(a_olabel < 0) else 1  # filter state 1 exists only with a's epsilons
+    dense, keys, ids = new_table(na * nb_ * nf, dense_limit)
+    no_out = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int32),
+              np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int32),
+              np.zeros(8, np.int64))
+
+    n = 0
+    starts_a, starts_b = np.flatnonzero(a_start), np.flatnonzero(b_start)
+    state_key = np.empty(max(1024, starts_a.shape[0] * starts_b.shape[0]), np.int64)
+    keys, ids = reserve(dense, keys, ids, state_key.shape[0])
+    for s1 in starts_a:
+        for s2 in starts_b:
+            state_key[n] = (s1 * nb_ + s2) * nf
+            insert(dense, keys, ids, state_key[n], n)
+            n += 1
+    none = np.empty(0, np.bool_)
+    zeros = np.zeros(1, np.int32)
+    q = 0
+    while q < n:  # n grows as states are discovered: breadth-first
+        new = _visit(SIZE, q, a_ix, b_ix, nb_, nf, (dense, keys, ids), n, state_key, none,
+                     zeros, no_out, 0)[1]
+        state_key = _grow(state_key, n + new)
+        keys, ids = reserve(dense, keys, ids, n + new)
+        n = _visit(DISCOVER, q, a_ix, b_ix, nb_, nf, (dense, keys, ids), n, state_key, none,
+                   zeros, no_out, 0)[0]
+        q += 1
+    table = (dense, keys, ids)
+
+    final = np.empty(n, np.bool_)
+    for q in range(n):
+        p = state_key[q] // nf
+        final[q] = a_final[p // nb_] and b_final[p % nb_]
+    keep = _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, zeros, no_out)
+    new_id = np.full(n, -1, np.int32)
+    n_out = 0
+    m = 0
+    for q in range(n):
+        if keep[q]:
+            new_id[q] = n_out
+            n_out += 1
+            m = _visit(COUNT, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id,
+                       no_out, m)[1]
+    sizes = np.array([n, nb_, nf])
+    return (a_ix, b_ix, table, state_key, keep, new_id, final, sizes), n_out, m
+
+
+@nb.njit(cache=True)
+def write(plan, a_start, b_start, shift, src, dst, ilabel, olabel, map_a, map_b,
+          start_a, start_b, final_a, final_b):
+    """Write the product found by ``plan`` into arrays of its size.
+
+    Arcs [M]: src, dst, ilabel, olabel (int32; olabel may be empty: an acceptor whose olabel is
+    ilabel); map_a, map_b (int32 arc maps: a-arc i is written as shift[0] + i, and an arc on
+    which a did not move as shift[2]; likewise b with shift[1], shift[3]). States [N]: start_a,
+    start_b, final_a, final_b (int32 node maps: a-state s as shift[4] + s, "not a start /
+    final state" as shift[6]; likewise b with shift[5], shift[7])."""
+    a_ix, b_ix, table, state_key, keep, new_id, final, sizes = plan
+    n, nb_, nf = sizes[0], sizes[1], sizes[2]
+    out = (src, dst, ilabel, olabel, map_a, map_b, shift)
+    start_a[:] = shift[6]
+    start_b[:] = shift[7]
+    final_a[:] = shift[6]
+    final_b[:] = shift[7]
+    m = 0
+    for q in range(n):
+        u = new_id[q]
+        if u < 0:
+            continue
+        p = state_key[q] // nf
+        s1, s2 = p // nb_, p % nb_
+        if state_key[q] % nf == 0 and a_start[s1] and b_start[s2]:
+            start_a[u], start_b[u] = s1 + shift[4], s2 + shift[5]
+        if final[q]:
+            final_a[u], final_b[u] = s1 + shift[4], s2 + shift[5]
+        m = _visit(WRITE, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, out, m)[1]
+
+
+@nb.njit(cache=True)
+def _plan_pair(k, pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
+               b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit):
+    x, y = pair_a[k], pair_b[k]
+    n0, n1, a0, a1 = a_noff[x], a_noff[x + 1], a_aoff[x], a_aoff[x + 1]
+    m0, m1, c0, c1 = b_noff[y], b_noff[y + 1], b_aoff[y], b_aoff[y + 1]
+    return plan(
+        n1 - n0, a_src[a0:a1], a_dst[a0:a1], a_il[a0:a1], a_ol[a0:a1], a_start[n0:n1],
+        a_final[n0:n1], m1 - m0, b_src[c0:c1], b_dst[c0:c1], b_il[c0:c1], b_ol[c0:c1],
+        b_start[m0:m1], b_final[m0:m1], dense_limit,
+    )
+
+
+@nb.njit(cache=True, parallel=True)
+def batch_sizes(pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
+                b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit,
+                num_nodes, num_arcs):
+    """Pass 1 of a batch: sizes of product k = (graph pair_a[k], graph pair_b[k]) of the
+    packed inputs (offsets *_noff / *_aoff as in gtn._batch.Packed)."""
+    for k in nb.prange(pair_a.shape[0]):
+        _, num_nodes[k], num_arcs[k] = _plan_pair(
+            k, pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
+            b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit)
+
+
+@nb.njit(cache=True, parallel=True)
+def batch_write(pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
+                b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit,
+                node_off, arc_off, src, dst, ilabel, olabel, map_a, map_b,
+                start_a, start_b, final_a, final_b):
+    """Pass 2 of a batch: plan each product again and write it at its offsets. Arc / node maps
+    index the packed (concatenated) inputs, "none" being the total number of arcs / states on
+    that side; src / dst stay local to each output graph."""
+    for k in nb.prange(pair_a.shape[0]):
+        p = _plan_pair(
+            k, pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
+            b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit)[0]
+        x, y = pair_a[k], pair_b[k]
+        u0, u1, e0, e1 = node_off[k], node_off[k + 1], arc_off[k], arc_off[k + 1]
+        shift = np.array([a_aoff[x], b_aoff[y], a_aoff[-1], b_aoff[-1],
+                          a_noff[x], b_noff[y], a_noff[-1], b_noff[-1]])
+        write(p, a_start[a_noff[x]:a_noff[x + 1]], b_start[b_noff[y]:b_noff[y + 1]], shift,
+              src[e0:e1], dst[e0:e1], ilabel[e0:e1], olabel[e0:e1] if olabel.shape[0] else olabel,
+              map_a[e0:e1], map_b[e0:e1], start_a[u0:u1], start_b[u0:u1], final_a[u0:u1],
+              final_b[u0:u1])

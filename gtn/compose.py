@@ -1,0 +1,212 @@
+"""Composition and intersection of weighted transducers, differentiable through arc maps.
+
+Sign convention: weights are energies (lower is better). A product arc's energy is the sum of
+the energies of the a-arc and b-arc it pairs (an epsilon move on one side contributes only the
+other side's arc); start and final energies likewise add.
+
+Epsilon contract (OpenFst's default sequence filter): between two matched symbols, a's
+output-epsilon moves are taken before b's input-epsilon moves, and an output epsilon of a
+never matches an input epsilon of b directly. Each pair of agreeing paths (a-path, b-path),
+i.e. a's output string equals b's input string, therefore yields exactly one output path, so
+sums over paths (free energies) are not inflated by epsilon interleavings. Inputs may be cyclic.
+The output is trimmed (every state lies on a start -> final path); states are numbered in
+breadth-first discovery order from the start pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from . import _compose_kernels as K
+from ._batch import cat_weights, offsets, pack
+from ._pair_table import DENSE_LIMIT
+from ._threads import sync_threads
+from .graph import INF, Graph, GraphError
+
+Graphs = Graph | Sequence[Graph]
+
+# Products with at most this many (state, state, filter state) keys map them to ids through a
+# dense array, larger ones through a hash table. Module-level so tests can force hashing.
+_DENSE_LIMIT = DENSE_LIMIT
+
+
+def compose(a: Graphs, b: Graphs) -> Graph | list[Graph]:
+    """The composition a o b: transduces x to z with energy E_a(x -> y) + E_b(y -> z), matching
+    a's olabel with b's ilabel (see the module docstring for epsilons; inputs may be cyclic).
+
+    Args:
+        a, b: transducers, or equal-length lists of them (a single graph on one side is paired
+            with every graph of the other list).
+
+    Returns:
+        One graph, or a list of them. Its N states are trimmed product states (s_a, s_b, filter
+        state); each of its M arcs pairs an a-arc and a b-arc (or one of them, on an epsilon
+        move) and has energy ``a.weight[map_a] + b.weight[map_b]``, an absent side adding 0.
+        Start / final energies [N] add likewise. These are torch expressions of the inputs'
+        energies, so gradients flow to both. isymbols come from a, osymbols from b.
+
+    Raises:
+        GraphError: an input is not a Graph, lists differ in length, or a's output symbol
+            table differs from b's input symbol table.
+
+    >>> a = Graph.from_arrays(2, [0], [1], [0], [1], [0.5])
+    >>> b = Graph.from_arrays(2, [0], [1], [1], [2], [0.25])
+    >>> [(x.ilabel, x.olabel, x.weight) for x in compose(a, b).arcs()]
+    [(0, 2, 0.75)]
+    """
+    return _product("compose", a, b, acceptor=False)
+
+
+def intersect(a: Graphs, b: Graphs) -> Graph | list[Graph]:
+    """The intersection of two acceptors: the strings x accepted by both, with energy
+    E_a(x) + E_b(x), one output path per pair of accepting paths. The output is an acceptor.
+
+    Args, returns and errors as :func:`compose`; also raises GraphError if an input is not an
+    acceptor.
+
+    >>> a = Graph.from_arrays(3, [0, 1], [1, 2], [4, 7], weight=[1.0, 2.0])
+    >>> b = Graph.from_arrays(2, [0, 0], [0, 1], [4, 7], weight=[0.5, 0.5])
+    >>> [(x.ilabel, x.weight) for x in intersect(a, b).arcs()]
+    [(4, 1.5), (7, 2.5)]
+    """
+    return _product("intersect", a, b, acceptor=True)
+
+
+def _as_graphs(op: str, name: str, x) -> tuple[list[Graph], bool]:
+    if isinstance(x, Graph):
+        return [x], True
+    if not isinstance(x, Sequence) or isinstance(x, str):
+        raise GraphError(f"{op}: {name} is a {type(x).__name__}, not a gtn.Graph or a list of them")
+    for i, g in enumerate(x):
+        if not isinstance(g, Graph):
+            raise GraphError(f"{op}: {name}[{i}] is a {type(g).__name__}, not a gtn.Graph")
+    return list(x), False
+
+
+def _check(op: str, name: str, graphs: list[Graph], single: bool, acceptor: bool) -> None:
+    for i, g in enumerate(graphs):
+        where = name if single else f"{name}[{i}]"
+        if acceptor and not g.is_acceptor():
+            k = int(np.flatnonzero(g.ilabel != g.olabel)[0])
+            raise GraphError(
+                f"{op} needs acceptors, but {where} is a transducer: arc {k} has ilabel "
+                f"{int(g.ilabel[k])} and olabel {int(g.olabel[k])} (use compose)"
+            )
+
+
+def _check_symbols(op: str, a: Graph, b: Graph) -> None:
+    if a.osymbols is not None and b.isymbols is not None and a.osymbols != b.isymbols:
+        raise GraphError(f"{op}: a's output symbols differ from b's input symbols")
+
+
+def _finite(w: torch.Tensor) -> np.ndarray:
+    return torch.isfinite(w.detach()).numpy()
+
+
+def _product(op: str, a, b, acceptor: bool):
+    la, single_a = _as_graphs(op, "a", a)
+    lb, single_b = _as_graphs(op, "b", b)
+    _check(op, "a", la, single_a, acceptor)
+    _check(op, "b", lb, single_b, acceptor)
+    if single_a and single_b:
+        return _one(op, la[0], lb[0], acceptor)
+    if not single_a and not single_b and len(la) != len(lb):
+        raise GraphError(f"{op}: a has {len(la)} graphs but b has {len(lb)}; lists must pair up")
+    size = len(lb) if single_a else len(la)
+    pair_a = np.zeros(size, np.int64) if single_a else np.arange(size, dtype=np.int64)
+    pair_b = np.zeros(size, np.int64) if single_b else np.arange(size, dtype=np.int64)
+    for k in range(size):
+        _check_symbols(op, la[pair_a[k]], lb[pair_b[k]])
+    if size == 0:
+        return []
+    if size == 1:
+        return [_one(op, la[pair_a[0]], lb[pair_b[0]], acceptor)]
+    return _batch(la, lb, pair_a, pair_b, acceptor)
+
+
+def _one(op: str, a: Graph, b: Graph, acceptor: bool) -> Graph:
+    """One product: plan, then write into numpy arrays of the exact size."""
+    _check_symbols(op, a, b)
+    a_start, b_start = _finite(a.start_weight), _finite(b.start_weight)
+    plan, n, m = K.plan(
+        a.num_nodes, a.src, a.dst, a.ilabel, a.olabel, a_start, _finite(a.final_weight),
+        b.num_nodes, b.src, b.dst, b.ilabel, b.olabel, b_start, _finite(b.final_weight),
+        _DENSE_LIMIT,
+    )
+    arcs, nodes = _outputs(n, m, acceptor)
+    shift = np.array([0, 0, a.num_arcs, b.num_arcs, 0, 0, a.num_nodes, b.num_nodes])
+    K.write(plan, a_start, b_start, shift, *arcs, *nodes)
+    return _graph(a, b, a.weight, a.start_weight, a.final_weight, b.weight, b.start_weight,
+                  b.final_weight, arcs, nodes, acceptor)
+
+
+def _outputs(n: int, m: int, acceptor: bool):
+    """Empty int32 (src, dst, ilabel, olabel, map_a, map_b) [m] and (start_a, start_b, final_a,
+    final_b) [n]; allocated here so that large arrays get numpy's huge-page advice (first
+    touches of fresh memory cost more than the kernel's own work on big products)."""
+    arcs = tuple(np.empty(0 if acceptor and k == 3 else m, np.int32) for k in range(6))
+    return arcs, tuple(np.empty(n, np.int32) for _ in range(4))
+
+
+def _graph(a, b, wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor: bool) -> Graph:
+    """The output graph: its energies are torch expressions of the inputs' through the maps."""
+    src, dst, ilabel, olabel, map_a, map_b = arcs
+    start_a, start_b, final_a, final_b = nodes
+    weight = _gather(wa, map_a, 0.0)
+    other = _gather(wb, map_b, 0.0)
+    if weight.dtype == other.dtype:
+        weight.add_(other)  # in place: one fewer fresh [M] tensor; index_select keeps no output
+    else:
+        weight = weight + other
+    return Graph._trusted(
+        start_a.shape[0], src, dst, ilabel, ilabel if acceptor else olabel, weight,
+        _gather(swa, start_a, INF) + _gather(swb, start_b, INF),
+        _gather(fwa, final_a, INF) + _gather(fwb, final_b, INF),
+        a.isymbols, b.osymbols,
+    )
+
+
+def _gather(values: torch.Tensor, index: np.ndarray, none: float) -> torch.Tensor:
+    """values[index], index len(values) giving `none` (0 for "no arc", +inf for "not a start /
+    final state"). This is gtn._batch.gather / gather_node with the -1 of the maps resolved
+    to the padding slot by the kernel, so that torch's index_select applies: several times
+    faster than advanced indexing. Differentiable."""
+    padded = torch.cat([values, values.new_full((1,), none)])
+    return torch.index_select(padded, 0, torch.from_numpy(index))
+
+
+def _batch(la: list[Graph], lb: list[Graph], pair_a, pair_b, acceptor: bool) -> list[Graph]:
+    """All products in one parallel kernel over the packed inputs. Output sizes are unknown in
+    advance, so it runs twice: once to count, once to write at known offsets. Doing the work
+    twice in parallel beats once sequentially whenever more than two threads are available,
+    and single graphs (the latency path) skip it."""
+    pa, pb = pack(la), pack(lb)
+    wa, swa, fwa = cat_weights(la)
+    wb, swb, fwb = cat_weights(lb)
+    inputs = (
+        pair_a, pair_b, pa.node_offsets, pa.arc_offsets, pa.src, pa.dst, pa.ilabel, pa.olabel,
+        _finite(swa), _finite(fwa), pb.node_offsets, pb.arc_offsets, pb.src, pb.dst,
+        pb.ilabel, pb.olabel, _finite(swb), _finite(fwb), _DENSE_LIMIT,
+    )
+    size = pair_a.shape[0]
+    num_nodes, num_arcs = np.empty(size, np.int64), np.empty(size, np.int64)
+    sync_threads()
+    K.batch_sizes(*inputs, num_nodes, num_arcs)
+    noff, aoff = offsets(num_nodes), offsets(num_arcs)
+    arcs, nodes = _outputs(int(noff[-1]), int(aoff[-1]), acceptor)
+    K.batch_write(*inputs, noff, aoff, *arcs, *nodes)
+    whole = _graph(la[0], lb[0], wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor)
+    out = []
+    for k in range(size):
+        u0, u1, e0, e1 = noff[k], noff[k + 1], aoff[k], aoff[k + 1]
+        labels = whole.ilabel[e0:e1]
+        out.append(Graph._trusted(
+            u1 - u0, whole.src[e0:e1], whole.dst[e0:e1], labels,
+            labels if acceptor else whole.olabel[e0:e1], whole.weight[e0:e1],
+            whole.start_weight[u0:u1], whole.final_weight[u0:u1],
+            la[pair_a[k]].isymbols, lb[pair_b[k]].osymbols,
+        ))
+    return out
