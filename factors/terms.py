@@ -1,0 +1,129 @@
+"""The energy of a factor graph for one batch of inputs, compiled to tensors.
+
+Every inference engine consumes an :class:`EnergyTerms`: the unary energies summed into one
+[B, n, K] tensor, and the higher-order cliques as (scopes [M, r], table [B|1, M|1, K^r]) pairs.
+Energies: lower is better; +inf marks a label outside a variable's domain.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+
+import torch
+
+Clique = tuple[torch.Tensor, torch.Tensor]
+
+
+def _index(b0: int, m0: int, batch: int, cliques: int) -> tuple[torch.Tensor, torch.Tensor]:
+    # Broadcast the table's batch / clique axes of size 1 by indexing row 0 repeatedly.
+    bi = torch.arange(batch)[:, None] if b0 > 1 else torch.zeros(1, 1, dtype=torch.long)
+    mi = torch.arange(cliques)[None, :] if m0 > 1 else torch.zeros(1, 1, dtype=torch.long)
+    return bi, mi
+
+
+def _flat_index(labels: torch.Tensor, k: int) -> torch.Tensor:
+    """Row-major flat index of label tuples: labels [..., r] -> [...]."""
+    r = labels.shape[-1]
+    strides = k ** torch.arange(r - 1, -1, -1, dtype=torch.long)
+    return (labels * strides).sum(-1)
+
+
+def lookup(table: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Energies of labelled cliques: table [B|1, M|1, K^r], labels [B, M, r] -> [B, M]."""
+    b0, m0 = table.shape[:2]
+    k = table.shape[-1]
+    bi, mi = _index(b0, m0, labels.shape[0], labels.shape[1])
+    return table.reshape(b0, m0, -1)[bi, mi, _flat_index(labels, k)]
+
+
+def lookup_axis(table: torch.Tensor, labels: torch.Tensor, axis: int) -> torch.Tensor:
+    """Energies of every label of position ``axis`` with the other positions fixed to
+    ``labels``: table [B|1, M|1, K^r], labels [B, M, r] -> [B, M, K]."""
+    b0, m0 = table.shape[:2]
+    k = table.shape[-1]
+    r = table.dim() - 2
+    moved = table.movedim(2 + axis, -1).reshape(b0, m0, k ** (r - 1), k)
+    others = [q for q in range(r) if q != axis]
+    bi, mi = _index(b0, m0, labels.shape[0], labels.shape[1])
+    return moved[bi, mi, _flat_index(labels[..., others], k)]
+
+
+@dataclass
+class EnergyTerms:
+    """E(y) = sum_i unary[b, i, y_i] + sum_cliques table[b, m, y_scope].
+
+    Attributes:
+        unary: [B, n, K] energies.
+        cliques: (scopes [M, r], table [B|1, M|1, K, ..., K]) for arities r >= 2.
+        coloring: [n] colour of each variable; variables of one colour share no clique, so
+            they can be updated together by ICM, Gibbs sampling and mean field.
+    """
+
+    unary: torch.Tensor
+    cliques: list[Clique] = field(default_factory=list)
+    coloring: torch.Tensor | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.unary.shape[0])
+
+    @property
+    def num_variables(self) -> int:
+        return int(self.unary.shape[1])
+
+    @property
+    def num_labels(self) -> int:
+        return int(self.unary.shape[2])
+
+    def detach(self) -> EnergyTerms:
+        return EnergyTerms(
+            self.unary.detach(), [(s, t.detach()) for s, t in self.cliques], self.coloring
+        )
+
+    def with_unary(self, extra: torch.Tensor) -> EnergyTerms:
+        """The same energy plus ``extra`` [B|1, n, K] (e.g. minus a Hamming cost)."""
+        return EnergyTerms(self.unary + extra, self.cliques, self.coloring)
+
+    def energy(self, y: torch.Tensor) -> torch.Tensor:
+        """y: [B, n] labels -> [B] energies (differentiable wrt the tables)."""
+        e = self.unary.gather(2, y[..., None]).squeeze(-1).sum(1)
+        for scopes, table in self.cliques:
+            e = e + lookup(table, y[:, scopes]).sum(1)
+        return e
+
+    def conditional(self, y: torch.Tensor) -> torch.Tensor:
+        """Energy of each variable taking each label, the others fixed to y: [B, n, K].
+
+        Differences along the label axis equal differences of the total energy E(y)."""
+        out = self.unary.clone()
+        for scopes, table in self.cliques:
+            labels = y[:, scopes]
+            for p in range(scopes.shape[1]):
+                out.index_add_(1, scopes[:, p], lookup_axis(table, labels, p))
+        return out
+
+    def expected_conditional(self, q: torch.Tensor) -> torch.Tensor:
+        """Mean-field conditional: unary + E_{q(others)}[clique energy], q [B, n, K] -> [B, n, K].
+
+        Unreachable labels (q = 0 where the energy is +inf) contribute nothing."""
+        out = self.unary.clone()
+        letters = string.ascii_lowercase[:20]
+        for scopes, table in self.cliques:
+            r = scopes.shape[1]
+            qs = [q[:, scopes[:, p]] for p in range(r)]  # each [B, M, K]
+            b0, m0 = table.shape[:2]
+            finite = torch.nan_to_num(table, posinf=0.0)
+            axes = letters[:r]
+            for p in range(r):
+                others = [axes[s] for s in range(r) if s != p]
+                operands = [qs[s] for s in range(r) if s != p]
+                if b0 == 1 and m0 == 1:
+                    eq = f"{axes}," + ",".join(f"yz{a}" for a in others) + f"->yz{axes[p]}"
+                    val = torch.einsum(eq, finite[0, 0], *operands)
+                else:
+                    t = finite.expand(q.shape[0], scopes.shape[0], *finite.shape[2:])
+                    eq = f"yz{axes}," + ",".join(f"yz{a}" for a in others) + f"->yz{axes[p]}"
+                    val = torch.einsum(eq, t, *operands)
+                out.index_add_(1, scopes[:, p], val)
+        return out

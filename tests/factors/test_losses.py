@@ -1,0 +1,104 @@
+"""The loss catalogue: formulas, batching, and the limits the theory predicts."""
+
+import math
+
+import pytest
+import torch
+
+from factors import StructuredLoss, chain, losses
+from tests.factors import reference
+from tests.factors.test_exact import Emissions
+
+EC = torch.tensor([1.0, 3.0, 0.5])
+EI = torch.tensor([2.0, 2.5, 4.0])
+
+
+@pytest.mark.parametrize(
+    "fn, kwargs, expected",
+    [
+        (losses.hinge_loss, {"margin": 1.0}, [0.0, 1.5, 0.0]),
+        (
+            losses.log_loss,
+            {},
+            [math.log1p(math.exp(-1)), math.log1p(math.exp(0.5)), math.log1p(math.exp(-3.5))],
+        ),
+        (losses.lvq2_loss, {"delta": 0.5}, [0.0, 0.4, 0.0]),
+        (
+            losses.mce_loss,
+            {},
+            [1 / (1 + math.e), 1 / (1 + math.exp(-0.5)), 1 / (1 + math.exp(3.5))],
+        ),
+        (losses.square_square_loss, {"margin": 3.0}, [1.0 + 1.0, 9.0 + 0.25, 0.25]),
+        (
+            losses.square_exponential_loss,
+            {"gamma": 2.0},
+            [1 + 2 * math.exp(-2), 9 + 2 * math.exp(-2.5), 0.25 + 2 * math.exp(-4)],
+        ),
+    ],
+)
+def test_contrastive_losses_follow_their_formulas(fn, kwargs, expected):
+    torch.testing.assert_close(fn(EC, EI, **kwargs), torch.tensor(expected))
+
+
+def test_energy_perceptron_nll_and_mee_formulas():
+    f = torch.tensor([0.0, 2.0, -1.0])
+    torch.testing.assert_close(losses.energy_loss(EC), EC)
+    torch.testing.assert_close(losses.perceptron_loss(EC, f), EC - f)
+    torch.testing.assert_close(losses.nll_loss(EC, f), EC - f)
+    torch.testing.assert_close(losses.mee_loss(EC, f, 2.0), 1 - torch.exp(-2.0 * (EC - f)))
+
+
+def test_losses_are_differentiable_in_both_energies():
+    ec, ei = EC.clone().requires_grad_(), EI.clone().requires_grad_()
+    losses.hinge_loss(ec, ei, 1.0).sum().backward()
+    assert ec.grad.tolist() == [0.0, 1.0, 0.0] and ei.grad.tolist() == [0.0, -1.0, 0.0]
+
+
+def _chain(seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    g = chain(
+        5,
+        3,
+        unary=Emissions(torch.randn(2, 5, 3, generator=gen, dtype=torch.float64)),
+        pairwise="full",
+    ).double()
+    with torch.no_grad():
+        g.factors[1].weight.normal_(generator=gen)
+    return g
+
+
+def test_nll_tends_to_the_perceptron_loss_as_beta_grows():
+    g = _chain()
+    y = torch.randint(0, 3, (2, 5), generator=torch.Generator().manual_seed(1))
+    perceptron = StructuredLoss("perceptron")(g, None, y)
+    gaps = [
+        abs(float(StructuredLoss("nll", beta=b)(g, None, y) - perceptron))
+        for b in (1.0, 10.0, 100.0)
+    ]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.02
+
+
+def test_mee_is_one_minus_the_probability_of_the_answer():
+    g = _chain(2)
+    ys, energies = reference.all_energies(g, None, 2)
+    y = ys[torch.tensor([3, 100])]
+    p = torch.softmax(-0.5 * energies, 1)[torch.arange(2), torch.tensor([3, 100])]
+    torch.testing.assert_close(StructuredLoss("mee", beta=0.5).per_example(g, None, y), 1 - p)
+
+
+def test_cost_augmented_hinge_is_the_max_margin_markov_loss():
+    g = _chain(3)
+    ys, energies = reference.all_energies(g, None, 2)
+    y = ys[torch.tensor([10, 200])]
+    hamming = (ys[None] != y[:, None]).sum(-1)
+    ec = g.energy(None, y)
+    expected = (
+        (hamming + ec[:, None] - energies).clamp_min(0).max(1).values
+    )  # max over y' (y' = y gives 0)
+    got = StructuredLoss("hinge", margin=0.0, cost="hamming").per_example(g, None, y)
+    torch.testing.assert_close(got, expected)
+
+
+def test_unknown_loss_is_named():
+    with pytest.raises(ValueError, match="unknown loss 'hing'"):
+        StructuredLoss("hing")

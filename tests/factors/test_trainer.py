@@ -1,0 +1,142 @@
+"""The trainer: checkpoints are atomic, a killed run resumes to the same parameters, and two
+data-parallel processes end equal to one process on the same global batches."""
+
+import os
+import socket
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from factors import StructuredLoss, Trainer, chain
+
+K, N, D = 3, 5, 4
+
+
+class Labeller(nn.Module):
+    """Unary energies from a small network with dropout, so that RNG state matters."""
+
+    def __init__(self, dropout=0.2):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(D, 8), nn.Dropout(dropout), nn.Tanh(), nn.Linear(8, K))
+
+    def forward(self, x):
+        return -self.net(x)
+
+
+def make_model(seed=0, dropout=0.2):
+    torch.manual_seed(seed)
+    return chain(N, K, unary=Labeller(dropout), pairwise="full")
+
+
+def dataset(size=40, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    return TensorDataset(
+        torch.randn(size, N, D, generator=gen), torch.randint(0, K, (size, N), generator=gen)
+    )
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingLoss:
+    """The NLL loss, raising at step ``at`` to simulate a killed process."""
+
+    def __init__(self, at=None):
+        self.loss, self.at, self.calls = StructuredLoss("nll"), at, 0
+
+    def __call__(self, model, x, y):
+        self.calls += 1
+        if self.at is not None and self.calls == self.at:
+            raise Crash
+        return self.loss(model, x, y)
+
+
+def run(tmp_path, crash_at=None, resume=False, model=None):
+    model = model or make_model()
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    loader = DataLoader(dataset(), batch_size=8, shuffle=True)
+    trainer = Trainer(
+        model,
+        CrashingLoss(crash_at),
+        opt,
+        epochs=3,
+        seed=7,
+        grad_clip=1.0,
+        checkpoint=tmp_path / "ckpt.pt",
+        checkpoint_every=4,
+        resume=resume,
+        progress=False,
+        validate=lambda m: {"n": 1.0},
+    )
+    return model, trainer.fit(loader), trainer
+
+
+@pytest.mark.parametrize("crash_at", [11, 14], ids=["after-epoch-end", "mid-epoch"])
+def test_a_killed_run_resumes_to_the_same_parameters(tmp_path, crash_at):
+    # 5 batches per epoch, checkpoints every 4 steps and after each epoch: crashing in step 11
+    # resumes from the end of epoch 2 (step 10), in step 14 from the middle of epoch 3 (step 12).
+    reference, history, _ = run(tmp_path / "a")
+    with pytest.raises(Crash):
+        run(tmp_path / "b", crash_at=crash_at)
+    assert (tmp_path / "b" / "ckpt.pt").exists()
+    resumed, resumed_history, trainer = run(tmp_path / "b", resume=True, model=make_model(seed=99))
+    assert trainer.step == 15
+    for (name, a), b in zip(
+        reference.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    assert [h["loss"] for h in resumed_history][:1] == [h["loss"] for h in history][:1]
+
+
+def test_checkpoints_leave_no_temporary_files(tmp_path):
+    run(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.pt"]
+    state = torch.load(tmp_path / "ckpt.pt", weights_only=False)
+    assert (
+        state["step"] == 15
+        and state["epoch"] == 3
+        and set(state["rng"]) == {"python", "numpy", "torch"}
+    )
+
+
+def test_training_lowers_the_loss(tmp_path):
+    _, history, _ = run(tmp_path)
+    assert history[-1]["loss"] < history[0]["loss"] and history[-1]["n"] == 1.0
+
+
+# ---------------------------------------------------------------- distributed
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, out):
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world)
+    )
+    torch.set_num_threads(1)
+    model = make_model(seed=rank, dropout=0.0)  # different seeds: rank 0's weights are broadcast
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(dataset(32), batch_size=4, shuffle=False)
+    Trainer(model, StructuredLoss("nll"), opt, epochs=2, progress=False).fit(loader)
+    torch.save(model.state_dict(), os.path.join(out, f"rank{rank}.pt"))
+    torch.distributed.destroy_process_group()
+
+
+def test_two_data_parallel_processes_equal_one_process_on_the_global_batch(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    single = make_model(seed=0, dropout=0.0)
+    opt = torch.optim.SGD(single.parameters(), lr=0.1)
+    Trainer(single, StructuredLoss("nll"), opt, epochs=2, progress=False).fit(
+        DataLoader(dataset(32), batch_size=8, shuffle=False)
+    )
+    for name, value in single.state_dict().items():
+        assert torch.equal(ranks[0][name], ranks[1][name]), name
+        torch.testing.assert_close(ranks[0][name], value, rtol=1e-5, atol=1e-6)
