@@ -1,0 +1,99 @@
+"""The ``ebgtn`` command: one entry point, a subcommand per job.
+
+ebgtn tour                      walk through the graph algebra, writing files to out/tour
+ebgtn info G.txt                describe a graph file (OpenFst AT&T text)
+ebgtn draw G.txt -o G.svg       draw a graph file with its symbol tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import gtn
+
+
+def _read_graph(args) -> gtn.Graph:
+    isyms = gtn.io.read_symbols(args.isymbols) if args.isymbols else None
+    osyms = gtn.io.read_symbols(args.osymbols) if args.osymbols else None
+    return gtn.io.read_att(Path(args.graph), isymbols=isyms, osymbols=osyms)
+
+
+def _add_graph_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("graph", help="graph in OpenFst AT&T text format")
+    p.add_argument("--isymbols", help="input symbol table (OpenFst text: 'name id' lines)")
+    p.add_argument("--osymbols", help="output symbol table")
+
+
+def _info(args) -> int:
+    import gtn
+
+    g = _read_graph(args)
+    acyclic = gtn.is_acyclic(g)
+    print(f"file        {args.graph}")
+    print(f"kind        {'acceptor' if g.is_acceptor() else 'transducer'}")
+    print(f"states      {g.num_nodes}")
+    print(f"arcs        {g.num_arcs}")
+    eps = int(((g.ilabel == gtn.EPSILON) & (g.olabel == gtn.EPSILON)).sum())
+    print(f"epsilons    {eps}")
+    print(f"start       {g.start_nodes.tolist()}")
+    print(f"final       {len(g.final_nodes)} states")
+    print(f"acyclic     {acyclic}")
+    if acyclic:
+        print(f"min energy  {gtn.min_energy(g).item():.6g}")
+        print(f"free energy {gtn.free_energy(g).item():.6g}")
+    return 0
+
+
+def _draw(args) -> int:
+    import gtn
+
+    g = _read_graph(args)
+    gtn.draw(g, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _tour(args) -> int:
+    from . import tour
+
+    tour.run(Path(args.out), args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ebgtn", description="Energy-based graph transformer networks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tour", help="walk through the graph algebra on a tiny recogniser")
+    p.add_argument("--out", default="out/tour", help="folder for the files it writes")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_tour)
+
+    p = sub.add_parser("info", help="describe a graph file")
+    _add_graph_args(p)
+    p.set_defaults(run=_info)
+
+    p = sub.add_parser("draw", help="draw a graph file (.dot, .svg, .png, .pdf)")
+    _add_graph_args(p)
+    p.add_argument("-o", "--output", required=True, help="output file; its suffix picks the format")
+    p.set_defaults(run=_draw)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import gtn
+
+    try:
+        return args.run(args)
+    except (gtn.GraphError, OSError) as err:
+        print(f"ebgtn {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
