@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import kaldifst
 import numpy as np
 import torch
 
@@ -25,44 +24,6 @@ def multi_path_graphs(**kwargs):
     that paths share labels) with at least two complete paths: something to combine."""
     kwargs = {"min_nodes": 3, "max_nodes": 6, "max_arcs": 14, "num_labels": 2, **kwargs}
     return graphs(**kwargs).filter(lambda g: len(enumerate_paths(g)) >= 2)
-
-
-def to_openfst(g: gtn.Graph) -> kaldifst.StdVectorFst:
-    """The same weighted language as a StdVectorFst. One start state of energy 0 is used as is;
-    otherwise a new start state leads to each start state by an epsilon arc of its energy."""
-    f = kaldifst.StdVectorFst()
-    for _ in range(g.num_nodes):
-        f.add_state()
-    sw = g.start_weight.detach().double().tolist()
-    fw = g.final_weight.detach().double().tolist()
-    starts = [s for s in range(g.num_nodes) if sw[s] != INF]
-    if len(starts) == 1 and sw[starts[0]] == 0.0:
-        f.start = starts[0]
-    elif starts:
-        f.start = f.add_state()
-        for s in starts:
-            f.add_arc(f.start, kaldifst.StdArc(0, 0, sw[s], s))
-    for q in range(g.num_nodes):
-        if fw[q] != INF:
-            f.set_final(q, fw[q])
-    for a in g.arcs():
-        f.add_arc(a.src, kaldifst.StdArc(a.ilabel + 1, a.olabel + 1, a.weight, a.dst))
-    return f
-
-
-def from_openfst(f) -> gtn.Graph:
-    src, dst, il, ol, w = [], [], [], [], []
-    for s in range(f.num_states):
-        for a in kaldifst.ArcIterator(f, s):
-            src.append(s)
-            dst.append(a.nextstate)
-            il.append(a.ilabel - 1)
-            ol.append(a.olabel - 1)
-            w.append(float(a.weight.value))
-    n = f.num_states
-    sw = [0.0 if s == f.start else INF for s in range(n)]
-    fw = [float(f.final(s).value) for s in range(n)]
-    return gtn.Graph(n, src, dst, il, ol, w, sw, fw)
 
 
 def bounded_string_energies(g: gtn.Graph, max_len: int, beta: float | None = None) -> dict:

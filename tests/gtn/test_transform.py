@@ -96,3 +96,20 @@ def test_connect_and_top_sort_carry_gradients():
     for k, label in enumerate(out.ilabel.tolist()):
         expected[label] = k + 1.0
     assert torch.equal(w.grad, expected)
+
+
+@given(graphs(acceptor=False, acyclic=False, max_nodes=7, max_arcs=14))
+def test_connect_keeps_the_same_states_and_arcs_as_openfst(g):
+    import kaldifst
+
+    from .openfst_oracle import from_openfst, to_openfst
+
+    sw = torch.full_like(g.start_weight, INF)
+    sw[int(g.start_nodes[0])] = 0.0
+    g = g.with_weights(start_weight=sw)  # OpenFst's form: one start state, energy 0
+    fst = to_openfst(g)
+    kaldifst.connect(fst)
+    theirs = from_openfst(fst)
+    ours = connect(g)
+    assert (ours.num_nodes, ours.num_arcs) == (theirs.num_nodes, theirs.num_arcs)
+    assert sorted(ours.weight.tolist()) == sorted(theirs.weight.tolist())
