@@ -3,23 +3,13 @@
 import numba as nb
 import numpy as np
 
+from ._csr import csr
+
 
 @nb.njit(cache=True)
 def _reach(n, frm, to, seeds, usable, out):
     """Mark in `out` every state reachable from `seeds` along usable arcs frm -> to."""
-    a = frm.shape[0]
-    offs = np.zeros(n + 1, np.int64)
-    for i in range(a):
-        if usable[i]:
-            offs[frm[i] + 1] += 1
-    for v in range(n):
-        offs[v + 1] += offs[v]
-    fill = offs[:n].copy()
-    adj = np.empty(offs[n], np.int64)
-    for i in range(a):
-        if usable[i]:
-            adj[fill[frm[i]]] = to[i]
-            fill[frm[i]] += 1
+    offs, arcs = csr(n, frm, usable)
     stack = np.empty(n, np.int64)
     top = 0
     for v in range(n):
@@ -31,7 +21,7 @@ def _reach(n, frm, to, seeds, usable, out):
         top -= 1
         v = stack[top]
         for j in range(offs[v], offs[v + 1]):
-            d = adj[j]
+            d = to[arcs[j]]
             if not out[d]:
                 out[d] = True
                 stack[top] = d

@@ -9,7 +9,7 @@ import numpy as np
 from numba import types
 from numba.typed import Dict
 
-from ._epsilon_kernels import _csr
+from ._csr import csr
 from ._weight_tape import _grow_f, _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
 from .semiring import splus
 
@@ -45,7 +45,7 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
     """
     a = src.shape[0]
     n_in = a + 2 * n
-    ptr, by_src = _csr(n, src, np.ones(a, np.bool_))
+    ptr, by_src = csr(n, src, np.ones(a, np.bool_))
     tb = tape_new(n_in)
 
     # subsets: members sub_ptr[i]:sub_ptr[i+1] of (state, residual value, residual V-index)

@@ -6,33 +6,16 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ._csr import csr
 from ._weight_tape import _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
 from .semiring import splus
-
-
-@nb.njit(cache=True)
-def _csr(n, keys, mask):
-    """Arcs with mask set, grouped by keys[arc]: (ptr [n+1], arcs)."""
-    ptr = np.zeros(n + 1, np.int64)
-    for i in range(keys.shape[0]):
-        if mask[i]:
-            ptr[keys[i] + 1] += 1
-    for v in range(n):
-        ptr[v + 1] += ptr[v]
-    fill = ptr[:n].copy()
-    arcs = np.empty(ptr[n], np.int64)
-    for i in range(keys.shape[0]):
-        if mask[i]:
-            arcs[fill[keys[i]]] = i
-            fill[keys[i]] += 1
-    return ptr, arcs
 
 
 @nb.njit(cache=True)
 def epsilon_rank(n, src, dst, is_eps):
     """Topological rank of each node in the epsilon subgraph (Kahn). Returns (rank, -1), or
     (rank, v) with v a node *on* an epsilon cycle."""
-    ptr, arcs = _csr(n, src, is_eps)
+    ptr, arcs = csr(n, src, is_eps)
     indeg = np.zeros(n, np.int64)
     for i in range(src.shape[0]):
         if is_eps[i]:
@@ -59,7 +42,7 @@ def epsilon_rank(n, src, dst, is_eps):
         return rank, -1
     # Every unranked node has an unranked epsilon predecessor: walking back n steps from one
     # of them must end on a cycle (nodes merely downstream of a cycle are not named).
-    rptr, rarcs = _csr(n, dst, is_eps)
+    rptr, rarcs = csr(n, dst, is_eps)
     v = 0
     while rank[v] >= 0:
         v += 1
@@ -85,9 +68,9 @@ def remove_epsilon_one(n, src, dst, ilabel, olabel, x, rank, code, beta):
     """
     a = src.shape[0]
     is_eps = (ilabel == -1) & (olabel == -1)
-    eps_in_ptr, eps_in = _csr(n, dst, is_eps)
-    eps_out_ptr, eps_out = _csr(n, src, is_eps)
-    out_ptr, out_arcs = _csr(n, src, ~is_eps)
+    eps_in_ptr, eps_in = csr(n, dst, is_eps)
+    eps_out_ptr, eps_out = csr(n, src, is_eps)
+    out_ptr, out_arcs = csr(n, src, ~is_eps)
     tb = tape_new(a + 2 * n)
 
     stamp = np.full(n, -1, np.int64)

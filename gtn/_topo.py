@@ -6,6 +6,7 @@ import numba as nb
 import numpy as np
 
 from ._batch import pack
+from ._csr import csr
 from .graph import Graph, GraphError
 
 
@@ -15,18 +16,9 @@ def _topo_one(n, src, dst, node_order, arc_order):
     grouped by source state in that order). Returns -1 if acyclic, else a state on a cycle."""
     a = src.shape[0]
     indeg = np.zeros(n, np.int64)
-    outdeg = np.zeros(n + 1, np.int64)
     for i in range(a):
         indeg[dst[i]] += 1
-        outdeg[src[i] + 1] += 1
-    for v in range(n):
-        outdeg[v + 1] += outdeg[v]
-    fill = outdeg[:n].copy()
-    by_src = np.empty(a, np.int64)
-    for i in range(a):
-        s = src[i]
-        by_src[fill[s]] = i
-        fill[s] += 1
+    outptr, by_src = csr(n, src, np.ones(a, np.bool_))
     head = 0
     tail = 0
     for v in range(n):
@@ -37,7 +29,7 @@ def _topo_one(n, src, dst, node_order, arc_order):
     while head < tail:
         v = node_order[head]
         head += 1
-        for j in range(outdeg[v], outdeg[v + 1]):
+        for j in range(outptr[v], outptr[v + 1]):
             i = by_src[j]
             arc_order[k] = i
             k += 1
@@ -46,11 +38,20 @@ def _topo_one(n, src, dst, node_order, arc_order):
             if indeg[d] == 0:
                 node_order[tail] = d
                 tail += 1
-    if tail < n:
-        for v in range(n):
-            if indeg[v] > 0:
-                return v
-    return -1
+    if tail == n:
+        return -1
+    # Every unsorted state keeps an unsorted predecessor; walking back n steps lands on a cycle.
+    inptr, by_dst = csr(n, dst, np.ones(a, np.bool_))
+    v = 0
+    while indeg[v] == 0:
+        v += 1
+    for _ in range(n):
+        for j in range(inptr[v], inptr[v + 1]):
+            u = src[by_dst[j]]
+            if indeg[u] > 0:
+                v = u
+                break
+    return v
 
 
 @nb.njit(cache=True, parallel=True)

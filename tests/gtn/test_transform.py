@@ -113,3 +113,10 @@ def test_connect_keeps_the_same_states_and_arcs_as_openfst(g):
     ours = connect(g)
     assert (ours.num_nodes, ours.num_arcs) == (theirs.num_nodes, theirs.num_arcs)
     assert sorted(ours.weight.tolist()) == sorted(theirs.weight.tolist())
+
+
+def test_cycle_error_names_a_node_on_the_cycle_not_downstream_of_it():
+    # 0 -> 1 -> 2 -> 1 is the cycle; 3 hangs off it and is not on it.
+    g = gtn.Graph.from_arrays(4, [0, 1, 2, 2], [1, 2, 1, 3], [0, 0, 0, 0])
+    with pytest.raises(gtn.GraphError, match="cycle through node [12]$"):
+        top_sort(g)
