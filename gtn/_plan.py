@@ -28,6 +28,8 @@ class Plan(NamedTuple):
     out_ptr[i]:out_ptr[i+1] (positions k, local) leave state node_order[i], the i-th state in
     topological order; sorted arc k is the graph's arc arc_order[k], from src[k] to dst[k].
     sorted[b] says arc_order is the identity for graph b; all_sorted that it is for all.
+    one_dst[node_off[b] + i] says graph b's i-th state (in topological order) has arcs, all
+    into one state: kernels then treat them as one contiguous slice of weights.
     """
 
     node_off: np.ndarray  # int64 [B+1]
@@ -39,6 +41,7 @@ class Plan(NamedTuple):
     dst: np.ndarray  # int32 [sum A], sorted order
     sorted: np.ndarray  # bool [B]
     all_sorted: bool
+    one_dst: np.ndarray  # bool [sum N]: the i-th state's arcs all go to one state (a lattice frame)
 
     @property
     def num_graphs(self) -> int:
@@ -61,8 +64,26 @@ def _sorted_structure(g: Graph, what: str) -> tuple:
     ptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(g.src, minlength=n)[node_order], out=ptr[1:])
     if np.array_equal(arc_order, np.arange(arc_order.shape[0])):
-        return node_order, arc_order, ptr, True, g.src, g.dst
-    return node_order, arc_order, ptr, False, g.src[arc_order], g.dst[arc_order]
+        return node_order, arc_order, ptr, True, g.src, g.dst, _one_dst(ptr, g.dst)
+    dst = g.dst[arc_order]
+    return node_order, arc_order, ptr, False, g.src[arc_order], dst, _one_dst(ptr, dst)
+
+
+@nb.njit(cache=True)
+def _one_dst(out_ptr, dst):
+    """Per state (topological position): it has arcs, and all go to the same state."""
+    n = out_ptr.shape[0] - 1
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        k0, k1 = out_ptr[i], out_ptr[i + 1]
+        if k1 > k0:
+            same = True
+            for k in range(k0 + 1, k1):
+                if dst[k] != dst[k0]:
+                    same = False
+                    break
+            out[i] = same
+    return out
 
 
 def make_plan(graphs: list[Graph], what: str) -> Plan:
@@ -92,6 +113,7 @@ def make_plan(graphs: list[Graph], what: str) -> Plan:
         _cat([p[5] for p in parts]),
         flags,
         bool(flags.all()),
+        _cat([p[6] for p in parts]),
     )
 
 

@@ -49,7 +49,7 @@ def _exp_in_place(buf, count, beta, shift):
 
 # ---------------------------------------------------------------------------- log semiring
 @nb.njit(cache=True, fastmath=_FAST)
-def _log_alpha_one(beta, node_order, out_ptr, dst, w, sw, fw, alpha):
+def _log_alpha_one(beta, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha):
     """Fill alpha and return the free energy. Until state d is reached, alpha[d] holds a shift
     and scale[d] a sum with alpha = shift - log(scale) / beta. Terms exp(-beta (x - shift)) may
     be as large as exp(_HEADROOM): the shift (and sum) are rescaled only when an arc undercuts
@@ -69,6 +69,17 @@ def _log_alpha_one(beta, node_order, out_ptr, dst, w, sw, fw, alpha):
         av = alpha[v] - np.log(scale[v]) / beta
         alpha[v] = av
         k0, count = out_ptr[i], out_ptr[i + 1] - out_ptr[i]
+        if one_dst[i]:  # a lattice frame: a log-sum-exp over a contiguous slice of weights
+            d = np.uint32(dst[k0])
+            ws = w[k0 : k0 + count]
+            x = av + _min(ws)
+            shift = alpha[d]
+            if x < shift - headroom:
+                scale[d] = scale[d] * fast_exp(-beta * (shift - x))
+                alpha[d] = x
+                shift = x
+            scale[d] += _sum_exp(ws, beta, shift - av)
+            continue
         moved = False
         d0 = np.uint32(dst[k0]) if count else np.uint32(0)
         one_target = True  # all arcs into one state (a lattice frame): sum, then add once
@@ -105,7 +116,7 @@ def _log_alpha_one(beta, node_order, out_ptr, dst, w, sw, fw, alpha):
 
 
 @nb.njit(cache=True, parallel=True)
-def log_forward(beta, node_off, arc_off, node_order, out_ptr, dst, w, sw, fw, alpha, free):
+def log_forward(beta, node_off, arc_off, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha, free):
     """free[b] = free energy of graph b; alpha (float64 [sum N]) as above."""
     for b in nb.prange(node_off.shape[0] - 1):
         n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
@@ -113,6 +124,7 @@ def log_forward(beta, node_off, arc_off, node_order, out_ptr, dst, w, sw, fw, al
             beta,
             node_order[n0:n1],
             out_ptr[n0 + b : n1 + b + 1],
+            one_dst[n0:n1],
             dst[a0:a1],
             w[a0:a1],
             sw[n0:n1],
@@ -144,7 +156,7 @@ def _out_energies(buf, k0, count, dst, w, beta_, m):
 
 @nb.njit(cache=True, fastmath=_FAST)
 def _log_posteriors_one(
-    beta, gout, free, node_order, out_ptr, dst, w, sw, fw, alpha, garc, gsw, gfw
+    beta, gout, free, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha, garc, gsw, gfw
 ):
     """Backward pass (beta_, reverse topological order) giving gout times the posterior of every
     arc, start and final weight. Per state v with m = min over its arcs of w + beta_[dst]: the
@@ -162,6 +174,14 @@ def _log_posteriors_one(
         v = node_order[i]
         k0, count = out_ptr[i], out_ptr[i + 1] - out_ptr[i]
         fv = np.float64(fw[v])
+        if one_dst[i]:
+            beta_[v] = _frame_posteriors(
+                beta, gout, free, alpha[v], fv, sw[v], beta_[np.uint32(dst[k0])],
+                w[k0 : k0 + count], garc[k0 : k0 + count],
+            )  # fmt: skip
+            gfw[v] = gout * fast_exp(-beta * (alpha[v] + fv - free))
+            gsw[v] = gout * fast_exp(-beta * (sw[v] + beta_[v] - free))
+            continue
         m = _out_energies(buf, k0, count, dst, w, beta_, fv)
         if m == INF:
             beta_[v] = INF
@@ -182,7 +202,22 @@ def _log_posteriors_one(
 
 @nb.njit(cache=True, parallel=True)
 def log_backward(
-    beta, gout, free, node_off, arc_off, node_order, out_ptr, dst, w, sw, fw, alpha, garc, gsw, gfw
+    beta,
+    gout,
+    free,
+    node_off,
+    arc_off,
+    node_order,
+    out_ptr,
+    one_dst,
+    dst,
+    w,
+    sw,
+    fw,
+    alpha,
+    garc,
+    gsw,
+    gfw,
 ):
     """Gradients of sum_b gout[b] * free[b] wrt arc (sorted order), start and final energies:
     gout[b] times the posteriors (gout = 1 gives the posteriors themselves)."""
@@ -194,6 +229,7 @@ def log_backward(
             free[b],
             node_order[n0:n1],
             out_ptr[n0 + b : n1 + b + 1],
+            one_dst[n0:n1],
             dst[a0:a1],
             w[a0:a1],
             sw[n0:n1],
@@ -203,6 +239,42 @@ def log_backward(
             gsw[n0:n1],
             gfw[n0:n1],
         )
+
+
+@nb.njit(cache=True, fastmath=_FAST, inline="always")
+def _min(ws):
+    m = INF
+    for j in range(ws.shape[0]):
+        m = min(m, np.float64(ws[j]))
+    return m
+
+
+@nb.njit(cache=True, fastmath=_FAST, inline="always")
+def _sum_exp(ws, beta, shift):
+    """sum_j exp(-beta (ws[j] - shift))"""
+    total = 0.0
+    for j in range(ws.shape[0]):
+        total += fast_exp(-beta * (ws[j] - shift))
+    return total
+
+
+@nb.njit(cache=True, fastmath=_FAST, inline="always")
+def _frame_posteriors(beta, gout, free, av, fv, sv, bd, ws, garc):
+    """A state whose arcs ws all go to one state (backward energy bd): writes gout times their
+    posteriors into garc in one pass and returns the state's backward energy (final weight fv
+    included). +inf (and zero gradients) when no final state is reachable."""
+    m = min(fv, _min(ws) + bd)
+    if m == INF:
+        garc[:] = 0.0
+        return INF
+    c = gout * fast_exp(-beta * (av + m - free))  # <= gout, as in _log_posteriors_one
+    shift = m - bd
+    total = 0.0
+    for j in range(ws.shape[0]):
+        e = fast_exp(-beta * (ws[j] - shift))
+        total += e
+        garc[j] = e * c
+    return m - np.log(total + fast_exp(-beta * (fv - m))) / beta
 
 
 @nb.njit(cache=True, fastmath=_FAST)

@@ -60,18 +60,14 @@ def forward(
             alpha[b, 0, s] = sw[n0 + s]
         _closure(alpha[b, 0], e0, e1, eps_src, eps_dst, ew, code, beta)
         for t in range(T):
+            a = alpha[b, t]
             for d in range(N):
                 acc = INF
                 for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
                     s0, p0 = run_src0[r], run_pos0[r]
                     e = em[b, t, labs[u0 + run_ulab[r]]]
                     if code == 0:
-                        best = INF
-                        for k in range(run_len[r]):
-                            v = alpha[b, t, s0 + k] + w[p0 + k]
-                            if v < best:
-                                best = v
-                        acc = min(acc, best + e)
+                        acc = min(acc, _min_plus(a, s0, w, p0, run_len[r]) + e)
                     else:
                         for k in range(run_len[r]):
                             acc = splus(1, beta, acc, alpha[b, t, s0 + k] + w[p0 + k] + e)
@@ -160,6 +156,16 @@ def backward(
             bnext, bcur = bcur, bnext
         for s in range(N):
             g_sw[row, n0 + s] += go * np.exp(-beta * (sw[n0 + s] + bnext[s] - F))
+
+
+@nb.njit(cache=True, inline="always")
+def _min_plus(a, s0, w, p0, n):
+    """min_k a[s0 + k] + w[p0 + k]; unsigned indices so that it vectorises (see _statewise)."""
+    s, p = np.uint64(s0), np.uint64(p0)
+    best = INF
+    for k in range(np.uint64(n)):
+        best = min(best, a[s + k] + w[p + k])
+    return best
 
 
 @nb.njit(cache=True)

@@ -5,6 +5,10 @@ same state, with the same label, from consecutive source states. A frame of the 
 then, per state, a few dense dot products over contiguous memory (a CRF state has one run of K
 arcs, a CTC state one run of 2-3 arcs), with the emission factor applied once per run.
 Epsilon arcs are kept apart, in a topological order of the epsilon subgraph.
+
+A batch is *state-labelled* when it has no epsilon arcs and all emitting arcs into a state carry
+the same label (CTC, HMM, ASG and CRF graphs): the ``_statewise`` kernels then apply the emission
+once per state and take emission gradients from state posteriors.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class Structure(NamedTuple):
     max_label: int  # largest label, -1 if none
     label: np.ndarray  # int32 [A] for error messages
     arc_off: np.ndarray  # int64 [G+1]
+    state_ulab: np.ndarray  # int64 [N] label index of the arcs into a state (0 if none)
+    state_labelled: bool  # no epsilon arcs, one label per state: see the module docstring
 
 
 def structure(batch: GraphBatch) -> Structure:
@@ -55,45 +61,28 @@ def structure(batch: GraphBatch) -> Structure:
 def _build(batch: GraphBatch) -> Structure:
     G = len(batch)
     node_off, arc_off = batch.node_offsets, batch.arc_offsets
-    A = int(arc_off[-1])
-    graph_of_arc = np.repeat(np.arange(G, dtype=np.int64), np.diff(arc_off))
-    src = batch.src.astype(np.int64)
-    dst = batch.dst.astype(np.int64)
-    lab = batch.label.astype(np.int64)
+    lab = batch.label
     bad = np.flatnonzero(lab < -1)
     if bad.size:
         raise GraphError(f"arc {int(bad[0])}: label {int(lab[bad[0]])} is negative")
-
-    emit = np.flatnonzero(lab >= 0)
-    gdst = dst[emit] + node_off[graph_of_arc[emit]]
-    order = np.lexsort((src[emit], lab[emit], gdst))
-    csr_arc = emit[order]
-    s, l, d = src[csr_arc], lab[csr_arc], gdst[order]
-    new_run = np.ones(csr_arc.shape[0], dtype=bool)
-    if csr_arc.shape[0] > 1:
-        new_run[1:] = (d[1:] != d[:-1]) | (l[1:] != l[:-1]) | (s[1:] != s[:-1] + 1)
-    run_pos0 = np.flatnonzero(new_run).astype(np.int64)
-    run_len = np.diff(np.append(run_pos0, csr_arc.shape[0])).astype(np.int64)
-    n_total = int(node_off[-1])
-    run_ptr = np.zeros(n_total + 1, np.int64)
-    np.cumsum(np.bincount(d[run_pos0], minlength=n_total), out=run_ptr[1:])
-
-    # label sets per graph
-    max_label = int(lab.max()) if A else -1
-    key = graph_of_arc[emit] * (max_label + 1) + lab[emit]
-    ukey = np.unique(key)
-    ug = ukey // (max_label + 1) if ukey.size else ukey
-    labs = (ukey - ug * (max_label + 1)).astype(np.int64)
-    lab_off = np.zeros(G + 1, np.int64)
-    np.cumsum(np.bincount(ug, minlength=G), out=lab_off[1:])
-    run_key = graph_of_arc[csr_arc[run_pos0]] * (max_label + 1) + l[run_pos0]
-    run_ulab = np.searchsorted(ukey, run_key) - lab_off[graph_of_arc[csr_arc[run_pos0]]]
+    max_label = int(lab.max()) if lab.size else -1
+    lay = _layout(node_off, arc_off, batch.src, batch.dst, lab, max(max_label, 0))
+    csr_arc, run_ptr, run_src0, run_pos0, run_len, run_ulab, state_ulab = lay[:7]
+    lab_off, labs, mixed, bad_arc = lay[7:]
+    if bad_arc >= 0:
+        g = int(np.searchsorted(arc_off, bad_arc, side="right") - 1)
+        raise GraphError(
+            f"graph {g}, arc {bad_arc - int(arc_off[g])}: source or destination state is "
+            "outside the graph"
+        )
 
     # epsilon arcs in topological order of the epsilon subgraph
     eps = np.flatnonzero(lab == -1)
+    graph_of_eps = np.searchsorted(arc_off, eps, side="right") - 1
     eps_off = np.zeros(G + 1, np.int64)
-    np.cumsum(np.bincount(graph_of_arc[eps], minlength=G), out=eps_off[1:])
+    np.cumsum(np.bincount(graph_of_eps, minlength=G), out=eps_off[1:])
     eps_arc = eps
+    n_total = int(node_off[-1])
     if eps.size:
         e_src = batch.src[eps].copy()
         e_dst = batch.dst[eps].copy()
@@ -116,21 +105,138 @@ def _build(batch: GraphBatch) -> Structure:
         node_off,
         int(nodes.max()) if G else 0,
         run_ptr,
-        s[run_pos0],
+        run_src0,
         run_pos0,
         run_len,
-        run_ulab.astype(np.int64),
+        run_ulab,
         csr_arc,
         eps_off,
         eps_arc,
-        src[eps_arc],
-        dst[eps_arc],
+        batch.src[eps_arc].astype(np.int64),
+        batch.dst[eps_arc].astype(np.int64),
         lab_off,
         labs,
         int(np.diff(lab_off).max()) if G else 0,
         max_label,
         batch.label,
         arc_off,
+        state_ulab,
+        not eps.size and not mixed,
+    )
+
+
+@nb.njit(cache=True)
+def _layout(node_off, arc_off, src, dst, lab, max_label):
+    """CSR of the emitting arcs by global destination, sorted by (label, source) within a state,
+    cut into runs; per-graph label sets. O(arcs) for graphs whose arcs into a state are few or
+    already in order (every topology here). Returns the arrays of :class:`Structure`, whether
+    some state mixes labels, and the first arc with a state out of range (-1: none)."""
+    G = node_off.shape[0] - 1
+    n_total = node_off[G]
+    in_ptr = np.zeros(n_total + 1, np.int64)
+    bad_arc = -1
+    for g in range(G):
+        n = node_off[g + 1] - node_off[g]
+        for a in range(arc_off[g], arc_off[g + 1]):
+            if not (0 <= src[a] < n and 0 <= dst[a] < n):
+                if bad_arc < 0:
+                    bad_arc = a
+                continue
+            if lab[a] >= 0:
+                in_ptr[node_off[g] + dst[a] + 1] += 1
+    for v in range(n_total):
+        in_ptr[v + 1] += in_ptr[v]
+    E = in_ptr[n_total]
+    csr = np.empty(E, np.int64)
+    fill = in_ptr[:n_total].copy()
+    for g in range(G):
+        n = node_off[g + 1] - node_off[g]
+        for a in range(arc_off[g], arc_off[g + 1]):
+            if lab[a] >= 0 and 0 <= src[a] < n and 0 <= dst[a] < n:
+                v = node_off[g] + dst[a]
+                csr[fill[v]] = a
+                fill[v] += 1
+    # sort each state's arcs by (label, source): insertion sort, linear when already in order
+    for v in range(n_total):
+        p0, p1 = in_ptr[v], in_ptr[v + 1]
+        for i in range(p0 + 1, p1):
+            a = csr[i]
+            key = (np.int64(lab[a]) << 32) + src[a]
+            j = i - 1
+            if j - p0 > 64 and (np.int64(lab[csr[j]]) << 32) + src[csr[j]] > key:
+                keys = np.empty(p1 - p0, np.int64)  # long and unsorted: sort the whole state
+                for k in range(p0, p1):
+                    keys[k - p0] = (np.int64(lab[csr[k]]) << 32) + src[csr[k]]
+                csr[p0:p1] = csr[p0:p1][np.argsort(keys, kind="mergesort")]
+                break
+            while j >= p0 and (np.int64(lab[csr[j]]) << 32) + src[csr[j]] > key:
+                csr[j + 1] = csr[j]
+                j -= 1
+            csr[j + 1] = a
+    # label sets per graph (ascending) and each label's index in its graph's set
+    slot = np.full(max_label + 1, -1, np.int64)
+    lab_off = np.zeros(G + 1, np.int64)
+    labs_all = np.empty(E, np.int64)
+    count = 0
+    for g in range(G):
+        start = count
+        for i in range(in_ptr[node_off[g]], in_ptr[node_off[g + 1]]):
+            x = lab[csr[i]]
+            if slot[x] < 0:
+                slot[x] = 0
+                labs_all[count] = x
+                count += 1
+        labs_all[start:count] = np.sort(labs_all[start:count])
+        for i in range(start, count):
+            slot[labs_all[i]] = -1
+        lab_off[g + 1] = count
+    labs = labs_all[:count].copy()
+    # runs: same destination and label, consecutive sources
+    run_ptr = np.zeros(n_total + 1, np.int64)
+    run_pos = np.empty(E, np.int64)
+    R = 0
+    for v in range(n_total):
+        for i in range(in_ptr[v], in_ptr[v + 1]):
+            a = csr[i]
+            if i == in_ptr[v] or lab[a] != lab[csr[i - 1]] or src[a] != src[csr[i - 1]] + 1:
+                run_pos[R] = i
+                R += 1
+        run_ptr[v + 1] = R
+    run_pos0 = run_pos[:R].copy()
+    run_src0 = np.empty(R, np.int64)
+    run_len = np.empty(R, np.int64)
+    run_ulab = np.empty(R, np.int64)
+    state_ulab = np.zeros(n_total, np.int64)
+    mixed = False
+    for g in range(G):
+        u0, u1 = lab_off[g], lab_off[g + 1]
+        for u in range(u0, u1):
+            slot[labs[u]] = u - u0
+        for v in range(node_off[g], node_off[g + 1]):
+            for r in range(run_ptr[v], run_ptr[v + 1]):
+                p = run_pos0[r]
+                end = run_pos0[r + 1] if r + 1 < R else E
+                run_src0[r] = src[csr[p]]
+                run_len[r] = end - p
+                run_ulab[r] = slot[lab[csr[p]]]
+                if r == run_ptr[v]:
+                    state_ulab[v] = run_ulab[r]
+                elif run_ulab[r] != state_ulab[v]:
+                    mixed = True
+        for u in range(u0, u1):
+            slot[labs[u]] = -1
+    return (
+        csr,
+        run_ptr,
+        run_src0,
+        run_pos0,
+        run_len,
+        run_ulab,
+        state_ulab,
+        lab_off,
+        labs,
+        mixed,
+        bad_arc,
     )
 
 

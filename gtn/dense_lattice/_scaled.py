@@ -7,13 +7,16 @@ backward pass can normalise every posterior locally (each path crosses each fram
 Utterances whose scales underflow, or that end with no mass, are flagged for the exact
 log-space kernels (``_logspace``), which also tell "no path" from underflow.
 
-Shapes: pe [B, T, Umax] (the emissions of each graph's labels, exponentiated by the caller);
+Shapes: em [B, T, V]; pe [B, T, Umax] (the emission factors of each graph's labels, filled by
+the forward pass and reused by the backward);
 alpha [B, T+1, Nmax]; scale [B, T+1]. alpha and pe are stored in the emissions' dtype (halves
 memory for float32); all sums accumulate in float64.
 """
 
 import numba as nb
 import numpy as np
+
+from ._emission import frame_factors
 
 # reassoc lets LLVM vectorise the dot products; no 'nnan'/'ninf': +inf energies are meaningful.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -36,8 +39,7 @@ def _closure_back(bv, e0, e1, eps_src, eps_dst, ewexp):
 
 @nb.njit(cache=True, parallel=True, fastmath=FAST)
 def forward(
-    pe,
-    eshift,
+    em,
     lengths,
     gidx,
     active,
@@ -50,21 +52,24 @@ def forward(
     eps_off,
     eps_src,
     eps_dst,
+    lab_off,
+    labs,
     wexp,
     ewexp,
     swexp,
     fwexp,
     shift,
     beta,
+    pe,
     alpha,
     scale,
     energy,
     status,
 ):
     """Free energy per utterance into ``energy``; status[b] = 1 asks for the log-space path.
-    pe[b, t, u] = exp(-beta (em[b, t, label u] - m[b, t])) with sum_t m[b, t] = eshift[b]."""
+    Fills pe[b, t, u] = exp(-beta (em[b, t, label u] - m[b, t])) (see ``_emission``)."""
     nmax = alpha.shape[2]
-    for b in nb.prange(pe.shape[0]):
+    for b in nb.prange(em.shape[0]):
         status[b] = 1
         energy[b] = np.inf
         if not active[b]:
@@ -74,6 +79,8 @@ def forward(
         n0 = node_off[g]
         N = node_off[g + 1] - n0
         e0, e1 = eps_off[g], eps_off[g + 1]
+        glabs = labs[lab_off[g] : lab_off[g + 1]]
+        ebuf = np.empty(glabs.shape[0])
         tmp = np.empty(nmax, alpha.dtype)
         raw = np.empty(nmax)  # a frame before normalisation, in float64
         c = 0.0
@@ -85,7 +92,9 @@ def forward(
             alpha[b, 0, s] = swexp[n0 + s] / c
         scale[b, 0] = c
         total = np.log(c)
+        eshift = 0.0
         for t in range(T):
+            eshift += frame_factors(em[b, t], glabs, beta, ebuf, pe[b, t])
             a = alpha[b, t]
             if e1 > e0:
                 _closure(alpha[b, t, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
@@ -121,7 +130,7 @@ def forward(
             continue
         status[b] = 0
         energy[b] = (
-            shift[g, 0] * T + shift[g, 1] + shift[g, 2] + eshift[b] - (total + np.log(z)) / beta
+            shift[g, 0] * T + shift[g, 1] + shift[g, 2] + eshift - (total + np.log(z)) / beta
         )
 
 
@@ -150,14 +159,16 @@ def backward(
     scale,
     active,
     rows,
+    arc_grads,
     g_em,
     g_w,
     g_ew,
     g_sw,
     g_fw,
 ):
-    """Posteriors times gout[b]: into g_em [B, T, V] and the arc/epsilon/start/final buffers
-    (row rows[b]: b when the graph is shared by the batch, else 0 with disjoint slices)."""
+    """Posteriors times gout[b]: into g_em [B, T, V] and the arc (only if ``arc_grads``),
+    epsilon, start and final buffers (row rows[b]: b when the graph is shared by the batch,
+    else 0 with disjoint slices)."""
     nmax = alpha.shape[2]
     for b in nb.prange(gout.shape[0]):
         if not active[b]:
@@ -210,7 +221,8 @@ def backward(
                     for k in range(run_len[r]):
                         x = wexp[p0 + k] * f
                         xi = a[s0 + k] * x
-                        g_w[row, p0 + k] += xi
+                        if arc_grads:
+                            g_w[row, p0 + k] += xi
                         tot += xi
                         bcur[s0 + k] += x
                     g_em[b, t, labs[u0 + run_ulab[r]]] += tot

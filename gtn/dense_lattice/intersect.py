@@ -18,16 +18,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numba
 import numpy as np
 import torch
 
 from .._threads import sync_threads
 from ..graph import Graph, GraphError
-from . import _logspace, _scaled
+from . import _logspace, _scaled, _statewise
 from ._prep import Structure, structure, weights
 from .batch import GraphBatch
 
 INF = float("inf")
+_PARALLEL_WORK = 50_000  # arc-frames below which the kernels run on one thread
 
 
 class Alignment(NamedTuple):
@@ -86,7 +88,7 @@ class DenseLattice:
         with no path). Equal to the gradient of the free energy; not itself differentiable."""
         beta = _check_beta(beta)
         saved = _free_forward(self, beta)
-        grads = _free_backward(self, saved, np.ones(self.batch_size))
+        grads = _free_backward(self, saved, np.ones(self.batch_size), arc_grads=False)
         return grads[0]
 
     def to_graph(self, b: int = 0) -> Graph:
@@ -220,31 +222,38 @@ def _em(lat: DenseLattice) -> np.ndarray:
     return np.ascontiguousarray(lat.emissions.detach().numpy())
 
 
-def _buffers(lat: DenseLattice, dtype) -> tuple:
+def _buffers(lat: DenseLattice, dtype, arc_grads: bool = True) -> tuple:
+    """Zeroed gradient buffers (emissions, arcs, epsilon arcs, start, final); the arc and
+    epsilon buffers are dummies unless ``arc_grads``."""
     st = lat.structure
     rows = lat.batch_size if lat.shared else 1
     B, T, V = lat.emissions.shape
+    n_arcs, n_eps = (st.csr_arc.shape[0], st.eps_arc.shape[0]) if arc_grads else (1, 1)
     return (
-        np.zeros((B, T, V), dtype),
-        np.zeros((rows, st.csr_arc.shape[0])),
-        np.zeros((rows, st.eps_arc.shape[0])),
+        np.zeros((B, T, V), dtype) if dtype is not None else None,
+        np.zeros((rows, n_arcs)),
+        np.zeros((rows, n_eps)),
         np.zeros((rows, int(st.node_off[-1]))),
         np.zeros((rows, int(st.node_off[-1]))),
     )
 
 
-def _grad_tensors(lat: DenseLattice, bufs) -> tuple:
-    """Kernel buffers -> (emission grad, arc grad in batch order, start grad, final grad)."""
+def _grad_tensors(lat: DenseLattice, bufs, arc_grads: bool = True) -> tuple:
+    """Kernel buffers -> (emission grad, arc grad in batch order or None, start grad, final
+    grad)."""
     st, g = lat.structure, lat.graphs
     g_em, g_w, g_ew, g_sw, g_fw = bufs
-    gw = np.zeros(int(st.arc_off[-1]))
-    gw[st.csr_arc] = g_w.sum(0)
-    gw[st.eps_arc] = g_ew.sum(0)
+    gw = None
+    if arc_grads:
+        gw = np.zeros(int(st.arc_off[-1]))
+        gw[st.csr_arc] = g_w.sum(0) if g_w.shape[0] > 1 else g_w[0]
+        gw[st.eps_arc] = g_ew.sum(0) if g_ew.shape[0] > 1 else g_ew[0]
+        gw = torch.from_numpy(gw).to(g.weight.dtype)
     return (
         torch.from_numpy(g_em),
-        torch.from_numpy(gw).to(g.weight.dtype),
-        torch.from_numpy(g_sw.sum(0)).to(g.start_weight.dtype),
-        torch.from_numpy(g_fw.sum(0)).to(g.final_weight.dtype),
+        gw,
+        torch.from_numpy(g_sw.sum(0) if g_sw.shape[0] > 1 else g_sw[0]).to(g.start_weight.dtype),
+        torch.from_numpy(g_fw.sum(0) if g_fw.shape[0] > 1 else g_fw[0]).to(g.final_weight.dtype),
     )
 
 
@@ -264,77 +273,59 @@ def _args(st: Structure) -> tuple:
     )
 
 
-def _frame_probs(lat: DenseLattice, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """pe [B, T, Umax] = exp(-beta (em - m)) over each graph's labels, m the per-frame minimum
-    (so the best label has 1), in the emissions' dtype; and sum_t m per utterance. Vectorised
-    in torch: the kernels then need no exp() in their loops."""
-    st = lat.structure
-    B, T, _ = lat.emissions.shape
-    U = max(st.max_labels, 1)
-    counts = np.diff(st.lab_off)
-    first = np.where(
-        counts > 0, st.labs[np.minimum(st.lab_off[:-1], len(st.labs) - 1)] if len(st.labs) else 0, 0
+def _state_args(st: Structure) -> tuple:
+    return (
+        st.node_off,
+        st.run_ptr,
+        st.run_src0,
+        st.run_pos0,
+        st.run_len,
+        st.state_ulab,
+        st.lab_off,
+        st.labs,
     )
-    idx = np.repeat(first[:, None], U, 1)  # padded label slots repeat a real label (unused)
-    col = np.arange(st.labs.shape[0]) - np.repeat(st.lab_off[:-1], counts)
-    idx[np.repeat(np.arange(st.num_graphs), counts), col] = st.labs
-    idx = torch.from_numpy(idx[lat.gidx])
-    with torch.no_grad():
-        sel = lat.emissions.detach().gather(2, idx[:, None, :].expand(B, T, U)).double()
-        m = sel.amin(2, keepdim=True)
-        valid = torch.arange(T)[None, :, None] < torch.from_numpy(lat.lengths)[:, None, None]
-        m = torch.where(valid & torch.isfinite(m), m, torch.zeros_like(m))
-        pe = torch.exp(sel.sub_(m).mul_(-beta)).to(lat.emissions.dtype)
-    return pe.numpy(), m.sum((1, 2)).numpy()
+
+
+def _use_threads(lat: DenseLattice) -> None:
+    """Follow torch's thread count, but run small work on one thread: a parallel region costs
+    tens of microseconds to start (milliseconds when the other cores are busy)."""
+    sync_threads()
+    st = lat.structure
+    arcs = np.diff(st.arc_off)[lat.gidx]
+    if lat.batch_size < 2 or int((arcs * lat.lengths).sum()) < _PARALLEL_WORK:
+        numba.set_num_threads(1)
 
 
 def _free_forward(lat: DenseLattice, beta: float) -> dict:
     st, g = lat.structure, lat.graphs
     W = weights(st, _np(g.weight), _np(g.start_weight), _np(g.final_weight), beta)
     B, T, _ = lat.emissions.shape
-    pe, eshift = _frame_probs(lat, beta)
-    sync_threads()
-    alpha = np.empty((B, T + 1, max(st.max_nodes, 1)), pe.dtype)
+    em = _em(lat)
+    pe = np.empty((B, T, max(st.max_labels, 1)), em.dtype)
+    alpha = np.empty((B, T + 1, max(st.max_nodes, 1)), em.dtype)
     scale = np.empty((B, T + 1))
     energy = np.empty(B)
     status = np.zeros(B, np.int64)
-    _scaled.forward(
-        pe,
-        eshift,
-        lat.lengths,
-        lat.gidx,
-        ~W.needs_log[lat.gidx],
-        *_args(st)[:9],
-        W.wexp,
-        W.ewexp,
-        W.swexp,
-        W.fwexp,
-        W.shift,
-        beta,
-        alpha,
-        scale,
-        energy,
-        status,
-    )
+    active = ~W.needs_log[lat.gidx]
+    _use_threads(lat)
+    if st.state_labelled:
+        _statewise.forward(
+            em, lat.lengths, lat.gidx, active, *_state_args(st), W.wexp, W.swexp, W.fwexp,
+            W.shift, beta, pe, alpha, scale, energy, status,
+        )  # fmt: skip
+    else:
+        _scaled.forward(
+            em, lat.lengths, lat.gidx, active, *_args(st), W.wexp, W.ewexp, W.swexp, W.fwexp,
+            W.shift, beta, pe, alpha, scale, energy, status,
+        )  # fmt: skip
     use_log = status == 1
     alpha_log = None
     if use_log.any():  # rare: exact log-space recursion for these utterances
         alpha_log = np.empty((B, T + 1, max(st.max_nodes, 1)))
         _logspace.forward(
-            1,
-            beta,
-            _em(lat),
-            lat.lengths,
-            lat.gidx,
-            use_log,
-            *_args(st),
-            W.w,
-            W.ew,
-            W.sw,
-            W.fw,
-            alpha_log,
-            energy,
-        )
+            1, beta, em, lat.lengths, lat.gidx, use_log, *_args(st), W.w, W.ew, W.sw, W.fw,
+            alpha_log, energy,
+        )  # fmt: skip
     return dict(
         W=W,
         beta=beta,
@@ -347,47 +338,32 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
     )
 
 
-def _free_backward(lat: DenseLattice, s: dict, gout: np.ndarray) -> tuple:
+def _free_backward(lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool = True) -> tuple:
+    """Gradients (emissions, arc weights or None unless ``arc_grads``, start, final)."""
     st, W = lat.structure, s["W"]
-    bufs = _buffers(lat, lat.emissions.detach().numpy().dtype)
+    bufs = _buffers(lat, lat.emissions.detach().numpy().dtype, arc_grads)
     live = np.isfinite(s["energy"]) & (gout != 0) & np.isfinite(gout)
-    em = _em(lat)
-    sync_threads()
-    _scaled.backward(
-        gout,
-        lat.lengths,
-        lat.gidx,
-        *_args(st),
-        W.wexp,
-        W.ewexp,
-        W.swexp,
-        W.fwexp,
-        s["alpha"],
-        s["pe"],
-        s["scale"],
-        live & ~s["use_log"],
-        lat.rows,
-        *bufs,
-    )
+    scaled = live & ~s["use_log"]
+    _use_threads(lat)
+    if st.state_labelled:
+        g_em, g_w, _, g_sw, g_fw = bufs
+        _statewise.backward(
+            gout, lat.lengths, lat.gidx, scaled, lat.rows, *_state_args(st), W.wexp, W.swexp,
+            W.fwexp, s["alpha"], s["pe"], s["scale"], arc_grads, g_em, g_w, g_sw, g_fw,
+        )  # fmt: skip
+    else:
+        _scaled.backward(
+            gout, lat.lengths, lat.gidx, *_args(st), W.wexp, W.ewexp, W.swexp, W.fwexp,
+            s["alpha"], s["pe"], s["scale"], scaled, lat.rows, arc_grads, *bufs,
+        )  # fmt: skip
     if s["alpha_log"] is not None:
+        if not arc_grads:  # the log-space kernel always writes arc posteriors
+            bufs = (bufs[0], *_buffers(lat, None, True)[1:3], *bufs[3:])
         _logspace.backward(
-            s["beta"],
-            gout,
-            em,
-            lat.lengths,
-            lat.gidx,
-            live & s["use_log"],
-            lat.rows,
-            *_args(st),
-            W.w,
-            W.ew,
-            W.sw,
-            W.fw,
-            s["alpha_log"],
-            s["energy"],
-            *bufs,
-        )
-    return _grad_tensors(lat, bufs)
+            s["beta"], gout, _em(lat), lat.lengths, lat.gidx, live & s["use_log"], lat.rows,
+            *_args(st), W.w, W.ew, W.sw, W.fw, s["alpha_log"], s["energy"], *bufs,
+        )  # fmt: skip
+    return _grad_tensors(lat, bufs, arc_grads)
 
 
 def _tropical(lat: DenseLattice) -> tuple[np.ndarray, np.ndarray]:
@@ -396,7 +372,7 @@ def _tropical(lat: DenseLattice) -> tuple[np.ndarray, np.ndarray]:
     B, T, _ = lat.emissions.shape
     alpha = np.empty((B, T + 1, max(st.max_nodes, 1)))
     energy = np.empty(B)
-    sync_threads()
+    _use_threads(lat)
     _logspace.forward(
         0,
         1.0,
@@ -427,7 +403,6 @@ def _backtrack(lat: DenseLattice, alpha, energy_w, gout):
         if grads
         else (np.zeros((1, 1, 1), _em(lat).dtype), *(np.zeros((1, 1)) for _ in range(4)))
     )
-    sync_threads()
     _logspace.backtrack(
         gout if grads else np.ones(B),
         _em(lat),
@@ -466,7 +441,8 @@ class _FreeEnergy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
-        g_em, g_w, g_sw, g_fw = _free_backward(ctx.lat, ctx.saved, gout)
+        arc_grads = ctx.needs_input_grad[3]  # CTC's constant graphs need none
+        g_em, g_w, g_sw, g_fw = _free_backward(ctx.lat, ctx.saved, gout, arc_grads)
         return None, None, g_em, g_w, g_sw, g_fw
 
 

@@ -294,3 +294,22 @@ def test_graph_whose_ids_are_not_topological_scores_like_its_renumbering():
     assert float(free_energy(renumbered)) == pytest.approx(float(free_energy(g)), rel=1e-12)
     assert float(min_energy(renumbered)) == float(min_energy(g))
     torch.testing.assert_close(arc_posteriors(renumbered), arc_posteriors(g))
+
+
+@pytest.mark.parametrize("beta", BETAS)
+def test_lattice_frames_free_energy_and_posteriors_equal_brute_force(beta):
+    """States whose arcs all go to one state (lattice frames, scored as one slice of weights),
+    mixed with ordinary states, an absent (+inf) arc and a dead end."""
+    src = [0, 0, 0, 1, 1, 2, 2, 2, 3]
+    dst = [1, 1, 1, 2, 2, 3, 4, 4, 5]  # states 0, 1, 3 are frames; 2 is not; 4 is a dead end
+    w = torch.tensor([0.3, -0.2, INF, 1.0, 0.5, 0.1, -0.4, 0.2, 0.7], dtype=torch.float64)
+    g = gtn.Graph.from_arrays(6, src, dst, list(range(9)), weight=w.requires_grad_())
+    paths = paths_of(g)
+    F = free_energy(g, beta)
+    assert float(F.detach()) == pytest.approx(ref.free_energy(paths, beta), rel=1e-12)
+    (grad,) = torch.autograd.grad(F, [g.weight])
+    posterior = torch.zeros(9, dtype=torch.float64)
+    for p in paths:
+        for arc in p.arcs:
+            posterior[arc] += math.exp(-beta * (p.energy - float(F)))
+    torch.testing.assert_close(grad, posterior, rtol=1e-10, atol=1e-12)

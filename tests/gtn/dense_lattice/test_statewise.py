@@ -1,0 +1,103 @@
+"""The state-labelled fast path (``_statewise``) equals the general run kernels (``_scaled``)
+on the graphs it serves: CTC, HMM and CRF graphs, with padding, no-path utterances, float32
+and float64, and gradients wrt emissions and every weight."""
+
+import math
+
+import pytest
+import torch
+
+from gtn.dense_lattice import ctc_graphs, hmm_graphs, intersect, linear_chain
+from gtn.dense_lattice.intersect import DenseLattice
+
+F64 = torch.float64
+
+
+def _general(lat: DenseLattice) -> DenseLattice:
+    """The same lattice routed to the general kernels."""
+    lat.structure = lat.structure._replace(state_labelled=False)
+    return lat
+
+
+def _free_and_grads(graphs, em, lengths, general, beta=1.0):
+    """Free energies and gradients wrt emissions and the graph weights (those that require
+    grad), from a fresh lattice on the fast or the general path."""
+    em = em.detach().clone().requires_grad_(True)
+    lat = intersect(graphs, em, lengths)
+    if general:
+        _general(lat)
+    else:
+        assert lat.structure.state_labelled
+    F = lat.free_energy(beta)
+    g = lat.graphs
+    leaves = [em] + [t for t in (g.weight, g.start_weight, g.final_weight) if t.requires_grad]
+    weights = torch.isfinite(F).to(F.dtype) * torch.linspace(0.5, 1.5, F.shape[0], dtype=F.dtype)
+    grads = torch.autograd.grad((torch.where(torch.isfinite(F), F, 0) * weights).sum(), leaves)
+    return F, grads
+
+
+def _assert_same(graphs, em, lengths, beta=1.0, rtol=1e-9):
+    F_fast, g_fast = _free_and_grads(graphs, em, lengths, False, beta)
+    F_gen, g_gen = _free_and_grads(graphs, em, lengths, True, beta)
+    torch.testing.assert_close(F_fast, F_gen, rtol=rtol, atol=rtol)
+    for a, b in zip(g_fast, g_gen, strict=True):
+        torch.testing.assert_close(a, b, rtol=rtol, atol=rtol)
+    return F_fast
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-9), (torch.float32, 1e-4)])
+@pytest.mark.parametrize("seed", range(4))
+def test_ctc_with_padding_and_no_path_equals_general_path(dtype, rtol, seed):
+    gen = torch.Generator().manual_seed(seed)
+    B, T, C = 5, 9, 6
+    em = -torch.randn(B, T, C, generator=gen, dtype=dtype).log_softmax(-1)
+    targets = torch.randint(1, C, (B, 4), generator=gen)
+    target_lengths = torch.tensor([4, 3, 0, 4, 2])
+    lengths = torch.tensor([9, 7, 3, 2, 9])  # utterance 3: 2 frames for 4 labels, no path
+    F = _assert_same(ctc_graphs(targets, target_lengths, 0, dtype), em, lengths, rtol=rtol)
+    assert F[3] == math.inf
+    assert torch.isfinite(F[[0, 1, 2, 4]]).all()
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.0])
+def test_hmm_with_trainable_weights_equals_general_path(beta):
+    gen = torch.Generator().manual_seed(1)
+    B, T, n = 3, 10, 2
+    targets = torch.tensor([[0, 1, 2], [2, 2, 0], [1, 0, 0]])
+    graphs = hmm_graphs(targets, torch.tensor([3, 2, 1]), n, 0.3, 0.1, skip=0.7, dtype=F64)
+    graphs = graphs.with_weights(
+        (
+            graphs.weight + torch.rand(graphs.weight.shape, generator=gen, dtype=F64)
+        ).requires_grad_(),
+        graphs.start_weight.clone().requires_grad_(),
+        graphs.final_weight.clone().requires_grad_(),
+    )
+    em = torch.randn(B, T, 3 * n, generator=gen, dtype=F64)
+    _assert_same(graphs, em, torch.tensor([10, 6, 1]), beta)
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-9), (torch.float32, 1e-4)])
+def test_crf_shared_graph_equals_general_path(dtype, rtol):
+    gen = torch.Generator().manual_seed(2)
+    B, T, K = 4, 7, 5
+    trans, start, end = (torch.randn(*s, generator=gen, dtype=dtype) for s in ((K, K), (K,), (K,)))
+    graph = linear_chain(trans.requires_grad_(), start.requires_grad_(), end.requires_grad_())
+    em = torch.randn(B, T, K, generator=gen, dtype=dtype)
+    _assert_same(graph, em, torch.tensor([7, 1, 4, 7]), rtol=rtol)
+
+
+def test_label_posteriors_equal_general_path():
+    gen = torch.Generator().manual_seed(3)
+    em = -torch.randn(2, 8, 5, generator=gen, dtype=F64).log_softmax(-1)
+    graphs = ctc_graphs(torch.tensor([[1, 2, 2], [3, 4, 0]]), torch.tensor([3, 2]), 0, F64)
+    fast = intersect(graphs, em, torch.tensor([8, 5])).label_posteriors()
+    general = _general(intersect(graphs, em, torch.tensor([8, 5]))).label_posteriors()
+    torch.testing.assert_close(fast, general, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(fast.sum(-1)[1, :5], torch.ones(5, dtype=F64))
+
+
+def test_graph_with_mixed_labels_into_a_state_takes_the_general_path():
+    import gtn
+
+    g = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [0, 1], start=[0], final=[1])
+    assert not intersect(g, torch.zeros(1, 1, 2)).structure.state_labelled
