@@ -24,7 +24,7 @@ $(VENV)/.apps: pyproject.toml $(VENV)/.torch
 	touch $@
 
 demo: $(VENV)/.apps
-	$(PY) -m apps.cli tour --out out/demo
+	$(PY) -m apps.check_reading demo --out out/demo
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q

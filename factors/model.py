@@ -42,7 +42,7 @@ def answer(result: Any) -> Any:
 def cost_of(cost: str | torch.Tensor | None, y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
     """Δ(y, ŷ) [B]: "hamming" counts differing labels; a table [B, n, K] sums cost[b, i, ŷ_i]."""
     if cost is None:
-        return torch.zeros(y.shape[0])
+        return torch.zeros(len(y))  # y may be a tensor or a list of variable-length answers
     if isinstance(cost, str):
         return (y.reshape(y.shape[0], -1) != y_hat.reshape(y_hat.shape[0], -1)).sum(1).float()
     return cost.gather(2, y_hat.reshape(y_hat.shape[0], -1, 1)).squeeze(-1).sum(1)

@@ -369,6 +369,24 @@ class Graph:
             c[key] = compute()
         return c[key]
 
+    def __reduce__(self):
+        # Pickle and deepcopy rebuild through the trusted constructor (no re-validation).
+        return (
+            Graph._trusted,
+            (
+                self.num_nodes,
+                self.src,
+                self.dst,
+                self.ilabel,
+                self.olabel,
+                self.weight,
+                self.start_weight,
+                self.final_weight,
+                self.isymbols,
+                self.osymbols,
+            ),
+        )
+
     def __setattr__(self, name, value):
         raise AttributeError("gtn.Graph is immutable; use with_weights() or a builder")
 

@@ -130,3 +130,13 @@ def test_semiring_plus():
     assert gtn.TROPICAL.plus(1.0, 2.0) == 1.0
     assert gtn.LOG.plus(1.0, 1.0) == pytest.approx(1.0 - np.log(2.0))
     assert gtn.log_semiring(2.0).plus(0.0, INF) == 0.0
+
+
+def test_graph_pickles_and_deep_copies():
+    import copy
+    import pickle
+
+    g = two_arc_graph(dtype=torch.float64)
+    for h in (pickle.loads(pickle.dumps(g)), copy.deepcopy(g)):
+        assert list(h.arcs()) == list(g.arcs()) and h.dtype == torch.float64
+        assert torch.equal(h.final_weight, g.final_weight) and h.weight is not g.weight

@@ -1,0 +1,12 @@
+"""The 1998 graph-transformer check-amount reader (LeCun, Bottou, Bengio and Haffner), trained
+globally: over-segmentation -> segmentation graph -> LeNet-5 with a rubbish class ->
+interpretation graph o amount grammar -> Viterbi. Energies: lower is better.
+
+>>> from apps.check_reading import CheckReader
+>>> reader = CheckReader()  # or CheckReader.load("out/demo/global_nll.pt")
+"""
+
+from .model import CheckReaderModel
+from .reader import CheckpointError, CheckReader
+
+__all__ = ["CheckReader", "CheckReaderModel", "CheckpointError"]

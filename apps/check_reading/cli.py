@@ -1,0 +1,141 @@
+"""``ebgtn check-reading train|evaluate|demo|read`` (also ``python -m apps.check_reading``).
+
+    demo      train from scratch on a short schedule, evaluate, write figures (a few minutes)
+    train     train the local system and the global ones; writes checkpoints and results
+    evaluate  evaluate checkpoints on held-out test fields
+    read      read one image file: print the amount and confidence, write a figure
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+
+def _config(args):
+    from .experiment import DEMO, Config
+
+    base = DEMO if args.command_name == "demo" else Config()
+    names = ("train_fields", "test_fields", "seed", "local_epochs", "global_epochs",
+             "global_fields", "cache_dir")
+    changes = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    if getattr(args, "losses", None):
+        changes["losses"] = tuple(args.losses.split(","))
+    return replace(base, **changes)
+
+
+def _run(args) -> int:
+    from .experiment import run
+
+    run(_config(args), Path(args.out), progress=not args.quiet)
+    return 0
+
+
+def _evaluate(args) -> int:
+    from . import evaluate, figures
+    from .experiment import evaluate_model, load_sets
+    from .reader import CheckReader
+    from .train import prepare
+
+    config = _config(args)
+    _, test = load_sets(replace(config, train_fields=1))
+    prepared = prepare(test, progress=not args.quiet)
+    rows, curves = {}, {}
+    for path in args.checkpoints:
+        reader = CheckReader.load(path)
+        rows[Path(path).stem], curves[Path(path).stem] = evaluate_model(reader.model, prepared,
+                                                                       test.texts)
+    print(evaluate.format_table(rows))
+    figure = figures.error_reject_figure(curves, Path(args.out) / "error_reject.png")
+    print(f"wrote {figure}")
+    return 0
+
+
+def load_image(path: str) -> np.ndarray:
+    """A grey uint8 image from a file (colour files are converted to grey by luminance)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"))
+    except UnidentifiedImageError:
+        raise ValueError(f"{path} is not an image file Pillow can read") from None
+
+
+def _read(args) -> int:
+    from . import figures
+    from .reader import CheckReader, read_batch
+
+    reader = CheckReader.load(args.checkpoint)
+    image = load_image(args.image)
+    seg = reader.segment([image])[0]
+    answers, conf, _ = read_batch(reader.model, [seg])
+    print(f"{args.image}\t{answers[0]}\t{conf[0]:.4f}")
+    out = Path(args.figure or Path(args.image).with_suffix(".reading.png"))
+    figures.field_figure(image, seg, reader.model, out, confidence=float(conf[0]))
+    print(f"wrote {out}")
+    return 0
+
+
+def _guarded(job):
+    """Report bad input (image, checkpoint, arguments) as one line and exit status 2, under
+    ``ebgtn`` as under ``python -m apps.check_reading``."""
+
+    def run(args) -> int:
+        from .reader import CheckpointError
+
+        try:
+            return job(args)
+        except (CheckpointError, ValueError, TypeError, OSError) as err:
+            print(f"check-reading {args.command_name}: {err}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train-fields", type=int, dest="train_fields")
+    p.add_argument("--test-fields", type=int, dest="test_fields")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--cache-dir", dest="cache_dir", help="where generated fields are cached")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register ``check-reading`` on an argparse subparsers object."""
+    p = sub.add_parser("check-reading", help="the graph-transformer check-amount reader",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    jobs = p.add_subparsers(dest="command_name", required=True)
+    for name, helptext, out in (("demo", "short end-to-end run with figures", "out/demo"),
+                                ("train", "train local + global systems", "out/check_reading")):
+        q = jobs.add_parser(name, help=helptext)
+        _add_config_args(q)
+        q.add_argument("--out", default=out, help="folder for checkpoints, results, figures")
+        q.add_argument("--local-epochs", type=int, dest="local_epochs")
+        q.add_argument("--global-epochs", type=int, dest="global_epochs")
+        q.add_argument("--global-fields", type=int, dest="global_fields",
+                       help="train globally on the first n training fields")
+        q.add_argument("--losses", help="comma-separated global losses (nll,perceptron,hinge)")
+        q.set_defaults(run=_guarded(_run))
+    q = jobs.add_parser("evaluate", help="evaluate checkpoints on held-out test fields")
+    q.add_argument("checkpoints", nargs="+")
+    _add_config_args(q)
+    q.add_argument("--out", default="out/check_reading")
+    q.set_defaults(run=_guarded(_evaluate))
+    q = jobs.add_parser("read", help="read one image file")
+    q.add_argument("image")
+    q.add_argument("--checkpoint", required=True)
+    q.add_argument("--figure", help="where to write the figure (default IMAGE.reading.png)")
+    q.set_defaults(run=_guarded(_read))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m apps.check_reading")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["check-reading", *(sys.argv[1:] if argv is None else argv)])
+    return args.run(args)

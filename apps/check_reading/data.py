@@ -1,0 +1,122 @@
+"""Sets of rendered amount fields, generated once and cached on disk.
+
+A set is keyed by (split, number of fields, seed, renderer settings, format version): the
+same key always gives the same fields, and a changed setting never reuses a stale file.
+Training sets draw digits only from the MNIST training digits, test sets only from the test
+digits (see :mod:`.mnist`). Cache files are written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gtn._atomic import atomic_write
+
+from . import amounts, mnist
+from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
+
+VERSION = 1
+_SPLIT_CODE = {"train": 1, "test": 2}
+
+
+def default_cache_dir() -> Path:
+    """``$EBGTN_CACHE/check_reading`` or ``~/.cache/ebgtn/check_reading``."""
+    root = os.environ.get("EBGTN_CACHE") or Path.home() / ".cache" / "ebgtn"
+    return Path(root) / "check_reading"
+
+
+@dataclass
+class FieldSet:
+    """``n`` fields of one split (see :class:`.render.Field` for the arrays)."""
+
+    split: str
+    fields: list[Field]
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    @property
+    def texts(self) -> list[str]:
+        return [f.text for f in self.fields]
+
+    @property
+    def images(self) -> list[np.ndarray]:
+        return [f.image for f in self.fields]
+
+
+def cache_key(split: str, n: int, seed: int, style: FieldStyle) -> str:
+    settings = {"split": split, "n": n, "seed": seed, "style": style.as_dict(), "v": VERSION}
+    blob = json.dumps(settings, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def generate(split: str, n: int, seed: int, style: FieldStyle = DEFAULT_STYLE) -> FieldSet:
+    """Render ``n`` fields of ``split`` ("train" or "test") from amounts drawn by
+    :func:`.amounts.sample_amount`; deterministic in (split, n, seed, style)."""
+    pool = mnist.digits(split)
+    rng = np.random.default_rng([seed, _SPLIT_CODE[split]])
+    fields = [render_field(amounts.sample_amount(rng), pool, rng, style) for _ in range(n)]
+    return FieldSet(split, fields)
+
+
+def load_or_generate(
+    split: str,
+    n: int,
+    seed: int,
+    style: FieldStyle = DEFAULT_STYLE,
+    cache_dir: str | os.PathLike | None = None,
+) -> FieldSet:
+    """:func:`generate`, through an on-disk cache (``cache_dir=None``: the default folder)."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = folder / f"{split}-{n}-{seed}-{cache_key(split, n, seed, style)}.npz"
+    if path.exists():
+        try:
+            return _read(path, split)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is regenerated below and replaced atomically
+    fields = generate(split, n, seed, style)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(path, fields)
+    return fields
+
+
+def _write(path: Path, fields: FieldSet) -> None:
+    fs = fields.fields
+    shapes = np.array([f.image.shape for f in fs], np.int64).reshape(-1, 2)
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        texts=np.array([f.text for f in fs]),
+        shapes=shapes,
+        images=np.concatenate([f.image.ravel() for f in fs]),
+        owners=np.concatenate([f.owner.ravel() for f in fs]),
+        boxes=np.concatenate([f.boxes for f in fs]),
+        rows=np.concatenate([f.digit_rows for f in fs]),
+    )
+    with atomic_write(path, "wb") as f:
+        f.write(buffer.getvalue())
+
+
+def _read(path: Path, split: str) -> FieldSet:
+    with np.load(path, allow_pickle=False) as z:
+        texts, shapes = [str(t) for t in z["texts"]], z["shapes"]
+        images, owners, boxes, rows = z["images"], z["owners"], z["boxes"], z["rows"]
+    pix = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1])])
+    chars = np.concatenate([[0], np.cumsum([len(t) for t in texts])])
+    fields = []
+    for i, text in enumerate(texts):
+        shape = tuple(shapes[i])
+        a, b, c, d = pix[i], pix[i + 1], chars[i], chars[i + 1]
+        fields.append(
+            Field(
+                text, images[a:b].reshape(shape), owners[a:b].reshape(shape), boxes[c:d], rows[c:d]
+            )
+        )
+    return FieldSet(split, fields)

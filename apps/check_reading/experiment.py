@@ -1,0 +1,122 @@
+"""Experiments: train the local system and the globally trained ones, evaluate them on held-out
+test fields, write the results table and figures. ``demo`` and the CLI call these."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gtn._atomic import atomic_write
+
+from . import data, evaluate, figures
+from .model import CheckReaderModel
+from .reader import CheckReader, read_batch
+from .train import PreparedSet, prepare, train_global, train_local
+
+
+@dataclass
+class Config:
+    train_fields: int = 1500
+    test_fields: int = 2000
+    seed: int = 0
+    local_epochs: int = 8
+    global_epochs: int = 2
+    global_fields: int | None = None  # train globally on the first n training fields (None: all)
+    batch_size: int = 16
+    local_lr: float = 2e-3
+    local_batch: int = 256
+    global_lr: float = 3e-4
+    losses: tuple[str, ...] = ("nll", "perceptron", "hinge")
+    cache_dir: str | None = None
+    threads: int = 2
+    extra: dict = field(default_factory=dict)
+
+
+DEMO = Config(train_fields=1000, test_fields=400, local_epochs=4, global_epochs=1,
+              global_fields=400)
+
+
+def load_sets(config: Config, progress: bool = True) -> tuple[data.FieldSet, data.FieldSet]:
+    train = data.load_or_generate("train", config.train_fields, config.seed,
+                                  cache_dir=config.cache_dir)
+    test = data.load_or_generate("test", config.test_fields, config.seed,
+                                 cache_dir=config.cache_dir)
+    return train, test
+
+
+def read_all(model: CheckReaderModel, prepared: PreparedSet, batch_size: int = 64):
+    """(answers, confidences) for every prepared field."""
+    model.eval()
+    answers, conf = [], []
+    for i in range(0, len(prepared), batch_size):
+        a, c, _ = read_batch(model, prepared.segmentations[i : i + batch_size])
+        answers += a
+        conf.append(c)
+    return answers, np.concatenate(conf) if conf else np.zeros(0)
+
+
+def evaluate_model(model: CheckReaderModel, prepared: PreparedSet, texts: list[str]):
+    answers, conf = read_all(model, prepared)
+    correct = np.array([a == t for a, t in zip(answers, texts, strict=True)])
+    return evaluate.summarise(answers, conf, texts), evaluate.error_reject_curve(conf, correct)
+
+
+def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3) -> dict:
+    """Train local then each global loss, evaluate all, write checkpoints/table/figures."""
+    torch.set_num_threads(config.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    say = print if progress else (lambda *a, **k: None)
+    train_set, test_set = load_sets(config, progress)
+    say(f"data: {len(train_set)} training fields (training digits), {len(test_set)} test fields"
+        f" (test digits only) [{time.time() - t0:.0f}s]")
+    train_p = prepare(train_set, progress=progress)
+    test_p = prepare(test_set, progress=progress)
+    seg_count = np.mean([s.num_segments for s in train_p.segmentations])
+    say(f"over-segmentation: {seg_count:.1f} candidate segments per field "
+        f"[{time.time() - t0:.0f}s]")
+    model = CheckReaderModel()
+    train_local(model, train_p, epochs=config.local_epochs, batch_size=config.local_batch,
+                lr=config.local_lr, seed=config.seed, progress=progress)
+    models = {"local": model}
+    CheckReader(model).save(out / "local.pt")
+    say(f"local training done [{time.time() - t0:.0f}s]")
+    for loss in config.losses:
+        # A fresh model with the local weights (gtn graphs are immutable: no deepcopy).
+        m = CheckReaderModel()
+        m.recognizer.load_state_dict(model.recognizer.state_dict())
+        train_global(m, train_p.head(config.global_fields), loss, epochs=config.global_epochs,
+                     batch_size=config.batch_size, lr=config.global_lr, seed=config.seed,
+                     progress=progress)
+        models[f"global {loss}"] = m
+        CheckReader(m).save(out / f"global_{loss}.pt")
+        say(f"global {loss} training done [{time.time() - t0:.0f}s]")
+    rows, curves = {}, {}
+    for name, m in models.items():
+        rows[name], curves[name] = evaluate_model(m, test_p, test_set.texts)
+    table = evaluate.format_table(rows)
+    say(table)
+    with atomic_write(out / "results.txt") as f:
+        f.write(table + "\n")
+    with atomic_write(out / "results.json") as f:
+        json.dump({"config": asdict(config), "seconds": time.time() - t0,
+                   "rows": {k: {kk: (asdict(vv) if hasattr(vv, "__dataclass_fields__") else vv)
+                                for kk, vv in v.items()} for k, v in rows.items()}}, f, indent=1)
+    written = [out / "results.txt", figures.error_reject_figure(curves, out / "error_reject.png")]
+    best = models[f"global {config.losses[0]}"] if config.losses else model
+    for i in range(min(figure_fields, len(test_set))):
+        f = test_set.fields[i]
+        answers, conf, _ = read_batch(best, [test_p.segmentations[i]])
+        written.append(figures.field_figure(f.image, test_p.segmentations[i], best,
+                                            out / f"field_{i}.png", f.text, float(conf[0])))
+    written.append(figures.graphs_figure(test_p.segmentations[0], best, out / "graphs_0.png"))
+    written += figures.write_dot(test_p.segmentations[0], best, out)
+    say(f"done in {time.time() - t0:.0f}s; wrote to {out}/:")
+    for p in written:
+        say(f"  {p.name}")
+    return rows

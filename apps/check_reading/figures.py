@@ -1,0 +1,144 @@
+"""Figures for people: a field with its cuts and chosen path, the segmentation and
+interpretation graphs (matplotlib, plus DOT text for Graphviz users), the error-reject curve.
+Nothing here needs Graphviz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.patches import Arc, Rectangle  # noqa: E402
+
+import gtn  # noqa: E402
+from gtn._atomic import atomic_write  # noqa: E402
+from gtn.compose import compose  # noqa: E402
+
+from .amounts import ALPHABET, SYMBOLS  # noqa: E402
+from .model import NUM_CHARS, CheckReaderModel, interpretation_graph, make_batch  # noqa: E402
+from .segment import Segmentation  # noqa: E402
+
+
+def best_reading(model: CheckReaderModel, seg: Segmentation):
+    """(segment indices [L], labels [L], energies [S, 15]) of the Viterbi reading, found on the
+    interpretation *transducer* (segment index : character) composed with the grammar, so the
+    best path names its segments."""
+    with torch.no_grad():
+        energies = model.segment_energies(make_batch([seg]))
+    if seg.num_segments == 0:
+        return [], [], energies
+    n = seg.cuts.shape[0]
+    segs = np.repeat(np.arange(seg.num_segments, dtype=np.int32), NUM_CHARS)
+    chars = np.tile(np.arange(NUM_CHARS, dtype=np.int32), seg.num_segments)
+    transducer = gtn.Graph.from_arrays(
+        n, np.repeat(seg.start, NUM_CHARS), np.repeat(seg.end, NUM_CHARS), segs, chars,
+        weight=energies[:, :NUM_CHARS].reshape(-1), start=[0], final=[n - 1])
+    path = gtn.best_path(compose(transducer, model.grammar))
+    return path.ilabel.tolist(), path.olabel.tolist(), energies
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def field_figure(image: np.ndarray, seg: Segmentation, model: CheckReaderModel, path: Path,
+                 truth: str | None = None, confidence: float | None = None) -> Path:
+    """The field, its candidate cuts (dashed), the segments of the chosen reading (boxes) and
+    the reading with each character's energy."""
+    chosen, labels, energies = best_reading(model, seg)
+    fig, ax = plt.subplots(figsize=(max(4, image.shape[1] / 40), 2.6))
+    ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+    for x in seg.cuts:
+        ax.axvline(x - 0.5, color="tab:blue", lw=0.8, ls="--", alpha=0.7)
+    top, bottom = seg.band
+    for s, c in zip(chosen, labels, strict=True):
+        x0, x1 = seg.cuts[seg.start[s]], seg.cuts[seg.end[s]]
+        ax.add_patch(Rectangle((x0 - 0.5, top - 0.5), x1 - x0, bottom - top, fill=False,
+                               color="tab:red", lw=1.5))
+        ax.text((x0 + x1) / 2, top - 2, f"{ALPHABET[c]}\n{float(energies[s, c]):.2f}",
+                ha="center", va="bottom", color="tab:red", fontsize=8)
+    answer = "".join(ALPHABET[c] for c in labels)
+    title = f"read {answer!r}"
+    if confidence is not None:
+        title += f"  confidence {confidence:.3f}"
+    if truth is not None:
+        title += f"  (truth {truth!r})"
+    ax.set_title(title.replace("$", r"\$"), fontsize=9, pad=22)  # "$" is not mathtext here
+    ax.set_axis_off()
+    return _save(fig, path)
+
+
+def _arc(ax, x0, x1, color, lw, label=None):
+    ax.add_patch(Arc(((x0 + x1) / 2, 0), x1 - x0, (x1 - x0) * 0.8, theta1=0, theta2=180,
+                     color=color, lw=lw))
+    if label:
+        ax.text((x0 + x1) / 2, (x1 - x0) * 0.4, label, ha="center", va="bottom", fontsize=6,
+                color=color)
+
+
+def graphs_figure(seg: Segmentation, model: CheckReaderModel, path: Path) -> Path:
+    """Top: the segmentation graph (one arc per candidate segment, over the cut positions).
+    Bottom: the interpretation graph summarised by each segment's best character and energy
+    (14 arcs per segment in full). The chosen reading's arcs are red."""
+    chosen, labels, energies = best_reading(model, seg)
+    on_path = dict(zip(chosen, labels, strict=True))
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6))
+    x = seg.cuts.astype(float)
+    span = max(x[-1] - x[0], 1) if x.size else 1
+    for ax, title in zip(axes, ("segmentation graph", "interpretation graph (best class/energy"
+                                " per segment arc)"), strict=True):
+        for s in range(seg.num_segments):
+            red = s in on_path
+            label = None
+            if ax is axes[1]:
+                c = on_path.get(s, int(energies[s, :NUM_CHARS].argmin()))
+                label = f"{ALPHABET[c]}/{float(energies[s, c]):.1f}"
+            _arc(ax, x[seg.start[s]], x[seg.end[s]], "tab:red" if red else "0.6",
+                 1.8 if red else 0.6, label)
+        ax.plot(x, np.zeros_like(x), "o", color="k", ms=4)
+        ax.set_xlim(x[0] - 0.05 * span, x[-1] + 0.05 * span)
+        ax.set_ylim(-0.05 * span, 0.8 * span / 2 + 0.1 * span)
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    return _save(fig, path)
+
+
+def write_dot(seg: Segmentation, model: CheckReaderModel, folder: Path) -> list[Path]:
+    """DOT text of the segmentation and interpretation graphs (render with Graphviz's dot)."""
+    with torch.no_grad():
+        energies = model.segment_energies(make_batch([seg]))
+    out = []
+    for name, g, table in (("segmentation_graph.dot", seg.graph(), None),
+                           ("interpretation_graph.dot", interpretation_graph(seg, energies),
+                            SYMBOLS)):
+        p = folder / name
+        with atomic_write(p) as f:
+            f.write(gtn.to_dot(g, isymbols=table))
+        out.append(p)
+    return out
+
+
+def error_reject_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+    """Error rate against rejection rate, one line per system (percent of all fields)."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, (reject, error) in curves.items():
+        ax.plot(100 * reject, 100 * error, label=name, lw=1.5)
+    ax.axhline(1.0, color="0.5", ls=":", lw=1)
+    ax.text(99, 1.0, "1% error", ha="right", va="bottom", fontsize=7, color="0.4")
+    ax.set_xlabel("rejected fields (%)")
+    ax.set_ylabel("accepted and wrong (% of all fields)")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, None)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("error-reject curve (held-out test fields)", fontsize=9)
+    return _save(fig, path)

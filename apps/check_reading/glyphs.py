@@ -1,0 +1,133 @@
+"""Single characters as ink images: handwritten digits from MNIST, and the symbols with no
+handwritten source ($ , . *) drawn procedurally; plus the distortions applied to every glyph.
+
+A glyph is (ink, baseline): ink is float32 [h, w] in [0, 1] (1 = full ink), and ``baseline``
+is the row of ``ink`` that sits on the field's baseline (may lie outside the array, e.g. for
+"*", which floats above the baseline).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+
+def resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of a float image to [height, width] (both >= 1)."""
+    img = Image.fromarray(np.ascontiguousarray(ink, dtype=np.float32), mode="F")
+    return np.asarray(img.resize((max(1, width), max(1, height)), Image.BILINEAR), np.float32)
+
+
+def crop_to_ink(ink: np.ndarray, level: float = 0.05) -> np.ndarray:
+    rows = np.flatnonzero(ink.max(1) > level)
+    cols = np.flatnonzero(ink.max(0) > level)
+    if rows.size == 0:
+        return ink[:1, :1] * 0
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def digit_glyph(mnist_image: np.ndarray, height: float) -> tuple[np.ndarray, float]:
+    """An MNIST digit (white on black, uint8 [28, 28]) cropped and scaled to ``height`` px,
+    keeping its aspect ratio; it stands on the baseline."""
+    ink = crop_to_ink(mnist_image.astype(np.float32) / 255.0)
+    h = max(2, int(round(height)))
+    w = max(1, int(round(ink.shape[1] * h / ink.shape[0])))
+    out = np.clip(resize(ink, h, w), 0.0, 1.0)
+    return out, float(h)
+
+
+def _strokes(polylines: list[np.ndarray], stroke: float, shape: tuple[int, int]) -> np.ndarray:
+    """Anti-aliased ink of polylines (each [k, 2] points (x, y) in pixels), stroke width px."""
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32) + 0.5
+    pix = np.stack([xs.ravel(), ys.ravel()], 1)
+    dist = np.full(pix.shape[0], np.inf, np.float32)
+    for line in polylines:
+        a, b = line[:-1], line[1:]
+        ab = b - a
+        length2 = np.maximum((ab**2).sum(1), 1e-9)
+        t = np.clip(((pix[:, None, :] - a[None]) * ab[None]).sum(2) / length2, 0, 1)
+        nearest = a[None] + t[..., None] * ab[None]
+        dist = np.minimum(dist, np.sqrt(((pix[:, None, :] - nearest) ** 2).sum(2)).min(1))
+    return np.clip(stroke / 2 + 0.5 - dist, 0.0, 1.0).reshape(shape).astype(np.float32)
+
+
+def _arc(cx, cy, rx, ry, t0, t1, n=14) -> np.ndarray:
+    t = np.radians(np.linspace(t0, t1, n))
+    return np.stack([cx + rx * np.cos(t), cy - ry * np.sin(t)], 1)
+
+
+def symbol_glyph(char: str, height: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A procedurally drawn "$", ",", "." or "*" for a field whose digits are ``height`` px tall,
+    with random stroke width, proportions and control-point jitter."""
+    h = float(height)
+    stroke = max(1.2, h * rng.uniform(0.07, 0.12))
+    jitter = lambda pts: pts + rng.normal(0, 0.02 * h, pts.shape)  # noqa: E731
+    pad = stroke + 1
+    if char == "$":
+        w, top = rng.uniform(0.45, 0.6), rng.uniform(0.05, 0.15)
+        rx, ry = w * h / 2, rng.uniform(0.18, 0.22) * h
+        cx, mid = pad + rx, pad + top * h + 0.5 * h
+        upper = _arc(cx, mid - ry, rx, ry, 20, 270)
+        lower = _arc(cx, mid + ry, rx, ry, 90, -160)
+        bar_x = cx + rng.normal(0, 0.03 * h)
+        bar = np.array([[bar_x, pad], [bar_x, pad + (1.15 + top) * h]])
+        lines = [jitter(upper), jitter(lower), bar]
+        shape = (int(np.ceil(2 * pad + (1.15 + top) * h)), int(np.ceil(2 * pad + 2 * rx)))
+        baseline = mid + 2 * ry + rng.normal(0, 0.03 * h)
+    elif char == "*":
+        r = rng.uniform(0.18, 0.26) * h
+        c = pad + r
+        angles = np.radians(90 + np.array([0, 60, 120]) + rng.normal(0, 8, 3))
+        lines = [
+            np.array(
+                [[c - r * np.cos(a), c + r * np.sin(a)], [c + r * np.cos(a), c - r * np.sin(a)]]
+            )
+            for a in angles
+        ]
+        shape = (int(np.ceil(2 * c)), int(np.ceil(2 * c)))
+        baseline = 2 * c + rng.uniform(0.3, 0.5) * h  # floats above the baseline
+    elif char in ".,":
+        r = max(stroke * 0.6, rng.uniform(0.05, 0.08) * h)
+        c = pad + r
+        dot = np.array([[c, c], [c + 0.01, c]])
+        lines = [dot]
+        tail = rng.uniform(0.18, 0.3) * h if char == "," else 0.0
+        if char == ",":
+            lines.append(np.array([[c + 0.3 * r, c], [c - 0.25 * tail, c + tail]]))
+        shape = (int(np.ceil(2 * c + tail)), int(np.ceil(2 * c + 1)))
+        stroke = 2 * r
+        baseline = 2 * c - rng.uniform(0.0, 0.5) * r
+    else:
+        raise ValueError(f"no procedural glyph for {char!r}")
+    return _strokes(lines, stroke, shape), float(baseline)
+
+
+def slant(ink: np.ndarray, baseline: float, shear: float) -> tuple[np.ndarray, float]:
+    """Shear rows right by ``shear`` px per px above the baseline (italic for shear > 0)."""
+    h, w = ink.shape
+    # Row y moves by shear * (baseline - y); the output grows to hold the extreme shifts.
+    shifts = shear * (baseline - (np.arange(h) + 0.5))
+    left = min(0.0, shifts.min())
+    width = int(np.ceil(w + shifts.max() - left)) + 1
+    ys, xs = np.mgrid[0:h, 0:width].astype(np.float32)
+    src_x = xs - (shifts[:, None] - left)
+    out = ndimage.map_coordinates(ink, [ys, src_x], order=1, cval=0.0)
+    return crop_columns(out), baseline
+
+
+def crop_columns(ink: np.ndarray) -> np.ndarray:
+    cols = np.flatnonzero(ink.max(0) > 0.05)
+    return ink if cols.size == 0 else ink[:, cols[0] : cols[-1] + 1]
+
+
+def break_stroke(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Erase a thin straight band (1-2 px) across the glyph's middle: a broken stroke, as left by
+    a dry pen or a light scan."""
+    h, w = ink.shape
+    cy, cx = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w
+    angle = rng.uniform(0, np.pi)
+    ys, xs = np.mgrid[0:h, 0:w] + 0.5
+    dist = np.abs((xs - cx) * np.sin(angle) - (ys - cy) * np.cos(angle))
+    half = rng.uniform(0.5, 1.0)
+    return ink * np.clip(dist - half, 0.0, 1.0).astype(np.float32)

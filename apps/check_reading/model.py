@@ -1,0 +1,145 @@
+"""The check reader as a stack of graph transformers, trainable end to end.
+
+    field image -> segmenter -> segmentation graph (one arc per candidate segment)
+                -> recognition transformer: LeNet-5 on every segment; each segmentation arc
+                   becomes 14 arcs, one per character, energy = the segment's class energy
+                -> interpretation graph  o  amount grammar  ->  Viterbi answer
+
+Weights are energies (lower is better). An answer Y (a label sequence) has energy
+E(Y) = -(1/beta) log sum_Z exp(-beta E(Y, Z)) over the segmentations Z that read Y
+(``latent="sum"``), or min_Z E(Y, Z) (``latent="min"``). The model meets the ``factors``
+EnergyModel contract (``energy``, ``free_energy``, ``infer``, ``most_offending``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+import gtn
+from gtn.compose import intersect
+
+from .amounts import ALPHABET, SYMBOLS, grammar
+from .recognizer import LeNet5
+from .segment import Segmentation
+
+NUM_CHARS = len(ALPHABET)
+
+
+@dataclass
+class Batch:
+    """B over-segmented fields: their segments stacked for one recogniser call.
+
+    images: float32 [S_total, 1, 32, 32] (1 = ink); aspect: [S_total];
+    offsets: int64 [B+1], field b owns segments offsets[b]:offsets[b+1].
+    """
+
+    segmentations: list[Segmentation]
+    images: torch.Tensor
+    aspect: torch.Tensor
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.segmentations)
+
+
+def make_batch(segmentations: Sequence[Segmentation]) -> Batch:
+    segs = list(segmentations)
+    sizes = [s.num_segments for s in segs]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    images = np.concatenate([s.images for s in segs]) if segs else np.zeros((0, 32, 32), np.uint8)
+    aspect = np.concatenate([s.aspect for s in segs]) if segs else np.zeros(0, np.float32)
+    tensor = torch.from_numpy(images).float().div_(255.0).unsqueeze(1)
+    return Batch(segs, tensor, torch.from_numpy(aspect), offsets)
+
+
+def interpretation_graph(seg: Segmentation, energies: torch.Tensor) -> gtn.Graph:
+    """Each segmentation arc becomes one arc per character (labels 0..13); arc s*14 + c has
+    energy ``energies[s, c]`` (energies: [S, >=14], differentiable). No rubbish arcs: rubbish
+    is a reading the grammar never accepts."""
+    n = seg.cuts.shape[0]
+    if seg.num_segments == 0:  # no ink: no complete path, energy +inf
+        return gtn.Graph.from_arrays(1, [], [], [], start=[0], final=[], isymbols=SYMBOLS)
+    src = np.repeat(seg.start, NUM_CHARS)
+    dst = np.repeat(seg.end, NUM_CHARS)
+    labels = np.tile(np.arange(NUM_CHARS, dtype=np.int32), seg.num_segments)
+    weight = energies[:, :NUM_CHARS].reshape(-1)
+    return gtn.Graph.from_arrays(n, src, dst, labels, weight=weight, start=[0], final=[n - 1],
+                                 isymbols=SYMBOLS, osymbols=SYMBOLS)
+
+
+def _labels(y) -> list[list[int]]:
+    return [list(map(int, seq)) for seq in y]
+
+
+class CheckReaderModel(nn.Module):
+    """The trainable system: a recogniser plus the fixed graph transformers around it.
+
+    Args:
+        recognizer: the segment network (default: a fresh :class:`LeNet5`).
+        latent: "sum" (marginalise segmentations; NLL) or "min" (best segmentation; perceptron,
+            hinge) for the energy of an answer.
+        beta: inverse temperature of the free energies.
+    """
+
+    def __init__(self, recognizer: nn.Module | None = None, latent: str = "sum", beta: float = 1.0):
+        super().__init__()
+        if latent not in ("sum", "min"):
+            raise ValueError(f"latent must be 'sum' or 'min', got {latent!r}")
+        self.recognizer = recognizer if recognizer is not None else LeNet5()
+        self.latent, self.beta = latent, beta
+        self.grammar = grammar()
+
+    # ------------------------------------------------------------------ graph transformers
+    def segment_energies(self, x: Batch) -> torch.Tensor:
+        """[S_total, 15] energies of every segment of the batch (one network call)."""
+        if x.images.shape[0] == 0:
+            return torch.zeros(0, NUM_CHARS + 1)
+        return self.recognizer(x.images, x.aspect)
+
+    def interpretation_graphs(self, x: Batch, energies: torch.Tensor | None = None):
+        energies = self.segment_energies(x) if energies is None else energies
+        o = x.offsets
+        return [interpretation_graph(s, energies[o[b] : o[b + 1]])
+                for b, s in enumerate(x.segmentations)]
+
+    def lattices(self, interpretations: list[gtn.Graph]) -> list[gtn.Graph]:
+        """Every grammatical reading with every segmentation: interpretation o grammar."""
+        return intersect(interpretations, [self.grammar] * len(interpretations))
+
+    def answer_energy(self, graphs: list[gtn.Graph]) -> torch.Tensor:
+        """[B] energy over the latent segmentations (min or free energy, per ``latent``)."""
+        if self.latent == "min":
+            return gtn.min_energy(graphs)
+        return gtn.free_energy(graphs, self.beta)
+
+    # ------------------------------------------------------------------ EnergyModel contract
+    def energy(self, x: Batch, y) -> torch.Tensor:
+        """[B] energy E(Y) of the label sequences ``y`` (lists of labels 0..13)."""
+        interps = self.interpretation_graphs(x)
+        return self.answer_energy(intersect(interps, [gtn.linear(t) for t in _labels(y)]))
+
+    def free_energy(self, x: Batch, beta: float = 1.0) -> torch.Tensor:
+        """[B] free energy over every grammatical reading and segmentation."""
+        return gtn.free_energy(self.lattices(self.interpretation_graphs(x)), beta)
+
+    def infer(self, x: Batch) -> list[list[int]]:
+        """The Viterbi answers (label lists; empty when a field has no grammatical reading)."""
+        return best_labels(self.lattices(self.interpretation_graphs(x)))
+
+    def most_offending(self, x: Batch, y, cost=None) -> list[list[int]]:
+        """The best reading that differs from y: Viterbi on lattice o complement(y)."""
+        if cost is not None:
+            raise ValueError("the check reader's most offending answer takes no cost")
+        wrong = intersect(self.lattices(self.interpretation_graphs(x)),
+                          [gtn.complement(t, NUM_CHARS) for t in _labels(y)])
+        return best_labels(wrong)
+
+
+def best_labels(graphs: list[gtn.Graph]) -> list[list[int]]:
+    paths = gtn.best_path_arcs(graphs)
+    return [g.ilabel[p].tolist() for g, p in zip(graphs, paths, strict=True)]

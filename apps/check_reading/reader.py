@@ -1,0 +1,142 @@
+"""The user-facing reader: ``CheckReader.load(path).read(images)`` -> (amount, confidence).
+
+Confidence is the posterior of the answer under the Gibbs distribution over readings,
+P(Y* | x) = exp(-beta (F(Y*) - F)), where F(Y*) is the free energy of every segmentation
+that reads Y* and F the free energy of every grammatical reading; it lies in [0, 1].
+Checkpoints are plain ``torch.save`` dictionaries of tensors and numbers, loadable with
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import gtn
+from gtn._atomic import atomic_write
+from gtn.compose import intersect
+
+from .amounts import decode
+from .model import CheckReaderModel, make_batch
+from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment
+
+FORMAT = "ebgtn.check_reading/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, corrupt or not a check-reader checkpoint."""
+
+
+def read_batch(model: CheckReaderModel, segmentations: Sequence[Segmentation]):
+    """Read B over-segmented fields: (answers [B] str, confidence float64 [B], lattices)."""
+    with torch.no_grad():
+        batch = make_batch(segmentations)
+        interps = model.interpretation_graphs(batch)
+        lattices = model.lattices(interps)
+        paths = gtn.best_path_arcs(lattices)
+        labels = [g.ilabel[p].tolist() for g, p in zip(lattices, paths, strict=True)]
+        total = gtn.free_energy(lattices, model.beta)
+        answer = gtn.free_energy(intersect(interps, [gtn.linear(t) for t in labels]), model.beta)
+        confidence = torch.exp(-model.beta * (answer - total)).clamp(0.0, 1.0)
+        confidence = torch.nan_to_num(confidence, nan=0.0).double().numpy()
+    for b, p in enumerate(paths):
+        if p.size == 0:
+            confidence[b] = 0.0  # no grammatical reading at all
+    return [decode(t) for t in labels], confidence, lattices
+
+
+def check_image(image, index: int = 0) -> np.ndarray:
+    """A field image as uint8 [H, W] (dark ink on white); ValueError naming the problem."""
+    where = f"image {index}"
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{where} is a {type(image).__name__}, not a numpy array")
+    if image.ndim == 3:
+        raise ValueError(f"{where} has shape {image.shape}: a colour image; give a 2-D grey "
+                         "image (e.g. image.mean(axis=2))")
+    if image.ndim != 2:
+        raise ValueError(f"{where} must be 2-D [H, W], got shape {image.shape}")
+    if image.size == 0 or min(image.shape) < 8:
+        raise ValueError(f"{where} is empty or too small: shape {image.shape}")
+    if image.dtype == np.uint8:
+        out = image
+    elif np.issubdtype(image.dtype, np.floating):
+        if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
+            raise ValueError(f"{where}: float images must hold values in [0, 1]")
+        out = np.round(image * 255).astype(np.uint8)
+    else:
+        raise TypeError(f"{where} has dtype {image.dtype}; use uint8 (0-255) or float (0-1)")
+    return out
+
+
+class CheckReader:
+    """A trained check-amount reader.
+
+    >>> reader = CheckReader()                       # untrained; normally CheckReader.load(p)
+    >>> amount, confidence = reader.read([np.full((40, 90), 255, np.uint8)])[0]
+    >>> amount, confidence
+    ('', 0.0)
+    """
+
+    def __init__(self, model: CheckReaderModel | None = None,
+                 settings: SegmenterSettings = DEFAULT_SEGMENTER):
+        self.model = model if model is not None else CheckReaderModel()
+        self.settings = settings
+
+    def segment(self, images: Sequence[np.ndarray]) -> list[Segmentation]:
+        return [segment(check_image(im, i), self.settings) for i, im in enumerate(images)]
+
+    def read(self, images: Sequence[np.ndarray], batch_size: int = 64) -> list[tuple[str, float]]:
+        """Per image (2-D numpy, dark ink on white, uint8 0-255 or float 0-1, any width):
+        (amount string, confidence in [0, 1]). A blank field reads as ("", 0.0)."""
+        if isinstance(images, np.ndarray) and images.ndim == 2:
+            raise TypeError("read() takes a list of images; wrap a single image as [image]")
+        self.model.eval()
+        out: list[tuple[str, float]] = []
+        segs = self.segment(list(images))
+        for start in range(0, len(segs), batch_size):
+            answers, conf, _ = read_batch(self.model, segs[start : start + batch_size])
+            out += [(a, float(c)) for a, c in zip(answers, conf, strict=True)]
+        return out
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self) -> dict:
+        return {"format": FORMAT, "recognizer": self.model.recognizer.state_dict(),
+                "beta": float(self.model.beta), "settings": asdict(self.settings)}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the checkpoint atomically (a reader sees the old file or the new one)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        torch.save(self.state(), buffer)
+        with atomic_write(path, "wb") as f:
+            f.write(buffer.getvalue())
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CheckReader:
+        """Load a checkpoint written by :meth:`save`; CheckpointError if it is unusable."""
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such checkpoint file")
+        try:
+            state = torch.load(path, weights_only=True, map_location="cpu")
+        except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
+                ValueError) as err:
+            raise CheckpointError(f"{path} is not a readable checkpoint ({err})") from None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise CheckpointError(f"{path} is not a check-reader checkpoint ({FORMAT})")
+        model = CheckReaderModel(beta=float(state["beta"]))
+        try:
+            model.recognizer.load_state_dict(state["recognizer"])
+        except (RuntimeError, KeyError) as err:
+            raise CheckpointError(f"{path}: recogniser weights do not fit ({err})") from None
+        return cls(model, SegmenterSettings(**state["settings"]))

@@ -1,0 +1,163 @@
+"""Training the check reader: locally on segments, then globally on whole fields.
+
+Local: the recogniser alone, cross-entropy on candidate segments labelled by the renderer's
+ownership map (characters as the segmenter cuts them, plus rubbish segments; ambiguous ones
+left out). Global: the whole graph-transformer stack on (field, amount) pairs with a loss from
+``factors.losses``, run by ``factors.trainer.Trainer``. Energies: lower is better.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+import gtn
+from factors import losses
+from factors.trainer import Trainer, seed_everything
+from gtn.compose import intersect
+
+from .amounts import RUBBISH, encode
+from .data import FieldSet
+from .model import NUM_CHARS, Batch, CheckReaderModel, make_batch
+from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment
+from .truth import segment_truth
+
+
+@dataclass
+class PreparedSet:
+    """Fields over-segmented once (segmentation does not depend on the weights).
+
+    segmentations: one per field; targets: label lists; segment_labels: per field [S] truth
+    labels (0..13, RUBBISH, or -1 ambiguous) for local training.
+    """
+
+    segmentations: list[Segmentation]
+    targets: list[list[int]]
+    segment_labels: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.segmentations)
+
+    def head(self, n: int | None) -> PreparedSet:
+        """The first ``n`` fields (all when n is None)."""
+        n = len(self) if n is None else n
+        return PreparedSet(self.segmentations[:n], self.targets[:n], self.segment_labels[:n])
+
+
+def prepare(fields: FieldSet, settings: SegmenterSettings = DEFAULT_SEGMENTER,
+            progress: bool = False) -> PreparedSet:
+    segs, labels = [], []
+    for f in tqdm(fields.fields, desc=f"segmenting {fields.split}", disable=not progress,
+                  leave=False):
+        s = segment(f.image, settings)
+        segs.append(s)
+        labels.append(segment_truth(s, f.owner, f.text)[0])
+    return PreparedSet(segs, [encode(t) for t in fields.texts], labels)
+
+
+def train_local(model: CheckReaderModel, data: PreparedSet, epochs: int = 3,
+                batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
+                progress: bool = True) -> list[float]:
+    """Cross-entropy on labelled segments; returns the mean loss per epoch."""
+    seed_everything(seed)
+    batch = make_batch(data.segmentations)
+    labels = torch.from_numpy(np.concatenate(data.segment_labels))
+    keep = torch.nonzero(labels >= 0).flatten()
+    images, aspect, labels = batch.images[keep], batch.aspect[keep], labels[keep]
+    rubbish = torch.nonzero(labels == RUBBISH).flatten()
+    chars = torch.nonzero(labels != RUBBISH).flatten()
+    optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr)
+    history = []
+    for epoch in range(epochs):
+        # Each epoch: every character segment plus as many rubbish segments, freshly drawn
+        # (rubbish outnumbers characters about 2:1 and is easy; this halves the epoch).
+        extra = rubbish[torch.randperm(rubbish.shape[0])[: chars.shape[0]]]
+        order = torch.cat([chars, extra])[torch.randperm(chars.shape[0] + extra.shape[0])]
+        total, bar = 0.0, tqdm(range(0, len(order), batch_size), desc=f"local {epoch + 1}/{epochs}",
+                               disable=not progress, leave=False)
+        for start in bar:
+            idx = order[start : start + batch_size]
+            energies = model.recognizer(images[idx], aspect[idx])
+            loss = energies.gather(1, labels[idx, None]).mean()  # = cross-entropy
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        history.append(total / len(order))
+    return history
+
+
+class GraphLoss:
+    """A global loss of the check reader, ``loss(model, x, y)`` -> scalar mean over fields.
+
+    - "nll": E_C - F with sum-energies: F(interp o correct) - F(interp o grammar)
+      (discriminative forward; -log P(y | x) for beta = 1);
+    - "perceptron": E_C - min_Y E with min-energies (discriminative Viterbi);
+    - "hinge": max(0, m + E_C - E_I), E_I from lattice o complement(y).
+
+    The recogniser runs once per batch and every graph operation is batched. Fields whose
+    correct reading has no segmentation (E_C = +inf: the segmenter missed a cut) cannot be
+    learned from and are left out of the mean.
+    """
+
+    def __init__(self, name: str, margin: float = 1.0, beta: float = 1.0):
+        if name not in ("nll", "perceptron", "hinge"):
+            raise ValueError(f"unknown global loss {name!r}: use nll, perceptron or hinge")
+        self.name, self.margin, self.beta = name, margin, beta
+
+    def per_example(self, model: CheckReaderModel, x: Batch, y) -> torch.Tensor:
+        interps = model.interpretation_graphs(x)
+        lattice = model.lattices(interps)
+        correct = intersect(interps, [gtn.linear(t) for t in y])
+        if self.name == "nll":
+            return losses.nll_loss(gtn.free_energy(correct, self.beta),
+                                   gtn.free_energy(lattice, self.beta))
+        e_correct = gtn.min_energy(correct)
+        if self.name == "perceptron":
+            return losses.perceptron_loss(e_correct, gtn.min_energy(lattice))
+        wrong = intersect(lattice, [gtn.complement(t, NUM_CHARS) for t in y])
+        return losses.hinge_loss(e_correct, gtn.min_energy(wrong), self.margin)
+
+    def __call__(self, model: CheckReaderModel, x: Batch, y) -> torch.Tensor:
+        per = self.per_example(model, x, y)
+        finite = torch.isfinite(per.detach())
+        if not bool(finite.any()):
+            return model.recognizer(x.images[:1], x.aspect[:1]).sum() * 0.0
+        return per[finite].mean()
+
+
+class _Fields(torch.utils.data.Dataset):
+    def __init__(self, data: PreparedSet):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def field_loader(data: PreparedSet, batch_size: int, shuffle: bool = True) -> DataLoader:
+    def collate(indices):
+        return (make_batch([data.segmentations[i] for i in indices]),
+                [data.targets[i] for i in indices])
+
+    return DataLoader(_Fields(data), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
+
+
+def train_global(model: CheckReaderModel, data: PreparedSet, loss: str, epochs: int = 1,
+                 batch_size: int = 16, lr: float = 3e-4, seed: int = 0,
+                 checkpoint: str | os.PathLike | None = None, progress: bool = True,
+                 margin: float = 1.0) -> list[dict]:
+    """Global training with ``loss`` ("nll", "perceptron" or "hinge"); returns the history."""
+    model.latent = "sum" if loss == "nll" else "min"
+    optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr)
+    trainer = Trainer(model, GraphLoss(loss, margin=margin), optimizer, epochs=epochs, seed=seed,
+                      grad_clip=5.0, checkpoint=checkpoint, progress=progress)
+    return trainer.fit(field_loader(data, batch_size))

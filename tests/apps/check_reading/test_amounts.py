@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+import gtn
+from apps.check_reading.amounts import (
+    ALPHABET,
+    encode,
+    grammar,
+    is_valid_amount,
+    sample_amount,
+)
+from gtn.compose import intersect
+
+
+def accepts(text: str) -> bool:
+    return bool(np.isfinite(float(gtn.min_energy(intersect(gtn.linear(encode(text)), grammar())))))
+
+
+@pytest.mark.parametrize("text", ["0", "7", "$12.50", "***5", "$**1,234.00", "123456",
+                                  "999,999.99", "0.05", "$1,000"])
+def test_grammar_accepts_valid_amounts(text):
+    assert is_valid_amount(text)
+    assert accepts(text)
+
+
+@pytest.mark.parametrize("text", ["", "$", "05", "1,23", "12,345,678", "1234567", "1.5",
+                                  "1.505", "$$1", "1$", "****1", "1*", ".50", "12,3456", ","])
+def test_grammar_rejects_invalid_amounts(text):
+    assert not is_valid_amount(text)
+    assert not accepts(text)
+
+
+def test_sampled_amounts_are_grammatical_and_varied():
+    rng = np.random.default_rng(0)
+    texts = [sample_amount(rng) for _ in range(400)]
+    assert all(is_valid_amount(t) for t in texts)
+    assert any("," in t for t in texts) and any("$" in t for t in texts)
+    assert any("*" in t for t in texts) and any("." in t for t in texts)
+    lengths = {len(t.split(".")[0].lstrip("$*").replace(",", "")) for t in texts}
+    assert lengths == {1, 2, 3, 4, 5, 6}
+
+
+def test_grammar_acceptor_agrees_with_regex_on_random_strings():
+    rng = np.random.default_rng(1)
+    g = grammar()
+    texts = ["".join(rng.choice(list(ALPHABET), rng.integers(1, 8))) for _ in range(300)]
+    texts += [sample_amount(rng) for _ in range(100)]
+    energies = gtn.min_energy(intersect([gtn.linear(encode(t)) for t in texts], g))
+    assert [bool(np.isfinite(e)) for e in energies.tolist()] == [is_valid_amount(t) for t in texts]
+
+
+def test_encode_rejects_unknown_characters():
+    with pytest.raises(ValueError, match="not in the alphabet"):
+        encode("12a")

@@ -1,0 +1,69 @@
+import numpy as np
+
+from apps.check_reading import data, mnist
+from apps.check_reading.amounts import is_valid_amount
+from apps.check_reading.render import FieldStyle, touching_fraction
+
+
+def test_split_is_last_100_of_each_class_block():
+    test_rows = mnist.split_indices("test")
+    train_rows = mnist.split_indices("train")
+    assert len(test_rows) == 1000 and len(train_rows) == 4000
+    assert not set(test_rows) & set(train_rows)
+    assert set(test_rows) == {c * 500 + k for c in range(10) for k in range(400, 500)}
+    _, labels, _ = mnist.digits("test")
+    assert np.array_equal(np.bincount(labels), np.full(10, 100))
+
+
+def test_fields_use_only_their_split_digits():
+    test_rows = set(mnist.split_indices("test").tolist())
+    for split in ("train", "test"):
+        fields = data.generate(split, 40, seed=3)
+        rows = np.concatenate([f.digit_rows for f in fields.fields])
+        rows = rows[rows >= 0]
+        assert rows.size > 40
+        inside = np.isin(rows, list(test_rows))
+        assert inside.all() if split == "test" else not inside.any()
+
+
+def test_fields_are_valid_amounts_rendered_dark_on_white():
+    fields = data.generate("train", 50, seed=4)
+    for f in fields.fields:
+        assert is_valid_amount(f.text)
+        assert f.image.dtype == np.uint8 and 32 <= f.image.shape[0] <= 48
+        assert np.median(f.image) > 180 and f.image.min() < 100
+        assert f.owner.shape == f.image.shape and f.boxes.shape == (len(f.text), 2)
+        assert set(np.unique(f.owner)) <= set(range(-1, len(f.text)))
+
+
+def test_at_least_a_quarter_of_adjacent_digit_pairs_touch():
+    fields = data.generate("train", 200, seed=5)
+    frac = touching_fraction([f.boxes for f in fields.fields], fields.texts)
+    assert 0.25 <= frac <= 0.6
+
+
+def test_generation_is_deterministic_and_cached_atomically(tmp_path):
+    a = data.load_or_generate("test", 12, 7, cache_dir=tmp_path)
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and not any(p.name.startswith(".") for p in files)
+    b = data.load_or_generate("test", 12, 7, cache_dir=tmp_path)
+    c = data.generate("test", 12, 7)
+    for x, y, z in zip(a.fields, b.fields, c.fields, strict=True):
+        assert x.text == y.text == z.text
+        assert np.array_equal(x.image, y.image) and np.array_equal(x.image, z.image)
+        assert np.array_equal(x.owner, y.owner) and np.array_equal(x.digit_rows, y.digit_rows)
+
+
+def test_cache_key_changes_with_settings():
+    base = data.cache_key("train", 10, 0, FieldStyle())
+    assert base != data.cache_key("train", 10, 1, FieldStyle())
+    assert base != data.cache_key("train", 10, 0, FieldStyle(broken=0.2))
+    assert base != data.cache_key("test", 10, 0, FieldStyle())
+
+
+def test_damaged_cache_file_is_regenerated(tmp_path):
+    a = data.load_or_generate("train", 5, 2, cache_dir=tmp_path)
+    (path,) = list(tmp_path.iterdir())
+    path.write_bytes(b"not an npz")
+    b = data.load_or_generate("train", 5, 2, cache_dir=tmp_path)
+    assert b.texts == a.texts

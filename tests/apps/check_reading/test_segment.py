@@ -1,0 +1,54 @@
+import numpy as np
+
+import gtn
+from apps.check_reading import data
+from apps.check_reading.render import FieldStyle
+from apps.check_reading.segment import SegmenterSettings, segment
+from apps.check_reading.truth import segment_truth, true_path
+
+
+def test_segmentation_graph_is_a_left_to_right_dag_within_limits(small_prepared):
+    settings = SegmenterSettings()
+    for seg in small_prepared.segmentations[:20]:
+        g = seg.graph()
+        assert np.all(np.diff(seg.cuts) > 0)
+        assert gtn.is_acyclic(g) and np.all(g.dst > g.src)
+        pieces = seg.end - seg.start
+        assert pieces.min() >= 1 and pieces.max() <= settings.max_pieces
+        width = seg.cuts[seg.end] - seg.cuts[seg.start]
+        band = seg.band[1] - seg.band[0]
+        assert np.all((width <= settings.max_width * band) | (pieces == 1))
+        assert np.isfinite(float(gtn.min_energy(g)))  # a complete path exists
+        assert seg.images.shape == (seg.num_segments, 32, 32) and seg.images.dtype == np.uint8
+
+
+def test_segmenter_over_segments(small_prepared, small_train):
+    cuts = sum(len(s.cuts) - 1 for s in small_prepared.segmentations)
+    chars = sum(len(t) for t in small_train.texts)
+    assert cuts > 1.2 * chars
+
+
+def test_true_segmentation_is_a_path_when_characters_are_apart():
+    apart = FieldStyle(touch_probability=0.0, broken=0.0)
+    fields = data.generate("train", 40, seed=8, style=apart)
+    found = 0
+    for f in fields.fields:
+        seg = segment(f.image)
+        labels, char = segment_truth(seg, f.owner, f.text)
+        path = true_path(seg, char, len(f.text))
+        if path is not None:
+            found += 1
+            assert seg.start[path[0]] == 0 and seg.end[path[-1]] == len(seg.cuts) - 1
+            assert all(seg.end[a] == seg.start[b] for a, b in zip(path, path[1:], strict=False))
+            assert "".join(f.text[c] for c in char[path]) == f.text
+    assert found >= 0.85 * len(fields)
+
+
+def test_truth_labels_characters_and_rubbish(small_train, small_prepared):
+    labels = np.concatenate(small_prepared.segment_labels)
+    assert (labels == 14).mean() > 0.2 and ((labels >= 0) & (labels < 14)).mean() > 0.15
+
+
+def test_blank_image_has_no_segments():
+    seg = segment(np.full((40, 100), 250, np.uint8))
+    assert seg.num_segments == 0
