@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_args(p)
     p.add_argument("-o", "--output", required=True, help="output file; its suffix picks the format")
     p.set_defaults(run=_draw)
+
+    from decoders.cli import add_decode_parser
+
+    add_decode_parser(sub)
+
+    from .check_reading.cli import add_parser as add_check_reading
+
+    add_check_reading(sub)
     return parser
 
 

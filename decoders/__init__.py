@@ -1,1 +1,43 @@
-"""decoders: see ../DESIGN.md; filled in by its own issue."""
+"""decoders: search over large decoding graphs.
+
+Beam search (token passing) over per-frame label energies composed lazily with a decoding
+graph, pruned lattices as ``gtn`` graphs, distinct n-best lists, confidences (posteriors of
+answers), rescoring by composition, and rejection by confidence. Energies are lower-is-better
+throughout, as in ``gtn``.
+
+>>> import torch, gtn, decoders
+>>> g = gtn.Graph.from_arrays(2, [0, 1], [1, 1], [0, 1], [5, gtn.EPSILON], final=[1])
+>>> r = decoders.decode(torch.tensor([[0.0, 2.0], [3.0, 1.0]]), g, beam=10.0)
+>>> r.output, r.energy, 0.0 <= r.confidence <= 1.0
+((5,), 1.0, True)
+"""
+
+from .beam_search import check_emissions, decode, decode_batch
+from .lattice import Lattice, lattice_times
+from .nbest import distinct_outputs, exclusion_acceptor
+from .posteriors import output_posterior
+from .rejection import ErrorRejectCurve, error_reject_curve, plot_error_reject, threshold_for_error
+from .rescore import decode_lattice, rescore
+from .result import DecodeResult, Hypothesis
+from .search_graph import SearchGraph, search_graph
+
+__all__ = [
+    "DecodeResult",
+    "ErrorRejectCurve",
+    "Hypothesis",
+    "Lattice",
+    "SearchGraph",
+    "check_emissions",
+    "decode",
+    "decode_batch",
+    "decode_lattice",
+    "distinct_outputs",
+    "error_reject_curve",
+    "exclusion_acceptor",
+    "lattice_times",
+    "output_posterior",
+    "plot_error_reject",
+    "rescore",
+    "search_graph",
+    "threshold_for_error",
+]

@@ -1,0 +1,141 @@
+"""Lattice kernels (numba): prune token lattices by energy, and find the frame of every state
+of a lattice-like graph. Energies are float64, lower is better."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+INF = np.inf
+
+
+@nb.njit(cache=True)
+def prune(order, start_w, final_w, src, dst, w, lattice_beam):
+    """Keep the tokens and arcs on some complete path within ``lattice_beam`` of the best.
+
+    Args:
+        order: int64 [K] tokens in a topological order (every arc goes forward in it).
+        start_w, final_w: float64 [K] start / final energy of each token (+inf: none).
+        src, dst: int64 [M] arc endpoints (token ids); w: float64 [M] arc energies.
+
+    Returns:
+        new_id int64 [K] (the kept tokens numbered in topological order, -1 for dropped ones),
+        kept arcs int64 [M'] (ids into src/dst/w, grouped by source in that order), and the
+        best complete path energy (inf if there is none).
+    """
+    k = order.shape[0]
+    m = src.shape[0]
+    pos = np.empty(k, np.int64)
+    for r in range(k):
+        pos[order[r]] = r
+    ptr = np.zeros(k + 1, np.int64)
+    for a in range(m):
+        ptr[pos[src[a]] + 1] += 1
+    for r in range(k):
+        ptr[r + 1] += ptr[r]
+    fill = ptr[:k].copy()
+    by_src = np.empty(m, np.int64)
+    for a in range(m):
+        r = pos[src[a]]
+        by_src[fill[r]] = a
+        fill[r] += 1
+    alpha = np.empty(k)
+    for r in range(k):
+        alpha[r] = start_w[order[r]]
+    for r in range(k):
+        if alpha[r] == INF:
+            continue
+        for j in range(ptr[r], ptr[r + 1]):
+            a = by_src[j]
+            e = alpha[r] + w[a]
+            q = pos[dst[a]]
+            if e < alpha[q]:
+                alpha[q] = e
+    beta = np.empty(k)
+    for r in range(k - 1, -1, -1):
+        b = final_w[order[r]]
+        for j in range(ptr[r], ptr[r + 1]):
+            a = by_src[j]
+            e = w[a] + beta[pos[dst[a]]]
+            if e < b:
+                b = e
+        beta[r] = b
+    best = INF
+    for r in range(k):
+        if alpha[r] + beta[r] < best:
+            best = alpha[r] + beta[r]
+    new_id = np.full(k, -1, np.int64)
+    kept = np.empty(m, np.int64)
+    if best == INF:
+        return new_id, kept[:0], best
+    # A little slack so that rounding never drops the best path itself.
+    limit = best + lattice_beam + 1e-9 * max(1.0, abs(best))
+    count = 0
+    for r in range(k):
+        if alpha[r] + beta[r] <= limit:
+            new_id[order[r]] = count
+            count += 1
+    nkept = 0
+    for r in range(k):
+        if alpha[r] == INF:
+            continue
+        for j in range(ptr[r], ptr[r + 1]):
+            a = by_src[j]
+            if alpha[r] + w[a] + beta[pos[dst[a]]] <= limit:
+                kept[nkept] = a
+                nkept += 1
+    return new_id, kept[:nkept], best
+
+
+@nb.njit(cache=True)
+def state_times(n, src, dst, ilabel, is_start):
+    """Frames consumed before each state (non-epsilon input labels on any path from a start).
+
+    Returns (times int64 [n], -1 where unreachable; first inconsistent state or -1; first state
+    on a cycle or -1). Arcs are visited in a topological order (Kahn's algorithm)."""
+    times = np.full(n, -1, np.int64)
+    indeg = np.zeros(n, np.int64)
+    ptr = np.zeros(n + 1, np.int64)
+    for a in range(src.shape[0]):
+        indeg[dst[a]] += 1
+        ptr[src[a] + 1] += 1
+    for v in range(n):
+        ptr[v + 1] += ptr[v]
+    fill = ptr[:n].copy()
+    by_src = np.empty(src.shape[0], np.int64)
+    for a in range(src.shape[0]):
+        by_src[fill[src[a]]] = a
+        fill[src[a]] += 1
+    queue = np.empty(n, np.int64)
+    tail = 0
+    for v in range(n):
+        if is_start[v]:
+            times[v] = 0
+        if indeg[v] == 0:
+            queue[tail] = v
+            tail += 1
+    bad = -1
+    head = 0
+    while head < tail:
+        v = queue[head]
+        head += 1
+        for j in range(ptr[v], ptr[v + 1]):
+            a = by_src[j]
+            d = dst[a]
+            if times[v] >= 0:
+                t = times[v] + (1 if ilabel[a] >= 0 else 0)
+                if times[d] < 0:
+                    times[d] = t
+                elif times[d] != t and bad < 0:
+                    bad = d
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                queue[tail] = d
+                tail += 1
+    cycle = -1
+    if tail < n:
+        for v in range(n):
+            if indeg[v] > 0:
+                cycle = v
+                break
+    return times, bad, cycle

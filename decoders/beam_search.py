@@ -1,0 +1,173 @@
+"""Beam search: decode per-frame label energies with a decoding graph by token passing.
+
+Emissions are energies [T, V] (e.g. -log_softmax of a network's scores: lower is better). The
+decoding graph is a transducer from labels 0..V-1 to output symbols (lexicon o grammar); its
+input-epsilon arcs (word ends, back-offs) consume no frame and must be acyclic. The search
+explores compose(dense(emissions), graph) frame by frame without building it, keeping tokens
+within ``beam`` of the frame's best and at most ``max_active`` per frame. A path's energy is
+its graph energy plus the emission energies of the labels it consumes, so with an infinite beam
+the best energy equals ``gtn.min_energy(gtn.compose(gtn.dense(emissions), graph))``, and with a
+finite one it is never lower.
+
+>>> import torch, gtn
+>>> g = gtn.Graph.from_arrays(2, [0, 1], [1, 1], [0, 1], [5, gtn.EPSILON], final=[1])
+>>> r = decode(torch.tensor([[0.0, 2.0], [3.0, 1.0]]), g, beam=10.0)
+>>> r.output, r.energy, r.alignment.tolist()
+((5,), 1.0, [0, 1])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import gtn
+
+from ._beam_kernels import beam_search
+from .lattice import Lattice, build_lattice
+from .nbest import distinct_outputs
+from .posteriors import free_energy, output_posterior
+from .result import NO_PATH, DecodeResult, Hypothesis, hypothesis
+from .search_graph import SearchGraph, search_graph
+
+
+def check_emissions(emissions, sg: SearchGraph, where: str = "emissions") -> np.ndarray:
+    """float64 [T, V] numpy copy of ``emissions``, checked against the decoding graph.
+
+    Raises:
+        GraphError: not 2-D, fewer columns than the graph's labels, or NaN / -inf energies
+            (``where`` names the source in the message).
+    """
+    if isinstance(emissions, torch.Tensor):
+        emissions = emissions.detach().cpu().double().numpy()
+    e = np.ascontiguousarray(emissions, dtype=np.float64)
+    if e.ndim != 2:
+        raise gtn.GraphError(f"{where}: expected energies of shape [T, V], got {list(e.shape)}")
+    if e.shape[1] < sg.num_labels:
+        raise gtn.GraphError(
+            f"{where}: {e.shape[1]} labels per frame, but the decoding graph uses input label "
+            f"{sg.num_labels - 1} (it needs at least {sg.num_labels})"
+        )
+    bad = np.isnan(e) | (e == -np.inf)
+    if bad.any():
+        t, v = (int(x) for x in np.argwhere(bad)[0])
+        raise gtn.GraphError(f"{where}: frame {t}, label {v} has energy {e[t, v]}")
+    return e
+
+
+def decode(
+    emissions,
+    graph: gtn.Graph | SearchGraph,
+    *,
+    beam: float = 16.0,
+    max_active: int = 10_000,
+    lattice_beam: float | None = None,
+    nbest: int = 0,
+    beta: float = 1.0,
+    confidence: bool = True,
+    lattice: bool = False,
+) -> DecodeResult:
+    """Decode one utterance.
+
+    Args:
+        emissions: [T, V] per-frame label energies (tensor or array).
+        graph: the decoding graph (a ``gtn.Graph``; its CSR layout is cached on it).
+        beam: keep tokens within this energy of the frame's best (``math.inf``: no beam).
+        max_active: keep at most this many tokens per frame.
+        lattice_beam: keep lattice paths within this energy of the best (default ``beam``).
+        nbest: also find this many lowest-energy distinct outputs (0: none).
+        beta: inverse temperature of the posteriors (confidence, n-best posteriors).
+        confidence: compute the best output's posterior under the pruned lattice.
+        lattice: return the pruned lattice (:class:`decoders.Lattice`).
+
+    Returns a :class:`DecodeResult`; when no path survives, ``found`` is False, the energy
+    +inf and the output empty. Raises GraphError for unusable emissions or graphs.
+    """
+    sg = search_graph(graph)
+    e = check_emissions(emissions, sg)
+    if not beam > 0 or not max_active >= 1:
+        raise ValueError(f"beam must be > 0 and max_active >= 1, got {beam} and {max_active}")
+    record = bool(confidence or nbest > 0 or lattice)
+    out = beam_search(
+        e, sg.emit_ptr, sg.emit_dst, sg.emit_label, sg.emit_arc, sg.emit_weight,
+        sg.eps_ptr, sg.eps_dst, sg.eps_arc, sg.eps_weight, sg.eps_rank, sg.rank_state,
+        sg.start_weight, sg.final_weight, float(beam), int(min(max_active, 2**62)), record,
+    )  # fmt: skip
+    (
+        tok_state,
+        _,
+        frame_off,
+        order,
+        active,
+        src,
+        dst,
+        arc,
+        w,
+        best_tok,
+        energy,
+        path_arc,
+        path_tok,
+    ) = out
+    g = sg.graph
+    if best_tok < 0:
+        empty = np.zeros(0, np.int64)
+        return DecodeResult(NO_PATH, empty, empty, empty, [], None, active)
+    token_frame = np.searchsorted(frame_off, path_tok, side="right") - 1
+    is_emitting = g.ilabel[path_arc] != gtn.EPSILON
+    has_output = g.olabel[path_arc] != gtn.EPSILON
+    best = hypothesis(g.olabel[path_arc][has_output], energy, g.osymbols)
+    lat = None
+    if record:
+        lb = beam if lattice_beam is None else lattice_beam
+        lat = build_lattice(sg, tok_state, frame_off, order, (src, dst, arc, w), lb)
+    best, others = _posteriors(lat, best, nbest, beta, confidence, g.osymbols)
+    return DecodeResult(
+        best,
+        g.ilabel[path_arc][is_emitting].astype(np.int64),
+        token_frame[has_output].astype(np.int64),
+        path_arc,
+        others,
+        lat if lattice else None,
+        active,
+    )
+
+
+def _posteriors(
+    lat: Lattice | None, best: Hypothesis, nbest: int, beta: float, confidence: bool, symbols
+) -> tuple[Hypothesis, list[Hypothesis]]:
+    """(best with its posterior, n-best list with theirs) from the pruned lattice."""
+    if lat is None or not (confidence or nbest):
+        return best, []
+    total = free_energy(lat.graph, beta)
+    if confidence:
+        best = best._replace(posterior=output_posterior(lat.graph, best.output, beta, total=total))
+    found = distinct_outputs(lat.graph, nbest, first=(best.output, best.energy))
+    others = [
+        best
+        if k == 0
+        else hypothesis(out, e, symbols, output_posterior(lat.graph, out, beta, total=total))
+        for k, (out, e) in enumerate(found)
+    ]
+    return best, others
+
+
+def decode_batch(
+    emissions,
+    graph: gtn.Graph | SearchGraph,
+    lengths=None,
+    **options,
+) -> list[DecodeResult]:
+    """Decode a batch [B, T, V] of emissions (utterance b uses its first ``lengths[b]`` frames,
+    all T by default) with one decoding graph; ``options`` as for :func:`decode`."""
+    if isinstance(emissions, torch.Tensor):
+        emissions = emissions.detach().cpu().double().numpy()
+    emissions = np.asarray(emissions, dtype=np.float64)
+    if emissions.ndim != 3:
+        raise gtn.GraphError(f"batch emissions must be [B, T, V], got {list(emissions.shape)}")
+    b, t, _ = emissions.shape
+    lengths = np.full(b, t) if lengths is None else np.asarray(lengths).reshape(-1)
+    if lengths.shape[0] != b or (lengths < 0).any() or (lengths > t).any():
+        raise gtn.GraphError(f"lengths must be {b} values in [0, {t}], got {lengths.tolist()}")
+    sg = search_graph(graph)
+    # One kernel call per utterance: each is long enough that Python's share is negligible.
+    return [decode(emissions[i, : int(lengths[i])], sg, **options) for i in range(b)]

@@ -1,0 +1,102 @@
+"""Emission files for decoding from scripts: per-frame label energies [T, V] by utterance id.
+
+- ``.npz``: one array per utterance, keyed by utterance id (``np.savez(path, utt1=..., ...)``).
+- ``.npy``: one [T, V] array (its id is the file's stem) or a [B, T, V] stack (ids
+  ``stem-0`` ... ``stem-(B-1)``).
+
+Shapes are read from the array headers without loading the data, so a whole file can be checked
+before decoding starts; arrays are loaded one utterance at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+import gtn
+
+
+class EmissionsFile:
+    """Lazy access to an emissions file.
+
+    Attributes:
+        path: the file.
+        shapes: {utterance id: array shape}, in file order.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._stack: np.ndarray | None = None
+        self._npz = None
+        try:
+            if self.path.suffix == ".npz":
+                self.shapes = _npz_shapes(self.path)
+            elif self.path.suffix == ".npy":
+                self._stack = np.load(self.path, mmap_mode="r", allow_pickle=False)
+                self.shapes = _npy_shapes(self.path, self._stack)
+            else:
+                raise gtn.FormatError(
+                    str(self.path),
+                    None,
+                    "emissions must be a .npz (one array per utterance) or .npy",
+                )
+        except (ValueError, zipfile.BadZipFile, EOFError) as err:
+            raise gtn.FormatError(
+                str(self.path), None, f"not a readable numpy file ({err})"
+            ) from None
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.shapes)
+
+    def load(self, uid: str) -> np.ndarray:
+        """The [T, V] energies of utterance ``uid``."""
+        if self._stack is not None:
+            if self._stack.ndim == 2:
+                return np.asarray(self._stack)
+            return np.asarray(self._stack[int(uid.rsplit("-", 1)[1])])
+        if self._npz is None:
+            self._npz = np.load(self.path, allow_pickle=False)
+        try:
+            return self._npz[uid]
+        except (ValueError, zipfile.BadZipFile, EOFError) as err:
+            raise gtn.FormatError(str(self.path), None, f"utterance {uid}: {err}") from None
+
+    def close(self) -> None:
+        if self._npz is not None:
+            self._npz.close()
+            self._npz = None
+
+
+def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if not name.endswith(".npy"):
+                continue
+            with archive.open(name) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            uid = name[: -len(".npy")]
+            if dtype.kind not in "fiu":
+                raise gtn.FormatError(
+                    str(path), None, f"utterance {uid}: dtype {dtype} is not a number type"
+                )
+            shapes[uid] = tuple(shape)
+    return shapes
+
+
+def _npy_shapes(path: Path, array: np.ndarray) -> dict[str, tuple[int, ...]]:
+    if array.ndim == 2:
+        return {path.stem: tuple(array.shape)}
+    if array.ndim == 3:
+        return {f"{path.stem}-{b}": tuple(array.shape[1:]) for b in range(array.shape[0])}
+    raise gtn.FormatError(
+        str(path), None, f"a .npy of emissions must be [T, V] or [B, T, V], got {list(array.shape)}"
+    )

@@ -1,0 +1,70 @@
+"""Rescoring: compose a lattice with another graph (a language model, a lexicon constraint),
+with a weight, and decode the result again.
+
+Energies are lower-is-better: the rescored energy of a path is ``lattice_scale`` times its
+lattice energy plus ``scale`` times the energy the other graph gives its output sequence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import gtn
+
+from .beam_search import _posteriors
+from .lattice import Lattice
+from .nbest import output_labels
+from .result import NO_PATH, DecodeResult, hypothesis
+
+
+def _scaled(g: gtn.Graph, scale: float) -> gtn.Graph:
+    g = g.detach()
+    if scale == 1.0:
+        return g
+
+    def times(w: torch.Tensor) -> torch.Tensor:  # +inf stays +inf ("absent"), even at scale 0
+        return torch.where(torch.isinf(w), w, w * scale)
+
+    return g.with_weights(times(g.weight), times(g.start_weight), times(g.final_weight))
+
+
+def rescore(
+    lattice: Lattice, graph: gtn.Graph, scale: float = 1.0, *, lattice_scale: float = 1.0
+) -> Lattice:
+    """``compose(lattice_scale * lattice, scale * graph)`` as a new :class:`Lattice`.
+
+    Args:
+        lattice: from :func:`decoders.decode` (``lattice=True``) or :meth:`Lattice.from_graph`.
+        graph: a transducer (or acceptor) whose input side reads the lattice's output labels;
+            the rescored lattice's outputs are its outputs.
+        scale, lattice_scale: weights (>= 0) of the two energies.
+    """
+    if scale < 0 or lattice_scale < 0:
+        raise ValueError(f"scales must be >= 0, got {scale} and {lattice_scale}")
+    g = gtn.compose(_scaled(lattice.graph, lattice_scale), _scaled(graph, scale))
+    return Lattice.from_graph(g)
+
+
+def decode_lattice(
+    lattice: Lattice, *, nbest: int = 0, beta: float = 1.0, confidence: bool = True
+) -> DecodeResult:
+    """The best path of a lattice (exact, it is acyclic), with confidence and n-best as in
+    :func:`decoders.decode`. ``path_arcs`` are the lattice's arc ids; ``lattice`` is kept."""
+    g = lattice.graph.detach()
+    empty = np.zeros(0, np.int64)
+    energy = float(gtn.min_energy(g)) if g.num_nodes else float("inf")
+    if energy == float("inf"):
+        return DecodeResult(NO_PATH, empty, empty, empty, [], lattice)
+    arcs = gtn.best_path_arcs(g)
+    best = hypothesis(output_labels(g, arcs), energy, g.osymbols)
+    best, others = _posteriors(lattice, best, nbest, beta, confidence, g.osymbols)
+    has_output = g.olabel[arcs] != gtn.EPSILON
+    return DecodeResult(
+        best,
+        g.ilabel[arcs][g.ilabel[arcs] != gtn.EPSILON].astype(np.int64),
+        lattice.times[g.src[arcs][has_output]].astype(np.int64),
+        arcs,
+        others,
+        lattice,
+    )

@@ -1,0 +1,94 @@
+"""What decoding returns: hypotheses (output sequences with energies and posteriors) and the
+per-utterance result. Energies are lower-is-better; +inf means "no path"."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+import gtn
+
+from .lattice import Lattice
+
+
+class Hypothesis(NamedTuple):
+    """One output sequence.
+
+    Attributes:
+        output: output labels (epsilons removed).
+        words: their names in the graph's output symbol table (the labels as text without one).
+        energy: the lowest energy of a path with this output.
+        posterior: its probability under the lattice's Gibbs distribution (None if not asked).
+    """
+
+    output: tuple[int, ...]
+    words: tuple[str, ...]
+    energy: float
+    posterior: float | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+@dataclass(frozen=True, eq=False)
+class DecodeResult:
+    """The decoding of one utterance.
+
+    Attributes:
+        best: the best hypothesis (output, words, energy, posterior = ``confidence``).
+        alignment: int64 [T], the input label the best path consumes at each frame.
+        output_frames: int64 [len(best.output)], the frame at which each output label is emitted
+            (the frame an emitting arc consumes, or for an epsilon arc the frames before it).
+        path_arcs: int64 [L], the decoding graph's arc ids along the best path.
+        nbest: the n lowest-energy distinct outputs, best first (empty if not asked).
+        lattice: the pruned lattice, if asked.
+        active: int64 [T+1], tokens kept at each frame (a measure of search effort).
+    """
+
+    best: Hypothesis
+    alignment: np.ndarray
+    output_frames: np.ndarray
+    path_arcs: np.ndarray
+    nbest: list[Hypothesis] = field(default_factory=list)
+    lattice: Lattice | None = None
+    active: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def found(self) -> bool:
+        """False when no complete path survived (or exists): "no path"."""
+        return math.isfinite(self.best.energy)
+
+    @property
+    def energy(self) -> float:
+        return self.best.energy
+
+    @property
+    def output(self) -> tuple[int, ...]:
+        return self.best.output
+
+    @property
+    def text(self) -> str:
+        return self.best.text
+
+    @property
+    def confidence(self) -> float | None:
+        return self.best.posterior
+
+
+def words(labels, symbols: gtn.SymbolTable | None) -> tuple[str, ...]:
+    """Names of output labels (their decimal text without a table)."""
+    if symbols is None:
+        return tuple(str(int(x)) for x in labels)
+    return tuple(symbols.name(int(x)) for x in labels)
+
+
+def hypothesis(labels, energy: float, symbols, posterior: float | None = None) -> Hypothesis:
+    labels = tuple(int(x) for x in labels)
+    return Hypothesis(labels, words(labels, symbols), float(energy), posterior)
+
+
+NO_PATH = Hypothesis((), (), math.inf, None)

@@ -1,0 +1,137 @@
+"""Lattices, confidences, distinct n-best lists and rescoring, against brute force."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import decoders
+import gtn
+
+from .reference import enumerate_outputs, exact_min_energy, posterior, random_decoding_graph
+
+SMALL = range(30)
+
+
+def _small(seed: int):
+    rng = np.random.default_rng(1000 + seed)
+    v = int(rng.integers(2, 4))
+    g = random_decoding_graph(rng, int(rng.integers(2, 5)), v, emitting=int(rng.integers(4, 9)))
+    emissions = torch.tensor(rng.normal(1.0, 1.0, (int(rng.integers(1, 5)), v)))
+    return g, emissions
+
+
+@pytest.mark.parametrize("seed", SMALL)
+def test_lattice_contains_the_best_path_with_consistent_energies(seed):
+    g, emissions = _small(seed)
+    r = decoders.decode(emissions, g, beam=1.5, lattice=True)
+    if not r.found:
+        return
+    lat = r.lattice
+    assert float(gtn.min_energy(lat.graph)) == pytest.approx(r.energy, abs=1e-9)
+    # Each arc's energy is a graph arc's energy plus, if it emits, that frame's emission.
+    t = lat.times
+    emitting = lat.graph.ilabel != gtn.EPSILON
+    assert np.all(t[lat.graph.dst] == t[lat.graph.src] + emitting)
+    assert t.min() == 0 and t.max() == emissions.shape[0]
+    graph_energies = {
+        (int(g.ilabel[a]), int(g.olabel[a]), round(float(g.weight[a]), 9))
+        for a in range(g.num_arcs)
+    }
+    for a in lat.graph.arcs():
+        emitted = float(emissions[t[a.src], a.ilabel]) if a.ilabel != gtn.EPSILON else 0.0
+        assert (a.ilabel, a.olabel, round(a.weight - emitted, 9)) in graph_energies
+    assert decoders.lattice_times(lat.graph).tolist() == t.tolist()
+
+
+@pytest.mark.parametrize("seed", SMALL)
+def test_infinite_beam_lattice_has_the_full_free_energy(seed):
+    g, emissions = _small(seed)
+    full = gtn.compose(gtn.dense(emissions), g)
+    r = decoders.decode(emissions, g, beam=math.inf, lattice=True)
+    if not r.found:
+        assert full.num_nodes == 0
+        return
+    assert float(gtn.free_energy(r.lattice.graph)) == pytest.approx(
+        float(gtn.free_energy(full)), abs=1e-9
+    )
+
+
+@pytest.mark.parametrize("seed", SMALL)
+@pytest.mark.parametrize("beta", [1.0, 0.3])
+def test_infinite_beam_confidence_is_the_exact_posterior(seed, beta):
+    g, emissions = _small(seed)
+    paths = enumerate_outputs(emissions.numpy(), g)
+    r = decoders.decode(emissions, g, beam=math.inf, beta=beta)
+    if not paths:
+        assert not r.found
+        return
+    assert 0.0 <= r.confidence <= 1.0
+    assert r.confidence == pytest.approx(posterior(paths, r.output, beta), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", SMALL)
+def test_finite_beam_confidence_is_a_probability(seed):
+    g, emissions = _small(seed)
+    r = decoders.decode(emissions, g, beam=0.7, max_active=2)
+    assert r.confidence is None if not r.found else 0.0 <= r.confidence <= 1.0
+
+
+@pytest.mark.parametrize("seed", SMALL)
+def test_nbest_are_the_best_distinct_outputs_in_order(seed):
+    g, emissions = _small(seed)
+    paths = enumerate_outputs(emissions.numpy(), g)
+    best_per_output = sorted((min(v), k) for k, v in paths.items())
+    r = decoders.decode(emissions, g, beam=math.inf, nbest=4)
+    got = [(h.energy, h.output) for h in r.nbest]
+    assert len(got) == min(4, len(best_per_output))
+    assert len({out for _, out in got}) == len(got)  # distinct
+    energies = [e for e, _ in got]
+    assert energies == sorted(energies)
+    assert energies == pytest.approx([e for e, _ in best_per_output[: len(got)]], abs=1e-9)
+    for e, out in got:
+        assert min(paths[out]) == pytest.approx(e, abs=1e-9)
+    for h in r.nbest:
+        assert h.posterior == pytest.approx(posterior(paths, h.output, 1.0), abs=1e-9)
+    if got:
+        assert r.nbest[0] == r.best
+
+
+def test_exclusion_acceptor_accepts_all_but_the_excluded():
+    g = decoders.exclusion_acceptor([(0, 1), ()], np.array([0, 1]))
+    for seq in [(), (0,), (1,), (0, 1), (1, 0), (0, 1, 1), (0, 0)]:
+        accepted = gtn.compose(gtn.linear(list(seq)), g).num_nodes > 0
+        assert accepted == (seq not in [(0, 1), ()]), seq
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_rescoring_equals_exact_decoding_with_the_composed_graph(seed, scale):
+    g, emissions = _small(seed)
+    rng = np.random.default_rng(seed)
+    # A language model over outputs 0..2: one state, a random energy per word, final.
+    lm = gtn.Graph.from_arrays(1, [0, 0, 0], [0, 0, 0], [0, 1, 2], weight=rng.uniform(0, 2, 3))
+    lm = lm.to(torch.float64)
+    r = decoders.decode(emissions, g, beam=math.inf, lattice=True, confidence=False)
+    scaled = lm.with_weights(lm.weight * scale)
+    exact = exact_min_energy(emissions, gtn.compose(g, scaled))
+    if not r.found:
+        assert math.isinf(exact)
+        return
+    rescored = decoders.decode_lattice(decoders.rescore(r.lattice, lm, scale), nbest=2)
+    assert rescored.energy == pytest.approx(exact, abs=1e-9)
+    assert len(rescored.alignment) == emissions.shape[0]
+    assert 0.0 <= rescored.confidence <= 1.0
+
+
+def test_rescoring_at_scale_zero_keeps_the_lattice_energies():
+    g, emissions = _small(2)
+    r = decoders.decode(emissions, g, beam=math.inf, lattice=True)
+    assert r.found
+    lm = gtn.Graph.from_arrays(1, [0, 0, 0], [0, 0, 0], [0, 1, 2], weight=[5.0, 6.0, 7.0])
+    rescored = decoders.decode_lattice(decoders.rescore(r.lattice, lm, 0.0))
+    assert rescored.energy == pytest.approx(r.energy, abs=1e-6)
+    assert rescored.output == r.output
