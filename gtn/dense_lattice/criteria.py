@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from ..graph import Graph
+from ._crf import CrfNll
+from ._path import PathEnergy
 from .batch import GraphBatch
 from .intersect import intersect
 from .topologies import asg_graphs, ctc_graphs, linear_chain
@@ -64,19 +67,17 @@ def path_energy(
     end: torch.Tensor,
     lengths=None,
 ) -> torch.Tensor:
-    """[B] energy of given tag sequences [B, T] under a linear-chain CRF (padding ignored)."""
+    """[B] energy of given tag sequences [B, T] under a linear-chain CRF (padding ignored).
+
+    emissions [B, T, K], transitions [K, K] (from i to j), start/end [K]: energies, lower is
+    better; lengths [B] >= 1 (default T). Differentiable in emissions and the three weights."""
     B, T, _ = emissions.shape
     lens = (
-        torch.full((B,), T, dtype=torch.long)
+        np.full(B, T, np.int64)
         if lengths is None
-        else torch.as_tensor(lengths, dtype=torch.long)
+        else np.asarray(torch.as_tensor(lengths).detach().cpu(), dtype=np.int64)
     )
-    mask = (torch.arange(T)[None, :] < lens[:, None]).to(emissions.dtype)
-    tags = tags.long()
-    e = (emissions.gather(2, tags[..., None]).squeeze(-1) * mask).sum(1)
-    e = e + (transitions[tags[:, :-1], tags[:, 1:]] * mask[:, 1:]).sum(1)
-    last = tags.gather(1, (lens - 1).clamp(min=0)[:, None]).squeeze(1)
-    return e + start[tags[:, 0]] + end[last]
+    return PathEnergy.apply(emissions, tags, transitions, start, end, lens)
 
 
 def crf_nll(
@@ -94,9 +95,10 @@ def crf_nll(
     a pytorch-crf model with scores (em, trans, start, end) is ours with all of them negated:
     ``crf_nll(-em, tags, -trans, -start, -end) == -CRF(...)(em, tags)``. Lengths >= 1.
     """
-    graph = linear_chain(transitions, start, end)
-    F = intersect(graph, emissions, lengths).free_energy()
-    return _reduce(path_energy(emissions, tags, transitions, start, end, lengths) - F, reduction)
+    K = transitions.shape[-1]
+    start = transitions.new_zeros(K) if start is None else start
+    end = transitions.new_zeros(K) if end is None else end
+    return _reduce(CrfNll.apply(emissions, tags, transitions, start, end, lengths), reduction)
 
 
 def crf_decode(

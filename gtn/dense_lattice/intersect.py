@@ -24,7 +24,7 @@ import torch
 
 from .._threads import sync_threads
 from ..graph import Graph, GraphError
-from . import _logspace, _scaled, _statewise
+from . import _dense, _logspace, _scaled, _statewise, _viterbi
 from ._prep import Structure, structure, weights
 from .batch import GraphBatch
 
@@ -46,6 +46,10 @@ class Alignment(NamedTuple):
 class DenseLattice:
     """The implicit lattice of ``graphs`` intersected with ``emissions``; see :func:`intersect`."""
 
+    # One shared dense state-labelled graph (the CRF chain) goes to the matrix kernels
+    # (_dense, _viterbi); tests turn this off to compare them with the run kernels.
+    matrix_kernels = True
+
     def __init__(
         self, graphs: GraphBatch, emissions: torch.Tensor, lengths: np.ndarray, shared: bool
     ):
@@ -58,6 +62,7 @@ class DenseLattice:
         self.gidx = np.zeros(B, np.int64) if shared else np.arange(B, dtype=np.int64)
         # row of the gradient buffers each utterance writes: its own when the graph is shared
         self.rows = np.arange(B, dtype=np.int64) if shared else np.zeros(B, np.int64)
+        self.small: bool | None = None  # too little work for threads (see _use_threads)
 
     @property
     def batch_size(self) -> int:
@@ -79,6 +84,12 @@ class DenseLattice:
     def best_alignment(self) -> Alignment:
         """Label and graph arc per frame of a minimum-energy path (ties: a fixed choice)."""
         with torch.no_grad():
+            _use_threads(self)
+            lay = _matrix_layout(self)
+            fast = lay and _viterbi.best_path(lay, self.graphs, _em(self), self.lengths)
+            if fast:  # one dense state-labelled graph: the CRF chain
+                labels, arcs, energy = (torch.from_numpy(x) for x in fast)
+                return Alignment(labels, arcs, energy.to(self.emissions.dtype))
             alpha, energy = _tropical(self)
             return _backtrack(self, alpha, energy, None)[0]
 
@@ -201,8 +212,10 @@ def _check_emissions(emissions, lengths) -> tuple[torch.Tensor, np.ndarray]:
         if bad.size:
             i = int(bad[0])
             raise ValueError(f"lengths[{i}] = {int(lens[i])} is outside [0, T={T}]")
-    lo = emissions.detach().amin() if emissions.numel() else emissions.new_zeros(())
-    if not bool(lo > -INF):  # NaN or -inf somewhere: is it inside a valid frame?
+    # numpy, not torch: a torch reduction this size wakes torch's thread pool, whose spinning
+    # threads then slow the numba kernels that follow
+    lo = emissions.detach().numpy().min() if emissions.numel() else 0.0
+    if not lo > -INF:  # NaN or -inf somewhere: is it inside a valid frame?
         bad = torch.isnan(emissions.detach()) | (emissions.detach() == -INF)
         bad &= torch.arange(T)[None, :, None] < torch.from_numpy(lens)[:, None, None]
         if bool(bad.any()):
@@ -215,7 +228,8 @@ def _check_emissions(emissions, lengths) -> tuple[torch.Tensor, np.ndarray]:
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to(torch.float64).numpy())
+    t = t.detach()
+    return np.ascontiguousarray((t if t.dtype == torch.float64 else t.double()).numpy())
 
 
 def _em(lat: DenseLattice) -> np.ndarray:
@@ -290,10 +304,19 @@ def _use_threads(lat: DenseLattice) -> None:
     """Follow torch's thread count, but run small work on one thread: a parallel region costs
     tens of microseconds to start (milliseconds when the other cores are busy)."""
     sync_threads()
-    st = lat.structure
-    arcs = np.diff(st.arc_off)[lat.gidx]
-    if lat.batch_size < 2 or int((arcs * lat.lengths).sum()) < _PARALLEL_WORK:
+    if lat.small is None:
+        st = lat.structure
+        arcs = np.diff(st.arc_off)[lat.gidx]
+        lat.small = lat.batch_size < 2 or int((arcs * lat.lengths).sum()) < _PARALLEL_WORK
+    if lat.small:
         numba.set_num_threads(1)
+
+
+def _matrix_layout(lat: DenseLattice):
+    """The dense-matrix layout of the lattice's graph, or None (see ``_viterbi.layout``)."""
+    if not lat.matrix_kernels:
+        return None
+    return _viterbi.layout(lat.graphs, lat.structure)
 
 
 def _free_forward(lat: DenseLattice, beta: float) -> dict:
@@ -308,7 +331,17 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
     status = np.zeros(B, np.int64)
     active = ~W.needs_log[lat.gidx]
     _use_threads(lat)
-    if st.state_labelled:
+    lay = _matrix_layout(lat)
+    dense = None
+    if lay is not None:
+        flat, state_lab, _ = lay
+        N = state_lab.shape[0]
+        dense = _dense.matrices(flat, st.csr_arc, N, W.wexp)
+        _dense.forward(
+            em, lat.lengths, active, st.state_ulab[:N], st.labs, dense[0], W.swexp, W.fwexp,
+            W.shift[0], beta, pe, alpha, scale, energy, status,
+        )  # fmt: skip
+    elif st.state_labelled:
         _statewise.forward(
             em, lat.lengths, lat.gidx, active, *_state_args(st), W.wexp, W.swexp, W.fwexp,
             W.shift, beta, pe, alpha, scale, energy, status,
@@ -328,6 +361,7 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
         )  # fmt: skip
     return dict(
         W=W,
+        dense=dense,
         beta=beta,
         alpha=alpha,
         pe=pe,
@@ -340,12 +374,29 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
 
 def _free_backward(lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool = True) -> tuple:
     """Gradients (emissions, arc weights or None unless ``arc_grads``, start, final)."""
+    return _grad_tensors(lat, _free_backward_buffers(lat, s, gout, arc_grads), arc_grads)
+
+
+def _free_backward_buffers(lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool) -> tuple:
+    """The kernels' gradient buffers (see :func:`_buffers`) filled with gout times the
+    posteriors."""
     st, W = lat.structure, s["W"]
     bufs = _buffers(lat, lat.emissions.detach().numpy().dtype, arc_grads)
     live = np.isfinite(s["energy"]) & (gout != 0) & np.isfinite(gout)
     scaled = live & ~s["use_log"]
     _use_threads(lat)
-    if st.state_labelled:
+    if s["dense"] is not None:
+        g_em, g_w, _, g_sw, g_fw = bufs
+        wd, wdt, dpos = s["dense"]
+        N, P = wd.shape
+        g_d = np.zeros((g_w.shape[0], N, P) if arc_grads else (1, 1, 1))
+        _dense.backward(
+            gout, lat.lengths, scaled, lat.rows, st.state_ulab[:N], st.labs, wd, wdt, W.fwexp,
+            s["alpha"], s["pe"], s["scale"], arc_grads, g_em, g_d, g_sw, g_fw,
+        )  # fmt: skip
+        if arc_grads:
+            g_w += g_d.reshape(g_w.shape[0], -1)[:, dpos]
+    elif st.state_labelled:
         g_em, g_w, _, g_sw, g_fw = bufs
         _statewise.backward(
             gout, lat.lengths, lat.gidx, scaled, lat.rows, *_state_args(st), W.wexp, W.swexp,
@@ -363,7 +414,7 @@ def _free_backward(lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool
             s["beta"], gout, _em(lat), lat.lengths, lat.gidx, live & s["use_log"], lat.rows,
             *_args(st), W.w, W.ew, W.sw, W.fw, s["alpha_log"], s["energy"], *bufs,
         )  # fmt: skip
-    return _grad_tensors(lat, bufs, arc_grads)
+    return bufs
 
 
 def _tropical(lat: DenseLattice) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,125 @@
+"""Viterbi with back-pointers for one shared, dense, state-labelled graph (the CRF chain).
+
+The general tropical kernel (``_logspace``) reduces over each state's incoming runs and then
+re-scans them to backtrack. For a dense graph it is faster to keep the N x N energy matrix
+M [N, N] (M[i, j] = energy of the arc i -> j, +inf if absent) and loop over the source i
+outside and the destination j inside:
+
+    new[j] = min(new[j], alpha[i] + M[i, j]),  bp[j] = i where that improved
+
+which vectorises over contiguous j (min and select, in the emissions' dtype), then add each
+state's emission once per frame. Back-pointers bp [B, T, N] (int32) make the backtrack O(T).
+
+Energies, lower is better. em [B, T, V]; M [N, N] and sw, fw [N] in em's dtype; state_lab [N]
+(label of the arcs into each state, any label for states without them: their column of M is
++inf); ties go to the lowest source state.
+"""
+
+import numba as nb
+import numpy as np
+
+from ._scaled import FAST
+
+INF = np.inf
+
+
+@nb.njit(cache=True, parallel=True, fastmath=FAST)
+def decode(em, lengths, M, sw, fw, state_lab, arc_idx, bp, labels, arcs, energy):
+    """Fill labels, arcs [B, T] (left at -1 past lengths[b] or without a path), energy [B]."""
+    N = M.shape[0]
+    for b in nb.prange(em.shape[0]):
+        T = lengths[b]
+        cur = sw.copy()
+        new = np.empty_like(cur)
+        ptr = np.empty(N, np.int32)
+        for t in range(T):
+            new[:] = INF
+            ptr[:] = 0
+            for i in range(N):
+                ai = cur[i]
+                if ai == INF:  # unreachable source (e.g. the chain's initial state after t=0)
+                    continue
+                _relax(new, ptr, ai, M[i], np.int32(i), N)
+            e = em[b, t]
+            for j in range(N):
+                cur[j] = new[j] + e[state_lab[j]]
+            bp[b, t, :N] = ptr
+        best = INF
+        d = 0
+        for s in range(N):
+            v = cur[s] + fw[s]
+            if v < best:
+                best = v
+                d = s
+        energy[b] = best
+        if best == INF:
+            continue
+        for t in range(T - 1, -1, -1):
+            i = bp[b, t, d]
+            labels[b, t] = state_lab[d]
+            arcs[b, t] = arc_idx[i, d]
+            d = i
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def _relax(new, ptr, ai, row, i, n):
+    # Unsigned loop index and selects instead of branches, so that LLVM vectorises.
+    for j in range(np.uint64(n)):
+        v = ai + row[j]
+        better = v < new[j]
+        new[j] = v if better else new[j]
+        ptr[j] = i if better else ptr[j]
+
+
+# Above this many states, or below this arc density, the general sparse kernel is better.
+MAX_STATES = 1024
+MIN_DENSITY = 0.25
+
+
+def layout(batch, st):
+    """(flat [A] index src*N + dst of each arc, state_lab [N], arc_idx [N, N] int64 with -1
+    where there is no arc), or None when the fast path does not apply: several graphs, not
+    state-labelled, sparse, too large, or parallel arcs (M would need their minimum)."""
+    if not st.state_labelled:  # checked each time: tests reroute a lattice to other kernels
+        return None
+    if "viterbi" not in batch._cache:
+        batch._cache["viterbi"] = _layout(batch, st)
+    return batch._cache["viterbi"]
+
+
+def _layout(batch, st):
+    if st.num_graphs != 1 or not st.state_labelled:
+        return None
+    N, A = int(st.node_off[1]), int(st.arc_off[1])
+    if not 0 < N <= MAX_STATES or A < MIN_DENSITY * N * N:
+        return None
+    flat = batch.src.astype(np.int64) * N + batch.dst
+    if np.unique(flat).shape[0] != A:
+        return None
+    arc_idx = np.full(N * N, -1, np.int64)
+    arc_idx[flat] = np.arange(A)
+    return flat, st.labs[st.state_ulab[:N]].copy(), arc_idx.reshape(N, N)
+
+
+def best_path(lay, batch, em: np.ndarray, lengths: np.ndarray):
+    """(labels, arcs [B, T] int64, energy [B] float64) by :func:`decode`, given the graph's
+    :func:`layout`."""
+    flat, state_lab, arc_idx = lay
+    N = state_lab.shape[0]
+    dt = np.result_type(em.dtype, _np(batch.weight).dtype)
+    M = np.full(N * N, INF, dt)
+    M[flat] = _np(batch.weight)
+    B, T, _ = em.shape
+    labels = np.full((B, T), -1, np.int64)
+    arcs = np.full((B, T), -1, np.int64)
+    energy = np.empty(B, dt)
+    decode(
+        em, lengths, M.reshape(N, N), _np(batch.start_weight).astype(dt),
+        _np(batch.final_weight).astype(dt), state_lab, arc_idx,
+        np.empty((B, T, N), np.int32), labels, arcs, energy,
+    )  # fmt: skip
+    return labels, arcs, energy.astype(np.float64)
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().numpy()
