@@ -23,10 +23,14 @@ def _np64(t: torch.Tensor) -> np.ndarray:
 
 
 def chain_lattice(emissions, transitions, start, end, lengths) -> DenseLattice:
-    """``intersect(linear_chain(transitions, start, end), emissions, lengths)`` with the
-    weights assembled in numpy: the torch ops of ``linear_chain`` cost more than they do."""
-    emissions, lens = _check_emissions(emissions, lengths)
+    """``intersect(linear_chain(transitions, start, end), emissions, lengths)`` for the kernels
+    only: the weights are assembled in numpy (the torch ops of ``linear_chain`` cost more than
+    they do) and live in ``lat.np_weights``; ``lat.graphs`` is the weightless chain template."""
     K = _check_square("transitions", transitions)
+    # with V == K the dense forward kernel reads every energy of every valid frame: it checks
+    # them for NaN / -inf there instead of a separate pass over the tensor
+    fused = isinstance(emissions, torch.Tensor) and emissions.dim() == 3 and emissions.shape[2] == K
+    emissions, lens = _check_emissions(emissions, lengths, values=not fused)
     if start.shape != (K,) or end.shape != (K,) or emissions.shape[2] < K:
         raise ValueError(
             f"start and end must have shape [{K}] and emissions at least {K} labels, got "
@@ -36,28 +40,44 @@ def chain_lattice(emissions, transitions, start, end, lengths) -> DenseLattice:
     sw = np.full(K + 1, np.inf)
     sw[K] = 0.0  # the initial state
     fw = np.append(_np64(end), np.inf)
-    graph = _chain_template(K).with_weights(*(torch.from_numpy(x) for x in (w, sw, fw)))
-    return DenseLattice(graph, emissions, lens, shared=emissions.shape[0] != 1)
+    lat = DenseLattice(_chain_template(K), emissions, lens, shared=emissions.shape[0] != 1)
+    lat.np_weights = (w, sw, fw)  # what the kernels read instead of lat.graphs' weights
+    lat.unchecked = fused
+    return lat
 
 
 class CrfNll(torch.autograd.Function):
-    """apply(emissions [B, T, K], tags [B, T], transitions, start, end, lengths) -> [B]."""
+    """apply(emissions [B, T, K], tags [B, T], transitions, start, end, lengths,
+    reduction='none') -> [B] ('none'), or the sum / mean of the [B] losses as a scalar.
+
+    The reduction happens here, not in a torch node after: at CRF sizes a sum node and its
+    backward cost a noticeable share of the step."""
 
     @staticmethod
-    def forward(ctx, emissions, tags, transitions, start, end, lengths):
+    def forward(ctx, emissions, tags, transitions, start, end, lengths, reduction="none"):
+        if reduction not in ("none", "sum", "mean"):
+            raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
         lat = chain_lattice(emissions, transitions, start, end, lengths)
         saved = _free_forward(lat, 1.0)
         path = np.empty(emissions.shape[0])
         tg = _path.energy(emissions, tags, transitions, start, end, lat.lengths, path)
-        ctx.lat, ctx.saved, ctx.tags = lat, saved, tg
+        ctx.lat, ctx.saved, ctx.tags, ctx.reduction = lat, saved, tg, reduction
         ctx.dtypes = (transitions.dtype, start.dtype, end.dtype)
-        return torch.from_numpy(path - saved["energy"]).to(emissions.dtype)
+        loss = path - saved["energy"]
+        if reduction != "none":
+            loss = np.asarray(loss.sum() if reduction == "sum" else loss.mean())
+        return torch.from_numpy(loss).to(emissions.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         lat = ctx.lat
         st = lat.structure
-        gout = np.ascontiguousarray(grad.detach().double().numpy())
+        B = lat.batch_size
+        if ctx.reduction == "none":
+            gout = np.ascontiguousarray(grad.detach().double().numpy())
+        else:  # d(sum)/d(loss[b]) = 1, d(mean)/d(loss[b]) = 1/B
+            g = float(grad) / (B if ctx.reduction == "mean" else 1)
+            gout = np.full(B, g)
         arc_grads = any(ctx.needs_input_grad[2:5])
         g_em, g_w, _, _, g_fw = _free_backward_buffers(lat, ctx.saved, -gout, arc_grads)
         K = lat.emissions.shape[2]
@@ -71,4 +91,4 @@ class CrfNll(torch.autograd.Function):
         ws = [
             torch.from_numpy(x).to(d) for x, d in zip((g_tr, g_st, g_en), ctx.dtypes, strict=True)
         ]
-        return (torch.from_numpy(g_em), None, *(ws if arc_grads else (None,) * 3), None)
+        return (torch.from_numpy(g_em), None, *(ws if arc_grads else (None,) * 3), None, None)

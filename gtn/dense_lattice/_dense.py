@@ -26,7 +26,8 @@ def forward(
     em, lengths, active, ulab, labs, wd, swexp, fwexp, shift, beta, pe, alpha, scale, energy,
     status,
 ):  # fmt: skip
-    """Free energy per utterance into ``energy``; status[b] = 1 asks for the log-space path."""
+    """Free energy per utterance into ``energy``; status[b] = 1 asks for the log-space path,
+    2 flags a NaN or -inf among the labels ``labs`` of a frame t < lengths[b]."""
     N, P = wd.shape
     for b in nb.prange(em.shape[0]):
         status[b] = 1
@@ -48,8 +49,14 @@ def forward(
         scale[b, 0] = c
         total = np.log(c)
         eshift = 0.0
+        bad = False
         for t in range(T):
             eshift += frame_factors(em[b, t], labs, beta, ebuf, pe[b, t])
+            for u in range(ebuf.shape[0]):
+                bad |= not ebuf[u] > -np.inf
+            if bad:  # NaN or -inf energy: status 2, the caller names the culprit
+                status[b] = 2
+                break
             p = pe[b, t]
             _matvec(raw, wd, a, N, P)
             c = 0.0
@@ -64,7 +71,7 @@ def forward(
                 alpha[b, t + 1, j] = a[j]
             scale[b, t + 1] = c
             total += np.log(c)
-        if not c > TINY:
+        if bad or not c > TINY:
             continue
         z = 0.0
         for s in range(N):

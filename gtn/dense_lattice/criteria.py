@@ -98,7 +98,7 @@ def crf_nll(
     K = transitions.shape[-1]
     start = transitions.new_zeros(K) if start is None else start
     end = transitions.new_zeros(K) if end is None else end
-    return _reduce(CrfNll.apply(emissions, tags, transitions, start, end, lengths), reduction)
+    return CrfNll.apply(emissions, tags, transitions, start, end, lengths, reduction)
 
 
 def crf_decode(

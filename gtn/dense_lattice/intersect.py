@@ -63,6 +63,11 @@ class DenseLattice:
         # row of the gradient buffers each utterance writes: its own when the graph is shared
         self.rows = np.arange(B, dtype=np.int64) if shared else np.zeros(B, np.int64)
         self.small: bool | None = None  # too little work for threads (see _use_threads)
+        # float64 numpy copies of (weight, start, final) when the caller already has them
+        self.np_weights: tuple | None = None
+        # emission values not yet checked for NaN / -inf: the dense forward kernel checks the
+        # frames it reads (it then reads every label: V == K), else _free_forward does
+        self.unchecked = False
 
     @property
     def batch_size(self) -> int:
@@ -189,7 +194,9 @@ def _check_beta(beta: float) -> float:
     return beta
 
 
-def _check_emissions(emissions, lengths) -> tuple[torch.Tensor, np.ndarray]:
+def _check_emissions(emissions, lengths, values: bool = True) -> tuple[torch.Tensor, np.ndarray]:
+    """Types, shapes and lengths; with ``values``, also no NaN or -inf in valid frames (else the
+    caller must run :func:`_check_values` itself, see ``DenseLattice.unchecked``)."""
     if not isinstance(emissions, torch.Tensor):
         raise TypeError(
             f"emissions must be a torch.Tensor [B, T, V], got {type(emissions).__name__}"
@@ -212,6 +219,14 @@ def _check_emissions(emissions, lengths) -> tuple[torch.Tensor, np.ndarray]:
         if bad.size:
             i = int(bad[0])
             raise ValueError(f"lengths[{i}] = {int(lens[i])} is outside [0, T={T}]")
+    if values:
+        _check_values(emissions, lens)
+    return emissions, lens
+
+
+def _check_values(emissions: torch.Tensor, lens: np.ndarray) -> None:
+    """ValueError naming the first NaN or -inf energy in a frame t < lens[b]."""
+    T = emissions.shape[1]
     # numpy, not torch: a torch reduction this size wakes torch's thread pool, whose spinning
     # threads then slow the numba kernels that follow
     lo = emissions.detach().numpy().min() if emissions.numel() else 0.0
@@ -224,7 +239,6 @@ def _check_emissions(emissions, lengths) -> tuple[torch.Tensor, np.ndarray]:
                 f"emissions[{b}, {t}, {v}] is {float(emissions[b, t, v])}; "
                 "energies must be finite or +inf"
             )
-    return emissions, lens
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -306,8 +320,11 @@ def _use_threads(lat: DenseLattice) -> None:
     sync_threads()
     if lat.small is None:
         st = lat.structure
-        arcs = np.diff(st.arc_off)[lat.gidx]
-        lat.small = lat.batch_size < 2 or int((arcs * lat.lengths).sum()) < _PARALLEL_WORK
+        if lat.shared:  # one graph: skip the per-utterance gather
+            work = int(st.arc_off[-1]) * int(lat.lengths.sum())
+        else:
+            work = int((np.diff(st.arc_off)[lat.gidx] * lat.lengths).sum())
+        lat.small = lat.batch_size < 2 or work < _PARALLEL_WORK
     if lat.small:
         numba.set_num_threads(1)
 
@@ -319,9 +336,14 @@ def _matrix_layout(lat: DenseLattice):
     return _viterbi.layout(lat.graphs, lat.structure)
 
 
+def _np_weights(lat: DenseLattice) -> tuple:
+    g = lat.graphs
+    return lat.np_weights or (_np(g.weight), _np(g.start_weight), _np(g.final_weight))
+
+
 def _free_forward(lat: DenseLattice, beta: float) -> dict:
-    st, g = lat.structure, lat.graphs
-    W = weights(st, _np(g.weight), _np(g.start_weight), _np(g.final_weight), beta)
+    st = lat.structure
+    W = weights(st, *_np_weights(lat), beta)
     B, T, _ = lat.emissions.shape
     em = _em(lat)
     pe = np.empty((B, T, max(st.max_labels, 1)), em.dtype)
@@ -332,6 +354,8 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
     active = ~W.needs_log[lat.gidx]
     _use_threads(lat)
     lay = _matrix_layout(lat)
+    if lat.unchecked and (lay is None or not active.all()):
+        _check_values(lat.emissions, lat.lengths)  # the dense kernel will not see every frame
     dense = None
     if lay is not None:
         flat, state_lab, _ = lay
@@ -341,6 +365,8 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
             em, lat.lengths, active, st.state_ulab[:N], st.labs, dense[0], W.swexp, W.fwexp,
             W.shift[0], beta, pe, alpha, scale, energy, status,
         )  # fmt: skip
+        if lat.unchecked and (status == 2).any():
+            _check_values(lat.emissions, lat.lengths)  # raises, naming the culprit
     elif st.state_labelled:
         _statewise.forward(
             em, lat.lengths, lat.gidx, active, *_state_args(st), W.wexp, W.swexp, W.fwexp,
@@ -394,8 +420,8 @@ def _free_backward_buffers(lat: DenseLattice, s: dict, gout: np.ndarray, arc_gra
             gout, lat.lengths, scaled, lat.rows, st.state_ulab[:N], st.labs, wd, wdt, W.fwexp,
             s["alpha"], s["pe"], s["scale"], arc_grads, g_em, g_d, g_sw, g_fw,
         )  # fmt: skip
-        if arc_grads:
-            g_w += g_d.reshape(g_w.shape[0], -1)[:, dpos]
+        if arc_grads:  # consumers sum the rows: sum them before the gather, into row 0
+            g_w[0] += (g_d.sum(0) if g_d.shape[0] > 1 else g_d[0]).reshape(-1)[dpos]
     elif st.state_labelled:
         g_em, g_w, _, g_sw, g_fw = bufs
         _statewise.backward(
@@ -418,8 +444,8 @@ def _free_backward_buffers(lat: DenseLattice, s: dict, gout: np.ndarray, arc_gra
 
 
 def _tropical(lat: DenseLattice) -> tuple[np.ndarray, np.ndarray]:
-    st, g = lat.structure, lat.graphs
-    W = weights(st, _np(g.weight), _np(g.start_weight), _np(g.final_weight), 1.0)
+    st = lat.structure
+    W = weights(st, *_np_weights(lat), 1.0)
     B, T, _ = lat.emissions.shape
     alpha = np.empty((B, T + 1, max(st.max_nodes, 1)))
     energy = np.empty(B)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import functools
 
+import numba as nb
 import numpy as np
 import torch
 
 from .._batch import offsets
 from ..graph import Graph, GraphError
+from ._prep import Structure
 from .batch import GraphBatch
 
 INF = float("inf")
@@ -112,20 +114,137 @@ def ctc_graphs(
             f"target label {int(flat[i])} (position {i} of the concatenated "
             f"targets) is the blank ({blank}) or negative"
         )
+    node_off, arc_off, src, dst, lab = _ctc_arrays(flat, lens, blank)
+    n, a = int(node_off[-1]), int(arc_off[-1])
+    np_dtype = _NP_FLOAT.get(dtype)
+    if np_dtype is None:  # other float types: let torch convert
+        np_dtype, to = np.float64, dtype
+    else:
+        to = None
+    # numpy, not torch: a handful of tiny torch ops costs more than the whole build
+    start = np.full(n, INF, np_dtype)
+    start[node_off[:-1]] = 0.0
+    final = np.full(n, INF, np_dtype)
+    final[node_off[1:] - 1] = 0.0
+    two = np.flatnonzero(lens > 0)  # the last label and the trailing blank
+    final[node_off[1:][two] - 2] = 0.0
+    w, sw, fw = (torch.from_numpy(x) for x in (np.zeros(a, np_dtype), start, final))
+    if to is not None:
+        w, sw, fw = w.to(to), sw.to(to), fw.to(to)
+    batch = GraphBatch(node_off, arc_off, src, dst, lab, w, sw, fw)
+    # the kernel layout is known in closed form: skip the general _prep.structure pass
+    lay = _ctc_layout(node_off, arc_off, src, lab)
+    n_eps = np.zeros(0, np.int64)
+    G = len(batch)
+    batch._cache["dense"] = Structure(
+        G, node_off, lay[0], *lay[2:7], np.arange(a, dtype=np.int64), np.zeros(G + 1, np.int64),
+        n_eps, n_eps, n_eps, *lay[7:9], lay[1], int(lab.max()) if a else -1, batch.label,
+        arc_off, lay[9], True,
+    )  # fmt: skip
+    return batch
+
+
+@nb.njit(cache=True)
+def _ctc_layout(node_off, arc_off, src, lab):
+    """Fields of the :class:`~._prep.Structure` of a CTC batch from :func:`_ctc_arrays`:
+    (max_nodes, max_labels, run_ptr, run_src0, run_pos0, run_len, run_ulab, lab_off, labs,
+    state_ulab). Its arcs are already in CSR order (by destination, then source) and each
+    non-initial state has one run (2-3 arcs with one label from consecutive states)."""
+    G = node_off.shape[0] - 1
+    n_total = node_off[G]
+    run_ptr = np.zeros(n_total + 1, np.int64)
+    R = n_total - G
+    run_src0 = np.empty(R, np.int64)
+    run_pos0 = np.empty(R, np.int64)
+    run_len = np.empty(R, np.int64)
+    run_ulab = np.empty(R, np.int64)
+    lab_off = np.zeros(G + 1, np.int64)
+    labs_all = np.empty(R, np.int64)
+    slot = np.full(lab.max() + 1 if lab.shape[0] else 1, -1, np.int64)
+    r = 0
+    count = 0
+    for g in range(G):
+        a = arc_off[g]
+        n0, n1 = node_off[g], node_off[g + 1]
+        run_ptr[n0 + 1] = r  # the initial state has no incoming arcs
+        start = count
+        for v in range(n0 + 1, n1):
+            k = v - n0
+            n = 3 if src[a] == k - 2 else 2
+            run_src0[r] = src[a]
+            run_pos0[r] = a
+            run_len[r] = n
+            run_ulab[r] = lab[a]  # the label for now; its index in the set below
+            if slot[lab[a]] < 0:
+                slot[lab[a]] = 0
+                labs_all[count] = lab[a]
+                count += 1
+            a += n
+            r += 1
+            run_ptr[v + 1] = r
+        labs_all[start:count] = np.sort(labs_all[start:count])
+        for i in range(start, count):
+            slot[labs_all[i]] = i - start
+        for i in range(r - (n1 - n0 - 1), r):
+            run_ulab[i] = slot[run_ulab[i]]
+        for i in range(start, count):
+            slot[labs_all[i]] = -1
+        lab_off[g + 1] = count
+    state_ulab = np.zeros(n_total, np.int64)
+    max_nodes = 0
+    max_labels = 0
+    for g in range(G):
+        max_nodes = max(max_nodes, node_off[g + 1] - node_off[g])
+        max_labels = max(max_labels, lab_off[g + 1] - lab_off[g])
+        for v in range(node_off[g] + 1, node_off[g + 1]):
+            state_ulab[v] = run_ulab[run_ptr[v]]
+    labs = labs_all[:count].copy()
+    return (
+        max_nodes, max_labels, run_ptr, run_src0, run_pos0, run_len, run_ulab, lab_off, labs,
+        state_ulab,
+    )  # fmt: skip
+
+
+_NP_FLOAT = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+@nb.njit(cache=True)
+def _ctc_arrays(flat, lens, blank):
+    """CTC graph structure for ragged transcripts (see :func:`ctc_graphs`): node and arc
+    offsets [B+1], src, dst, label int32 [A]. State k's arcs come in the order skip (k-2),
+    previous (k-1), self, as :func:`_chain_graphs` lays them out."""
     B = lens.shape[0]
-    counts = 2 * lens + 1
-    S = int(counts.sum())
-    labels = np.full(S, blank, np.int64)
-    first = np.repeat(offsets(counts)[:-1], lens)  # offset of each utterance's states
-    pos = np.arange(flat.shape[0]) - np.repeat(offsets(lens)[:-1], lens)  # index in transcript
-    labels[first + 2 * pos + 1] = flat
-    skip = np.zeros(S, bool)
-    repeat = np.zeros(flat.shape[0], bool)
-    repeat[1:] = flat[1:] == flat[:-1]
-    skip[first + 2 * pos + 1] = ~repeat | (pos == 0)
-    return _chain_graphs(
-        labels, counts, skip, 0.0, 0.0, 0.0, np.where(lens > 0, 2, 1) + np.zeros(B, np.int64), dtype
-    )
+    node_off = np.zeros(B + 1, np.int64)
+    arc_off = np.zeros(B + 1, np.int64)
+    p0 = 0
+    for b in range(B):
+        node_off[b + 1] = node_off[b] + 2 * lens[b] + 2
+        arc_off[b + 1] = arc_off[b] + 4 * lens[b] + 2  # 2L+1 self + 2L+1 previous, skips below
+        for i in range(lens[b]):
+            if i == 0 or flat[p0 + i] != flat[p0 + i - 1]:
+                arc_off[b + 1] += 1
+        p0 += lens[b]
+    A = arc_off[B]
+    src = np.empty(A, np.int32)
+    dst = np.empty(A, np.int32)
+    lab = np.empty(A, np.int32)
+    a = 0
+    p0 = 0
+    for b in range(B):
+        L = lens[b]
+        for k in range(1, 2 * L + 2):
+            y = blank
+            if k % 2 == 0:
+                i = k // 2 - 1
+                y = flat[p0 + i]
+                if i == 0 or y != flat[p0 + i - 1]:  # a blank must separate repeats
+                    src[a], dst[a], lab[a] = k - 2, k, y
+                    a += 1
+            src[a], dst[a], lab[a] = k - 1, k, y
+            src[a + 1], dst[a + 1], lab[a + 1] = k, k, y
+            a += 2
+        p0 += L
+    return node_off, arc_off, src, dst, lab
 
 
 def hmm_graphs(

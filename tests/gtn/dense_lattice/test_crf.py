@@ -86,3 +86,56 @@ def test_float32_crf_matches_float64():
     a = crf_nll(em, tags, trans, start, end, reduction="none")
     b = crf_nll(em.double(), tags, trans.double(), start.double(), end.double(), reduction="none")
     torch.testing.assert_close(a.double(), b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_crf_reduction_inside_the_node_matches_reducing_after(reduction):
+    """The fused node reduces itself: same value and gradients as reducing the [B] losses."""
+    K = 4
+    trans = torch.randn(K, K, dtype=torch.float64, requires_grad=True)
+    start = torch.randn(K, dtype=torch.float64, requires_grad=True)
+    end = torch.randn(K, dtype=torch.float64, requires_grad=True)
+    em = torch.randn(3, 6, K, dtype=torch.float64, requires_grad=True)
+    tags, lengths = torch.randint(0, K, (3, 6)), torch.tensor([6, 2, 4])
+    inputs = (em, trans, start, end)
+    fused = crf_nll(em, tags, trans, start, end, lengths, reduction=reduction)
+    g1 = torch.autograd.grad(fused, inputs)
+    raw = crf_nll(em, tags, trans, start, end, lengths, reduction="none")
+    ref = raw.sum() if reduction == "sum" else raw.mean()
+    g2 = torch.autograd.grad(ref, inputs)
+    assert fused.shape == ()
+    torch.testing.assert_close(fused, ref)
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_crf_rejects_unknown_reduction():
+    K = 3
+    with pytest.raises(ValueError, match="reduction"):
+        crf_nll(
+            torch.randn(1, 2, K),
+            torch.zeros(1, 2, dtype=torch.long),
+            torch.randn(K, K),
+            torch.randn(K),
+            torch.randn(K),
+            reduction="avg",
+        )
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("-inf")])
+@pytest.mark.parametrize("matrix", [True, False])
+@pytest.mark.parametrize("V", [4, 5])  # V == K: checked inside the kernel; V > K: before it
+def test_crf_nll_names_nan_and_minus_inf_emissions(bad, matrix, V, monkeypatch):
+    from gtn.dense_lattice.intersect import DenseLattice
+
+    monkeypatch.setattr(DenseLattice, "matrix_kernels", matrix)
+    K = 4
+    trans, start, end = torch.randn(K, K), torch.randn(K), torch.randn(K)
+    em, tags = torch.randn(3, 6, V), torch.randint(0, K, (3, 6))
+    lengths = torch.tensor([6, 3, 5])
+    em[1, 4, V - 1] = bad  # padding: ignored
+    loss = crf_nll(em, tags, trans, start, end, lengths, reduction="none")
+    assert torch.isfinite(loss).all()
+    em[2, 3, V - 1] = bad
+    with pytest.raises(ValueError, match=rf"emissions\[2, 3, {V - 1}\] is"):
+        crf_nll(em, tags, trans, start, end, lengths)

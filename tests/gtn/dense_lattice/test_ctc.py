@@ -106,3 +106,41 @@ def test_ctc_topology_free_energy_is_zero_for_normalised_emissions():
 def test_blank_in_targets_is_rejected():
     with pytest.raises(ValueError, match="blank"):
         ctc_loss(torch.zeros(1, 4, 3), torch.tensor([[0, 1]]), [4], [2])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_ctc_graphs_layout_and_dtype(dtype):
+    """Empty transcripts, repeats (no skip arc) and non-default float dtypes."""
+    b = ctc_graphs(torch.tensor([[3, 3, 1], [2, 0, 0]]), torch.tensor([3, 0]), 0, dtype)
+    assert b.weight.dtype == b.start_weight.dtype == b.final_weight.dtype == dtype
+    g0, g1 = b.graph(0), b.graph(1)
+    arcs0 = sorted(zip(g0.src.tolist(), g0.dst.tolist(), g0.ilabel.tolist(), strict=True))
+    # states: 0 initial, 1 blank, 2 "3", 3 blank, 4 "3", 5 blank, 6 "1", 7 blank
+    skips = [(s, d, y) for s, d, y in arcs0 if d - s == 2]
+    assert skips == [(0, 2, 3), (4, 6, 1)]  # no skip into the repeated 3
+    assert len(arcs0) == 2 * 7 + 2
+    assert torch.isinf(b.final_weight[:8]).tolist() == [True] * 6 + [False, False]
+    assert g1.num_nodes == 2 and g1.ilabel.tolist() == [0, 0]
+    assert torch.isinf(b.start_weight).tolist() == [False] + [True] * 7 + [False, True]
+
+
+@given(st.integers(0, 5), st.integers(0, 6), st.integers(2, 6), st.integers(0, 2**31 - 1))
+def test_ctc_graphs_precomputed_structure_equals_the_general_one(B, L, C, seed):
+    """ctc_graphs writes its kernel layout directly; it must equal what _prep would build."""
+    from gtn.dense_lattice._prep import _build
+    from gtn.dense_lattice.batch import GraphBatch
+
+    gen = torch.Generator().manual_seed(seed)
+    targets = torch.randint(1, C, (B, L), generator=gen)
+    tl = torch.randint(0, L + 1, (B,), generator=gen)
+    g = ctc_graphs(targets, tl)
+    fresh = GraphBatch(
+        g.node_offsets, g.arc_offsets, g.src, g.dst, g.label, g.weight, g.start_weight,
+        g.final_weight,
+    )  # fmt: skip
+    ours, ref = g._cache["dense"], _build(fresh)
+    for name, x, y in zip(ref._fields, ours, ref, strict=True):
+        if isinstance(y, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y), name
+        else:
+            assert x == y and type(x) is type(y), name
