@@ -66,11 +66,13 @@ def _openfst(n, src, dst, il, ol, energies, finals, sort_type):
     """The same graph as a StdVectorFst (start 0; OpenFst label = ours + 1, epsilon 0)."""
     rows = [
         f"{s} {d} {i + 1} {o + 1} {e!r}"
-        for s, d, i, o, e in zip(src.tolist(), dst.tolist(), il.tolist(), ol.tolist(),
-                                 energies.tolist(), strict=True)
+        for s, d, i, o, e in zip(
+            src.tolist(), dst.tolist(), il.tolist(), ol.tolist(), energies.tolist(), strict=True
+        )
     ]
-    fst = kaldifst.compile("\n".join([*rows, *map(str, finals), ""]), acceptor=False,
-                           keep_state_numbering=True)
+    fst = kaldifst.compile(
+        "\n".join([*rows, *map(str, finals), ""]), acceptor=False, keep_state_numbering=True
+    )
     kaldifst.arcsort(fst, sort_type)
     return fst
 
@@ -132,7 +134,8 @@ def run(print_fn=print) -> list[dict]:
         assert (c.num_nodes, c.num_arcs) == (f.num_states, arcs), "OpenFst and ours disagree"
         del c, f
         ours_ms, openfst_ms = _interleaved_medians_ms(
-            [lambda a=a, b=b: compose(a, b), lambda fa=fa, fb=fb: kaldifst.compose(fa, fb)])
+            [lambda a=a, b=b: compose(a, b), lambda fa=fa, fb=fb: kaldifst.compose(fa, fb)]
+        )
         row = {
             "case": case.strip(),
             "states": int(compose(a, b).num_nodes),

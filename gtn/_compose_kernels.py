@@ -109,8 +109,32 @@ def _grow(buf, need):
 
 
 @nb.njit(cache=True, inline="always")
-def _run(mode, ia, d1, s2, lo, hi, b_moves, nfs, u, a_ilabel, b_order, b_dst, b_olabel, nb_, nf,
-         dense, keys, ids, n, state_key, keep, new_id, out, m):
+def _run(
+    mode,
+    ia,
+    d1,
+    s2,
+    lo,
+    hi,
+    b_moves,
+    nfs,
+    u,
+    a_ilabel,
+    b_order,
+    b_dst,
+    b_olabel,
+    nb_,
+    nf,
+    dense,
+    keys,
+    ids,
+    n,
+    state_key,
+    keep,
+    new_id,
+    out,
+    m,
+):
     """Act on the arcs that pair a-move `ia` (-1: a stays in d1) with b's sorted arcs lo:hi
     (or, unless `b_moves`, with b staying in s2), all entering filter state `nfs`.
 
@@ -172,16 +196,62 @@ def _visit(mode, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, out,
         for k in range(a_off[s1], a_eps_end[s1]):
             i = a_order[k]
             n, m, hit = _run(
-                mode, i, a_dst[i], s2, 0, 1, False, 0, u, a_ilabel, b_order, b_dst, b_olabel,
-                nb_, nf, dense, keys, ids, n, state_key, keep, new_id, out, m)
+                mode,
+                i,
+                a_dst[i],
+                s2,
+                0,
+                1,
+                False,
+                0,
+                u,
+                a_ilabel,
+                b_order,
+                b_dst,
+                b_olabel,
+                nb_,
+                nf,
+                dense,
+                keys,
+                ids,
+                n,
+                state_key,
+                keep,
+                new_id,
+                out,
+                m,
+            )
             if hit:
                 return n, m, hit
     # b alone on an input epsilon (a stays); pointless if a can only take epsilons from here
     if a_eps_end[s1] < a_off[s1 + 1] or a_final[s1]:
         nfs = 0 if a_eps_end[s1] == a_off[s1] else 1
         n, m, hit = _run(
-            mode, -1, s1, s2, b_off[s2], b_eps_end[s2], True, nfs, u, a_ilabel, b_order, b_dst,
-            b_olabel, nb_, nf, dense, keys, ids, n, state_key, keep, new_id, out, m)
+            mode,
+            -1,
+            s1,
+            s2,
+            b_off[s2],
+            b_eps_end[s2],
+            True,
+            nfs,
+            u,
+            a_ilabel,
+            b_order,
+            b_dst,
+            b_olabel,
+            nb_,
+            nf,
+            dense,
+            keys,
+            ids,
+            n,
+            state_key,
+            keep,
+            new_id,
+            out,
+            m,
+        )
         if hit:
             return n, m, hit
     # both move on one real label: b's run for that label is found by binary search
@@ -192,8 +262,31 @@ def _visit(mode, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, out,
         lo = _lower_bound(b_lab, b_eps_end[s2], hi, lab)
         end = _lower_bound(b_lab, lo, hi, lab + 1)
         n, m, hit = _run(
-            mode, i, a_dst[i], s2, lo, end, True, 0, u, a_ilabel, b_order, b_dst, b_olabel,
-            nb_, nf, dense, keys, ids, n, state_key, keep, new_id, out, m)
+            mode,
+            i,
+            a_dst[i],
+            s2,
+            lo,
+            end,
+            True,
+            0,
+            u,
+            a_ilabel,
+            b_order,
+            b_dst,
+            b_olabel,
+            nb_,
+            nf,
+            dense,
+            keys,
+            ids,
+            n,
+            state_key,
+            keep,
+            new_id,
+            out,
+            m,
+        )
         if hit:
             return n, m, hit
     return n, m, hit
@@ -211,8 +304,9 @@ def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
         changed = False
         for q in range(n - 1, -1, -1):
             if not keep[q]:
-                hit = _visit(REACHES_KEPT, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep,
-                             new_id, out, 0)[2]
+                hit = _visit(
+                    REACHES_KEPT, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, out, 0
+                )[2]
                 if hit:
                     keep[q] = changed = True
         if not changed:
@@ -222,9 +316,15 @@ def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
     m = 0
     for q in range(n):
         m = _visit(COUNT, q, a_ix, b_ix, nb_, nf, table, n, state_key, every, ident, out, m)[1]
-    arcs = (np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m, np.int32),
-            np.empty(0, np.int32), np.empty(m, np.int32), np.empty(m, np.int32),
-            np.zeros(8, np.int64))
+    arcs = (
+        np.empty(m, np.int32),
+        np.empty(m, np.int32),
+        np.empty(m, np.int32),
+        np.empty(0, np.int32),
+        np.empty(m, np.int32),
+        np.empty(m, np.int32),
+        np.zeros(8, np.int64),
+    )
     m = 0
     for q in range(n):
         m = _visit(WRITE, q, a_ix, b_ix, nb_, nf, table, n, state_key, every, ident, arcs, m)[1]
@@ -255,8 +355,23 @@ def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
 
 
 @nb.njit(cache=True)
-def plan(na, a_src, a_dst, a_ilabel, a_olabel, a_start, a_final,
-         nb_, b_src, b_dst, b_ilabel, b_olabel, b_start, b_final, dense_limit):
+def plan(
+    na,
+    a_src,
+    a_dst,
+    a_ilabel,
+    a_olabel,
+    a_start,
+    a_final,
+    nb_,
+    b_src,
+    b_dst,
+    b_ilabel,
+    b_olabel,
+    b_start,
+    b_final,
+    dense_limit,
+):
     """Find the trimmed product of one pair of graphs (local ids; a_start etc. are bool [N]
     masks of start / final states), without writing its arcs.
 
@@ -281,9 +396,15 @@ def plan(na, a_src, a_dst, a_ilabel, a_olabel, a_start, a_final,
     b_ix = (b_order, b_lab, b_off, b_eps_end, b_dst_sorted, b_olabel)
     nf = 2 if np.any(a_olabel < 0) else 1  # filter state 1 exists only with a's epsilons
     dense, keys, ids = new_table(na * nb_ * nf, dense_limit)
-    no_out = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int32),
-              np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int32),
-              np.zeros(8, np.int64))
+    no_out = (
+        np.empty(0, np.int32),
+        np.empty(0, np.int32),
+        np.empty(0, np.int32),
+        np.empty(0, np.int32),
+        np.empty(0, np.int32),
+        np.empty(0, np.int32),
+        np.zeros(8, np.int64),
+    )
 
     n = 0
     starts_a, starts_b = np.flatnonzero(a_start), np.flatnonzero(b_start)
@@ -298,12 +419,26 @@ def plan(na, a_src, a_dst, a_ilabel, a_olabel, a_start, a_final,
     zeros = np.zeros(1, np.int32)
     q = 0
     while q < n:  # n grows as states are discovered: breadth-first
-        new = _visit(SIZE, q, a_ix, b_ix, nb_, nf, (dense, keys, ids), n, state_key, none,
-                     zeros, no_out, 0)[1]
+        new = _visit(
+            SIZE, q, a_ix, b_ix, nb_, nf, (dense, keys, ids), n, state_key, none, zeros, no_out, 0
+        )[1]
         state_key = _grow(state_key, n + new)
         keys, ids = reserve(dense, keys, ids, n + new)
-        n = _visit(DISCOVER, q, a_ix, b_ix, nb_, nf, (dense, keys, ids), n, state_key, none,
-                   zeros, no_out, 0)[0]
+        n = _visit(
+            DISCOVER,
+            q,
+            a_ix,
+            b_ix,
+            nb_,
+            nf,
+            (dense, keys, ids),
+            n,
+            state_key,
+            none,
+            zeros,
+            no_out,
+            0,
+        )[0]
         q += 1
     table = (dense, keys, ids)
 
@@ -319,15 +454,30 @@ def plan(na, a_src, a_dst, a_ilabel, a_olabel, a_start, a_final,
         if keep[q]:
             new_id[q] = n_out
             n_out += 1
-            m = _visit(COUNT, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id,
-                       no_out, m)[1]
+            m = _visit(COUNT, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, no_out, m)[
+                1
+            ]
     sizes = np.array([n, nb_, nf])
     return (a_ix, b_ix, table, state_key, keep, new_id, final, sizes), n_out, m
 
 
 @nb.njit(cache=True)
-def write(plan, a_start, b_start, shift, src, dst, ilabel, olabel, map_a, map_b,
-          start_a, start_b, final_a, final_b):
+def write(
+    plan,
+    a_start,
+    b_start,
+    shift,
+    src,
+    dst,
+    ilabel,
+    olabel,
+    map_a,
+    map_b,
+    start_a,
+    start_b,
+    final_a,
+    final_b,
+):
     """Write the product found by ``plan`` into arrays of its size.
 
     Arcs [M]: src, dst, ilabel, olabel (int32; olabel may be empty: an acceptor whose olabel is
@@ -357,47 +507,188 @@ def write(plan, a_start, b_start, shift, src, dst, ilabel, olabel, map_a, map_b,
 
 
 @nb.njit(cache=True)
-def _plan_pair(k, pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
-               b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit):
+def _plan_pair(
+    k,
+    pair_a,
+    pair_b,
+    a_noff,
+    a_aoff,
+    a_src,
+    a_dst,
+    a_il,
+    a_ol,
+    a_start,
+    a_final,
+    b_noff,
+    b_aoff,
+    b_src,
+    b_dst,
+    b_il,
+    b_ol,
+    b_start,
+    b_final,
+    dense_limit,
+):
     x, y = pair_a[k], pair_b[k]
     n0, n1, a0, a1 = a_noff[x], a_noff[x + 1], a_aoff[x], a_aoff[x + 1]
     m0, m1, c0, c1 = b_noff[y], b_noff[y + 1], b_aoff[y], b_aoff[y + 1]
     return plan(
-        n1 - n0, a_src[a0:a1], a_dst[a0:a1], a_il[a0:a1], a_ol[a0:a1], a_start[n0:n1],
-        a_final[n0:n1], m1 - m0, b_src[c0:c1], b_dst[c0:c1], b_il[c0:c1], b_ol[c0:c1],
-        b_start[m0:m1], b_final[m0:m1], dense_limit,
+        n1 - n0,
+        a_src[a0:a1],
+        a_dst[a0:a1],
+        a_il[a0:a1],
+        a_ol[a0:a1],
+        a_start[n0:n1],
+        a_final[n0:n1],
+        m1 - m0,
+        b_src[c0:c1],
+        b_dst[c0:c1],
+        b_il[c0:c1],
+        b_ol[c0:c1],
+        b_start[m0:m1],
+        b_final[m0:m1],
+        dense_limit,
     )
 
 
 @nb.njit(cache=True, parallel=True)
-def batch_sizes(pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
-                b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit,
-                num_nodes, num_arcs):
+def batch_sizes(
+    pair_a,
+    pair_b,
+    a_noff,
+    a_aoff,
+    a_src,
+    a_dst,
+    a_il,
+    a_ol,
+    a_start,
+    a_final,
+    b_noff,
+    b_aoff,
+    b_src,
+    b_dst,
+    b_il,
+    b_ol,
+    b_start,
+    b_final,
+    dense_limit,
+    num_nodes,
+    num_arcs,
+):
     """Pass 1 of a batch: sizes of product k = (graph pair_a[k], graph pair_b[k]) of the
     packed inputs (offsets *_noff / *_aoff as in gtn._batch.Packed)."""
     for k in nb.prange(pair_a.shape[0]):
         _, num_nodes[k], num_arcs[k] = _plan_pair(
-            k, pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
-            b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit)
+            k,
+            pair_a,
+            pair_b,
+            a_noff,
+            a_aoff,
+            a_src,
+            a_dst,
+            a_il,
+            a_ol,
+            a_start,
+            a_final,
+            b_noff,
+            b_aoff,
+            b_src,
+            b_dst,
+            b_il,
+            b_ol,
+            b_start,
+            b_final,
+            dense_limit,
+        )
 
 
 @nb.njit(cache=True, parallel=True)
-def batch_write(pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
-                b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit,
-                node_off, arc_off, src, dst, ilabel, olabel, map_a, map_b,
-                start_a, start_b, final_a, final_b):
+def batch_write(
+    pair_a,
+    pair_b,
+    a_noff,
+    a_aoff,
+    a_src,
+    a_dst,
+    a_il,
+    a_ol,
+    a_start,
+    a_final,
+    b_noff,
+    b_aoff,
+    b_src,
+    b_dst,
+    b_il,
+    b_ol,
+    b_start,
+    b_final,
+    dense_limit,
+    node_off,
+    arc_off,
+    src,
+    dst,
+    ilabel,
+    olabel,
+    map_a,
+    map_b,
+    start_a,
+    start_b,
+    final_a,
+    final_b,
+):
     """Pass 2 of a batch: plan each product again and write it at its offsets. Arc / node maps
     index the packed (concatenated) inputs, "none" being the total number of arcs / states on
     that side; src / dst stay local to each output graph."""
     for k in nb.prange(pair_a.shape[0]):
         p = _plan_pair(
-            k, pair_a, pair_b, a_noff, a_aoff, a_src, a_dst, a_il, a_ol, a_start, a_final,
-            b_noff, b_aoff, b_src, b_dst, b_il, b_ol, b_start, b_final, dense_limit)[0]
+            k,
+            pair_a,
+            pair_b,
+            a_noff,
+            a_aoff,
+            a_src,
+            a_dst,
+            a_il,
+            a_ol,
+            a_start,
+            a_final,
+            b_noff,
+            b_aoff,
+            b_src,
+            b_dst,
+            b_il,
+            b_ol,
+            b_start,
+            b_final,
+            dense_limit,
+        )[0]
         x, y = pair_a[k], pair_b[k]
         u0, u1, e0, e1 = node_off[k], node_off[k + 1], arc_off[k], arc_off[k + 1]
-        shift = np.array([a_aoff[x], b_aoff[y], a_aoff[-1], b_aoff[-1],
-                          a_noff[x], b_noff[y], a_noff[-1], b_noff[-1]])
-        write(p, a_start[a_noff[x]:a_noff[x + 1]], b_start[b_noff[y]:b_noff[y + 1]], shift,
-              src[e0:e1], dst[e0:e1], ilabel[e0:e1], olabel[e0:e1] if olabel.shape[0] else olabel,
-              map_a[e0:e1], map_b[e0:e1], start_a[u0:u1], start_b[u0:u1], final_a[u0:u1],
-              final_b[u0:u1])
+        shift = np.array(
+            [
+                a_aoff[x],
+                b_aoff[y],
+                a_aoff[-1],
+                b_aoff[-1],
+                a_noff[x],
+                b_noff[y],
+                a_noff[-1],
+                b_noff[-1],
+            ]
+        )
+        write(
+            p,
+            a_start[a_noff[x] : a_noff[x + 1]],
+            b_start[b_noff[y] : b_noff[y + 1]],
+            shift,
+            src[e0:e1],
+            dst[e0:e1],
+            ilabel[e0:e1],
+            olabel[e0:e1] if olabel.shape[0] else olabel,
+            map_a[e0:e1],
+            map_b[e0:e1],
+            start_a[u0:u1],
+            start_b[u0:u1],
+            final_a[u0:u1],
+            final_b[u0:u1],
+        )

@@ -132,15 +132,38 @@ def _one(op: str, a: Graph, b: Graph, acceptor: bool) -> Graph:
     _check_symbols(op, a, b)
     a_start, b_start = _finite(a.start_weight), _finite(b.start_weight)
     plan, n, m = K.plan(
-        a.num_nodes, a.src, a.dst, a.ilabel, a.olabel, a_start, _finite(a.final_weight),
-        b.num_nodes, b.src, b.dst, b.ilabel, b.olabel, b_start, _finite(b.final_weight),
+        a.num_nodes,
+        a.src,
+        a.dst,
+        a.ilabel,
+        a.olabel,
+        a_start,
+        _finite(a.final_weight),
+        b.num_nodes,
+        b.src,
+        b.dst,
+        b.ilabel,
+        b.olabel,
+        b_start,
+        _finite(b.final_weight),
         _DENSE_LIMIT,
     )
     arcs, nodes = _outputs(n, m, acceptor)
     shift = np.array([0, 0, a.num_arcs, b.num_arcs, 0, 0, a.num_nodes, b.num_nodes])
     K.write(plan, a_start, b_start, shift, *arcs, *nodes)
-    return _graph(a, b, a.weight, a.start_weight, a.final_weight, b.weight, b.start_weight,
-                  b.final_weight, arcs, nodes, acceptor)
+    return _graph(
+        a,
+        b,
+        a.weight,
+        a.start_weight,
+        a.final_weight,
+        b.weight,
+        b.start_weight,
+        b.final_weight,
+        arcs,
+        nodes,
+        acceptor,
+    )
 
 
 def _outputs(n: int, m: int, acceptor: bool):
@@ -162,10 +185,16 @@ def _graph(a, b, wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor: bool) -> Gra
     else:
         weight = weight + other
     return Graph._trusted(
-        start_a.shape[0], src, dst, ilabel, ilabel if acceptor else olabel, weight,
+        start_a.shape[0],
+        src,
+        dst,
+        ilabel,
+        ilabel if acceptor else olabel,
+        weight,
         _gather(swa, start_a, INF) + _gather(swb, start_b, INF),
         _gather(fwa, final_a, INF) + _gather(fwb, final_b, INF),
-        a.isymbols, b.osymbols,
+        a.isymbols,
+        b.osymbols,
     )
 
 
@@ -187,9 +216,25 @@ def _batch(la: list[Graph], lb: list[Graph], pair_a, pair_b, acceptor: bool) -> 
     wa, swa, fwa = cat_weights(la)
     wb, swb, fwb = cat_weights(lb)
     inputs = (
-        pair_a, pair_b, pa.node_offsets, pa.arc_offsets, pa.src, pa.dst, pa.ilabel, pa.olabel,
-        _finite(swa), _finite(fwa), pb.node_offsets, pb.arc_offsets, pb.src, pb.dst,
-        pb.ilabel, pb.olabel, _finite(swb), _finite(fwb), _DENSE_LIMIT,
+        pair_a,
+        pair_b,
+        pa.node_offsets,
+        pa.arc_offsets,
+        pa.src,
+        pa.dst,
+        pa.ilabel,
+        pa.olabel,
+        _finite(swa),
+        _finite(fwa),
+        pb.node_offsets,
+        pb.arc_offsets,
+        pb.src,
+        pb.dst,
+        pb.ilabel,
+        pb.olabel,
+        _finite(swb),
+        _finite(fwb),
+        _DENSE_LIMIT,
     )
     size = pair_a.shape[0]
     num_nodes, num_arcs = np.empty(size, np.int64), np.empty(size, np.int64)
@@ -203,10 +248,18 @@ def _batch(la: list[Graph], lb: list[Graph], pair_a, pair_b, acceptor: bool) -> 
     for k in range(size):
         u0, u1, e0, e1 = noff[k], noff[k + 1], aoff[k], aoff[k + 1]
         labels = whole.ilabel[e0:e1]
-        out.append(Graph._trusted(
-            u1 - u0, whole.src[e0:e1], whole.dst[e0:e1], labels,
-            labels if acceptor else whole.olabel[e0:e1], whole.weight[e0:e1],
-            whole.start_weight[u0:u1], whole.final_weight[u0:u1],
-            la[pair_a[k]].isymbols, lb[pair_b[k]].osymbols,
-        ))
+        out.append(
+            Graph._trusted(
+                u1 - u0,
+                whole.src[e0:e1],
+                whole.dst[e0:e1],
+                labels,
+                labels if acceptor else whole.olabel[e0:e1],
+                whole.weight[e0:e1],
+                whole.start_weight[u0:u1],
+                whole.final_weight[u0:u1],
+                la[pair_a[k]].isymbols,
+                lb[pair_b[k]].osymbols,
+            )
+        )
     return out

@@ -1,9 +1,9 @@
 """``ebgtn check-reading train|evaluate|demo|read`` (also ``python -m apps.check_reading``).
 
-    demo      train from scratch on a short schedule, evaluate, write figures (a few minutes)
-    train     train the local system and the global ones; writes checkpoints and results
-    evaluate  evaluate checkpoints on held-out test fields
-    read      read one image file: print the amount and confidence, write a figure
+demo      train from scratch on a short schedule, evaluate, write figures (a few minutes)
+train     train the local system and the global ones; writes checkpoints and results
+evaluate  evaluate checkpoints on held-out test fields
+read      read one image file: print the amount and confidence, write a figure
 """
 
 from __future__ import annotations
@@ -20,8 +20,15 @@ def _config(args):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    names = ("train_fields", "test_fields", "seed", "local_epochs", "global_epochs",
-             "global_fields", "cache_dir")
+    names = (
+        "train_fields",
+        "test_fields",
+        "seed",
+        "local_epochs",
+        "global_epochs",
+        "global_fields",
+        "cache_dir",
+    )
     changes = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if getattr(args, "losses", None):
         changes["losses"] = tuple(args.losses.split(","))
@@ -47,8 +54,9 @@ def _evaluate(args) -> int:
     rows, curves = {}, {}
     for path in args.checkpoints:
         reader = CheckReader.load(path)
-        rows[Path(path).stem], curves[Path(path).stem] = evaluate_model(reader.model, prepared,
-                                                                       test.texts)
+        rows[Path(path).stem], curves[Path(path).stem] = evaluate_model(
+            reader.model, prepared, test.texts
+        )
     print(evaluate.format_table(rows))
     figure = figures.error_reject_figure(curves, Path(args.out) / "error_reject.png")
     print(f"wrote {figure}")
@@ -107,18 +115,28 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``check-reading`` on an argparse subparsers object."""
-    p = sub.add_parser("check-reading", help="the graph-transformer check-amount reader",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "check-reading",
+        help="the graph-transformer check-amount reader",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     jobs = p.add_subparsers(dest="command_name", required=True)
-    for name, helptext, out in (("demo", "short end-to-end run with figures", "out/demo"),
-                                ("train", "train local + global systems", "out/check_reading")):
+    for name, helptext, out in (
+        ("demo", "short end-to-end run with figures", "out/demo"),
+        ("train", "train local + global systems", "out/check_reading"),
+    ):
         q = jobs.add_parser(name, help=helptext)
         _add_config_args(q)
         q.add_argument("--out", default=out, help="folder for checkpoints, results, figures")
         q.add_argument("--local-epochs", type=int, dest="local_epochs")
         q.add_argument("--global-epochs", type=int, dest="global_epochs")
-        q.add_argument("--global-fields", type=int, dest="global_fields",
-                       help="train globally on the first n training fields")
+        q.add_argument(
+            "--global-fields",
+            type=int,
+            dest="global_fields",
+            help="train globally on the first n training fields",
+        )
         q.add_argument("--losses", help="comma-separated global losses (nll,perceptron,hinge)")
         q.set_defaults(run=_guarded(_run))
     q = jobs.add_parser("evaluate", help="evaluate checkpoints on held-out test fields")

@@ -73,8 +73,10 @@ def summarise(answers: list[str], confidence, truths: list[str]) -> dict:
 
 def format_table(rows: dict[str, dict]) -> str:
     """A plain-text table: one line per system."""
-    head = (f"{'system':<18}{'fields':>7} | {'zero rejection':^20} | {'at <=1% error':^20} | "
-            f"{'at <=0.5% error':^20} | {'char':>6}")
+    head = (
+        f"{'system':<18}{'fields':>7} | {'zero rejection':^20} | {'at <=1% error':^20} | "
+        f"{'at <=0.5% error':^20} | {'char':>6}"
+    )
     sub = f"{'':<18}{'':>7} | " + " | ".join([f"{'corr':>6}{'rej':>7}{'err':>7}"] * 3) + " |"
     lines = [head, sub, "-" * len(head)]
     for name, r in rows.items():

@@ -41,15 +41,18 @@ class Config:
 # many renderings to be seen with varied neighbours, slants and cuts: more fields beat more
 # epochs over fewer fields (held-out training fields read: 64% after 2,800 fields x 5 epochs,
 # 44% after 800 fields x 12 epochs). Global on 1,500 fields instead of 400 gained nothing.
-DEMO = Config(train_fields=3000, test_fields=400, local_epochs=4, global_epochs=1,
-              global_fields=400)
+DEMO = Config(
+    train_fields=3000, test_fields=400, local_epochs=4, global_epochs=1, global_fields=400
+)
 
 
 def load_sets(config: Config, progress: bool = True) -> tuple[data.FieldSet, data.FieldSet]:
-    train = data.load_or_generate("train", config.train_fields, config.seed,
-                                  cache_dir=config.cache_dir)
-    test = data.load_or_generate("test", config.test_fields, config.seed,
-                                 cache_dir=config.cache_dir)
+    train = data.load_or_generate(
+        "train", config.train_fields, config.seed, cache_dir=config.cache_dir
+    )
+    test = data.load_or_generate(
+        "test", config.test_fields, config.seed, cache_dir=config.cache_dir
+    )
     return train, test
 
 
@@ -77,16 +80,26 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
     t0 = time.time()
     say = print if progress else (lambda *a, **k: None)
     train_set, test_set = load_sets(config, progress)
-    say(f"data: {len(train_set)} training fields (training digits), {len(test_set)} test fields"
-        f" (test digits only) [{time.time() - t0:.0f}s]")
+    say(
+        f"data: {len(train_set)} training fields (training digits), {len(test_set)} test fields"
+        f" (test digits only) [{time.time() - t0:.0f}s]"
+    )
     train_p = prepare(train_set, progress=progress)
     test_p = prepare(test_set, progress=progress)
     seg_count = np.mean([s.num_segments for s in train_p.segmentations])
-    say(f"over-segmentation: {seg_count:.1f} candidate segments per field "
-        f"[{time.time() - t0:.0f}s]")
+    say(
+        f"over-segmentation: {seg_count:.1f} candidate segments per field [{time.time() - t0:.0f}s]"
+    )
     model = CheckReaderModel()
-    train_local(model, train_p, epochs=config.local_epochs, batch_size=config.local_batch,
-                lr=config.local_lr, seed=config.seed, progress=progress)
+    train_local(
+        model,
+        train_p,
+        epochs=config.local_epochs,
+        batch_size=config.local_batch,
+        lr=config.local_lr,
+        seed=config.seed,
+        progress=progress,
+    )
     models = {"local": model}
     CheckReader(model).save(out / "local.pt")
     say(f"local training done [{time.time() - t0:.0f}s]")
@@ -94,9 +107,16 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
         # A fresh model with the local weights (gtn graphs are immutable: no deepcopy).
         m = CheckReaderModel()
         m.recognizer.load_state_dict(model.recognizer.state_dict())
-        train_global(m, train_p.head(config.global_fields), loss, epochs=config.global_epochs,
-                     batch_size=config.batch_size, lr=config.global_lr, seed=config.seed,
-                     progress=progress)
+        train_global(
+            m,
+            train_p.head(config.global_fields),
+            loss,
+            epochs=config.global_epochs,
+            batch_size=config.batch_size,
+            lr=config.global_lr,
+            seed=config.seed,
+            progress=progress,
+        )
         models[f"global {loss}"] = m
         CheckReader(m).save(out / f"global_{loss}.pt")
         say(f"global {loss} training done [{time.time() - t0:.0f}s]")
@@ -108,16 +128,36 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
     with atomic_write(out / "results.txt") as f:
         f.write(table + "\n")
     with atomic_write(out / "results.json") as f:
-        json.dump({"config": asdict(config), "seconds": time.time() - t0,
-                   "rows": {k: {kk: (asdict(vv) if hasattr(vv, "__dataclass_fields__") else vv)
-                                for kk, vv in v.items()} for k, v in rows.items()}}, f, indent=1)
+        json.dump(
+            {
+                "config": asdict(config),
+                "seconds": time.time() - t0,
+                "rows": {
+                    k: {
+                        kk: (asdict(vv) if hasattr(vv, "__dataclass_fields__") else vv)
+                        for kk, vv in v.items()
+                    }
+                    for k, v in rows.items()
+                },
+            },
+            f,
+            indent=1,
+        )
     written = [out / "results.txt", figures.error_reject_figure(curves, out / "error_reject.png")]
     best = models[f"global {config.losses[0]}"] if config.losses else model
     for i in range(min(figure_fields, len(test_set))):
         f = test_set.fields[i]
         answers, conf, _ = read_batch(best, [test_p.segmentations[i]])
-        written.append(figures.field_figure(f.image, test_p.segmentations[i], best,
-                                            out / f"field_{i}.png", f.text, float(conf[0])))
+        written.append(
+            figures.field_figure(
+                f.image,
+                test_p.segmentations[i],
+                best,
+                out / f"field_{i}.png",
+                f.text,
+                float(conf[0]),
+            )
+        )
     written.append(figures.graphs_figure(test_p.segmentations[0], best, out / "graphs_0.png"))
     written += figures.write_dot(test_p.segmentations[0], best, out)
     say(f"done in {time.time() - t0:.0f}s; wrote to {out}/:")

@@ -35,8 +35,15 @@ def best_reading(model: CheckReaderModel, seg: Segmentation):
     segs = np.repeat(np.arange(seg.num_segments, dtype=np.int32), NUM_CHARS)
     chars = np.tile(np.arange(NUM_CHARS, dtype=np.int32), seg.num_segments)
     transducer = gtn.Graph.from_arrays(
-        n, np.repeat(seg.start, NUM_CHARS), np.repeat(seg.end, NUM_CHARS), segs, chars,
-        weight=energies[:, :NUM_CHARS].reshape(-1), start=[0], final=[n - 1])
+        n,
+        np.repeat(seg.start, NUM_CHARS),
+        np.repeat(seg.end, NUM_CHARS),
+        segs,
+        chars,
+        weight=energies[:, :NUM_CHARS].reshape(-1),
+        start=[0],
+        final=[n - 1],
+    )
     path = gtn.best_path(compose(transducer, model.grammar))
     return path.ilabel.tolist(), path.olabel.tolist(), energies
 
@@ -49,8 +56,14 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def field_figure(image: np.ndarray, seg: Segmentation, model: CheckReaderModel, path: Path,
-                 truth: str | None = None, confidence: float | None = None) -> Path:
+def field_figure(
+    image: np.ndarray,
+    seg: Segmentation,
+    model: CheckReaderModel,
+    path: Path,
+    truth: str | None = None,
+    confidence: float | None = None,
+) -> Path:
     """The field, its candidate cuts (dashed), the segments of the chosen reading (boxes) and
     the reading with each character's energy."""
     chosen, labels, energies = best_reading(model, seg)
@@ -61,10 +74,20 @@ def field_figure(image: np.ndarray, seg: Segmentation, model: CheckReaderModel, 
     top, bottom = seg.band
     for s, c in zip(chosen, labels, strict=True):
         x0, x1 = seg.cuts[seg.start[s]], seg.cuts[seg.end[s]]
-        ax.add_patch(Rectangle((x0 - 0.5, top - 0.5), x1 - x0, bottom - top, fill=False,
-                               color="tab:red", lw=1.5))
-        ax.text((x0 + x1) / 2, top - 2, f"{ALPHABET[c]}\n{float(energies[s, c]):.2f}",
-                ha="center", va="bottom", color="tab:red", fontsize=8)
+        ax.add_patch(
+            Rectangle(
+                (x0 - 0.5, top - 0.5), x1 - x0, bottom - top, fill=False, color="tab:red", lw=1.5
+            )
+        )
+        ax.text(
+            (x0 + x1) / 2,
+            top - 2,
+            f"{ALPHABET[c]}\n{float(energies[s, c]):.2f}",
+            ha="center",
+            va="bottom",
+            color="tab:red",
+            fontsize=8,
+        )
     answer = "".join(ALPHABET[c] for c in labels)
     title = f"read {answer!r}"
     if confidence is not None:
@@ -77,11 +100,13 @@ def field_figure(image: np.ndarray, seg: Segmentation, model: CheckReaderModel, 
 
 
 def _arc(ax, x0, x1, color, lw, label=None):
-    ax.add_patch(Arc(((x0 + x1) / 2, 0), x1 - x0, (x1 - x0) * 0.8, theta1=0, theta2=180,
-                     color=color, lw=lw))
+    ax.add_patch(
+        Arc(((x0 + x1) / 2, 0), x1 - x0, (x1 - x0) * 0.8, theta1=0, theta2=180, color=color, lw=lw)
+    )
     if label:
-        ax.text((x0 + x1) / 2, (x1 - x0) * 0.4, label, ha="center", va="bottom", fontsize=6,
-                color=color)
+        ax.text(
+            (x0 + x1) / 2, (x1 - x0) * 0.4, label, ha="center", va="bottom", fontsize=6, color=color
+        )
 
 
 def graphs_figure(seg: Segmentation, model: CheckReaderModel, path: Path) -> Path:
@@ -93,16 +118,25 @@ def graphs_figure(seg: Segmentation, model: CheckReaderModel, path: Path) -> Pat
     fig, axes = plt.subplots(2, 1, figsize=(10, 6))
     x = seg.cuts.astype(float)
     span = max(x[-1] - x[0], 1) if x.size else 1
-    for ax, title in zip(axes, ("segmentation graph", "interpretation graph (best class/energy"
-                                " per segment arc)"), strict=True):
+    for ax, title in zip(
+        axes,
+        ("segmentation graph", "interpretation graph (best class/energy per segment arc)"),
+        strict=True,
+    ):
         for s in range(seg.num_segments):
             red = s in on_path
             label = None
             if ax is axes[1]:
                 c = on_path.get(s, int(energies[s, :NUM_CHARS].argmin()))
                 label = f"{ALPHABET[c]}/{float(energies[s, c]):.1f}"
-            _arc(ax, x[seg.start[s]], x[seg.end[s]], "tab:red" if red else "0.6",
-                 1.8 if red else 0.6, label)
+            _arc(
+                ax,
+                x[seg.start[s]],
+                x[seg.end[s]],
+                "tab:red" if red else "0.6",
+                1.8 if red else 0.6,
+                label,
+            )
         ax.plot(x, np.zeros_like(x), "o", color="k", ms=4)
         ax.set_xlim(x[0] - 0.05 * span, x[-1] + 0.05 * span)
         ax.set_ylim(-0.05 * span, 0.8 * span / 2 + 0.1 * span)
@@ -116,9 +150,10 @@ def write_dot(seg: Segmentation, model: CheckReaderModel, folder: Path) -> list[
     with torch.no_grad():
         energies = model.segment_energies(make_batch([seg]))
     out = []
-    for name, g, table in (("segmentation_graph.dot", seg.graph(), None),
-                           ("interpretation_graph.dot", interpretation_graph(seg, energies),
-                            SYMBOLS)):
+    for name, g, table in (
+        ("segmentation_graph.dot", seg.graph(), None),
+        ("interpretation_graph.dot", interpretation_graph(seg, energies), SYMBOLS),
+    ):
         p = folder / name
         with atomic_write(p) as f:
             f.write(gtn.to_dot(g, isymbols=table))

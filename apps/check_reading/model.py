@@ -68,8 +68,17 @@ def interpretation_graph(seg: Segmentation, energies: torch.Tensor) -> gtn.Graph
     dst = np.repeat(seg.end, NUM_CHARS)
     labels = np.tile(np.arange(NUM_CHARS, dtype=np.int32), seg.num_segments)
     weight = energies[:, :NUM_CHARS].reshape(-1)
-    return gtn.Graph.from_arrays(n, src, dst, labels, weight=weight, start=[0], final=[n - 1],
-                                 isymbols=SYMBOLS, osymbols=SYMBOLS)
+    return gtn.Graph.from_arrays(
+        n,
+        src,
+        dst,
+        labels,
+        weight=weight,
+        start=[0],
+        final=[n - 1],
+        isymbols=SYMBOLS,
+        osymbols=SYMBOLS,
+    )
 
 
 def _labels(y) -> list[list[int]]:
@@ -104,8 +113,10 @@ class CheckReaderModel(nn.Module):
     def interpretation_graphs(self, x: Batch, energies: torch.Tensor | None = None):
         energies = self.segment_energies(x) if energies is None else energies
         o = x.offsets
-        return [interpretation_graph(s, energies[o[b] : o[b + 1]])
-                for b, s in enumerate(x.segmentations)]
+        return [
+            interpretation_graph(s, energies[o[b] : o[b + 1]])
+            for b, s in enumerate(x.segmentations)
+        ]
 
     def lattices(self, interpretations: list[gtn.Graph]) -> list[gtn.Graph]:
         """Every grammatical reading with every segmentation: interpretation o grammar."""
@@ -135,8 +146,10 @@ class CheckReaderModel(nn.Module):
         """The best reading that differs from y: Viterbi on lattice o complement(y)."""
         if cost is not None:
             raise ValueError("the check reader's most offending answer takes no cost")
-        wrong = intersect(self.lattices(self.interpretation_graphs(x)),
-                          [gtn.complement(t, NUM_CHARS) for t in _labels(y)])
+        wrong = intersect(
+            self.lattices(self.interpretation_graphs(x)),
+            [gtn.complement(t, NUM_CHARS) for t in _labels(y)],
+        )
         return best_labels(wrong)
 
 

@@ -59,8 +59,10 @@ def check_image(image, index: int = 0) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise TypeError(f"{where} is a {type(image).__name__}, not a numpy array")
     if image.ndim == 3:
-        raise ValueError(f"{where} has shape {image.shape}: a colour image; give a 2-D grey "
-                         "image (e.g. image.mean(axis=2))")
+        raise ValueError(
+            f"{where} has shape {image.shape}: a colour image; give a 2-D grey "
+            "image (e.g. image.mean(axis=2))"
+        )
     if image.ndim != 2:
         raise ValueError(f"{where} must be 2-D [H, W], got shape {image.shape}")
     if image.size == 0 or min(image.shape) < 8:
@@ -85,8 +87,9 @@ class CheckReader:
     ('', 0.0)
     """
 
-    def __init__(self, model: CheckReaderModel | None = None,
-                 settings: SegmenterSettings = DEFAULT_SEGMENTER):
+    def __init__(
+        self, model: CheckReaderModel | None = None, settings: SegmenterSettings = DEFAULT_SEGMENTER
+    ):
         self.model = model if model is not None else CheckReaderModel()
         self.settings = settings
 
@@ -108,8 +111,12 @@ class CheckReader:
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict:
-        return {"format": FORMAT, "recognizer": self.model.recognizer.state_dict(),
-                "beta": float(self.model.beta), "settings": asdict(self.settings)}
+        return {
+            "format": FORMAT,
+            "recognizer": self.model.recognizer.state_dict(),
+            "beta": float(self.model.beta),
+            "settings": asdict(self.settings),
+        }
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the checkpoint atomically (a reader sees the old file or the new one)."""
@@ -129,8 +136,13 @@ class CheckReader:
             raise CheckpointError(f"{path}: no such checkpoint file")
         try:
             state = torch.load(path, weights_only=True, map_location="cpu")
-        except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
-                ValueError) as err:
+        except (
+            RuntimeError,
+            EOFError,
+            pickle.UnpicklingError,
+            zipfile.BadZipFile,
+            ValueError,
+        ) as err:
             raise CheckpointError(f"{path} is not a readable checkpoint ({err})") from None
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise CheckpointError(f"{path} is not a check-reader checkpoint ({FORMAT})")

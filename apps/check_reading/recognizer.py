@@ -26,13 +26,19 @@ class LeNet5(nn.Module):
         super().__init__()
         c1, c2, f1, f2 = 6 * width, 16 * width, 120 * width, 84 * width
         self.features = nn.Sequential(
-            nn.Conv2d(1, c1, 5), nn.ReLU(), nn.MaxPool2d(2),  # 32 -> 28 -> 14
-            nn.Conv2d(c1, c2, 5), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 10 -> 5
+            nn.Conv2d(1, c1, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 32 -> 28 -> 14
+            nn.Conv2d(c1, c2, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 14 -> 10 -> 5
             nn.Flatten(),
         )
         self.classifier = nn.Sequential(
-            nn.Linear(c2 * 25 + 1, f1), nn.ReLU(),
-            nn.Linear(f1, f2), nn.ReLU(),
+            nn.Linear(c2 * 25 + 1, f1),
+            nn.ReLU(),
+            nn.Linear(f1, f2),
+            nn.ReLU(),
             nn.Linear(f2, num_classes),
         )
 

@@ -103,8 +103,11 @@ def find_cuts(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER):
     medium = []
     for sl in ndimage.find_objects(components):
         if sl is not None:
-            medium += [x for x in (sl[1].start, sl[1].stop) if 0 < x < cols.size and
-                       cols[x - 1] and cols[x]]
+            medium += [
+                x
+                for x in (sl[1].start, sl[1].stop)
+                if 0 < x < cols.size and cols[x - 1] and cols[x]
+            ]
     # (3) minima of projection + contour distance, strongest (lowest) first
     projection = binary.sum(0).astype(np.float64)
     h = np.arange(binary.shape[0])[:, None]

@@ -49,19 +49,26 @@ class PreparedSet:
         return PreparedSet(self.segmentations[:n], self.targets[:n], self.segment_labels[:n])
 
 
-def prepare(fields: FieldSet, settings: SegmenterSettings = DEFAULT_SEGMENTER,
-            progress: bool = False) -> PreparedSet:
+def prepare(
+    fields: FieldSet, settings: SegmenterSettings = DEFAULT_SEGMENTER, progress: bool = False
+) -> PreparedSet:
     segs, labels = [], []
-    for f in tqdm(fields.fields, desc=f"segmenting {fields.split}", disable=not progress,
-                  leave=False):
+    for f in tqdm(
+        fields.fields, desc=f"segmenting {fields.split}", disable=not progress, leave=False
+    ):
         s = segment(f.image, settings)
         segs.append(s)
         labels.append(segment_truth(s, f.owner, f.text)[0])
     return PreparedSet(segs, [encode(t) for t in fields.texts], labels)
 
 
-def augment(images: torch.Tensor, generator: torch.Generator, shift: float = 2.0,
-            scale: float = 0.1, shear: float = 0.15) -> torch.Tensor:
+def augment(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    shift: float = 2.0,
+    scale: float = 0.1,
+    shear: float = 0.15,
+) -> torch.Tensor:
     """Random small affine distortions of segment images [N, 1, 32, 32] (1 = ink): shift up to
     ``shift`` px, scale x (1 +- scale), shear +- ``shear``. Segments of held-out fields differ
     from training ones in exactly these ways (placement in the band, size, slant)."""
@@ -75,10 +82,17 @@ def augment(images: torch.Tensor, generator: torch.Generator, shift: float = 2.0
     return torch.nn.functional.grid_sample(images, grid, align_corners=False)
 
 
-def train_local(model: CheckReaderModel, data: PreparedSet, epochs: int = 3,
-                batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
-                progress: bool = True, rubbish_ratio: float = 1.0,
-                augmentation: bool = True) -> list[float]:
+def train_local(
+    model: CheckReaderModel,
+    data: PreparedSet,
+    epochs: int = 3,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool = True,
+    rubbish_ratio: float = 1.0,
+    augmentation: bool = True,
+) -> list[float]:
     """Cross-entropy on labelled segments with Adam and a cosine learning-rate decay; returns
     the mean loss per epoch. Each epoch sees every character segment plus ``rubbish_ratio``
     times as many rubbish segments, freshly drawn (rubbish outnumbers characters ~2:1 and is
@@ -96,13 +110,21 @@ def train_local(model: CheckReaderModel, data: PreparedSet, epochs: int = 3,
     optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr)
     # Cosine decay: a high rate early for speed, a small one late to settle (short schedules).
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda k: 0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(k / steps, 1.0))))
+        optimizer, lambda k: 0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(k / steps, 1.0)))
+    )
     history = []
     for epoch in range(epochs):
         extra = rubbish[torch.randperm(rubbish.shape[0])[:n_rubbish]]
         order = torch.cat([chars, extra])[torch.randperm(chars.shape[0] + extra.shape[0])]
-        total, bar = 0.0, tqdm(range(0, len(order), batch_size), desc=f"local {epoch + 1}/{epochs}",
-                               disable=not progress, leave=False)
+        total, bar = (
+            0.0,
+            tqdm(
+                range(0, len(order), batch_size),
+                desc=f"local {epoch + 1}/{epochs}",
+                disable=not progress,
+                leave=False,
+            ),
+        )
         for start in bar:
             idx = order[start : start + batch_size]
             x = augment(images[idx], generator) if augmentation else images[idx]
@@ -141,8 +163,9 @@ class GraphLoss:
         lattice = model.lattices(interps)
         correct = intersect(interps, [gtn.linear(t) for t in y])
         if self.name == "nll":
-            return losses.nll_loss(gtn.free_energy(correct, self.beta),
-                                   gtn.free_energy(lattice, self.beta))
+            return losses.nll_loss(
+                gtn.free_energy(correct, self.beta), gtn.free_energy(lattice, self.beta)
+            )
         e_correct = gtn.min_energy(correct)
         if self.name == "perceptron":
             return losses.perceptron_loss(e_correct, gtn.min_energy(lattice))
@@ -170,19 +193,37 @@ class _Fields(torch.utils.data.Dataset):
 
 def field_loader(data: PreparedSet, batch_size: int, shuffle: bool = True) -> DataLoader:
     def collate(indices):
-        return (make_batch([data.segmentations[i] for i in indices]),
-                [data.targets[i] for i in indices])
+        return (
+            make_batch([data.segmentations[i] for i in indices]),
+            [data.targets[i] for i in indices],
+        )
 
     return DataLoader(_Fields(data), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
 
 
-def train_global(model: CheckReaderModel, data: PreparedSet, loss: str, epochs: int = 1,
-                 batch_size: int = 16, lr: float = 3e-4, seed: int = 0,
-                 checkpoint: str | os.PathLike | None = None, progress: bool = True,
-                 margin: float = 1.0) -> list[dict]:
+def train_global(
+    model: CheckReaderModel,
+    data: PreparedSet,
+    loss: str,
+    epochs: int = 1,
+    batch_size: int = 16,
+    lr: float = 3e-4,
+    seed: int = 0,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+    margin: float = 1.0,
+) -> list[dict]:
     """Global training with ``loss`` ("nll", "perceptron" or "hinge"); returns the history."""
     model.latent = "sum" if loss == "nll" else "min"
     optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr)
-    trainer = Trainer(model, GraphLoss(loss, margin=margin), optimizer, epochs=epochs, seed=seed,
-                      grad_clip=5.0, checkpoint=checkpoint, progress=progress)
+    trainer = Trainer(
+        model,
+        GraphLoss(loss, margin=margin),
+        optimizer,
+        epochs=epochs,
+        seed=seed,
+        grad_clip=5.0,
+        checkpoint=checkpoint,
+        progress=progress,
+    )
     return trainer.fit(field_loader(data, batch_size))

@@ -16,15 +16,34 @@ def accepts(text: str) -> bool:
     return bool(np.isfinite(float(gtn.min_energy(intersect(gtn.linear(encode(text)), grammar())))))
 
 
-@pytest.mark.parametrize("text", ["0", "7", "$12.50", "***5", "$**1,234.00", "123456",
-                                  "999,999.99", "0.05", "$1,000"])
+@pytest.mark.parametrize(
+    "text", ["0", "7", "$12.50", "***5", "$**1,234.00", "123456", "999,999.99", "0.05", "$1,000"]
+)
 def test_grammar_accepts_valid_amounts(text):
     assert is_valid_amount(text)
     assert accepts(text)
 
 
-@pytest.mark.parametrize("text", ["", "$", "05", "1,23", "12,345,678", "1234567", "1.5",
-                                  "1.505", "$$1", "1$", "****1", "1*", ".50", "12,3456", ","])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "$",
+        "05",
+        "1,23",
+        "12,345,678",
+        "1234567",
+        "1.5",
+        "1.505",
+        "$$1",
+        "1$",
+        "****1",
+        "1*",
+        ".50",
+        "12,3456",
+        ",",
+    ],
+)
 def test_grammar_rejects_invalid_amounts(text):
     assert not is_valid_amount(text)
     assert not accepts(text)

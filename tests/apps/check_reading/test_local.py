@@ -12,8 +12,14 @@ from apps.check_reading.truth import segment_truth
 def _seg(cuts, spans):
     start, end = (np.array(a, np.int32) for a in zip(*spans, strict=True))
     n = len(spans)
-    return Segmentation(np.array(cuts), start, end, (0, 10), np.zeros((n, 32, 32), np.uint8),
-                        np.zeros(n, np.float32))
+    return Segmentation(
+        np.array(cuts),
+        start,
+        end,
+        (0, 10),
+        np.zeros((n, 32, 32), np.uint8),
+        np.zeros(n, np.float32),
+    )
 
 
 def test_a_digit_with_a_period_is_rubbish_not_the_digit():
@@ -39,6 +45,7 @@ def test_local_training_with_augmentation_and_decay_lowers_the_loss(small_prepar
     """A few seconds on 45 fields: the augmented, cosine-decayed schedule still learns."""
     from apps.check_reading.model import CheckReaderModel
 
-    history = train_local(CheckReaderModel(), small_prepared.head(45), epochs=6, batch_size=32,
-                          progress=False)
+    history = train_local(
+        CheckReaderModel(), small_prepared.head(45), epochs=6, batch_size=32, progress=False
+    )
     assert np.all(np.isfinite(history)) and history[-1] < 0.85 * history[0]

@@ -72,13 +72,16 @@ def test_reader_round_trip_and_read(tmp_path, small_train):
     assert [a for a, _ in loaded.read(as_float)] == [a for a, _ in reader.read(images)]
 
 
-@pytest.mark.parametrize("image,error,match", [
-    (np.zeros((0, 0), np.uint8), ValueError, "empty"),
-    (np.full((40, 80, 3), 255, np.uint8), ValueError, "colour"),
-    (np.full((40, 80), 255, np.int32), TypeError, "dtype"),
-    (np.full((40, 80), 2.0), ValueError, r"\[0, 1\]"),
-    ([[255] * 40] * 40, TypeError, "numpy"),
-])
+@pytest.mark.parametrize(
+    "image,error,match",
+    [
+        (np.zeros((0, 0), np.uint8), ValueError, "empty"),
+        (np.full((40, 80, 3), 255, np.uint8), ValueError, "colour"),
+        (np.full((40, 80), 255, np.int32), TypeError, "dtype"),
+        (np.full((40, 80), 2.0), ValueError, r"\[0, 1\]"),
+        ([[255] * 40] * 40, TypeError, "numpy"),
+    ],
+)
 def test_bad_images_get_clear_errors(image, error, match):
     with pytest.raises(error, match=match):
         CheckReader().read([image])
