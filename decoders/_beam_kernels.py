@@ -31,6 +31,47 @@ def _grow(a, need):
     return b
 
 
+@nb.njit(cache=True, inline="always")
+def _relax(d, nc, i, arc, ntok, state_tok, tok_state, tok_cost, back_tok, back_arc):
+    """Offer energy ``nc`` to state ``d`` of the current frame, reached from token ``i`` by
+    graph ``arc``: create its token or lower its energy. Returns the (possibly grown) token
+    arrays, the token count and the token of ``d``."""
+    j = state_tok[d]
+    if j < 0:
+        if ntok == tok_state.shape[0]:
+            tok_state = _grow(tok_state, ntok + 1)
+            tok_cost = _grow(tok_cost, ntok + 1)
+            back_tok = _grow(back_tok, ntok + 1)
+            back_arc = _grow(back_arc, ntok + 1)
+        j = ntok
+        ntok += 1
+        tok_state[j] = d
+        tok_cost[j] = nc
+        back_tok[j] = i
+        back_arc[j] = arc
+        state_tok[d] = j
+    elif nc < tok_cost[j]:
+        tok_cost[j] = nc
+        back_tok[j] = i
+        back_arc[j] = arc
+    return tok_state, tok_cost, back_tok, back_arc, ntok, j
+
+
+@nb.njit(cache=True, inline="always")
+def _record(i, j, arc, w, narc, lat_src, lat_dst, lat_arc, lat_w):
+    """Append the lattice arc (token i -> token j, graph arc, energy w)."""
+    if narc == lat_src.shape[0]:
+        lat_src = _grow(lat_src, narc + 1)
+        lat_dst = _grow(lat_dst, narc + 1)
+        lat_arc = _grow(lat_arc, narc + 1)
+        lat_w = _grow(lat_w, narc + 1)
+    lat_src[narc] = i
+    lat_dst[narc] = j
+    lat_arc[narc] = arc
+    lat_w[narc] = w
+    return lat_src, lat_dst, lat_arc, lat_w, narc + 1
+
+
 @nb.njit(cache=True)
 def _heap_push(heap, size, key):
     """Min-heap of int64 keys in heap[:size]; returns the new size."""
@@ -172,38 +213,16 @@ def beam_search(
                 if nc == INF or nc > cutoff:
                     continue
                 d = eps_dst[k]
-                j = state_tok[d]
-                if j < 0:
-                    if ntok == tok_state.shape[0]:
-                        tok_state = _grow(tok_state, ntok + 1)
-                        tok_cost = _grow(tok_cost, ntok + 1)
-                        back_tok = _grow(back_tok, ntok + 1)
-                        back_arc = _grow(back_arc, ntok + 1)
-                    j = ntok
-                    ntok += 1
-                    tok_state[j] = d
-                    tok_cost[j] = nc
-                    back_tok[j] = i
-                    back_arc[j] = eps_arc[k]
-                    state_tok[d] = j
-                elif nc < tok_cost[j]:
-                    tok_cost[j] = nc
-                    back_tok[j] = i
-                    back_arc[j] = eps_arc[k]
+                tok_state, tok_cost, back_tok, back_arc, ntok, j = _relax(
+                    d, nc, i, eps_arc[k], ntok, state_tok, tok_state, tok_cost, back_tok, back_arc
+                )
                 if eps_ptr[d] < eps_ptr[d + 1] and not queued[d]:
                     size = _heap_push(heap, size, eps_rank[d])
                     queued[d] = True
                 if record:
-                    if narc == lat_src.shape[0]:
-                        lat_src = _grow(lat_src, narc + 1)
-                        lat_dst = _grow(lat_dst, narc + 1)
-                        lat_arc = _grow(lat_arc, narc + 1)
-                        lat_w = _grow(lat_w, narc + 1)
-                    lat_src[narc] = i
-                    lat_dst[narc] = j
-                    lat_arc[narc] = eps_arc[k]
-                    lat_w[narc] = eps_weight[k]
-                    narc += 1
+                    lat_src, lat_dst, lat_arc, lat_w, narc = _record(
+                        i, j, eps_arc[k], eps_weight[k], narc, lat_src, lat_dst, lat_arc, lat_w
+                    )
                 if nc < best:
                     best = nc
                     cutoff = best + beam
@@ -264,35 +283,13 @@ def beam_search(
                 if nc == INF or nc > next_cut:
                     continue
                 d = emit_dst[k]
-                j = state_tok[d]
-                if j < 0:
-                    if ntok == tok_state.shape[0]:
-                        tok_state = _grow(tok_state, ntok + 1)
-                        tok_cost = _grow(tok_cost, ntok + 1)
-                        back_tok = _grow(back_tok, ntok + 1)
-                        back_arc = _grow(back_arc, ntok + 1)
-                    j = ntok
-                    ntok += 1
-                    tok_state[j] = d
-                    tok_cost[j] = nc
-                    back_tok[j] = i
-                    back_arc[j] = emit_arc[k]
-                    state_tok[d] = j
-                elif nc < tok_cost[j]:
-                    tok_cost[j] = nc
-                    back_tok[j] = i
-                    back_arc[j] = emit_arc[k]
+                tok_state, tok_cost, back_tok, back_arc, ntok, j = _relax(
+                    d, nc, i, emit_arc[k], ntok, state_tok, tok_state, tok_cost, back_tok, back_arc
+                )
                 if record:
-                    if narc == lat_src.shape[0]:
-                        lat_src = _grow(lat_src, narc + 1)
-                        lat_dst = _grow(lat_dst, narc + 1)
-                        lat_arc = _grow(lat_arc, narc + 1)
-                        lat_w = _grow(lat_w, narc + 1)
-                    lat_src[narc] = i
-                    lat_dst[narc] = j
-                    lat_arc[narc] = emit_arc[k]
-                    lat_w[narc] = w
-                    narc += 1
+                    lat_src, lat_dst, lat_arc, lat_w, narc = _record(
+                        i, j, emit_arc[k], w, narc, lat_src, lat_dst, lat_arc, lat_w
+                    )
                 if nc < next_best:
                     next_best = nc
                     next_cut = next_best + beam
