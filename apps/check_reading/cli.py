@@ -1,8 +1,8 @@
 """``ebgtn check-reading train|evaluate|demo|read`` (also ``python -m apps.check_reading``).
 
 demo      train from scratch on a short schedule, evaluate, write figures (a few minutes)
-train     train the local system and the global ones; writes checkpoints and results
-evaluate  evaluate checkpoints on held-out test fields
+train     train the local system, the global ones and the space-displacement reader
+evaluate  evaluate checkpoints (segmenting or space-displacement) on held-out test fields
 read      read one image file: print the amount and confidence, write a figure
 """
 
@@ -27,6 +27,7 @@ def _config(args):
         "local_epochs",
         "global_epochs",
         "global_fields",
+        "sdnn_epochs",
         "cache_dir",
     )
     changes = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
@@ -42,21 +43,38 @@ def _run(args) -> int:
     return 0
 
 
+def load_reader(path: str):
+    """A segmenting :class:`CheckReader` or an :class:`SdnnReader`, by the checkpoint's format."""
+    from .reader import CheckpointError, CheckReader
+    from .sdnn import SdnnReader
+
+    try:
+        return CheckReader.load(path)
+    except CheckpointError as err:
+        try:
+            return SdnnReader.load(path)
+        except CheckpointError:
+            raise err from None
+
+
 def _evaluate(args) -> int:
     from . import evaluate, figures
-    from .experiment import evaluate_model, load_sets
-    from .reader import CheckReader
+    from .experiment import evaluate_model, evaluate_sdnn, load_sets
+    from .sdnn import SdnnReader, field_strip
     from .train import prepare
 
     config = _config(args)
     _, test = load_sets(replace(config, train_fields=1))
-    prepared = prepare(test, progress=not args.quiet)
+    readers = {Path(p).stem: load_reader(p) for p in args.checkpoints}
+    prepared = strips = None
     rows, curves = {}, {}
-    for path in args.checkpoints:
-        reader = CheckReader.load(path)
-        rows[Path(path).stem], curves[Path(path).stem] = evaluate_model(
-            reader.model, prepared, test.texts
-        )
+    for name, reader in readers.items():
+        if isinstance(reader, SdnnReader):
+            strips = strips or [field_strip(f.image) for f in test.fields]
+            rows[name], curves[name] = evaluate_sdnn(reader, strips, test.texts)
+        else:
+            prepared = prepared or prepare(test, progress=not args.quiet)
+            rows[name], curves[name] = evaluate_model(reader.model, prepared, test.texts)
     print(evaluate.format_table(rows))
     figure = figures.error_reject_figure(curves, Path(args.out) / "error_reject.png")
     print(f"wrote {figure}")
@@ -75,15 +93,27 @@ def load_image(path: str) -> np.ndarray:
 
 
 def _read(args) -> int:
-    from . import figures
-    from .reader import CheckReader, read_batch
+    import torch
 
-    reader = CheckReader.load(args.checkpoint)
+    from . import figures
+    from .reader import check_image, read_batch
+    from .sdnn import SdnnReader, field_strip
+
+    reader = load_reader(args.checkpoint)
     image = load_image(args.image)
+    out = Path(args.figure or Path(args.image).with_suffix(".reading.png"))
+    if isinstance(reader, SdnnReader):
+        [(amount, conf)] = reader.read([image])
+        print(f"{args.image}\t{amount}\t{conf:.4f}")
+        strip = field_strip(check_image(image))
+        with torch.no_grad():
+            energies = reader.emissions([strip])[0][0]
+        figures.sdnn_figure(strip, energies, out, f"read: {amount}  (confidence {conf:.3f})")
+        print(f"wrote {out}")
+        return 0
     seg = reader.segment([image])[0]
     answers, conf, _ = read_batch(reader.model, [seg])
     print(f"{args.image}\t{answers[0]}\t{conf[0]:.4f}")
-    out = Path(args.figure or Path(args.image).with_suffix(".reading.png"))
     figures.field_figure(image, seg, reader.model, out, confidence=float(conf[0]))
     print(f"wrote {out}")
     return 0
@@ -138,6 +168,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
             help="train globally on the first n training fields",
         )
         q.add_argument("--losses", help="comma-separated global losses (nll,perceptron,hinge)")
+        q.add_argument(
+            "--sdnn-epochs",
+            type=int,
+            dest="sdnn_epochs",
+            help="epochs of the space-displacement reader (0: leave it out)",
+        )
         q.set_defaults(run=_guarded(_run))
     q = jobs.add_parser("evaluate", help="evaluate checkpoints on held-out test fields")
     q.add_argument("checkpoints", nargs="+")

@@ -16,6 +16,8 @@ from gtn._atomic import atomic_write
 from . import data, evaluate, figures
 from .model import CheckReaderModel
 from .reader import CheckReader, read_batch
+from .sdnn import SdnnReader, field_strip
+from .sdnn_train import train_sdnn
 from .train import PreparedSet, prepare, train_global, train_local
 
 
@@ -32,6 +34,8 @@ class Config:
     local_batch: int = 128
     global_lr: float = 3e-4
     losses: tuple[str, ...] = ("nll", "perceptron", "hinge")
+    sdnn_epochs: int = 20  # the space-displacement variant (0: leave it out)
+    sdnn_lr: float = 3e-3
     cache_dir: str | None = None
     threads: int = 2
     extra: dict = field(default_factory=dict)
@@ -68,9 +72,40 @@ def read_all(model: CheckReaderModel, prepared: PreparedSet, batch_size: int = 6
 
 
 def evaluate_model(model: CheckReaderModel, prepared: PreparedSet, texts: list[str]):
-    answers, conf = read_all(model, prepared)
+    return _results(*read_all(model, prepared), texts)
+
+
+def evaluate_sdnn(reader: SdnnReader, strips: list[np.ndarray], texts: list[str]):
+    answers, conf = [], []
+    for i in range(0, len(strips), 64):
+        a, c = reader.read_strips(strips[i : i + 64])
+        answers += a
+        conf.append(c)
+    return _results(answers, np.concatenate(conf) if conf else np.zeros(0), texts)
+
+
+def _results(answers: list[str], conf: np.ndarray, texts: list[str]):
+    """(summary row, error-reject curve)."""
     correct = np.array([a == t for a, t in zip(answers, texts, strict=True)])
     return evaluate.summarise(answers, conf, texts), evaluate.error_reject_curve(conf, correct)
+
+
+def run_sdnn(config: Config, train_set, test_set, out: Path, progress: bool = True):
+    """Train the space-displacement reader on the training fields; (reader, row, curve)."""
+    train_strips = [field_strip(f.image) for f in train_set.fields]
+    reader = SdnnReader()
+    train_sdnn(
+        reader,
+        train_strips,
+        train_set.texts,
+        epochs=config.sdnn_epochs,
+        lr=config.sdnn_lr,
+        seed=config.seed,
+        progress=progress,
+    )
+    reader.save(out / "sdnn.pt")
+    test_strips = [field_strip(f.image) for f in test_set.fields]
+    return (reader, *evaluate_sdnn(reader, test_strips, test_set.texts))
 
 
 def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3) -> dict:
@@ -123,6 +158,11 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
     rows, curves = {}, {}
     for name, m in models.items():
         rows[name], curves[name] = evaluate_model(m, test_p, test_set.texts)
+    if config.sdnn_epochs > 0:
+        _, rows["space displacement"], curves["space displacement"] = run_sdnn(
+            config, train_set, test_set, out, progress
+        )
+        say(f"space-displacement training done [{time.time() - t0:.0f}s]")
     table = evaluate.format_table(rows)
     say(table)
     with atomic_write(out / "results.txt") as f:

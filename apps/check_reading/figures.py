@@ -177,3 +177,19 @@ def error_reject_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: 
     ax.legend(fontsize=8)
     ax.set_title("error-reject curve (held-out test fields)", fontsize=9)
     return _save(fig, path)
+
+
+def sdnn_figure(strip: np.ndarray, energies: torch.Tensor, path: Path, title: str = "") -> Path:
+    """The space-displacement reader at work: the size-normalised strip [32, W] over its
+    per-frame label posteriors exp(-energy) [T, 15] (blank first), frames aligned to columns."""
+    post = torch.exp(-energies.detach()).numpy().T  # [15, T]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(4, strip.shape[1] / 25), 4.5))
+    top.imshow(1 - strip, cmap="gray", aspect="auto", extent=(0, strip.shape[1], 32, 0))
+    top.set_title(title, fontsize=9)
+    top.set_yticks([])
+    bottom.imshow(
+        post, cmap="Greys", aspect="auto", extent=(0, 2 * post.shape[1], post.shape[0], 0)
+    )
+    bottom.set_yticks(np.arange(post.shape[0]) + 0.5, ["-", *ALPHABET], fontsize=7)
+    bottom.set_xlabel("strip column (one frame per 2 columns); rows: label posteriors")
+    return _save(fig, path)

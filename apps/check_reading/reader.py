@@ -78,6 +78,31 @@ def check_image(image, index: int = 0) -> np.ndarray:
     return out
 
 
+def save_state(path: str | os.PathLike, state: dict) -> Path:
+    """``torch.save`` a checkpoint dictionary atomically (readers see the old file or the new)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with atomic_write(path, "wb") as f:
+        f.write(buffer.getvalue())
+    return path
+
+
+def load_state(path: str | os.PathLike, fmt: str) -> dict:
+    """A checkpoint dictionary whose "format" is ``fmt``; CheckpointError otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({err})") from None
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        raise CheckpointError(f"{path} is not a {fmt} checkpoint")
+    return state
+
+
 class CheckReader:
     """A trained check-amount reader.
 
@@ -120,32 +145,12 @@ class CheckReader:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the checkpoint atomically (a reader sees the old file or the new one)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        torch.save(self.state(), buffer)
-        with atomic_write(path, "wb") as f:
-            f.write(buffer.getvalue())
-        return path
+        return save_state(path, self.state())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CheckReader:
         """Load a checkpoint written by :meth:`save`; CheckpointError if it is unusable."""
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"{path}: no such checkpoint file")
-        try:
-            state = torch.load(path, weights_only=True, map_location="cpu")
-        except (
-            RuntimeError,
-            EOFError,
-            pickle.UnpicklingError,
-            zipfile.BadZipFile,
-            ValueError,
-        ) as err:
-            raise CheckpointError(f"{path} is not a readable checkpoint ({err})") from None
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise CheckpointError(f"{path} is not a check-reader checkpoint ({FORMAT})")
+        state = load_state(path, FORMAT)
         model = CheckReaderModel(beta=float(state["beta"]))
         try:
             model.recognizer.load_state_dict(state["recognizer"])

@@ -94,7 +94,7 @@ def test_corrupt_or_foreign_checkpoints_get_clear_errors(tmp_path):
         CheckReader.load(bad)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
-    with pytest.raises(CheckpointError, match="not a check-reader checkpoint"):
+    with pytest.raises(CheckpointError, match="not a ebgtn.check_reading/1 checkpoint"):
         CheckReader.load(other)
     with pytest.raises(CheckpointError, match="no such"):
         CheckReader.load(tmp_path / "missing.pt")

@@ -1,0 +1,227 @@
+"""The segmentation-free alternative: a space-displacement neural network (SDNN).
+
+The same kind of convolutional recogniser, replicated along the whole field (a convolution that
+slides over the image instead of being applied to candidate segments), gives every column
+position an energy for each character and for "no character here" (the CTC blank). The answer is
+read off the dense lattice of those per-column energies with a per-character CTC topology
+composed with the amount grammar; no segmenter is involved, so touching and overlapping
+characters cost nothing special.
+
+    field image -> size-normalised strip [1, 32, W] -> SDNN -> energies [T = W/2, 15]
+                -> dense lattice with (CTC topology o amount grammar) -> Viterbi answer
+
+Labels of the emission columns: 0 = blank, 1 + k = character k of ``ALPHABET``. Energies are
+-log_softmax (lower is better). Confidence = P(answer | x) = exp(F(all) - F(answer)), summing
+over the alignments of each: the same posterior the segmenting reader reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import gtn
+
+from .amounts import ALPHABET, decode, grammar
+from .glyphs import resize
+from .reader import CheckpointError, check_image, load_state, save_state
+from .segment import _BAND, SIZE, find_cuts, normalised_ink
+
+BLANK = 0
+NUM_LABELS = len(ALPHABET) + 1  # blank + characters
+STRIDE = 2  # image columns per emission frame
+_MARGIN = 6  # blank columns left and right of the ink in a strip
+FORMAT = "ebgtn.check_reading.sdnn/1"
+
+
+def field_strip(image: np.ndarray) -> np.ndarray:
+    """float32 [32, W] ink strip (1 = ink) of a field image (uint8 [H, W], dark on white): the
+    ink band scaled to 28 rows, as the segmenting reader scales its segments, columns cropped to
+    the ink plus a margin. A field with no ink gives an empty strip of width 2 * margin."""
+    ink = normalised_ink(image)
+    cuts, (top, bottom) = find_cuts(ink)
+    if cuts.shape[0] < 2:
+        return np.zeros((SIZE, 2 * _MARGIN), np.float32)
+    first, last = int(cuts[0]), int(cuts[-1])
+    scale = _BAND / max(bottom - top, 1)
+    width = max(1, int(round((last - first) * scale)))
+    strip = np.zeros((SIZE, width + 2 * _MARGIN), np.float32)
+    band = resize(ink[top:bottom, first:last], _BAND, width)
+    strip[2 : 2 + _BAND, _MARGIN : _MARGIN + width] = np.clip(band, 0.0, 1.0)
+    return strip
+
+
+def stack_strips(strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images float32 [B, 1, 32, Wmax] right-padded with blank paper, widths long [B])."""
+    widths = [s.shape[1] for s in strips]
+    out = np.zeros((len(strips), 1, SIZE, max(widths, default=1)), np.float32)
+    for b, s in enumerate(strips):
+        out[b, 0, :, : s.shape[1]] = s
+    return torch.from_numpy(out), torch.tensor(widths, dtype=torch.long)
+
+
+class SpaceDisplacementNet(nn.Module):
+    """LeNet-style convolutions over a strip [B, 1, 32, W] -> energies [B, W // 2, 15].
+
+    Two 5x5 convolution + pooling stages (32 rows -> 8, W columns -> W/2), a convolution over
+    the 8 remaining rows (the replicated "fully connected" layer of a SDNN), then a 1-D
+    convolution across neighbouring positions. Receptive field ~34 columns: about one and a half
+    digit widths, enough to see where a character starts and ends."""
+
+    def __init__(self, width: int = 2):
+        super().__init__()
+        c1, c2, c3 = 8 * width, 16 * width, 64 * width
+        # Batch normalisation: CTC from scratch on a few thousand fields otherwise sits for
+        # epochs on the all-blank plateau.
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c1, 5, padding=2),
+            nn.BatchNorm2d(c1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 32 x W -> 16 x W/2
+            nn.Conv2d(c1, c2, 5, padding=2),
+            nn.BatchNorm2d(c2),
+            nn.ReLU(),
+            nn.MaxPool2d((2, 1)),  # -> 8 x W/2
+            nn.Conv2d(c2, c3, (8, 5), padding=(0, 2)),
+            nn.BatchNorm2d(c3),
+            nn.ReLU(),  # -> 1 x W/2
+        )
+        self.head = nn.Sequential(
+            nn.Conv1d(c3, c3, 5, padding=2),
+            nn.BatchNorm1d(c3),
+            nn.ReLU(),
+            nn.Conv1d(c3, NUM_LABELS, 1),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dim() != 4 or images.shape[1] != 1 or images.shape[2] != SIZE:
+            raise ValueError(f"strips must be [B, 1, {SIZE}, W], got {list(images.shape)}")
+        if images.shape[3] < STRIDE:
+            raise ValueError(f"strips must be at least {STRIDE} columns wide")
+        h = self.features(images).squeeze(2)  # [B, C, T]
+        return -torch.log_softmax(self.head(h), dim=1).transpose(1, 2)
+
+    @staticmethod
+    def frames(widths: torch.Tensor) -> torch.Tensor:
+        """[B] emission frames of strips ``widths`` columns wide."""
+        return widths // STRIDE
+
+
+def decoding_graph() -> tuple[gtn.Graph, np.ndarray]:
+    """(acceptor over emission labels 0..14, olabel int32 [arcs]): CTC topology composed with
+    the amount grammar, built directly. States: B(q) "in grammar state q after a blank (or at
+    the start)" and L(q, c) "just read character c into q, possibly repeating it". Reading c
+    (label 1 + c) outputs c; repeats and blanks output nothing (``olabel`` = -1). Two equal
+    characters in a row need a blank between them, as in CTC. Energies 0."""
+    g = grammar()
+    node: dict[tuple, int] = {}
+
+    def state(key: tuple) -> int:
+        return node.setdefault(key, len(node))
+
+    src, dst, lab, out = [], [], [], []
+
+    def arc(a: int, b: int, label: int, olabel: int) -> None:
+        src.append(a)
+        dst.append(b)
+        lab.append(label)
+        out.append(olabel)
+
+    for q in range(g.num_nodes):
+        state(("B", q))
+    entries = sorted({(int(d), int(c)) for d, c in zip(g.dst, g.ilabel, strict=True)})
+    for q, c in entries:
+        state(("L", q, c))
+    for q in range(g.num_nodes):
+        arc(node[("B", q)], node[("B", q)], BLANK, -1)
+    for q, c in entries:
+        here = node[("L", q, c)]
+        arc(here, here, 1 + c, -1)
+        arc(here, node[("B", q)], BLANK, -1)
+    for a in range(g.num_arcs):
+        q, q2, c = int(g.src[a]), int(g.dst[a]), int(g.ilabel[a])
+        arc(node[("B", q)], node[("L", q2, c)], 1 + c, c)
+        for c0 in {cc for qq, cc in entries if qq == q and cc != c}:
+            arc(node[("L", q, c0)], node[("L", q2, c)], 1 + c, c)
+    finals = set(np.flatnonzero(np.isfinite(g.final_weight.detach().numpy())).tolist())
+    final = [i for key, i in node.items() if key[1] in finals]
+    starts = np.flatnonzero(np.isfinite(g.start_weight.detach().numpy())).tolist()
+    graph = gtn.Graph.from_arrays(
+        len(node), src, dst, lab, start=[node[("B", q)] for q in starts], final=final
+    )
+    return graph, np.array(out, np.int32)
+
+
+class SdnnReader:
+    """The network plus its decoding graph: ``read(images)`` -> [(amount, confidence)]."""
+
+    def __init__(self, network: SpaceDisplacementNet | None = None, width: int = 2):
+        self.network = network if network is not None else SpaceDisplacementNet(width)
+        self.width = width
+        self.graph, self.olabel = decoding_graph()
+
+    def save(self, path) -> Path:
+        """Write the checkpoint atomically."""
+        state = {"format": FORMAT, "width": self.width, "network": self.network.state_dict()}
+        return save_state(path, state)
+
+    @classmethod
+    def load(cls, path) -> SdnnReader:
+        """Load a checkpoint written by :meth:`save`; CheckpointError if it is unusable."""
+        state = load_state(path, FORMAT)
+        reader = cls(width=int(state["width"]))
+        try:
+            reader.network.load_state_dict(state["network"])
+        except (RuntimeError, KeyError) as err:
+            raise CheckpointError(f"{path}: network weights do not fit ({err})") from None
+        return reader
+
+    def emissions(self, strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(energies [B, T, 15], frames [B]) of B strips."""
+        images, widths = stack_strips(strips)
+        return self.network(images), SpaceDisplacementNet.frames(widths)
+
+    def read_strips(self, strips: list[np.ndarray]) -> tuple[list[str], np.ndarray]:
+        """Viterbi answers and their posteriors P(answer | x) in [0, 1] (0: no reading)."""
+        if not strips:
+            return [], np.zeros(0)
+        self.network.eval()
+        with torch.no_grad():
+            em, frames = self.emissions(strips)
+            em = em.double()
+            lattice = gtn.dense_intersect(self.graph, em, frames)
+            arcs = lattice.best_alignment().arcs.numpy()
+            total = lattice.free_energy()
+            labels = [[int(c) for c in self.olabel[row[row >= 0]] if c >= 0] for row in arcs]
+            conf = np.zeros(len(strips))
+            for b, strip in enumerate(strips):
+                if not strip.any():  # no ink, nothing to read
+                    labels[b] = []
+            ok = [b for b, t in enumerate(labels) if t and torch.isfinite(total[b])]
+            if ok:
+                targets = [[1 + c for c in labels[b]] for b in ok]
+                answer = gtn.ctc_loss(
+                    em[ok],
+                    torch.tensor([t for ts in targets for t in ts]),
+                    frames[ok],
+                    torch.tensor([len(t) for t in targets]),
+                    blank=BLANK,
+                    reduction="none",
+                )
+                conf[ok] = torch.exp(total[ok] - answer).clamp(0.0, 1.0).numpy()
+        return [decode(t) for t in labels], conf
+
+    def read(self, images: list[np.ndarray], batch_size: int = 64) -> list[tuple[str, float]]:
+        """Per image (2-D numpy, dark ink on white, uint8 0-255 or float 0-1, any width):
+        (amount string, confidence in [0, 1]). A blank field reads as ("", 0.0)."""
+        if isinstance(images, np.ndarray) and images.ndim == 2:
+            raise TypeError("read() takes a list of images; wrap a single image as [image]")
+        strips = [field_strip(check_image(im, i)) for i, im in enumerate(images)]
+        out: list[tuple[str, float]] = []
+        for start in range(0, len(strips), batch_size):
+            answers, conf = self.read_strips(strips[start : start + batch_size])
+            out += [(a, float(c)) for a, c in zip(answers, conf, strict=True)]
+        return out

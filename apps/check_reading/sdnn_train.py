@@ -1,0 +1,112 @@
+"""Training the space-displacement reader on whole fields: no segment labels, no segmenter.
+
+The loss is CTC, i.e. the NLL of the field's transcript with the alignment (where each character
+sits along the field) as a latent variable summed out: F(transcript through the CTC topology)
+over -log_softmax column energies. The network learns where characters are from transcripts
+alone, which is what the segmenting reader needs its ownership-map labels for. Run by
+``factors.trainer.Trainer`` (progress, checkpoints, resume).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+import gtn
+from factors.trainer import Trainer, seed_everything
+
+from .amounts import encode
+from .sdnn import BLANK, SdnnReader, SpaceDisplacementNet, stack_strips
+
+
+def distort(images: torch.Tensor, generator: torch.Generator, shear: float = 0.15) -> torch.Tensor:
+    """Random shear (+- ``shear``, a change of slant) and vertical shift (+- 2 px) of strips
+    [B, 1, 32, W]: held-out fields differ from training ones in slant and placement."""
+    B, _, H, W = images.shape
+    u = torch.rand(B, 2, generator=generator) * 2 - 1
+    theta = torch.zeros(B, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+    theta[:, 0, 1] = shear * u[:, 0] * H / W  # shear in pixels, in normalised coordinates
+    theta[:, 1, 2] = u[:, 1] * (4.0 / H)
+    grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(images, grid, align_corners=False)
+
+
+class _Strips(Dataset):
+    def __init__(self, strips: list[np.ndarray], texts: list[str]):
+        self.strips, self.targets = strips, [[1 + c for c in encode(t)] for t in texts]
+
+    def __len__(self) -> int:
+        return len(self.strips)
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def strip_loader(
+    strips: list[np.ndarray],
+    texts: list[str],
+    batch_size: int,
+    generator: torch.Generator | None = None,
+) -> DataLoader:
+    """Batches ((images [B, 1, 32, W], widths [B]), targets) with CTC labels (1 + character);
+    distorted by :func:`distort` when a ``generator`` is given."""
+    data = _Strips(strips, texts)
+
+    def collate(indices):
+        images, widths = stack_strips([data.strips[i] for i in indices])
+        if generator is not None:
+            images = distort(images, generator)
+        return (images, widths), [data.targets[i] for i in indices]
+
+    return DataLoader(data, batch_size=batch_size, shuffle=True, collate_fn=collate)
+
+
+def ctc_field_loss(network: SpaceDisplacementNet, x, y) -> torch.Tensor:
+    """Mean over fields of F(transcript) (CTC); fields too short for their transcript (no
+    alignment, +inf) are left out."""
+    images, widths = x
+    emissions = network(images)
+    loss = gtn.ctc_loss(
+        emissions,
+        torch.tensor([c for t in y for c in t]),
+        SpaceDisplacementNet.frames(widths),
+        torch.tensor([len(t) for t in y]),
+        blank=BLANK,
+        reduction="none",
+    )
+    finite = torch.isfinite(loss.detach())
+    if not bool(finite.any()):
+        return emissions.sum() * 0.0
+    return loss[finite].mean()
+
+
+def train_sdnn(
+    reader: SdnnReader,
+    strips: list[np.ndarray],
+    texts: list[str],
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Train ``reader.network`` with CTC on field strips and their amount strings."""
+    seed_everything(seed)
+    generator = torch.Generator().manual_seed(seed)
+    reader.network.train()
+    trainer = Trainer(
+        reader.network,
+        ctc_field_loss,
+        torch.optim.Adam(reader.network.parameters(), lr=lr),
+        epochs=epochs,
+        seed=seed,
+        grad_clip=5.0,
+        checkpoint=checkpoint,
+        progress=progress,
+    )
+    return trainer.fit(strip_loader(strips, texts, batch_size, generator))
