@@ -14,6 +14,7 @@ continues as if never interrupted.
 from __future__ import annotations
 
 import io
+import math
 import os
 import random
 from collections.abc import Callable
@@ -28,6 +29,11 @@ from tqdm.auto import tqdm
 from gtn._atomic import atomic_write
 
 LossFn = Callable[[Any, Any, Any], torch.Tensor]
+
+
+def cosine_schedule(floor: float = 0.02) -> Callable[[float], float]:
+    """Cosine decay from 1 to ``floor`` over training: fast early, settled late."""
+    return lambda progress: floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def seed_everything(seed: int) -> None:
@@ -80,6 +86,9 @@ class Trainer:
         resume: continue from ``checkpoint`` if it exists.
         metric: (model, x, y) -> float, shown in the progress bar and averaged per epoch.
         validate: (model) -> dict of numbers, run after each epoch; added to ``history``.
+        schedule: learning-rate multiplier as a function of training progress in [0, 1]
+            (step / total steps), e.g. :func:`cosine_schedule`; None keeps the rates fixed.
+            It depends on the step only, so a resumed run follows the same rates.
         progress: show tqdm progress bars (rank 0 only).
 
     Under torchrun (WORLD_SIZE > 1) every process takes its share of each epoch (a
@@ -103,6 +112,7 @@ class Trainer:
         resume: bool = False,
         metric: Callable[[Any, Any, Any], float] | None = None,
         validate: Callable[[Any], dict] | None = None,
+        schedule: Callable[[float], float] | None = None,
         progress: bool = True,
     ):
         self.model, self.loss, self.optimizer = model, loss, optimizer
@@ -110,6 +120,9 @@ class Trainer:
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.checkpoint_every, self.resume = checkpoint_every, resume
         self.metric, self.validate, self.progress = metric, validate, progress
+        self.schedule = schedule
+        self._base_lrs = [group["lr"] for group in optimizer.param_groups]
+        self._total_steps = 1
         self.step = 0
         self.history: list[dict] = []
         self.dist = None
@@ -196,6 +209,7 @@ class Trainer:
         show = self.progress and (self.dist is None or self.dist.get_rank() == 0)
         if state is not None and skip == 0:
             _set_rng_state(state["rng"])  # saved at an epoch's end, before the next is seeded
+        self._total_steps = max(1, self.epochs * len(loader))
         for epoch in range(start_epoch, self.epochs):
             # The epoch's data order depends on (seed, epoch) only, so a resumed run replays it.
             torch.manual_seed(self.seed * 1_000_003 + epoch)
@@ -232,6 +246,10 @@ class Trainer:
                 self._average_gradients()
             if self.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            if self.schedule is not None:
+                factor = self.schedule(min(self.step / self._total_steps, 1.0))
+                for group, base in zip(self.optimizer.param_groups, self._base_lrs, strict=True):
+                    group["lr"] = base * factor
             self.optimizer.step()
             self.step += 1
             losses.append(float(value.detach()))

@@ -46,7 +46,12 @@ class Config:
 # epochs over fewer fields (held-out training fields read: 64% after 2,800 fields x 5 epochs,
 # 44% after 800 fields x 12 epochs). Global on 1,500 fields instead of 400 gained nothing.
 DEMO = Config(
-    train_fields=3000, test_fields=400, local_epochs=4, global_epochs=1, global_fields=400
+    train_fields=3000,
+    test_fields=400,
+    local_epochs=4,
+    global_epochs=1,
+    global_fields=400,
+    sdnn_epochs=8,
 )
 
 

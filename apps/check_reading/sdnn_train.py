@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import gtn
-from factors.trainer import Trainer, seed_everything
+from factors.trainer import Trainer, cosine_schedule, seed_everything
 
 from .amounts import encode
 from .sdnn import BLANK, SdnnReader, SpaceDisplacementNet, stack_strips
@@ -95,7 +95,8 @@ def train_sdnn(
     checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> list[dict]:
-    """Train ``reader.network`` with CTC on field strips and their amount strings."""
+    """Train ``reader.network`` with CTC on field strips and their amount strings (Adam, cosine
+    learning-rate decay)."""
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     reader.network.train()
@@ -107,6 +108,7 @@ def train_sdnn(
         seed=seed,
         grad_clip=5.0,
         checkpoint=checkpoint,
+        schedule=cosine_schedule(),
         progress=progress,
     )
     return trainer.fit(strip_loader(strips, texts, batch_size, generator))

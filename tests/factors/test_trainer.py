@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from factors import StructuredLoss, Trainer, chain
+from factors.trainer import cosine_schedule
 
 K, N, D = 3, 5, 4
 
@@ -54,7 +55,7 @@ class CrashingLoss:
         return self.loss(model, x, y)
 
 
-def run(tmp_path, crash_at=None, resume=False, model=None):
+def run(tmp_path, crash_at=None, resume=False, model=None, schedule=None):
     model = model or make_model()
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     loader = DataLoader(dataset(), batch_size=8, shuffle=True)
@@ -70,25 +71,38 @@ def run(tmp_path, crash_at=None, resume=False, model=None):
         resume=resume,
         progress=False,
         validate=lambda m: {"n": 1.0},
+        schedule=schedule,
     )
     return model, trainer.fit(loader), trainer
 
 
+@pytest.mark.parametrize("schedule", [None, cosine_schedule()], ids=["fixed-lr", "cosine-lr"])
 @pytest.mark.parametrize("crash_at", [11, 14], ids=["after-epoch-end", "mid-epoch"])
-def test_a_killed_run_resumes_to_the_same_parameters(tmp_path, crash_at):
+def test_a_killed_run_resumes_to_the_same_parameters(tmp_path, crash_at, schedule):
     # 5 batches per epoch, checkpoints every 4 steps and after each epoch: crashing in step 11
     # resumes from the end of epoch 2 (step 10), in step 14 from the middle of epoch 3 (step 12).
-    reference, history, _ = run(tmp_path / "a")
+    reference, history, _ = run(tmp_path / "a", schedule=schedule)
     with pytest.raises(Crash):
-        run(tmp_path / "b", crash_at=crash_at)
+        run(tmp_path / "b", crash_at=crash_at, schedule=schedule)
     assert (tmp_path / "b" / "ckpt.pt").exists()
-    resumed, resumed_history, trainer = run(tmp_path / "b", resume=True, model=make_model(seed=99))
+    resumed, resumed_history, trainer = run(
+        tmp_path / "b", resume=True, model=make_model(seed=99), schedule=schedule
+    )
     assert trainer.step == 15
     for (name, a), b in zip(
         reference.state_dict().items(), resumed.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b), name
     assert [h["loss"] for h in resumed_history][:1] == [h["loss"] for h in history][:1]
+
+
+def test_schedule_sets_each_steps_learning_rate(tmp_path):
+    seen = []
+    _, _, trainer = run(tmp_path, schedule=lambda p: seen.append(p) or 1.0 - p)
+    assert seen == pytest.approx([k / 15 for k in range(15)])  # 3 epochs x 5 batches
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.05 * (1 - 14 / 15))
+    decay = cosine_schedule(floor=0.1)
+    assert (decay(0.0), decay(0.5), decay(1.0)) == pytest.approx((1.0, 0.55, 0.1))
 
 
 def test_checkpoints_leave_no_temporary_files(tmp_path):
