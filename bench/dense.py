@@ -5,6 +5,8 @@
 Rows: CTC loss vs torch ctc_loss, CRF NLL vs pytorch-crf and torch-struct LinearChainCRF,
 CRF Viterbi decode vs pytorch-crf, all forward + backward (decode: forward only), float32.
 CTC peak memory is measured in fresh subprocesses (peak RSS growth during one step).
+Inputs are made once, outside the timing, in each library's own convention: energies
+(-log-probabilities) for ours, log-probabilities or scores for the peers.
 """
 
 from __future__ import annotations
@@ -41,11 +43,12 @@ def ctc_case(B, T, L, C):
     from gtn.dense_lattice import ctc_loss
 
     logp = torch.randn(B, T, C).log_softmax(-1)
+    energies = -logp  # each side gets its native input: energies for us, log-probs for torch
     targets = torch.randint(1, C, (B, L))
     il, tl = torch.full((B,), T), torch.full((B,), L)
 
     def ours():
-        e = (-logp).requires_grad_(True)
+        e = energies.detach().requires_grad_(True)
         ctc_loss(e, targets, il, tl, reduction="sum").backward()
 
     def peer():
@@ -67,8 +70,10 @@ def crf_case(B, T, K):
     start = (-crf.start_transitions).detach().requires_grad_(True)
     end = (-crf.end_transitions).detach().requires_grad_(True)
 
+    energies = -em  # each side gets its native input: energies for us, scores for the peers
+
     def ours():
-        e = (-em).requires_grad_(True)
+        e = energies.detach().requires_grad_(True)
         crf_nll(e, tags, trans, start, end).backward()
 
     def pcrf():
@@ -88,7 +93,7 @@ def crf_case(B, T, K):
         score.backward()
 
     def ours_decode():
-        crf_decode(-em, trans.detach(), start.detach(), end.detach())
+        crf_decode(energies, trans.detach(), start.detach(), end.detach())
 
     def pcrf_decode():
         with torch.no_grad():
