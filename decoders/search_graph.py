@@ -15,6 +15,7 @@ import numba as nb
 import numpy as np
 
 import gtn
+from gtn._csr import csr
 
 _CACHE_KEY = "decoders.search_graph"
 
@@ -69,21 +70,13 @@ def search_graph(g: gtn.Graph | SearchGraph) -> SearchGraph:
     return g.cached(_CACHE_KEY, lambda: _build(g))
 
 
-def _csr(n: int, arcs: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ptr [n+1], arc ids grouped by source, stable within a source)."""
-    order = arcs[np.argsort(src[arcs], kind="stable")]
-    ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(src[arcs], minlength=n), out=ptr[1:])
-    return ptr, order.astype(np.int64)
-
-
 def _build(g: gtn.Graph) -> SearchGraph:
     n = g.num_nodes
     weight = g.weight.detach().double().numpy()
     usable = np.isfinite(weight)
     is_eps = g.ilabel == gtn.EPSILON
-    emit_ptr, emit_arc = _csr(n, np.flatnonzero(usable & ~is_eps), g.src)
-    eps_ptr, eps_arc = _csr(n, np.flatnonzero(usable & is_eps), g.src)
+    emit_ptr, emit_arc = csr(n, g.src, usable & ~is_eps)
+    eps_ptr, eps_arc = csr(n, g.src, usable & is_eps)
     eps_dst = g.dst[eps_arc].astype(np.int64)
     rank_state = np.empty(n, np.int64)
     on_cycle = _epsilon_order(n, eps_ptr, eps_dst, rank_state)
