@@ -14,7 +14,7 @@ throughout, as in ``gtn``.
 
 from .beam_search import check_emissions, decode, decode_batch
 from .lattice import Lattice, lattice_times
-from .nbest import distinct_outputs, exclusion_acceptor
+from .nbest import distinct_outputs
 from .posteriors import output_posterior
 from .rejection import ErrorRejectCurve, error_reject_curve, plot_error_reject, threshold_for_error
 from .rescore import decode_lattice, rescore
@@ -33,7 +33,6 @@ __all__ = [
     "decode_lattice",
     "distinct_outputs",
     "error_reject_curve",
-    "exclusion_acceptor",
     "lattice_times",
     "output_posterior",
     "plot_error_reject",

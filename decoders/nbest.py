@@ -10,50 +10,11 @@ energy of a path that produces it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 import gtn
 
 Output = tuple[int, ...]
-
-
-def exclusion_acceptor(excluded: Sequence[Sequence[int]], alphabet: np.ndarray) -> gtn.Graph:
-    """A deterministic acceptor, all energies 0, of every sequence over ``alphabet`` except the
-    ``excluded`` ones (a set version of ``gtn.complement``).
-
-    Args:
-        excluded: label sequences (labels in ``alphabet``).
-        alphabet: int [V'] distinct labels >= 0.
-
-    >>> g = exclusion_acceptor([(1,), (1, 2)], np.array([1, 2]))
-    >>> g.num_nodes  # root, "1", "1 2" and the sink
-    4
-    """
-    children: list[dict[int, int]] = [{}]
-    ends = {0} if any(len(seq) == 0 for seq in excluded) else set()
-    for seq in excluded:
-        node = 0
-        for label in seq:
-            nxt = children[node].get(int(label))
-            if nxt is None:
-                nxt = len(children)
-                children[node][int(label)] = nxt
-                children.append({})
-            node = nxt
-        ends.add(node)
-    sink = len(children)
-    alphabet = np.asarray(alphabet, dtype=np.int64)
-    v = alphabet.shape[0]
-    src = np.repeat(np.arange(sink + 1, dtype=np.int64), v)
-    labels = np.tile(alphabet, sink + 1)
-    dst = np.full(src.shape[0], sink, np.int64)
-    for node, kids in enumerate(children):
-        for label, child in kids.items():
-            dst[node * v + int(np.searchsorted(alphabet, label))] = child
-    finals = [s for s in range(sink + 1) if s not in ends]
-    return gtn.Graph.from_arrays(sink + 1, src, dst, labels, start=[0], final=finals)
 
 
 def output_labels(graph: gtn.Graph, arcs: np.ndarray) -> Output:
@@ -84,7 +45,7 @@ def distinct_outputs(
     found.append(first)
     alphabet = np.unique(graph.olabel[graph.olabel != gtn.EPSILON]).astype(np.int64)
     while len(found) < n:
-        rest = gtn.compose(graph, exclusion_acceptor([out for out, _ in found], alphabet))
+        rest = gtn.compose(graph, gtn.complement_set([out for out, _ in found], alphabet))
         if rest.num_nodes == 0:
             break
         energy = float(gtn.min_energy(rest))

@@ -8,7 +8,7 @@ from ._format_error import FormatError
 from ._topo import is_acyclic
 from .builder import GraphBuilder
 from .compose import compose, intersect
-from .constructors import complement, dense, linear
+from .constructors import complement, complement_set, dense, linear
 from .dense_lattice import asg_loss, crf_decode, crf_nll, ctc_loss, mmi_loss
 from .dense_lattice import intersect as dense_intersect
 from .determinize import determinize
@@ -42,6 +42,7 @@ __all__ = [
     "best_path_arcs",
     "closure",
     "complement",
+    "complement_set",
     "compose",
     "concat",
     "connect",

@@ -97,6 +97,54 @@ def dense(emissions: torch.Tensor, *, isymbols=None) -> Graph:
     )
 
 
+def complement_set(sequences: Sequence[Sequence[int]], alphabet: int | Sequence[int]) -> Graph:
+    """A deterministic acceptor, all energies 0, of every sequence over ``alphabet`` except the
+    ``sequences`` (the set version of :func:`complement`: the difference Σ* − sequences).
+
+    Args:
+        sequences: label sequences over ``alphabet`` (an empty one excludes the empty string).
+        alphabet: V (labels 0..V-1) or an explicit list of labels.
+
+    States form the trie of ``sequences`` (root 0) plus an accepting sink, the last state,
+    reached by any deviation; every state but the ends of excluded sequences is final.
+
+    >>> complement_set([(1,), (1, 2)], [1, 2]).num_nodes  # root, "1", "1 2" and the sink
+    4
+    """
+    alpha = np.unique(
+        np.arange(alphabet, dtype=np.int64)
+        if isinstance(alphabet, int | np.integer)
+        else _labels("alphabet", alphabet).astype(np.int64)
+    )
+    if alpha.size and alpha[0] < 0:
+        raise GraphError("alphabet must not contain EPSILON")
+    children: list[dict[int, int]] = [{}]
+    ends = set()
+    for i, seq in enumerate(sequences):
+        labels = _labels(f"sequences[{i}]", seq)
+        missing = np.setdiff1d(labels, alpha)
+        if missing.size:
+            raise GraphError(f"sequences[{i}] label {int(missing[0])} is not in the alphabet")
+        node = 0
+        for label in labels.tolist():
+            if label not in children[node]:
+                children[node][label] = len(children)
+                children.append({})
+            node = children[node][label]
+        ends.add(node)
+    sink, v = len(children), alpha.shape[0]
+    src = np.repeat(np.arange(sink + 1, dtype=np.int32), v)
+    lab = np.tile(alpha, sink + 1).astype(np.int32)
+    dst = np.full(src.shape[0], sink, np.int32)
+    for node, kids in enumerate(children):
+        for label, child in kids.items():
+            dst[node * v + int(np.searchsorted(alpha, label))] = child
+    finals = [s for s in range(sink + 1) if s not in ends]
+    dtype = torch.get_default_dtype()
+    sw, fw = _start_final(sink + 1, [0], finals, dtype)
+    return Graph(sink + 1, src, dst, lab, None, torch.zeros(src.shape[0], dtype=dtype), sw, fw)
+
+
 def complement(sequence: Sequence[int], alphabet: int | Sequence[int]) -> Graph:
     """A deterministic acceptor of every sequence over ``alphabet`` except ``sequence``; all
     energies 0. Composing a recogniser's graph with it leaves the incorrect answers only, whose
@@ -109,32 +157,4 @@ def complement(sequence: Sequence[int], alphabet: int | Sequence[int]) -> Graph:
     States 0..L follow the prefix of ``sequence``; state L+1 is an accepting sink reached by
     any deviation. Every state but L (the whole sequence matched) is final.
     """
-    seq = _labels("sequence", sequence)
-    alpha = (
-        np.arange(alphabet, dtype=np.int32)
-        if isinstance(alphabet, int | np.integer)
-        else _labels("alphabet", alphabet)
-    )
-    alpha = np.unique(alpha)
-    if alpha.size and alpha[0] < 0:
-        raise GraphError("alphabet must not contain EPSILON")
-    missing = np.setdiff1d(seq, alpha)
-    if missing.size:
-        raise GraphError(f"sequence label {int(missing[0])} is not in the alphabet")
-    length, v = seq.shape[0], alpha.shape[0]
-    sink = length + 1
-    # From each prefix state i < L: seq[i] advances, every other label escapes to the sink.
-    prefix_src = np.repeat(np.arange(length, dtype=np.int32), v)
-    prefix_lab = np.tile(alpha, length)
-    advance = prefix_lab == np.repeat(seq, v)
-    prefix_dst = np.where(advance, prefix_src + 1, sink).astype(np.int32)
-    # From state L and from the sink, every label goes to the sink.
-    tail_src = np.repeat(np.array([length, sink], dtype=np.int32), v)
-    tail_lab = np.tile(alpha, 2)
-    src = np.concatenate([prefix_src, tail_src])
-    dst = np.concatenate([prefix_dst, np.full(2 * v, sink, np.int32)])
-    lab = np.concatenate([prefix_lab, tail_lab])
-    finals = [i for i in range(length + 2) if i != length]
-    dtype = torch.get_default_dtype()
-    sw, fw = _start_final(length + 2, [0], finals, dtype)
-    return Graph(length + 2, src, dst, lab, None, torch.zeros(src.shape[0], dtype=dtype), sw, fw)
+    return complement_set([_labels("sequence", sequence)], alphabet)

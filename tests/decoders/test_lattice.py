@@ -100,13 +100,6 @@ def test_nbest_are_the_best_distinct_outputs_in_order(seed):
         assert r.nbest[0] == r.best
 
 
-def test_exclusion_acceptor_accepts_all_but_the_excluded():
-    g = decoders.exclusion_acceptor([(0, 1), ()], np.array([0, 1]))
-    for seq in [(), (0,), (1,), (0, 1), (1, 0), (0, 1, 1), (0, 0)]:
-        accepted = gtn.compose(gtn.linear(list(seq)), g).num_nodes > 0
-        assert accepted == (seq not in [(0, 1), ()]), seq
-
-
 @pytest.mark.parametrize("seed", range(10))
 @pytest.mark.parametrize("scale", [1.0, 0.5])
 def test_rescoring_equals_exact_decoding_with_the_composed_graph(seed, scale):

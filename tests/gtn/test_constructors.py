@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import gtn
-from gtn.constructors import complement, dense, linear
+from gtn.constructors import complement, complement_set, dense, linear
 
 from .reference import enumerate_paths
 
@@ -71,3 +71,24 @@ def test_complement_is_deterministic():
 def test_complement_rejects_label_outside_alphabet():
     with pytest.raises(gtn.GraphError, match="label 3 is not in the alphabet"):
         complement([3], 2)
+
+
+@pytest.mark.parametrize(
+    "excluded", [[], [()], [(0, 1), ()], [(0,), (0, 1), (1, 1, 0)], [(1,), (1,)]]
+)
+def test_complement_set_accepts_every_sequence_but_the_excluded(excluded):
+    g = complement_set(excluded, [0, 1])
+    accepted = {p.ilabels for p in enumerate_paths(g, max_arcs=4)}
+    every = {s for n in range(5) for s in itertools.product(range(2), repeat=n)}
+    assert accepted == every - set(map(tuple, excluded))
+
+
+def test_complement_set_of_one_sequence_is_the_complement():
+    a, b = complement_set([[2, 0]], 3), complement([2, 0], 3)
+    for name in ("src", "dst", "ilabel"):
+        assert getattr(a, name).tolist() == getattr(b, name).tolist()
+
+
+def test_complement_set_names_the_sequence_with_a_foreign_label():
+    with pytest.raises(gtn.GraphError, match=r"sequences\[1\] label 5 is not in the alphabet"):
+        complement_set([[0], [1, 5]], 2)
