@@ -1,0 +1,28 @@
+"""The experiment driver behind ``demo`` and ``train``, on a tiny configuration."""
+
+import json
+
+from apps.check_reading.experiment import Config, run
+
+
+def test_run_trains_every_system_and_writes_results_and_figures(tmp_path):
+    config = Config(
+        train_fields=40,
+        test_fields=12,
+        local_epochs=1,
+        global_epochs=1,
+        global_fields=8,
+        losses=("nll",),
+        sdnn_epochs=1,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    rows = run(config, tmp_path / "out", progress=False, figure_fields=1)
+    assert list(rows) == ["local", "global nll", "space displacement"]
+    for row in rows.values():
+        assert row["fields"] == 12 and 0 <= row["char_accuracy"] <= 1
+        point = row["zero_reject"]
+        assert abs(point.correct + point.error - 1) < 1e-9 and point.reject == 0
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(saved["rows"]) == set(rows) and saved["config"]["sdnn_epochs"] == 1
+    for name in ("local.pt", "global_nll.pt", "sdnn.pt", "error_reject.png", "field_0.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
