@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .check_reading.cli import add_parser as add_check_reading
 
     add_check_reading(sub)
+
+    from .segmentation.cli import add_parser as add_segment
+
+    add_segment(sub)
     return parser
 
 

@@ -1,0 +1,206 @@
+"""The local-consistency model: association energies plus learned interaction energies.
+
+For a label map y on an H×W grid and association energies U [B, H, W, K] from the labeller,
+
+    E(y) = a · Σ_i U[i, y_i] + Σ_d Σ_{(i, j) ∈ N_d} V_d[y_i, y_j] (+ Σ_{2×2 p} P[y_p]),
+
+lower is better. ``a`` is a learned weight on the association energies; each direction d of the
+neighbourhood (horizontal and vertical for 4-connectivity, plus both diagonals for 8) has its
+own learned K×K table V_d (not symmetric, not Potts: "a membrane pixel lies above a nucleus
+pixel" is a different energy from the reverse), and ``patch=True`` adds a learned K^4 table of
+2×2 patch energies (the "conditional product of experts"). The model is a ``factors``
+:class:`~factors.FactorGraph` per image size, whose factors read this module's parameters.
+
+Inference methods (``METHODS``): ``icm``, ``gibbs`` (annealed), ``mean_field`` and
+``alpha_expansion``. α-expansion needs metric pairwise energies; learned tables are not, so it
+runs on a *metric projection* (:func:`metric_projection`): each table's diagonal moves exactly
+into the unary energies, the rest is symmetrised, clipped at 0 and closed under the triangle
+inequality. Its answer is then scored under the true learned energy. It does not apply to patch
+energies (a ValueError says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+import factors
+from factors.factor import Factor
+from factors.inference import alpha_expansion
+from factors.inference.gibbs import gibbs
+from factors.terms import EnergyTerms
+
+METHODS = ("icm", "gibbs", "mean_field", "alpha_expansion")
+DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1), "antidiagonal": (1, -1)}
+
+
+def neighbour_scopes(h: int, w: int, step: tuple[int, int]) -> torch.Tensor:
+    """Row-major variable pairs (i, i + step) of an h×w grid: [M, 2] (first = upper / left)."""
+    dr, dc = step
+    idx = torch.arange(h * w).reshape(h, w)
+    c0, c1 = max(0, -dc), w - max(0, dc)
+    first = idx[: h - dr, c0:c1]
+    second = idx[dr:, c0 + dc : c1 + dc]
+    return torch.stack([first.flatten(), second.flatten()], 1)
+
+
+def metric_projection(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split a pairwise table V [K, K] into a unary part u [K] and a metric M [K, K] with
+    V(a, b) ≈ u(a) + u(b) + M(a, b); exact when V is symmetric with V - diag a metric.
+
+    u = diag(V) / 2; M is the symmetric part minus the mean of the two diagonal entries,
+    clipped at 0, zero on the diagonal, then replaced by its shortest-path closure (so the
+    triangle inequality holds and α-expansion moves are submodular).
+    """
+    v = table.detach().double()
+    diag = v.diagonal()
+    m = ((v + v.T) / 2 - (diag[:, None] + diag[None, :]) / 2).clamp_min(0.0)
+    m.fill_diagonal_(0.0)
+    for k in range(len(m)):
+        m = torch.minimum(m, m[:, k : k + 1] + m[k : k + 1, :])
+    return diag / 2, m
+
+
+class TiedTable(Factor):
+    """A factor whose one table (tied over all its cliques) is read from ``source()``, so that
+    graphs for different image sizes share the same parameters."""
+
+    def __init__(self, scopes: torch.Tensor, num_labels: int, source: Callable[[], torch.Tensor]):
+        super().__init__(scopes, num_labels)
+        self._source = source
+
+    def forward(self, x) -> torch.Tensor:
+        return self._source()[None, None]
+
+
+class CleanupModel(nn.Module):
+    """Learned interaction energies over a labeller's association energies (see module doc).
+
+    Methods take association energies ``U`` [B, H, W, K] and label maps ``y`` [B, H, W];
+    assignments come back as [B, H, W]. Energies: lower is better.
+
+    Args:
+        num_labels: K.
+        neighbourhood: 4 or 8.
+        patch: add learned 2×2 patch energies.
+        learn_unary_weight: learn ``a`` too (default: a = 1, the labeller's energies are
+            log-probabilities from held-out training; learning ``a`` with the perceptron loss
+            and approximate inference drove it towards 0 in our runs, see the README).
+    """
+
+    def __init__(
+        self,
+        num_labels: int,
+        neighbourhood: int = 8,
+        patch: bool = False,
+        learn_unary_weight: bool = False,
+    ):
+        super().__init__()
+        if neighbourhood not in (4, 8):
+            raise ValueError(f"neighbourhood must be 4 or 8, got {neighbourhood}")
+        self.num_labels, self.neighbourhood, self.patch = int(num_labels), neighbourhood, patch
+        k = self.num_labels
+        names = list(DIRECTIONS)[: 2 if neighbourhood == 4 else 4]
+        self.tables = nn.ParameterDict({d: nn.Parameter(torch.zeros(k, k)) for d in names})
+        self.register_buffer("off_diagonal", 1.0 - torch.eye(k), persistent=False)
+        self.learn_unary_weight = bool(learn_unary_weight)
+        self.unary_weight = nn.Parameter(torch.tensor(1.0), requires_grad=learn_unary_weight)
+        self.patch_table = nn.Parameter(torch.zeros((k,) * 4)) if patch else None
+        self._graphs: dict[tuple[int, int], factors.FactorGraph] = {}
+
+    def config(self) -> dict:
+        return {
+            "num_labels": self.num_labels,
+            "neighbourhood": self.neighbourhood,
+            "patch": self.patch,
+            "learn_unary_weight": self.learn_unary_weight,
+        }
+
+    def table(self, name: str) -> torch.Tensor:
+        """The pairwise table V_d [K, K] of direction ``name``: zero on the diagonal (equal
+        neighbours cost nothing), learned everywhere else."""
+        return self.tables[name] * self.off_diagonal
+
+    def _unary(self, u: torch.Tensor) -> torch.Tensor:
+        return self.unary_weight * u.reshape(u.shape[0], -1, self.num_labels)
+
+    def graph(self, h: int, w: int) -> factors.FactorGraph:
+        """The factor graph of an h×w image (built once per size)."""
+        if (h, w) not in self._graphs:
+            k = self.num_labels
+            g = factors.FactorGraph(h * w, k, shape=(h, w))
+            g.add(factors.Unary(self._unary, range(h * w), k))
+            for name in self.tables:
+                scopes = neighbour_scopes(h, w, DIRECTIONS[name])
+                if len(scopes):
+                    g.add(TiedTable(scopes, k, lambda name=name: self.table(name)))
+            if self.patch_table is not None and h > 1 and w > 1:
+                g.add(TiedTable(factors.grid_scopes(h, w)[2], k, lambda: self.patch_table))
+            rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+            four = self.neighbourhood == 8 or self.patch_table is not None
+            g.coloring = ((rows % 2) * 2 + cols % 2 if four else (rows + cols) % 2).flatten()
+            self._graphs[(h, w)] = g
+        return self._graphs[(h, w)]
+
+    def terms(self, u: torch.Tensor) -> EnergyTerms:
+        """The energy of every label map of these images, as ``factors`` EnergyTerms."""
+        return self.graph(u.shape[1], u.shape[2]).terms(u)
+
+    def energy(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """E(y) [B] for label maps y [B, H, W]; differentiable wrt the parameters and U."""
+        return self.terms(u).energy(y.reshape(len(y), -1))
+
+    def pseudo_likelihood(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Negative log pseudo-likelihood per pixel [B]: mean_i -log P(y_i | y_neighbours),
+        with P(y_i = k | rest) ∝ exp(-E(y with y_i = k)) (β = 1)."""
+        flat = y.reshape(len(y), -1)
+        cond = self.terms(u).conditional(flat)  # [B, n, K]
+        nll = torch.nn.functional.cross_entropy(-cond.transpose(1, 2), flat, reduction="none")
+        return nll.mean(1)
+
+    @torch.no_grad()
+    def infer(self, u: torch.Tensor, method: str = "icm", **options) -> factors.InferenceResult:
+        """Lowest-energy label maps by ``method`` (see ``METHODS``), starting from the
+        labeller's own answer argmin U. ``assignment`` is [B, H, W]; ``energy`` [B] is the
+        true (learned) energy. Options go to the ``factors`` engine."""
+        if method not in METHODS:
+            raise ValueError(
+                f"unknown inference method {method!r}; choose from {', '.join(METHODS)}"
+            )
+        b, h, w, _ = u.shape
+        terms = self.terms(u).detach()
+        init = u.reshape(b, -1, self.num_labels).argmin(-1)
+        if method == "alpha_expansion":
+            result = alpha_expansion(self._metric_terms(terms, h, w), init=init, **options)
+        elif method == "mean_field":
+            options = {"max_sweeps": 25, **options}
+            result = self.graph(h, w).infer(u, method, init=init, **options)
+        elif method == "gibbs":
+            options = {"sweeps": 60, "temperature": (1.0, 0.02), **options}
+            result = gibbs(terms, init=init, **options)
+        else:
+            result = self.graph(h, w).infer(u, method, init=init, **options)
+        y = result.assignment
+        result.energy = terms.energy(y)
+        result.assignment = y.reshape(b, h, w)
+        return result
+
+    def _metric_terms(self, terms: EnergyTerms, h: int, w: int) -> EnergyTerms:
+        if self.patch_table is not None:
+            raise ValueError(
+                "alpha_expansion does not apply to 2×2 patch energies (not pairwise); "
+                "use icm, gibbs or mean_field"
+            )
+        unary = terms.unary.double().clone()
+        cliques = []
+        for name in self.tables:
+            scopes = neighbour_scopes(h, w, DIRECTIONS[name])
+            half, metric = metric_projection(self.table(name))
+            for p in range(2):
+                unary.index_add_(
+                    1, scopes[:, p], half[None, None].expand(len(unary), len(scopes), -1)
+                )
+            cliques.append((scopes, metric[None, None]))
+        return EnergyTerms(unary, cliques, terms.coloring)

@@ -1,0 +1,267 @@
+"""``ebgtn segment generate|train|evaluate|demo|clean`` (also ``python -m apps.segmentation``).
+
+generate  generate (and cache) the train / validation / test images of a task
+train     train the labeller and the interaction energies, evaluate on test, write figures
+evaluate  evaluate saved models on the test set (labeller, Potts baseline, each method)
+demo      both tasks from scratch on a short schedule (under 10 minutes on 2 cores)
+clean     label one image file with a saved model and write the cleaned label map
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+
+def _config(args, task: str):
+    from .experiment import DEMO, Config
+
+    base = DEMO if args.command_name == "demo" else Config()
+    names = {
+        "labeller_images": "labeller_images",
+        "interaction_images": "interaction_images",
+        "validation_images": "validation_images",
+        "test_images": "test_images",
+        "labeller_epochs": "labeller_epochs",
+        "interaction_epochs": "interaction_epochs",
+        "loss": "loss",
+        "neighbourhood": "neighbourhood",
+        "alpha_expansion_images": "alpha_expansion_images",
+        "seed": "seed",
+        "cache_dir": "cache_dir",
+    }
+    changes = {k: getattr(args, a) for k, a in names.items() if getattr(args, a, None) is not None}
+    if getattr(args, "methods", None):
+        changes["methods"] = _methods(args.methods)
+    if getattr(args, "labeller_dilations", None):
+        changes["labeller_dilations"] = tuple(int(d) for d in args.labeller_dilations.split(","))
+    if getattr(args, "patch", False):
+        changes["patch"] = True
+    if getattr(args, "joint", False):
+        changes["joint"] = True
+    return replace(base, task=task, **changes)
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    from .cleanup import METHODS
+
+    methods = tuple(m.strip().replace("-", "_") for m in text.split(",") if m.strip())
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise ValueError(f"unknown inference method {bad[0]!r}; choose from {', '.join(METHODS)}")
+    return methods
+
+
+def _tasks(task: str) -> tuple[str, ...]:
+    from .data import TASKS
+
+    return TASKS if task == "all" else (task,)
+
+
+def _generate(args) -> int:
+    from . import data
+
+    for task in _tasks(args.task):
+        config = _config(args, task)
+        for split, ds in zip(data.SPLITS, _load(config), strict=True):
+            counts = np.bincount(ds.labels.ravel(), minlength=ds.num_labels) / ds.labels.size
+            mix = ", ".join(f"{c} {100 * f:.1f}%" for c, f in zip(ds.classes, counts, strict=True))
+            print(f"{task:7s} {split:10s} {len(ds):4d} images {ds.images.shape[1:]}  {mix}")
+    return 0
+
+
+def _load(config):
+    from .experiment import load_sets
+
+    return load_sets(config)
+
+
+def _train(args) -> int:
+    from .experiment import run
+
+    out = Path(args.out)
+    for task in _tasks(args.task):
+        run(_config(args, task), out, progress=not args.quiet)
+    return 0
+
+
+def _demo(args) -> int:
+    from gtn._atomic import atomic_write
+
+    from .experiment import run
+
+    out = Path(args.out)
+    parts = []
+    for task in _tasks(args.task):
+        run(_config(args, task), out, progress=not args.quiet)
+        parts.append((out / f"{task}_results.md").read_text())
+    with atomic_write(out / "results.md") as f:
+        f.write("# Segmentation demo: test-set results\n\n" + "\n".join(parts))
+    print(f"wrote {out / 'results.md'} and figures to {out}/")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .experiment import report
+    from .segmenter import Segmenter
+
+    for path in args.models:
+        segmenter = Segmenter.load(path)
+        task = segmenter.info.get("task", "embryo")
+        config = _config(args, task)
+        _, validation, test = _load(replace(config, labeller_images=1, interaction_images=0))
+        report(segmenter, config, validation, test, Path(args.out), progress=not args.quiet)
+    return 0
+
+
+def load_image(path: str) -> np.ndarray:
+    """A grey float image in [0, 1] from a file (colour is converted to grey by luminance)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    except UnidentifiedImageError:
+        raise ValueError(f"{path} is not an image file Pillow can read") from None
+
+
+def _clean(args) -> int:
+    from . import figures
+    from .segmenter import Segmenter
+
+    segmenter = Segmenter.load(args.model)
+    image = load_image(args.image)
+    method = args.method.replace("-", "_") if args.method else None
+    result = segmenter.segment(image, method)
+    labels = result.labels[0]
+    out = Path(args.output or Path(args.image).with_suffix(".labels.png"))
+    maps = {"labeller": result.raw[:1], f"cleaned ({result.method})": result.labels[:1]}
+    figures.comparison_figure(image[None], None, maps, segmenter.classes, out)
+    counts = np.bincount(labels.ravel(), minlength=segmenter.num_labels)
+    mix = ", ".join(f"{c} {n}" for c, n in zip(segmenter.classes, counts, strict=True))
+    print(f"{args.image}: {labels.shape[0]}×{labels.shape[1]} pixels; {mix}")
+    print(f"energy {result.energy[0]:.4g} ({result.method}, {1000 * result.seconds[0]:.0f} ms)")
+    if args.labels:
+        np.save(args.labels, labels) if args.labels.endswith(".npy") else _save_png(labels, args)
+    print(f"wrote {out}")
+    return 0
+
+
+def _save_png(labels: np.ndarray, args) -> None:
+    from PIL import Image
+
+    from gtn._atomic import atomic_write
+
+    with atomic_write(args.labels, "wb") as f:
+        Image.fromarray(labels.astype(np.uint8)).save(f, format="PNG")
+
+
+def _add_sizes(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", choices=("embryo", "horse", "all"), default="all")
+    p.add_argument("--labeller-images", type=int, help="training images for the labeller")
+    p.add_argument("--interaction-images", type=int, help="training images for the interactions")
+    p.add_argument("--validation-images", type=int)
+    p.add_argument("--test-images", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--cache-dir", help="data cache (default $EBGTN_CACHE or ~/.cache/ebgtn)")
+
+
+def _add_training(p: argparse.ArgumentParser) -> None:
+    from .train import LOSSES
+
+    p.add_argument("--labeller-epochs", type=int)
+    p.add_argument(
+        "--labeller-dilations", help="dilation of each 3×3 layer, e.g. 1,1,2,2 (13×13 field)"
+    )
+    p.add_argument("--interaction-epochs", type=int)
+    p.add_argument("--loss", choices=LOSSES, help="structured loss for the interactions")
+    p.add_argument("--neighbourhood", type=int, choices=(4, 8))
+    p.add_argument("--patch", action="store_true", help="add learned 2×2 patch energies")
+    p.add_argument("--joint", action="store_true", help="fine-tune the labeller jointly")
+
+
+def _add_eval(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--methods", help="comma-separated: icm, gibbs, mean-field, alpha-expansion (default all)"
+    )
+    p.add_argument("--alpha-expansion-images", type=int, help="test images for α-expansion")
+    p.add_argument("--out", default="out/segmentation", help="folder for results and figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: the tensors are small)",
+    )
+
+
+def _guarded(job):
+    """Run ``job``; a ValueError (bad input, bad file) becomes a message and exit status 2."""
+
+    def run(args) -> int:
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
+        try:
+            return job(args)
+        except ValueError as err:
+            print(f"segment {args.segment_command}: {err}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def add_parser(sub) -> None:
+    """Register ``segment`` on the ``ebgtn`` command's subparsers."""
+    p = sub.add_parser("segment", help="region labelling cleaned up by learned interactions")
+    build(p)
+
+
+def build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    jobs = p.add_subparsers(dest="segment_command", required=True)
+    g = jobs.add_parser("generate", help="generate and cache the data sets")
+    _add_sizes(g)
+    g.set_defaults(run=_guarded(_generate), command_name="generate")
+    for name, run, doc in (
+        ("train", _train, "train, evaluate on test, write figures"),
+        ("demo", _demo, "both tasks from scratch on a short schedule"),
+    ):
+        t = jobs.add_parser(name, help=doc)
+        _add_sizes(t)
+        _add_training(t)
+        _add_eval(t)
+        if name == "demo":
+            t.set_defaults(out="out/segmentation-demo")
+        t.set_defaults(run=_guarded(run), command_name=name)
+    e = jobs.add_parser("evaluate", help="evaluate saved models on the test set")
+    e.add_argument("models", nargs="+", help="files written by train or demo (<task>.pt)")
+    _add_sizes(e)
+    _add_eval(e)
+    e.set_defaults(run=_guarded(_evaluate), command_name="evaluate")
+    c = jobs.add_parser("clean", help="label one image file")
+    c.add_argument("image", help="grey or colour image file")
+    c.add_argument("--model", required=True, help="a saved segmenter (<task>.pt)")
+    c.add_argument("--method", help="icm, gibbs, mean-field or alpha-expansion")
+    c.add_argument("--output", help="figure file (default IMAGE.labels.png)")
+    c.add_argument("--labels", help="also write the label map (.png or .npy)")
+    c.set_defaults(run=_guarded(_clean), command_name="clean")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build(argparse.ArgumentParser(prog="python -m apps.segmentation"))
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except OSError as err:
+        print(f"segment {args.segment_command}: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The two tasks' train / validation / test sets, generated once and cached on disk.
+
+A set is keyed by (task, split, size, seed, generator settings, format version): the same key
+always gives the same images, and a changed setting never reuses a stale file. Splits use
+distinct fixed seeds (``SPLIT_SEEDS``). Cache files are written atomically under
+``$EBGTN_CACHE/segmentation`` (default ``~/.cache/ebgtn/segmentation``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gtn._atomic import atomic_write
+
+from . import embryo, horse
+
+VERSION = 1
+TASKS = ("embryo", "horse")
+SPLITS = ("train", "validation", "test")
+SPLIT_SEEDS = {"train": 1001, "validation": 2002, "test": 3003}
+_TASK_SEEDS = {"embryo": 0, "horse": 50_000}
+
+
+def default_cache_dir() -> Path:
+    """``$EBGTN_CACHE/segmentation`` or ``~/.cache/ebgtn/segmentation``."""
+    root = os.environ.get("EBGTN_CACHE") or Path.home() / ".cache" / "ebgtn"
+    return Path(root) / "segmentation"
+
+
+@dataclass
+class Dataset:
+    """``images`` [N, H, W] float32 in [0, 1] and exact ``labels`` [N, H, W] int64."""
+
+    task: str
+    split: str
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return class_names(self.task)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.classes)
+
+
+def class_names(task: str) -> tuple[str, ...]:
+    """The label names of ``task`` (index = label)."""
+    _check_task(task)
+    return embryo.CLASSES if task == "embryo" else horse.CLASSES
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+
+
+def task_settings(task: str) -> dict:
+    """The generator settings of ``task`` (JSON-able)."""
+    _check_task(task)
+    if task == "embryo":
+        return embryo.settings(embryo.DEFAULT_GEOMETRY, embryo.DEFAULT_IMAGING)
+    return horse.settings(horse.DEFAULT_SETTINGS)
+
+
+def seed_of(task: str, split: str) -> int:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    return _TASK_SEEDS[task] + SPLIT_SEEDS[split]
+
+
+def generate(task: str, split: str, n: int) -> Dataset:
+    """``n`` examples of ``split``; deterministic in (task, split, n, settings)."""
+    _check_task(task)
+    seed = seed_of(task, split)
+    images, labels = embryo.generate(n, seed) if task == "embryo" else horse.generate(n, seed)
+    return Dataset(task, split, images, labels)
+
+
+def cache_key(task: str, split: str, n: int) -> str:
+    blob = json.dumps(
+        {"task": task, "split": split, "n": n, "settings": task_settings(task), "v": VERSION},
+        sort_keys=True,
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load_or_generate(
+    task: str, split: str, n: int, cache_dir: str | os.PathLike | None = None
+) -> Dataset:
+    """:func:`generate` through the on-disk cache (``cache_dir=None``: the default folder)."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = folder / f"{task}-{split}-{n}-{cache_key(task, split, n)}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return Dataset(task, split, z["images"], z["labels"].astype(np.int64))
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is regenerated and replaced atomically
+    data = generate(task, split, n)
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, images=data.images, labels=data.labels.astype(np.uint8))
+    with atomic_write(path, "wb") as f:
+        f.write(buffer.getvalue())
+    data.labels = data.labels.astype(np.int64)
+    return data

@@ -1,0 +1,203 @@
+"""The whole job for one task: data, labeller, interaction energies, Potts baseline, evaluation
+on the test set, results table, figures and the saved model.
+
+``DEMO`` is the short schedule of ``ebgtn segment demo`` (both tasks in under 10 minutes on two
+cores); ``Config()`` is the longer default of ``ebgtn segment train``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gtn._atomic import atomic_write
+
+from . import data, figures, potts
+from .cleanup import METHODS, CleanupModel
+from .evaluate import evaluate, format_table
+from .labeller import Labeller
+from .metrics import scores
+from .segmenter import Segmenter
+from .train import train_interactions, train_labeller
+
+TASK_DILATIONS = {"embryo": (1, 1, 2, 2), "horse": (1, 1)}
+"""The labeller's layers per task: a 13×13 receptive field for the embryos (a nucleus must be
+told from the medium by its ring), 5×5 for the horse (errors stay local; with 13×13 the labeller
+already smoothed the noise into blobs that no neighbourhood model can undo)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and schedule of one run.
+
+    The training split is cut in two: the labeller learns on the first ``labeller_images``,
+    the interaction energies on the next ``interaction_images`` (see :mod:`.train` for why).
+    """
+
+    task: str = "embryo"
+    labeller_images: int = 120
+    interaction_images: int = 60
+    validation_images: int = 24
+    test_images: int = 40
+    labeller_dilations: tuple[int, ...] | None = None  # None: TASK_DILATIONS[task]
+    labeller_epochs: int = 60
+    interaction_epochs: int = 12
+    loss: str = "perceptron"
+    neighbourhood: int = 8
+    patch: bool = False
+    joint: bool = False
+    methods: tuple[str, ...] = METHODS
+    potts_methods: tuple[str, ...] = ("icm", "mean_field")
+    alpha_expansion_images: int = 10
+    seed: int = 0
+    cache_dir: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+DEMO = Config(
+    labeller_images=80,
+    interaction_images=32,
+    validation_images=12,
+    test_images=24,
+    labeller_epochs=40,
+    interaction_epochs=8,
+    alpha_expansion_images=4,
+)
+
+
+def load_sets(config: Config) -> tuple[data.Dataset, data.Dataset, data.Dataset]:
+    """(train, validation, test) of ``config.task`` through the cache."""
+    n_train = config.labeller_images + config.interaction_images
+    return tuple(
+        data.load_or_generate(config.task, split, n, config.cache_dir)
+        for split, n in (
+            ("train", n_train),
+            ("validation", config.validation_images),
+            ("test", config.test_images),
+        )
+    )
+
+
+@torch.no_grad()
+def association(labeller: Labeller, images: np.ndarray) -> torch.Tensor:
+    """Labeller energies [N, H, W, K] of a stack of images, in chunks."""
+    x = torch.as_tensor(images)
+    return torch.cat([labeller(x[i : i + 16]) for i in range(0, len(x), 16)])
+
+
+def train_segmenter(config: Config, train: data.Dataset, progress: bool = True) -> Segmenter:
+    """Labeller first, then the interaction energies (see :mod:`.train`)."""
+    torch.manual_seed(config.seed)
+    k, a = train.num_labels, config.labeller_images
+    labeller = Labeller(k, dilations=config.labeller_dilations or TASK_DILATIONS[config.task])
+    train_labeller(
+        labeller,
+        train.images[:a],
+        train.labels[:a],
+        epochs=config.labeller_epochs,
+        seed=config.seed,
+        progress=progress,
+    )
+    model = CleanupModel(k, config.neighbourhood, config.patch)
+    history = train_interactions(
+        model,
+        labeller,
+        train.images[a:],
+        train.labels[a:],
+        epochs=config.interaction_epochs,
+        loss=config.loss,
+        joint=config.joint,
+        seed=config.seed,
+        progress=progress,
+    )
+    info = {"task": config.task, "config": _jsonable(config), "interaction_loss": history}
+    method = "icm" if "icm" in config.methods else config.methods[0]
+    return Segmenter(labeller, model, train.classes, method, info)
+
+
+def run(config: Config, out: Path, progress: bool = True) -> dict:
+    """Train, evaluate on the test set and write ``<task>.pt``, ``<task>_results.json``,
+    ``<task>_results.md`` and figures to ``out``. Returns the results dict."""
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    train, validation, test = load_sets(config)
+    segmenter = train_segmenter(config, train, progress)
+    trained = time.perf_counter() - start
+    segmenter.save(out / f"{config.task}.pt")
+    return report(segmenter, config, validation, test, out, progress, trained)
+
+
+def report(
+    segmenter: Segmenter,
+    config: Config,
+    validation: data.Dataset,
+    test: data.Dataset,
+    out: Path,
+    progress: bool = True,
+    train_seconds: float | None = None,
+) -> dict:
+    """Tune the Potts baseline on validation, evaluate everything on test, write the files."""
+    k = test.num_labels
+    u_val = association(segmenter.labeller, validation.images)
+    strength, method, trials = potts.tune(
+        u_val,
+        validation.labels,
+        config.potts_methods,
+        neighbourhood=config.neighbourhood,
+        progress=progress,
+    )
+    baseline = potts.potts_model(k, strength, config.neighbourhood)
+    u_test = association(segmenter.labeller, test.images)
+    limits = {"alpha_expansion": config.alpha_expansion_images}
+    rows, maps = evaluate(
+        segmenter.cleanup,
+        u_test,
+        test.labels,
+        config.methods,
+        (baseline, method, strength),
+        limits,
+        progress,
+    )
+    truth_fragments = scores(test.labels, test.labels, k)["fragments"]
+    table = format_table(rows, test.classes, truth_fragments)
+    results = {
+        "task": config.task,
+        "config": _jsonable(config),
+        "settings": data.task_settings(config.task),
+        "rows": rows,
+        "potts_validation": trials,
+        "truth_fragments": truth_fragments,
+        "train_seconds": train_seconds,
+        "unary_weight": float(segmenter.cleanup.unary_weight),
+    }
+    with atomic_write(out / f"{config.task}_results.json") as f:
+        json.dump(results, f, indent=1)
+    with atomic_write(out / f"{config.task}_results.md") as f:
+        f.write(f"## {config.task}\n\n{table}\n")
+    shown = {name: m for name, m in maps.items() if "[first" not in name}
+    figures.comparison_figure(
+        test.images, test.labels, shown, test.classes, out / f"{config.task}_test.png"
+    )
+    tables = {n: t.detach().numpy() for n, t in segmenter.cleanup.tables.items()}
+    figures.tables_figure(tables, test.classes, out / f"{config.task}_tables.png")
+    if progress:
+        print(f"\n## {config.task}\n\n{table}\n")
+    return results
+
+
+def _jsonable(config: Config) -> dict:
+    d = asdict(config)
+    d["methods"] = list(config.methods)
+    d["potts_methods"] = list(config.potts_methods)
+    d["labeller_dilations"] = list(config.labeller_dilations or TASK_DILATIONS[config.task])
+    return d
+
+
+def demo_configs(tasks: tuple[str, ...] = data.TASKS, **changes) -> list[Config]:
+    """The demo schedule for each task."""
+    return [replace(DEMO, task=t, **changes) for t in tasks]

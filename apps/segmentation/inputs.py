@@ -1,0 +1,93 @@
+"""Checks on user input: every problem is a ValueError naming the image index and the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+MIN_SIDE = 3
+
+
+def check_images(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Grey images -> a list of float32 arrays [H, W].
+
+    Accepts one image [H, W], a stack [B, H, W] or a list of [H, W] arrays (sizes may differ).
+    Integer images (e.g. uint8 0..255) are scaled to [0, 1].
+
+    >>> [a.shape for a in check_images(np.zeros((2, 4, 5)))]
+    [(4, 5), (4, 5)]
+    """
+    if isinstance(images, np.ndarray) or hasattr(images, "shape"):
+        arr = np.asarray(images)
+        if arr.ndim == 2:
+            items = [arr]
+        elif arr.ndim == 3:
+            items = list(arr)
+        else:
+            raise ValueError(
+                f"image 0: expected one grey image [H, W] or a stack [B, H, W], "
+                f"got an array of rank {arr.ndim} and shape {tuple(arr.shape)}"
+            )
+    else:
+        items = [np.asarray(a) for a in images]
+    if not items:
+        raise ValueError("no images given")
+    out = []
+    for i, image in enumerate(items):
+        if image.ndim != 2:
+            raise ValueError(
+                f"image {i}: expected a grey image [H, W] (rank 2), got rank {image.ndim} "
+                f"with shape {tuple(image.shape)}"
+            )
+        if image.size == 0:
+            raise ValueError(f"image {i}: empty image of shape {tuple(image.shape)}")
+        if min(image.shape) < MIN_SIDE:
+            raise ValueError(
+                f"image {i}: shape {tuple(image.shape)} is too small (each side needs at least "
+                f"{MIN_SIDE} pixels)"
+            )
+        if not (np.issubdtype(image.dtype, np.number) or image.dtype == bool):
+            raise ValueError(f"image {i}: pixels must be numbers, got dtype {image.dtype}")
+        if np.issubdtype(image.dtype, np.integer):
+            top = 255.0 if image.max() <= 255 else float(image.max())
+            image = image / top
+        image = image.astype(np.float32)
+        if np.isnan(image).any():
+            raise ValueError(f"image {i}: contains NaN at pixel {_first(np.isnan(image))}")
+        if np.isinf(image).any():
+            raise ValueError(f"image {i}: contains ±inf at pixel {_first(np.isinf(image))}")
+        out.append(image)
+    return out
+
+
+def check_label_maps(
+    images: list[np.ndarray], labels: np.ndarray | Sequence[np.ndarray], num_labels: int
+) -> list[np.ndarray]:
+    """Label maps matching ``images`` one for one, each [H, W] with values in 0..K-1."""
+    maps = [
+        np.asarray(m)
+        for m in (labels if not hasattr(labels, "ndim") or labels.ndim == 3 else [labels])
+    ]
+    if len(maps) != len(images):
+        raise ValueError(f"{len(images)} images but {len(maps)} label maps")
+    out = []
+    for i, (image, m) in enumerate(zip(images, maps, strict=True)):
+        if m.shape != image.shape:
+            raise ValueError(
+                f"image {i}: label map shape {tuple(m.shape)} differs from image shape "
+                f"{tuple(image.shape)}"
+            )
+        if not np.issubdtype(m.dtype, np.integer):
+            raise ValueError(f"image {i}: label map must hold integers, got dtype {m.dtype}")
+        if m.size and (m.min() < 0 or m.max() >= num_labels):
+            raise ValueError(
+                f"image {i}: label map holds {int(m.min())}..{int(m.max())}; labels must be in "
+                f"0..{num_labels - 1}"
+            )
+        out.append(m.astype(np.int64))
+    return out
+
+
+def _first(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.argwhere(mask)[0])
