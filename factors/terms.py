@@ -92,38 +92,56 @@ class EnergyTerms:
             e = e + lookup(table, y[:, scopes]).sum(1)
         return e
 
-    def conditional(self, y: torch.Tensor) -> torch.Tensor:
-        """Energy of each variable taking each label, the others fixed to y: [B, n, K].
+    def _touching(self, variables: torch.Tensor | None):
+        """Per clique group and position p: (cliques whose p-th variable is in ``variables``,
+        that variable's row in the output). ``variables`` None means all, in order."""
+        n = self.num_variables
+        row = torch.arange(n)
+        if variables is not None:
+            row = torch.full((n,), -1, dtype=torch.long)
+            row[variables] = torch.arange(variables.shape[0])
+        for scopes, table in self.cliques:
+            for p in range(scopes.shape[1]):
+                if variables is None:
+                    yield scopes, table, p, row[scopes[:, p]]
+                    continue
+                sel = torch.nonzero(row[scopes[:, p]] >= 0).flatten()
+                if sel.numel():
+                    part = table[:, sel] if table.shape[1] > 1 else table
+                    yield scopes[sel], part, p, row[scopes[sel, p]]
+
+    def conditional(self, y: torch.Tensor, variables: torch.Tensor | None = None) -> torch.Tensor:
+        """Energy of each variable taking each label, the others fixed to y: [B, n, K], or
+        [B, len(variables), K] for the given variables only (one colour class of a sweep
+        costs its own share of the cliques, not all of them).
 
         Differences along the label axis equal differences of the total energy E(y)."""
-        out = self.unary.clone()
-        for scopes, table in self.cliques:
-            labels = y[:, scopes]
-            for p in range(scopes.shape[1]):
-                out.index_add_(1, scopes[:, p], lookup_axis(table, labels, p))
+        out = (self.unary if variables is None else self.unary[:, variables]).clone()
+        for scopes, table, p, rows in self._touching(variables):
+            out.index_add_(1, rows, lookup_axis(table, y[:, scopes], p))
         return out
 
-    def expected_conditional(self, q: torch.Tensor) -> torch.Tensor:
-        """Mean-field conditional: unary + E_{q(others)}[clique energy], q [B, n, K] -> [B, n, K].
+    def expected_conditional(
+        self, q: torch.Tensor, variables: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Mean-field conditional: unary + E_{q(others)}[clique energy], q [B, n, K] -> [B, n, K]
+        (or [B, len(variables), K] for the given variables only).
 
         Unreachable labels (q = 0 where the energy is +inf) contribute nothing."""
-        out = self.unary.clone()
+        out = (self.unary if variables is None else self.unary[:, variables]).clone()
         letters = string.ascii_lowercase[:20]
-        for scopes, table in self.cliques:
+        for scopes, table, p, rows in self._touching(variables):
             r = scopes.shape[1]
-            qs = [q[:, scopes[:, p]] for p in range(r)]  # each [B, M, K]
-            b0, m0 = table.shape[:2]
-            finite = torch.nan_to_num(table, posinf=0.0)
             axes = letters[:r]
-            for p in range(r):
-                others = [axes[s] for s in range(r) if s != p]
-                operands = [qs[s] for s in range(r) if s != p]
-                if b0 == 1 and m0 == 1:
-                    eq = f"{axes}," + ",".join(f"yz{a}" for a in others) + f"->yz{axes[p]}"
-                    val = torch.einsum(eq, finite[0, 0], *operands)
-                else:
-                    t = finite.expand(q.shape[0], scopes.shape[0], *finite.shape[2:])
-                    eq = f"yz{axes}," + ",".join(f"yz{a}" for a in others) + f"->yz{axes[p]}"
-                    val = torch.einsum(eq, t, *operands)
-                out.index_add_(1, scopes[:, p], val)
+            others = [axes[s] for s in range(r) if s != p]
+            operands = [q[:, scopes[:, s]] for s in range(r) if s != p]  # each [B, M, K]
+            finite = torch.nan_to_num(table, posinf=0.0)
+            if finite.shape[0] == 1 and finite.shape[1] == 1:
+                eq = f"{axes}," + ",".join(f"yz{a}" for a in others) + f"->yz{axes[p]}"
+                val = torch.einsum(eq, finite[0, 0], *operands)
+            else:
+                t = finite.expand(q.shape[0], scopes.shape[0], *finite.shape[2:])
+                eq = f"yz{axes}," + ",".join(f"yz{a}" for a in others) + f"->yz{axes[p]}"
+                val = torch.einsum(eq, t, *operands)
+            out.index_add_(1, rows, val)
         return out

@@ -56,7 +56,7 @@ def gibbs(
     for temp in temps:
         changed = torch.zeros(t.batch_size, dtype=torch.bool)
         for idx in color_classes(t):
-            logits = -t.conditional(y)[:, idx] / temp
+            logits = -t.conditional(y, idx) / temp
             u = torch.rand(logits.shape, generator=gen, dtype=logits.dtype).clamp_min(1e-20)
             sample = (logits - torch.log(-torch.log(u))).argmax(-1)  # Gumbel-max
             changed |= (sample != y[:, idx]).any(1)

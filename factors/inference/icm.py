@@ -29,7 +29,7 @@ def icm(
         sweeps += 1
         changed = torch.zeros(t.batch_size, dtype=torch.bool)
         for idx in color_classes(t):
-            cond = t.conditional(y)[:, idx]
+            cond = t.conditional(y, idx)
             current = cond.gather(2, y[:, idx, None]).squeeze(-1)
             low = cond.min(-1)
             # Move only on a strict improvement, so ties cannot cycle.

@@ -34,7 +34,7 @@ def mean_field(
         sweeps += 1
         delta = torch.zeros(t.batch_size, dtype=q.dtype)
         for idx in color_classes(t):
-            new = torch.softmax(-beta * t.expected_conditional(q)[:, idx], -1)
+            new = torch.softmax(-beta * t.expected_conditional(q, idx), -1)
             new = damping * q[:, idx] + (1.0 - damping) * new
             delta = torch.maximum(delta, (new - q[:, idx]).abs().amax((1, 2)))
             q[:, idx] = new

@@ -6,6 +6,7 @@ from torch import nn
 
 from factors import FactorGraph, Pairwise, Patch, Unary, grid, grid_scopes
 from factors.inference import min_cut
+from factors.inference.loopy import color_classes
 from tests.factors import reference
 
 
@@ -166,6 +167,32 @@ def test_conditional_energies_are_energy_differences():
             z[0, i] = label
             diff = g.energy(None, z) - g.energy(None, y)
             torch.testing.assert_close(cond[0, i, label] - cond[0, i, y[0, i]], diff[0])
+
+
+@pytest.mark.parametrize("per_clique", [False, True], ids=["shared-tables", "per-clique-tables"])
+def test_conditionals_of_a_colour_class_are_rows_of_the_full_conditionals(per_clique):
+    k, b = 3, 2
+    gen = torch.Generator().manual_seed(2)
+    g = grid(
+        4,
+        3,
+        k,
+        unary=Fixed(torch.randn(b, 4, 3, k, generator=gen)),
+        pairwise="full",
+        patch=torch.randn(k, k, k, k, generator=gen),
+    )
+    t = g.terms(None)
+    if per_clique:  # a table per batch row and clique, as a network's factors give
+        t.cliques = [
+            (scopes, table + torch.randn(b, scopes.shape[0], *table.shape[2:], generator=gen))
+            for scopes, table in t.cliques
+        ]
+    y = torch.randint(0, k, (b, 12), generator=gen)
+    q = torch.softmax(torch.randn(b, 12, k, generator=gen), -1)
+    full, expected = t.conditional(y), t.expected_conditional(q)
+    for variables in [torch.tensor([5, 0, 7]), *color_classes(t)]:
+        torch.testing.assert_close(t.conditional(y, variables), full[:, variables])
+        torch.testing.assert_close(t.expected_conditional(q, variables), expected[:, variables])
 
 
 @pytest.mark.parametrize("method", ["icm", "min_sum", "mean_field", "gibbs"])
