@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_check_reading(sub)
 
+    from .speech.cli import add_parser as add_speech
+
+    add_speech(sub)
+
     from .segmentation.cli import add_parser as add_segment
 
     add_segment(sub)

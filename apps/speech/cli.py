@@ -1,0 +1,246 @@
+"""``ebgtn speech generate|train|evaluate|decode|demo`` (also ``python -m apps.speech``).
+
+generate  synthesise (and cache) a corpus; optionally write its utterances as WAV files
+train     train MMI and CTC recognisers, evaluate on held-out speakers, write figures
+demo      the same on a small corpus and a short schedule (well under 15 minutes on 2 cores)
+evaluate  WER / SER of saved recognisers on held-out speakers at each noise condition
+decode    recognise WAV files: words, confidence and word timings
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+_CONFIG_NAMES = (
+    "train_utterances",
+    "test_utterances",
+    "seed",
+    "epochs",
+    "batch_size",
+    "lr",
+    "width",
+    "states_per_word",
+    "speakers",
+    "telephone",
+    "cache_dir",
+    "resume",
+    "threads",
+)
+
+
+def _config(args):
+    from .experiment import DEMO, Config
+
+    base = DEMO if args.command_name == "demo" else Config()
+    changes = {k: getattr(args, k) for k in _CONFIG_NAMES if getattr(args, k, None) is not None}
+    if getattr(args, "losses", None):
+        changes["losses"] = tuple(args.losses.split(","))
+    if getattr(args, "conditions", None):
+        changes["conditions"] = tuple(args.conditions.split(","))
+    return replace(base, **changes)
+
+
+def _run(args) -> int:
+    from .experiment import run
+
+    run(_config(args), Path(args.out), progress=not args.quiet)
+    return 0
+
+
+def _generate(args) -> int:
+    from scipy.io import wavfile
+
+    from gtn._atomic import atomic_write
+
+    from . import corpus
+
+    settings = corpus.CorpusSettings(speakers=args.speakers)
+    c = corpus.load_or_generate(
+        args.split, args.utterances, args.seed, settings, args.cache_dir, 2, not args.quiet
+    )
+    print(
+        f"{args.split}: {len(c)} utterances, {c.seconds() / 60:.1f} min of audio, "
+        f"{len(c.speakers)} speakers"
+    )
+    if args.wav_dir:
+        folder = Path(args.wav_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for i, u in enumerate(c.utterances):
+            name = f"{args.split}_{i:05d}.wav"
+            with atomic_write(folder / name, "wb") as f:
+                wavfile.write(f, corpus.SAMPLE_RATE, u.audio)
+            starts = " ".join(f"{t:.3f}" for t in u.word_starts)
+            lines.append(f"{name}\t{u.text}\t{u.speaker}\t{starts}\n")
+        with atomic_write(folder / "transcripts.tsv") as f:
+            f.write("file\twords\tspeaker\tword starts (s)\n" + "".join(lines))
+        print(f"wrote {len(c)} WAV files and transcripts.tsv to {folder}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from gtn._atomic import atomic_write
+
+    from . import evaluate, figures
+    from .corpus import WORDS
+    from .experiment import evaluate_recognizer, load_corpora
+    from .recognizer import SpeechRecognizer
+    from .train import prepare
+
+    config = replace(_config(args), train_utterances=1)
+    _, test = load_corpora(config, progress=not args.quiet)
+    tests = {
+        c: prepare(test, (c,), config.seed + 1000, 0.0, not args.quiet) for c in config.conditions
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, timing = {}, []
+    for path in args.checkpoints:
+        name = Path(path).stem
+        recognizer = SpeechRecognizer.load(path)
+        rows[name] = evaluate_recognizer(recognizer, tests)
+        clean = tests.get("clean")
+        if clean is not None:
+            res = recognizer.recognize_features(clean.features)
+            refs = [[WORDS[w] for w in ws] for ws in clean.words]
+            d = evaluate.start_offsets(
+                refs, [r.words for r in res], [r.starts for r in res], clean.word_starts
+            )
+            if d.size:
+                timing.append(
+                    f"{name}: decoded - true word start over {d.size} words of exactly "
+                    f"recognised clean utterances: median {np.median(d) * 1000:+.0f} ms, "
+                    f"median |diff| {np.median(np.abs(d)) * 1000:.0f} ms"
+                )
+        for i in range(min(2, len(test))):
+            figures.alignment_figure(
+                test.utterances[i], recognizer, out / f"alignment_{name}_{i}.png"
+            )
+    table = evaluate.format_table(rows)
+    head = f"{len(test)} test utterances, {len(test.speakers)} held-out speakers"
+    text = "\n\n".join([head, table, *timing]) + "\n"
+    print(text, end="")
+    with atomic_write(out / "evaluation.md") as f:
+        f.write(text)
+    print(f"wrote {out / 'evaluation.md'} and alignment figures")
+    return 0
+
+
+def read_wav(path: str) -> tuple[np.ndarray, int]:
+    """(float waveform [N] in [-1, 1], sample rate) of a WAV file; stereo is averaged."""
+    from scipy.io import wavfile
+
+    try:
+        rate, data = wavfile.read(path)
+    except ValueError as err:
+        raise ValueError(f"{path} is not a WAV file scipy can read ({err})") from None
+    if data.dtype.kind in "iu":
+        info = np.iinfo(data.dtype)
+        data = (data.astype(np.float64) - (info.max + info.min + 1) / 2) / (info.max + 1)
+    data = np.asarray(data, np.float64)
+    return (data.mean(axis=1) if data.ndim == 2 else data), int(rate)
+
+
+def _decode(args) -> int:
+    from .recognizer import SpeechRecognizer
+
+    recognizer = SpeechRecognizer.load(args.checkpoint, beam=args.beam)
+    for path in args.wavs:
+        audio, rate = read_wav(path)
+        r = recognizer.recognize([audio], rate, nbest=args.nbest)[0]
+        print(f"{path}\t{r.text}\tconfidence {r.confidence:.4f}")
+        for w, s, e in zip(r.words, r.starts, r.ends, strict=True):
+            print(f"  {s:7.2f} {e:7.2f}  {w}")
+        for text, posterior in r.nbest:
+            print(f"  n-best {posterior:.4f}  {text}")
+    return 0
+
+
+def _guarded(job):
+    """Report bad input (audio, checkpoint, arguments) as one line and exit status 2."""
+
+    def run(args) -> int:
+        from .recognizer import CheckpointError
+        from .synth import SynthesizerMissing
+
+        try:
+            return job(args)
+        except (CheckpointError, SynthesizerMissing, ValueError, TypeError, OSError) as err:
+            print(f"speech {args.command_name}: {err}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int)
+    p.add_argument("--speakers", type=int, help="use only the first n speakers of each split")
+    p.add_argument("--cache-dir", dest="cache_dir", help="where synthesised corpora are cached")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    _add_data_args(p)
+    p.add_argument("--train-utterances", type=int, dest="train_utterances")
+    p.add_argument("--test-utterances", type=int, dest="test_utterances")
+    p.add_argument("--conditions", help="comma-separated test conditions (clean,20dB,10dB)")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register ``speech`` on an argparse subparsers object."""
+    p = sub.add_parser(
+        "speech",
+        help="connected spoken-digit recognition (MMI vs CTC)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    jobs = p.add_subparsers(dest="command_name", required=True)
+    q = jobs.add_parser("generate", help="synthesise and cache a corpus")
+    q.add_argument("--split", choices=("train", "test"), default="train")
+    q.add_argument("--utterances", type=int, default=100)
+    q.add_argument("--wav-dir", dest="wav_dir", help="also write WAV files and transcripts here")
+    _add_data_args(q)
+    q.set_defaults(run=_guarded(_generate), seed=0)
+    for name, helptext, out in (
+        ("demo", "short end-to-end run with figures", "out/speech_demo"),
+        ("train", "train MMI and CTC recognisers and evaluate them", "out/speech"),
+    ):
+        q = jobs.add_parser(name, help=helptext)
+        _add_config_args(q)
+        q.add_argument("--out", default=out, help="folder for checkpoints, results, figures")
+        q.add_argument("--epochs", type=int)
+        q.add_argument("--batch-size", type=int, dest="batch_size")
+        q.add_argument("--lr", type=float)
+        q.add_argument("--width", type=int, help="channels of the acoustic model")
+        q.add_argument("--threads", type=int, help="torch threads (default 2)")
+        q.add_argument("--states-per-word", type=int, dest="states_per_word")
+        q.add_argument("--telephone", type=float, help="fraction of telephone-band training audio")
+        q.add_argument("--losses", help="comma-separated losses (mmi,ctc)")
+        q.add_argument(
+            "--resume", action="store_true", default=None, help="continue interrupted training"
+        )
+        q.set_defaults(run=_guarded(_run))
+    q = jobs.add_parser("evaluate", help="WER / SER of saved recognisers on held-out speakers")
+    q.add_argument("checkpoints", nargs="+")
+    _add_config_args(q)
+    q.add_argument("--out", default="out/speech", help="folder for the table and figures")
+    q.set_defaults(run=_guarded(_evaluate))
+    q = jobs.add_parser("decode", help="recognise WAV files")
+    q.add_argument("wavs", nargs="+", help="WAV files (any sample rate; stereo is averaged)")
+    q.add_argument("--checkpoint", required=True)
+    q.add_argument("--beam", type=float, default=16.0)
+    q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")
+    q.set_defaults(run=_guarded(_decode))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m apps.speech")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["speech", *(sys.argv[1:] if argv is None else argv)])
+    return args.run(args)

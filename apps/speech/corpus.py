@@ -1,0 +1,266 @@
+"""A TIDIGITS-like corpus of connected spoken digits synthesised by espeak-ng, cached on disk.
+
+Vocabulary: zero, oh, one ... nine (11 words); utterances of 1-7 digits, drawn uniformly.
+A *speaker* is an espeak voice (an English accent) with a variant (m1.., f1.., klatt.., ...).
+Each utterance also draws a rate (120-220 words per minute), a pitch (20-80) and, with
+probability ``pause_rate`` between two digits, a comma (a short pause).
+
+The split is by speaker and fixed: speaker (voice i, variant j) is a test speaker when
+(i + 2 j) % 5 == 0 (one speaker in five; every voice and every variant is seen in training,
+but never a test combination). :func:`generate` asserts that no test speaker appears in a
+training corpus and no training speaker in a test corpus.
+
+Audio is stored clean, int16 at 16 kHz with the synthesiser's word start times; noise and the
+telephone band (:mod:`.noise`) are applied when features are made. Corpora are keyed by
+(split, size, seed, settings, format version) and written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+from tqdm.auto import tqdm
+
+from gtn._atomic import atomic_write
+
+from . import synth
+
+VERSION = 1
+SAMPLE_RATE = 16_000
+WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+VOICES = (
+    "en-us",
+    "en",
+    "en-gb-scotland",
+    "en-gb-x-rp",
+    "en-029",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+    "en-us-nyc",
+)
+VARIANTS = (
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
+    "klatt", "klatt2", "klatt3", "klatt4", "croak", "Andy", "john", "linda", "steph", "paul",
+    "robert", "benjamin", "ian", "edward", "grandma", "aunty", "max",
+)  # fmt: skip
+_SPLIT_CODE = {"train": 1, "test": 2}
+
+
+def speaker_split(voice: int, variant: int) -> str:
+    """ "test" for one (voice, variant) combination in five, else "train" (see module doc)."""
+    return "test" if (voice + 2 * variant) % 5 == 0 else "train"
+
+
+def speakers(split: str) -> list[str]:
+    """Speaker names ("voice+variant") of ``split``, in a fixed order."""
+    if split not in _SPLIT_CODE:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return [
+        f"{v}+{w}"
+        for i, v in enumerate(VOICES)
+        for j, w in enumerate(VARIANTS)
+        if speaker_split(i, j) == split
+    ]
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    """How utterances are drawn. ``speakers``: use only the first n speakers of the split
+    (None: all); tiny corpora for tests use 2."""
+
+    min_digits: int = 1
+    max_digits: int = 7
+    min_rate: int = 120
+    max_rate: int = 220
+    min_pitch: int = 20
+    max_pitch: int = 80
+    pause_rate: float = 0.15
+    speakers: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_SETTINGS = CorpusSettings()
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One utterance: ``words`` indices into :data:`WORDS`; ``audio`` int16 [N] at 16 kHz;
+    ``word_starts`` [len(words)] seconds (espeak's word events)."""
+
+    words: tuple[int, ...]
+    audio: np.ndarray
+    word_starts: np.ndarray
+    speaker: str
+    rate: int
+    pitch: int
+
+    @property
+    def text(self) -> str:
+        return " ".join(WORDS[w] for w in self.words)
+
+
+@dataclass
+class Corpus:
+    split: str
+    utterances: list[Utterance]
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    @property
+    def speakers(self) -> set[str]:
+        return {u.speaker for u in self.utterances}
+
+    def seconds(self) -> float:
+        return sum(len(u.audio) for u in self.utterances) / SAMPLE_RATE
+
+
+def default_cache_dir() -> Path:
+    """``$EBGTN_CACHE/speech`` or ``~/.cache/ebgtn/speech``."""
+    root = os.environ.get("EBGTN_CACHE") or Path.home() / ".cache" / "ebgtn"
+    return Path(root) / "speech"
+
+
+def _plan(split: str, n: int, seed: int, settings: CorpusSettings) -> list[tuple]:
+    """The (words, text, speaker, rate, pitch) of each utterance: deterministic in the key."""
+    pool = speakers(split)
+    if settings.speakers is not None:
+        pool = pool[: settings.speakers]
+    rng = np.random.default_rng([seed, _SPLIT_CODE[split]])
+    plan = []
+    for _ in range(n):
+        length = int(rng.integers(settings.min_digits, settings.max_digits + 1))
+        words = tuple(int(w) for w in rng.integers(0, len(WORDS), length))
+        pauses = rng.random(length) < settings.pause_rate
+        text = " ".join(WORDS[w] + ("," if p and k < length - 1 else "") for k, (w, p) in
+                        enumerate(zip(words, pauses, strict=True)))  # fmt: skip
+        speaker = pool[int(rng.integers(len(pool)))]
+        rate = int(rng.integers(settings.min_rate, settings.max_rate + 1))
+        pitch = int(rng.integers(settings.min_pitch, settings.max_pitch + 1))
+        plan.append((words, text, speaker, rate, pitch))
+    return plan
+
+
+def _speak(item: tuple) -> Utterance:
+    words, text, speaker, rate, pitch = item
+    s = synth.synthesize(text, speaker, rate, pitch)
+    if len(s.word_starts) != len(words):
+        raise RuntimeError(
+            f"espeak reported {len(s.word_starts)} word events for {len(words)} words in {text!r}"
+        )
+    audio = resample_poly(s.audio.astype(np.float64), 320, 441)  # 22,050 -> 16,000 Hz
+    audio = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
+    return Utterance(words, audio, s.word_starts, speaker, rate, pitch)
+
+
+def generate(
+    split: str,
+    n: int,
+    seed: int,
+    settings: CorpusSettings = DEFAULT_SETTINGS,
+    workers: int = 2,
+    progress: bool = False,
+) -> Corpus:
+    """Synthesise ``n`` utterances of ``split`` ("train" or "test"). What is said, by whom, how
+    fast and how high is deterministic in (split, n, seed, settings); the audio nearly so
+    (espeak-ng's noise sources differ slightly between calls; the cache fixes it).
+    ``workers`` > 1 synthesises in that many processes (each initialises its own espeak-ng,
+    which is not thread-safe)."""
+    plan = _plan(split, n, seed, settings)
+    bar = dict(total=n, desc=f"synthesising {split}", disable=not progress, leave=False)
+    if workers > 1 and n >= 4 * workers:
+        # fork, not spawn: spawn re-imports the caller's __main__; each worker still
+        # initialises its own espeak-ng (:func:`synth.forget`) instead of sharing a copy
+        with multiprocessing.get_context("fork").Pool(workers, synth.forget) as pool:
+            utts = list(tqdm(pool.imap(_speak, plan, chunksize=16), **bar))
+    else:
+        utts = [_speak(item) for item in tqdm(plan, **bar)]
+    corpus = Corpus(split, utts)
+    check_split(corpus)
+    return corpus
+
+
+def check_split(corpus: Corpus) -> None:
+    """Raise AssertionError if ``corpus`` holds a speaker of the other split."""
+    allowed = set(speakers(corpus.split))
+    stray = sorted(corpus.speakers - allowed)
+    assert not stray, f"{corpus.split} corpus holds speakers of the other split: {stray[:5]}"
+
+
+def cache_key(split: str, n: int, seed: int, settings: CorpusSettings) -> str:
+    key = {"split": split, "n": n, "seed": seed, "settings": settings.as_dict(), "v": VERSION}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_or_generate(
+    split: str,
+    n: int,
+    seed: int,
+    settings: CorpusSettings = DEFAULT_SETTINGS,
+    cache_dir: str | os.PathLike | None = None,
+    workers: int = 2,
+    progress: bool = False,
+) -> Corpus:
+    """:func:`generate` through an on-disk cache (``cache_dir=None``: the default folder)."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = folder / f"{split}-{n}-{seed}-{cache_key(split, n, seed, settings)}.npz"
+    if path.exists():
+        try:
+            corpus = _read(path, split)
+            check_split(corpus)
+            return corpus
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is regenerated below and replaced atomically
+    corpus = generate(split, n, seed, settings, workers, progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(path, corpus)
+    return corpus
+
+
+def _write(path: Path, corpus: Corpus) -> None:
+    us = corpus.utterances
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        words=np.array([w for u in us for w in u.words], np.int8),
+        num_words=np.array([len(u.words) for u in us], np.int64),
+        starts=np.concatenate([u.word_starts for u in us]) if us else np.zeros(0),
+        samples=np.array([len(u.audio) for u in us], np.int64),
+        audio=np.concatenate([u.audio for u in us]) if us else np.zeros(0, np.int16),
+        speakers=np.array([u.speaker for u in us]),
+        rates=np.array([u.rate for u in us], np.int64),
+        pitches=np.array([u.pitch for u in us], np.int64),
+    )
+    with atomic_write(path, "wb") as f:
+        f.write(buffer.getvalue())
+
+
+def _read(path: Path, split: str) -> Corpus:
+    with np.load(path, allow_pickle=False) as z:
+        words, num_words, starts = z["words"], z["num_words"], z["starts"]
+        samples, audio, names = z["samples"], z["audio"], z["speakers"]
+        rates, pitches = z["rates"], z["pitches"]
+    w_off = np.concatenate([[0], np.cumsum(num_words)])
+    a_off = np.concatenate([[0], np.cumsum(samples)])
+    utts = [
+        Utterance(
+            tuple(int(x) for x in words[w_off[i] : w_off[i + 1]]),
+            audio[a_off[i] : a_off[i + 1]],
+            starts[w_off[i] : w_off[i + 1]],
+            str(names[i]),
+            int(rates[i]),
+            int(pitches[i]),
+        )
+        for i in range(len(samples))
+    ]
+    return Corpus(split, utts)

@@ -1,0 +1,147 @@
+"""Experiments: synthesise the corpora, train MMI (HMM topology) and CTC acoustic models,
+evaluate WER / SER on held-out speakers at each noise condition, write the table, the
+checkpoints and figures. ``demo`` and the CLI call :func:`run`."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from gtn._atomic import atomic_write
+
+from . import corpus, evaluate, figures
+from .corpus import WORDS, CorpusSettings
+from .graphs import Topology
+from .model import TDNN
+from .noise import CONDITIONS
+from .recognizer import SpeechRecognizer
+from .train import PreparedSet, prepare, train
+
+TOPOLOGY_OF = {"mmi": "hmm", "ctc": "ctc"}
+
+
+@dataclass
+class Config:
+    train_utterances: int = 3000
+    test_utterances: int = 600
+    seed: int = 0
+    epochs: int = 8
+    batch_size: int = 16
+    lr: float = 2e-3
+    width: int = 192
+    states_per_word: int = 4
+    losses: tuple[str, ...] = ("mmi", "ctc")
+    conditions: tuple[str, ...] = CONDITIONS
+    telephone: float = 0.1  # fraction of training utterances band-limited to 300-3,400 Hz
+    speakers: int | None = None  # use only the first n speakers of each split (None: all)
+    cache_dir: str | None = None
+    threads: int = 2
+    workers: int = 2
+    resume: bool = False  # continue interrupted training from OUT/<loss>.trainer.pt
+
+
+DEMO = Config(train_utterances=600, test_utterances=150, epochs=4)
+
+
+def load_corpora(config: Config, progress: bool = True) -> tuple[corpus.Corpus, corpus.Corpus]:
+    settings = CorpusSettings(speakers=config.speakers)
+    sets = tuple(
+        corpus.load_or_generate(
+            split, n, config.seed, settings, config.cache_dir, config.workers, progress
+        )
+        for split, n in (("train", config.train_utterances), ("test", config.test_utterances))
+    )
+    train_set, test_set = sets
+    shared = train_set.speakers & test_set.speakers
+    assert not shared, f"test speakers appear in training: {sorted(shared)[:5]}"
+    return train_set, test_set
+
+
+def evaluate_recognizer(
+    recognizer: SpeechRecognizer, tests: dict[str, PreparedSet]
+) -> dict[str, evaluate.Score]:
+    """WER / SER of ``recognizer`` on each condition's prepared test set."""
+    scores = {}
+    for cond, data in tests.items():
+        results = recognizer.recognize_features(data.features)
+        refs = [[WORDS[w] for w in ws] for ws in data.words]
+        scores[cond] = evaluate.score(refs, [r.words for r in results])
+    return scores
+
+
+def run(config: Config, out: Path, progress: bool = True) -> dict:
+    """Train every loss of ``config``, evaluate, write results and figures to ``out``."""
+    torch.set_num_threads(config.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    say = print if progress else (lambda *a, **k: None)
+    train_set, test_set = load_corpora(config, progress)
+    say(
+        f"data: {len(train_set)} training utterances ({train_set.seconds() / 60:.1f} min, "
+        f"{len(train_set.speakers)} speakers), {len(test_set)} test utterances "
+        f"({len(test_set.speakers)} held-out speakers) [{time.time() - t0:.0f}s]"
+    )
+    train_p = prepare(train_set, config.conditions, config.seed, config.telephone, progress)
+    tests = {
+        c: prepare(test_set, (c,), config.seed + 1000, 0.0, progress) for c in config.conditions
+    }
+    say(f"features ready [{time.time() - t0:.0f}s]")
+    rows, histories, seconds, recognizers = {}, {}, {}, {}
+    for loss in config.losses:
+        topology = Topology(TOPOLOGY_OF[loss], config.states_per_word)
+        torch.manual_seed(config.seed)
+        model = TDNN(topology.num_columns, width=config.width)
+        t1 = time.time()
+        histories[loss] = train(
+            model,
+            topology,
+            train_p,
+            loss,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            lr=config.lr,
+            seed=config.seed,
+            checkpoint=out / f"{loss}.trainer.pt",
+            resume=config.resume,
+            progress=progress,
+        )
+        seconds[loss] = time.time() - t1
+        recognizers[loss] = SpeechRecognizer(model, topology)
+        recognizers[loss].save(out / f"{loss}.pt")
+        rows[loss] = evaluate_recognizer(recognizers[loss], tests)
+        say(f"{loss} trained in {seconds[loss]:.0f}s; evaluated [{time.time() - t0:.0f}s]")
+    table = evaluate.format_table(rows)
+    say(table)
+    with atomic_write(out / "results.md") as f:
+        f.write(table + "\n")
+    with atomic_write(out / "results.json") as f:
+        json.dump(
+            {
+                "config": asdict(config),
+                "seconds": time.time() - t0,
+                "train_seconds": seconds,
+                "train_minutes_of_audio": train_set.seconds() / 60,
+                "history": histories,
+                "rows": {k: {c: asdict(s) | {"wer": s.wer, "ser": s.ser} for c, s in v.items()}
+                         for k, v in rows.items()},
+            },
+            f,
+            indent=1,
+        )  # fmt: skip
+    written = [out / "results.md", out / "results.json"]
+    for loss, rec in recognizers.items():
+        for i in range(min(2, len(test_set))):
+            written.append(
+                figures.alignment_figure(
+                    test_set.utterances[i], rec, out / f"alignment_{loss}_{i}.png"
+                )
+            )
+    written.append(figures.training_figure(histories, out / "training.png"))
+    say(f"done in {time.time() - t0:.0f}s; wrote to {out}/:")
+    for p in written:
+        say(f"  {p.name}")
+    return rows

@@ -1,0 +1,118 @@
+"""Log-mel filterbank features: 40 bands, 25 ms windows every 10 ms, normalised per utterance.
+
+Waveforms are float arrays in [-1, 1] at 16 kHz (:func:`as_16k` resamples any rate with
+``scipy.signal.resample_poly``). Features are [T, 40] float32 with T = 1 + N // 160 (centred
+frames); each band has zero mean and unit variance over the utterance.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import torch
+from scipy.signal import resample_poly
+
+SAMPLE_RATE = 16_000
+N_FFT = 512
+WIN = 400  # 25 ms
+HOP = 160  # 10 ms
+N_MELS = 40
+DYNAMIC_RANGE_DB = 80.0  # band energies more than this below the utterance's peak are floored
+
+
+def hz_to_mel(f):
+    """HTK mel scale: 2595 log10(1 + f / 700)."""
+    return 2595.0 * np.log10(1.0 + np.asarray(f, np.float64) / 700.0)
+
+
+def mel_to_hz(m):
+    return 700.0 * (10.0 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
+
+
+def mel_filterbank(
+    n_mels: int = N_MELS,
+    n_fft: int = N_FFT,
+    sample_rate: int = SAMPLE_RATE,
+    f_min: float = 20.0,
+    f_max: float | None = None,
+) -> np.ndarray:
+    """HTK triangular mel filters [n_fft // 2 + 1, n_mels] (float64, peak 1 per filter).
+
+    Filter m rises linearly from centre m-1 to centre m and falls to centre m+1, the n_mels + 2
+    centres equally spaced in mel between f_min and f_max (default: Nyquist).
+
+    >>> fb = mel_filterbank(4, 64, 8000)
+    >>> fb.shape, bool((fb >= 0).all())
+    ((33, 4), True)
+    """
+    f_max = sample_rate / 2 if f_max is None else f_max
+    if not 0 <= f_min < f_max <= sample_rate / 2:
+        raise ValueError(f"need 0 <= f_min < f_max <= {sample_rate / 2}, got {f_min}, {f_max}")
+    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    centres = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    lo, mid, hi = centres[:-2, None], centres[1:-1, None], centres[2:, None]
+    up = (freqs[None, :] - lo) / (mid - lo)
+    down = (hi - freqs[None, :]) / (hi - mid)
+    return np.maximum(0.0, np.minimum(up, down)).T
+
+
+_FILTERS = torch.from_numpy(mel_filterbank()).float()
+_WINDOW = torch.hann_window(WIN, periodic=True)
+
+
+def as_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+    """float64 [N'] at 16 kHz from a 1-D waveform at ``sample_rate`` Hz (polyphase filter)."""
+    x = np.asarray(waveform, np.float64)
+    if sample_rate == SAMPLE_RATE:
+        return x
+    ratio = Fraction(SAMPLE_RATE, int(sample_rate)).limit_denominator(10_000)
+    return resample_poly(x, ratio.numerator, ratio.denominator)
+
+
+def log_mel_energies(waveform: np.ndarray) -> torch.Tensor:
+    """Log mel-band energies float32 [1 + N // 160, 40] of a 16 kHz waveform [N], floored at
+    :data:`DYNAMIC_RANGE_DB` below the utterance's peak (digital silence stays finite)."""
+    x = torch.as_tensor(np.asarray(waveform, np.float32))
+    if x.shape[0] < WIN:
+        x = torch.nn.functional.pad(x, (0, WIN - x.shape[0]))
+    spec = torch.stft(
+        x, N_FFT, HOP, WIN, _WINDOW, center=True, pad_mode="constant", return_complex=True
+    )
+    power = spec.real.square() + spec.imag.square()  # [F, T]
+    mel = _FILTERS.T @ power  # [40, T]
+    floor = mel.max().clamp(min=1e-20) * 10 ** (-DYNAMIC_RANGE_DB / 10)
+    return torch.log(torch.maximum(mel, floor)).T.contiguous()
+
+
+def normalise(feats: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit variance per band over the utterance ([T, 40] -> [T, 40])."""
+    feats = feats - feats.mean(0)
+    return (feats / feats.std(0, unbiased=False).clamp(min=1e-3)).contiguous()
+
+
+def log_mel(waveform: np.ndarray) -> torch.Tensor:
+    """Normalised log-mel features float32 [1 + N // 160, 40] of a 16 kHz waveform [N]."""
+    return normalise(log_mel_energies(waveform))
+
+
+def num_frames(num_samples: int) -> int:
+    """Frames :func:`log_mel` gives for ``num_samples`` samples."""
+    return 1 + max(num_samples, WIN) // HOP
+
+
+def frame_seconds(stride: int = 1) -> float:
+    """Seconds between frames after subsampling by ``stride``."""
+    return stride * HOP / SAMPLE_RATE
+
+
+__all__ = [
+    "as_16k",
+    "frame_seconds",
+    "hz_to_mel",
+    "log_mel",
+    "log_mel_energies",
+    "mel_filterbank",
+    "mel_to_hz",
+    "normalise",
+]

@@ -1,0 +1,205 @@
+"""The speech recogniser as users see it: waveforms in, words with confidences and timings out.
+
+>>> rec = SpeechRecognizer.load("out/speech/mmi.pt")        # doctest: +SKIP
+>>> r = rec.recognize([waveform], sample_rate=22050)[0]      # doctest: +SKIP
+>>> r.words, r.confidence, r.starts                          # doctest: +SKIP
+(['three', 'seven', 'oh', 'nine'], 0.998, array([0.12, 0.42, 0.76, 0.94]))
+
+Decoding is ``decoders.decode`` (beam search) of the acoustic model's energies with the
+topology's decoding graph (lexicon o digit-loop grammar); the confidence is the posterior of
+the best word string under the pruned lattice.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+import decoders
+from gtn._atomic import atomic_write
+
+from . import features
+from .graphs import Topology, word_segments
+from .model import TDNN
+from .train import pad
+
+FORMAT = "ebgtn-speech"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file that is not a speech recogniser checkpoint (or a damaged one)."""
+
+
+@dataclass
+class Recognition:
+    """One utterance's result: ``words``; ``confidence`` in [0, 1]; ``starts``/``ends`` [W]
+    seconds; ``energy`` of the best path (lower is better); ``nbest`` (text, posterior);
+    ``lattice`` the pruned word lattice (``decoders.Lattice``) when asked for."""
+
+    words: list[str]
+    confidence: float
+    starts: np.ndarray
+    ends: np.ndarray
+    energy: float
+    nbest: list[tuple[str, float]] = field(default_factory=list)
+    lattice: decoders.Lattice | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+class SpeechRecognizer:
+    """An acoustic model with its topology, plus decoding settings (``beam``)."""
+
+    def __init__(self, model: TDNN, topology: Topology, beam: float = 16.0):
+        if model.num_columns != topology.num_columns:
+            raise ValueError(
+                f"model has {model.num_columns} outputs, topology needs {topology.num_columns}"
+            )
+        self.model, self.topology, self.beam = model, topology, beam
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the recogniser atomically (torch format, weights and settings)."""
+        state = {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": self.model.config(),
+            "topology": {
+                "kind": self.topology.kind,
+                "states_per_word": self.topology.states_per_word,
+            },
+            "state": self.model.state_dict(),
+        }
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with atomic_write(path, "wb") as f:
+            f.write(buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, beam: float = 16.0) -> SpeechRecognizer:
+        """Read a recogniser written by :meth:`save`; CheckpointError if it is not one."""
+        try:
+            state = torch.load(path, weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception as err:  # torch raises many types for a file that is not its own
+            raise CheckpointError(f"{path} is not a readable checkpoint: {err}") from None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise CheckpointError(f"{path} is not a speech recogniser checkpoint")
+        model = TDNN(**state["model"])
+        model.load_state_dict(state["state"])
+        model.eval()
+        return cls(model, Topology(**state["topology"]), beam)
+
+    # ------------------------------------------------------------------ recognition
+    def energies(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Per-frame energies [T'_i, V] (float64, lower is better) of log-mel features."""
+        self.model.eval()
+        with torch.no_grad():
+            x, lengths = pad(list(feats))
+            e, out = self.model(x, lengths)
+        return [e[i, : int(out[i])].double() for i in range(len(feats))]
+
+    def recognize_features(
+        self,
+        feats: Sequence[torch.Tensor],
+        nbest: int = 0,
+        lattice: bool = False,
+        batch_size: int = 32,
+    ) -> list[Recognition]:
+        """:meth:`recognize` on log-mel features [T_i, 40] (see :mod:`.features`)."""
+        results = []
+        for i in range(0, len(feats), batch_size):
+            for e in self.energies(feats[i : i + batch_size]):
+                results.append(self._decode(e, nbest, lattice))
+        return results
+
+    def _decode(self, energies: torch.Tensor, nbest: int, lattice: bool) -> Recognition:
+        r = decoders.decode(
+            energies, self.topology.decoding_graph, beam=self.beam, nbest=nbest, lattice=lattice
+        )
+        if not r.found:
+            return Recognition([], 0.0, np.zeros(0), np.zeros(0), math.inf)
+        start, end = word_segments(r.alignment, r.output_frames, self.topology)
+        step = features.frame_seconds(self.model.stride)
+        conf = float(np.clip(r.confidence if r.confidence is not None else 0.0, 0.0, 1.0))
+        return Recognition(
+            list(r.best.words),
+            conf,
+            start * step,
+            end * step,
+            float(r.energy),
+            [(h.text, float(h.posterior or 0.0)) for h in r.nbest],
+            r.lattice,
+        )
+
+    def recognize(
+        self,
+        waveforms: Sequence[np.ndarray],
+        sample_rate: int | Sequence[int],
+        nbest: int = 0,
+        lattice: bool = False,
+    ) -> list[Recognition]:
+        """Recognise each waveform (1-D float array in [-1, 1], or int16) at ``sample_rate`` Hz
+        (one rate for all, or one per utterance; resampled to 16 kHz). ``nbest``: also list
+        the n most probable word strings; ``lattice``: keep each pruned word lattice.
+
+        Raises:
+            ValueError: naming the utterance index, for empty audio, a waveform that is not
+                1-D, NaN or infinite samples, or a missing / non-positive sample rate.
+        """
+        if isinstance(waveforms, np.ndarray) or torch.is_tensor(waveforms):
+            raise ValueError("waveforms must be a list of 1-D arrays, one per utterance")
+        rates = _rates(sample_rate, len(waveforms))
+        feats = [
+            features.log_mel(features.as_16k(check_waveform(w, i), rates[i]))
+            for i, w in enumerate(waveforms)
+        ]
+        return self.recognize_features(feats, nbest=nbest, lattice=lattice)
+
+
+def check_waveform(waveform, index: int) -> np.ndarray:
+    """float64 [N] from one utterance's waveform, or ValueError naming the utterance."""
+    x = np.asarray(waveform.detach().cpu() if torch.is_tensor(waveform) else waveform)
+    if x.ndim != 1:
+        raise ValueError(f"utterance {index}: expected a 1-D waveform, got shape {list(x.shape)}")
+    if x.size == 0:
+        raise ValueError(f"utterance {index}: the waveform is empty")
+    if x.dtype.kind not in "fiu":
+        raise ValueError(f"utterance {index}: samples must be numbers, got dtype {x.dtype}")
+    scale = 32768.0 if x.dtype == np.int16 else 1.0
+    x = x.astype(np.float64) / scale
+    if not np.isfinite(x).all():
+        bad = int(np.flatnonzero(~np.isfinite(x))[0])
+        raise ValueError(f"utterance {index}: sample {bad} is {x[bad]} (NaN or infinite)")
+    return x
+
+
+def _rates(sample_rate, n: int) -> list[int]:
+    rates = (
+        list(sample_rate)
+        if isinstance(sample_rate, (list, tuple, np.ndarray))
+        else [sample_rate] * n
+    )
+    if len(rates) != n:
+        raise ValueError(f"{len(rates)} sample rates for {n} utterances")
+    for i, r in enumerate(rates):
+        if r is None:
+            raise ValueError(f"utterance {i}: unknown sample rate (None)")
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer, float)) or not r > 0:
+            raise ValueError(
+                f"utterance {i}: sample rate must be a positive number of Hz, got {r!r}"
+            )
+        if int(r) != r:
+            raise ValueError(f"utterance {i}: sample rate must be a whole number of Hz, got {r!r}")
+    return [int(r) for r in rates]

@@ -1,0 +1,169 @@
+"""Training the acoustic model globally: MMI (NLL of the transcript against the grammar) with
+the HMM topology, or CTC, driven by ``factors.trainer.Trainer``.
+
+- MMI: F(numerator) - F(denominator), the numerator being the transcript through the
+  topology and the denominator the digit-loop grammar through it (``gtn.mmi_loss``): the
+  negative log-probability of the transcript under the globally normalised model.
+- CTC: F(transcript's CTC graph) with locally normalised energies (``gtn.ctc_loss``).
+
+Both are means over utterances of energies per frame (lower is better).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+import gtn
+from factors.trainer import Trainer
+
+from . import features, noise
+from .corpus import Corpus
+from .graphs import Topology
+from .model import TDNN
+
+
+@dataclass
+class PreparedSet:
+    """Features of a corpus under one acoustic condition (or a mix, for training).
+
+    features: float32 [T_i, 40] per utterance; words: word-id tuples; word_starts: seconds;
+    conditions: the condition of each utterance."""
+
+    features: list[torch.Tensor]
+    words: list[tuple[int, ...]]
+    word_starts: list[np.ndarray]
+    conditions: list[str]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+def prepare(
+    corpus: Corpus,
+    conditions: tuple[str, ...] = ("clean",),
+    seed: int = 0,
+    telephone: float = 0.0,
+    progress: bool = False,
+) -> PreparedSet:
+    """Log-mel features of every utterance; utterance i gets ``conditions[i % len]`` (noise
+    drawn from a generator seeded by (seed, i)) and the telephone band with probability
+    ``telephone``."""
+    feats, conds = [], []
+    for i, u in enumerate(
+        tqdm(corpus.utterances, desc=f"features {corpus.split}", disable=not progress, leave=False)
+    ):
+        rng = np.random.default_rng([seed, i])
+        cond = conditions[i % len(conditions)]
+        phone = bool(rng.random() < telephone)
+        feats.append(features.log_mel(noise.apply(u.audio, cond, rng, phone)))
+        conds.append(cond)
+    return PreparedSet(
+        feats,
+        [u.words for u in corpus.utterances],
+        [u.word_starts for u in corpus.utterances],
+        conds,
+    )
+
+
+def pad(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(padded [B, T_max, 40], lengths long [B]) from a list of [T_i, 40]."""
+    lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
+    return torch.nn.utils.rnn.pad_sequence(feats, batch_first=True), lengths
+
+
+class SpeechLoss:
+    """``loss(model, x, y)``: x = (features [B, T, 40], lengths [B]), y = word-id tuples;
+    "mmi" (HMM topology) or "ctc". Returns the mean over utterances of the loss per frame."""
+
+    def __init__(self, name: str, topology: Topology):
+        if name not in ("mmi", "ctc"):
+            raise ValueError(f"unknown loss {name!r}: use mmi or ctc")
+        if (name == "ctc") != (topology.kind == "ctc"):
+            raise ValueError(f"loss {name} needs the {'ctc' if name == 'ctc' else 'hmm'} topology")
+        self.name, self.topology = name, topology
+        self._numerators: dict[tuple[int, ...], gtn.Graph] = {}
+
+    def numerator(self, words: tuple[int, ...]) -> gtn.Graph:
+        if words not in self._numerators:
+            self._numerators[words] = self.topology.numerator(words)
+        return self._numerators[words]
+
+    def per_utterance(self, model: TDNN, x, y) -> torch.Tensor:
+        """[B] loss of each utterance (not normalised)."""
+        feats, lengths = x
+        energies, out_lengths = model(feats, lengths)
+        energies = energies.double()
+        if self.name == "ctc":
+            targets = torch.tensor([w + 1 for words in y for w in words], dtype=torch.long)
+            target_lengths = torch.tensor([len(words) for words in y], dtype=torch.long)
+            return gtn.ctc_loss(energies, targets, out_lengths, target_lengths, reduction="none")
+        nums = gtn.dense_lattice.GraphBatch.from_graphs([self.numerator(tuple(t)) for t in y])
+        return gtn.mmi_loss(energies, nums, self.topology.denominator, out_lengths, "none")
+
+    def __call__(self, model: TDNN, x, y) -> torch.Tensor:
+        per = self.per_utterance(model, x, y)
+        frames = model.output_lengths(x[1]).to(per.dtype)
+        return (per / frames).mean().float()
+
+
+class _Indices(torch.utils.data.Dataset):
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def loader(data: PreparedSet, batch_size: int, shuffle: bool = True) -> DataLoader:
+    """Batches (x, y) = ((features, lengths), word tuples) of ``data``."""
+
+    def collate(indices):
+        return pad([data.features[i] for i in indices]), [data.words[i] for i in indices]
+
+    return DataLoader(
+        _Indices(len(data)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate
+    )
+
+
+def train(
+    model: TDNN,
+    topology: Topology,
+    data: PreparedSet,
+    loss: str,
+    epochs: int = 10,
+    batch_size: int = 16,
+    lr: float = 2e-3,
+    seed: int = 0,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    validate=None,
+) -> list[dict]:
+    """Train ``model`` with ``loss`` ("mmi" or "ctc") by Adam; returns the Trainer's history."""
+    if model.num_columns != topology.num_columns:
+        raise ValueError(
+            f"model has {model.num_columns} outputs, topology needs {topology.num_columns}"
+        )
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    trainer = Trainer(
+        model,
+        SpeechLoss(loss, topology),
+        optimizer,
+        epochs=epochs,
+        seed=seed,
+        grad_clip=5.0,
+        checkpoint=checkpoint,
+        resume=resume,
+        progress=progress,
+        validate=validate,
+    )
+    return trainer.fit(loader(data, batch_size))

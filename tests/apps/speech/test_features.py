@@ -1,0 +1,62 @@
+"""Log-mel features: the mel matrix's known properties, shapes and normalisation."""
+
+import numpy as np
+import pytest
+
+from apps.speech import features as F
+
+
+def test_htk_mel_scale_reference_points():
+    # HTK's scale maps 1 kHz to ~1000 mel, and 700 Hz to 2595 log10(2)
+    assert F.hz_to_mel(1000.0) == pytest.approx(1000.0, abs=0.1)
+    assert F.hz_to_mel(700.0) == pytest.approx(2595 * np.log10(2))
+    f = np.array([0.0, 300.0, 4000.0, 8000.0])
+    np.testing.assert_allclose(F.mel_to_hz(F.hz_to_mel(f)), f, atol=1e-9)
+
+
+def test_mel_matrix_is_triangles_in_increasing_order():
+    fb = F.mel_filterbank(40, 512, 16_000)
+    assert fb.shape == (257, 40)
+    assert (fb >= 0).all() and fb.max() <= 1.0
+    assert (fb.sum(0) > 0).all()  # no empty filter
+    peaks = fb.argmax(0)
+    assert (np.diff(peaks) >= 0).all() and peaks[-1] > peaks[0]
+    # each filter is one triangle: non-zero on one contiguous run of bins
+    for m in range(40):
+        nz = np.flatnonzero(fb[:, m])
+        assert nz[-1] - nz[0] + 1 == nz.size
+    # neighbouring triangles cross: between two centres the two filters sum to 1
+    freqs = np.linspace(0, 8000, 257)
+    centres = F.mel_to_hz(np.linspace(F.hz_to_mel(20.0), F.hz_to_mel(8000.0), 42))[1:-1]
+    between = (freqs > centres[10]) & (freqs < centres[11])
+    np.testing.assert_allclose(fb[between, 10] + fb[between, 11], 1.0, atol=1e-9)
+
+
+def test_nothing_above_f_max():
+    fb = F.mel_filterbank(20, 512, 16_000, f_min=100.0, f_max=4000.0)
+    freqs = np.linspace(0, 8000, 257)
+    assert fb[freqs > 4000.0].sum() == 0 and fb[freqs < 100.0].sum() == 0
+
+
+def test_a_pure_tone_lights_the_band_around_its_frequency():
+    t = np.arange(16_000) / 16_000
+    feats = F.log_mel_energies(0.5 * np.sin(2 * np.pi * 1000.0 * t)).numpy()
+    band = int(np.argmax(feats.mean(0)))
+    centres = F.mel_to_hz(np.linspace(F.hz_to_mel(20.0), F.hz_to_mel(8000.0), 42))[1:-1]
+    assert abs(centres[band] - 1000.0) < 100.0
+
+
+def test_shapes_and_per_utterance_normalisation():
+    x = np.random.default_rng(0).standard_normal(12_345) * 0.1
+    feats = F.log_mel(x)
+    assert tuple(feats.shape) == (F.num_frames(12_345), 40) == (1 + 12_345 // 160, 40)
+    np.testing.assert_allclose(feats.mean(0).numpy(), 0.0, atol=1e-4)
+    np.testing.assert_allclose(feats.std(0, unbiased=False).numpy(), 1.0, atol=1e-3)
+    assert F.log_mel(np.zeros(10)).shape == (F.num_frames(10), 40)  # too short: padded
+
+
+def test_resampling_to_16k_keeps_duration():
+    x = np.random.default_rng(1).standard_normal(22_050)
+    assert F.as_16k(x, 22_050).shape == (16_000,)
+    assert F.as_16k(x, 16_000) is not None and F.as_16k(x, 16_000).shape == (22_050,)
+    assert F.as_16k(x[:8000], 8000).shape == (16_000,)

@@ -1,0 +1,100 @@
+"""The user-facing API and CLI: clear errors for bad input, save/load, decoding WAV files."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.io import wavfile
+
+from apps.speech import corpus
+from apps.speech.cli import main
+from apps.speech.graphs import Topology
+from apps.speech.model import TDNN
+from apps.speech.recognizer import CheckpointError, SpeechRecognizer
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    top = Topology("ctc")
+    return SpeechRecognizer(TDNN(top.num_columns, width=8), top)
+
+
+GOOD = np.zeros(1600)
+
+
+@pytest.mark.parametrize(
+    "waveforms, rate, message",
+    [
+        ([GOOD, np.zeros(0)], 16000, "utterance 1: the waveform is empty"),
+        ([np.zeros((2, 100))], 16000, "utterance 0: expected a 1-D waveform"),
+        ([GOOD, GOOD, np.array([0.0, np.nan])], 16000, "utterance 2: sample 1 is nan"),
+        ([GOOD], 0, "utterance 0: sample rate must be a positive"),
+        ([GOOD], -8000, "utterance 0: sample rate must be a positive"),
+        ([GOOD, GOOD], [16000, None], "utterance 1: unknown sample rate"),
+        ([GOOD], "16k", "utterance 0: sample rate must be a positive"),
+        ([GOOD], [16000, 8000], "2 sample rates for 1 utterances"),
+        (GOOD, 16000, "list of 1-D arrays"),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(untrained, waveforms, rate, message):
+    with pytest.raises(ValueError, match=message):
+        untrained.recognize(waveforms, rate)
+
+
+def test_any_sample_rate_and_int16(untrained):
+    x = np.random.default_rng(0).standard_normal(8000) * 0.1
+    r = untrained.recognize([x, (x * 20000).astype(np.int16)], [8000, 44100])
+    assert len(r) == 2 and all(0.0 <= u.confidence <= 1.0 for u in r)
+
+
+def test_save_load_gives_the_same_energies(tmp_path, tiny_recognizer, tiny_prepared):
+    rec, _ = tiny_recognizer
+    rec.save(tmp_path / "r.pt")
+    back = SpeechRecognizer.load(tmp_path / "r.pt")
+    assert back.topology == rec.topology
+    feats = tiny_prepared.features[:2]
+    for a, b in zip(rec.energies(feats), back.energies(feats), strict=True):
+        torch.testing.assert_close(a, b)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        SpeechRecognizer.load(tmp_path / "bad.pt")
+
+
+def test_cli_decodes_a_wav_file(tmp_path, capsys, tiny_recognizer, tiny_corpus):
+    rec, _ = tiny_recognizer
+    rec.save(tmp_path / "r.pt")
+    u = tiny_corpus.utterances[0]
+    wavfile.write(tmp_path / "u.wav", corpus.SAMPLE_RATE, u.audio)
+    assert main(["decode", str(tmp_path / "u.wav"), "--checkpoint", str(tmp_path / "r.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "confidence" in out and str(tmp_path / "u.wav") in out
+    assert main(["decode", str(tmp_path / "r.pt"), "--checkpoint", str(tmp_path / "r.pt")]) == 2
+    assert "not a WAV file" in capsys.readouterr().err
+
+
+def test_nbest_and_lattice_on_request(tiny_recognizer, tiny_corpus):
+    import decoders
+
+    rec, _ = tiny_recognizer
+    u = tiny_corpus.utterances[1]
+    plain = rec.recognize([u.audio], corpus.SAMPLE_RATE)[0]
+    assert plain.nbest == [] and plain.lattice is None
+    r = rec.recognize([u.audio], corpus.SAMPLE_RATE, nbest=3, lattice=True)[0]
+    assert isinstance(r.lattice, decoders.Lattice)
+    texts, posteriors = zip(*r.nbest, strict=True)
+    assert texts[0] == r.text and len(set(texts)) == len(texts) <= 3
+    # n-best is ordered by best-path energy, which need not order the (summed) posteriors
+    assert all(0 <= p <= 1 for p in posteriors) and sum(posteriors) <= 1 + 1e-9
+    assert posteriors[0] == pytest.approx(r.confidence)
+
+
+def test_cli_generate_writes_wav_files_and_transcripts(tmp_path, capsys):
+    argv = ["generate", "--utterances", "2", "--speakers", "2", "--quiet"]
+    assert main([*argv, "--cache-dir", str(tmp_path), "--wav-dir", str(tmp_path / "w")]) == 0
+    assert sorted(p.name for p in (tmp_path / "w").glob("*.wav")) == [
+        "train_00000.wav",
+        "train_00001.wav",
+    ]
+    lines = (tmp_path / "w" / "transcripts.tsv").read_text().splitlines()
+    assert len(lines) == 3 and all(w in corpus.WORDS for w in lines[1].split("\t")[1].split())
+    rate, audio = wavfile.read(tmp_path / "w" / "train_00000.wav")
+    assert rate == corpus.SAMPLE_RATE and audio.dtype == np.int16 and audio.size > 1000
