@@ -4,6 +4,7 @@ generate  synthesise (and cache) a corpus; optionally write its utterances as WA
 train     train MMI and CTC recognisers, evaluate on held-out speakers, write figures
 demo      the same on a small corpus and a short schedule (well under 15 minutes on 2 cores)
 evaluate  WER / SER of saved recognisers on held-out speakers at each noise condition
+tune      pick the word-insertion penalty on a dev set of training speakers; save it
 decode    recognise WAV files: words, confidence and word timings
 """
 
@@ -102,7 +103,8 @@ def _evaluate(args) -> int:
     rows, timing = {}, []
     for path in args.checkpoints:
         name = Path(path).stem
-        recognizer = SpeechRecognizer.load(path)
+        recognizer = SpeechRecognizer.load(path, word_penalty=args.word_penalty)
+        name += f" (word penalty {recognizer.word_penalty:g})"
         rows[name] = evaluate_recognizer(recognizer, tests)
         clean = tests.get("clean")
         if clean is not None:
@@ -131,6 +133,54 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _tune(args) -> int:
+    import shutil
+
+    import torch
+
+    from gtn._atomic import atomic_write
+
+    from . import tune
+    from .corpus import CorpusSettings
+    from .recognizer import SpeechRecognizer
+
+    config = _config(args)
+    torch.set_num_threads(config.threads)
+    grid = [float(x) for x in args.penalties.split(",")]
+    dev = tune.dev_corpus(
+        args.dev_utterances,
+        config.seed,
+        CorpusSettings(speakers=config.speakers),
+        config.cache_dir,
+        config.workers,
+        not args.quiet,
+    )
+    sets = tune.dev_sets(dev, config.conditions, config.seed, not args.quiet)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in args.checkpoints:
+        name = Path(path).stem
+        recognizer = SpeechRecognizer.load(path)
+        rows = tune.sweep(recognizer, sets, grid)
+        best = tune.best_penalty(rows)
+        head = (
+            f"{name}: word penalty on {len(dev)} dev utterances (new, seed "
+            f"{config.seed + tune.DEV_SEED_OFFSET}) of {len(dev.speakers)} training speakers; "
+            f"best {best:g} (lowest mean WER)"
+        )
+        text = head + "\n\n" + tune.format_sweep(rows) + "\n"
+        print(text)
+        with atomic_write(out / f"tuning_{name}.md") as f:
+            f.write(text)
+        target = out / f"{name}_tuned.pt"
+        if Path(path).resolve() == target.resolve():
+            shutil.copy2(path, target.with_suffix(".orig.pt"))
+        recognizer.word_penalty = best
+        recognizer.save(target)
+        print(f"wrote {target} (word_penalty {best:g}) and {out / f'tuning_{name}.md'}")
+    return 0
+
+
 def read_wav(path: str) -> tuple[np.ndarray, int]:
     """(float waveform [N] in [-1, 1], sample rate) of a WAV file; stereo is averaged."""
     from scipy.io import wavfile
@@ -149,7 +199,9 @@ def read_wav(path: str) -> tuple[np.ndarray, int]:
 def _decode(args) -> int:
     from .recognizer import SpeechRecognizer
 
-    recognizer = SpeechRecognizer.load(args.checkpoint, beam=args.beam)
+    recognizer = SpeechRecognizer.load(
+        args.checkpoint, beam=args.beam, word_penalty=args.word_penalty
+    )
     for path in args.wavs:
         audio, rate = read_wav(path)
         r = recognizer.recognize([audio], rate, nbest=args.nbest)[0]
@@ -229,12 +281,37 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("checkpoints", nargs="+")
     _add_config_args(q)
     q.add_argument("--out", default="out/speech", help="folder for the table and figures")
+    q.add_argument(
+        "--word-penalty",
+        type=float,
+        dest="word_penalty",
+        help="energy per decoded word (default: each checkpoint's own, 0 if it has none)",
+    )
     q.set_defaults(run=_guarded(_evaluate))
+    q = jobs.add_parser(
+        "tune", help="tune the word-insertion penalty on new utterances of training speakers"
+    )
+    q.add_argument("checkpoints", nargs="+")
+    _add_data_args(q)
+    q.add_argument("--conditions", help="comma-separated dev conditions (clean,20dB,10dB)")
+    q.add_argument("--dev-utterances", type=int, default=300, dest="dev_utterances")
+    q.add_argument("--penalties", default="0,1,2,3,5,8,12", help="comma-separated grid")
+    q.add_argument("--threads", type=int, help="torch threads (default 2)")
+    q.add_argument(
+        "--out", default="out/speech", help="folder for <name>_tuned.pt and tuning_<name>.md"
+    )
+    q.set_defaults(run=_guarded(_tune))
     q = jobs.add_parser("decode", help="recognise WAV files")
     q.add_argument("wavs", nargs="+", help="WAV files (any sample rate; stereo is averaged)")
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--beam", type=float, default=16.0)
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")
+    q.add_argument(
+        "--word-penalty",
+        type=float,
+        dest="word_penalty",
+        help="energy per decoded word (default: the checkpoint's)",
+    )
     q.set_defaults(run=_guarded(_decode))
     return p
 

@@ -7,7 +7,10 @@
 
 Decoding is ``decoders.decode`` (beam search) of the acoustic model's energies with the
 topology's decoding graph (lexicon o digit-loop grammar); the confidence is the posterior of
-the best word string under the pruned lattice.
+the best word string under the pruned lattice. ``word_penalty`` (an energy >= 0, stored in
+the checkpoint) is added on every word-output arc of that graph, i.e. each decoded word costs
+that much; it discourages inserted words and is tuned on training speakers by
+:mod:`.tune`. It changes decoding only, never training.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import decoders
 from gtn._atomic import atomic_write
 
 from . import features
-from .graphs import Topology, word_segments
+from .graphs import Topology, with_word_penalty, word_segments
 from .model import TDNN
 from .train import pad
 
@@ -57,14 +60,29 @@ class Recognition:
 
 
 class SpeechRecognizer:
-    """An acoustic model with its topology, plus decoding settings (``beam``)."""
+    """An acoustic model with its topology, plus decoding settings (``beam``, and
+    ``word_penalty``: energy added per decoded word, >= 0, saved with the model)."""
 
-    def __init__(self, model: TDNN, topology: Topology, beam: float = 16.0):
+    def __init__(
+        self, model: TDNN, topology: Topology, beam: float = 16.0, word_penalty: float = 0.0
+    ):
         if model.num_columns != topology.num_columns:
             raise ValueError(
                 f"model has {model.num_columns} outputs, topology needs {topology.num_columns}"
             )
         self.model, self.topology, self.beam = model, topology, beam
+        self.word_penalty = _check_penalty(word_penalty)
+        self._graphs: dict[float, object] = {}
+
+    def decoding_graph(self, word_penalty: float | None = None):
+        """The topology's decoding graph with ``word_penalty`` (default: the recogniser's) on
+        every word-output arc; built once per value and cached."""
+        p = self.word_penalty if word_penalty is None else _check_penalty(word_penalty)
+        if p == 0.0:
+            return self.topology.decoding_graph
+        if p not in self._graphs:
+            self._graphs[p] = with_word_penalty(self.topology.decoding_graph, p)
+        return self._graphs[p]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
@@ -78,6 +96,7 @@ class SpeechRecognizer:
                 "states_per_word": self.topology.states_per_word,
             },
             "state": self.model.state_dict(),
+            "word_penalty": float(self.word_penalty),
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -86,8 +105,11 @@ class SpeechRecognizer:
             f.write(buffer.getvalue())
 
     @classmethod
-    def load(cls, path: str | os.PathLike, beam: float = 16.0) -> SpeechRecognizer:
-        """Read a recogniser written by :meth:`save`; CheckpointError if it is not one."""
+    def load(
+        cls, path: str | os.PathLike, beam: float = 16.0, word_penalty: float | None = None
+    ) -> SpeechRecognizer:
+        """Read a recogniser written by :meth:`save`; CheckpointError if it is not one.
+        ``word_penalty`` None: the checkpoint's (0.0 for checkpoints saved without one)."""
         try:
             state = torch.load(path, weights_only=True)
         except FileNotFoundError:
@@ -99,7 +121,9 @@ class SpeechRecognizer:
         model = TDNN(**state["model"])
         model.load_state_dict(state["state"])
         model.eval()
-        return cls(model, Topology(**state["topology"]), beam)
+        if word_penalty is None:
+            word_penalty = float(state.get("word_penalty", 0.0))
+        return cls(model, Topology(**state["topology"]), beam, word_penalty)
 
     # ------------------------------------------------------------------ recognition
     def energies(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -116,18 +140,29 @@ class SpeechRecognizer:
         nbest: int = 0,
         lattice: bool = False,
         batch_size: int = 32,
+        word_penalty: float | None = None,
     ) -> list[Recognition]:
         """:meth:`recognize` on log-mel features [T_i, 40] (see :mod:`.features`)."""
-        results = []
-        for i in range(0, len(feats), batch_size):
-            for e in self.energies(feats[i : i + batch_size]):
-                results.append(self._decode(e, nbest, lattice))
-        return results
+        return self.decode_energies(
+            [e for i in range(0, len(feats), batch_size)
+             for e in self.energies(feats[i : i + batch_size])],
+            nbest, lattice, word_penalty,
+        )  # fmt: skip
 
-    def _decode(self, energies: torch.Tensor, nbest: int, lattice: bool) -> Recognition:
-        r = decoders.decode(
-            energies, self.topology.decoding_graph, beam=self.beam, nbest=nbest, lattice=lattice
-        )
+    def decode_energies(
+        self,
+        energies: Sequence[torch.Tensor],
+        nbest: int = 0,
+        lattice: bool = False,
+        word_penalty: float | None = None,
+    ) -> list[Recognition]:
+        """Decode per-frame energies from :meth:`energies` (lets a caller try several
+        ``word_penalty`` values without rerunning the acoustic model)."""
+        graph = self.decoding_graph(word_penalty)
+        return [self._decode(e, graph, nbest, lattice) for e in energies]
+
+    def _decode(self, energies: torch.Tensor, graph, nbest: int, lattice: bool) -> Recognition:
+        r = decoders.decode(energies, graph, beam=self.beam, nbest=nbest, lattice=lattice)
         if not r.found:
             return Recognition([], 0.0, np.zeros(0), np.zeros(0), math.inf)
         start, end = word_segments(r.alignment, r.output_frames, self.topology)
@@ -149,10 +184,12 @@ class SpeechRecognizer:
         sample_rate: int | Sequence[int],
         nbest: int = 0,
         lattice: bool = False,
+        word_penalty: float | None = None,
     ) -> list[Recognition]:
         """Recognise each waveform (1-D float array in [-1, 1], or int16) at ``sample_rate`` Hz
         (one rate for all, or one per utterance; resampled to 16 kHz). ``nbest``: also list
-        the n most probable word strings; ``lattice``: keep each pruned word lattice.
+        the n most probable word strings; ``lattice``: keep each pruned word lattice;
+        ``word_penalty``: override the recogniser's energy per decoded word (None: keep it).
 
         Raises:
             ValueError: naming the utterance index, for empty audio, a waveform that is not
@@ -165,7 +202,16 @@ class SpeechRecognizer:
             features.log_mel(features.as_16k(check_waveform(w, i), rates[i]))
             for i, w in enumerate(waveforms)
         ]
-        return self.recognize_features(feats, nbest=nbest, lattice=lattice)
+        return self.recognize_features(
+            feats, nbest=nbest, lattice=lattice, word_penalty=word_penalty
+        )
+
+
+def _check_penalty(value) -> float:
+    p = float(value)
+    if not (math.isfinite(p) and p >= 0):
+        raise ValueError(f"word_penalty must be a finite energy >= 0, got {value!r}")
+    return p
 
 
 def check_waveform(waveform, index: int) -> np.ndarray:
