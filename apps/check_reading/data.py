@@ -19,6 +19,7 @@ import numpy as np
 
 from gtn._atomic import atomic_write
 
+from ..cache import cache_dir
 from . import amounts, mnist
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
 
@@ -28,8 +29,7 @@ _SPLIT_CODE = {"train": 1, "test": 2}
 
 def default_cache_dir() -> Path:
     """``$EBGTN_CACHE/check_reading`` or ``~/.cache/ebgtn/check_reading``."""
-    root = os.environ.get("EBGTN_CACHE") or Path.home() / ".cache" / "ebgtn"
-    return Path(root) / "check_reading"
+    return cache_dir("check_reading")
 
 
 @dataclass

@@ -19,6 +19,7 @@ import numpy as np
 
 from gtn._atomic import atomic_write
 
+from ..cache import cache_dir
 from . import embryo, horse
 
 VERSION = 1
@@ -30,8 +31,7 @@ _TASK_SEEDS = {"embryo": 0, "horse": 50_000}
 
 def default_cache_dir() -> Path:
     """``$EBGTN_CACHE/segmentation`` or ``~/.cache/ebgtn/segmentation``."""
-    root = os.environ.get("EBGTN_CACHE") or Path.home() / ".cache" / "ebgtn"
-    return Path(root) / "segmentation"
+    return cache_dir("segmentation")
 
 
 @dataclass

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from gtn._atomic import atomic_write
 
+from ..cache import cache_dir
 from . import synth
 
 VERSION = 1
@@ -127,8 +128,7 @@ class Corpus:
 
 def default_cache_dir() -> Path:
     """``$EBGTN_CACHE/speech`` or ``~/.cache/ebgtn/speech``."""
-    root = os.environ.get("EBGTN_CACHE") or Path.home() / ".cache" / "ebgtn"
-    return Path(root) / "speech"
+    return cache_dir("speech")
 
 
 def _plan(split: str, n: int, seed: int, settings: CorpusSettings) -> list[tuple]:
