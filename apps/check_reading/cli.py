@@ -28,6 +28,7 @@ def _config(args):
         "global_epochs",
         "global_fields",
         "sdnn_epochs",
+        "local_checkpoint",
         "cache_dir",
     )
     changes = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
@@ -168,6 +169,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
             help="train globally on the first n training fields",
         )
         q.add_argument("--losses", help="comma-separated global losses (nll,perceptron,hinge)")
+        q.add_argument(
+            "--local-checkpoint",
+            dest="local_checkpoint",
+            help="start the global systems from this local checkpoint (skips local training)",
+        )
         q.add_argument(
             "--sdnn-epochs",
             type=int,

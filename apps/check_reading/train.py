@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 import gtn
 from factors import losses
-from factors.trainer import Trainer, seed_everything
+from factors.trainer import Trainer, cosine_schedule, seed_everything
 from gtn.compose import intersect
 
 from .amounts import RUBBISH, encode
@@ -207,13 +207,14 @@ def train_global(
     loss: str,
     epochs: int = 1,
     batch_size: int = 16,
-    lr: float = 3e-4,
+    lr: float = 1e-3,
     seed: int = 0,
     checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
     margin: float = 1.0,
 ) -> list[dict]:
-    """Global training with ``loss`` ("nll", "perceptron" or "hinge"); returns the history."""
+    """Global training with ``loss`` ("nll", "perceptron" or "hinge"), Adam with a cosine
+    learning-rate decay; returns the history."""
     model.latent = "sum" if loss == "nll" else "min"
     optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr)
     trainer = Trainer(
@@ -224,6 +225,7 @@ def train_global(
         seed=seed,
         grad_clip=5.0,
         checkpoint=checkpoint,
+        schedule=cosine_schedule(),
         progress=progress,
     )
     return trainer.fit(field_loader(data, batch_size))

@@ -26,3 +26,18 @@ def test_run_trains_every_system_and_writes_results_and_figures(tmp_path):
     assert set(saved["rows"]) == set(rows) and saved["config"]["sdnn_epochs"] == 1
     for name in ("local.pt", "global_nll.pt", "sdnn.pt", "error_reject.png", "field_0.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
+
+
+def test_run_can_start_from_a_saved_local_recogniser(tmp_path):
+    config = Config(
+        train_fields=30,
+        test_fields=10,
+        local_epochs=1,
+        losses=(),
+        sdnn_epochs=0,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    first = run(config, tmp_path / "a", progress=False, figure_fields=0)
+    again = Config(**{**config.__dict__, "local_checkpoint": str(tmp_path / "a" / "local.pt")})
+    second = run(again, tmp_path / "b", progress=False, figure_fields=0)
+    assert list(second) == ["local"] and second["local"] == first["local"]
