@@ -31,6 +31,8 @@ _CONFIG_NAMES = (
     "cache_dir",
     "resume",
     "threads",
+    "dither",
+    "schedule",
 )
 
 
@@ -95,15 +97,23 @@ def _evaluate(args) -> int:
 
     config = replace(_config(args), train_utterances=1)
     _, test = load_corpora(config, progress=not args.quiet)
-    tests = {
-        c: prepare(test, (c,), config.seed + 1000, 0.0, not args.quiet) for c in config.conditions
-    }
+    by_dither: dict[float, dict] = {}  # test features for each checkpoint's dither
+
+    def test_sets(dither: float) -> dict:
+        if dither not in by_dither:
+            by_dither[dither] = {
+                c: prepare(test, (c,), config.seed + 1000, 0.0, not args.quiet, dither)
+                for c in config.conditions
+            }
+        return by_dither[dither]
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, timing = {}, []
     for path in args.checkpoints:
         name = Path(path).stem
         recognizer = SpeechRecognizer.load(path, word_penalty=args.word_penalty)
+        tests = test_sets(recognizer.dither)
         name += f" (word penalty {recognizer.word_penalty:g})"
         rows[name] = evaluate_recognizer(recognizer, tests)
         clean = tests.get("clean")
@@ -155,12 +165,17 @@ def _tune(args) -> int:
         config.workers,
         not args.quiet,
     )
-    sets = tune.dev_sets(dev, config.conditions, config.seed, not args.quiet)
+    by_dither: dict[float, dict] = {}  # dev features for each checkpoint's dither
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for path in args.checkpoints:
         name = Path(path).stem
         recognizer = SpeechRecognizer.load(path)
+        if recognizer.dither not in by_dither:
+            by_dither[recognizer.dither] = tune.dev_sets(
+                dev, config.conditions, config.seed, not args.quiet, recognizer.dither
+            )
+        sets = by_dither[recognizer.dither]
         rows = tune.sweep(recognizer, sets, grid)
         best = tune.best_penalty(rows)
         head = (
@@ -273,6 +288,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         q.add_argument("--states-per-word", type=int, dest="states_per_word")
         q.add_argument("--telephone", type=float, help="fraction of telephone-band training audio")
         q.add_argument("--losses", help="comma-separated losses (mmi,ctc)")
+        q.add_argument(
+            "--dither",
+            type=float,
+            help="white-noise floor added before the STFT (std, full scale 1; default 0); "
+            "saved in the checkpoint and used when recognising",
+        )
+        q.add_argument(
+            "--schedule", choices=("constant", "cosine"), help="learning rate by progress"
+        )
         q.add_argument(
             "--resume", action="store_true", default=None, help="continue interrupted training"
         )

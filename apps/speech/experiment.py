@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from factors.trainer import cosine_schedule
 from gtn._atomic import atomic_write
 
 from . import corpus, evaluate, figures
@@ -22,6 +23,7 @@ from .recognizer import SpeechRecognizer
 from .train import PreparedSet, prepare, train
 
 TOPOLOGY_OF = {"mmi": "hmm", "ctc": "ctc"}
+SCHEDULES = {"constant": lambda: None, "cosine": cosine_schedule}
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Config:
     threads: int = 2
     workers: int = 2
     resume: bool = False  # continue interrupted training from OUT/<loss>.trainer.pt
+    dither: float = 0.0  # white-noise floor (std, full scale 1) added before the STFT
+    schedule: str = "constant"  # learning rate by training progress: constant or cosine
 
 
 DEMO = Config(train_utterances=600, test_utterances=150, epochs=4)
@@ -85,9 +89,14 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
         f"{len(train_set.speakers)} speakers), {len(test_set)} test utterances "
         f"({len(test_set.speakers)} held-out speakers) [{time.time() - t0:.0f}s]"
     )
-    train_p = prepare(train_set, config.conditions, config.seed, config.telephone, progress)
+    if config.schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {config.schedule!r}: use {' or '.join(SCHEDULES)}")
+    train_p = prepare(
+        train_set, config.conditions, config.seed, config.telephone, progress, config.dither
+    )
     tests = {
-        c: prepare(test_set, (c,), config.seed + 1000, 0.0, progress) for c in config.conditions
+        c: prepare(test_set, (c,), config.seed + 1000, 0.0, progress, config.dither)
+        for c in config.conditions
     }
     say(f"features ready [{time.time() - t0:.0f}s]")
     rows, histories, seconds, recognizers = {}, {}, {}, {}
@@ -108,9 +117,10 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
             checkpoint=out / f"{loss}.trainer.pt",
             resume=config.resume,
             progress=progress,
+            schedule=SCHEDULES[config.schedule](),
         )
         seconds[loss] = time.time() - t1
-        recognizers[loss] = SpeechRecognizer(model, topology)
+        recognizers[loss] = SpeechRecognizer(model, topology, dither=config.dither)
         recognizers[loss].save(out / f"{loss}.pt")
         rows[loss] = evaluate_recognizer(recognizers[loss], tests)
         say(f"{loss} trained in {seconds[loss]:.0f}s; evaluated [{time.time() - t0:.0f}s]")

@@ -7,6 +7,7 @@ frames); each band has zero mean and unit variance over the utterance.
 
 from __future__ import annotations
 
+import zlib
 from fractions import Fraction
 
 import numpy as np
@@ -70,10 +71,25 @@ def as_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
     return resample_poly(x, ratio.numerator, ratio.denominator)
 
 
-def log_mel_energies(waveform: np.ndarray) -> torch.Tensor:
+def add_dither(waveform: np.ndarray, dither: float) -> np.ndarray:
+    """float32 ``waveform`` plus white noise of standard deviation ``dither`` (full scale 1),
+    Kaldi-style, so digital silence is not exactly zero. The noise generator is seeded by a
+    CRC-32 of the waveform's float32 samples: the same audio always gets the same noise, in
+    training and in recognition. ``dither`` 0 returns the samples unchanged."""
+    x = np.asarray(waveform, np.float32)
+    if dither < 0 or not np.isfinite(dither):
+        raise ValueError(f"dither must be a finite number >= 0, got {dither}")
+    if dither == 0:
+        return x
+    rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x).tobytes()))
+    return (x + dither * rng.standard_normal(x.shape[0])).astype(np.float32)
+
+
+def log_mel_energies(waveform: np.ndarray, dither: float = 0.0) -> torch.Tensor:
     """Log mel-band energies float32 [1 + N // 160, 40] of a 16 kHz waveform [N], floored at
-    :data:`DYNAMIC_RANGE_DB` below the utterance's peak (digital silence stays finite)."""
-    x = torch.as_tensor(np.asarray(waveform, np.float32))
+    :data:`DYNAMIC_RANGE_DB` below the utterance's peak (digital silence stays finite), after
+    :func:`add_dither` with ``dither`` (0: none)."""
+    x = torch.as_tensor(add_dither(waveform, dither))
     if x.shape[0] < WIN:
         x = torch.nn.functional.pad(x, (0, WIN - x.shape[0]))
     spec = torch.stft(
@@ -91,9 +107,10 @@ def normalise(feats: torch.Tensor) -> torch.Tensor:
     return (feats / feats.std(0, unbiased=False).clamp(min=1e-3)).contiguous()
 
 
-def log_mel(waveform: np.ndarray) -> torch.Tensor:
-    """Normalised log-mel features float32 [1 + N // 160, 40] of a 16 kHz waveform [N]."""
-    return normalise(log_mel_energies(waveform))
+def log_mel(waveform: np.ndarray, dither: float = 0.0) -> torch.Tensor:
+    """Normalised log-mel features float32 [1 + N // 160, 40] of a 16 kHz waveform [N]
+    (``dither``: see :func:`add_dither`)."""
+    return normalise(log_mel_energies(waveform, dither))
 
 
 def num_frames(num_samples: int) -> int:
@@ -107,6 +124,7 @@ def frame_seconds(stride: int = 1) -> float:
 
 
 __all__ = [
+    "add_dither",
     "as_16k",
     "frame_seconds",
     "hz_to_mel",

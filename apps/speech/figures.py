@@ -40,7 +40,7 @@ def alignment_figure(
     per frame (the model's column posteriors; lower energy = darker)."""
     path = Path(path)
     x = noise.apply(utterance.audio, condition, np.random.default_rng(0))
-    feats = features.log_mel(x)
+    feats = features.log_mel(x, recognizer.dither)
     energies = recognizer.energies([feats])[0].numpy()
     r = recognizer.recognize_features([feats])[0]
     seconds = len(x) / SAMPLE_RATE

@@ -61,10 +61,18 @@ class Recognition:
 
 class SpeechRecognizer:
     """An acoustic model with its topology, plus decoding settings (``beam``, and
-    ``word_penalty``: energy added per decoded word, >= 0, saved with the model)."""
+    ``word_penalty``: energy added per decoded word, >= 0, saved with the model) and the
+    feature ``dither`` it was trained with (see :func:`.features.add_dither`; saved, and
+    applied by :meth:`recognize` — features passed to :meth:`recognize_features` must have
+    been computed with it)."""
 
     def __init__(
-        self, model: TDNN, topology: Topology, beam: float = 16.0, word_penalty: float = 0.0
+        self,
+        model: TDNN,
+        topology: Topology,
+        beam: float = 16.0,
+        word_penalty: float = 0.0,
+        dither: float = 0.0,
     ):
         if model.num_columns != topology.num_columns:
             raise ValueError(
@@ -72,6 +80,7 @@ class SpeechRecognizer:
             )
         self.model, self.topology, self.beam = model, topology, beam
         self.word_penalty = _check_penalty(word_penalty)
+        self.dither = _check_dither(dither)
         self._graphs: dict[float, object] = {}
 
     def decoding_graph(self, word_penalty: float | None = None):
@@ -97,6 +106,7 @@ class SpeechRecognizer:
             },
             "state": self.model.state_dict(),
             "word_penalty": float(self.word_penalty),
+            "dither": float(self.dither),
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -109,7 +119,8 @@ class SpeechRecognizer:
         cls, path: str | os.PathLike, beam: float = 16.0, word_penalty: float | None = None
     ) -> SpeechRecognizer:
         """Read a recogniser written by :meth:`save`; CheckpointError if it is not one.
-        ``word_penalty`` None: the checkpoint's (0.0 for checkpoints saved without one)."""
+        ``word_penalty`` None: the checkpoint's (0.0 for checkpoints saved without one). The
+        feature ``dither`` the model was trained with is restored (0.0 if not saved)."""
         try:
             state = torch.load(path, weights_only=True)
         except FileNotFoundError:
@@ -123,7 +134,8 @@ class SpeechRecognizer:
         model.eval()
         if word_penalty is None:
             word_penalty = float(state.get("word_penalty", 0.0))
-        return cls(model, Topology(**state["topology"]), beam, word_penalty)
+        dither = float(state.get("dither", 0.0))
+        return cls(model, Topology(**state["topology"]), beam, word_penalty, dither)
 
     # ------------------------------------------------------------------ recognition
     def energies(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -199,12 +211,19 @@ class SpeechRecognizer:
             raise ValueError("waveforms must be a list of 1-D arrays, one per utterance")
         rates = _rates(sample_rate, len(waveforms))
         feats = [
-            features.log_mel(features.as_16k(check_waveform(w, i), rates[i]))
+            features.log_mel(features.as_16k(check_waveform(w, i), rates[i]), self.dither)
             for i, w in enumerate(waveforms)
         ]
         return self.recognize_features(
             feats, nbest=nbest, lattice=lattice, word_penalty=word_penalty
         )
+
+
+def _check_dither(value) -> float:
+    d = float(value)
+    if not np.isfinite(d) or d < 0:
+        raise ValueError(f"dither must be a finite number >= 0, got {value}")
+    return d
 
 
 def _check_penalty(value) -> float:

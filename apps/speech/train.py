@@ -50,10 +50,11 @@ def prepare(
     seed: int = 0,
     telephone: float = 0.0,
     progress: bool = False,
+    dither: float = 0.0,
 ) -> PreparedSet:
     """Log-mel features of every utterance; utterance i gets ``conditions[i % len]`` (noise
     drawn from a generator seeded by (seed, i)) and the telephone band with probability
-    ``telephone``."""
+    ``telephone``; ``dither``: see :func:`.features.add_dither` (after noise and band)."""
     feats, conds = [], []
     for i, u in enumerate(
         tqdm(corpus.utterances, desc=f"features {corpus.split}", disable=not progress, leave=False)
@@ -61,7 +62,7 @@ def prepare(
         rng = np.random.default_rng([seed, i])
         cond = conditions[i % len(conditions)]
         phone = bool(rng.random() < telephone)
-        feats.append(features.log_mel(noise.apply(u.audio, cond, rng, phone)))
+        feats.append(features.log_mel(noise.apply(u.audio, cond, rng, phone), dither))
         conds.append(cond)
     return PreparedSet(
         feats,
@@ -147,8 +148,10 @@ def train(
     resume: bool = False,
     progress: bool = True,
     validate=None,
+    schedule=None,
 ) -> list[dict]:
-    """Train ``model`` with ``loss`` ("mmi" or "ctc") by Adam; returns the Trainer's history."""
+    """Train ``model`` with ``loss`` ("mmi" or "ctc") by Adam; returns the Trainer's history.
+    ``schedule``: learning-rate multiplier by training progress (``factors.trainer``), or None."""
     if model.num_columns != topology.num_columns:
         raise ValueError(
             f"model has {model.num_columns} outputs, topology needs {topology.num_columns}"
@@ -165,5 +168,6 @@ def train(
         resume=resume,
         progress=progress,
         validate=validate,
+        schedule=schedule,
     )
     return trainer.fit(loader(data, batch_size))

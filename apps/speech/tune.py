@@ -41,10 +41,16 @@ def dev_corpus(
 
 
 def dev_sets(
-    dev: corpus.Corpus, conditions: Sequence[str], seed: int = 0, progress: bool = False
+    dev: corpus.Corpus,
+    conditions: Sequence[str],
+    seed: int = 0,
+    progress: bool = False,
+    dither: float = 0.0,
 ) -> dict[str, PreparedSet]:
-    """The dev corpus's features under each condition."""
-    return {c: prepare(dev, (c,), seed + DEV_NOISE_OFFSET, 0.0, progress) for c in conditions}
+    """The dev corpus's features under each condition (``dither``: the recogniser's)."""
+    return {
+        c: prepare(dev, (c,), seed + DEV_NOISE_OFFSET, 0.0, progress, dither) for c in conditions
+    }
 
 
 def sweep(

@@ -60,3 +60,48 @@ def test_resampling_to_16k_keeps_duration():
     assert F.as_16k(x, 22_050).shape == (16_000,)
     assert F.as_16k(x, 16_000) is not None and F.as_16k(x, 16_000).shape == (22_050,)
     assert F.as_16k(x[:8000], 8000).shape == (16_000,)
+
+
+def _speech_with_digital_silence():
+    rng = np.random.default_rng(3)
+    t = np.arange(16_000) / 16_000
+    x = 0.1 * np.sin(2 * np.pi * 440 * t) + 0.1 * rng.standard_normal(t.size)  # speech-like level
+    x[4000:12000] = 0.0  # half a second of exact digital silence, as espeak's pauses
+    return x
+
+
+def test_dither_zero_leaves_features_unchanged():
+    x = _speech_with_digital_silence()
+    assert np.array_equal(F.add_dither(x, 0.0), x.astype(np.float32))
+    np.testing.assert_array_equal(F.log_mel(x, 0.0).numpy(), F.log_mel(x).numpy())
+    np.testing.assert_array_equal(F.log_mel_energies(x, dither=0).numpy(),
+                                  F.log_mel_energies(x).numpy())  # fmt: skip
+
+
+def test_dither_lifts_digital_silence_off_the_floor():
+    x = _speech_with_digital_silence()
+    silent = slice(4000 // F.HOP + 3, 12000 // F.HOP - 3)  # frames wholly inside the pause
+    plain = F.log_mel_energies(x)
+    floor = plain.min()
+    assert bool((plain[silent] == floor).all())  # without dither: every band at the floor
+    d = F.log_mel_energies(x, 3e-4)
+    clamp = d.max() - F.DYNAMIC_RANGE_DB / 10 * np.log(10)  # the 80 dB floor, natural log
+    # with it: a noise floor above the clamp (the narrow low bands may still dip to it rarely)
+    assert float((d[silent] <= clamp + 1e-4).float().mean()) < 0.01
+    assert float(d[silent].median()) > float(clamp) + 2.0
+    assert np.isfinite(F.log_mel(x, 3e-4).numpy()).all()
+    # speech frames barely move (the dither is ~50 dB below this signal)
+    np.testing.assert_allclose(d[:20].numpy(), plain[:20].numpy(), atol=0.05)
+
+
+def test_dither_is_deterministic_per_utterance():
+    x = _speech_with_digital_silence()
+    a, b = F.add_dither(x, 1e-3), F.add_dither(x.copy(), 1e-3)
+    np.testing.assert_array_equal(a, b)
+    assert abs(float(np.std(a[4000:12000])) - 1e-3) < 1e-4
+    np.testing.assert_array_equal(F.log_mel(x, 1e-3).numpy(), F.log_mel(x, 1e-3).numpy())
+    y = x.copy()
+    y[0] += 1e-3  # different audio: different noise
+    assert not np.array_equal(F.add_dither(y, 1e-3)[4000:12000], a[4000:12000])
+    with pytest.raises(ValueError, match="dither"):
+        F.add_dither(x, -1e-4)

@@ -98,3 +98,26 @@ def test_cli_generate_writes_wav_files_and_transcripts(tmp_path, capsys):
     assert len(lines) == 3 and all(w in corpus.WORDS for w in lines[1].split("\t")[1].split())
     rate, audio = wavfile.read(tmp_path / "w" / "train_00000.wav")
     assert rate == corpus.SAMPLE_RATE and audio.dtype == np.int16 and audio.size > 1000
+
+
+def test_dither_is_saved_and_used_when_recognising(tmp_path, tiny_recognizer, tiny_corpus):
+    from apps.speech import features, noise
+
+    rec, _ = tiny_recognizer
+    rec.save(tmp_path / "plain.pt")
+    assert SpeechRecognizer.load(tmp_path / "plain.pt").dither == 0.0
+    state = torch.load(tmp_path / "plain.pt", weights_only=True)
+    del state["dither"]  # a checkpoint from before dither existed
+    torch.save(state, tmp_path / "old.pt")
+    assert SpeechRecognizer.load(tmp_path / "old.pt").dither == 0.0
+    dithered = SpeechRecognizer(rec.model, rec.topology, dither=3e-4)
+    dithered.save(tmp_path / "d.pt")
+    back = SpeechRecognizer.load(tmp_path / "d.pt")
+    assert back.dither == 3e-4
+    audio = tiny_corpus.utterances[0].audio
+    x = noise.apply(audio, "clean", np.random.default_rng(0))
+    expected = back.recognize_features([features.log_mel(x, 3e-4)])[0]
+    got = back.recognize([x], 16000)[0]
+    assert got.words == expected.words and got.confidence == pytest.approx(expected.confidence)
+    with pytest.raises(ValueError, match="dither"):
+        SpeechRecognizer(rec.model, rec.topology, dither=-1.0)

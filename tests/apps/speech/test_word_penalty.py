@@ -91,3 +91,24 @@ def test_cli_tune_writes_a_tuned_copy(tmp_path, capsys):
     assert "penalty 7" in out and (tmp_path / "tuning_r.md").exists()
     assert SpeechRecognizer.load(tmp_path / "r_tuned.pt").word_penalty in (0.0, 7.0)
     assert SpeechRecognizer.load(tmp_path / "r.pt").word_penalty == 0.0  # original untouched
+
+
+def test_cli_tune_and_evaluate_use_the_checkpoints_dither(tmp_path, capsys, monkeypatch):
+    from apps.speech import features
+
+    top = Topology("ctc")
+    torch.manual_seed(0)
+    SpeechRecognizer(TDNN(top.num_columns, width=8), top, dither=3e-4).save(tmp_path / "d.pt")
+    seen = []
+    log_mel = features.log_mel
+    monkeypatch.setattr(features, "log_mel", lambda x, dither=0.0: seen.append(dither) or
+                        log_mel(x, dither))  # fmt: skip
+    opts = ["--speakers", "2", "--cache-dir", str(tmp_path), "--quiet", "--conditions", "clean"]
+    argv = ["tune", str(tmp_path / "d.pt"), "--out", str(tmp_path), "--dev-utterances", "2"]
+    assert main([*argv, *opts, "--penalties", "0,7"]) == 0
+    assert seen and set(seen) == {3e-4}
+    assert SpeechRecognizer.load(tmp_path / "d_tuned.pt").dither == 3e-4
+    seen.clear()
+    argv = ["evaluate", str(tmp_path / "d_tuned.pt"), "--out", str(tmp_path), "--test-utterances"]
+    assert main([*argv, "2", *opts]) == 0
+    assert 3e-4 in seen and "d_tuned" in capsys.readouterr().out
