@@ -291,11 +291,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         q.add_argument(
             "--dither",
             type=float,
-            help="white-noise floor added before the STFT (std, full scale 1; default 0); "
+            help="white-noise floor added before the STFT (std, full scale 1; default 3e-4); "
             "saved in the checkpoint and used when recognising",
         )
         q.add_argument(
-            "--schedule", choices=("constant", "cosine"), help="learning rate by progress"
+            "--schedule", choices=("constant", "cosine"), help="learning rate by progress (cosine)"
         )
         q.add_argument(
             "--resume", action="store_true", default=None, help="continue interrupted training"

@@ -44,8 +44,10 @@ class Config:
     threads: int = 2
     workers: int = 2
     resume: bool = False  # continue interrupted training from OUT/<loss>.trainer.pt
-    dither: float = 0.0  # white-noise floor (std, full scale 1) added before the STFT
-    schedule: str = "constant"  # learning rate by training progress: constant or cosine
+    # White-noise floor (std, full scale 1) added before the STFT: espeak's pauses are digital
+    # silence, and a cosine learning-rate decay; together clean WER 5.4% -> 0.5% (README).
+    dither: float = 3e-4
+    schedule: str = "cosine"  # learning rate by training progress: constant or cosine
 
 
 DEMO = Config(train_utterances=600, test_utterances=150, epochs=4)
