@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
 import gtn
 from gtn._csr import csr
+from gtn._topo import _topo_one as topological_order
 
 _CACHE_KEY = "decoders.search_graph"
 
@@ -79,11 +79,12 @@ def _build(g: gtn.Graph) -> SearchGraph:
     eps_ptr, eps_arc = csr(n, g.src, usable & is_eps)
     eps_dst = g.dst[eps_arc].astype(np.int64)
     rank_state = np.empty(n, np.int64)
-    on_cycle = _epsilon_order(n, eps_ptr, eps_dst, rank_state)
+    on_cycle = topological_order(
+        n, g.src[eps_arc], g.dst[eps_arc], rank_state, np.empty(eps_arc.shape[0], np.int64)
+    )
     if on_cycle >= 0:
         raise gtn.GraphError(
-            f"decoding graph: input-epsilon arcs form a cycle (state {on_cycle} is on or after "
-            "it); "
+            f"decoding graph: input-epsilon arcs form a cycle (state {on_cycle} is on it); "
             "the beam search needs them acyclic, as they consume no frame"
         )
     eps_rank = np.empty(n, np.int64)
@@ -106,33 +107,3 @@ def _build(g: gtn.Graph) -> SearchGraph:
         start_weight=g.start_weight.detach().double().numpy().copy(),
         final_weight=g.final_weight.detach().double().numpy().copy(),
     )
-
-
-@nb.njit(cache=True)
-def _epsilon_order(n, ptr, dst, order):
-    """Kahn's algorithm on the epsilon arcs: fills ``order`` [n]; returns -1, or a state on or
-    after a cycle when there is one."""
-    indeg = np.zeros(n, np.int64)
-    for k in range(dst.shape[0]):
-        indeg[dst[k]] += 1
-    tail = 0
-    for v in range(n):
-        if indeg[v] == 0:
-            order[tail] = v
-            tail += 1
-    head = 0
-    while head < tail:
-        v = order[head]
-        head += 1
-        for k in range(ptr[v], ptr[v + 1]):
-            d = dst[k]
-            indeg[d] -= 1
-            if indeg[d] == 0:
-                order[tail] = d
-                tail += 1
-    if tail == n:
-        return -1
-    for v in range(n):
-        if indeg[v] > 0:
-            return v
-    return -1
