@@ -7,7 +7,7 @@ Difficulty (fixed; ``FieldStyle`` holds the numbers):
 - gap between adjacent characters' boxes, as a fraction of the mean width of the pair: for two
   digits, with probability 0.4 U(-25%, 0%) (boxes touch or overlap; the ink often touches),
   otherwise, and always next to a symbol, U(3%, 60%);
-- a broken stroke (a 1-2 px erased band) in 10% of characters;
+- a broken stroke (a 1-2 px erased band) in 10% of characters (not periods and commas);
 - noise: paper tint U(0.88, 1), ink darkness U(0.7, 0.95), Gaussian pixel noise with sigma
   U(0.02, 0.06), and about one ink speck per 2,500 px.
 Dark ink on white, uint8.
@@ -66,7 +66,9 @@ def _glyph(char, height, pool, rng, style):
     else:
         ink, base = glyphs.symbol_glyph(char, height, rng)
         row = -1
-    if rng.random() < style.broken:
+    # A period or comma is a dot a few pixels wide: a band erased across it would wipe out the
+    # whole character, leaving the amount's text with a symbol the image does not show.
+    if rng.random() < style.broken and char not in ".,":
         ink = glyphs.break_stroke(ink, rng)
     return ink, base, row
 

@@ -36,6 +36,15 @@ def test_fields_are_valid_amounts_rendered_dark_on_white():
         assert set(np.unique(f.owner)) <= set(range(-1, len(f.text)))
 
 
+def test_every_character_of_the_text_shows_ink():
+    # A character with no ink of its own would make the text unreadable from the image
+    # (broken strokes once wiped out small periods).
+    fields = data.generate("train", 300, seed=6)
+    for i, f in enumerate(fields.fields):
+        owned = np.bincount(f.owner[f.owner >= 0].astype(np.int64), minlength=len(f.text))
+        assert owned.min() > 0, f"field {i} {f.text!r}: character {owned.argmin()} has no ink"
+
+
 def test_at_least_a_quarter_of_adjacent_digit_pairs_touch():
     fields = data.generate("train", 200, seed=5)
     frac = touching_fraction([f.boxes for f in fields.fields], fields.texts)
