@@ -32,7 +32,7 @@ class SegmenterSettings:
     min_gap: float = 0.12  # merge cuts closer than this many band heights
     max_pieces: int = 5
     max_width: float = 1.6  # band heights (a slanted 0 spans up to ~1.4)
-    min_area: int = 3  # components smaller than this are specks
+    min_area: int = 1  # smaller components are specks (3 dropped small dots and fragments)
 
 
 DEFAULT_SEGMENTER = SegmenterSettings()
