@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'coverage':>8s} {'fails':>5s} {'cuts/f':>6s} {'segs/f':>6s} {'ms/f':>6s}")
     r = measure(fields, SegmenterSettings(min_area=args.min_area), not args.no_causes)
     print(
-        f"{r['coverage']:7.1f}% {r['fails']:5d} {r['cuts']:6.1f} {r['segments']:6.1f} {r['ms']:6.1f}"
+        f"{r['coverage']:7.1f}% {r['fails']:5d} {r['cuts']:6.1f} "
+        f"{r['segments']:6.1f} {r['ms']:6.1f}"
     )
     if r["causes"]:
         print("missing characters: " + ", ".join(f"{k} {v}" for k, v in r["causes"].items()))

@@ -1,8 +1,9 @@
 """Region labelling cleaned up by an energy-based local-consistency model.
 
 A small convolutional labeller gives per-pixel association energies (-log_softmax); learned
-interaction energies between neighbouring labels (4- or 8-neighbourhood tables, optional 2×2
-patches) form a ``factors`` grid factor graph whose minimum-energy labelling is the cleaned-up
+interaction energies between labels (one table per direction of the 4- or 8-neighbourhood at
+each coupling distance, optional 2×2 patches) form a ``factors`` grid factor graph; mean field
+(trained through, with the marginal loss) or ICM / Gibbs / α-expansion give the cleaned-up
 answer. Tasks: procedurally generated C. elegans embryo images (5 regions) and figure/ground
 segmentation of scikit-image's horse. Energies: lower is better.
 

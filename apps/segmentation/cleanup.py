@@ -2,21 +2,26 @@
 
 For a label map y on an H×W grid and association energies U [B, H, W, K] from the labeller,
 
-    E(y) = a · Σ_i U[i, y_i] + Σ_d Σ_{(i, j) ∈ N_d} V_d[y_i, y_j] (+ Σ_{2×2 p} P[y_p]),
+    E(y) = Σ_i (a · U[i, y_i] + b[y_i]) + Σ_d Σ_{(i, i+d)} V_d[y_i, y_{i+d}] (+ Σ_{2×2 p} P[y_p]),
 
-lower is better. ``a`` is a learned weight on the association energies; each direction d of the
-neighbourhood (horizontal and vertical for 4-connectivity, plus both diagonals for 8) has its
-own learned K×K table V_d (not symmetric, not Potts: "a membrane pixel lies above a nucleus
-pixel" is a different energy from the reverse), and ``patch=True`` adds a learned K^4 table of
-2×2 patch energies (the "conditional product of experts"). The model is a ``factors``
+lower is better. ``a`` (a weight on the association energies) and ``b`` (a per-label bias) are
+optionally learned; each offset d has its own learned K×K table V_d (zero diagonal, not
+symmetric, not Potts: "a membrane pixel lies above a nucleus pixel" is a different energy from
+the reverse). The offsets are the 4 or 8 neighbourhood directions repeated at each distance in
+``ranges``: with ranges (1, 2, 4, 8, 16) a pixel also agrees or disagrees with pixels up to
+16 steps away, which lets a pairwise model fill in regions that the labeller's 13-pixel
+receptive field cannot see whole. ``patch=True`` adds a learned K^4 table of 2×2 patch energies
+(the "conditional product of experts"). The model is a ``factors``
 :class:`~factors.FactorGraph` per image size, whose factors read this module's parameters.
 
 Inference methods (``METHODS``): ``icm``, ``gibbs`` (annealed), ``mean_field`` and
-``alpha_expansion``. α-expansion needs metric pairwise energies; learned tables are not, so it
-runs on a *metric projection* (:func:`metric_projection`): each table's diagonal moves exactly
-into the unary energies, the rest is symmetrised, clipped at 0 and closed under the triangle
-inequality. Its answer is then scored under the true learned energy. It does not apply to patch
-energies (a ValueError says so).
+``alpha_expansion``. ``mean_field`` runs the grid-shaped, differentiable engine of
+:mod:`factors.grid_field` (parallel damped sweeps, ``MEAN_FIELD_SWEEPS`` of them: the same
+unrolled computation the marginal loss trains through). α-expansion needs metric pairwise
+energies; learned tables are not, so it runs on a *metric projection*
+(:func:`metric_projection`): each table's diagonal moves exactly into the unary energies, the
+rest is symmetrised, clipped at 0 and closed under the triangle inequality. Its answer is then
+scored under the true learned energy. It does not apply to patch energies (a ValueError says so).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch
 from torch import nn
 
 import factors
+from factors import grid_field
 from factors.factor import Factor
 from factors.inference import alpha_expansion
 from factors.inference.gibbs import gibbs
@@ -34,6 +40,19 @@ from factors.terms import EnergyTerms
 
 METHODS = ("icm", "gibbs", "mean_field", "alpha_expansion")
 DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1), "antidiagonal": (1, -1)}
+MEAN_FIELD_SWEEPS = 20
+MEAN_FIELD_DAMPING = 0.5
+
+
+def offsets(neighbourhood: int, ranges: tuple[int, ...]) -> dict[str, tuple[int, int]]:
+    """Table name -> offset: each direction of the neighbourhood at each distance in ranges
+    ("horizontal" at distance 1, "horizontal_4" at distance 4)."""
+    names = list(DIRECTIONS)[: 2 if neighbourhood == 4 else 4]
+    return {
+        (n if r == 1 else f"{n}_{r}"): (DIRECTIONS[n][0] * r, DIRECTIONS[n][1] * r)
+        for r in ranges
+        for n in names
+    }
 
 
 def neighbour_scopes(h: int, w: int, step: tuple[int, int]) -> torch.Tensor:
@@ -85,9 +104,11 @@ class CleanupModel(nn.Module):
         num_labels: K.
         neighbourhood: 4 or 8.
         patch: add learned 2×2 patch energies.
-        learn_unary_weight: learn ``a`` too (default: a = 1, the labeller's energies are
-            log-probabilities from held-out training; learning ``a`` with the perceptron loss
-            and approximate inference drove it towards 0 in our runs, see the README).
+        learn_unary_weight: learn ``a`` and ``b`` too (default: a = 1, b = 0, the labeller's
+            energies are log-probabilities from held-out training; learning ``a`` with the
+            perceptron loss and approximate inference drove it towards 0 in our runs, see the
+            README; the marginal loss learns both stably).
+        ranges: distances at which the neighbourhood's directions are coupled (default (1,)).
     """
 
     def __init__(
@@ -96,17 +117,23 @@ class CleanupModel(nn.Module):
         neighbourhood: int = 8,
         patch: bool = False,
         learn_unary_weight: bool = False,
+        ranges: tuple[int, ...] = (1,),
     ):
         super().__init__()
         if neighbourhood not in (4, 8):
             raise ValueError(f"neighbourhood must be 4 or 8, got {neighbourhood}")
+        ranges = tuple(int(r) for r in ranges)
+        if not ranges or min(ranges) < 1 or len(set(ranges)) != len(ranges):
+            raise ValueError(f"ranges must be distinct positive distances, got {ranges}")
         self.num_labels, self.neighbourhood, self.patch = int(num_labels), neighbourhood, patch
+        self.ranges = ranges
         k = self.num_labels
-        names = list(DIRECTIONS)[: 2 if neighbourhood == 4 else 4]
-        self.tables = nn.ParameterDict({d: nn.Parameter(torch.zeros(k, k)) for d in names})
+        self.offsets = offsets(neighbourhood, ranges)
+        self.tables = nn.ParameterDict({d: nn.Parameter(torch.zeros(k, k)) for d in self.offsets})
         self.register_buffer("off_diagonal", 1.0 - torch.eye(k), persistent=False)
         self.learn_unary_weight = bool(learn_unary_weight)
         self.unary_weight = nn.Parameter(torch.tensor(1.0), requires_grad=learn_unary_weight)
+        self.unary_bias = nn.Parameter(torch.zeros(k), requires_grad=learn_unary_weight)
         self.patch_table = nn.Parameter(torch.zeros((k,) * 4)) if patch else None
         self._graphs: dict[tuple[int, int], factors.FactorGraph] = {}
 
@@ -116,6 +143,7 @@ class CleanupModel(nn.Module):
             "neighbourhood": self.neighbourhood,
             "patch": self.patch,
             "learn_unary_weight": self.learn_unary_weight,
+            "ranges": list(self.ranges),
         }
 
     def table(self, name: str) -> torch.Tensor:
@@ -123,8 +151,23 @@ class CleanupModel(nn.Module):
         neighbours cost nothing), learned everywhere else."""
         return self.tables[name] * self.off_diagonal
 
+    def association(self, u: torch.Tensor) -> torch.Tensor:
+        """a · U + b: [B, H, W, K] (or any [..., K])."""
+        return self.unary_weight * u + self.unary_bias
+
     def _unary(self, u: torch.Tensor) -> torch.Tensor:
-        return self.unary_weight * u.reshape(u.shape[0], -1, self.num_labels)
+        return self.association(u).reshape(u.shape[0], -1, self.num_labels)
+
+    def pairwise(self) -> list[tuple[tuple[int, int], torch.Tensor]]:
+        """(offset, V_d) of every table, for :mod:`factors.grid_field`."""
+        return [(self.offsets[name], self.table(name)) for name in self.tables]
+
+    def marginals(
+        self, u: torch.Tensor, sweeps: int = MEAN_FIELD_SWEEPS, damping: float = MEAN_FIELD_DAMPING
+    ) -> torch.Tensor:
+        """Mean-field beliefs q [B, H, W, K] after ``sweeps`` parallel sweeps (differentiable
+        wrt the parameters and U; patch energies are not included: see ``infer``)."""
+        return grid_field.mean_field(self.association(u), self.pairwise(), sweeps, damping)
 
     def graph(self, h: int, w: int) -> factors.FactorGraph:
         """The factor graph of an h×w image (built once per size)."""
@@ -133,14 +176,15 @@ class CleanupModel(nn.Module):
             g = factors.FactorGraph(h * w, k, shape=(h, w))
             g.add(factors.Unary(self._unary, range(h * w), k))
             for name in self.tables:
-                scopes = neighbour_scopes(h, w, DIRECTIONS[name])
+                scopes = neighbour_scopes(h, w, self.offsets[name])
                 if len(scopes):
                     g.add(TiedTable(scopes, k, lambda name=name: self.table(name)))
             if self.patch_table is not None and h > 1 and w > 1:
                 g.add(TiedTable(factors.grid_scopes(h, w)[2], k, lambda: self.patch_table))
-            rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-            four = self.neighbourhood == 8 or self.patch_table is not None
-            g.coloring = ((rows % 2) * 2 + cols % 2 if four else (rows + cols) % 2).flatten()
+            steps = list(self.offsets.values())
+            if self.patch_table is not None:
+                steps.append((1, 1))
+            g.coloring = grid_field.coloring(h, w, steps)
             self._graphs[(h, w)] = g
         return self._graphs[(h, w)]
 
@@ -150,7 +194,9 @@ class CleanupModel(nn.Module):
 
     def energy(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """E(y) [B] for label maps y [B, H, W]; differentiable wrt the parameters and U."""
-        return self.terms(u).energy(y.reshape(len(y), -1))
+        if self.patch_table is not None:
+            return self.terms(u).energy(y.reshape(len(y), -1))
+        return grid_field.energy(self.association(u), self.pairwise(), y)
 
     def pseudo_likelihood(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Negative log pseudo-likelihood per pixel [B]: mean_i -log P(y_i | y_neighbours),
@@ -164,17 +210,26 @@ class CleanupModel(nn.Module):
     def infer(self, u: torch.Tensor, method: str = "icm", **options) -> factors.InferenceResult:
         """Lowest-energy label maps by ``method`` (see ``METHODS``), starting from the
         labeller's own answer argmin U. ``assignment`` is [B, H, W]; ``energy`` [B] is the
-        true (learned) energy. Options go to the ``factors`` engine."""
+        true (learned) energy. Options go to the engine: ``sweeps`` and ``damping`` for
+        mean field (:meth:`marginals`), the ``factors`` engine's options otherwise."""
         if method not in METHODS:
             raise ValueError(
                 f"unknown inference method {method!r}; choose from {', '.join(METHODS)}"
             )
         b, h, w, _ = u.shape
-        terms = self.terms(u).detach()
         init = u.reshape(b, -1, self.num_labels).argmin(-1)
+        if method == "mean_field" and self.patch_table is None:
+            q = self.marginals(u, **options)
+            y = q.argmax(-1)
+            done = torch.ones(b, dtype=torch.bool)
+            sweeps = options.get("sweeps", MEAN_FIELD_SWEEPS)
+            result = factors.InferenceResult(y, self.energy(u, y), done, sweeps, "mean_field")
+            result.marginals = q.reshape(b, h * w, -1)
+            return result
+        terms = self.terms(u).detach()
         if method == "alpha_expansion":
             result = alpha_expansion(self._metric_terms(terms, h, w), init=init, **options)
-        elif method == "mean_field":
+        elif method == "mean_field":  # with patch energies: the generic coordinate-wise engine
             options = {"max_sweeps": 25, **options}
             result = self.graph(h, w).infer(u, method, init=init, **options)
         elif method == "gibbs":
@@ -196,7 +251,7 @@ class CleanupModel(nn.Module):
         unary = terms.unary.double().clone()
         cliques = []
         for name in self.tables:
-            scopes = neighbour_scopes(h, w, DIRECTIONS[name])
+            scopes = neighbour_scopes(h, w, self.offsets[name])
             half, metric = metric_projection(self.table(name))
             for p in range(2):
                 unary.index_add_(

@@ -31,6 +31,7 @@ def _config(args, task: str):
         "loss": "loss",
         "neighbourhood": "neighbourhood",
         "alpha_expansion_images": "alpha_expansion_images",
+        "gibbs_images": "gibbs_images",
         "seed": "seed",
         "cache_dir": "cache_dir",
     }
@@ -39,11 +40,23 @@ def _config(args, task: str):
         changes["methods"] = _methods(args.methods)
     if getattr(args, "labeller_dilations", None):
         changes["labeller_dilations"] = tuple(int(d) for d in args.labeller_dilations.split(","))
+    if getattr(args, "ranges", None):
+        changes["ranges"] = _ranges(args.ranges)
     if getattr(args, "patch", False):
         changes["patch"] = True
-    if getattr(args, "joint", False):
-        changes["joint"] = True
+    if getattr(args, "joint", None) is not None:
+        changes["joint"] = args.joint
     return replace(base, task=task, **changes)
+
+
+def _ranges(text: str) -> tuple[int, ...]:
+    try:
+        ranges = tuple(int(r) for r in text.split(",") if r.strip())
+    except ValueError:
+        raise ValueError(f"--ranges wants distances like 1,2,4, got {text!r}") from None
+    if not ranges or min(ranges) < 1:
+        raise ValueError(f"--ranges wants positive distances, got {text!r}")
+    return ranges
 
 
 def _methods(text: str) -> tuple[str, ...]:
@@ -180,8 +193,15 @@ def _add_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interaction-epochs", type=int)
     p.add_argument("--loss", choices=LOSSES, help="structured loss for the interactions")
     p.add_argument("--neighbourhood", type=int, choices=(4, 8))
+    p.add_argument(
+        "--ranges", help="distances coupled in every direction, e.g. 1,2,4,8,16 (the default)"
+    )
     p.add_argument("--patch", action="store_true", help="add learned 2×2 patch energies")
-    p.add_argument("--joint", action="store_true", help="fine-tune the labeller jointly")
+    p.add_argument(
+        "--joint",
+        action=argparse.BooleanOptionalAction,
+        help="fine-tune the labeller with the interactions (default: on for train, off for demo)",
+    )
 
 
 def _add_eval(p: argparse.ArgumentParser) -> None:
@@ -189,6 +209,7 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
         "--methods", help="comma-separated: icm, gibbs, mean-field, alpha-expansion (default all)"
     )
     p.add_argument("--alpha-expansion-images", type=int, help="test images for α-expansion")
+    p.add_argument("--gibbs-images", type=int, help="test images for Gibbs sampling")
     p.add_argument("--out", default="out/segmentation", help="folder for results and figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(

@@ -33,28 +33,38 @@ def evaluate(
     u: torch.Tensor,
     truth: np.ndarray,
     methods: Sequence[str],
-    potts: tuple[CleanupModel, str, float] | None = None,
+    potts: tuple[CleanupModel, str, float, tuple[int, ...]] | None = None,
     limits: dict[str, int] | None = None,
     progress: bool = False,
+    u_alone: torch.Tensor | None = None,
 ) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
     """Scores per system on association energies u [N, H, W, K] against truth [N, H, W].
 
-    Rows: "labeller" (argmin U), "potts (<method>, λ=...)" when ``potts`` = (model, method, λ)
-    is given, and "learned (<method>)" per method. ``limits[method]`` evaluates a slow method on
-    the first that many images only (its row says so, and lists the labeller on the same
-    images for comparison). Returns (rows, label maps per row).
+    Rows: "labeller" (argmin U), "potts (<method>, λ=..., ranges)" when ``potts`` =
+    (model, method, λ, ranges) is given, and "learned (<method>)" per method.
+    ``limits[method]`` evaluates a slow method on the first that many images only (its row
+    says so, and lists the labeller on the same images for comparison). Returns (rows, label
+    maps per row). ``u_alone``: the energies of the labeller trained alone, when ``u`` comes
+    from one fine-tuned jointly with ``model``; the labeller and Potts rows then use it, and a
+    "labeller (joint-tuned, alone)" row scores argmin u.
     """
     k = u.shape[-1]
     limits = limits or {}
     rows: dict[str, dict] = {}
     maps: dict[str, np.ndarray] = {}
-    raw = u.argmin(-1).numpy()
+    alone = u if u_alone is None else u_alone
+    raw = alone.argmin(-1).numpy()
     rows["labeller"] = {**scores(truth, raw, k), "ms_per_image": 0.0, "images": len(u)}
     maps["labeller"] = raw
+    if u_alone is not None:
+        tuned = u.argmin(-1).numpy()
+        name = "labeller (joint-tuned, alone)"
+        rows[name] = {**scores(truth, tuned, k), "ms_per_image": 0.0, "images": len(u)}
     if potts is not None:
-        baseline, method, strength = potts
-        y, ms = run_method(baseline, u, method, progress, "potts")
-        name = f"potts ({method}, λ={strength:g})"
+        baseline, method, strength, ranges = potts
+        y, ms = run_method(baseline, alone, method, progress, "potts")
+        reach = "" if tuple(ranges) == (1,) else ", ranges " + "/".join(map(str, ranges))
+        name = f"potts ({method}, λ={strength:g}{reach})"
         rows[name] = {**scores(truth, y, k), "ms_per_image": ms, "images": len(u)}
         maps[name] = y
     for method in methods:

@@ -75,9 +75,14 @@ def comparison_figure(
 
 
 def tables_figure(tables: dict[str, np.ndarray], classes: Sequence[str], path: Path) -> Path:
-    """The learned pairwise tables V_d[y_i, y_j] (rows: first pixel, lower is better)."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(3.2 * len(tables), 3.0))
-    axes = np.atleast_1d(axes)
+    """The learned pairwise tables V_d[y_i, y_j] (rows: first pixel, lower is better), four
+    directions per row of the figure (one row per coupling distance)."""
+    cols = min(4, len(tables))
+    rows = -(-len(tables) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.flat[len(tables) :]:
+        ax.axis("off")
+    axes = axes.flat[: len(tables)]
     top = max(float(np.abs(t).max()) for t in tables.values()) or 1.0
     short = [c.split()[-1][:5] for c in classes]
     for ax, (name, t) in zip(axes, tables.items(), strict=True):

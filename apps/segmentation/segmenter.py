@@ -49,6 +49,9 @@ class Segmenter:
         classes: label names (index = label).
         method: default inference method (one of ``cleanup.METHODS``).
         info: free-form metadata saved with the model (task, training settings).
+        reference: the labeller as trained alone, kept when ``labeller`` was then fine-tuned
+            jointly with the cleanup (its energies serve the cleanup, not reading alone); the
+            baselines (labeller alone, Potts) are scored with it.
     """
 
     def __init__(
@@ -56,8 +59,9 @@ class Segmenter:
         labeller: Labeller,
         cleanup: CleanupModel,
         classes: tuple[str, ...] | list[str],
-        method: str = "icm",
+        method: str = "mean_field",
         info: dict | None = None,
+        reference: Labeller | None = None,
     ):
         if method not in METHODS:
             raise ValueError(
@@ -69,6 +73,7 @@ class Segmenter:
                 f"({len(classes)}) disagree on the number of labels"
             )
         self.labeller, self.cleanup = labeller.eval(), cleanup.eval()
+        self.reference = reference.eval() if reference is not None else None
         self.classes, self.method, self.info = tuple(classes), method, dict(info or {})
 
     @property
@@ -116,6 +121,8 @@ class Segmenter:
             "cleanup_config": self.cleanup.config(),
             "cleanup": self.cleanup.state_dict(),
         }
+        if self.reference is not None:
+            state["reference"] = self.reference.state_dict()
         buffer = io.BytesIO()
         torch.save(state, buffer)
         path = Path(path)
@@ -137,8 +144,15 @@ class Segmenter:
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError(f"{path} is not a segmenter file (format {FORMAT!r} expected)")
         lc = state["labeller_config"]
-        labeller = Labeller(lc["num_labels"], lc["channels"], tuple(lc["dilations"]))
-        labeller.load_state_dict(state["labeller"])
+        labellers = []
+        for key in ("labeller", "reference"):
+            if key in state:
+                net = Labeller(lc["num_labels"], lc["channels"], tuple(lc["dilations"]))
+                net.load_state_dict(state[key])
+                labellers.append(net)
         cleanup = CleanupModel(**state["cleanup_config"])
         cleanup.load_state_dict(state["cleanup"])
-        return cls(labeller, cleanup, state["classes"], state["method"], state["info"])
+        reference = labellers[1] if len(labellers) > 1 else None
+        return cls(
+            labellers[0], cleanup, state["classes"], state["method"], state["info"], reference
+        )

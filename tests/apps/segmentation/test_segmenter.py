@@ -48,6 +48,28 @@ def test_save_load_round_trip_gives_identical_answers(segmenter, tmp_path):
         np.testing.assert_allclose(a.energy, b.energy, rtol=1e-6)
 
 
+def test_long_ranges_bias_and_reference_labeller_survive_the_round_trip(tmp_path):
+    torch.manual_seed(1)
+    cleanup = CleanupModel(3, 4, learn_unary_weight=True, ranges=(1, 3))
+    with torch.no_grad():
+        for t in cleanup.tables.values():
+            t.copy_(torch.randn(3, 3))
+        cleanup.unary_bias.copy_(torch.randn(3))
+    tuned, alone = Labeller(3, channels=4, dilations=(1,)), Labeller(3, channels=4, dilations=(1,))
+    path = Segmenter(tuned, cleanup, "abc", reference=alone).save(tmp_path / "joint.pt")
+    loaded = Segmenter.load(path)
+    images = np.random.default_rng(2).random((2, 10, 9)).astype(np.float32)
+    x = torch.as_tensor(images)
+    assert torch.equal(loaded.reference(x), alone(x)) and torch.equal(loaded.labeller(x), tuned(x))
+    assert loaded.cleanup.ranges == (1, 3) and loaded.method == "mean_field"
+    a, b = Segmenter(tuned, cleanup, "abc").segment(images), loaded.segment(images)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_allclose(a.energy, b.energy, rtol=1e-6)
+    assert (
+        Segmenter.load(Segmenter(tuned, cleanup, "abc").save(tmp_path / "a.pt")).reference is None
+    )
+
+
 def test_bad_input_names_the_image(segmenter):
     with pytest.raises(ValueError, match="image 1: contains NaN"):
         segmenter.segment([np.zeros((5, 5)), np.full((5, 5), np.nan)])

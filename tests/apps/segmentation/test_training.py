@@ -1,5 +1,5 @@
-"""A short end-to-end run: the labeller, then the interaction energies by the structured
-perceptron; cleanup must raise mean IoU over the raw labeller on held-out images."""
+"""A short end-to-end run: the labeller, then the interaction energies by the marginal loss
+through mean field; cleanup must raise mean IoU over the raw labeller on held-out images."""
 
 import numpy as np
 import pytest
@@ -23,9 +23,9 @@ def trained():
     val_images, val_labels = embryo.generate(8, seed=456, geometry=SMALL)
     labeller = Labeller(5, channels=12)
     losses = train_labeller(labeller, images[:24], labels[:24], epochs=25, progress=False)
-    model = CleanupModel(5, 8)
+    model = CleanupModel(5, 8, learn_unary_weight=True, ranges=(1, 2, 4))
     history = train_interactions(
-        model, labeller, images[24:], labels[24:], epochs=4, progress=False
+        model, labeller, images[24:], labels[24:], epochs=6, loss="marginal", progress=False
     )
     with torch.no_grad():
         u = labeller(torch.as_tensor(val_images))
@@ -38,7 +38,7 @@ def test_labeller_training_lowers_its_loss(trained):
     assert losses[-1] < 0.8 * losses[0]
 
 
-def test_perceptron_training_lowers_its_loss(trained):
+def test_marginal_training_lowers_its_loss(trained):
     _, _, _, history, _, _ = trained
     assert history[-1] < history[0]
 
@@ -47,14 +47,16 @@ def test_cleanup_raises_mean_iou_over_the_raw_labeller(trained):
     _, model, _, _, u, truth = trained
     raw = scores(truth, u.argmin(-1).numpy(), 5)
     cleaned = scores(truth, model.infer(u, "mean_field").assignment.numpy(), 5)
-    # Measured: 0.29 -> 0.42. (Fragments are not asserted: this under-trained labeller misses
-    # the thin classes, and the learned tables put them back as extra regions.)
-    assert cleaned["mean_iou"] > raw["mean_iou"] + 0.03
+    # Measured: mIoU 0.29 -> 0.44, pixel accuracy 0.829 -> 0.865. (Fragments are not asserted:
+    # this under-trained labeller misses the thin classes, and the learned tables put them back
+    # as extra regions.)
+    assert cleaned["mean_iou"] > raw["mean_iou"] + 0.05
+    assert cleaned["pixel_accuracy"] > raw["pixel_accuracy"] + 0.015
 
 
 def test_interaction_losses_are_finite_and_differentiable(trained):
     labeller, _, _, _, u, truth = trained
-    for loss in ("perceptron", "hinge", "pseudo_likelihood"):
+    for loss in ("marginal", "perceptron", "hinge", "pseudo_likelihood"):
         model = CleanupModel(5, 4)
         value = interaction_loss(model, u[:2], torch.as_tensor(truth[:2]), loss)
         value.backward()
