@@ -18,6 +18,7 @@ from .losses import (
     mee_loss,
     nll_loss,
     perceptron_loss,
+    pseudo_likelihood_loss,
     square_exponential_loss,
     square_square_loss,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "mee_loss",
     "nll_loss",
     "perceptron_loss",
+    "pseudo_likelihood_loss",
     "square_exponential_loss",
     "square_square_loss",
 ]

@@ -5,6 +5,7 @@ Notation (LeCun et al. 2006, "A tutorial on energy-based learning"):
   E_I  energy of the most offending incorrect answer [B] (cost-augmented when a cost is used)
   E_min  min_Y E, the energy of the best answer        [B]
   F    free energy -(1/β) log Σ_Y exp(-β E_Y)           [B]
+  E_i(k)  conditional energies: E with y_i = k, the other variables at the truth  [B, n, K]
 
 Each function returns per-example losses [B]; average them for a batch. Good losses pull E_C
 down and push E_I (or F) up; the energy loss only pulls down, and collapses on flexible models.
@@ -74,6 +75,18 @@ def mee_loss(e_correct: torch.Tensor, free_energy: torch.Tensor, beta: float = 1
     return 1.0 - torch.exp(-beta * (e_correct - free_energy))
 
 
+def pseudo_likelihood_loss(
+    conditional: torch.Tensor, y: torch.Tensor, beta: float = 1.0
+) -> torch.Tensor:
+    """Σ_i -(1/β) log P(y_i | y_-i) with P(y_i = k | y_-i) ∝ exp(-β E_i(k)) (Besag 1975).
+
+    conditional: E_i(k) [B, n, K] (e.g. ``EnergyTerms.conditional(y)``); y [B, n]. Needs no
+    inference, only each variable's energies with its neighbours at the truth — which is also
+    its weakness: it trusts true neighbours that inference will not have."""
+    lse = torch.logsumexp(-beta * conditional, -1) / beta  # -F_i
+    return (conditional.gather(-1, y[..., None]).squeeze(-1) + lse).sum(-1)
+
+
 NEEDS = {
     "energy": (),
     "perceptron": ("e_min",),
@@ -85,5 +98,6 @@ NEEDS = {
     "square_exponential": ("e_incorrect",),
     "nll": ("free_energy",),
     "mee": ("free_energy",),
+    "pseudo_likelihood": ("conditional",),
 }
 """What each loss needs besides E_C."""

@@ -53,7 +53,8 @@ class StructuredLoss:
 
     Args:
         name: "energy", "perceptron", "hinge", "log", "lvq2", "mce", "square_square",
-            "square_exponential", "nll" or "mee".
+            "square_exponential", "nll", "mee" or "pseudo_likelihood" (for models with
+            ``terms(x)``, such as :class:`~factors.FactorGraph`).
         margin, beta, gamma, delta: the losses' constants.
         cost: None, "hamming" or a callable (y) -> [B, n, K] table; with a cost, E_I is the
             cost-augmented energy E(ŷ) - Δ(y, ŷ) of ŷ = model.most_offending(x, y, cost), so
@@ -78,9 +79,18 @@ class StructuredLoss:
         self.cost = cost
 
     def terms(self, model: EnergyModel, x: Any, y: Any) -> dict[str, torch.Tensor]:
-        """E_C and whatever else this loss needs (E_I, E_min or F), each [B]."""
+        """E_C and whatever else this loss needs (E_I, E_min or F [B]; conditional energies
+        [B, n, K])."""
         out = {"e_correct": model.energy(x, y)}
         needs = losses.NEEDS[self.name]
+        if "conditional" in needs:
+            if not hasattr(model, "terms"):
+                raise TypeError(
+                    f"pseudo_likelihood needs a model with terms(x) (a FactorGraph); "
+                    f"{type(model).__name__} has none"
+                )
+            flat = y.reshape(y.shape[0], -1)
+            out["conditional"] = model.terms(x).conditional(flat)
         if "e_min" in needs:
             out["e_min"] = model.energy(x, answer(model.infer(x)))
         if "e_incorrect" in needs:
@@ -115,6 +125,9 @@ class StructuredLoss:
                 return losses.square_exponential_loss(ec, t["e_incorrect"], self.gamma)
             case "nll":
                 return losses.nll_loss(ec, t["free_energy"])
+            case "pseudo_likelihood":
+                flat = y.reshape(y.shape[0], -1)
+                return losses.pseudo_likelihood_loss(t["conditional"], flat, self.beta)
             case _:
                 return losses.mee_loss(ec, t["free_energy"], self.beta)
 

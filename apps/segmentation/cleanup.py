@@ -203,8 +203,7 @@ class CleanupModel(nn.Module):
         with P(y_i = k | rest) ∝ exp(-E(y with y_i = k)) (β = 1)."""
         flat = y.reshape(len(y), -1)
         cond = self.terms(u).conditional(flat)  # [B, n, K]
-        nll = torch.nn.functional.cross_entropy(-cond.transpose(1, 2), flat, reduction="none")
-        return nll.mean(1)
+        return factors.pseudo_likelihood_loss(cond, flat) / flat.shape[1]
 
     @torch.no_grad()
     def infer(self, u: torch.Tensor, method: str = "icm", **options) -> factors.InferenceResult:

@@ -102,3 +102,33 @@ def test_cost_augmented_hinge_is_the_max_margin_markov_loss():
 def test_unknown_loss_is_named():
     with pytest.raises(ValueError, match="unknown loss 'hing'"):
         StructuredLoss("hing")
+
+
+def test_pseudo_likelihood_is_the_sum_of_brute_force_conditional_log_likelihoods():
+    g = _chain(3)
+    ys, energies = reference.all_energies(g, None, 2)
+    y = ys[torch.tensor([10, 200])]
+    beta = 0.7
+    index = {tuple(a.tolist()): j for j, a in enumerate(ys)}
+    expected = torch.zeros(2, dtype=energies.dtype)
+    for b in range(2):
+        for i in range(y.shape[1]):
+            # Every labelling that differs from y at most in variable i, from the full energies.
+            rows = []
+            for k in range(g.num_labels):
+                z = y[b].clone()
+                z[i] = k
+                rows.append(energies[b, index[tuple(z.tolist())]])
+            e = torch.stack(rows)
+            expected[b] -= torch.log_softmax(-beta * e, 0)[y[b, i]] / beta
+    got = StructuredLoss("pseudo_likelihood", beta=beta).per_example(g, None, y)
+    torch.testing.assert_close(got, expected)
+
+
+def test_pseudo_likelihood_needs_a_factor_graph():
+    class Opaque:
+        def energy(self, x, y):
+            return torch.zeros(len(y))
+
+    with pytest.raises(TypeError, match="pseudo_likelihood needs a model with terms"):
+        StructuredLoss("pseudo_likelihood")(Opaque(), None, torch.zeros(2, 3, dtype=torch.long))
