@@ -9,7 +9,7 @@ from factors import grid_field
 from factors.inference.mean_field import mean_field as generic_mean_field
 from factors.terms import EnergyTerms
 
-OFFSETS = [(0, 1), (1, 0), (1, -1), (0, 3), (2, 2)]
+OFFSETS = [(0, 1), (1, 0), (1, -1), (0, 3), (2, 2), (1, 2), (0, -1)]  # convolved and shifted
 
 
 def pairs(h, w, offset):
