@@ -216,7 +216,6 @@ class CleanupModel(nn.Module):
                 f"unknown inference method {method!r}; choose from {', '.join(METHODS)}"
             )
         b, h, w, _ = u.shape
-        init = u.reshape(b, -1, self.num_labels).argmin(-1)
         if method == "mean_field" and self.patch_table is None:
             q = self.marginals(u, **options)
             y = q.argmax(-1)
@@ -226,6 +225,7 @@ class CleanupModel(nn.Module):
             result.marginals = q.reshape(b, h * w, -1)
             return result
         terms = self.terms(u).detach()
+        init = u.reshape(b, -1, self.num_labels).argmin(-1)
         if method == "alpha_expansion":
             result = alpha_expansion(self._metric_terms(terms, h, w), init=init, **options)
         elif method == "mean_field":  # with patch energies: the generic coordinate-wise engine

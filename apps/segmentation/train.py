@@ -7,8 +7,10 @@ are differentiable in the tables, the association weight and bias (and the label
 mean_i -log q_i(y_i). This is the NLL of the approximate marginals that inference actually
 computes (Domke 2013, "learning graphical model parameters with approximate marginal
 inference"): it trains the model *and* its truncated inference together, so the tables learn
-what mean field can use, and it needs no argmin inside the loop. It beat the structured
-perceptron on validation on both tasks (README). The other losses are kept and were measured:
+what mean field can use, and it needs no argmin inside the loop. On the embryo test set it
+beat the structured perceptron (README: pixel accuracy 90.5% against 89.0%, the perceptron
+with 8 neighbours only, same frozen labeller; 91.9% trained jointly). The other losses are kept
+and were measured:
 
 * ``"perceptron"``: E(y) - E(ŷ), per pixel, where ŷ is the answer of ICM (``ICM_SWEEPS`` sweeps)
   started at the labeller's own labelling. Its fixed point is where the inferred labellings
@@ -158,5 +160,4 @@ def train_interactions(
         schedule.step()
         history.append(total / len(x))
         bar.set_postfix(loss=f"{history[-1]:.4f}")
-    labeller.eval()
     return history
