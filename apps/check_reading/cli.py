@@ -60,7 +60,8 @@ def load_reader(path: str):
 
 def _evaluate(args) -> int:
     from . import evaluate, figures
-    from .experiment import evaluate_model, evaluate_sdnn, load_sets
+    from .experiment import evaluate_combined, evaluate_model, evaluate_sdnn, load_sets
+    from .reader import CheckReader
     from .sdnn import SdnnReader, field_strip
     from .train import prepare
 
@@ -76,6 +77,13 @@ def _evaluate(args) -> int:
         else:
             prepared = prepared or prepare(test, progress=not args.quiet)
             rows[name], curves[name] = evaluate_model(reader.model, prepared, test.texts)
+    # every segmenting reader with every SDNN reader as a product of experts
+    for a, seg in readers.items():
+        for b, sdnn in readers.items():
+            if isinstance(seg, CheckReader) and isinstance(sdnn, SdnnReader):
+                rows[f"{a} x {b}"], curves[f"{a} x {b}"] = evaluate_combined(
+                    seg.model, sdnn, prepared, strips, test.texts
+                )
     print(evaluate.format_table(rows))
     figure = figures.error_reject_figure(curves, Path(args.out) / "error_reject.png")
     print(f"wrote {figure}")

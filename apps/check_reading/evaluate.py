@@ -73,16 +73,17 @@ def summarise(answers: list[str], confidence, truths: list[str]) -> dict:
 
 def format_table(rows: dict[str, dict]) -> str:
     """A plain-text table: one line per system."""
+    w = max([18, *(len(name) + 1 for name in rows)])
     head = (
-        f"{'system':<18}{'fields':>7} | {'zero rejection':^20} | {'at <=1% error':^20} | "
+        f"{'system':<{w}}{'fields':>7} | {'zero rejection':^20} | {'at <=1% error':^20} | "
         f"{'at <=0.5% error':^20} | {'char':>6}"
     )
-    sub = f"{'':<18}{'':>7} | " + " | ".join([f"{'corr':>6}{'rej':>7}{'err':>7}"] * 3) + " |"
+    sub = f"{'':<{w}}{'':>7} | " + " | ".join([f"{'corr':>6}{'rej':>7}{'err':>7}"] * 3) + " |"
     lines = [head, sub, "-" * len(head)]
     for name, r in rows.items():
         cells = " | ".join(
             f"{100 * p.correct:6.1f}{100 * p.reject:7.1f}{100 * p.error:7.1f}"
             for p in (r["zero_reject"], r["error_1"], r["error_0.5"])
         )
-        lines.append(f"{name:<18}{r['fields']:>7} | {cells} | {100 * r['char_accuracy']:6.1f}")
+        lines.append(f"{name:<{w}}{r['fields']:>7} | {cells} | {100 * r['char_accuracy']:6.1f}")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ import torch
 from gtn._atomic import atomic_write
 
 from . import data, evaluate, figures
+from .combine import combine
 from .model import CheckReaderModel
 from .reader import CheckReader, read_batch
 from .sdnn import SdnnReader, field_strip
@@ -98,6 +99,23 @@ def evaluate_sdnn(reader: SdnnReader, strips: list[np.ndarray], texts: list[str]
     return _results(answers, np.concatenate(conf) if conf else np.zeros(0), texts)
 
 
+def evaluate_combined(
+    model: CheckReaderModel,
+    reader: SdnnReader,
+    prepared: PreparedSet,
+    strips: list[np.ndarray],
+    texts: list[str],
+):
+    """The product of experts of a segmenting model and an SDNN reader (see :mod:`.combine`)."""
+    model.eval()
+    answers, conf = [], []
+    for i in range(0, len(strips), 64):
+        a, c = combine(model, reader, prepared.segmentations[i : i + 64], strips[i : i + 64])
+        answers += a
+        conf.append(c)
+    return _results(answers, np.concatenate(conf) if conf else np.zeros(0), texts)
+
+
 def _results(answers: list[str], conf: np.ndarray, texts: list[str]):
     """(summary row, error-reject curve)."""
     correct = np.array([a == t for a, t in zip(answers, texts, strict=True)])
@@ -105,7 +123,8 @@ def _results(answers: list[str], conf: np.ndarray, texts: list[str]):
 
 
 def run_sdnn(config: Config, train_set, test_set, out: Path, progress: bool = True):
-    """Train the space-displacement reader on the training fields; (reader, row, curve)."""
+    """Train the space-displacement reader on the training fields; (reader, test strips, row,
+    curve)."""
     train_strips = [field_strip(f.image) for f in train_set.fields]
     reader = SdnnReader()
     train_sdnn(
@@ -119,7 +138,7 @@ def run_sdnn(config: Config, train_set, test_set, out: Path, progress: bool = Tr
     )
     reader.save(out / "sdnn.pt")
     test_strips = [field_strip(f.image) for f in test_set.fields]
-    return (reader, *evaluate_sdnn(reader, test_strips, test_set.texts))
+    return (reader, test_strips, *evaluate_sdnn(reader, test_strips, test_set.texts))
 
 
 def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3) -> dict:
@@ -177,10 +196,15 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
     for name, m in models.items():
         rows[name], curves[name] = evaluate_model(m, test_p, test_set.texts)
     if config.sdnn_epochs > 0:
-        _, rows["space displacement"], curves["space displacement"] = run_sdnn(
+        sdnn, strips, rows["space displacement"], curves["space displacement"] = run_sdnn(
             config, train_set, test_set, out, progress
         )
         say(f"space-displacement training done [{time.time() - t0:.0f}s]")
+        if "global nll" in models:
+            name = "global nll x sdnn"
+            rows[name], curves[name] = evaluate_combined(
+                models["global nll"], sdnn, test_p, strips, test_set.texts
+            )
     table = evaluate.format_table(rows)
     say(table)
     with atomic_write(out / "results.txt") as f:

@@ -24,7 +24,7 @@ import gtn
 from gtn._atomic import atomic_write
 from gtn.compose import intersect
 
-from .amounts import decode
+from .amounts import decode, encode, is_valid_amount
 from .model import CheckReaderModel, make_batch
 from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment
 
@@ -43,14 +43,33 @@ def read_batch(model: CheckReaderModel, segmentations: Sequence[Segmentation]):
         lattices = model.lattices(interps)
         paths = gtn.best_path_arcs(lattices)
         labels = [g.ilabel[p].tolist() for g, p in zip(lattices, paths, strict=True)]
-        total = gtn.free_energy(lattices, model.beta)
-        answer = gtn.free_energy(intersect(interps, [gtn.linear(t) for t in labels]), model.beta)
-        confidence = torch.exp(-model.beta * (answer - total)).clamp(0.0, 1.0)
-        confidence = torch.nan_to_num(confidence, nan=0.0).double().numpy()
+        log_p = _log_posteriors(model, interps, lattices, labels)
     for b, p in enumerate(paths):
         if p.size == 0:
-            confidence[b] = 0.0  # no grammatical reading at all
-    return [decode(t) for t in labels], confidence, lattices
+            log_p[b] = -np.inf  # no grammatical reading at all
+    return [decode(t) for t in labels], np.exp(log_p), lattices
+
+
+def answer_log_posteriors(
+    model: CheckReaderModel, segmentations: Sequence[Segmentation], answers: Sequence[str]
+) -> np.ndarray:
+    """float64 [B]: log P(answer_b | field b), summing over the segmentations that read it
+    (-inf when no segmentation does or the answer is not an amount of the grammar)."""
+    with torch.no_grad():
+        interps = model.interpretation_graphs(make_batch(segmentations))
+        lattices = model.lattices(interps)
+        labels = [encode(a) for a in answers]
+        log_p = _log_posteriors(model, interps, lattices, labels)
+    log_p[[not is_valid_amount(a) for a in answers]] = -np.inf
+    return log_p
+
+
+def _log_posteriors(model, interps, lattices, labels) -> np.ndarray:
+    """-beta (F(Y_b) - F) for label lists Y_b, clipped to <= 0; NaN (no reading) -> -inf."""
+    total = gtn.free_energy(lattices, model.beta)
+    answer = gtn.free_energy(intersect(interps, [gtn.linear(t) for t in labels]), model.beta)
+    log_p = (-model.beta * (answer - total)).clamp(max=0.0)
+    return torch.nan_to_num(log_p, nan=-np.inf, neginf=-np.inf).double().numpy()
 
 
 def check_image(image, index: int = 0) -> np.ndarray:

@@ -25,7 +25,7 @@ from torch import nn
 
 import gtn
 
-from .amounts import ALPHABET, decode, grammar
+from .amounts import ALPHABET, decode, encode, grammar, is_valid_amount
 from .glyphs import resize
 from .reader import CheckpointError, check_image, load_state, save_state
 from .segment import _BAND, SIZE, find_cuts, normalised_ink
@@ -108,6 +108,27 @@ class SpaceDisplacementNet(nn.Module):
     def frames(widths: torch.Tensor) -> torch.Tensor:
         """[B] emission frames of strips ``widths`` columns wide."""
         return widths // STRIDE
+
+
+def _log_posteriors(em, frames, total, labels: list[list[int]]) -> np.ndarray:
+    """log P(Y_b | x) = F(all) - F(Y_b) <= 0 for label lists Y_b (-inf when Y_b is empty or
+    no alignment reads it). em: float64 [B, T, 15]; frames [B]; total: F(all) [B]."""
+    log_p = np.full(len(labels), -np.inf)
+    ok = [b for b, t in enumerate(labels) if t and torch.isfinite(total[b])]
+    if ok:
+        targets = [[1 + c for c in labels[b]] for b in ok]
+        answer = gtn.ctc_loss(
+            em[ok],
+            torch.tensor([t for ts in targets for t in ts]),
+            frames[ok],
+            torch.tensor([len(t) for t in targets]),
+            blank=BLANK,
+            reduction="none",
+        )
+        log_p[ok] = (
+            torch.nan_to_num(total[ok] - answer, nan=-np.inf, neginf=-np.inf).clamp(max=0.0).numpy()
+        )
+    return log_p
 
 
 def decoding_graph() -> tuple[gtn.Graph, np.ndarray]:
@@ -194,25 +215,26 @@ class SdnnReader:
             em = em.double()
             lattice = gtn.dense_intersect(self.graph, em, frames)
             arcs = lattice.best_alignment().arcs.numpy()
-            total = lattice.free_energy()
             labels = [[int(c) for c in self.olabel[row[row >= 0]] if c >= 0] for row in arcs]
-            conf = np.zeros(len(strips))
             for b, strip in enumerate(strips):
                 if not strip.any():  # no ink, nothing to read
                     labels[b] = []
-            ok = [b for b, t in enumerate(labels) if t and torch.isfinite(total[b])]
-            if ok:
-                targets = [[1 + c for c in labels[b]] for b in ok]
-                answer = gtn.ctc_loss(
-                    em[ok],
-                    torch.tensor([t for ts in targets for t in ts]),
-                    frames[ok],
-                    torch.tensor([len(t) for t in targets]),
-                    blank=BLANK,
-                    reduction="none",
-                )
-                conf[ok] = torch.exp(total[ok] - answer).clamp(0.0, 1.0).numpy()
-        return [decode(t) for t in labels], conf
+            log_p = _log_posteriors(em, frames, lattice.free_energy(), labels)
+        return [decode(t) for t in labels], np.exp(log_p)
+
+    def answer_log_posteriors(self, strips: list[np.ndarray], answers: list[str]) -> np.ndarray:
+        """float64 [B]: log P(answer_b | strip b), summing over the alignments that read it
+        (-inf for an empty answer or one the amount grammar does not accept)."""
+        if not strips:
+            return np.zeros(0)
+        self.network.eval()
+        with torch.no_grad():
+            em, frames = self.emissions(strips)
+            em = em.double()
+            total = gtn.dense_intersect(self.graph, em, frames).free_energy()
+            log_p = _log_posteriors(em, frames, total, [encode(a) for a in answers])
+        log_p[[not is_valid_amount(a) for a in answers]] = -np.inf
+        return log_p
 
     def read(self, images: list[np.ndarray], batch_size: int = 64) -> list[tuple[str, float]]:
         """Per image (2-D numpy, dark ink on white, uint8 0-255 or float 0-1, any width):

@@ -17,7 +17,7 @@ def test_run_trains_every_system_and_writes_results_and_figures(tmp_path):
         cache_dir=str(tmp_path / "cache"),
     )
     rows = run(config, tmp_path / "out", progress=False, figure_fields=1)
-    assert list(rows) == ["local", "global nll", "space displacement"]
+    assert list(rows) == ["local", "global nll", "space displacement", "global nll x sdnn"]
     for row in rows.values():
         assert row["fields"] == 12 and 0 <= row["char_accuracy"] <= 1
         point = row["zero_reject"]

@@ -1,0 +1,84 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from apps.check_reading import CheckReader
+from apps.check_reading.amounts import ALPHABET, is_valid_amount
+from apps.check_reading.combine import CombinedReader, combine
+from apps.check_reading.model import CheckReaderModel
+from apps.check_reading.reader import answer_log_posteriors, read_batch
+from apps.check_reading.sdnn import SdnnReader, field_strip
+from apps.check_reading.segment import segment
+
+
+def two_blob_field() -> np.ndarray:
+    """Two thin bars with a blank gap: 2 pieces, so readings of 1 or 2 characters."""
+    image = np.full((40, 70), 255, np.uint8)
+    image[8:32, 10:12] = 0
+    image[10:30, 40:42] = 0
+    return image
+
+
+def test_answer_posteriors_sum_to_one_over_every_amount():
+    seg = segment(two_blob_field())
+    assert seg.cuts.shape[0] == 3  # two pieces, three segments
+    model = CheckReaderModel().eval()
+    amounts = [
+        "".join(t)
+        for n in (1, 2)
+        for t in itertools.product(ALPHABET, repeat=n)
+        if is_valid_amount("".join(t))
+    ]
+    log_p = answer_log_posteriors(model, [seg] * len(amounts), amounts)
+    assert np.isclose(np.exp(log_p).sum(), 1.0, atol=1e-5)
+    assert answer_log_posteriors(model, [seg, seg], ["1,", "123"]).tolist() == [-np.inf] * 2
+
+
+def test_answer_posteriors_agree_with_each_readers_confidence(small_train, small_prepared):
+    segs = small_prepared.segmentations[:5]
+    strips = [field_strip(f.image) for f in small_train.fields[:5]]
+    model, sdnn = CheckReaderModel().eval(), SdnnReader()
+    answers, conf, _ = read_batch(model, segs)
+    assert np.allclose(np.exp(answer_log_posteriors(model, segs, answers)), conf)
+    answers, conf = sdnn.read_strips(strips)
+    assert np.allclose(np.exp(sdnn.answer_log_posteriors(strips, answers)), conf)
+
+
+def test_combination_takes_the_better_geometric_mean_of_the_two_answers(
+    small_train, small_prepared
+):
+    n = 8
+    segs = small_prepared.segmentations[:n]
+    strips = [field_strip(f.image) for f in small_train.fields[:n]]
+    model, sdnn = CheckReaderModel().eval(), SdnnReader()
+    answers, conf = combine(model, sdnn, segs, strips)
+    seg_answers, _, _ = read_batch(model, segs)
+    sdnn_answers, _ = sdnn.read_strips(strips)
+
+    def geometric_mean(candidates):
+        return np.exp(
+            0.5
+            * (
+                answer_log_posteriors(model, segs, candidates)
+                + sdnn.answer_log_posteriors(strips, candidates)
+            )
+        )
+
+    by_seg, by_sdnn = geometric_mean(seg_answers), geometric_mean(sdnn_answers)
+    assert np.allclose(conf, np.maximum(by_seg, by_sdnn))
+    for a, s, d in zip(answers, seg_answers, sdnn_answers, strict=True):
+        assert a in (s, d)
+    assert np.all((conf >= 0) & (conf <= 1))
+
+
+def test_combined_reader_reads_images_and_names_bad_input(small_train):
+    reader = CombinedReader(CheckReader(), SdnnReader())
+    images = small_train.images[:3] + [np.full((40, 90), 255, np.uint8)]
+    out = reader.read(images)
+    assert len(out) == 4 and out[-1] == ("", 0.0)
+    assert all(0 <= c <= 1 and (a == "" or is_valid_amount(a)) for a, c in out)
+    with pytest.raises(ValueError, match="image 1 .* colour image"):
+        reader.read([images[0], np.zeros((40, 90, 3), np.uint8)])
+    with pytest.raises(ValueError, match="2 segmentations but 1 strips"):
+        combine(CheckReaderModel(), SdnnReader(), [segment(images[0])] * 2, [images[0]])
