@@ -6,7 +6,9 @@ interpretation graph o amount grammar -> Viterbi. Energies: lower is better.
 >>> reader = CheckReader()  # or CheckReader.load("out/demo/global_nll.pt")
 """
 
+from .combine import CombinedReader
 from .model import CheckReaderModel
 from .reader import CheckpointError, CheckReader
+from .sdnn import SdnnReader
 
-__all__ = ["CheckReader", "CheckReaderModel", "CheckpointError"]
+__all__ = ["CheckReader", "CheckReaderModel", "CheckpointError", "CombinedReader", "SdnnReader"]
