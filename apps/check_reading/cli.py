@@ -189,7 +189,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
             help="epochs of the space-displacement reader (0: leave it out)",
         )
         q.set_defaults(run=_guarded(_run))
-    q = jobs.add_parser("evaluate", help="evaluate checkpoints on held-out test fields")
+    q = jobs.add_parser(
+        "evaluate",
+        help="evaluate checkpoints on held-out test fields (with a segmenting and an SDNN"
+        " checkpoint, also their product of experts)",
+    )
     q.add_argument("checkpoints", nargs="+")
     _add_config_args(q)
     q.add_argument("--out", default="out/check_reading")

@@ -82,3 +82,16 @@ def test_combined_reader_reads_images_and_names_bad_input(small_train):
         reader.read([images[0], np.zeros((40, 90, 3), np.uint8)])
     with pytest.raises(ValueError, match="2 segmentations but 1 strips"):
         combine(CheckReaderModel(), SdnnReader(), [segment(images[0])] * 2, [images[0]])
+
+
+def test_cli_evaluate_adds_the_product_of_a_segmenting_and_an_sdnn_checkpoint(tmp_path, capsys):
+    from apps.cli import main
+
+    CheckReader().save(tmp_path / "seg.pt")
+    SdnnReader().save(tmp_path / "sdnn.pt")
+    argv = ["check-reading", "evaluate", str(tmp_path / "seg.pt"), str(tmp_path / "sdnn.pt")]
+    options = ["--test-fields", "6", "--cache-dir", str(tmp_path), "--out", str(tmp_path)]
+    assert main([*argv, *options, "--quiet"]) == 0
+    rows = [line.split()[0:3] for line in capsys.readouterr().out.splitlines()[3:6]]
+    assert rows == [["seg", "6", "|"], ["sdnn", "6", "|"], ["seg", "x", "sdnn"]]
+    assert (tmp_path / "error_reject.png").stat().st_size > 1000
