@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .model import CheckReaderModel
-from .reader import CheckReader, answer_log_posteriors, check_image, read_batch
+from .reader import CheckReader, answer_log_posteriors, check_image, field_graphs, read_batch
 from .sdnn import SdnnReader, field_strip
 from .segment import Segmentation
 
@@ -34,12 +34,15 @@ def combine(
     the SDNN's strips): (answers [B], confidence float64 [B] in [0, 1])."""
     if len(segmentations) != len(strips):
         raise ValueError(f"{len(segmentations)} segmentations but {len(strips)} strips")
-    seg_answers, seg_conf, _ = read_batch(model, segmentations)
-    sdnn_answers, sdnn_conf = sdnn.read_strips(list(strips))
+    strips = list(strips)
+    graphs = field_graphs(model, segmentations)  # each network runs once per batch
+    decoded = sdnn.decode_lattice(strips) if strips else None
+    seg_answers, seg_conf, _ = read_batch(model, segmentations, graphs)
+    sdnn_answers, sdnn_conf = sdnn.read_strips(strips, decoded)
     with np.errstate(divide="ignore"):
         # each candidate's log posterior under the reader that did not propose it
-        seg_of_sdnn = answer_log_posteriors(model, segmentations, sdnn_answers)
-        sdnn_of_seg = sdnn.answer_log_posteriors(list(strips), seg_answers)
+        seg_of_sdnn = answer_log_posteriors(model, segmentations, sdnn_answers, graphs)
+        sdnn_of_seg = sdnn.answer_log_posteriors(strips, seg_answers, decoded)
         score_seg = 0.5 * (np.log(seg_conf) + sdnn_of_seg)
         score_sdnn = 0.5 * (np.log(sdnn_conf) + seg_of_sdnn)
     take_sdnn = score_sdnn > score_seg

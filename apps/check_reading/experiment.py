@@ -78,15 +78,21 @@ def load_sets(config: Config, progress: bool = True) -> tuple[data.FieldSet, dat
     return train, test
 
 
-def read_all(model: CheckReaderModel, prepared: PreparedSet, batch_size: int = 64):
-    """(answers, confidences) for every prepared field."""
-    model.eval()
+def in_batches(read, n: int, batch_size: int = 64):
+    """(answers, confidences) of n fields, ``read(i, j)`` -> (answers, conf) of fields i..j-1."""
     answers, conf = [], []
-    for i in range(0, len(prepared), batch_size):
-        a, c, _ = read_batch(model, prepared.segmentations[i : i + batch_size])
+    for i in range(0, n, batch_size):
+        a, c = read(i, min(i + batch_size, n))
         answers += a
         conf.append(c)
     return answers, np.concatenate(conf) if conf else np.zeros(0)
+
+
+def read_all(model: CheckReaderModel, prepared: PreparedSet, batch_size: int = 64):
+    """(answers, confidences) for every prepared field."""
+    model.eval()
+    segs = prepared.segmentations
+    return in_batches(lambda i, j: read_batch(model, segs[i:j])[:2], len(segs), batch_size)
 
 
 def evaluate_model(model: CheckReaderModel, prepared: PreparedSet, texts: list[str]):
@@ -94,12 +100,7 @@ def evaluate_model(model: CheckReaderModel, prepared: PreparedSet, texts: list[s
 
 
 def evaluate_sdnn(reader: SdnnReader, strips: list[np.ndarray], texts: list[str]):
-    answers, conf = [], []
-    for i in range(0, len(strips), 64):
-        a, c = reader.read_strips(strips[i : i + 64])
-        answers += a
-        conf.append(c)
-    return _results(answers, np.concatenate(conf) if conf else np.zeros(0), texts)
+    return _results(*in_batches(lambda i, j: reader.read_strips(strips[i:j]), len(strips)), texts)
 
 
 def evaluate_combined(
@@ -111,12 +112,12 @@ def evaluate_combined(
 ):
     """The product of experts of a segmenting model and an SDNN reader (see :mod:`.combine`)."""
     model.eval()
-    answers, conf = [], []
-    for i in range(0, len(strips), 64):
-        a, c = combine(model, reader, prepared.segmentations[i : i + 64], strips[i : i + 64])
-        answers += a
-        conf.append(c)
-    return _results(answers, np.concatenate(conf) if conf else np.zeros(0), texts)
+    segs = prepared.segmentations
+
+    def read(i: int, j: int):
+        return combine(model, reader, segs[i:j], strips[i:j])
+
+    return _results(*in_batches(read, len(strips)), texts)
 
 
 def _results(answers: list[str], conf: np.ndarray, texts: list[str]):

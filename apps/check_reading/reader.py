@@ -35,12 +35,20 @@ class CheckpointError(ValueError):
     """A checkpoint file that is missing, corrupt or not a check-reader checkpoint."""
 
 
-def read_batch(model: CheckReaderModel, segmentations: Sequence[Segmentation]):
-    """Read B over-segmented fields: (answers [B] str, confidence float64 [B], lattices)."""
+def field_graphs(model: CheckReaderModel, segmentations: Sequence[Segmentation]):
+    """(interpretation graphs, lattices = interpretation o grammar) of B fields, without
+    gradients: one recogniser call, shared by :func:`read_batch` and
+    :func:`answer_log_posteriors` when both read the same fields."""
     with torch.no_grad():
-        batch = make_batch(segmentations)
-        interps = model.interpretation_graphs(batch)
-        lattices = model.lattices(interps)
+        interps = model.interpretation_graphs(make_batch(segmentations))
+        return interps, model.lattices(interps)
+
+
+def read_batch(model: CheckReaderModel, segmentations: Sequence[Segmentation], graphs=None):
+    """Read B over-segmented fields: (answers [B] str, confidence float64 [B], lattices).
+    ``graphs``: :func:`field_graphs` of these fields if already built."""
+    interps, lattices = graphs or field_graphs(model, segmentations)
+    with torch.no_grad():
         paths = gtn.best_path_arcs(lattices)
         labels = [g.ilabel[p].tolist() for g, p in zip(lattices, paths, strict=True)]
         log_p = _log_posteriors(model, interps, lattices, labels)
@@ -51,15 +59,17 @@ def read_batch(model: CheckReaderModel, segmentations: Sequence[Segmentation]):
 
 
 def answer_log_posteriors(
-    model: CheckReaderModel, segmentations: Sequence[Segmentation], answers: Sequence[str]
+    model: CheckReaderModel,
+    segmentations: Sequence[Segmentation],
+    answers: Sequence[str],
+    graphs=None,
 ) -> np.ndarray:
     """float64 [B]: log P(answer_b | field b), summing over the segmentations that read it
-    (-inf when no segmentation does or the answer is not an amount of the grammar)."""
+    (-inf when no segmentation does or the answer is not an amount of the grammar).
+    ``graphs``: :func:`field_graphs` of these fields if already built."""
+    interps, lattices = graphs or field_graphs(model, segmentations)
     with torch.no_grad():
-        interps = model.interpretation_graphs(make_batch(segmentations))
-        lattices = model.lattices(interps)
-        labels = [encode(a) for a in answers]
-        log_p = _log_posteriors(model, interps, lattices, labels)
+        log_p = _log_posteriors(model, interps, lattices, [encode(a) for a in answers])
     log_p[[not is_valid_amount(a) for a in answers]] = -np.inf
     return log_p
 

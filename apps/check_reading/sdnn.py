@@ -205,15 +205,23 @@ class SdnnReader:
         images, widths = stack_strips(strips)
         return self.network(images), SpaceDisplacementNet.frames(widths)
 
-    def read_strips(self, strips: list[np.ndarray]) -> tuple[list[str], np.ndarray]:
-        """Viterbi answers and their posteriors P(answer | x) in [0, 1] (0: no reading)."""
-        if not strips:
-            return [], np.zeros(0)
+    def decode_lattice(self, strips: list[np.ndarray]):
+        """(energies float64 [B, T, 15], frames [B], dense lattice) of B strips, without
+        gradients: one network call, shared by :meth:`read_strips` and
+        :meth:`answer_log_posteriors` when both read the same strips."""
         self.network.eval()
         with torch.no_grad():
             em, frames = self.emissions(strips)
             em = em.double()
-            lattice = gtn.dense_intersect(self.graph, em, frames)
+            return em, frames, gtn.dense_intersect(self.graph, em, frames)
+
+    def read_strips(self, strips: list[np.ndarray], decoded=None) -> tuple[list[str], np.ndarray]:
+        """Viterbi answers and their posteriors P(answer | x) in [0, 1] (0: no reading).
+        ``decoded``: :meth:`decode_lattice` of these strips if already built."""
+        if not strips:
+            return [], np.zeros(0)
+        em, frames, lattice = decoded or self.decode_lattice(strips)
+        with torch.no_grad():
             arcs = lattice.best_alignment().arcs.numpy()
             labels = [[int(c) for c in self.olabel[row[row >= 0]] if c >= 0] for row in arcs]
             for b, strip in enumerate(strips):
@@ -222,16 +230,17 @@ class SdnnReader:
             log_p = _log_posteriors(em, frames, lattice.free_energy(), labels)
         return [decode(t) for t in labels], np.exp(log_p)
 
-    def answer_log_posteriors(self, strips: list[np.ndarray], answers: list[str]) -> np.ndarray:
+    def answer_log_posteriors(
+        self, strips: list[np.ndarray], answers: list[str], decoded=None
+    ) -> np.ndarray:
         """float64 [B]: log P(answer_b | strip b), summing over the alignments that read it
-        (-inf for an empty answer or one the amount grammar does not accept)."""
+        (-inf for an empty answer or one the amount grammar does not accept).
+        ``decoded``: :meth:`decode_lattice` of these strips if already built."""
         if not strips:
             return np.zeros(0)
-        self.network.eval()
+        em, frames, lattice = decoded or self.decode_lattice(strips)
         with torch.no_grad():
-            em, frames = self.emissions(strips)
-            em = em.double()
-            total = gtn.dense_intersect(self.graph, em, frames).free_energy()
+            total = lattice.free_energy()
             log_p = _log_posteriors(em, frames, total, [encode(a) for a in answers])
         log_p[[not is_valid_amount(a) for a in answers]] = -np.inf
         return log_p
