@@ -18,19 +18,21 @@ import numba as nb
 import numpy as np
 
 from ._emission import frame_factors
-from ._scaled import FAST, TINY, _normalise_max
+from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
+
+BAD_ENERGY = 2  # status: a NaN or -inf energy in a valid frame
 
 
 @nb.njit(cache=True, parallel=True, fastmath=FAST)
 def forward(
-    em, lengths, active, ulab, labs, wd, swexp, fwexp, shift, beta, pe, alpha, scale, energy,
-    status,
+    em, lengths, active, ulab, labs, wd, wdt, swexp, fwexp, shift, beta, pe, alpha, scale,
+    energy, status,
 ):  # fmt: skip
-    """Free energy per utterance into ``energy``; status[b] = 1 asks for the log-space path,
-    2 flags a NaN or -inf among the labels ``labs`` of a frame t < lengths[b]."""
+    """Free energy per utterance into ``energy`` and its status (see ``_scaled``), or
+    BAD_ENERGY for a NaN or -inf among the labels ``labs`` of a frame t < lengths[b]."""
     N, P = wd.shape
     for b in nb.prange(em.shape[0]):
-        status[b] = 1
+        status[b] = LOG
         energy[b] = np.inf
         if not active[b]:
             continue
@@ -41,7 +43,7 @@ def forward(
         c = 0.0
         for s in range(N):
             c += swexp[s]
-        if c == 0.0:
+        if not c > 0.0:
             continue
         for s in range(N):
             a[s] = swexp[s] / c
@@ -49,13 +51,14 @@ def forward(
         scale[b, 0] = c
         total = np.log(c)
         eshift = 0.0
-        bad = False
+        code = EXACT
         for t in range(T):
             eshift += frame_factors(em[b, t], labs, beta, ebuf, pe[b, t])
+            bad = False
             for u in range(ebuf.shape[0]):
                 bad |= not ebuf[u] > -np.inf
-            if bad:  # NaN or -inf energy: status 2, the caller names the culprit
-                status[b] = 2
+            if bad:  # the caller names the culprit
+                code = BAD_ENERGY
                 break
             p = pe[b, t]
             _matvec(raw, wd, a, N, P)
@@ -63,33 +66,40 @@ def forward(
             for j in range(N):
                 raw[j] *= p[ulab[j]]
                 c += raw[j]
-            if not c > TINY:
+            if not c >= LOW:
+                code = LOG
                 break
             inv = 1.0 / c
             for j in range(N):
-                a[j] = raw[j] * inv
-                alpha[b, t + 1, j] = a[j]
+                v = raw[j] * inv
+                if v < LOW and code == EXACT and ebuf[ulab[j]] < np.inf:
+                    for i in range(N):
+                        if alpha[b, t, i] > 0.0 and wdt[j, i] > 0.0:
+                            code = FLUSHED
+                a[j] = v
+                alpha[b, t + 1, j] = v
             scale[b, t + 1] = c
             total += np.log(c)
-        if bad or not c > TINY:
+        if code == LOG or code == BAD_ENERGY:
+            status[b] = code
             continue
         z = 0.0
         for s in range(N):
             z += alpha[b, T, s] * fwexp[s]
-        if not z > TINY:
+        if not z >= LOW:
             continue
-        status[b] = 0
+        status[b] = code
         energy[b] = shift[0] * T + shift[1] + shift[2] + eshift - (total + np.log(z)) / beta
 
 
 @nb.njit(cache=True, parallel=True, fastmath=FAST)
 def backward(
-    gout, lengths, active, rows, ulab, labs, wd, wdt, fwexp, alpha, pe, scale, arc_grads,
+    gout, lengths, active, rows, ulab, labs, wd, wdt, fwexp, alpha, pe, scale, arc_grads, dev,
     g_em, g_d, g_sw, g_fw,
 ):  # fmt: skip
     """Posteriors times gout[b] into g_em [B, T, V], and into the arc (g_d [rows, N, P], laid
     out as wd; only if ``arc_grads``), start and final buffers (row rows[b], as in
-    ``_statewise.backward``)."""
+    ``_statewise.backward``); dev[b] as in ``_scaled.backward``."""
     N, P = wd.shape
     for b in nb.prange(gout.shape[0]):
         if not active[b]:
@@ -102,39 +112,45 @@ def backward(
         f = np.zeros(P)
         z = 0.0
         for s in range(N):
-            bnext[s] = fwexp[s]
             z += alpha[b, T, s] * fwexp[s]
         for s in range(N):
-            g_fw[row, s] += go * alpha[b, T, s] * fwexp[s] / z
-        _normalise_max(bnext, N)
+            x = fwexp[s] / z if alpha[b, T, s] > 0.0 else 0.0
+            bnext[s] = x
+            g_fw[row, s] += go * alpha[b, T, s] * x
+        worst = 0.0
         for t in range(T - 1, -1, -1):
             a = alpha[b, t]
             an = alpha[b, t + 1]
             p = pe[b, t]
             ge = g_em[b, t]
-            norm = 0.0
-            for j in range(N):
-                norm += an[j] * bnext[j]
-            post = go / norm  # state posterior = alpha[t+1, j] * bnext[j] * post
-            coef = post / scale[b, t + 1]
+            inv = 1.0 / scale[b, t + 1]
+            total = 0.0  # the state posteriors of frame t sum to 1
             for j in range(N):
                 u = ulab[j]
-                ge[labs[u]] += an[j] * bnext[j] * post
-                f[j] = p[u] * bnext[j]
+                post = an[j] * bnext[j]
+                total += post
+                ge[labs[u]] += go * post
+                f[j] = bnext[j] * p[u] * inv
             _matvec(bcur, wdt, f, N, P)
             if arc_grads:
                 gd = g_d[row]
                 for i in range(N):
-                    ci = a[i] * coef
+                    ci = a[i] * go
                     if ci != 0.0:
                         _axpy_prod(gd[i], wd[i], f, ci, P)
-            _normalise_max(bcur, N)
+            for i in range(N):
+                if not a[i] > 0.0:
+                    bcur[i] = 0.0
+            d = abs(total - 1.0)
+            worst = max(worst, d if d == d else np.inf)
             bnext, bcur = bcur, bnext
-        z = 0.0
+        total = 0.0
         for s in range(N):
-            z += alpha[b, 0, s] * bnext[s]
-        for s in range(N):
-            g_sw[row, s] += go * alpha[b, 0, s] * bnext[s] / z
+            x = alpha[b, 0, s] * bnext[s]
+            total += x
+            g_sw[row, s] += go * x
+        d = abs(total - 1.0)
+        dev[b] = max(worst, d if d == d else np.inf)
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")

@@ -1,16 +1,23 @@
 """Forward-backward in scaled probability space (numba), the fast path for free energies.
 
 Values are exp(-beta * energy) relative to per-graph weight shifts and per-frame emission
-shifts, and each frame's forward vector is renormalised to sum 1 (its log scale is kept), so
-only multiply-adds remain in the inner loops. Alpha is stored *before* the epsilon closure so the
-backward pass can normalise every posterior locally (each path crosses each frame once).
-Utterances whose scales underflow, or that end with no mass, are flagged for the exact
-log-space kernels (``_logspace``), which also tell "no path" from underflow.
+shifts; each frame's forward vector is renormalised to sum 1 (its scale c_t is kept) and the
+backward vector uses the same scales (Rabiner's scaling), so that alpha_t . beta_t = 1 at every
+frame and a state's backward value is at most 1 / its forward value. All values are float64.
 
-Shapes: em [B, T, V]; pe [B, T, Umax] (the emission factors of each graph's labels, filled by
-the forward pass and reused by the backward);
-alpha [B, T+1, Nmax]; scale [B, T+1]. alpha and pe are stored in the emissions' dtype (halves
-memory for float32); all sums accumulate in float64.
+Exactness. Products and sums of positive float64 numbers lose nothing unless a value leaves the
+normal range, so the forward pass watches for exactly that: a state that some path reaches
+(a source with mass, a finite arc, a finite emission) whose normalised value falls below
+``LOW`` is *flushed*; the free energy is then only certain after the backward check, which
+tests alpha_t . beta_t = 1 at every frame (a flushed state that carried mass breaks it at the
+frames before the flush). Utterances that fail, or whose frame scale falls below ``LOW``, go to
+the exact log-space kernels (``_logspace``). With alive values >= LOW and scales >= LOW every
+backward value stays below 1 / LOW**2, far from overflow.
+
+Alpha is stored *before* the epsilon closure. Shapes: em [B, T, V]; pe [B, T, Umax] (the
+emission factors of each graph's labels, filled by the forward pass and reused by the backward);
+alpha [B, T+1, Nmax]; scale [B, T+1]; dev [B] the largest |alpha_t . beta_t - 1| seen.
+Status codes: 0 exact, 1 needs the log-space path, 3 flushed (exact if the backward check passes).
 """
 
 import numba as nb
@@ -20,21 +27,47 @@ from ._emission import frame_factors
 
 # reassoc lets LLVM vectorise the dot products; no 'nnan'/'ninf': +inf energies are meaningful.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
-TINY = 1e-280  # a frame scale below this loses float64 precision: fall back to log space
+LOW = 1e-150  # smallest trusted normalised value (and frame scale)
+HIGH = 1e150  # largest trusted value after an epsilon closure
+EXACT, LOG, FLUSHED = 0, 1, 3
 
 
 @nb.njit(cache=True, fastmath=FAST)
 def _closure(a, out, e0, e1, eps_src, eps_dst, ewexp):
-    """out = epsilon closure of a (forward direction, topological order)."""
+    """out = epsilon closure of a (forward direction, topological order); returns EXACT,
+    FLUSHED (a reached value below LOW) or LOG (a value above HIGH)."""
     out[:] = a
+    code = EXACT
     for i in range(e0, e1):
-        out[eps_dst[i]] += out[eps_src[i]] * ewexp[i]
+        x = out[eps_src[i]] * ewexp[i]
+        out[eps_dst[i]] += x
+        if out[eps_src[i]] > 0.0 and ewexp[i] > 0.0:
+            v = out[eps_dst[i]]
+            if not v <= HIGH:
+                return LOG
+            if v < LOW:
+                code = FLUSHED
+    return code
 
 
 @nb.njit(cache=True, fastmath=FAST)
 def _closure_back(bv, e0, e1, eps_src, eps_dst, ewexp):
     for i in range(e1 - 1, e0 - 1, -1):
-        bv[eps_src[i]] += ewexp[i] * bv[eps_dst[i]]
+        if ewexp[i] > 0.0:
+            bv[eps_src[i]] += ewexp[i] * bv[eps_dst[i]]
+
+
+@nb.njit(cache=True, fastmath=FAST)
+def _reached(d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebuf):
+    """Whether some path reaches state d at this frame (a source with mass, a finite arc and
+    a finite emission): then a zero or tiny value of d is underflow, not absence."""
+    for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
+        if ebuf[run_ulab[r]] < np.inf:
+            s0, p0 = run_src0[r], run_pos0[r]
+            for k in range(run_len[r]):
+                if a[s0 + k] > 0.0 and wexp[p0 + k] > 0.0:
+                    return True
+    return False
 
 
 @nb.njit(cache=True, parallel=True, fastmath=FAST)
@@ -66,11 +99,11 @@ def forward(
     energy,
     status,
 ):
-    """Free energy per utterance into ``energy``; status[b] = 1 asks for the log-space path.
+    """Free energy per utterance into ``energy``, and its status (see the module docstring).
     Fills pe[b, t, u] = exp(-beta (em[b, t, label u] - m[b, t])) (see ``_emission``)."""
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
-        status[b] = 1
+        status[b] = LOG
         energy[b] = np.inf
         if not active[b]:
             continue
@@ -81,24 +114,29 @@ def forward(
         e0, e1 = eps_off[g], eps_off[g + 1]
         glabs = labs[lab_off[g] : lab_off[g + 1]]
         ebuf = np.empty(glabs.shape[0])
-        tmp = np.empty(nmax, alpha.dtype)
-        raw = np.empty(nmax)  # a frame before normalisation, in float64
+        tmp = np.empty(nmax)
+        raw = np.empty(nmax)
         c = 0.0
         for s in range(N):
             c += swexp[n0 + s]
-        if c == 0.0:
+        if not c > 0.0:
             continue
         for s in range(N):
             alpha[b, 0, s] = swexp[n0 + s] / c
         scale[b, 0] = c
         total = np.log(c)
         eshift = 0.0
-        for t in range(T):
-            eshift += frame_factors(em[b, t], glabs, beta, ebuf, pe[b, t])
+        code = EXACT
+        for t in range(T + 1):
             a = alpha[b, t]
             if e1 > e0:
-                _closure(alpha[b, t, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
+                code = max(
+                    code, _closure(alpha[b, t, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
+                )
                 a = tmp
+            if code == LOG or t == T:
+                break
+            eshift += frame_factors(em[b, t], glabs, beta, ebuf, pe[b, t])
             c = 0.0
             for d in range(N):
                 acc = 0.0
@@ -110,25 +148,28 @@ def forward(
                     acc += dot * pe[b, t, run_ulab[r]]
                 raw[d] = acc
                 c += acc
-            if not c > TINY:
+            if not c >= LOW:
+                code = LOG
                 break
             inv = 1.0 / c
             for d in range(N):
-                alpha[b, t + 1, d] = raw[d] * inv
+                v = raw[d] * inv
+                alpha[b, t + 1, d] = v
+                if v < LOW and code == EXACT:
+                    if _reached(
+                        d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebuf
+                    ):
+                        code = FLUSHED
             scale[b, t + 1] = c
             total += np.log(c)
-        if not c > TINY:
+        if code == LOG:
             continue
-        a = alpha[b, T]
-        if e1 > e0:
-            _closure(alpha[b, T, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
-            a = tmp
         z = 0.0
         for s in range(N):
             z += a[s] * fwexp[n0 + s]
-        if not z > TINY:
+        if not z >= LOW:
             continue
-        status[b] = 0
+        status[b] = code
         energy[b] = (
             shift[g, 0] * T + shift[g, 1] + shift[g, 2] + eshift - (total + np.log(z)) / beta
         )
@@ -160,6 +201,7 @@ def backward(
     active,
     rows,
     arc_grads,
+    dev,
     g_em,
     g_w,
     g_ew,
@@ -168,7 +210,7 @@ def backward(
 ):
     """Posteriors times gout[b]: into g_em [B, T, V] and the arc (only if ``arc_grads``),
     epsilon, start and final buffers (row rows[b]: b when the graph is shared by the batch,
-    else 0 with disjoint slices)."""
+    else 0 with disjoint slices); dev[b] = max over frames of |alpha_t . beta_t - 1|."""
     nmax = alpha.shape[2]
     for b in nb.prange(gout.shape[0]):
         if not active[b]:
@@ -184,77 +226,70 @@ def backward(
         has_eps = e1 > e0
         bnext = np.empty(nmax)
         bcur = np.empty(nmax)
-        tmp = np.empty(nmax, alpha.dtype)
+        tmp = np.empty(nmax)
         a = alpha[b, T]
         if has_eps:
             _closure(alpha[b, T, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
             a = tmp
         z = 0.0
         for s in range(N):
-            bnext[s] = fwexp[n0 + s]
             z += a[s] * fwexp[n0 + s]
         for s in range(N):
-            g_fw[row, n0 + s] += go * a[s] * fwexp[n0 + s] / z
-        if has_eps:
-            _closure_back(bnext, e0, e1, eps_src, eps_dst, ewexp)
-            _eps_grads(go, alpha[b, T], a, bnext, N, e0, e1, eps_src, eps_dst, ewexp, g_ew[row])
-        _normalise_max(bnext, N)
+            x = fwexp[n0 + s] / z if a[s] > 0.0 else 0.0
+            bnext[s] = x
+            g_fw[row, n0 + s] += go * a[s] * x
+        worst = _finish_frame(go, alpha[b, T], a, bnext, N, has_eps, e0, e1, eps_src, eps_dst,
+                              ewexp, g_ew[row])  # fmt: skip
         for t in range(T - 1, -1, -1):
             a = alpha[b, t]
             if has_eps:
                 _closure(alpha[b, t, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
                 a = tmp
-            norm = 0.0
+            inv = 1.0 / scale[b, t + 1]
+            bcur[:N] = 0.0
             for d in range(N):
-                norm += alpha[b, t + 1, d] * bnext[d]
-            coef = go / (norm * scale[b, t + 1])
-            for s in range(N):
-                bcur[s] = 0.0
-            for d in range(N):
-                bd = bnext[d] * coef
-                if bd == 0.0:
+                xd = bnext[d]
+                if xd == 0.0:
                     continue
                 for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
                     s0, p0 = run_src0[r], run_pos0[r]
-                    f = pe[b, t, run_ulab[r]] * bd
+                    f = xd * pe[b, t, run_ulab[r]] * inv
                     tot = 0.0
                     for k in range(run_len[r]):
                         x = wexp[p0 + k] * f
                         xi = a[s0 + k] * x
                         if arc_grads:
-                            g_w[row, p0 + k] += xi
+                            g_w[row, p0 + k] += go * xi
                         tot += xi
                         bcur[s0 + k] += x
-                    g_em[b, t, labs[u0 + run_ulab[r]]] += tot
-            if has_eps:
-                _closure_back(bcur, e0, e1, eps_src, eps_dst, ewexp)
-                _eps_grads(go, alpha[b, t], a, bcur, N, e0, e1, eps_src, eps_dst, ewexp, g_ew[row])
-            _normalise_max(bcur, N)
+                    g_em[b, t, labs[u0 + run_ulab[r]]] += go * tot
+            for s in range(N):
+                if not a[s] > 0.0:
+                    bcur[s] = 0.0
+            worst = max(worst, _finish_frame(go, alpha[b, t], a, bcur, N, has_eps, e0, e1,
+                                             eps_src, eps_dst, ewexp, g_ew[row]))  # fmt: skip
             bnext, bcur = bcur, bnext
-        z = 0.0
         for s in range(N):
-            z += alpha[b, 0, s] * bnext[s]
-        for s in range(N):
-            g_sw[row, n0 + s] += go * alpha[b, 0, s] * bnext[s] / z
+            g_sw[row, n0 + s] += go * alpha[b, 0, s] * bnext[s]
+        dev[b] = worst
 
 
 @nb.njit(cache=True, fastmath=FAST)
-def _normalise_max(v, n):
-    m = 0.0
-    for i in range(n):
-        m = max(m, v[i])
-    if m > 0.0:
-        inv = 1.0 / m
-        for i in range(n):
-            v[i] *= inv
-
-
-@nb.njit(cache=True, fastmath=FAST)
-def _eps_grads(go, apre, a, bv, n, e0, e1, eps_src, eps_dst, ewexp, g_ew):
-    """Epsilon-arc posteriors at one time step; every path crosses the pre-closure point once,
-    so sum_s apre[s] bv[s] is the normaliser."""
+def _finish_frame(go, apre, a, bv, n, has_eps, e0, e1, eps_src, eps_dst, ewexp, g_ew):
+    """Backward values after the closure point -> before it (epsilon arcs back), epsilon-arc
+    posteriors, and |apre . bv - 1| (every path crosses the pre-closure point once); states
+    without forward mass get 0 so that nothing unbounded reaches the next frame."""
+    if has_eps:
+        _closure_back(bv, e0, e1, eps_src, eps_dst, ewexp)
+        for i in range(e0, e1):
+            x = a[eps_src[i]] * ewexp[i]
+            if x > 0.0:
+                g_ew[i] += go * x * bv[eps_dst[i]]
     z = 0.0
     for s in range(n):
-        z += apre[s] * bv[s]
-    for i in range(e0, e1):
-        g_ew[i] += go * a[eps_src[i]] * ewexp[i] * bv[eps_dst[i]] / z
+        if apre[s] > 0.0:
+            z += apre[s] * bv[s]
+        else:
+            bv[s] = 0.0
+    d = abs(z - 1.0)
+    return d if d == d else np.inf

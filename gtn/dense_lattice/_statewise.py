@@ -12,14 +12,14 @@ per label, so the backward touches arcs only to propagate beta (and, when the ar
 gradients, for their posteriors).
 
 Shapes: em [B, T, V] energies; pe [B, T, Umax] (filled by ``forward``, each graph's labels);
-alpha [B, T+1, Nmax]; scale [B, T+1]; alpha and pe in the emissions' dtype, sums in float64.
+alpha [B, T+1, Nmax]; scale [B, T+1]; all float64.
 """
 
 import numba as nb
 import numpy as np
 
 from ._emission import frame_factors
-from ._scaled import FAST, TINY, _normalise_max
+from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 
 
 @nb.njit(cache=True, parallel=True, fastmath=FAST)
@@ -47,10 +47,10 @@ def forward(
     energy,
     status,
 ):
-    """Free energy per utterance into ``energy``; status[b] = 1 asks for the log-space path."""
+    """Free energy per utterance into ``energy`` and its status (see ``_scaled``)."""
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
-        status[b] = 1
+        status[b] = LOG
         energy[b] = np.inf
         if not active[b]:
             continue
@@ -64,13 +64,14 @@ def forward(
         c = 0.0
         for s in range(N):
             c += swexp[n0 + s]
-        if c == 0.0:
+        if not c > 0.0:
             continue
         for s in range(N):
             alpha[b, 0, s] = swexp[n0 + s] / c
         scale[b, 0] = c
         total = np.log(c)
         eshift = 0.0
+        code = EXACT
         for t in range(T):
             eshift += frame_factors(em[b, t], glabs, beta, ebuf, pe[b, t])
             a = alpha[b, t]
@@ -83,22 +84,28 @@ def forward(
                 acc *= p[state_ulab[n0 + d]]
                 raw[d] = acc
                 c += acc
-            if not c > TINY:
+            if not c >= LOW:
+                code = LOG
                 break
             inv = 1.0 / c
             out = alpha[b, t + 1]
             for d in range(N):
-                out[d] = raw[d] * inv
+                v = raw[d] * inv
+                out[d] = v
+                if v < LOW and code == EXACT and ebuf[state_ulab[n0 + d]] < np.inf:
+                    for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
+                        if _reaches(a, run_src0[r], wexp, run_pos0[r], run_len[r]):
+                            code = FLUSHED
             scale[b, t + 1] = c
             total += np.log(c)
-        if not c > TINY:
+        if code == LOG:
             continue
         z = 0.0
         for s in range(N):
             z += alpha[b, T, s] * fwexp[n0 + s]
-        if not z > TINY:
+        if not z >= LOW:
             continue
-        status[b] = 0
+        status[b] = code
         energy[b] = (
             shift[g, 0] * T + shift[g, 1] + shift[g, 2] + eshift - (total + np.log(z)) / beta
         )
@@ -126,13 +133,14 @@ def backward(
     pe,
     scale,
     arc_grads,
+    dev,
     g_em,
     g_w,
     g_sw,
     g_fw,
 ):
     """Posteriors times gout[b] into g_em [B, T, V], and into the arc (only if ``arc_grads``),
-    start and final buffers (row rows[b], as in ``_scaled.backward``)."""
+    start and final buffers (row rows[b], as in ``_scaled.backward``); dev[b] as there."""
     nmax = alpha.shape[2]
     for b in nb.prange(gout.shape[0]):
         if not active[b]:
@@ -148,44 +156,63 @@ def backward(
         gw = g_w[row]
         z = 0.0
         for s in range(N):
-            bnext[s] = fwexp[n0 + s]
             z += alpha[b, T, s] * fwexp[n0 + s]
         for s in range(N):
-            g_fw[row, n0 + s] += go * alpha[b, T, s] * fwexp[n0 + s] / z
-        _normalise_max(bnext, N)
+            x = fwexp[n0 + s] / z if alpha[b, T, s] > 0.0 else 0.0
+            bnext[s] = x
+            g_fw[row, n0 + s] += go * alpha[b, T, s] * x
         ulab = state_ulab[n0 : n0 + N]
         rptr = run_ptr[n0 : n0 + N + 1]
         glabs = labs[lab_off[g] : lab_off[g + 1]]
+        worst = 0.0
         for t in range(T - 1, -1, -1):
             a = alpha[b, t]
             an = alpha[b, t + 1]
             p = pe[b, t]
             ge = g_em[b, t]
-            norm = 0.0
-            for d in range(N):
-                norm += an[d] * bnext[d]
-            post = go / norm  # state posterior = alpha[t+1, d] * bnext[d] * post
-            coef = post / scale[b, t + 1]
+            inv = 1.0 / scale[b, t + 1]
+            total = 0.0  # the state posteriors of frame t sum to 1
             bcur[:N] = 0.0
             for d in range(N):
                 bd = bnext[d]
                 if bd == 0.0:
                     continue
                 u = ulab[d]
-                ge[glabs[u]] += an[d] * bd * post
-                f = p[u] * bd
+                post = an[d] * bd
+                total += post
+                ge[glabs[u]] += go * post
+                f = bd * p[u] * inv
                 for r in range(rptr[d], rptr[d + 1]):
                     s0, p0, n = run_src0[r], run_pos0[r], run_len[r]
                     _axpy(bcur, s0, wexp, p0, n, f)
                     if arc_grads:
-                        _axpy_prod(gw, p0, a, s0, wexp, n, f * coef)
-            _normalise_max(bcur, N)
+                        _axpy_prod(gw, p0, a, s0, wexp, n, f * go)
+            for s in range(N):
+                if not a[s] > 0.0:
+                    bcur[s] = 0.0
+            worst = max(worst, _deviation(total))
             bnext, bcur = bcur, bnext
-        z = 0.0
+        total = 0.0
         for s in range(N):
-            z += alpha[b, 0, s] * bnext[s]
-        for s in range(N):
-            g_sw[row, n0 + s] += go * alpha[b, 0, s] * bnext[s] / z
+            x = alpha[b, 0, s] * bnext[s]
+            total += x
+            g_sw[row, n0 + s] += go * x
+        dev[b] = max(worst, _deviation(total))
+
+
+@nb.njit(cache=True, inline="always")
+def _deviation(total):
+    d = abs(total - 1.0)
+    return d if d == d else np.inf
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def _reaches(a, s0, w, p0, n):
+    """Some source of the run has mass and a finite arc (see ``_scaled._reached``)."""
+    for k in range(n):
+        if a[s0 + k] > 0.0 and w[p0 + k] > 0.0:
+            return True
+    return False
 
 
 # Unsigned indices: an index that might be negative makes numba wrap it, which stops LLVM

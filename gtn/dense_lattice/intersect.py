@@ -346,8 +346,8 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
     W = weights(st, *_np_weights(lat), beta)
     B, T, _ = lat.emissions.shape
     em = _em(lat)
-    pe = np.empty((B, T, max(st.max_labels, 1)), em.dtype)
-    alpha = np.empty((B, T + 1, max(st.max_nodes, 1)), em.dtype)
+    pe = np.empty((B, T, max(st.max_labels, 1)))
+    alpha = np.empty((B, T + 1, max(st.max_nodes, 1)))
     scale = np.empty((B, T + 1))
     energy = np.empty(B)
     status = np.zeros(B, np.int64)
@@ -362,10 +362,10 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
         N = state_lab.shape[0]
         dense = _dense.matrices(flat, st.csr_arc, N, W.wexp)
         _dense.forward(
-            em, lat.lengths, active, st.state_ulab[:N], st.labs, dense[0], W.swexp, W.fwexp,
-            W.shift[0], beta, pe, alpha, scale, energy, status,
+            em, lat.lengths, active, st.state_ulab[:N], st.labs, dense[0], dense[1], W.swexp,
+            W.fwexp, W.shift[0], beta, pe, alpha, scale, energy, status,
         )  # fmt: skip
-        if lat.unchecked and (status == 2).any():
+        if lat.unchecked and (status == _dense.BAD_ENERGY).any():
             _check_values(lat.emissions, lat.lengths)  # raises, naming the culprit
     elif st.state_labelled:
         _statewise.forward(
@@ -377,25 +377,68 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
             em, lat.lengths, lat.gidx, active, *_args(st), W.wexp, W.ewexp, W.swexp, W.fwexp,
             W.shift, beta, pe, alpha, scale, energy, status,
         )  # fmt: skip
-    use_log = status == 1
-    alpha_log = None
-    if use_log.any():  # rare: exact log-space recursion for these utterances
-        alpha_log = np.empty((B, T + 1, max(st.max_nodes, 1)))
-        _logspace.forward(
-            1, beta, em, lat.lengths, lat.gidx, use_log, *_args(st), W.w, W.ew, W.sw, W.fw,
-            alpha_log, energy,
+    s = dict(W=W, dense=dense, beta=beta, alpha=alpha, pe=pe, scale=scale, energy=energy)
+    flushed = status == _scaled.FLUSHED
+    if flushed.any():  # exact only if alpha . beta = 1 holds at every frame
+        scratch = _buffers(lat, em.dtype, arc_grads=False)
+        dev = _scaled_backward(lat, s, np.ones(B), flushed, False, scratch)
+        status[flushed & ~(dev < _CHECK_TOL)] = _scaled.LOG
+    s["use_log"] = status == _scaled.LOG
+    s["alpha_log"] = None
+    _log_forward(lat, s, s["use_log"])
+    return s
+
+
+# alpha_t . beta_t = 1 at every frame up to rounding (about T * 1e-16); a flushed state that
+# carried real mass moves it by that mass's share of the total.
+_CHECK_TOL = 1e-9
+
+
+def _log_forward(lat: DenseLattice, s: dict, which: np.ndarray) -> None:
+    """Exact log-space free energies for the utterances ``which`` (into s['energy'])."""
+    if not which.any():
+        return
+    st, W = lat.structure, s["W"]
+    B, T, _ = lat.emissions.shape
+    if s["alpha_log"] is None:
+        s["alpha_log"] = np.empty((B, T + 1, max(st.max_nodes, 1)))
+    _logspace.forward(
+        1, s["beta"], _em(lat), lat.lengths, lat.gidx, which, *_args(st), W.w, W.ew, W.sw,
+        W.fw, s["alpha_log"], s["energy"],
+    )  # fmt: skip
+
+
+def _scaled_backward(lat: DenseLattice, s: dict, gout, active, arc_grads: bool, bufs) -> np.ndarray:
+    """Scaled-space posteriors times gout for the utterances ``active`` into ``bufs`` (see
+    :func:`_buffers`); returns each utterance's largest |alpha_t . beta_t - 1|."""
+    st, W = lat.structure, s["W"]
+    dev = np.zeros(lat.batch_size)
+    if not active.any():
+        return dev
+    _use_threads(lat)
+    if s["dense"] is not None:
+        g_em, g_w, _, g_sw, g_fw = bufs
+        wd, wdt, dpos = s["dense"]
+        N, P = wd.shape
+        g_d = np.zeros((g_w.shape[0], N, P) if arc_grads else (1, 1, 1))
+        _dense.backward(
+            gout, lat.lengths, active, lat.rows, st.state_ulab[:N], st.labs, wd, wdt, W.fwexp,
+            s["alpha"], s["pe"], s["scale"], arc_grads, dev, g_em, g_d, g_sw, g_fw,
         )  # fmt: skip
-    return dict(
-        W=W,
-        dense=dense,
-        beta=beta,
-        alpha=alpha,
-        pe=pe,
-        scale=scale,
-        energy=energy,
-        use_log=use_log,
-        alpha_log=alpha_log,
-    )
+        if arc_grads:  # consumers sum the rows: sum them before the gather, into row 0
+            g_w[0] += (g_d.sum(0) if g_d.shape[0] > 1 else g_d[0]).reshape(-1)[dpos]
+    elif st.state_labelled:
+        g_em, g_w, _, g_sw, g_fw = bufs
+        _statewise.backward(
+            gout, lat.lengths, lat.gidx, active, lat.rows, *_state_args(st), W.wexp, W.swexp,
+            W.fwexp, s["alpha"], s["pe"], s["scale"], arc_grads, dev, g_em, g_w, g_sw, g_fw,
+        )  # fmt: skip
+    else:
+        _scaled.backward(
+            gout, lat.lengths, lat.gidx, *_args(st), W.wexp, W.ewexp, W.swexp, W.fwexp,
+            s["alpha"], s["pe"], s["scale"], active, lat.rows, arc_grads, dev, *bufs,
+        )  # fmt: skip
+    return dev
 
 
 def _free_backward(lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool = True) -> tuple:
@@ -410,35 +453,19 @@ def _free_backward_buffers(lat: DenseLattice, s: dict, gout: np.ndarray, arc_gra
     bufs = _buffers(lat, lat.emissions.detach().numpy().dtype, arc_grads)
     live = np.isfinite(s["energy"]) & (gout != 0) & np.isfinite(gout)
     scaled = live & ~s["use_log"]
-    _use_threads(lat)
-    if s["dense"] is not None:
-        g_em, g_w, _, g_sw, g_fw = bufs
-        wd, wdt, dpos = s["dense"]
-        N, P = wd.shape
-        g_d = np.zeros((g_w.shape[0], N, P) if arc_grads else (1, 1, 1))
-        _dense.backward(
-            gout, lat.lengths, scaled, lat.rows, st.state_ulab[:N], st.labs, wd, wdt, W.fwexp,
-            s["alpha"], s["pe"], s["scale"], arc_grads, g_em, g_d, g_sw, g_fw,
-        )  # fmt: skip
-        if arc_grads:  # consumers sum the rows: sum them before the gather, into row 0
-            g_w[0] += (g_d.sum(0) if g_d.shape[0] > 1 else g_d[0]).reshape(-1)[dpos]
-    elif st.state_labelled:
-        g_em, g_w, _, g_sw, g_fw = bufs
-        _statewise.backward(
-            gout, lat.lengths, lat.gidx, scaled, lat.rows, *_state_args(st), W.wexp, W.swexp,
-            W.fwexp, s["alpha"], s["pe"], s["scale"], arc_grads, g_em, g_w, g_sw, g_fw,
-        )  # fmt: skip
-    else:
-        _scaled.backward(
-            gout, lat.lengths, lat.gidx, *_args(st), W.wexp, W.ewexp, W.swexp, W.fwexp,
-            s["alpha"], s["pe"], s["scale"], scaled, lat.rows, arc_grads, *bufs,
-        )  # fmt: skip
-    if s["alpha_log"] is not None:
+    dev = _scaled_backward(lat, s, gout, scaled, arc_grads, bufs)
+    bad = scaled & ~(dev < _CHECK_TOL)
+    if bad.any():  # unexpected after the forward's checks; recompute those exactly
+        s["use_log"] = s["use_log"] | bad
+        _log_forward(lat, s, bad)
+        return _free_backward_buffers(lat, s, gout, arc_grads)
+    logs = live & s["use_log"]
+    if logs.any():
         if not arc_grads:  # the log-space kernel always writes arc posteriors
             bufs = (bufs[0], *_buffers(lat, None, True)[1:3], *bufs[3:])
         _logspace.backward(
-            s["beta"], gout, _em(lat), lat.lengths, lat.gidx, live & s["use_log"], lat.rows,
-            *_args(st), W.w, W.ew, W.sw, W.fw, s["alpha_log"], s["energy"], *bufs,
+            s["beta"], gout, _em(lat), lat.lengths, lat.gidx, logs, lat.rows, *_args(st), W.w,
+            W.ew, W.sw, W.fw, s["alpha_log"], s["energy"], *bufs,
         )  # fmt: skip
     return bufs
 
