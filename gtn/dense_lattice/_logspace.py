@@ -9,6 +9,7 @@ the epsilon closure: alpha [B, T+1, Nmax] energies, +inf = unreachable.
 import numba as nb
 import numpy as np
 
+from .._exp import fast_exp
 from ..semiring import splus
 
 INF = np.inf
@@ -46,7 +47,9 @@ def forward(
     alpha,
     energy,
 ):
-    """code 0: minimum energy, 1: free energy at ``beta``; for utterances with active[b]."""
+    """code 0: minimum energy, 1: free energy at ``beta``; for utterances with active[b].
+    Each state's log-sum-exp is shifted by its own minimum, so nothing under- or overflows
+    whatever the energies' range: one exp per arc and one log per state."""
     for b in nb.prange(em.shape[0]):
         if not active[b]:
             continue
@@ -62,16 +65,20 @@ def forward(
         for t in range(T):
             a = alpha[b, t]
             for d in range(N):
-                acc = INF
-                for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
-                    s0, p0 = run_src0[r], run_pos0[r]
+                m = INF
+                r0, r1 = run_ptr[n0 + d], run_ptr[n0 + d + 1]
+                for r in range(r0, r1):
                     e = em[b, t, labs[u0 + run_ulab[r]]]
-                    if code == 0:
-                        acc = min(acc, _min_plus(a, s0, w, p0, run_len[r]) + e)
-                    else:
+                    m = min(m, _min_plus(a, run_src0[r], w, run_pos0[r], run_len[r]) + e)
+                if code == 1 and m < INF:
+                    acc = 0.0
+                    for r in range(r0, r1):
+                        s0, p0 = run_src0[r], run_pos0[r]
+                        x = em[b, t, labs[u0 + run_ulab[r]]] - m
                         for k in range(run_len[r]):
-                            acc = splus(1, beta, acc, alpha[b, t, s0 + k] + w[p0 + k] + e)
-                alpha[b, t + 1, d] = acc
+                            acc += fast_exp(-beta * (a[s0 + k] + w[p0 + k] + x))
+                    m -= np.log(acc) / beta
+                alpha[b, t + 1, d] = m
             _closure(alpha[b, t + 1], e0, e1, eps_src, eps_dst, ew, code, beta)
         acc = INF
         for s in range(N):
@@ -111,7 +118,11 @@ def backward(
     g_sw,
     g_fw,
 ):
-    """Free-energy posteriors times gout[b], exact in log space (see _scaled.backward)."""
+    """Free-energy posteriors times gout[b], exact in log space (see _scaled.backward).
+
+    Per frame, the backward energy of each source state is a log-sum-exp over its outgoing
+    arcs shifted by their minimum (a first pass), and each arc's posterior is its term of
+    that sum times a per-state factor: one exp per arc, one exp and one log per state."""
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
         if not active[b]:
@@ -126,15 +137,31 @@ def backward(
         u0 = lab_off[g]
         e0, e1 = eps_off[g], eps_off[g + 1]
         bnext = np.empty(nmax)
-        bcur = np.empty(nmax)
+        bmin = np.empty(nmax)
+        bsum = np.empty(nmax)
+        fac = np.empty(nmax)
         for s in range(N):
             bnext[s] = fw[n0 + s]
-            g_fw[row, n0 + s] += go * np.exp(-beta * (alpha[b, T, s] + fw[n0 + s] - F))
+            g_fw[row, n0 + s] += go * _post(beta, alpha[b, T, s] + fw[n0 + s] - F)
         _closure_back(bnext, e0, e1, eps_src, eps_dst, ew, beta)
         _eps_grads(go, beta, F, alpha[b, T], bnext, e0, e1, eps_src, eps_dst, ew, g_ew[row])
         for t in range(T - 1, -1, -1):
+            a = alpha[b, t]
             for s in range(N):
-                bcur[s] = INF
+                bmin[s] = INF
+            for d in range(N):
+                bd = bnext[d]
+                if bd == INF:
+                    continue
+                for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
+                    s0, p0 = run_src0[r], run_pos0[r]
+                    v0 = em[b, t, labs[u0 + run_ulab[r]]] + bd
+                    for k in range(run_len[r]):
+                        bmin[s0 + k] = min(bmin[s0 + k], w[p0 + k] + v0)
+            for s in range(N):
+                bsum[s] = 0.0
+                # posterior of an arc = its term exp(-beta (v - bmin)) times this factor
+                fac[s] = go * _post(beta, a[s] + bmin[s] - F) if a[s] < INF else 0.0
             for d in range(N):
                 bd = bnext[d]
                 if bd == INF:
@@ -145,17 +172,27 @@ def backward(
                     v0 = em[b, t, lab] + bd
                     tot = 0.0
                     for k in range(run_len[r]):
-                        v = w[p0 + k] + v0
-                        xi = go * np.exp(-beta * (alpha[b, t, s0 + k] + v - F))
+                        s = s0 + k
+                        x = fast_exp(-beta * (w[p0 + k] + v0 - bmin[s]))
+                        bsum[s] += x
+                        xi = x * fac[s]
                         g_w[row, p0 + k] += xi
                         tot += xi
-                        bcur[s0 + k] = splus(1, beta, bcur[s0 + k], v)
                     g_em[b, t, lab] += tot
-            _closure_back(bcur, e0, e1, eps_src, eps_dst, ew, beta)
-            _eps_grads(go, beta, F, alpha[b, t], bcur, e0, e1, eps_src, eps_dst, ew, g_ew[row])
-            bnext, bcur = bcur, bnext
+            for s in range(N):
+                m = bmin[s]
+                bnext[s] = m - np.log(bsum[s]) / beta if m < INF else INF
+            _closure_back(bnext, e0, e1, eps_src, eps_dst, ew, beta)
+            _eps_grads(go, beta, F, a, bnext, e0, e1, eps_src, eps_dst, ew, g_ew[row])
         for s in range(N):
-            g_sw[row, n0 + s] += go * np.exp(-beta * (sw[n0 + s] + bnext[s] - F))
+            g_sw[row, n0 + s] += go * _post(beta, sw[n0 + s] + bnext[s] - F)
+
+
+@nb.njit(cache=True, inline="always")
+def _post(beta, excess):
+    """exp(-beta * excess) for an energy excess over the free energy (>= 0 up to rounding);
+    0 for +inf (an absent path)."""
+    return fast_exp(-beta * excess)
 
 
 @nb.njit(cache=True, inline="always")
@@ -177,7 +214,7 @@ def _closure_back(bv, e0, e1, eps_src, eps_dst, ew, beta):
 @nb.njit(cache=True)
 def _eps_grads(go, beta, F, a, bv, e0, e1, eps_src, eps_dst, ew, g_ew):
     for i in range(e0, e1):
-        g_ew[i] += go * np.exp(-beta * (a[eps_src[i]] + ew[i] + bv[eps_dst[i]] - F))
+        g_ew[i] += go * _post(beta, a[eps_src[i]] + ew[i] + bv[eps_dst[i]] - F)
 
 
 @nb.njit(cache=True)  # O(B T in-degree): cheaper serial than a parallel region
