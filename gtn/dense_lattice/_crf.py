@@ -79,7 +79,9 @@ class CrfNll(torch.autograd.Function):
             g = float(grad) / (B if ctx.reduction == "mean" else 1)
             gout = np.full(B, g)
         arc_grads = any(ctx.needs_input_grad[2:5])
-        g_em, g_w, _, _, g_fw = _free_backward_buffers(lat, ctx.saved, -gout, arc_grads)
+        g_em, g_w, _, _, g_fw = _free_backward_buffers(
+            lat, ctx.saved, -gout, arc_grads, emissions_only=not arc_grads
+        )
         K = lat.emissions.shape[2]
         w = np.zeros(K * K + K)
         g_en = np.zeros(K)

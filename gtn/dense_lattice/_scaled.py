@@ -57,7 +57,7 @@ def _closure_back(bv, e0, e1, eps_src, eps_dst, ewexp):
             bv[eps_src[i]] += ewexp[i] * bv[eps_dst[i]]
 
 
-@nb.njit(cache=True, fastmath=FAST)
+@nb.njit(cache=True, fastmath=FAST, inline="always")
 def _reached(d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebuf):
     """Whether some path reaches state d at this frame (a source with mass, a finite arc and
     a finite emission): then a zero or tiny value of d is underflow, not absence."""

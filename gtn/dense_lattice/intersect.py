@@ -104,7 +104,9 @@ class DenseLattice:
         with no path). Equal to the gradient of the free energy; not itself differentiable."""
         beta = _check_beta(beta)
         saved = _free_forward(self, beta)
-        grads = _free_backward(self, saved, np.ones(self.batch_size), arc_grads=False)
+        grads = _free_backward(
+            self, saved, np.ones(self.batch_size), arc_grads=False, emissions_only=True
+        )
         return grads[0]
 
     def to_graph(self, b: int = 0) -> Graph:
@@ -378,11 +380,15 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
             W.shift, beta, pe, alpha, scale, energy, status,
         )  # fmt: skip
     s = dict(W=W, dense=dense, beta=beta, alpha=alpha, pe=pe, scale=scale, energy=energy)
+    s["checked"] = None
     flushed = status == _scaled.FLUSHED
     if flushed.any():  # exact only if alpha . beta = 1 holds at every frame
         scratch = _buffers(lat, em.dtype, arc_grads=False)
         dev = _scaled_backward(lat, s, np.ones(B), flushed, False, scratch)
-        status[flushed & ~(dev < _CHECK_TOL)] = _scaled.LOG
+        passed = flushed & (dev < _CHECK_TOL)
+        status[flushed & ~passed] = _scaled.LOG
+        # the check computed these utterances' emission posteriors: kept for the backward
+        s["checked"] = (passed, scratch[0])
     s["use_log"] = status == _scaled.LOG
     s["alpha_log"] = None
     _log_forward(lat, s, s["use_log"])
@@ -441,18 +447,29 @@ def _scaled_backward(lat: DenseLattice, s: dict, gout, active, arc_grads: bool, 
     return dev
 
 
-def _free_backward(lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool = True) -> tuple:
-    """Gradients (emissions, arc weights or None unless ``arc_grads``, start, final)."""
-    return _grad_tensors(lat, _free_backward_buffers(lat, s, gout, arc_grads), arc_grads)
+def _free_backward(
+    lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool = True, emissions_only=False
+) -> tuple:
+    """Gradients (emissions, arc weights or None unless ``arc_grads``, start, final); with
+    ``emissions_only`` the start and final gradients may be left at zero."""
+    bufs = _free_backward_buffers(lat, s, gout, arc_grads, emissions_only)
+    return _grad_tensors(lat, bufs, arc_grads)
 
 
-def _free_backward_buffers(lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool) -> tuple:
+def _free_backward_buffers(
+    lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool, emissions_only: bool = False
+) -> tuple:
     """The kernels' gradient buffers (see :func:`_buffers`) filled with gout times the
-    posteriors."""
+    posteriors (with ``emissions_only``, only the emission buffer is certain to be)."""
     st, W = lat.structure, s["W"]
     bufs = _buffers(lat, lat.emissions.detach().numpy().dtype, arc_grads)
     live = np.isfinite(s["energy"]) & (gout != 0) & np.isfinite(gout)
     scaled = live & ~s["use_log"]
+    if emissions_only and s["checked"] is not None:
+        passed, post = s["checked"]
+        reuse = scaled & passed
+        bufs[0][reuse] = post[reuse] * gout[reuse, None, None].astype(post.dtype)
+        scaled &= ~reuse
     dev = _scaled_backward(lat, s, gout, scaled, arc_grads, bufs)
     bad = scaled & ~(dev < _CHECK_TOL)
     if bad.any():  # unexpected after the forward's checks; recompute those exactly
@@ -546,7 +563,10 @@ class _FreeEnergy(torch.autograd.Function):
     def backward(ctx, grad):
         gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         arc_grads = ctx.needs_input_grad[3]  # CTC's constant graphs need none
-        g_em, g_w, g_sw, g_fw = _free_backward(ctx.lat, ctx.saved, gout, arc_grads)
+        weights = any(ctx.needs_input_grad[3:6])
+        g_em, g_w, g_sw, g_fw = _free_backward(
+            ctx.lat, ctx.saved, gout, arc_grads, emissions_only=not weights
+        )
         return None, None, g_em, g_w, g_sw, g_fw
 
 
