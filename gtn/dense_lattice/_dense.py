@@ -72,9 +72,10 @@ def forward(
             inv = 1.0 / c
             for j in range(N):
                 v = raw[j] * inv
-                if v < LOW and code == EXACT and ebuf[ulab[j]] < np.inf:
+                if v < LOW and ebuf[ulab[j]] < np.inf:
                     for i in range(N):
                         if alpha[b, t, i] > 0.0 and wdt[j, i] > 0.0:
+                            v = LOW  # see _scaled: flushed, never absent
                             code = FLUSHED
                 a[j] = v
                 alpha[b, t + 1, j] = v

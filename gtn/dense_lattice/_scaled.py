@@ -8,11 +8,13 @@ frame and a state's backward value is at most 1 / its forward value. All values 
 Exactness. Products and sums of positive float64 numbers lose nothing unless a value leaves the
 normal range, so the forward pass watches for exactly that: a state that some path reaches
 (a source with mass, a finite arc, a finite emission) whose normalised value falls below
-``LOW`` is *flushed*; the free energy is then only certain after the backward check, which
-tests alpha_t . beta_t = 1 at every frame (a flushed state that carried mass breaks it at the
-frames before the flush). Utterances that fail, or whose frame scale falls below ``LOW``, go to
-the exact log-space kernels (``_logspace``). With alive values >= LOW and scales >= LOW every
-backward value stays below 1 / LOW**2, far from overflow.
+``LOW`` is *flushed*: it keeps the value LOW (so that a reached state never reads as absent)
+and the utterance's free energy is only trusted after the backward check, which tests
+alpha_t . beta_t = 1 at every frame. The backward values are computed independently of the
+forward's (only states no path reaches are zeroed), so a flushed state that carried real
+mass breaks the identity at the frames before the flush; one that did not changes nothing
+measurable. Utterances that fail, or whose frame scale falls below ``LOW``, go to the exact
+log-space kernels (``_logspace``). An overflow in the backward shows as a failed check too.
 
 Alpha is stored *before* the epsilon closure. Shapes: em [B, T, V]; pe [B, T, Umax] (the
 emission factors of each graph's labels, filled by the forward pass and reused by the backward);
@@ -27,15 +29,15 @@ from ._emission import frame_factors
 
 # reassoc lets LLVM vectorise the dot products; no 'nnan'/'ninf': +inf energies are meaningful.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
-LOW = 1e-150  # smallest trusted normalised value (and frame scale)
-HIGH = 1e150  # largest trusted value after an epsilon closure
+LOW = 1e-290  # smallest trusted normalised value (and frame scale): float64 stays exact above
+HIGH = 1e290  # largest trusted value after an epsilon closure
 EXACT, LOG, FLUSHED = 0, 1, 3
 
 
 @nb.njit(cache=True, fastmath=FAST)
 def _closure(a, out, e0, e1, eps_src, eps_dst, ewexp):
     """out = epsilon closure of a (forward direction, topological order); returns EXACT,
-    FLUSHED (a reached value below LOW) or LOG (a value above HIGH)."""
+    FLUSHED (a reached value below LOW, raised to LOW) or LOG (a value above HIGH)."""
     out[:] = a
     code = EXACT
     for i in range(e0, e1):
@@ -46,6 +48,7 @@ def _closure(a, out, e0, e1, eps_src, eps_dst, ewexp):
             if not v <= HIGH:
                 return LOG
             if v < LOW:
+                out[eps_dst[i]] = LOW
                 code = FLUSHED
     return code
 
@@ -154,12 +157,12 @@ def forward(
             inv = 1.0 / c
             for d in range(N):
                 v = raw[d] * inv
+                if v < LOW and _reached(
+                    d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebuf
+                ):
+                    v = LOW
+                    code = FLUSHED
                 alpha[b, t + 1, d] = v
-                if v < LOW and code == EXACT:
-                    if _reached(
-                        d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebuf
-                    ):
-                        code = FLUSHED
             scale[b, t + 1] = c
             total += np.log(c)
         if code == LOG:

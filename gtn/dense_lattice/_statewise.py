@@ -91,11 +91,12 @@ def forward(
             out = alpha[b, t + 1]
             for d in range(N):
                 v = raw[d] * inv
-                out[d] = v
-                if v < LOW and code == EXACT and ebuf[state_ulab[n0 + d]] < np.inf:
+                if v < LOW and ebuf[state_ulab[n0 + d]] < np.inf:
                     for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
                         if _reaches(a, run_src0[r], wexp, run_pos0[r], run_len[r]):
+                            v = LOW  # see _scaled: flushed, never absent
                             code = FLUSHED
+                out[d] = v
             scale[b, t + 1] = c
             total += np.log(c)
         if code == LOG:

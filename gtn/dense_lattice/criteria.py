@@ -129,11 +129,12 @@ def mmi_loss(
 
     numerator: the transcript through the topology (one graph per utterance); denominator:
     the grammar through the topology (one graph per utterance, or one shared graph)."""
-    num = intersect(numerator, emissions, lengths).free_energy()
-    den = intersect(denominator, emissions, lengths).free_energy()
+    # in float64: two large free energies differ by a small loss
+    num = intersect(numerator, emissions, lengths).free_energy(dtype=torch.float64)
+    den = intersect(denominator, emissions, lengths).free_energy(dtype=torch.float64)
     loss = num - den
     loss = torch.where(torch.isinf(num), num, loss)  # inf - inf: no numerator path
-    return _reduce(_drop_inf(loss, zero_infinity), reduction)
+    return _reduce(_drop_inf(loss, zero_infinity), reduction).to(emissions.dtype)
 
 
 def asg_loss(

@@ -73,12 +73,16 @@ class DenseLattice:
     def batch_size(self) -> int:
         return self.emissions.shape[0]
 
-    def free_energy(self, beta: float = 1.0) -> torch.Tensor:
-        """[B] free energies at inverse temperature ``beta`` (differentiable)."""
+    def free_energy(self, beta: float = 1.0, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """[B] free energies at inverse temperature ``beta`` (differentiable), in ``dtype``
+        (default: the emissions'). The kernels accumulate in float64 whatever the emissions'
+        dtype; ask for float64 to subtract two large free energies without cancellation (as
+        MMI does: k2's ``use_double_scores``)."""
         beta = _check_beta(beta)
         g = self.graphs
+        out = self.emissions.dtype if dtype is None else dtype
         return _FreeEnergy.apply(
-            self, beta, self.emissions, g.weight, g.start_weight, g.final_weight
+            self, beta, out, self.emissions, g.weight, g.start_weight, g.final_weight
         )
 
     def min_energy(self) -> torch.Tensor:
@@ -253,12 +257,13 @@ def _em(lat: DenseLattice) -> np.ndarray:
 
 
 def _buffers(lat: DenseLattice, dtype, arc_grads: bool = True) -> tuple:
-    """Zeroed gradient buffers (emissions, arcs, epsilon arcs, start, final); the arc and
-    epsilon buffers are dummies unless ``arc_grads``."""
+    """Zeroed gradient buffers (emissions, arcs, epsilon arcs, start, final); the arc buffer
+    is a dummy unless ``arc_grads``."""
     st = lat.structure
     rows = lat.batch_size if lat.shared else 1
     B, T, V = lat.emissions.shape
-    n_arcs, n_eps = (st.csr_arc.shape[0], st.eps_arc.shape[0]) if arc_grads else (1, 1)
+    n_arcs = st.csr_arc.shape[0] if arc_grads else 1
+    n_eps = max(st.eps_arc.shape[0], 1)  # the kernels write epsilon posteriors in any case
     return (
         np.zeros((B, T, V), dtype) if dtype is not None else None,
         np.zeros((rows, n_arcs)),
@@ -554,20 +559,20 @@ def _backtrack(lat: DenseLattice, alpha, energy_w, gout):
 
 class _FreeEnergy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, lat, beta, emissions, weight, start_weight, final_weight):
+    def forward(ctx, lat, beta, dtype, emissions, weight, start_weight, final_weight):
         saved = _free_forward(lat, beta)
         ctx.lat, ctx.saved = lat, saved
-        return torch.from_numpy(saved["energy"].copy()).to(emissions.dtype)
+        return torch.from_numpy(saved["energy"].copy()).to(dtype)
 
     @staticmethod
     def backward(ctx, grad):
         gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
-        arc_grads = ctx.needs_input_grad[3]  # CTC's constant graphs need none
-        weights = any(ctx.needs_input_grad[3:6])
+        arc_grads = ctx.needs_input_grad[4]  # CTC's constant graphs need none
+        weights = any(ctx.needs_input_grad[4:7])
         g_em, g_w, g_sw, g_fw = _free_backward(
             ctx.lat, ctx.saved, gout, arc_grads, emissions_only=not weights
         )
-        return None, None, g_em, g_w, g_sw, g_fw
+        return None, None, None, g_em, g_w, g_sw, g_fw
 
 
 class _MinEnergy(torch.autograd.Function):
