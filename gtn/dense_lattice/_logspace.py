@@ -6,6 +6,8 @@ forward plus `backtrack` give the minimum energy and the best alignment. Alpha i
 the epsilon closure: alpha [B, T+1, Nmax] energies, +inf = unreachable.
 """
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
@@ -13,6 +15,8 @@ from .._exp import fast_exp
 from ..semiring import splus
 
 INF = np.inf
+# reassoc lets LLVM vectorise the per-frame loops over arcs; no 'nnan'/'ninf' (+inf is data).
+FAST = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @nb.njit(cache=True)
@@ -21,14 +25,38 @@ def _closure(a, e0, e1, eps_src, eps_dst, ew, code, beta):
         a[eps_dst[i]] = splus(code, beta, a[eps_dst[i]], a[eps_src[i]] + ew[i])
 
 
+class ArcList(NamedTuple):
+    """Emitting arcs in CSR order (by destination) for the log-space kernels, which work on
+    whole frames of arcs so that their exps vectorise: arcs into global state v are
+    ptr[v]:ptr[v+1]; src and dst are local states, ulab the label's index in its graph's set."""
+
+    ptr: np.ndarray  # int64 [N+1]
+    src: np.ndarray  # int64 [E]
+    dst: np.ndarray  # int64 [E]
+    ulab: np.ndarray  # int64 [E]
+
+
+def arc_list(st) -> ArcList:
+    """The :class:`ArcList` of a ``Structure`` (its runs spelled out arc by arc)."""
+    n_total = st.node_off.shape[0] and int(st.node_off[-1])
+    runs_of = np.diff(st.run_ptr)
+    node = np.repeat(np.arange(n_total), runs_of)  # global destination of each run
+    per_node = np.bincount(node, weights=st.run_len, minlength=n_total).astype(np.int64)
+    ptr = np.zeros(n_total + 1, np.int64)
+    np.cumsum(per_node, out=ptr[1:])
+    E = int(ptr[-1])
+    run = np.repeat(np.arange(st.run_len.shape[0]), st.run_len)
+    k = np.arange(E) - np.repeat(st.run_pos0, st.run_len)
+    graph = np.searchsorted(st.node_off, node, side="right") - 1
+    dst = (node - st.node_off[graph])[run]
+    return ArcList(ptr, st.run_src0[run] + k, dst.astype(np.int64), st.run_ulab[run].copy())
+
+
 @nb.njit(cache=True, parallel=True)
-def forward(
-    code,
-    beta,
+def tropical(
     em,
     lengths,
     gidx,
-    active,
     node_off,
     run_ptr,
     run_src0,
@@ -47,12 +75,8 @@ def forward(
     alpha,
     energy,
 ):
-    """code 0: minimum energy, 1: free energy at ``beta``; for utterances with active[b].
-    Each state's log-sum-exp is shifted by its own minimum, so nothing under- or overflows
-    whatever the energies' range: one exp per arc and one log per state."""
+    """Minimum energies (Viterbi forward): alpha [B, T+1, Nmax] after each epsilon closure."""
     for b in nb.prange(em.shape[0]):
-        if not active[b]:
-            continue
         g = gidx[b]
         T = lengths[b]
         n0 = node_off[g]
@@ -61,68 +85,89 @@ def forward(
         e0, e1 = eps_off[g], eps_off[g + 1]
         for s in range(N):
             alpha[b, 0, s] = sw[n0 + s]
-        _closure(alpha[b, 0], e0, e1, eps_src, eps_dst, ew, code, beta)
+        _closure(alpha[b, 0], e0, e1, eps_src, eps_dst, ew, 0, 1.0)
         for t in range(T):
             a = alpha[b, t]
             for d in range(N):
                 m = INF
-                r0, r1 = run_ptr[n0 + d], run_ptr[n0 + d + 1]
-                for r in range(r0, r1):
+                for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
                     e = em[b, t, labs[u0 + run_ulab[r]]]
                     m = min(m, _min_plus(a, run_src0[r], w, run_pos0[r], run_len[r]) + e)
-                if code == 1 and m < INF:
-                    acc = 0.0
-                    for r in range(r0, r1):
-                        s0, p0 = run_src0[r], run_pos0[r]
-                        x = em[b, t, labs[u0 + run_ulab[r]]] - m
-                        for k in range(run_len[r]):
-                            acc += fast_exp(-beta * (a[s0 + k] + w[p0 + k] + x))
-                    m -= np.log(acc) / beta
                 alpha[b, t + 1, d] = m
-            _closure(alpha[b, t + 1], e0, e1, eps_src, eps_dst, ew, code, beta)
+            _closure(alpha[b, t + 1], e0, e1, eps_src, eps_dst, ew, 0, 1.0)
         acc = INF
         for s in range(N):
-            acc = splus(code, beta, acc, alpha[b, T, s] + fw[n0 + s])
+            acc = min(acc, alpha[b, T, s] + fw[n0 + s])
         energy[b] = acc
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=True, fastmath=FAST)
+def forward(
+    beta, em, lengths, gidx, active, node_off, arcs, eps_off, eps_src, eps_dst, lab_off, labs,
+    w, ew, sw, fw, alpha, energy,
+):  # fmt: skip
+    """Free energies at ``beta`` for the utterances ``active``; alpha [B, T+1, Nmax] after
+    each epsilon closure. Per frame: the energy of every arc's path prefix, each state's
+    minimum over its incoming arcs, then one exp per arc relative to that minimum (a flat
+    loop that vectorises) and one log per state: nothing under- or overflows."""
+    emax = 0
+    for g in range(node_off.shape[0] - 1):
+        emax = max(emax, arcs.ptr[node_off[g + 1]] - arcs.ptr[node_off[g]])
+    for b in nb.prange(em.shape[0]):
+        if not active[b]:
+            continue
+        g = gidx[b]
+        T = lengths[b]
+        n0 = node_off[g]
+        N = node_off[g + 1] - n0
+        glabs = labs[lab_off[g] : lab_off[g + 1]]
+        e0, e1 = eps_off[g], eps_off[g + 1]
+        p0, p1 = arcs.ptr[n0], arcs.ptr[n0 + N]
+        src, dst, ulab, wg = arcs.src[p0:p1], arcs.dst[p0:p1], arcs.ulab[p0:p1], w[p0:p1]
+        ptr = arcs.ptr[n0 : n0 + N + 1] - p0
+        v = np.empty(emax)
+        e = np.empty(glabs.shape[0])
+        m = np.empty(N)
+        for s in range(N):
+            alpha[b, 0, s] = sw[n0 + s]
+        _closure(alpha[b, 0], e0, e1, eps_src, eps_dst, ew, 1, beta)
+        for t in range(T):
+            a = alpha[b, t]
+            for u in range(glabs.shape[0]):
+                e[u] = em[b, t, glabs[u]]
+            for p in range(p1 - p0):
+                v[p] = a[src[p]] + wg[p] + e[ulab[p]]
+            _segment_min(v, ptr, N, m)
+            for p in range(p1 - p0):  # gather and exp in separate loops: both vectorise
+                v[p] -= m[dst[p]]
+            _exp_scaled(v, p1 - p0, -beta)
+            out = alpha[b, t + 1]
+            for d in range(N):
+                acc = 0.0
+                for p in range(ptr[d], ptr[d + 1]):
+                    acc += v[p]
+                out[d] = m[d] - np.log(acc) / beta if m[d] < INF else INF
+            _closure(out, e0, e1, eps_src, eps_dst, ew, 1, beta)
+        acc = INF
+        for s in range(N):
+            acc = splus(1, beta, acc, alpha[b, T, s] + fw[n0 + s])
+        energy[b] = acc
+
+
+@nb.njit(cache=True, parallel=True, fastmath=FAST)
 def backward(
-    beta,
-    gout,
-    em,
-    lengths,
-    gidx,
-    active,
-    rows,
-    node_off,
-    run_ptr,
-    run_src0,
-    run_pos0,
-    run_len,
-    run_ulab,
-    eps_off,
-    eps_src,
-    eps_dst,
-    lab_off,
-    labs,
-    w,
-    ew,
-    sw,
-    fw,
-    alpha,
-    energy,
-    g_em,
-    g_w,
-    g_ew,
-    g_sw,
-    g_fw,
-):
+    beta, gout, em, lengths, gidx, active, rows, node_off, arcs, eps_off, eps_src, eps_dst,
+    lab_off, labs, w, ew, sw, fw, alpha, energy, g_em, g_w, g_ew, g_sw, g_fw,
+):  # fmt: skip
     """Free-energy posteriors times gout[b], exact in log space (see _scaled.backward).
 
-    Per frame, the backward energy of each source state is a log-sum-exp over its outgoing
-    arcs shifted by their minimum (a first pass), and each arc's posterior is its term of
-    that sum times a per-state factor: one exp per arc, one exp and one log per state."""
+    Per frame, the energy of every arc's path suffix; each source state's minimum over its
+    outgoing arcs; one exp per arc relative to it (vectorised) whose sum per source gives the
+    source's backward energy and whose product with a per-state factor is the arc's
+    posterior: one exp per arc, one exp and one log per state."""
+    emax = 0
+    for g in range(node_off.shape[0] - 1):
+        emax = max(emax, arcs.ptr[node_off[g + 1]] - arcs.ptr[node_off[g]])
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
         if not active[b]:
@@ -134,8 +179,14 @@ def backward(
         F = energy[b]
         n0 = node_off[g]
         N = node_off[g + 1] - n0
-        u0 = lab_off[g]
+        glabs = labs[lab_off[g] : lab_off[g + 1]]
         e0, e1 = eps_off[g], eps_off[g + 1]
+        p0, p1 = arcs.ptr[n0], arcs.ptr[n0 + N]
+        src, dst, ulab, wg = arcs.src[p0:p1], arcs.dst[p0:p1], arcs.ulab[p0:p1], w[p0:p1]
+        gw = g_w[row, p0:p1]
+        v = np.empty(emax)
+        e = np.empty(glabs.shape[0])
+        ge = np.empty(glabs.shape[0])
         bnext = np.empty(nmax)
         bmin = np.empty(nmax)
         bsum = np.empty(nmax)
@@ -147,38 +198,30 @@ def backward(
         _eps_grads(go, beta, F, alpha[b, T], bnext, e0, e1, eps_src, eps_dst, ew, g_ew[row])
         for t in range(T - 1, -1, -1):
             a = alpha[b, t]
+            for u in range(glabs.shape[0]):
+                e[u] = em[b, t, glabs[u]]
+                ge[u] = 0.0
+            for p in range(p1 - p0):
+                v[p] = wg[p] + e[ulab[p]] + bnext[dst[p]]
             for s in range(N):
                 bmin[s] = INF
-            for d in range(N):
-                bd = bnext[d]
-                if bd == INF:
-                    continue
-                for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
-                    s0, p0 = run_src0[r], run_pos0[r]
-                    v0 = em[b, t, labs[u0 + run_ulab[r]]] + bd
-                    for k in range(run_len[r]):
-                        bmin[s0 + k] = min(bmin[s0 + k], w[p0 + k] + v0)
-            for s in range(N):
                 bsum[s] = 0.0
-                # posterior of an arc = its term exp(-beta (v - bmin)) times this factor
+            for p in range(p1 - p0):
+                bmin[src[p]] = min(bmin[src[p]], v[p])
+            for s in range(N):
+                # an arc's posterior = its term exp(-beta (v - bmin)) times this factor
                 fac[s] = go * _post(beta, a[s] + bmin[s] - F) if a[s] < INF else 0.0
-            for d in range(N):
-                bd = bnext[d]
-                if bd == INF:
-                    continue
-                for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
-                    s0, p0 = run_src0[r], run_pos0[r]
-                    lab = labs[u0 + run_ulab[r]]
-                    v0 = em[b, t, lab] + bd
-                    tot = 0.0
-                    for k in range(run_len[r]):
-                        s = s0 + k
-                        x = fast_exp(-beta * (w[p0 + k] + v0 - bmin[s]))
-                        bsum[s] += x
-                        xi = x * fac[s]
-                        g_w[row, p0 + k] += xi
-                        tot += xi
-                    g_em[b, t, lab] += tot
+            for p in range(p1 - p0):
+                v[p] -= bmin[src[p]]
+            _exp_scaled(v, p1 - p0, -beta)
+            for p in range(p1 - p0):
+                x = v[p]
+                bsum[src[p]] += x
+                xi = x * fac[src[p]]
+                gw[p] += xi
+                ge[ulab[p]] += xi
+            for u in range(glabs.shape[0]):
+                g_em[b, t, glabs[u]] += ge[u]
             for s in range(N):
                 m = bmin[s]
                 bnext[s] = m - np.log(bsum[s]) / beta if m < INF else INF
@@ -186,6 +229,22 @@ def backward(
             _eps_grads(go, beta, F, a, bnext, e0, e1, eps_src, eps_dst, ew, g_ew[row])
         for s in range(N):
             g_sw[row, n0 + s] += go * _post(beta, sw[n0 + s] + bnext[s] - F)
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def _exp_scaled(v, n, c):
+    """v[:n] = exp(c * v[:n]) (0 where c * v is -inf or nan)."""
+    for p in range(n):
+        v[p] = fast_exp(c * v[p])
+
+
+@nb.njit(cache=True, inline="always")
+def _segment_min(v, ptr, n, out):
+    for d in range(n):
+        m = INF
+        for p in range(ptr[d], ptr[d + 1]):
+            m = min(m, v[p])
+        out[d] = m
 
 
 @nb.njit(cache=True, inline="always")

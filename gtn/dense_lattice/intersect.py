@@ -405,6 +405,13 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
 _CHECK_TOL = 1e-9
 
 
+def _arc_list(lat: DenseLattice) -> _logspace.ArcList:
+    cache = lat.graphs._cache
+    if "arc_list" not in cache:
+        cache["arc_list"] = _logspace.arc_list(lat.structure)
+    return cache["arc_list"]
+
+
 def _log_forward(lat: DenseLattice, s: dict, which: np.ndarray) -> None:
     """Exact log-space free energies for the utterances ``which`` (into s['energy'])."""
     if not which.any():
@@ -414,8 +421,9 @@ def _log_forward(lat: DenseLattice, s: dict, which: np.ndarray) -> None:
     if s["alpha_log"] is None:
         s["alpha_log"] = np.empty((B, T + 1, max(st.max_nodes, 1)))
     _logspace.forward(
-        1, s["beta"], _em(lat), lat.lengths, lat.gidx, which, *_args(st), W.w, W.ew, W.sw,
-        W.fw, s["alpha_log"], s["energy"],
+        s["beta"], _em(lat), lat.lengths, lat.gidx, which, st.node_off, _arc_list(lat),
+        st.eps_off, st.eps_src, st.eps_dst, st.lab_off, st.labs, W.w, W.ew, W.sw, W.fw,
+        s["alpha_log"], s["energy"],
     )  # fmt: skip
 
 
@@ -486,8 +494,9 @@ def _free_backward_buffers(
         if not arc_grads:  # the log-space kernel always writes arc posteriors
             bufs = (bufs[0], *_buffers(lat, None, True)[1:3], *bufs[3:])
         _logspace.backward(
-            s["beta"], gout, _em(lat), lat.lengths, lat.gidx, logs, lat.rows, *_args(st), W.w,
-            W.ew, W.sw, W.fw, s["alpha_log"], s["energy"], *bufs,
+            s["beta"], gout, _em(lat), lat.lengths, lat.gidx, logs, lat.rows, st.node_off,
+            _arc_list(lat), st.eps_off, st.eps_src, st.eps_dst, st.lab_off, st.labs, W.w, W.ew,
+            W.sw, W.fw, s["alpha_log"], s["energy"], *bufs,
         )  # fmt: skip
     return bufs
 
@@ -499,20 +508,8 @@ def _tropical(lat: DenseLattice) -> tuple[np.ndarray, np.ndarray]:
     alpha = np.empty((B, T + 1, max(st.max_nodes, 1)))
     energy = np.empty(B)
     _use_threads(lat)
-    _logspace.forward(
-        0,
-        1.0,
-        _em(lat),
-        lat.lengths,
-        lat.gidx,
-        np.ones(B, np.bool_),
-        *_args(st),
-        W.w,
-        W.ew,
-        W.sw,
-        W.fw,
-        alpha,
-        energy,
+    _logspace.tropical(
+        _em(lat), lat.lengths, lat.gidx, *_args(st), W.w, W.ew, W.sw, W.fw, alpha, energy
     )
     return alpha, (energy, W)
 
