@@ -86,12 +86,14 @@ def run(out_dir: Path, seed: int = 0) -> None:
     dot = out_dir / "collapse.dot"
     gtn.draw(collapse, dot)
     print(f"8. Wrote the collapse transducer as OpenFst text ({att}) and DOT ({dot}).")
+    svg = out_dir / "collapse.svg"
     try:
-        svg = out_dir / "collapse.svg"
         gtn.draw(collapse, svg)
         print(f"   and as a picture: {svg}")
-    except gtn.GraphError as err:
-        print(f"   (no picture: {err})")
+    except gtn.GraphvizNotFoundError:
+        print(f"   No picture: Graphviz's `dot` is not installed ({gtn.drawing.INSTALL_HINT}).")
+    except gtn.GraphvizError as err:
+        print(f"   No picture: {err}")
 
 
 def main(argv: list[str] | None = None) -> None:

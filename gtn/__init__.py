@@ -3,7 +3,7 @@
 Weights are energies: lower is better. See ``gtn.graph`` for the convention.
 """
 
-from . import dense_lattice, io, nx
+from . import dense_lattice, drawing, io, nx
 from ._format_error import FormatError
 from ._topo import is_acyclic
 from .builder import GraphBuilder
@@ -12,9 +12,9 @@ from .constructors import complement, complement_set, dense, linear
 from .dense_lattice import asg_loss, crf_decode, crf_nll, ctc_loss, mmi_loss
 from .dense_lattice import intersect as dense_intersect
 from .determinize import determinize
-from .draw import draw, to_dot
+from .drawing import GraphvizError, GraphvizNotFoundError, draw, to_dot, to_svg
 from .epsilon import remove_epsilon
-from .graph import EPSILON, Arc, Graph, GraphError
+from .graph import EPSILON, Arc, Graph, GraphError, GtnError
 from .io import load, read_att, save, write_att
 from .nbest import nbest
 from .rational import closure, concat, union
@@ -31,6 +31,9 @@ __all__ = [
     "Graph",
     "GraphBuilder",
     "GraphError",
+    "GraphvizError",
+    "GraphvizNotFoundError",
+    "GtnError",
     "LOG",
     "Semiring",
     "SymbolTable",
@@ -52,6 +55,7 @@ __all__ = [
     "dense",
     "dense_intersect",
     "dense_lattice",
+    "drawing",
     "determinize",
     "draw",
     "free_energy",
@@ -72,6 +76,7 @@ __all__ = [
     "sample",
     "save",
     "to_dot",
+    "to_svg",
     "top_sort",
     "union",
     "write_att",
