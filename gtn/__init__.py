@@ -3,6 +3,13 @@
 Weights are energies: lower is better. See ``gtn.graph`` for the convention.
 """
 
+import os
+
+# First, before torch loads its OpenMP runtime (which reads this once): idle OpenMP threads
+# sleep instead of spinning, so torch's and numba's pools can take turns on the same cores
+# (see gtn._threads). A value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from . import dense_lattice, drawing, io, nx
 from ._format_error import FormatError
 from ._topo import is_acyclic
@@ -23,6 +30,8 @@ from .scoring import arc_posteriors, best_path, best_path_arcs, free_energy, min
 from .semiring import LOG, TROPICAL, Semiring, log_semiring
 from .symbols import SymbolTable
 from .transform import arc_sort, connect, invert, project, top_sort
+
+del os
 
 __all__ = [
     "Arc",
