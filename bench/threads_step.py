@@ -27,7 +27,7 @@ opt = torch.optim.SGD(crf.parameters(), lr=0.01)
 loss_fn = factors.StructuredLoss("nll")
 x, y = torch.randn(B, 12, 8), torch.randint(0, 5, (B, 12))
 walls, cpus = [], []
-for i in range(int(sys.argv[2])):
+for _ in range(int(sys.argv[2])):
     w0, c0 = time.perf_counter(), time.process_time()
     opt.zero_grad()
     loss_fn(crf, x, y).backward()
