@@ -16,7 +16,19 @@ from ._topo import is_acyclic
 from .builder import GraphBuilder
 from .compose import compose, intersect
 from .constructors import complement, complement_set, dense, linear
-from .dense_lattice import asg_loss, crf_decode, crf_nll, ctc_loss, mmi_loss
+from .dense_lattice import (
+    asg_loss,
+    crf_decode,
+    crf_nll,
+    ctc_graphs,
+    ctc_greedy_decode,
+    ctc_loss,
+    ctc_topology,
+    ctc_transducer,
+    hmm_graphs,
+    hmm_topology,
+    mmi_loss,
+)
 from .dense_lattice import intersect as dense_intersect
 from .determinize import determinize
 from .drawing import GraphvizError, GraphvizNotFoundError, draw, to_dot, to_svg
@@ -60,7 +72,11 @@ __all__ = [
     "connect",
     "crf_decode",
     "crf_nll",
+    "ctc_graphs",
+    "ctc_greedy_decode",
     "ctc_loss",
+    "ctc_topology",
+    "ctc_transducer",
     "dense",
     "dense_intersect",
     "dense_lattice",
@@ -68,6 +84,8 @@ __all__ = [
     "determinize",
     "draw",
     "free_energy",
+    "hmm_graphs",
+    "hmm_topology",
     "intersect",
     "invert",
     "io",
