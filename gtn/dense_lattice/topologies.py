@@ -106,6 +106,16 @@ def ctc_graphs(
     ..., blank. Every state loops on its label; a label state is also entered from two states
     back unless it repeats the previous label (a blank must separate repeats). All energies
     are 0, so the free energy with emissions -log p is the CTC loss.
+
+    Returns a :class:`GraphBatch` of B acceptors for ``gtn.dense_intersect``.
+
+    >>> import torch, gtn
+    >>> graphs = gtn.ctc_graphs(torch.tensor([[1, 2], [3, 0]]), [2, 1])  # "1 2" and "3"
+    >>> len(graphs), graphs.graph(0).num_nodes, graphs.graph(1).num_nodes
+    (2, 6, 4)
+    >>> emissions = -torch.randn(2, 5, 4, dtype=torch.float64).log_softmax(-1)  # [B, T, V]
+    >>> gtn.dense_intersect(graphs, emissions).free_energy().shape  # each one's CTC loss
+    torch.Size([2])
     """
     flat, lens = ragged_targets(targets, target_lengths)
     if flat.size and ((flat == blank).any() or (flat < 0).any()):
@@ -259,7 +269,15 @@ def hmm_graphs(
     """HMM numerator graphs: symbol s is n = states_per_symbol left-to-right states with
     emission columns s*n .. s*n+n-1, each with a self-loop (energy ``self_loop``), entered from
     the previous state (``forward``) and, if ``skip`` is an energy, from two states back within
-    the symbol. Transcripts are padded [B, S] or concatenated."""
+    the symbol. Transcripts are padded [B, S] or concatenated. Energies: lower is better; the
+    emissions [B, T, num_symbols * n] give each state's energy per frame.
+
+    >>> import torch, gtn
+    >>> graphs = gtn.hmm_graphs(torch.tensor([[0, 1]]), [2], states_per_symbol=3)
+    >>> g = graphs.graph(0)  # an initial state, then 3 states for symbol 0 and 3 for symbol 1
+    >>> g.num_nodes, sorted(set(g.ilabel.tolist()))
+    (7, [0, 1, 2, 3, 4, 5])
+    """
     flat, lens = ragged_targets(targets, target_lengths)
     n = int(states_per_symbol)
     if n < 1:
@@ -289,7 +307,14 @@ def hmm_topology(
     dtype: torch.dtype = torch.float64,
 ) -> Graph:
     """HMM denominator graph: any sequence of symbols (a symbol loop with energy ``loop`` per
-    new symbol) through the same left-to-right topology as :func:`hmm_graphs`."""
+    new symbol) through the same left-to-right topology as :func:`hmm_graphs`. Energies: lower
+    is better; emission columns 0 .. num_symbols * states_per_symbol - 1.
+
+    >>> import gtn
+    >>> g = gtn.hmm_topology(2, states_per_symbol=3)
+    >>> g.num_nodes, g.num_arcs, g.final_nodes.tolist()  # ends of the two symbols are final
+    (7, 16, [3, 6])
+    """
     n, K = int(states_per_symbol), int(num_symbols)
     # states: 0 initial, 1 + s*n + j
     src, dst, w = [], [], []
