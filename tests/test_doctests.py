@@ -1,4 +1,4 @@
-"""Every ``>>>`` example in gtn, factors and decoders is a doctest that pytest runs
+"""Every ``>>>`` example in gtn, factors, decoders and apps is a doctest that pytest runs
 (``--doctest-modules`` over the packages, in pyproject.toml), none hidden where doctest cannot
 see it (a comment, a string that is not a docstring)."""
 
@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("gtn", "factors", "decoders")
+PACKAGES = ("gtn", "factors", "decoders", "apps")
 
 
 def test_pytest_runs_the_packages_doctests():
