@@ -21,7 +21,13 @@ EPSILON: int = -1
 INF = float("inf")
 
 
-class GraphError(ValueError):
+class GtnError(Exception):
+    """The base of gtn's own errors (:class:`GraphError`, :class:`~gtn.FormatError`,
+    :class:`~gtn.GraphvizError`): ``except gtn.GtnError`` catches each of them, and a command
+    line can print its one-line message instead of a traceback."""
+
+
+class GraphError(GtnError, ValueError):
     """A malformed graph, or a graph unsuitable for an operation (e.g. cyclic where a DAG is
     needed). The message names the offending node or arc."""
 
@@ -399,9 +405,11 @@ class Graph:
         )
 
     def _repr_svg_(self) -> str | None:
-        from .draw import to_svg
+        """Notebooks draw the graph (Graphviz's ``dot`` renders it; without ``dot``: None, and
+        a one-line warning saying how to install it)."""
+        from .drawing import repr_svg
 
-        return to_svg(self)
+        return repr_svg(self)
 
 
 def _node_weights(kind: str, n: int, nodes, weights, dtype) -> torch.Tensor:
