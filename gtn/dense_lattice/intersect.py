@@ -30,6 +30,8 @@ from .batch import GraphBatch
 
 INF = float("inf")
 _PARALLEL_WORK = 50_000  # arc-frames below which the kernels run on one thread
+# the matrix Viterbi does one add and one compare per arc-frame: a thread must get far more
+_PARALLEL_VITERBI = 4_000_000
 
 
 class Alignment(NamedTuple):
@@ -95,6 +97,8 @@ class DenseLattice:
         with torch.no_grad():
             _use_threads(self)
             lay = _matrix_layout(self)
+            if lay and lay[1].shape[0] ** 2 * int(self.lengths.sum()) < _PARALLEL_VITERBI:
+                numba.set_num_threads(1)
             fast = lay and _viterbi.best_path(lay, self.graphs, _em(self), self.lengths)
             if fast:  # one dense state-labelled graph: the CRF chain
                 labels, arcs, energy = (torch.from_numpy(x) for x in fast)
