@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from .._exp import fast_exp
+from .._exp import fast_exp, fast_log
 from ..semiring import splus
 
 INF = np.inf
@@ -146,7 +146,8 @@ def forward(
                 acc = 0.0
                 for p in range(ptr[d], ptr[d + 1]):
                     acc += v[p]
-                out[d] = m[d] - np.log(acc) / beta if m[d] < INF else INF
+                out[d] = acc
+            _shift_log(out, m, N, -1.0 / beta)
             _closure(out, e0, e1, eps_src, eps_dst, ew, 1, beta)
         acc = INF
         for s in range(N):
@@ -222,9 +223,8 @@ def backward(
                 ge[ulab[p]] += xi
             for u in range(glabs.shape[0]):
                 g_em[b, t, glabs[u]] += ge[u]
-            for s in range(N):
-                m = bmin[s]
-                bnext[s] = m - np.log(bsum[s]) / beta if m < INF else INF
+            bnext[:N] = bsum[:N]
+            _shift_log(bnext, bmin, N, -1.0 / beta)
             _closure_back(bnext, e0, e1, eps_src, eps_dst, ew, beta)
             _eps_grads(go, beta, F, a, bnext, e0, e1, eps_src, eps_dst, ew, g_ew[row])
         for s in range(N):
@@ -236,6 +236,15 @@ def _exp_scaled(v, n, c):
     """v[:n] = exp(c * v[:n]) (0 where c * v is -inf or nan)."""
     for p in range(n):
         v[p] = fast_exp(c * v[p])
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def _shift_log(acc, m, n, c):
+    """acc[:n] = m + c * log(acc[:n]): a log-sum-exp from its minimum term m and its sum of
+    exps relative to m (>= 1); +inf where m is (no term)."""
+    for i in range(n):
+        x = m[i] + c * fast_log(acc[i] if m[i] < INF else 1.0)
+        acc[i] = x if m[i] < INF else INF
 
 
 @nb.njit(cache=True, inline="always")
