@@ -46,12 +46,14 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"lengths[{i}] = {int(lens[i])}: a linear-chain CRF scores sequences of at least "
             "one frame"
         )
+    # numpy, not torch, for these small checks: see intersect._check_values
     for name, t in (("transitions", transitions), ("start", start), ("end", end)):
-        bad = torch.isnan(t.detach()) | (t.detach() == -float("inf"))
-        if bool(bad.any()):
-            at = ", ".join(str(int(i)) for i in torch.nonzero(bad)[0])
+        a = t.detach().numpy()
+        if not (a > -np.inf).all():  # NaN or -inf
+            at = np.argwhere(~(a > -np.inf))[0]
             raise ValueError(
-                f"{name}[{at}] is {float(t.detach()[bad][0])}; energies must be finite or +inf"
+                f"{name}[{', '.join(str(int(i)) for i in at)}] is {float(a[tuple(at)])}; "
+                "energies must be finite or +inf"
             )
     if tags is None:
         return None, lens
@@ -64,11 +66,12 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"tags must have shape [B, T] = [{B}, {T}] like the emissions, got {list(tags.shape)}"
         )
     tags = tags.detach().long()
-    valid = torch.arange(T)[None, :] < torch.from_numpy(lens)[:, None]
-    out = valid & ((tags < 0) | (tags >= K))
-    if bool(out.any()):
-        b, t = (int(i) for i in torch.nonzero(out)[0])
-        raise IndexError(f"tags[{b}, {t}] = {int(tags[b, t])} is outside [0, {K})")
+    tg = tags.numpy()
+    if tg.size and not (tg.min() >= 0 and tg.max() < K):  # padding frames may hold anything
+        out = (np.arange(T)[None, :] < lens[:, None]) & ((tg < 0) | (tg >= K))
+        if out.any():
+            b, t = (int(i) for i in np.argwhere(out)[0])
+            raise IndexError(f"tags[{b}, {t}] = {int(tg[b, t])} is outside [0, {K})")
     return tags, lens
 
 
