@@ -46,6 +46,7 @@ _MEMBERS = {
     **{f"{side}_labels": ("iu", 1) for side in ("isymbols", "osymbols")},
     **{f"{side}_epsilon": ("U", 0) for side in ("isymbols", "osymbols")},
 }
+_KIND_NAMES = {"U": "str", "iu": "integers", "f": "floats", "b": "bool"}
 # Inflated members may total at most this many times the file's size, plus the slack: ``save``
 # stores them uncompressed (ratio ~1); a zip bomb's ratio is in the hundreds.
 _MAX_INFLATION = 32
@@ -139,8 +140,8 @@ def _check_member(source: str, name: str, member, size: int) -> None:
         raise FormatError(
             source,
             None,
-            f"member {name!r} is a {dtype} array of shape {shape}; expected "
-            f"{'a scalar' if ndim == 0 else 'a vector'} of kind {kinds!r}",
+            f"member {name!r} has dtype {dtype} and shape {shape}; expected "
+            f"{'a scalar' if ndim == 0 else 'a vector'} of {_KIND_NAMES[kinds]}",
         )
     needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
     held = size - member.tell()

@@ -425,9 +425,16 @@ def parse_symbols(text: str, *, source: str = "<text>") -> SymbolTable:
         if openfst_id == 0:
             epsilon = name
         else:
-            pairs.append((name, openfst_id - 1))
+            pairs.append((name, openfst_id - 1, number))
     table = SymbolTable(epsilon=epsilon) if epsilon is not None else SymbolTable()
-    for name, label in pairs:
+    for name, label, number in pairs:
+        if name == table.epsilon:  # only the default name can clash: there is no id 0 line
+            raise FormatError(
+                source,
+                number,
+                f"symbol {shown(name)!r} has id {label + 1}, but with no id 0 line it names "
+                "epsilon (add a line for id 0)",
+            )
         table.add(name, label)
     return table
 
