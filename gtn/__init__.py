@@ -15,7 +15,7 @@ from .determinize import determinize
 from .draw import draw, to_dot
 from .epsilon import remove_epsilon
 from .graph import EPSILON, Arc, Graph, GraphError
-from .io import load, read_att, save, write_att
+from .io import load, parse_att, read_att, save, write_att
 from .nbest import nbest
 from .rational import closure, concat, union
 from .sample import sample
@@ -66,6 +66,7 @@ __all__ = [
     "mmi_loss",
     "nbest",
     "nx",
+    "parse_att",
     "project",
     "read_att",
     "remove_epsilon",

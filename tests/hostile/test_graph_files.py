@@ -205,6 +205,11 @@ def test_ids_beyond_32_bits_are_refused_not_wrapped(name):
         gtn.Graph.from_arrays(2, arrays["src"], arrays["dst"], arrays["ilabel"], arrays["olabel"])
 
 
+def test_labels_of_a_linear_graph_beyond_32_bits_are_refused():
+    with pytest.raises(gtn.GraphError, match=r"labels\[1\] = 4294967297 is not a label"):
+        gtn.linear([0, 2**32 + 1])
+
+
 def test_num_nodes_beyond_32_bits_is_refused():
     outcome = run_capped("result = lambda: gtn.Graph.from_arrays(2**32 + 1, [0], [1], [0])")
     assert outcome["type"] == "GraphError", outcome  # not 17 GB of start / final weights
