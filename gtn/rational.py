@@ -134,9 +134,10 @@ def concat(*graphs: Graph) -> Graph:
 def closure(g: Graph | list[Graph], plus: bool = False) -> Graph | list[Graph]:
     """Kleene star (zero or more repetitions) or, with ``plus=True``, Kleene plus (one or more).
 
-    OpenFst's construction, for gtn's several weighted start states, in linear size: a repetition
-    ends at a final state of ``g`` and the next one begins at a start state, crossing with
-    energy final_weight + start_weight along epsilon arcs.
+    The textbook construction (OpenFst's Closure, generalised to gtn's several weighted start
+    states), linear in size: a repetition ends at a final state of ``g`` and the next one
+    begins at a start state, crossing with energy final_weight + start_weight along epsilon
+    arcs.
 
     - Star: one new state N, the only start and final state (energy 0 each): N -> each start
       with its start weight, each final -> N with its final weight. The empty sequence has
