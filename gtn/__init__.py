@@ -34,7 +34,7 @@ from .determinize import determinize
 from .drawing import GraphvizError, GraphvizNotFoundError, draw, to_dot, to_svg
 from .epsilon import remove_epsilon
 from .graph import EPSILON, Arc, Graph, GraphError, GtnError
-from .io import load, read_att, save, write_att
+from .io import load, parse_att, read_att, save, write_att
 from .nbest import nbest
 from .rational import closure, concat, union
 from .sample import sample
@@ -97,6 +97,7 @@ __all__ = [
     "mmi_loss",
     "nbest",
     "nx",
+    "parse_att",
     "project",
     "read_att",
     "remove_epsilon",

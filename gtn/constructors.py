@@ -17,7 +17,7 @@ def _labels(name: str, seq) -> np.ndarray:
     if arr.ndim != 1:
         raise GraphError(f"{name} must be a 1-D sequence of labels, got shape {tuple(arr.shape)}")
     arr = arr.astype(np.int64)
-    bad = np.flatnonzero(arr < -1)
+    bad = np.flatnonzero((arr < -1) | (arr > np.iinfo(np.int32).max))  # labels are int32
     if bad.size:
         raise GraphError(f"{name}[{int(bad[0])}] = {int(arr[bad[0]])} is not a label")
     return arr.astype(np.int32)

@@ -11,7 +11,10 @@ state that is not start / final.
 
 Every function takes one ``Graph`` or a list of graphs; a list is packed and scored by one
 numba kernel running in parallel over the graphs. A graph without a complete path (including
-the graph with no states) has energy +inf and zero gradient. Cyclic graphs raise GraphError.
+the graph with no states) has energy +inf and zero gradient. So has any graph whose energy is
+infinite in the returned dtype: a sum of weights beyond its range (float32 3e38 + 3e38) is +inf,
+one below it (float64 -1e308 - 1e308) is -inf, both for ``free_energy`` and ``min_energy``,
+with zero gradient. Cyclic graphs raise GraphError.
 
 >>> import gtn
 >>> g = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [0, 1], weight=[1.0, 2.0])
@@ -115,13 +118,37 @@ def _grad_numpy(grad: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(grad.detach().cpu().numpy(), dtype=np.float64).reshape(-1)
 
 
+def _overflow_to_minus_inf(plan: Plan, arrays: tuple, free: np.ndarray) -> np.ndarray:
+    """Free energies, with -inf where a path's energy overflows float64 below -1.8e308: the
+    log-space forward cannot shift by -inf and reports +inf there, the tropical forward gives
+    the true -inf (F <= min E). Checked only when a result is not finite and the weights could
+    overflow at all."""
+    if np.isfinite(free).all():
+        return free
+    # no path is lower than the sum of every negative weight: if that is finite, none overflows
+    with np.errstate(over="ignore"):
+        lowest = sum(float(np.minimum(a, 0).sum(dtype=np.float64)) for a in arrays)
+    if lowest > -math.inf:
+        return free
+    energy = _viterbi(plan, *arrays)[0]
+    return np.where(energy == -math.inf, -math.inf, free)
+
+
+def _finite_only(out: torch.Tensor, values: np.ndarray) -> np.ndarray:
+    """``values`` with +inf wherever the returned energy is infinite (no path, or beyond the
+    dtype's range): the backward kernels then give those graphs zero gradient."""
+    return np.where(torch.isfinite(out).numpy(), values, math.inf)
+
+
 class _FreeEnergy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, start_weight, final_weight, plan: Plan, beta: float):
         arrays = _sorted_weights(plan, weight, start_weight, final_weight)
         alpha, free = _log_forward(plan, *arrays, beta)
-        ctx.state = (plan, arrays, beta, alpha, free)
-        return torch.from_numpy(free).to(weight.dtype)
+        free = _overflow_to_minus_inf(plan, arrays, free)
+        out = torch.from_numpy(free).to(weight.dtype)
+        ctx.state = (plan, arrays, beta, alpha, _finite_only(out, free))
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -161,17 +188,19 @@ class _MinEnergy(torch.autograd.Function):
     def forward(ctx, weight, start_weight, final_weight, plan: Plan):
         arrays = _sorted_weights(plan, weight, start_weight, final_weight)
         energy, back, last = _viterbi(plan, *arrays)
-        ctx.state = (plan, [a.shape[0] for a in arrays], _torch_dtype(arrays[0]), back, last)
-        return torch.from_numpy(energy).to(weight.dtype)
+        out = torch.from_numpy(energy).to(weight.dtype)
+        live = np.isfinite(_finite_only(out, energy))
+        ctx.state = (plan, [a.shape[0] for a in arrays], _torch_dtype(arrays[0]), back, last, live)
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        plan, sizes, dtype, back, last = ctx.state
+        plan, sizes, dtype, back, last, live = ctx.state
         grads = tuple(torch.zeros(n, dtype=dtype) for n in sizes)
         use_threads(plan)
         K.viterbi_backward(
-            _grad_numpy(grad),
+            np.where(live, _grad_numpy(grad), 0.0),
             plan.node_off,
             plan.arc_off,
             plan.arc_order,

@@ -7,6 +7,9 @@ concatenation's backward and two accumulations of a [B, T, K] emission gradient;
 that fixed cost rivals the kernels. Here the forward runs both kernels and the backward writes
 one emission gradient (path indicator minus label posteriors) and the weight gradients
 straight into transitions [K, K], start [K] and end [K].
+
+A tag sequence through a +inf energy (a forbidden transition, an impossible label) has loss
++inf and zero gradient, like an utterance without a path in :func:`~.intersect.intersect`.
 """
 
 import numpy as np
@@ -15,6 +18,61 @@ import torch
 from . import _path
 from .intersect import DenseLattice, _check_emissions, _free_backward_buffers, _free_forward
 from .topologies import _chain_template, _check_square
+
+
+def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
+    """Every check of the linear-chain CRF functions, before any kernel runs: returns (tags as
+    an int64 tensor, or None when ``tags`` is None; lengths as int64 numpy [B]).
+
+    emissions [B, T, V >= K] float32/float64; tags integer [B, T] in [0, K) on the frames
+    t < lengths[b] (padding frames may hold anything); transitions [K, K], start and end [K]:
+    tensors with no NaN or -inf; lengths [B] in [1, T]. Emission values are checked by the
+    kernels' callers (see :func:`chain_lattice`)."""
+    for name, t in (("transitions", transitions), ("start", start), ("end", end)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    K = _check_square("transitions", transitions)
+    emissions, lens = _check_emissions(emissions, lengths, values=False)
+    B, T, V = emissions.shape
+    if start.shape != (K,) or end.shape != (K,) or V < K:
+        raise ValueError(
+            f"start and end must have shape [{K}] and emissions at least {K} labels, got "
+            f"{list(start.shape)}, {list(end.shape)}, {list(emissions.shape)}"
+        )
+    short = np.flatnonzero(lens < 1)
+    if short.size:
+        i = int(short[0])
+        raise ValueError(
+            f"lengths[{i}] = {int(lens[i])}: a linear-chain CRF scores sequences of at least "
+            "one frame"
+        )
+    # numpy, not torch, for these small checks: see intersect._check_values
+    for name, t in (("transitions", transitions), ("start", start), ("end", end)):
+        a = t.detach().numpy()
+        if not (a > -np.inf).all():  # NaN or -inf
+            at = np.argwhere(~(a > -np.inf))[0]
+            raise ValueError(
+                f"{name}[{', '.join(str(int(i)) for i in at)}] is {float(a[tuple(at)])}; "
+                "energies must be finite or +inf"
+            )
+    if tags is None:
+        return None, lens
+    if not isinstance(tags, torch.Tensor):
+        raise TypeError(f"tags must be an integer torch.Tensor [B, T], got {type(tags).__name__}")
+    if tags.dtype.is_floating_point or tags.dtype.is_complex or tags.dtype == torch.bool:
+        raise TypeError(f"tags must be integers, got {tags.dtype}")
+    if tags.shape != (B, T):
+        raise ValueError(
+            f"tags must have shape [B, T] = [{B}, {T}] like the emissions, got {list(tags.shape)}"
+        )
+    tags = tags.detach().long()
+    tg = tags.numpy()
+    if tg.size and not (tg.min() >= 0 and tg.max() < K):  # padding frames may hold anything
+        out = (np.arange(T)[None, :] < lens[:, None]) & ((tg < 0) | (tg >= K))
+        if out.any():
+            b, t = (int(i) for i in np.argwhere(out)[0])
+            raise IndexError(f"tags[{b}, {t}] = {int(tg[b, t])} is outside [0, {K})")
+    return tags, lens
 
 
 def _np64(t: torch.Tensor) -> np.ndarray:
@@ -49,6 +107,7 @@ def chain_lattice(emissions, transitions, start, end, lengths) -> DenseLattice:
 class CrfNll(torch.autograd.Function):
     """apply(emissions [B, T, K], tags [B, T], transitions, start, end, lengths,
     reduction='none') -> [B] ('none'), or the sum / mean of the [B] losses as a scalar.
+    Inputs as :func:`validate` returns them.
 
     The reduction happens here, not in a torch node after: at CRF sizes a sum node and its
     backward cost a noticeable share of the step."""
@@ -61,9 +120,11 @@ class CrfNll(torch.autograd.Function):
         saved = _free_forward(lat, 1.0)
         path = np.empty(emissions.shape[0])
         tg = _path.energy(emissions, tags, transitions, start, end, lat.lengths, path)
+        # an impossible tag sequence: +inf, not inf - inf (F is +inf too when no path exists)
+        ctx.dead = ~np.isfinite(path)
         ctx.lat, ctx.saved, ctx.tags, ctx.reduction = lat, saved, tg, reduction
         ctx.dtypes = (transitions.dtype, start.dtype, end.dtype)
-        loss = path - saved["energy"]
+        loss = np.where(ctx.dead, np.inf, path - np.where(ctx.dead, 0.0, saved["energy"]))
         if reduction != "none":
             loss = np.asarray(loss.sum() if reduction == "sum" else loss.mean())
         return torch.from_numpy(loss).to(emissions.dtype)
@@ -78,6 +139,7 @@ class CrfNll(torch.autograd.Function):
         else:  # d(sum)/d(loss[b]) = 1, d(mean)/d(loss[b]) = 1/B
             g = float(grad) / (B if ctx.reduction == "mean" else 1)
             gout = np.full(B, g)
+        gout = np.where(ctx.dead, 0.0, gout)  # no gradient through an infinite loss
         arc_grads = any(ctx.needs_input_grad[2:5])
         g_em, g_w, _, _, g_fw = _free_backward_buffers(
             lat, ctx.saved, -gout, arc_grads, emissions_only=not arc_grads

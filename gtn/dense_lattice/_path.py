@@ -4,8 +4,9 @@ the gradient) instead of a dozen small torch ops: at CRF sizes their fixed cost 
 E[b] = start[y_0] + sum_{t < L_b} em[b, t, y_t] + sum_{0 < t < L_b} trans[y_{t-1}, y_t]
        + end[y_{L_b - 1}]   (energies, lower is better; frames t >= L_b are ignored)
 
-Shapes: em [B, T, K], tags [B, T] int64, trans [K, K], start/end [K], lengths [B] int64 >= 1;
-sums in float64.
+Shapes: em [B, T, K], tags [B, T] int64, trans [K, K], start/end [K], lengths [B] int64 >= 1
+(checked by ``_crf.validate`` before these run); sums in float64. A sequence through a +inf
+energy has energy +inf and zero gradient.
 """
 
 import numba as nb
@@ -48,12 +49,21 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 def energy(em, tags, trans, start, end, lengths, out) -> np.ndarray:
-    """Path energies of tensors into ``out`` [B] float64; returns the tags as int64 numpy."""
+    """Path energies of tensors into ``out`` [B] float64; returns the tags as int64 numpy.
+    ValueError naming the emission if one on a path is NaN or -inf (the weights are checked
+    before: only the emissions the paths read are, here)."""
     tg = _np(tags.long())
-    K = em.shape[2]
-    if tg.size and (tg.min() < 0 or tg.max() >= K):
-        raise IndexError(f"tags must be in [0, {K}), got {int(tg.min())}..{int(tg.max())}")
     _energy(_np(em), tg, _np(trans), _np(start), _np(end), lengths, out)
+    if not (out > -np.inf).all():  # NaN or -inf: name the first culprit
+        T = em.shape[1]
+        on_path = em.detach().gather(2, torch.from_numpy(tg).clamp(min=0)[:, :, None])[..., 0]
+        bad = torch.isnan(on_path) | (on_path == -np.inf)
+        bad &= torch.arange(T)[None, :] < torch.from_numpy(lengths)[:, None]
+        b, t = (int(i) for i in torch.nonzero(bad)[0])
+        raise ValueError(
+            f"emissions[{b}, {t}, {int(tg[b, t])}] is {float(on_path[b, t])}; "
+            "energies must be finite or +inf"
+        )
     return tg
 
 
@@ -61,13 +71,15 @@ grads = _grads
 
 
 class PathEnergy(torch.autograd.Function):
-    """apply(emissions, tags, transitions, start, end, lengths) -> [B] in emissions' dtype."""
+    """apply(emissions, tags, transitions, start, end, lengths) -> [B] in emissions' dtype;
+    inputs as ``_crf.validate`` returns them."""
 
     @staticmethod
     def forward(ctx, em, tags, trans, start, end, lengths):
         out = np.empty(em.shape[0])
         ctx.tags = energy(em, tags, trans, start, end, lengths, out)
         ctx.lengths, ctx.shape = lengths, (em.shape, em.dtype, trans.dtype)
+        ctx.dead = ~np.isfinite(out)
         return torch.from_numpy(out).to(em.dtype)
 
     @staticmethod
@@ -77,6 +89,7 @@ class PathEnergy(torch.autograd.Function):
         g_tr = np.zeros((K, K))
         g_st, g_en = np.zeros(K), np.zeros(K)
         gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        gout = np.where(ctx.dead, 0.0, gout)  # no gradient through an infinite energy
         _grads(gout, ctx.tags, ctx.lengths, g_em, g_tr, g_st, g_en)
 
         def back(x, dt):

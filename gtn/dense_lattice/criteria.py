@@ -12,11 +12,11 @@ import numpy as np
 import torch
 
 from ..graph import Graph
-from ._crf import CrfNll
+from ._crf import CrfNll, validate
 from ._path import PathEnergy
 from .batch import GraphBatch
 from .intersect import intersect
-from .topologies import asg_graphs, ctc_graphs, linear_chain
+from .topologies import asg_graphs, ctc_graphs, integers, linear_chain
 
 Graphs = Graph | Sequence[Graph] | GraphBatch
 
@@ -35,6 +35,37 @@ def _drop_inf(loss: torch.Tensor, zero_infinity: bool) -> torch.Tensor:
     return torch.where(torch.isinf(loss), torch.zeros_like(loss), loss) if zero_infinity else loss
 
 
+def _validate_ctc(emissions, input_lengths, target_lengths, blank) -> None:
+    """The checks torch's ctc_loss makes, with our layout ([B, T, V] energies) in the messages;
+    targets are checked where the graphs are built (``ragged_targets``)."""
+    if not isinstance(emissions, torch.Tensor):
+        raise TypeError(
+            "emissions must be a torch.Tensor [B, T, V] of energies (-log_softmax(logits)), "
+            f"got {type(emissions).__name__}"
+        )
+    if emissions.dim() != 3:
+        raise ValueError(
+            f"emissions must have shape [B, T, V] (batch first), got {list(emissions.shape)}"
+        )
+    il = integers("input_lengths", input_lengths).reshape(-1)
+    tl = integers("target_lengths", target_lengths).reshape(-1)
+    B, T, V = emissions.shape
+    for name, n in (("input_lengths", il.shape[0]), ("target_lengths", tl.shape[0])):
+        if n != B:
+            hint = (
+                "; torch's ctc_loss takes [T, B, V] log-probabilities: pass "
+                "-log_probs.transpose(0, 1)"
+                if n == T
+                else ""
+            )
+            raise ValueError(
+                f"emissions must be [B, T, V] energies (batch first): shape "
+                f"{list(emissions.shape)} has B={B} but {name} has {n} entries{hint}"
+            )
+    if isinstance(blank, bool) or not isinstance(blank, int | np.integer) or not 0 <= blank < V:
+        raise ValueError(f"blank must be an integer in [0, V={V}), got {blank!r}")
+
+
 def ctc_loss(
     emissions: torch.Tensor,
     targets: torch.Tensor,
@@ -48,8 +79,11 @@ def ctc_loss(
 
     Equal to ``torch.nn.functional.ctc_loss(-emissions.transpose(0, 1), ...)``: emissions are
     [B, T, C] energies, targets padded [B, S] or concatenated, 'mean' divides each loss by its
-    target length before averaging. Impossible alignments give +inf (0 with zero_infinity).
+    target length before averaging. Impossible alignments give +inf (0 with zero_infinity);
+    zero frames with an empty target give 0. Targets and lengths must be integers (tensors,
+    arrays or sequences), 0 <= blank < V.
     """
+    _validate_ctc(emissions, input_lengths, target_lengths, blank)
     graphs = ctc_graphs(targets, target_lengths, blank, emissions.dtype)
     loss = intersect(graphs, emissions, input_lengths).free_energy()
     loss = _drop_inf(loss, zero_infinity)
@@ -70,14 +104,20 @@ def path_energy(
     """[B] energy of given tag sequences [B, T] under a linear-chain CRF (padding ignored).
 
     emissions [B, T, K], transitions [K, K] (from i to j), start/end [K]: energies, lower is
-    better; lengths [B] >= 1 (default T). Differentiable in emissions and the three weights."""
-    B, T, _ = emissions.shape
-    lens = (
-        np.full(B, T, np.int64)
-        if lengths is None
-        else np.asarray(torch.as_tensor(lengths).detach().cpu(), dtype=np.int64)
-    )
+    better (+inf forbids; NaN and -inf are refused); tags integer [B, T] in [0, K) on valid
+    frames; lengths [B] in [1, T] (default T). Differentiable in emissions and the three
+    weights; a sequence through a +inf energy has energy +inf and zero gradient."""
+    tags, lens = validate(emissions, tags, transitions, start, end, lengths)
     return PathEnergy.apply(emissions, tags, transitions, start, end, lens)
+
+
+def _default_ends(transitions, start, end) -> tuple:
+    """start / end energies of None become zeros [K]."""
+    if isinstance(transitions, torch.Tensor) and transitions.dim() == 2:
+        K = transitions.shape[-1]
+        start = transitions.new_zeros(K) if start is None else start
+        end = transitions.new_zeros(K) if end is None else end
+    return start, end
 
 
 def crf_nll(
@@ -93,12 +133,14 @@ def crf_nll(
 
     emissions [B, T, K], transitions [K, K] (from label i to j), start/end [K] are energies;
     a pytorch-crf model with scores (em, trans, start, end) is ours with all of them negated:
-    ``crf_nll(-em, tags, -trans, -start, -end) == -CRF(...)(em, tags)``. Lengths >= 1.
+    ``crf_nll(-em, tags, -trans, -start, -end) == -CRF(...)(em, tags)``. tags integer [B, T]
+    in [0, K) on valid frames; lengths [B] in [1, T] (default T). +inf energies forbid a label
+    or transition; NaN and -inf are refused. A tag sequence through a +inf energy has loss +inf
+    and zero gradient (so has every utterance when all transitions are +inf and T > 1).
     """
-    K = transitions.shape[-1]
-    start = transitions.new_zeros(K) if start is None else start
-    end = transitions.new_zeros(K) if end is None else end
-    return CrfNll.apply(emissions, tags, transitions, start, end, lengths, reduction)
+    start, end = _default_ends(transitions, start, end)
+    tags, lens = validate(emissions, tags, transitions, start, end, lengths)
+    return CrfNll.apply(emissions, tags, transitions, start, end, lens, reduction)
 
 
 def crf_decode(
@@ -108,7 +150,11 @@ def crf_decode(
     end: torch.Tensor,
     lengths=None,
 ) -> torch.Tensor:
-    """Minimum-energy tag sequences, long [B, T] with -1 on padding frames (Viterbi)."""
+    """Minimum-energy tag sequences, long [B, T] with -1 on padding frames (Viterbi).
+
+    Inputs as :func:`crf_nll` (start / end may be None); lengths [B] in [1, T]."""
+    start, end = _default_ends(transitions, start, end)
+    _, lengths = validate(emissions, None, transitions, start, end, lengths)
     with torch.no_grad():
         return (
             intersect(linear_chain(transitions, start, end), emissions, lengths)
@@ -128,10 +174,23 @@ def mmi_loss(
     """Maximum mutual information / NLL: F(numerator) - F(denominator) per utterance.
 
     numerator: the transcript through the topology (one graph per utterance); denominator:
-    the grammar through the topology (one graph per utterance, or one shared graph)."""
+    the grammar through the topology (one graph per utterance, or one shared graph).
+
+    An utterance whose numerator has no path has loss +inf (0 with zero_infinity), as CTC.
+    One whose denominator has no path while its numerator has one raises ValueError: the
+    denominator must contain every numerator path, so the graphs are wrong (the loss would be
+    -inf, and training would follow it)."""
     # in float64: two large free energies differ by a small loss
     num = intersect(numerator, emissions, lengths).free_energy(dtype=torch.float64)
     den = intersect(denominator, emissions, lengths).free_energy(dtype=torch.float64)
+    bad = torch.nonzero(torch.isinf(den.detach()) & torch.isfinite(num.detach())).flatten()
+    if bad.numel():
+        b = int(bad[0])
+        raise ValueError(
+            f"mmi_loss: utterance {b}'s denominator has no path (free energy +inf) but its "
+            f"numerator has one (free energy {float(num[b]):.6g}); the denominator graph must "
+            "contain the numerator's paths"
+        )
     loss = num - den
     loss = torch.where(torch.isinf(num), num, loss)  # inf - inf: no numerator path
     return _reduce(_drop_inf(loss, zero_infinity), reduction).to(emissions.dtype)

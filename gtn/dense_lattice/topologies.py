@@ -24,8 +24,8 @@ INF = float("inf")
 
 def ragged_targets(targets: torch.Tensor, target_lengths) -> tuple[np.ndarray, np.ndarray]:
     """(concatenated labels int64, lengths int64) from padded [B, S] or concatenated [sum L]."""
-    lens = np.asarray(torch.as_tensor(target_lengths).detach().cpu(), dtype=np.int64).reshape(-1)
-    tg = np.asarray(torch.as_tensor(targets).detach().cpu(), dtype=np.int64)
+    lens = integers("target_lengths", target_lengths).reshape(-1)
+    tg = integers("targets", targets)
     if (lens < 0).any():
         raise ValueError(f"target_lengths[{int(np.flatnonzero(lens < 0)[0])}] is negative")
     if tg.ndim == 2:
@@ -49,6 +49,15 @@ def ragged_targets(targets: torch.Tensor, target_lengths) -> tuple[np.ndarray, n
     else:
         raise ValueError(f"targets must be [B, S] or concatenated [sum L], got {list(tg.shape)}")
     return flat, lens
+
+
+def integers(name: str, x) -> np.ndarray:
+    """int64 numpy copy of an integer tensor, array or sequence; TypeError naming ``name`` for
+    anything else (float labels or lengths are refused, as torch's ctc_loss refuses them)."""
+    a = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
+    if a.dtype.kind not in "iu" and not (a.size == 0 and a.dtype.kind == "f"):
+        raise TypeError(f"{name} must be integers, got {type(x).__name__} of dtype {a.dtype}")
+    return a.astype(np.int64)
 
 
 def _chain_graphs(
@@ -105,7 +114,8 @@ def ctc_graphs(
     Transcript y of length L gives 2L+2 states: an initial state, then blank, y0, blank, y1,
     ..., blank. Every state loops on its label; a label state is also entered from two states
     back unless it repeats the previous label (a blank must separate repeats). All energies
-    are 0, so the free energy with emissions -log p is the CTC loss.
+    are 0, so the free energy with emissions -log p is the CTC loss. The initial state of an
+    empty transcript is also final: zero frames align with it at energy 0, as in torch.
 
     Returns a :class:`GraphBatch` of B acceptors for ``gtn.dense_intersect``.
 
@@ -118,6 +128,8 @@ def ctc_graphs(
     torch.Size([2])
     """
     flat, lens = ragged_targets(targets, target_lengths)
+    if blank < 0:  # -1 would be gtn.EPSILON: the blank arcs would consume no frame
+        raise ValueError(f"blank must be a label >= 0, got {blank}")
     if flat.size and ((flat == blank).any() or (flat < 0).any()):
         i = int(np.flatnonzero((flat == blank) | (flat < 0))[0])
         raise ValueError(
@@ -138,6 +150,7 @@ def ctc_graphs(
     final[node_off[1:] - 1] = 0.0
     two = np.flatnonzero(lens > 0)  # the last label and the trailing blank
     final[node_off[1:][two] - 2] = 0.0
+    final[node_off[:-1][lens == 0]] = 0.0  # an empty transcript also accepts zero frames
     w, sw, fw = (torch.from_numpy(x) for x in (np.zeros(a, np_dtype), start, final))
     if to is not None:
         w, sw, fw = w.to(to), sw.to(to), fw.to(to)

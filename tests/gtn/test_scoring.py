@@ -313,3 +313,29 @@ def test_lattice_frames_free_energy_and_posteriors_equal_brute_force(beta):
         for arc in p.arcs:
             posterior[arc] += math.exp(-beta * (p.energy - float(F)))
     torch.testing.assert_close(grad, posterior, rtol=1e-10, atol=1e-12)
+
+
+def _two_arc_path(weight: float, dtype) -> gtn.Graph:
+    w = torch.tensor([weight, weight], dtype=dtype, requires_grad=True)
+    return gtn.Graph.from_arrays(3, [0, 1], [1, 2], [0, 0], weight=w, start=[0], final=[2])
+
+
+@pytest.mark.parametrize(
+    ("weight", "dtype", "expected"),
+    [(-1e308, torch.float64, -math.inf), (3e38, torch.float32, math.inf)],
+)
+def test_energies_beyond_the_dtype_range_agree_with_zero_gradient(weight, dtype, expected):
+    """-1e308 twice overflows float64 below: free and min energy are both -inf (the free energy
+    was +inf); 3e38 twice overflows float32 above: +inf, with zero gradient (it was 1)."""
+    for score in (gtn.free_energy, gtn.min_energy):
+        g = _two_arc_path(weight, dtype)
+        out = score(g)
+        assert float(out) == expected
+        out.backward()
+        assert (g.weight.grad == 0).all()
+    # a finite path beside the overflowing one does not hide it: F <= min E = -inf
+    if expected < 0:
+        w = torch.tensor([weight, weight, 0.5], dtype=dtype)
+        g = gtn.Graph.from_arrays(3, [0, 1, 0], [1, 2, 2], [0, 0, 1], weight=w, start=[0],
+                                  final=[2])  # fmt: skip
+        assert float(gtn.free_energy(g)) == float(gtn.min_energy(g)) == -math.inf
