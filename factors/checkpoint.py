@@ -127,18 +127,7 @@ def read_checkpoint(
     """
     path = Path(path)
     what = what or fmt
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    if not path.is_file():
-        raise CheckpointError(f"{path} is not a file")
-    size = path.stat().st_size
-    _check_archive(path, size)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except MemoryError:
-        raise
-    except Exception as err:  # torch raises many types for a file that is not its own
-        raise CheckpointError(f"{path} is not a readable checkpoint ({_reason(err)})") from None
+    state, size = _load(path)
     if not isinstance(state, dict) or not isinstance(state.get("format"), str):
         raise CheckpointError(f"{path} is not a {what} checkpoint (no format tag)")
     if state["format"] in legacy or (state["format"] == fmt and "digest" not in state):
@@ -162,6 +151,30 @@ def read_checkpoint(
     if problem:
         raise CheckpointError(f"{path}: {problem}")
     return state["payload"]
+
+
+def read_format(path: str | os.PathLike) -> str | None:
+    """The format tag of a checkpoint file (None if it has none), read as safely as
+    :func:`read_checkpoint` reads it but not verified: for choosing which loader to call."""
+    state, _ = _load(Path(path))
+    tag = state.get("format") if isinstance(state, dict) else None
+    return tag if isinstance(tag, str) else None
+
+
+def _load(path: Path) -> tuple[Any, int]:
+    """(unpickled plain data, file size) of a torch zip archive, or CheckpointError."""
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if not path.is_file():
+        raise CheckpointError(f"{path} is not a file")
+    size = path.stat().st_size
+    _check_archive(path, size)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True), size
+    except MemoryError:
+        raise
+    except Exception as err:  # torch raises many types for a file that is not its own
+        raise CheckpointError(f"{path} is not a readable checkpoint ({_reason(err)})") from None
 
 
 def _check_archive(path: Path, size: int) -> None:
