@@ -256,8 +256,8 @@ def build_module(
     missing = [k for k in expected if k not in given]
     extra = [str(k) for k in given if k not in expected]
     if missing or extra:
-        names = ", ".join([f"{group}.{k} missing" for k in missing[:3]])
-        names += ", ".join([f"{group}.{k} unexpected" for k in extra[:3]])
+        names = [f"{group}.{k} missing" for k in missing[:3]]
+        names = ", ".join(names + [f"{group}.{k} unexpected" for k in extra[:3]])
         raise CheckpointError(f"{path}: weights do not fit the config ({names})")
     for name, spec in expected.items():
         t = given[name]
