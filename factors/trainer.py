@@ -314,7 +314,7 @@ class Trainer:
     def _restore_rng(self, state: dict) -> None:
         try:
             _set_rng_state(state["rng"])
-        except (TypeError, ValueError, RuntimeError, IndexError) as err:
+        except (TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
             raise CheckpointError(
                 f"{self.checkpoint}: RNG states are malformed ({_one_line(err)})"
             ) from None
