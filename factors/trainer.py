@@ -106,13 +106,10 @@ def _check_state(state, path) -> None:
     if not (isinstance(rng, dict) and set(rng) == {"python", "numpy", "torch"}):
         fail("rng must hold the python, numpy and torch states")
     history = state["history"]
-    plain = (int, float, str, bool, type(None))
     if not isinstance(history, list) or not all(
-        isinstance(r, dict) and all(isinstance(k, str) and isinstance(v, plain)
-                                    for k, v in r.items())
-        for r in history
-    ):  # fmt: skip
-        fail("history must be a list of records of plain numbers")
+        isinstance(r, dict) and all(isinstance(k, str) for k in r) for r in history
+    ):
+        fail("history must be a list of records (dictionaries with string keys)")
 
 
 def distributed_group():
@@ -220,6 +217,9 @@ class Trainer:
             path, FORMAT, what="trainer", retrain="delete it to start training afresh"
         )
         _check_state(state, path)
+        current = _rng_state()
+        self._restore_rng(state)  # only to validate them before anything is changed
+        _set_rng_state(current)
         try:
             self.model.load_state_dict(state["model"])
         except (RuntimeError, KeyError, ValueError) as err:

@@ -215,7 +215,7 @@ def _forge(path, edit):
         (lambda s: s.update(batch=3), "0 epoch losses and 0 metrics for 3 batches"),
         (lambda s: s.pop("rng"), "a trainer checkpoint holds"),
         (lambda s: s["rng"].update(numpy=("MT19937",)), "RNG states are malformed"),
-        (lambda s: s.update(history=[{"loss": [1]}]), "history must be a list of records"),
+        (lambda s: s.update(history=[{1: 2.0}]), "history must be a list of records"),
         (lambda s: s["model"].popitem(), "model weights do not fit"),
         (lambda s: s["optimizer"].update(param_groups=[]), "optimizer state does not fit"),
     ],
