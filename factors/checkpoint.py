@@ -33,6 +33,7 @@ import torch
 from gtn._atomic import atomic_write, remove_stale_temporaries
 
 VERSION = 2  # version 1: the apps' earlier files, which carried no digest
+MAX_DEPTH = 64  # nesting of the payload; ours is at most 6 deep
 
 
 class CheckpointError(ValueError):
@@ -141,7 +142,7 @@ def read_checkpoint(
         )
     if set(state) != {"format", "version", "payload", "digest"}:
         raise CheckpointError(f"{path}: checkpoint keys {sorted(map(str, state))} are not ours")
-    if state["version"] != VERSION:
+    if type(state["version"]) is not int or state["version"] != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {state['version']!r}, not {VERSION}")
     digest, problem = _digest(fmt, VERSION, state["payload"], where=str(path), budget=size)
     if not (isinstance(state["digest"], str) and hmac.compare_digest(digest, state["digest"])):
@@ -235,13 +236,15 @@ class _Walk:
     def put(self, tag: bytes, data: bytes = b"") -> None:
         self.hash.update(tag + struct.pack("<Q", len(data)) + data)
 
-    def visit(self, obj: Any, place: str) -> None:
+    def visit(self, obj: Any, place: str, depth: int = 0) -> None:
         self.nodes += 1
         if self.nodes > self.budget:
             raise CheckpointError(
                 f"{self.where}: the payload has more parts than a file of its size can hold "
                 "(repeated references)"
             )
+        if depth > MAX_DEPTH:
+            raise CheckpointError(f"{self.where}: the payload is nested deeper than {MAX_DEPTH}")
         if obj is None:
             self.put(b"N")
         elif isinstance(obj, bool):
@@ -257,12 +260,12 @@ class _Walk:
         elif isinstance(obj, dict):
             self.put(b"D", str(len(obj)).encode())
             for k, v in obj.items():
-                self.visit(k, place)
-                self.visit(v, f"{place}[{k!r}]")
+                self.visit(k, place, depth + 1)
+                self.visit(v, f"{place}[{k!r}]", depth + 1)
         elif isinstance(obj, (list, tuple)):
             self.put(b"L" if isinstance(obj, list) else b"T", str(len(obj)).encode())
             for i, v in enumerate(obj):
-                self.visit(v, f"{place}[{i}]")
+                self.visit(v, f"{place}[{i}]", depth + 1)
         else:
             raise CheckpointError(f"{self.where}: {place} is a {type(obj).__name__}")
 

@@ -366,3 +366,29 @@ def test_repeated_references_cannot_make_the_walk_exponential(tmp_path):
     state["payload"]["config"]["width"] = nested
     torch.save(state, path)
     refused("sdnn reader", path, "repeated references")
+
+
+def test_a_deeply_nested_payload_is_refused_not_a_recursion_error(tmp_path):
+    path = tmp_path / "deep.pt"
+    _sdnn(path)
+    state = torch.load(path, weights_only=True)
+    nested: list = []
+    for _ in range(5000):  # deeper than Python's recursion limit
+        nested = [nested]
+    state["payload"]["config"]["width"] = nested
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # only to let pickle write it
+    try:
+        torch.save(state, path)
+    finally:
+        sys.setrecursionlimit(limit)
+    refused("sdnn reader", path, "nested deeper than")
+
+
+def test_a_version_that_is_not_a_number_is_refused(tmp_path):
+    path = tmp_path / "version.pt"
+    _sdnn(path)
+    state = torch.load(path, weights_only=True)
+    state["version"] = torch.ones(2)
+    torch.save(state, path)
+    refused("sdnn reader", path, "checkpoint version")
