@@ -50,7 +50,13 @@ def _draw(args) -> int:
     import gtn
 
     g = _read_graph(args)
-    gtn.draw(g, args.output)
+    try:
+        gtn.draw(g, args.output)
+    except ValueError as err:  # an unknown extension; GraphError and OSError go to main
+        if isinstance(err, gtn.GtnError):
+            raise
+        print(f"ebgtn draw: {err}", file=sys.stderr)
+        return 2
     print(f"wrote {args.output}")
     return 0
 
@@ -77,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_args(p)
     p.set_defaults(run=_info)
 
-    p = sub.add_parser("draw", help="draw a graph file (.dot, .svg, .png, .pdf)")
+    p = sub.add_parser(
+        "draw",
+        help="draw a graph file (.dot text always; .svg, .png, .pdf need Graphviz's dot)",
+    )
     _add_graph_args(p)
     p.add_argument("-o", "--output", required=True, help="output file; its suffix picks the format")
     p.set_defaults(run=_draw)
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.run(args)
-    except (gtn.GraphError, OSError) as err:
+    except (gtn.GtnError, OSError) as err:
         print(f"ebgtn {args.command}: {err}", file=sys.stderr)
         return 2
 

@@ -173,8 +173,9 @@ def _format(line: dict, fmt: str) -> str:
 _WORKER: Decoder | None = None
 
 
-def _init_worker(job: Job) -> None:
+def _init_worker(job: Job, threads: int) -> None:
     global _WORKER
+    torch.set_num_threads(threads)  # the workers share the parent's budget (numba follows torch)
     _WORKER = Decoder(job)
 
 
@@ -196,7 +197,10 @@ def _decode_all(decoder: Decoder, jobs: int, progress) -> list[tuple[dict, int]]
     # spawn: workers start clean instead of inheriting torch / numba thread pools by fork.
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(
-        jobs, mp_context=ctx, initializer=_init_worker, initargs=(decoder.job,)
+        jobs,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(decoder.job, max(1, torch.get_num_threads() // jobs)),
     ) as pool:
         futures = {pool.submit(_work, chunk): k for k, chunk in enumerate(chunks)}
         try:
