@@ -46,16 +46,11 @@ def _run(args) -> int:
 
 def load_reader(path: str):
     """A segmenting :class:`CheckReader` or an :class:`SdnnReader`, by the checkpoint's format."""
-    from .reader import CheckpointError, CheckReader
-    from .sdnn import SdnnReader
+    from .._common.checkpoint import read_format
+    from .reader import CheckReader
+    from .sdnn import FORMAT, SdnnReader
 
-    try:
-        return CheckReader.load(path)
-    except CheckpointError as err:
-        try:
-            return SdnnReader.load(path)
-        except CheckpointError:
-            raise err from None
+    return SdnnReader.load(path) if read_format(path) == FORMAT else CheckReader.load(path)
 
 
 def _evaluate(args) -> int:
@@ -133,7 +128,7 @@ def _guarded(job):
     ``ebgtn`` as under ``python -m apps.check_reading``."""
 
     def run(args) -> int:
-        from .reader import CheckpointError
+        from .._common.checkpoint import CheckpointError
 
         try:
             return job(args)

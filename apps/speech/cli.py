@@ -232,7 +232,7 @@ def _guarded(job):
     """Report bad input (audio, checkpoint, arguments) as one line and exit status 2."""
 
     def run(args) -> int:
-        from .recognizer import CheckpointError
+        from .._common.checkpoint import CheckpointError
         from .synth import SynthesizerMissing
 
         try:

@@ -1,0 +1,1 @@
+"""What the apps share: checkpoint I/O (:mod:`.checkpoint`)."""
