@@ -126,6 +126,37 @@ def _build(batch: GraphBatch) -> Structure:
 
 
 @nb.njit(cache=True)
+def insertion_sort(x, lo, hi):
+    """Sort x[lo:hi] in place."""
+    for i in range(lo + 1, hi):
+        v = x[i]
+        j = i - 1
+        while j >= lo and x[j] > v:
+            x[j + 1] = x[j]
+            j -= 1
+        x[j + 1] = v
+
+
+@nb.njit(cache=True)
+def _shell_sort(keys, vals):
+    """Sort keys in place, applying the same moves to vals (np.argsort compiles slowly)."""
+    n = keys.shape[0]
+    gap = 1
+    while gap < n // 3:
+        gap = 3 * gap + 1
+    while gap > 0:
+        for i in range(gap, n):
+            k, v = keys[i], vals[i]
+            j = i
+            while j >= gap and keys[j - gap] > k:
+                keys[j] = keys[j - gap]
+                vals[j] = vals[j - gap]
+                j -= gap
+            keys[j], vals[j] = k, v
+        gap //= 3
+
+
+@nb.njit(cache=True)
 def _layout(node_off, arc_off, src, dst, lab, max_label):
     """CSR of the emitting arcs by global destination, sorted by (label, source) within a state,
     cut into runs; per-graph label sets. O(arcs) for graphs whose arcs into a state are few or
@@ -167,7 +198,7 @@ def _layout(node_off, arc_off, src, dst, lab, max_label):
                 keys = np.empty(p1 - p0, np.int64)  # long and unsorted: sort the whole state
                 for k in range(p0, p1):
                     keys[k - p0] = (np.int64(lab[csr[k]]) << 32) + src[csr[k]]
-                csr[p0:p1] = csr[p0:p1][np.argsort(keys, kind="mergesort")]
+                _shell_sort(keys, csr[p0:p1])
                 break
             while j >= p0 and (np.int64(lab[csr[j]]) << 32) + src[csr[j]] > key:
                 csr[j + 1] = csr[j]
@@ -186,7 +217,7 @@ def _layout(node_off, arc_off, src, dst, lab, max_label):
                 slot[x] = 0
                 labs_all[count] = x
                 count += 1
-        labs_all[start:count] = np.sort(labs_all[start:count])
+        insertion_sort(labs_all, start, count)  # a graph's labels; np.sort compiles slowly
         for i in range(start, count):
             slot[labs_all[i]] = -1
         lab_off[g + 1] = count

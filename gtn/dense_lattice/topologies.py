@@ -16,7 +16,7 @@ import torch
 
 from .._batch import offsets
 from ..graph import EPSILON, Graph, GraphError
-from ._prep import Structure
+from ._prep import Structure, insertion_sort
 from .batch import GraphBatch
 
 INF = float("inf")
@@ -183,7 +183,10 @@ def _ctc_layout(node_off, arc_off, src, lab):
     run_ulab = np.empty(R, np.int64)
     lab_off = np.zeros(G + 1, np.int64)
     labs_all = np.empty(R, np.int64)
-    slot = np.full(lab.max() + 1 if lab.shape[0] else 1, -1, np.int64)
+    top = 0
+    for x in lab:  # not lab.max(): its empty-array error message costs seconds of compilation
+        top = max(top, x)
+    slot = np.full(top + 1, -1, np.int64)
     r = 0
     count = 0
     for g in range(G):
@@ -205,7 +208,7 @@ def _ctc_layout(node_off, arc_off, src, lab):
             a += n
             r += 1
             run_ptr[v + 1] = r
-        labs_all[start:count] = np.sort(labs_all[start:count])
+        insertion_sort(labs_all, start, count)  # a few labels; np.sort compiles slowly
         for i in range(start, count):
             slot[labs_all[i]] = i - start
         for i in range(r - (n1 - n0 - 1), r):

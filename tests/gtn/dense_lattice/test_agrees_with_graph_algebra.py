@@ -60,3 +60,25 @@ def test_dense_lattice_equals_intersect_with_dense_graph(g, frames, beta, seed):
         want = torch.zeros_like(got) if want is None and got is not None else want
         if got is not None:
             assert torch.allclose(got, want, atol=1e-9)
+
+
+def test_a_state_with_many_unsorted_incoming_arcs_scores_like_the_explicit_lattice():
+    # more than 64 arcs into one state in no order: the layout sorts the whole state at once
+    gen = torch.Generator().manual_seed(3)
+    n_arcs, labels = 300, 7
+    lab = torch.randint(0, labels, (n_arcs,), generator=gen)
+    src = torch.randint(0, 3, (n_arcs,), generator=gen)
+    w = torch.randn(n_arcs, dtype=F64, generator=gen)
+    g = gtn.Graph.from_arrays(
+        4,
+        src.tolist() + [3],
+        [3] * n_arcs + [0],
+        lab.tolist() + [0],
+        weight=w.tolist() + [0.5],
+        start=[0, 1, 2],
+        final=[3],
+    )
+    emissions = torch.randn(5, labels, dtype=F64, generator=gen)
+    fast = dense_intersect(g, emissions[None]).free_energy()[0]
+    slow = gtn.free_energy(gtn.intersect(g, gtn.dense(emissions)))
+    assert float(fast) == pytest.approx(float(slow), rel=1e-12)
