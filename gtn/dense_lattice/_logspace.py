@@ -110,20 +110,16 @@ def forward(
     each epsilon closure. Per frame: the energy of every arc's path prefix, each state's
     minimum over its incoming arcs, then one exp per arc relative to that minimum (a flat
     loop that vectorises) and one log per state: nothing under- or overflows."""
-    emax = 0
-    for g in range(node_off.shape[0] - 1):
-        emax = max(emax, arcs.ptr[node_off[g + 1]] - arcs.ptr[node_off[g]])
+    emax = _most_arcs(node_off, arcs.ptr)
     for b in nb.prange(em.shape[0]):
         if not active[b]:
             continue
         g = gidx[b]
         T = lengths[b]
-        n0 = node_off[g]
-        N = node_off[g + 1] - n0
+        n0, N, p0, p1, src, dst, ulab = _graph_arcs(arcs, node_off, g)
         glabs = labs[lab_off[g] : lab_off[g + 1]]
         e0, e1 = eps_off[g], eps_off[g + 1]
-        p0, p1 = arcs.ptr[n0], arcs.ptr[n0 + N]
-        src, dst, ulab, wg = arcs.src[p0:p1], arcs.dst[p0:p1], arcs.ulab[p0:p1], w[p0:p1]
+        wg = w[p0:p1]
         ptr = arcs.ptr[n0 : n0 + N + 1] - p0
         v = np.empty(emax)
         e = np.empty(glabs.shape[0])
@@ -166,9 +162,7 @@ def backward(
     outgoing arcs; one exp per arc relative to it (vectorised) whose sum per source gives the
     source's backward energy and whose product with a per-state factor is the arc's
     posterior: one exp per arc, one exp and one log per state."""
-    emax = 0
-    for g in range(node_off.shape[0] - 1):
-        emax = max(emax, arcs.ptr[node_off[g + 1]] - arcs.ptr[node_off[g]])
+    emax = _most_arcs(node_off, arcs.ptr)
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
         if not active[b]:
@@ -178,12 +172,10 @@ def backward(
         row = rows[b]
         T = lengths[b]
         F = energy[b]
-        n0 = node_off[g]
-        N = node_off[g + 1] - n0
+        n0, N, p0, p1, src, dst, ulab = _graph_arcs(arcs, node_off, g)
         glabs = labs[lab_off[g] : lab_off[g + 1]]
         e0, e1 = eps_off[g], eps_off[g + 1]
-        p0, p1 = arcs.ptr[n0], arcs.ptr[n0 + N]
-        src, dst, ulab, wg = arcs.src[p0:p1], arcs.dst[p0:p1], arcs.ulab[p0:p1], w[p0:p1]
+        wg = w[p0:p1]
         gw = g_w[row, p0:p1]
         v = np.empty(emax)
         e = np.empty(glabs.shape[0])
@@ -229,6 +221,25 @@ def backward(
             _eps_grads(go, beta, F, a, bnext, e0, e1, eps_src, eps_dst, ew, g_ew[row])
         for s in range(N):
             g_sw[row, n0 + s] += go * _post(beta, sw[n0 + s] + bnext[s] - F)
+
+
+@nb.njit(cache=True, inline="always")
+def _most_arcs(node_off, ptr):
+    """The largest number of emitting arcs in one graph."""
+    most = 0
+    for g in range(node_off.shape[0] - 1):
+        most = max(most, ptr[node_off[g + 1]] - ptr[node_off[g]])
+    return most
+
+
+@nb.njit(cache=True, inline="always")
+def _graph_arcs(arcs, node_off, g):
+    """Graph g's first state and state count, its arc range [p0, p1) and its arcs' (local)
+    sources, destinations and label indices."""
+    n0 = node_off[g]
+    N = node_off[g + 1] - n0
+    p0, p1 = arcs.ptr[n0], arcs.ptr[n0 + N]
+    return n0, N, p0, p1, arcs.src[p0:p1], arcs.dst[p0:p1], arcs.ulab[p0:p1]
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
