@@ -124,7 +124,7 @@ class CrfNll(torch.autograd.Function):
         ctx.dead = ~np.isfinite(path)
         ctx.lat, ctx.saved, ctx.tags, ctx.reduction = lat, saved, tg, reduction
         ctx.dtypes = (transitions.dtype, start.dtype, end.dtype)
-        loss = np.where(ctx.dead, np.inf, path - np.where(ctx.dead, 0.0, saved["energy"]))
+        loss = np.where(ctx.dead, np.inf, path - np.where(ctx.dead, 0.0, saved.energy))
         if reduction != "none":
             loss = np.asarray(loss.sum() if reduction == "sum" else loss.mean())
         return torch.from_numpy(loss).to(emissions.dtype)

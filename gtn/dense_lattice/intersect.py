@@ -16,6 +16,7 @@ O(B * T * states). An utterance with no complete path has energy +inf and zero g
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numba
@@ -25,7 +26,7 @@ import torch
 from .._threads import sync_threads
 from ..graph import Graph, GraphError
 from . import _dense, _logspace, _scaled, _statewise, _viterbi
-from ._prep import Structure, structure, weights
+from ._prep import Structure, Weights, structure, weights
 from .batch import GraphBatch
 
 INF = float("inf")
@@ -355,7 +356,23 @@ def _np_weights(lat: DenseLattice) -> tuple:
     return lat.np_weights or (_np(g.weight), _np(g.start_weight), _np(g.final_weight))
 
 
-def _free_forward(lat: DenseLattice, beta: float) -> dict:
+@dataclass
+class _Forward:
+    """What the free-energy forward pass leaves for the backward (numpy, float64)."""
+
+    W: Weights
+    beta: float
+    dense: tuple | None  # (wd, wdt, dpos) of the matrix kernels, or None
+    alpha: np.ndarray  # [B, T+1, Nmax] scaled forward values, before each epsilon closure
+    pe: np.ndarray  # [B, T, Umax] emission factors
+    scale: np.ndarray  # [B, T+1] frame scales
+    energy: np.ndarray  # [B] free energies
+    use_log: np.ndarray | None = None  # [B] bool: utterances on the log-space kernels
+    alpha_log: np.ndarray | None = None  # [B, T+1, Nmax] their forward energies
+    checked: tuple | None = None  # (passed [B], emission posteriors) of the flush check
+
+
+def _free_forward(lat: DenseLattice, beta: float) -> _Forward:
     st = lat.structure
     W = weights(st, *_np_weights(lat), beta)
     B, T, _ = lat.emissions.shape
@@ -391,8 +408,7 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
             em, lat.lengths, lat.gidx, active, *_args(st), W.wexp, W.ewexp, W.swexp, W.fwexp,
             W.shift, beta, pe, alpha, scale, energy, status,
         )  # fmt: skip
-    s = dict(W=W, dense=dense, beta=beta, alpha=alpha, pe=pe, scale=scale, energy=energy)
-    s["checked"] = None
+    s = _Forward(W, beta, dense, alpha, pe, scale, energy)
     flushed = status == _scaled.FLUSHED
     if flushed.any():  # exact only if alpha . beta = 1 holds at every frame
         scratch = _buffers(lat, em.dtype, arc_grads=False)
@@ -400,10 +416,9 @@ def _free_forward(lat: DenseLattice, beta: float) -> dict:
         passed = flushed & (dev < _CHECK_TOL)
         status[flushed & ~passed] = _scaled.LOG
         # the check computed these utterances' emission posteriors: kept for the backward
-        s["checked"] = (passed, scratch[0])
-    s["use_log"] = status == _scaled.LOG
-    s["alpha_log"] = None
-    _log_forward(lat, s, s["use_log"])
+        s.checked = (passed, scratch[0])
+    s.use_log = status == _scaled.LOG
+    _log_forward(lat, s, s.use_log)
     return s
 
 
@@ -419,37 +434,39 @@ def _arc_list(lat: DenseLattice) -> _logspace.ArcList:
     return cache["arc_list"]
 
 
-def _log_forward(lat: DenseLattice, s: dict, which: np.ndarray) -> None:
+def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
     """Exact log-space free energies for the utterances ``which`` (into s['energy'])."""
     if not which.any():
         return
-    st, W = lat.structure, s["W"]
+    st, W = lat.structure, s.W
     B, T, _ = lat.emissions.shape
-    if s["alpha_log"] is None:
-        s["alpha_log"] = np.empty((B, T + 1, max(st.max_nodes, 1)))
+    if s.alpha_log is None:
+        s.alpha_log = np.empty((B, T + 1, max(st.max_nodes, 1)))
     _logspace.forward(
-        s["beta"], _em(lat), lat.lengths, lat.gidx, which, st.node_off, _arc_list(lat),
+        s.beta, _em(lat), lat.lengths, lat.gidx, which, st.node_off, _arc_list(lat),
         st.eps_off, st.eps_src, st.eps_dst, st.lab_off, st.labs, W.w, W.ew, W.sw, W.fw,
-        s["alpha_log"], s["energy"],
+        s.alpha_log, s.energy,
     )  # fmt: skip
 
 
-def _scaled_backward(lat: DenseLattice, s: dict, gout, active, arc_grads: bool, bufs) -> np.ndarray:
+def _scaled_backward(
+    lat: DenseLattice, s: _Forward, gout, active, arc_grads: bool, bufs
+) -> np.ndarray:
     """Scaled-space posteriors times gout for the utterances ``active`` into ``bufs`` (see
     :func:`_buffers`); returns each utterance's largest |alpha_t . beta_t - 1|."""
-    st, W = lat.structure, s["W"]
+    st, W = lat.structure, s.W
     dev = np.zeros(lat.batch_size)
     if not active.any():
         return dev
     _use_threads(lat)
-    if s["dense"] is not None:
+    if s.dense is not None:
         g_em, g_w, _, g_sw, g_fw = bufs
-        wd, wdt, dpos = s["dense"]
+        wd, wdt, dpos = s.dense
         N, P = wd.shape
         g_d = np.zeros((g_w.shape[0], N, P) if arc_grads else (1, 1, 1))
         _dense.backward(
             gout, lat.lengths, active, lat.rows, st.state_ulab[:N], st.labs, wd, wdt, W.fwexp,
-            s["alpha"], s["pe"], s["scale"], arc_grads, dev, g_em, g_d, g_sw, g_fw,
+            s.alpha, s.pe, s.scale, arc_grads, dev, g_em, g_d, g_sw, g_fw,
         )  # fmt: skip
         if arc_grads:  # consumers sum the rows: sum them before the gather, into row 0
             g_w[0] += (g_d.sum(0) if g_d.shape[0] > 1 else g_d[0]).reshape(-1)[dpos]
@@ -457,18 +474,18 @@ def _scaled_backward(lat: DenseLattice, s: dict, gout, active, arc_grads: bool, 
         g_em, g_w, _, g_sw, g_fw = bufs
         _statewise.backward(
             gout, lat.lengths, lat.gidx, active, lat.rows, *_state_args(st), W.wexp, W.swexp,
-            W.fwexp, s["alpha"], s["pe"], s["scale"], arc_grads, dev, g_em, g_w, g_sw, g_fw,
+            W.fwexp, s.alpha, s.pe, s.scale, arc_grads, dev, g_em, g_w, g_sw, g_fw,
         )  # fmt: skip
     else:
         _scaled.backward(
             gout, lat.lengths, lat.gidx, *_args(st), W.wexp, W.ewexp, W.swexp, W.fwexp,
-            s["alpha"], s["pe"], s["scale"], active, lat.rows, arc_grads, dev, *bufs,
+            s.alpha, s.pe, s.scale, active, lat.rows, arc_grads, dev, *bufs,
         )  # fmt: skip
     return dev
 
 
 def _free_backward(
-    lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool = True, emissions_only=False
+    lat: DenseLattice, s: _Forward, gout: np.ndarray, arc_grads: bool = True, emissions_only=False
 ) -> tuple:
     """Gradients (emissions, arc weights or None unless ``arc_grads``, start, final); with
     ``emissions_only`` the start and final gradients may be left at zero."""
@@ -477,33 +494,33 @@ def _free_backward(
 
 
 def _free_backward_buffers(
-    lat: DenseLattice, s: dict, gout: np.ndarray, arc_grads: bool, emissions_only: bool = False
+    lat: DenseLattice, s: _Forward, gout: np.ndarray, arc_grads: bool, emissions_only: bool = False
 ) -> tuple:
     """The kernels' gradient buffers (see :func:`_buffers`) filled with gout times the
     posteriors (with ``emissions_only``, only the emission buffer is certain to be)."""
-    st, W = lat.structure, s["W"]
+    st, W = lat.structure, s.W
     bufs = _buffers(lat, lat.emissions.detach().numpy().dtype, arc_grads)
-    live = np.isfinite(s["energy"]) & (gout != 0) & np.isfinite(gout)
-    scaled = live & ~s["use_log"]
-    if emissions_only and s["checked"] is not None:
-        passed, post = s["checked"]
+    live = np.isfinite(s.energy) & (gout != 0) & np.isfinite(gout)
+    scaled = live & ~s.use_log
+    if emissions_only and s.checked is not None:
+        passed, post = s.checked
         reuse = scaled & passed
         bufs[0][reuse] = post[reuse] * gout[reuse, None, None].astype(post.dtype)
         scaled &= ~reuse
     dev = _scaled_backward(lat, s, gout, scaled, arc_grads, bufs)
     bad = scaled & ~(dev < _CHECK_TOL)
     if bad.any():  # unexpected after the forward's checks; recompute those exactly
-        s["use_log"] = s["use_log"] | bad
+        s.use_log = s.use_log | bad
         _log_forward(lat, s, bad)
         return _free_backward_buffers(lat, s, gout, arc_grads)
-    logs = live & s["use_log"]
+    logs = live & s.use_log
     if logs.any():
         if not arc_grads:  # the log-space kernel always writes arc posteriors
             bufs = (bufs[0], *_buffers(lat, None, True)[1:3], *bufs[3:])
         _logspace.backward(
-            s["beta"], gout, _em(lat), lat.lengths, lat.gidx, logs, lat.rows, st.node_off,
+            s.beta, gout, _em(lat), lat.lengths, lat.gidx, logs, lat.rows, st.node_off,
             _arc_list(lat), st.eps_off, st.eps_src, st.eps_dst, st.lab_off, st.labs, W.w, W.ew,
-            W.sw, W.fw, s["alpha_log"], s["energy"], *bufs,
+            W.sw, W.fw, s.alpha_log, s.energy, *bufs,
         )  # fmt: skip
     return bufs
 
@@ -566,7 +583,7 @@ class _FreeEnergy(torch.autograd.Function):
     def forward(ctx, lat, beta, dtype, emissions, weight, start_weight, final_weight):
         saved = _free_forward(lat, beta)
         ctx.lat, ctx.saved = lat, saved
-        return torch.from_numpy(saved["energy"].copy()).to(dtype)
+        return torch.from_numpy(saved.energy.copy()).to(dtype)
 
     @staticmethod
     def backward(ctx, grad):
