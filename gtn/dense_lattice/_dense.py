@@ -17,7 +17,7 @@ each CSR position to its index i * P + j in wd. alpha [B, T+1, >=N], pe [B, T, >
 import numba as nb
 import numpy as np
 
-from ._emission import frame_factors
+from ._emission import SUBNORMAL, frame_factors
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 
 BAD_ENERGY = 2  # status: a NaN or -inf energy in a valid frame
@@ -65,6 +65,7 @@ def forward(
             c = 0.0
             for j in range(N):
                 raw[j] *= p[ulab[j]]
+                raw[j] = raw[j] if raw[j] >= SUBNORMAL else 0.0
                 c += raw[j]
             if not c >= LOW:
                 code = LOG
@@ -131,7 +132,8 @@ def backward(
                 post = an[j] * bnext[j]
                 total += post
                 ge[labs[u]] += go * post
-                f[j] = bnext[j] * p[u] * inv
+                x = bnext[j] * p[u] * inv
+                f[j] = x if x >= SUBNORMAL else 0.0
             _matvec(bcur, wdt, f, N, P)
             if arc_grads:
                 gd = g_d[row]
@@ -140,7 +142,7 @@ def backward(
                     if ci != 0.0:
                         _axpy_prod(gd[i], wd[i], f, ci, P)
             for i in range(N):
-                if not a[i] > 0.0:
+                if not (a[i] > 0.0 and bcur[i] >= SUBNORMAL):
                     bcur[i] = 0.0
             d = abs(total - 1.0)
             worst = max(worst, d if d == d else np.inf)

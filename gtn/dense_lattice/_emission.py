@@ -3,7 +3,8 @@
 pe[u] = exp(-beta (em[label u] - m)) over the labels u of one graph, with m the frame's minimum
 energy over those labels (so the best label has factor 1 and nothing overflows); the caller
 adds m to the utterance's energy shift. A frame where every label has energy +inf gets m = 0
-and all factors 0.
+and all factors 0. Factors below ``SUBNORMAL`` are 0 (an energy more than about 690 / beta above
+the frame's best: the scaled kernels then see a reached state underflow, see ``_scaled``).
 """
 
 import numba as nb
@@ -12,6 +13,9 @@ import numpy as np
 from .._exp import fast_exp
 
 FAST = {"reassoc", "contract", "nsz", "arcp"}
+# Values below this are flushed to 0 in the scaled kernels: arithmetic on subnormal numbers runs
+# about a hundred times slower, and the kernels treat a reached state's underflow explicitly.
+SUBNORMAL = 1e-300
 
 
 @nb.njit(cache=True, inline="always", fastmath=FAST)
@@ -29,5 +33,6 @@ def frame_factors(em_row, labs, beta, buf, pe_row):
         m = 0.0
     c = -beta
     for u in range(n):
-        pe_row[u] = fast_exp(c * (buf[u] - m))
+        x = fast_exp(c * (buf[u] - m))
+        pe_row[u] = x if x >= SUBNORMAL else 0.0
     return m

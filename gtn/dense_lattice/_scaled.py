@@ -25,7 +25,7 @@ Status codes: 0 exact, 1 needs the log-space path, 3 flushed (exact if the backw
 import numba as nb
 import numpy as np
 
-from ._emission import frame_factors
+from ._emission import SUBNORMAL, frame_factors
 
 # reassoc lets LLVM vectorise the dot products; no 'nnan'/'ninf': +inf energies are meaningful.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -149,7 +149,7 @@ def forward(
                     for k in range(run_len[r]):
                         dot += a[s0 + k] * wexp[p0 + k]
                     acc += dot * pe[b, t, run_ulab[r]]
-                raw[d] = acc
+                raw[d] = acc if acc >= SUBNORMAL else 0.0
                 c += acc
             if not c >= LOW:
                 code = LOG
@@ -257,6 +257,8 @@ def backward(
                 for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
                     s0, p0 = run_src0[r], run_pos0[r]
                     f = xd * pe[b, t, run_ulab[r]] * inv
+                    if not f >= SUBNORMAL:
+                        continue
                     tot = 0.0
                     for k in range(run_len[r]):
                         x = wexp[p0 + k] * f
@@ -267,7 +269,7 @@ def backward(
                         bcur[s0 + k] += x
                     g_em[b, t, labs[u0 + run_ulab[r]]] += go * tot
             for s in range(N):
-                if not a[s] > 0.0:
+                if not (a[s] > 0.0 and bcur[s] >= SUBNORMAL):
                     bcur[s] = 0.0
             worst = max(worst, _finish_frame(go, alpha[b, t], a, bcur, N, has_eps, e0, e1,
                                              eps_src, eps_dst, ewexp, g_ew[row]))  # fmt: skip

@@ -18,7 +18,7 @@ alpha [B, T+1, Nmax]; scale [B, T+1]; all float64.
 import numba as nb
 import numpy as np
 
-from ._emission import frame_factors
+from ._emission import SUBNORMAL, frame_factors
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 
 
@@ -82,7 +82,7 @@ def forward(
                 for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
                     acc += _dot(a, run_src0[r], wexp, run_pos0[r], run_len[r])
                 acc *= p[state_ulab[n0 + d]]
-                raw[d] = acc
+                raw[d] = acc if acc >= SUBNORMAL else 0.0
                 c += acc
             if not c >= LOW:
                 code = LOG
@@ -183,13 +183,15 @@ def backward(
                 total += post
                 ge[glabs[u]] += go * post
                 f = bd * p[u] * inv
+                if not f >= SUBNORMAL:
+                    continue
                 for r in range(rptr[d], rptr[d + 1]):
                     s0, p0, n = run_src0[r], run_pos0[r], run_len[r]
                     _axpy(bcur, s0, wexp, p0, n, f)
                     if arc_grads:
                         _axpy_prod(gw, p0, a, s0, wexp, n, f * go)
             for s in range(N):
-                if not a[s] > 0.0:
+                if not (a[s] > 0.0 and bcur[s] >= SUBNORMAL):
                     bcur[s] = 0.0
             worst = max(worst, _deviation(total))
             bnext, bcur = bcur, bnext
