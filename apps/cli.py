@@ -3,6 +3,9 @@
 ebgtn tour                      walk through the graph algebra, writing files to out/tour
 ebgtn info G.txt                describe a graph file (OpenFst AT&T text)
 ebgtn draw G.txt -o G.svg       draw a graph file with its symbol tables
+
+Bad input (a missing or malformed file, an out-of-range option) is reported as one line on
+stderr with exit status 2; ``--debug`` or ``EBGTN_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -13,11 +16,16 @@ from pathlib import Path
 
 import gtn
 
+from ._common.guard import ArgumentParser, add_debug_flag, run_guarded
+
 
 def _read_graph(args) -> gtn.Graph:
     isyms = gtn.io.read_symbols(args.isymbols) if args.isymbols else None
     osyms = gtn.io.read_symbols(args.osymbols) if args.osymbols else None
-    return gtn.io.read_att(Path(args.graph), isymbols=isyms, osymbols=osyms)
+    try:
+        return gtn.io.read_att(Path(args.graph), isymbols=isyms, osymbols=osyms)
+    except OverflowError as err:  # a label or state id past int32
+        raise gtn.FormatError(args.graph, None, f"a number is out of range ({err})") from None
 
 
 def _add_graph_args(p: argparse.ArgumentParser) -> None:
@@ -63,9 +71,8 @@ def _tour(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ebgtn", description="Energy-based graph transformer networks."
-    )
+    parser = ArgumentParser(prog="ebgtn", description="Energy-based graph transformer networks.")
+    add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("tour", help="walk through the graph algebra on a tiny recogniser")
@@ -101,14 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    import gtn
-
-    try:
-        return args.run(args)
-    except (gtn.GraphError, OSError) as err:
-        print(f"ebgtn {args.command}: {err}", file=sys.stderr)
-        return 2
+    """Run ``ebgtn``; bad input is one line on stderr and exit status 2 (see apps._common.guard)."""
+    return run_guarded(build_parser(), argv, prog="ebgtn")
 
 
 if __name__ == "__main__":

@@ -100,3 +100,29 @@ def _npy_shapes(path: Path, array: np.ndarray) -> dict[str, tuple[int, ...]]:
     raise gtn.FormatError(
         str(path), None, f"a .npy of emissions must be [T, V] or [B, T, V], got {list(array.shape)}"
     )
+
+
+def not_energies(emissions: np.ndarray, tolerance: float = 1e-2) -> str | None:
+    """What [T, V] emissions look like when they are probably not energies (-log p), or None.
+
+    Two common mistakes: log-probabilities (the wrong sign: every value <= 0 and each frame's
+    log-sum-exp ~ 0) and probabilities (every value in [0, 1] and each frame summing to ~ 1).
+    Normalised energies match neither for V >= 2 (energies in [0, 1] give probabilities of at
+    least 1/e each), so a match is a mistake, not a coincidence.
+
+    >>> p = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> not_energies(-np.log(p)) is None, not_energies(np.log(p)), not_energies(p)
+    (True, 'log-probabilities (every value <= 0, each frame log-sum-exps to 0)', \
+'probabilities (every value in [0, 1], each frame sums to 1)')
+    """
+    e = np.asarray(emissions, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] == 0 or e.shape[1] < 2 or not np.isfinite(e).all():
+        return None
+    if e.max() <= 0.0:
+        top = e.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(e - top).sum(axis=1))
+        if np.abs(lse).max() <= tolerance:
+            return "log-probabilities (every value <= 0, each frame log-sum-exps to 0)"
+    if e.min() >= 0.0 and e.max() <= 1.0 and np.abs(e.sum(axis=1) - 1.0).max() <= tolerance:
+        return "probabilities (every value in [0, 1], each frame sums to 1)"
+    return None

@@ -1,0 +1,1 @@
+"""Helpers the applications share (command-line error guard, image and audio loading)."""
