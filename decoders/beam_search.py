@@ -156,12 +156,15 @@ def _posteriors(
         return best, []
     total = free_energy(lat.graph, beta)
     if confidence:
-        best = best._replace(posterior=output_posterior(lat.graph, best.output, beta, total=total))
+        p = output_posterior(lat.graph, best.output, beta, total=total, energy=best.energy)
+        best = best._replace(posterior=p)
     found = distinct_outputs(lat.graph, nbest, first=(best.output, best.energy))
     others = [
         best
         if k == 0
-        else hypothesis(out, e, symbols, output_posterior(lat.graph, out, beta, total=total))
+        else hypothesis(
+            out, e, symbols, output_posterior(lat.graph, out, beta, total=total, energy=e)
+        )
         for k, (out, e) in enumerate(found)
     ]
     return best, others

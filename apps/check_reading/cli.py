@@ -105,8 +105,8 @@ def _read(args) -> int:
     from .reader import check_image, read_batch
     from .sdnn import SdnnReader, field_strip
 
+    image = load_image(args.image)  # the cheap check first
     reader = load_reader(args.checkpoint)
-    image = load_image(args.image)
     out = Path(args.figure or Path(args.image).with_suffix(".reading.png"))
     if isinstance(reader, SdnnReader):
         [(amount, conf)] = reader.read([image])

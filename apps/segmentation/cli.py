@@ -143,8 +143,8 @@ def _clean(args) -> int:
     from . import figures
     from .segmenter import Segmenter
 
+    image = load_image(args.image)  # the cheap check first
     segmenter = Segmenter.load(args.model)
-    image = load_image(args.image)
     method = args.method.replace("-", "_") if args.method else None
     result = segmenter.segment(image, method)
     labels = result.labels[0]
