@@ -260,7 +260,10 @@ def _init_worker(job: Job) -> None:
 
 def _work(uids: list[str]) -> list[tuple[dict, int, str | None]]:
     assert _WORKER is not None
-    return _WORKER.decode_many(uids)
+    try:
+        return _WORKER.decode_many(uids)
+    except gtn.GraphError as err:  # subclasses such as FormatError do not survive pickling
+        raise gtn.GraphError(str(err)) from None
 
 
 class _SignWarning:

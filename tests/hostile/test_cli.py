@@ -255,3 +255,15 @@ def test_not_energies_never_flags_normalised_energies():
         assert not_energies(energies) is None
         assert not_energies(-energies).startswith("log-probabilities")
         assert not_energies(np.exp(-energies)).startswith("probabilities")
+
+
+def test_a_corrupt_utterance_in_a_worker_process_is_one_line(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    argv = _numeric_files(tmp_path, {f"u{k}": rng.random((4000, 2)) + 1 for k in range(8)})
+    data = bytearray((tmp_path / "e.npz").read_bytes())
+    # Near the end of u6's stored samples: its header reads fine, its CRC fails when loaded.
+    at = data.index(b"u6.npy") + len("u6.npy") + 128 + 60_000
+    data[at] ^= 0xFF
+    (tmp_path / "e.npz").write_bytes(bytes(data))
+    err = _fails([*argv, "--jobs", "2"], capsys)
+    assert "e.npz" in err and "utterance u6" in err
