@@ -303,7 +303,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     q.set_defaults(run=_tune)
     q = jobs.add_parser("decode", help="recognise WAV files")
-    q.add_argument("wavs", nargs="+", help="WAV files (any sample rate; stereo is averaged)")
+    q.add_argument("wavs", nargs="+", help="WAV files (1 to 768 kHz; all channels are averaged)")
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--beam", type=float, default=16.0)
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")
