@@ -60,9 +60,9 @@ def restricted_energy(
     limit = math.inf if energy is None else float(energy) + NEGLIGIBLE / beta
     f, _, cycle = restricted_free_energy(
         n,
-        graph.src.astype(np.int64),
-        graph.dst.astype(np.int64),
-        graph.olabel.astype(np.int64),
+        np.ascontiguousarray(graph.src),  # int32 as stored: no copies of the lattice's arcs
+        np.ascontiguousarray(graph.dst),
+        np.ascontiguousarray(graph.olabel),
         _numpy(graph.weight),
         _numpy(graph.start_weight),
         _numpy(graph.final_weight),
