@@ -169,8 +169,6 @@ class Decoder:
         except OSError as err:
             msg = f"cannot read the graph ({err.strerror})"
             raise gtn.FormatError(job.graph, None, msg) from None
-        except OverflowError as err:  # a label or state id past int32
-            raise gtn.FormatError(job.graph, None, f"a number is out of range ({err})") from None
         # Without an output table, print the file's OpenFst ids (gtn label k is id k+1).
         self.file_ids = graph.osymbols is None
         try:
@@ -253,8 +251,9 @@ def _format(line: dict, fmt: str) -> str:
 _WORKER: Decoder | None = None
 
 
-def _init_worker(job: Job) -> None:
+def _init_worker(job: Job, threads: int) -> None:
     global _WORKER
+    torch.set_num_threads(threads)  # the workers share the parent's budget (numba follows torch)
     _WORKER = Decoder(job)
 
 
@@ -299,7 +298,10 @@ def _decode_all(decoder: Decoder, jobs: int, progress) -> list[tuple[dict, int, 
     # spawn: workers start clean instead of inheriting torch / numba thread pools by fork.
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(
-        jobs, mp_context=ctx, initializer=_init_worker, initargs=(decoder.job,)
+        jobs,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(decoder.job, max(1, torch.get_num_threads() // jobs)),
     ) as pool:
         futures = {pool.submit(_work, chunk): k for k, chunk in enumerate(chunks)}
         try:

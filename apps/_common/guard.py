@@ -5,12 +5,12 @@ naming the problem and the file or argument, never a traceback. Tracebacks are k
 and for everything when ``--debug`` is given (anywhere on the command line) or the environment
 variable ``EBGTN_DEBUG`` is set to anything but ``""`` or ``0``.
 
-What counts as bad input: ``ValueError`` (``gtn.GraphError``, ``gtn.FormatError``, the apps'
-checkpoint errors and every validation error derive from it), ``TypeError`` raised by
-validation, ``OSError`` (missing, unreadable or unwritable files; Pillow's
-``UnidentifiedImageError``), the errors of a truncated or foreign archive (``zipfile``,
-``EOFError``, ``pickle.UnpicklingError`` from ``torch.load(weights_only=True)``), and the
-errors that name a missing optional program (Graphviz, a speech synthesiser).
+What counts as bad input: ``gtn.GtnError`` (graph and file-format errors, a missing or failing
+Graphviz), ``ValueError`` (the apps' checkpoint errors and every validation error derive from
+it), ``TypeError`` raised by validation, ``OSError`` (missing, unreadable or unwritable files;
+Pillow's ``UnidentifiedImageError``), the errors of a truncated or foreign archive
+(``zipfile``, ``EOFError``, ``pickle.UnpicklingError`` from ``torch.load(weights_only=True)``),
+and a missing speech synthesiser.
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ import sys
 import zipfile
 from collections.abc import Callable, Sequence
 
+import gtn
+
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "EBGTN_DEBUG"
 BAD_INPUT_STATUS = 2
 
 _ALWAYS: tuple[type[BaseException], ...] = (
+    gtn.GtnError,  # GraphError, FormatError, GraphvizError (a missing or failing `dot`)
     ValueError,
     TypeError,
     OSError,
@@ -36,10 +39,7 @@ _ALWAYS: tuple[type[BaseException], ...] = (
 )
 # Errors of optional programs, looked up only in modules already imported (an error class of
 # a module never imported cannot have been raised).
-_OPTIONAL = (
-    ("gtn.draw", "GraphvizNotFoundError"),
-    ("apps.speech.synth", "SynthesizerMissing"),
-)
+_OPTIONAL = (("apps.speech.synth", "SynthesizerMissing"),)
 
 
 def bad_input_errors() -> tuple[type[BaseException], ...]:
