@@ -3,6 +3,9 @@
 ebgtn tour                      walk through the graph algebra, writing files to out/tour
 ebgtn info G.txt                describe a graph file (OpenFst AT&T text)
 ebgtn draw G.txt -o G.svg       draw a graph file with its symbol tables
+
+Bad input (a missing or malformed file, an out-of-range option) is reported as one line on
+stderr with exit status 2; ``--debug`` or ``EBGTN_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import sys
 from pathlib import Path
 
 import gtn
+
+from ._common.guard import ArgumentParser, add_debug_flag, run_guarded
 
 
 def _read_graph(args) -> gtn.Graph:
@@ -50,13 +55,7 @@ def _draw(args) -> int:
     import gtn
 
     g = _read_graph(args)
-    try:
-        gtn.draw(g, args.output)
-    except ValueError as err:  # an unknown extension; GraphError and OSError go to main
-        if isinstance(err, gtn.GtnError):
-            raise
-        print(f"ebgtn draw: {err}", file=sys.stderr)
-        return 2
+    gtn.draw(g, args.output)  # an unknown extension is a ValueError: one line, from main
     print(f"wrote {args.output}")
     return 0
 
@@ -69,9 +68,8 @@ def _tour(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ebgtn", description="Energy-based graph transformer networks."
-    )
+    parser = ArgumentParser(prog="ebgtn", description="Energy-based graph transformer networks.")
+    add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("tour", help="walk through the graph algebra on a tiny recogniser")
@@ -110,14 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    import gtn
-
-    try:
-        return args.run(args)
-    except (gtn.GtnError, OSError) as err:
-        print(f"ebgtn {args.command}: {err}", file=sys.stderr)
-        return 2
+    """Run ``ebgtn``; bad input is one line on stderr and exit status 2 (see apps._common.guard)."""
+    return run_guarded(build_parser(), argv, prog="ebgtn")
 
 
 if __name__ == "__main__":
