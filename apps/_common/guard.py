@@ -9,15 +9,15 @@ What counts as bad input: ``gtn.GtnError`` (graph and file-format errors, a miss
 Graphviz), ``ValueError`` (the apps' checkpoint errors and every validation error derive from
 it), ``TypeError`` raised by validation, ``OSError`` (missing, unreadable or unwritable files;
 Pillow's ``UnidentifiedImageError``), the errors of a truncated or foreign archive
-(``zipfile``, ``EOFError``, ``pickle.UnpicklingError`` from ``torch.load(weights_only=True)``),
-and a missing speech synthesiser.
+(``zipfile``, ``EOFError``; checkpoints are read by ``factors.checkpoint``, which turns every
+failure of ``torch.load(weights_only=True)`` into a ``CheckpointError``), and a missing speech
+synthesiser.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import sys
 import zipfile
 from collections.abc import Callable, Sequence
@@ -35,7 +35,6 @@ _ALWAYS: tuple[type[BaseException], ...] = (
     OSError,
     EOFError,
     zipfile.BadZipFile,
-    pickle.UnpicklingError,
 )
 # Errors of optional programs, looked up only in modules already imported (an error class of
 # a module never imported cannot have been raised).
