@@ -3,7 +3,8 @@
 Weights are energies: lower is better. See ``gtn.graph`` for the convention.
 """
 
-from . import dense_lattice, io, nx
+# _cache_dir first: it chooses numba's cache folder before any kernel is defined.
+from . import _cache_dir, dense_lattice, io, nx  # noqa: F401 (_cache_dir: imported for its effect)
 from ._format_error import FormatError
 from ._topo import is_acyclic
 from .builder import GraphBuilder
