@@ -3,6 +3,7 @@
 ebgtn tour                      walk through the graph algebra, writing files to out/tour
 ebgtn info G.txt                describe a graph file (OpenFst AT&T text)
 ebgtn draw G.txt -o G.svg       draw a graph file with its symbol tables
+ebgtn warmup                    compile the common numba kernels now, in parallel processes
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def _tour(args) -> int:
     return 0
 
 
+def _warmup(args) -> int:
+    from . import warmup
+
+    return warmup.run(args.jobs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ebgtn", description="Energy-based graph transformer networks."
@@ -81,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_args(p)
     p.add_argument("-o", "--output", required=True, help="output file; its suffix picks the format")
     p.set_defaults(run=_draw)
+
+    p = sub.add_parser("warmup", help="compile the common numba kernels ahead of first use")
+    p.add_argument("--jobs", type=int, help="processes (default: one per core)")
+    p.set_defaults(run=_warmup)
 
     from decoders.cli import add_decode_parser
 
