@@ -18,16 +18,10 @@ TOKENS = ["-", "a", "b", "c"]  # label 0 is the CTC blank
 
 
 def collapse_transducer(num_labels: int) -> gtn.Graph:
-    """Frame labels -> CTC output: drop blanks, merge repeats. State k remembers the last frame
-    label (0 = blank or start); every state is final. Deterministic, so every alignment of an
-    output is exactly one path."""
-    b = gtn.GraphBuilder(isymbols=gtn.SymbolTable(TOKENS[:num_labels]))
-    states = [b.add_node(start=(k == 0), final=True) for k in range(num_labels)]
-    for s in states:
-        b.add_arc(s, states[0], 0, gtn.EPSILON)
-        for k in range(1, num_labels):
-            b.add_arc(s, states[k], k, gtn.EPSILON if s == k else k)
-    return b.build()
+    """Frame labels -> CTC output: drop blanks, merge repeats (``gtn.ctc_transducer``, k2's
+    ``ctc_topo``), named with the tokens. Deterministic, so every alignment of an output is
+    exactly one path."""
+    return gtn.ctc_transducer(num_labels).with_symbols(gtn.SymbolTable(TOKENS[:num_labels]))
 
 
 def run(out_dir: Path, seed: int = 0) -> None:
@@ -81,17 +75,22 @@ def run(out_dir: Path, seed: int = 0) -> None:
         energy = path.weight.sum() + path.start_weight[0] + path.final_weight[-1]
         print(f"     {text:8s} energy {energy.item():.4f}")
 
-    att = out_dir / "collapse.fst.txt"
+    att, syms = out_dir / "collapse.fst.txt", out_dir / "tokens.syms"
     gtn.io.write_att(collapse, att)
+    gtn.io.write_symbols(collapse.isymbols, syms)
     dot = out_dir / "collapse.dot"
     gtn.draw(collapse, dot)
-    print(f"8. Wrote the collapse transducer as OpenFst text ({att}) and DOT ({dot}).")
+    print(
+        f"8. Wrote the collapse transducer as OpenFst text ({att}, symbols {syms}) and DOT ({dot})."
+    )
+    svg = out_dir / "collapse.svg"
     try:
-        svg = out_dir / "collapse.svg"
         gtn.draw(collapse, svg)
         print(f"   and as a picture: {svg}")
-    except gtn.GraphError as err:
-        print(f"   (no picture: {err})")
+    except gtn.GraphvizNotFoundError:
+        print(f"   No picture: Graphviz's `dot` is not installed; {gtn.drawing.INSTALL_HINT}.")
+    except gtn.GraphvizError as err:
+        print(f"   No picture: {err}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,8 @@ throughout, as in ``gtn``.
 ((5,), 1.0, True)
 """
 
+import gtn  # noqa: F401 (first: it sets the OpenMP wait policy before torch loads)
+
 from .beam_search import check_emissions, decode, decode_batch
 from .lattice import Lattice, lattice_times
 from .nbest import distinct_outputs

@@ -5,6 +5,8 @@ of its factors' energies, E(x, y) = Σ_f E_f(x, y_f); inference looks for argmin
 distribution is P(y | x) ∝ exp(-β E(x, y)) and the free energy is -(1/β) log Σ_y exp(-β E).
 """
 
+import gtn  # noqa: F401 (first: it sets the OpenMP wait policy before torch loads)
+
 from .builders import chain, grid, grid_scopes
 from .factor import Factor, Pairwise, Patch, Potts, Unary, UnaryTable
 from .graph import FactorGraph, hamming_cost

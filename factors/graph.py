@@ -171,7 +171,13 @@ class FactorGraph(nn.Module):
         return y
 
     def terms(self, x, batch_size: int | None = None) -> EnergyTerms:
-        """Evaluate every factor on x and collect the energy as tensors (see EnergyTerms)."""
+        """Evaluate every factor on x and collect the energy as tensors (see EnergyTerms).
+
+        ``x`` may also be the EnergyTerms of an earlier call, returned as they are (a batch of
+        one broadcast to ``batch_size``). Every method below accepts them in place of ``x``, so
+        a loss evaluates the factors, and the networks inside them, once per step."""
+        if isinstance(x, EnergyTerms):
+            return self._given_terms(x, batch_size)
         tables = [(f, f.table(x)) for f in self.factors]
         b = max([batch_size or 1] + [int(t.shape[0]) for _, t in tables])
         n, k = self.num_variables, self.num_labels
@@ -187,6 +193,20 @@ class FactorGraph(nn.Module):
             else:
                 cliques.append((f.scopes, t))
         return EnergyTerms(unary, cliques, self.variable_coloring())
+
+    def _given_terms(self, terms: EnergyTerms, batch_size: int | None) -> EnergyTerms:
+        shape = (terms.num_variables, terms.num_labels)
+        if shape != (self.num_variables, self.num_labels):
+            raise ValueError(
+                f"terms are for {shape[0]} variables with {shape[1]} labels; the graph has "
+                f"{self.num_variables} with {self.num_labels}"
+            )
+        if batch_size is None or terms.batch_size == batch_size:
+            return terms
+        if terms.batch_size != 1:
+            raise ValueError(f"terms of a batch of {terms.batch_size} for {batch_size} answers")
+        unary = terms.unary.expand(batch_size, *shape)
+        return EnergyTerms(unary, terms.cliques, terms.coloring)
 
     def energy(self, x, y: torch.Tensor) -> torch.Tensor:
         """E(x, y) for assignments y [B, n] (or [B, *shape]) -> [B], differentiable."""

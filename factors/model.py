@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from . import losses
+from .graph import FactorGraph
 
 
 @runtime_checkable
@@ -80,7 +81,9 @@ class StructuredLoss:
 
     def terms(self, model: EnergyModel, x: Any, y: Any) -> dict[str, torch.Tensor]:
         """E_C and whatever else this loss needs (E_I, E_min or F [B]; conditional energies
-        [B, n, K])."""
+        [B, n, K]). A factor graph's factors (and their networks) are evaluated once."""
+        if isinstance(model, FactorGraph):
+            x = model.terms(x, model.flatten(y).shape[0])
         out = {"e_correct": model.energy(x, y)}
         needs = losses.NEEDS[self.name]
         if "conditional" in needs:

@@ -6,14 +6,19 @@ new one), resumes exactly where it stopped, and runs data-parallel over ``torch.
 when launched by torchrun (gloo on CPU).
 
 Exact resumption: each epoch's data order is fixed by (seed, epoch); a checkpoint stores the
-model, optimizer, step, position in the epoch and every RNG state. Resuming replays the
-epoch's order, skips the batches already seen, then restores the RNG states, so the run
-continues as if never interrupted.
+model, optimizer, step, position in the epoch, the losses (and metrics) of the epoch's batches
+so far and every RNG state. Resuming replays the epoch's order, skips the batches already seen,
+then restores the RNG states, so the run continues as if never interrupted: the model, the
+optimizer and the history (each epoch's mean over all its batches, those before the
+interruption included) equal an uninterrupted run's.
+
+Checkpoints are :mod:`factors.checkpoint` files (content digest; loaded with
+``torch.load(weights_only=True)``, so a planted file cannot run code). The checkpoint path is
+checked when training starts, and temporary files left by a killed save are removed then.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import random
@@ -26,9 +31,12 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
-from gtn._atomic import atomic_write
+from gtn._atomic import remove_stale_temporaries
+
+from .checkpoint import CheckpointError, ensure_writable, read_checkpoint, write_checkpoint
 
 LossFn = Callable[[Any, Any, Any], torch.Tensor]
+FORMAT = "ebgtn.factors.trainer"
 
 
 def cosine_schedule(floor: float = 0.02) -> Callable[[float], float]:
@@ -44,17 +52,64 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict:
+    """Every RNG state as plain data (numpy's key array as a tensor)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
         "torch": torch.get_rng_state(),
     }
 
 
 def _set_rng_state(state: dict) -> None:
+    kind, keys, pos, has_gauss, cached = state["numpy"]
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
+
+
+def _plain_number(value):
+    """A history value as plain data (numpy and 0-d torch numbers become Python numbers)."""
+    if isinstance(value, (np.generic, torch.Tensor)) and np.ndim(value) == 0:
+        return value.item()
+    return value
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return (text or type(err).__name__)[:240]
+
+
+def _check_state(state, path) -> None:
+    """The structure of a trainer checkpoint's payload; CheckpointError naming what is wrong."""
+
+    def fail(problem: str):
+        raise CheckpointError(f"{path}: {problem}")
+
+    keys = {"model", "optimizer", "step", "epoch", "batch", "epoch_losses", "epoch_metrics"}
+    keys |= {"rng", "history"}
+    if not isinstance(state, dict) or set(state) != keys:
+        fail(f"a trainer checkpoint holds {sorted(keys)}")
+    for key in ("step", "epoch", "batch"):
+        if type(state[key]) is not int or state[key] < 0:
+            fail(f"{key} must be an integer >= 0, got {state[key]!r}")
+    if not isinstance(state["model"], dict) or not isinstance(state["optimizer"], dict):
+        fail("model and optimizer states must be dictionaries")
+    for key in ("epoch_losses", "epoch_metrics"):
+        t = state[key]
+        if not (isinstance(t, torch.Tensor) and t.dtype == torch.float64 and t.dim() == 1):
+            fail(f"{key} must be a float64 vector")
+    n, m = state["epoch_losses"].numel(), state["epoch_metrics"].numel()
+    if n != state["batch"] or m not in (0, n):
+        fail(f"{n} epoch losses and {m} metrics for {state['batch']} batches done")
+    rng = state["rng"]
+    if not (isinstance(rng, dict) and set(rng) == {"python", "numpy", "torch"}):
+        fail("rng must hold the python, numpy and torch states")
+    history = state["history"]
+    if not isinstance(history, list) or not all(
+        isinstance(r, dict) and all(isinstance(k, str) for k in r) for r in history
+    ):
+        fail("history must be a list of records (dictionaries with string keys)")
 
 
 def distributed_group():
@@ -128,32 +183,54 @@ class Trainer:
         self.dist = None
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, epoch: int, batch: int) -> None:
-        """Write the checkpoint atomically: model, optimizer, step, (epoch, next batch), RNGs."""
+    def save(self, epoch: int, batch: int, losses=(), metrics=()) -> None:
+        """Write the checkpoint atomically: model, optimizer, step, (epoch, next batch), the
+        losses and metrics of that epoch's batches before ``batch``, RNGs, history."""
         if self.checkpoint is None or (self.dist is not None and self.dist.get_rank() != 0):
             return
         state = {
-            "model": self.model.state_dict(),
+            "model": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "epoch": epoch,
             "batch": batch,
+            "epoch_losses": torch.tensor(list(losses), dtype=torch.float64),
+            "epoch_metrics": torch.tensor(list(metrics), dtype=torch.float64),
             "rng": _rng_state(),
-            "history": self.history,
+            "history": [{k: _plain_number(v) for k, v in r.items()} for r in self.history],
         }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(self.checkpoint, "wb") as f:
-            f.write(buffer.getvalue())
+        write_checkpoint(self.checkpoint, FORMAT, state)
+
+    def _prepare_checkpoint(self) -> None:
+        """Report an unusable checkpoint path now rather than at the first save, and remove the
+        temporary files a killed save left beside it."""
+        if self.checkpoint is None or (self.dist is not None and self.dist.get_rank() != 0):
+            return
+        ensure_writable(self.checkpoint)
+        remove_stale_temporaries(self.checkpoint)
 
     def _load(self) -> dict | None:
         if not (self.resume and self.checkpoint is not None and self.checkpoint.exists()):
             return None
-        state = torch.load(self.checkpoint, weights_only=False)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.step, self.history = state["step"], state["history"]
+        path = self.checkpoint
+        state = read_checkpoint(
+            path, FORMAT, what="trainer", retrain="delete it to start training afresh"
+        )
+        _check_state(state, path)
+        current = _rng_state()
+        self._restore_rng(state)  # only to validate them before anything is changed
+        _set_rng_state(current)
+        try:
+            self.model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise CheckpointError(f"{path}: model weights do not fit ({_one_line(err)})") from None
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as err:
+            raise CheckpointError(
+                f"{path}: optimizer state does not fit ({_one_line(err)})"
+            ) from None
+        self.step, self.history = state["step"], list(state["history"])
         return state
 
     # ------------------------------------------------------------------ distributed
@@ -195,20 +272,28 @@ class Trainer:
     # ------------------------------------------------------------------ training
     def fit(self, loader: DataLoader) -> list[dict]:
         """Train; returns the per-epoch history (mean loss, metric, validation results)."""
+        if len(loader) == 0:
+            raise ValueError("the loader yields no batches: nothing to train on")
         self.dist = distributed_group()
         if self.dist is not None:
             loader = self._shard(loader)
+        self._prepare_checkpoint()
         state = self._load()
         if state is None:
             seed_everything(self.seed)
             start_epoch, skip = 0, 0
         else:
             start_epoch, skip = state["epoch"], state["batch"]
+            if skip > len(loader):
+                raise CheckpointError(
+                    f"{self.checkpoint}: stopped after batch {skip} of an epoch, but the loader "
+                    f"has {len(loader)} batches per epoch (different data or batch size)"
+                )
         if self.dist is not None:
             self._broadcast_parameters()
         show = self.progress and (self.dist is None or self.dist.get_rank() == 0)
         if state is not None and skip == 0:
-            _set_rng_state(state["rng"])  # saved at an epoch's end, before the next is seeded
+            self._restore_rng(state)  # saved at an epoch's end, before the next is seeded
         self._total_steps = max(1, self.epochs * len(loader))
         for epoch in range(start_epoch, self.epochs):
             # The epoch's data order depends on (seed, epoch) only, so a resumed run replays it.
@@ -219,12 +304,26 @@ class Trainer:
             first = skip if epoch == start_epoch else 0
             for _ in range(first):
                 next(batches)  # also draws the epoch's shuffle, before the RNGs are restored
-            if state is not None and epoch == start_epoch and first > 0:
-                _set_rng_state(state["rng"])
-            self._run_epoch(epoch, batches, first, len(loader), show)
+            resumed = state is not None and epoch == start_epoch and first > 0
+            if resumed:
+                self._restore_rng(state)
+            done = (state["epoch_losses"], state["epoch_metrics"]) if resumed else ((), ())
+            self._run_epoch(epoch, batches, first, len(loader), show, *done)
         return self.history
 
-    def _run_epoch(self, epoch: int, batches, first: int, total: int, show: bool) -> None:
+    def _restore_rng(self, state: dict) -> None:
+        try:
+            _set_rng_state(state["rng"])
+        except (TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
+            raise CheckpointError(
+                f"{self.checkpoint}: RNG states are malformed ({_one_line(err)})"
+            ) from None
+
+    def _run_epoch(
+        self, epoch: int, batches, first: int, total: int, show: bool, losses=(), metrics=()
+    ) -> None:
+        """Run the epoch's batches from ``first`` on; ``losses``/``metrics``: those of the
+        batches before ``first`` (from a checkpoint), so the epoch's record covers them all."""
         bar = tqdm(
             total=total,
             initial=first,
@@ -232,7 +331,7 @@ class Trainer:
             disable=not show,
             leave=False,
         )
-        losses, metrics = [], []
+        losses, metrics = [float(v) for v in losses], [float(v) for v in metrics]
         for index, (x, y) in enumerate(batches, start=first):
             self.model.train()
             self.optimizer.zero_grad(set_to_none=True)
@@ -261,7 +360,7 @@ class Trainer:
             bar.set_postfix(postfix)
             bar.update(1)
             if self.checkpoint is not None and self.step % self.checkpoint_every == 0:
-                self.save(epoch, index + 1)
+                self.save(epoch, index + 1, losses, metrics)
         bar.close()
         record = {
             "epoch": epoch,

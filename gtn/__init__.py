@@ -3,20 +3,39 @@
 Weights are energies: lower is better. See ``gtn.graph`` for the convention.
 """
 
-# _cache_dir first: it chooses numba's cache folder before any kernel is defined.
-from . import _cache_dir, dense_lattice, io, nx  # noqa: F401 (_cache_dir: imported for its effect)
+import os
+
+# First, before torch loads its OpenMP runtime (which reads this once): idle OpenMP threads
+# sleep instead of spinning, so torch's and numba's pools can take turns on the same cores
+# (see gtn._threads). A value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# _cache_dir before the others: it chooses numba's cache folder before any kernel is defined.
+from . import _cache_dir, dense_lattice, drawing, io, nx  # noqa: E402, F401 (_cache_dir: for its effect)
 from ._format_error import FormatError
 from ._topo import is_acyclic
 from .builder import GraphBuilder
 from .compose import compose, intersect
 from .constructors import complement, complement_set, dense, linear
-from .dense_lattice import asg_loss, crf_decode, crf_nll, ctc_loss, mmi_loss
+from .dense_lattice import (
+    asg_loss,
+    crf_decode,
+    crf_nll,
+    ctc_graphs,
+    ctc_greedy_decode,
+    ctc_loss,
+    ctc_topology,
+    ctc_transducer,
+    hmm_graphs,
+    hmm_topology,
+    mmi_loss,
+)
 from .dense_lattice import intersect as dense_intersect
 from .determinize import determinize
-from .draw import draw, to_dot
+from .drawing import GraphvizError, GraphvizNotFoundError, draw, to_dot, to_svg
 from .epsilon import remove_epsilon
-from .graph import EPSILON, Arc, Graph, GraphError
-from .io import load, read_att, save, write_att
+from .graph import EPSILON, Arc, Graph, GraphError, GtnError
+from .io import load, parse_att, read_att, save, write_att
 from .nbest import nbest
 from .rational import closure, concat, union
 from .sample import sample
@@ -25,6 +44,8 @@ from .semiring import LOG, TROPICAL, Semiring, log_semiring
 from .symbols import SymbolTable
 from .transform import arc_sort, connect, invert, project, top_sort
 
+del os
+
 __all__ = [
     "Arc",
     "EPSILON",
@@ -32,6 +53,9 @@ __all__ = [
     "Graph",
     "GraphBuilder",
     "GraphError",
+    "GraphvizError",
+    "GraphvizNotFoundError",
+    "GtnError",
     "LOG",
     "Semiring",
     "SymbolTable",
@@ -49,13 +73,20 @@ __all__ = [
     "connect",
     "crf_decode",
     "crf_nll",
+    "ctc_graphs",
+    "ctc_greedy_decode",
     "ctc_loss",
+    "ctc_topology",
+    "ctc_transducer",
     "dense",
     "dense_intersect",
     "dense_lattice",
+    "drawing",
     "determinize",
     "draw",
     "free_energy",
+    "hmm_graphs",
+    "hmm_topology",
     "intersect",
     "invert",
     "io",
@@ -67,12 +98,14 @@ __all__ = [
     "mmi_loss",
     "nbest",
     "nx",
+    "parse_att",
     "project",
     "read_att",
     "remove_epsilon",
     "sample",
     "save",
     "to_dot",
+    "to_svg",
     "top_sort",
     "union",
     "write_att",

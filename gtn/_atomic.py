@@ -3,11 +3,16 @@
 Write to a temporary file in the same directory, flush and fsync it, then ``os.replace`` it over
 the target (atomic on POSIX and Windows when both are on the same filesystem). On any error the
 temporary file is removed and the target is left untouched.
+
+A process killed mid-write (SIGKILL, power loss) cannot clean up, so the temporary file is named
+``.<name>.<pid>-<random>.tmp``: :func:`remove_stale_temporaries` recognises the ones whose writer
+is no longer running and removes them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -34,7 +39,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str = "utf-
         raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
     target = os.path.abspath(os.fspath(path))
     directory, name = os.path.split(target)
-    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
     # 0o666 lets the process umask decide permissions, as for an ordinary open(path, "w").
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -52,6 +57,47 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str = "utf-
             pass
         raise
     _fsync_directory(directory)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
+    """Remove the temporary files that killed writers of ``path`` left beside it.
+
+    A temporary file is stale when the process named in it is no longer running (or it has the
+    older name ``.<name>.<random>.tmp``, which carries no process id). Files of running writers
+    are kept. Returns the removed paths.
+    """
+    target = os.path.abspath(os.fspath(path))
+    directory, name = os.path.split(target)
+    pattern = re.compile(rf"\.{re.escape(name)}\.(?:(\d+)-)?[0-9a-f]{{12}}\.tmp")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        match = pattern.fullmatch(entry)
+        if match is None or (match.group(1) and _running(int(match.group(1)))):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+            removed.append(os.path.join(directory, entry))
+        except OSError:
+            pass
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":
+        # Our own write may be in progress in another thread; on Windows os.kill(pid, 0)
+        # would terminate the process rather than probe it.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists but belongs to someone else, or cannot be checked: keep it
+    return True
 
 
 def _fsync_directory(directory: str) -> None:

@@ -413,9 +413,13 @@ def plan(
     b_start,
     b_final,
     dense_limit,
+    max_arcs,
 ):
     """Find the trimmed product of one pair of graphs (local ids; a_start etc. are bool [N]
     masks of start / final states), without writing its arcs.
+
+    Gives up as soon as the product reachable from the start pairs has more than ``max_arcs``
+    arcs (before growing any buffer for them), returning -1 states and the arcs counted so far.
 
     Enumerating the product's arcs again (to find the co-accessible states, to count the kept
     arcs, then to write them) costs less than buffering them: lookups in the pair table are
@@ -460,6 +464,7 @@ def plan(
     none = np.empty(0, np.bool_)
     zeros = np.zeros(1, np.int32)
     q = _ZERO
+    explored = 0
     while q < n:  # n grows as states are discovered: breadth-first
         new = _visit(
             SIZE,
@@ -476,6 +481,12 @@ def plan(
             no_out,
             _ZERO,
         )[1]
+        explored += new
+        if explored > max_arcs:
+            over, none_id = np.zeros(0, np.bool_), np.empty(0, np.int32)
+            table = (dense, keys, ids)
+            sizes = np.array([0, nb_, nf])
+            return (a_ix, b_ix, table, state_key, over, none_id, over, sizes), -1, explored
         state_key = _grow(state_key, n + new)
         keys, ids = reserve(dense, keys, ids, n + new)
         n = _visit(
@@ -582,6 +593,7 @@ def _plan_pair(
     b_start,
     b_final,
     dense_limit,
+    max_arcs,
 ):
     x, y = pair_a[k], pair_b[k]
     n0, n1, a0, a1 = a_noff[x], a_noff[x + 1], a_aoff[x], a_aoff[x + 1]
@@ -602,6 +614,7 @@ def _plan_pair(
         b_start[m0:m1],
         b_final[m0:m1],
         dense_limit,
+        max_arcs,
     )
 
 
@@ -626,11 +639,13 @@ def batch_sizes(
     b_start,
     b_final,
     dense_limit,
+    max_arcs,
     num_nodes,
     num_arcs,
 ):
     """Pass 1 of a batch: sizes of product k = (graph pair_a[k], graph pair_b[k]) of the
-    packed inputs (offsets *_noff / *_aoff as in gtn._batch.Packed)."""
+    packed inputs (offsets *_noff / *_aoff as in gtn._batch.Packed); num_nodes[k] is -1 when
+    product k has more than max_arcs reachable arcs (see ``plan``)."""
     for k in nb.prange(pair_a.shape[0]):
         _, num_nodes[k], num_arcs[k] = _plan_pair(
             k,
@@ -653,6 +668,7 @@ def batch_sizes(
             b_start,
             b_final,
             dense_limit,
+            max_arcs,
         )
 
 
@@ -677,6 +693,7 @@ def batch_write(
     b_start,
     b_final,
     dense_limit,
+    max_arcs,
     node_off,
     arc_off,
     src,
@@ -715,6 +732,7 @@ def batch_write(
             b_start,
             b_final,
             dense_limit,
+            max_arcs,
         )[0]
         x, y = pair_a[k], pair_b[k]
         u0, u1, e0, e1 = node_off[k], node_off[k + 1], arc_off[k], arc_off[k + 1]

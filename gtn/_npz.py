@@ -1,10 +1,17 @@
 """A lossless binary file for one graph: an ``.npz`` archive of its arrays, weights (in float64,
-cast back to the saved dtype on load) and symbol tables. Public as ``gtn.io.save`` / ``load``."""
+cast back to the saved dtype on load) and symbol tables. Public as ``gtn.io.save`` / ``load``.
+
+Loading trusts nothing the file says about sizes: before any array is inflated, every member's
+``.npy`` header (dtype, shape) must agree with its kind and with the bytes the member holds,
+and the sizes the zip directory declares must be in proportion to the file (``save`` stores
+members uncompressed), so a small file cannot ask for gigabytes. Nothing is unpickled."""
 
 from __future__ import annotations
 
+import lzma
 import os
 import zipfile
+import zlib
 
 import numpy as np
 import torch
@@ -19,6 +26,31 @@ PathLike = str | os.PathLike
 _MAGIC = "ebgtn-graph"
 _VERSION = 1
 _ARRAYS = ("num_nodes", "src", "dst", "ilabel", "olabel", "weight", "start_weight", "final_weight")
+_INT32_MAX = 2**31 - 1
+
+# What each member may be: (dtype kinds, number of dimensions). "U" is a str array.
+_MEMBERS = {
+    "magic": ("U", 0),
+    "version": ("iu", 0),
+    "dtype": ("U", 0),
+    "num_nodes": ("iu", 0),
+    "src": ("iu", 1),
+    "dst": ("iu", 1),
+    "ilabel": ("iu", 1),
+    "olabel": ("iu", 1),
+    "weight": ("f", 1),
+    "start_weight": ("f", 1),
+    "final_weight": ("f", 1),
+    "osymbols_is_isymbols": ("b", 0),
+    **{f"{side}_names": ("U", 1) for side in ("isymbols", "osymbols")},
+    **{f"{side}_labels": ("iu", 1) for side in ("isymbols", "osymbols")},
+    **{f"{side}_epsilon": ("U", 0) for side in ("isymbols", "osymbols")},
+}
+_KIND_NAMES = {"U": "str", "iu": "integers", "f": "floats", "b": "bool"}
+# Inflated members may total at most this many times the file's size, plus the slack: ``save``
+# stores them uncompressed (ratio ~1); a zip bomb's ratio is in the hundreds.
+_MAX_INFLATION = 32
+_SLACK_BYTES = 1 << 20
 
 
 def _table_arrays(prefix: str, table: SymbolTable) -> dict[str, np.ndarray]:
@@ -61,11 +93,80 @@ def _load_table(data, prefix: str) -> SymbolTable | None:
     if f"{prefix}_names" not in data:
         return None
     table = SymbolTable(epsilon=str(data[f"{prefix}_epsilon"]))
-    for name, label in zip(
-        data[f"{prefix}_names"].tolist(), data[f"{prefix}_labels"].tolist(), strict=True
-    ):
+    labels = data[f"{prefix}_labels"]
+    if labels.size and int(labels.max()) > _INT32_MAX:
+        raise ValueError(f"{prefix} label {int(labels.max())} is out of range for 32-bit ids")
+    for name, label in zip(data[f"{prefix}_names"].tolist(), labels.tolist(), strict=True):
         table.add(name, label)
     return table
+
+
+def _check_archive(source: str) -> None:
+    """Refuse an archive whose declared sizes are out of proportion to the file, or whose
+    ``.npy`` headers disagree with the members' kinds or sizes; reads only headers.
+
+    Raises:
+        FormatError: naming the file and the member.
+    """
+    file_size = os.path.getsize(source)
+    with zipfile.ZipFile(source) as archive:
+        infos = archive.infolist()
+        declared = sum(info.file_size for info in infos)
+        budget = _SLACK_BYTES + _MAX_INFLATION * file_size
+        if declared > budget:
+            raise FormatError(
+                source,
+                None,
+                f"the archive declares {declared:,} bytes uncompressed, more than a "
+                f"{file_size:,}-byte graph file can hold (at most {budget:,})",
+            )
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            if name in _MEMBERS:
+                with archive.open(info) as member:
+                    _check_member(source, name, member, info.file_size)
+
+
+def _check_member(source: str, name: str, member, size: int) -> None:
+    kinds, ndim = _MEMBERS[name]
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise FormatError(source, None, f"member {name!r}: unsupported .npy version {version}")
+    if dtype.hasobject or dtype.kind not in kinds or len(shape) != ndim:
+        raise FormatError(
+            source,
+            None,
+            f"member {name!r} has dtype {dtype} and shape {shape}; expected "
+            f"{'a scalar' if ndim == 0 else 'a vector'} of {_KIND_NAMES[kinds]}",
+        )
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    held = size - member.tell()
+    if needed != held:
+        raise FormatError(
+            source,
+            None,
+            f"member {name!r} declares shape {shape} of {dtype} ({needed:,} bytes) but holds "
+            f"{held:,} bytes",
+        )
+
+
+# What reading a damaged archive raises (a bad CRC, an unsupported or encrypted member, corrupt
+# compressed data, a truncated header, a bad value).
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    ValueError,
+    OSError,
+    EOFError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 def load(path: PathLike) -> Graph:
@@ -75,12 +176,15 @@ def load(path: PathLike) -> Graph:
         FormatError: the file is not a graph saved by ``save``, or is corrupt (names the file
             and the problem).
     """
-    source = os.fspath(path)
+    source = os.fsdecode(os.fspath(path))
     try:
-        data = np.load(source, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise FormatError(source, None, "not a gtn graph file (a .npy array, not an archive)")
-        with data:
+        with open(source, "rb") as f:
+            if not zipfile.is_zipfile(f):
+                raise FormatError(
+                    source, None, "not a readable gtn graph file (not an .npz archive)"
+                )
+        _check_archive(source)
+        with np.load(source, allow_pickle=False) as data:
             if "magic" not in data or str(data["magic"]) != _MAGIC:
                 raise FormatError(source, None, "not a gtn graph file (no 'ebgtn-graph' marker)")
             if int(data["version"]) > _VERSION:
@@ -99,7 +203,7 @@ def load(path: PathLike) -> Graph:
             shared = "osymbols_is_isymbols" in data and bool(data["osymbols_is_isymbols"])
             osymbols = isymbols if shared else _load_table(data, "osymbols")
             fields = {name: data[name] for name in _ARRAYS}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+    except _UNREADABLE as e:
         if isinstance(e, (FormatError, FileNotFoundError)):
             raise
         raise FormatError(source, None, f"not a readable gtn graph file ({e})") from e

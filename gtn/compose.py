@@ -11,6 +11,11 @@ i.e. a's output string equals b's input string, therefore yields exactly one out
 sums over paths (free energies) are not inflated by epsilon interleavings. Inputs may be cyclic.
 The output is trimmed (every state lies on a start -> final path); states are numbered in
 breadth-first discovery order from the start pairs.
+
+Size budget. A product can have |arcs of a| x |arcs of b| arcs, so a few small inputs can ask
+for gigabytes. The work and memory of a product are proportional to the arcs reachable from
+its start pairs; the kernel counts them as it discovers states and stops as soon as they pass
+``max_arcs`` (default :data:`MAX_ARCS`), before any buffer grows past that budget.
 """
 
 from __future__ import annotations
@@ -28,18 +33,25 @@ from .graph import INF, Graph, GraphError
 
 Graphs = Graph | Sequence[Graph]
 
+MAX_ARCS = 50_000_000
+"""Default ``max_arcs`` of :func:`compose` / :func:`intersect`: a product with more reachable
+arcs is refused (it would need several GB: about 40 bytes per arc with its arc maps and
+weights). Pass ``max_arcs=`` to raise or lower it."""
+
 # Products with at most this many (state, state, filter state) keys map them to ids through a
 # dense array, larger ones through a hash table. Module-level so tests can force hashing.
 _DENSE_LIMIT = DENSE_LIMIT
 
 
-def compose(a: Graphs, b: Graphs) -> Graph | list[Graph]:
+def compose(a: Graphs, b: Graphs, *, max_arcs: int = MAX_ARCS) -> Graph | list[Graph]:
     """The composition a o b: transduces x to z with energy E_a(x -> y) + E_b(y -> z), matching
     a's olabel with b's ilabel (see the module docstring for epsilons; inputs may be cyclic).
 
     Args:
         a, b: transducers, or equal-length lists of them (a single graph on one side is paired
             with every graph of the other list).
+        max_arcs: the largest product to build, in arcs reachable from its start states (each
+            product of a batch separately; start pairs count too). Default :data:`MAX_ARCS`.
 
     Returns:
         One graph, or a list of them. Its N states are trimmed product states (s_a, s_b, filter
@@ -49,18 +61,19 @@ def compose(a: Graphs, b: Graphs) -> Graph | list[Graph]:
         energies, so gradients flow to both. isymbols come from a, osymbols from b.
 
     Raises:
-        GraphError: an input is not a Graph, lists differ in length, or a's output symbol
-            table differs from b's input symbol table.
+        GraphError: an input is not a Graph, lists differ in length, a's output symbol
+            table differs from b's input symbol table, or a product has more than ``max_arcs``
+            arcs (the message says which and how to raise the budget).
 
     >>> a = Graph.from_arrays(2, [0], [1], [0], [1], [0.5])
     >>> b = Graph.from_arrays(2, [0], [1], [1], [2], [0.25])
     >>> [(x.ilabel, x.olabel, x.weight) for x in compose(a, b).arcs()]
     [(0, 2, 0.75)]
     """
-    return _product("compose", a, b, acceptor=False)
+    return _product("compose", a, b, acceptor=False, max_arcs=max_arcs)
 
 
-def intersect(a: Graphs, b: Graphs) -> Graph | list[Graph]:
+def intersect(a: Graphs, b: Graphs, *, max_arcs: int = MAX_ARCS) -> Graph | list[Graph]:
     """The intersection of two acceptors: the strings x accepted by both, with energy
     E_a(x) + E_b(x), one output path per pair of accepting paths. The output is an acceptor.
 
@@ -72,7 +85,7 @@ def intersect(a: Graphs, b: Graphs) -> Graph | list[Graph]:
     >>> [(x.ilabel, x.weight) for x in intersect(a, b).arcs()]
     [(4, 1.5), (7, 2.5)]
     """
-    return _product("intersect", a, b, acceptor=True)
+    return _product("intersect", a, b, acceptor=True, max_arcs=max_arcs)
 
 
 def _as_graphs(op: str, name: str, x) -> tuple[list[Graph], bool]:
@@ -106,13 +119,39 @@ def _finite(w: torch.Tensor) -> np.ndarray:
     return torch.isfinite(w.detach()).numpy()
 
 
-def _product(op: str, a, b, acceptor: bool):
+def _check_budget(op: str, max_arcs) -> int:
+    if isinstance(max_arcs, bool) or not isinstance(max_arcs, (int, np.integer)) or max_arcs < 0:
+        raise GraphError(f"{op}: max_arcs must be a non-negative integer, got {max_arcs!r}")
+    return int(max_arcs)
+
+
+def _over_budget(op: str, where: str, found: int, max_arcs: int) -> GraphError:
+    return GraphError(
+        f"{op}: the product of {where} is too large: more than max_arcs={max_arcs:,} arcs "
+        f"({found:,} found reachable from its start states before stopping); pass a larger "
+        f"max_arcs= to {op} to build it (about 40 bytes per arc)"
+    )
+
+
+def _check_start_pairs(op: str, where: str, a: Graph, b: Graph, max_arcs: int) -> None:
+    """The start pairs are states before any arc is explored: bound them first."""
+    pairs = int(a.start_nodes.shape[0]) * int(b.start_nodes.shape[0])
+    if pairs > max_arcs:
+        raise GraphError(
+            f"{op}: the product of {where} is too large: {pairs:,} start states (pairs of start "
+            f"states), more than max_arcs={max_arcs:,}; pass a larger max_arcs= to {op} to "
+            "build it"
+        )
+
+
+def _product(op: str, a, b, acceptor: bool, max_arcs: int):
+    max_arcs = _check_budget(op, max_arcs)
     la, single_a = _as_graphs(op, "a", a)
     lb, single_b = _as_graphs(op, "b", b)
     _check(op, "a", la, single_a, acceptor)
     _check(op, "b", lb, single_b, acceptor)
     if single_a and single_b:
-        return _one(op, la[0], lb[0], acceptor)
+        return _one(op, la[0], lb[0], acceptor, max_arcs)
     if not single_a and not single_b and len(la) != len(lb):
         raise GraphError(f"{op}: a has {len(la)} graphs but b has {len(lb)}; lists must pair up")
     size = len(lb) if single_a else len(la)
@@ -120,16 +159,22 @@ def _product(op: str, a, b, acceptor: bool):
     pair_b = np.zeros(size, np.int64) if single_b else np.arange(size, dtype=np.int64)
     for k in range(size):
         _check_symbols(op, la[pair_a[k]], lb[pair_b[k]])
+        where = f"a[{pair_a[k]}] and b[{pair_b[k]}]"
+        _check_start_pairs(op, where, la[pair_a[k]], lb[pair_b[k]], max_arcs)
     if size == 0:
         return []
     if size == 1:
-        return [_one(op, la[pair_a[0]], lb[pair_b[0]], acceptor)]
-    return _batch(la, lb, pair_a, pair_b, acceptor)
+        where = f"a[{pair_a[0]}] and b[{pair_b[0]}]"
+        return [_one(op, la[pair_a[0]], lb[pair_b[0]], acceptor, max_arcs, where)]
+    return _batch(op, la, lb, pair_a, pair_b, acceptor, max_arcs)
 
 
-def _one(op: str, a: Graph, b: Graph, acceptor: bool) -> Graph:
+def _one(
+    op: str, a: Graph, b: Graph, acceptor: bool, max_arcs: int, where: str = "a and b"
+) -> Graph:
     """One product: plan, then write into numpy arrays of the exact size."""
     _check_symbols(op, a, b)
+    _check_start_pairs(op, where, a, b, max_arcs)
     a_start, b_start = _finite(a.start_weight), _finite(b.start_weight)
     plan, n, m = K.plan(
         a.num_nodes,
@@ -147,7 +192,10 @@ def _one(op: str, a: Graph, b: Graph, acceptor: bool) -> Graph:
         b_start,
         _finite(b.final_weight),
         _DENSE_LIMIT,
+        max_arcs,
     )
+    if n < 0:
+        raise _over_budget(op, where, m, max_arcs)
     arcs, nodes = _outputs(n, m, acceptor)
     shift = np.array([0, 0, a.num_arcs, b.num_arcs, 0, 0, a.num_nodes, b.num_nodes])
     K.write(plan, a_start, b_start, shift, *arcs, *nodes)
@@ -207,7 +255,9 @@ def _gather(values: torch.Tensor, index: np.ndarray, none: float) -> torch.Tenso
     return torch.index_select(padded, 0, torch.from_numpy(index))
 
 
-def _batch(la: list[Graph], lb: list[Graph], pair_a, pair_b, acceptor: bool) -> list[Graph]:
+def _batch(
+    op: str, la: list[Graph], lb: list[Graph], pair_a, pair_b, acceptor: bool, max_arcs: int
+) -> list[Graph]:
     """All products in one parallel kernel over the packed inputs. Output sizes are unknown in
     advance, so it runs twice: once to count, once to write at known offsets. Doing the work
     twice in parallel beats once sequentially whenever more than two threads are available,
@@ -235,11 +285,17 @@ def _batch(la: list[Graph], lb: list[Graph], pair_a, pair_b, acceptor: bool) -> 
         _finite(swb),
         _finite(fwb),
         _DENSE_LIMIT,
+        max_arcs,
     )
     size = pair_a.shape[0]
     num_nodes, num_arcs = np.empty(size, np.int64), np.empty(size, np.int64)
     sync_threads()
     K.batch_sizes(*inputs, num_nodes, num_arcs)
+    over = np.flatnonzero(num_nodes < 0)
+    if over.size:
+        k = int(over[0])
+        where = f"a[{pair_a[k]}] and b[{pair_b[k]}]"
+        raise _over_budget(op, where, int(num_arcs[k]), max_arcs)
     noff, aoff = offsets(num_nodes), offsets(num_arcs)
     arcs, nodes = _outputs(int(noff[-1]), int(aoff[-1]), acceptor)
     K.batch_write(*inputs, noff, aoff, *arcs, *nodes)

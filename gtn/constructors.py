@@ -17,7 +17,7 @@ def _labels(name: str, seq) -> np.ndarray:
     if arr.ndim != 1:
         raise GraphError(f"{name} must be a 1-D sequence of labels, got shape {tuple(arr.shape)}")
     arr = arr.astype(np.int64)
-    bad = np.flatnonzero(arr < -1)
+    bad = np.flatnonzero((arr < -1) | (arr > np.iinfo(np.int32).max))  # labels are int32
     if bad.size:
         raise GraphError(f"{name}[{int(bad[0])}] = {int(arr[bad[0]])} is not a label")
     return arr.astype(np.int32)
@@ -66,11 +66,18 @@ def linear(
 
 
 def dense(emissions: torch.Tensor, *, isymbols=None) -> Graph:
-    """The linear lattice of a [T, V] energy matrix: T+1 states, one arc per label per frame,
-    arc (t, v) from state t to t+1 with energy ``emissions[t, v]`` (arc index t*V + v).
+    """The linear lattice of one [T, V] energy matrix, as an explicit graph: T+1 states, one
+    arc per label per frame, arc (t, v) from state t to t+1 with energy ``emissions[t, v]`` (arc
+    index t*V + v; lower is better, e.g. ``-log_softmax(logits)``).
 
-    The result is differentiable with respect to ``emissions``. For training on batches,
-    ``gtn.dense`` intersects emissions with graphs without building this graph.
+    The result is differentiable with respect to ``emissions`` and takes part in the whole
+    algebra (compose, intersect, scoring). For training on batches, ``gtn.dense_intersect``
+    intersects emissions [B, T, V] with label graphs without building this graph.
+
+    >>> import torch, gtn
+    >>> g = gtn.dense(torch.tensor([[0.5, 2.0], [1.0, 0.25]]))  # T=2 frames, V=2 labels
+    >>> g.num_nodes, g.num_arcs, gtn.min_energy(g).item()
+    (3, 4, 0.75)
     """
     if not isinstance(emissions, torch.Tensor):
         emissions = torch.as_tensor(

@@ -21,7 +21,13 @@ EPSILON: int = -1
 INF = float("inf")
 
 
-class GraphError(ValueError):
+class GtnError(Exception):
+    """The base of gtn's own errors (:class:`GraphError`, :class:`~gtn.FormatError`,
+    :class:`~gtn.GraphvizError`): ``except gtn.GtnError`` catches each of them, and a command
+    line can print its one-line message instead of a traceback."""
+
+
+class GraphError(GtnError, ValueError):
     """A malformed graph, or a graph unsuitable for an operation (e.g. cyclic where a DAG is
     needed). The message names the offending node or arc."""
 
@@ -35,15 +41,34 @@ class Arc(NamedTuple):
     weight: float
 
 
+_INT32 = np.iinfo(np.int32)
+
+
 def _as_int32(name: str, values, length: int | None = None) -> np.ndarray:
+    """values as a contiguous int32 array [length]. Ids are 32-bit: a value outside int32 (from
+    an int64 array, a float, or a file) is an error naming ``name`` and the index, never a
+    silent wrap (2**32 + 1 would become 1)."""
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise GraphError(f"{name} must be one-dimensional, got shape {tuple(arr.shape)}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.equal(np.mod(arr, 1), 0)):
-            raise GraphError(f"{name} must hold integers, got dtype {arr.dtype}")
     if length is not None and arr.shape[0] != length:
         raise GraphError(f"{name} has {arr.shape[0]} entries but src has {length} (one per arc)")
+    if arr.dtype == np.int32 or not arr.size:
+        return np.ascontiguousarray(arr, dtype=np.int32)
+    if arr.dtype.kind not in "biuf":
+        raise GraphError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(arr) | (np.mod(arr, 1) != 0))
+        if bad.size:
+            i = int(bad[0])
+            raise GraphError(f"{name} must hold integers, but {name}[{i}] is {arr[i]}")
+    bad = np.flatnonzero((arr < _INT32.min) | (arr > _INT32.max))
+    if bad.size:
+        i = int(bad[0])
+        raise GraphError(
+            f"{name}[{i}] = {arr[i]:.0f} is out of range for 32-bit ids "
+            f"[{_INT32.min}, {_INT32.max}]"
+        )
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
@@ -108,9 +133,7 @@ class Graph:
         validate: bool = True,
     ):
         if validate:
-            num_nodes = int(num_nodes)
-            if num_nodes < 0:
-                raise GraphError(f"num_nodes must be >= 0, got {num_nodes}")
+            num_nodes = _num_nodes(num_nodes)
             src = _as_int32("src", src)
             n_arcs = src.shape[0]
             dst = _as_int32("dst", dst, n_arcs)
@@ -177,6 +200,7 @@ class Graph:
             else None
         )
         dtype = dtype or torch.get_default_dtype()
+        num_nodes = _num_nodes(num_nodes)
         sw = _node_weights("start", num_nodes, start, start_weight, dtype)
         fw = _node_weights(
             "final",
@@ -399,9 +423,21 @@ class Graph:
         )
 
     def _repr_svg_(self) -> str | None:
-        from .draw import to_svg
+        """Notebooks draw the graph (Graphviz's ``dot`` renders it; without ``dot``: None, and
+        a one-line warning saying how to install it)."""
+        from .drawing import repr_svg
 
-        return to_svg(self)
+        return repr_svg(self)
+
+
+def _num_nodes(num_nodes) -> int:
+    """num_nodes as an int in [0, 2**31 - 1]: states are int32 ids."""
+    n = int(num_nodes)
+    if n < 0:
+        raise GraphError(f"num_nodes must be >= 0, got {n}")
+    if n > _INT32.max:
+        raise GraphError(f"num_nodes = {n} is out of range: state ids are 32-bit (<= {_INT32.max})")
+    return n
 
 
 def _node_weights(kind: str, n: int, nodes, weights, dtype) -> torch.Tensor:

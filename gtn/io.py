@@ -14,6 +14,10 @@ energies are unchanged; reading the text back gives that extra state.
 
 States keep their numbers in both directions (like ``fstcompile --keep_state_numbering``);
 trailing states that appear on no line (no arcs, not final) cannot be written and are dropped.
+Reading bounds state ids by the length of the text (see :func:`parse_att`).
+
+Files and text are separate entry points: ``read_att`` / ``read_symbols`` take a path, always;
+``parse_att`` / ``parse_symbols`` take the text itself.
 
 Weights are energies (the tropical semiring's convention, which OpenFst's ``standard`` arcs use):
 float64 weights are written with ``repr`` precision so text round trips are exact.
@@ -21,6 +25,7 @@ float64 weights are written with ``repr`` precision so text round trips are exac
 
 from __future__ import annotations
 
+import errno
 import os
 
 import numpy as np
@@ -29,6 +34,7 @@ import torch
 from ._atomic import atomic_write
 from ._format_error import FormatError
 from ._npz import load, save
+from ._text_fields import INT32_MAX, energy, integer, is_integer, is_number, lines, shown
 from .graph import EPSILON, INF, Graph, GraphError
 from .symbols import SymbolTable
 
@@ -38,22 +44,26 @@ PathLike = str | os.PathLike
 # ---------------------------------------------------------------------------- sources
 
 
-def _read_source(path_or_text: PathLike) -> tuple[str, str]:
-    """(text, name for messages). A str with a newline, or with whitespace and no such file,
-    is text; anything else is a path."""
-    if isinstance(path_or_text, str):
-        s = path_or_text
-        is_text = "\n" in s or not s.strip()
-        if is_text or (not os.path.exists(s) and any(c.isspace() for c in s)):
-            return s, "<text>"
-    elif not isinstance(path_or_text, os.PathLike):
-        raise TypeError(f"expected a path or text, got {type(path_or_text).__name__}")
-    path = os.fspath(path_or_text)
+def _read_file(path: PathLike, parser: str) -> tuple[str, str]:
+    """(text, path for messages) of a UTF-8 file. Line ends are kept as written (OpenFst counts
+    lines by "\\n"), so error line numbers match an editor's."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"expected a path (str or os.PathLike), got {type(path).__name__}")
+    name = os.fsdecode(os.fspath(path))
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read(), path
+        with open(name, encoding="utf-8", newline="") as f:
+            return f.read(), name
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            errno.ENOENT, f"no such file (to read text from a string, use gtn.io.{parser})", name
+        ) from None
     except UnicodeDecodeError as e:
-        raise FormatError(path, None, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise FormatError(name, None, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _check_text(text, reader: str) -> None:
+    if not isinstance(text, str):
+        raise TypeError(f"{reader} takes the text itself (a str), got {type(text).__name__}")
 
 
 def _write_text(text: str, path: PathLike | None) -> str:
@@ -63,55 +73,42 @@ def _write_text(text: str, path: PathLike | None) -> str:
     return text
 
 
-def _lines(text: str) -> list[tuple[int, list[str]]]:
-    """Non-blank lines as (1-based number, whitespace-split fields)."""
-    out = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if fields:
-            out.append((number, fields))
-    return out
-
-
 # ---------------------------------------------------------------------------- fields
 
+# State ids are kept as written (like fstcompile --keep_state_numbering), so the largest id
+# sizes the graph. A file of L lines names at most 2L states; ids up to 2L plus this slack are
+# read as they are (sparse numberings from other tools still load, at a few MB at most), while
+# a 30-byte file cannot ask for gigabytes.
+_SPARE_STATE_IDS = 1 << 20
 
-def _parse_state(field: str, where) -> int:
-    try:
-        state = int(field)
-    except ValueError:
-        raise FormatError(*where, f"state {field!r} is not an integer") from None
-    if state < 0:
-        raise FormatError(*where, f"state {state} is negative")
-    return state
+
+def _state_limit(num_lines: int) -> tuple[int, str]:
+    """(largest state id a text of ``num_lines`` non-blank lines may use, why)."""
+    limit = min(2 * num_lines + _SPARE_STATE_IDS, INT32_MAX - 1)
+    why = (
+        f"{num_lines} {'line names' if num_lines == 1 else 'lines name'} at most "
+        f"{2 * num_lines} states "
+        "and ids are kept as written; renumber the states densely"
+    )
+    return limit, why
 
 
 def _parse_label(field: str, table: SymbolTable | None, side: str, where) -> int:
     if table is not None:
         if field not in table:
             raise FormatError(
-                *where, f"unknown {side} symbol {field!r} (not in the {side} symbol table)"
+                *where, f"unknown {side} symbol {shown(field)!r} (not in the {side} symbol table)"
             )
         return table.id(field)
-    try:
-        openfst_id = int(field)
-    except ValueError:
+    if not is_integer(field):
         raise FormatError(
-            *where, f"{side} label {field!r} is not an integer (pass symbol tables to read names)"
-        ) from None
-    if openfst_id < 0:
-        raise FormatError(*where, f"{side} label {openfst_id} is negative (OpenFst ids are >= 0)")
+            *where,
+            f"{side} label {shown(field)!r} is not an integer (pass symbol tables to read names)",
+        )
+    if field.startswith("-") and field.strip("-0"):
+        raise FormatError(*where, f"{side} label {shown(field)} is negative (OpenFst ids are >= 0)")
+    openfst_id = integer(field, f"{side} label", where, INT32_MAX, "OpenFst labels are 32-bit")
     return openfst_id - 1  # OpenFst id 0 is epsilon == -1
-
-
-def _parse_weight(field: str, where) -> float:
-    try:
-        w = float(field)  # accepts "Infinity", "inf", "1e-05"
-    except ValueError:
-        raise FormatError(*where, f"weight {field!r} is not a number") from None
-    if w != w or w == -INF:
-        raise FormatError(*where, f"weight {field} is not an energy (must be finite or +inf)")
-    return w
 
 
 def _format_weight(w: float, float32: bool) -> str:
@@ -122,14 +119,11 @@ def _format_weight(w: float, float32: bool) -> str:
 
 
 def _is_weight_not_label(field: str, table: SymbolTable | None) -> bool:
-    is_label = field in table if table is not None else field.lstrip("+").isdigit()
-    if is_label:
-        return False
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
+    if table is not None:
+        is_label = field in table
+    else:
+        is_label = is_integer(field) and not field.startswith("-")
+    return not is_label and is_number(field)
 
 
 def _guess_acceptor(rows, osymbols: SymbolTable | None) -> bool:
@@ -143,62 +137,115 @@ def _guess_acceptor(rows, osymbols: SymbolTable | None) -> bool:
     return any(_is_weight_not_label(f[3], osymbols) for _, f in rows if len(f) == 4)
 
 
+def _energies(values: list[float], where: list[int], dtype, source: str, rows) -> torch.Tensor:
+    """values as a ``dtype`` tensor; a finite value that overflows ``dtype`` (1e39 in float32)
+    is an error naming its line (``where[i]``; ``rows`` are the text's lines), not a silent
+    +inf."""
+    out = torch.tensor(values, dtype=dtype)
+    if dtype != torch.float64 and out.numel():
+        wide = torch.tensor(values, dtype=torch.float64)
+        bad = torch.nonzero(torch.isinf(out) & torch.isfinite(wide)).flatten()
+        if bad.numel():
+            line = where[int(bad[0])]
+            field = next(fields[-1] for number, fields in rows if number == line)
+            raise FormatError(source, line, f"weight {shown(field)} is out of range for {dtype}")
+    return out
+
+
+# ---------------------------------------------------------------------------- AT&T text
+
+
 def read_att(
-    path_or_text: PathLike,
+    path: PathLike,
     isymbols: SymbolTable | None = None,
     osymbols: SymbolTable | None = None,
     acceptor: bool | None = None,
     *,
     dtype: torch.dtype | None = None,
 ) -> Graph:
-    """Read a graph in OpenFst's AT&T text format.
-
-    Lines are ``src dst ilabel olabel [weight]`` (transducer), ``src dst label [weight]``
-    (acceptor) or ``state [final_weight]``, separated by tabs or spaces; a missing weight is 0.
-    The source of the first line is the only start state (start weight 0). Labels are OpenFst
-    ids (our label + 1, 0 = epsilon), or names when symbol tables are given (``osymbols``
-    defaults to ``isymbols``); the tables are attached to the graph.
+    """Read a graph from a file in OpenFst's AT&T text format (see :func:`parse_att` for the
+    format and the arguments; text in a string goes to :func:`parse_att`).
 
     Args:
-        path_or_text: a path, or the text itself (a str containing a newline).
+        path: the file (str or os.PathLike). Always a path, never text.
+
+    Raises:
+        FileNotFoundError: no such file.
+        FormatError: naming the file, the line, and the problem.
+    """
+    text, source = _read_file(path, "parse_att")
+    return parse_att(text, isymbols, osymbols, acceptor, dtype=dtype, source=source)
+
+
+def parse_att(
+    text: str,
+    isymbols: SymbolTable | None = None,
+    osymbols: SymbolTable | None = None,
+    acceptor: bool | None = None,
+    *,
+    dtype: torch.dtype | None = None,
+    source: str = "<text>",
+) -> Graph:
+    """Parse a graph in OpenFst's AT&T text format from the string ``text``.
+
+    Lines are ``src dst ilabel olabel [weight]`` (transducer), ``src dst label [weight]``
+    (acceptor) or ``state [final_weight]``, fields separated by tabs or spaces; a missing weight
+    is 0. The source of the first line is the only start state (start weight 0). Labels are
+    OpenFst ids (our label + 1, 0 = epsilon), or names when symbol tables are given
+    (``osymbols`` defaults to ``isymbols``); the tables are attached to the graph.
+
+    Read strictly, since files come from strangers: states and labels are ASCII digits (no
+    Unicode digits, no ``1_0``); labels are 32-bit (at most 2147483647, as OpenFst's); state ids
+    are kept as written and may not exceed 2 x (number of lines) + 2^20, so a small text cannot
+    ask for a huge graph. Weights are energies: decimal numbers, or +inf spelled ``Infinity``
+    or ``inf``. A decimal too large for the weight dtype (``1e400``, or ``1e39`` in float32) is
+    an error: OpenFst's reader would make it +inf, silently deleting the arc.
+
+    Args:
+        text: the AT&T text.
         acceptor: True / False to force the format; None guesses from the field counts (an
             all-4-field file is read as a transducer unless a 4th field is not a label).
         dtype: weight dtype (default ``torch.get_default_dtype()``).
+        source: the name error messages give the text (``read_att`` passes the path).
 
     Raises:
-        FormatError: naming the file (or ``<text>``), the line, and the problem.
+        FormatError: naming ``source``, the line, and the problem.
 
-    >>> g = read_att("0 1 1 2 0.5\\n1 1.25\\n", dtype=torch.float64)
+    >>> g = parse_att("0 1 1 2 0.5\\n1 1.25\\n", dtype=torch.float64)
     >>> g.ilabel.tolist(), g.olabel.tolist(), g.final_weight.tolist()
     ([0], [1], [inf, 1.25])
     """
-    text, source = _read_source(path_or_text)
+    _check_text(text, "parse_att")
+    dtype = dtype or torch.get_default_dtype()
     osymbols = osymbols if osymbols is not None else isymbols
-    rows = _lines(text)
+    rows = lines(text)
+    state_limit, why = _state_limit(len(rows))
     if acceptor is None:
         acceptor = _guess_acceptor(rows, osymbols)
     arc_fields = (3, 4) if acceptor else (4, 5)
-    src, dst, ilabel, olabel, weight = [], [], [], [], []
-    finals: dict[int, float] = {}
+    src, dst, ilabel, olabel, weight, arc_lines = [], [], [], [], [], []
+    finals: dict[int, tuple[float, int]] = {}
     start, max_state = None, -1
     for number, fields in rows:
         where = (source, number)
         n = len(fields)
         if n <= 2:
-            state = _parse_state(fields[0], where)
+            state = integer(fields[0], "state", where, state_limit, why)
             if state in finals:
                 raise FormatError(*where, f"state {state} already has a final weight")
-            finals[state] = _parse_weight(fields[1], where) if n == 2 else 0.0
+            finals[state] = (energy(fields[1], where) if n == 2 else 0.0, number)
             states = (state,)
         elif n in arc_fields:
-            s, d = _parse_state(fields[0], where), _parse_state(fields[1], where)
+            s = integer(fields[0], "state", where, state_limit, why)
+            d = integer(fields[1], "state", where, state_limit, why)
             il = _parse_label(fields[2], isymbols, "input", where)
             ol = il if acceptor else _parse_label(fields[3], osymbols, "output", where)
             src.append(s)
             dst.append(d)
             ilabel.append(il)
             olabel.append(ol)
-            weight.append(_parse_weight(fields[-1], where) if n == arc_fields[1] else 0.0)
+            weight.append(energy(fields[-1], where) if n == arc_fields[1] else 0.0)
+            arc_lines.append(number)
             states = (s, d)
         else:
             kind = "an acceptor arc (src dst label [weight])"
@@ -211,21 +258,22 @@ def read_att(
         if start is None:
             start = states[0]
         max_state = max(max_state, *states)
-    dtype = dtype or torch.get_default_dtype()
     num_nodes = max_state + 1
     start_weight = torch.full((num_nodes,), INF, dtype=dtype)
     if start is not None:
         start_weight[start] = 0.0
     final_weight = torch.full((num_nodes,), INF, dtype=dtype)
     if finals:
-        final_weight[list(finals)] = torch.tensor(list(finals.values()), dtype=dtype)
+        values = [w for w, _ in finals.values()]
+        final_lines = [line for _, line in finals.values()]
+        final_weight[list(finals)] = _energies(values, final_lines, dtype, source, rows)
     return Graph(
         num_nodes,
         np.asarray(src, dtype=np.int32),
         np.asarray(dst, dtype=np.int32),
         np.asarray(ilabel, dtype=np.int32),
         None if acceptor else np.asarray(olabel, dtype=np.int32),
-        torch.tensor(weight, dtype=dtype),
+        _energies(weight, arc_lines, dtype, source, rows),
         start_weight,
         final_weight,
         isymbols,
@@ -335,30 +383,40 @@ def write_att(
 
 
 def read_symbols(path: PathLike) -> SymbolTable:
-    """Read an OpenFst text symbol table (``name id`` per line). Id 0 names epsilon; id k > 0
-    becomes our label k-1.
+    """Read an OpenFst text symbol table from a file (see :func:`parse_symbols`; text in a
+    string goes there).
 
     Raises:
-        FormatError: naming the file, the line, and the problem (field count, bad or negative
-            id, duplicate name or id).
+        FileNotFoundError: no such file.
+        FormatError: naming the file, the line, and the problem.
     """
-    text, source = _read_source(path)
+    text, source = _read_file(path, "parse_symbols")
+    return parse_symbols(text, source=source)
+
+
+def parse_symbols(text: str, *, source: str = "<text>") -> SymbolTable:
+    """Parse an OpenFst text symbol table (``name id`` per line, tabs or spaces) from the string
+    ``text``. Id 0 names epsilon; id k > 0 becomes our label k-1. Ids are ASCII digits and
+    32-bit, as OpenFst's (at most 2147483647).
+
+    Raises:
+        FormatError: naming ``source``, the line, and the problem (field count, bad, negative or
+            too large id, duplicate name or id).
+    """
+    _check_text(text, "parse_symbols")
     epsilon, pairs = None, []
     seen_names: dict[str, int] = {}
     seen_ids: dict[int, int] = {}
-    for number, fields in _lines(text):
+    for number, fields in lines(text):
         where = (source, number)
         if len(fields) != 2:
             raise FormatError(*where, f"expected 2 fields (name id), got {len(fields)}")
         name, field = fields
-        try:
-            openfst_id = int(field)
-        except ValueError:
-            raise FormatError(*where, f"symbol id {field!r} is not an integer") from None
-        if openfst_id < 0:
-            raise FormatError(*where, f"symbol id {openfst_id} is negative")
+        openfst_id = integer(field, "symbol id", where, INT32_MAX, "OpenFst ids are 32-bit")
         if name in seen_names:
-            raise FormatError(*where, f"symbol {name!r} already defined on line {seen_names[name]}")
+            raise FormatError(
+                *where, f"symbol {shown(name)!r} already defined on line {seen_names[name]}"
+            )
         if openfst_id in seen_ids:
             raise FormatError(
                 *where, f"symbol id {openfst_id} already used on line {seen_ids[openfst_id]}"
@@ -367,9 +425,16 @@ def read_symbols(path: PathLike) -> SymbolTable:
         if openfst_id == 0:
             epsilon = name
         else:
-            pairs.append((name, openfst_id - 1))
+            pairs.append((name, openfst_id - 1, number))
     table = SymbolTable(epsilon=epsilon) if epsilon is not None else SymbolTable()
-    for name, label in pairs:
+    for name, label, number in pairs:
+        if name == table.epsilon:  # only the default name can clash: there is no id 0 line
+            raise FormatError(
+                source,
+                number,
+                f"symbol {shown(name)!r} has id {label + 1}, but with no id 0 line it names "
+                "epsilon (add a line for id 0)",
+            )
         table.add(name, label)
     return table
 
@@ -388,6 +453,8 @@ def write_symbols(table: SymbolTable, path: PathLike | None = None) -> str:
 __all__ = [
     "FormatError",
     "load",
+    "parse_att",
+    "parse_symbols",
     "read_att",
     "read_symbols",
     "save",

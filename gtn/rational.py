@@ -54,51 +54,76 @@ def union(*graphs: Graph) -> Graph:
     )
 
 
+def _join(finals: np.ndarray, starts: np.ndarray, fw: torch.Tensor, sw: torch.Tensor, hub: int):
+    """Epsilon arcs that let every final state in ``finals`` continue at every start state in
+    ``starts``, each crossing costing final_weight + start_weight, in linear size.
+
+    With one final or one start state the arcs go directly (energy fw + sw each); otherwise
+    through the state ``hub`` (a new state the caller adds): final -> hub with the final
+    weight, hub -> start with the start weight. Either way each (final, start) pair is joined
+    by exactly one path. Returns (src, dst, weight, whether hub is used)."""
+    if finals.shape[0] <= 1 or starts.shape[0] <= 1:
+        f, s = np.meshgrid(finals, starts, indexing="ij")
+        f, s = f.reshape(-1).astype(np.int64), s.reshape(-1).astype(np.int64)
+        w = fw[torch.from_numpy(f)] + sw[torch.from_numpy(s)]
+        return f.astype(np.int32), s.astype(np.int32), w, False
+    src = np.concatenate([finals, np.full(starts.shape[0], hub)]).astype(np.int32)
+    dst = np.concatenate([np.full(finals.shape[0], hub), starts]).astype(np.int32)
+    w = torch.cat(
+        [
+            fw[torch.from_numpy(finals.astype(np.int64))],
+            sw[torch.from_numpy(starts.astype(np.int64))],
+        ]
+    )
+    return src, dst, w, True
+
+
+def _finite_nodes(w: torch.Tensor) -> np.ndarray:
+    return np.flatnonzero(torch.isfinite(w.detach()).numpy())
+
+
 def concat(*graphs: Graph) -> Graph:
     """The concatenation: paths of the first, then of the second, and so on.
 
-    Every final state of graph k gets an epsilon arc to every start state of graph k+1 with energy
-    final_weight + start_weight; only graph 0's starts and the last graph's finals remain. The
-    concatenation of no graphs accepts only the empty sequence.
+    Between graph k and graph k+1, epsilon arcs lead from every final state of k to every
+    start state of k+1 with energy final_weight + start_weight: directly when one side has a
+    single state, else through one new state (finals -> new state with their final weights,
+    new state -> starts with their start weights), so the result stays linear in the inputs'
+    size. Only graph 0's starts and the last graph's finals remain. Path multiset of the
+    result = all concatenations of one path of each input. The concatenation of no graphs
+    accepts only the empty sequence.
     """
     gs = _graph_list(graphs)
     if not gs:
         return Graph(1, [], [], [], start_weight=[0.0], final_weight=[0.0])
     u = union(gs)
     noff = offsets([g.num_nodes for g in gs])
-    sw_all = u.start_weight
-    fw_all = u.final_weight
-    starts = [
-        np.flatnonzero(np.isfinite(g.start_weight.detach().numpy())) + noff[i]
-        for i, g in enumerate(gs)
-    ]
-    finals = [
-        np.flatnonzero(np.isfinite(g.final_weight.detach().numpy())) + noff[i]
-        for i, g in enumerate(gs)
-    ]
-    link_src, link_dst = [], []
-    for k in range(len(gs) - 1):
-        f, s = np.meshgrid(finals[k], starts[k + 1], indexing="ij")
-        link_src.append(f.reshape(-1))
-        link_dst.append(s.reshape(-1))
-    ls = np.concatenate(link_src).astype(np.int64) if link_src else np.zeros(0, np.int64)
-    ld = np.concatenate(link_dst).astype(np.int64) if link_dst else np.zeros(0, np.int64)
-    link_w = fw_all[torch.from_numpy(ls)] + sw_all[torch.from_numpy(ld)]
+    sw_all, fw_all = u.start_weight, u.final_weight
     n = u.num_nodes
-    keep_start = torch.full((n,), INF, dtype=u.dtype)
-    keep_final = torch.full((n,), INF, dtype=u.dtype)
+    src, dst, weights = [u.src], [u.dst], [u.weight]
+    for k in range(len(gs) - 1):
+        finals = _finite_nodes(gs[k].final_weight) + noff[k]
+        starts = _finite_nodes(gs[k + 1].start_weight) + noff[k + 1]
+        s, d, w, used_hub = _join(finals, starts, fw_all, sw_all, n)
+        n += used_hub
+        src.append(s)
+        dst.append(d)
+        weights.append(w)
     first = slice(int(noff[0]), int(noff[1]))
     last = slice(int(noff[-2]), int(noff[-1]))
+    keep_start = torch.full((n,), INF, dtype=u.dtype)
+    keep_final = torch.full((n,), INF, dtype=u.dtype)
     keep_start = torch.cat([sw_all[first], keep_start[first.stop :]])
-    keep_final = torch.cat([keep_final[: last.start], fw_all[last]])
-    eps = np.full(ls.shape[0], EPSILON, np.int32)
+    keep_final = torch.cat([keep_final[: last.start], fw_all[last], keep_final[last.stop :]])
+    num_eps = sum(x.shape[0] for x in src[1:])
+    eps = np.full(num_eps, EPSILON, np.int32)
     return Graph._trusted(
         n,
-        np.concatenate([u.src, ls.astype(np.int32)]),
-        np.concatenate([u.dst, ld.astype(np.int32)]),
+        np.concatenate(src),
+        np.concatenate(dst),
         np.concatenate([u.ilabel, eps]),
         np.concatenate([u.olabel, eps]),
-        torch.cat([u.weight, link_w]),
+        torch.cat(weights),
         keep_start,
         keep_final,
         u.isymbols,
@@ -109,9 +134,21 @@ def concat(*graphs: Graph) -> Graph:
 def closure(g: Graph | list[Graph], plus: bool = False) -> Graph | list[Graph]:
     """Kleene star (zero or more repetitions) or, with ``plus=True``, Kleene plus (one or more).
 
-    Every final state gets an epsilon arc back to every start state with energy
-    final_weight + start_weight. The star adds one new state (start and final, energy 0) with
-    epsilon arcs to the old starts, so the empty sequence has exactly one path.
+    The textbook construction (OpenFst's Closure, generalised to gtn's several weighted start
+    states), linear in size: a repetition ends at a final state of ``g`` and the next one
+    begins at a start state, crossing with energy final_weight + start_weight along epsilon
+    arcs.
+
+    - Star: one new state N, the only start and final state (energy 0 each): N -> each start
+      with its start weight, each final -> N with its final weight. The empty sequence has
+      exactly one path (N alone), and k repetitions of paths of ``g`` exactly one path.
+    - Plus: ``g``'s own start and final states stay; each final returns to each start through
+      epsilon arcs (directly when ``g`` has one start or one final state, else through one new
+      state, as :func:`concat` joins graphs).
+
+    Path energies are those of the repeated paths of ``g``, summed; arc weights are torch
+    expressions of ``g``'s energies, so gradients flow to its arc, start and final weights.
+    Adds |starts| + |finals| arcs (star) or at most that many (plus).
     """
     gs, single = as_batch(g)
     out = [_closure_one(x, plus) for x in gs]
@@ -120,40 +157,41 @@ def closure(g: Graph | list[Graph], plus: bool = False) -> Graph | list[Graph]:
 
 def _closure_one(g: Graph, plus: bool) -> Graph:
     sw, fw = g.start_weight, g.final_weight
-    starts = np.flatnonzero(np.isfinite(sw.detach().numpy()))
-    finals = np.flatnonzero(np.isfinite(fw.detach().numpy()))
-    f, s = np.meshgrid(finals, starts, indexing="ij")
-    ls, ld = f.reshape(-1).astype(np.int64), s.reshape(-1).astype(np.int64)
-    back_w = fw[torch.from_numpy(ls)] + sw[torch.from_numpy(ld)]
-    src = [g.src, ls.astype(np.int32)]
-    dst = [g.dst, ld.astype(np.int32)]
-    weights = [g.weight, back_w]
+    starts, finals = _finite_nodes(sw), _finite_nodes(fw)
     n = g.num_nodes
-    n_new_eps = ls.shape[0]
     if plus:
+        ls, ld, w, used_hub = _join(finals, starts, fw, sw, n)
         new_sw, new_fw = sw, fw
+        if used_hub:
+            new_sw = torch.cat([sw, sw.new_full((1,), INF)])
+            new_fw = torch.cat([fw, fw.new_full((1,), INF)])
+            n += 1
     else:
         if n == 0:
             raise GraphError(
                 "closure of an empty graph (no states) is undefined; "
                 "use concat() for the empty sequence"
             )
-        src.append(np.full(starts.shape[0], n, np.int32))
-        dst.append(starts.astype(np.int32))
-        weights.append(sw[torch.from_numpy(starts)])
-        n_new_eps += starts.shape[0]
+        ls = np.concatenate([np.full(starts.shape[0], n), finals]).astype(np.int32)
+        ld = np.concatenate([starts, np.full(finals.shape[0], n)]).astype(np.int32)
+        w = torch.cat(
+            [
+                sw[torch.from_numpy(starts.astype(np.int64))],
+                fw[torch.from_numpy(finals.astype(np.int64))],
+            ]
+        )
         zero = sw.new_zeros(1)
         new_sw = torch.cat([torch.full_like(sw, INF), zero])
-        new_fw = torch.cat([fw, zero])
+        new_fw = torch.cat([torch.full_like(fw, INF), zero])
         n += 1
-    eps = np.full(n_new_eps, EPSILON, np.int32)
+    eps = np.full(ls.shape[0], EPSILON, np.int32)
     return Graph._trusted(
         n,
-        np.concatenate(src),
-        np.concatenate(dst),
+        np.concatenate([g.src, ls]),
+        np.concatenate([g.dst, ld]),
         np.concatenate([g.ilabel, eps]),
         np.concatenate([g.olabel, eps]),
-        torch.cat(weights),
+        torch.cat([g.weight, w]),
         new_sw,
         new_fw,
         g.isymbols,

@@ -6,9 +6,10 @@ interpretation graph o amount grammar -> Viterbi. Energies: lower is better.
 >>> reader = CheckReader()  # or CheckReader.load("out/demo/global_nll.pt")
 """
 
+from .._common.checkpoint import CheckpointError
 from .combine import CombinedReader
 from .model import CheckReaderModel
-from .reader import CheckpointError, CheckReader
+from .reader import CheckReader
 from .sdnn import SdnnReader
 
 __all__ = ["CheckReader", "CheckReaderModel", "CheckpointError", "CombinedReader", "SdnnReader"]

@@ -3,16 +3,13 @@
 Confidence is the posterior of the answer under the Gibbs distribution over readings,
 P(Y* | x) = exp(-beta (F(Y*) - F)), where F(Y*) is the free energy of every segmentation
 that reads Y* and F the free energy of every grammatical reading; it lies in [0, 1].
-Checkpoints are plain ``torch.save`` dictionaries of tensors and numbers, loadable with
-``torch.load(weights_only=True)``.
+Checkpoints are the apps' model files (:mod:`apps._common.checkpoint`): content digest,
+settings validated and weights' shapes checked before the model is built.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import pickle
-import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -21,18 +18,33 @@ import numpy as np
 import torch
 
 import gtn
-from gtn._atomic import atomic_write
 from gtn.compose import intersect
 
+from .._common.checkpoint import Int, Real, Record, build_module, load_model, save_model
 from .amounts import decode, encode, is_valid_amount
 from .model import CheckReaderModel, make_batch
+from .recognizer import LeNet5
 from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment
 
-FORMAT = "ebgtn.check_reading/1"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that is missing, corrupt or not a check-reader checkpoint."""
+FORMAT = "ebgtn.check_reading.segmenting"
+# Ranges far beyond any trained reader's: a file cannot ask for a network larger than the
+# weights it carries, nor for a segmenter that explodes the lattice.
+SCHEMA = Record(
+    {
+        "beta": Real(1e-3, 1e3),
+        "recognizer": Record({"num_classes": Int(2, 1000), "width": Int(1, 64)}),
+        "settings": Record(
+            {
+                "min_gap": Real(0.0, 10.0),
+                "max_pieces": Int(1, 16),
+                "max_width": Real(0.01, 100.0),
+                "min_area": Int(0, 1_000_000),
+            }
+        ),
+    }
+)
+RETRAIN = "train a new one with `ebgtn check-reading train`"
+LEGACY = ("ebgtn.check_reading/1",)
 
 
 def field_graphs(model: CheckReaderModel, segmentations: Sequence[Segmentation]):
@@ -107,31 +119,6 @@ def check_image(image, index: int = 0) -> np.ndarray:
     return out
 
 
-def save_state(path: str | os.PathLike, state: dict) -> Path:
-    """``torch.save`` a checkpoint dictionary atomically (readers see the old file or the new)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
-    return path
-
-
-def load_state(path: str | os.PathLike, fmt: str) -> dict:
-    """A checkpoint dictionary whose "format" is ``fmt``; CheckpointError otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"{path} is not a readable checkpoint ({err})") from None
-    if not isinstance(state, dict) or state.get("format") != fmt:
-        raise CheckpointError(f"{path} is not a {fmt} checkpoint")
-    return state
-
-
 class CheckReader:
     """A trained check-amount reader.
 
@@ -164,25 +151,24 @@ class CheckReader:
         return out
 
     # ------------------------------------------------------------------ checkpoints
-    def state(self) -> dict:
-        return {
-            "format": FORMAT,
-            "recognizer": self.model.recognizer.state_dict(),
-            "beta": float(self.model.beta),
-            "settings": asdict(self.settings),
-        }
-
     def save(self, path: str | os.PathLike) -> Path:
         """Write the checkpoint atomically (a reader sees the old file or the new one)."""
-        return save_state(path, self.state())
+        recognizer = self.model.recognizer
+        if not isinstance(recognizer, LeNet5):
+            raise TypeError(f"only LeNet5 recognisers are saved, not {type(recognizer).__name__}")
+        config = {
+            "beta": float(self.model.beta),
+            "recognizer": recognizer.config(),
+            "settings": asdict(self.settings),
+        }
+        return save_model(path, FORMAT, SCHEMA, config, {"recognizer": recognizer.state_dict()})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CheckReader:
         """Load a checkpoint written by :meth:`save`; CheckpointError if it is unusable."""
-        state = load_state(path, FORMAT)
-        model = CheckReaderModel(beta=float(state["beta"]))
-        try:
-            model.recognizer.load_state_dict(state["recognizer"])
-        except (RuntimeError, KeyError) as err:
-            raise CheckpointError(f"{path}: recogniser weights do not fit ({err})") from None
-        return cls(model, SegmenterSettings(**state["settings"]))
+        config, tensors = load_model(
+            path, FORMAT, SCHEMA, what="segmenting check reader", legacy=LEGACY, retrain=RETRAIN
+        )
+        net = build_module(path, tensors, "recognizer", lambda: LeNet5(**config["recognizer"]))
+        model = CheckReaderModel(net, beta=config["beta"])
+        return cls(model, SegmenterSettings(**config["settings"]))

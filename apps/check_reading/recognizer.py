@@ -24,6 +24,7 @@ class LeNet5(nn.Module):
 
     def __init__(self, num_classes: int = NUM_CLASSES, width: int = 2):
         super().__init__()
+        self.num_classes, self.width = num_classes, width
         c1, c2, f1, f2 = 6 * width, 16 * width, 120 * width, 84 * width
         self.features = nn.Sequential(
             nn.Conv2d(1, c1, 5),
@@ -41,6 +42,9 @@ class LeNet5(nn.Module):
             nn.ReLU(),
             nn.Linear(f2, num_classes),
         )
+
+    def config(self) -> dict:
+        return {"num_classes": self.num_classes, "width": self.width}
 
     def forward(self, images: torch.Tensor, aspect: torch.Tensor) -> torch.Tensor:
         if images.dim() != 4 or tuple(images.shape[1:]) != (1, SIZE, SIZE):

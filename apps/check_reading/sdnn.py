@@ -25,16 +25,18 @@ from torch import nn
 
 import gtn
 
+from .._common.checkpoint import Int, Record, build_module, load_model, save_model
 from .amounts import ALPHABET, decode, encode, grammar, is_valid_amount
 from .glyphs import resize
-from .reader import CheckpointError, check_image, load_state, save_state
+from .reader import check_image
 from .segment import _BAND, SIZE, find_cuts, normalised_ink
 
 BLANK = 0
 NUM_LABELS = len(ALPHABET) + 1  # blank + characters
 STRIDE = 2  # image columns per emission frame
 _MARGIN = 6  # blank columns left and right of the ink in a strip
-FORMAT = "ebgtn.check_reading.sdnn/1"
+FORMAT = "ebgtn.check_reading.sdnn"
+SCHEMA = Record({"width": Int(1, 64)})  # far beyond any trained network's width
 
 
 def field_strip(image: np.ndarray) -> np.ndarray:
@@ -186,19 +188,22 @@ class SdnnReader:
 
     def save(self, path) -> Path:
         """Write the checkpoint atomically."""
-        state = {"format": FORMAT, "width": self.width, "network": self.network.state_dict()}
-        return save_state(path, state)
+        return save_model(
+            path, FORMAT, SCHEMA, {"width": self.width}, {"network": self.network.state_dict()}
+        )
 
     @classmethod
     def load(cls, path) -> SdnnReader:
         """Load a checkpoint written by :meth:`save`; CheckpointError if it is unusable."""
-        state = load_state(path, FORMAT)
-        reader = cls(width=int(state["width"]))
-        try:
-            reader.network.load_state_dict(state["network"])
-        except (RuntimeError, KeyError) as err:
-            raise CheckpointError(f"{path}: network weights do not fit ({err})") from None
-        return reader
+        config, tensors = load_model(
+            path, FORMAT, SCHEMA, what="SDNN check reader",
+            legacy=("ebgtn.check_reading.sdnn/1",),
+            retrain="train a new one with `ebgtn check-reading train`",
+        )  # fmt: skip
+        width = config["width"]
+        return cls(
+            build_module(path, tensors, "network", lambda: SpaceDisplacementNet(width)), width
+        )
 
     def emissions(self, strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         """(energies [B, T, 15], frames [B]) of B strips."""

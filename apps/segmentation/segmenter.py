@@ -11,7 +11,6 @@ E(y) of each cleaned map under the learned model (lower is better).
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +18,49 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gtn._atomic import atomic_write
-
+from .._common.checkpoint import (
+    Bool,
+    CheckpointError,
+    Choice,
+    Int,
+    IntList,
+    Json,
+    Record,
+    Texts,
+    build_module,
+    load_model,
+    save_model,
+)
 from .cleanup import METHODS, CleanupModel
 from .inputs import check_images
 from .labeller import Labeller
 
-FORMAT = "ebgtn-segmenter-1"
+FORMAT = "ebgtn.segmentation.segmenter"
+# Ranges far beyond any trained model's: a file cannot ask for networks or tables larger than
+# the weights it carries (their shapes are checked against these settings too).
+SCHEMA = Record(
+    {
+        "classes": Texts(2, 256),
+        "method": Choice(*METHODS),
+        "info": Json(),
+        "labeller": Record(
+            {
+                "num_labels": Int(2, 256),
+                "channels": Int(1, 1024),
+                "dilations": IntList(1, 256, 1, 64),
+            }
+        ),
+        "cleanup": Record(
+            {
+                "num_labels": Int(2, 256),
+                "neighbourhood": Choice(4, 8),
+                "patch": Bool(),
+                "learn_unary_weight": Bool(),
+                "ranges": IntList(1, 256, 1, 16, distinct=True),
+            }
+        ),
+    }
+)
 
 
 @dataclass
@@ -110,49 +145,43 @@ class Segmenter:
         )
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the model to ``path`` atomically (torch format, weights and settings only)."""
-        state = {
-            "format": FORMAT,
+        """Write the model to ``path`` atomically (weights, settings and a content digest)."""
+        config = {
             "classes": list(self.classes),
             "method": self.method,
             "info": self.info,
-            "labeller_config": self.labeller.config(),
-            "labeller": self.labeller.state_dict(),
-            "cleanup_config": self.cleanup.config(),
-            "cleanup": self.cleanup.state_dict(),
+            "labeller": self.labeller.config(),
+            "cleanup": self.cleanup.config(),
         }
+        tensors = {"labeller": self.labeller.state_dict(), "cleanup": self.cleanup.state_dict()}
         if self.reference is not None:
-            state["reference"] = self.reference.state_dict()
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as f:
-            f.write(buffer.getvalue())
-        return path
+            tensors["reference"] = self.reference.state_dict()
+        return save_model(path, FORMAT, SCHEMA, config, tensors)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Segmenter:
-        """Read a model written by :meth:`save`."""
-        try:
-            state = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as err:  # torch raises several types for damaged files
-            reason = str(err).strip().splitlines()[0][:100] if str(err).strip() else type(err)
-            raise ValueError(f"{path} is not a readable segmenter file ({reason})") from None
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a segmenter file (format {FORMAT!r} expected)")
-        lc = state["labeller_config"]
-        labellers = []
-        for key in ("labeller", "reference"):
-            if key in state:
-                net = Labeller(lc["num_labels"], lc["channels"], tuple(lc["dilations"]))
-                net.load_state_dict(state[key])
-                labellers.append(net)
-        cleanup = CleanupModel(**state["cleanup_config"])
-        cleanup.load_state_dict(state["cleanup"])
-        reference = labellers[1] if len(labellers) > 1 else None
-        return cls(
-            labellers[0], cleanup, state["classes"], state["method"], state["info"], reference
+        """Read a model written by :meth:`save`; CheckpointError naming the file and the
+        problem if it is not one (or is damaged, edited, or holds settings out of range)."""
+        config, tensors = load_model(
+            path, FORMAT, SCHEMA, what="segmenter", legacy=("ebgtn-segmenter-1",),
+            retrain="train a new one with `ebgtn segment train`",
+        )  # fmt: skip
+        k = {len(config["classes"]), config["labeller"]["num_labels"]}
+        k.add(config["cleanup"]["num_labels"])
+        if len(k) != 1:
+            raise CheckpointError(
+                f"{path}: classes, labeller and cleanup disagree on the number of labels"
+            )
+        if set(tensors) - {"labeller", "cleanup", "reference"}:
+            raise CheckpointError(f"{path}: unexpected weight groups {sorted(tensors)}")
+        lc = config["labeller"]
+
+        def labeller():
+            return Labeller(lc["num_labels"], lc["channels"], tuple(lc["dilations"]))
+
+        net = build_module(path, tensors, "labeller", labeller)
+        reference = (
+            build_module(path, tensors, "reference", labeller) if "reference" in tensors else None
         )
+        cleanup = build_module(path, tensors, "cleanup", lambda: CleanupModel(**config["cleanup"]))
+        return cls(net, cleanup, config["classes"], config["method"], config["info"], reference)

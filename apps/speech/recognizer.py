@@ -15,7 +15,6 @@ that much; it discourages inserted words and is tuned on training speakers by
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from collections.abc import Sequence
@@ -25,19 +24,42 @@ import numpy as np
 import torch
 
 import decoders
-from gtn._atomic import atomic_write
 
+from .._common.checkpoint import (
+    CheckpointError,
+    Choice,
+    Int,
+    Real,
+    Record,
+    build_module,
+    load_model,
+    save_model,
+)
+from .._common.media import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from . import features
 from .graphs import Topology, with_word_penalty, word_segments
 from .model import TDNN
 from .train import pad
 
-FORMAT = "ebgtn-speech"
-VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A file that is not a speech recogniser checkpoint (or a damaged one)."""
+FORMAT = "ebgtn.speech.recognizer"
+# Every setting a file may hold, with ranges far beyond any trained model's, so that a file
+# cannot ask for a network larger than the weights it carries (those are checked too).
+SCHEMA = Record(
+    {
+        "model": Record(
+            {
+                "num_columns": Int(2, 4096),
+                "width": Int(1, 4096),
+                "stride": Int(1, 16),
+                "n_mels": Int(1, 512),
+            }
+        ),
+        "topology": Record({"kind": Choice("hmm", "ctc"), "states_per_word": Int(1, 64)}),
+        "word_penalty": Real(0.0, 1e6),
+        "dither": Real(0.0, 1.0),
+    }
+)
+RETRAIN = "train a new one with `ebgtn speech train`"
 
 
 @dataclass
@@ -95,47 +117,41 @@ class SpeechRecognizer:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
-        """Write the recogniser atomically (torch format, weights and settings)."""
-        state = {
-            "format": FORMAT,
-            "version": VERSION,
+        """Write the recogniser atomically (weights, settings and a content digest)."""
+        config = {
             "model": self.model.config(),
             "topology": {
                 "kind": self.topology.kind,
                 "states_per_word": self.topology.states_per_word,
             },
-            "state": self.model.state_dict(),
             "word_penalty": float(self.word_penalty),
             "dither": float(self.dither),
         }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with atomic_write(path, "wb") as f:
-            f.write(buffer.getvalue())
+        save_model(path, FORMAT, SCHEMA, config, {"model": self.model.state_dict()})
 
     @classmethod
     def load(
         cls, path: str | os.PathLike, beam: float = 16.0, word_penalty: float | None = None
     ) -> SpeechRecognizer:
-        """Read a recogniser written by :meth:`save`; CheckpointError if it is not one.
-        ``word_penalty`` None: the checkpoint's (0.0 for checkpoints saved without one). The
-        feature ``dither`` the model was trained with is restored (0.0 if not saved)."""
-        try:
-            state = torch.load(path, weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as err:  # torch raises many types for a file that is not its own
-            raise CheckpointError(f"{path} is not a readable checkpoint: {err}") from None
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise CheckpointError(f"{path} is not a speech recogniser checkpoint")
-        model = TDNN(**state["model"])
-        model.load_state_dict(state["state"])
+        """Read a recogniser written by :meth:`save`; CheckpointError naming the file and the
+        problem if it is not one (or is damaged, edited, or holds settings out of range).
+        ``word_penalty`` None: the checkpoint's. The feature ``dither`` the model was
+        trained with is restored."""
+        config, tensors = load_model(
+            path, FORMAT, SCHEMA, what="speech recogniser", legacy=("ebgtn-speech",),
+            retrain=RETRAIN,
+        )  # fmt: skip
+        topology = Topology(**config["topology"])
+        if config["model"]["num_columns"] != topology.num_columns:
+            raise CheckpointError(
+                f"{path}: the model has {config['model']['num_columns']} outputs, its "
+                f"{topology.kind} topology needs {topology.num_columns}"
+            )
+        model = build_module(path, tensors, "model", lambda: TDNN(**config["model"]))
         model.eval()
         if word_penalty is None:
-            word_penalty = float(state.get("word_penalty", 0.0))
-        dither = float(state.get("dither", 0.0))
-        return cls(model, Topology(**state["topology"]), beam, word_penalty, dither)
+            word_penalty = config["word_penalty"]
+        return cls(model, topology, beam, word_penalty, config["dither"])
 
     # ------------------------------------------------------------------ recognition
     def energies(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -205,7 +221,8 @@ class SpeechRecognizer:
 
         Raises:
             ValueError: naming the utterance index, for empty audio, a waveform that is not
-                1-D, NaN or infinite samples, or a missing / non-positive sample rate.
+                1-D, NaN or infinite samples, or a missing sample rate or one outside
+                1 kHz to 768 kHz.
         """
         if isinstance(waveforms, np.ndarray) or torch.is_tensor(waveforms):
             raise ValueError("waveforms must be a list of 1-D arrays, one per utterance")
@@ -267,4 +284,9 @@ def _rates(sample_rate, n: int) -> list[int]:
             )
         if int(r) != r:
             raise ValueError(f"utterance {i}: sample rate must be a whole number of Hz, got {r!r}")
+        if not MIN_SAMPLE_RATE <= r <= MAX_SAMPLE_RATE:
+            raise ValueError(
+                f"utterance {i}: sample rate {r!r} Hz is outside {MIN_SAMPLE_RATE} to "
+                f"{MAX_SAMPLE_RATE} Hz"
+            )
     return [int(r) for r in rates]

@@ -4,11 +4,13 @@ different graphs. Energies everywhere: lower is better, emissions = -log_softmax
 
 from .batch import GraphBatch
 from .criteria import asg_loss, crf_decode, crf_nll, ctc_loss, mmi_loss, path_energy
+from .greedy import ctc_greedy_decode
 from .intersect import Alignment, DenseLattice, intersect
 from .topologies import (
     asg_graphs,
     ctc_graphs,
     ctc_topology,
+    ctc_transducer,
     hmm_graphs,
     hmm_topology,
     linear_chain,
@@ -24,8 +26,10 @@ __all__ = [
     "crf_decode",
     "crf_nll",
     "ctc_graphs",
+    "ctc_greedy_decode",
     "ctc_loss",
     "ctc_topology",
+    "ctc_transducer",
     "hmm_graphs",
     "hmm_topology",
     "intersect",

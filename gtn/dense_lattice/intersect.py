@@ -144,7 +144,8 @@ def intersect(
     emissions: torch.Tensor,
     lengths: torch.Tensor | Sequence[int] | None = None,
 ) -> DenseLattice:
-    """Intersect acceptors over labels 0..V-1 with per-frame emission energies.
+    """Intersect acceptors over labels 0..V-1 with per-frame emission energies, without
+    building the lattice (``gtn.dense_intersect``; ``gtn.intersect`` is the graph operation).
 
     Args:
         graphs: one :class:`gtn.Graph` shared by the whole batch, a list of B graphs, or a
@@ -157,8 +158,10 @@ def intersect(
 
     >>> import torch, gtn
     >>> g = gtn.Graph.from_arrays(1, [0, 0], [0, 0], [0, 1], start=[0], final=[0])
-    >>> float(intersect(g, torch.zeros(1, 3, 2, dtype=torch.float64)).min_energy()[0])
-    0.0
+    >>> emissions = torch.tensor([[[0.5, 2.0], [1.0, 0.25], [3.0, 1.0]]])  # [B=1, T=3, V=2]
+    >>> lattice = gtn.dense_intersect(g, emissions)
+    >>> lattice.min_energy()  # labels 0, 1, 1: 0.5 + 0.25 + 1.0
+    tensor([1.7500])
     """
     emissions, lens = _check_emissions(emissions, lengths)
     B = emissions.shape[0]

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .._batch import offsets
-from ..graph import Graph, GraphError
+from ..graph import EPSILON, Graph, GraphError
 from ._prep import Structure
 from .batch import GraphBatch
 
@@ -106,6 +106,16 @@ def ctc_graphs(
     ..., blank. Every state loops on its label; a label state is also entered from two states
     back unless it repeats the previous label (a blank must separate repeats). All energies
     are 0, so the free energy with emissions -log p is the CTC loss.
+
+    Returns a :class:`GraphBatch` of B acceptors for ``gtn.dense_intersect``.
+
+    >>> import torch, gtn
+    >>> graphs = gtn.ctc_graphs(torch.tensor([[1, 2], [3, 0]]), [2, 1])  # "1 2" and "3"
+    >>> len(graphs), graphs.graph(0).num_nodes, graphs.graph(1).num_nodes
+    (2, 6, 4)
+    >>> emissions = -torch.randn(2, 5, 4, dtype=torch.float64).log_softmax(-1)  # [B, T, V]
+    >>> gtn.dense_intersect(graphs, emissions).free_energy().shape  # each one's CTC loss
+    torch.Size([2])
     """
     flat, lens = ragged_targets(targets, target_lengths)
     if flat.size and ((flat == blank).any() or (flat < 0).any()):
@@ -259,7 +269,15 @@ def hmm_graphs(
     """HMM numerator graphs: symbol s is n = states_per_symbol left-to-right states with
     emission columns s*n .. s*n+n-1, each with a self-loop (energy ``self_loop``), entered from
     the previous state (``forward``) and, if ``skip`` is an energy, from two states back within
-    the symbol. Transcripts are padded [B, S] or concatenated."""
+    the symbol. Transcripts are padded [B, S] or concatenated. Energies: lower is better; the
+    emissions [B, T, num_symbols * n] give each state's energy per frame.
+
+    >>> import torch, gtn
+    >>> graphs = gtn.hmm_graphs(torch.tensor([[0, 1]]), [2], states_per_symbol=3)
+    >>> g = graphs.graph(0)  # an initial state, then 3 states for symbol 0 and 3 for symbol 1
+    >>> g.num_nodes, sorted(set(g.ilabel.tolist()))
+    (7, [0, 1, 2, 3, 4, 5])
+    """
     flat, lens = ragged_targets(targets, target_lengths)
     n = int(states_per_symbol)
     if n < 1:
@@ -289,7 +307,14 @@ def hmm_topology(
     dtype: torch.dtype = torch.float64,
 ) -> Graph:
     """HMM denominator graph: any sequence of symbols (a symbol loop with energy ``loop`` per
-    new symbol) through the same left-to-right topology as :func:`hmm_graphs`."""
+    new symbol) through the same left-to-right topology as :func:`hmm_graphs`. Energies: lower
+    is better; emission columns 0 .. num_symbols * states_per_symbol - 1.
+
+    >>> import gtn
+    >>> g = gtn.hmm_topology(2, states_per_symbol=3)
+    >>> g.num_nodes, g.num_arcs, g.final_nodes.tolist()  # ends of the two symbols are final
+    (7, 16, [3, 6])
+    """
     n, K = int(states_per_symbol), int(num_symbols)
     # states: 0 initial, 1 + s*n + j
     src, dst, w = [], [], []
@@ -392,13 +417,40 @@ def linear_chain_graph(
     return linear_chain(transitions, start, end).graph(0)
 
 
-def ctc_topology(num_labels: int, blank: int = 0, dtype: torch.dtype = torch.float64) -> Graph:
-    """CTC graph accepting every transcript: states 0 (initial), 1 (blank), 2+c (label c).
-    A label state loops (repeats collapse) and is entered from any other state; a blank
-    separates repeats. For decoding and as an MMI-style denominator."""
+def _check_num_labels(num_labels: int, blank: int) -> int:
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int | np.integer):
+        raise GraphError(f"num_labels must be an int, got {type(num_labels).__name__}")
+    if num_labels < 2:
+        raise GraphError(
+            f"num_labels = {num_labels}: it counts the blank too (the emission width V), so a"
+            " CTC graph needs at least 2 (the blank and one label)"
+        )
+    if isinstance(blank, bool) or not isinstance(blank, int | np.integer):
+        raise GraphError(f"blank must be an int, got {type(blank).__name__}")
     if not 0 <= blank < num_labels:
         raise GraphError(f"blank {blank} is outside [0, {num_labels})")
-    V = num_labels
+    return int(num_labels)
+
+
+def ctc_topology(num_labels: int, blank: int = 0, dtype: torch.dtype = torch.float64) -> Graph:
+    """CTC acceptor of every transcript over emission columns 0..num_labels-1.
+
+    ``num_labels`` is the emission width V and **counts the blank** (CTC over 3 letters with
+    blank 0 is ``ctc_topology(4)``). States: 0 (initial), 1 (blank), 2+c (the c-th non-blank
+    label). A label state loops (repeats collapse) and is entered from any other state; a blank
+    separates repeats. All energies are 0, so with emissions -log p the free energy is 0 (the
+    frames are normalised). For decoding and as an MMI-style denominator; its paths are frame
+    label sequences (use :func:`ctc_transducer` to read transcripts off them).
+
+    Raises:
+        GraphError: ``num_labels`` < 2, or ``blank`` outside [0, num_labels).
+
+    >>> import gtn
+    >>> g = gtn.ctc_topology(3)  # blank 0 and labels 1, 2
+    >>> g.num_nodes, g.num_arcs
+    (4, 12)
+    """
+    V = _check_num_labels(num_labels, blank)
     lab_of = np.array([0, blank] + [c for c in range(V) if c != blank])
     n = V + 1
     dst, src = np.divmod(np.arange(n, n * n), n)  # every state enters every non-initial state
@@ -410,4 +462,41 @@ def ctc_topology(num_labels: int, blank: int = 0, dtype: torch.dtype = torch.flo
         start=[0],
         final=np.arange(1, n),
         weight=torch.zeros(src.shape[0], dtype=dtype),
+    )
+
+
+def ctc_transducer(num_labels: int, blank: int = 0, dtype: torch.dtype = torch.float64) -> Graph:
+    """The CTC token transducer (k2's ``ctc_topo``, the "H" of an HLG decoding graph): frame
+    labels in, transcript labels out. It drops blanks and merges repeats, so composed with a
+    lexicon or a transcript acceptor on its output side it gives every alignment of them.
+
+    ``num_labels`` is the emission width V and counts the blank (k2's ``ctc_topo(max_token)``
+    is ``ctc_transducer(max_token + 1)``). State k means "the last frame label was k" (the
+    start state is the blank's); every state is final. Reading frame label c from state k
+    goes to state c and outputs c when c is a new non-blank label, else epsilon (a blank, or a
+    repeat of k). Deterministic on its input, so each frame sequence is exactly one path and
+    each alignment of a transcript is counted once. V*V arcs, all energies 0.
+
+    Raises:
+        GraphError: ``num_labels`` < 2, or ``blank`` outside [0, num_labels).
+
+    >>> import gtn, torch
+    >>> H = gtn.ctc_transducer(3)  # blank 0, labels 1 and 2
+    >>> frames = gtn.linear([1, 1, 0, 1, 2, 2])
+    >>> path = gtn.best_path(gtn.compose(frames, H))
+    >>> [k for k in path.olabel.tolist() if k != gtn.EPSILON]
+    [1, 1, 2]
+    """
+    V = _check_num_labels(num_labels, blank)
+    src, dst = np.divmod(np.arange(V * V), V)  # from every state to every state
+    olabel = np.where((dst == blank) | (dst == src), EPSILON, dst)
+    return Graph.from_arrays(
+        V,
+        src,
+        dst,
+        dst,
+        olabel,
+        start=[blank],
+        final=np.arange(V),
+        weight=torch.zeros(V * V, dtype=dtype),
     )

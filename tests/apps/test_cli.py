@@ -6,12 +6,56 @@ import gtn
 from apps.cli import main
 
 
-def test_tour_matches_torch_ctc_loss(tmp_path, capsys):
+def test_tour_matches_torch_ctc_loss(tmp_path, capsys, no_dot):
     assert main(["tour", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     ours, torchs = re.search(r"= ([\d.]+); torch ctc_loss says (\d+\.\d+)", out).groups()
     assert ours == torchs
     assert (tmp_path / "collapse.fst.txt").exists() and (tmp_path / "collapse.dot").exists()
+
+
+def test_tour_without_graphviz_says_so_in_one_line_and_goes_on(tmp_path, capsys, no_dot):
+    assert main(["tour", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    (line,) = [s for s in out.splitlines() if "picture" in s]
+    assert "`dot` is not installed" in line and "install Graphviz: apt-get install graphviz" in line
+    assert not (tmp_path / "collapse.svg").exists()
+
+
+def test_tour_with_graphviz_draws_the_collapse_transducer(tmp_path, capsys, fake_dot):
+    assert main(["tour", "--out", str(tmp_path)]) == 0
+    assert f"as a picture: {tmp_path / 'collapse.svg'}" in capsys.readouterr().out
+    assert (tmp_path / "collapse.svg").read_text().startswith("<?xml")
+
+
+def graph_file(tmp_path):
+    path = tmp_path / "g.txt"
+    gtn.write_att(gtn.linear([0, 2], weights=[1.0, 2.5]), path)
+    return path
+
+
+def test_draw_without_graphviz_prints_one_line_and_exits_2(tmp_path, capsys, no_dot):
+    assert main(["draw", str(graph_file(tmp_path)), "-o", str(tmp_path / "g.svg")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("ebgtn draw: cannot render")
+    assert "install Graphviz: apt-get install graphviz" in captured.err
+
+
+def test_draw_dot_text_needs_no_graphviz(tmp_path, capsys, no_dot):
+    assert main(["draw", str(graph_file(tmp_path)), "-o", str(tmp_path / "g.dot")]) == 0
+    assert (tmp_path / "g.dot").read_text().startswith("digraph FST {")
+
+
+def test_draw_with_graphviz_renders_svg(tmp_path, capsys, fake_dot):
+    assert main(["draw", str(graph_file(tmp_path)), "-o", str(tmp_path / "g.svg")]) == 0
+    assert (tmp_path / "g.svg").read_text().startswith("<?xml")
+
+
+def test_draw_to_an_unknown_format_is_a_one_line_error(tmp_path, capsys):
+    assert main(["draw", str(graph_file(tmp_path)), "-o", str(tmp_path / "g.jpeg")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown extension '.jpeg'" in err
 
 
 def test_info_describes_a_graph_file(tmp_path, capsys):

@@ -17,7 +17,16 @@ from hypothesis import strategies as st
 
 import gtn
 from gtn._atomic import atomic_write
-from gtn.io import FormatError, load, read_att, read_symbols, save, write_att, write_symbols
+from gtn.io import (
+    FormatError,
+    load,
+    parse_att,
+    read_att,
+    read_symbols,
+    save,
+    write_att,
+    write_symbols,
+)
 
 from . import reference
 from .strategies import graphs
@@ -92,14 +101,14 @@ any_graph = st.one_of(
 
 @given(any_graph)
 def test_text_round_trip_gives_the_same_arcs_and_weights(g):
-    back = read_att(write_att(g), dtype=F64)
+    back = parse_att(write_att(g), dtype=F64)
     assert describe(back) == expected_after_text(g)
     assert back.is_acceptor() == g.is_acceptor()
 
 
 @given(graphs(acceptor=False, max_nodes=4, max_arcs=6, num_labels=3))
 def test_text_round_trip_keeps_every_path_and_its_energy(g):
-    back = read_att(write_att(g), dtype=F64)
+    back = parse_att(write_att(g), dtype=F64)
     paths = reference.enumerate_paths(g, max_arcs=10)
     assert reference.label_multiset(reference.enumerate_paths(back, max_arcs=11)) == (
         reference.label_multiset(paths)
@@ -111,7 +120,7 @@ def test_text_round_trip_keeps_every_path_and_its_energy(g):
 )
 def test_float64_weights_round_trip_exactly(w):
     g = gtn.Graph.from_arrays(2, [0], [1], [0], weight=torch.tensor([w], dtype=F64), final_weight=w)
-    back = read_att(write_att(g), dtype=F64)
+    back = parse_att(write_att(g), dtype=F64)
     assert back.weight.item() == w
     assert back.final_weight[1].item() == w
 
@@ -120,7 +129,7 @@ def test_float32_weights_round_trip_exactly_with_short_text():
     w = torch.randn(50, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
     g = gtn.Graph.from_arrays(51, np.arange(50), np.arange(1, 51), np.zeros(50), weight=w)
     text = write_att(g)
-    back = read_att(text, dtype=torch.float32)
+    back = parse_att(text, dtype=torch.float32)
     assert torch.equal(back.weight, w)
     assert "0.10000000149" not in write_att(g.with_weights(torch.full((50,), 0.1)))
 
@@ -146,7 +155,7 @@ def test_writer_text_for_a_transducer_starts_at_the_start_state_and_omits_zero_w
     b.add_node()  # a trailing isolated state: cannot be written
     g = b.build(F64)
     assert write_att(g) == "1\t0\t0\t3\t0.25\n1\t2\t1\t1\n0\t2\t2\t1\tInfinity\n2\t1.5\n"
-    assert read_att(write_att(g), dtype=F64).num_nodes == 3
+    assert parse_att(write_att(g), dtype=F64).num_nodes == 3
 
 
 def test_acceptor_text_has_three_or_four_fields():
@@ -160,7 +169,7 @@ def test_several_start_states_get_a_new_start_state_with_epsilon_arcs():
         3, [0, 1], [2, 2], [0, 1], start=[0, 1], start_weight=[0.0, 0.5], final=[2]
     ).to(F64)
     assert write_att(g) == "3\t0\t0\n3\t1\t0\t0.5\n0\t2\t1\n1\t2\t2\n2\n"
-    back = read_att(write_att(g), dtype=F64)
+    back = parse_att(write_att(g), dtype=F64)
     assert back.start_nodes.tolist() == [3]
 
 
@@ -177,14 +186,14 @@ def test_a_start_state_without_arcs_or_final_weight_is_kept_by_an_epsilon_arc():
 def test_the_empty_graph_is_the_empty_text():
     empty = gtn.Graph(0, [], [], [])
     assert write_att(empty) == ""
-    assert read_att("").num_nodes == 0
+    assert parse_att("").num_nodes == 0
 
 
 # ---------------------------------------------------------------------------- reading details
 
 
 def test_reader_accepts_tabs_spaces_blank_lines_and_infinity_spellings():
-    g = read_att("0 1\t2 3  Infinity\n\n1\t2 1 1 inf\r\n2  -0.5\n", dtype=F64)
+    g = parse_att("0 1\t2 3  Infinity\n\n1\t2 1 1 inf\r\n2  -0.5\n", dtype=F64)
     assert describe(g) == (
         Counter({(0, 1, 1, 2, INF): 1, (1, 2, 0, 0, INF): 1}),
         {0: 0.0},
@@ -193,7 +202,7 @@ def test_reader_accepts_tabs_spaces_blank_lines_and_infinity_spellings():
 
 
 def test_first_line_source_is_the_start_even_if_it_is_a_final_line():
-    g = read_att("2\n0 2 1 1\n")
+    g = parse_att("2\n0 2 1 1\n")
     assert g.start_nodes.tolist() == [2]
     assert g.final_nodes.tolist() == [2]
 
@@ -208,19 +217,19 @@ def test_first_line_source_is_the_start_even_if_it_is_a_final_line():
     ],
 )
 def test_format_is_guessed_from_the_field_counts(text, arc):
-    g = read_att(text, dtype=F64)
+    g = parse_att(text, dtype=F64)
     assert (g.ilabel.item(), g.olabel.item(), g.weight.item()) == arc
 
 
 def test_acceptor_flag_reads_integer_fourth_fields_as_weights():
-    assert read_att("0 1 3 4\n1\n", acceptor=True, dtype=F64).weight.tolist() == [4.0]
-    assert read_att("0 1 3 4\n1\n").olabel.tolist() == [3]
+    assert parse_att("0 1 3 4\n1\n", acceptor=True, dtype=F64).weight.tolist() == [4.0]
+    assert parse_att("0 1 3 4\n1\n").olabel.tolist() == [3]
 
 
 def test_symbol_tables_name_the_labels_and_are_attached():
     isym = gtn.SymbolTable(["a", "b"])
     osym = gtn.SymbolTable(["x"])
-    g = read_att("0 1 a x 1.5\n1 2 <eps> <eps>\n2\n", isymbols=isym, osymbols=osym)
+    g = parse_att("0 1 a x 1.5\n1 2 <eps> <eps>\n2\n", isymbols=isym, osymbols=osym)
     assert g.ilabel.tolist() == [0, gtn.EPSILON]
     assert g.olabel.tolist() == [0, gtn.EPSILON]
     assert g.isymbols is isym and g.osymbols is osym
@@ -262,13 +271,13 @@ def test_parse_errors_name_the_file_line_and_problem(tmp_path, text, line, probl
         read_att(path, acceptor=False)
     assert (info.value.source, info.value.line) == (str(path), line)
     with pytest.raises(FormatError, match=rf"^<text>, line {line}: "):
-        read_att(text, acceptor=False)
+        parse_att(text, acceptor=False)
 
 
 def test_unknown_symbol_is_a_parse_error():
     table = gtn.SymbolTable(["a"])
     with pytest.raises(FormatError, match=r"line 2: unknown output symbol 'zz'"):
-        read_att("0 1 a a\n1 2 a zz\n", isymbols=table)
+        parse_att("0 1 a a\n1 2 a zz\n", isymbols=table)
 
 
 def test_a_missing_file_is_not_mistaken_for_text(tmp_path):
@@ -293,7 +302,7 @@ def test_openfst_printed_text_reads_back_into_the_same_graph(g, renumber):
     )
     # OpenFst prints integer weights without a dot, so "0 1 3 2" is ambiguous: say acceptor.
     printed = fst.to_str(is_acceptor=g.is_acceptor())
-    back = read_att(printed, acceptor=g.is_acceptor(), dtype=F64)
+    back = parse_att(printed, acceptor=g.is_acceptor(), dtype=F64)
     assert describe(back) == describe_openfst(fst)
 
 
@@ -313,7 +322,7 @@ def test_openfst_text_with_symbol_names_reads_back_with_our_tables(tmp_path):
     assert describe_openfst(fst) == describe(g)
     printed = fst.to_str()
     assert "\tc\t" in printed.replace(" " * 6, "\t")
-    back = read_att(printed, isymbols=isym, osymbols=osym)
+    back = parse_att(printed, isymbols=isym, osymbols=osym)
     assert describe(back) == describe(g)
 
 

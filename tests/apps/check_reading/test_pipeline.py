@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import gtn
+from apps._common.checkpoint import read_format
 from apps.check_reading import CheckpointError, CheckReader, CheckReaderModel
 from apps.check_reading.model import make_batch
 from apps.check_reading.reader import read_batch
@@ -63,8 +64,7 @@ def test_confidence_is_a_posterior_in_unit_interval(small_prepared):
 def test_reader_round_trip_and_read(tmp_path, small_train):
     reader = CheckReader()
     path = reader.save(tmp_path / "r.pt")
-    state = torch.load(path, weights_only=True)
-    assert state["format"].startswith("ebgtn.check_reading")
+    assert read_format(path).startswith("ebgtn.check_reading")
     loaded = CheckReader.load(path)
     images = small_train.images[:3]
     assert loaded.read(images) == reader.read(images)
@@ -94,7 +94,7 @@ def test_corrupt_or_foreign_checkpoints_get_clear_errors(tmp_path):
         CheckReader.load(bad)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
-    with pytest.raises(CheckpointError, match="not a ebgtn.check_reading/1 checkpoint"):
+    with pytest.raises(CheckpointError, match="is not a segmenting check reader checkpoint"):
         CheckReader.load(other)
     with pytest.raises(CheckpointError, match="no such"):
         CheckReader.load(tmp_path / "missing.pt")

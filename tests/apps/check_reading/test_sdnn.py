@@ -133,7 +133,7 @@ def test_checkpoint_round_trip_and_rejection(tmp_path, small_train):
     with pytest.raises(CheckpointError, match="bad.pt is not a readable checkpoint"):
         SdnnReader.load(tmp_path / "bad.pt")
     CheckReader().save(tmp_path / "seg.pt")
-    with pytest.raises(CheckpointError, match="not a ebgtn.check_reading.sdnn/1 checkpoint"):
+    with pytest.raises(CheckpointError, match="is not a SDNN check reader checkpoint"):
         SdnnReader.load(tmp_path / "seg.pt")
 
 

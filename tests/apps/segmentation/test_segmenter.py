@@ -80,8 +80,8 @@ def test_bad_input_names_the_image(segmenter):
 def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path):
     path = tmp_path / "junk.pt"
     path.write_bytes(b"junk")
-    with pytest.raises(ValueError, match="junk.pt is not a readable segmenter file"):
+    with pytest.raises(ValueError, match="junk.pt is not a readable checkpoint"):
         Segmenter.load(path)
     torch.save({"something": 1}, path)
-    with pytest.raises(ValueError, match="is not a segmenter file"):
+    with pytest.raises(ValueError, match="is not a segmenter checkpoint"):
         Segmenter.load(path)

@@ -10,6 +10,7 @@ from apps.speech.cli import main
 from apps.speech.graphs import Topology
 from apps.speech.model import TDNN
 from apps.speech.recognizer import CheckpointError, SpeechRecognizer
+from factors.checkpoint import read_checkpoint, write_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +107,11 @@ def test_dither_is_saved_and_used_when_recognising(tmp_path, tiny_recognizer, ti
     rec, _ = tiny_recognizer
     rec.save(tmp_path / "plain.pt")
     assert SpeechRecognizer.load(tmp_path / "plain.pt").dither == 0.0
-    state = torch.load(tmp_path / "plain.pt", weights_only=True)
-    del state["dither"]  # a checkpoint from before dither existed
-    torch.save(state, tmp_path / "old.pt")
-    assert SpeechRecognizer.load(tmp_path / "old.pt").dither == 0.0
+    payload = read_checkpoint(tmp_path / "plain.pt", "ebgtn.speech.recognizer")
+    del payload["config"]["dither"]  # every setting is required, none defaulted
+    write_checkpoint(tmp_path / "old.pt", "ebgtn.speech.recognizer", payload)
+    with pytest.raises(CheckpointError, match="old.pt: config lacks dither"):
+        SpeechRecognizer.load(tmp_path / "old.pt")
     dithered = SpeechRecognizer(rec.model, rec.topology, dither=3e-4)
     dithered.save(tmp_path / "d.pt")
     back = SpeechRecognizer.load(tmp_path / "d.pt")

@@ -8,11 +8,13 @@ import torch
 
 import decoders
 import gtn
+from apps._common.checkpoint import CheckpointError
 from apps.speech import corpus, tune
 from apps.speech.cli import main
 from apps.speech.graphs import Topology, with_word_penalty
 from apps.speech.model import TDNN
 from apps.speech.recognizer import SpeechRecognizer
+from factors.checkpoint import write_checkpoint
 
 from .conftest import TINY
 
@@ -59,11 +61,12 @@ def test_checkpoint_keeps_the_penalty(tmp_path, tiny_recognizer, tiny_prepared):
         r.words for r in rec.recognize_features(feats, word_penalty=3.5)
     ]
     assert back.decoding_graph() is back.decoding_graph()  # built once, cached
-    # a checkpoint written before the penalty existed loads with 0
+    # every setting is required: a file without the penalty is refused, not read as 0
     state = torch.load(tmp_path / "t.pt", weights_only=True)
-    del state["word_penalty"]
-    torch.save(state, tmp_path / "old.pt")
-    assert SpeechRecognizer.load(tmp_path / "old.pt").word_penalty == 0.0
+    del state["payload"]["config"]["word_penalty"]
+    write_checkpoint(tmp_path / "old.pt", state["format"], state["payload"])
+    with pytest.raises(CheckpointError, match="old.pt: config lacks word_penalty"):
+        SpeechRecognizer.load(tmp_path / "old.pt")
 
 
 def test_dev_set_is_new_utterances_of_training_speakers(tmp_path, monkeypatch):

@@ -1,20 +1,28 @@
-"""gtn.draw: DOT text structure, file output, and rendering with (or clearly without) Graphviz."""
+"""gtn.drawing: DOT text structure, file output, and rendering with (or clearly without)
+Graphviz."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import warnings
+import xml.etree.ElementTree as ET
 
 import pytest
 import torch
 from hypothesis import given
 
 import gtn
-from gtn.draw import GraphvizNotFoundError, draw, to_dot, to_svg
+from gtn.drawing import GraphvizError, GraphvizNotFoundError, draw, to_dot, to_svg
 
 from .strategies import graphs
 
-HAVE_DOT = shutil.which("dot") is not None
+
+def svg_line_count(svg: str) -> int:
+    root = ET.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    (desc,) = root
+    return int(desc.text.split()[0])
 
 
 def example() -> gtn.Graph:
@@ -101,33 +109,62 @@ def test_draw_rejects_unknown_extensions(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_without_graphviz_rendering_fails_clearly_after_writing_the_dot_text(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no `dot` anywhere on it
+def test_without_graphviz_rendering_fails_in_one_line_after_writing_the_dot_text(tmp_path, no_dot):
     with pytest.raises(GraphvizNotFoundError, match=r"`dot` program is not installed") as info:
         draw(example(), tmp_path / "g.png")
-    assert "apt-get install graphviz" in str(info.value)
-    assert str(tmp_path / "g.dot") in str(info.value)
+    message = str(info.value)
+    assert "\n" not in message and "install Graphviz: apt-get install graphviz" in message
+    assert str(tmp_path / "g.dot") in message
     assert (tmp_path / "g.dot").read_text() == to_dot(example())
     assert not (tmp_path / "g.png").exists()
+
+
+def test_graphviz_errors_are_gtn_errors_reachable_by_name():
+    assert issubclass(gtn.GraphvizNotFoundError, gtn.GraphvizError)
+    assert issubclass(gtn.GraphvizError, gtn.GtnError)
+    assert issubclass(gtn.GraphError, gtn.GtnError) and issubclass(gtn.FormatError, gtn.GtnError)
+    assert gtn.GraphvizNotFoundError is GraphvizNotFoundError
+
+
+def test_without_graphviz_notebooks_get_the_text_repr_and_a_one_line_hint(no_dot):
     assert to_svg(example()) is None
-    assert example()._repr_svg_() is None
+    with pytest.warns(UserWarning, match=r"install Graphviz: apt-get install graphviz") as record:
+        assert example()._repr_svg_() is None
+    assert "\n" not in str(record[0].message)
 
 
+def test_dot_text_needs_no_graphviz(tmp_path, no_dot):
+    assert draw(example(), tmp_path / "g.dot").read_text() == to_dot(example())
+
+
+def test_with_dot_svg_files_are_rendered_from_the_dot_text(tmp_path, fake_dot):
+    path = draw(example(), tmp_path / "g.svg")
+    assert svg_line_count(path.read_text()) == len(to_dot(example()).splitlines())
+    assert not (tmp_path / "g.dot").exists()
+
+
+def test_with_dot_notebooks_show_svg_without_warning(fake_dot):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        svg = example()._repr_svg_()
+    assert svg_line_count(svg) == len(to_dot(example()).splitlines())
+    assert to_svg(example(), title="t") is not None
+
+
+def test_a_failing_dot_is_a_one_line_graphviz_error(tmp_path, fake_dot):
+    with pytest.raises(GraphvizError, match=r"exit status 1\): fake dot: format -Tpng") as info:
+        draw(example(), tmp_path / "g.png")
+    assert "\n" not in str(info.value)
+    assert not isinstance(info.value, GraphvizNotFoundError)
+    assert not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 @pytest.mark.parametrize(
     ("suffix", "magic"), [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF")]
 )
-def test_with_graphviz_files_are_rendered(tmp_path, suffix, magic):
-    if not HAVE_DOT:
-        pytest.skip("Graphviz `dot` is not installed")
-    path = draw(example(), tmp_path / f"g{suffix}")
-    assert path.read_bytes().startswith(magic)
-
-
-def test_with_graphviz_svg_shows_the_symbol_names():
-    if not HAVE_DOT:
-        pytest.skip("Graphviz `dot` is not installed")
-    svg = example()._repr_svg_()
-    assert "<svg" in svg and "a:x/0.5" in svg and "&lt;eps&gt;:y" in svg
+def test_with_real_graphviz_every_format_is_rendered(tmp_path, suffix, magic):
+    assert draw(example(), tmp_path / f"g{suffix}").read_bytes().startswith(magic)
 
 
 def test_to_svg_declines_graphs_too_big_to_look_at():

@@ -1,5 +1,7 @@
 """Drawing graphs with Graphviz: DOT text (no dependency), and SVG/PNG/PDF through the Graphviz
-``dot`` program when it is installed.
+``dot`` program when it is installed. Graphviz is optional: without ``dot``, rendering raises
+:class:`GraphvizNotFoundError`, whose one-line message says how to install it, and notebooks
+fall back to the text repr.
 
 Conventions, as in OpenFst's ``fstdraw``: left-to-right layout; start states are bold with an
 incoming arrow (labelled with the start weight when it is not 0); final states are double
@@ -14,22 +16,34 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 from ._atomic import atomic_write
-from .graph import EPSILON, INF, Graph
+from .graph import EPSILON, INF, Graph, GtnError
 from .symbols import SymbolTable
 
 _RENDERED_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 _DOT_SUFFIXES = (".dot", ".gv")
-_INSTALL_HINT = (
-    "install Graphviz (Debian/Ubuntu: `apt-get install graphviz`; macOS: `brew install graphviz`;"
-    " conda: `conda install graphviz`)"
+INSTALL_HINT = (
+    "install Graphviz: apt-get install graphviz (macOS: brew install graphviz;"
+    " conda: conda install graphviz)"
 )
 
 
-class GraphvizNotFoundError(RuntimeError):
-    """Graphviz's ``dot`` program is needed to render a drawing but is not on the PATH."""
+class GraphvizError(GtnError, RuntimeError):
+    """Graphviz's ``dot`` program failed to render a drawing (or took too long)."""
+
+
+class GraphvizNotFoundError(GraphvizError):
+    """Graphviz's ``dot`` program is needed to render a drawing but is not on the PATH. The
+    message is one line and ends with how to install it; DOT text needs no Graphviz."""
+
+
+def find_dot() -> str | None:
+    """The path of Graphviz's ``dot`` program on the PATH, or None (the one place that looks;
+    tests replace it to hide ``dot``)."""
+    return shutil.which("dot")
 
 
 def _weight_text(w: float) -> str:
@@ -108,7 +122,7 @@ def to_dot(
 
 def _run_dot(dot_text: str, fmt: str, timeout: float = 60.0) -> bytes | None:
     """Render with Graphviz; None when ``dot`` is not installed."""
-    exe = shutil.which("dot")
+    exe = find_dot()
     if exe is None:
         return None
     try:
@@ -116,12 +130,12 @@ def _run_dot(dot_text: str, fmt: str, timeout: float = 60.0) -> bytes | None:
             [exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=timeout
         )
     except subprocess.TimeoutExpired:
-        raise RuntimeError(
+        raise GraphvizError(
             f"Graphviz dot took longer than {timeout:g} s to render the graph"
         ) from None
     if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
-        raise RuntimeError(f"Graphviz dot failed (exit status {done.returncode}): {message}")
+        message = " ".join(done.stderr.decode("utf-8", "replace").split())
+        raise GraphvizError(f"Graphviz dot failed (exit status {done.returncode}): {message}")
     return done.stdout
 
 
@@ -136,11 +150,27 @@ def to_svg(
 ) -> str | None:
     """An SVG drawing of ``g`` (see :func:`to_dot`), or None when Graphviz's ``dot`` is not
     installed or ``g`` has more than ``max_arcs`` arcs (too big to look at, and slow to lay
-    out; pass ``max_arcs=None`` to draw anyway). Notebooks show graphs through this."""
+    out; pass ``max_arcs=None`` to draw anyway). Notebooks show graphs through this.
+
+    Raises:
+        GraphvizError: ``dot`` is installed but failed.
+    """
     if max_arcs is not None and g.num_arcs > max_arcs:
         return None
     svg = _run_dot(to_dot(g, isymbols, osymbols, show_weights, title), "svg")
     return None if svg is None else svg.decode("utf-8")
+
+
+def repr_svg(g: Graph) -> str | None:
+    """``Graph._repr_svg_``: :func:`to_svg`, and without ``dot`` a one-line warning with the
+    install hint (Python shows it once per session) instead of a silent text repr."""
+    if find_dot() is None:
+        warnings.warn(
+            f"gtn graphs are drawn by Graphviz's `dot`, which is not installed; {INSTALL_HINT}",
+            stacklevel=3,
+        )
+        return None
+    return to_svg(g)
 
 
 def draw(
@@ -159,6 +189,7 @@ def draw(
     Raises:
         GraphvizNotFoundError: a rendered format was asked for but ``dot`` is not installed;
             the DOT text is then written next to ``path`` (same name, ``.dot``) first.
+        GraphvizError: ``dot`` failed.
         ValueError: an unsupported file extension.
     """
     path = Path(path)
@@ -177,13 +208,12 @@ def draw(
         with atomic_write(dot_path) as f:
             f.write(dot_text)
         raise GraphvizNotFoundError(
-            f"cannot render {path}: Graphviz's `dot` program is not installed (not found on PATH)."
-            f" The DOT text was written to {dot_path}. To render, {_INSTALL_HINT}, then run"
-            f" `dot -T{_RENDERED_FORMATS[suffix]} {dot_path} -o {path}`."
+            f"cannot render {path}: Graphviz's `dot` program is not installed (not on PATH);"
+            f" the DOT text is in {dot_path}; {INSTALL_HINT}"
         )
     with atomic_write(path, "wb") as f:
         f.write(rendered)
     return path
 
 
-__all__ = ["GraphvizNotFoundError", "draw", "to_dot", "to_svg"]
+__all__ = ["GraphvizError", "GraphvizNotFoundError", "draw", "find_dot", "to_dot", "to_svg"]
