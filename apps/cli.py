@@ -3,6 +3,7 @@
 ebgtn tour                      walk through the graph algebra, writing files to out/tour
 ebgtn info G.txt                describe a graph file (OpenFst AT&T text)
 ebgtn draw G.txt -o G.svg       draw a graph file with its symbol tables
+ebgtn warmup                    compile the common numba kernels now, in parallel processes
 
 Bad input (a missing or malformed file, an out-of-range option) is reported as one line on
 stderr with exit status 2; ``--debug`` or ``EBGTN_DEBUG=1`` shows the traceback instead.
@@ -67,6 +68,12 @@ def _tour(args) -> int:
     return 0
 
 
+def _warmup(args) -> int:
+    from . import warmup
+
+    return warmup.run(args.jobs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="ebgtn", description="Energy-based graph transformer networks.")
     add_debug_flag(parser)
@@ -88,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_args(p)
     p.add_argument("-o", "--output", required=True, help="output file; its suffix picks the format")
     p.set_defaults(run=_draw)
+
+    p = sub.add_parser("warmup", help="compile the common numba kernels ahead of first use")
+    p.add_argument("--jobs", type=int, help="processes (default: one per core)")
+    p.set_defaults(run=_warmup)
 
     from decoders.cli import add_decode_parser
 

@@ -142,8 +142,9 @@ def restricted_free_energy(n, src, dst, olabel, w, start_w, final_w, output, bet
             if kept == pos.shape[0]:
                 grown_pos = np.empty(2 * kept, np.int64)
                 grown_val = np.empty(2 * kept)
-                grown_pos[:kept] = pos
-                grown_val[:kept] = val
+                for i in range(kept):  # a loop: slice assignment compiles numba's error text
+                    grown_pos[i] = pos[i]
+                    grown_val[i] = val[i]
                 pos, val = grown_pos, grown_val
             pos[kept] = j
             val[kept] = e
