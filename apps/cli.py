@@ -3,6 +3,10 @@
 ebgtn tour                      walk through the graph algebra, writing files to out/tour
 ebgtn info G.txt                describe a graph file (OpenFst AT&T text)
 ebgtn draw G.txt -o G.svg       draw a graph file with its symbol tables
+ebgtn warmup                    compile the common numba kernels now, in parallel processes
+
+Bad input (a missing or malformed file, an out-of-range option) is reported as one line on
+stderr with exit status 2; ``--debug`` or ``EBGTN_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import sys
 from pathlib import Path
 
 import gtn
+
+from ._common.guard import ArgumentParser, add_debug_flag, run_guarded
 
 
 def _read_graph(args) -> gtn.Graph:
@@ -50,13 +56,7 @@ def _draw(args) -> int:
     import gtn
 
     g = _read_graph(args)
-    try:
-        gtn.draw(g, args.output)
-    except ValueError as err:  # an unknown extension; GraphError and OSError go to main
-        if isinstance(err, gtn.GtnError):
-            raise
-        print(f"ebgtn draw: {err}", file=sys.stderr)
-        return 2
+    gtn.draw(g, args.output)  # an unknown extension is a ValueError: one line, from main
     print(f"wrote {args.output}")
     return 0
 
@@ -68,10 +68,15 @@ def _tour(args) -> int:
     return 0
 
 
+def _warmup(args) -> int:
+    from . import warmup
+
+    return warmup.run(args.jobs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ebgtn", description="Energy-based graph transformer networks."
-    )
+    parser = ArgumentParser(prog="ebgtn", description="Energy-based graph transformer networks.")
+    add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("tour", help="walk through the graph algebra on a tiny recogniser")
@@ -90,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_args(p)
     p.add_argument("-o", "--output", required=True, help="output file; its suffix picks the format")
     p.set_defaults(run=_draw)
+
+    p = sub.add_parser("warmup", help="compile the common numba kernels ahead of first use")
+    p.add_argument("--jobs", type=int, help="processes (default: one per core)")
+    p.set_defaults(run=_warmup)
 
     from decoders.cli import add_decode_parser
 
@@ -110,14 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    import gtn
-
-    try:
-        return args.run(args)
-    except (gtn.GtnError, OSError) as err:
-        print(f"ebgtn {args.command}: {err}", file=sys.stderr)
-        return 2
+    """Run ``ebgtn``; bad input is one line on stderr and exit status 2 (see apps._common.guard)."""
+    return run_guarded(build_parser(), argv, prog="ebgtn")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def _grow(a, need):
     if need <= a.shape[0]:
         return a
     b = np.empty(max(need, 2 * a.shape[0]), a.dtype)
-    b[: a.shape[0]] = a
+    for i in range(a.shape[0]):  # a loop: slice assignment compiles numba's error text
+        b[i] = a[i]
     return b
 
 

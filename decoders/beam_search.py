@@ -18,6 +18,8 @@ finite one it is never lower.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -81,12 +83,12 @@ def decode(
         lattice: return the pruned lattice (:class:`decoders.Lattice`).
 
     Returns a :class:`DecodeResult`; when no path survives, ``found`` is False, the energy
-    +inf and the output empty. Raises GraphError for unusable emissions or graphs.
+    +inf and the output empty. Raises GraphError for unusable emissions or graphs, ValueError
+    for options out of range (NaN beams, ``beta`` <= 0), both before the search runs.
     """
+    _check_options(beam, max_active, lattice_beam, nbest, beta)
     sg = search_graph(graph)
     e = check_emissions(emissions, sg)
-    if not beam > 0 or not max_active >= 1:
-        raise ValueError(f"beam must be > 0 and max_active >= 1, got {beam} and {max_active}")
     record = bool(confidence or nbest > 0 or lattice)
     out = beam_search(
         e, sg.emit_ptr, sg.emit_dst, sg.emit_label, sg.emit_arc, sg.emit_weight,
@@ -132,6 +134,20 @@ def decode(
     )
 
 
+def _check_options(beam, max_active, lattice_beam, nbest, beta) -> None:
+    """ValueError naming the first unusable search option (before any search runs)."""
+    if not beam > 0:  # also refuses NaN
+        raise ValueError(f"beam must be > 0 (math.inf: no beam), got {beam}")
+    if not max_active >= 1:
+        raise ValueError(f"max_active must be >= 1, got {max_active}")
+    if lattice_beam is not None and not lattice_beam >= 0:
+        raise ValueError(f"lattice_beam must be >= 0 (math.inf: no pruning), got {lattice_beam}")
+    if not nbest >= 0:
+        raise ValueError(f"nbest must be >= 0, got {nbest}")
+    if not (0 < beta < math.inf):
+        raise ValueError(f"beta (inverse temperature) must be finite and > 0, got {beta}")
+
+
 def _posteriors(
     lat: Lattice | None, best: Hypothesis, nbest: int, beta: float, confidence: bool, symbols
 ) -> tuple[Hypothesis, list[Hypothesis]]:
@@ -140,12 +156,15 @@ def _posteriors(
         return best, []
     total = free_energy(lat.graph, beta)
     if confidence:
-        best = best._replace(posterior=output_posterior(lat.graph, best.output, beta, total=total))
+        p = output_posterior(lat.graph, best.output, beta, total=total, energy=best.energy)
+        best = best._replace(posterior=p)
     found = distinct_outputs(lat.graph, nbest, first=(best.output, best.energy))
     others = [
         best
         if k == 0
-        else hypothesis(out, e, symbols, output_posterior(lat.graph, out, beta, total=total))
+        else hypothesis(
+            out, e, symbols, output_posterior(lat.graph, out, beta, total=total, energy=e)
+        )
         for k, (out, e) in enumerate(found)
     ]
     return best, others

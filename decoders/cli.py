@@ -1,16 +1,19 @@
 """``ebgtn decode``: decode emission files with a decoding graph, from scripts.
 
     ebgtn decode --graph G.txt --isymbols in.syms --osymbols words.syms \\
-        --emissions feats.npz --beam 12 --max-active 2000 --nbest 5 \\
+        --emissions energies.npz --beam 12 --max-active 2000 --nbest 5 \\
         --lattice-dir lats/ --output hyps.jsonl --jobs 2
 
-The graph is OpenFst AT&T text; emissions are per-frame label energies (lower is better, e.g.
--log_softmax), see :mod:`decoders.emissions`. Each utterance gives one JSON line: id, status
-("ok" or "no path"), text, energy, confidence, frames and n-best (``--format text``: the id and
-the words). Lattices are written as
-``<lattice-dir>/<id>.txt`` (AT&T text with the symbol tables; state times are recovered with
-:meth:`decoders.Lattice.from_graph`). Every file is written atomically, the JSON lines once all
-utterances are done, so an interrupted run never leaves a truncated file that looks complete.
+The graph is OpenFst AT&T text. Emissions are per-frame label *energies* [T, V] (lower is
+better: -log p, e.g. ``-log_softmax`` of a network's scores; not log-probabilities, not
+probabilities), see :mod:`decoders.emissions`. Emission column k is the graph's input symbol of
+OpenFst id k+1: id 0 is epsilon and has no column. Each utterance gives one JSON line: id,
+status ("ok" or "no path"), text, energy, confidence, frames and n-best (``--format text``: the
+id and the words); without ``--osymbols`` the words are the graph file's output ids. Lattices
+are written as ``<lattice-dir>/<id>.txt`` (AT&T text with the symbol tables; state times are
+recovered with :meth:`decoders.Lattice.from_graph`). Every file is written atomically, the JSON
+lines once all utterances are done, so an interrupted run never leaves a truncated file that
+looks complete.
 """
 
 from __future__ import annotations
@@ -32,35 +35,100 @@ import gtn
 from gtn._atomic import atomic_write
 
 from .beam_search import check_emissions, decode
-from .emissions import EmissionsFile
-from .result import DecodeResult
+from .emissions import EmissionsFile, not_energies
+from .result import DecodeResult, Hypothesis
 from .search_graph import search_graph
 
 CHUNK = 4  # utterances per task: small enough for a smooth progress bar, big enough to amortise
 
 
+HELP = """Decode per-frame label energies with a decoding graph (beam search).
+
+Emissions are energies, lower is better: -log p (e.g. -log_softmax of a network's outputs),
+not log-probabilities (wrong sign) and not probabilities. A .npz holds one [T, V] array per
+utterance id; a .npy one [T, V] array or a [B, T, V] stack.
+
+Emission column k scores the input symbol of OpenFst id k+1 in the graph and --isymbols: id 0
+is epsilon and has no column. A k2/icefall tokens.txt that gives the blank id 0 ("<blk> 0")
+therefore makes the blank an epsilon; shift its ids by one (put "<eps> 0" first) and keep the
+emission columns in the same order.
+
+Without --osymbols the words printed are the graph file's output ids."""
+
+
+def _number(kind: type, low: float, *, strict: bool, infinite: bool = False):
+    """An argparse type: a ``kind`` number > low (strict) or >= low, never NaN; +inf only when
+    ``infinite``. Refusals are argument errors naming the option."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if (
+            math.isnan(value)
+            or (math.isinf(value) and not (infinite and value > 0))
+            or (value <= low if strict else value < low)
+        ):
+            bound = f"> {low:g}" if strict else f">= {low:g}"
+            also = " (inf: no limit)" if infinite else ""
+            raise argparse.ArgumentTypeError(f"must be a number {bound}{also}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def add_decode_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``decode`` subcommand (its handler is ``run_decode``)."""
-    p = sub.add_parser("decode", help="beam-search decode emission files with a decoding graph")
+    p = sub.add_parser(
+        "decode",
+        help="beam-search decode emission files with a decoding graph",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--graph", required=True, help="decoding graph, OpenFst AT&T text")
-    p.add_argument("--isymbols", help="input (label) symbol table; fixes the label count")
+    p.add_argument("--isymbols", help="input (label) symbol table; id k+1 is emission column k")
     p.add_argument("--osymbols", help="output (word) symbol table")
-    p.add_argument("--emissions", required=True, help=".npz (array per utterance id) or .npy")
-    p.add_argument("--beam", type=float, default=16.0, help="energy beam (default 16)")
-    p.add_argument("--max-active", type=int, default=10_000, help="tokens kept per frame")
-    p.add_argument("--lattice-beam", type=float, help="lattice pruning beam (default: --beam)")
-    p.add_argument("--nbest", type=int, default=0, help="distinct outputs per utterance")
-    p.add_argument("--beta", type=float, default=1.0, help="inverse temperature of confidences")
+    p.add_argument(
+        "--emissions",
+        required=True,
+        help="energies (-log p): .npz (one [T, V] array per utterance id) or .npy",
+    )
+    beam = _number(float, 0.0, strict=True, infinite=True)
+    p.add_argument("--beam", type=beam, default=16.0, help="energy beam (default %(default)s)")
+    p.add_argument(
+        "--max-active", type=_number(int, 1, strict=False), default=10_000,
+        help="tokens kept per frame (default %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--lattice-beam", type=_number(float, 0.0, strict=False, infinite=True),
+        help="lattice pruning beam (default: --beam)",
+    )  # fmt: skip
+    p.add_argument(
+        "--nbest", type=_number(int, 0, strict=False), default=0,
+        help="distinct outputs per utterance (default %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--beta", type=_number(float, 0.0, strict=True), default=1.0,
+        help="inverse temperature of confidences (default %(default)s)",
+    )  # fmt: skip
     p.add_argument("--lattice-dir", help="write each utterance's lattice here")
     p.add_argument("--output", help="output file (default: standard output)")
     p.add_argument(
         "--format",
         choices=["jsonl", "text"],
         default="jsonl",
-        help="JSON lines (default), or text: 'id word word ...' per line",
+        help="jsonl: JSON lines (default); text: 'id word word ...' per line",
     )
-    p.add_argument("--jobs", type=int, default=1, help="decode in this many processes")
-    p.add_argument("--frame-shift", type=float, default=0.01, help="seconds per frame (for RTF)")
+    p.add_argument(
+        "--jobs", type=_number(int, 1, strict=False), default=1,
+        help="decode in this many processes (default %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--frame-shift", type=_number(float, 0.0, strict=True), default=0.01,
+        help="seconds per frame, for the real-time factor (default %(default)s)",
+    )  # fmt: skip
     p.set_defaults(run=run_decode)
 
 
@@ -101,6 +169,8 @@ class Decoder:
         except OSError as err:
             msg = f"cannot read the graph ({err.strerror})"
             raise gtn.FormatError(job.graph, None, msg) from None
+        # Without an output table, print the file's OpenFst ids (gtn label k is id k+1).
+        self.file_ids = graph.osymbols is None
         try:
             self.sg = search_graph(graph)
         except gtn.GraphError as err:
@@ -123,13 +193,16 @@ class Decoder:
             if v < self.sg.num_labels:
                 raise gtn.GraphError(
                     f"{where}: {v} labels per frame, but the graph {self.job.graph} uses input "
-                    f"label {self.sg.num_labels - 1}"
+                    f"label {self.sg.num_labels - 1} (OpenFst id {self.sg.num_labels}: emission "
+                    f"column k is id k+1)"
                 )
 
-    def decode(self, uid: str) -> tuple[dict, int]:
-        """(JSON record, frames) for one utterance."""
+    def decode(self, uid: str) -> tuple[dict, int, str | None]:
+        """(JSON record, frames, what the emissions look like if not energies) for one
+        utterance (see :func:`decoders.emissions.not_energies`)."""
         where = f"{self.job.emissions}, utterance {uid}"
         e = check_emissions(self.emissions.load(uid), self.sg, where)
+        suspect = not_energies(e)
         j = self.job
         r = decode(
             e, self.sg, beam=j.beam, max_active=j.max_active, lattice_beam=j.lattice_beam,
@@ -137,9 +210,9 @@ class Decoder:
         )  # fmt: skip
         if r.lattice is not None:
             gtn.write_att(r.lattice.graph, Path(j.lattice_dir) / f"{lattice_name(uid)}.txt")
-        return record(uid, r, e.shape[0]), e.shape[0]
+        return record(uid, r, e.shape[0], self.file_ids), e.shape[0], suspect
 
-    def decode_many(self, uids: list[str]) -> list[tuple[dict, int]]:
+    def decode_many(self, uids: list[str]) -> list[tuple[dict, int, str | None]]:
         return [self.decode(uid) for uid in uids]
 
 
@@ -148,19 +221,24 @@ def lattice_name(uid: str) -> str:
     return quote(uid, safe="-_.@+=,")
 
 
-def record(uid: str, r: DecodeResult, frames: int) -> dict:
-    """The JSON line of one utterance (energies as numbers; "no path" gives nulls)."""
+def record(uid: str, r: DecodeResult, frames: int, file_ids: bool = False) -> dict:
+    """The JSON line of one utterance (energies as numbers; "no path" gives nulls). With
+    ``file_ids`` (a graph without an output table) words are OpenFst ids: label k is k+1."""
     if not r.found:
         return {"id": uid, "status": "no path", "text": None, "energy": None,
                 "confidence": None, "frames": frames, "nbest": []}  # fmt: skip
+
+    def text(h: Hypothesis) -> str:
+        return " ".join(str(k + 1) for k in h.output) if file_ids else h.text
+
     return {
         "id": uid,
         "status": "ok",
-        "text": r.text,
+        "text": text(r.best),
         "energy": r.energy,
         "confidence": r.confidence,
         "frames": frames,
-        "nbest": [{"text": h.text, "energy": h.energy, "posterior": h.posterior} for h in r.nbest],
+        "nbest": [{"text": text(h), "energy": h.energy, "posterior": h.posterior} for h in r.nbest],
     }
 
 
@@ -179,17 +257,40 @@ def _init_worker(job: Job, threads: int) -> None:
     _WORKER = Decoder(job)
 
 
-def _work(uids: list[str]) -> list[tuple[dict, int]]:
+def _work(uids: list[str]) -> list[tuple[dict, int, str | None]]:
     assert _WORKER is not None
-    return _WORKER.decode_many(uids)
+    try:
+        return _WORKER.decode_many(uids)
+    except gtn.GraphError as err:  # subclasses such as FormatError do not survive pickling
+        raise gtn.GraphError(str(err)) from None
 
 
-def _decode_all(decoder: Decoder, jobs: int, progress) -> list[tuple[dict, int]]:
+class _SignWarning:
+    """Warn once per run, on stderr, when emissions look like (log-)probabilities."""
+
+    def __init__(self, path: str):
+        self.path, self.done = path, False
+
+    def see(self, uid: str, suspect: str | None) -> None:
+        if suspect is None or self.done:
+            return
+        self.done = True
+        print(
+            f"ebgtn decode: warning: {self.path}, utterance {uid}: the emissions look like "
+            f"{suspect}; decode wants energies -log p (lower is better), so answers will be "
+            "wrong",
+            file=sys.stderr,
+        )
+
+
+def _decode_all(decoder: Decoder, jobs: int, progress) -> list[tuple[dict, int, str | None]]:
     ids = decoder.emissions.ids
+    warning = _SignWarning(decoder.job.emissions)
     if jobs <= 1 or len(ids) <= CHUNK:
         out = []
         for uid in ids:
             out.append(decoder.decode(uid))
+            warning.see(uid, out[-1][2])
             progress.update(1)
         return out
     chunks = [ids[k : k + CHUNK] for k in range(0, len(ids), CHUNK)]
@@ -207,6 +308,8 @@ def _decode_all(decoder: Decoder, jobs: int, progress) -> list[tuple[dict, int]]
             for future in cf.as_completed(futures):
                 k = futures[future]
                 results[k] = future.result()
+                for uid, (_, _, suspect) in zip(chunks[k], results[k], strict=True):
+                    warning.see(uid, suspect)
                 progress.update(len(chunks[k]))
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # don't decode the rest in vain
@@ -219,8 +322,6 @@ def run_decode(args: argparse.Namespace) -> int:
     when no utterance had a path (each such line says "no path")."""
     from tqdm import tqdm
 
-    if args.jobs < 1 or args.nbest < 0 or args.max_active < 1 or not args.beam > 0:
-        raise gtn.GraphError("need --jobs >= 1, --nbest >= 0, --max-active >= 1, --beam > 0")
     job = Job(
         args.graph, args.isymbols, args.osymbols, args.emissions, args.beam, args.max_active,
         args.lattice_beam, args.nbest, args.beta, args.lattice_dir,
@@ -233,16 +334,16 @@ def run_decode(args: argparse.Namespace) -> int:
     with tqdm(total=len(decoder.emissions.ids), unit="utt", disable=None, file=sys.stderr) as bar:
         lines = _decode_all(decoder, args.jobs, bar)
     seconds = time.perf_counter() - started
-    text = "".join(_format(line, args.format) + "\n" for line, _ in lines)
+    text = "".join(_format(line, args.format) + "\n" for line, _, _ in lines)
     if args.output:
         with atomic_write(args.output) as f:
             f.write(text)
     else:
         sys.stdout.write(text)
-    failed = [line["id"] for line, _ in lines if line["status"] != "ok"]
+    failed = [line["id"] for line, _, _ in lines if line["status"] != "ok"]
     for uid in failed:
         print(f"ebgtn decode: {args.emissions}, utterance {uid}: no path", file=sys.stderr)
-    frames = sum(n for _, n in lines)
+    frames = sum(n for _, n, _ in lines)
     audio = frames * args.frame_shift
     rtf = seconds / audio if audio > 0 else math.nan
     print(

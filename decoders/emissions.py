@@ -10,8 +10,10 @@ before decoding starts; arrays are loaded one utterance at a time.
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,9 @@ class EmissionsFile:
                     None,
                     "emissions must be a .npz (one array per utterance) or .npy",
                 )
-        except (ValueError, zipfile.BadZipFile, EOFError) as err:
+        except gtn.FormatError:
+            raise
+        except (ValueError, zipfile.BadZipFile, EOFError, NotImplementedError, zlib.error) as err:
             raise gtn.FormatError(
                 str(self.path), None, f"not a readable numpy file ({err})"
             ) from None
@@ -62,7 +66,7 @@ class EmissionsFile:
             self._npz = np.load(self.path, allow_pickle=False)
         try:
             return self._npz[uid]
-        except (ValueError, zipfile.BadZipFile, EOFError) as err:
+        except (ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
             raise gtn.FormatError(str(self.path), None, f"utterance {uid}: {err}") from None
 
     def close(self) -> None:
@@ -71,25 +75,58 @@ class EmissionsFile:
             self._npz = None
 
 
+# Deflate cannot expand data by more than about 1032:1; a member claiming more is lying.
+MAX_DEFLATE_RATIO = 1100
+
+
 def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Each member's shape, read from its header; every size the archive declares is checked
+    against the bytes it holds, so loading a member never allocates more than ~1000x the file.
+    """
     shapes = {}
     with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
+        for info in archive.infolist():
+            name = info.filename
             if not name.endswith(".npy"):
                 continue
-            with archive.open(name) as f:
+            uid = name[: -len(".npy")]
+            with archive.open(info) as f:
                 version = np.lib.format.read_magic(f)
                 if version == (1, 0):
                     shape, _, dtype = np.lib.format.read_array_header_1_0(f)
                 else:
                     shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-            uid = name[: -len(".npy")]
+                header = f.tell()
             if dtype.kind not in "fiu":
                 raise gtn.FormatError(
                     str(path), None, f"utterance {uid}: dtype {dtype} is not a number type"
                 )
+            declared = math.prod(shape) * dtype.itemsize
+            _check_member(path, uid, info, header + declared, shape)
             shapes[uid] = tuple(shape)
     return shapes
+
+
+def _check_member(path: Path, uid: str, info: zipfile.ZipInfo, needed: int, shape) -> None:
+    where = f"utterance {uid}"
+    if needed > info.file_size:
+        raise gtn.FormatError(
+            str(path), None, f"{where}: shape {list(shape)} needs {needed} bytes, but the "
+            f"archive member holds {info.file_size}",
+        )  # fmt: skip
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise gtn.FormatError(
+            str(path), None, f"{where}: compression method {info.compress_type} (numpy writes "
+            "stored or deflated members)",
+        )  # fmt: skip
+    stored = info.compress_type == zipfile.ZIP_STORED
+    if (stored and info.file_size != info.compress_size) or (
+        info.file_size > MAX_DEFLATE_RATIO * max(info.compress_size, 1)
+    ):
+        raise gtn.FormatError(
+            str(path), None, f"{where}: the archive member claims {info.file_size} bytes from "
+            f"{info.compress_size} compressed bytes; the archive is corrupt",
+        )  # fmt: skip
 
 
 def _npy_shapes(path: Path, array: np.ndarray) -> dict[str, tuple[int, ...]]:
@@ -100,3 +137,29 @@ def _npy_shapes(path: Path, array: np.ndarray) -> dict[str, tuple[int, ...]]:
     raise gtn.FormatError(
         str(path), None, f"a .npy of emissions must be [T, V] or [B, T, V], got {list(array.shape)}"
     )
+
+
+def not_energies(emissions: np.ndarray, tolerance: float = 1e-2) -> str | None:
+    """What [T, V] emissions look like when they are probably not energies (-log p), or None.
+
+    Two common mistakes: log-probabilities (the wrong sign: every value <= 0 and each frame's
+    log-sum-exp ~ 0) and probabilities (every value in [0, 1] and each frame summing to ~ 1).
+    Normalised energies match neither for V >= 2 (energies in [0, 1] give probabilities of at
+    least 1/e each), so a match is a mistake, not a coincidence.
+
+    >>> p = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> not_energies(-np.log(p)) is None, not_energies(np.log(p)), not_energies(p)
+    (True, 'log-probabilities (every value <= 0, each frame log-sum-exps to 0)', \
+'probabilities (every value in [0, 1], each frame sums to 1)')
+    """
+    e = np.asarray(emissions, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] == 0 or e.shape[1] < 2 or not np.isfinite(e).all():
+        return None
+    if e.max() <= 0.0:
+        top = e.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(e - top).sum(axis=1))
+        if np.abs(lse).max() <= tolerance:
+            return "log-probabilities (every value <= 0, each frame log-sum-exps to 0)"
+    if e.min() >= 0.0 and e.max() <= 1.0 and np.abs(e.sum(axis=1) - 1.0).max() <= tolerance:
+        return "probabilities (every value in [0, 1], each frame sums to 1)"
+    return None

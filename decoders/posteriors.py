@@ -5,8 +5,10 @@ lower is better), the posterior of an output sequence y is
 
     P(y) = exp(-beta (F(lattice restricted to y) - F(lattice)))
 
-with F the free energy -(1/beta) log sum exp(-beta E). The restriction is a composition with
-the linear acceptor of y, so each path with output y is counted exactly once.
+with F the free energy -(1/beta) log sum exp(-beta E). The restriction is the composition with
+the linear acceptor of y (each path with output y counted exactly once); it is computed by a
+dynamic program over (lattice state, position in y) pairs that some path reaches, without
+building that composition (:mod:`decoders._posterior_kernels`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+import torch
+
 import gtn
+
+from ._posterior_kernels import restricted_free_energy
+
+# Given the lowest energy E_y of a path with output y, pairs whose every completion lies above
+# E_y + NEGLIGIBLE / beta are dropped: each carries less than exp(-NEGLIGIBLE) of y's mass, so
+# even 10^20 of them change P(y) by under 1e-23 relative, far below float64 resolution.
+NEGLIGIBLE = 100.0
 
 
 def free_energy(graph: gtn.Graph, beta: float) -> float:
@@ -29,8 +41,51 @@ def restrict(graph: gtn.Graph, output: Sequence[int]) -> gtn.Graph:
     return gtn.compose(graph.detach(), gtn.linear(list(output)))
 
 
+def restricted_energy(
+    graph: gtn.Graph, output: Sequence[int], beta: float = 1.0, *, energy: float | None = None
+) -> float:
+    """F(``graph`` restricted to ``output``) at inverse temperature ``beta`` (+inf: no path).
+
+    Equals ``free_energy(restrict(graph, output), beta)`` without building the composition.
+    ``energy``, the lowest energy of a path with this output if known, lets the computation
+    drop state/position pairs whose mass is negligible (see NEGLIGIBLE), which bounds its
+    memory on large lattices; without it every reachable pair is kept.
+
+    Raises:
+        GraphError: the graph is cyclic.
+    """
+    n = graph.num_nodes
+    if n == 0:
+        return math.inf
+    limit = math.inf if energy is None else float(energy) + NEGLIGIBLE / beta
+    f, _, cycle = restricted_free_energy(
+        n,
+        np.ascontiguousarray(graph.src),  # int32 as stored: no copies of the lattice's arcs
+        np.ascontiguousarray(graph.dst),
+        np.ascontiguousarray(graph.olabel),
+        _numpy(graph.weight),
+        _numpy(graph.start_weight),
+        _numpy(graph.final_weight),
+        np.asarray(list(output), np.int64).reshape(-1),
+        float(beta),
+        limit,
+    )
+    if cycle >= 0:
+        raise gtn.GraphError(f"posterior needs an acyclic graph; state {cycle} is on a cycle")
+    return float(f)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().cpu().double().numpy())
+
+
 def output_posterior(
-    graph: gtn.Graph, output: Sequence[int], beta: float = 1.0, *, total: float | None = None
+    graph: gtn.Graph,
+    output: Sequence[int],
+    beta: float = 1.0,
+    *,
+    total: float | None = None,
+    energy: float | None = None,
 ) -> float:
     """P(output) in [0, 1] under ``graph`` (a lattice) at inverse temperature ``beta``.
 
@@ -38,6 +93,8 @@ def output_posterior(
         graph: an acyclic transducer; its output side is matched against ``output``.
         output: output labels (no epsilons).
         total: F(graph) at this beta, if already known (saves one pass per call).
+        energy: the lowest energy of a path with this output, if known: memory then follows
+            the part of the lattice that matters (see :func:`restricted_energy`).
 
     Returns 0 when no path has this output or the graph has no path at all.
 
@@ -48,7 +105,7 @@ def output_posterior(
     total = free_energy(graph, beta) if total is None else total
     if total == math.inf:
         return 0.0
-    part = free_energy(restrict(graph, output), beta)
+    part = restricted_energy(graph, output, beta, energy=energy)
     if part == math.inf:
         return 0.0
     return min(1.0, math.exp(-beta * (part - total)))

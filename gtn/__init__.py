@@ -10,7 +10,8 @@ import os
 # (see gtn._threads). A value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import dense_lattice, drawing, io, nx
+# _cache_dir before the others: it chooses numba's cache folder before any kernel is defined.
+from . import _cache_dir, dense_lattice, drawing, io, nx  # noqa: E402, F401 (_cache_dir: for its effect)
 from ._format_error import FormatError
 from ._topo import is_acyclic
 from .builder import GraphBuilder

@@ -20,10 +20,14 @@ the caller allocated; the batch kernels run both with ``prange`` over pairs of g
 import numba as nb
 import numpy as np
 
+from ._jit import batch_kernel
 from ._pair_table import find, insert, new_table, reserve
 
-# What a visit does with each arc of a product state (see _visit).
-SIZE, DISCOVER, REACHES_KEPT, COUNT, WRITE = 0, 1, 2, 3, 4
+# What a visit does with each arc of a product state (see _visit). numpy scalars, not ints: numba
+# types a global int as a literal and would compile _visit once per mode (and a literal 0 as m
+# once more); as int64 values they share one compilation.
+SIZE, DISCOVER, REACHES_KEPT, COUNT, WRITE = (np.int64(k) for k in range(5))
+_ZERO = np.int64(0)  # a loop counter starting at a literal 0 would add a compilation too
 
 
 @nb.njit(cache=True)
@@ -48,6 +52,31 @@ def _index_a(n, src, olabel):
 
 
 @nb.njit(cache=True)
+def _radix_order(ilabel):
+    """The stable order of ilabel (labels >= EPSILON = -1), by two counting passes over 16-bit
+    digits of ilabel + 1: numba's mergesort would compile for longer than compose itself."""
+    a = ilabel.shape[0]
+    order = np.empty(a, np.int32)
+    tmp = np.empty(a, np.int32)
+    for i in range(a):
+        order[i] = i
+    count = np.empty(65537, np.int64)
+    for shift in (0, 16):
+        count[:] = 0
+        for i in range(a):
+            count[((np.int64(ilabel[i]) + 1) >> shift & 0xFFFF) + 1] += 1
+        for k in range(65536):
+            count[k + 1] += count[k]
+        for j in range(a):
+            i = order[j]
+            d = (np.int64(ilabel[i]) + 1) >> shift & 0xFFFF
+            tmp[count[d]] = i
+            count[d] += 1
+        order, tmp = tmp, order
+    return order
+
+
+@nb.njit(cache=True)
 def _index_b(n, src, ilabel):
     """b's arcs sorted by (source state, ilabel): by label, then stably by state, so that the
     arcs for one (state, label) form a run found by binary search. The label pass counts when
@@ -59,7 +88,7 @@ def _index_b(n, src, ilabel):
     for i in range(a):
         v = max(v, ilabel[i] + 2)
     if v > 4 * a + 1024:
-        tmp = np.argsort(ilabel, kind="mergesort").astype(np.int32)
+        tmp = _radix_order(ilabel)
     else:
         by_label = np.zeros(v + 1, np.int64)
         for i in range(a):
@@ -104,7 +133,8 @@ def _grow(buf, need):
     if need <= buf.shape[0]:
         return buf
     out = np.empty(max(need, 2 * buf.shape[0]), buf.dtype)
-    out[: buf.shape[0]] = buf
+    for i in range(buf.shape[0]):  # a loop: slice assignment compiles numba's shape-error text
+        out[i] = buf[i]
     return out
 
 
@@ -305,7 +335,19 @@ def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
         for q in range(n - 1, -1, -1):
             if not keep[q]:
                 hit = _visit(
-                    REACHES_KEPT, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, out, 0
+                    REACHES_KEPT,
+                    q,
+                    a_ix,
+                    b_ix,
+                    nb_,
+                    nf,
+                    table,
+                    n,
+                    state_key,
+                    keep,
+                    new_id,
+                    out,
+                    _ZERO,
                 )[2]
                 if hit:
                     keep[q] = changed = True
@@ -313,7 +355,7 @@ def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
             return keep
     every = np.ones(n, np.bool_)
     ident = np.arange(n).astype(np.int32)
-    m = 0
+    m = _ZERO
     for q in range(n):
         m = _visit(COUNT, q, a_ix, b_ix, nb_, nf, table, n, state_key, every, ident, out, m)[1]
     arcs = (
@@ -325,7 +367,7 @@ def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
         np.empty(m, np.int32),
         np.zeros(8, np.int64),
     )
-    m = 0
+    m = _ZERO
     for q in range(n):
         m = _visit(WRITE, q, a_ix, b_ix, nb_, nf, table, n, state_key, every, ident, arcs, m)[1]
     frm, to = arcs[0], arcs[1]
@@ -410,7 +452,7 @@ def plan(
         np.zeros(8, np.int64),
     )
 
-    n = 0
+    n = _ZERO
     starts_a, starts_b = np.flatnonzero(a_start), np.flatnonzero(b_start)
     state_key = np.empty(max(1024, starts_a.shape[0] * starts_b.shape[0]), np.int64)
     keys, ids = reserve(dense, keys, ids, state_key.shape[0])
@@ -421,11 +463,23 @@ def plan(
             n += 1
     none = np.empty(0, np.bool_)
     zeros = np.zeros(1, np.int32)
-    q = 0
+    q = _ZERO
     explored = 0
     while q < n:  # n grows as states are discovered: breadth-first
         new = _visit(
-            SIZE, q, a_ix, b_ix, nb_, nf, (dense, keys, ids), n, state_key, none, zeros, no_out, 0
+            SIZE,
+            q,
+            a_ix,
+            b_ix,
+            nb_,
+            nf,
+            (dense, keys, ids),
+            n,
+            state_key,
+            none,
+            zeros,
+            no_out,
+            _ZERO,
         )[1]
         explored += new
         if explored > max_arcs:
@@ -448,7 +502,7 @@ def plan(
             none,
             zeros,
             no_out,
-            0,
+            _ZERO,
         )[0]
         q += 1
     table = (dense, keys, ids)
@@ -460,7 +514,7 @@ def plan(
     keep = _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, zeros, no_out)
     new_id = np.full(n, -1, np.int32)
     n_out = 0
-    m = 0
+    m = _ZERO
     for q in range(n):
         if keep[q]:
             new_id[q] = n_out
@@ -503,7 +557,7 @@ def write(
     start_b[:] = shift[7]
     final_a[:] = shift[6]
     final_b[:] = shift[7]
-    m = 0
+    m = _ZERO
     for q in range(n):
         u = new_id[q]
         if u < 0:
@@ -564,7 +618,7 @@ def _plan_pair(
     )
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def batch_sizes(
     pair_a,
     pair_b,
@@ -618,7 +672,7 @@ def batch_sizes(
         )
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def batch_write(
     pair_a,
     pair_b,

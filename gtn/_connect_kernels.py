@@ -4,6 +4,7 @@ import numba as nb
 import numpy as np
 
 from ._csr import csr
+from ._jit import batch_kernel
 
 
 @nb.njit(cache=True)
@@ -28,7 +29,7 @@ def _reach(n, frm, to, seeds, usable, out):
                 top += 1
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def useful_states(node_off, arc_off, src, dst, usable, is_start, is_final, keep):
     """keep[v] = v is accessible from a start and co-accessible to a final, per graph."""
     for b in nb.prange(node_off.shape[0] - 1):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ._jit import batch_kernel
+
 INF = np.inf
 
 
@@ -88,13 +90,14 @@ def _kbest_one(
             m += 1
             j = rank[v * k + j]
             v = src[a]
-        paths[p * n : p * n + m] = paths[p * n : p * n + m][::-1].copy()
+        for j in range(m // 2):  # reverse in place (a slice copy compiles numba's error text)
+            paths[p * n + j], paths[p * n + m - 1 - j] = paths[p * n + m - 1 - j], paths[p * n + j]
         length[p] = m
         first[p] = v
     return found
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def kbest(
     k,
     node_off,

@@ -15,6 +15,7 @@ import numba as nb
 import numpy as np
 
 from ._batch import _cat, offsets
+from ._jit import PARALLEL_MIN_ARCS, batch_kernel
 from ._threads import sync_threads
 from ._topo import topological_orders
 from .graph import Graph, GraphError
@@ -119,18 +120,22 @@ def make_plan(graphs: list[Graph], what: str) -> Plan:
 
 def use_threads(plan: Plan) -> None:
     """Follow torch's thread count (see ``gtn._threads``), but use no more threads than there
-    are graphs: waking an idle worker costs milliseconds when the cores are busy."""
+    are graphs, and one for small work (see ``gtn._jit``): waking an idle worker costs
+    milliseconds when the cores are busy."""
     sync_threads()
-    if 0 < plan.num_graphs < nb.get_num_threads():
+    if plan.arc_off[-1] < PARALLEL_MIN_ARCS:
+        nb.set_num_threads(1)
+    elif 0 < plan.num_graphs < nb.get_num_threads():
         nb.set_num_threads(plan.num_graphs)
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def _permute(arc_off, arc_order, is_sorted, values, out, to_sorted):
     for b in nb.prange(arc_off.shape[0] - 1):
         a0, a1 = arc_off[b], arc_off[b + 1]
         if is_sorted[b]:
-            out[a0:a1] = values[a0:a1]
+            for k in range(a0, a1):  # a loop: slice assignment compiles numba's error text
+                out[k] = values[k]
         elif to_sorted:
             for k in range(a1 - a0):
                 out[a0 + k] = values[a0 + arc_order[a0 + k]]

@@ -13,6 +13,7 @@ import numba as nb
 import numpy as np
 
 from ._exp import fast_exp
+from ._jit import batch_kernel
 from ._scoring_kernels import log_beta_one
 
 INF = np.inf
@@ -108,7 +109,7 @@ def _sample_one(
     return n_samples
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def sample(
     beta,
     seed,

@@ -20,6 +20,7 @@ import numba as nb
 import numpy as np
 
 from ._exp import fast_exp
+from ._jit import batch_kernel
 
 INF = np.inf
 _FAST = {"reassoc", "contract"}  # lets sums vectorise; no nnan/ninf: +inf is meaningful here
@@ -115,7 +116,7 @@ def _log_alpha_one(beta, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha):
     return best - np.log(total) / beta
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def log_forward(beta, node_off, arc_off, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha, free):
     """free[b] = free energy of graph b; alpha (float64 [sum N]) as above."""
     for b in nb.prange(node_off.shape[0] - 1):
@@ -200,7 +201,7 @@ def _log_posteriors_one(
         gsw[v] = gout * fast_exp(-beta * (sw[v] + bv - free))
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def log_backward(
     beta,
     gout,
@@ -334,7 +335,7 @@ def _arc_id(k, arc_order, is_sorted):
     return arc_order[k]
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def viterbi_forward(
     node_off,
     arc_off,
@@ -368,7 +369,7 @@ def viterbi_forward(
         )
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def viterbi_paths(node_off, arc_off, arc_order, is_sorted, src, back, last, arcs, length, first):
     """Graph b's best path as local arc ids (the graph's own order) in
     arcs[node_off[b] : node_off[b] + length[b]] (a path has fewer arcs than its graph has
@@ -386,12 +387,13 @@ def viterbi_paths(node_off, arc_off, arc_order, is_sorted, src, back, last, arcs
             arcs[n0 + count] = _arc_id(k, arc_order[a0:], is_sorted[b])
             count += 1
             v = src[a0 + k]
-        arcs[n0 : n0 + count] = arcs[n0 : n0 + count][::-1].copy()
+        for j in range(count // 2):  # reverse in place (a slice copy compiles numba's error text)
+            arcs[n0 + j], arcs[n0 + count - 1 - j] = arcs[n0 + count - 1 - j], arcs[n0 + j]
         length[b] = count
         first[b] = v
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def viterbi_backward(
     gout, node_off, arc_off, arc_order, is_sorted, src, back, last, garc, gsw, gfw
 ):

@@ -7,6 +7,7 @@ import numpy as np
 
 from ._batch import pack
 from ._csr import csr
+from ._jit import batch_kernel
 from .graph import Graph, GraphError
 
 
@@ -54,7 +55,7 @@ def _topo_one(n, src, dst, node_order, arc_order):
     return v
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def _topo_batch(node_off, arc_off, src, dst, node_order, arc_order, cyclic):
     for b in nb.prange(node_off.shape[0] - 1):
         n0, n1 = node_off[b], node_off[b + 1]
@@ -73,7 +74,8 @@ def topological_orders(
         node_order = np.empty(p.node_offsets[-1], np.int64)
         arc_order = np.empty(p.arc_offsets[-1], np.int64)
         cyclic = np.empty(len(sub), np.int64)
-        _topo_batch(p.node_offsets, p.arc_offsets, p.src, p.dst, node_order, arc_order, cyclic)
+        kernel = _topo_batch.pick(len(sub), p.arc_offsets[-1])
+        kernel(p.node_offsets, p.arc_offsets, p.src, p.dst, node_order, arc_order, cyclic)
         for j, i in enumerate(todo):
             n0, n1 = p.node_offsets[j], p.node_offsets[j + 1]
             a0, a1 = p.arc_offsets[j], p.arc_offsets[j + 1]

@@ -55,7 +55,8 @@ def _grow_i(arr, n):
     if n < arr.shape[0]:
         return arr
     out = np.empty(max(16, 2 * arr.shape[0]), arr.dtype)
-    out[: arr.shape[0]] = arr
+    for i in range(arr.shape[0]):  # a loop: slice assignment compiles numba's error text
+        out[i] = arr[i]
     return out
 
 
@@ -64,7 +65,8 @@ def _grow_f(arr, n):
     if n < arr.shape[0]:
         return arr
     out = np.empty(max(16, 2 * arr.shape[0]), arr.dtype)
-    out[: arr.shape[0]] = arr
+    for i in range(arr.shape[0]):  # a loop: slice assignment compiles numba's error text
+        out[i] = arr[i]
     return out
 
 

@@ -40,11 +40,9 @@ GraphOrList = Graph | Sequence[Graph]
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
-    """A float32/float64 numpy view of a CPU tensor (other float dtypes become float64)."""
-    t = t.detach()
-    if t.dtype not in (torch.float32, torch.float64):
-        t = t.double()
-    return t.cpu().contiguous().numpy()
+    """A float64 numpy copy (or view) of a tensor. The kernels accumulate in float64 anyway;
+    one dtype means one compilation of each kernel instead of one per input dtype."""
+    return t.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
 
 
 def check_beta(beta: float) -> float:
@@ -59,8 +57,9 @@ def _sorted_weights(plan: Plan, weight, start_weight, final_weight) -> tuple:
     return to_sorted(plan, _numpy(weight)), _numpy(start_weight), _numpy(final_weight)
 
 
-def _torch_dtype(a: np.ndarray) -> torch.dtype:
-    return torch.float32 if a.dtype == np.float32 else torch.float64
+def _grad_dtype(weight: torch.Tensor) -> torch.dtype:
+    """Gradients and posteriors are float32 for float32 energies, else float64."""
+    return torch.float32 if weight.dtype == torch.float32 else torch.float64
 
 
 def _log_forward(plan: Plan, w, sw, fw, beta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -85,10 +84,12 @@ def _log_forward(plan: Plan, w, sw, fw, beta: float) -> tuple[np.ndarray, np.nda
     return alpha, free
 
 
-def _log_backward(plan: Plan, w, sw, fw, beta, alpha, free, gout) -> tuple[torch.Tensor, ...]:
-    """gout[b] times the posteriors of arcs (the graphs' own order), start and final states."""
-    dtype = _torch_dtype(w)
-    grads = tuple(torch.empty(a.shape[0], dtype=dtype) for a in (w, sw, fw))
+def _log_backward(
+    plan: Plan, w, sw, fw, beta, alpha, free, gout, dtype: torch.dtype
+) -> tuple[torch.Tensor, ...]:
+    """gout[b] times the posteriors of arcs (the graphs' own order), start and final states,
+    as tensors of ``dtype``."""
+    grads = tuple(torch.empty(a.shape[0], dtype=torch.float64) for a in (w, sw, fw))
     garc, gsw, gfw = (g.numpy() for g in grads)
     garc_sorted = garc if plan.all_sorted else np.empty_like(garc)
     use_threads(plan)
@@ -111,7 +112,7 @@ def _log_backward(plan: Plan, w, sw, fw, beta, alpha, free, gout) -> tuple[torch
         gfw,
     )
     from_sorted(plan, garc_sorted, garc)
-    return grads
+    return tuple(g.to(dtype) for g in grads)
 
 
 def _grad_numpy(grad: torch.Tensor) -> np.ndarray:
@@ -147,14 +148,15 @@ class _FreeEnergy(torch.autograd.Function):
         alpha, free = _log_forward(plan, *arrays, beta)
         free = _overflow_to_minus_inf(plan, arrays, free)
         out = torch.from_numpy(free).to(weight.dtype)
-        ctx.state = (plan, arrays, beta, alpha, _finite_only(out, free))
+        ctx.state = (plan, arrays, beta, alpha, _finite_only(out, free), _grad_dtype(weight))
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        plan, arrays, beta, alpha, free = ctx.state
-        return (*_log_backward(plan, *arrays, beta, alpha, free, _grad_numpy(grad)), None, None)
+        plan, arrays, beta, alpha, free, dtype = ctx.state
+        grads = _log_backward(plan, *arrays, beta, alpha, free, _grad_numpy(grad), dtype)
+        return (*grads, None, None)
 
 
 def _viterbi(plan: Plan, w, sw, fw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -190,14 +192,14 @@ class _MinEnergy(torch.autograd.Function):
         energy, back, last = _viterbi(plan, *arrays)
         out = torch.from_numpy(energy).to(weight.dtype)
         live = np.isfinite(_finite_only(out, energy))
-        ctx.state = (plan, [a.shape[0] for a in arrays], _torch_dtype(arrays[0]), back, last, live)
+        ctx.state = (plan, [a.shape[0] for a in arrays], _grad_dtype(weight), back, last, live)
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         plan, sizes, dtype, back, last, live = ctx.state
-        grads = tuple(torch.zeros(n, dtype=dtype) for n in sizes)
+        grads = tuple(torch.zeros(n, dtype=torch.float64) for n in sizes)
         use_threads(plan)
         K.viterbi_backward(
             np.where(live, _grad_numpy(grad), 0.0),
@@ -210,7 +212,7 @@ class _MinEnergy(torch.autograd.Function):
             last,
             *(g.numpy() for g in grads),
         )
-        return (*grads, None)
+        return (*(g.to(dtype) for g in grads), None)
 
 
 def _empty_result() -> torch.Tensor:
@@ -326,8 +328,10 @@ def arc_posteriors(g: GraphOrList, beta: float = 1.0) -> torch.Tensor | list[tor
     if not graphs:
         return []
     plan = make_plan(graphs, "arc_posteriors")
-    arrays = _sorted_weights(plan, *cat_weights(graphs))
+    weights = cat_weights(graphs)
+    arrays = _sorted_weights(plan, *weights)
     alpha, free = _log_forward(plan, *arrays, beta)
-    posteriors = _log_backward(plan, *arrays, beta, alpha, free, np.ones(plan.num_graphs))[0]
+    ones = np.ones(plan.num_graphs)
+    posteriors = _log_backward(plan, *arrays, beta, alpha, free, ones, _grad_dtype(weights[0]))[0]
     out = list(torch.split(posteriors, np.diff(plan.arc_off).tolist()))
     return out[0] if single else out

@@ -136,7 +136,8 @@ def connect(g):
     )
     keep = np.zeros(int(p.node_offsets[-1]), np.bool_)
     sync_threads()
-    useful_states(p.node_offsets, p.arc_offsets, p.src, p.dst, usable, is_start, is_final, keep)
+    kernel = useful_states.pick(len(gs), p.arc_offsets[-1])
+    kernel(p.node_offsets, p.arc_offsets, p.src, p.dst, usable, is_start, is_final, keep)
     out = []
     for b, x in enumerate(gs):
         k = keep[p.node_offsets[b] : p.node_offsets[b + 1]]

@@ -1,1 +1,2 @@
-"""What the apps share: checkpoint I/O (:mod:`.checkpoint`)."""
+"""What the apps share: checkpoint I/O (:mod:`.checkpoint`), the command-line error guard
+(:mod:`.guard`), image and audio loading (:mod:`.media`)."""

@@ -86,14 +86,11 @@ def _evaluate(args) -> int:
 
 
 def load_image(path: str) -> np.ndarray:
-    """A grey uint8 image from a file (colour files are converted to grey by luminance)."""
-    from PIL import Image, UnidentifiedImageError
+    """A grey uint8 image (0 black, 255 white) from an image file of any bit depth or colour
+    model; ValueError naming the file for anything else (see apps._common.media)."""
+    from .._common.media import read_grey
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"))
-    except UnidentifiedImageError:
-        raise ValueError(f"{path} is not an image file Pillow can read") from None
+    return np.round(read_grey(path) * 255.0).astype(np.uint8)
 
 
 def _read(args) -> int:
@@ -103,8 +100,8 @@ def _read(args) -> int:
     from .reader import check_image, read_batch
     from .sdnn import SdnnReader, field_strip
 
+    image = load_image(args.image)  # the cheap check first
     reader = load_reader(args.checkpoint)
-    image = load_image(args.image)
     out = Path(args.figure or Path(args.image).with_suffix(".reading.png"))
     if isinstance(reader, SdnnReader):
         [(amount, conf)] = reader.read([image])
@@ -121,22 +118,6 @@ def _read(args) -> int:
     figures.field_figure(image, seg, reader.model, out, confidence=float(conf[0]))
     print(f"wrote {out}")
     return 0
-
-
-def _guarded(job):
-    """Report bad input (image, checkpoint, arguments) as one line and exit status 2, under
-    ``ebgtn`` as under ``python -m apps.check_reading``."""
-
-    def run(args) -> int:
-        from .._common.checkpoint import CheckpointError
-
-        try:
-            return job(args)
-        except (CheckpointError, ValueError, TypeError, OSError) as err:
-            print(f"check-reading {args.command_name}: {err}", file=sys.stderr)
-            return 2
-
-    return run
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -183,7 +164,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
             dest="sdnn_epochs",
             help="epochs of the space-displacement reader (0: leave it out)",
         )
-        q.set_defaults(run=_guarded(_run))
+        q.set_defaults(run=_run)
     q = jobs.add_parser(
         "evaluate",
         help="evaluate checkpoints on held-out test fields (with a segmenting and an SDNN"
@@ -192,17 +173,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("checkpoints", nargs="+")
     _add_config_args(q)
     q.add_argument("--out", default="out/check_reading")
-    q.set_defaults(run=_guarded(_evaluate))
+    q.set_defaults(run=_evaluate)
     q = jobs.add_parser("read", help="read one image file")
     q.add_argument("image")
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--figure", help="where to write the figure (default IMAGE.reading.png)")
-    q.set_defaults(run=_guarded(_read))
+    q.set_defaults(run=_read)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.check_reading")
+    """``python -m apps.check_reading``: bad input is one line on stderr and exit status 2."""
+    from .._common.guard import ArgumentParser, add_debug_flag, run_guarded
+
+    parser = ArgumentParser(prog="python -m apps.check_reading")
+    add_debug_flag(parser)
     add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["check-reading", *(sys.argv[1:] if argv is None else argv)])
-    return args.run(args)
+    return run_guarded(parser, ["check-reading", *(sys.argv[1:] if argv is None else argv)])

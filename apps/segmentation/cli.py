@@ -132,22 +132,19 @@ def _evaluate(args) -> int:
 
 
 def load_image(path: str) -> np.ndarray:
-    """A grey float image in [0, 1] from a file (colour is converted to grey by luminance)."""
-    from PIL import Image, UnidentifiedImageError
+    """A grey float32 image in [0, 1] from an image file of any bit depth or colour model;
+    ValueError naming the file for anything else (see apps._common.media)."""
+    from .._common.media import read_grey
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    except UnidentifiedImageError:
-        raise ValueError(f"{path} is not an image file Pillow can read") from None
+    return read_grey(path)
 
 
 def _clean(args) -> int:
     from . import figures
     from .segmenter import Segmenter
 
+    image = load_image(args.image)  # the cheap check first
     segmenter = Segmenter.load(args.model)
-    image = load_image(args.image)
     method = args.method.replace("-", "_") if args.method else None
     result = segmenter.segment(image, method)
     labels = result.labels[0]
@@ -220,19 +217,16 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _guarded(job):
-    """Run ``job``; a ValueError (bad input, bad file) becomes a message and exit status 2."""
+def _with_threads(job):
+    """Run ``job`` with ``--threads`` torch threads (bad input is reported by the caller's
+    guard, apps._common.guard)."""
 
     def run(args) -> int:
         if getattr(args, "threads", None):
             import torch
 
             torch.set_num_threads(args.threads)
-        try:
-            return job(args)
-        except ValueError as err:
-            print(f"segment {args.segment_command}: {err}", file=sys.stderr)
-            return 2
+        return job(args)
 
     return run
 
@@ -247,7 +241,7 @@ def build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     jobs = p.add_subparsers(dest="segment_command", required=True)
     g = jobs.add_parser("generate", help="generate and cache the data sets")
     _add_sizes(g)
-    g.set_defaults(run=_guarded(_generate), command_name="generate")
+    g.set_defaults(run=_with_threads(_generate), command_name="generate")
     for name, run, doc in (
         ("train", _train, "train, evaluate on test, write figures"),
         ("demo", _demo, "both tasks from scratch on a short schedule"),
@@ -258,30 +252,29 @@ def build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         _add_eval(t)
         if name == "demo":
             t.set_defaults(out="out/segmentation-demo")
-        t.set_defaults(run=_guarded(run), command_name=name)
+        t.set_defaults(run=_with_threads(run), command_name=name)
     e = jobs.add_parser("evaluate", help="evaluate saved models on the test set")
     e.add_argument("models", nargs="+", help="files written by train or demo (<task>.pt)")
     _add_sizes(e)
     _add_eval(e)
-    e.set_defaults(run=_guarded(_evaluate), command_name="evaluate")
+    e.set_defaults(run=_with_threads(_evaluate), command_name="evaluate")
     c = jobs.add_parser("clean", help="label one image file")
     c.add_argument("image", help="grey or colour image file")
     c.add_argument("--model", required=True, help="a saved segmenter (<task>.pt)")
     c.add_argument("--method", help="icm, gibbs, mean-field or alpha-expansion")
     c.add_argument("--output", help="figure file (default IMAGE.labels.png)")
     c.add_argument("--labels", help="also write the label map (.png or .npy)")
-    c.set_defaults(run=_guarded(_clean), command_name="clean")
+    c.set_defaults(run=_with_threads(_clean), command_name="clean")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build(argparse.ArgumentParser(prog="python -m apps.segmentation"))
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except OSError as err:
-        print(f"segment {args.segment_command}: {err}", file=sys.stderr)
-        return 2
+    """``python -m apps.segmentation``: bad input is one line on stderr and exit status 2."""
+    from .._common.guard import ArgumentParser, add_debug_flag, run_guarded
+
+    parser = ArgumentParser(prog="python -m apps.segmentation")
+    add_debug_flag(parser)
+    return run_guarded(build(parser), argv, prog="segment")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ def check_images(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     """Grey images -> a list of float32 arrays [H, W].
 
     Accepts one image [H, W], a stack [B, H, W] or a list of [H, W] arrays (sizes may differ).
-    Integer images (e.g. uint8 0..255) are scaled to [0, 1].
+    Integer images (e.g. uint8 0..255) are scaled to [0, 1]. A colour image [H, W, 3] or
+    [H, W, 4] is refused, not read as H images of W x 3 pixels.
 
     >>> [a.shape for a in check_images(np.zeros((2, 4, 5)))]
     [(4, 5), (4, 5)]
@@ -22,6 +23,13 @@ def check_images(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
         arr = np.asarray(images)
         if arr.ndim == 2:
             items = [arr]
+        elif arr.ndim == 3 and arr.shape[-1] in (3, 4):
+            # [H, W, 3] / [H, W, 4] is one colour image, not H images three pixels wide.
+            raise ValueError(
+                f"image 0: shape {tuple(arr.shape)} looks like one colour image [H, W, "
+                f"{arr.shape[-1]}]; give grey images [H, W] or a stack [B, H, W] (e.g. "
+                "apps._common.media.read_grey reads an image file as grey)"
+            )
         elif arr.ndim == 3:
             items = list(arr)
         else:

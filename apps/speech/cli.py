@@ -197,18 +197,11 @@ def _tune(args) -> int:
 
 
 def read_wav(path: str) -> tuple[np.ndarray, int]:
-    """(float waveform [N] in [-1, 1], sample rate) of a WAV file; stereo is averaged."""
-    from scipy.io import wavfile
+    """(float waveform [N] in [-1, 1], sample rate) of a WAV file, channels averaged; the
+    header is checked first (see apps._common.media.read_wav)."""
+    from .._common.media import read_wav as read
 
-    try:
-        rate, data = wavfile.read(path)
-    except ValueError as err:
-        raise ValueError(f"{path} is not a WAV file scipy can read ({err})") from None
-    if data.dtype.kind in "iu":
-        info = np.iinfo(data.dtype)
-        data = (data.astype(np.float64) - (info.max + info.min + 1) / 2) / (info.max + 1)
-    data = np.asarray(data, np.float64)
-    return (data.mean(axis=1) if data.ndim == 2 else data), int(rate)
+    return read(path)
 
 
 def _decode(args) -> int:
@@ -226,22 +219,6 @@ def _decode(args) -> int:
         for text, posterior in r.nbest:
             print(f"  n-best {posterior:.4f}  {text}")
     return 0
-
-
-def _guarded(job):
-    """Report bad input (audio, checkpoint, arguments) as one line and exit status 2."""
-
-    def run(args) -> int:
-        from .._common.checkpoint import CheckpointError
-        from .synth import SynthesizerMissing
-
-        try:
-            return job(args)
-        except (CheckpointError, SynthesizerMissing, ValueError, TypeError, OSError) as err:
-            print(f"speech {args.command_name}: {err}", file=sys.stderr)
-            return 2
-
-    return run
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -272,7 +249,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--utterances", type=int, default=100)
     q.add_argument("--wav-dir", dest="wav_dir", help="also write WAV files and transcripts here")
     _add_data_args(q)
-    q.set_defaults(run=_guarded(_generate), seed=0)
+    q.set_defaults(run=_generate, seed=0)
     for name, helptext, out in (
         ("demo", "short end-to-end run with figures", "out/speech_demo"),
         ("train", "train MMI and CTC recognisers and evaluate them", "out/speech"),
@@ -300,7 +277,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         q.add_argument(
             "--resume", action="store_true", default=None, help="continue interrupted training"
         )
-        q.set_defaults(run=_guarded(_run))
+        q.set_defaults(run=_run)
     q = jobs.add_parser("evaluate", help="WER / SER of saved recognisers on held-out speakers")
     q.add_argument("checkpoints", nargs="+")
     _add_config_args(q)
@@ -311,7 +288,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         dest="word_penalty",
         help="energy per decoded word (default: each checkpoint's own, 0 if it has none)",
     )
-    q.set_defaults(run=_guarded(_evaluate))
+    q.set_defaults(run=_evaluate)
     q = jobs.add_parser(
         "tune", help="tune the word-insertion penalty on new utterances of training speakers"
     )
@@ -324,9 +301,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument(
         "--out", default="out/speech", help="folder for <name>_tuned.pt and tuning_<name>.md"
     )
-    q.set_defaults(run=_guarded(_tune))
+    q.set_defaults(run=_tune)
     q = jobs.add_parser("decode", help="recognise WAV files")
-    q.add_argument("wavs", nargs="+", help="WAV files (any sample rate; stereo is averaged)")
+    q.add_argument("wavs", nargs="+", help="WAV files (1 to 768 kHz; all channels are averaged)")
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--beam", type=float, default=16.0)
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")
@@ -336,12 +313,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         dest="word_penalty",
         help="energy per decoded word (default: the checkpoint's)",
     )
-    q.set_defaults(run=_guarded(_decode))
+    q.set_defaults(run=_decode)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.speech")
+    """``python -m apps.speech``: bad input is one line on stderr and exit status 2."""
+    from .._common.guard import ArgumentParser, add_debug_flag, run_guarded
+
+    parser = ArgumentParser(prog="python -m apps.speech")
+    add_debug_flag(parser)
     add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["speech", *(sys.argv[1:] if argv is None else argv)])
-    return args.run(args)
+    return run_guarded(parser, ["speech", *(sys.argv[1:] if argv is None else argv)])

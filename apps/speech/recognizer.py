@@ -35,6 +35,7 @@ from .._common.checkpoint import (
     load_model,
     save_model,
 )
+from .._common.media import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from . import features
 from .graphs import Topology, with_word_penalty, word_segments
 from .model import TDNN
@@ -220,7 +221,8 @@ class SpeechRecognizer:
 
         Raises:
             ValueError: naming the utterance index, for empty audio, a waveform that is not
-                1-D, NaN or infinite samples, or a missing / non-positive sample rate.
+                1-D, NaN or infinite samples, or a missing sample rate or one outside
+                1 kHz to 768 kHz.
         """
         if isinstance(waveforms, np.ndarray) or torch.is_tensor(waveforms):
             raise ValueError("waveforms must be a list of 1-D arrays, one per utterance")
@@ -282,4 +284,9 @@ def _rates(sample_rate, n: int) -> list[int]:
             )
         if int(r) != r:
             raise ValueError(f"utterance {i}: sample rate must be a whole number of Hz, got {r!r}")
+        if not MIN_SAMPLE_RATE <= r <= MAX_SAMPLE_RATE:
+            raise ValueError(
+                f"utterance {i}: sample rate {r!r} Hz is outside {MIN_SAMPLE_RATE} to "
+                f"{MAX_SAMPLE_RATE} Hz"
+            )
     return [int(r) for r in rates]

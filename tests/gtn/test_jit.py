@@ -1,0 +1,79 @@
+"""Kernels compile only what a call needs: one compilation per call shape (no literal or dtype
+variants), and batch kernels serially for small work, with the same results either way."""
+
+import os
+import subprocess
+import sys
+
+import numba as nb
+import numpy as np
+import torch
+
+import gtn
+from gtn import _scoring_kernels
+from gtn._batch import cat_weights
+from gtn._jit import PARALLEL_MIN_ARCS, BatchKernel
+from gtn._plan import make_plan, use_threads
+from gtn.scoring import _sorted_weights
+from tests.gtn.test_scoring import random_dag
+
+
+def _signature_text(dispatcher) -> str:
+    return " ".join(str(t) for sig in dispatcher.signatures for t in sig)
+
+
+# A callee compiled into a cached caller is not listed among its own signatures, so this runs in
+# a fresh process with an empty cache, where compose compiles everything it calls.
+COMPOSE_PROBE = """
+import gtn
+from gtn import _compose_kernels as K
+a = gtn.Graph.from_arrays(3, [0, 1, 1], [1, 2, 2], [0, 1, 2], [gtn.EPSILON, 1, 2], final=[2])
+b = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [gtn.EPSILON, 1], [3, 4], final=[1])
+assert gtn.compose(a, b).num_arcs > 0
+print(len(K._visit.signatures), sum("Literal" in str(t) for s in K._visit.signatures for t in s))
+"""
+
+
+def test_compose_visits_every_mode_through_one_compilation(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-c", COMPOSE_PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["1", "0"]  # one signature, no literal arguments
+
+
+def test_float32_graphs_are_scored_by_the_float64_compilation_with_float32_gradients():
+    g = random_dag(dtype=torch.float32)
+    (gtn.free_energy(g) + gtn.min_energy(g)).backward()
+    assert g.weight.grad.dtype == torch.float32 and g.start_weight.grad.dtype == torch.float32
+    for kernel in (_scoring_kernels.log_forward, _scoring_kernels.viterbi_forward):
+        assert "float32" not in _signature_text(kernel.serial)
+
+
+def test_small_work_runs_on_one_thread_and_picks_the_serial_compilation():
+    plan = make_plan([random_dag(), random_dag(seed=1)], "test")
+    use_threads(plan)
+    assert nb.get_num_threads() == 1
+    kernel = _scoring_kernels.log_forward
+    assert kernel.pick(1, 10 * PARALLEL_MIN_ARCS) is kernel.serial
+    assert kernel.pick(8, PARALLEL_MIN_ARCS - 1) is kernel.serial
+
+
+def test_serial_and_parallel_compilations_have_their_own_cache_entries():
+    kernel = _scoring_kernels.viterbi_paths  # numba names cache files after the qualname
+    assert isinstance(kernel, BatchKernel)
+    assert kernel.serial.py_func.__qualname__ != kernel.parallel.py_func.__qualname__
+
+
+def test_serial_and_parallel_compilations_agree():
+    graphs = [random_dag(seed=s) for s in range(4)]
+    plan = make_plan(graphs, "test")
+    w, sw, fw = _sorted_weights(plan, *cat_weights(graphs))
+    out = []
+    for kernel in (_scoring_kernels.log_forward.serial, _scoring_kernels.log_forward.parallel):
+        alpha, free = np.empty(plan.node_off[-1]), np.empty(plan.num_graphs)
+        args = (plan.node_off, plan.arc_off, plan.node_order, plan.out_ptr, plan.one_dst)
+        kernel(1.0, *args, plan.dst, w, sw, fw, alpha, free)
+        out.append((alpha, free))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])

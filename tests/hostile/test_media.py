@@ -1,0 +1,246 @@
+"""Hostile and unusual image and audio files (issue 15): decompression bombs, 16-bit grey,
+colour, palette and transparency, one RGB array given as a stack, WAV headers with absurd
+sample rates or channel counts. Each is read correctly or refused with one line naming the
+file, before anything large is allocated or scipy is called."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apps._common import media
+from apps.cli import main
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A tiny PNG whose header declares width x height 1-bit grey pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64, 9)
+    chunks = _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def test_bomb_png_is_small():
+    assert len(_bomb_png()) < 80
+
+
+def test_decompression_bomb_names_the_file_and_its_declared_size(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_bomb_png())
+    with pytest.raises(ValueError, match=r"bomb\.png: the image declares 100000×100000 pixels"):
+        media.read_grey(path)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check-reading", "read", "{image}", "--checkpoint", "{tmp}/none.pt"],
+        ["segment", "clean", "{image}", "--model", "{tmp}/none.pt"],
+    ],
+)
+def test_decompression_bomb_through_the_apps_is_one_line(tmp_path, capsys, argv):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_bomb_png())
+    argv = [a.format(image=path, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bomb.png" in err and "100000×100000" in err
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+    values = np.array([[0, 256, 32768, 65535]] * 4, np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(values).save(path)
+    grey = media.read_grey(path)
+    assert grey.dtype == np.float32 and grey.shape == (4, 4)
+    np.testing.assert_allclose(grey[0], values[0] / 65535.0, atol=1e-6)
+
+
+def test_eight_bit_grey_and_one_bit(tmp_path):
+    values = np.array([[0, 1, 128, 255]] * 3, np.uint8)
+    Image.fromarray(values).save(tmp_path / "grey.png")
+    np.testing.assert_allclose(media.read_grey(tmp_path / "grey.png")[0], values[0] / 255.0)
+    Image.fromarray(values > 100).save(tmp_path / "bits.png")
+    np.testing.assert_array_equal(media.read_grey(tmp_path / "bits.png")[0], [0, 0, 1, 1])
+
+
+def test_colour_is_luminance(tmp_path):
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    rgb[:, 0] = (255, 0, 0)
+    rgb[:, 1] = (0, 255, 0)
+    rgb[:, 2] = (255, 255, 255)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    grey = media.read_grey(tmp_path / "rgb.png")
+    np.testing.assert_allclose(grey[0], [0.299, 0.587, 1.0], atol=2 / 255)
+
+
+def test_palette_image_uses_its_colours(tmp_path):
+    im = Image.new("P", (4, 2))
+    im.putpalette([0, 0, 0, 255, 255, 255, 0, 0, 255] + [0] * (256 * 3 - 9))
+    im.putdata([0, 1, 2, 1] * 2)
+    im.save(tmp_path / "palette.png")
+    grey = media.read_grey(tmp_path / "palette.png")
+    np.testing.assert_allclose(grey[0], [0.0, 1.0, 0.114, 1.0], atol=2 / 255)
+
+
+def test_transparent_pixels_read_as_white_paper(tmp_path):
+    rgba = np.zeros((2, 2, 4), np.uint8)  # black ink...
+    rgba[0, :, 3] = 255  # ...opaque in row 0, fully transparent in row 1
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "alpha.png")
+    grey = media.read_grey(tmp_path / "alpha.png")
+    np.testing.assert_allclose(grey, [[0, 0], [1, 1]], atol=1 / 255)
+
+
+def test_not_an_image_and_truncated_image_name_the_file(tmp_path):
+    (tmp_path / "notes.png").write_text("hello")
+    with pytest.raises(ValueError, match="notes.png is not an image file"):
+        media.read_grey(tmp_path / "notes.png")
+    Image.fromarray(np.zeros((64, 64), np.uint8) + 7).save(tmp_path / "full.png")
+    data = (tmp_path / "full.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.png"):
+        media.read_grey(tmp_path / "cut.png")
+
+
+def test_one_rgb_array_is_not_read_as_a_stack_of_grey_images():
+    from apps.segmentation.inputs import check_images
+
+    with pytest.raises(ValueError, match=r"one colour image \[H, W, 3\]"):
+        check_images(np.zeros((20, 30, 3), np.float32))
+    assert len(check_images(np.zeros((2, 20, 30), np.float32))) == 2
+
+
+def test_segmenter_refuses_one_rgb_image():
+    import torch
+
+    from apps.segmentation import Segmenter
+    from apps.segmentation.cleanup import CleanupModel
+    from apps.segmentation.labeller import Labeller
+
+    torch.manual_seed(0)
+    segmenter = Segmenter(Labeller(2, channels=4, dilations=(1,)), CleanupModel(2, 4), ("a", "b"))
+    with pytest.raises(ValueError, match="colour image"):
+        segmenter.segment(np.zeros((12, 15, 3), np.float32))
+
+
+# -- WAV -------------------------------------------------------------------------------------
+
+
+def _wav(rate=16000, channels=1, bits=16, block_align=None, samples=b"\0\0" * 8, tag=1):
+    block_align = channels * ((bits + 7) // 8) if block_align is None else block_align
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block_align, block_align, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
+    body += b"data" + struct.pack("<I", len(samples)) + samples
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.fixture
+def no_scipy(monkeypatch):
+    """Fail the test if scipy's WAV reader is reached."""
+    from scipy.io import wavfile
+
+    def reached(*args, **kwargs):
+        raise AssertionError("scipy was called before the header was checked")
+
+    monkeypatch.setattr(wavfile, "read", reached)
+
+
+@pytest.mark.parametrize("rate", [0, 10**9, 999])
+def test_absurd_sample_rate_names_the_file_before_scipy(tmp_path, no_scipy, rate):
+    path = tmp_path / "odd.wav"
+    path.write_bytes(_wav(rate=rate))
+    declared = rf"odd\.wav: the WAV header declares a sample rate of {rate} Hz"
+    with pytest.raises(ValueError, match=declared):
+        media.read_wav(path)
+
+
+@pytest.mark.parametrize(
+    "header, problem",
+    [
+        (dict(channels=0, block_align=2), "0 channels"),
+        (dict(block_align=0), "inconsistent"),
+        (dict(bits=0), "inconsistent"),
+        (dict(channels=3, block_align=4), "inconsistent"),
+    ],
+)
+def test_inconsistent_headers_are_refused_before_scipy(tmp_path, no_scipy, header, problem):
+    path = tmp_path / "odd.wav"
+    path.write_bytes(_wav(**header))
+    with pytest.raises(ValueError, match=f"odd.wav.*{problem}"):
+        media.read_wav(path)
+
+
+def test_speech_decode_names_the_wav_with_an_absurd_rate(tmp_path, capsys, monkeypatch):
+    import apps.speech.recognizer as recognizer
+
+    class Unused:  # the checkpoint is not the point here; the WAV is refused first
+        @staticmethod
+        def load(*args, **kwargs):
+            return Unused()
+
+    monkeypatch.setattr(recognizer, "SpeechRecognizer", Unused)
+    (tmp_path / "odd.wav").write_bytes(_wav(rate=10**9))
+    argv = ["speech", "decode", str(tmp_path / "odd.wav"), "--checkpoint", "unused.pt"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "odd.wav" in err and "1000000000" in err
+
+
+def test_recognizer_refuses_an_absurd_rate_naming_the_utterance():
+    from apps.speech.recognizer import _rates
+
+    with pytest.raises(ValueError, match="utterance 1: sample rate 1000000000 Hz is outside"):
+        _rates([16000, 10**9], 2)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 6])
+def test_any_channel_count_is_averaged(tmp_path, channels):
+    from scipy.io import wavfile
+
+    data = np.zeros((10, channels), np.int16)
+    data[:, 0] = 16384  # channel 0 at half scale, the others silent
+    wavfile.write(tmp_path / "c.wav", 8000, data if channels > 1 else data[:, 0])
+    wave, rate = media.read_wav(tmp_path / "c.wav")
+    assert rate == 8000 and wave.shape == (10,)
+    np.testing.assert_allclose(wave, 0.5 / channels)
+
+
+def test_eight_bit_wav_spans_minus_one_to_one(tmp_path):
+    path = tmp_path / "u8.wav"
+    path.write_bytes(_wav(bits=8, samples=bytes([0, 128, 255, 128])))
+    wave, _ = media.read_wav(path)
+    np.testing.assert_allclose(wave, [-1.0, 0.0, 127 / 128, 0.0])
+
+
+def test_float_wav_with_nan_is_refused(tmp_path):
+    samples = np.array([0.0, np.nan, 0.5], "<f4").tobytes()
+    path = tmp_path / "nan.wav"
+    path.write_bytes(_wav(bits=32, tag=3, samples=samples))
+    with pytest.raises(ValueError, match="nan.wav: sample 1 of channel 0 is nan"):
+        media.read_wav(path)
+
+
+def test_empty_and_foreign_files_are_refused(tmp_path):
+    (tmp_path / "empty.wav").write_bytes(_wav(samples=b""))
+    with pytest.raises(ValueError, match="empty.wav: the file holds no samples"):
+        media.read_wav(tmp_path / "empty.wav")
+    (tmp_path / "text.wav").write_text("not audio at all")
+    with pytest.raises(ValueError, match="text.wav is not a WAV file"):
+        media.read_wav(tmp_path / "text.wav")
+
+
+def test_a_data_chunk_claiming_gigabytes_reads_only_what_the_file_holds(tmp_path):
+    data = bytearray(_wav(samples=b"\1\0" * 4))
+    at = data.index(b"data") + 4
+    data[at : at + 4] = struct.pack("<I", 0xFFFFFFF0)  # streaming writers leave this unknown
+    (tmp_path / "stream.wav").write_bytes(bytes(data))
+    wave, rate = media.read_wav(tmp_path / "stream.wav")
+    assert rate == 16000 and wave.shape == (4,)
