@@ -17,13 +17,14 @@ each CSR position to its index i * P + j in wd. alpha [B, T+1, >=N], pe [B, T, >
 import numba as nb
 import numpy as np
 
+from .._jit import batch_kernel
 from ._emission import SUBNORMAL, frame_factors
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 
 BAD_ENERGY = 2  # status: a NaN or -inf energy in a valid frame
 
 
-@nb.njit(cache=True, parallel=True, fastmath=FAST)
+@batch_kernel(fastmath=FAST)
 def forward(
     em, lengths, active, ulab, labs, wd, wdt, swexp, fwexp, shift, beta, pe, alpha, scale,
     energy, status,
@@ -94,7 +95,7 @@ def forward(
         energy[b] = shift[0] * T + shift[1] + shift[2] + eshift - (total + np.log(z)) / beta
 
 
-@nb.njit(cache=True, parallel=True, fastmath=FAST)
+@batch_kernel(fastmath=FAST)
 def backward(
     gout, lengths, active, rows, ulab, labs, wd, wdt, fwexp, alpha, pe, scale, arc_grads, dev,
     g_em, g_d, g_sw, g_fw,

@@ -12,6 +12,7 @@ import numba as nb
 import numpy as np
 
 from .._exp import fast_exp, fast_log
+from .._jit import batch_kernel
 from ..semiring import splus
 
 INF = np.inf
@@ -52,7 +53,7 @@ def arc_list(st) -> ArcList:
     return ArcList(ptr, st.run_src0[run] + k, dst.astype(np.int64), st.run_ulab[run].copy())
 
 
-@nb.njit(cache=True, parallel=True)
+@batch_kernel
 def tropical(
     em,
     lengths,
@@ -101,7 +102,7 @@ def tropical(
         energy[b] = acc
 
 
-@nb.njit(cache=True, parallel=True, fastmath=FAST)
+@batch_kernel(fastmath=FAST)
 def forward(
     beta, em, lengths, gidx, active, node_off, arcs, eps_off, eps_src, eps_dst, lab_off, labs,
     w, ew, sw, fw, alpha, energy,
@@ -151,7 +152,7 @@ def forward(
         energy[b] = acc
 
 
-@nb.njit(cache=True, parallel=True, fastmath=FAST)
+@batch_kernel(fastmath=FAST)
 def backward(
     beta, gout, em, lengths, gidx, active, rows, node_off, arcs, eps_off, eps_src, eps_dst,
     lab_off, labs, w, ew, sw, fw, alpha, energy, g_em, g_w, g_ew, g_sw, g_fw,

@@ -309,7 +309,8 @@ def weights(st: Structure, w: np.ndarray, sw: np.ndarray, fw: np.ndarray, beta: 
 
 
 @nb.njit(cache=True)
-def _shifted_exp(x, lo, hi, beta, out, shift_out, k):
+def _shifted_exp(x, lo, hi, beta, out):
+    """out[lo:hi] = exp(-beta (x - m)) with m the smallest finite x; returns (m, beta * range)."""
     m, M = INF, -INF
     for i in range(lo, hi):
         if x[i] < INF:
@@ -320,8 +321,7 @@ def _shifted_exp(x, lo, hi, beta, out, shift_out, k):
         M = 0.0
     for i in range(lo, hi):
         out[i] = np.exp(-beta * (x[i] - m))
-    shift_out[k] = m
-    return (M - m) * beta
+    return m, (M - m) * beta
 
 
 @nb.njit(cache=True)
@@ -349,9 +349,11 @@ def _exp_weights(
         r0, r1 = run_ptr[n0], run_ptr[n1]
         p0 = run_pos0[r0] if r1 > r0 else 0
         p1 = run_pos0[r1 - 1] + run_len[r1 - 1] if r1 > r0 else 0
-        rng = _shifted_exp(w, p0, p1, beta, wexp, shift[g], 0)
-        rng = max(rng, _shifted_exp(sw, n0, n1, beta, swexp, shift[g], 1))
-        rng = max(rng, _shifted_exp(fw, n0, n1, beta, fwexp, shift[g], 2))
+        shift[g, 0], rng = _shifted_exp(w, p0, p1, beta, wexp)
+        shift[g, 1], r = _shifted_exp(sw, n0, n1, beta, swexp)
+        rng = max(rng, r)
+        shift[g, 2], r = _shifted_exp(fw, n0, n1, beta, fwexp)
+        rng = max(rng, r)
         for i in range(eps_off[g], eps_off[g + 1]):
             ewexp[i] = np.exp(-beta * ew[i])
             if ew[i] < INF:

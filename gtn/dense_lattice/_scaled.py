@@ -25,6 +25,7 @@ Status codes: 0 exact, 1 needs the log-space path, 3 flushed (exact if the backw
 import numba as nb
 import numpy as np
 
+from .._jit import batch_kernel
 from ._emission import SUBNORMAL, frame_factors
 
 # reassoc lets LLVM vectorise the dot products; no 'nnan'/'ninf': +inf energies are meaningful.
@@ -73,7 +74,7 @@ def _reached(d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebu
     return False
 
 
-@nb.njit(cache=True, parallel=True, fastmath=FAST)
+@batch_kernel(fastmath=FAST)
 def forward(
     em,
     lengths,
@@ -178,7 +179,7 @@ def forward(
         )
 
 
-@nb.njit(cache=True, parallel=True, fastmath=FAST)
+@batch_kernel(fastmath=FAST)
 def backward(
     gout,
     lengths,

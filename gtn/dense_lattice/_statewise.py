@@ -18,11 +18,12 @@ alpha [B, T+1, Nmax]; scale [B, T+1]; all float64.
 import numba as nb
 import numpy as np
 
+from .._jit import batch_kernel
 from ._emission import SUBNORMAL, frame_factors
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 
 
-@nb.njit(cache=True, parallel=True, fastmath=FAST)
+@batch_kernel(fastmath=FAST)
 def forward(
     em,
     lengths,
@@ -112,7 +113,7 @@ def forward(
         )
 
 
-@nb.njit(cache=True, parallel=True, fastmath=FAST)
+@batch_kernel(fastmath=FAST)
 def backward(
     gout,
     lengths,

@@ -18,12 +18,13 @@ Energies, lower is better. em [B, T, V]; M [N, N] and sw, fw [N] in em's dtype; 
 import numba as nb
 import numpy as np
 
+from .._jit import batch_kernel
 from ._scaled import FAST
 
 INF = np.inf
 
 
-@nb.njit(cache=True, parallel=True, fastmath=FAST)
+@batch_kernel(fastmath=FAST)
 def decode(em, lengths, M, sw, fw, state_lab, arc_idx, bp, labels, arcs, energy):
     """Fill labels, arcs [B, T] (left at -1 past lengths[b] or without a path), energy [B]."""
     N = M.shape[0]
