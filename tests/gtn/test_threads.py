@@ -40,8 +40,9 @@ def test_torch_set_num_threads_before_import_survives_the_first_kernels():
 
 
 def test_numba_follows_torch_after_import():
-    # a batch of 3 graphs uses min(torch's threads, 3) numba threads (small dense lattices: 1)
-    probe = "gtn.free_energy([g, g, g])\n"
+    # a batch big enough for threads (3 x 3,600 arcs) runs on torch's count; small work on 1
+    probe = "big = gtn.dense(torch.randn(1200, 3, dtype=torch.float64))\n"
+    probe += "gtn.free_energy([big, big, big])\n"
     code = "import torch, numba\nimport gtn\ntorch.set_num_threads(2)\n" + KERNELS + probe
     code += "a = numba.get_num_threads()\ntorch.set_num_threads(1)\n" + KERNELS + probe
     code += "print(a, torch.get_num_threads(), numba.get_num_threads())"
