@@ -499,14 +499,20 @@ def _free_backward_buffers(
     """The kernels' gradient buffers (see :func:`_buffers`) filled with gout times the
     posteriors (with ``emissions_only``, only the emission buffer is certain to be)."""
     st, W = lat.structure, s.W
-    bufs = _buffers(lat, lat.emissions.detach().numpy().dtype, arc_grads)
     live = np.isfinite(s.energy) & (gout != 0) & np.isfinite(gout)
     scaled = live & ~s.use_log
     if emissions_only and s.checked is not None:
+        # the check's emission posteriors become the gradient buffer (used once: a second
+        # backward recomputes)
         passed, post = s.checked
+        s.checked = None
         reuse = scaled & passed
-        bufs[0][reuse] = post[reuse] * gout[reuse, None, None].astype(post.dtype)
+        post[~reuse] = 0.0
+        post[reuse] *= gout[reuse, None, None].astype(post.dtype)
+        bufs = (post, *_buffers(lat, None, arc_grads)[1:])
         scaled &= ~reuse
+    else:
+        bufs = _buffers(lat, lat.emissions.detach().numpy().dtype, arc_grads)
     dev = _scaled_backward(lat, s, gout, scaled, arc_grads, bufs)
     bad = scaled & ~(dev < _CHECK_TOL)
     if bad.any():  # unexpected after the forward's checks; recompute those exactly
