@@ -32,6 +32,32 @@ def _grow(a, need):
     return b
 
 
+@nb.njit(cache=True)
+def kth_smallest(x, n, k):
+    """The k-th smallest (0-based) of x[:n], reordering x[:n] (Hoare's selection; np.partition
+    would cost seconds of compilation on the first decode)."""
+    lo, hi = 0, n - 1
+    while lo < hi:
+        pivot = x[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while x[i] < pivot:
+                i += 1
+            while x[j] > pivot:
+                j -= 1
+            if i <= j:
+                x[i], x[j] = x[j], x[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return x[k]
+    return x[k]
+
+
 @nb.njit(cache=True, inline="always")
 def _relax(d, nc, i, arc, ntok, state_tok, tok_state, tok_cost, back_tok, back_arc):
     """Offer energy ``nc`` to state ``d`` of the current frame, reached from token ``i`` by
@@ -251,8 +277,7 @@ def beam_search(
                 scratch[alive] = tok_cost[i]
                 alive += 1
         if alive > max_active:
-            part = np.partition(scratch[:alive], max_active - 1)
-            cutoff = part[max_active - 1]
+            cutoff = kth_smallest(scratch, alive, max_active - 1)
             alive = 0
             for i in range(f0, f1):
                 if tok_cost[i] <= cutoff:

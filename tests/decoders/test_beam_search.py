@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import decoders
 import gtn
@@ -118,3 +120,21 @@ def test_nan_emissions_are_refused():
     e[1, 0] = float("nan")
     with pytest.raises(gtn.GraphError, match="frame 1, label 0"):
         decoders.decode(e, gtn.linear([0, 1]))
+
+
+@given(
+    st.lists(
+        st.sampled_from([0.0, 1.0, 1.0, 2.5, -3.0, float("inf"), 7.25]) | st.floats(-50, 50),
+        min_size=1,
+        max_size=60,
+    ),
+    st.data(),
+)
+def test_kth_smallest_equals_numpy_partition(values, data):
+    from decoders._beam_kernels import kth_smallest
+
+    x = np.array(values, dtype=np.float64)
+    k = data.draw(st.integers(0, len(values) - 1))
+    want = np.partition(x.copy(), k)[k]
+    buf = np.concatenate([x, [np.nan] * 3])  # only x[:n] is read
+    assert kth_smallest(buf, len(values), k) == want
