@@ -42,7 +42,16 @@ GraphOrList = Graph | Sequence[Graph]
 def _numpy(t: torch.Tensor) -> np.ndarray:
     """A float64 numpy copy (or view) of a tensor. The kernels accumulate in float64 anyway;
     one dtype means one compilation of each kernel instead of one per input dtype."""
-    return t.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
+    # numpy's cast, not torch's: torch's parallel cast wakes its thread pool, which then
+    # competes with numba's for the cores
+    return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float64)
+
+
+def _cast(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A float64 CPU gradient in ``dtype``, cast by numpy (see :func:`_numpy`)."""
+    if t.dtype == dtype:
+        return t
+    return torch.from_numpy(t.numpy().astype(torch.empty(0, dtype=dtype).numpy().dtype))
 
 
 def check_beta(beta: float) -> float:
@@ -112,7 +121,7 @@ def _log_backward(
         gfw,
     )
     from_sorted(plan, garc_sorted, garc)
-    return tuple(g.to(dtype) for g in grads)
+    return tuple(_cast(g, dtype) for g in grads)
 
 
 def _grad_numpy(grad: torch.Tensor) -> np.ndarray:
@@ -212,7 +221,7 @@ class _MinEnergy(torch.autograd.Function):
             last,
             *(g.numpy() for g in grads),
         )
-        return (*(g.to(dtype) for g in grads), None)
+        return (*(_cast(g, dtype) for g in grads), None)
 
 
 def _empty_result() -> torch.Tensor:
