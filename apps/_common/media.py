@@ -8,18 +8,20 @@ an application can use, so a tiny file cannot ask for gigabytes.
   8-bit grey is v / 255; 16-bit grey v / 65535 (not clipped to 8 bits); 1-bit 0 / 1; colour
   and palette images by luminance (ITU-R 601-2, as Pillow's ``convert("L")``); transparency is
   composited onto white (a transparent pixel reads as paper, not as ink).
-- :func:`read_wav`: PCM or float WAV -> (float64 [N] in [-1, 1], sample rate), channels
-  averaged; the header (sample rate, channels, sample size) is checked before scipy decodes
-  the samples.
+- :func:`read_wav`: PCM (8/16/24/32-bit), float, A-law or mu-law WAV -> (float64 [N] in
+  [-1, 1], sample rate), channels averaged; the header (sample rate, channels, sample size)
+  is checked and the number of frames to read bounded before anything is allocated; a range
+  of seconds reads only those frames. :func:`wav_info` reads the header alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
 import warnings
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -117,78 +119,231 @@ def _to_grey(im, where: str) -> np.ndarray:
     return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
 
 
-def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """(float64 waveform [N] in [-1, 1], sample rate in Hz) of a WAV file; all channels are
-    averaged to one. Integer samples are scaled by their full range (8-bit WAV is unsigned).
+# -- WAV ---------------------------------------------------------------------------------------
+
+# The most frames one read returns (after a segment is cut out of a recording): 2^25 frames is
+# 35 min at 16 kHz or 12.7 min at 44.1 kHz, 256 MB as float64 mono. A longer recording is read
+# a segment at a time (a Kaldi ``segments`` file), never whole.
+MAX_WAV_FRAMES = 1 << 25
+_BLOCK_BYTES = 1 << 20  # samples are decoded and down-mixed this many bytes at a time
+_FMT_BYTES = 64  # enough for WAVE_FORMAT_EXTENSIBLE (40 bytes); the rest of a fmt chunk is unused
+_TAGS = {1: "pcm", 3: "float", 6: "alaw", 7: "mulaw"}
+_EXTENSIBLE = 0xFFFE
+_UNKNOWN_SIZES = (0xFFFFFFFF,)  # RF64's placeholder; the true size is in its ds64 chunk
+
+
+@dataclass(frozen=True)
+class WavInfo:
+    """What a WAV header declares, checked against the file.
+
+    ``channels``; ``rate`` in Hz; ``encoding`` "pcm" (integers, 8-bit unsigned), "float",
+    "alaw" or "mulaw" (G.711, telephone speech); ``sample_bytes`` the container size of one
+    sample; ``order`` "<" (RIFF, RF64) or ">" (RIFX); ``data_offset`` the byte where samples
+    start; ``frames`` the complete frames the file holds (a data chunk that declares more, as
+    streaming writers do, is cut to what the file holds)."""
+
+    channels: int
+    rate: int
+    encoding: str
+    sample_bytes: int
+    order: str
+    data_offset: int
+    frames: int
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.channels * self.sample_bytes
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+
+def wav_info(source, where: str | None = None) -> WavInfo:
+    """The checked header of a WAV file (a path, or a seekable binary file object) without
+    reading its samples. ``where`` names the source in errors (default: the path).
 
     Raises:
-        ValueError: naming the file, for a file that is not RIFF/WAVE, a sample rate outside
-            [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE], no channels, an inconsistent sample size,
-            no samples, or NaN / infinite samples.
+        ValueError: naming ``where``, for anything :func:`read_wav` refuses in a header.
         OSError: the file cannot be read.
     """
-    from scipy.io import wavfile
-
-    where = str(path)
-    data = Path(path).read_bytes()  # the decoder below never reads more than the file holds
-    channels, rate = _check_wav_header(data, where)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", wavfile.WavFileWarning)
-            _, samples = wavfile.read(io.BytesIO(data))
-    except MemoryError:
-        raise
-    except Exception as err:  # scipy's parser fails on hostile bytes in many ways
-        raise ValueError(f"{where} is not a WAV file scipy can read ({err})") from None
-    samples = np.asarray(samples)
-    if samples.ndim == 1:
-        samples = samples[:, None]
-    if samples.ndim != 2 or samples.shape[1] != channels:
-        raise ValueError(f"{where}: samples of shape {samples.shape} for {channels} channels")
-    if samples.shape[0] == 0:
-        raise ValueError(f"{where}: the file holds no samples")
-    if samples.dtype.kind in "iu":
-        info = np.iinfo(samples.dtype)
-        middle = (int(info.max) + int(info.min) + 1) / 2  # 128 for unsigned 8-bit, else 0
-        half = (int(info.max) - int(info.min) + 1) / 2
-        wave = (samples.astype(np.float64) - middle) / half
-    else:
-        wave = samples.astype(np.float64)
-        bad = ~np.isfinite(wave)
-        if bad.any():
-            n, c = (int(x) for x in np.argwhere(bad)[0])
-            raise ValueError(f"{where}: sample {n} of channel {c} is {wave[n, c]}")
-    return wave.mean(axis=1), rate
+    where = str(source) if where is None else where
+    with _opened(source) as f:
+        return _parse_header(f, where)
 
 
-def _check_wav_header(data: bytes, where: str) -> tuple[int, int]:
-    """(channels, sample rate) from the fmt chunk, checked; ValueError naming ``where``."""
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX", b"RF64") or data[8:12] != b"WAVE":
-        raise ValueError(f"{where} is not a WAV file (no RIFF/WAVE header)")
-    order = ">" if data[:4] == b"RIFX" else "<"
-    pos = 12
-    while pos + 8 <= len(data):
-        chunk, size = data[pos : pos + 4], struct.unpack(order + "I", data[pos + 4 : pos + 8])[0]
-        if chunk == b"data":
-            break
-        if chunk == b"fmt ":
-            if size < 16 or pos + 24 > len(data):
-                raise ValueError(f"{where}: the WAV fmt chunk is truncated ({size} bytes)")
-            _, channels, rate, _, block_align, bits = struct.unpack(
-                order + "HHIIHH", data[pos + 8 : pos + 24]
+def read_wav(
+    source,
+    start: float = 0.0,
+    end: float | None = None,
+    max_frames: int = MAX_WAV_FRAMES,
+    where: str | None = None,
+) -> tuple[np.ndarray, int]:
+    """(float64 waveform [N] in [-1, 1], sample rate in Hz) of a WAV file (a path, or a
+    seekable binary file object), all channels averaged to one; only the frames from
+    ``start`` to ``end`` seconds (None: the end of the file) are read, in blocks, so memory is
+    that of the result. Integers are scaled by their container's full range (8-bit WAV is
+    unsigned; 24-bit in 3 bytes); float samples are kept; A-law and mu-law are expanded by
+    G.711. ``where`` names the source in errors (default: the path).
+
+    Raises:
+        ValueError: naming the file, for a file that is not RIFF/RIFX/RF64 WAVE, a sample rate
+            outside [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE], no channels, an inconsistent or
+            unsupported sample format, no samples, a range outside the file, more than
+            ``max_frames`` frames to read (checked before anything is allocated), or NaN /
+            infinite samples.
+        OSError: the file cannot be read.
+    """
+    where = str(source) if where is None else where
+    with _opened(source) as f:
+        info = _parse_header(f, where)
+        if info.frames == 0:
+            raise ValueError(f"{where}: the file holds no samples")
+        first, last = _frame_range(info, start, end, where)
+        if last - first > max_frames:
+            raise ValueError(
+                f"{where}: {last - first} frames ({(last - first) / info.rate:.0f} s) to read, "
+                f"more than the limit of {max_frames}; cut the recording into segments "
+                "(a Kaldi segments file)"
             )
-            if channels < 1:
-                raise ValueError(f"{where}: the WAV header declares {channels} channels")
-            if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-                raise ValueError(
-                    f"{where}: the WAV header declares a sample rate of {rate} Hz; expected "
-                    f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz"
-                )
-            if bits < 1 or block_align % channels or bits > 8 * (block_align // channels):
-                raise ValueError(
-                    f"{where}: the WAV header declares {bits}-bit samples in {block_align}-byte "
-                    f"frames of {channels} channels, which is inconsistent"
-                )
-            return channels, rate
-        pos += 8 + size + (size & 1)
-    raise ValueError(f"{where}: no WAV fmt chunk before the samples")
+        wave = np.empty(last - first, np.float64)
+        step = max(1, _BLOCK_BYTES // info.frame_bytes)
+        f.seek(info.data_offset + first * info.frame_bytes)
+        for k in range(0, last - first, step):
+            m = min(step, last - first - k)
+            raw = f.read(m * info.frame_bytes)
+            if len(raw) < m * info.frame_bytes:
+                raise ValueError(f"{where}: the file ended early (was it changed while read?)")
+            block = _decode(raw, info)  # [m, channels]
+            if info.encoding == "float":
+                bad = ~np.isfinite(block)
+                if bad.any():
+                    n, c = (int(x) for x in np.argwhere(bad)[0])
+                    raise ValueError(
+                        f"{where}: sample {first + k + n} of channel {c} is {block[n, c]}"
+                    )
+            wave[k : k + m] = block.mean(axis=1)
+    return wave, info.rate
+
+
+def _opened(source):
+    if hasattr(source, "read"):
+        return contextlib.nullcontext(source)
+    return open(source, "rb")  # OSError names the file
+
+
+def _frame_range(info: WavInfo, start: float, end: float | None, where: str) -> tuple[int, int]:
+    """[first, last) frames of ``start``..``end`` seconds, checked against the file."""
+    first = int(round(float(start) * info.rate))
+    last = info.frames if end is None else int(round(float(end) * info.rate))
+    if not 0 <= first < last <= info.frames:
+        what = f"{start:g} to {end:g} s" if end is not None else f"from {start:g} s"
+        raise ValueError(
+            f"{where}: the range {what} is outside the recording (0 to {info.seconds:.3f} s)"
+        )
+    return first, last
+
+
+def _parse_header(f, where: str) -> WavInfo:
+    """Walk the RIFF chunks up to ``data`` (seeking, never reading a chunk's body except fmt's
+    first bytes and ds64's); ValueError naming ``where``."""
+    size = f.seek(0, io.SEEK_END)
+    f.seek(0)
+    head = f.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX", b"RF64") or head[8:12] != b"WAVE":
+        raise ValueError(f"{where} is not a WAV file (no RIFF/WAVE header)")
+    order = ">" if head[:4] == b"RIFX" else "<"
+    fmt, ds64_data = None, None
+    pos = 12
+    while pos + 8 <= size:
+        f.seek(pos)
+        chunk, length = struct.unpack(order + "4sI", f.read(8))
+        if chunk == b"data":
+            if fmt is None:
+                break
+            if length in _UNKNOWN_SIZES and ds64_data is not None:
+                length = ds64_data
+            frame_bytes = fmt[0] * fmt[3]
+            frames = min(length, size - pos - 8) // frame_bytes
+            return WavInfo(*fmt, order, pos + 8, frames)
+        if chunk == b"fmt ":
+            body = f.read(min(length, _FMT_BYTES))
+            if length < 16 or len(body) < 16:
+                raise ValueError(f"{where}: the WAV fmt chunk is truncated ({length} bytes)")
+            fmt = _check_fmt(body, order, where)
+        elif chunk == b"ds64" and head[:4] == b"RF64":
+            body = f.read(min(length, 16))
+            if len(body) == 16:
+                ds64_data = struct.unpack("<Q", body[8:16])[0]
+        pos += 8 + length + (length & 1)
+    if fmt is None:
+        raise ValueError(f"{where}: no WAV fmt chunk before the samples")
+    raise ValueError(f"{where}: no WAV data chunk")
+
+
+def _check_fmt(body: bytes, order: str, where: str) -> tuple[int, int, str, int]:
+    """(channels, rate, encoding, sample bytes) of a fmt chunk's body, checked."""
+    tag, channels, rate, _, block_align, bits = struct.unpack(order + "HHIIHH", body[:16])
+    if channels < 1:
+        raise ValueError(f"{where}: the WAV header declares {channels} channels")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"{where}: the WAV header declares a sample rate of {rate} Hz; expected "
+            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz"
+        )
+    if bits < 1 or block_align % channels or bits > 8 * (block_align // channels):
+        raise ValueError(
+            f"{where}: the WAV header declares {bits}-bit samples in {block_align}-byte "
+            f"frames of {channels} channels, which is inconsistent"
+        )
+    if tag == _EXTENSIBLE:
+        if len(body) < 26:
+            raise ValueError(f"{where}: the WAVE_FORMAT_EXTENSIBLE fmt chunk is truncated")
+        tag = struct.unpack(order + "H", body[24:26])[0]  # the sub-format GUID's first field
+    width = block_align // channels
+    encoding = _TAGS.get(tag)
+    supported = {"pcm": (1, 2, 3, 4), "float": (4, 8), "alaw": (1,), "mulaw": (1,)}
+    if encoding is None or width not in supported[encoding]:
+        kind = f"{encoding} samples of {width} bytes" if encoding else f"format tag {tag:#06x}"
+        raise ValueError(
+            f"{where}: unsupported WAV encoding ({kind}); convert it to PCM, e.g. "
+            "`sox in.wav -e signed -b 16 out.wav`"
+        )
+    return channels, rate, encoding, width
+
+
+def _g711_tables() -> dict[str, np.ndarray]:
+    """float64 [256] sample value of each A-law and mu-law byte (ITU-T G.711, scaled by
+    32768 like 16-bit PCM)."""
+    u = ~np.arange(256, dtype=np.int64) & 0xFF
+    t = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
+    mulaw = np.where(u & 0x80, 0x84 - t, t - 0x84)
+    a = np.arange(256, dtype=np.int64) ^ 0x55
+    seg = (a & 0x70) >> 4
+    t = ((a & 0x0F) << 4) + np.where(seg == 0, 8, 0x108)
+    t = np.where(seg > 1, t << np.maximum(seg - 1, 0), t)
+    alaw = np.where(a & 0x80, t, -t)
+    return {"mulaw": mulaw / 32768.0, "alaw": alaw / 32768.0}
+
+
+_G711 = _g711_tables()
+
+
+def _decode(raw: bytes, info: WavInfo) -> np.ndarray:
+    """float64 [frames, channels] of whole frames of raw sample bytes."""
+    w, order = info.sample_bytes, info.order
+    if info.encoding == "float":
+        x = np.frombuffer(raw, f"{order}f{w}").astype(np.float64)
+    elif info.encoding in _G711:
+        x = _G711[info.encoding][np.frombuffer(raw, np.uint8)]
+    elif w == 1:
+        x = (np.frombuffer(raw, np.uint8).astype(np.float64) - 128.0) / 128.0
+    elif w == 3:
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        if order == ">":
+            b = b[:, ::-1]
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        x = np.where(v >= 1 << 23, v - (1 << 24), v) / float(1 << 23)
+    else:
+        x = np.frombuffer(raw, f"{order}i{w}").astype(np.float64) / float(1 << (8 * w - 1))
+    return x.reshape(-1, info.channels)
