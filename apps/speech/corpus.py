@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from gtn._atomic import atomic_write
 
 from ..cache import cache_dir
-from . import synth
+from . import kaldi, synth
 
 VERSION = 1
 SAMPLE_RATE = 16_000
@@ -264,3 +264,100 @@ def _read(path: Path, split: str) -> Corpus:
         for i in range(len(samples))
     ]
     return Corpus(split, utts)
+
+
+# -- Kaldi data directories: the one path for synthetic and real recordings ------------------
+
+
+def word_ids(words, where: str) -> tuple[int, ...]:
+    """Indices into :data:`WORDS` of a transcript's words (case is ignored); ValueError naming
+    ``where`` (a file and line) for a word outside the vocabulary."""
+    ids = []
+    for w in words:
+        k = _WORD_ID.get(w.lower())
+        if k is None:
+            raise ValueError(
+                f"{where}: the word {w!r} is not in the recogniser's vocabulary ({' '.join(WORDS)})"
+            )
+        ids.append(k)
+    return tuple(ids)
+
+
+_WORD_ID = {w: i for i, w in enumerate(WORDS)}
+
+
+class DataUtterance:
+    """An utterance of a Kaldi data directory, with :class:`Utterance`'s fields. ``audio``
+    (float64 [N] at 16 kHz) is read from disk each time it is asked for, so a corpus never
+    holds all its audio; ``word_starts`` are NaN (a data directory has no word times);
+    ``rate`` and ``pitch`` are 0 (unknown)."""
+
+    rate = 0
+    pitch = 0
+
+    def __init__(self, data: kaldi.DataDir, utt_id: str, words: tuple[int, ...]):
+        self.data, self.utt_id, self.words = data, utt_id, words
+        self.speaker = data.utt2spk[utt_id]
+        self.word_starts = np.full(len(words), np.nan)
+
+    @property
+    def audio(self) -> np.ndarray:
+        return self.data.audio(self.utt_id)
+
+    @property
+    def text(self) -> str:
+        return " ".join(WORDS[w] for w in self.words)
+
+
+@dataclass
+class DataCorpus(Corpus):
+    """A :class:`Corpus` read from a Kaldi data directory (``data``); ``split`` is the
+    directory's name. Speakers and durations come from its tables and WAV headers."""
+
+    data: kaldi.DataDir | None = None
+
+    @property
+    def speakers(self) -> set[str]:
+        return {u.speaker for u in self.utterances}
+
+    def seconds(self) -> float:
+        """Seconds of audio (utterances made by wav.scp commands are not counted: their
+        length is known only once they have run)."""
+        return sum(self.data.seconds(u.utt_id) or 0.0 for u in self.utterances)
+
+
+def from_data_dir(
+    path: str | os.PathLike,
+    allow_commands: bool = False,
+    command_timeout: float = kaldi.COMMAND_TIMEOUT,
+) -> DataCorpus:
+    """The utterances of a Kaldi data directory with their transcripts (see :mod:`.kaldi`),
+    in Kaldi's sorted order; every word must be in :data:`WORDS` (ValueError naming the
+    ``text`` file and line otherwise). Audio is read when an utterance's ``audio`` is."""
+    data = kaldi.read_data_dir(path, allow_commands, True, command_timeout)
+    _, lines = kaldi.read_text(data.path / kaldi.TEXT, with_lines=True)
+    utts = [DataUtterance(data, u, word_ids(data.text[u], lines[u])) for u in data.utterances]
+    return DataCorpus(Path(path).name or str(path), utts, data)
+
+
+def write_data_dir(corpus: Corpus, path: str | os.PathLike) -> Path:
+    """Write ``corpus`` as a Kaldi data directory: ``wav/<utterance-id>.wav`` (16-bit, 16 kHz)
+    and ``wav.scp`` (absolute paths, as Kaldi's recipes write them), ``text``, ``utt2spk``,
+    ``spk2utt``. Utterance ids are ``<speaker>-<split>-<index>`` (the speaker first, so that
+    ``utt2spk`` and ``spk2utt`` sort alike, as Kaldi requires). Returns the folder."""
+    from scipy.io import wavfile
+
+    folder = Path(path)
+    (folder / "wav").mkdir(parents=True, exist_ok=True)
+    wav, text, utt2spk = {}, {}, {}
+    for i, u in enumerate(corpus.utterances):
+        utt = f"{u.speaker}-{corpus.split}-{i:05d}"
+        file = (folder / "wav" / f"{utt}.wav").resolve()
+        audio = np.asarray(u.audio)
+        if audio.dtype != np.int16:
+            audio = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+        with atomic_write(file, "wb") as f:
+            wavfile.write(f, SAMPLE_RATE, audio)
+        wav[utt], text[utt], utt2spk[utt] = str(file), [WORDS[w] for w in u.words], u.speaker
+    kaldi.write_data_dir(folder, wav, text, utt2spk)
+    return folder
