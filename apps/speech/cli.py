@@ -1,11 +1,17 @@
 """``ebgtn speech generate|train|evaluate|decode|demo`` (also ``python -m apps.speech``).
 
-generate  synthesise (and cache) a corpus; optionally write its utterances as WAV files
+generate  synthesise (and cache) a corpus; optionally write it as a Kaldi data directory
 train     train MMI and CTC recognisers, evaluate on held-out speakers, write figures
 demo      the same on a small corpus and a short schedule (well under 15 minutes on 2 cores)
-evaluate  WER / SER of saved recognisers on held-out speakers at each noise condition
+evaluate  WER / SER of saved recognisers on held-out speakers at each noise condition;
+          or score a hypothesis text file against a reference one (--ref, --hyp)
 tune      pick the word-insertion penalty on a dev set of training speakers; save it
-decode    recognise WAV files: words, confidence and word timings
+decode    recognise WAV files, folders of them, wav.scp files or data directories: words,
+          confidence and word timings; a Kaldi text file and a CTM with --out
+
+Real recordings come in as Kaldi data directories (wav.scp, text, optional utt2spk, spk2utt,
+segments; see apps.speech.kaldi): train --data DIR [--test-data DIR], tune --data DIR,
+evaluate --data DIR, decode DIR. Commands in wav.scp run only with --allow-wav-commands.
 """
 
 from __future__ import annotations
@@ -45,6 +51,12 @@ def _config(args):
         changes["losses"] = tuple(args.losses.split(","))
     if getattr(args, "conditions", None):
         changes["conditions"] = tuple(args.conditions.split(","))
+    if getattr(args, "data", None) and args.command_name in ("train", "demo"):
+        changes["train_data"] = args.data
+    if getattr(args, "test_data", None):
+        changes["test_data"] = args.test_data
+    if getattr(args, "allow_wav_commands", False):
+        changes["allow_wav_commands"] = True
     return replace(base, **changes)
 
 
@@ -56,10 +68,6 @@ def _run(args) -> int:
 
 
 def _generate(args) -> int:
-    from scipy.io import wavfile
-
-    from gtn._atomic import atomic_write
-
     from . import corpus
 
     settings = corpus.CorpusSettings(speakers=args.speakers)
@@ -70,20 +78,21 @@ def _generate(args) -> int:
         f"{args.split}: {len(c)} utterances, {c.seconds() / 60:.1f} min of audio, "
         f"{len(c.speakers)} speakers"
     )
-    if args.wav_dir:
-        folder = Path(args.wav_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        lines = []
-        for i, u in enumerate(c.utterances):
-            name = f"{args.split}_{i:05d}.wav"
-            with atomic_write(folder / name, "wb") as f:
-                wavfile.write(f, corpus.SAMPLE_RATE, u.audio)
-            starts = " ".join(f"{t:.3f}" for t in u.word_starts)
-            lines.append(f"{name}\t{u.text}\t{u.speaker}\t{starts}\n")
-        with atomic_write(folder / "transcripts.tsv") as f:
-            f.write("file\twords\tspeaker\tword starts (s)\n" + "".join(lines))
-        print(f"wrote {len(c)} WAV files and transcripts.tsv to {folder}")
+    if args.data_dir:
+        folder = corpus.write_data_dir(c, args.data_dir)
+        print(f"wrote a Kaldi data directory of {len(c)} utterances to {folder} (wav/, wav.scp, "
+              "text, utt2spk, spk2utt)")  # fmt: skip
     return 0
+
+
+def _test_corpus(args, config):
+    """The test corpus of ``evaluate``: the data directory of ``--data``, or synthesised."""
+    from . import corpus
+    from .experiment import load_corpora
+
+    if args.data:
+        return corpus.from_data_dir(args.data, args.allow_wav_commands)
+    return load_corpora(replace(config, train_utterances=1), progress=not args.quiet)[1]
 
 
 def _evaluate(args) -> int:
@@ -91,12 +100,18 @@ def _evaluate(args) -> int:
 
     from . import evaluate, figures
     from .corpus import WORDS
-    from .experiment import evaluate_recognizer, load_corpora
+    from .experiment import evaluate_recognizer
     from .recognizer import SpeechRecognizer
     from .train import prepare
 
-    config = replace(_config(args), train_utterances=1)
-    _, test = load_corpora(config, progress=not args.quiet)
+    if args.ref or args.hyp:
+        return _score(args)
+    if not args.checkpoints:
+        raise ValueError("give recogniser checkpoints to evaluate, or --ref and --hyp to score")
+    if args.utt2spk:
+        raise ValueError("--utt2spk goes with --ref and --hyp")
+    config = _config(args)
+    test = _test_corpus(args, config)
     by_dither: dict[float, dict] = {}  # test features for each checkpoint's dither
 
     def test_sets(dither: float) -> dict:
@@ -107,7 +122,7 @@ def _evaluate(args) -> int:
             }
         return by_dither[dither]
 
-    out = Path(args.out)
+    out = Path(args.out or "out/speech")
     out.mkdir(parents=True, exist_ok=True)
     rows, timing = {}, []
     for path in args.checkpoints:
@@ -134,12 +149,32 @@ def _evaluate(args) -> int:
                 test.utterances[i], recognizer, out / f"alignment_{name}_{i}.png"
             )
     table = evaluate.format_table(rows)
-    head = f"{len(test)} test utterances, {len(test.speakers)} held-out speakers"
+    source = f" from {args.data}" if args.data else ""
+    head = f"{len(test)} test utterances{source}, {len(test.speakers)} held-out speakers"
     text = "\n\n".join([head, table, *timing]) + "\n"
     print(text, end="")
     with atomic_write(out / "evaluation.md") as f:
         f.write(text)
     print(f"wrote {out / 'evaluation.md'} and alignment figures")
+    return 0
+
+
+def _score(args) -> int:
+    from gtn._atomic import atomic_write
+
+    from . import evaluate, kaldi
+
+    if args.checkpoints or not (args.ref and args.hyp):
+        raise ValueError("scoring takes --ref TEXT and --hyp TEXT, and no checkpoints")
+    refs = kaldi.read_text(args.ref)
+    hyps, lines = kaldi.read_text(args.hyp, with_lines=True)
+    utt2spk = kaldi.read_utt2spk(args.utt2spk) if args.utt2spk else None
+    text = evaluate.format_scoring(evaluate.score_texts(refs, hyps, utt2spk, lines)) + "\n"
+    print(text, end="")
+    if args.out:
+        with atomic_write(Path(args.out)) as f:
+            f.write(text)
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -157,14 +192,19 @@ def _tune(args) -> int:
     config = _config(args)
     torch.set_num_threads(config.threads)
     grid = [float(x) for x in args.penalties.split(",")]
-    dev = tune.dev_corpus(
-        args.dev_utterances,
-        config.seed,
-        CorpusSettings(speakers=config.speakers),
-        config.cache_dir,
-        config.workers,
-        not args.quiet,
-    )
+    if args.data:
+        from .corpus import from_data_dir
+
+        dev = from_data_dir(args.data, args.allow_wav_commands)
+    else:
+        dev = tune.dev_corpus(
+            args.dev_utterances,
+            config.seed,
+            CorpusSettings(speakers=config.speakers),
+            config.cache_dir,
+            config.workers,
+            not args.quiet,
+        )
     by_dither: dict[float, dict] = {}  # dev features for each checkpoint's dither
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -178,10 +218,14 @@ def _tune(args) -> int:
         sets = by_dither[recognizer.dither]
         rows = tune.sweep(recognizer, sets, grid)
         best = tune.best_penalty(rows)
+        source = (
+            f"from {args.data}"
+            if args.data
+            else f"(new, seed {config.seed + tune.DEV_SEED_OFFSET})"
+        )
         head = (
-            f"{name}: word penalty on {len(dev)} dev utterances (new, seed "
-            f"{config.seed + tune.DEV_SEED_OFFSET}) of {len(dev.speakers)} training speakers; "
-            f"best {best:g} (lowest mean WER)"
+            f"{name}: word penalty on {len(dev)} dev utterances {source} of "
+            f"{len(dev.speakers)} speakers; best {best:g} (lowest mean WER)"
         )
         text = head + "\n\n" + tune.format_sweep(rows) + "\n"
         print(text)
@@ -205,20 +249,58 @@ def read_wav(path: str) -> tuple[np.ndarray, int]:
 
 
 def _decode(args) -> int:
+    from . import kaldi
+    from .features import SAMPLE_RATE
     from .recognizer import SpeechRecognizer
 
+    # every input is checked (headers, tables) before the model is loaded or anything decoded
+    items = kaldi.utterances_of(args.inputs, args.allow_wav_commands, args.command_timeout)
     recognizer = SpeechRecognizer.load(
         args.checkpoint, beam=args.beam, word_penalty=args.word_penalty
     )
-    for path in args.wavs:
-        audio, rate = read_wav(path)
-        r = recognizer.recognize([audio], rate, nbest=args.nbest)[0]
-        print(f"{path}\t{r.text}\tconfidence {r.confidence:.4f}")
+    hyps, ctm = {}, []
+    for utt, label, data in items:  # one utterance in memory at a time
+        r = recognizer.recognize([data.audio(utt)], SAMPLE_RATE, nbest=args.nbest)[0]
+        hyps[utt] = r.words
+        # the confidence column is the posterior of the utterance's whole best word string
+        ctm += [
+            (utt, s, e - s, w, r.confidence)
+            for w, s, e in zip(r.words, r.starts, r.ends, strict=True)
+        ]
+        if args.quiet:
+            continue
+        print(f"{label}\t{r.text}\tconfidence {r.confidence:.4f}")
         for w, s, e in zip(r.words, r.starts, r.ends, strict=True):
             print(f"  {s:7.2f} {e:7.2f}  {w}")
         for text, posterior in r.nbest:
             print(f"  n-best {posterior:.4f}  {text}")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        kaldi.write_table(out / "text", hyps)
+        kaldi.write_ctm(out / "ctm", ctm)
+        print(f"wrote {out / 'text'} and {out / 'ctm'} ({len(hyps)} utterances)")
     return 0
+
+
+def _add_wav_command_args(p: argparse.ArgumentParser, timeout: bool = False) -> None:
+    from .kaldi import ALLOW_COMMANDS_FLAG, COMMAND_TIMEOUT
+
+    p.add_argument(
+        ALLOW_COMMANDS_FLAG,
+        dest="allow_wav_commands",
+        action="store_true",
+        help="run the commands of wav.scp lines ending in '|' (they are code from a file; "
+        "without this flag such a line is refused)",
+    )
+    if timeout:
+        p.add_argument(
+            "--command-timeout",
+            dest="command_timeout",
+            type=float,
+            default=COMMAND_TIMEOUT,
+            help="seconds a wav.scp command may run (default %(default)g)",
+        )
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -247,7 +329,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q = jobs.add_parser("generate", help="synthesise and cache a corpus")
     q.add_argument("--split", choices=("train", "test"), default="train")
     q.add_argument("--utterances", type=int, default=100)
-    q.add_argument("--wav-dir", dest="wav_dir", help="also write WAV files and transcripts here")
+    q.add_argument(
+        "--data-dir",
+        "--wav-dir",
+        dest="data_dir",
+        help="also write the corpus here as a Kaldi data directory "
+        "(wav/, wav.scp, text, utt2spk, spk2utt)",
+    )
     _add_data_args(q)
     q.set_defaults(run=_generate, seed=0)
     for name, helptext, out in (
@@ -277,11 +365,28 @@ def add_parser(sub) -> argparse.ArgumentParser:
         q.add_argument(
             "--resume", action="store_true", default=None, help="continue interrupted training"
         )
+        q.add_argument("--data", help="train on this Kaldi data directory instead of espeak-ng")
+        q.add_argument(
+            "--test-data", dest="test_data", help="test on this Kaldi data directory instead"
+        )
+        _add_wav_command_args(q)
         q.set_defaults(run=_run)
-    q = jobs.add_parser("evaluate", help="WER / SER of saved recognisers on held-out speakers")
-    q.add_argument("checkpoints", nargs="+")
+    q = jobs.add_parser(
+        "evaluate",
+        help="WER / SER of saved recognisers on held-out speakers, or of a hypothesis file",
+    )
+    q.add_argument("checkpoints", nargs="*")
     _add_config_args(q)
-    q.add_argument("--out", default="out/speech", help="folder for the table and figures")
+    q.add_argument(
+        "--out",
+        help="folder for the table and figures (default out/speech); with --hyp: a file for "
+        "the scores",
+    )
+    q.add_argument("--data", help="evaluate on this Kaldi data directory instead of espeak-ng")
+    _add_wav_command_args(q)
+    q.add_argument("--ref", help="reference transcripts (Kaldi text file) to score --hyp against")
+    q.add_argument("--hyp", help="hypotheses (Kaldi text file, as decode --out writes)")
+    q.add_argument("--utt2spk", help="utterance -> speaker, for the per-speaker breakdown")
     q.add_argument(
         "--word-penalty",
         type=float,
@@ -301,9 +406,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument(
         "--out", default="out/speech", help="folder for <name>_tuned.pt and tuning_<name>.md"
     )
+    q.add_argument("--data", help="tune on this Kaldi data directory instead of espeak-ng")
+    _add_wav_command_args(q)
     q.set_defaults(run=_tune)
-    q = jobs.add_parser("decode", help="recognise WAV files")
-    q.add_argument("wavs", nargs="+", help="WAV files (1 to 768 kHz; all channels are averaged)")
+    q = jobs.add_parser(
+        "decode", help="recognise WAV files, folders of them, wav.scp files or data directories"
+    )
+    q.add_argument(
+        "inputs",
+        nargs="+",
+        help="WAV files (1 to 768 kHz; all channels are averaged), folders of .wav files, "
+        "wav.scp files (*.scp) or Kaldi data directories",
+    )
+    q.add_argument("--out", help="write a Kaldi text file (<out>/text) and a CTM (<out>/ctm)")
+    q.add_argument("--quiet", action="store_true", help="print nothing per utterance")
+    _add_wav_command_args(q, timeout=True)
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--beam", type=float, default=16.0)
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")

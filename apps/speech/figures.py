@@ -52,12 +52,15 @@ def alignment_figure(
         ax.axvline(s, color="cyan", lw=1.5)
         ax.text((s + e) / 2, feats.shape[1] + 1, w, ha="center", va="bottom", color="tab:blue")
     for t, w in zip(utterance.word_starts, utterance.words, strict=True):
+        if not np.isfinite(t):  # recordings from a data directory carry no true word times
+            continue
         ax.axvline(t, color="red", ls="--", lw=1.2)
         ax.text(t, -1, WORDS[w], ha="left", va="top", color="red", fontsize=8)
     ax.set_ylim(-4, feats.shape[1] + 5)
     ax.set_ylabel("mel band")
     ax.set_title(
-        f"{utterance.speaker}, {utterance.rate} wpm, {condition}: decoded '{r.text}' "
+        f"{utterance.speaker}, {f'{utterance.rate} wpm, ' if utterance.rate else ''}"
+        f"{condition}: decoded '{r.text}' "
         f"(confidence {r.confidence:.3f}; blue: decoded, red dashed: true starts)",
         fontsize=9,
     )

@@ -271,10 +271,10 @@ def _read_speakers(folder: Path, where: Mapping[str, str]) -> dict[str, str]:
             for spk, (utts, line) in spk2utt.items():
                 for u in utts:
                     if u not in utt2spk or utt2spk[u][0] != spk:
-                        said = utt2spk[u][0] if u in utt2spk else "nothing"
+                        said = f"says {utt2spk[u][0]}" if u in utt2spk else "has no line for it"
                         raise ValueError(
-                            f"{line}: utterance {u} is under speaker {spk}, but "
-                            f"{folder / UTT2SPK} says {said}"
+                            f"{line}: utterance {u} is under {spk}, but "
+                            f"{folder / UTT2SPK} {said}"
                         )
             for u, (_, line) in utt2spk.items():
                 if u not in owner:
@@ -371,6 +371,58 @@ def _is_ark_offset(value: str) -> bool:
 
 def _short(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def utterances_of(
+    inputs: Iterable[str | os.PathLike],
+    allow_commands: bool = False,
+    command_timeout: float = COMMAND_TIMEOUT,
+) -> list[tuple[str, str, DataDir]]:
+    """(utterance id, label, data directory holding it) of everything to decode, in order:
+    each input is a data directory (a folder with ``wav.scp``; ``text`` is not needed), a
+    ``wav.scp`` file (a name ending in ``.scp``), a folder of ``.wav`` files, or one WAV file
+    (its id: the file name without ``.wav``; its label: the path). Headers are checked now.
+    ValueError naming the input (and line) for a problem, or an utterance id given twice."""
+    out: list[tuple[str, str, DataDir]] = []
+    loose: dict[str, Recording] = {}
+    seen: dict[str, str] = {}
+
+    def add(utt: str, label: str, data: DataDir | None) -> None:
+        if utt in seen:
+            raise ValueError(f"{label}: utterance id {utt} is also given by {seen[utt]}")
+        seen[utt] = label
+        out.append((utt, label, data))
+
+    def add_file(file: Path) -> None:
+        utt = "_".join(file.name[: -len(file.suffix)].split()) if file.suffix else file.name
+        loose[utt] = Recording(utt, str(file), None, str(file), wav_info(file))
+        add(utt, str(file), None)
+
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir() and (p / WAV_SCP).is_file():
+            data = read_data_dir(p, allow_commands, False, command_timeout)
+            for u in data.utterances:
+                add(u, u, data)
+        elif p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.suffix.lower() == ".wav" and f.is_file())
+            if not files:
+                raise ValueError(
+                    f"{p}: neither a data directory (no wav.scp) nor a folder of .wav files"
+                )
+            for f in files:
+                add_file(f)
+        elif p.suffix == ".scp":
+            recs = read_wav_scp(p, allow_commands)
+            data = DataDir(p.parent, recs, None, None, {r: r for r in recs}, allow_commands,
+                           command_timeout, {r: rec.where for r, rec in recs.items()})  # fmt: skip
+            for r in sorted(recs):
+                add(r, r, data)
+        else:
+            add_file(p)
+    files = DataDir(Path("."), loose, None, None, {u: u for u in loose},
+                    where={u: r.where for u, r in loose.items()})  # fmt: skip
+    return [(u, label, files if data is None else data) for u, label, data in out]
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -529,5 +581,6 @@ __all__ = [
     "run_wav_command",
     "write_ctm",
     "write_data_dir",
+    "utterances_of",
     "write_table",
 ]
