@@ -253,11 +253,11 @@ def _decode(args) -> int:
     from .features import SAMPLE_RATE
     from .recognizer import SpeechRecognizer
 
-    # every input is checked (headers, tables) before the model is loaded or anything decoded
-    items = kaldi.utterances_of(args.inputs, args.allow_wav_commands, args.command_timeout)
     recognizer = SpeechRecognizer.load(
         args.checkpoint, beam=args.beam, word_penalty=args.word_penalty
     )
+    # every input is checked (headers, tables) before anything is decoded
+    items = kaldi.utterances_of(args.inputs, args.allow_wav_commands, args.command_timeout)
     hyps, ctm = {}, []
     for utt, label, data in items:  # one utterance in memory at a time
         r = recognizer.recognize([data.audio(utt)], SAMPLE_RATE, nbest=args.nbest)[0]

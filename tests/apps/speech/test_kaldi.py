@@ -263,8 +263,15 @@ def test_the_cli_refuses_a_command_in_one_line_naming_the_flag(mixed, tmp_path, 
     (folder / "text").write_text("s1-a one\n")
     for f in ("utt2spk", "spk2utt"):
         (folder / f).unlink()
-    for argv in (["speech", "decode", str(folder), "--checkpoint", "none.pt"],
-                 ["speech", "evaluate", "none.pt", "--data", str(folder)]):  # fmt: skip
+    from apps.speech.graphs import Topology
+    from apps.speech.model import TDNN
+    from apps.speech.recognizer import SpeechRecognizer
+
+    top = Topology("ctc")
+    SpeechRecognizer(TDNN(top.num_columns, width=8), top).save(tmp_path / "r.pt")
+    model = str(tmp_path / "r.pt")
+    for argv in (["speech", "decode", str(folder), "--checkpoint", model],
+                 ["speech", "evaluate", model, "--data", str(folder)]):  # fmt: skip
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "wav.scp:1" in err and "--allow-wav-commands" in err

@@ -88,16 +88,16 @@ def test_nbest_and_lattice_on_request(tiny_recognizer, tiny_corpus):
     assert posteriors[0] == pytest.approx(r.confidence)
 
 
-def test_cli_generate_writes_wav_files_and_transcripts(tmp_path, capsys):
+def test_cli_generate_writes_a_kaldi_data_directory(tmp_path, capsys):
     argv = ["generate", "--utterances", "2", "--speakers", "2", "--quiet"]
-    assert main([*argv, "--cache-dir", str(tmp_path), "--wav-dir", str(tmp_path / "w")]) == 0
-    assert sorted(p.name for p in (tmp_path / "w").glob("*.wav")) == [
-        "train_00000.wav",
-        "train_00001.wav",
-    ]
-    lines = (tmp_path / "w" / "transcripts.tsv").read_text().splitlines()
-    assert len(lines) == 3 and all(w in corpus.WORDS for w in lines[1].split("\t")[1].split())
-    rate, audio = wavfile.read(tmp_path / "w" / "train_00000.wav")
+    assert main([*argv, "--cache-dir", str(tmp_path), "--data-dir", str(tmp_path / "w")]) == 0
+    wavs = sorted((tmp_path / "w" / "wav").glob("*.wav"))
+    assert [p.name.endswith(("-train-00000.wav", "-train-00001.wav")) for p in wavs] == [True] * 2
+    lines = (tmp_path / "w" / "text").read_text().splitlines()
+    assert len(lines) == 2 and all(w in corpus.WORDS for w in lines[0].split()[1:])
+    scp = dict(line.split(" ", 1) for line in (tmp_path / "w" / "wav.scp").read_text().splitlines())
+    assert sorted(scp.values()) == [str(p) for p in wavs]
+    rate, audio = wavfile.read(wavs[0])
     assert rate == corpus.SAMPLE_RATE and audio.dtype == np.int16 and audio.size > 1000
 
 
