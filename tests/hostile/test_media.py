@@ -5,8 +5,12 @@ file, before anything large is allocated or scipy is called."""
 
 from __future__ import annotations
 
+import shutil
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,3 +248,108 @@ def test_a_data_chunk_claiming_gigabytes_reads_only_what_the_file_holds(tmp_path
     (tmp_path / "stream.wav").write_bytes(bytes(data))
     wave, rate = media.read_wav(tmp_path / "stream.wav")
     assert rate == 16000 and wave.shape == (4,)
+
+
+# -- WAV sample formats, ranges and limits (issue 17: recordings as speech people keep them) --
+
+
+def _fmt_wav(fmt: bytes, samples: bytes, riff=b"RIFF", order="<", extra=b"") -> bytes:
+    body = b"WAVE" + extra + b"fmt " + struct.pack(order + "I", len(fmt)) + fmt
+    body += b"data" + struct.pack(order + "I", len(samples)) + samples
+    return riff + struct.pack(order + "I", len(body)) + body
+
+
+@pytest.mark.parametrize("order, riff", [("<", b"RIFF"), (">", b"RIFX")])
+def test_24_bit_stereo_in_either_byte_order(tmp_path, order, riff):
+    values = np.array([[0, 1 << 22], [-(1 << 23), (1 << 23) - 1], [-1, 5]], np.int64)  # [3, 2]
+    raw = b"".join(int(v).to_bytes(3, "little" if order == "<" else "big", signed=True)
+                   for v in values.reshape(-1))  # fmt: skip
+    fmt = struct.pack(order + "HHIIHH", 1, 2, 8000, 8000 * 6, 6, 24)
+    (tmp_path / "a.wav").write_bytes(_fmt_wav(fmt, raw, riff, order))
+    wave, rate = media.read_wav(tmp_path / "a.wav")
+    assert rate == 8000
+    np.testing.assert_array_equal(wave, values.mean(1) / float(1 << 23))
+
+
+def test_wave_format_extensible_float(tmp_path):
+    x = np.array([[0.25, -0.5], [1.0, 0.0]], "<f4")
+    guid_tail = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+    fmt = struct.pack("<HHIIHHHHI", 0xFFFE, 2, 44100, 44100 * 8, 8, 32, 22, 32, 3)
+    fmt += struct.pack("<H", 3) + guid_tail  # sub-format: IEEE float
+    (tmp_path / "ext.wav").write_bytes(_fmt_wav(fmt, x.tobytes()))
+    info = media.wav_info(tmp_path / "ext.wav")
+    assert (info.encoding, info.channels, info.rate, info.frames) == ("float", 2, 44100, 2)
+    np.testing.assert_allclose(media.read_wav(tmp_path / "ext.wav")[0], [-0.125, 0.5])
+
+
+def test_g711_a_law_and_mu_law_match_the_standard(tmp_path):
+    # ITU-T G.711 reference points (16-bit scale)
+    cases = {7: ([0xFF, 0x7F, 0x00, 0x80], [0, 0, -32124, 32124]),
+             6: ([0xD5, 0x55, 0xAA, 0x2A], [8, -8, 32256, -32256])}  # fmt: skip
+    for tag, (codes, want) in cases.items():
+        fmt = struct.pack("<HHIIHH", tag, 1, 8000, 8000, 1, 8)
+        (tmp_path / "g.wav").write_bytes(_fmt_wav(fmt, bytes(codes)))
+        np.testing.assert_array_equal(media.read_wav(tmp_path / "g.wav")[0] * 32768, want)
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
+@pytest.mark.parametrize("encoding", ["mu-law", "a-law"])
+def test_g711_matches_sox_on_every_code(tmp_path, encoding):
+    fmt = struct.pack("<HHIIHH", 7 if encoding == "mu-law" else 6, 1, 8000, 8000, 1, 8)
+    (tmp_path / "g.wav").write_bytes(_fmt_wav(fmt, bytes(range(256))))
+    subprocess.run(["sox", str(tmp_path / "g.wav"), "-e", "signed", "-b", "16",
+                    str(tmp_path / "pcm.wav")], check=True)  # fmt: skip
+    from scipy.io import wavfile
+
+    _, pcm = wavfile.read(tmp_path / "pcm.wav")
+    np.testing.assert_array_equal(media.read_wav(tmp_path / "g.wav")[0] * 32768, pcm)
+
+
+@pytest.mark.parametrize(
+    "tag, bits, block, problem",
+    [(2, 4, 1, "format tag 0x0002"), (1, 64, 8, "pcm samples of 8 bytes"),
+     (3, 16, 2, "float samples of 2 bytes")],
+)  # fmt: skip
+def test_unsupported_encodings_are_named(tmp_path, tag, bits, block, problem):
+    fmt = struct.pack("<HHIIHH", tag, 1, 8000, 8000 * block, block, bits)
+    (tmp_path / "u.wav").write_bytes(_fmt_wav(fmt, b"\0" * block * 4))
+    with pytest.raises(ValueError, match=rf"u.wav: unsupported WAV encoding \({problem}\)"):
+        media.read_wav(tmp_path / "u.wav")
+
+
+def test_a_range_reads_only_its_frames_and_is_checked(tmp_path):
+    samples = np.arange(-400, 400, dtype=np.int16) * 40
+    path = tmp_path / "r.wav"
+    path.write_bytes(_wav(rate=1000, samples=samples.astype("<i2").tobytes()))
+    wave, _ = media.read_wav(path, 0.1, 0.25)
+    np.testing.assert_array_equal(wave, samples[100:250] / 32768.0)
+    with pytest.raises(
+        ValueError, match=r"r.wav: the range 0.5 to 0.9 s is outside the recording \(0 to 0.800 s\)"
+    ):
+        media.read_wav(path, 0.5, 0.9)
+    with pytest.raises(
+        ValueError, match=r"r.wav: 800 frames \(1 s\) to read, more than the limit of 100"
+    ):
+        media.read_wav(path, max_frames=100)
+
+
+def test_huge_declared_sizes_allocate_nothing_large(tmp_path):
+    """RF64 whose ds64 chunk declares a terabyte of samples, read under a 1.5 GB address-space
+    cap in a subprocess: only the 4 frames the file holds are read."""
+    ds64 = b"ds64" + struct.pack("<I", 28) + struct.pack("<QQQI", 1 << 40, 1 << 40, 1 << 39, 0)
+    fmt = struct.pack("<HHIIHH", 1, 1, 16000, 32000, 2, 16)
+    data = bytearray(_fmt_wav(fmt, b"\1\0" * 4, riff=b"RF64", extra=ds64))
+    at = data.index(b"data") + 4
+    data[at : at + 4] = struct.pack("<I", 0xFFFFFFFF)
+    (tmp_path / "big.wav").write_bytes(bytes(data))
+    script = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))\n"
+        "from apps._common import media\n"
+        f"w, r = media.read_wav({str(tmp_path / 'big.wav')!r})\n"
+        "print(w.shape, r)\n"
+    )
+    root = Path(media.__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=root)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "(4,) 16000"
