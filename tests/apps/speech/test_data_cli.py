@@ -106,3 +106,30 @@ def test_train_on_data_dirs(tmp_path, capsys, generated):
     seconds = corpus.from_data_dir(train_dir).seconds()
     assert results["train_minutes_of_audio"] == pytest.approx(seconds / 60)
     assert (tmp_path / "out" / "ctc.pt").exists()
+
+
+def test_tune_on_a_data_dir(tmp_path, capsys, generated, tiny_recognizer):
+    from apps.speech.recognizer import SpeechRecognizer
+
+    rec, _ = tiny_recognizer
+    rec.save(tmp_path / "r.pt")
+    argv = ["tune", str(tmp_path / "r.pt"), "--data", str(generated), "--conditions", "clean"]
+    assert main([*argv, "--penalties", "0,50", "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    report = (tmp_path / "t" / "tuning_r.md").read_text()
+    assert f"on 4 dev utterances from {generated} of 2 speakers" in report
+    data = corpus.from_data_dir(generated)
+    energies = rec.energies([features_of(u.audio) for u in data.utterances])
+    refs = [u.text.split() for u in data.utterances]
+    wers = {}
+    for p in (0.0, 50.0):
+        hyps = [r.words for r in rec.decode_energies(energies, word_penalty=p)]
+        wers[p] = evaluate.score(refs, hyps).wer
+    best = min(wers, key=lambda p: (round(wers[p], 12), p))
+    assert SpeechRecognizer.load(tmp_path / "t" / "r_tuned.pt").word_penalty == best
+    assert f"| penalty 50 | {wers[50.0]:.2%} |" in report
+
+
+def features_of(audio):
+    from apps.speech import features
+
+    return features.log_mel(audio)
