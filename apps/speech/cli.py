@@ -418,7 +418,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="WAV files (1 to 768 kHz; all channels are averaged), folders of .wav files, "
         "wav.scp files (*.scp) or Kaldi data directories",
     )
-    q.add_argument("--out", help="write a Kaldi text file (<out>/text) and a CTM (<out>/ctm)")
+    q.add_argument(
+        "--out",
+        help="write the words as a Kaldi text file (OUT/text) and a CTM (OUT/ctm: "
+        "'<utterance> 1 <start> <duration> <word> <confidence>', seconds from the utterance's "
+        "start; the confidence is the posterior of the utterance's best word string)",
+    )
     q.add_argument("--quiet", action="store_true", help="print nothing per utterance")
     _add_wav_command_args(q, timeout=True)
     q.add_argument("--checkpoint", required=True)

@@ -52,6 +52,7 @@ MAX_OVERSHOOT = 0.5  # seconds a segment may run past its recording's end (Kaldi
 COMMAND_TIMEOUT = 60.0  # seconds a wav.scp command may run
 # A command's output is held in memory before it is read as a WAV file.
 MAX_COMMAND_BYTES = 1 << 28
+MAX_LINE_BYTES = 1 << 20  # a table line is an id and a path, a command or a transcript
 _SHELL_SYNTAX = set("$`*?[]{}~")  # expansions: such a command goes to /bin/sh as written
 _OPERATORS = set("();<>|&")
 
@@ -273,8 +274,7 @@ def _read_speakers(folder: Path, where: Mapping[str, str]) -> dict[str, str]:
                     if u not in utt2spk or utt2spk[u][0] != spk:
                         said = f"says {utt2spk[u][0]}" if u in utt2spk else "has no line for it"
                         raise ValueError(
-                            f"{line}: utterance {u} is under {spk}, but "
-                            f"{folder / UTT2SPK} {said}"
+                            f"{line}: utterance {u} is under {spk}, but {folder / UTT2SPK} {said}"
                         )
             for u, (_, line) in utt2spk.items():
                 if u not in owner:
@@ -337,11 +337,13 @@ def _seconds(value: str, where: str) -> float:
 
 def _table(path: Path, seen: Mapping[str, object]) -> Iterator[tuple[str, str, str]]:
     """("file:line", key, rest of the line) of each line of a Kaldi table; ValueError for a
-    line that is empty, starts with white space, is not UTF-8, or repeats a key in ``seen``
-    (the caller's dict, filled as it goes)."""
+    line that is empty, starts with white space, is not UTF-8, is longer than
+    MAX_LINE_BYTES, or repeats a key in ``seen`` (the caller's dict, filled as it goes)."""
     with open(path, "rb") as f:  # OSError names the file
-        for number, raw in enumerate(f, start=1):
+        for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), start=1):
             where = f"{path}:{number}"
+            if len(raw) > MAX_LINE_BYTES:
+                raise ValueError(f"{where}: the line is longer than {MAX_LINE_BYTES} bytes")
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:

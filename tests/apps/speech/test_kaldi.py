@@ -148,6 +148,14 @@ def test_text_that_is_not_utf8_names_the_line(mixed):
         kaldi.read_data_dir(folder)
 
 
+def test_a_line_longer_than_the_limit_is_refused_without_reading_it_all(mixed, monkeypatch):
+    folder, _ = mixed
+    monkeypatch.setattr(kaldi, "MAX_LINE_BYTES", 100)
+    (folder / "text").write_text("s1-a one\ns1-b " + "oh " * 1000 + "\n")
+    with pytest.raises(ValueError, match=r"text:2: the line is longer than 100 bytes"):
+        kaldi.read_data_dir(folder)
+
+
 def test_without_utt2spk_each_utterance_is_its_own_speaker(mixed):
     folder, _ = mixed
     (folder / "utt2spk").unlink()
