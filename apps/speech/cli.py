@@ -284,7 +284,8 @@ def _decode(args) -> int:
 
 
 def _add_wav_command_args(p: argparse.ArgumentParser, timeout: bool = False) -> None:
-    from .kaldi import ALLOW_COMMANDS_FLAG, COMMAND_TIMEOUT
+    from .kaldi import ALLOW_COMMANDS_FLAG
+    from .wav_commands import COMMAND_TIMEOUT
 
     p.add_argument(
         ALLOW_COMMANDS_FLAG,

@@ -31,10 +31,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import shlex
-import signal
-import subprocess
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,16 +41,12 @@ from gtn._atomic import atomic_write
 
 from .._common.media import WavInfo, read_wav, wav_info
 from .features import as_16k
+from .wav_commands import COMMAND_TIMEOUT, run_wav_command
 
 WAV_SCP, TEXT, UTT2SPK, SPK2UTT, SEGMENTS = "wav.scp", "text", "utt2spk", "spk2utt", "segments"
 ALLOW_COMMANDS_FLAG = "--allow-wav-commands"
 MAX_OVERSHOOT = 0.5  # seconds a segment may run past its recording's end (Kaldi's default)
-COMMAND_TIMEOUT = 60.0  # seconds a wav.scp command may run
-# A command's output is held in memory before it is read as a WAV file.
-MAX_COMMAND_BYTES = 1 << 28
 MAX_LINE_BYTES = 1 << 20  # a table line is an id and a path, a command or a transcript
-_SHELL_SYNTAX = set("$`*?[]{}~")  # expansions: such a command goes to /bin/sh as written
-_OPERATORS = set("();<>|&")
 
 
 @dataclass(frozen=True)
@@ -427,100 +419,6 @@ def utterances_of(
     return [(u, label, files if data is None else data) for u, label, data in out]
 
 
-# -- commands -----------------------------------------------------------------------------------
-
-
-def command_argv(command: str) -> list[str] | None:
-    """The argument vector of a ``wav.scp`` command that needs no shell (one program, no
-    operators, no expansions), or None when only ``/bin/sh -c`` can run it as written.
-
-    >>> command_argv("sph2pipe -f wav -p -c 1 'a b.sph'")
-    ['sph2pipe', '-f', 'wav', '-p', '-c', '1', 'a b.sph']
-    >>> command_argv("gunzip -c a.wav.gz | sox -t wav - -r 16000 -t wav -") is None
-    True
-    """
-    if _SHELL_SYNTAX & set(command):
-        return None
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    try:
-        tokens = list(lexer)
-    except ValueError:  # unbalanced quotes: let the shell report it
-        return None
-    if not tokens or any(set(t) <= _OPERATORS for t in tokens):
-        return None
-    return tokens
-
-
-def run_wav_command(
-    command: str,
-    where: str,
-    timeout: float = COMMAND_TIMEOUT,
-    max_bytes: int = MAX_COMMAND_BYTES,
-) -> bytes:
-    """The standard output of a ``wav.scp`` command (without its final ``|``), run without a
-    shell where :func:`command_argv` allows, with no standard input, killed (with its process
-    group) after ``timeout`` seconds or ``max_bytes`` of output. ValueError naming ``where``
-    when it cannot start, fails, runs too long or writes too much."""
-    argv = command_argv(command)
-    try:
-        proc = subprocess.Popen(
-            argv if argv is not None else ["/bin/sh", "-c", command],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a pipeline is killed whole
-        )
-    except OSError as err:
-        raise ValueError(f"{where}: cannot run {_short(command)}: {err.strerror}") from None
-    out, err = bytearray(), bytearray()
-    too_much = threading.Event()
-
-    def pump(stream, buffer: bytearray, limit: int | None) -> None:
-        while chunk := stream.read1(1 << 16):
-            if limit is not None and len(buffer) + len(chunk) > limit:
-                too_much.set()
-                _kill(proc)
-                return
-            buffer += chunk
-            if limit is None and len(buffer) > 4096:
-                del buffer[:-4096]  # keep the end of standard error for the message
-
-    readers = [
-        threading.Thread(target=pump, args=(proc.stdout, out, max_bytes), daemon=True),
-        threading.Thread(target=pump, args=(proc.stderr, err, None), daemon=True),
-    ]
-    for r in readers:
-        r.start()
-    try:
-        status = proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        proc.wait()
-        raise ValueError(
-            f"{where}: the command did not finish in {timeout:g} s ({_short(command)})"
-        ) from None
-    finally:
-        for r in readers:
-            r.join(5)
-        proc.stdout.close()
-        proc.stderr.close()
-    if too_much.is_set():
-        raise ValueError(f"{where}: the command wrote more than {max_bytes} bytes; cut it shorter")
-    if status != 0:
-        last = err.decode("utf-8", "replace").strip().splitlines()
-        said = f": {last[-1]}" if last else ""
-        raise ValueError(f"{where}: the command exited with status {status}{said}")
-    return bytes(out)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 # -- writing ------------------------------------------------------------------------------------
 
 
@@ -575,12 +473,10 @@ __all__ = [
     "DataDir",
     "Recording",
     "Segment",
-    "command_argv",
     "read_data_dir",
     "read_text",
     "read_utt2spk",
     "read_wav_scp",
-    "run_wav_command",
     "write_ctm",
     "write_data_dir",
     "utterances_of",

@@ -13,7 +13,7 @@ import pytest
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
-from apps.speech import corpus, kaldi
+from apps.speech import corpus, kaldi, wav_commands
 
 RNG = np.random.default_rng(7)
 
@@ -288,9 +288,12 @@ def test_the_cli_refuses_a_command_in_one_line_naming_the_flag(mixed, tmp_path, 
 
 def test_allowed_commands_run_without_a_shell_where_possible(mixed, tmp_path):
     folder, expected = mixed
-    assert kaldi.command_argv(f"cat {tmp_path / 'c.wav'}") == ["cat", str(tmp_path / "c.wav")]
-    assert kaldi.command_argv("cat a.wav > b.wav") is None
-    assert kaldi.command_argv("cat $HOME/a.wav") is None
+    assert wav_commands.command_argv(f"cat {tmp_path / 'c.wav'}") == [
+        "cat",
+        str(tmp_path / "c.wav"),
+    ]
+    assert wav_commands.command_argv("cat a.wav > b.wav") is None
+    assert wav_commands.command_argv("cat $HOME/a.wav") is None
     (folder / "wav.scp").write_text(
         f"s1-a cat {tmp_path / 'a.wav'} |\n"
         f"s1-b cat {tmp_path / 'b.wav'} | cat |\n"  # a pipeline: /bin/sh runs it
@@ -303,13 +306,13 @@ def test_allowed_commands_run_without_a_shell_where_possible(mixed, tmp_path):
 
 def test_a_failing_slow_or_flooding_command_is_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"x:1: the command exited with status 3: oops"):
-        kaldi.run_wav_command("echo oops >&2; exit 3", "x:1")
+        wav_commands.run_wav_command("echo oops >&2; exit 3", "x:1")
     with pytest.raises(ValueError, match=r"x:2: the command did not finish in 0.5 s"):
-        kaldi.run_wav_command("sleep 30", "x:2", timeout=0.5)
+        wav_commands.run_wav_command("sleep 30", "x:2", timeout=0.5)
     with pytest.raises(ValueError, match=r"x:3: the command wrote more than 100000 bytes"):
-        kaldi.run_wav_command("yes", "x:3", max_bytes=100_000)
+        wav_commands.run_wav_command("yes", "x:3", max_bytes=100_000)
     with pytest.raises(ValueError, match=r"x:4: cannot run 'no-such-program-here a.wav'"):
-        kaldi.run_wav_command("no-such-program-here a.wav", "x:4")
+        wav_commands.run_wav_command("no-such-program-here a.wav", "x:4")
 
 
 def test_a_command_that_writes_no_wav_names_the_line(tmp_path):
