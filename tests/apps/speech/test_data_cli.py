@@ -133,3 +133,45 @@ def features_of(audio):
     from apps.speech import features
 
     return features.log_mel(audio)
+
+
+def test_decode_runs_wav_scp_commands_only_when_allowed(
+    tmp_path, capsys, generated, tiny_recognizer
+):
+    rec, _ = tiny_recognizer
+    rec.save(tmp_path / "r.pt")
+    piped = tmp_path / "piped"
+    piped.mkdir()
+    lines = (generated / "wav.scp").read_text().splitlines()
+    (piped / "wav.scp").write_text(
+        "".join(f"{u} cat {p} |\n" for u, p in (x.split(" ", 1) for x in lines))
+    )
+    argv = ["decode", "--checkpoint", str(tmp_path / "r.pt"), "--quiet"]
+    assert main([*argv, str(piped), "--out", str(tmp_path / "a")]) == 2
+    assert "--allow-wav-commands" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    assert main([*argv, str(piped), "--out", str(tmp_path / "a"), "--allow-wav-commands"]) == 0
+    assert main([*argv, str(generated), "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "a" / "text").read_text() == (tmp_path / "b" / "text").read_text()
+    assert (tmp_path / "a" / "ctm").read_text() == (tmp_path / "b" / "ctm").read_text()
+
+
+def test_training_corpora_from_data_dirs_pass_the_command_opt_in(tmp_path, generated):
+    from dataclasses import replace
+
+    from apps.speech.experiment import DEMO, load_corpora
+
+    piped = tmp_path / "piped"
+    piped.mkdir()
+    for name in ("text", "utt2spk", "spk2utt"):
+        (piped / name).write_text((generated / name).read_text().upper())
+    scp = []
+    for line in (generated / "wav.scp").read_text().splitlines():
+        utt, path = line.split(" ", 1)
+        scp.append(f"{utt.upper()} cat {path} |\n")  # upper-case ids: other speakers
+    (piped / "wav.scp").write_text("".join(scp))
+    config = replace(DEMO, train_data=str(piped), test_data=str(generated))
+    with pytest.raises(ValueError, match="--allow-wav-commands"):
+        load_corpora(config, progress=False)
+    train, test = load_corpora(replace(config, allow_wav_commands=True), progress=False)
+    assert [u.words for u in train.utterances] == [u.words for u in test.utterances]  # upper case
+    np.testing.assert_array_equal(train.utterances[0].audio, test.utterances[0].audio)
