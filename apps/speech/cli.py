@@ -150,7 +150,8 @@ def _evaluate(args) -> int:
             )
     table = evaluate.format_table(rows)
     source = f" from {args.data}" if args.data else ""
-    head = f"{len(test)} test utterances{source}, {len(test.speakers)} held-out speakers"
+    speakers = "speakers" if args.data else "held-out speakers"
+    head = f"{len(test)} test utterances{source}, {len(test.speakers)} {speakers}"
     text = "\n\n".join([head, table, *timing]) + "\n"
     print(text, end="")
     with atomic_write(out / "evaluation.md") as f:
@@ -225,7 +226,8 @@ def _tune(args) -> int:
         )
         head = (
             f"{name}: word penalty on {len(dev)} dev utterances {source} of "
-            f"{len(dev.speakers)} speakers; best {best:g} (lowest mean WER)"
+            f"{len(dev.speakers)} {'' if args.data else 'training '}speakers; best {best:g} "
+            "(lowest mean WER)"
         )
         text = head + "\n\n" + tune.format_sweep(rows) + "\n"
         print(text)
@@ -238,14 +240,6 @@ def _tune(args) -> int:
         recognizer.save(target)
         print(f"wrote {target} (word_penalty {best:g}) and {out / f'tuning_{name}.md'}")
     return 0
-
-
-def read_wav(path: str) -> tuple[np.ndarray, int]:
-    """(float waveform [N] in [-1, 1], sample rate) of a WAV file, channels averaged; the
-    header is checked first (see apps._common.media.read_wav)."""
-    from .._common.media import read_wav as read
-
-    return read(path)
 
 
 def _decode(args) -> int:

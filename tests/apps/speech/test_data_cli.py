@@ -56,7 +56,7 @@ def test_evaluate_a_checkpoint_on_a_data_dir(tmp_path, capsys, generated, tiny_r
     argv = ["evaluate", str(tmp_path / "r.pt"), "--data", str(generated), "--conditions", "clean"]
     assert main([*argv, "--out", str(tmp_path / "ev"), "--quiet"]) == 0
     text = (tmp_path / "ev" / "evaluation.md").read_text()
-    assert text.startswith(f"4 test utterances from {generated}, 2 held-out speakers")
+    assert text.startswith(f"4 test utterances from {generated}, 2 speakers")
     data = corpus.from_data_dir(generated)
     results = rec.recognize([u.audio for u in data.utterances], 16000)
     want = evaluate.score([u.text.split() for u in data.utterances], [r.words for r in results])
