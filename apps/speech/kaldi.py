@@ -88,6 +88,9 @@ class DataDir:
     allow_commands: bool = False
     command_timeout: float = COMMAND_TIMEOUT
     where: dict[str, str] = field(default_factory=dict)  # utterance id -> its audio's line
+    # the last command's output: the segments of one piped recording run its command once
+    # (utterance ids sort by recording); one recording's bytes are held, never more
+    _piped: tuple[str, bytes] | None = field(default=None, repr=False)
 
     @property
     def utterances(self) -> list[str]:
@@ -115,7 +118,13 @@ class DataDir:
         rec = self.recordings[seg.recording if seg else utterance]
         if rec.command is not None:
             where = f"{rec.where} (output of the command)"
-            source = io.BytesIO(run_wav_command(rec.command, rec.where, self.command_timeout))
+            if self._piped is None or self._piped[0] != rec.id:
+                self._piped = None  # drop the previous recording's bytes before running
+                self._piped = (
+                    rec.id,
+                    run_wav_command(rec.command, rec.where, self.command_timeout),
+                )
+            source = io.BytesIO(self._piped[1])
         else:
             where, source = rec.path, rec.path
         if seg is None:

@@ -220,6 +220,17 @@ def test_bad_segments_name_the_line(long_recording, line, message):
         kaldi.read_data_dir(folder)
 
 
+def test_segments_of_a_piped_recording_run_its_command_once(long_recording, tmp_path):
+    folder, mono = long_recording
+    log = tmp_path / "runs"
+    (tmp_path / "play.sh").write_text(f'echo run >> "{log}"\ncat "{tmp_path / "rec.wav"}"\n')
+    (folder / "wav.scp").write_text(f"rec1 sh {tmp_path / 'play.sh'} |\n")
+    data = kaldi.read_data_dir(folder, allow_commands=True)
+    parts = [data.waveform(u)[0] for u in data.utterances]
+    np.testing.assert_allclose(np.concatenate(parts), mono)
+    assert log.read_text() == "run\n"
+
+
 def test_a_segment_overshooting_by_less_than_half_a_second_is_cut_at_the_end(long_recording):
     folder, mono = long_recording
     (folder / "segments").write_text("u1 rec1 2.5 3.4\n")
