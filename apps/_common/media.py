@@ -8,10 +8,11 @@ an application can use, so a tiny file cannot ask for gigabytes.
   8-bit grey is v / 255; 16-bit grey v / 65535 (not clipped to 8 bits); 1-bit 0 / 1; colour
   and palette images by luminance (ITU-R 601-2, as Pillow's ``convert("L")``); transparency is
   composited onto white (a transparent pixel reads as paper, not as ink).
-- :func:`read_wav`: PCM (8/16/24/32-bit), float, A-law or mu-law WAV -> (float64 [N] in
-  [-1, 1], sample rate), channels averaged; the header (sample rate, channels, sample size)
-  is checked and the number of frames to read bounded before anything is allocated; a range
-  of seconds reads only those frames. :func:`wav_info` reads the header alone.
+- :func:`read_wav`: PCM (8/16/24/32-bit), float, A-law or mu-law WAV, or uncompressed NIST
+  SPHERE -> (float64 [N] in [-1, 1], sample rate), channels averaged; the header (sample
+  rate, channels, sample size) is checked and the number of frames to read bounded before
+  anything is allocated; a range of seconds reads only those frames. :func:`wav_info` reads
+  the header alone.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ _FMT_BYTES = 64  # enough for WAVE_FORMAT_EXTENSIBLE (40 bytes); the rest of a f
 _TAGS = {1: "pcm", 3: "float", 6: "alaw", 7: "mulaw"}
 _EXTENSIBLE = 0xFFFE
 _UNKNOWN_SIZES = (0xFFFFFFFF,)  # RF64's placeholder; the true size is in its ds64 chunk
+_SPHERE_HEADER_LIMIT = 1 << 16  # SPHERE headers are 1,024 bytes, rarely a few times that
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,8 @@ def read_wav(
     ``start`` to ``end`` seconds (None: the end of the file) are read, in blocks, so memory is
     that of the result. Integers are scaled by their container's full range (8-bit WAV is
     unsigned; 24-bit in 3 bytes); float samples are kept; A-law and mu-law are expanded by
-    G.711. ``where`` names the source in errors (default: the path).
+    G.711. A NIST SPHERE file (uncompressed) is read the same way. ``where`` names the source
+    in errors (default: the path).
 
     Raises:
         ValueError: naming the file, for a file that is not RIFF/RIFX/RF64 WAVE, a sample rate
@@ -250,8 +253,10 @@ def _parse_header(f, where: str) -> WavInfo:
     size = f.seek(0, io.SEEK_END)
     f.seek(0)
     head = f.read(12)
+    if head[:8] == b"NIST_1A\n":
+        return _parse_sphere(f, size, where)
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX", b"RF64") or head[8:12] != b"WAVE":
-        raise ValueError(f"{where} is not a WAV file (no RIFF/WAVE header)")
+        raise ValueError(f"{where} is not a WAV file (no RIFF/WAVE or NIST SPHERE header)")
     order = ">" if head[:4] == b"RIFX" else "<"
     fmt, ds64_data = None, None
     pos = 12
@@ -279,6 +284,69 @@ def _parse_header(f, where: str) -> WavInfo:
     if fmt is None:
         raise ValueError(f"{where}: no WAV fmt chunk before the samples")
     raise ValueError(f"{where}: no WAV data chunk")
+
+
+def _parse_sphere(f, size: int, where: str) -> WavInfo:
+    """The header of a NIST SPHERE file (TIDIGITS, TIMIT, WSJ keep their audio so): an ASCII
+    header of ``name -type value`` lines up to ``end_head``, its size on the second line.
+    Uncompressed PCM, mu-law and A-law are read; shorten-compressed files are refused with
+    the command that decompresses them."""
+    f.seek(0)
+    lines = f.read(min(size, 64)).split(b"\n")
+    try:
+        header_bytes = int(lines[1])
+    except (IndexError, ValueError):
+        header_bytes = -1
+    if not 16 <= header_bytes <= min(size, _SPHERE_HEADER_LIMIT):
+        raise ValueError(f"{where}: the NIST SPHERE header declares {lines[1][:20]!r} bytes")
+    f.seek(0)
+    fields = {}
+    for line in f.read(header_bytes).decode("ascii", "replace").split("\n")[2:]:
+        parts = line.strip().split(None, 2)
+        if parts == ["end_head"]:
+            break
+        if len(parts) == 3:
+            fields[parts[0]] = parts[2]
+    try:
+        rate = int(fields["sample_rate"])
+        channels = int(fields.get("channel_count", "1"))
+        width = int(fields.get("sample_n_bytes", "2"))
+        declared = int(fields["sample_count"]) if "sample_count" in fields else None
+    except KeyError as err:
+        raise ValueError(f"{where}: the NIST SPHERE header has no {err.args[0]}") from None
+    except ValueError:
+        raise ValueError(
+            f"{where}: the NIST SPHERE header holds a field that is not a number"
+        ) from None
+    coding = fields.get("sample_coding", "pcm").lower()
+    byte_format = fields.get("sample_byte_format", "01" if width > 1 else "1")
+    if channels < 1:
+        raise ValueError(f"{where}: the SPHERE header declares {channels} channels")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"{where}: the SPHERE header declares a sample rate of {rate} Hz; expected "
+            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz"
+        )
+    encoding = {"pcm": "pcm", "ulaw": "mulaw", "mu-law": "mulaw", "alaw": "alaw"}.get(coding)
+    if encoding is None:
+        raise ValueError(
+            f"{where}: SPHERE sample coding {coding!r} is not read here; decompress it with "
+            "`sph2pipe -f wav FILE |` in wav.scp (run with --allow-wav-commands)"
+        )
+    order = None
+    if width in ((2, 3, 4) if encoding == "pcm" else (1,)):
+        natural = "".join(str(i) for i in range(width))
+        # one-byte samples have no byte order (SPHERE writes "1")
+        order = "<" if width == 1 else {natural: "<", natural[::-1]: ">"}.get(byte_format)
+    if order is None:
+        raise ValueError(
+            f"{where}: unsupported SPHERE samples ({coding}, {width} bytes, byte order "
+            f"{byte_format!r})"
+        )
+    frames = (size - header_bytes) // (channels * width)
+    if declared is not None and 0 <= declared < frames:
+        frames = declared
+    return WavInfo(channels, rate, encoding, width, order, header_bytes, frames)
 
 
 def _check_fmt(body: bytes, order: str, where: str) -> tuple[int, int, str, int]:
