@@ -360,3 +360,16 @@ def test_a_synthetic_corpus_round_trips_through_a_data_dir(tmp_path, tiny_corpus
 def test_write_table_refuses_ids_with_white_space(tmp_path):
     with pytest.raises(ValueError, match="cannot be an id"):
         kaldi.write_table(tmp_path / "text", {"a b": ["one"]})
+
+
+def test_written_and_cached_corpora_give_the_same_features(tmp_path, tiny_corpus):
+    from apps.speech.train import prepare
+
+    back = corpus.from_data_dir(corpus.write_data_dir(tiny_corpus, tmp_path / "train"))
+    index = {u.utt_id: int(u.utt_id.rsplit("-", 1)[1]) for u in back.utterances}
+    mine = prepare(back, ("clean",), dither=3e-4)
+    theirs = prepare(tiny_corpus, ("clean",), dither=3e-4)
+    for u, f in zip(back.utterances, mine.features, strict=True):
+        i = index[u.utt_id]
+        assert u.words == tiny_corpus.utterances[i].words
+        np.testing.assert_array_equal(f.numpy(), theirs.features[i].numpy())
