@@ -7,7 +7,8 @@ an application can use, so a tiny file cannot ask for gigabytes.
 - :func:`read_grey`: any image Pillow reads -> float32 [H, W] in [0, 1] (0 black, 1 white).
   8-bit grey is v / 255; 16-bit grey v / 65535 (not clipped to 8 bits); 1-bit 0 / 1; colour
   and palette images by luminance (ITU-R 601-2, as Pillow's ``convert("L")``); transparency is
-  composited onto white (a transparent pixel reads as paper, not as ink).
+  composited onto white (a transparent pixel reads as paper, not as ink); an EXIF orientation
+  tag is applied (phones and scanners store the pixels rotated and say so in the tag).
 - :func:`read_wav`: PCM or float WAV -> (float64 [N] in [-1, 1], sample rate), channels
   averaged; the header (sample rate, channels, sample size) is checked before scipy decodes
   the samples.
@@ -63,7 +64,7 @@ def read_grey(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarr
             try:
                 im.seek(0)
                 im.load()
-                grey = _to_grey(im, where)
+                grey = _to_grey(_upright(im), where)
             except (ValueError, MemoryError):
                 raise
             except Exception as err:  # Pillow's decoders fail on hostile bytes in many ways
@@ -83,6 +84,14 @@ def _open_unchecked(image_module, f):
             return image_module.open(f)
     finally:
         image_module.MAX_IMAGE_PIXELS = saved
+
+
+def _upright(im):
+    """The image as it is meant to be seen: its EXIF orientation (tag 0x0112) applied."""
+    from PIL import ImageOps
+
+    orientation = im.getexif().get(0x0112, 1)
+    return im if orientation in (1, None) else ImageOps.exif_transpose(im)
 
 
 def _to_grey(im, where: str) -> np.ndarray:
