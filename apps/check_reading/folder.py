@@ -176,19 +176,23 @@ def list_images(folder: str | os.PathLike) -> list[Entry]:
     return [Entry(0, n, resolve_image(folder, root, n, where), None) for n in names]
 
 
-def load_field_image(path: Path, where: str, max_pixels: int = MAX_FIELD_PIXELS) -> np.ndarray:
+def load_field_image(
+    path: Path, where: str | None = None, max_pixels: int = MAX_FIELD_PIXELS
+) -> np.ndarray:
     """uint8 [H, W] (dark ink on white) of an image file, in the reader's convention (see
-    :func:`.reader.check_image`); ValueError prefixed with ``where``."""
+    :func:`.reader.check_image`); ValueError naming the file, prefixed with ``where``."""
     try:
         grey = read_grey(path, max_pixels=max_pixels)
+        if min(grey.shape) < MIN_SIDE:
+            height, width = grey.shape
+            raise ValueError(
+                f"{path} is {width}×{height} pixels; a field image needs at least {MIN_SIDE} "
+                "each way"
+            )
     except ValueError as err:
+        if where is None:
+            raise
         raise ValueError(f"{where}: {err}") from None
-    if min(grey.shape) < MIN_SIDE:
-        height, width = grey.shape
-        raise ValueError(
-            f"{where}: {path.name} is {width}×{height} pixels; a field image needs at least "
-            f"{MIN_SIDE} each way"
-        )
     return np.round(grey * 255.0).astype(np.uint8)
 
 
@@ -201,13 +205,13 @@ def read_images(
     """The images of ``entries`` as uint8 [H, W]; ``where`` names the labels file or folder."""
     images, total = [], 0
     for e in entries:
-        at = f"{where} line {e.line}" if e.line else str(e.path)
+        at = f"{where} line {e.line}" if e.line else None
         image = load_field_image(e.path, at, max_pixels)
         total += image.size
         if total > max_total_pixels:
             raise ValueError(
-                f"{at}: the images up to here hold {total} pixels, more than the limit of "
-                f"{max_total_pixels} for one folder"
+                f"{at or e.path}: the images up to here hold {total} pixels, more than the "
+                f"limit of {max_total_pixels} for one folder"
             )
         images.append(image)
     return images
