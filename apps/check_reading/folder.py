@@ -101,7 +101,7 @@ def read_labels(path: str | os.PathLike) -> list[Entry]:
     root = folder.resolve()
     entries: list[Entry] = []
     seen: dict[Path, int] = {}
-    rows = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = csv.reader(io.StringIO(text, newline=""), strict=True, skipinitialspace=True)
     first = True
     try:
         for row in rows:
