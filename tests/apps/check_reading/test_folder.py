@@ -328,6 +328,28 @@ def test_train_from_folders_equals_training_on_the_same_generated_fields(tmp_pat
     assert disk == memory
 
 
+def test_real_images_train_the_global_systems_and_the_sdnn_from_a_local_checkpoint(
+    mixed_folder, readers, tmp_path
+):
+    from apps.check_reading.experiment import Config, run
+
+    config = Config(
+        train_folder=str(mixed_folder),
+        test_folder=str(mixed_folder / "labels.csv"),
+        local_checkpoint=str(readers / "seg.pt"),
+        losses=("nll",),
+        global_epochs=1,
+        batch_size=4,
+        sdnn_epochs=1,
+    )
+    rows = run(config, tmp_path / "out", progress=False, figure_fields=0)
+    assert list(rows) == ["local", "global nll", "space displacement", "global nll x sdnn"]
+    assert all(row["fields"] == 8 for row in rows.values())
+    before = CheckReader.load(readers / "seg.pt").model.recognizer.state_dict()
+    after = CheckReader.load(tmp_path / "out" / "global_nll.pt").model.recognizer.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # it learned from them
+
+
 def test_training_locally_on_real_images_is_refused_before_any_work(mixed_folder, tmp_path, capsys):
     argv = [
         "check-reading",
