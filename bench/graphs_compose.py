@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 import gtn
-from gtn._threads import sync_threads
 from gtn.compose import compose
+from gtn.utils import sync_threads
 
 REPEATS = 11
 TARGET = 1.5

@@ -32,7 +32,7 @@ from urllib.parse import quote
 import torch
 
 import gtn
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
 from .beam_search import check_emissions, decode
 from .emissions import EmissionsFile, not_energies

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
 
 class OperatingPoint(NamedTuple):

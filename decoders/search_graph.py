@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import gtn
-from gtn._csr import csr
-from gtn._topo import _topo_one as topological_order
+from gtn.utils import csr, topological_order
 
 _CACHE_KEY = "decoders.search_graph"
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from gtn._atomic import atomic_write, remove_stale_temporaries
+from gtn.utils import atomic_write, remove_stale_temporaries
 
 VERSION = 2  # version 1: the apps' earlier files, which carried no digest
 MAX_DEPTH = 64  # nesting of the payload; ours is at most 6 deep

@@ -31,7 +31,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
-from gtn._atomic import remove_stale_temporaries
+from gtn.utils import remove_stale_temporaries
 
 from .checkpoint import CheckpointError, ensure_writable, read_checkpoint, write_checkpoint
 

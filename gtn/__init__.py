@@ -11,7 +11,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # _cache_dir before the others: it chooses numba's cache folder before any kernel is defined.
-from . import _cache_dir, dense_lattice, drawing, io, nx  # noqa: E402, F401 (_cache_dir: for its effect)
+from . import _cache_dir, dense_lattice, drawing, io, nx, utils  # noqa: E402, F401 (_cache_dir: for its effect)
 from ._format_error import FormatError
 from ._topo import is_acyclic
 from .builder import GraphBuilder
@@ -108,5 +108,11 @@ __all__ = [
     "to_svg",
     "top_sort",
     "union",
+    "utils",
     "write_att",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public names: the private modules a package import leaves behind are not API."""
+    return sorted(__all__)

@@ -7,7 +7,8 @@ an application can use, so a tiny file cannot ask for gigabytes.
 - :func:`read_grey`: any image Pillow reads -> float32 [H, W] in [0, 1] (0 black, 1 white).
   8-bit grey is v / 255; 16-bit grey v / 65535 (not clipped to 8 bits); 1-bit 0 / 1; colour
   and palette images by luminance (ITU-R 601-2, as Pillow's ``convert("L")``); transparency is
-  composited onto white (a transparent pixel reads as paper, not as ink).
+  composited onto white (a transparent pixel reads as paper, not as ink); an EXIF orientation
+  tag is applied (phones and scanners store the pixels rotated and say so in the tag).
 - :func:`read_wav`: PCM (8/16/24/32-bit), float, A-law or mu-law WAV, or uncompressed NIST
   SPHERE -> (float64 [N] in [-1, 1], sample rate), channels averaged; the header (sample
   rate, channels, sample size) is checked and the number of frames to read bounded before
@@ -66,7 +67,7 @@ def read_grey(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarr
             try:
                 im.seek(0)
                 im.load()
-                grey = _to_grey(im, where)
+                grey = _to_grey(_upright(im), where)
             except (ValueError, MemoryError):
                 raise
             except Exception as err:  # Pillow's decoders fail on hostile bytes in many ways
@@ -86,6 +87,14 @@ def _open_unchecked(image_module, f):
             return image_module.open(f)
     finally:
         image_module.MAX_IMAGE_PIXELS = saved
+
+
+def _upright(im):
+    """The image as it is meant to be seen: its EXIF orientation (tag 0x0112) applied."""
+    from PIL import ImageOps
+
+    orientation = im.getexif().get(0x0112, 1)
+    return im if orientation in (1, None) else ImageOps.exif_transpose(im)
 
 
 def _to_grey(im, where: str) -> np.ndarray:

@@ -13,13 +13,13 @@ import torch
 
 from gtn._atomic import atomic_write
 
-from . import data, evaluate, figures
+from . import data, evaluate, figures, folder
 from .combine import combine
 from .model import CheckReaderModel
 from .reader import CheckReader, read_batch
 from .sdnn import SdnnReader, field_strip
 from .sdnn_train import train_sdnn
-from .train import PreparedSet, prepare, train_global, train_local
+from .train import PreparedSet, train_global, train_local
 
 GLOBAL_LR = {"nll": 3e-3, "perceptron": 1e-3, "hinge": 1e-3}
 """Peak global learning rate per loss (cosine decay to 0), from runs on 2,000 test fields
@@ -46,6 +46,10 @@ class Config:
     cache_dir: str | None = None
     local_checkpoint: str | None = None  # skip local training: load this recogniser instead
     threads: int = 2
+    # Fields from an image folder or labels file (see .folder) instead of generated ones; the
+    # folder's fields are all used (train_fields / test_fields are then ignored).
+    train_folder: str | None = None
+    test_folder: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -69,13 +73,30 @@ DEMO = Config(
 
 
 def load_sets(config: Config, progress: bool = True) -> tuple[data.FieldSet, data.FieldSet]:
-    train = data.load_or_generate(
-        "train", config.train_fields, config.seed, cache_dir=config.cache_dir
-    )
-    test = data.load_or_generate(
-        "test", config.test_fields, config.seed, cache_dir=config.cache_dir
-    )
+    if config.train_folder:
+        train = _folder_set(config.train_folder, "train", config.local_checkpoint is None)
+    else:
+        train = data.load_or_generate(
+            "train", config.train_fields, config.seed, cache_dir=config.cache_dir
+        )
+    if config.test_folder:
+        test = _folder_set(config.test_folder, "test", False)
+    else:
+        test = data.load_or_generate(
+            "test", config.test_fields, config.seed, cache_dir=config.cache_dir
+        )
     return train, test
+
+
+def _folder_set(path: str, split: str, local_training: bool) -> data.FieldSet:
+    """The fields of an image folder; local training needs their ownership maps."""
+    if local_training and not folder.has_owners(path):
+        raise ValueError(
+            f"{path}: no ownership maps ({folder.OWNERS}/; real images have none), which "
+            "local training needs; give --local-checkpoint to train the global systems from a "
+            "trained recogniser, or train on fields written by `check-reading generate`"
+        )
+    return folder.read_fields(path, split)
 
 
 def in_batches(read, n: int, batch_size: int = 64):
@@ -156,8 +177,8 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
         f"data: {len(train_set)} training fields (training digits), {len(test_set)} test fields"
         f" (test digits only) [{time.time() - t0:.0f}s]"
     )
-    train_p = prepare(train_set, progress=progress)
-    test_p = prepare(test_set, progress=progress)
+    train_p = folder.prepare_fields(train_set, progress=progress)
+    test_p = folder.prepare_fields(test_set, progress=progress)
     seg_count = np.mean([s.num_segments for s in train_p.segmentations])
     say(
         f"over-segmentation: {seg_count:.1f} candidate segments per field [{time.time() - t0:.0f}s]"

@@ -9,10 +9,11 @@ of 4 doubles, so there are no horizontal sums or scalar remainders (with K = 10 
 per-destination dot products of ``_statewise`` spent most of their time in those).
 
 Same inputs, outputs and conventions as ``_statewise.forward/backward`` (energies, lower is
-better; probabilities relative to the shifts in ``Weights``) for graph 0: wd, wdt [N, P]
-(P >= N, zero-padded) hold wexp as wd[i, j] = wdt[j, i] for the arc i -> j; dpos [E] maps
-each CSR position to its index i * P + j in wd. alpha [B, T+1, >=N], pe [B, T, >=U].
+better; probabilities relative to the shifts in ``Weights``) for graph 0, given as a
+:class:`Matrix`. alpha [B, T+1, >=N], pe [B, T, >=U].
 """
+
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -24,13 +25,26 @@ from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 BAD_ENERGY = 2  # status: a NaN or -inf energy in a valid frame
 
 
+class Matrix(NamedTuple):
+    """The graph as the matrix kernels read it: wd, wdt [N, P] (P >= N, zero-padded) hold wexp
+    as wd[i, j] = wdt[j, i] for the arc i -> j; dpos [E] maps each CSR position to its index
+    i * P + j in wd."""
+
+    ulab: np.ndarray  # int64 [N] each state's label index
+    labs: np.ndarray  # int64 [U] the graph's labels
+    wd: np.ndarray
+    wdt: np.ndarray
+    dpos: np.ndarray
+
+
 @batch_kernel(fastmath=FAST)
-def forward(
-    em, lengths, active, ulab, labs, wd, wdt, swexp, fwexp, shift, beta, pe, alpha, scale,
-    energy, status,
-):  # fmt: skip
+def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
     """Free energy per utterance into ``energy`` and its status (see ``_scaled``), or
-    BAD_ENERGY for a NaN or -inf among the labels ``labs`` of a frame t < lengths[b]."""
+    BAD_ENERGY for a NaN or -inf among the labels ``labs`` of a frame t < lengths[b].
+    Arguments as ``_scaled.forward``'s, with the graph as a :class:`Matrix`."""
+    em, lengths, active = utt.em, utt.lengths, utt.active
+    ulab, labs, wd, wdt = M.ulab, M.labs, M.wd, M.wdt
+    swexp, fwexp, shift = W.swexp, W.fwexp, W.shift[0]
     N, P = wd.shape
     for b in nb.prange(em.shape[0]):
         status[b] = LOG
@@ -96,13 +110,14 @@ def forward(
 
 
 @batch_kernel(fastmath=FAST)
-def backward(
-    gout, lengths, active, rows, ulab, labs, wd, wdt, fwexp, alpha, pe, scale, arc_grads, dev,
-    g_em, g_d, g_sw, g_fw,
-):  # fmt: skip
+def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_d, g_sw, g_fw):
     """Posteriors times gout[b] into g_em [B, T, V], and into the arc (g_d [rows, N, P], laid
     out as wd; only if ``arc_grads``), start and final buffers (row rows[b], as in
     ``_statewise.backward``); dev[b] as in ``_scaled.backward``."""
+    lengths, rows, active = utt.lengths, utt.rows, utt.active
+    ulab, labs, wd, wdt = M.ulab, M.labs, M.wd, M.wdt
+    fwexp = W.fwexp
+    pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
     N, P = wd.shape
     for b in nb.prange(gout.shape[0]):
         if not active[b]:
@@ -190,13 +205,14 @@ def _axpy_prod(out, x, y, c, n):
         out[k] += x[k] * y[k] * c
 
 
-def matrices(flat: np.ndarray, csr_arc: np.ndarray, N: int, wexp: np.ndarray) -> tuple:
-    """(wd, wdt [N, P], dpos [E]) from wexp in CSR order; flat[a] = src * N + dst of arc a."""
+def matrix(flat: np.ndarray, st, N: int, wexp: np.ndarray) -> Matrix:
+    """The :class:`Matrix` of graph 0 from wexp in CSR order; flat[a] = src * N + dst of arc
+    a (see ``_viterbi.layout``), ``st`` its ``_prep.Structure``."""
     P = -(-N // 4) * 4
-    src, dst = np.divmod(flat[csr_arc], N)
+    src, dst = np.divmod(flat[st.csr_arc], N)
     dpos = src * P + dst
     wd = np.zeros((N, P))
     wd.reshape(-1)[dpos] = wexp
     wdt = np.zeros((N, P))
     wdt.reshape(-1)[dst * P + src] = wexp
-    return wd, wdt, dpos
+    return Matrix(st.state_ulab[:N], st.labs, wd, wdt, dpos)

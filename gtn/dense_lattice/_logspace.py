@@ -31,6 +31,7 @@ class ArcList(NamedTuple):
     whole frames of arcs so that their exps vectorise: arcs into global state v are
     ptr[v]:ptr[v+1]; src and dst are local states, ulab the label's index in its graph's set."""
 
+    node_off: np.ndarray  # int64 [G+1]
     ptr: np.ndarray  # int64 [N+1]
     src: np.ndarray  # int64 [E]
     dst: np.ndarray  # int64 [E]
@@ -50,33 +51,27 @@ def arc_list(st) -> ArcList:
     k = np.arange(E) - np.repeat(st.run_pos0, st.run_len)
     graph = np.searchsorted(st.node_off, node, side="right") - 1
     dst = (node - st.node_off[graph])[run]
-    return ArcList(ptr, st.run_src0[run] + k, dst.astype(np.int64), st.run_ulab[run].copy())
+    return ArcList(
+        st.node_off, ptr, st.run_src0[run] + k, dst.astype(np.int64), st.run_ulab[run].copy()
+    )
 
 
 @batch_kernel
-def tropical(
-    em,
-    lengths,
-    gidx,
-    node_off,
-    run_ptr,
-    run_src0,
-    run_pos0,
-    run_len,
-    run_ulab,
-    eps_off,
-    eps_src,
-    eps_dst,
-    lab_off,
-    labs,
-    w,
-    ew,
-    sw,
-    fw,
-    alpha,
-    energy,
-):
-    """Minimum energies (Viterbi forward): alpha [B, T+1, Nmax] after each epsilon closure."""
+def tropical(utt, runs, eps, lab, W, alpha, energy):
+    """Minimum energies (Viterbi forward): alpha [B, T+1, Nmax] after each epsilon closure.
+    Arguments: ``_prep``'s Utterances (all computed), Runs, Epsilons, LabelSets, Weights."""
+    em, lengths, gidx = utt.em, utt.lengths, utt.gidx
+    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = (
+        runs.node_off,
+        runs.ptr,
+        runs.src0,
+        runs.pos0,
+        runs.length,
+        runs.ulab,
+    )
+    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
+    lab_off, labs = lab.off, lab.labs
+    w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
     for b in nb.prange(em.shape[0]):
         g = gidx[b]
         T = lengths[b]
@@ -103,14 +98,17 @@ def tropical(
 
 
 @batch_kernel(fastmath=FAST)
-def forward(
-    beta, em, lengths, gidx, active, node_off, arcs, eps_off, eps_src, eps_dst, lab_off, labs,
-    w, ew, sw, fw, alpha, energy,
-):  # fmt: skip
+def forward(beta, utt, arcs, eps, lab, W, alpha, energy):
     """Free energies at ``beta`` for the utterances ``active``; alpha [B, T+1, Nmax] after
     each epsilon closure. Per frame: the energy of every arc's path prefix, each state's
     minimum over its incoming arcs, then one exp per arc relative to that minimum (a flat
-    loop that vectorises) and one log per state: nothing under- or overflows."""
+    loop that vectorises) and one log per state: nothing under- or overflows.
+    Arguments as ``tropical``'s, the emitting arcs as an :class:`ArcList`."""
+    em, lengths, gidx, active = utt.em, utt.lengths, utt.gidx, utt.active
+    node_off = arcs.node_off
+    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
+    lab_off, labs = lab.off, lab.labs
+    w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
     emax = _most_arcs(node_off, arcs.ptr)
     for b in nb.prange(em.shape[0]):
         if not active[b]:
@@ -153,16 +151,19 @@ def forward(
 
 
 @batch_kernel(fastmath=FAST)
-def backward(
-    beta, gout, em, lengths, gidx, active, rows, node_off, arcs, eps_off, eps_src, eps_dst,
-    lab_off, labs, w, ew, sw, fw, alpha, energy, g_em, g_w, g_ew, g_sw, g_fw,
-):  # fmt: skip
+def backward(beta, gout, utt, arcs, eps, lab, W, alpha, energy, g_em, g_w, g_ew, g_sw, g_fw):
     """Free-energy posteriors times gout[b], exact in log space (see _scaled.backward).
 
     Per frame, the energy of every arc's path suffix; each source state's minimum over its
     outgoing arcs; one exp per arc relative to it (vectorised) whose sum per source gives the
     source's backward energy and whose product with a per-state factor is the arc's
-    posterior: one exp per arc, one exp and one log per state."""
+    posterior: one exp per arc, one exp and one log per state. Gradient buffers as
+    ``_scaled.backward``'s."""
+    em, lengths, gidx, rows, active = utt.em, utt.lengths, utt.gidx, utt.rows, utt.active
+    node_off = arcs.node_off
+    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
+    lab_off, labs = lab.off, lab.labs
+    w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
     emax = _most_arcs(node_off, arcs.ptr)
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
@@ -298,44 +299,27 @@ def _eps_grads(go, beta, F, a, bv, e0, e1, eps_src, eps_dst, ew, g_ew):
 
 
 @nb.njit(cache=True)  # O(B T in-degree): cheaper serial than a parallel region
-def backtrack(
-    gout,
-    em,
-    lengths,
-    gidx,
-    rows,
-    node_off,
-    run_ptr,
-    run_src0,
-    run_pos0,
-    run_len,
-    run_ulab,
-    eps_off,
-    eps_src,
-    eps_dst,
-    lab_off,
-    labs,
-    csr_arc,
-    eps_arc,
-    arc_off,
-    w,
-    ew,
-    sw,
-    fw,
-    alpha,
-    energy,
-    grads,
-    labels_out,
-    arcs_out,
-    g_em,
-    g_w,
-    g_ew,
-    g_sw,
-    g_fw,
-):
+def backtrack(gout, utt, runs, eps, lab, arc_ids, W, alpha, energy, grads_wanted, out, grads):
     """Follow a minimum-energy path back from the best final state (ties: first found).
     Writes the label and arc (local to its graph) per frame, and adds gout[b] to the path's
-    emissions, arcs, start and final state: the gradient of the minimum energy."""
+    emissions, arcs, start and final state: the gradient of the minimum energy.
+    Arguments as ``tropical``'s; arc_ids = (csr_arc, arc_off) of the Structure;
+    out = (labels, arcs) [B, T]; ``grads`` a ``_prep.Grads``, written if ``grads_wanted``."""
+    em, lengths, gidx, rows = utt.em, utt.lengths, utt.gidx, utt.rows
+    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = (
+        runs.node_off,
+        runs.ptr,
+        runs.src0,
+        runs.pos0,
+        runs.length,
+        runs.ulab,
+    )
+    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
+    lab_off, labs = lab.off, lab.labs
+    csr_arc, arc_off = arc_ids[0], arc_ids[1]
+    w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
+    labels_out, arcs_out = out[0], out[1]
+    g_em, g_w, g_ew, g_sw, g_fw = grads.em, grads.w, grads.ew, grads.sw, grads.fw
     for b in nb.prange(em.shape[0]):
         if energy[b] == INF:
             continue
@@ -354,7 +338,7 @@ def backtrack(
             if v < best:
                 best = v
                 d = s
-        if grads:
+        if grads_wanted:
             g_fw[row, n0 + d] += go
         t = T
         rsrc = 0
@@ -379,16 +363,16 @@ def backtrack(
                             rsrc = s0 + k
                             rlab = labs[u0 + run_ulab[r]]
             if kind == 0:
-                if grads:
+                if grads_wanted:
                     g_sw[row, n0 + d] += go
                 break
             if kind == 1:
-                if grads:
+                if grads_wanted:
                     g_ew[row, arg] += go
                 d = eps_src[arg]
                 continue
             t -= 1
-            if grads:
+            if grads_wanted:
                 g_w[row, arg] += go
                 g_em[b, t, rlab] += go
             labels_out[b, t] = rlab

@@ -50,6 +50,83 @@ class Structure(NamedTuple):
     state_ulab: np.ndarray  # int64 [N] label index of the arcs into a state (0 if none)
     state_labelled: bool  # no epsilon arcs, one label per state: see the module docstring
 
+    @property
+    def runs(self) -> Runs:
+        return Runs(
+            self.node_off, self.run_ptr, self.run_src0, self.run_pos0, self.run_len, self.run_ulab
+        )
+
+    @property
+    def state_runs(self) -> Runs:
+        """The runs with each state's label index in ``ulab`` (state-labelled kernels)."""
+        return self.runs._replace(ulab=self.state_ulab)
+
+    @property
+    def epsilons(self) -> Epsilons:
+        return Epsilons(self.eps_off, self.eps_src, self.eps_dst)
+
+    @property
+    def label_sets(self) -> LabelSets:
+        return LabelSets(self.lab_off, self.labs)
+
+
+# What the kernels take: named tuples (numba compiles them as structures), not long lists.
+
+
+class Runs(NamedTuple):
+    """Emitting arcs into global state v: runs ptr[v]:ptr[v+1], run r from local sources
+    src0[r] + k and CSR positions pos0[r] + k, k < length[r], with label index ulab[r]."""
+
+    node_off: np.ndarray  # int64 [G+1]
+    ptr: np.ndarray
+    src0: np.ndarray
+    pos0: np.ndarray
+    length: np.ndarray
+    ulab: np.ndarray
+
+
+class Epsilons(NamedTuple):
+    """Epsilon arcs of graph g: off[g]:off[g+1], local src -> dst, in topological order."""
+
+    off: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+
+
+class LabelSets(NamedTuple):
+    """Graph g's labels, ascending: labs[off[g]:off[g+1]]; a label index u is into these."""
+
+    off: np.ndarray
+    labs: np.ndarray
+
+
+class Utterances(NamedTuple):
+    em: np.ndarray  # [B, T, V] emission energies, float32 or float64
+    lengths: np.ndarray  # int64 [B]
+    gidx: np.ndarray  # int64 [B] each utterance's graph
+    rows: np.ndarray  # int64 [B] the gradient-buffer row it adds into
+    active: np.ndarray  # bool [B] the utterances this call computes
+
+
+class Grads(NamedTuple):
+    """Gradient buffers the kernels add into (float64; em in the emissions' dtype)."""
+
+    em: np.ndarray  # [B, T, V]
+    w: np.ndarray  # [rows, E] emitting arcs, CSR order (a dummy when not wanted)
+    ew: np.ndarray  # [rows, Ae] epsilon arcs, kernel order
+    sw: np.ndarray  # [rows, N] start weights
+    fw: np.ndarray  # [rows, N] final weights
+
+
+class Scaled(NamedTuple):
+    """The scaled forward pass's outputs (see ``_scaled``), kept for its backward."""
+
+    pe: np.ndarray  # [B, T, Umax] emission factors
+    alpha: np.ndarray  # [B, T+1, Nmax] normalised forward values
+    scale: np.ndarray  # [B, T+1] frame scales
+    energy: np.ndarray  # [B] free energies
+    status: np.ndarray  # int64 [B] EXACT, LOG or FLUSHED (see ``_scaled``)
+
 
 def structure(batch: GraphBatch) -> Structure:
     """Cached on the batch: structure never changes (weights do)."""

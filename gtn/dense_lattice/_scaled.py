@@ -75,36 +75,24 @@ def _reached(d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebu
 
 
 @batch_kernel(fastmath=FAST)
-def forward(
-    em,
-    lengths,
-    gidx,
-    active,
-    node_off,
-    run_ptr,
-    run_src0,
-    run_pos0,
-    run_len,
-    run_ulab,
-    eps_off,
-    eps_src,
-    eps_dst,
-    lab_off,
-    labs,
-    wexp,
-    ewexp,
-    swexp,
-    fwexp,
-    shift,
-    beta,
-    pe,
-    alpha,
-    scale,
-    energy,
-    status,
-):
+def forward(utt, runs, eps, lab, W, beta, pe, alpha, scale, energy, status):
     """Free energy per utterance into ``energy``, and its status (see the module docstring).
-    Fills pe[b, t, u] = exp(-beta (em[b, t, label u] - m[b, t])) (see ``_emission``)."""
+    Fills pe[b, t, u] = exp(-beta (em[b, t, label u] - m[b, t])) (see ``_emission``).
+    Arguments: ``_prep``'s Utterances, Runs, Epsilons, LabelSets and Weights, then the outputs
+    (the fields of ``_prep.Scaled``: numba's parallel loops lose writes to arrays taken from a
+    tuple argument, so every array a parallel kernel writes is an argument of its own)."""
+    em, lengths, gidx, active = utt.em, utt.lengths, utt.gidx, utt.active
+    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = (
+        runs.node_off,
+        runs.ptr,
+        runs.src0,
+        runs.pos0,
+        runs.length,
+        runs.ulab,
+    )
+    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
+    lab_off, labs = lab.off, lab.labs
+    wexp, ewexp, swexp, fwexp, shift = W.wexp, W.ewexp, W.swexp, W.fwexp, W.shift
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
         status[b] = LOG
@@ -180,41 +168,24 @@ def forward(
 
 
 @batch_kernel(fastmath=FAST)
-def backward(
-    gout,
-    lengths,
-    gidx,
-    node_off,
-    run_ptr,
-    run_src0,
-    run_pos0,
-    run_len,
-    run_ulab,
-    eps_off,
-    eps_src,
-    eps_dst,
-    lab_off,
-    labs,
-    wexp,
-    ewexp,
-    swexp,
-    fwexp,
-    alpha,
-    pe,
-    scale,
-    active,
-    rows,
-    arc_grads,
-    dev,
-    g_em,
-    g_w,
-    g_ew,
-    g_sw,
-    g_fw,
-):
+def backward(gout, utt, runs, eps, lab, W, fwd, arc_grads, dev, g_em, g_w, g_ew, g_sw, g_fw):
     """Posteriors times gout[b]: into g_em [B, T, V] and the arc (only if ``arc_grads``),
     epsilon, start and final buffers (row rows[b]: b when the graph is shared by the batch,
-    else 0 with disjoint slices); dev[b] = max over frames of |alpha_t . beta_t - 1|."""
+    else 0 with disjoint slices); dev[b] = max over frames of |alpha_t . beta_t - 1|.
+    ``fwd``: the forward pass's ``_prep.Scaled``; the gradient buffers are ``_prep.Grads``'s."""
+    lengths, gidx, rows, active = utt.lengths, utt.gidx, utt.rows, utt.active
+    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = (
+        runs.node_off,
+        runs.ptr,
+        runs.src0,
+        runs.pos0,
+        runs.length,
+        runs.ulab,
+    )
+    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
+    lab_off, labs = lab.off, lab.labs
+    wexp, ewexp, fwexp = W.wexp, W.ewexp, W.fwexp
+    pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
     nmax = alpha.shape[2]
     for b in nb.prange(gout.shape[0]):
         if not active[b]:

@@ -15,7 +15,7 @@ O(B * T * states). An utterance with no complete path has energy +inf and zero g
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -26,7 +26,7 @@ import torch
 from .._threads import sync_threads
 from ..graph import Graph, GraphError
 from . import _dense, _logspace, _scaled, _statewise, _viterbi
-from ._prep import Structure, Weights, structure, weights
+from ._prep import Grads, Scaled, Structure, Utterances, Weights, structure, weights
 from .batch import GraphBatch
 
 INF = float("inf")
@@ -49,10 +49,6 @@ class Alignment(NamedTuple):
 class DenseLattice:
     """The implicit lattice of ``graphs`` intersected with ``emissions``; see :func:`intersect`."""
 
-    # One shared dense state-labelled graph (the CRF chain) goes to the matrix kernels
-    # (_dense, _viterbi); tests turn this off to compare them with the run kernels.
-    matrix_kernels = True
-
     def __init__(
         self, graphs: GraphBatch, emissions: torch.Tensor, lengths: np.ndarray, shared: bool
     ):
@@ -71,6 +67,8 @@ class DenseLattice:
         # emission values not yet checked for NaN / -inf: the dense forward kernel checks the
         # frames it reads (it then reads every label: V == K), else _free_forward does
         self.unchecked = False
+        self.family: str = _choose_family(self.graphs, self.structure)  # a key of FAMILIES
+        self.em_np: np.ndarray | None = None  # the emissions as the kernels read them (_em)
 
     @property
     def batch_size(self) -> int:
@@ -97,12 +95,9 @@ class DenseLattice:
         """Label and graph arc per frame of a minimum-energy path (ties: a fixed choice)."""
         with torch.no_grad():
             _use_threads(self)
-            lay = _matrix_layout(self)
-            if lay and lay[1].shape[0] ** 2 * int(self.lengths.sum()) < _PARALLEL_VITERBI:
-                numba.set_num_threads(1)
-            fast = lay and _viterbi.best_path(lay, self.graphs, _em(self), self.lengths)
-            if fast:  # one dense state-labelled graph: the CRF chain
-                labels, arcs, energy = (torch.from_numpy(x) for x in fast)
+            fast = FAMILIES[self.family].best_path
+            if fast is not None:
+                labels, arcs, energy = (torch.from_numpy(x) for x in fast(self))
                 return Alignment(labels, arcs, energy.to(self.emissions.dtype))
             alpha, energy = _tropical(self)
             return _backtrack(self, alpha, energy, None)[0]
@@ -261,10 +256,12 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 def _em(lat: DenseLattice) -> np.ndarray:
-    return np.ascontiguousarray(lat.emissions.detach().numpy())
+    if lat.em_np is None:  # a view unless the emissions are not contiguous
+        lat.em_np = np.ascontiguousarray(lat.emissions.detach().numpy())
+    return lat.em_np
 
 
-def _buffers(lat: DenseLattice, dtype, arc_grads: bool = True) -> tuple:
+def _buffers(lat: DenseLattice, dtype, arc_grads: bool = True) -> Grads:
     """Zeroed gradient buffers (emissions, arcs, epsilon arcs, start, final); the arc buffer
     is a dummy unless ``arc_grads``."""
     st = lat.structure
@@ -272,7 +269,7 @@ def _buffers(lat: DenseLattice, dtype, arc_grads: bool = True) -> tuple:
     B, T, V = lat.emissions.shape
     n_arcs = st.csr_arc.shape[0] if arc_grads else 1
     n_eps = max(st.eps_arc.shape[0], 1)  # the kernels write epsilon posteriors in any case
-    return (
+    return Grads(
         np.zeros((B, T, V), dtype) if dtype is not None else None,
         np.zeros((rows, n_arcs)),
         np.zeros((rows, n_eps)),
@@ -300,33 +297,8 @@ def _grad_tensors(lat: DenseLattice, bufs, arc_grads: bool = True) -> tuple:
     )
 
 
-def _args(st: Structure) -> tuple:
-    return (
-        st.node_off,
-        st.run_ptr,
-        st.run_src0,
-        st.run_pos0,
-        st.run_len,
-        st.run_ulab,
-        st.eps_off,
-        st.eps_src,
-        st.eps_dst,
-        st.lab_off,
-        st.labs,
-    )
-
-
-def _state_args(st: Structure) -> tuple:
-    return (
-        st.node_off,
-        st.run_ptr,
-        st.run_src0,
-        st.run_pos0,
-        st.run_len,
-        st.state_ulab,
-        st.lab_off,
-        st.labs,
-    )
+def _utterances(lat: DenseLattice, active: np.ndarray) -> Utterances:
+    return Utterances(_em(lat), lat.lengths, lat.gidx, lat.rows, active)
 
 
 def _use_threads(lat: DenseLattice) -> None:
@@ -344,13 +316,6 @@ def _use_threads(lat: DenseLattice) -> None:
         numba.set_num_threads(1)
 
 
-def _matrix_layout(lat: DenseLattice):
-    """The dense-matrix layout of the lattice's graph, or None (see ``_viterbi.layout``)."""
-    if not lat.matrix_kernels:
-        return None
-    return _viterbi.layout(lat.graphs, lat.structure)
-
-
 def _np_weights(lat: DenseLattice) -> tuple:
     g = lat.graphs
     return lat.np_weights or (_np(g.weight), _np(g.start_weight), _np(g.final_weight))
@@ -362,61 +327,131 @@ class _Forward:
 
     W: Weights
     beta: float
-    dense: tuple | None  # (wd, wdt, dpos) of the matrix kernels, or None
-    alpha: np.ndarray  # [B, T+1, Nmax] scaled forward values, before each epsilon closure
-    pe: np.ndarray  # [B, T, Umax] emission factors
-    scale: np.ndarray  # [B, T+1] frame scales
-    energy: np.ndarray  # [B] free energies
+    scaled: Scaled  # the scaled kernels' values (see _scaled)
+    matrix: _dense.Matrix | None  # the graph as the matrix family read it, or None
     use_log: np.ndarray | None = None  # [B] bool: utterances on the log-space kernels
     alpha_log: np.ndarray | None = None  # [B, T+1, Nmax] their forward energies
     checked: tuple | None = None  # (passed [B], emission posteriors) of the flush check
+
+    @property
+    def energy(self) -> np.ndarray:
+        """[B] free energies (the log-space kernels overwrite their utterances' entries)."""
+        return self.scaled.energy
+
+
+# The scaled kernel families. Each scores a whole lattice in probability space; an utterance a
+# family cannot score exactly (see _scaled) goes to the log-space kernels, which take any graph.
+
+
+def _general_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
+    st = lat.structure
+    _scaled.forward(_utterances(lat, active), st.runs, st.epsilons, st.label_sets, W, beta, *out)
+
+
+def _general_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
+    st = lat.structure
+    _scaled.backward(
+        gout, _utterances(lat, active), st.runs, st.epsilons, st.label_sets, s.W, s.scaled,
+        arc_grads, dev, *grads,
+    )  # fmt: skip
+
+
+def _statewise_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
+    st = lat.structure
+    _statewise.forward(_utterances(lat, active), st.state_runs, st.label_sets, W, beta, *out)
+
+
+def _statewise_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
+    st = lat.structure
+    _statewise.backward(
+        gout, _utterances(lat, active), st.state_runs, st.label_sets, s.W, s.scaled, arc_grads,
+        dev, grads.em, grads.w, grads.sw, grads.fw,
+    )  # fmt: skip
+
+
+def _matrix_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active):
+    flat, state_lab, _ = _viterbi.layout(lat.graphs, lat.structure)
+    M = _dense.matrix(flat, lat.structure, state_lab.shape[0], W.wexp)
+    _dense.forward(_utterances(lat, active), M, W, beta, *out)
+    if lat.unchecked and (out.status == _dense.BAD_ENERGY).any():
+        _check_values(lat.emissions, lat.lengths)  # raises, naming the culprit
+    return M
+
+
+def _matrix_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
+    M = s.matrix
+    N, P = M.wd.shape
+    g_d = np.zeros((grads.w.shape[0], N, P) if arc_grads else (1, 1, 1))  # laid out as M.wd
+    _dense.backward(
+        gout,
+        _utterances(lat, active),
+        M,
+        s.W,
+        s.scaled,
+        arc_grads,
+        dev,
+        grads.em,
+        g_d,
+        grads.sw,
+        grads.fw,
+    )
+    if arc_grads:  # consumers sum the rows: sum them before the gather, into row 0
+        grads.w[0] += (g_d.sum(0) if g_d.shape[0] > 1 else g_d[0]).reshape(-1)[M.dpos]
+
+
+def _matrix_best_path(lat: DenseLattice) -> tuple:
+    lay = _viterbi.layout(lat.graphs, lat.structure)
+    if lay[1].shape[0] ** 2 * int(lat.lengths.sum()) < _PARALLEL_VITERBI:
+        numba.set_num_threads(1)
+    return _viterbi.best_path(lay, lat.graphs, _em(lat), lat.lengths)
+
+
+class Family(NamedTuple):
+    forward: Callable  # (lat, W, beta, out: Scaled, active) -> its Matrix or None
+    backward: Callable  # (lat, fwd: _Forward, gout, active, arc_grads, dev, grads: Grads)
+    best_path: Callable | None  # (lat) -> (labels, arcs, energy); None: tropical + backtrack
+
+
+FAMILIES = {
+    # one shared dense state-labelled graph (the CRF chain): matrix-vector products
+    "matrix": Family(_matrix_forward, _matrix_backward, _matrix_best_path),
+    # no epsilons, one label per state (CTC, HMM, ASG): one emission factor per state
+    "statewise": Family(_statewise_forward, _statewise_backward, None),
+    "general": Family(_general_forward, _general_backward, None),
+}
+
+
+def _choose_family(graphs: GraphBatch, st) -> str:
+    if _viterbi.layout(graphs, st) is not None:
+        return "matrix"
+    return "statewise" if st.state_labelled else "general"
 
 
 def _free_forward(lat: DenseLattice, beta: float) -> _Forward:
     st = lat.structure
     W = weights(st, *_np_weights(lat), beta)
     B, T, _ = lat.emissions.shape
-    em = _em(lat)
-    pe = np.empty((B, T, max(st.max_labels, 1)))
-    alpha = np.empty((B, T + 1, max(st.max_nodes, 1)))
-    scale = np.empty((B, T + 1))
-    energy = np.empty(B)
-    status = np.zeros(B, np.int64)
+    out = Scaled(
+        np.empty((B, T, max(st.max_labels, 1))),
+        np.empty((B, T + 1, max(st.max_nodes, 1))),
+        np.empty((B, T + 1)),
+        np.empty(B),
+        np.zeros(B, np.int64),
+    )
     active = ~W.needs_log[lat.gidx]
     _use_threads(lat)
-    lay = _matrix_layout(lat)
-    if lat.unchecked and (lay is None or not active.all()):
-        _check_values(lat.emissions, lat.lengths)  # the dense kernel will not see every frame
-    dense = None
-    if lay is not None:
-        flat, state_lab, _ = lay
-        N = state_lab.shape[0]
-        dense = _dense.matrices(flat, st.csr_arc, N, W.wexp)
-        _dense.forward(
-            em, lat.lengths, active, st.state_ulab[:N], st.labs, dense[0], dense[1], W.swexp,
-            W.fwexp, W.shift[0], beta, pe, alpha, scale, energy, status,
-        )  # fmt: skip
-        if lat.unchecked and (status == _dense.BAD_ENERGY).any():
-            _check_values(lat.emissions, lat.lengths)  # raises, naming the culprit
-    elif st.state_labelled:
-        _statewise.forward(
-            em, lat.lengths, lat.gidx, active, *_state_args(st), W.wexp, W.swexp, W.fwexp,
-            W.shift, beta, pe, alpha, scale, energy, status,
-        )  # fmt: skip
-    else:
-        _scaled.forward(
-            em, lat.lengths, lat.gidx, active, *_args(st), W.wexp, W.ewexp, W.swexp, W.fwexp,
-            W.shift, beta, pe, alpha, scale, energy, status,
-        )  # fmt: skip
-    s = _Forward(W, beta, dense, alpha, pe, scale, energy)
+    if lat.unchecked and (lat.family != "matrix" or not active.all()):
+        _check_values(lat.emissions, lat.lengths)  # only the matrix kernel checks every frame
+    s = _Forward(W, beta, out, FAMILIES[lat.family].forward(lat, W, beta, out, active))
+    status = out.status
     flushed = status == _scaled.FLUSHED
     if flushed.any():  # exact only if alpha . beta = 1 holds at every frame
-        scratch = _buffers(lat, em.dtype, arc_grads=False)
+        scratch = _buffers(lat, _em(lat).dtype, arc_grads=False)
         dev = _scaled_backward(lat, s, np.ones(B), flushed, False, scratch)
         passed = flushed & (dev < _CHECK_TOL)
         status[flushed & ~passed] = _scaled.LOG
         # the check computed these utterances' emission posteriors: kept for the backward
-        s.checked = (passed, scratch[0])
+        s.checked = (passed, scratch.em)
     s.use_log = status == _scaled.LOG
     _log_forward(lat, s, s.use_log)
     return s
@@ -435,52 +470,28 @@ def _arc_list(lat: DenseLattice) -> _logspace.ArcList:
 
 
 def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
-    """Exact log-space free energies for the utterances ``which`` (into s['energy'])."""
+    """Exact log-space free energies for the utterances ``which`` (into s.energy)."""
     if not which.any():
         return
-    st, W = lat.structure, s.W
+    st = lat.structure
     B, T, _ = lat.emissions.shape
     if s.alpha_log is None:
         s.alpha_log = np.empty((B, T + 1, max(st.max_nodes, 1)))
     _logspace.forward(
-        s.beta, _em(lat), lat.lengths, lat.gidx, which, st.node_off, _arc_list(lat),
-        st.eps_off, st.eps_src, st.eps_dst, st.lab_off, st.labs, W.w, W.ew, W.sw, W.fw,
+        s.beta, _utterances(lat, which), _arc_list(lat), st.epsilons, st.label_sets, s.W,
         s.alpha_log, s.energy,
     )  # fmt: skip
 
 
 def _scaled_backward(
-    lat: DenseLattice, s: _Forward, gout, active, arc_grads: bool, bufs
+    lat: DenseLattice, s: _Forward, gout, active, arc_grads: bool, grads: Grads
 ) -> np.ndarray:
-    """Scaled-space posteriors times gout for the utterances ``active`` into ``bufs`` (see
-    :func:`_buffers`); returns each utterance's largest |alpha_t . beta_t - 1|."""
-    st, W = lat.structure, s.W
+    """Scaled-space posteriors times gout for the utterances ``active`` into ``grads``;
+    returns each utterance's largest |alpha_t . beta_t - 1|."""
     dev = np.zeros(lat.batch_size)
-    if not active.any():
-        return dev
-    _use_threads(lat)
-    if s.dense is not None:
-        g_em, g_w, _, g_sw, g_fw = bufs
-        wd, wdt, dpos = s.dense
-        N, P = wd.shape
-        g_d = np.zeros((g_w.shape[0], N, P) if arc_grads else (1, 1, 1))
-        _dense.backward(
-            gout, lat.lengths, active, lat.rows, st.state_ulab[:N], st.labs, wd, wdt, W.fwexp,
-            s.alpha, s.pe, s.scale, arc_grads, dev, g_em, g_d, g_sw, g_fw,
-        )  # fmt: skip
-        if arc_grads:  # consumers sum the rows: sum them before the gather, into row 0
-            g_w[0] += (g_d.sum(0) if g_d.shape[0] > 1 else g_d[0]).reshape(-1)[dpos]
-    elif st.state_labelled:
-        g_em, g_w, _, g_sw, g_fw = bufs
-        _statewise.backward(
-            gout, lat.lengths, lat.gidx, active, lat.rows, *_state_args(st), W.wexp, W.swexp,
-            W.fwexp, s.alpha, s.pe, s.scale, arc_grads, dev, g_em, g_w, g_sw, g_fw,
-        )  # fmt: skip
-    else:
-        _scaled.backward(
-            gout, lat.lengths, lat.gidx, *_args(st), W.wexp, W.ewexp, W.swexp, W.fwexp,
-            s.alpha, s.pe, s.scale, active, lat.rows, arc_grads, dev, *bufs,
-        )  # fmt: skip
+    if active.any():
+        _use_threads(lat)
+        FAMILIES[lat.family].backward(lat, s, gout, active, arc_grads, dev, grads)
     return dev
 
 
@@ -495,10 +506,10 @@ def _free_backward(
 
 def _free_backward_buffers(
     lat: DenseLattice, s: _Forward, gout: np.ndarray, arc_grads: bool, emissions_only: bool = False
-) -> tuple:
-    """The kernels' gradient buffers (see :func:`_buffers`) filled with gout times the
-    posteriors (with ``emissions_only``, only the emission buffer is certain to be)."""
-    st, W = lat.structure, s.W
+) -> Grads:
+    """The kernels' gradient buffers filled with gout times the posteriors (with
+    ``emissions_only``, only the emission buffer is certain to be)."""
+    st = lat.structure
     live = np.isfinite(s.energy) & (gout != 0) & np.isfinite(gout)
     scaled = live & ~s.use_log
     if emissions_only and s.checked is not None:
@@ -509,10 +520,10 @@ def _free_backward_buffers(
         reuse = scaled & passed
         post[~reuse] = 0.0
         post[reuse] *= gout[reuse, None, None].astype(post.dtype)
-        bufs = (post, *_buffers(lat, None, arc_grads)[1:])
+        bufs = _buffers(lat, None, arc_grads)._replace(em=post)
         scaled &= ~reuse
     else:
-        bufs = _buffers(lat, lat.emissions.detach().numpy().dtype, arc_grads)
+        bufs = _buffers(lat, _em(lat).dtype, arc_grads)
     dev = _scaled_backward(lat, s, gout, scaled, arc_grads, bufs)
     bad = scaled & ~(dev < _CHECK_TOL)
     if bad.any():  # unexpected after the forward's checks; recompute those exactly
@@ -522,11 +533,11 @@ def _free_backward_buffers(
     logs = live & s.use_log
     if logs.any():
         if not arc_grads:  # the log-space kernel always writes arc posteriors
-            bufs = (bufs[0], *_buffers(lat, None, True)[1:3], *bufs[3:])
+            full = _buffers(lat, None, True)
+            bufs = bufs._replace(w=full.w, ew=full.ew)
         _logspace.backward(
-            s.beta, gout, _em(lat), lat.lengths, lat.gidx, logs, lat.rows, st.node_off,
-            _arc_list(lat), st.eps_off, st.eps_src, st.eps_dst, st.lab_off, st.labs, W.w, W.ew,
-            W.sw, W.fw, s.alpha_log, s.energy, *bufs,
+            s.beta, gout, _utterances(lat, logs), _arc_list(lat), st.epsilons, st.label_sets,
+            s.W, s.alpha_log, s.energy, *bufs,
         )  # fmt: skip
     return bufs
 
@@ -538,9 +549,8 @@ def _tropical(lat: DenseLattice) -> tuple[np.ndarray, np.ndarray]:
     alpha = np.empty((B, T + 1, max(st.max_nodes, 1)))
     energy = np.empty(B)
     _use_threads(lat)
-    _logspace.tropical(
-        _em(lat), lat.lengths, lat.gidx, *_args(st), W.w, W.ew, W.sw, W.fw, alpha, energy
-    )
+    utt = _utterances(lat, np.ones(B, np.bool_))
+    _logspace.tropical(utt, st.runs, st.epsilons, st.label_sets, W, alpha, energy)
     return alpha, (energy, W)
 
 
@@ -551,32 +561,17 @@ def _backtrack(lat: DenseLattice, alpha, energy_w, gout):
     labels = np.full((B, T), -1, np.int64)
     arcs = np.full((B, T), -1, np.int64)
     grads = gout is not None
+    em = _em(lat)
     bufs = (
-        _buffers(lat, lat.emissions.detach().numpy().dtype)
+        _buffers(lat, em.dtype)
         if grads
-        else (np.zeros((1, 1, 1), _em(lat).dtype), *(np.zeros((1, 1)) for _ in range(4)))
+        else Grads(np.zeros((1, 1, 1), em.dtype), *(np.zeros((1, 1)) for _ in range(4)))
     )
     _logspace.backtrack(
-        gout if grads else np.ones(B),
-        _em(lat),
-        lat.lengths,
-        lat.gidx,
-        lat.rows,
-        *_args(st),
-        st.csr_arc,
-        st.eps_arc,
-        st.arc_off,
-        W.w,
-        W.ew,
-        W.sw,
-        W.fw,
-        alpha,
-        energy,
-        grads,
-        labels,
-        arcs,
-        *bufs,
-    )
+        gout if grads else np.ones(B), _utterances(lat, np.ones(B, np.bool_)), st.runs,
+        st.epsilons, st.label_sets, (st.csr_arc, st.arc_off), W, alpha, energy, grads,
+        (labels, arcs), bufs,
+    )  # fmt: skip
     dt = lat.emissions.dtype
     ali = Alignment(
         torch.from_numpy(labels), torch.from_numpy(arcs), torch.from_numpy(energy).to(dt)

@@ -15,7 +15,7 @@ F64 = torch.float64
 
 def _general(lat: DenseLattice) -> DenseLattice:
     """The same lattice routed to the general kernels."""
-    lat.structure = lat.structure._replace(state_labelled=False)
+    lat.family = "general"
     return lat
 
 
@@ -27,7 +27,7 @@ def _free_and_grads(graphs, em, lengths, general, beta=1.0):
     if general:
         _general(lat)
     else:
-        assert lat.structure.state_labelled
+        assert lat.structure.state_labelled and lat.family in ("statewise", "matrix")
     F = lat.free_energy(beta)
     g = lat.graphs
     leaves = [em] + [t for t in (g.weight, g.start_weight, g.final_weight) if t.requires_grad]

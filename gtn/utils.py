@@ -1,0 +1,23 @@
+"""What gtn's sibling packages (``factors``, ``decoders``, ``apps``) and user code share with it:
+atomic file writes, the torch/numba thread budget, and two graph-layout kernels.
+
+    atomic_write(path, mode="w")      context manager: readers see the old file or the new one
+    remove_stale_temporaries(path)    temporaries a crashed atomic_write left beside ``path``
+    sync_threads()                    numba's thread count follows torch's (call before kernels)
+    csr(n, keys, mask)                arcs grouped by a key (numba): (ptr [n+1], arcs)
+    topological_order(n, src, dst, node_order, arc_order)
+                                      Kahn's algorithm (numba): -1, or a state on a cycle
+"""
+
+from ._atomic import atomic_write, remove_stale_temporaries
+from ._csr import csr
+from ._threads import sync_threads
+from ._topo import _topo_one as topological_order
+
+__all__ = [
+    "atomic_write",
+    "csr",
+    "remove_stale_temporaries",
+    "sync_threads",
+    "topological_order",
+]

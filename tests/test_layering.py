@@ -1,0 +1,39 @@
+"""The package boundaries: gtn's namespace shows its API, and the sibling packages use gtn only
+through public names (what they need lives in ``gtn.utils``)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import gtn
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dir_of_gtn_is_its_api():
+    assert dir(gtn) == sorted(gtn.__all__)
+    for name in gtn.__all__:
+        assert getattr(gtn, name) is not None
+
+
+def _private_gtn_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module + "." + a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "gtn" and any(p.startswith("_") for p in parts[1:]):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    return found
+
+
+@pytest.mark.parametrize("package", ["factors", "decoders", "bench"])
+def test_siblings_import_no_private_gtn_names(package):
+    bad = [hit for p in sorted((ROOT / package).rglob("*.py")) for hit in _private_gtn_imports(p)]
+    assert not bad, "\n".join(bad)
