@@ -6,8 +6,9 @@ acyclic graph each state's column is its longest path from a state without incom
 every arc points right; on a cyclic graph it is the breadth-first distance from the start
 states. Within a column, states are ordered by the barycentre of their neighbours in the
 adjacent columns (a few sweeps each way), which removes most crossings on lattices. Arcs
-between the same two states fan out as quadratic curves; arcs that do not point right bend
-above; self-loops are loops above their state. Labels (which :mod:`gtn.drawing` computes, with
+between the same two states fan out as quadratic curves; arcs that skip columns bend above or
+below (the further they reach, the further they bend); arcs that do not point right bend above;
+self-loops are loops above their state. Labels (which :mod:`gtn.drawing` computes, with
 ``dot``'s conventions) sit at the middle of their curves on a white halo.
 
 The input is a drawing description, not a :class:`gtn.Graph`, so this module knows nothing
@@ -185,8 +186,12 @@ def to_svg(drawing: Drawing) -> str:
             dx, dy = x1 - x0, y1 - y0
             length = math.hypot(dx, dy) or 1.0
             nx_, ny_ = -dy / length, dx / length  # unit normal
-            if column[d] > column[s]:
+            span = column[d] - column[s]
+            if span == 1:
                 bend = (k - (total[(s, d)] - 1) / 2) * 34.0
+            elif span > 1:  # skips columns: clear of the states between, above or below by parity
+                up = (span % 2 == 0) == (ny_ > 0)
+                bend = (10.0 + 20.0 * span + 16.0 * k) * (-1.0 if up else 1.0)
             else:  # a backward or same-column arc bends above (its normal points up)
                 sign = -1.0 if ny_ > 0 else 1.0
                 bend = sign * (0.35 * length + 24.0 + 22.0 * k)
