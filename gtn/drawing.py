@@ -187,11 +187,15 @@ def layered_svg(
     title: str | None = None,
     *,
     max_arcs: int | None = 2_000,
+    merge_parallel: bool = False,
 ) -> str | None:
     """An SVG drawing of ``g`` laid out in pure Python (no Graphviz): states in columns from
     left to right (on an acyclic graph every arc points right), with the labels of
     :func:`to_dot`. None when ``g`` has more than ``max_arcs`` arcs (``max_arcs=None`` draws
     anyway). Notebooks and the documentation use it where ``dot`` is not installed.
+
+    ``merge_parallel`` draws the arcs between the same two states as one arc labelled with
+    all their labels, comma-separated (for grammars with an arc per symbol).
 
     >>> g = Graph.from_arrays(2, [0], [1], [0], weight=[0.5])
     >>> layered_svg(g).startswith("<svg")
@@ -199,7 +203,14 @@ def layered_svg(
     """
     if max_arcs is not None and g.num_arcs > max_arcs:
         return None
-    return layout.to_svg(_drawing(g, isymbols, osymbols, show_weights, title))
+    drawing = _drawing(g, isymbols, osymbols, show_weights, title)
+    if merge_parallel:
+        merged: dict[tuple[int, int], list[str]] = {}
+        for src, dst, label in drawing.arcs:
+            merged.setdefault((src, dst), []).append(label)
+        arcs = [(src, dst, ",".join(labels)) for (src, dst), labels in merged.items()]
+        drawing = drawing._replace(arcs=arcs)
+    return layout.to_svg(drawing)
 
 
 def repr_svg(g: Graph) -> str | None:

@@ -72,6 +72,17 @@ def test_a_lattice_is_laid_out_as_a_chain_of_columns():
     assert xs == sorted(xs) and len(set(xs)) == 5 and len(ys) == 1
 
 
+def test_parallel_arcs_can_be_drawn_as_one_arc_with_every_label():
+    b = gtn.GraphBuilder(isymbols=gtn.SymbolTable(["a", "b", "c"]))
+    s, t = b.add_node(start=True), b.add_node(final=True)
+    for label, w in (("a", 0.0), ("b", 1.5), ("c", 0.0)):
+        b.add_arc(s, t, label, weight=w)
+    b.add_arc(t, t, "a")
+    _, arcs = parse(layered_svg(b.build(), merge_parallel=True))
+    assert arcs == [("0", "1", "a,b/1.5,c"), ("1", "1", "a")]
+    assert len(parse(layered_svg(b.build()))[1]) == 4
+
+
 def test_graphs_too_big_to_look_at_are_not_drawn():
     g = gtn.dense(torch.zeros(10, 30))
     assert layered_svg(g, max_arcs=100) is None
