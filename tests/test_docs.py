@@ -214,3 +214,30 @@ def test_documented_parameters_exist():
                     assert p in params, f"{package}.{name}: documents {p!r}, not a parameter"
                     checked += 1
     assert checked >= 50
+
+
+def test_docstrings_render_as_markdown(site):
+    """Sphinx roles become code, ``>>>`` examples code blocks (not nested quotes), and shared
+    attribute entries one row per name (docs/_ext/docstring_markup.py)."""
+    text = "\n".join(p.read_text() for p in (site / "api").rglob("*.html"))
+    assert ":func:`" not in text and ":class:`" not in text
+    assert not re.search(r"<blockquote>\s*<blockquote>", text)
+    assert (
+        text.count('<span class="gp">&gt;&gt;&gt; </span>') >= 20
+    )  # prompts of highlighted examples
+    graph_page = (site / "api" / "gtn-graphs" / "index.html").read_text()
+    for name in ("src", "dst", "start_weight", "final_weight"):  # "src, dst: ..." and so on
+        assert f'title="gtn.Graph.{name}">{name}</span>' in graph_page
+
+
+def test_shared_attribute_entries_are_split():
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        from docstring_markup import to_markdown
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    doc = "Doc.\n\n    Attributes:\n        a, b: shared\n            text.\n        c: own.\n"
+    entries = "        a: shared text.\n        b: shared text.\n        c: own.\n"
+    assert to_markdown(doc) == "Doc.\n\n    Attributes:\n" + entries
+    assert to_markdown("See :func:`gtn.compose`.") == "See `gtn.compose`."
+    assert to_markdown("Text\n>>> 1 + 1\n2\n") == "Text\n\n```pycon\n>>> 1 + 1\n2\n```\n"
