@@ -52,7 +52,7 @@ def page_id(path: Path) -> str:
 
 
 def run_sh(code: str, where: str) -> None:
-    for line in code.splitlines():
+    for line in code.replace("\\\n", " ").splitlines():  # backslash-newline continues a line
         argv = shlex.split(line, comments=True)
         if not argv:
             continue
@@ -241,3 +241,13 @@ def test_shared_attribute_entries_are_split():
     assert to_markdown(doc) == "Doc.\n\n    Attributes:\n" + entries
     assert to_markdown("See :func:`gtn.compose`.") == "See `gtn.compose`."
     assert to_markdown("Text\n>>> 1 + 1\n2\n") == "Text\n\n```pycon\n>>> 1 + 1\n2\n```\n"
+
+
+def test_every_ebgtn_subcommand_is_documented():
+    from apps.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    page = (DOCS / "applications" / "cli.md").read_text()
+    for name in commands.choices:
+        assert f"`ebgtn {name}`" in page, f"ebgtn {name} is missing from applications/cli.md"
