@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test test-all bench lint format clean
+.PHONY: demo test test-all docs bench lint format clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,17 +32,22 @@ test: $(VENV)/.dev
 test-all: $(VENV)/.dev
 	$(PY) -m pytest -q -m ""
 
+# The documentation site, into site/ (--strict: a broken link or anchor, a page left out of the
+# navigation or a docstring that does not render is an error). `make test` builds it too.
+docs: $(VENV)/.dev
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -d site
+
 bench: $(VENV)/.dev
 	$(PY) bench/graphs.py
 	$(PY) bench/dense.py
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check gtn factors decoders apps tests bench
-	$(PY) -m ruff format --check gtn factors decoders apps tests bench
+	$(PY) -m ruff check gtn factors decoders apps tests bench docs/_ext
+	$(PY) -m ruff format --check gtn factors decoders apps tests bench docs/_ext
 
 format: $(VENV)/.dev
-	$(PY) -m ruff format gtn factors decoders apps tests bench
-	$(PY) -m ruff check --fix gtn factors decoders apps tests bench
+	$(PY) -m ruff format gtn factors decoders apps tests bench docs/_ext
+	$(PY) -m ruff check --fix gtn factors decoders apps tests bench docs/_ext
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out site .pytest_cache .hypothesis

@@ -1,7 +1,8 @@
-"""Drawing graphs with Graphviz: DOT text (no dependency), and SVG/PNG/PDF through the Graphviz
-``dot`` program when it is installed. Graphviz is optional: without ``dot``, rendering raises
+"""Drawing graphs: DOT text (no dependency), SVG/PNG/PDF through Graphviz's ``dot`` program
+when it is installed, and SVG from a pure-Python layered layout (:func:`layered_svg`) when it
+is not. Graphviz is optional: without ``dot``, rendering files raises
 :class:`GraphvizNotFoundError`, whose one-line message says how to install it, and notebooks
-fall back to the text repr.
+show the pure-Python drawing.
 
 Conventions, as in OpenFst's ``fstdraw``: left-to-right layout; start states are bold with an
 incoming arrow (labelled with the start weight when it is not 0); final states are double
@@ -16,9 +17,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import warnings
 from pathlib import Path
 
+from . import layout
 from ._atomic import atomic_write
 from .graph import EPSILON, INF, Graph, GtnError
 from .symbols import SymbolTable
@@ -64,6 +65,39 @@ def _namer(table: SymbolTable | None):
     return table.name
 
 
+def _drawing(
+    g: Graph,
+    isymbols: SymbolTable | None,
+    osymbols: SymbolTable | None,
+    show_weights: bool,
+    title: str | None,
+) -> layout.Drawing:
+    """The labels of a drawing of ``g``, shared by the DOT text and the pure-Python layout."""
+    isymbols = isymbols if isymbols is not None else g.isymbols
+    osymbols = osymbols if osymbols is not None else (g.osymbols or isymbols)
+    in_name, out_name = _namer(isymbols), _namer(osymbols)
+    # Acceptor arcs show one label, unless different tables would name its two sides apart.
+    acceptor = g.is_acceptor() and (osymbols is isymbols or osymbols == isymbols)
+    start = g.start_weight.detach().cpu().double().tolist()
+    final = g.final_weight.detach().cpu().double().tolist()
+
+    def with_weight(text: str, w: float) -> str:
+        return f"{text}/{_weight_text(w)}" if show_weights and w != 0.0 else text
+
+    nodes = [
+        with_weight(str(n), final[n]) if final[n] != INF else str(n) for n in range(len(final))
+    ]
+    starts = {n: with_weight("", w) for n, w in enumerate(start) if w != INF}
+    finals = {n for n, w in enumerate(final) if w != INF}
+    arcs = []
+    for arc in g.arcs():
+        text = in_name(arc.ilabel)
+        if not acceptor:
+            text += ":" + out_name(arc.olabel)
+        arcs.append((arc.src, arc.dst, with_weight(text, arc.weight)))
+    return layout.Drawing(nodes, starts, finals, arcs, title)
+
+
 def to_dot(
     g: Graph,
     isymbols: SymbolTable | None = None,
@@ -83,39 +117,23 @@ def to_dot(
     >>> print(to_dot(g).splitlines()[-2])
       0 -> 1 [label = "0/0.5"];
     """
-    isymbols = isymbols if isymbols is not None else g.isymbols
-    osymbols = osymbols if osymbols is not None else (g.osymbols or isymbols)
-    in_name, out_name = _namer(isymbols), _namer(osymbols)
-    # Acceptor arcs show one label, unless different tables would name its two sides apart.
-    acceptor = g.is_acceptor() and (osymbols is isymbols or osymbols == isymbols)
-    start = g.start_weight.detach().cpu().double().tolist()
-    final = g.final_weight.detach().cpu().double().tolist()
-
-    def with_weight(text: str, w: float) -> str:
-        return f"{text}/{_weight_text(w)}" if show_weights and w != 0.0 else text
-
+    d = _drawing(g, isymbols, osymbols, show_weights, title)
     lines = ["digraph FST {", "  rankdir = LR;", "  node [shape = circle];"]
     if title is not None:
         lines.append(f"  label = {_quote(title)};")
         lines.append("  labelloc = t;")
-    for n in range(g.num_nodes):
+    for n, label in enumerate(d.nodes):
         attrs = []
-        label = str(n)
-        if final[n] != INF:
+        if n in d.finals:
             attrs.append("shape = doublecircle")
-            label = with_weight(label, final[n])
-        if start[n] != INF:
+        if n in d.starts:
             attrs.append("style = bold")
         lines.append(f"  {n} [label = {_quote(label)}{''.join(', ' + a for a in attrs)}];")
-        if start[n] != INF:
-            arrow = with_weight("", start[n])
+        if n in d.starts:
             lines.append(f'  __start{n} [shape = point, width = 0, height = 0, label = ""];')
-            lines.append(f"  __start{n} -> {n} [label = {_quote(arrow)}];")
-    for arc in g.arcs():
-        text = in_name(arc.ilabel)
-        if not acceptor:
-            text += ":" + out_name(arc.olabel)
-        lines.append(f"  {arc.src} -> {arc.dst} [label = {_quote(with_weight(text, arc.weight))}];")
+            lines.append(f"  __start{n} -> {n} [label = {_quote(d.starts[n])}];")
+    for src, dst, label in d.arcs:
+        lines.append(f"  {src} -> {dst} [label = {_quote(label)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -161,15 +179,45 @@ def to_svg(
     return None if svg is None else svg.decode("utf-8")
 
 
-def repr_svg(g: Graph) -> str | None:
-    """``Graph._repr_svg_``: :func:`to_svg`, and without ``dot`` a one-line warning with the
-    install hint (Python shows it once per session) instead of a silent text repr."""
-    if find_dot() is None:
-        warnings.warn(
-            f"gtn graphs are drawn by Graphviz's `dot`, which is not installed; {INSTALL_HINT}",
-            stacklevel=3,
-        )
+def layered_svg(
+    g: Graph,
+    isymbols: SymbolTable | None = None,
+    osymbols: SymbolTable | None = None,
+    show_weights: bool = True,
+    title: str | None = None,
+    *,
+    max_arcs: int | None = 2_000,
+    merge_parallel: bool = False,
+) -> str | None:
+    """An SVG drawing of ``g`` laid out in pure Python (no Graphviz): states in columns from
+    left to right (on an acyclic graph every arc points right), with the labels of
+    :func:`to_dot`. None when ``g`` has more than ``max_arcs`` arcs (``max_arcs=None`` draws
+    anyway). Notebooks and the documentation use it where ``dot`` is not installed.
+
+    ``merge_parallel`` draws the arcs between the same two states as one arc labelled with
+    all their labels, comma-separated (for grammars with an arc per symbol).
+
+    >>> g = Graph.from_arrays(2, [0], [1], [0], weight=[0.5])
+    >>> layered_svg(g).startswith("<svg")
+    True
+    """
+    if max_arcs is not None and g.num_arcs > max_arcs:
         return None
+    drawing = _drawing(g, isymbols, osymbols, show_weights, title)
+    if merge_parallel:
+        merged: dict[tuple[int, int], list[str]] = {}
+        for src, dst, label in drawing.arcs:
+            merged.setdefault((src, dst), []).append(label)
+        arcs = [(src, dst, ",".join(labels)) for (src, dst), labels in merged.items()]
+        drawing = drawing._replace(arcs=arcs)
+    return layout.to_svg(drawing)
+
+
+def repr_svg(g: Graph) -> str | None:
+    """``Graph._repr_svg_``: Graphviz's drawing (:func:`to_svg`) when ``dot`` is installed,
+    else :func:`layered_svg`; None (the text repr) for graphs too big to look at."""
+    if find_dot() is None:
+        return layered_svg(g)
     return to_svg(g)
 
 
@@ -216,4 +264,12 @@ def draw(
     return path
 
 
-__all__ = ["GraphvizError", "GraphvizNotFoundError", "draw", "find_dot", "to_dot", "to_svg"]
+__all__ = [
+    "GraphvizError",
+    "GraphvizNotFoundError",
+    "draw",
+    "find_dot",
+    "layered_svg",
+    "to_dot",
+    "to_svg",
+]

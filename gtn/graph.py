@@ -423,8 +423,9 @@ class Graph:
         )
 
     def _repr_svg_(self) -> str | None:
-        """Notebooks draw the graph (Graphviz's ``dot`` renders it; without ``dot``: None, and
-        a one-line warning saying how to install it)."""
+        """Notebooks draw the graph: Graphviz's ``dot`` renders it when installed, else the
+        pure-Python layered layout (:func:`gtn.drawing.layered_svg`); None for very large
+        graphs (the text repr)."""
         from .drawing import repr_svg
 
         return repr_svg(self)
