@@ -46,13 +46,19 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"lengths[{i}] = {int(lens[i])}: a linear-chain CRF scores sequences of at least "
             "one frame"
         )
-    # numpy, not torch, for these small checks: see intersect._check_values
+    # numpy, not torch, for these small checks on the CPU: see intersect._check_values; on
+    # another device, torch there (one bool read back)
     for name, t in (("transitions", transitions), ("start", start), ("end", end)):
-        a = t.detach().numpy()
-        if not (a > -np.inf).all():  # NaN or -inf
-            at = np.argwhere(~(a > -np.inf))[0]
+        a = t.detach().numpy() if t.device.type == "cpu" else t.detach()
+        if not bool((a > -np.inf).all()):  # NaN or -inf
+            at = [
+                int(i)
+                for i in (np.argwhere if t.device.type == "cpu" else torch.nonzero)(~(a > -np.inf))[
+                    0
+                ]
+            ]
             raise ValueError(
-                f"{name}[{', '.join(str(int(i)) for i in at)}] is {float(a[tuple(at)])}; "
+                f"{name}[{', '.join(str(i) for i in at)}] is {float(a[tuple(at)])}; "
                 "energies must be finite or +inf"
             )
     if tags is None:
@@ -66,6 +72,9 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"tags must have shape [B, T] = [{B}, {T}] like the emissions, got {list(tags.shape)}"
         )
     tags = tags.detach().long()
+    if tags.device.type != "cpu":
+        _check_tags_on_device(tags, lens, K)
+        return tags, lens
     tg = tags.numpy()
     if tg.size and not (tg.min() >= 0 and tg.max() < K):  # padding frames may hold anything
         out = (np.arange(T)[None, :] < lens[:, None]) & ((tg < 0) | (tg >= K))
@@ -73,6 +82,18 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             b, t = (int(i) for i in np.argwhere(out)[0])
             raise IndexError(f"tags[{b}, {t}] = {int(tg[b, t])} is outside [0, {K})")
     return tags, lens
+
+
+def _check_tags_on_device(tags: torch.Tensor, lens: np.ndarray, K: int) -> None:
+    T = tags.shape[1]
+    valid = (
+        torch.arange(T, device=tags.device)[None, :]
+        < torch.from_numpy(lens).to(tags.device)[:, None]
+    )
+    out = valid & ((tags < 0) | (tags >= K))
+    if bool(out.any()):
+        b, t = (int(i) for i in torch.nonzero(out)[0])
+        raise IndexError(f"tags[{b}, {t}] = {int(tags[b, t])} is outside [0, {K})")
 
 
 def _np64(t: torch.Tensor) -> np.ndarray:

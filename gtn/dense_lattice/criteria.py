@@ -12,6 +12,8 @@ import numpy as np
 import torch
 
 from ..graph import Graph
+from . import _torch_crf
+from ._backend import backend
 from ._crf import CrfNll, validate
 from ._path import PathEnergy
 from .batch import GraphBatch
@@ -88,7 +90,7 @@ def ctc_loss(
     loss = intersect(graphs, emissions, input_lengths).free_energy()
     loss = _drop_inf(loss, zero_infinity)
     if reduction == "mean":
-        lens = torch.as_tensor(target_lengths).to(loss.dtype).clamp(min=1)
+        lens = torch.as_tensor(target_lengths).to(loss.device, loss.dtype).clamp(min=1)
         return (loss / lens).mean()
     return _reduce(loss, reduction)
 
@@ -108,6 +110,8 @@ def path_energy(
     frames; lengths [B] in [1, T] (default T). Differentiable in emissions and the three
     weights; a sequence through a +inf energy has energy +inf and zero gradient."""
     tags, lens = validate(emissions, tags, transitions, start, end, lengths)
+    if backend(emissions) == "torch":
+        return _torch_crf.path_energy(emissions, tags, transitions, start, end, lens)
     return PathEnergy.apply(emissions, tags, transitions, start, end, lens)
 
 
@@ -140,6 +144,8 @@ def crf_nll(
     """
     start, end = _default_ends(transitions, start, end)
     tags, lens = validate(emissions, tags, transitions, start, end, lengths)
+    if backend(emissions) == "torch":
+        return _torch_crf.crf_nll(emissions, tags, transitions, start, end, lens, reduction)
     return CrfNll.apply(emissions, tags, transitions, start, end, lens, reduction)
 
 

@@ -25,7 +25,8 @@ import torch
 
 from .._threads import sync_threads
 from ..graph import Graph, GraphError
-from . import _dense, _logspace, _scaled, _statewise, _viterbi
+from . import _dense, _logspace, _scaled, _statewise, _torch_lattice, _viterbi
+from ._backend import backend
 from ._prep import Grads, Scaled, Structure, Utterances, Weights, structure, weights
 from .batch import GraphBatch
 
@@ -69,6 +70,7 @@ class DenseLattice:
         self.unchecked = False
         self.family: str = _choose_family(self.graphs, self.structure)  # a key of FAMILIES
         self.em_np: np.ndarray | None = None  # the emissions as the kernels read them (_em)
+        self.backend = backend(emissions)  # 'numba' or 'torch', see _backend
 
     @property
     def batch_size(self) -> int:
@@ -82,17 +84,23 @@ class DenseLattice:
         beta = _check_beta(beta)
         g = self.graphs
         out = self.emissions.dtype if dtype is None else dtype
+        if self.backend == "torch":
+            return _torch_lattice.free_energy(self, beta, out)
         return _FreeEnergy.apply(
             self, beta, out, self.emissions, g.weight, g.start_weight, g.final_weight
         )
 
     def min_energy(self) -> torch.Tensor:
         """[B] minimum path energies (differentiable: the gradient is the best path)."""
+        if self.backend == "torch":
+            return _torch_lattice.min_energy(self)
         g = self.graphs
         return _MinEnergy.apply(self, self.emissions, g.weight, g.start_weight, g.final_weight)
 
     def best_alignment(self) -> Alignment:
         """Label and graph arc per frame of a minimum-energy path (ties: a fixed choice)."""
+        if self.backend == "torch":
+            return Alignment(*_torch_lattice.best_alignment(self))
         with torch.no_grad():
             _use_threads(self)
             fast = FAMILIES[self.family].best_path
@@ -107,6 +115,8 @@ class DenseLattice:
         distribution exp(-beta E) over paths (rows sum to 1; zero on padding and for utterances
         with no path). Equal to the gradient of the free energy; not itself differentiable."""
         beta = _check_beta(beta)
+        if self.backend == "torch":
+            return _torch_lattice.label_posteriors(self, beta)
         saved = _free_forward(self, beta)
         grads = _free_backward(
             self, saved, np.ones(self.batch_size), arc_grads=False, emissions_only=True
@@ -160,7 +170,9 @@ def intersect(
         lengths: [B] frames per utterance (default T); frames at t >= lengths[b] are ignored.
 
     Returns a :class:`DenseLattice`; call ``free_energy(beta)``, ``min_energy()``,
-    ``best_alignment()``, ``label_posteriors(beta)``.
+    ``best_alignment()``, ``label_posteriors(beta)``. Emissions on a CUDA (any non-CPU) device
+    run the torch kernels there, with results and gradients on that device; on the CPU the
+    numba kernels run unless ``EBGTN_BACKEND=torch`` is set (read at each call).
 
     >>> import torch, gtn
     >>> g = gtn.Graph.from_arrays(1, [0, 0], [0, 0], [0, 1], start=[0], final=[0])
@@ -236,6 +248,9 @@ def _check_emissions(emissions, lengths, values: bool = True) -> tuple[torch.Ten
 def _check_values(emissions: torch.Tensor, lens: np.ndarray) -> None:
     """ValueError naming the first NaN or -inf energy in a frame t < lens[b]."""
     T = emissions.shape[1]
+    if emissions.device.type != "cpu":  # one reduction on the device, one bool to the host
+        _check_values_on_device(emissions, lens)
+        return
     # numpy, not torch: a torch reduction this size wakes torch's thread pool, whose spinning
     # threads then slow the numba kernels that follow
     lo = emissions.detach().numpy().min() if emissions.numel() else 0.0
@@ -248,6 +263,18 @@ def _check_values(emissions: torch.Tensor, lens: np.ndarray) -> None:
                 f"emissions[{b}, {t}, {v}] is {float(emissions[b, t, v])}; "
                 "energies must be finite or +inf"
             )
+
+
+def _check_values_on_device(emissions: torch.Tensor, lens: np.ndarray) -> None:
+    em = emissions.detach()
+    lens_d = torch.from_numpy(lens).to(em.device)
+    bad = torch.isnan(em) | (em == -INF)
+    bad &= torch.arange(em.shape[1], device=em.device)[None, :, None] < lens_d[:, None, None]
+    if bool(bad.any()):
+        b, t, v = (int(i) for i in torch.nonzero(bad)[0])
+        raise ValueError(
+            f"emissions[{b}, {t}, {v}] is {float(em[b, t, v])}; energies must be finite or +inf"
+        )
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

@@ -1,0 +1,61 @@
+"""Linear-chain CRF loss and path energy on the torch path (any device): plain tensor ops,
+vectorised over the batch and the frames, with the partition function from the torch dense
+lattice (:mod:`._torch_lattice`) on the chain graph. Inputs as ``_crf.validate`` returns them.
+
+E[b] = start[y_0] + sum_{t < L_b} em[b, t, y_t] + sum_{0 < t < L_b} trans[y_{t-1}, y_t]
+       + end[y_{L_b - 1}]   (energies, lower is better); loss[b] = E[b] - F[b].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import _torch
+from .intersect import intersect
+from .topologies import linear_chain
+
+INF = float("inf")
+
+
+def path_energy(em, tags, trans, start, end, lengths: np.ndarray) -> torch.Tensor:
+    """[B] energies of the tag sequences (accumulated like the lattice, see ``_torch``), in
+    the emissions' dtype; +inf with zero gradient for a sequence through a +inf energy.
+    ValueError naming the first NaN or -inf emission on a path."""
+    acc = _torch.accumulate_dtype()
+    dev = em.device
+    B, T, _ = em.shape
+    lens = torch.from_numpy(lengths).to(dev)
+    valid = torch.arange(T, device=dev)[None, :] < lens[:, None]
+    y = torch.where(valid, tags.to(dev), 0)
+    on_path = em.gather(2, y[:, :, None])[..., 0]
+    bad = (torch.isnan(on_path.detach()) | (on_path.detach() == -INF)) & valid
+    if bool(bad.any()):
+        b, t = (int(i) for i in torch.nonzero(bad)[0])
+        raise ValueError(
+            f"emissions[{b}, {t}, {int(y[b, t])}] is {float(on_path[b, t])}; "
+            "energies must be finite or +inf"
+        )
+    trans, start, end = (x.to(dev) for x in (trans, start, end))
+    e = torch.where(valid, on_path.to(acc), 0.0).sum(1)
+    tr = torch.where(valid[:, 1:], trans[y[:, :-1], y[:, 1:]].to(acc), 0.0).sum(1)
+    last = y.gather(1, (lens - 1).clamp(min=0)[:, None])[:, 0]
+    energy = start[y[:, 0]].to(acc) + e + tr + end[last].to(acc)
+    # a sequence through a +inf energy: no gradient (as the numba path), not ones
+    energy = torch.where(torch.isfinite(energy), energy, energy.detach())
+    return energy.to(em.dtype)
+
+
+def crf_nll(em, tags, trans, start, end, lengths: np.ndarray, reduction: str) -> torch.Tensor:
+    """E(tags) - F(all sequences) per utterance, reduced ('none', 'sum', 'mean')."""
+    if reduction not in ("none", "sum", "mean"):
+        raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
+    acc = _torch.accumulate_dtype()
+    path = path_energy(em, tags, trans, start, end, lengths).to(acc)
+    chain = linear_chain(trans.to(em.device), start.to(em.device), end.to(em.device))
+    free = intersect(chain, em, lengths).free_energy(dtype=acc)
+    dead = ~torch.isfinite(path)  # +inf, not inf - inf (F is +inf too when no path exists)
+    loss = torch.where(dead, INF, path - torch.where(dead, 0.0, free))
+    if reduction != "none":
+        loss = loss.sum() if reduction == "sum" else loss.mean()
+    return loss.to(em.dtype)
