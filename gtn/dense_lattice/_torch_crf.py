@@ -18,10 +18,11 @@ from .topologies import linear_chain
 INF = float("inf")
 
 
-def path_energy(em, tags, trans, start, end, lengths: np.ndarray) -> torch.Tensor:
+def path_energy(em, tags, trans, start, end, lengths: np.ndarray, check=True) -> torch.Tensor:
     """[B] energies of the tag sequences (accumulated like the lattice, see ``_torch``), in
     the emissions' dtype; +inf with zero gradient for a sequence through a +inf energy.
-    ValueError naming the first NaN or -inf emission on a path."""
+    With ``check``, ValueError naming the first NaN or -inf emission on a path (one bool read
+    back from the device; :func:`crf_nll` has checked every valid frame before)."""
     acc = _torch.accumulate_dtype()
     dev = em.device
     B, T, _ = em.shape
@@ -30,7 +31,7 @@ def path_energy(em, tags, trans, start, end, lengths: np.ndarray) -> torch.Tenso
     y = torch.where(valid, tags.to(dev), 0)
     on_path = em.gather(2, y[:, :, None])[..., 0]
     bad = (torch.isnan(on_path.detach()) | (on_path.detach() == -INF)) & valid
-    if bool(bad.any()):
+    if check and bool(bad.any()):
         b, t = (int(i) for i in torch.nonzero(bad)[0])
         raise ValueError(
             f"emissions[{b}, {t}, {int(y[b, t])}] is {float(on_path[b, t])}; "
@@ -51,9 +52,10 @@ def crf_nll(em, tags, trans, start, end, lengths: np.ndarray, reduction: str) ->
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
     acc = _torch.accumulate_dtype()
-    path = path_energy(em, tags, trans, start, end, lengths).to(acc)
     chain = linear_chain(trans.to(em.device), start.to(em.device), end.to(em.device))
-    free = intersect(chain, em, lengths).free_energy(dtype=acc)
+    lattice = intersect(chain, em, lengths)  # checks every valid frame's emissions
+    path = path_energy(em, tags, trans, start, end, lengths, check=False).to(acc)
+    free = lattice.free_energy(dtype=acc)
     dead = ~torch.isfinite(path)  # +inf, not inf - inf (F is +inf too when no path exists)
     loss = torch.where(dead, INF, path - torch.where(dead, 0.0, free))
     if reduction != "none":

@@ -189,17 +189,23 @@ def mmi_loss(
     # in float64: two large free energies differ by a small loss
     num = intersect(numerator, emissions, lengths).free_energy(dtype=torch.float64)
     den = intersect(denominator, emissions, lengths).free_energy(dtype=torch.float64)
-    bad = torch.nonzero(torch.isinf(den.detach()) & torch.isfinite(num.detach())).flatten()
-    if bad.numel():
-        b = int(bad[0])
+    _check_denominator(num, den)
+    loss = num - den
+    loss = torch.where(torch.isinf(num), num, loss)  # inf - inf: no numerator path
+    return _reduce(_drop_inf(loss, zero_infinity), reduction).to(emissions.dtype)
+
+
+def _check_denominator(num: torch.Tensor, den: torch.Tensor) -> None:
+    """ValueError for an utterance whose denominator has no path while its numerator has one
+    (on a GPU: one bool read back from the device)."""
+    missing = torch.isinf(den.detach()) & torch.isfinite(num.detach())
+    if bool(missing.any()):
+        b = int(torch.nonzero(missing)[0, 0])
         raise ValueError(
             f"mmi_loss: utterance {b}'s denominator has no path (free energy +inf) but its "
             f"numerator has one (free energy {float(num[b]):.6g}); the denominator graph must "
             "contain the numerator's paths"
         )
-    loss = num - den
-    loss = torch.where(torch.isinf(num), num, loss)  # inf - inf: no numerator path
-    return _reduce(_drop_inf(loss, zero_infinity), reduction).to(emissions.dtype)
 
 
 def asg_loss(

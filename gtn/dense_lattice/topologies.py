@@ -86,15 +86,19 @@ def _chain_graphs(
     lab = np.repeat(labels, valid.sum(1))
     arc_off = offsets(np.bincount(graph, weights=valid.sum(1), minlength=B).astype(np.int64))
 
+    # the weights' device (a GPU's for ASG's transitions): built there, indexed from the host
+    device = next((w.device for w in (w_self, w_prev, w_skip) if torch.is_tensor(w)), None)
+
     def per_state(w):
         return (
-            torch.as_tensor(w, dtype=dtype).expand(S)
+            torch.as_tensor(w, dtype=dtype, device=device).expand(S)
             if not torch.is_tensor(w) or w.dim() == 0
             else w.to(dtype)
         )
 
     wt = torch.stack([per_state(w_skip), per_state(w_prev), per_state(w_self)], 1)
-    weight = wt[torch.from_numpy(valid)]
+    # flat indices, not a boolean mask: a mask on a device tensor reads its count back
+    weight = wt.reshape(-1)[torch.from_numpy(np.flatnonzero(valid)).to(wt.device)]
     n = int(node_off[-1])
     start = torch.full((n,), INF, dtype=dtype)
     start[torch.from_numpy(node_off[:-1])] = 0.0
@@ -369,10 +373,11 @@ def asg_graphs(targets: torch.Tensor, target_lengths, transitions: torch.Tensor)
     K = _check_square("transitions", transitions)
     if flat.size and (flat.max() >= K or flat.min() < 0):
         raise ValueError(f"target labels must be in [0, {K}), got {int(flat.max())}")
-    y = torch.from_numpy(flat)
-    prev = torch.from_numpy(np.concatenate([[0], flat[:-1]]) if flat.size else flat)
+    dev = transitions.device
+    y = torch.from_numpy(flat).to(dev)
+    prev = torch.from_numpy(np.concatenate([[0], flat[:-1]]) if flat.size else flat).to(dev)
     w_prev = transitions[prev, y]
-    first = torch.from_numpy(offsets(lens)[:-1][lens > 0])
+    first = torch.from_numpy(offsets(lens)[:-1][lens > 0]).to(dev)
     w_prev = w_prev.index_put((first,), w_prev.new_zeros(first.shape[0]))  # from the start
     return _chain_graphs(
         flat,

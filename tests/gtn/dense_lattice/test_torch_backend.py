@@ -10,11 +10,29 @@ layout's epsilon levels, best-alignment ties) follow.
 import importlib
 import math
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import gtn
-from gtn.dense_lattice import _crf, _path, _viterbi, criteria
+from gtn.dense_lattice import (
+    GraphBatch,
+    _crf,
+    _path,
+    _torch,
+    _viterbi,
+    asg_loss,
+    crf_decode,
+    crf_nll,
+    criteria,
+    ctc_graphs,
+    ctc_loss,
+    mmi_loss,
+)
+from gtn.dense_lattice._backend import backend
+from tests.gtn.dense_lattice import brute
 from tests.gtn.dense_lattice import stress_grid as grid
 
 # ruff: noqa: F401  (imported tests are collected and run here with the torch path forced)
@@ -92,6 +110,14 @@ F64 = torch.float64
 
 
 intersect = importlib.import_module("gtn.dense_lattice.intersect")  # the module, not the function
+# the numba entry points, before the fixture replaces them (the tie-breaking test needs them)
+_FREE_FORWARD, _TROPICAL, _BEST_PATH = (
+    intersect._free_forward,
+    intersect._tropical,
+    _viterbi.best_path,
+)
+INF = math.inf
+_GENERAL = grid._general_graph(torch.Generator().manual_seed(0))
 
 
 def _numba_ran(*args, **kwargs):
@@ -133,3 +159,116 @@ def test_stress_grid_slice_equals_float64_reference(criterion, dtype, kind, T):
 def test_full_stress_grid_equals_float64_reference(criterion, dtype, kind, T):
     out = grid.evaluate(criterion, getattr(torch, dtype), kind, T)
     assert not out.failures, f"{criterion} {dtype} {kind} T={T}: " + "; ".join(out.failures)
+
+
+# ---- the torch path itself ------------------------------------------------------------------
+
+
+def test_non_cpu_emissions_take_the_torch_path_and_the_variable_is_checked(monkeypatch):
+    g = gtn.Graph.from_arrays(1, [0], [0], [0], start=[0], final=[0])
+    assert intersect.intersect(g, torch.zeros(1, 2, 1)).backend == "torch"
+    meta = torch.zeros(1, 2, 1, device="meta")
+    for value in ("", "numba"):  # any device but the CPU runs torch whatever the variable says
+        monkeypatch.setenv("EBGTN_BACKEND", value)
+        assert backend(meta) == "torch"
+        assert backend(torch.zeros(1)) == "numba"
+    monkeypatch.setenv("EBGTN_BACKEND", "cuda")
+    with pytest.raises(ValueError, match="EBGTN_BACKEND must be 'numba' or 'torch', got 'cuda'"):
+        intersect.intersect(g, torch.zeros(1, 2, 1))
+
+
+def _meta_safe(monkeypatch):
+    """Skip the value checks (they read one bool back; a meta tensor has no values)."""
+    monkeypatch.setattr(intersect, "_check_values_on_device", lambda *a: None)
+    monkeypatch.setattr(criteria, "_check_denominator", lambda *a: None)
+
+    def validate(em, tags, tr, st, en, lengths):
+        lens = np.full(em.shape[0], em.shape[1]) if lengths is None else np.asarray(lengths)
+        return (None if tags is None else tags.long()), lens.astype(np.int64)
+
+    monkeypatch.setattr(criteria, "validate", validate)
+
+
+def test_no_value_is_read_back_to_the_host(monkeypatch):
+    # On the meta device tensors have shapes but no values: any .item(), .cpu(), .numpy() or
+    # data-dependent shape in the path raises. Every operation runs there end to end, forward
+    # and backward, and leaves its results and gradients on that device.
+    _meta_safe(monkeypatch)
+    B, T, V = 3, 7, 5
+    em = torch.randn(B, T, V, device="meta", requires_grad=True)
+    tg, tl, il = torch.tensor([[1, 2, 2], [3, 1, 0], [4, 0, 0]]), [3, 2, 1], [7, 5, 3]
+    g = gtn.Graph.from_arrays(
+        3,
+        [0, 0, 1, 2, 0],
+        [0, 1, 2, 2, 2],
+        [0, 1, gtn.EPSILON, 2, gtn.EPSILON],
+        start=[0],
+        final=[2],
+    )
+    w = torch.zeros(5, device="meta", requires_grad=True)
+    sw = torch.tensor([0.0, INF, INF], device="meta", requires_grad=True)
+    fw = torch.tensor([INF, INF, 0.0], device="meta", requires_grad=True)
+    batch = GraphBatch.from_graphs(g).with_weights(w, sw, fw)
+    lat = intersect.intersect(batch, em, il)
+    outs = [
+        ctc_loss(em, tg, il, tl),
+        lat.free_energy(0.5).sum(),
+        lat.min_energy().sum(),
+        mmi_loss(em, ctc_graphs(tg, tl, 0, torch.float32), batch, il),
+        asg_loss(em, tg, tl, torch.randn(V, V, device="meta", requires_grad=True)),
+        crf_nll(
+            em, tg.new_zeros(B, T), *(torch.randn(*s, device="meta") for s in ((V, V), (V,), (V,)))
+        ),
+    ]
+    for out in outs:
+        grads = torch.autograd.grad(out, [em, w, sw, fw], allow_unused=True)
+        assert out.device.type == "meta" and grads[0].shape == (B, T, V)
+        assert all(x is None or x.device.type == "meta" for x in grads)
+    ali = lat.best_alignment()
+    assert ali.labels.device.type == ali.arcs.device.type == ali.energy.device.type == "meta"
+    assert lat.label_posteriors().shape == (B, T, V)
+    tags = crf_decode(em, *(torch.randn(*s, device="meta") for s in ((V, V), (V,), (V,))))
+    assert tags.shape == (B, T) and tags.device.type == "meta"
+
+
+@given(brute.dense_graphs(max_nodes=5, max_arcs=12), st.integers(1, 5), st.integers(0, 2**31 - 1))
+def test_best_alignment_breaks_ties_like_the_numba_path(g, T, seed):
+    # integer energies: many paths tie, and both paths must pick the same one
+    gen = torch.Generator().manual_seed(seed)
+    em = torch.randint(0, 3, (2, T, 3), generator=gen).double()
+    em.requires_grad_()
+    lat = intersect.intersect(g, em, [T, max(T - 2, 0)])
+    ours = lat.best_alignment()
+    ours_grad = torch.autograd.grad(lat.min_energy().sum(), em)[0]
+    with pytest.MonkeyPatch.context() as m:  # the numba kernels back, for the reference
+        m.setenv("EBGTN_BACKEND", "numba")
+        m.setattr(intersect, "_free_forward", _FREE_FORWARD)
+        m.setattr(intersect, "_tropical", _TROPICAL)
+        m.setattr(_viterbi, "best_path", _BEST_PATH)
+        lat = intersect.intersect(g, em, [T, max(T - 2, 0)])
+        ref = lat.best_alignment()
+        ref_grad = torch.autograd.grad(lat.min_energy().sum(), em)[0]
+    assert torch.equal(ours.labels, ref.labels) and torch.equal(ours.arcs, ref.arcs)
+    assert torch.equal(ours.energy, ref.energy)
+    assert torch.equal(ours_grad, ref_grad)
+
+
+@pytest.mark.parametrize("criterion", ["ctc", "crf_nll", "free", "alignment"])
+def test_float32_accumulation_is_an_option_close_to_float64(criterion, monkeypatch):
+    # EBGTN_TORCH_ACCUMULATE=float32 trades exactness for speed: within float32 rounding of
+    # the float64 result on plain emissions (the stress grid holds the float64 default)
+    monkeypatch.setenv("EBGTN_TORCH_ACCUMULATE", "float32")
+    p = grid.problem(grid._FAMILY[criterion], "plain", 150)
+    got = grid.OURS[criterion](p, torch.float32)
+    ref = grid.REFERENCE[criterion](p)
+    general = grid.problem("general", "plain", 10)
+    lat = intersect.intersect(grid.general_graph(*_GENERAL), general.emissions)
+    assert _torch.forward(_torch._run(lat), 1.0)[0].dtype == torch.float32  # alpha
+    assert grid._rel(got.values, ref.values) < 1e-4
+    for name, value in ref.tensors.items():
+        assert torch.allclose(got.tensors[name].double(), value.double(), rtol=1e-4, atol=2e-3), (
+            name
+        )
+    monkeypatch.setenv("EBGTN_TORCH_ACCUMULATE", "float16")
+    with pytest.raises(ValueError, match="EBGTN_TORCH_ACCUMULATE must be"):
+        grid.OURS[criterion](p, torch.float32)
