@@ -50,6 +50,15 @@ class Layout(NamedTuple):
     num_nodes: int
 
 
+def to_device(x, device: torch.device) -> torch.Tensor:
+    """A host array or tensor on ``device``. To a CUDA device it goes from pinned memory without
+    blocking the host: a copy from pageable memory would wait for the work already queued."""
+    x = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    if device.type == "cuda" and x.device.type == "cpu":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)
+
+
 def _padded(key: np.ndarray, rows: int, cols: list, fills: list) -> list:
     """Group entries by ``key`` (already sorted by key, stable) into [rows, D] tables padded
     with ``fills``; D is the largest group (at least 1)."""
@@ -122,10 +131,10 @@ def _build(batch, st, device) -> Layout:
     node[np.repeat(np.arange(G), nodes), local] = np.arange(Ntot)
 
     def dev(x):  # a [G * Nmax, D] table -> [G, Nmax, D] on the device
-        return torch.from_numpy(x.reshape(G, Nmax, -1)).to(device)
+        return to_device(x.reshape(G, Nmax, -1), device)
 
     return Layout(
-        torch.from_numpy(node).to(device),
+        to_device(node, device),
         dev(in_src),
         dev(in_lab),
         dev(in_arc),
@@ -136,7 +145,7 @@ def _build(batch, st, device) -> Layout:
         tuple((dev(a), dev(b)) for a, b in eps_bwd),
         dev(eps_in_src),
         dev(eps_in_arc),
-        torch.from_numpy(arc_off[:-1].copy()).to(device),
+        to_device(arc_off[:-1], device),
         A,
         Ntot,
     )
@@ -189,12 +198,12 @@ def _run(lat, weights=None) -> _Run:
     g = lat.graphs
     w, sw, fw = weights if weights is not None else (g.weight, g.start_weight, g.final_weight)
     inf = torch.full((1,), INF, dtype=acc, device=dev)
-    w_pad = torch.cat([w.detach().to(dev, acc), inf])
-    sw_pad = torch.cat([sw.detach().to(dev, acc), inf])
-    fw_pad = torch.cat([fw.detach().to(dev, acc), inf])
+    w_pad, sw_pad, fw_pad = (
+        torch.cat([to_device(x.detach(), dev).to(acc), inf]) for x in (w, sw, fw)
+    )
     B = lat.emissions.shape[0]
     G = lay.node.shape[0]
-    lens = torch.from_numpy(lat.lengths).to(dev)
+    lens = to_device(lat.lengths, dev)
     g_of_b = torch.zeros(B, dtype=torch.long, device=dev) if G == 1 else torch.arange(B, device=dev)
     return _Run(
         lay,
@@ -219,9 +228,15 @@ def _gather(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 def _softmin(x: torch.Tensor, beta: float | None, dim: int = -1) -> torch.Tensor:
     """-(1/beta) log sum exp(-beta x) over ``dim`` (+inf for no finite term); min for None."""
+    m = x.amin(dim)
     if beta is None:
-        return x.min(dim).values
-    return torch.logsumexp(x * -beta, dim) * (-1.0 / beta)
+        return m
+    # shifted by the smallest term (0 where there is none: +inf stays +inf through the log);
+    # fewer kernels than torch.logsumexp, which also guards against -inf, absent here
+    m = torch.where(m < INF, m, 0.0)
+    z = (m.unsqueeze(dim) - x).exp_() if beta == 1.0 else ((m.unsqueeze(dim) - x) * beta).exp_()
+    s = z.sum(dim).log_()
+    return m - s if beta == 1.0 else m - s / beta
 
 
 def _closure(r: _Run, a: torch.Tensor, beta) -> torch.Tensor:

@@ -26,9 +26,9 @@ def path_energy(em, tags, trans, start, end, lengths: np.ndarray, check=True) ->
     acc = _torch.accumulate_dtype()
     dev = em.device
     B, T, _ = em.shape
-    lens = torch.from_numpy(lengths).to(dev)
+    lens = _torch.to_device(lengths, dev)
     valid = torch.arange(T, device=dev)[None, :] < lens[:, None]
-    y = torch.where(valid, tags.to(dev), 0)
+    y = torch.where(valid, _torch.to_device(tags, dev), 0)
     on_path = em.gather(2, y[:, :, None])[..., 0]
     bad = (torch.isnan(on_path.detach()) | (on_path.detach() == -INF)) & valid
     if check and bool(bad.any()):
@@ -37,7 +37,7 @@ def path_energy(em, tags, trans, start, end, lengths: np.ndarray, check=True) ->
             f"emissions[{b}, {t}, {int(y[b, t])}] is {float(on_path[b, t])}; "
             "energies must be finite or +inf"
         )
-    trans, start, end = (x.to(dev) for x in (trans, start, end))
+    trans, start, end = (x.to(dev) for x in (trans, start, end))  # differentiable
     e = torch.where(valid, on_path.to(acc), 0.0).sum(1)
     tr = torch.where(valid[:, 1:], trans[y[:, :-1], y[:, 1:]].to(acc), 0.0).sum(1)
     last = y.gather(1, (lens - 1).clamp(min=0)[:, None])[:, 0]
@@ -52,7 +52,7 @@ def crf_nll(em, tags, trans, start, end, lengths: np.ndarray, reduction: str) ->
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
     acc = _torch.accumulate_dtype()
-    chain = linear_chain(trans.to(em.device), start.to(em.device), end.to(em.device))
+    chain = linear_chain(*(x.to(em.device) for x in (trans, start, end)))
     lattice = intersect(chain, em, lengths)  # checks every valid frame's emissions
     path = path_energy(em, tags, trans, start, end, lengths, check=False).to(acc)
     free = lattice.free_energy(dtype=acc)
