@@ -272,3 +272,21 @@ def test_float32_accumulation_is_an_option_close_to_float64(criterion, monkeypat
     monkeypatch.setenv("EBGTN_TORCH_ACCUMULATE", "float16")
     with pytest.raises(ValueError, match="EBGTN_TORCH_ACCUMULATE must be"):
         grid.OURS[criterion](p, torch.float32)
+
+
+def test_the_device_side_value_checks_name_the_first_bad_entry():
+    # the checks emissions and tags get on a GPU (torch ops, one bool read back), run here on
+    # CPU tensors: the first NaN / -inf in a valid frame, padding ignored
+    em = torch.zeros(2, 4, 3)
+    lens = np.array([4, 2])
+    em[1, 3, 0] = math.nan  # padding
+    intersect._check_values_on_device(em, lens)
+    em[1, 1, 2] = -INF
+    em[0, 2, 1] = math.nan
+    with pytest.raises(ValueError, match=r"emissions\[0, 2, 1\] is nan"):
+        intersect._check_values_on_device(em, lens)
+    tags = torch.tensor([[0, 1, 2, 1], [2, 1, 7, -1]])  # out of range only in padding
+    _crf._check_tags_on_device(tags, lens, 3)
+    tags[1, 1] = 3
+    with pytest.raises(IndexError, match=r"tags\[1, 1\] = 3 is outside \[0, 3\)"):
+        _crf._check_tags_on_device(tags, lens, 3)
