@@ -46,6 +46,9 @@ class Layout(NamedTuple):
     eps_in_src: torch.Tensor  # long [G, Nmax, De] all epsilon arcs into a state, kernel order
     eps_in_arc: torch.Tensor  # long [G, Nmax, De]
     arc_off: torch.Tensor  # long [G] first arc of each graph (alignments name local arcs)
+    # state-labelled batch (see _prep): the label of the arcs into each state, long [G, Nmax];
+    # a frame's emissions are then gathered per state, not per arc; else None
+    state_lab: torch.Tensor | None
     num_arcs: int
     num_nodes: int
 
@@ -146,6 +149,7 @@ def _build(batch, st, device) -> Layout:
         dev(eps_in_src),
         dev(eps_in_arc),
         to_device(arc_off[:-1], device),
+        dev(in_lab[:, :1]).reshape(G, Nmax) if st.state_labelled else None,
         A,
         Ntot,
     )
@@ -266,9 +270,14 @@ def forward(r: _Run, beta) -> tuple[torch.Tensor, torch.Tensor]:
     alpha = torch.empty((B, T + 1, Nmax), dtype=r.acc, device=r.em.device)
     a = _closure(r, r.sw.expand(B, -1), beta)
     alpha[:, 0] = a
+    lay = r.lay
     for t in range(T):
-        cand = _gather(a, r.lay.in_src) + r.w_in + _gather(_frame(r, t), r.lay.in_lab)
-        new = _closure(r, _softmin(cand, beta), beta)
+        e = _frame(r, t)
+        if lay.state_lab is not None:  # min / log-sum-exp first, then the state's emission
+            new = _softmin(_gather(a, lay.in_src) + r.w_in, beta) + _gather(e, lay.state_lab)
+        else:
+            cand = _gather(a, lay.in_src) + r.w_in + _gather(e, lay.in_lab)
+            new = _closure(r, _softmin(cand, beta), beta)
         a = torch.where((t < r.lens)[:, None], new, a)  # past its end an utterance stays put
         alpha[:, t + 1] = a
     energy = _softmin(a + r.fw, beta)
@@ -308,15 +317,22 @@ def backward(r: _Run, beta: float, alpha, energy, gout, arc_grads: bool, out_dty
         act = (t < r.lens)[:, None] & alive
         a = alpha[:, t]
         e = _frame(r, t)
-        cand = _gather(a, lay.in_src) + r.w_in + _gather(e, lay.in_lab) + bv[:, :, None]
-        p = post(cand, act[:, :, None])
         ge = torch.zeros((B, V), dtype=r.acc, device=r.em.device)
-        ge.scatter_add_(1, lay.in_lab.reshape(lay.in_lab.shape[0], -1).expand(B, -1), p.flatten(1))
+        if lay.state_lab is not None:  # one emission per state: posteriors summed per state
+            ebv = _gather(e, lay.state_lab) + bv
+            p = post(_gather(a, lay.in_src) + r.w_in + ebv[:, :, None], act[:, :, None])
+            ge.scatter_add_(1, lay.state_lab.expand(B, -1), p.sum(2))
+            nb = _softmin(_gather(ebv, lay.out_dst) + r.w_out, beta)
+        else:
+            cand = _gather(a, lay.in_src) + r.w_in + _gather(e, lay.in_lab) + bv[:, :, None]
+            p = post(cand, act[:, :, None])
+            lab = lay.in_lab.reshape(lay.in_lab.shape[0], -1).expand(B, -1)
+            ge.scatter_add_(1, lab, p.flatten(1))
+            nb = _softmin(_gather(bv, lay.out_dst) + r.w_out + _gather(e, lay.out_lab), beta)
+            nb = _closure_back(r, nb, beta)
         g_em[:, t] = ge
         if arc_grads:
             g_in += p
-        nb = _softmin(_gather(bv, lay.out_dst) + r.w_out + _gather(e, lay.out_lab), beta)
-        nb = _closure_back(r, nb, beta)
         bv = torch.where(act, nb, bv)
         if n_eps:
             g_eps += eps_grads(a, bv, act)
