@@ -8,6 +8,8 @@ each frame is one batched gather, add and log-sum-exp (or min) over that padding
 utterance at once. Epsilon arcs form an acyclic subgraph; the closure after each frame runs
 level by level (a state's level is the longest epsilon path into it), so that every level is
 one batched step, the same closure the numba kernels run arc by arc in topological order.
+In a state-labelled batch (CTC, HMM, ASG, CRF: see ``_prep``) a frame's emissions are gathered
+once per state, not once per arc.
 
 Everything stays in log space (energies, lower is better): each log-sum-exp is shifted by its
 own extreme term, so nothing under- or overflows whatever the energy range, and no scaled
@@ -23,6 +25,7 @@ back to the host: lengths, choices and masks stay tensors on the emissions' devi
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -187,8 +190,7 @@ class _Run(NamedTuple):
 
 
 def accumulate_dtype() -> torch.dtype:
-    import os
-
+    """float64 (default) or float32 from ``EBGTN_TORCH_ACCUMULATE``, read at each call."""
     name = os.environ.get("EBGTN_TORCH_ACCUMULATE", "float64")
     if name not in ("float64", "float32"):
         raise ValueError(f"EBGTN_TORCH_ACCUMULATE must be 'float64' or 'float32', got {name!r}")
