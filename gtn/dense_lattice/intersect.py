@@ -545,8 +545,8 @@ def _free_backward_buffers(
         passed, post = s.checked
         s.checked = None
         reuse = scaled & passed
-        post[~reuse] = 0.0
-        post[reuse] *= gout[reuse, None, None].astype(post.dtype)
+        post[~reuse] = 0.0  # then scaled in place: post[reuse] *= ... would copy those rows
+        post *= np.where(reuse, gout, 0.0).astype(post.dtype)[:, None, None]
         bufs = _buffers(lat, None, arc_grads)._replace(em=post)
         scaled &= ~reuse
     else:
