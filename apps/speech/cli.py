@@ -33,6 +33,7 @@ _CONFIG_NAMES = (
     "threads",
     "dither",
     "schedule",
+    "festival",
 )
 
 
@@ -91,7 +92,7 @@ def _evaluate(args) -> int:
 
     from . import evaluate, figures
     from .corpus import WORDS
-    from .experiment import evaluate_recognizer, load_corpora
+    from .experiment import evaluate_festival, evaluate_recognizer, festival_sets, load_corpora
     from .recognizer import SpeechRecognizer
     from .train import prepare
 
@@ -107,6 +108,17 @@ def _evaluate(args) -> int:
             }
         return by_dither[dither]
 
+    by_dither_festival: dict[float, dict | None] = {}
+
+    def festival_rows(recognizer) -> dict:
+        d = recognizer.dither
+        if d not in by_dither_festival:
+            by_dither_festival[d] = festival_sets(
+                config.festival, config.seed, d, config.cache_dir, not args.quiet
+            )
+        sets = by_dither_festival[d]
+        return {} if sets is None else evaluate_festival(recognizer, sets)
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, timing = {}, []
@@ -116,6 +128,8 @@ def _evaluate(args) -> int:
         tests = test_sets(recognizer.dither)
         name += f" (word penalty {recognizer.word_penalty:g})"
         rows[name] = evaluate_recognizer(recognizer, tests)
+        if config.festival:
+            rows[name] |= festival_rows(recognizer)
         clean = tests.get("clean")
         if clean is not None:
             res = recognizer.recognize_features(clean.features)
@@ -233,6 +247,11 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-utterances", type=int, dest="train_utterances")
     p.add_argument("--test-utterances", type=int, dest="test_utterances")
     p.add_argument("--conditions", help="comma-separated test conditions (clean,20dB,10dB)")
+    p.add_argument(
+        "--festival",
+        type=int,
+        help="also evaluate on this many utterances per festival voice (held-out synthesiser)",
+    )
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

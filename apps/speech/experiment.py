@@ -14,7 +14,7 @@ import torch
 from factors.trainer import cosine_schedule
 from gtn._atomic import atomic_write
 
-from . import corpus, evaluate, figures
+from . import corpus, evaluate, festival, figures
 from .corpus import WORDS, CorpusSettings
 from .graphs import Topology
 from .model import TDNN
@@ -48,6 +48,9 @@ class Config:
     # silence, and a cosine learning-rate decay; together clean WER 5.4% -> 0.5% (README).
     dither: float = 3e-4
     schedule: str = "cosine"  # learning rate by training progress: constant or cosine
+    # Festival utterances per voice for the held-out-synthesiser rows (0: none); evaluation
+    # only, never training, tuning or model selection (:mod:`.festival`).
+    festival: int = 0
 
 
 DEMO = Config(train_utterances=600, test_utterances=150, epochs=4)
@@ -79,6 +82,47 @@ def evaluate_recognizer(
     return scores
 
 
+FESTIVAL_CONDITIONS = ("clean", "10dB")
+FESTIVAL_NOISE_OFFSET = 3000  # noise seed offset of the festival rows (test sets use + 1000)
+
+
+def festival_sets(
+    n: int, seed: int, dither: float, cache_dir=None, progress: bool = False
+) -> dict[str, dict[str, PreparedSet]] | None:
+    """Features of ``n`` festival utterances per installed voice at each of
+    :data:`FESTIVAL_CONDITIONS`: voice -> condition -> set; None (after a one-line message)
+    when festival is not installed."""
+    if not festival.available():
+        print(festival.MISSING)
+        return None
+    corpora = festival.load_or_generate(n, seed, cache_dir=cache_dir)
+    return {
+        voice: {
+            c: prepare(data, (c,), seed + FESTIVAL_NOISE_OFFSET, 0.0, progress, dither)
+            for c in FESTIVAL_CONDITIONS
+        }
+        for voice, data in corpora.items()
+    }
+
+
+def evaluate_festival(
+    recognizer: SpeechRecognizer, sets: dict[str, dict[str, PreparedSet]]
+) -> dict[str, evaluate.Score]:
+    """Cells "festival <condition>" (all voices pooled) and "<voice> <condition>" of
+    ``recognizer`` on :func:`festival_sets`."""
+    per_voice = {v: evaluate_recognizer(recognizer, by_cond) for v, by_cond in sets.items()}
+    cells = {}
+    for c in FESTIVAL_CONDITIONS:
+        scores = [per_voice[v][c] for v in per_voice]
+        cells[f"festival {c}"] = evaluate.Score(*(sum(getattr(s, f) for s in scores)
+                                                  for f in ("errors", "words", "wrong",
+                                                            "utterances")))  # fmt: skip
+    for v in per_voice:
+        for c in FESTIVAL_CONDITIONS:
+            cells[f"{v} {c}"] = per_voice[v][c]
+    return cells
+
+
 def run(config: Config, out: Path, progress: bool = True) -> dict:
     """Train every loss of ``config``, evaluate, write results and figures to ``out``."""
     torch.set_num_threads(config.threads)
@@ -100,6 +144,11 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
         c: prepare(test_set, (c,), config.seed + 1000, 0.0, progress, config.dither)
         for c in config.conditions
     }
+    held_out = (
+        festival_sets(config.festival, config.seed, config.dither, config.cache_dir, progress)
+        if config.festival
+        else None
+    )
     say(f"features ready [{time.time() - t0:.0f}s]")
     rows, histories, seconds, recognizers = {}, {}, {}, {}
     for loss in config.losses:
@@ -125,6 +174,8 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
         recognizers[loss] = SpeechRecognizer(model, topology, dither=config.dither)
         recognizers[loss].save(out / f"{loss}.pt")
         rows[loss] = evaluate_recognizer(recognizers[loss], tests)
+        if held_out is not None:
+            rows[loss] |= evaluate_festival(recognizers[loss], held_out)
         say(f"{loss} trained in {seconds[loss]:.0f}s; evaluated [{time.time() - t0:.0f}s]")
     table = evaluate.format_table(rows)
     say(table)
