@@ -34,6 +34,8 @@ _CONFIG_NAMES = (
     "dither",
     "schedule",
     "festival",
+    "augment",
+    "copies",
 )
 
 
@@ -296,6 +298,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         q.add_argument(
             "--resume", action="store_true", default=None, help="continue interrupted training"
         )
+        q.add_argument("--augment", help="training augmentation: comma-separated names, or all")
+        q.add_argument("--copies", type=int, help="augmented copies of each training utterance")
         q.set_defaults(run=_run)
     q = jobs.add_parser("evaluate", help="WER / SER of saved recognisers on held-out speakers")
     q.add_argument("checkpoints", nargs="+")

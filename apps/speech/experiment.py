@@ -14,7 +14,7 @@ import torch
 from factors.trainer import cosine_schedule
 from gtn._atomic import atomic_write
 
-from . import corpus, evaluate, festival, figures
+from . import augment, corpus, evaluate, festival, figures
 from .corpus import WORDS, CorpusSettings
 from .graphs import Topology
 from .model import TDNN
@@ -51,6 +51,10 @@ class Config:
     # Festival utterances per voice for the held-out-synthesiser rows (0: none); evaluation
     # only, never training, tuning or model selection (:mod:`.festival`).
     festival: int = 0
+    # Training augmentation: comma-separated ingredients of :mod:`.augment` ("" none, "all"),
+    # and how many augmented copies of each training utterance.
+    augment: str = ""
+    copies: int = 1
 
 
 DEMO = Config(train_utterances=600, test_utterances=150, epochs=4)
@@ -129,6 +133,7 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     say = print if progress else (lambda *a, **k: None)
+    augmentation = augment.parse(config.augment)  # a bad name fails before any synthesis
     train_set, test_set = load_corpora(config, progress)
     say(
         f"data: {len(train_set)} training utterances ({train_set.seconds() / 60:.1f} min, "
@@ -138,7 +143,14 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
     if config.schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {config.schedule!r}: use {' or '.join(SCHEDULES)}")
     train_p = prepare(
-        train_set, config.conditions, config.seed, config.telephone, progress, config.dither
+        train_set,
+        config.conditions,
+        config.seed,
+        config.telephone,
+        progress,
+        config.dither,
+        augmentation,
+        config.copies,
     )
     tests = {
         c: prepare(test_set, (c,), config.seed + 1000, 0.0, progress, config.dither)
@@ -169,6 +181,7 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
             resume=config.resume,
             progress=progress,
             schedule=SCHEDULES[config.schedule](),
+            augmentation=augmentation,
         )
         seconds[loss] = time.time() - t1
         recognizers[loss] = SpeechRecognizer(model, topology, dither=config.dither)
