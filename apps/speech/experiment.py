@@ -109,6 +109,12 @@ def festival_sets(
     }
 
 
+def pool(scores: list[evaluate.Score]) -> evaluate.Score:
+    """One score over the union of the scored utterances."""
+    return evaluate.Score(*(sum(getattr(s, f) for s in scores)
+                            for f in ("errors", "words", "wrong", "utterances")))  # fmt: skip
+
+
 def evaluate_festival(
     recognizer: SpeechRecognizer, sets: dict[str, dict[str, PreparedSet]]
 ) -> dict[str, evaluate.Score]:
@@ -117,10 +123,7 @@ def evaluate_festival(
     per_voice = {v: evaluate_recognizer(recognizer, by_cond) for v, by_cond in sets.items()}
     cells = {}
     for c in FESTIVAL_CONDITIONS:
-        scores = [per_voice[v][c] for v in per_voice]
-        cells[f"festival {c}"] = evaluate.Score(*(sum(getattr(s, f) for s in scores)
-                                                  for f in ("errors", "words", "wrong",
-                                                            "utterances")))  # fmt: skip
+        cells[f"festival {c}"] = pool([per_voice[v][c] for v in per_voice])
     for v in per_voice:
         for c in FESTIVAL_CONDITIONS:
             cells[f"{v} {c}"] = per_voice[v][c]

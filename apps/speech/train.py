@@ -87,6 +87,15 @@ def prepare(
     return PreparedSet(feats, words, starts, conds)
 
 
+def condition_waveform(audio: np.ndarray, condition: str, seed: int, index: int) -> np.ndarray:
+    """The float64 waveform (full scale 1) whose features ``prepare(corpus, (condition,),
+    seed)`` computes for utterance ``index`` when there is no telephone band and no
+    augmentation: for scoring another recogniser on exactly the same audio."""
+    rng = np.random.default_rng([seed, index])
+    rng.random()  # prepare's telephone draw, made whatever the probability
+    return noise.apply(audio, condition, rng, False)
+
+
 def pad(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """(padded [B, T_max, 40], lengths long [B]) from a list of [T_i, 40]."""
     lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)

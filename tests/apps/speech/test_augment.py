@@ -7,7 +7,7 @@ import torch
 
 from apps.speech import augment, features
 from apps.speech.augment import SAMPLE_RATE
-from apps.speech.train import loader, prepare
+from apps.speech.train import condition_waveform, loader, prepare
 
 
 def _tone(hz: float, seconds: float = 0.5) -> np.ndarray:
@@ -144,3 +144,10 @@ def test_loader_masks_only_with_specaugment(tiny_prepared):
     masked = next(iter(loader(tiny_prepared, 4, False, augment.parse("specaugment"), seed=0)))[0][0]
     assert plain.shape == masked.shape and not torch.equal(plain, masked)
     assert ((masked == 0) | (masked == plain)).all()
+
+
+def test_test_waveform_is_the_audio_prepare_makes_features_of(tiny_corpus):
+    data = prepare(tiny_corpus, ("10dB",), seed=9, dither=3e-4)
+    for i in (0, 5):
+        x = condition_waveform(tiny_corpus.utterances[i].audio, "10dB", 9, i)
+        assert torch.equal(features.log_mel(x, 3e-4), data.features[i])
