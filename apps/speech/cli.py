@@ -94,7 +94,13 @@ def _evaluate(args) -> int:
 
     from . import evaluate, figures
     from .corpus import WORDS
-    from .experiment import evaluate_festival, evaluate_recognizer, festival_sets, load_corpora
+    from .experiment import (
+        evaluate_festival,
+        evaluate_recognizer,
+        festival_sets,
+        format_targets,
+        load_corpora,
+    )
     from .recognizer import SpeechRecognizer
     from .train import prepare
 
@@ -150,6 +156,8 @@ def _evaluate(args) -> int:
                 test.utterances[i], recognizer, out / f"alignment_{name}_{i}.png"
             )
     table = evaluate.format_table(rows)
+    if config.festival:
+        table += "\n\n" + format_targets(rows)
     head = f"{len(test)} test utterances, {len(test.speakers)} held-out speakers"
     text = "\n\n".join([head, table, *timing]) + "\n"
     print(text, end="")

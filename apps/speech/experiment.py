@@ -130,6 +130,27 @@ def evaluate_festival(
     return cells
 
 
+def format_targets(rows: dict[str, dict[str, evaluate.Score]]) -> str:
+    """Markdown table of the rows of issue 17's target table, one column per system: WER
+    clean / 10 dB on the held-out espeak speakers, on festival (pooled), and on each festival
+    voice; a cell a system was not scored on prints as "-"."""
+    voices = list(dict.fromkeys(
+        k.rsplit(" ", 1)[0] for cells in rows.values() for k in cells
+        if " " in k and not k.startswith("festival ")
+    ))  # fmt: skip
+
+    def pair(cells: dict, prefix: str) -> str:
+        keys = (f"{prefix}clean", f"{prefix}10dB")
+        return " / ".join(f"{cells[k].wer:.2%}" if k in cells else "-" for k in keys)
+
+    lines = ["| WER clean / 10 dB | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
+    for label, prefix in [("held-out espeak-ng speakers", ""), ("festival voices", "festival ")] + [
+        (f"festival {v}", f"{v} ") for v in voices
+    ]:
+        lines.append(f"| {label} | " + " | ".join(pair(c, prefix) for c in rows.values()) + " |")
+    return "\n".join(lines)
+
+
 def run(config: Config, out: Path, progress: bool = True) -> dict:
     """Train every loss of ``config``, evaluate, write results and figures to ``out``."""
     torch.set_num_threads(config.threads)
@@ -193,7 +214,7 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
         if held_out is not None:
             rows[loss] |= evaluate_festival(recognizers[loss], held_out)
         say(f"{loss} trained in {seconds[loss]:.0f}s; evaluated [{time.time() - t0:.0f}s]")
-    table = evaluate.format_table(rows)
+    table = evaluate.format_table(rows) + "\n\n" + format_targets(rows)
     say(table)
     with atomic_write(out / "results.md") as f:
         f.write(table + "\n")

@@ -75,3 +75,19 @@ def test_real_synthesis_speaks_the_digits_and_caches(tmp_path):
     for u, v in zip(first[voice].utterances, again[voice].utterances, strict=True):
         assert u.words == v.words and np.array_equal(u.audio, v.audio)
         assert u.speaker == f"festival:{voice}" and np.isnan(u.word_starts).all()
+
+
+def test_target_table_has_the_issue_rows_and_a_dash_for_what_was_not_scored():
+    s = experiment.evaluate.Score
+    rows = {
+        "mmi": {"clean": s(1, 200, 1, 50), "10dB": s(3, 200, 2, 50),
+                "festival clean": s(10, 100, 5, 30), "festival 10dB": s(20, 100, 9, 30),
+                "kal_diphone clean": s(4, 50, 2, 15), "kal_diphone 10dB": s(8, 50, 4, 15)},
+        "ctc": {"clean": s(2, 200, 2, 50), "10dB": s(4, 200, 3, 50)},
+    }  # fmt: skip
+    lines = experiment.format_targets(rows).splitlines()
+    assert lines[0] == "| WER clean / 10 dB | mmi | ctc |"
+    assert lines[2] == "| held-out espeak-ng speakers | 0.50% / 1.50% | 1.00% / 2.00% |"
+    assert lines[3] == "| festival voices | 10.00% / 20.00% | - / - |"
+    assert lines[4] == "| festival kal_diphone | 8.00% / 16.00% | - / - |"
+    assert len(lines) == 5
