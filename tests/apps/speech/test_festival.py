@@ -91,3 +91,22 @@ def test_target_table_has_the_issue_rows_and_a_dash_for_what_was_not_scored():
     assert lines[3] == "| festival voices | 10.00% / 20.00% | - / - |"
     assert lines[4] == "| festival kal_diphone | 8.00% / 16.00% | - / - |"
     assert len(lines) == 5
+
+
+def test_run_with_augmentation_reports_festival_rows_or_says_why_not(tmp_path, capsys):
+    config = experiment.Config(
+        train_utterances=8, test_utterances=4, epochs=1, batch_size=4, width=16,
+        losses=("mmi",), conditions=("clean",), speakers=2, threads=1, workers=1,
+        cache_dir=str(tmp_path / "cache"), festival=2, augment="all",
+    )  # fmt: skip
+    rows = experiment.run(config, tmp_path / "out", progress=False)
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "| held-out espeak-ng speakers |" in table
+    if festival.available():
+        assert rows["mmi"]["festival clean"].utterances == 2 * len(festival.voices())
+        assert "| festival voices |" in table
+    else:
+        assert set(rows["mmi"]) == {"clean"}
+        assert festival.MISSING in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        experiment.run(experiment.Config(augment="echo"), tmp_path / "bad", progress=False)
