@@ -306,7 +306,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         q.add_argument(
             "--resume", action="store_true", default=None, help="continue interrupted training"
         )
-        q.add_argument("--augment", help="training augmentation: comma-separated names, or all")
+        q.add_argument(
+            "--augment",
+            help="training augmentation: comma-separated names of "
+            "speed,vtlp,tilt,band,reverb,noise,babble,specaugment; all; none "
+            "(default speed,vtlp)",
+        )
         q.add_argument("--copies", type=int, help="augmented copies of each training utterance")
         q.set_defaults(run=_run)
     q = jobs.add_parser("evaluate", help="WER / SER of saved recognisers on held-out speakers")
