@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test test-all docs bench lint format clean
+.PHONY: demo test test-all docs bench lint format clean speech-extras
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,17 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(PY) -m ruff format gtn factors decoders apps tests bench docs/_ext
 	$(PY) -m ruff check --fix gtn factors decoders apps tests bench docs/_ext
+
+# Optional: festival's voices, the speech app's held-out synthesiser (evaluation rows only).
+# festvox-kallpc8k conflicts with festvox-kallpc16k, so only the 16 kHz one.
+SPEECH_EXTRAS := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+speech-extras:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y --no-install-recommends $(SPEECH_EXTRAS) || \
+		{ apt-get update && apt-get install -y --no-install-recommends $(SPEECH_EXTRAS); }; \
+	else \
+		echo "festival needs root and apt-get; run: sudo apt-get install $(SPEECH_EXTRAS)"; \
+	fi
 
 clean:
 	rm -rf $(VENV) out site .pytest_cache .hypothesis

@@ -39,6 +39,9 @@ _CONFIG_NAMES = (
     "threads",
     "dither",
     "schedule",
+    "festival",
+    "augment",
+    "copies",
 )
 
 
@@ -100,7 +103,12 @@ def _evaluate(args) -> int:
 
     from . import evaluate, figures
     from .corpus import WORDS
-    from .experiment import evaluate_recognizer
+    from .experiment import (
+        evaluate_festival,
+        evaluate_recognizer,
+        festival_sets,
+        format_targets,
+    )
     from .recognizer import SpeechRecognizer
     from .train import prepare
 
@@ -122,6 +130,17 @@ def _evaluate(args) -> int:
             }
         return by_dither[dither]
 
+    by_dither_festival: dict[float, dict | None] = {}
+
+    def festival_rows(recognizer) -> dict:
+        d = recognizer.dither
+        if d not in by_dither_festival:
+            by_dither_festival[d] = festival_sets(
+                config.festival, config.seed, d, config.cache_dir, not args.quiet
+            )
+        sets = by_dither_festival[d]
+        return {} if sets is None else evaluate_festival(recognizer, sets)
+
     out = Path(args.out or "out/speech")
     out.mkdir(parents=True, exist_ok=True)
     rows, timing = {}, []
@@ -131,6 +150,8 @@ def _evaluate(args) -> int:
         tests = test_sets(recognizer.dither)
         name += f" (word penalty {recognizer.word_penalty:g})"
         rows[name] = evaluate_recognizer(recognizer, tests)
+        if config.festival:
+            rows[name] |= festival_rows(recognizer)
         clean = tests.get("clean")
         if clean is not None:
             res = recognizer.recognize_features(clean.features)
@@ -149,6 +170,8 @@ def _evaluate(args) -> int:
                 test.utterances[i], recognizer, out / f"alignment_{name}_{i}.png"
             )
     table = evaluate.format_table(rows)
+    if config.festival:
+        table += "\n\n" + format_targets(rows)
     source = f" from {args.data}" if args.data else ""
     speakers = "speakers" if args.data else "held-out speakers"
     head = f"{len(test)} test utterances{source}, {len(test.speakers)} {speakers}"
@@ -310,6 +333,11 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-utterances", type=int, dest="train_utterances")
     p.add_argument("--test-utterances", type=int, dest="test_utterances")
     p.add_argument("--conditions", help="comma-separated test conditions (clean,20dB,10dB)")
+    p.add_argument(
+        "--festival",
+        type=int,
+        help="also evaluate on this many utterances per festival voice (held-out synthesiser)",
+    )
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -365,6 +393,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "--test-data", dest="test_data", help="test on this Kaldi data directory instead"
         )
         _add_wav_command_args(q)
+        q.add_argument(
+            "--augment",
+            help="training augmentation: comma-separated names of "
+            "speed,vtlp,tilt,band,reverb,noise,babble,specaugment; all; none "
+            "(default speed,vtlp)",
+        )
+        q.add_argument("--copies", type=int, help="augmented copies of each training utterance")
         q.set_defaults(run=_run)
     q = jobs.add_parser(
         "evaluate",

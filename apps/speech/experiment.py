@@ -14,7 +14,7 @@ import torch
 from factors.trainer import cosine_schedule
 from gtn._atomic import atomic_write
 
-from . import corpus, evaluate, figures
+from . import augment, corpus, evaluate, festival, figures
 from .corpus import WORDS, CorpusSettings
 from .graphs import Topology
 from .model import TDNN
@@ -52,6 +52,14 @@ class Config:
     train_data: str | None = None
     test_data: str | None = None
     allow_wav_commands: bool = False  # run commands found in their wav.scp files
+    # Festival utterances per voice for the held-out-synthesiser rows (0: none); evaluation
+    # only, never training, tuning or model selection (:mod:`.festival`).
+    festival: int = 0
+    # Training augmentation: comma-separated ingredients of :mod:`.augment` ("" none, "all"),
+    # and how many augmented copies of each training utterance. Speed and VTLP by default: the
+    # ingredients the held-out-synthesiser ablation kept; the others stay available by name.
+    augment: str = "speed,vtlp"
+    copies: int = 1
 
 
 DEMO = Config(train_utterances=600, test_utterances=150, epochs=4)
@@ -90,12 +98,78 @@ def evaluate_recognizer(
     return scores
 
 
+FESTIVAL_CONDITIONS = ("clean", "10dB")
+FESTIVAL_NOISE_OFFSET = 3000  # noise seed offset of the festival rows (test sets use + 1000)
+
+
+def festival_sets(
+    n: int, seed: int, dither: float, cache_dir=None, progress: bool = False
+) -> dict[str, dict[str, PreparedSet]] | None:
+    """Features of ``n`` festival utterances per installed voice at each of
+    :data:`FESTIVAL_CONDITIONS`: voice -> condition -> set; None (after a one-line message)
+    when festival is not installed."""
+    if not festival.available():
+        print(festival.MISSING)
+        return None
+    corpora = festival.load_or_generate(n, seed, cache_dir=cache_dir)
+    return {
+        voice: {
+            c: prepare(data, (c,), seed + FESTIVAL_NOISE_OFFSET, 0.0, progress, dither)
+            for c in FESTIVAL_CONDITIONS
+        }
+        for voice, data in corpora.items()
+    }
+
+
+def pool(scores: list[evaluate.Score]) -> evaluate.Score:
+    """One score over the union of the scored utterances."""
+    return evaluate.Score(*(sum(getattr(s, f) for s in scores)
+                            for f in ("errors", "words", "wrong", "utterances")))  # fmt: skip
+
+
+def evaluate_festival(
+    recognizer: SpeechRecognizer, sets: dict[str, dict[str, PreparedSet]]
+) -> dict[str, evaluate.Score]:
+    """Cells "festival <condition>" (all voices pooled) and "<voice> <condition>" of
+    ``recognizer`` on :func:`festival_sets`."""
+    per_voice = {v: evaluate_recognizer(recognizer, by_cond) for v, by_cond in sets.items()}
+    cells = {}
+    for c in FESTIVAL_CONDITIONS:
+        cells[f"festival {c}"] = pool([per_voice[v][c] for v in per_voice])
+    for v in per_voice:
+        for c in FESTIVAL_CONDITIONS:
+            cells[f"{v} {c}"] = per_voice[v][c]
+    return cells
+
+
+def format_targets(rows: dict[str, dict[str, evaluate.Score]]) -> str:
+    """Markdown table of the rows of issue 17's target table, one column per system: WER
+    clean / 10 dB on the held-out espeak speakers, on festival (pooled), and on each festival
+    voice; a cell a system was not scored on prints as "-"."""
+    voices = list(dict.fromkeys(
+        k.rsplit(" ", 1)[0] for cells in rows.values() for k in cells
+        if " " in k and not k.startswith("festival ")
+    ))  # fmt: skip
+
+    def pair(cells: dict, prefix: str) -> str:
+        keys = (f"{prefix}clean", f"{prefix}10dB")
+        return " / ".join(f"{cells[k].wer:.2%}" if k in cells else "-" for k in keys)
+
+    lines = ["| WER clean / 10 dB | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
+    for label, prefix in [("held-out espeak-ng speakers", ""), ("festival voices", "festival ")] + [
+        (f"festival {v}", f"{v} ") for v in voices
+    ]:
+        lines.append(f"| {label} | " + " | ".join(pair(c, prefix) for c in rows.values()) + " |")
+    return "\n".join(lines)
+
+
 def run(config: Config, out: Path, progress: bool = True) -> dict:
     """Train every loss of ``config``, evaluate, write results and figures to ``out``."""
     torch.set_num_threads(config.threads)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     say = print if progress else (lambda *a, **k: None)
+    augmentation = augment.parse(config.augment)  # a bad name fails before any synthesis
     train_set, test_set = load_corpora(config, progress)
     say(
         f"data: {len(train_set)} training utterances ({train_set.seconds() / 60:.1f} min, "
@@ -105,12 +179,24 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
     if config.schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {config.schedule!r}: use {' or '.join(SCHEDULES)}")
     train_p = prepare(
-        train_set, config.conditions, config.seed, config.telephone, progress, config.dither
+        train_set,
+        config.conditions,
+        config.seed,
+        config.telephone,
+        progress,
+        config.dither,
+        augmentation,
+        config.copies,
     )
     tests = {
         c: prepare(test_set, (c,), config.seed + 1000, 0.0, progress, config.dither)
         for c in config.conditions
     }
+    held_out = (
+        festival_sets(config.festival, config.seed, config.dither, config.cache_dir, progress)
+        if config.festival
+        else None
+    )
     say(f"features ready [{time.time() - t0:.0f}s]")
     rows, histories, seconds, recognizers = {}, {}, {}, {}
     for loss in config.losses:
@@ -131,13 +217,16 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
             resume=config.resume,
             progress=progress,
             schedule=SCHEDULES[config.schedule](),
+            augmentation=augmentation,
         )
         seconds[loss] = time.time() - t1
         recognizers[loss] = SpeechRecognizer(model, topology, dither=config.dither)
         recognizers[loss].save(out / f"{loss}.pt")
         rows[loss] = evaluate_recognizer(recognizers[loss], tests)
+        if held_out is not None:
+            rows[loss] |= evaluate_festival(recognizers[loss], held_out)
         say(f"{loss} trained in {seconds[loss]:.0f}s; evaluated [{time.time() - t0:.0f}s]")
-    table = evaluate.format_table(rows)
+    table = evaluate.format_table(rows) + "\n\n" + format_targets(rows)
     say(table)
     with atomic_write(out / "results.md") as f:
         f.write(table + "\n")

@@ -37,11 +37,14 @@ def mel_filterbank(
     sample_rate: int = SAMPLE_RATE,
     f_min: float = 20.0,
     f_max: float | None = None,
+    warp: float = 1.0,
 ) -> np.ndarray:
     """HTK triangular mel filters [n_fft // 2 + 1, n_mels] (float64, peak 1 per filter).
 
     Filter m rises linearly from centre m-1 to centre m and falls to centre m+1, the n_mels + 2
-    centres equally spaced in mel between f_min and f_max (default: Nyquist).
+    centres equally spaced in mel between f_min and f_max (default: Nyquist). ``warp`` != 1
+    moves the FFT bins by :func:`.augment.vtlp_warp` first (vocal-tract-length perturbation:
+    the same filters read a warped spectrum).
 
     >>> fb = mel_filterbank(4, 64, 8000)
     >>> fb.shape, bool((fb >= 0).all())
@@ -50,7 +53,13 @@ def mel_filterbank(
     f_max = sample_rate / 2 if f_max is None else f_max
     if not 0 <= f_min < f_max <= sample_rate / 2:
         raise ValueError(f"need 0 <= f_min < f_max <= {sample_rate / 2}, got {f_min}, {f_max}")
+    if not 0.5 <= warp <= 2.0:
+        raise ValueError(f"warp must be in [0.5, 2], got {warp}")
     freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    if warp != 1.0:
+        from .augment import vtlp_warp
+
+        freqs = vtlp_warp(freqs, warp, sample_rate / 2)
     centres = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
     lo, mid, hi = centres[:-2, None], centres[1:-1, None], centres[2:, None]
     up = (freqs[None, :] - lo) / (mid - lo)
@@ -60,6 +69,16 @@ def mel_filterbank(
 
 _FILTERS = torch.from_numpy(mel_filterbank()).float()
 _WINDOW = torch.hann_window(WIN, periodic=True)
+_WARPED: dict[float, torch.Tensor] = {}
+
+
+def _filters(warp: float) -> torch.Tensor:
+    if warp == 1.0:
+        return _FILTERS
+    key = round(float(warp), 3)  # a bounded cache: at most ~1000 warps in [0.5, 2]
+    if key not in _WARPED:
+        _WARPED[key] = torch.from_numpy(mel_filterbank(warp=key)).float()
+    return _WARPED[key]
 
 
 def as_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -85,10 +104,10 @@ def add_dither(waveform: np.ndarray, dither: float) -> np.ndarray:
     return (x + dither * rng.standard_normal(x.shape[0])).astype(np.float32)
 
 
-def log_mel_energies(waveform: np.ndarray, dither: float = 0.0) -> torch.Tensor:
+def log_mel_energies(waveform: np.ndarray, dither: float = 0.0, warp: float = 1.0) -> torch.Tensor:
     """Log mel-band energies float32 [1 + N // 160, 40] of a 16 kHz waveform [N], floored at
     :data:`DYNAMIC_RANGE_DB` below the utterance's peak (digital silence stays finite), after
-    :func:`add_dither` with ``dither`` (0: none)."""
+    :func:`add_dither` with ``dither`` (0: none); ``warp``: VTLP factor (training only)."""
     x = torch.as_tensor(add_dither(waveform, dither))
     if x.shape[0] < WIN:
         x = torch.nn.functional.pad(x, (0, WIN - x.shape[0]))
@@ -96,7 +115,7 @@ def log_mel_energies(waveform: np.ndarray, dither: float = 0.0) -> torch.Tensor:
         x, N_FFT, HOP, WIN, _WINDOW, center=True, pad_mode="constant", return_complex=True
     )
     power = spec.real.square() + spec.imag.square()  # [F, T]
-    mel = _FILTERS.T @ power  # [40, T]
+    mel = _filters(warp).T @ power  # [40, T]
     floor = mel.max().clamp(min=1e-20) * 10 ** (-DYNAMIC_RANGE_DB / 10)
     return torch.log(torch.maximum(mel, floor)).T.contiguous()
 
@@ -107,10 +126,10 @@ def normalise(feats: torch.Tensor) -> torch.Tensor:
     return (feats / feats.std(0, unbiased=False).clamp(min=1e-3)).contiguous()
 
 
-def log_mel(waveform: np.ndarray, dither: float = 0.0) -> torch.Tensor:
+def log_mel(waveform: np.ndarray, dither: float = 0.0, warp: float = 1.0) -> torch.Tensor:
     """Normalised log-mel features float32 [1 + N // 160, 40] of a 16 kHz waveform [N]
-    (``dither``: see :func:`add_dither`)."""
-    return normalise(log_mel_energies(waveform, dither))
+    (``dither``: see :func:`add_dither`; ``warp``: see :func:`mel_filterbank`)."""
+    return normalise(log_mel_energies(waveform, dither, warp))
 
 
 def num_frames(num_samples: int) -> int:

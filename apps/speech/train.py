@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 import gtn
 from factors.trainer import Trainer
 
-from . import features, noise
+from . import augment, features, noise
+from .augment import Augmentation
 from .corpus import Corpus
 from .graphs import Topology
 from .model import TDNN
@@ -51,25 +52,48 @@ def prepare(
     telephone: float = 0.0,
     progress: bool = False,
     dither: float = 0.0,
+    augmentation: Augmentation = augment.NONE,
+    copies: int = 1,
 ) -> PreparedSet:
     """Log-mel features of every utterance; utterance i gets ``conditions[i % len]`` (noise
     drawn from a generator seeded by (seed, i)) and the telephone band with probability
-    ``telephone``; ``dither``: see :func:`.features.add_dither` (after noise and band)."""
-    feats, conds = [], []
+    ``telephone``; ``dither``: see :func:`.features.add_dither` (after noise and band).
+
+    ``augmentation`` (training only): the waveform ingredients of
+    :func:`.augment.augment_waveform` before the condition's noise (babble from the corpus's
+    other utterances) and a VTLP warp of the filterbank, drawn from a generator seeded by
+    (seed, i, 1 + copy); ``copies`` > 1 prepares each utterance that many times with fresh
+    draws (copy k at condition ``conditions[(i + k) % len]``)."""
+    if copies < 1:
+        raise ValueError(f"copies must be >= 1, got {copies}")
+    feats, conds, words, starts = [], [], [], []
+    others = [u.audio for u in corpus.utterances] if augmentation.uses("babble") else []
     for i, u in enumerate(
         tqdm(corpus.utterances, desc=f"features {corpus.split}", disable=not progress, leave=False)
     ):
-        rng = np.random.default_rng([seed, i])
-        cond = conditions[i % len(conditions)]
-        phone = bool(rng.random() < telephone)
-        feats.append(features.log_mel(noise.apply(u.audio, cond, rng, phone), dither))
-        conds.append(cond)
-    return PreparedSet(
-        feats,
-        [u.words for u in corpus.utterances],
-        [u.word_starts for u in corpus.utterances],
-        conds,
-    )
+        for k in range(copies):
+            rng = np.random.default_rng([seed, i] if k == 0 else [seed, i, 0, k])
+            cond = conditions[(i + k) % len(conditions)]
+            phone = bool(rng.random() < telephone)
+            x, speed, warp = u.audio, 1.0, 1.0
+            if augmentation.on:
+                arng = np.random.default_rng([seed, i, 1 + k])
+                warp = augment.draw_warp(augmentation, arng)
+                x, speed = augment.augment_waveform(u.audio / 32768.0, augmentation, arng, others)
+            feats.append(features.log_mel(noise.apply(x, cond, rng, phone), dither, warp))
+            conds.append(cond)
+            words.append(u.words)
+            starts.append(np.asarray(u.word_starts) / speed)
+    return PreparedSet(feats, words, starts, conds)
+
+
+def condition_waveform(audio: np.ndarray, condition: str, seed: int, index: int) -> np.ndarray:
+    """The float64 waveform (full scale 1) whose features ``prepare(corpus, (condition,),
+    seed)`` computes for utterance ``index`` when there is no telephone band and no
+    augmentation: for scoring another recogniser on exactly the same audio."""
+    rng = np.random.default_rng([seed, index])
+    rng.random()  # prepare's telephone draw, made whatever the probability
+    return noise.apply(audio, condition, rng, False)
 
 
 def pad(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,11 +148,23 @@ class _Indices(torch.utils.data.Dataset):
         return i
 
 
-def loader(data: PreparedSet, batch_size: int, shuffle: bool = True) -> DataLoader:
-    """Batches (x, y) = ((features, lengths), word tuples) of ``data``."""
+def loader(
+    data: PreparedSet,
+    batch_size: int,
+    shuffle: bool = True,
+    augmentation: Augmentation = augment.NONE,
+    seed: int = 0,
+) -> DataLoader:
+    """Batches (x, y) = ((features, lengths), word tuples) of ``data``; with "specaugment" in
+    ``augmentation``, each batch's features get fresh masks (:func:`.augment.spec_augment`)
+    from a generator seeded by ``seed``."""
+    masks = np.random.default_rng([seed, 77]) if augmentation.uses("specaugment") else None
 
     def collate(indices):
-        return pad([data.features[i] for i in indices]), [data.words[i] for i in indices]
+        feats = [data.features[i] for i in indices]
+        if masks is not None:
+            feats = [augment.spec_augment(f, augmentation, masks) for f in feats]
+        return pad(feats), [data.words[i] for i in indices]
 
     return DataLoader(
         _Indices(len(data)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate
@@ -149,9 +185,12 @@ def train(
     progress: bool = True,
     validate=None,
     schedule=None,
+    augmentation: Augmentation = augment.NONE,
 ) -> list[dict]:
     """Train ``model`` with ``loss`` ("mmi" or "ctc") by Adam; returns the Trainer's history.
-    ``schedule``: learning-rate multiplier by training progress (``factors.trainer``), or None."""
+    ``schedule``: learning-rate multiplier by training progress (``factors.trainer``), or None;
+    ``augmentation``: its SpecAugment masks are applied per batch (the waveform ingredients
+    belong to :func:`prepare`)."""
     if model.num_columns != topology.num_columns:
         raise ValueError(
             f"model has {model.num_columns} outputs, topology needs {topology.num_columns}"
@@ -170,4 +209,4 @@ def train(
         validate=validate,
         schedule=schedule,
     )
-    return trainer.fit(loader(data, batch_size))
+    return trainer.fit(loader(data, batch_size, augmentation=augmentation, seed=seed))

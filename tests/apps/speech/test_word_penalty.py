@@ -104,8 +104,8 @@ def test_cli_tune_and_evaluate_use_the_checkpoints_dither(tmp_path, capsys, monk
     SpeechRecognizer(TDNN(top.num_columns, width=8), top, dither=3e-4).save(tmp_path / "d.pt")
     seen = []
     log_mel = features.log_mel
-    monkeypatch.setattr(features, "log_mel", lambda x, dither=0.0: seen.append(dither) or
-                        log_mel(x, dither))  # fmt: skip
+    monkeypatch.setattr(features, "log_mel", lambda x, dither=0.0, warp=1.0:
+                        seen.append(dither) or log_mel(x, dither, warp))  # fmt: skip
     opts = ["--speakers", "2", "--cache-dir", str(tmp_path), "--quiet", "--conditions", "clean"]
     argv = ["tune", str(tmp_path / "d.pt"), "--out", str(tmp_path), "--dev-utterances", "2"]
     assert main([*argv, *opts, "--penalties", "0,7"]) == 0
