@@ -103,7 +103,7 @@ def _train(args) -> int:
 
 
 def _demo(args) -> int:
-    from gtn._atomic import atomic_write
+    from gtn.utils import atomic_write
 
     from .experiment import run
 
@@ -164,7 +164,7 @@ def _clean(args) -> int:
 def _save_png(labels: np.ndarray, args) -> None:
     from PIL import Image
 
-    from gtn._atomic import atomic_write
+    from gtn.utils import atomic_write
 
     with atomic_write(args.labels, "wb") as f:
         Image.fromarray(labels.astype(np.uint8)).save(f, format="PNG")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
 from ..cache import cache_dir
 from . import embryo, horse

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
 from . import data, figures, potts
 from .cleanup import METHODS, CleanupModel

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
-from gtn._atomic import atomic_write  # noqa: E402
+from gtn.utils import atomic_write  # noqa: E402
 
 # nucleus, nuclear membrane, cytoplasm, cell wall, external medium / ground, horse
 PALETTES = {

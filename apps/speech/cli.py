@@ -99,7 +99,7 @@ def _test_corpus(args, config):
 
 
 def _evaluate(args) -> int:
-    from gtn._atomic import atomic_write
+    from gtn.utils import atomic_write
 
     from . import evaluate, figures
     from .corpus import WORDS
@@ -184,7 +184,7 @@ def _evaluate(args) -> int:
 
 
 def _score(args) -> int:
-    from gtn._atomic import atomic_write
+    from gtn.utils import atomic_write
 
     from . import evaluate, kaldi
 
@@ -207,7 +207,7 @@ def _tune(args) -> int:
 
     import torch
 
-    from gtn._atomic import atomic_write
+    from gtn.utils import atomic_write
 
     from . import tune
     from .corpus import CorpusSettings

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.signal import resample_poly
 from tqdm.auto import tqdm
 
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
 from ..cache import cache_dir
 from . import kaldi, synth

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from factors.trainer import cosine_schedule
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
 from . import augment, corpus, evaluate, festival, figures
 from .corpus import WORDS, CorpusSettings

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gtn._atomic import atomic_write  # noqa: E402
+from gtn.utils import atomic_write  # noqa: E402
 
 from . import features, noise  # noqa: E402
 from .corpus import SAMPLE_RATE, WORDS, Utterance  # noqa: E402

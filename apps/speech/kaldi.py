@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
 from .._common.media import WavInfo, read_wav, wav_info
 from .features import as_16k
