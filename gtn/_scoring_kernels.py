@@ -19,8 +19,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._exp import fast_exp
-from ._jit import batch_kernel
+from ._exp import fast_exp as _inline_exp
+from ._jit import _renamed, batch_kernel
 
 INF = np.inf
 _FAST = {"reassoc", "contract"}  # lets sums vectorise; no nnan/ninf: +inf is meaningful here
@@ -28,8 +28,14 @@ _FAST = {"reassoc", "contract"}  # lets sums vectorise; no nnan/ninf: +inf is me
 # 1e100 arcs, and a term below exp(-745) of the largest one is below rounding.
 _HEADROOM = 300.0
 
+# Helpers here are plain calls, not numba-inlined ones: LLVM inlines them all the same once they
+# are linked into a kernel, while numba's own inlining retypes the callee at every call site,
+# which made these few kernels take seconds to compile on first use.
+# (same fast-math flags as the kernels it was inlined into before: the same numbers)
+fast_exp = nb.njit(cache=True, fastmath=_FAST)(_renamed(_inline_exp.py_func, "_call"))
 
-@nb.njit(cache=True, inline="always")
+
+@nb.njit(cache=True)
 def _max_degree(out_ptr):
     m = 0
     for i in range(out_ptr.shape[0] - 1):
@@ -37,7 +43,7 @@ def _max_degree(out_ptr):
     return m
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _exp_in_place(buf, count, beta, shift):
     """buf[j] <- exp(-beta (buf[j] - shift)) for j < count; returns their sum."""
     total = 0.0
@@ -134,7 +140,7 @@ def log_forward(beta, node_off, arc_off, node_order, out_ptr, one_dst, dst, w, s
         )
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _out_energies(buf, k0, count, dst, w, beta_, m):
     """buf[j] = w + beta_[dst] for the arcs k0..k0+count of a state; returns min(m, those).
     Four running minima: a single one is a dependency chain as long as the state's arcs."""
@@ -242,7 +248,7 @@ def log_backward(
         )
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _min(ws):
     m = INF
     for j in range(ws.shape[0]):
@@ -250,7 +256,7 @@ def _min(ws):
     return m
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _sum_exp(ws, beta, shift):
     """sum_j exp(-beta (ws[j] - shift))"""
     total = 0.0
@@ -259,7 +265,7 @@ def _sum_exp(ws, beta, shift):
     return total
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _frame_posteriors(beta, gout, free, av, fv, sv, bd, ws, garc):
     """A state whose arcs ws all go to one state (backward energy bd): writes gout times their
     posteriors into garc in one pass and returns the state's backward energy (final weight fv
@@ -327,7 +333,7 @@ def _viterbi_one(node_order, out_ptr, arc_order, is_sorted, dst, w, sw, fw, alph
     return best, node
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _arc_id(k, arc_order, is_sorted):
     """The graph's own index of sorted arc k (-1 stays -1: 'started here')."""
     if k < 0 or is_sorted:
