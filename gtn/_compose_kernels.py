@@ -25,92 +25,33 @@ import numpy as np
 from ._jit import batch_kernel
 from ._pair_table import find, insert, new_table, reserve
 
+# plan's number of output states when trimming needs ``settle`` (a product whose states cannot
+# reach a final one in reverse discovery order); -1 means over the arc budget.
+UNSETTLED = -2
+_NO_LIMIT = np.int64(2**62)
 
-@nb.njit(cache=True, inline="always")
-def _index_a(n, src, olabel):
-    """a's arcs grouped by source state, output-epsilon arcs first (stable counting sort).
 
-    Returns (order [A], off [n+1], eps_end [n]): arcs order[off[s]:eps_end[s]] leave s with
-    olabel EPSILON, arcs order[eps_end[s]:off[s+1]] leave s with a real olabel."""
-    a = src.shape[0]
-    cnt = np.zeros(2 * n + 1, np.int64)
-    for i in range(a):
-        cnt[2 * src[i] + (olabel[i] >= 0) + 1] += 1
-    for k in range(2 * n):
-        cnt[k + 1] += cnt[k]
-    order = np.empty(a, np.int32)
-    fill = cnt[: 2 * n].copy()
-    for i in range(a):
-        k = 2 * src[i] + (olabel[i] >= 0)
-        order[fill[k]] = i
+@nb.njit(cache=True)
+def _counting_sort(keys, num_keys, items):
+    """Stable counting sort of ``items`` (int32 arc ids) by keys[item], keys in [0, num_keys).
+
+    Returns (sorted items, off int64 [num_keys + 1]): sorted[off[k]:off[k+1]] have key k.
+    One helper for every arc ordering here: numba's sorts would compile for longer than
+    compose itself."""
+    off = np.zeros(num_keys + 1, np.int64)
+    for i in items:
+        off[keys[i] + 1] += 1
+    for k in range(num_keys):
+        off[k + 1] += off[k]
+    fill = np.empty(num_keys, np.int64)
+    for k in range(num_keys):
+        fill[k] = off[k]
+    out = np.empty(items.shape[0], np.int32)
+    for i in items:
+        k = keys[i]
+        out[fill[k]] = i
         fill[k] += 1
-    return order, cnt[0::2].copy(), cnt[1::2].copy()
-
-
-@nb.njit(cache=True, inline="always")
-def _radix_order(ilabel):
-    """The stable order of ilabel (labels >= EPSILON = -1), by two counting passes over 16-bit
-    digits of ilabel + 1: numba's mergesort would compile for longer than compose itself."""
-    a = ilabel.shape[0]
-    order = np.empty(a, np.int32)
-    tmp = np.empty(a, np.int32)
-    for i in range(a):
-        order[i] = i
-    count = np.empty(65537, np.int64)
-    for shift in (0, 16):
-        count[:] = 0
-        for i in range(a):
-            count[((np.int64(ilabel[i]) + 1) >> shift & 0xFFFF) + 1] += 1
-        for k in range(65536):
-            count[k + 1] += count[k]
-        for j in range(a):
-            i = order[j]
-            d = (np.int64(ilabel[i]) + 1) >> shift & 0xFFFF
-            tmp[count[d]] = i
-            count[d] += 1
-        order, tmp = tmp, order
-    return order
-
-
-@nb.njit(cache=True, inline="always")
-def _index_b(n, src, ilabel):
-    """b's arcs sorted by (source state, ilabel): by label, then stably by state, so that the
-    arcs for one (state, label) form a run found by binary search. The label pass counts when
-    labels are few (the usual case) and sorts when the vocabulary dwarfs the graph.
-
-    Returns (order [A], sorted ilabels [A], off [n+1]); EPSILON (-1) sorts first."""
-    a = src.shape[0]
-    v = 0
-    for i in range(a):
-        v = max(v, ilabel[i] + 2)
-    if v > 4 * a + 1024:
-        tmp = _radix_order(ilabel)
-    else:
-        by_label = np.zeros(v + 1, np.int64)
-        for i in range(a):
-            by_label[ilabel[i] + 2] += 1
-        for k in range(v):
-            by_label[k + 1] += by_label[k]
-        tmp = np.empty(a, np.int32)
-        for i in range(a):
-            k = ilabel[i] + 1
-            tmp[by_label[k]] = i
-            by_label[k] += 1
-    off = np.zeros(n + 1, np.int64)
-    for i in range(a):
-        off[src[i] + 1] += 1
-    for s in range(n):
-        off[s + 1] += off[s]
-    fill = off[:n].copy()
-    order = np.empty(a, np.int32)
-    labels = np.empty(a, np.int32)
-    for k in range(a):
-        i = tmp[k]
-        s = src[i]
-        order[fill[s]] = i
-        labels[fill[s]] = ilabel[i]
-        fill[s] += 1
-    return order, labels, off
+    return out, off
 
 
 @nb.njit(cache=True, inline="always")
@@ -180,17 +121,55 @@ class Product(NamedTuple):
 
 @nb.njit(cache=True)
 def _index(na, a_src, a_dst, a_ilabel, a_olabel, a_final, nb_, b_src, b_dst, b_ilabel, b_olabel):
-    """The :class:`Index` of a pair of graphs (local ids)."""
-    a_order, a_off, a_eps_end = _index_a(na, a_src, a_olabel)
-    b_order, b_lab, b_off = _index_b(nb_, b_src, b_ilabel)
+    """The :class:`Index` of a pair of graphs (local ids).
+
+    a's arcs are grouped by source state, output epsilons first. b's arcs are sorted by
+    (source state, ilabel): by label, then stably by state, so that the arcs for one (state,
+    label) form a run found by binary search; the label pass counts labels directly when they
+    are few (the usual case), else by two passes over 16-bit digits (a vocabulary that dwarfs
+    the graph). EPSILON (-1) sorts first."""
+    num_a, num_b = a_src.shape[0], b_src.shape[0]
+    items = np.empty(max(num_a, num_b), np.int32)
+    for i in range(items.shape[0]):
+        items[i] = i
+    key = np.empty(max(num_a, num_b), np.int64)
+    for i in range(num_a):
+        key[i] = 2 * np.int64(a_src[i]) + (a_olabel[i] >= 0)
+    a_order, cnt = _counting_sort(key, np.int64(2 * na), items[:num_a])
+    a_off = np.empty(na + 1, np.int64)
+    a_eps_end = np.empty(na, np.int64)
+    for s in range(na):
+        a_off[s] = cnt[2 * s]
+        a_eps_end[s] = cnt[2 * s + 1]
+    a_off[na] = cnt[2 * na]
+
+    v = 0
+    for i in range(num_b):
+        v = max(v, np.int64(b_ilabel[i]) + 2)
+    if v > 4 * num_b + 1024:
+        for i in range(num_b):
+            key[i] = (np.int64(b_ilabel[i]) + 1) & 0xFFFF
+        by_label, _ = _counting_sort(key, np.int64(65536), items[:num_b])
+        for i in range(num_b):
+            key[i] = (np.int64(b_ilabel[i]) + 1) >> 16
+        by_label, _ = _counting_sort(key, np.int64(65536), by_label)
+    else:
+        for i in range(num_b):
+            key[i] = np.int64(b_ilabel[i]) + 1
+        by_label, _ = _counting_sort(key, np.int64(v), items[:num_b])
+    for i in range(num_b):
+        key[i] = b_src[i]
+    b_order, b_off = _counting_sort(key, np.int64(nb_), by_label)
+    b_lab = np.empty(num_b, np.int32)
+    b_dst_sorted = np.empty(num_b, np.int32)
+    for j in range(num_b):
+        b_lab[j] = b_ilabel[b_order[j]]
+        b_dst_sorted[j] = b_dst[b_order[j]]
     b_eps_end = np.empty(nb_, np.int64)
     for s in range(nb_):
         b_eps_end[s] = _lower_bound(b_lab, b_off[s], b_off[s + 1], 0)
-    b_dst_sorted = np.empty(b_order.shape[0], np.int32)
-    for j in range(b_order.shape[0]):
-        b_dst_sorted[j] = b_dst[b_order[j]]
     nf = 1
-    for i in range(a_olabel.shape[0]):
+    for i in range(num_a):
         if a_olabel[i] < 0:  # filter state 1 exists only with a's output epsilons
             nf = 2
             break
@@ -253,51 +232,79 @@ def _new_arcs(size):
 
 
 @nb.njit(cache=True)
-def _expand(ix, key, buf):
+def _expand(ix, key, buf, limit):
     """(buf, count): the first ``count`` entries of buf = (destination keys, a-arcs, b-arcs)
-    are the arcs of product state ``key`` (see ``_arcs``); buf is replaced when too small.
+    are the arcs of product state ``key`` (see ``_arcs``); buf is replaced when too small,
+    unless the state has more than ``limit`` arcs: then they are only counted, so that a
+    product over its arc budget is refused before any buffer grows for it.
 
     Every pass over the product (discovery, trimming, counting, writing) goes through this one
     enumeration, so the filter's logic is compiled once rather than once per pass."""
     while True:
         m = _arcs(ix, key, buf[0], buf[1], buf[2])
-        if m <= buf[0].shape[0]:
+        if m <= buf[0].shape[0] or m > limit:
             return buf, m
         buf = _new_arcs(max(m, 2 * buf[0].shape[0]))
 
 
 @nb.njit(cache=True, inline="always")
-def _coaccessible(ix, table, state_key, final, buf):
-    """keep[q] = some final state is reachable from product state q.
-
-    Sweeps the states in reverse discovery order, which settles forward-ordered (e.g.
-    time-synchronous) products in one sweep plus one check. If three sweeps do not settle it,
-    falls back to a search over the reversed arcs, so the cost stays O(states + arcs)."""
+def _sweep_coaccessible(ix, table, state_key, keep, buf):
+    """Mark keep[q] for product states q with an arc into a kept state, sweeping them in
+    reverse discovery order, up to three times; returns (buf, settled). A forward-ordered
+    (e.g. time-synchronous) product settles in one sweep plus one check; others go on in
+    ``settle``, compiled only for the products that need it."""
     dense, keys, ids = table
-    n = final.shape[0]
-    keep = final.copy()
     for _ in range(3):
         changed = False
-        for q in range(n - 1, -1, -1):
+        for q in range(keep.shape[0] - 1, -1, -1):
             if keep[q]:
                 continue
-            buf, count = _expand(ix, state_key[q], buf)
+            buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
             to_key = buf[0]
             for j in range(count):
                 if keep[find(dense, keys, ids, to_key[j])]:
                     keep[q] = changed = True
                     break
         if not changed:
-            return keep
+            return buf, True
+    return buf, False
+
+
+@nb.njit(cache=True, inline="always")
+def _numbered(product, buf):
+    """(product with new_id filled, number of kept states, number of arcs between them)."""
+    ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
+    state_key, keep, new_id = product.state_key, product.keep, product.new_id
+    n_out = 0
+    m = 0
+    for q in range(product.num_states):
+        new_id[q] = -1
+        if keep[q]:
+            new_id[q] = n_out
+            n_out += 1
+            buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
+            to_key = buf[0]
+            for j in range(count):
+                m += keep[find(dense, keys, ids, to_key[j])]
+    return product, n_out, m
+
+
+@nb.njit(cache=True)
+def settle(product):
+    """Finish trimming a product that ``plan`` returned as UNSETTLED: a search over its
+    reversed arcs, O(states + arcs). Returns what ``plan`` returns for a settled product."""
+    ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
+    state_key, keep, n = product.state_key, product.keep, product.num_states
+    buf = _new_arcs(np.int64(1024))
     total = 0
     for q in range(n):
-        buf, count = _expand(ix, state_key[q], buf)
+        buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
         total += count
     frm = np.empty(total, np.int32)
     to = np.empty(total, np.int32)
     m = 0
     for q in range(n):
-        buf, count = _expand(ix, state_key[q], buf)
+        buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
         to_key = buf[0]
         for j in range(count):
             frm[m] = q
@@ -328,7 +335,7 @@ def _coaccessible(ix, table, state_key, final, buf):
                 keep[q] = True
                 stack[top] = q
                 top += 1
-    return keep
+    return _numbered(product, buf)
 
 
 @nb.njit(cache=True)
@@ -365,7 +372,8 @@ def plan(
     dense_limit, else a hash table (gtn._pair_table).
 
     Returns (:class:`Product`, number of output states, number of output arcs); pass the
-    product to ``write``."""
+    product to ``write``. The number of states is UNSETTLED when trimming is not finished:
+    ``settle(product)`` then returns the same triple."""
     ix = _index(
         na, a_src, a_dst, a_ilabel, a_olabel, a_final, nb_, b_src, b_dst, b_ilabel, b_olabel
     )
@@ -385,7 +393,7 @@ def plan(
     q = 0
     explored = 0
     while q < n:  # n grows as states are discovered: breadth-first
-        buf, count = _expand(ix, state_key[q], buf)
+        buf, count = _expand(ix, state_key[q], buf, np.int64(max_arcs - explored))
         explored += count
         if explored > max_arcs:
             none, no_id = np.zeros(0, np.bool_), np.empty(0, np.int32)
@@ -407,21 +415,13 @@ def plan(
     for q in range(n):
         p = state_key[q] // nf
         final[q] = a_final[p // nb_] and b_final[p % nb_]
-    keep = _coaccessible(ix, table, state_key, final, buf)
+    keep = final.copy()
+    buf, settled = _sweep_coaccessible(ix, table, state_key, keep, buf)
     new_id = np.empty(n, np.int32)
-    n_out = 0
-    m = 0
-    for q in range(n):
-        new_id[q] = -1
-        if keep[q]:
-            new_id[q] = n_out
-            n_out += 1
-            buf, count = _expand(ix, state_key[q], buf)
-            to_key = buf[0]
-            for j in range(count):
-                m += keep[find(dense, keys, ids, to_key[j])]
     product = Product(ix, dense, keys, ids, state_key, keep, new_id, final, np.int64(n))
-    return product, n_out, m
+    if not settled:
+        return product, UNSETTLED, np.int64(0)
+    return _numbered(product, buf)
 
 
 @nb.njit(cache=True)
@@ -467,7 +467,7 @@ def write(
             start_a[u], start_b[u] = s1 + shift[4], s2 + shift[5]
         if final[q]:
             final_a[u], final_b[u] = s1 + shift[4], s2 + shift[5]
-        buf, count = _expand(ix, state_key[q], buf)
+        buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
         to_key, arc_a, arc_b = buf
         for j in range(count):
             d = find(dense, keys, ids, to_key[j])
@@ -510,7 +510,7 @@ def _plan_pair(
     x, y = pair_a[k], pair_b[k]
     n0, n1, a0, a1 = a_noff[x], a_noff[x + 1], a_aoff[x], a_aoff[x + 1]
     m0, m1, c0, c1 = b_noff[y], b_noff[y + 1], b_aoff[y], b_aoff[y + 1]
-    return plan(
+    found = plan(
         n1 - n0,
         a_src[a0:a1],
         a_dst[a0:a1],
@@ -528,6 +528,9 @@ def _plan_pair(
         dense_limit,
         max_arcs,
     )
+    if found[1] == UNSETTLED:
+        return settle(found[0])
+    return found
 
 
 @batch_kernel
