@@ -13,8 +13,10 @@ paths (a-path, b-path) yields exactly one output path.
 Matching is a lookup: b's arcs are sorted by (state, ilabel), and each a-arc finds its run of
 b-arcs by binary search. Product states get ids in breadth-first discovery order from the
 start pairs through a pair table (gtn._pair_table); states that cannot reach a final state are
-then trimmed, keeping that order. ``plan`` finds the states and sizes, ``write`` fills arrays
-the caller allocated; the batch kernels run both with ``prange`` over pairs of graphs.
+then trimmed, keeping that order. ``plan`` finds the states and sizes (``settle`` finishes the
+trimming of the rare product it leaves unsettled), ``write`` fills arrays the caller allocated;
+the batch kernels run them with ``prange`` over pairs of graphs. Every one of these passes
+enumerates a state's arcs through ``_expand``, so the filter is compiled once.
 """
 
 from typing import NamedTuple
