@@ -20,6 +20,9 @@ import numba as nb
 import numpy as np
 
 INF = np.inf
+# Counters start at this int64 rather than a literal 0: numba would type a helper's argument as
+# Literal[int](0) on the first call and compile that helper a second time for it.
+_ZERO = np.int64(0)
 
 
 @nb.njit(cache=True)
@@ -181,7 +184,7 @@ def beam_search(
     lat_dst = np.empty(lat_cap, np.int64)
     lat_arc = np.empty(lat_cap, np.int64)
     lat_w = np.empty(lat_cap, np.float64)
-    narc = 0
+    narc = _ZERO
     state_tok = np.full(n, -1, np.int64)
     queued = np.zeros(n, np.bool_)
     heap = np.empty(n, np.int64)
@@ -192,7 +195,7 @@ def beam_search(
     active = np.zeros(num_frames + 1, np.int64)
     scratch = np.empty(cap, np.float64)
 
-    ntok = 0
+    ntok = _ZERO
     for s in range(n):
         if start_weight[s] < INF:
             if ntok == tok_state.shape[0]:
@@ -217,8 +220,8 @@ def beam_search(
 
         # Epsilon closure: states leave the heap in rank order, so each is expanded once, with
         # its final energy for this frame (its epsilon predecessors all have lower ranks).
-        size = 0
-        npop = 0
+        size = _ZERO
+        npop = _ZERO
         for i in range(f0, ntok):
             s = tok_state[i]
             if eps_ptr[s] < eps_ptr[s + 1] and tok_cost[i] <= cutoff:
@@ -269,7 +272,7 @@ def beam_search(
             break
 
         # Pruning: the beam, then the max_active lowest energies (ties may keep a few more).
-        alive = 0
+        alive = _ZERO
         if f1 - f0 > scratch.shape[0]:
             scratch = np.empty(2 * (f1 - f0), np.float64)
         for i in range(f0, f1):
@@ -278,7 +281,7 @@ def beam_search(
                 alive += 1
         if alive > max_active:
             cutoff = kth_smallest(scratch, alive, max_active - 1)
-            alive = 0
+            alive = _ZERO
             for i in range(f0, f1):
                 if tok_cost[i] <= cutoff:
                     alive += 1

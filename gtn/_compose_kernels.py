@@ -13,9 +13,13 @@ paths (a-path, b-path) yields exactly one output path.
 Matching is a lookup: b's arcs are sorted by (state, ilabel), and each a-arc finds its run of
 b-arcs by binary search. Product states get ids in breadth-first discovery order from the
 start pairs through a pair table (gtn._pair_table); states that cannot reach a final state are
-then trimmed, keeping that order. ``plan`` finds the states and sizes, ``write`` fills arrays
-the caller allocated; the batch kernels run both with ``prange`` over pairs of graphs.
+then trimmed, keeping that order. ``plan`` finds the states and sizes (``settle`` finishes the
+trimming of the rare product it leaves unsettled), ``write`` fills arrays the caller allocated;
+the batch kernels run them with ``prange`` over pairs of graphs. Every one of these passes
+enumerates a state's arcs through ``_expand``, so the filter is compiled once.
 """
+
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -23,98 +27,33 @@ import numpy as np
 from ._jit import batch_kernel
 from ._pair_table import find, insert, new_table, reserve
 
-# What a visit does with each arc of a product state (see _visit). numpy scalars, not ints: numba
-# types a global int as a literal and would compile _visit once per mode (and a literal 0 as m
-# once more); as int64 values they share one compilation.
-SIZE, DISCOVER, REACHES_KEPT, COUNT, WRITE = (np.int64(k) for k in range(5))
-_ZERO = np.int64(0)  # a loop counter starting at a literal 0 would add a compilation too
+# plan's number of output states when trimming needs ``settle`` (a product whose states cannot
+# reach a final one in reverse discovery order); -1 means over the arc budget.
+UNSETTLED = -2
+_NO_LIMIT = np.int64(2**62)
 
 
 @nb.njit(cache=True)
-def _index_a(n, src, olabel):
-    """a's arcs grouped by source state, output-epsilon arcs first (stable counting sort).
+def _counting_sort(keys, num_keys, items):
+    """Stable counting sort of ``items`` (int32 arc ids) by keys[item], keys in [0, num_keys).
 
-    Returns (order [A], off [n+1], eps_end [n]): arcs order[off[s]:eps_end[s]] leave s with
-    olabel EPSILON, arcs order[eps_end[s]:off[s+1]] leave s with a real olabel."""
-    a = src.shape[0]
-    cnt = np.zeros(2 * n + 1, np.int64)
-    for i in range(a):
-        cnt[2 * src[i] + (olabel[i] >= 0) + 1] += 1
-    for k in range(2 * n):
-        cnt[k + 1] += cnt[k]
-    order = np.empty(a, np.int32)
-    fill = cnt[: 2 * n].copy()
-    for i in range(a):
-        k = 2 * src[i] + (olabel[i] >= 0)
-        order[fill[k]] = i
+    Returns (sorted items, off int64 [num_keys + 1]): sorted[off[k]:off[k+1]] have key k.
+    One helper for every arc ordering here: numba's sorts would compile for longer than
+    compose itself."""
+    off = np.zeros(num_keys + 1, np.int64)
+    for i in items:
+        off[keys[i] + 1] += 1
+    for k in range(num_keys):
+        off[k + 1] += off[k]
+    fill = np.empty(num_keys, np.int64)
+    for k in range(num_keys):
+        fill[k] = off[k]
+    out = np.empty(items.shape[0], np.int32)
+    for i in items:
+        k = keys[i]
+        out[fill[k]] = i
         fill[k] += 1
-    return order, cnt[0::2].copy(), cnt[1::2].copy()
-
-
-@nb.njit(cache=True)
-def _radix_order(ilabel):
-    """The stable order of ilabel (labels >= EPSILON = -1), by two counting passes over 16-bit
-    digits of ilabel + 1: numba's mergesort would compile for longer than compose itself."""
-    a = ilabel.shape[0]
-    order = np.empty(a, np.int32)
-    tmp = np.empty(a, np.int32)
-    for i in range(a):
-        order[i] = i
-    count = np.empty(65537, np.int64)
-    for shift in (0, 16):
-        count[:] = 0
-        for i in range(a):
-            count[((np.int64(ilabel[i]) + 1) >> shift & 0xFFFF) + 1] += 1
-        for k in range(65536):
-            count[k + 1] += count[k]
-        for j in range(a):
-            i = order[j]
-            d = (np.int64(ilabel[i]) + 1) >> shift & 0xFFFF
-            tmp[count[d]] = i
-            count[d] += 1
-        order, tmp = tmp, order
-    return order
-
-
-@nb.njit(cache=True)
-def _index_b(n, src, ilabel):
-    """b's arcs sorted by (source state, ilabel): by label, then stably by state, so that the
-    arcs for one (state, label) form a run found by binary search. The label pass counts when
-    labels are few (the usual case) and sorts when the vocabulary dwarfs the graph.
-
-    Returns (order [A], sorted ilabels [A], off [n+1]); EPSILON (-1) sorts first."""
-    a = src.shape[0]
-    v = 0
-    for i in range(a):
-        v = max(v, ilabel[i] + 2)
-    if v > 4 * a + 1024:
-        tmp = _radix_order(ilabel)
-    else:
-        by_label = np.zeros(v + 1, np.int64)
-        for i in range(a):
-            by_label[ilabel[i] + 2] += 1
-        for k in range(v):
-            by_label[k + 1] += by_label[k]
-        tmp = np.empty(a, np.int32)
-        for i in range(a):
-            k = ilabel[i] + 1
-            tmp[by_label[k]] = i
-            by_label[k] += 1
-    off = np.zeros(n + 1, np.int64)
-    for i in range(a):
-        off[src[i] + 1] += 1
-    for s in range(n):
-        off[s + 1] += off[s]
-    fill = off[:n].copy()
-    order = np.empty(a, np.int32)
-    labels = np.empty(a, np.int32)
-    for k in range(a):
-        i = tmp[k]
-        s = src[i]
-        order[fill[s]] = i
-        labels[fill[s]] = ilabel[i]
-        fill[s] += 1
-    return order, labels, off
+    return out, off
 
 
 @nb.njit(cache=True, inline="always")
@@ -129,6 +68,14 @@ def _lower_bound(values, lo, hi, x):
 
 
 @nb.njit(cache=True, inline="always")
+def _count(mask):
+    c = 0
+    for x in mask:
+        c += x
+    return c
+
+
+@nb.njit(cache=True, inline="always")
 def _grow(buf, need):
     if need <= buf.shape[0]:
         return buf
@@ -138,239 +85,233 @@ def _grow(buf, need):
     return out
 
 
-@nb.njit(cache=True, inline="always")
-def _run(
-    mode,
-    ia,
-    d1,
-    s2,
-    lo,
-    hi,
-    b_moves,
-    nfs,
-    u,
-    a_ilabel,
-    b_order,
-    b_dst,
-    b_olabel,
-    nb_,
-    nf,
-    dense,
-    keys,
-    ids,
-    n,
-    state_key,
-    keep,
-    new_id,
-    out,
-    m,
-):
-    """Act on the arcs that pair a-move `ia` (-1: a stays in d1) with b's sorted arcs lo:hi
-    (or, unless `b_moves`, with b staying in s2), all entering filter state `nfs`.
+class Index(NamedTuple):
+    """Both graphs' arcs arranged for enumerating the arcs of a product state (see ``_arcs``).
+    Product state (s1, s2, fs) has the key (s1 * num_b + s2) * num_filter + fs."""
 
-    Returns (n, m, hit); see _visit for the modes. No array is reassigned here: growth is
-    reserved per state beforehand, which keeps reference counting out of this loop."""
-    if mode == SIZE:
-        return n, m + hi - lo, False
-    src, dst, ilabel, olabel, map_a, map_b, shift = out
-    lab_a = a_ilabel[ia] if ia >= 0 else -1
-    ma = ia + shift[0] if ia >= 0 else shift[2]
-    for j in range(lo, hi):
-        d2 = b_dst[j] if b_moves else s2
-        dkey = (d1 * nb_ + d2) * nf + nfs
-        d = find(dense, keys, ids, dkey)
-        if mode == DISCOVER:
-            if d < 0:
-                insert(dense, keys, ids, dkey, n)
-                state_key[n] = dkey
-                n += 1
-            m += 1
-        elif mode == REACHES_KEPT:
-            if keep[d]:
-                return n, m, True
-        elif mode == COUNT:
-            m += keep[d]
-        elif keep[d]:
-            ib = b_order[j] if b_moves else -1
-            src[m], dst[m], map_a[m] = u, new_id[d], ma
-            map_b[m] = ib + shift[1] if ib >= 0 else shift[3]
-            ilabel[m] = lab_a
-            if olabel.shape[0]:
-                olabel[m] = b_olabel[ib] if ib >= 0 else -1
-            m += 1
-    return n, m, False
+    a_order: np.ndarray  # int32 [A]: a's arcs by source state, output epsilons first
+    a_off: np.ndarray  # int64 [Na+1]: a_order[a_off[s]:a_off[s+1]] leave state s
+    a_eps_end: np.ndarray  # int64 [Na]: ... of which a_order[a_off[s]:a_eps_end[s]] output eps
+    a_dst: np.ndarray  # [A], a's own arc order
+    a_ilabel: np.ndarray  # [A]
+    a_olabel: np.ndarray  # [A]
+    a_final: np.ndarray  # bool [Na]
+    b_order: np.ndarray  # int32 [B]: b's arcs by (source state, ilabel)
+    b_lab: np.ndarray  # int32 [B]: their ilabels
+    b_off: np.ndarray  # int64 [Nb+1]: b_order[b_off[s]:b_off[s+1]] leave state s
+    b_eps_end: np.ndarray  # int64 [Nb]: ... of which those before b_eps_end[s] input eps
+    b_dst: np.ndarray  # int32 [B]: their destinations
+    b_olabel: np.ndarray  # [B], b's own arc order
+    num_b: int  # b's states
+    num_filter: int  # filter states: 2 when a has output epsilons, else 1
+
+
+class Product(NamedTuple):
+    """What ``plan`` found and ``write`` writes: the discovered product states (by key, in
+    discovery order), the pair table mapping keys to their ids, and the trimming."""
+
+    index: Index
+    dense: bool  # the pair table (gtn._pair_table) is a dense array
+    keys: np.ndarray  # int64: the pair table's keys (empty when dense)
+    ids: np.ndarray  # int32: the pair table's ids
+    state_key: np.ndarray  # int64 [>= num_states]: key of each discovered state
+    keep: np.ndarray  # bool [num_states]: on a path to a final state
+    new_id: np.ndarray  # int32 [num_states]: output id of a kept state, else -1
+    final: np.ndarray  # bool [num_states]
+    num_states: int  # discovered states
 
 
 @nb.njit(cache=True)
-def _visit(mode, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, out, m):
-    """Enumerate the arcs of product state q under the sequence filter, acting on each by mode:
+def _index(na, a_src, a_dst, a_ilabel, a_olabel, a_final, nb_, b_src, b_dst, b_ilabel, b_olabel):
+    """The :class:`Index` of a pair of graphs (local ids).
 
-    - SIZE: m counts arcs (no lookups);
-    - DISCOVER: add unseen destination states (room reserved by the caller); m counts arcs;
-    - REACHES_KEPT: hit is True as soon as an arc enters a state with keep[d];
-    - COUNT: m counts arcs entering kept states;
-    - WRITE: write those arcs at out[*][m:], with src new_id[q].
+    a's arcs are grouped by source state, output epsilons first. b's arcs are sorted by
+    (source state, ilabel): by label, then stably by state, so that the arcs for one (state,
+    label) form a run found by binary search; the label pass counts labels directly when they
+    are few (the usual case), else by two passes over 16-bit digits (a vocabulary that dwarfs
+    the graph). EPSILON (-1) sorts first."""
+    num_a, num_b = a_src.shape[0], b_src.shape[0]
+    items = np.empty(max(num_a, num_b), np.int32)
+    for i in range(items.shape[0]):
+        items[i] = i
+    key = np.empty(max(num_a, num_b), np.int64)
+    for i in range(num_a):
+        key[i] = 2 * np.int64(a_src[i]) + (a_olabel[i] >= 0)
+    a_order, cnt = _counting_sort(key, np.int64(2 * na), items[:num_a])
+    a_off = np.empty(na + 1, np.int64)
+    a_eps_end = np.empty(na, np.int64)
+    for s in range(na):
+        a_off[s] = cnt[2 * s]
+        a_eps_end[s] = cnt[2 * s + 1]
+    a_off[na] = cnt[2 * na]
 
-    Returns (n, m, hit)."""
-    dense, keys, ids = table
-    a_order, a_off, a_eps_end, a_dst, a_ilabel, a_olabel, a_final = a_ix
-    b_order, b_lab, b_off, b_eps_end, b_dst, b_olabel = b_ix
-    key = state_key[q]
+    v = 0
+    for i in range(num_b):
+        v = max(v, np.int64(b_ilabel[i]) + 2)
+    if v > 4 * num_b + 1024:
+        for i in range(num_b):
+            key[i] = (np.int64(b_ilabel[i]) + 1) & 0xFFFF
+        by_label, _ = _counting_sort(key, np.int64(65536), items[:num_b])
+        for i in range(num_b):
+            key[i] = (np.int64(b_ilabel[i]) + 1) >> 16
+        by_label, _ = _counting_sort(key, np.int64(65536), by_label)
+    else:
+        for i in range(num_b):
+            key[i] = np.int64(b_ilabel[i]) + 1
+        by_label, _ = _counting_sort(key, np.int64(v), items[:num_b])
+    for i in range(num_b):
+        key[i] = b_src[i]
+    b_order, b_off = _counting_sort(key, np.int64(nb_), by_label)
+    b_lab = np.empty(num_b, np.int32)
+    b_dst_sorted = np.empty(num_b, np.int32)
+    for j in range(num_b):
+        b_lab[j] = b_ilabel[b_order[j]]
+        b_dst_sorted[j] = b_dst[b_order[j]]
+    b_eps_end = np.empty(nb_, np.int64)
+    for s in range(nb_):
+        b_eps_end[s] = _lower_bound(b_lab, b_off[s], b_off[s + 1], 0)
+    nf = 1
+    for i in range(num_a):
+        if a_olabel[i] < 0:  # filter state 1 exists only with a's output epsilons
+            nf = 2
+            break
+    return Index(
+        a_order, a_off, a_eps_end, a_dst, a_ilabel, a_olabel, a_final,
+        b_order, b_lab, b_off, b_eps_end, b_dst_sorted, b_olabel, np.int64(nb_), np.int64(nf),
+    )  # fmt: skip
+
+
+@nb.njit(cache=True)
+def _arcs(ix, key, out_key, out_a, out_b):
+    """The arcs of the product state ``key`` under the sequence filter, in a fixed order: each
+    one's destination key and the a-arc and b-arc it moves on (-1: that side stays). Writes the
+    first ``len(out_key)`` of them and returns how many there are."""
+    nb_, nf = ix.num_b, ix.num_filter
+    cap = out_key.shape[0]
     fs = key % nf
     s1 = (key // nf) // nb_
     s2 = (key // nf) % nb_
-    u = new_id[q] if mode == WRITE else 0
-    hit = False
+    m = 0
     # a alone on an output epsilon (b stays), only before any b epsilon since the last match
     if fs == 0:
-        for k in range(a_off[s1], a_eps_end[s1]):
-            i = a_order[k]
-            n, m, hit = _run(
-                mode,
-                i,
-                a_dst[i],
-                s2,
-                0,
-                1,
-                False,
-                0,
-                u,
-                a_ilabel,
-                b_order,
-                b_dst,
-                b_olabel,
-                nb_,
-                nf,
-                dense,
-                keys,
-                ids,
-                n,
-                state_key,
-                keep,
-                new_id,
-                out,
-                m,
-            )
-            if hit:
-                return n, m, hit
+        for k in range(ix.a_off[s1], ix.a_eps_end[s1]):
+            i = ix.a_order[k]
+            if m < cap:
+                out_key[m] = (ix.a_dst[i] * nb_ + s2) * nf
+                out_a[m] = i
+                out_b[m] = -1
+            m += 1
     # b alone on an input epsilon (a stays); pointless if a can only take epsilons from here
-    if a_eps_end[s1] < a_off[s1 + 1] or a_final[s1]:
-        nfs = 0 if a_eps_end[s1] == a_off[s1] else 1
-        n, m, hit = _run(
-            mode,
-            -1,
-            s1,
-            s2,
-            b_off[s2],
-            b_eps_end[s2],
-            True,
-            nfs,
-            u,
-            a_ilabel,
-            b_order,
-            b_dst,
-            b_olabel,
-            nb_,
-            nf,
-            dense,
-            keys,
-            ids,
-            n,
-            state_key,
-            keep,
-            new_id,
-            out,
-            m,
-        )
-        if hit:
-            return n, m, hit
+    if ix.a_eps_end[s1] < ix.a_off[s1 + 1] or ix.a_final[s1]:
+        nfs = 0 if ix.a_eps_end[s1] == ix.a_off[s1] else 1
+        for j in range(ix.b_off[s2], ix.b_eps_end[s2]):
+            if m < cap:
+                out_key[m] = (s1 * nb_ + ix.b_dst[j]) * nf + nfs
+                out_a[m] = -1
+                out_b[m] = ix.b_order[j]
+            m += 1
     # both move on one real label: b's run for that label is found by binary search
-    hi = b_off[s2 + 1]
-    for k in range(a_eps_end[s1], a_off[s1 + 1]):
-        i = a_order[k]
-        lab = a_olabel[i]
-        lo = _lower_bound(b_lab, b_eps_end[s2], hi, lab)
-        end = _lower_bound(b_lab, lo, hi, lab + 1)
-        n, m, hit = _run(
-            mode,
-            i,
-            a_dst[i],
-            s2,
-            lo,
-            end,
-            True,
-            0,
-            u,
-            a_ilabel,
-            b_order,
-            b_dst,
-            b_olabel,
-            nb_,
-            nf,
-            dense,
-            keys,
-            ids,
-            n,
-            state_key,
-            keep,
-            new_id,
-            out,
-            m,
-        )
-        if hit:
-            return n, m, hit
-    return n, m, hit
+    hi = ix.b_off[s2 + 1]
+    for k in range(ix.a_eps_end[s1], ix.a_off[s1 + 1]):
+        i = ix.a_order[k]
+        lab = ix.a_olabel[i]
+        lo = _lower_bound(ix.b_lab, ix.b_eps_end[s2], hi, lab)
+        end = _lower_bound(ix.b_lab, lo, hi, lab + 1)
+        base = np.int64(ix.a_dst[i]) * nb_ * nf
+        for j in range(lo, end):
+            if m < cap:
+                out_key[m] = base + np.int64(ix.b_dst[j]) * nf
+                out_a[m] = i
+                out_b[m] = ix.b_order[j]
+            m += 1
+    return m
 
 
 @nb.njit(cache=True)
-def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
-    """keep[q] = some final state is reachable from product state q.
+def _new_arcs(size):
+    """Room for the arcs of one product state: (destination keys, a-arcs, b-arcs)."""
+    return np.empty(size, np.int64), np.empty(size, np.int32), np.empty(size, np.int32)
 
-    Sweeps the states in reverse discovery order, which settles forward-ordered (e.g.
-    time-synchronous) products in one sweep plus one check. If three sweeps do not settle it,
-    falls back to a search over the reversed arcs, so the cost stays O(states + arcs)."""
-    keep = final.copy()
+
+@nb.njit(cache=True)
+def _expand(ix, key, buf, limit):
+    """(buf, count): the first ``count`` entries of buf = (destination keys, a-arcs, b-arcs)
+    are the arcs of product state ``key`` (see ``_arcs``); buf is replaced when too small,
+    unless the state has more than ``limit`` arcs: then they are only counted, so that a
+    product over its arc budget is refused before any buffer grows for it.
+
+    Every pass over the product (discovery, trimming, counting, writing) goes through this one
+    enumeration, so the filter's logic is compiled once rather than once per pass."""
+    while True:
+        m = _arcs(ix, key, buf[0], buf[1], buf[2])
+        if m <= buf[0].shape[0] or m > limit:
+            return buf, m
+        buf = _new_arcs(max(m, 2 * buf[0].shape[0]))
+
+
+@nb.njit(cache=True, inline="always")
+def _sweep_coaccessible(ix, table, state_key, keep, buf):
+    """Mark keep[q] for product states q with an arc into a kept state, sweeping them in
+    reverse discovery order, up to three times; returns (buf, settled). A forward-ordered
+    (e.g. time-synchronous) product settles in one sweep plus one check; others go on in
+    ``settle``, compiled only for the products that need it."""
+    dense, keys, ids = table
     for _ in range(3):
         changed = False
-        for q in range(n - 1, -1, -1):
-            if not keep[q]:
-                hit = _visit(
-                    REACHES_KEPT,
-                    q,
-                    a_ix,
-                    b_ix,
-                    nb_,
-                    nf,
-                    table,
-                    n,
-                    state_key,
-                    keep,
-                    new_id,
-                    out,
-                    _ZERO,
-                )[2]
-                if hit:
+        for q in range(keep.shape[0] - 1, -1, -1):
+            if keep[q]:
+                continue
+            buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
+            to_key = buf[0]
+            for j in range(count):
+                if keep[find(dense, keys, ids, to_key[j])]:
                     keep[q] = changed = True
+                    break
         if not changed:
-            return keep
-    every = np.ones(n, np.bool_)
-    ident = np.arange(n).astype(np.int32)
-    m = _ZERO
+            return buf, True
+    return buf, False
+
+
+@nb.njit(cache=True, inline="always")
+def _numbered(product, buf):
+    """(product with new_id filled, number of kept states, number of arcs between them)."""
+    ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
+    state_key, keep, new_id = product.state_key, product.keep, product.new_id
+    n_out = 0
+    m = 0
+    for q in range(product.num_states):
+        new_id[q] = -1
+        if keep[q]:
+            new_id[q] = n_out
+            n_out += 1
+            buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
+            to_key = buf[0]
+            for j in range(count):
+                m += keep[find(dense, keys, ids, to_key[j])]
+    return product, n_out, m
+
+
+@nb.njit(cache=True)
+def settle(product):
+    """Finish trimming a product that ``plan`` returned as UNSETTLED: a search over its
+    reversed arcs, O(states + arcs). Returns what ``plan`` returns for a settled product."""
+    ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
+    state_key, keep, n = product.state_key, product.keep, product.num_states
+    buf = _new_arcs(np.int64(1024))
+    total = 0
     for q in range(n):
-        m = _visit(COUNT, q, a_ix, b_ix, nb_, nf, table, n, state_key, every, ident, out, m)[1]
-    arcs = (
-        np.empty(m, np.int32),
-        np.empty(m, np.int32),
-        np.empty(m, np.int32),
-        np.empty(0, np.int32),
-        np.empty(m, np.int32),
-        np.empty(m, np.int32),
-        np.zeros(8, np.int64),
-    )
-    m = _ZERO
+        buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
+        total += count
+    frm = np.empty(total, np.int32)
+    to = np.empty(total, np.int32)
+    m = 0
     for q in range(n):
-        m = _visit(WRITE, q, a_ix, b_ix, nb_, nf, table, n, state_key, every, ident, arcs, m)[1]
-    frm, to = arcs[0], arcs[1]
+        buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
+        to_key = buf[0]
+        for j in range(count):
+            frm[m] = q
+            to[m] = find(dense, keys, ids, to_key[j])
+            m += 1
     rev_off = np.zeros(n + 1, np.int64)
     for k in range(m):
         rev_off[to[k] + 1] += 1
@@ -381,9 +322,12 @@ def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
     for k in range(m):
         rev_src[fill[to[k]]] = frm[k]
         fill[to[k]] += 1
-    stack = np.flatnonzero(keep)
-    stack = _grow(stack, n)
-    top = np.count_nonzero(keep)
+    stack = np.empty(n, np.int64)
+    top = 0
+    for q in range(n):
+        if keep[q]:
+            stack[top] = q
+            top += 1
     while top > 0:
         top -= 1
         d = stack[top]
@@ -393,7 +337,7 @@ def _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, new_id, out):
                 keep[q] = True
                 stack[top] = q
                 top += 1
-    return keep
+    return _numbered(product, buf)
 
 
 @nb.njit(cache=True)
@@ -429,81 +373,43 @@ def plan(
     The map from state pairs to ids is a dense array when na * nb_ * filter states <=
     dense_limit, else a hash table (gtn._pair_table).
 
-    Returns (plan, number of output states, number of output arcs); pass plan to ``write``."""
-    a_order, a_off, a_eps_end = _index_a(na, a_src, a_olabel)
-    b_order, b_lab, b_off = _index_b(nb_, b_src, b_ilabel)
-    b_eps_end = np.empty(nb_, np.int64)
-    for s in range(nb_):
-        b_eps_end[s] = _lower_bound(b_lab, b_off[s], b_off[s + 1], 0)
-    b_dst_sorted = np.empty(b_order.shape[0], np.int32)
-    for j in range(b_order.shape[0]):
-        b_dst_sorted[j] = b_dst[b_order[j]]
-    a_ix = (a_order, a_off, a_eps_end, a_dst, a_ilabel, a_olabel, a_final)
-    b_ix = (b_order, b_lab, b_off, b_eps_end, b_dst_sorted, b_olabel)
-    nf = 2 if np.any(a_olabel < 0) else 1  # filter state 1 exists only with a's epsilons
-    dense, keys, ids = new_table(na * nb_ * nf, dense_limit)
-    no_out = (
-        np.empty(0, np.int32),
-        np.empty(0, np.int32),
-        np.empty(0, np.int32),
-        np.empty(0, np.int32),
-        np.empty(0, np.int32),
-        np.empty(0, np.int32),
-        np.zeros(8, np.int64),
+    Returns (:class:`Product`, number of output states, number of output arcs); pass the
+    product to ``write``. The number of states is UNSETTLED when trimming is not finished:
+    ``settle(product)`` then returns the same triple."""
+    ix = _index(
+        na, a_src, a_dst, a_ilabel, a_olabel, a_final, nb_, b_src, b_dst, b_ilabel, b_olabel
     )
+    nf = ix.num_filter
+    dense, keys, ids = new_table(na * nb_ * nf, dense_limit)
+    buf = _new_arcs(np.int64(1024))
 
-    n = _ZERO
-    starts_a, starts_b = np.flatnonzero(a_start), np.flatnonzero(b_start)
-    state_key = np.empty(max(1024, starts_a.shape[0] * starts_b.shape[0]), np.int64)
+    n = 0
+    state_key = np.empty(max(1024, _count(a_start) * _count(b_start)), np.int64)
     keys, ids = reserve(dense, keys, ids, state_key.shape[0])
-    for s1 in starts_a:
-        for s2 in starts_b:
-            state_key[n] = (s1 * nb_ + s2) * nf
-            insert(dense, keys, ids, state_key[n], n)
-            n += 1
-    none = np.empty(0, np.bool_)
-    zeros = np.zeros(1, np.int32)
-    q = _ZERO
+    for s1 in range(na):
+        for s2 in range(nb_):
+            if a_start[s1] and b_start[s2]:
+                state_key[n] = (s1 * nb_ + s2) * nf
+                insert(dense, keys, ids, state_key[n], n)
+                n += 1
+    q = 0
     explored = 0
     while q < n:  # n grows as states are discovered: breadth-first
-        new = _visit(
-            SIZE,
-            q,
-            a_ix,
-            b_ix,
-            nb_,
-            nf,
-            (dense, keys, ids),
-            n,
-            state_key,
-            none,
-            zeros,
-            no_out,
-            _ZERO,
-        )[1]
-        explored += new
+        buf, count = _expand(ix, state_key[q], buf, np.int64(max_arcs - explored))
+        explored += count
         if explored > max_arcs:
-            over, none_id = np.zeros(0, np.bool_), np.empty(0, np.int32)
-            table = (dense, keys, ids)
-            sizes = np.array([0, nb_, nf])
-            return (a_ix, b_ix, table, state_key, over, none_id, over, sizes), -1, explored
-        state_key = _grow(state_key, n + new)
-        keys, ids = reserve(dense, keys, ids, n + new)
-        n = _visit(
-            DISCOVER,
-            q,
-            a_ix,
-            b_ix,
-            nb_,
-            nf,
-            (dense, keys, ids),
-            n,
-            state_key,
-            none,
-            zeros,
-            no_out,
-            _ZERO,
-        )[0]
+            none, no_id = np.zeros(0, np.bool_), np.empty(0, np.int32)
+            over = Product(ix, dense, keys, ids, state_key, none, no_id, none, np.int64(-1))
+            return over, -1, explored
+        state_key = _grow(state_key, n + count)
+        keys, ids = reserve(dense, keys, ids, n + count)
+        to_key = buf[0]
+        for j in range(count):
+            d = to_key[j]
+            if find(dense, keys, ids, d) < 0:
+                insert(dense, keys, ids, d, n)
+                state_key[n] = d
+                n += 1
         q += 1
     table = (dense, keys, ids)
 
@@ -511,24 +417,18 @@ def plan(
     for q in range(n):
         p = state_key[q] // nf
         final[q] = a_final[p // nb_] and b_final[p % nb_]
-    keep = _coaccessible(n, a_ix, b_ix, nb_, nf, table, state_key, final, zeros, no_out)
-    new_id = np.full(n, -1, np.int32)
-    n_out = 0
-    m = _ZERO
-    for q in range(n):
-        if keep[q]:
-            new_id[q] = n_out
-            n_out += 1
-            m = _visit(COUNT, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, no_out, m)[
-                1
-            ]
-    sizes = np.array([n, nb_, nf])
-    return (a_ix, b_ix, table, state_key, keep, new_id, final, sizes), n_out, m
+    keep = final.copy()
+    buf, settled = _sweep_coaccessible(ix, table, state_key, keep, buf)
+    new_id = np.empty(n, np.int32)
+    product = Product(ix, dense, keys, ids, state_key, keep, new_id, final, np.int64(n))
+    if not settled:
+        return product, UNSETTLED, np.int64(0)
+    return _numbered(product, buf)
 
 
 @nb.njit(cache=True)
 def write(
-    plan,
+    product,
     a_start,
     b_start,
     shift,
@@ -550,15 +450,16 @@ def write(
     which a did not move as shift[2]; likewise b with shift[1], shift[3]). States [N]: start_a,
     start_b, final_a, final_b (int32 node maps: a-state s as shift[4] + s, "not a start /
     final state" as shift[6]; likewise b with shift[5], shift[7])."""
-    a_ix, b_ix, table, state_key, keep, new_id, final, sizes = plan
-    n, nb_, nf = sizes[0], sizes[1], sizes[2]
-    out = (src, dst, ilabel, olabel, map_a, map_b, shift)
+    ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
+    state_key, keep, new_id, final = product.state_key, product.keep, product.new_id, product.final
+    nb_, nf = ix.num_b, ix.num_filter
     start_a[:] = shift[6]
     start_b[:] = shift[7]
     final_a[:] = shift[6]
     final_b[:] = shift[7]
-    m = _ZERO
-    for q in range(n):
+    buf = _new_arcs(np.int64(1024))
+    m = 0
+    for q in range(product.num_states):
         u = new_id[q]
         if u < 0:
             continue
@@ -568,7 +469,20 @@ def write(
             start_a[u], start_b[u] = s1 + shift[4], s2 + shift[5]
         if final[q]:
             final_a[u], final_b[u] = s1 + shift[4], s2 + shift[5]
-        m = _visit(WRITE, q, a_ix, b_ix, nb_, nf, table, n, state_key, keep, new_id, out, m)[1]
+        buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
+        to_key, arc_a, arc_b = buf
+        for j in range(count):
+            d = find(dense, keys, ids, to_key[j])
+            if not keep[d]:
+                continue
+            ia, ib = arc_a[j], arc_b[j]
+            src[m], dst[m] = u, new_id[d]
+            map_a[m] = ia + shift[0] if ia >= 0 else shift[2]
+            map_b[m] = ib + shift[1] if ib >= 0 else shift[3]
+            ilabel[m] = ix.a_ilabel[ia] if ia >= 0 else -1
+            if olabel.shape[0]:
+                olabel[m] = ix.b_olabel[ib] if ib >= 0 else -1
+            m += 1
 
 
 @nb.njit(cache=True)
@@ -598,7 +512,7 @@ def _plan_pair(
     x, y = pair_a[k], pair_b[k]
     n0, n1, a0, a1 = a_noff[x], a_noff[x + 1], a_aoff[x], a_aoff[x + 1]
     m0, m1, c0, c1 = b_noff[y], b_noff[y + 1], b_aoff[y], b_aoff[y + 1]
-    return plan(
+    found = plan(
         n1 - n0,
         a_src[a0:a1],
         a_dst[a0:a1],
@@ -616,6 +530,9 @@ def _plan_pair(
         dense_limit,
         max_arcs,
     )
+    if found[1] == UNSETTLED:
+        return settle(found[0])
+    return found
 
 
 @batch_kernel

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._exp import fast_exp
-from ._jit import batch_kernel
+from ._exp import fast_exp as _inline_exp
+from ._jit import _renamed, batch_kernel
 
 INF = np.inf
 _FAST = {"reassoc", "contract"}  # lets sums vectorise; no nnan/ninf: +inf is meaningful here
@@ -28,8 +28,15 @@ _FAST = {"reassoc", "contract"}  # lets sums vectorise; no nnan/ninf: +inf is me
 # 1e100 arcs, and a term below exp(-745) of the largest one is below rounding.
 _HEADROOM = 300.0
 
+# Helpers called from several places are plain calls, not numba-inlined ones: LLVM inlines them
+# all the same once they are linked into a kernel, while numba's own inlining retypes the callee
+# at every call site, which made these few kernels take seconds to compile on first use. A pass
+# called from one place only (its batch kernel) is inlined there instead: one compilation less.
+# (same fast-math flags as the kernels it was inlined into before: the same numbers)
+fast_exp = nb.njit(cache=True, fastmath=_FAST)(_renamed(_inline_exp.py_func, "_call"))
 
-@nb.njit(cache=True, inline="always")
+
+@nb.njit(cache=True)
 def _max_degree(out_ptr):
     m = 0
     for i in range(out_ptr.shape[0] - 1):
@@ -37,7 +44,7 @@ def _max_degree(out_ptr):
     return m
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _exp_in_place(buf, count, beta, shift):
     """buf[j] <- exp(-beta (buf[j] - shift)) for j < count; returns their sum."""
     total = 0.0
@@ -49,7 +56,7 @@ def _exp_in_place(buf, count, beta, shift):
 
 
 # ---------------------------------------------------------------------------- log semiring
-@nb.njit(cache=True, fastmath=_FAST)
+@nb.njit(cache=True, fastmath=_FAST, inline="always")
 def _log_alpha_one(beta, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha):
     """Fill alpha and return the free energy. Until state d is reached, alpha[d] holds a shift
     and scale[d] a sum with alpha = shift - log(scale) / beta. Terms exp(-beta (x - shift)) may
@@ -116,7 +123,7 @@ def _log_alpha_one(beta, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha):
     return best - np.log(total) / beta
 
 
-@batch_kernel
+@batch_kernel(fastmath=_FAST)  # the flags of the inlined per-graph pass
 def log_forward(beta, node_off, arc_off, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha, free):
     """free[b] = free energy of graph b; alpha (float64 [sum N]) as above."""
     for b in nb.prange(node_off.shape[0] - 1):
@@ -134,7 +141,7 @@ def log_forward(beta, node_off, arc_off, node_order, out_ptr, one_dst, dst, w, s
         )
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _out_energies(buf, k0, count, dst, w, beta_, m):
     """buf[j] = w + beta_[dst] for the arcs k0..k0+count of a state; returns min(m, those).
     Four running minima: a single one is a dependency chain as long as the state's arcs."""
@@ -155,7 +162,7 @@ def _out_energies(buf, k0, count, dst, w, beta_, m):
     return min(min(m, m1), min(m2, m3))
 
 
-@nb.njit(cache=True, fastmath=_FAST)
+@nb.njit(cache=True, fastmath=_FAST, inline="always")
 def _log_posteriors_one(
     beta, gout, free, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha, garc, gsw, gfw
 ):
@@ -201,7 +208,7 @@ def _log_posteriors_one(
         gsw[v] = gout * fast_exp(-beta * (sw[v] + bv - free))
 
 
-@batch_kernel
+@batch_kernel(fastmath=_FAST)  # the flags of the inlined per-graph pass
 def log_backward(
     beta,
     gout,
@@ -242,7 +249,7 @@ def log_backward(
         )
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _min(ws):
     m = INF
     for j in range(ws.shape[0]):
@@ -250,7 +257,7 @@ def _min(ws):
     return m
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _sum_exp(ws, beta, shift):
     """sum_j exp(-beta (ws[j] - shift))"""
     total = 0.0
@@ -259,7 +266,7 @@ def _sum_exp(ws, beta, shift):
     return total
 
 
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
+@nb.njit(cache=True, fastmath=_FAST)
 def _frame_posteriors(beta, gout, free, av, fv, sv, bd, ws, garc):
     """A state whose arcs ws all go to one state (backward energy bd): writes gout times their
     posteriors into garc in one pass and returns the state's backward energy (final weight fv
@@ -294,7 +301,7 @@ def log_beta_one(beta, node_order, out_ptr, dst, w, fw, beta_):
 
 
 # ---------------------------------------------------------------------------- tropical semiring
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _viterbi_one(node_order, out_ptr, arc_order, is_sorted, dst, w, sw, fw, alpha, back):
     """Min-sum forward pass. back[v] is the sorted arc into v on its best partial path, or -1
     when the best is to start at v. Ties: starting at v beats arriving by an arc, then the arc
@@ -327,7 +334,7 @@ def _viterbi_one(node_order, out_ptr, arc_order, is_sorted, dst, w, sw, fw, alph
     return best, node
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _arc_id(k, arc_order, is_sorted):
     """The graph's own index of sorted arc k (-1 stays -1: 'started here')."""
     if k < 0 or is_sorted:

@@ -194,6 +194,8 @@ def _one(
         _DENSE_LIMIT,
         max_arcs,
     )
+    if n == K.UNSETTLED:  # trimming needs a search over reversed arcs (compiled when needed)
+        plan, n, m = K.settle(plan)
     if n < 0:
         raise _over_budget(op, where, m, max_arcs)
     arcs, nodes = _outputs(n, m, acceptor)

@@ -138,3 +138,28 @@ def test_kth_smallest_equals_numpy_partition(values, data):
     want = np.partition(x.copy(), k)[k]
     buf = np.concatenate([x, [np.nan] * 3])  # only x[:n] is read
     assert kth_smallest(buf, len(values), k) == want
+
+
+# A callee compiled into a cached caller is not listed among its own signatures, so this runs in
+# a fresh process with an empty cache, where the first decode compiles everything it calls.
+HELPERS_PROBE = """
+import torch, gtn, decoders
+from decoders import _beam_kernels as K
+g = gtn.Graph.from_arrays(2, [0, 0, 1, 1], [0, 1, 1, 0], [0, 1, 2, 0], [5, 6, gtn.EPSILON, 7],
+                          final=[1])
+assert decoders.decode(-torch.randn(6, 3).log_softmax(-1), g, beam=10.0, max_active=1).found
+for f in (K._heap_push, K._heap_pop, K._grow, K.kth_smallest):
+    print(sum("Literal" in str(t) for s in f.signatures for t in s), end=" ")
+"""
+
+
+def test_search_helpers_compile_no_literal_variants(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-c", HELPERS_PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["0"] * 4  # a literal argument would be a second compilation
