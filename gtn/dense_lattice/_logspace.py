@@ -14,6 +14,7 @@ import numpy as np
 from .._exp import fast_exp, fast_log
 from .._jit import batch_kernel
 from ..semiring import splus
+from ._prep import run_arrays
 
 INF = np.inf
 # reassoc lets LLVM vectorise the per-frame loops over arcs; no 'nnan'/'ninf' (+inf is data).
@@ -61,14 +62,7 @@ def tropical(utt, runs, eps, lab, W, alpha, energy):
     """Minimum energies (Viterbi forward): alpha [B, T+1, Nmax] after each epsilon closure.
     Arguments: ``_prep``'s Utterances (all computed), Runs, Epsilons, LabelSets, Weights."""
     em, lengths, gidx = utt.em, utt.lengths, utt.gidx
-    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = (
-        runs.node_off,
-        runs.ptr,
-        runs.src0,
-        runs.pos0,
-        runs.length,
-        runs.ulab,
-    )
+    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
     lab_off, labs = lab.off, lab.labs
     w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
@@ -306,14 +300,7 @@ def backtrack(gout, utt, runs, eps, lab, arc_ids, W, alpha, energy, grads_wanted
     Arguments as ``tropical``'s; arc_ids = (csr_arc, arc_off) of the Structure;
     out = (labels, arcs) [B, T]; ``grads`` a ``_prep.Grads``, written if ``grads_wanted``."""
     em, lengths, gidx, rows = utt.em, utt.lengths, utt.gidx, utt.rows
-    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = (
-        runs.node_off,
-        runs.ptr,
-        runs.src0,
-        runs.pos0,
-        runs.length,
-        runs.ulab,
-    )
+    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
     lab_off, labs = lab.off, lab.labs
     csr_arc, arc_off = arc_ids[0], arc_ids[1]

@@ -85,6 +85,12 @@ class Runs(NamedTuple):
     ulab: np.ndarray
 
 
+@nb.njit(cache=True)
+def run_arrays(runs: Runs) -> tuple:
+    """(node_off, ptr, src0, pos0, length, ulab) of ``runs``, for a kernel to read."""
+    return runs.node_off, runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
+
+
 class Epsilons(NamedTuple):
     """Epsilon arcs of graph g: off[g]:off[g+1], local src -> dst, in topological order."""
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from .._jit import batch_kernel
 from ._emission import SUBNORMAL, frame_factors
+from ._prep import run_arrays
 
 # reassoc lets LLVM vectorise the dot products; no 'nnan'/'ninf': +inf energies are meaningful.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -82,14 +83,7 @@ def forward(utt, runs, eps, lab, W, beta, pe, alpha, scale, energy, status):
     (the fields of ``_prep.Scaled``: numba's parallel loops lose writes to arrays taken from a
     tuple argument, so every array a parallel kernel writes is an argument of its own)."""
     em, lengths, gidx, active = utt.em, utt.lengths, utt.gidx, utt.active
-    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = (
-        runs.node_off,
-        runs.ptr,
-        runs.src0,
-        runs.pos0,
-        runs.length,
-        runs.ulab,
-    )
+    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
     lab_off, labs = lab.off, lab.labs
     wexp, ewexp, swexp, fwexp, shift = W.wexp, W.ewexp, W.swexp, W.fwexp, W.shift
@@ -174,14 +168,7 @@ def backward(gout, utt, runs, eps, lab, W, fwd, arc_grads, dev, g_em, g_w, g_ew,
     else 0 with disjoint slices); dev[b] = max over frames of |alpha_t . beta_t - 1|.
     ``fwd``: the forward pass's ``_prep.Scaled``; the gradient buffers are ``_prep.Grads``'s."""
     lengths, gidx, rows, active = utt.lengths, utt.gidx, utt.rows, utt.active
-    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = (
-        runs.node_off,
-        runs.ptr,
-        runs.src0,
-        runs.pos0,
-        runs.length,
-        runs.ulab,
-    )
+    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
     lab_off, labs = lab.off, lab.labs
     wexp, ewexp, fwexp = W.wexp, W.ewexp, W.fwexp

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._jit import batch_kernel
 from ._emission import SUBNORMAL, frame_factors
+from ._prep import run_arrays
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 
 
@@ -28,14 +29,7 @@ def forward(utt, runs, lab, W, beta, pe, alpha, scale, energy, status):
     """Free energy per utterance into ``energy`` and its status (see ``_scaled``); arguments
     as ``_scaled.forward``'s, with ``runs.ulab`` each state's label index."""
     em, lengths, gidx, active = utt.em, utt.lengths, utt.gidx, utt.active
-    node_off, run_ptr, run_src0, run_pos0, run_len, state_ulab = (
-        runs.node_off,
-        runs.ptr,
-        runs.src0,
-        runs.pos0,
-        runs.length,
-        runs.ulab,
-    )
+    node_off, run_ptr, run_src0, run_pos0, run_len, state_ulab = run_arrays(runs)
     lab_off, labs = lab.off, lab.labs
     wexp, swexp, fwexp, shift = W.wexp, W.swexp, W.fwexp, W.shift
     nmax = alpha.shape[2]
@@ -107,14 +101,7 @@ def backward(gout, utt, runs, lab, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw
     """Posteriors times gout[b] into g_em [B, T, V], and into the arc (only if ``arc_grads``),
     start and final buffers (row rows[b], as in ``_scaled.backward``); dev[b] as there."""
     lengths, gidx, rows, active = utt.lengths, utt.gidx, utt.rows, utt.active
-    node_off, run_ptr, run_src0, run_pos0, run_len, state_ulab = (
-        runs.node_off,
-        runs.ptr,
-        runs.src0,
-        runs.pos0,
-        runs.length,
-        runs.ulab,
-    )
+    node_off, run_ptr, run_src0, run_pos0, run_len, state_ulab = run_arrays(runs)
     lab_off, labs = lab.off, lab.labs
     wexp, fwexp = W.wexp, W.fwexp
     pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
