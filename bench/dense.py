@@ -41,13 +41,15 @@ def median_ms(*fns, repeats: int, warmup: int = 2) -> list[float]:
     return [statistics.median(ts) * 1e3 for ts in times]
 
 
-def ctc_case(B, T, L, C, temperature=1.0):
+def ctc_case(B, T, L, C, temperature=1.0, device="cpu"):
+    """(ours, peer): CTC loss + backward on the same random input; also used by bench/gpu.py."""
     from gtn.dense_lattice import ctc_loss
 
-    logp = (torch.randn(B, T, C) / temperature).log_softmax(-1)
+    gen = torch.Generator().manual_seed(0)
+    logp = (torch.randn(B, T, C, generator=gen) / temperature).log_softmax(-1).to(device)
     energies = -logp  # each side gets its native input: energies for us, log-probs for torch
-    targets = torch.randint(1, C, (B, L))
-    il, tl = torch.full((B,), T), torch.full((B,), L)
+    targets = torch.randint(1, C, (B, L), generator=gen).to(device)
+    il, tl = torch.full((B,), T, device=device), torch.full((B,), L, device=device)
 
     def ours():
         e = energies.detach().requires_grad_(True)

@@ -23,7 +23,6 @@ import time
 import warnings
 
 import torch
-import torch.nn.functional as F
 
 warnings.filterwarnings("ignore")
 
@@ -81,23 +80,9 @@ def _on(backend: str, fn):
 
 
 def ctc_case(B, T, L, C, device):
-    from gtn.dense_lattice import ctc_loss
+    from dense import ctc_case as case  # bench/dense.py, beside this file
 
-    gen = torch.Generator().manual_seed(0)
-    logp = torch.randn(B, T, C, generator=gen).log_softmax(-1).to(device)
-    energies = -logp
-    targets = torch.randint(1, C, (B, L), generator=gen).to(device)
-    il, tl = torch.full((B,), T, device=device), torch.full((B,), L, device=device)
-
-    def ours():
-        e = energies.detach().requires_grad_(True)
-        ctc_loss(e, targets, il, tl, reduction="sum").backward()
-
-    def peer():
-        lp = logp.transpose(0, 1).detach().requires_grad_(True)
-        F.ctc_loss(lp, targets, il, tl, reduction="sum").backward()
-
-    return ours, peer
+    return case(B, T, L, C, device=device)
 
 
 def crf_case(B, T, K, device):
