@@ -23,7 +23,7 @@ from ..cache import cache_dir
 from . import amounts, mnist
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
 
-VERSION = 2  # 2: no broken strokes on periods and commas (they vanished)
+VERSION = 3  # 3: the broad renderer (render.FieldStyle of many parameters)
 _SPLIT_CODE = {"train": 1, "test": 2}
 
 
