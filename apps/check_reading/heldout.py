@@ -29,6 +29,7 @@ from . import amounts, glyphs, mnist
 from .render import Field, jpeg_round_trip
 
 NAME = "ledger"
+VERSION = 1
 
 
 def _thin_digit(image: np.ndarray, h: float) -> np.ndarray:
