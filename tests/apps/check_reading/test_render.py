@@ -116,7 +116,9 @@ def test_slant_is_the_shear_the_normaliser_finds(pool):
     # the same digits (same seed) written upright and at two shears; the digits' own slant
     # cancels in the difference
     def found(s):
-        return np.array([normalise(f.image).slant for f in fields(pool, replace(QUIET, slant=(s, s)))])
+        return np.array(
+            [normalise(f.image).slant for f in fields(pool, replace(QUIET, slant=(s, s)))]
+        )
 
     upright = found(0.0)
     for s in (-0.2, 0.4):

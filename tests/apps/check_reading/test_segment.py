@@ -2,8 +2,8 @@ import numpy as np
 
 import gtn
 from apps.check_reading import data
-from apps.check_reading.render import FieldStyle
 from apps.check_reading.normalise import normalise
+from apps.check_reading.render import FieldStyle
 from apps.check_reading.segment import SegmenterSettings, segment, segment_normalised
 from apps.check_reading.truth import segment_truth, true_path
 
