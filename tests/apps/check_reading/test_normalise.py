@@ -79,6 +79,15 @@ def test_a_printed_underline_is_removed(images):
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.85
 
 
+@pytest.mark.parametrize("factor, pad", [(1.0, 0), (2.0, 60)])
+def test_an_underline_is_removed_whatever_the_blank_margins(images, factor, pad):
+    image = images[1].copy()
+    image[-6:-4, :] = 30  # a rule across the whole field, under the digits
+    plain = normalise(rescaled_and_padded(images[1], factor, pad) if pad else images[1])
+    lined = normalise(rescaled_and_padded(image, factor, pad) if pad else image)
+    assert abs(lined.core / plain.core - 1) < 0.1
+
+
 def test_slant_and_tilt_are_undone(images):
     image = images[2]
     h, w = image.shape
