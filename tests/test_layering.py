@@ -33,7 +33,7 @@ def _private_gtn_imports(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("package", ["factors", "decoders", "bench"])
+@pytest.mark.parametrize("package", ["factors", "decoders", "apps", "bench"])
 def test_siblings_import_no_private_gtn_names(package):
     bad = [hit for p in sorted((ROOT / package).rglob("*.py")) for hit in _private_gtn_imports(p)]
     assert not bad, "\n".join(bad)

@@ -35,6 +35,7 @@ def _config(args):
         "global_epochs",
         "global_fields",
         "sdnn_epochs",
+        "heldout_fields",
         "local_checkpoint",
         "cache_dir",
         "train_folder",
@@ -219,6 +220,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
             type=int,
             dest="sdnn_epochs",
             help="epochs of the space-displacement reader (0: leave it out)",
+        )
+        q.add_argument(
+            "--heldout-fields",
+            type=int,
+            dest="heldout_fields",
+            help="fields of the held-out style to evaluate on (0: none)",
         )
         q.set_defaults(run=_run)
     q = jobs.add_parser(

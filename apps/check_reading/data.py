@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
 from ..cache import cache_dir
-from . import amounts, mnist
+from . import amounts, heldout, mnist
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
 
-VERSION = 2  # 2: no broken strokes on periods and commas (they vanished)
+VERSION = 3  # 3: the broad renderer (render.FieldStyle of many parameters)
 _SPLIT_CODE = {"train": 1, "test": 2}
 
 
@@ -74,14 +74,31 @@ def load_or_generate(
     cache_dir: str | os.PathLike | None = None,
 ) -> FieldSet:
     """:func:`generate`, through an on-disk cache (``cache_dir=None``: the default folder)."""
+    key = cache_key(split, n, seed, style)
+    return _cached(
+        f"{split}-{n}-{seed}-{key}", split, lambda: generate(split, n, seed, style), cache_dir
+    )
+
+
+def load_or_generate_heldout(
+    n: int, seed: int, cache_dir: str | os.PathLike | None = None
+) -> FieldSet:
+    """``n`` fields of the held-out style (:mod:`.heldout`, MNIST test digits only), cached."""
+    blob = json.dumps({"n": n, "seed": seed, "v": heldout.VERSION, "style": heldout.NAME})
+    key = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    name = f"{heldout.NAME}-{n}-{seed}-{key}"
+    return _cached(name, "test", lambda: heldout.generate_heldout(n, seed), cache_dir)
+
+
+def _cached(name: str, split: str, make, cache_dir) -> FieldSet:
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"{split}-{n}-{seed}-{cache_key(split, n, seed, style)}.npz"
+    path = folder / f"{name}.npz"
     if path.exists():
         try:
             return _read(path, split)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is regenerated below and replaced atomically
-    fields = generate(split, n, seed, style)
+    fields = make()
     folder.mkdir(parents=True, exist_ok=True)
     _write(path, fields)
     return fields

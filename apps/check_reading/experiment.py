@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
-from . import data, evaluate, figures, folder
+from . import data, evaluate, figures, folder, heldout
 from .combine import combine
 from .model import CheckReaderModel
 from .reader import CheckReader, read_batch
@@ -43,6 +43,7 @@ class Config:
     losses: tuple[str, ...] = ("nll", "perceptron", "hinge")
     sdnn_epochs: int = 15  # the space-displacement variant (0: leave it out)
     sdnn_lr: float = 3e-3
+    heldout_fields: int = 2000  # fields of the held-out style (:mod:`.heldout`; 0: none)
     cache_dir: str | None = None
     local_checkpoint: str | None = None  # skip local training: load this recogniser instead
     threads: int = 2
@@ -65,6 +66,7 @@ class Config:
 DEMO = Config(
     train_fields=3000,
     test_fields=400,
+    heldout_fields=400,
     local_epochs=4,
     global_epochs=1,
     global_fields=1000,
@@ -147,9 +149,8 @@ def _results(answers: list[str], conf: np.ndarray, texts: list[str]):
     return evaluate.summarise(answers, conf, texts), evaluate.error_reject_curve(conf, correct)
 
 
-def run_sdnn(config: Config, train_set, test_set, out: Path, progress: bool = True):
-    """Train the space-displacement reader on the training fields; (reader, test strips, row,
-    curve)."""
+def train_sdnn_reader(config: Config, train_set, out: Path, progress: bool = True) -> SdnnReader:
+    """Train the space-displacement reader on the training fields; saved as ``out/sdnn.pt``."""
     train_strips = [field_strip(f.image) for f in train_set.fields]
     reader = SdnnReader()
     train_sdnn(
@@ -162,8 +163,33 @@ def run_sdnn(config: Config, train_set, test_set, out: Path, progress: bool = Tr
         progress=progress,
     )
     reader.save(out / "sdnn.pt")
-    test_strips = [field_strip(f.image) for f in test_set.fields]
-    return (reader, test_strips, *evaluate_sdnn(reader, test_strips, test_set.texts))
+    return reader
+
+
+def evaluate_all(models: dict, sdnn: SdnnReader | None, fields, prepared=None):
+    """(rows, curves) of every segmenting model, the SDNN reader and the product of the global
+    NLL model with it, on one set of fields."""
+    prepared = prepared or folder.prepare_fields(fields)
+    rows, curves = {}, {}
+    for name, m in models.items():
+        rows[name], curves[name] = evaluate_model(m, prepared, fields.texts)
+    if sdnn is not None:
+        strips = [field_strip(f.image) for f in fields.fields]
+        name = "space displacement"
+        rows[name], curves[name] = evaluate_sdnn(sdnn, strips, fields.texts)
+        if "global nll" in models:
+            name = "global nll x sdnn"
+            rows[name], curves[name] = evaluate_combined(
+                models["global nll"], sdnn, prepared, strips, fields.texts
+            )
+    return rows, curves
+
+
+def _jsonable(rows: dict) -> dict:
+    return {
+        k: {kk: (asdict(vv) if hasattr(vv, "__dataclass_fields__") else vv) for kk, vv in v.items()}
+        for k, v in rows.items()
+    }
 
 
 def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3) -> dict:
@@ -187,6 +213,7 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
         model = CheckReader.load(config.local_checkpoint).model
         say(f"local recogniser from {config.local_checkpoint}")
     else:
+        torch.manual_seed(config.seed)  # the initial weights: two runs of one config agree
         model = CheckReaderModel()
         train_local(
             model,
@@ -217,35 +244,28 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
         models[f"global {loss}"] = m
         CheckReader(m).save(out / f"global_{loss}.pt")
         say(f"global {loss} training done [{time.time() - t0:.0f}s]")
-    rows, curves = {}, {}
-    for name, m in models.items():
-        rows[name], curves[name] = evaluate_model(m, test_p, test_set.texts)
+    sdnn = None
     if config.sdnn_epochs > 0:
-        sdnn, strips, rows["space displacement"], curves["space displacement"] = run_sdnn(
-            config, train_set, test_set, out, progress
-        )
+        sdnn = train_sdnn_reader(config, train_set, out, progress)
         say(f"space-displacement training done [{time.time() - t0:.0f}s]")
-        if "global nll" in models:
-            name = "global nll x sdnn"
-            rows[name], curves[name] = evaluate_combined(
-                models["global nll"], sdnn, test_p, strips, test_set.texts
-            )
-    table = evaluate.format_table(rows)
-    say(table)
+    rows, curves = evaluate_all(models, sdnn, test_set, test_p)
+    tables = {"own test fields": rows}
+    if config.heldout_fields > 0:
+        heldout_set = data.load_or_generate_heldout(
+            config.heldout_fields, config.seed, cache_dir=config.cache_dir
+        )
+        tables[f"held-out style ({heldout.NAME})"] = evaluate_all(models, sdnn, heldout_set)[0]
+    text = "\n\n".join(f"{name}:\n{evaluate.format_table(r)}" for name, r in tables.items())
+    say(text)
     with atomic_write(out / "results.txt") as f:
-        f.write(table + "\n")
+        f.write(text + "\n")
     with atomic_write(out / "results.json") as f:
         json.dump(
             {
                 "config": asdict(config),
                 "seconds": time.time() - t0,
-                "rows": {
-                    k: {
-                        kk: (asdict(vv) if hasattr(vv, "__dataclass_fields__") else vv)
-                        for kk, vv in v.items()
-                    }
-                    for k, v in rows.items()
-                },
+                "rows": _jsonable(rows),
+                "tables": {name: _jsonable(r) for name, r in tables.items()},
             },
             f,
             indent=1,

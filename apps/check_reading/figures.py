@@ -15,12 +15,12 @@ import torch  # noqa: E402
 from matplotlib.patches import Arc, Rectangle  # noqa: E402
 
 import gtn  # noqa: E402
-from gtn._atomic import atomic_write  # noqa: E402
 from gtn.compose import compose  # noqa: E402
+from gtn.utils import atomic_write  # noqa: E402
 
 from .amounts import ALPHABET, SYMBOLS  # noqa: E402
 from .model import NUM_CHARS, CheckReaderModel, interpretation_graph, make_batch  # noqa: E402
-from .segment import Segmentation  # noqa: E402
+from .segment import Segmentation, normalised_view  # noqa: E402
 
 
 def best_reading(model: CheckReaderModel, seg: Segmentation):
@@ -64,9 +64,10 @@ def field_figure(
     truth: str | None = None,
     confidence: float | None = None,
 ) -> Path:
-    """The field, its candidate cuts (dashed), the segments of the chosen reading (boxes) and
-    the reading with each character's energy."""
+    """The field as the segmenter sees it (normalised), its candidate cuts (dashed), the
+    segments of the chosen reading (boxes) and the reading with each character's energy."""
     chosen, labels, energies = best_reading(model, seg)
+    image = normalised_view(image)
     fig, ax = plt.subplots(figsize=(max(4, image.shape[1] / 40), 2.6))
     ax.imshow(image, cmap="gray", vmin=0, vmax=255)
     for x in seg.cuts:

@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-from gtn._atomic import atomic_write
+from gtn.utils import atomic_write
 
 from .._common.media import read_grey
 from .amounts import is_valid_amount

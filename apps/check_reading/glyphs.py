@@ -57,10 +57,25 @@ def _arc(cx, cy, rx, ry, t0, t1, n=14) -> np.ndarray:
     return np.stack([cx + rx * np.cos(t), cy - ry * np.sin(t)], 1)
 
 
-def symbol_glyph(char: str, height: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+SYMBOL_STYLES = 3
+"""Procedural styles of each symbol (``style`` argument of :func:`symbol_glyph`):
+"$": 0 one bar through the S, 1 two bars, 2 bar stubs above and below only;
+"*": 0 three crossed strokes, 1 an "x" plus a "+" (four strokes), 2 five spokes from a centre;
+".": 0 round dot, 1 short dash, 2 small tilted tick; ",": 0 dot with a tail, 1 straight
+slanted tick, 2 hooked curl."""
+
+
+def symbol_glyph(
+    char: str, height: float, rng: np.random.Generator, style: int | None = None
+) -> tuple[np.ndarray, float]:
     """A procedurally drawn "$", ",", "." or "*" for a field whose digits are ``height`` px tall,
-    with random stroke width, proportions and control-point jitter."""
+    with random stroke width, proportions and control-point jitter; ``style`` in
+    0..SYMBOL_STYLES-1 picks the drawing (None: drawn at random)."""
     h = float(height)
+    if style is None:
+        style = int(rng.integers(SYMBOL_STYLES))
+    if not 0 <= style < SYMBOL_STYLES:
+        raise ValueError(f"symbol style {style} is not in 0..{SYMBOL_STYLES - 1}")
     stroke = max(1.2, h * rng.uniform(0.07, 0.12))
     jitter = lambda pts: pts + rng.normal(0, 0.02 * h, pts.shape)  # noqa: E731
     pad = stroke + 1
@@ -71,36 +86,93 @@ def symbol_glyph(char: str, height: float, rng: np.random.Generator) -> tuple[np
         upper = _arc(cx, mid - ry, rx, ry, 20, 270)
         lower = _arc(cx, mid + ry, rx, ry, 90, -160)
         bar_x = cx + rng.normal(0, 0.03 * h)
-        bar = np.array([[bar_x, pad], [bar_x, pad + (1.15 + top) * h]])
-        lines = [jitter(upper), jitter(lower), bar]
-        shape = (int(np.ceil(2 * pad + (1.15 + top) * h)), int(np.ceil(2 * pad + 2 * rx)))
+        bottom = pad + (1.15 + top) * h
+        lines = [jitter(upper), jitter(lower)]
+        if style == 0:
+            lines.append(np.array([[bar_x, pad], [bar_x, bottom]]))
+        elif style == 1:
+            d = rng.uniform(0.08, 0.14) * h
+            lines += [np.array([[x, pad], [x, bottom]]) for x in (bar_x - d, bar_x + d)]
+        else:
+            stub = rng.uniform(0.12, 0.2) * h
+            lines += [
+                np.array([[bar_x, pad], [bar_x, pad + stub + top * h]]),
+                np.array([[bar_x, bottom - stub - 0.1 * h], [bar_x, bottom]]),
+            ]
+        shape = (int(np.ceil(pad + bottom)), int(np.ceil(2 * pad + 2 * rx)))
         baseline = mid + 2 * ry + rng.normal(0, 0.03 * h)
     elif char == "*":
         r = rng.uniform(0.18, 0.26) * h
         c = pad + r
-        angles = np.radians(90 + np.array([0, 60, 120]) + rng.normal(0, 8, 3))
-        lines = [
-            np.array(
-                [[c - r * np.cos(a), c + r * np.sin(a)], [c + r * np.cos(a), c - r * np.sin(a)]]
-            )
-            for a in angles
-        ]
+        spin = rng.normal(0, 8)
+        if style == 0:
+            angles = np.radians(90 + np.array([0, 60, 120]) + spin + rng.normal(0, 8, 3))
+            lines = [_chord(c, r, a) for a in angles]
+        elif style == 1:
+            angles = np.radians(np.array([0, 45, 90, 135]) + spin + rng.normal(0, 6, 4))
+            lines = [_chord(c, r, a) for a in angles]
+        else:
+            angles = np.radians(90 + np.arange(5) * 72 + spin + rng.normal(0, 6, 5))
+            lines = [np.array([[c, c], [c + r * np.cos(a), c - r * np.sin(a)]]) for a in angles]
         shape = (int(np.ceil(2 * c)), int(np.ceil(2 * c)))
         baseline = 2 * c + rng.uniform(0.3, 0.5) * h  # floats above the baseline
     elif char in ".,":
         r = max(stroke * 0.6, rng.uniform(0.05, 0.08) * h)
         c = pad + r
-        dot = np.array([[c, c], [c + 0.01, c]])
-        lines = [dot]
         tail = rng.uniform(0.18, 0.3) * h if char == "," else 0.0
-        if char == ",":
+        if char == "." and style == 1:  # a short dash
+            lines = [np.array([[c - 0.8 * r, c], [c + 0.8 * r, c + rng.normal(0, 0.2 * r)]])]
+            stroke = 1.2 * r
+        elif char == "." and style == 2:  # a tick
+            lines = [np.array([[c - 0.5 * r, c - 0.7 * r], [c + 0.5 * r, c + 0.7 * r]])]
+            stroke = 1.3 * r
+        else:
+            lines = [np.array([[c, c], [c + 0.01, c]])]
+            stroke = 2 * r
+        if char == "," and style == 0:
             lines.append(np.array([[c + 0.3 * r, c], [c - 0.25 * tail, c + tail]]))
+        elif char == ",":
+            # no dot: a slanted tick (1) or a hooked curl (2) drawn with a pen-width stroke
+            stroke = max(1.2, 1.1 * r)
+            if style == 1:
+                lines = [np.array([[c + 0.4 * r, c - 0.6 * r], [c - 0.35 * tail, c + tail]])]
+            else:
+                hook = _arc(c, c, 0.7 * r, 0.7 * r, 120, -60, 8)
+                lines = [np.vstack([hook, [[c - 0.3 * tail, c + tail]]])]
         shape = (int(np.ceil(2 * c + tail)), int(np.ceil(2 * c + 1)))
-        stroke = 2 * r
         baseline = 2 * c - rng.uniform(0.0, 0.5) * r
     else:
         raise ValueError(f"no procedural glyph for {char!r}")
     return _strokes(lines, stroke, shape), float(baseline)
+
+
+def _chord(c: float, r: float, angle: float) -> np.ndarray:
+    dx, dy = r * np.cos(angle), r * np.sin(angle)
+    return np.array([[c - dx, c + dy], [c + dx, c - dy]])
+
+
+def restroke(ink: np.ndarray, change: float) -> np.ndarray:
+    """Thicken (``change`` > 0) or thin (< 0) the strokes of an ink image [h, w] by about
+    ``change`` px on each side; same shape (leave room at the edges for thickening). Grey-level
+    morphology by a disc, the fractional part blended linearly; thinning is skipped where the
+    strokes would vanish (the glyph keeps at least half its peak ink)."""
+    if change == 0:
+        return ink
+    radius = abs(change)
+    whole = int(np.floor(radius))
+    op = ndimage.grey_dilation if change > 0 else ndimage.grey_erosion
+
+    def morph(r: int) -> np.ndarray:
+        if r == 0:
+            return ink
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        return op(ink, footprint=(yy**2 + xx**2) <= r * r + 0.5)
+
+    frac = radius - whole
+    out = (1 - frac) * morph(whole) + frac * morph(whole + 1)
+    if change < 0 and out.max() < 0.5 * ink.max():
+        return ink
+    return out.astype(np.float32)
 
 
 def slant(ink: np.ndarray, baseline: float, shear: float) -> tuple[np.ndarray, float]:

@@ -28,8 +28,9 @@ import gtn
 from .._common.checkpoint import Int, Record, build_module, load_model, save_model
 from .amounts import ALPHABET, decode, encode, grammar, is_valid_amount
 from .glyphs import resize
+from .normalise import HEIGHT, normalise
 from .reader import check_image
-from .segment import _BAND, SIZE, find_cuts, normalised_ink
+from .segment import _BAND, SIZE
 
 BLANK = 0
 NUM_LABELS = len(ALPHABET) + 1  # blank + characters
@@ -41,17 +42,15 @@ SCHEMA = Record({"width": Int(1, 64)})  # far beyond any trained network's width
 
 def field_strip(image: np.ndarray) -> np.ndarray:
     """float32 [32, W] ink strip (1 = ink) of a field image (uint8 [H, W], dark on white): the
-    ink band scaled to 28 rows, as the segmenting reader scales its segments, columns cropped to
-    the ink plus a margin. A field with no ink gives an empty strip of width 2 * margin."""
-    ink = normalised_ink(image)
-    cuts, (top, bottom) = find_cuts(ink)
-    if cuts.shape[0] < 2:
+    normalised field (:mod:`.normalise`) scaled to 28 rows, as the segmenting reader scales its
+    segments, with blank margins left and right. A field with no ink gives an empty strip of
+    width 2 * margin."""
+    norm = normalise(image)
+    if norm is None:
         return np.zeros((SIZE, 2 * _MARGIN), np.float32)
-    first, last = int(cuts[0]), int(cuts[-1])
-    scale = _BAND / max(bottom - top, 1)
-    width = max(1, int(round((last - first) * scale)))
+    width = max(1, int(round(norm.ink.shape[1] * _BAND / HEIGHT)))
     strip = np.zeros((SIZE, width + 2 * _MARGIN), np.float32)
-    band = resize(ink[top:bottom, first:last], _BAND, width)
+    band = resize(norm.ink, _BAND, width)
     strip[2 : 2 + _BAND, _MARGIN : _MARGIN + width] = np.clip(band, 0.0, 1.0)
     return strip
 

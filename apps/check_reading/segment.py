@@ -4,10 +4,12 @@ Candidate cuts are vertical lines at (1) the middle of every blank column run, (
 right edges of every connected component, and (3) local minima of the vertical ink projection
 plus the upper/lower contour distance; cuts closer than ``min_gap`` are merged, keeping the
 stronger kind. This deliberately cuts more than needed: the recogniser and the grammar decide
-which cuts are real.
+which cuts are real. Everything happens on the normalised field (:mod:`.normalise`: paper and
+printed lines removed, tilt and slant undone, the core band scaled to a fixed height), so the
+same settings serve every resolution.
 
 The segmentation graph has one state per cut (left to right) and one arc per candidate segment,
-a span of 1..``max_pieces`` consecutive pieces no wider than ``max_width`` band heights.
+a span of 1..``max_pieces`` consecutive pieces no wider than ``max_width`` core-band heights.
 Arc k carries label k (its segment index) and energy 0; start = the first cut, final = the last.
 """
 
@@ -21,17 +23,19 @@ from scipy import ndimage
 import gtn
 
 from .glyphs import resize
+from .normalise import CORE, HEIGHT, Normalised, normalise
 
 SIZE = 32  # recogniser input: SIZE x SIZE
 _BAND = 28  # the field's ink band maps to this many rows (2 px margin above and below)
 INK = 0.4  # threshold on normalised ink for cut finding
+BAND = (0, HEIGHT)  # every row of the normalised field goes into the segment images
 
 
 @dataclass(frozen=True)
 class SegmenterSettings:
     min_gap: float = 0.12  # merge cuts closer than this many band heights
     max_pieces: int = 5
-    max_width: float = 1.6  # band heights (a slanted 0 spans up to ~1.4)
+    max_width: float = 1.6  # core-band heights
     min_area: int = 1  # smaller components are specks (3 dropped small dots and fragments)
 
 
@@ -44,9 +48,9 @@ class Segmentation:
 
     cuts: int [n+1] cut columns, increasing; piece i is columns [cuts[i], cuts[i+1]).
     start, end: int32 [S] the cut indices each segment spans (segment s = [cuts[start], cuts[end])).
-    band: (top, bottom) rows of the field's ink.
-    images: uint8 [S, 32, 32] size-normalised segment ink (255 = ink), band height -> 28 rows.
-    aspect: float32 [S] log(segment width / band height).
+    band: (top, bottom) rows of the normalised field that go into the segment images.
+    images: uint8 [S, 32, 32] segment ink (255 = ink), the band's height -> 28 rows.
+    aspect: float32 [S] log(segment width / core-band height).
     """
 
     cuts: np.ndarray
@@ -65,13 +69,6 @@ class Segmentation:
         n = self.cuts.shape[0]
         labels = np.arange(self.num_segments, dtype=np.int32)
         return gtn.Graph.from_arrays(n, self.start, self.end, labels, start=[0], final=[n - 1])
-
-
-def normalised_ink(image: np.ndarray) -> np.ndarray:
-    """float32 ink in [0, 1] (1 = darkest) with the paper's grey level removed."""
-    ink = 1.0 - image.astype(np.float32) / 255.0
-    paper = float(np.median(ink))
-    return np.clip((ink - paper) / max(1.0 - paper, 1e-3), 0.0, 1.0)
 
 
 def _clean(ink: np.ndarray, min_area: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -138,11 +135,11 @@ def segment_spans(cuts: np.ndarray, band_height: int, settings: SegmenterSetting
     return i[ok].astype(np.int32), j[ok].astype(np.int32)
 
 
-def segment_images(ink, cuts, start, end, band) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 [S, 32, 32], aspect float32 [S]); see :class:`Segmentation`."""
+def segment_images(ink, cuts, start, end, band, core) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 [S, 32, 32], aspect float32 [S]: log(width / core)); see
+    :class:`Segmentation`."""
     top, bottom = band
-    band_h = max(bottom - top, 1)
-    scale = _BAND / band_h
+    scale = _BAND / max(bottom - top, 1)
     images = np.zeros((start.shape[0], SIZE, SIZE), np.float32)
     x0s, x1s = cuts[start], cuts[end]
     for s, (x0, x1) in enumerate(zip(x0s, x1s, strict=True)):
@@ -150,19 +147,32 @@ def segment_images(ink, cuts, start, end, band) -> tuple[np.ndarray, np.ndarray]
         patch = resize(ink[top:bottom, x0:x1], _BAND, width)
         left = (SIZE - width) // 2
         images[s, 2 : 2 + _BAND, left : left + width] = np.clip(patch, 0, 1)
-    aspect = np.log(np.maximum(x1s - x0s, 1) / band_h).astype(np.float32)
+    aspect = np.log(np.maximum(x1s - x0s, 1) / core).astype(np.float32)
     return np.round(images * 255).astype(np.uint8), aspect
 
 
 def segment(image: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER) -> Segmentation:
-    """Over-segment a field image (uint8 [H, W], dark ink on white)."""
-    ink = normalised_ink(image)
-    cuts, band = find_cuts(ink, settings)
+    """Over-segment a field image (uint8 [H, W], dark ink on white), after normalising it
+    (:func:`.normalise.normalise`): cuts are columns of the normalised field."""
+    return segment_normalised(normalise(image), settings)
+
+
+def segment_normalised(norm: Normalised | None, settings: SegmenterSettings = DEFAULT_SEGMENTER):
+    """:func:`segment` of an already normalised field (None: a field with no ink)."""
+    cuts = np.zeros(0, np.int64) if norm is None else find_cuts(norm.ink, settings)[0]
     if cuts.shape[0] < 2:
         empty = np.zeros(0, np.int32)
         return Segmentation(
-            cuts, empty, empty, band, np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.float32)
+            cuts, empty, empty, BAND, np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.float32)
         )
-    start, end = segment_spans(cuts, band[1] - band[0], settings)
-    images, aspect = segment_images(ink, cuts, start, end, band)
-    return Segmentation(cuts, start, end, band, images, aspect)
+    core = CORE[1] - CORE[0]
+    start, end = segment_spans(cuts, core, settings)
+    images, aspect = segment_images(norm.ink, cuts, start, end, BAND, core)
+    return Segmentation(cuts, start, end, BAND, images, aspect)
+
+
+def normalised_view(image: np.ndarray) -> np.ndarray:
+    """The field as the segmenter sees it: uint8 [HEIGHT, W] dark ink on white (for figures)."""
+    norm = normalise(image)
+    ink = np.zeros((HEIGHT, 8), np.float32) if norm is None else norm.ink
+    return np.round(255 * (1 - ink)).astype(np.uint8)

@@ -24,7 +24,8 @@ from gtn.compose import intersect
 from .amounts import RUBBISH, encode
 from .data import FieldSet
 from .model import NUM_CHARS, Batch, CheckReaderModel, make_batch
-from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment
+from .normalise import normalise
+from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
 from .truth import segment_truth
 
 
@@ -56,9 +57,11 @@ def prepare(
     for f in tqdm(
         fields.fields, desc=f"segmenting {fields.split}", disable=not progress, leave=False
     ):
-        s = segment(f.image, settings)
+        norm = normalise(f.image)
+        s = segment_normalised(norm, settings)
         segs.append(s)
-        labels.append(segment_truth(s, f.owner, f.text)[0])
+        owner = f.owner if norm is None else norm.warp(f.owner)
+        labels.append(segment_truth(s, owner, f.text)[0])
     return PreparedSet(segs, [encode(t) for t in fields.texts], labels)
 
 

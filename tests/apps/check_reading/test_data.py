@@ -30,8 +30,8 @@ def test_fields_are_valid_amounts_rendered_dark_on_white():
     fields = data.generate("train", 50, seed=4)
     for f in fields.fields:
         assert is_valid_amount(f.text)
-        assert f.image.dtype == np.uint8 and 32 <= f.image.shape[0] <= 48
-        assert np.median(f.image) > 180 and f.image.min() < 100
+        assert f.image.dtype == np.uint8 and f.image.shape[0] >= 12
+        assert np.median(f.image) > 140 and f.image.min() < np.median(f.image) - 40
         assert f.owner.shape == f.image.shape and f.boxes.shape == (len(f.text), 2)
         assert set(np.unique(f.owner)) <= set(range(-1, len(f.text)))
 

@@ -9,6 +9,7 @@ def test_run_trains_every_system_and_writes_results_and_figures(tmp_path):
     config = Config(
         train_fields=40,
         test_fields=12,
+        heldout_fields=6,
         local_epochs=1,
         global_epochs=1,
         global_fields=8,
@@ -24,6 +25,9 @@ def test_run_trains_every_system_and_writes_results_and_figures(tmp_path):
         assert abs(point.correct + point.error - 1) < 1e-9 and point.reject == 0
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(saved["rows"]) == set(rows) and saved["config"]["sdnn_epochs"] == 1
+    # the held-out style is evaluated beside the own test fields, every reader on both
+    heldout = saved["tables"]["held-out style (ledger)"]
+    assert set(heldout) == set(rows) and all(r["fields"] == 6 for r in heldout.values())
     for name in ("local.pt", "global_nll.pt", "sdnn.pt", "error_reject.png", "field_0.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
 
@@ -32,6 +36,7 @@ def test_run_can_start_from_a_saved_local_recogniser(tmp_path):
     config = Config(
         train_fields=30,
         test_fields=10,
+        heldout_fields=0,
         local_epochs=1,
         losses=(),
         sdnn_epochs=0,

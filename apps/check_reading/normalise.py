@@ -1,0 +1,231 @@
+"""Normalising a field image before it is read: the reader sees the same thing whatever the
+image's resolution, margins, guide lines, slant or slight rotation.
+
+    grey image -> ink (paper removed) -> printed lines removed -> core band estimated
+               -> baseline tilt and slant estimated -> one resampling to HEIGHT rows
+
+The core band is the digits' body: the rows between the 4th and 96th percentile of the ink's
+row mass, widened by 1/0.92 (so that "$", "*" and comma tails, which carry little ink, do not
+set the scale). It maps to rows CORE of the output; the tilt is a straight centre line fitted to
+the ink's column-chunk centres (|slope| <= 0.1); the slant is the shear in [-0.8, 1.0] that
+makes the column histogram of the ink sharpest (vertical strokes stand upright). Printed lines
+are near-horizontal lines whose ink spans most of the width (and box edges between them);
+their pixels are erased except where a stroke crosses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+HEIGHT = 64  # rows of a normalised field
+CORE = (12, 52)  # the core band maps to these rows
+INK = 0.4  # threshold on normalised ink
+_PAD = 0.25  # blank columns left and right of the ink, in core heights
+_SHEARS = np.linspace(-0.8, 1.0, 37)
+
+
+@dataclass
+class Normalised:
+    """ink: float32 [HEIGHT, W] in [0, 1] (1 = ink); ys, xs: float32 [HEIGHT, W] the source
+    pixel each output pixel was sampled from (to carry other maps, e.g. the renderer's owner
+    map, through the same warp); core: the source image's core-band height in px; slant, tilt:
+    the shear and centre-line slope that were removed."""
+
+    ink: np.ndarray
+    ys: np.ndarray
+    xs: np.ndarray
+    core: float
+    slant: float
+    tilt: float
+
+    def warp(self, source: np.ndarray, fill: int = -1) -> np.ndarray:
+        """A label map [H, W] of the source image, resampled by nearest neighbour."""
+        return ndimage.map_coordinates(
+            source, [self.ys, self.xs], order=0, mode="constant", cval=fill
+        ).astype(source.dtype)
+
+
+def paper_removed(image: np.ndarray) -> np.ndarray:
+    """float32 ink in [0, 1] (1 = darkest) of a uint8 image [H, W]: the paper's grey level (the
+    median) and its noise (2.5 robust standard deviations of the pixels lighter than the
+    median) removed, the darkest 0.5% of pixels taken as full ink."""
+    ink = 1.0 - image.astype(np.float32) / 255.0
+    paper = float(np.median(ink))
+    lighter = ink[ink <= paper]
+    noise = 1.4826 * float(np.median(paper - lighter)) if lighter.size else 0.0
+    floor = paper + 2.5 * noise
+    dark = float(np.percentile(ink, 99.5))
+    span = max(dark - floor, 0.15)
+    return np.clip((ink - floor) / span, 0.0, 1.0)
+
+
+def remove_lines(ink: np.ndarray) -> np.ndarray:
+    """ink [H, W] with printed lines erased except where a stroke crosses them: straight lines
+    within +-4 degrees of horizontal inked over >= 50% of the inked width (the columns between
+    the 0.2% and 99.8% quantiles of the ink) and >= 30% of each eighth of it; then, when there
+    is such a line, near-vertical box edges in the outer 15% of that width inked over >= 70%
+    of the height between the first and last line (>= 80% of the image's height when only one
+    line was found)."""
+    out = ink.copy()
+    # Lines are measured against the inked extent, not the image: a scan's blank margins may
+    # reach far beyond the printed line.
+    cols = (ink > INK).sum(0).astype(np.float64)
+    if cols.sum() == 0:
+        return out
+    cum = np.cumsum(cols)
+    lo, hi = np.searchsorted(cum, [0.002 * cum[-1], 0.998 * cum[-1]])
+    inked = out[:, lo : hi + 1]  # a view: erased in place
+    lines = _erase_lines(inked, 0.5)
+    if lines:  # a box's edges; a dashed side may have gone undetected
+        top, bottom, cover = 0, ink.shape[0], 0.8
+        if len(lines) >= 2:
+            top = int(max(0, min(a for a, _ in lines)))
+            bottom = int(min(ink.shape[0], max(b for _, b in lines)))
+            cover = 0.7
+        if bottom - top >= 4:
+            inner = np.ascontiguousarray(inked[top:bottom].T)
+            edge = np.zeros(inner.shape[0], bool)
+            k = max(1, int(0.15 * inner.shape[0]))
+            edge[:k] = edge[-k:] = True
+            _erase_lines(inner, cover, rows_allowed=edge)
+            inked[top:bottom] = inner.T
+    return out
+
+
+_SLOPES = np.tan(np.radians(np.linspace(-4, 4, 17)))
+
+
+def _erase_lines(ink, min_cover, rows_allowed=None) -> list[tuple[float, float]]:
+    """Erase, in place, near-horizontal lines of ``ink`` [H, W]; returns each erased line's
+    (top, bottom) rows at the middle column."""
+    binary = ink > INK
+    H, W = binary.shape
+    if W < 8 or not binary.any():
+        return []
+    ys, xs = np.nonzero(binary)
+    part = np.minimum(8 * xs // W, 7)
+    best = None
+    for slope in _SLOPES:
+        r = np.round(ys - slope * (xs - W / 2)).astype(np.int64) + W  # >= 0
+        counts = np.bincount(r * 8 + part, minlength=8 * (H + 2 * W)).reshape(-1, 8)
+        cover = counts.sum(1) / W
+        ok = (cover >= min_cover) & (counts.min(1) >= 0.3 * W / 8)
+        if ok.any() and (best is None or cover[ok].sum() > best[0]):
+            best = (cover[ok].sum(), slope, ok)
+    if best is None:
+        return []
+    _, slope, ok = best
+    if rows_allowed is not None:
+        ok = ok & np.isin(np.arange(ok.size) - W, np.flatnonzero(rows_allowed))
+    yy, xx = np.mgrid[0:H, 0:W]
+    r_all = np.round(yy - slope * (xx - W / 2)).astype(np.int64) + W
+    cols = np.arange(W)
+    found = []
+    for r0, r1 in _runs(ok):
+        r0, r1 = r0 - 1, r1 + 1  # the line's anti-aliased edges
+
+        def inked(r):
+            y = np.round(r - W + slope * (cols - W / 2)).astype(np.int64)
+            inside = (y >= 0) & (y < H)
+            return np.where(inside, binary[np.clip(y, 0, H - 1), cols], False)
+
+        # a stroke crossing the line leaves ink just above and just below it
+        above = ndimage.binary_dilation(inked(r0 - 1), iterations=1)
+        crossing = above & ndimage.binary_dilation(inked(r1), iterations=1)
+        band = (r_all >= r0) & (r_all < r1) & ~crossing[None, :]
+        ink[band] = 0.0
+        found.append((float(r0 - W), float(r1 - W)))
+    return found
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _core(ys: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """(centre, height) of the core band of ink rows ``ys`` weighted by ``weights``."""
+    order = np.argsort(ys)
+    cum = np.cumsum(weights[order])
+    lo, hi = np.interp([0.04 * cum[-1], 0.96 * cum[-1]], cum, ys[order])
+    return 0.5 * (lo + hi), max((hi - lo) / 0.92, 2.0)
+
+
+def normalise(image: np.ndarray) -> Normalised | None:
+    """The normalised field of a uint8 image [H, W] (dark ink on white), or None when it holds
+    no ink."""
+    ink = remove_lines(paper_removed(image))
+    if not (ink > INK).any():
+        return None
+    # every inked pixel weighted by its ink: thresholded extents shrink at low resolution
+    ys, xs = np.nonzero(ink > 0.25)
+    w = ink[ys, xs].astype(np.float64)
+    centre, core = _core(ys.astype(np.float64), w)
+    tilt = _tilt(ys, xs, w, core)
+    ys_flat = ys - tilt * (xs - xs.mean())
+    centre, core = _core(ys_flat, w)
+    # the rows that can matter: the output window around the core
+    slant = _slant(ys_flat, xs, w, centre, core)
+    scale = (CORE[1] - CORE[0]) / core  # output px per source px
+    x_upright = xs + slant * (ys_flat - centre)  # sheared back to upright, in source px
+    pad = _PAD * core
+    # the ink's extent, without the outermost 0.3% of its mass (a speck in the margin)
+    order = np.argsort(x_upright)
+    cum = np.cumsum(w[order])
+    lo, hi = np.interp([0.003 * cum[-1], 0.997 * cum[-1]], cum, x_upright[order])
+    x0, x1 = lo - pad, hi + pad
+    width = max(2, int(np.ceil((x1 - x0) * scale)))
+    v, u = np.mgrid[0:HEIGHT, 0:width].astype(np.float64)
+    x_lin = x0 + (u + 0.5) / scale - 0.5
+    y_flat = centre + (v + 0.5 - 0.5 * (CORE[0] + CORE[1])) / scale
+    src_y = y_flat + tilt * (x_lin - xs.mean())
+    src_x = x_lin - slant * (y_flat - centre)
+    source = ink
+    if scale < 0.7:  # downsampling: low-pass first so that thin strokes do not alias away
+        source = ndimage.gaussian_filter(ink, 0.45 / scale)
+    out = ndimage.map_coordinates(source, [src_y, src_x], order=1, mode="constant", cval=0.0)
+    return Normalised(
+        np.clip(out, 0.0, 1.0).astype(np.float32),
+        src_y.astype(np.float32),
+        src_x.astype(np.float32),
+        float(core),
+        float(slant),
+        float(tilt),
+    )
+
+
+def _tilt(ys, xs, w, core) -> float:
+    """Slope of the line through the ink's centres in column chunks one core height wide."""
+    chunk = np.floor((xs - xs.min()) / max(core, 1.0)).astype(np.int64)
+    n = int(chunk.max()) + 1
+    if n < 3:
+        return 0.0
+    mass = np.bincount(chunk, w, n)
+    ok = mass > 0
+    cy = np.bincount(chunk, w * ys, n)[ok] / mass[ok]
+    cx = np.bincount(chunk, w * xs, n)[ok] / mass[ok]
+    if ok.sum() < 3:
+        return 0.0
+    slope = np.polyfit(cx, cy, 1, w=np.sqrt(mass[ok]))[0]
+    return float(np.clip(slope, -0.1, 0.1))
+
+
+def _slant(ys, xs, w, centre, core) -> float:
+    """The shear (x moved by shear * height above the centre) that sharpens the column
+    histogram of the core band's ink the most; 0 when the field is too small to tell."""
+    inside = np.abs(ys - centre) <= 0.6 * core
+    if inside.sum() < 10:
+        return 0.0
+    ys, xs, w = ys[inside], xs[inside], w[inside]
+    best, best_score = 0.0, -np.inf
+    for k in _SHEARS:
+        x = xs + k * (ys - centre)
+        bins = np.floor(x - x.min()).astype(np.int64)
+        hist = np.bincount(bins, w)
+        score = float((hist**2).sum())
+        if score > best_score + 1e-9:
+            best, best_score = float(k), score
+    return best

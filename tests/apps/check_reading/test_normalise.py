@@ -1,0 +1,119 @@
+"""Normalisation makes the readers indifferent to resolution, margins, printed lines and slant;
+and the held-out renderer uses the test digits only."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apps.check_reading import heldout, mnist
+from apps.check_reading.glyphs import resize
+from apps.check_reading.normalise import CORE, HEIGHT, normalise
+from apps.check_reading.render import LEGACY_STYLE, render_field
+from apps.check_reading.sdnn import field_strip
+from apps.check_reading.segment import segment
+
+STYLE = replace(LEGACY_STYLE, digit_px=(36.0, 40.0))
+
+
+@pytest.fixture(scope="module")
+def images():
+    pool = mnist.digits("test")
+    rng = np.random.default_rng(3)
+    return [render_field(t, pool, rng, STYLE).image for t in ("$1,234.50", "807.09", "*64")]
+
+
+def rescaled_and_padded(image, factor, pad):
+    h, w = image.shape
+    small = Image.fromarray(image).resize(
+        (max(1, round(w * factor)), max(1, round(h * factor))), Image.LANCZOS
+    )
+    out = np.full((small.size[1] + 2 * pad, small.size[0] + 3 * pad), 250, np.uint8)
+    out[pad : pad + small.size[1], 2 * pad : 2 * pad + small.size[0]] = np.asarray(small)
+    return out
+
+
+def same_width(a, b):
+    return resize(b, a.shape[0], a.shape[1]) if a.shape != b.shape else b
+
+
+@pytest.mark.parametrize("factor, pad", [(0.5, 10), (2.0, 40)])
+def test_a_rescaled_and_padded_field_normalises_to_the_same_strip(images, factor, pad):
+    for image in images:
+        a = field_strip(image)
+        b = field_strip(rescaled_and_padded(image, factor, pad))
+        assert abs(a.shape[1] - b.shape[1]) <= 0.06 * a.shape[1] + 2
+        b = same_width(a, b)
+        assert np.abs(a - b).mean() < 0.06 * max(a.mean(), 1e-3) * 10
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.85
+
+
+@pytest.mark.parametrize("factor, pad", [(0.5, 10), (2.0, 40)])
+def test_a_rescaled_field_gives_the_segmenter_the_same_cuts(images, factor, pad):
+    for image in images:
+        a = segment(image)
+        b = segment(rescaled_and_padded(image, factor, pad))
+        assert abs(a.cuts.shape[0] - b.cuts.shape[0]) <= 2
+        assert a.images.shape[1:] == b.images.shape[1:]
+
+
+def test_normalised_core_band_has_a_fixed_height(images):
+    for image in images:
+        for factor in (0.5, 1.0, 2.0):
+            norm = normalise(rescaled_and_padded(image, factor, 8))
+            assert norm.ink.shape[0] == HEIGHT
+            rows = np.flatnonzero(norm.ink.max(1) > 0.4)
+            # digits fill the core rows; symbols and tails stay inside the field
+            assert rows[0] <= CORE[0] + 4 and rows[-1] >= CORE[1] - 5
+            assert abs(norm.core - 38 * factor) < 0.25 * 38 * factor
+
+
+def test_a_printed_underline_is_removed(images):
+    image = images[1]
+    lined = np.vstack([image, np.full((6, image.shape[1]), 250, np.uint8)])
+    row = image.shape[0] - 2
+    lined[row : row + 3] = 40  # a rule through the bottom of the digits
+    a, b = normalise(image).ink, normalise(lined).ink
+    b = same_width(a, b)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.85
+
+
+@pytest.mark.parametrize("factor, pad", [(1.0, 0), (2.0, 60)])
+def test_an_underline_is_removed_whatever_the_blank_margins(images, factor, pad):
+    image = images[1].copy()
+    image[-6:-4, :] = 30  # a rule across the whole field, under the digits
+    plain = normalise(rescaled_and_padded(images[1], factor, pad) if pad else images[1])
+    lined = normalise(rescaled_and_padded(image, factor, pad) if pad else image)
+    assert abs(lined.core / plain.core - 1) < 0.1
+
+
+def test_slant_and_tilt_are_undone(images):
+    image = images[2]
+    h, w = image.shape
+    sheared = np.asarray(
+        Image.fromarray(image).transform(
+            (w + h, h), Image.AFFINE, (1, 0.3, -0.3 * h, 0, 1, 0), fillcolor=250
+        )
+    )
+    a, b = normalise(image), normalise(sheared)
+    assert abs((b.slant - a.slant) - 0.3) <= 0.1  # x += 0.3 * (rows above the bottom)
+    tilted = np.asarray(Image.fromarray(image).rotate(3, expand=True, fillcolor=250))
+    assert abs(normalise(tilted).tilt - np.tan(np.radians(-3))) < 0.03
+
+
+def test_a_blank_image_has_no_normalised_field():
+    assert normalise(np.full((30, 80), 240, np.uint8)) is None
+
+
+def test_heldout_fields_use_only_test_digits_and_show_every_character():
+    test_rows = set(mnist.split_indices("test").tolist())
+    fields = heldout.generate_heldout(40, seed=1)
+    again = heldout.generate_heldout(40, seed=1)
+    for f, g in zip(fields.fields, again.fields, strict=True):
+        assert np.array_equal(f.image, g.image) and f.text == g.text
+        rows = f.digit_rows[f.digit_rows >= 0]
+        assert set(rows.tolist()) <= test_rows
+        owned = np.bincount(f.owner[f.owner >= 0].astype(np.int64), minlength=len(f.text))
+        assert owned.min() > 0, f.text
+        assert f.image.dtype == np.uint8 and f.owner.shape == f.image.shape
