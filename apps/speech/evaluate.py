@@ -28,14 +28,8 @@ def edit_distance(ref: Sequence, hyp: Sequence) -> int:
     return int(row[-1])
 
 
-@dataclass
-class Score:
-    """errors / words = WER; wrong / utterances = SER."""
-
-    errors: int
-    words: int
-    wrong: int
-    utterances: int
+class _Rates:
+    """WER = errors / words and SER = wrong / utterances, for any class with those counts."""
 
     @property
     def wer(self) -> float:
@@ -44,6 +38,16 @@ class Score:
     @property
     def ser(self) -> float:
         return self.wrong / max(self.utterances, 1)
+
+
+@dataclass
+class Score(_Rates):
+    """errors / words = WER; wrong / utterances = SER."""
+
+    errors: int
+    words: int
+    wrong: int
+    utterances: int
 
 
 def score(refs: Sequence[Sequence[str]], hyps: Sequence[Sequence[str]]) -> Score:
@@ -83,7 +87,7 @@ def start_offsets(
 
 
 @dataclass
-class WordErrors:
+class WordErrors(_Rates):
     """Counts of a Levenshtein alignment (unit costs) summed over utterances:
     ``words`` in the references; ``correct``, ``substitutions``, ``insertions``,
     ``deletions``; ``utterances`` and how many were ``wrong`` (not recognised exactly)."""
@@ -99,14 +103,6 @@ class WordErrors:
     @property
     def errors(self) -> int:
         return self.substitutions + self.insertions + self.deletions
-
-    @property
-    def wer(self) -> float:
-        return self.errors / max(self.words, 1)
-
-    @property
-    def ser(self) -> float:
-        return self.wrong / max(self.utterances, 1)
 
     def __add__(self, other: WordErrors) -> WordErrors:
         return WordErrors(*(a + b for a, b in zip(self._counts(), other._counts(), strict=True)))
