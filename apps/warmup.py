@@ -1,7 +1,7 @@
 """``ebgtn warmup``: compile the common numba kernels ahead of time, in parallel processes.
 
-numba compiles each kernel on its first call and caches it on disk (see ``gtn._cache_dir`` for
-where); later processes load it in milliseconds. Nothing needs this command: every operation
+numba compiles each kernel on its first call and caches it on disk (see ``gtn._internal.cache_dir``
+for where); later processes load it in milliseconds. Nothing needs this command: every operation
 compiles what it uses on first call. It only moves that wait to one moment of the user's
 choosing and spreads it over the cores. Each task calls public operations on tiny inputs, so
 it compiles exactly what a real first call would, for the dtypes real calls use.

@@ -16,7 +16,7 @@ import gtn  # noqa: F401 (first: it sets the OpenMP wait policy before torch loa
 
 from .beam_search import check_emissions, decode, decode_batch
 from .lattice import Lattice, lattice_times
-from .nbest import distinct_outputs
+from .outputs import distinct_outputs
 from .posteriors import output_posterior
 from .rejection import ErrorRejectCurve, error_reject_curve, plot_error_reject, threshold_for_error
 from .rescore import decode_lattice, rescore

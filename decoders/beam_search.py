@@ -27,7 +27,7 @@ import gtn
 
 from ._beam_kernels import beam_search
 from .lattice import Lattice, build_lattice
-from .nbest import distinct_outputs
+from .outputs import distinct_outputs
 from .posteriors import free_energy, output_posterior
 from .result import NO_PATH, DecodeResult, Hypothesis, hypothesis
 from .search_graph import SearchGraph, search_graph

@@ -14,7 +14,7 @@ import gtn
 
 from .beam_search import _posteriors
 from .lattice import Lattice
-from .nbest import output_labels
+from .outputs import output_labels
 from .result import NO_PATH, DecodeResult, hypothesis
 
 

@@ -7,15 +7,18 @@ import os
 
 # First, before torch loads its OpenMP runtime (which reads this once): idle OpenMP threads
 # sleep instead of spinning, so torch's and numba's pools can take turns on the same cores
-# (see gtn._threads). A value the user set is kept.
+# (see gtn._internal.threads). A value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# _cache_dir before the others: it chooses numba's cache folder before any kernel is defined.
-from . import _cache_dir, dense_lattice, drawing, io, nx, utils  # noqa: E402, F401 (_cache_dir: for its effect)
-from ._format_error import FormatError
-from ._topo import is_acyclic
+# cache_dir before the others: it chooses numba's cache folder before any kernel is defined.
+from ._internal import cache_dir as _cache_dir  # noqa: E402, F401 (for its effect)
+
+# isort: split
+from . import dense_lattice, drawing, io, nx, utils  # noqa: E402, F401
+from ._internal.format_error import FormatError
+from ._internal.topo import is_acyclic
 from .builder import GraphBuilder
-from .compose import compose, intersect
+from .composition import compose, intersect
 from .constructors import complement, complement_set, dense, linear
 from .dense_lattice import (
     asg_loss,
@@ -31,16 +34,16 @@ from .dense_lattice import (
     mmi_loss,
 )
 from .dense_lattice import intersect as dense_intersect
-from .determinize import determinize
+from .determinization import determinize
 from .drawing import GraphvizError, GraphvizNotFoundError, draw, to_dot, to_svg
 from .epsilon import remove_epsilon
 from .graph import EPSILON, Arc, Graph, GraphError, GtnError
 from .io import load, parse_att, read_att, save, write_att
-from .nbest import nbest
 from .rational import closure, concat, union
-from .sample import sample
+from .sampling import sample
 from .scoring import arc_posteriors, best_path, best_path_arcs, free_energy, min_energy
 from .semiring import LOG, TROPICAL, Semiring, log_semiring
+from .shortest_paths import nbest
 from .symbols import SymbolTable
 from .transform import arc_sort, connect, invert, project, top_sort
 

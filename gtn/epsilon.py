@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _weight_tape as tape_ops
-from ._batch import as_batch, gather, gather_node, unbatch
-from ._epsilon_kernels import epsilon_rank, remove_epsilon_one
+from ._internal import weight_tape as tape_ops
+from ._internal.batch import as_batch, gather, gather_node, unbatch
+from ._internal.epsilon_kernels import epsilon_rank, remove_epsilon_one
 from .graph import EPSILON, Graph, GraphError
 from .semiring import TROPICAL, Semiring, as_semiring
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._batch import as_batch, cat_weights, offsets, pack
+from ._internal.batch import as_batch, cat_weights, offsets, pack
 from .graph import EPSILON, INF, Graph, GraphError
 
 

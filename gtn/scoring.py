@@ -30,10 +30,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _scoring_kernels as K
-from ._batch import as_batch, cat_weights
-from ._linear import empty_graph, path_graph
-from ._plan import Plan, from_sorted, make_plan, to_sorted, use_threads
+from ._internal import scoring_kernels as K
+from ._internal.batch import as_batch, cat_weights
+from ._internal.linear import empty_graph, path_graph
+from ._internal.plan import Plan, from_sorted, make_plan, to_sorted, use_threads
 from .graph import Graph
 
 GraphOrList = Graph | Sequence[Graph]

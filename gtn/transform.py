@@ -10,10 +10,10 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ._batch import as_batch, gather, pack, unbatch
-from ._connect_kernels import useful_states
-from ._threads import sync_threads
-from ._topo import topological_orders
+from ._internal.batch import as_batch, gather, pack, unbatch
+from ._internal.connect_kernels import useful_states
+from ._internal.threads import sync_threads
+from ._internal.topo import topological_orders
 from .graph import Graph, GraphError
 
 

@@ -9,10 +9,10 @@ atomic file writes, the torch/numba thread budget, and two graph-layout kernels.
                                       Kahn's algorithm (numba): -1, or a state on a cycle
 """
 
-from ._atomic import atomic_write, remove_stale_temporaries
-from ._csr import csr
-from ._threads import sync_threads
-from ._topo import _topo_one as topological_order
+from ._internal.atomic import atomic_write, remove_stale_temporaries
+from ._internal.csr import csr
+from ._internal.threads import sync_threads
+from ._internal.topo import _topo_one as topological_order
 
 __all__ = [
     "atomic_write",

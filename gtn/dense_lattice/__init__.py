@@ -5,7 +5,7 @@ different graphs. Energies everywhere: lower is better, emissions = -log_softmax
 from .batch import GraphBatch
 from .criteria import asg_loss, crf_decode, crf_nll, ctc_loss, mmi_loss, path_energy
 from .greedy import ctc_greedy_decode
-from .intersect import Alignment, DenseLattice, intersect
+from .intersection import Alignment, DenseLattice, intersect
 from .topologies import (
     asg_graphs,
     ctc_graphs,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import _path
-from .intersect import DenseLattice, _check_emissions, _free_backward_buffers, _free_forward
+from .intersection import DenseLattice, _check_emissions, _free_backward_buffers, _free_forward
 from .topologies import _chain_template, _check_square
 
 

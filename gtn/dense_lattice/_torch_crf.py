@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from . import _torch
-from .intersect import intersect
+from .intersection import intersect
 from .topologies import linear_chain
 
 INF = float("inf")

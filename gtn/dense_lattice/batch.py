@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .._batch import cat_weights, offsets
+from .._internal.batch import cat_weights, offsets
 from ..graph import Graph, GraphError
 
 

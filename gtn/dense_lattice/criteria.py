@@ -17,7 +17,7 @@ from ._backend import backend
 from ._crf import CrfNll, validate
 from ._path import PathEnergy
 from .batch import GraphBatch
-from .intersect import intersect
+from .intersection import intersect
 from .topologies import asg_graphs, ctc_graphs, integers, linear_chain
 
 Graphs = Graph | Sequence[Graph] | GraphBatch

@@ -14,7 +14,7 @@ import numba as nb
 import numpy as np
 import torch
 
-from .._batch import offsets
+from .._internal.batch import offsets
 from ..graph import EPSILON, Graph, GraphError
 from ._prep import Structure, insertion_sort
 from .batch import GraphBatch

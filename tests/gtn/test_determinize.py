@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gtn
-from gtn.determinize import determinize
+from gtn.determinization import determinize
 from gtn.epsilon import epsilon_arcs
 from tests.gtn.reference import enumerate_paths, string_energies
 from tests.gtn.strategies import graphs

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 import gtn
-from gtn import _scoring_kernels
-from gtn._batch import cat_weights
-from gtn._jit import PARALLEL_MIN_ARCS, BatchKernel
-from gtn._plan import make_plan, use_threads
+from gtn._internal import scoring_kernels as _scoring_kernels
+from gtn._internal.batch import cat_weights
+from gtn._internal.jit import PARALLEL_MIN_ARCS, BatchKernel
+from gtn._internal.plan import make_plan, use_threads
 from gtn.scoring import _sorted_weights
 from tests.gtn.test_scoring import random_dag
 
@@ -26,7 +26,7 @@ def _signature_text(dispatcher) -> str:
 # a fresh process with an empty cache, where compose compiles everything it calls.
 COMPOSE_PROBE = """
 import gtn
-from gtn import _compose_kernels as K
+from gtn._internal import compose_kernels as K
 a = gtn.Graph.from_arrays(3, [0, 1, 1], [1, 2, 2], [0, 1, 2], [gtn.EPSILON, 1, 2], final=[2])
 b = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [gtn.EPSILON, 1], [3, 4], final=[1])
 assert gtn.compose(a, b).num_arcs > 0

@@ -1,4 +1,4 @@
-"""gtn.dense_lattice.intersect: the general operation, checked against brute-force enumeration."""
+"""gtn.dense_lattice.intersection: the general operation, against brute-force enumeration."""
 
 import math
 

@@ -6,15 +6,12 @@ log-space kernels, and the tropical forward with its backtrack.
 The parallel compilations are a separate code path: numba's parallel loops have dropped writes
 to arrays taken from a tuple argument, which the serial compilations kept (see ``_scaled``)."""
 
-import importlib
-
 import pytest
 import torch
 
 import gtn
+import gtn.dense_lattice.intersection as I  # noqa: E402, N812
 from gtn.dense_lattice import ctc_graphs, intersect, linear_chain
-
-I = importlib.import_module("gtn.dense_lattice.intersect")  # the module, not the function
 
 
 def _graphs(kind: str, gen):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gtn.dense_lattice import ctc_graphs, hmm_graphs, intersect, linear_chain
-from gtn.dense_lattice.intersect import DenseLattice
+from gtn.dense_lattice.intersection import DenseLattice
 
 F64 = torch.float64
 

@@ -7,7 +7,6 @@ kernels would fail here. Torch-path-only checks (backend switch, float32 accumul
 layout's epsilon levels, best-alignment ties) follow.
 """
 
-import importlib
 import math
 
 import numpy as np
@@ -109,7 +108,8 @@ from tests.gtn.dense_lattice.test_topologies_criteria import (
 F64 = torch.float64
 
 
-intersect = importlib.import_module("gtn.dense_lattice.intersect")  # the module, not the function
+import gtn.dense_lattice.intersection as intersect  # noqa: E402
+
 # the numba entry points, before the fixture replaces them (the tie-breaking test needs them)
 _FREE_FORWARD, _TROPICAL, _BEST_PATH = (
     intersect._free_forward,

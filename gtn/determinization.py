@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _weight_tape as tape_ops
-from ._batch import as_batch, gather_node, unbatch
-from ._determinize_kernels import determinize_one
+from ._internal import weight_tape as tape_ops
+from ._internal.batch import as_batch, gather_node, unbatch
+from ._internal.determinize_kernels import determinize_one
 from .epsilon import epsilon_arcs, remove_epsilon
 from .graph import Graph, GraphError
 from .semiring import TROPICAL, Semiring, as_semiring

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._exp import fast_exp
-from ._jit import batch_kernel
-from ._scoring_kernels import log_beta_one
+from .exp import fast_exp
+from .jit import batch_kernel
+from .scoring_kernels import log_beta_one
 
 INF = np.inf
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._csr import csr
-from ._weight_tape import _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
-from .semiring import splus
+from ..semiring import splus
+from .csr import csr
+from .weight_tape import _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
 
 
 @nb.njit(cache=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .graph import INF, Graph
+from ..graph import INF, Graph
 
 
 def _node_energy(values: torch.Tensor, node: int, length: int, at_end: bool) -> torch.Tensor:

@@ -14,11 +14,11 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from ._batch import _cat, offsets
-from ._jit import PARALLEL_MIN_ARCS, batch_kernel
-from ._threads import sync_threads
-from ._topo import topological_orders
-from .graph import Graph, GraphError
+from ..graph import Graph, GraphError
+from .batch import _cat, offsets
+from .jit import PARALLEL_MIN_ARCS, batch_kernel
+from .threads import sync_threads
+from .topo import topological_orders
 
 
 class Plan(NamedTuple):
@@ -89,7 +89,7 @@ def _one_dst(out_ptr, dst):
 
 def make_plan(graphs: list[Graph], what: str) -> Plan:
     """Plan for a non-empty list of graphs. Raises GraphError (naming ``what`` and a state on
-    the cycle) if a graph is cyclic. Topological orders come from ``gtn._topo`` unless a
+    the cycle) if a graph is cyclic. Topological orders come from ``gtn._internal.topo`` unless a
     graph's ids already are one (see ``_id_ordered``); either way they are cached."""
     if len(graphs) > 1:  # sort the uncached graphs in one parallel call
         todo = [g for g in graphs if "sorted_arcs" not in g._cache and not _id_ordered(g)]
@@ -119,8 +119,8 @@ def make_plan(graphs: list[Graph], what: str) -> Plan:
 
 
 def use_threads(plan: Plan) -> None:
-    """Follow torch's thread count (see ``gtn._threads``), but use no more threads than there
-    are graphs, and one for small work (see ``gtn._jit``): waking an idle worker costs
+    """Follow torch's thread count (see ``threads``), but use no more threads than there
+    are graphs, and one for small work (see ``jit``): waking an idle worker costs
     milliseconds when the cores are busy."""
     sync_threads()
     if plan.arc_off[-1] < PARALLEL_MIN_ARCS:

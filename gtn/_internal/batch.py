@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .graph import Graph, GraphError
+from ..graph import Graph, GraphError
 
 
 def as_batch(graphs: Graph | Sequence[Graph], what: str = "graphs") -> tuple[list[Graph], bool]:

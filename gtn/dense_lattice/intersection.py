@@ -23,7 +23,7 @@ import numba
 import numpy as np
 import torch
 
-from .._threads import sync_threads
+from .._internal.threads import sync_threads
 from ..graph import Graph, GraphError
 from . import _dense, _logspace, _scaled, _statewise, _torch_lattice, _viterbi
 from ._backend import backend

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _nbest_kernels as K
-from ._batch import as_batch, cat_weights
-from ._linear import path_graph
-from ._plan import Plan, make_plan, use_threads
+from ._internal import nbest_kernels as K
+from ._internal.batch import as_batch, cat_weights
+from ._internal.linear import path_graph
+from ._internal.plan import Plan, make_plan, use_threads
 from .graph import EPSILON, Graph
 from .scoring import _sorted_weights
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from .semiring import Semiring
+from ..semiring import Semiring
 
 
 class Tape(NamedTuple):

@@ -1,13 +1,13 @@
 """numba kernel for the k lowest-energy paths of DAGs: a sorted list of at most k partial-path
 energies per state, filled in topological order (push along the sorted arcs of
-:class:`gtn._plan.Plan`), then merged over final states and traced back."""
+:class:`gtn._internal.plan.Plan`), then merged over final states and traced back."""
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
-from ._jit import batch_kernel
+from .jit import batch_kernel
 
 INF = np.inf
 

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _compose_kernels as K
-from ._batch import cat_weights, offsets, pack
-from ._pair_table import DENSE_LIMIT
-from ._threads import sync_threads
+from ._internal import compose_kernels as K
+from ._internal.batch import cat_weights, offsets, pack
+from ._internal.pair_table import DENSE_LIMIT
+from ._internal.threads import sync_threads
 from .graph import INF, Graph, GraphError
 
 Graphs = Graph | Sequence[Graph]
@@ -250,7 +250,7 @@ def _graph(a, b, wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor: bool) -> Gra
 
 def _gather(values: torch.Tensor, index: np.ndarray, none: float) -> torch.Tensor:
     """values[index], index len(values) giving `none` (0 for "no arc", +inf for "not a start /
-    final state"). This is gtn._batch.gather / gather_node with the -1 of the maps resolved
+    final state"). This is gtn._internal.batch.gather / gather_node with the -1 of the maps resolved
     to the padding slot by the kernel, so that torch's index_select applies: several times
     faster than advanced indexing. Differentiable."""
     padded = torch.cat([values, values.new_full((1,), none)])

@@ -12,7 +12,7 @@ paths (a-path, b-path) yields exactly one output path.
 
 Matching is a lookup: b's arcs are sorted by (state, ilabel), and each a-arc finds its run of
 b-arcs by binary search. Product states get ids in breadth-first discovery order from the
-start pairs through a pair table (gtn._pair_table); states that cannot reach a final state are
+start pairs through a pair table (``pair_table``); states that cannot reach a final state are
 then trimmed, keeping that order. ``plan`` finds the states and sizes (``settle`` finishes the
 trimming of the rare product it leaves unsettled), ``write`` fills arrays the caller allocated;
 the batch kernels run them with ``prange`` over pairs of graphs. Every one of these passes
@@ -24,8 +24,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from ._jit import batch_kernel
-from ._pair_table import find, insert, new_table, reserve
+from .jit import batch_kernel
+from .pair_table import find, insert, new_table, reserve
 
 # plan's number of output states when trimming needs ``settle`` (a product whose states cannot
 # reach a final one in reverse discovery order); -1 means over the arc budget.
@@ -111,7 +111,7 @@ class Product(NamedTuple):
     discovery order), the pair table mapping keys to their ids, and the trimming."""
 
     index: Index
-    dense: bool  # the pair table (gtn._pair_table) is a dense array
+    dense: bool  # the pair table (gtn._internal.pair_table) is a dense array
     keys: np.ndarray  # int64: the pair table's keys (empty when dense)
     ids: np.ndarray  # int32: the pair table's ids
     state_key: np.ndarray  # int64 [>= num_states]: key of each discovered state
@@ -371,7 +371,7 @@ def plan(
     caller allocate the outputs (numpy's large allocations use huge pages).
 
     The map from state pairs to ids is a dense array when na * nb_ * filter states <=
-    dense_limit, else a hash table (gtn._pair_table).
+    dense_limit, else a hash table (gtn._internal.pair_table).
 
     Returns (:class:`Product`, number of output states, number of output arcs); pass the
     product to ``write``. The number of states is UNSETTLED when trimming is not finished:
@@ -561,7 +561,7 @@ def batch_sizes(
     num_arcs,
 ):
     """Pass 1 of a batch: sizes of product k = (graph pair_a[k], graph pair_b[k]) of the
-    packed inputs (offsets *_noff / *_aoff as in gtn._batch.Packed); num_nodes[k] is -1 when
+    packed inputs (offsets *_noff / *_aoff as in ``batch.Packed``); num_nodes[k] is -1 when
     product k has more than max_arcs reachable arcs (see ``plan``)."""
     for k in nb.prange(pair_a.shape[0]):
         _, num_nodes[k], num_arcs[k] = _plan_pair(

@@ -9,9 +9,9 @@ import numpy as np
 from numba import types
 from numba.typed import Dict
 
-from ._csr import csr
-from ._weight_tape import _grow_f, _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
-from .semiring import splus
+from ..semiring import splus
+from .csr import csr
+from .weight_tape import _grow_f, _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
 
 _KEY_LIMIT = 9.0e18  # quantised residuals are int64
 

@@ -2,7 +2,7 @@
 energy, arc posteriors) and of the tropical semiring (minimum energy, best-path traceback).
 
 Conventions (see ``gtn.graph``): weights are energies, +inf is an absent arc / a state that is
-not start or final. Arcs are in the sorted order of :class:`gtn._plan.Plan`; ids are local to
+not start or final. Arcs are in the sorted order of :class:`plan.Plan`; ids are local to
 each graph. Energies are accumulated in float64 whatever the input dtype.
 
 - alpha[v]: free (or minimum) energy of the partial paths from a start state to v, start
@@ -19,8 +19,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._exp import fast_exp as _inline_exp
-from ._jit import _renamed, batch_kernel
+from .exp import fast_exp as _inline_exp
+from .jit import _renamed, batch_kernel
 
 INF = np.inf
 _FAST = {"reassoc", "contract"}  # lets sums vectorise; no nnan/ninf: +inf is meaningful here
