@@ -22,14 +22,14 @@ def _graph_algebra() -> None:
     import gtn
 
     em = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
-    lattice = gtn.intersect(gtn.dense(em), gtn.linear([1, 0, 2, 1]))
+    lattice = gtn.intersect(gtn.emission_graph(em), gtn.linear([1, 0, 2, 1]))
     (gtn.free_energy(lattice) + gtn.min_energy(lattice)).backward()
     b = gtn.GraphBuilder()
     s = [b.add_node(start=(k == 0), final=True) for k in range(3)]
     for i in s:
         for k in range(3):
             b.add_arc(i, s[k], k, gtn.EPSILON if k in (0, i) else k)
-    gtn.compose(gtn.dense(em.detach()), b.build())
+    gtn.compose(gtn.emission_graph(em.detach()), b.build())
 
 
 def _paths() -> None:
@@ -37,7 +37,7 @@ def _paths() -> None:
 
     import gtn
 
-    g = gtn.dense(torch.randn(4, 3, dtype=torch.float64))
+    g = gtn.emission_graph(torch.randn(4, 3, dtype=torch.float64))
     gtn.best_path(g)
     gtn.arc_posteriors(g)
     gtn.nbest(g, 3)

@@ -3,11 +3,11 @@
 Emissions are energies [T, V] (e.g. -log_softmax of a network's scores: lower is better). The
 decoding graph is a transducer from labels 0..V-1 to output symbols (lexicon o grammar); its
 input-epsilon arcs (word ends, back-offs) consume no frame and must be acyclic. The search
-explores compose(dense(emissions), graph) frame by frame without building it, keeping tokens
-within ``beam`` of the frame's best and at most ``max_active`` per frame. A path's energy is
-its graph energy plus the emission energies of the labels it consumes, so with an infinite beam
-the best energy equals ``gtn.min_energy(gtn.compose(gtn.dense(emissions), graph))``, and with a
-finite one it is never lower.
+explores compose(emission_graph(emissions), graph) frame by frame without building it, keeping
+tokens within ``beam`` of the frame's best and at most ``max_active`` per frame. A path's energy
+is its graph energy plus the emission energies of the labels it consumes, so with an infinite
+beam the best energy equals ``gtn.min_energy(gtn.compose(gtn.emission_graph(emissions), graph))``,
+and with a finite one it is never lower.
 
 >>> import torch, gtn
 >>> g = gtn.Graph.from_arrays(2, [0, 1], [1, 1], [0, 1], [5, gtn.EPSILON], final=[1])

@@ -50,7 +50,7 @@ def test_lattice_contains_the_best_path_with_consistent_energies(seed):
 @pytest.mark.parametrize("seed", SMALL)
 def test_infinite_beam_lattice_has_the_full_free_energy(seed):
     g, emissions = _small(seed)
-    full = gtn.compose(gtn.dense(emissions), g)
+    full = gtn.compose(gtn.emission_graph(emissions), g)
     r = decoders.decode(emissions, g, beam=math.inf, lattice=True)
     if not r.found:
         assert full.num_nodes == 0
