@@ -64,7 +64,7 @@ torch.manual_seed(0)
 g = gtn.Graph.from_arrays(2, [0, 0, 1, 1], [0, 1, 1, 0], [0, 1, 2, 0], [5, 6, gtn.EPSILON, 7],
                           final=[1])
 em = -torch.randn(20, 3).log_softmax(-1)
-r = decoders.decode(em, g, beam=10.0, nbest=3, lattice=True)
+r = decoders.decode(em, g, beam=10.0, num_hypotheses=3, lattice=True)
 assert r.found
 """,
     "chain": """

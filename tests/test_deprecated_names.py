@@ -3,8 +3,11 @@ DeprecationWarning that names its replacement, gives the very same object, and s
 ``__all__`` and ``dir()``."""
 
 import importlib
+import math
 
+import numpy as np
 import pytest
+import torch
 
 # (module, old name, new name as the warning writes it)
 ALIASES = [
@@ -13,6 +16,7 @@ ALIASES = [
     ("gtn.dense_lattice", "intersect", "gtn.dense_lattice.intersect_dense"),
     ("gtn.dense_lattice", "linear_chain", "gtn.dense_lattice.linear_chain_graphs"),
     ("gtn.dense_lattice", "linear_chain_graph", "gtn.dense_lattice.linear_chain_topology"),
+    ("decoders.posteriors", "free_energy", "decoders.posteriors.free_energy_value"),
 ]
 
 
@@ -40,3 +44,69 @@ def test_a_name_that_never_existed_is_still_an_attribute_error():
 
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         gtn.no_such_name  # noqa: B018
+
+
+def _decoding_graph():
+    import gtn
+
+    # outputs 5 then 7 on two frames, or 6 on one frame then nothing on the other
+    return gtn.Graph.from_arrays(
+        3, [0, 1, 0, 1], [1, 2, 1, 2], [0, 1, 1, 0], [5, 7, 6, gtn.EPSILON], final=[2]
+    )
+
+
+EMISSIONS = torch.tensor([[0.0, 1.0], [2.0, 0.5]], dtype=torch.float64)
+
+
+def test_decode_nbest_keyword_warns_and_means_num_hypotheses():
+    import decoders
+
+    g = _decoding_graph()
+    want = decoders.decode(EMISSIONS, g, beam=math.inf, num_hypotheses=2)
+    with pytest.warns(DeprecationWarning, match=r"decode\(nbest=\.\.\.\).*use num_hypotheses="):
+        got = decoders.decode(EMISSIONS, g, beam=math.inf, nbest=2)
+    assert len(want.hypotheses) == 2
+    assert got.hypotheses == want.hypotheses
+
+
+def test_decode_lattice_nbest_keyword_warns_and_means_num_hypotheses():
+    import decoders
+
+    r = decoders.decode(EMISSIONS, _decoding_graph(), beam=math.inf, lattice=True)
+    want = decoders.decode_lattice(r.lattice, num_hypotheses=2)
+    with pytest.warns(DeprecationWarning, match="use num_hypotheses="):
+        got = decoders.decode_lattice(r.lattice, nbest=2)
+    assert len(want.hypotheses) == 2 and got.hypotheses == want.hypotheses
+
+
+def test_both_keywords_at_once_is_a_type_error():
+    import decoders
+
+    with pytest.raises(TypeError, match="both num_hypotheses= and its deprecated name nbest="):
+        decoders.decode(EMISSIONS, _decoding_graph(), nbest=1, num_hypotheses=1)
+
+
+def test_decode_result_nbest_attribute_warns_and_is_the_hypotheses_list():
+    import decoders
+
+    r = decoders.decode(EMISSIONS, _decoding_graph(), beam=math.inf, num_hypotheses=2)
+    with pytest.warns(DeprecationWarning, match=r"DecodeResult\.nbest .*use hypotheses$"):
+        old = r.nbest
+    assert old is r.hypotheses
+
+
+def test_speech_recognizer_nbest_keyword_and_attribute_warn():
+    from apps.speech.graphs import Topology
+    from apps.speech.model import TDNN
+    from apps.speech.recognizer import SpeechRecognizer
+
+    top = Topology("ctc")
+    torch.manual_seed(0)
+    rec = SpeechRecognizer(TDNN(top.num_columns, width=8), top)
+    audio = np.random.default_rng(0).standard_normal(8000) * 0.1
+    with pytest.warns(DeprecationWarning, match=r"recognize\(nbest=\.\.\.\).*num_hypotheses="):
+        (r,) = rec.recognize([audio], 16000, nbest=2)
+    assert 1 <= len(r.hypotheses) <= 2  # the keyword reached the decoder (default 0: none)
+    with pytest.warns(DeprecationWarning, match=r"Recognition\.nbest .*use hypotheses$"):
+        old = r.nbest
+    assert old is r.hypotheses
