@@ -31,7 +31,7 @@ from .lattice import Lattice, build_lattice
 from .outputs import distinct_outputs
 from .posteriors import free_energy_value, output_posterior
 from .result import NO_PATH, DecodeResult, Hypothesis, hypothesis
-from .search_graph import SearchGraph, search_graph
+from .search_layout import SearchGraph, search_graph
 
 
 def check_emissions(emissions, sg: SearchGraph, where: str = "emissions") -> np.ndarray:

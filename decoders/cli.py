@@ -37,7 +37,7 @@ from gtn.utils import atomic_write
 from .beam_search import check_emissions, decode
 from .emissions import EmissionsFile, not_energies
 from .result import DecodeResult, Hypothesis
-from .search_graph import search_graph
+from .search_layout import search_graph
 
 CHUNK = 4  # utterances per task: small enough for a smooth progress bar, big enough to amortise
 

@@ -20,7 +20,7 @@ import torch
 import gtn
 
 from . import _lattice_kernels as K
-from .search_graph import SearchGraph
+from .search_layout import SearchGraph
 
 
 @dataclass(frozen=True, eq=False)
