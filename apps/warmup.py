@@ -81,7 +81,8 @@ def _decoding() -> None:
     import gtn
 
     g = gtn.Graph.from_arrays(2, [0, 0, 1], [0, 1, 1], [0, 1, 2], [5, 6, gtn.EPSILON], final=[1])
-    decoders.decode(-torch.randn(5, 3).log_softmax(-1), g, beam=10.0, num_hypotheses=2, lattice=True)
+    emissions = -torch.randn(5, 3).log_softmax(-1)
+    decoders.decode(emissions, g, beam=10.0, num_hypotheses=2, lattice=True)
 
 
 TASKS = {
