@@ -161,7 +161,7 @@ def beam_search(
 
     Args:
         emissions: float64 [T, V] per-frame label energies.
-        (graph arrays): see ``decoders.search_graph.SearchGraph``.
+        (graph arrays): see ``decoders.search_layout.SearchGraph``.
         beam: energy beam (inf for none); max_active: tokens kept per frame (>= 1).
         record: keep lattice arcs.
 
