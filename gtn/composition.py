@@ -234,17 +234,16 @@ def _graph(a, b, wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor: bool) -> Gra
         weight.add_(other)  # in place: one fewer fresh [M] tensor; index_select keeps no output
     else:
         weight = weight + other
-    return Graph._trusted(
-        start_a.shape[0],
-        src,
-        dst,
-        ilabel,
-        ilabel if acceptor else olabel,
-        weight,
-        _gather(swa, start_a, INF) + _gather(swb, start_b, INF),
-        _gather(fwa, final_a, INF) + _gather(fwb, final_b, INF),
-        a.isymbols,
-        b.osymbols,
+    return a._derive(
+        num_nodes=start_a.shape[0],
+        src=src,
+        dst=dst,
+        ilabel=ilabel,
+        olabel=ilabel if acceptor else olabel,
+        weight=weight,
+        start_weight=_gather(swa, start_a, INF) + _gather(swb, start_b, INF),
+        final_weight=_gather(fwa, final_a, INF) + _gather(fwb, final_b, INF),
+        osymbols=b.osymbols,
     )
 
 
@@ -307,17 +306,17 @@ def _batch(
         u0, u1, e0, e1 = noff[k], noff[k + 1], aoff[k], aoff[k + 1]
         labels = whole.ilabel[e0:e1]
         out.append(
-            Graph._trusted(
-                u1 - u0,
-                whole.src[e0:e1],
-                whole.dst[e0:e1],
-                labels,
-                labels if acceptor else whole.olabel[e0:e1],
-                whole.weight[e0:e1],
-                whole.start_weight[u0:u1],
-                whole.final_weight[u0:u1],
-                la[pair_a[k]].isymbols,
-                lb[pair_b[k]].osymbols,
+            whole._derive(
+                num_nodes=u1 - u0,
+                src=whole.src[e0:e1],
+                dst=whole.dst[e0:e1],
+                ilabel=labels,
+                olabel=labels if acceptor else whole.olabel[e0:e1],
+                weight=whole.weight[e0:e1],
+                start_weight=whole.start_weight[u0:u1],
+                final_weight=whole.final_weight[u0:u1],
+                isymbols=la[pair_a[k]].isymbols,
+                osymbols=lb[pair_b[k]].osymbols,
             )
         )
     return out

@@ -8,10 +8,11 @@ import numpy as np
 import torch
 
 from ._internal import weight_tape as tape_ops
-from ._internal.batch import as_batch, gather_node, unbatch
+from ._internal.arc_map import gather
+from ._internal.batch import as_batch, unbatch
 from ._internal.determinize_kernels import determinize_one
 from .epsilon import epsilon_arcs, remove_epsilon
-from .graph import Graph, GraphError
+from .graph import INF, Graph, GraphError
 from .semiring import TROPICAL, Semiring, as_semiring
 
 MAX_STATES = 1_000_000
@@ -111,21 +112,18 @@ def determinize(
             return tape_ops.remap(np.atleast_1d(local), t, in_off, der_off, tape.n_in)
 
         lab = lab.astype(np.int32)
-        start_weight = values.new_full((n_out,), float("inf"))
+        start_weight = values.new_full((n_out,), INF)
         if n_out:
-            start_weight = torch.cat([gather_node(values, index(start)), start_weight[1:]])
+            start_weight = torch.cat([gather(values, index(start), INF), start_weight[1:]])
         out.append(
-            Graph._trusted(
-                n_out,
-                src.astype(np.int32),
-                dst.astype(np.int32),
-                lab,
-                lab,
-                gather_node(values, index(w)),
-                start_weight,
-                gather_node(values, index(final)),
-                g.isymbols,
-                g.osymbols,
+            g._derive(
+                num_nodes=n_out,
+                src=src.astype(np.int32),
+                dst=dst.astype(np.int32),
+                ilabel=lab,
+                weight=gather(values, index(w), INF),
+                start_weight=start_weight,
+                final_weight=gather(values, index(final), INF),
             )
         )
     return unbatch(out, single)

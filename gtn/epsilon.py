@@ -8,9 +8,10 @@ import numpy as np
 import torch
 
 from ._internal import weight_tape as tape_ops
-from ._internal.batch import as_batch, gather, gather_node, unbatch
+from ._internal.arc_map import gather
+from ._internal.batch import as_batch, unbatch
 from ._internal.epsilon_kernels import epsilon_rank, remove_epsilon_one
-from .graph import EPSILON, Graph, GraphError
+from .graph import EPSILON, INF, Graph, GraphError
 from .semiring import TROPICAL, Semiring, as_semiring
 
 
@@ -86,17 +87,14 @@ def remove_epsilon(
             return tape_ops.remap(local, t, in_off, der_off, tape.n_in)
 
         il = il.astype(np.int32)
-        out[b] = Graph._trusted(
-            n,
-            src.astype(np.int32),
-            dst.astype(np.int32),
-            il,
-            il if g.is_acceptor() else ol.astype(np.int32),
-            gather_node(values, index(wa)) + gather(values, index(wb)),
-            values[in_off + a : in_off + a + n],
-            gather_node(values, index(final)),
-            g.isymbols,
-            g.osymbols,
+        out[b] = g._derive(
+            src=src.astype(np.int32),
+            dst=dst.astype(np.int32),
+            ilabel=il,
+            olabel=il if g.is_acceptor() else ol.astype(np.int32),
+            weight=gather(values, index(wa), INF) + gather(values, index(wb)),
+            start_weight=values[in_off + a : in_off + a + n],
+            final_weight=gather(values, index(final), INF),
         )
     return unbatch(out, single)
 

@@ -40,17 +40,17 @@ def union(*graphs: Graph) -> Graph:
     node_shift = np.repeat(p.node_offsets[:-1], np.diff(p.arc_offsets)).astype(np.int32)
     w, sw, fw = cat_weights(gs)
     isym, osym = _shared_symbols(gs)
-    return Graph._trusted(
-        int(p.node_offsets[-1]),
-        p.src + node_shift,
-        p.dst + node_shift,
-        p.ilabel.copy(),
-        p.olabel.copy(),
-        w,
-        sw,
-        fw,
-        isym,
-        osym,
+    return gs[0]._derive(
+        num_nodes=int(p.node_offsets[-1]),
+        src=p.src + node_shift,
+        dst=p.dst + node_shift,
+        ilabel=p.ilabel.copy(),
+        olabel=p.olabel.copy(),
+        weight=w,
+        start_weight=sw,
+        final_weight=fw,
+        isymbols=isym,
+        osymbols=osym,
     )
 
 
@@ -117,17 +117,15 @@ def concat(*graphs: Graph) -> Graph:
     keep_final = torch.cat([keep_final[: last.start], fw_all[last], keep_final[last.stop :]])
     num_eps = sum(x.shape[0] for x in src[1:])
     eps = np.full(num_eps, EPSILON, np.int32)
-    return Graph._trusted(
-        n,
-        np.concatenate(src),
-        np.concatenate(dst),
-        np.concatenate([u.ilabel, eps]),
-        np.concatenate([u.olabel, eps]),
-        torch.cat(weights),
-        keep_start,
-        keep_final,
-        u.isymbols,
-        u.osymbols,
+    return u._derive(
+        num_nodes=n,
+        src=np.concatenate(src),
+        dst=np.concatenate(dst),
+        ilabel=np.concatenate([u.ilabel, eps]),
+        olabel=np.concatenate([u.olabel, eps]),
+        weight=torch.cat(weights),
+        start_weight=keep_start,
+        final_weight=keep_final,
     )
 
 
@@ -185,15 +183,13 @@ def _closure_one(g: Graph, plus: bool) -> Graph:
         new_fw = torch.cat([torch.full_like(fw, INF), zero])
         n += 1
     eps = np.full(ls.shape[0], EPSILON, np.int32)
-    return Graph._trusted(
-        n,
-        np.concatenate([g.src, ls]),
-        np.concatenate([g.dst, ld]),
-        np.concatenate([g.ilabel, eps]),
-        np.concatenate([g.olabel, eps]),
-        torch.cat([g.weight, w]),
-        new_sw,
-        new_fw,
-        g.isymbols,
-        g.osymbols,
+    return g._derive(
+        num_nodes=n,
+        src=np.concatenate([g.src, ls]),
+        dst=np.concatenate([g.dst, ld]),
+        ilabel=np.concatenate([g.ilabel, eps]),
+        olabel=np.concatenate([g.olabel, eps]),
+        weight=torch.cat([g.weight, w]),
+        start_weight=new_sw,
+        final_weight=new_fw,
     )

@@ -10,26 +10,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ._internal.batch import as_batch, gather, pack, unbatch
+from ._internal.batch import as_batch, pack, unbatch
 from ._internal.connect_kernels import useful_states
 from ._internal.threads import sync_threads
 from ._internal.topo import topological_orders
 from .graph import Graph, GraphError
-
-
-def _relabel(g: Graph, ilabel, olabel, isym, osym) -> Graph:
-    return Graph._trusted(
-        g.num_nodes,
-        g.src,
-        g.dst,
-        ilabel,
-        olabel,
-        g.weight,
-        g.start_weight,
-        g.final_weight,
-        isym,
-        osym,
-    )
 
 
 def project(g, side: Literal["input", "output"] = "input"):
@@ -40,16 +25,20 @@ def project(g, side: Literal["input", "output"] = "input"):
     out = []
     for x in gs:
         if side == "input":
-            out.append(_relabel(x, x.ilabel, x.ilabel, x.isymbols, x.isymbols))
+            out.append(x._derive(ilabel=x.ilabel, osymbols=x.isymbols))
         else:
-            out.append(_relabel(x, x.olabel, x.olabel, x.osymbols, x.osymbols))
+            out.append(x._derive(ilabel=x.olabel, isymbols=x.osymbols))
     return unbatch(out, single)
 
 
 def invert(g):
     """Swap input and output labels (and symbol tables)."""
     gs, single = as_batch(g)
-    return unbatch([_relabel(x, x.olabel, x.ilabel, x.osymbols, x.isymbols) for x in gs], single)
+    out = [
+        x._derive(ilabel=x.olabel, olabel=x.ilabel, isymbols=x.osymbols, osymbols=x.isymbols)
+        for x in gs
+    ]
+    return unbatch(out, single)
 
 
 def _permute_arcs(
@@ -58,27 +47,19 @@ def _permute_arcs(
     """Keep arcs ``order`` (in that order); renumber states by ``node_map``
     (old -> new, -1 drops)."""
     order = np.asarray(order, np.int64)
-    src, dst = g.src[order], g.dst[order]
-    sw, fw = g.start_weight, g.final_weight
-    if node_map is not None:
-        src = node_map[src].astype(np.int32)
-        dst = node_map[dst].astype(np.int32)
-        old = np.flatnonzero(node_map >= 0)
-        inv = np.empty(n, np.int64)
-        inv[node_map[old]] = old
-        idx = torch.from_numpy(inv)
-        sw, fw = sw[idx], fw[idx]
-    return Graph._trusted(
-        g.num_nodes if n is None else n,
-        src,
-        dst,
-        g.ilabel[order],
-        g.olabel[order],
-        gather(g.weight, order),
-        sw,
-        fw,
-        g.isymbols,
-        g.osymbols,
+    if node_map is None:
+        return g._derive(arc_map=order)
+    old = np.flatnonzero(node_map >= 0)
+    inv = np.empty(n, np.int64)
+    inv[node_map[old]] = old
+    idx = torch.from_numpy(inv)
+    return g._derive(
+        arc_map=order,
+        num_nodes=n,
+        src=node_map[g.src[order]].astype(np.int32),
+        dst=node_map[g.dst[order]].astype(np.int32),
+        start_weight=g.start_weight[idx],
+        final_weight=g.final_weight[idx],
     )
 
 

@@ -75,16 +75,3 @@ def cat_weights(graphs: list[Graph]) -> tuple[torch.Tensor, torch.Tensor, torch.
         torch.cat([g.start_weight.to(dtype) for g in graphs]),
         torch.cat([g.final_weight.to(dtype) for g in graphs]),
     )
-
-
-def gather(values: torch.Tensor, index: np.ndarray) -> torch.Tensor:
-    """values[index] with index -1 meaning "contributes 0" (an arc map entry with no source arc).
-    Differentiable: this is how structural operations pass gradients back through arc maps."""
-    padded = torch.cat([values, values.new_zeros(1)])
-    return padded[torch.from_numpy(np.asarray(index, dtype=np.int64))]
-
-
-def gather_node(values: torch.Tensor, index: np.ndarray) -> torch.Tensor:
-    """Like gather, but index -1 means +inf (state is not start/final)."""
-    padded = torch.cat([values, values.new_full((1,), float("inf"))])
-    return padded[torch.from_numpy(np.asarray(index, dtype=np.int64))]
