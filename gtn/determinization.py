@@ -74,7 +74,7 @@ def determinize(
     >>> d.num_nodes, [(a.src, a.dst, a.ilabel, a.weight) for a in d.arcs()]
     (3, [(0, 1, 0, 1.0), (1, 2, 1, 0.0)])
     """
-    gs, single = as_batch(graphs)
+    gs, single = as_batch(graphs, "determinize")
     sr = as_semiring(semiring)
     if not delta > 0:
         raise ValueError(f"delta must be > 0, got {delta}")

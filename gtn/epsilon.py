@@ -60,7 +60,7 @@ def remove_epsilon(
     >>> [(a.src, a.dst, a.ilabel, a.weight) for a in remove_epsilon(g).arcs()]
     [(0, 2, 0, 3.0), (1, 2, 0, 2.0)]
     """
-    gs, single = as_batch(graphs)
+    gs, single = as_batch(graphs, "remove_epsilon")
     sr = as_semiring(semiring)
     out: list[Graph | None] = list(gs)
     todo = [b for b, g in enumerate(gs) if epsilon_arcs(g).any()]

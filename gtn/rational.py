@@ -9,15 +9,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._internal.batch import as_batch, cat_weights, offsets, pack
+from ._internal.batch import as_batch, cat_weights, offsets, pack, unbatch
 from .graph import EPSILON, INF, Graph, GraphError
 
 
-def _graph_list(graphs: tuple) -> list[Graph]:
-    if len(graphs) == 1 and not isinstance(graphs[0], Graph):
-        graphs = tuple(graphs[0])
-    out, _ = as_batch(list(graphs))
-    return out
+def _graph_list(op: str, graphs: tuple) -> list[Graph]:
+    """The graphs of ``op(a, b, c)`` or ``op([a, b, c])``."""
+    one_list = len(graphs) == 1 and not isinstance(graphs[0], Graph)
+    return as_batch(graphs[0] if one_list else graphs, op)[0]
 
 
 def _shared_symbols(graphs: list[Graph]):
@@ -33,7 +32,7 @@ def union(*graphs: Graph) -> Graph:
     states stay start and final (gtn graphs may have several start states), so no epsilon arcs
     are added. Path multiset of the result = multiset union of the inputs' paths.
     """
-    gs = _graph_list(graphs)
+    gs = _graph_list("union", graphs)
     if not gs:
         return Graph(0, [], [], [])
     p = pack(gs)
@@ -93,7 +92,7 @@ def concat(*graphs: Graph) -> Graph:
     result = all concatenations of one path of each input. The concatenation of no graphs
     accepts only the empty sequence.
     """
-    gs = _graph_list(graphs)
+    gs = _graph_list("concat", graphs)
     if not gs:
         return Graph(1, [], [], [], start_weight=[0.0], final_weight=[0.0])
     u = union(gs)
@@ -148,9 +147,8 @@ def closure(g: Graph | list[Graph], plus: bool = False) -> Graph | list[Graph]:
     expressions of ``g``'s energies, so gradients flow to its arc, start and final weights.
     Adds |starts| + |finals| arcs (star) or at most that many (plus).
     """
-    gs, single = as_batch(g)
-    out = [_closure_one(x, plus) for x in gs]
-    return out[0] if single else out
+    gs, single = as_batch(g, "closure")
+    return unbatch([_closure_one(x, plus) for x in gs], single)
 
 
 def _closure_one(g: Graph, plus: bool) -> Graph:

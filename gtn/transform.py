@@ -21,7 +21,7 @@ def project(g, side: Literal["input", "output"] = "input"):
     """The acceptor of the input (or output) labels: copies one label side onto the other."""
     if side not in ("input", "output"):
         raise ValueError(f"side must be 'input' or 'output', got {side!r}")
-    gs, single = as_batch(g)
+    gs, single = as_batch(g, "project")
     out = []
     for x in gs:
         if side == "input":
@@ -33,7 +33,7 @@ def project(g, side: Literal["input", "output"] = "input"):
 
 def invert(g):
     """Swap input and output labels (and symbol tables)."""
-    gs, single = as_batch(g)
+    gs, single = as_batch(g, "invert")
     out = [
         x._derive(ilabel=x.olabel, olabel=x.ilabel, isymbols=x.osymbols, osymbols=x.isymbols)
         for x in gs
@@ -70,7 +70,7 @@ def arc_sort(g, by: Literal["ilabel", "olabel"] = "ilabel"):
     first gives the same per-state order."""
     if by not in ("ilabel", "olabel"):
         raise ValueError(f"by must be 'ilabel' or 'olabel', got {by!r}")
-    gs, single = as_batch(g)
+    gs, single = as_batch(g, "arc_sort")
     out = []
     for x in gs:
         first, second = (x.ilabel, x.olabel) if by == "ilabel" else (x.olabel, x.ilabel)
@@ -82,7 +82,7 @@ def arc_sort(g, by: Literal["ilabel", "olabel"] = "ilabel"):
 def top_sort(g):
     """Renumber states in topological order (every arc goes from a lower to a higher id) and
     order arcs by source state. Raises GraphError if the graph has a cycle."""
-    gs, single = as_batch(g)
+    gs, single = as_batch(g, "top_sort")
     orders = topological_orders(gs, what="top_sort")
     out = []
     for x, (node_order, arc_order) in zip(gs, orders, strict=True):
@@ -98,7 +98,7 @@ def connect(g):
     Arcs with +inf energy are treated as absent (no finite-energy path uses them) and are
     removed. Surviving states keep their relative order. A graph with no complete path becomes
     the empty graph (0 states). One numba kernel runs over the whole batch."""
-    gs, single = as_batch(g)
+    gs, single = as_batch(g, "connect")
     p = pack(gs)
     usable = (
         np.concatenate([np.isfinite(x.weight.detach().numpy()) for x in gs])
