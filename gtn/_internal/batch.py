@@ -72,11 +72,17 @@ def pack(graphs: list[Graph]) -> Packed:
     )
 
 
-def cat_weights(graphs: list[Graph]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Concatenated (arc, start, final) energies of a batch, in a common dtype; differentiable."""
+def common_dtype(graphs: list[Graph]) -> torch.dtype:
+    """The dtype all of a batch's energies promote to."""
     dtype = graphs[0].dtype
     for g in graphs[1:]:
         dtype = torch.promote_types(dtype, g.dtype)
+    return dtype
+
+
+def cat_weights(graphs: list[Graph]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Concatenated (arc, start, final) energies of a batch, in a common dtype; differentiable."""
+    dtype = common_dtype(graphs)
     if len(graphs) == 1:
         g = graphs[0]
         return g.weight.to(dtype), g.start_weight.to(dtype), g.final_weight.to(dtype)
