@@ -19,6 +19,13 @@ term (tropical). Output weights are then torch gathers from ``V``.
 
 Index convention ("V-index"): k < n_in is input k, k >= n_in is derived value k - n_in, and -1
 is "no operand" (the constant 0 energy where added, +inf where a node weight is absent).
+
+When to use it: an operation whose output energies are semiring sums over input paths, formed
+while its kernel builds the graph. If every output energy is a plain sum of input energies, an
+arc map (:mod:`gtn._internal.arc_map`) is simpler and faster; if the result is a score rather
+than a graph, write a ``torch.autograd.Function`` (:mod:`gtn.scoring`). An operation's kernel
+records with :func:`tape_sum` / :func:`tape_term`; its Python side calls
+:func:`record_and_replay` and gathers output energies from the values it returns.
 """
 
 from __future__ import annotations
