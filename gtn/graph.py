@@ -76,6 +76,13 @@ def _as_int32(name: str, values, length: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
+def _weight_dtype(weight) -> torch.dtype | None:
+    """The dtype energies take from a floating-point weight tensor (None: the default)."""
+    if isinstance(weight, torch.Tensor) and weight.is_floating_point():
+        return weight.dtype
+    return None
+
+
 def _as_weight(name: str, values, length: int, dtype, default: float) -> torch.Tensor:
     if values is None:
         return torch.full((length,), default, dtype=dtype or torch.get_default_dtype())
@@ -143,29 +150,16 @@ class Graph:
             dst = _as_int32("dst", dst, n_arcs)
             ilabel = _as_int32("ilabel", ilabel, n_arcs)
             olabel = ilabel if olabel is None else _as_int32("olabel", olabel, n_arcs)
-            dtype = (
-                weight.dtype
-                if isinstance(weight, torch.Tensor) and weight.is_floating_point()
-                else None
-            )
-            weight = _as_weight("weight", weight, n_arcs, dtype, 0.0)
+            weight = _as_weight("weight", weight, n_arcs, _weight_dtype(weight), 0.0)
             dtype = weight.dtype
             start_weight = _as_weight("start_weight", start_weight, num_nodes, dtype, INF)
             final_weight = _as_weight("final_weight", final_weight, num_nodes, dtype, INF)
             if start_weight.dtype != dtype or final_weight.dtype != dtype:
                 start_weight = start_weight.to(dtype)
                 final_weight = final_weight.to(dtype)
-        object.__setattr__(self, "num_nodes", num_nodes)
-        object.__setattr__(self, "src", src)
-        object.__setattr__(self, "dst", dst)
-        object.__setattr__(self, "ilabel", ilabel)
-        object.__setattr__(self, "olabel", olabel)
-        object.__setattr__(self, "weight", weight)
-        object.__setattr__(self, "start_weight", start_weight)
-        object.__setattr__(self, "final_weight", final_weight)
-        object.__setattr__(self, "isymbols", isymbols)
-        object.__setattr__(self, "osymbols", osymbols)
-        object.__setattr__(self, "_cache", {})
+        values = (num_nodes, src, dst, ilabel, olabel, weight, start_weight, final_weight)
+        for name, value in zip(_FIELDS, (*values, isymbols, osymbols, {}), strict=True):
+            object.__setattr__(self, name, value)
         if validate:
             self._validate()
 
@@ -184,8 +178,7 @@ class Graph:
         final=None,
         start_weight=None,
         final_weight=None,
-        isymbols=None,
-        osymbols=None,
+        **symbols,
     ) -> Graph:
         """Vectorised constructor.
 
@@ -197,13 +190,10 @@ class Graph:
             start_weight, final_weight: energies for those states (default 0 each), or full
                 [N] vectors with +inf for states that are not start / final when ``start`` /
                 ``final`` is None.
+            isymbols, osymbols: optional :class:`gtn.SymbolTable` keywords naming the labels
+                (as :meth:`with_symbols`).
         """
-        dtype = (
-            weight.dtype
-            if isinstance(weight, torch.Tensor) and weight.is_floating_point()
-            else None
-        )
-        dtype = dtype or torch.get_default_dtype()
+        dtype = _weight_dtype(weight) or torch.get_default_dtype()
         num_nodes = _num_nodes(num_nodes)
         sw = _node_weights("start", num_nodes, start, start_weight, dtype)
         fw = _node_weights(
@@ -213,7 +203,7 @@ class Graph:
             final_weight,
             dtype,
         )
-        return cls(num_nodes, src, dst, ilabel, olabel, weight, sw, fw, isymbols, osymbols)
+        return cls(num_nodes, src, dst, ilabel, olabel, weight, sw, fw, **symbols)
 
     def _derive(
         self,
@@ -405,7 +395,7 @@ class Graph:
 
     def __reduce__(self):
         # Pickle and deepcopy rebuild without re-validation.
-        return (_unpickle, ({name: getattr(self, name) for name in _FIELDS},))
+        return (_unpickle, ({name: getattr(self, name) for name in _FIELDS[:-1]},))
 
     def __setattr__(self, name, value):
         raise AttributeError("gtn.Graph is immutable; use with_weights() or a builder")
@@ -427,7 +417,7 @@ class Graph:
         return repr_svg(self)
 
 
-_FIELDS = Graph.__slots__[:-1]  # every slot but the cache
+_FIELDS = Graph.__slots__  # the last, _cache, is rebuilt empty rather than pickled
 
 
 def _unpickle(fields: dict) -> Graph:

@@ -31,6 +31,24 @@ def _hash(states, keys):
     return h
 
 
+@nb.njit(cache=True, inline="always")
+def _find_subset(heads, h, next_same, sub_ptr, mem_state, mem_key, states, keys):
+    """The subset with these member states and quantised residuals (hash h), or -1."""
+    target = heads[h] if h in heads else -1
+    while target >= 0:
+        t0, t1 = sub_ptr[target], sub_ptr[target + 1]
+        if t1 - t0 == states.shape[0]:
+            same = True
+            for k in range(states.shape[0]):
+                if mem_state[t0 + k] != states[k] or mem_key[t0 + k] != keys[k]:
+                    same = False
+                    break
+            if same:
+                return target
+        target = next_same[target]
+    return -1
+
+
 @nb.njit(cache=True)
 def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
     """Subset construction for one epsilon-free acceptor.
@@ -183,18 +201,9 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
             dst_first[nd] = g1
 
             h = _hash(cand_state[:nd], cand_key[:nd])
-            target = heads[h] if h in heads else -1
-            while target >= 0:
-                t0, t1 = sub_ptr[target], sub_ptr[target + 1]
-                if t1 - t0 == nd:
-                    same = True
-                    for k in range(nd):
-                        if mem_state[t0 + k] != cand_state[k] or mem_key[t0 + k] != cand_key[k]:
-                            same = False
-                            break
-                    if same:
-                        break
-                target = next_same[target]
+            target = _find_subset(
+                heads, h, next_same, sub_ptr, mem_state, mem_key, cand_state[:nd], cand_key[:nd]
+            )
             if target < 0:
                 if n_sub >= max_states:
                     return 1, n_sub, o_src[:0], o_dst[:0], o_lab[:0], o_w[:0], start, final, tb
