@@ -191,19 +191,9 @@ def _one(
     arcs, nodes = _outputs(n, m, acceptor)
     shift = np.array([0, 0, a.num_arcs, b.num_arcs, 0, 0, a.num_nodes, b.num_nodes])
     K.write(plan, a_start, b_start, shift, *arcs, *nodes)
-    return _graph(
-        a,
-        b,
-        a.weight,
-        a.start_weight,
-        a.final_weight,
-        b.weight,
-        b.start_weight,
-        b.final_weight,
-        arcs,
-        nodes,
-        acceptor,
-    )
+    energies_a = (a.weight, a.start_weight, a.final_weight)
+    energies_b = (b.weight, b.start_weight, b.final_weight)
+    return _graph(a, b, energies_a, energies_b, arcs, nodes, acceptor)
 
 
 def _outputs(n: int, m: int, acceptor: bool):
@@ -214,8 +204,10 @@ def _outputs(n: int, m: int, acceptor: bool):
     return arcs, tuple(np.empty(n, np.int32) for _ in range(4))
 
 
-def _graph(a, b, wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor: bool) -> Graph:
-    """The output graph: its energies are torch expressions of the inputs' through the maps."""
+def _graph(a, b, energies_a, energies_b, arcs, nodes, acceptor: bool) -> Graph:
+    """The output graph: its energies are torch expressions of the inputs' (arc, start, final)
+    energies through the maps."""
+    (wa, swa, fwa), (wb, swb, fwb) = energies_a, energies_b
     src, dst, ilabel, olabel, map_a, map_b = arcs
     start_a, start_b, final_a, final_b = nodes
     weight = gather(wa, map_a, 0.0)
@@ -281,7 +273,7 @@ def _batch(
     noff, aoff = offsets(num_nodes), offsets(num_arcs)
     arcs, nodes = _outputs(int(noff[-1]), int(aoff[-1]), acceptor)
     K.batch_write(*inputs, noff, aoff, *arcs, *nodes)
-    whole = _graph(la[0], lb[0], wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor)
+    whole = _graph(la[0], lb[0], (wa, swa, fwa), (wb, swb, fwb), arcs, nodes, acceptor)
     out = []
     for k in range(size):
         u0, u1, e0, e1 = noff[k], noff[k + 1], aoff[k], aoff[k + 1]
