@@ -2,12 +2,16 @@
 
 Waveforms are float arrays in [-1, 1] at 16 kHz (:func:`as_16k` resamples any rate with
 ``scipy.signal.resample_poly``). Features are [T, 40] float32 with T = 1 + N // 160 (centred
-frames); each band has zero mean and unit variance over the utterance.
+frames); each band has zero mean and unit variance over the utterance's speech frames.
 
-Band energies are floored :data:`DYNAMIC_RANGE_DB` below the utterance's loudest band: a
-recording's noise floor hides everything quieter, but a synthesiser's audio (or a studio's)
-has detail there that a recogniser trained on one synthesiser reads as speech. The floor makes
-features of clean synthetic audio look like those of a recording with a 40 dB noise floor.
+Band energies are floored ``dynamic_range_db`` below the utterance's loudest band (default
+:data:`DYNAMIC_RANGE_DB`): digital silence stays finite. A narrower range (e.g. 40 dB) hides
+faint detail that a recording's noise floor would hide, such as a diphone synthesiser's
+residual in its pauses.
+
+The per-band mean and variance are taken over the frames within :data:`SPEECH_RANGE_DB` of the
+utterance's loudest frame, not over all frames: over all frames they would depend on how much
+silence surrounds the words, and a recording has far more of it than a synthesiser's output.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ N_FFT = 512
 WIN = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 40
-DYNAMIC_RANGE_DB = 40.0  # band energies more than this below the utterance's peak are floored
+DYNAMIC_RANGE_DB = 80.0  # band energies more than this below the utterance's peak are floored
+SPEECH_RANGE_DB = 40.0  # frames within this of the loudest frame set the normalisation
 
 
 def hz_to_mel(f):
@@ -135,10 +140,20 @@ def log_mel_energies(
     return torch.log(torch.maximum(mel, floor)).T.contiguous()
 
 
-def normalise(feats: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit variance per band over the utterance ([T, 40] -> [T, 40])."""
-    feats = feats - feats.mean(0)
-    return (feats / feats.std(0, unbiased=False).clamp(min=1e-3)).contiguous()
+def normalise(feats: torch.Tensor, speech_range_db: float | None = None) -> torch.Tensor:
+    """Log mel energies [T, 40] (natural log) shifted and scaled per band to zero mean and unit
+    variance over the *speech frames*: those whose total energy is within ``speech_range_db``
+    (None: :data:`SPEECH_RANGE_DB`) of the loudest frame's, so that silence before, between and
+    after the words does not move the statistics (see the module doc). [T, 40] -> [T, 40]."""
+    if speech_range_db is None:
+        speech_range_db = SPEECH_RANGE_DB
+    if not speech_range_db > 0:
+        raise ValueError(f"speech_range_db must be > 0, got {speech_range_db}")
+    energy = torch.logsumexp(feats, 1)  # [T] log of each frame's total mel energy
+    speech = energy >= energy.max() - speech_range_db * np.log(10) / 10
+    ref = feats[speech] if int(speech.sum()) >= 2 else feats
+    mean, std = ref.mean(0), ref.std(0, unbiased=False).clamp(min=1e-3)
+    return ((feats - mean) / std).contiguous()
 
 
 def log_mel(waveform: np.ndarray, dither: float = 0.0, warp: float = 1.0) -> torch.Tensor:
