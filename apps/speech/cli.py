@@ -396,7 +396,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         q.add_argument(
             "--augment",
             help="training augmentation: comma-separated names of "
-            "speed,vtlp,tilt,band,reverb,noise,babble,specaugment; all; none "
+            "speed,vtlp,tilt,band,reverb,noise,babble,specaugment,silence; all; none "
             "(default speed,vtlp)",
         )
         q.add_argument("--copies", type=int, help="augmented copies of each training utterance")
