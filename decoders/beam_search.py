@@ -25,7 +25,7 @@ import torch
 
 import gtn
 
-from ._beam_kernels import beam_search
+from ._beam_kernels import DecodingGraph, Options, beam_search
 from .lattice import Lattice, build_lattice
 from .outputs import distinct_outputs
 from .posteriors import free_energy, output_posterior
@@ -90,11 +90,8 @@ def decode(
     sg = search_graph(graph)
     e = check_emissions(emissions, sg)
     record = bool(confidence or nbest > 0 or lattice)
-    out = beam_search(
-        e, sg.emit_ptr, sg.emit_dst, sg.emit_label, sg.emit_arc, sg.emit_weight,
-        sg.eps_ptr, sg.eps_dst, sg.eps_arc, sg.eps_weight, sg.eps_rank, sg.rank_state,
-        sg.start_weight, sg.final_weight, float(beam), int(min(max_active, 2**62)), record,
-    )  # fmt: skip
+    arrays = DecodingGraph(*(getattr(sg, name) for name in DecodingGraph._fields))
+    out = beam_search(e, arrays, Options(float(beam), int(min(max_active, 2**62)), record))
     (
         tok_state,
         _,
