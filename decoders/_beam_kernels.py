@@ -198,7 +198,7 @@ def _heap_pop(heap, size):
     return top, size
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _closure(g, opt, tok, ntok, f0, best, scratch, lat, narc):
     """Epsilon closure of the frame whose tokens start at f0. States leave the heap in rank
     order, so each is expanded once, with its final energy for this frame (its epsilon
@@ -241,7 +241,7 @@ def _closure(g, opt, tok, ntok, f0, best, scratch, lat, narc):
     return tok, ntok, lat, narc, npop, best
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _frame_order(tok, f0, f1, npop, scratch, order):
     """order[f0:f1]: the frame's tokens in a topological order of its epsilon arcs (those
     the closure expanded, in its order, then the others); returns order, grown if needed."""
@@ -259,7 +259,7 @@ def _frame_order(tok, f0, f1, npop, scratch, order):
     return order
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _prune(cost, f0, f1, cutoff, max_active, buf):
     """The beam, then the max_active lowest energies (ties may keep a few more). Returns
     (energy cutoff, tokens kept, buf (grown if needed))."""
@@ -279,7 +279,7 @@ def _prune(cost, f0, f1, cutoff, max_active, buf):
     return cutoff, alive, buf
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _expand(g, row, opt, tok, ntok, f0, f1, cutoff, best, state_tok, lat, narc):
     """Follow the emitting arcs of the frame's kept tokens (energy <= cutoff) into the next
     frame, consuming emission energies ``row``, with a running beam. The best token goes first
@@ -313,7 +313,7 @@ def _expand(g, row, opt, tok, ntok, f0, f1, cutoff, best, state_tok, lat, narc):
     return tok, ntok, lat, narc
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _best_final(g, tok, f0, f1):
     """(the lowest-energy final token among f0:f1 or -1, its energy with the final weight)."""
     best_tok = -1
@@ -326,7 +326,7 @@ def _best_final(g, tok, f0, f1):
     return best_tok, best_energy
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _traceback(tok, last):
     """(graph arcs, their source tokens) of the path ending at token ``last`` (-1: none)."""
     length = 0
@@ -344,6 +344,8 @@ def _traceback(tok, last):
     return path_arc, path_tok
 
 
+# The stages above are called from here only: inlined, they compile as part of this one kernel
+# rather than each on its own (with the named tuples boxed between them).
 @nb.njit(cache=True)
 def beam_search(emissions, g, opt):
     """Decode one utterance.

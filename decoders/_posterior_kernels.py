@@ -86,14 +86,17 @@ def _backward(lat, order, out_ptr, out_arcs, beta):
 
 
 @nb.njit(cache=True)
-def _pair_forward(lat, trie, beta, limit, tropical):
-    """Forward pass over the reachable (state, trie node) pairs in the log semiring, or the
-    tropical one (min) with back-pointers when ``tropical``.
+def _pair_forward(lat, trie, beta, limit):
+    """Forward pass over the reachable (state, trie node) pairs in the log semiring at inverse
+    temperature beta, or for beta = +inf its limit, the tropical semiring (min), with
+    back-pointers. (One compilation for both: a bool argument would be typed as a literal and
+    compiled once per value.)
 
     Returns (energy of the accepted paths, +inf if none; pairs kept; first state on a cycle or
     -1; the best accepted pair (tropical) or -1; per pair its previous pair and lattice arc,
     -1 for a start). Ties (tropical) go to starting at a state, then to the arc met first."""
     n, src, olabel, w = lat.num_nodes, lat.src, lat.olabel, lat.w
+    tropical = beta == INF
     m = src.shape[0]
     order = np.empty(n, np.int64)
     cycle = topological_order(n, src, lat.dst, order, np.empty(m, np.int64))
@@ -216,7 +219,7 @@ def restricted_free_energy(n, src, dst, olabel, w, start_w, final_w, output, bet
         (free energy, +inf if no such path; pairs kept; first state on a cycle or -1).
     """
     lat = LatticeArrays(n, src, dst, olabel, w, start_w, final_w)
-    total, kept, cycle, _, _, _ = _pair_forward(lat, linear_trie(output), beta, limit, False)
+    total, kept, cycle, _, _, _ = _pair_forward(lat, linear_trie(output), beta, limit)
     return total, kept, cycle
 
 
@@ -226,7 +229,7 @@ def best_path_outside(lat, trie):
 
     Returns (its energy, +inf if none; its lattice arcs int64 [L] in order; first state on a
     cycle or -1)."""
-    energy, _, cycle, p, prev, via = _pair_forward(lat, trie, 1.0, INF, True)
+    energy, _, cycle, p, prev, via = _pair_forward(lat, trie, INF, INF)
     length = 0
     q = p
     while q >= 0 and prev[q] >= 0:

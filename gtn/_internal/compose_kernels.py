@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from .connect_kernels import _reach
 from .jit import batch_kernel
 from .pair_table import find, insert, new_table, reserve
 
@@ -353,31 +354,11 @@ def settle(product):
             frm[m] = q
             to[m] = find(dense, keys, ids, to_key[j])
             m += 1
-    rev_off = np.zeros(n + 1, np.int64)
-    for k in range(m):
-        rev_off[to[k] + 1] += 1
-    for q in range(n):
-        rev_off[q + 1] += rev_off[q]
-    fill = rev_off[:n].copy()
-    rev_src = np.empty(m, np.int32)
-    for k in range(m):
-        rev_src[fill[to[k]]] = frm[k]
-        fill[to[k]] += 1
-    stack = np.empty(n, np.int64)
-    top = 0
-    for q in range(n):
-        if keep[q]:
-            stack[top] = q
-            top += 1
-    while top > 0:
-        top -= 1
-        d = stack[top]
-        for k in range(rev_off[d], rev_off[d + 1]):
-            q = rev_src[k]
-            if not keep[q]:
-                keep[q] = True
-                stack[top] = q
-                top += 1
+    # the states from which a kept state is reachable: reachability along the reversed arcs
+    coaccessible = np.zeros(n, np.bool_)
+    _reach(n, to, frm, keep.copy(), np.ones(m, np.bool_), coaccessible)
+    for q in range(n):  # a loop: slice assignment compiles numba's shape-error text
+        keep[q] = coaccessible[q]
     return _numbered(product, buf)
 
 

@@ -35,15 +35,7 @@ def _insert(energy, arc, rank, base, count, k, x, a, r):
 def _kbest_one(k, g, paths, length, first, last, path_energy):
     """Write graph part g's k best paths (arc ids in the graph's own order) into paths[p * n:],
     with their length, first and last state and energy; returns how many there are (<= k)."""
-    node_order, out_ptr, src, dst, w, sw, fw = (
-        g.node_order,
-        g.out_ptr,
-        g.src,
-        g.dst,
-        g.w,
-        g.sw,
-        g.fw,
-    )
+    node_order, out_ptr, _, _, src, dst, _, w, sw, fw = g  # see plan.Part
     n = node_order.shape[0]
     energy = np.empty(n * k)
     arc = np.empty(n * k, np.int64)  # sorted arc into the state, -1: the path starts here

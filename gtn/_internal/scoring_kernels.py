@@ -63,15 +63,7 @@ def _log_alpha_one(beta, g, alpha):
     and scale[d] a sum with alpha = shift - log(scale) / beta. Terms exp(-beta (x - shift)) may
     be as large as exp(_HEADROOM): the shift (and sum) are rescaled only when an arc undercuts
     it by more than that, which is rare, so almost every arc costs one vectorised exp."""
-    node_order, out_ptr, one_dst, dst, w, sw, fw = (
-        g.node_order,
-        g.out_ptr,
-        g.one_dst,
-        g.dst,
-        g.w,
-        g.sw,
-        g.fw,
-    )
+    node_order, out_ptr, _, _, _, dst, one_dst, w, sw, fw = g  # see plan.Part
     n = node_order.shape[0]
     scale = np.empty(n)
     buf = np.empty(_max_degree(out_ptr))
@@ -168,15 +160,7 @@ def _log_posteriors_one(beta, gout, free, g, alpha, garc, gsw, gfw):
     arc, start and final weight. Per state v with m = min over its arcs of w + beta_[dst]: the
     arcs' exp(-beta (w + beta_[dst] - m)) are summed (giving beta_[v]) and scaled by
     exp(-beta (alpha[v] + m - F)) into posteriors, so each arc costs one exp."""
-    node_order, out_ptr, one_dst, dst, w, sw, fw = (
-        g.node_order,
-        g.out_ptr,
-        g.one_dst,
-        g.dst,
-        g.w,
-        g.sw,
-        g.fw,
-    )
+    node_order, out_ptr, _, _, _, dst, one_dst, w, sw, fw = g  # see plan.Part
     n = node_order.shape[0]
     if free == INF:
         garc[:] = 0.0
@@ -287,8 +271,7 @@ def _viterbi_one(g, alpha, back):
     when the best is to start at v. Ties: starting at v beats arriving by an arc, then the arc
     with the lowest index (in the graph's own order) wins; among final states the lowest id.
     Returns (energy, best final state or -1 when there is no path)."""
-    node_order, out_ptr, arc_order, is_sorted = g.node_order, g.out_ptr, g.arc_order, g.is_sorted
-    dst, w, sw, fw = g.dst, g.w, g.sw, g.fw
+    node_order, out_ptr, arc_order, is_sorted, _, dst, _, w, sw, fw = g  # see plan.Part
     n = node_order.shape[0]
     for v in range(n):
         alpha[v] = sw[v]
