@@ -180,7 +180,7 @@ def _one(
         plan, n, m = K.settle(plan)
     if n < 0:
         raise _over_budget(op, where, m, max_arcs)
-    arcs, nodes = _outputs(n, m, acceptor)
+    arcs, nodes = _outputs(n, m)
     shift = np.array([0, 0, a.num_arcs, b.num_arcs, 0, 0, a.num_nodes, b.num_nodes])
     K.write(plan, shift, arcs, nodes)
     return _graph(
@@ -224,12 +224,12 @@ def _packed(graphs: list[Graph], start_weight, final_weight) -> K.PackedOperands
     )
 
 
-def _outputs(n: int, m: int, acceptor: bool):
-    """Empty int32 (src, dst, ilabel, olabel, map_a, map_b) [m] and (start_a, start_b, final_a,
-    final_b) [n]; allocated here so that large arrays get numpy's huge-page advice (first
-    touches of fresh memory cost more than the kernel's own work on big products)."""
-    arcs = tuple(np.empty(0 if acceptor and k == 3 else m, np.int32) for k in range(6))
-    return arcs, tuple(np.empty(n, np.int32) for _ in range(4))
+def _outputs(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Empty int32 blocks: arcs [6, m] (rows src, dst, ilabel, olabel, map_a, map_b) and nodes
+    [4, n] (rows start_a, start_b, final_a, final_b); allocated here so that large arrays get
+    numpy's huge-page advice (first touches of fresh memory cost more than the kernel's own
+    work on big products)."""
+    return np.empty((6, m), np.int32), np.empty((4, n), np.int32)
 
 
 def _graph(a, b, wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor: bool) -> Graph:
@@ -286,11 +286,8 @@ def _batch(
         where = f"a[{pair_a[k]}] and b[{pair_b[k]}]"
         raise _over_budget(op, where, int(num_arcs[k]), max_arcs)
     noff, aoff = offsets(num_nodes), offsets(num_arcs)
-    # one block per kind: a parallel kernel must not write into arrays it takes in a tuple
-    arc_rows = np.empty((6, int(aoff[-1])), np.int32)
-    node_rows = np.empty((4, int(noff[-1])), np.int32)
-    K.batch_write(pairs, pa, pb, noff, aoff, arc_rows, node_rows)
-    arcs, nodes = tuple(arc_rows), tuple(node_rows)
+    arcs, nodes = _outputs(int(noff[-1]), int(aoff[-1]))
+    K.batch_write(pairs, pa, pb, noff, aoff, arcs, nodes)
     whole = _graph(la[0], lb[0], wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor)
     out = []
     for k in range(size):

@@ -434,21 +434,17 @@ def plan(a, b, dense_limit, max_arcs):
 def write(product, shift, arcs, nodes):
     """Write the product found by ``plan`` into arrays of its size.
 
-    arcs = (src, dst, ilabel, olabel, map_a, map_b), each [M]: int32; olabel may be empty (an
-    acceptor whose olabel is ilabel); map_a, map_b are arc maps: a-arc i is written as
-    shift[0] + i, and an arc on which a did not move as shift[2]; likewise b with shift[1],
-    shift[3]. nodes = (start_a, start_b, final_a, final_b), each [N]: int32 node maps: a-state s
-    as shift[4] + s, "not a start / final state" as shift[6]; likewise b with shift[5],
-    shift[7]."""
-    src, dst, ilabel, olabel, map_a, map_b = arcs
-    start_a, start_b, final_a, final_b = nodes
+    arcs: int32 [6, M], rows src, dst, ilabel, olabel, map_a, map_b; map_a, map_b are arc
+    maps: a-arc i is written as shift[0] + i, and an arc on which a did not move as shift[2];
+    likewise b with shift[1], shift[3]. nodes: int32 [4, N], rows start_a, start_b, final_a,
+    final_b: node maps, a-state s as shift[4] + s, "not a start / final state" as shift[6];
+    likewise b with shift[5], shift[7]. (Two blocks rather than ten arrays: fewer arguments to
+    type, and the parallel batch kernel writes into arrays it takes as arguments of their own.)"""
     ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
     state_key, keep, new_id, final = product.state_key, product.keep, product.new_id, product.final
     nb_, nf = ix.num_b, ix.num_filter
-    start_a[:] = shift[6]
-    start_b[:] = shift[7]
-    final_a[:] = shift[6]
-    final_b[:] = shift[7]
+    for u in range(nodes.shape[1]):
+        nodes[0, u], nodes[1, u], nodes[2, u], nodes[3, u] = shift[6], shift[7], shift[6], shift[7]
     buf = _new_arcs(np.int64(1024))
     m = 0
     for q in range(product.num_states):
@@ -458,9 +454,9 @@ def write(product, shift, arcs, nodes):
         p = state_key[q] // nf
         s1, s2 = p // nb_, p % nb_
         if state_key[q] % nf == 0 and ix.a_start[s1] and ix.b_start[s2]:
-            start_a[u], start_b[u] = s1 + shift[4], s2 + shift[5]
+            nodes[0, u], nodes[1, u] = s1 + shift[4], s2 + shift[5]
         if final[q]:
-            final_a[u], final_b[u] = s1 + shift[4], s2 + shift[5]
+            nodes[2, u], nodes[3, u] = s1 + shift[4], s2 + shift[5]
         buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
         to_key, arc_a, arc_b = buf
         for j in range(count):
@@ -468,12 +464,11 @@ def write(product, shift, arcs, nodes):
             if not keep[d]:
                 continue
             ia, ib = arc_a[j], arc_b[j]
-            src[m], dst[m] = u, new_id[d]
-            map_a[m] = ia + shift[0] if ia >= 0 else shift[2]
-            map_b[m] = ib + shift[1] if ib >= 0 else shift[3]
-            ilabel[m] = ix.a_ilabel[ia] if ia >= 0 else -1
-            if olabel.shape[0]:
-                olabel[m] = ix.b_olabel[ib] if ib >= 0 else -1
+            arcs[0, m], arcs[1, m] = u, new_id[d]
+            arcs[2, m] = ix.a_ilabel[ia] if ia >= 0 else -1
+            arcs[3, m] = ix.b_olabel[ib] if ib >= 0 else -1
+            arcs[4, m] = ia + shift[0] if ia >= 0 else shift[2]
+            arcs[5, m] = ib + shift[1] if ib >= 0 else shift[3]
             m += 1
 
 
@@ -537,22 +532,11 @@ def _shift(pairs, a, b, k):
 @batch_kernel
 def batch_write(pairs, a, b, node_off, arc_off, arcs, nodes):
     """Pass 2 of a batch: plan each product again and write product k at its offsets
-    node_off[k], arc_off[k] into arcs (int32 [6, M]: the rows of ``write``'s arcs, olabel
-    always written) and nodes (int32 [4, N]: ``write``'s nodes). Arc / node maps index the
-    packed (concatenated) inputs, "none" being the total number of arcs / states on that side;
-    src / dst stay local to each output graph."""
+    node_off[k], arc_off[k] into arcs (int32 [6, M]) and nodes (int32 [4, N]) as ``write``
+    does. Arc / node maps index the packed (concatenated) inputs, "none" being the total number
+    of arcs / states on that side; src / dst stay local to each output graph."""
     for k in nb.prange(pairs.pair_a.shape[0]):
         u0, u1, e0, e1 = node_off[k], node_off[k + 1], arc_off[k], arc_off[k + 1]
         write(
-            _plan_pair(pairs, a, b, k)[0],
-            _shift(pairs, a, b, k),
-            (
-                arcs[0, e0:e1],
-                arcs[1, e0:e1],
-                arcs[2, e0:e1],
-                arcs[3, e0:e1],
-                arcs[4, e0:e1],
-                arcs[5, e0:e1],
-            ),
-            (nodes[0, u0:u1], nodes[1, u0:u1], nodes[2, u0:u1], nodes[3, u0:u1]),
+            _plan_pair(pairs, a, b, k)[0], _shift(pairs, a, b, k), arcs[:, e0:e1], nodes[:, u0:u1]
         )
