@@ -321,13 +321,7 @@ def viterbi_paths(plan, back, arcs, length, first, last):
     """Graph b's best path as local arc ids (the graph's own order) in
     arcs[node_off[b] : node_off[b] + length[b]] (a path has fewer arcs than its graph has
     states); first[b] is its start state, or -1 when there is no path."""
-    node_off, arc_off, arc_order, is_sorted, src = (
-        plan.node_off,
-        plan.arc_off,
-        plan.arc_order,
-        plan.sorted,
-        plan.src,
-    )
+    node_off, arc_off, _, _, arc_order, src, _, is_sorted, _, _ = plan  # see plan.Plan
     for b in nb.prange(node_off.shape[0] - 1):
         v = last[b]
         length[b] = 0
@@ -351,13 +345,7 @@ def viterbi_paths(plan, back, arcs, length, first, last):
 def viterbi_backward(gout, plan, back, last, garc, gsw, gfw):
     """Add gout[b] to the arcs (the graph's own order), start and final weight of graph b's best
     path; the caller zero-initialises the gradients."""
-    node_off, arc_off, arc_order, is_sorted, src = (
-        plan.node_off,
-        plan.arc_off,
-        plan.arc_order,
-        plan.sorted,
-        plan.src,
-    )
+    node_off, arc_off, _, _, arc_order, src, _, is_sorted, _, _ = plan  # see plan.Plan
     for b in nb.prange(node_off.shape[0] - 1):
         v = last[b]
         if v < 0:
