@@ -224,6 +224,18 @@ def restricted_free_energy(n, src, dst, olabel, w, start_w, final_w, output, bet
 
 
 @nb.njit(cache=True)
+def free_energy(lat, beta):
+    """(free energy of all paths of :class:`LatticeArrays` ``lat``, +inf if none; first state
+    on a cycle or -1): the pair pass over the one-node trie that accepts every output."""
+    everything = Trie(
+        np.zeros(2, np.int64), np.empty(0, np.int64), np.empty(0, np.int64),
+        np.zeros(1, np.int64), np.ones(1, np.bool_),
+    )  # fmt: skip
+    total, _, cycle, _, _, _ = _pair_forward(lat, everything, beta, INF)
+    return total, cycle
+
+
+@nb.njit(cache=True)
 def best_path_outside(lat, trie):
     """The lowest-energy path of :class:`LatticeArrays` ``lat`` whose output the trie accepts.
 

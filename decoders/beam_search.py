@@ -27,8 +27,8 @@ import gtn
 
 from ._beam_kernels import DecodingGraph, Options, beam_search
 from .lattice import Lattice, build_lattice
-from .outputs import distinct_outputs
-from .posteriors import free_energy, output_posterior
+from .outputs import distinct_outputs, lattice_free_energy
+from .posteriors import output_posterior
 from .result import NO_PATH, DecodeResult, Hypothesis, hypothesis
 from .search_graph import SearchGraph, search_graph
 
@@ -151,7 +151,7 @@ def _posteriors(
     """(best with its posterior, n-best list with theirs) from the pruned lattice."""
     if lat is None or not (confidence or nbest):
         return best, []
-    total = free_energy(lat.graph, beta)
+    total = lattice_free_energy(lat.graph, beta)
     if confidence:
         p = output_posterior(lat.graph, best.output, beta, total=total, energy=best.energy)
         best = best._replace(posterior=p)

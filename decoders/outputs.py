@@ -1,4 +1,4 @@
-"""The n lowest-energy distinct output sequences of a lattice.
+"""The n lowest-energy distinct output sequences of a lattice, and its free energy.
 
 A lattice holds many paths per output sequence (one per alignment), so the n best paths are
 usually n alignments of one answer. Instead, the k-th best distinct output is the best path of
@@ -17,7 +17,7 @@ import numpy as np
 
 import gtn
 
-from ._posterior_kernels import LatticeArrays, Trie, best_path_outside
+from ._posterior_kernels import LatticeArrays, Trie, best_path_outside, free_energy
 from .posteriors import _numpy
 
 Output = tuple[int, ...]
@@ -69,21 +69,44 @@ def distinct_outputs(
     """
     if n <= 0 or graph.num_nodes == 0:
         return []
-    lat = LatticeArrays(
-        graph.num_nodes,
-        np.ascontiguousarray(graph.src),
-        np.ascontiguousarray(graph.dst),
-        np.ascontiguousarray(graph.olabel),
-        *(_numpy(x) for x in (graph.weight, graph.start_weight, graph.final_weight)),
-    )
+    lat = _arrays(graph)
     found: list[tuple[Output, float]] = [] if first is None else [first]
     while len(found) < n:
         energy, arcs, cycle = best_path_outside(lat, complement_trie([o for o, _ in found]))
         if cycle >= 0:
-            raise gtn.GraphError(
-                f"n-best outputs need an acyclic graph; state {cycle} is on a cycle"
-            )
+            raise _cyclic("n-best outputs", cycle)
         if energy == np.inf:
             break
         found.append((output_labels(graph, arcs), float(energy)))
     return found
+
+
+def lattice_free_energy(graph: gtn.Graph, beta: float) -> float:
+    """F = -(1/beta) log sum_paths exp(-beta E(path)) of an acyclic graph (+inf: no path), by
+    the same pair pass as the restricted free energies of ``decoders.posteriors`` (so that a
+    posterior is a ratio of two results of one computation, and a first decode compiles one
+    kernel for both).
+
+    Raises:
+        GraphError: the graph is cyclic.
+    """
+    if graph.num_nodes == 0:
+        return np.inf
+    total, cycle = free_energy(_arrays(graph), float(beta))
+    if cycle >= 0:
+        raise _cyclic("posteriors", cycle)
+    return float(total)
+
+
+def _arrays(graph: gtn.Graph) -> LatticeArrays:
+    return LatticeArrays(
+        graph.num_nodes,
+        np.ascontiguousarray(graph.src),  # int32 as stored: no copies of the lattice's arcs
+        np.ascontiguousarray(graph.dst),
+        np.ascontiguousarray(graph.olabel),
+        *(_numpy(x) for x in (graph.weight, graph.start_weight, graph.final_weight)),
+    )
+
+
+def _cyclic(what: str, state: int) -> gtn.GraphError:
+    return gtn.GraphError(f"{what} need an acyclic graph; state {state} is on a cycle")
