@@ -22,6 +22,9 @@ import numpy as np
 from gtn.utils import csr, topological_order
 
 INF = np.inf
+# Counters start at this int64 rather than a literal 0, which numba would pass to a helper as
+# Literal[int](0) on a first call and compile that helper a second time for.
+_ZERO = np.int64(0)
 
 
 class LatticeArrays(NamedTuple):
@@ -115,7 +118,7 @@ def _pair_forward(lat, trie, beta, limit):
     # gathers v's incoming mass.
     first = np.zeros(n, np.int64)
     count = np.zeros(n, np.int64)
-    kept = 0
+    kept = _ZERO
     q_nodes = trie.escape.shape[0]
     row = np.full(q_nodes, INF)
     row_prev = np.empty(q_nodes, np.int64)
