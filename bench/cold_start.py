@@ -42,7 +42,7 @@ import torch, gtn
 torch.manual_seed(0)
 em = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
 word = gtn.linear([1, 1, 0, 2, 1])
-both = gtn.intersect(gtn.dense(em), word)
+both = gtn.intersect(gtn.emission_graph(em), word)
 (gtn.free_energy(both) + gtn.min_energy(both)).backward()
 assert torch.isfinite(em.grad).all()
 """,
@@ -55,7 +55,7 @@ s = [b.add_node(start=(k == 0), final=True) for k in range(4)]
 for i in s:
     for k in range(4):
         b.add_arc(i, s[k], k, gtn.EPSILON if (k == 0 or i == k) else k)
-out = gtn.compose(gtn.dense(em), b.build())
+out = gtn.compose(gtn.emission_graph(em), b.build())
 out.weight.sum().backward()
 assert out.num_arcs > 0
 """,
@@ -65,7 +65,7 @@ torch.manual_seed(0)
 g = gtn.Graph.from_arrays(2, [0, 0, 1, 1], [0, 1, 1, 0], [0, 1, 2, 0], [5, 6, gtn.EPSILON, 7],
                           final=[1])
 em = -torch.randn(20, 3).log_softmax(-1)
-r = decoders.decode(em, g, beam=10.0, nbest=3, lattice=True)
+r = decoders.decode(em, g, beam=10.0, num_hypotheses=3, lattice=True)
 assert r.found
 """,
     "chain": """

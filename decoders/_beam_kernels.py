@@ -65,7 +65,7 @@ def kth_smallest(x, n, k):
 
 class DecodingGraph(NamedTuple):
     """The decoding graph's arrays as the search reads them (see
-    ``decoders.search_graph.SearchGraph`` for their meaning)."""
+    ``decoders.search_layout.SearchGraph`` for their meaning)."""
 
     emit_ptr: np.ndarray
     emit_dst: np.ndarray

@@ -15,11 +15,12 @@ from ._internal import cache_dir as _cache_dir  # noqa: E402, F401 (for its effe
 
 # isort: split
 from . import dense_lattice, drawing, io, nx, utils  # noqa: E402, F401
+from ._internal.deprecation import deprecated_aliases
 from ._internal.format_error import FormatError
 from ._internal.topo import is_acyclic
 from .builder import GraphBuilder
 from .composition import compose, intersect
-from .constructors import complement, complement_set, dense, linear
+from .constructors import complement, complement_set, emission_graph, linear
 from .dense_lattice import (
     asg_loss,
     crf_decode,
@@ -31,9 +32,9 @@ from .dense_lattice import (
     ctc_transducer,
     hmm_graphs,
     hmm_topology,
+    intersect_dense,
     mmi_loss,
 )
-from .dense_lattice import intersect as dense_intersect
 from .determinization import determinize
 from .drawing import GraphvizError, GraphvizNotFoundError, draw, to_dot, to_svg
 from .epsilon import remove_epsilon
@@ -81,16 +82,16 @@ __all__ = [
     "ctc_loss",
     "ctc_topology",
     "ctc_transducer",
-    "dense",
-    "dense_intersect",
     "dense_lattice",
-    "drawing",
     "determinize",
     "draw",
+    "drawing",
+    "emission_graph",
     "free_energy",
     "hmm_graphs",
     "hmm_topology",
     "intersect",
+    "intersect_dense",
     "invert",
     "io",
     "is_acyclic",
@@ -114,6 +115,16 @@ __all__ = [
     "utils",
     "write_att",
 ]
+
+
+# Names renamed in this release keep working until the next one: each use warns with the new name.
+__getattr__ = deprecated_aliases(
+    "gtn",
+    {
+        "dense": ("gtn.emission_graph", emission_graph),
+        "dense_intersect": ("gtn.intersect_dense", intersect_dense),
+    },
+)
 
 
 def __dir__() -> list[str]:

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from ._internal import compose_kernels as K
-from ._internal.batch import cat_weights, offsets, pack
+from ._internal.arc_map import gather
+from ._internal.batch import as_batch, cat_weights, offsets, pack
 from ._internal.pair_table import DENSE_LIMIT
 from ._internal.threads import sync_threads
 from .graph import INF, Graph, GraphError
@@ -88,17 +89,6 @@ def intersect(a: Graphs, b: Graphs, *, max_arcs: int = MAX_ARCS) -> Graph | list
     return _product("intersect", a, b, acceptor=True, max_arcs=max_arcs)
 
 
-def _as_graphs(op: str, name: str, x) -> tuple[list[Graph], bool]:
-    if isinstance(x, Graph):
-        return [x], True
-    if not isinstance(x, Sequence) or isinstance(x, str):
-        raise GraphError(f"{op}: {name} is a {type(x).__name__}, not a gtn.Graph or a list of them")
-    for i, g in enumerate(x):
-        if not isinstance(g, Graph):
-            raise GraphError(f"{op}: {name}[{i}] is a {type(g).__name__}, not a gtn.Graph")
-    return list(x), False
-
-
 def _check(op: str, name: str, graphs: list[Graph], single: bool, acceptor: bool) -> None:
     for i, g in enumerate(graphs):
         where = name if single else f"{name}[{i}]"
@@ -146,8 +136,8 @@ def _check_start_pairs(op: str, where: str, a: Graph, b: Graph, max_arcs: int) -
 
 def _product(op: str, a, b, acceptor: bool, max_arcs: int):
     max_arcs = _check_budget(op, max_arcs)
-    la, single_a = _as_graphs(op, "a", a)
-    lb, single_b = _as_graphs(op, "b", b)
+    la, single_a = as_batch(a, op, "a")
+    lb, single_b = as_batch(b, op, "b")
     _check(op, "a", la, single_a, acceptor)
     _check(op, "b", lb, single_b, acceptor)
     if single_a and single_b:
@@ -183,19 +173,9 @@ def _one(
     arcs, nodes = _outputs(n, m)
     shift = np.array([0, 0, a.num_arcs, b.num_arcs, 0, 0, a.num_nodes, b.num_nodes])
     K.write(plan, shift, arcs, nodes)
-    return _graph(
-        a,
-        b,
-        a.weight,
-        a.start_weight,
-        a.final_weight,
-        b.weight,
-        b.start_weight,
-        b.final_weight,
-        arcs,
-        nodes,
-        acceptor,
-    )
+    energies_a = (a.weight, a.start_weight, a.final_weight)
+    energies_b = (b.weight, b.start_weight, b.final_weight)
+    return _graph(a, b, energies_a, energies_b, arcs, nodes, acceptor)
 
 
 def _operand(g: Graph) -> K.Operand:
@@ -232,37 +212,29 @@ def _outputs(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return np.empty((6, m), np.int32), np.empty((4, n), np.int32)
 
 
-def _graph(a, b, wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor: bool) -> Graph:
-    """The output graph: its energies are torch expressions of the inputs' through the maps."""
+def _graph(a, b, energies_a, energies_b, arcs, nodes, acceptor: bool) -> Graph:
+    """The output graph: its energies are torch expressions of the inputs' (arc, start, final)
+    energies through the maps."""
+    (wa, swa, fwa), (wb, swb, fwb) = energies_a, energies_b
     src, dst, ilabel, olabel, map_a, map_b = arcs
     start_a, start_b, final_a, final_b = nodes
-    weight = _gather(wa, map_a, 0.0)
-    other = _gather(wb, map_b, 0.0)
+    weight = gather(wa, map_a, 0.0)
+    other = gather(wb, map_b, 0.0)
     if weight.dtype == other.dtype:
         weight.add_(other)  # in place: one fewer fresh [M] tensor; index_select keeps no output
     else:
         weight = weight + other
-    return Graph._trusted(
-        start_a.shape[0],
-        src,
-        dst,
-        ilabel,
-        ilabel if acceptor else olabel,
-        weight,
-        _gather(swa, start_a, INF) + _gather(swb, start_b, INF),
-        _gather(fwa, final_a, INF) + _gather(fwb, final_b, INF),
-        a.isymbols,
-        b.osymbols,
+    return a._derive(
+        num_nodes=start_a.shape[0],
+        src=src,
+        dst=dst,
+        ilabel=ilabel,
+        olabel=ilabel if acceptor else olabel,
+        weight=weight,
+        start_weight=gather(swa, start_a, INF) + gather(swb, start_b, INF),
+        final_weight=gather(fwa, final_a, INF) + gather(fwb, final_b, INF),
+        osymbols=b.osymbols,
     )
-
-
-def _gather(values: torch.Tensor, index: np.ndarray, none: float) -> torch.Tensor:
-    """values[index], index len(values) giving `none` (0 for "no arc", +inf for "not a start /
-    final state"). This is gtn._internal.batch.gather / gather_node with the -1 of the maps resolved
-    to the padding slot by the kernel, so that torch's index_select applies: several times
-    faster than advanced indexing. Differentiable."""
-    padded = torch.cat([values, values.new_full((1,), none)])
-    return torch.index_select(padded, 0, torch.from_numpy(index))
 
 
 def _batch(
@@ -288,23 +260,23 @@ def _batch(
     noff, aoff = offsets(num_nodes), offsets(num_arcs)
     arcs, nodes = _outputs(int(noff[-1]), int(aoff[-1]))
     K.batch_write(pairs, pa, pb, noff, aoff, arcs, nodes)
-    whole = _graph(la[0], lb[0], wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor)
+    whole = _graph(la[0], lb[0], (wa, swa, fwa), (wb, swb, fwb), arcs, nodes, acceptor)
     out = []
     for k in range(size):
         u0, u1, e0, e1 = noff[k], noff[k + 1], aoff[k], aoff[k + 1]
         labels = whole.ilabel[e0:e1]
         out.append(
-            Graph._trusted(
-                u1 - u0,
-                whole.src[e0:e1],
-                whole.dst[e0:e1],
-                labels,
-                labels if acceptor else whole.olabel[e0:e1],
-                whole.weight[e0:e1],
-                whole.start_weight[u0:u1],
-                whole.final_weight[u0:u1],
-                la[pair_a[k]].isymbols,
-                lb[pair_b[k]].osymbols,
+            whole._derive(
+                num_nodes=u1 - u0,
+                src=whole.src[e0:e1],
+                dst=whole.dst[e0:e1],
+                ilabel=labels,
+                olabel=labels if acceptor else whole.olabel[e0:e1],
+                weight=whole.weight[e0:e1],
+                start_weight=whole.start_weight[u0:u1],
+                final_weight=whole.final_weight[u0:u1],
+                isymbols=la[pair_a[k]].isymbols,
+                osymbols=lb[pair_b[k]].osymbols,
             )
         )
     return out

@@ -16,6 +16,11 @@ infinite in the returned dtype: a sum of weights beyond its range (float32 3e38 
 one below it (float64 -1e308 - 1e308) is -inf, both for ``free_energy`` and ``min_energy``,
 with zero gradient. Cyclic graphs raise GraphError.
 
+Differentiability: each score is a ``torch.autograd.Function`` whose forward and backward are
+numba dynamic programs (the backward of the free energy is the forward-backward posterior).
+Use this mechanism for a new *score*; an operation that outputs a graph passes gradients
+through arc maps or a weight tape instead (see ``gtn._internal.arc_map``).
+
 >>> import gtn
 >>> g = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [0, 1], weight=[1.0, 2.0])
 >>> round(float(min_energy(g)), 4), round(float(free_energy(g)), 4)

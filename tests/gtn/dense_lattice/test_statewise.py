@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gtn.dense_lattice import ctc_graphs, hmm_graphs, intersect, linear_chain
+from gtn.dense_lattice import ctc_graphs, hmm_graphs, intersect_dense, linear_chain_graphs
 from gtn.dense_lattice.intersection import DenseLattice
 
 F64 = torch.float64
@@ -23,7 +23,7 @@ def _free_and_grads(graphs, em, lengths, general, beta=1.0):
     """Free energies and gradients wrt emissions and the graph weights (those that require
     grad), from a fresh lattice on the fast or the general path."""
     em = em.detach().clone().requires_grad_(True)
-    lat = intersect(graphs, em, lengths)
+    lat = intersect_dense(graphs, em, lengths)
     if general:
         _general(lat)
     else:
@@ -81,7 +81,9 @@ def test_crf_shared_graph_equals_general_path(dtype, rtol):
     gen = torch.Generator().manual_seed(2)
     B, T, K = 4, 7, 5
     trans, start, end = (torch.randn(*s, generator=gen, dtype=dtype) for s in ((K, K), (K,), (K,)))
-    graph = linear_chain(trans.requires_grad_(), start.requires_grad_(), end.requires_grad_())
+    graph = linear_chain_graphs(
+        trans.requires_grad_(), start.requires_grad_(), end.requires_grad_()
+    )
     em = torch.randn(B, T, K, generator=gen, dtype=dtype)
     _assert_same(graph, em, torch.tensor([7, 1, 4, 7]), rtol=rtol)
 
@@ -90,8 +92,8 @@ def test_label_posteriors_equal_general_path():
     gen = torch.Generator().manual_seed(3)
     em = -torch.randn(2, 8, 5, generator=gen, dtype=F64).log_softmax(-1)
     graphs = ctc_graphs(torch.tensor([[1, 2, 2], [3, 4, 0]]), torch.tensor([3, 2]), 0, F64)
-    fast = intersect(graphs, em, torch.tensor([8, 5])).label_posteriors()
-    general = _general(intersect(graphs, em, torch.tensor([8, 5]))).label_posteriors()
+    fast = intersect_dense(graphs, em, torch.tensor([8, 5])).label_posteriors()
+    general = _general(intersect_dense(graphs, em, torch.tensor([8, 5]))).label_posteriors()
     torch.testing.assert_close(fast, general, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(fast.sum(-1)[1, :5], torch.ones(5, dtype=F64))
 
@@ -100,4 +102,4 @@ def test_graph_with_mixed_labels_into_a_state_takes_the_general_path():
     import gtn
 
     g = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [0, 1], start=[0], final=[1])
-    assert not intersect(g, torch.zeros(1, 1, 2)).structure.state_labelled
+    assert not intersect_dense(g, torch.zeros(1, 1, 2)).structure.state_labelled
