@@ -5,8 +5,9 @@ in a fresh process with the cache the first run filled (warm).
     .venv/bin/python bench/cold_start.py ctc compose  # some cases
     .venv/bin/python bench/cold_start.py --cold-only
 
-Prints wall time and the child's CPU time (user + system, from ``getrusage(RUSAGE_CHILDREN)``).
-On a shared machine the CPU time is the honest number: wall time grows with other people's load.
+Prints wall time, the child's CPU time (user + system, from ``getrusage(RUSAGE_CHILDREN)``) and
+the 1-minute load average when the case started. On a shared machine the CPU time is the honest
+number: wall time grows with other people's load.
 Compilation is single-threaded, so on an idle machine wall ≈ CPU for cold runs. The target of
 issue 16 is every case ≤ 10 s cold and the README tour ≤ 30 s cold on 2 cores.
 """
@@ -166,12 +167,14 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
     env_extra = dict(kv.split("=", 1) for kv in args.env)
 
-    print(f"{'case':8s} {'cold wall':>10s} {'cold cpu':>9s} {'warm wall':>10s} {'warm cpu':>9s}")
+    heads = ("load", "cold wall", "cold cpu", "warm wall", "warm cpu")
+    print(f"{'case':8s} " + " ".join(f"{h:>{len(h) + 1}s}" for h in heads))
     with tempfile.TemporaryDirectory(prefix="ebgtn-cold-") as tmp:
         for name in names:
             cache = str(Path(tmp) / name)  # empty: a new folder for each case
+            load = os.getloadavg()[0]
             cw, cc = run_case(CASES[name], cache, env_extra, args.profile)
-            line = f"{name:8s} {cw:9.1f}s {cc:8.1f}s"
+            line = f"{name:8s} {load:5.1f} {cw:9.1f}s {cc:8.1f}s"
             if not args.cold_only:
                 ww, wc = run_case(CASES[name], cache, env_extra)
                 line += f" {ww:9.1f}s {wc:8.1f}s"

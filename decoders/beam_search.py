@@ -26,10 +26,10 @@ import torch
 import gtn
 from gtn.utils import renamed_keywords
 
-from ._beam_kernels import beam_search
+from ._beam_kernels import DecodingGraph, Options, beam_search
 from .lattice import Lattice, build_lattice
-from .outputs import distinct_outputs
-from .posteriors import free_energy_value, output_posterior
+from .outputs import distinct_outputs, lattice_free_energy
+from .posteriors import output_posterior
 from .result import NO_PATH, DecodeResult, Hypothesis, hypothesis
 from .search_layout import SearchGraph, search_graph
 
@@ -93,11 +93,8 @@ def decode(
     sg = search_graph(graph)
     e = check_emissions(emissions, sg)
     record = bool(confidence or num_hypotheses > 0 or lattice)
-    out = beam_search(
-        e, sg.emit_ptr, sg.emit_dst, sg.emit_label, sg.emit_arc, sg.emit_weight,
-        sg.eps_ptr, sg.eps_dst, sg.eps_arc, sg.eps_weight, sg.eps_rank, sg.rank_state,
-        sg.start_weight, sg.final_weight, float(beam), int(min(max_active, 2**62)), record,
-    )  # fmt: skip
+    arrays = DecodingGraph(*(getattr(sg, name) for name in DecodingGraph._fields))
+    out = beam_search(e, arrays, Options(float(beam), int(min(max_active, 2**62)), record))
     (
         tok_state,
         _,
@@ -157,7 +154,7 @@ def _posteriors(
     """(best with its posterior, n-best list with theirs) from the pruned lattice."""
     if lat is None or not (confidence or nbest):
         return best, []
-    total = free_energy_value(lat.graph, beta)
+    total = lattice_free_energy(lat.graph, beta)
     if confidence:
         p = output_posterior(lat.graph, best.output, beta, total=total, energy=best.energy)
         best = best._replace(posterior=p)

@@ -59,13 +59,13 @@ def lattice_times(graph: gtn.Graph) -> np.ndarray:
     is_start = torch.isfinite(graph.start_weight.detach()).numpy()
     times, bad, cycle = K.state_times(
         graph.num_nodes,
-        graph.src.astype(np.int64),
-        graph.dst.astype(np.int64),
-        graph.ilabel.astype(np.int64),
+        np.ascontiguousarray(graph.src),  # as stored: the same compilation as other kernels'
+        np.ascontiguousarray(graph.dst),
+        np.ascontiguousarray(graph.ilabel),
         is_start,
     )
     if cycle >= 0:
-        raise gtn.GraphError(f"lattice is cyclic (state {cycle} is on or after a cycle)")
+        raise gtn.GraphError(f"lattice is cyclic (state {cycle} is on a cycle)")
     if bad >= 0:
         raise gtn.GraphError(
             f"lattice state {bad} is reached after different numbers of frames; "

@@ -165,43 +165,51 @@ def _one(
     """One product: plan, then write into numpy arrays of the exact size."""
     _check_symbols(op, a, b)
     _check_start_pairs(op, where, a, b, max_arcs)
-    a_start, b_start = _finite(a.start_weight), _finite(b.start_weight)
-    plan, n, m = K.plan(
-        a.num_nodes,
-        a.src,
-        a.dst,
-        a.ilabel,
-        a.olabel,
-        a_start,
-        _finite(a.final_weight),
-        b.num_nodes,
-        b.src,
-        b.dst,
-        b.ilabel,
-        b.olabel,
-        b_start,
-        _finite(b.final_weight),
-        _DENSE_LIMIT,
-        max_arcs,
-    )
+    plan, n, m = K.plan(_operand(a), _operand(b), _DENSE_LIMIT, max_arcs)
     if n == K.UNSETTLED:  # trimming needs a search over reversed arcs (compiled when needed)
         plan, n, m = K.settle(plan)
     if n < 0:
         raise _over_budget(op, where, m, max_arcs)
-    arcs, nodes = _outputs(n, m, acceptor)
+    arcs, nodes = _outputs(n, m)
     shift = np.array([0, 0, a.num_arcs, b.num_arcs, 0, 0, a.num_nodes, b.num_nodes])
-    K.write(plan, a_start, b_start, shift, *arcs, *nodes)
+    K.write(plan, shift, arcs, nodes)
     energies_a = (a.weight, a.start_weight, a.final_weight)
     energies_b = (b.weight, b.start_weight, b.final_weight)
     return _graph(a, b, energies_a, energies_b, arcs, nodes, acceptor)
 
 
-def _outputs(n: int, m: int, acceptor: bool):
-    """Empty int32 (src, dst, ilabel, olabel, map_a, map_b) [m] and (start_a, start_b, final_a,
-    final_b) [n]; allocated here so that large arrays get numpy's huge-page advice (first
-    touches of fresh memory cost more than the kernel's own work on big products)."""
-    arcs = tuple(np.empty(0 if acceptor and k == 3 else m, np.int32) for k in range(6))
-    return arcs, tuple(np.empty(n, np.int32) for _ in range(4))
+def _operand(g: Graph) -> K.Operand:
+    return K.Operand(
+        g.num_nodes,
+        g.src,
+        g.dst,
+        g.ilabel,
+        g.olabel,
+        _finite(g.start_weight),
+        _finite(g.final_weight),
+    )
+
+
+def _packed(graphs: list[Graph], start_weight, final_weight) -> K.PackedOperands:
+    p = pack(graphs)
+    return K.PackedOperands(
+        p.node_offsets,
+        p.arc_offsets,
+        p.src,
+        p.dst,
+        p.ilabel,
+        p.olabel,
+        _finite(start_weight),
+        _finite(final_weight),
+    )
+
+
+def _outputs(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Empty int32 blocks: arcs [6, m] (rows src, dst, ilabel, olabel, map_a, map_b) and nodes
+    [4, n] (rows start_a, start_b, final_a, final_b); allocated here so that large arrays get
+    numpy's huge-page advice (first touches of fresh memory cost more than the kernel's own
+    work on big products)."""
+    return np.empty((6, m), np.int32), np.empty((4, n), np.int32)
 
 
 def _graph(a, b, energies_a, energies_b, arcs, nodes, acceptor: bool) -> Graph:
@@ -236,43 +244,22 @@ def _batch(
     advance, so it runs twice: once to count, once to write at known offsets. Doing the work
     twice in parallel beats once sequentially whenever more than two threads are available,
     and single graphs (the latency path) skip it."""
-    pa, pb = pack(la), pack(lb)
     wa, swa, fwa = cat_weights(la)
     wb, swb, fwb = cat_weights(lb)
-    inputs = (
-        pair_a,
-        pair_b,
-        pa.node_offsets,
-        pa.arc_offsets,
-        pa.src,
-        pa.dst,
-        pa.ilabel,
-        pa.olabel,
-        _finite(swa),
-        _finite(fwa),
-        pb.node_offsets,
-        pb.arc_offsets,
-        pb.src,
-        pb.dst,
-        pb.ilabel,
-        pb.olabel,
-        _finite(swb),
-        _finite(fwb),
-        _DENSE_LIMIT,
-        max_arcs,
-    )
+    pa, pb = _packed(la, swa, fwa), _packed(lb, swb, fwb)
+    pairs = K.Pairs(pair_a, pair_b, _DENSE_LIMIT, max_arcs)
     size = pair_a.shape[0]
     num_nodes, num_arcs = np.empty(size, np.int64), np.empty(size, np.int64)
     sync_threads()
-    K.batch_sizes(*inputs, num_nodes, num_arcs)
+    K.batch_sizes(pairs, pa, pb, num_nodes, num_arcs)
     over = np.flatnonzero(num_nodes < 0)
     if over.size:
         k = int(over[0])
         where = f"a[{pair_a[k]}] and b[{pair_b[k]}]"
         raise _over_budget(op, where, int(num_arcs[k]), max_arcs)
     noff, aoff = offsets(num_nodes), offsets(num_arcs)
-    arcs, nodes = _outputs(int(noff[-1]), int(aoff[-1]), acceptor)
-    K.batch_write(*inputs, noff, aoff, *arcs, *nodes)
+    arcs, nodes = _outputs(int(noff[-1]), int(aoff[-1]))
+    K.batch_write(pairs, pa, pb, noff, aoff, arcs, nodes)
     whole = _graph(la[0], lb[0], (wa, swa, fwa), (wb, swb, fwb), arcs, nodes, acceptor)
     out = []
     for k in range(size):

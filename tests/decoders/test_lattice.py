@@ -128,3 +128,41 @@ def test_rescoring_at_scale_zero_keeps_the_lattice_energies():
     rescored = decoders.decode_lattice(decoders.rescore(r.lattice, lm, 0.0))
     assert rescored.energy == pytest.approx(r.energy, abs=1e-6)
     assert rescored.output == r.output
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_distinct_outputs_equal_composition_with_complement_sets(seed):
+    """The pair search (lattice x trie of found outputs) finds what composing with
+    gtn.complement_set and taking the best path finds, energy for energy."""
+    from decoders.outputs import distinct_outputs
+
+    g, emissions = _small(seed)
+    r = decoders.decode(emissions, g, beam=math.inf, lattice=True, confidence=False)
+    if not r.found:
+        return
+    lat = r.lattice.graph
+    got = distinct_outputs(lat, 5)
+    alphabet = np.unique(lat.olabel[lat.olabel != gtn.EPSILON]).astype(np.int64)
+    want: list = []
+    while len(want) < 5:
+        rest = lat if not want else gtn.compose(lat, gtn.complement_set(want, alphabet))
+        energy = float(gtn.min_energy(rest)) if rest.num_nodes else math.inf
+        if energy == math.inf:
+            break
+        arcs = gtn.best_path_arcs(rest)
+        labels = rest.olabel[arcs]
+        want.append(tuple(int(x) for x in labels[labels != gtn.EPSILON]))
+        assert got[len(want) - 1][1] == pytest.approx(energy, abs=1e-9)
+    assert len(got) == len(want)
+    assert len({out for out, _ in got}) == len(got)
+    for out, energy in got:  # outputs of equal energy may come in another order
+        best = gtn.min_energy(gtn.compose(lat, gtn.linear(list(out))))
+        assert float(best) == pytest.approx(energy, abs=1e-9)
+
+
+def test_distinct_outputs_refuse_a_cyclic_graph():
+    from decoders.outputs import distinct_outputs
+
+    g = gtn.Graph.from_arrays(2, [0, 1], [1, 0], [0, 1], [3, 4], start=[0], final=[1])
+    with pytest.raises(gtn.GraphError, match="acyclic.*state [01] is on a cycle"):
+        distinct_outputs(g, 2)

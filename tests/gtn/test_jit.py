@@ -71,12 +71,11 @@ def test_serial_and_parallel_compilations_have_their_own_cache_entries():
 def test_serial_and_parallel_compilations_agree():
     graphs = [random_dag(seed=s) for s in range(4)]
     plan = make_plan(graphs, "test")
-    w, sw, fw = _sorted_weights(plan, *cat_weights(graphs))
+    weights = _sorted_weights(plan, *cat_weights(graphs))
     out = []
     for kernel in (_scoring_kernels.log_forward.serial, _scoring_kernels.log_forward.parallel):
         alpha, free = np.empty(plan.node_off[-1]), np.empty(plan.num_graphs)
-        args = (plan.node_off, plan.arc_off, plan.node_order, plan.out_ptr, plan.one_dst)
-        kernel(1.0, *args, plan.dst, w, sw, fw, alpha, free)
+        kernel(1.0, plan, weights, alpha, free)
         out.append((alpha, free))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1], out[1][1])
