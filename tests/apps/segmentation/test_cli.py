@@ -56,3 +56,23 @@ def test_unknown_inference_method_is_reported(tmp_path, capsys):
     args = ["segment", "clean", str(image), "--model", str(tmp_path / "m.pt"), "--method", "bp"]
     assert main(args) == 2
     assert "unknown inference method 'bp'" in capsys.readouterr().err
+
+
+def test_clean_writes_the_label_map_as_png_too(tmp_path):
+    _tiny_model(tmp_path / "m.pt")
+    image = tmp_path / "in.png"
+    Image.fromarray((np.random.default_rng(1).random((10, 9)) * 255).astype(np.uint8)).save(image)
+    model = ["--model", str(tmp_path / "m.pt"), "--method", "icm"]
+    assert main(["segment", "clean", str(image), *model, "--labels", str(tmp_path / "a.npy")]) == 0
+    assert main(["segment", "clean", str(image), *model, "--labels", str(tmp_path / "a.png")]) == 0
+    png = np.asarray(Image.open(tmp_path / "a.png"))
+    assert png.shape == (10, 9) and (png == np.load(tmp_path / "a.npy")).all()
+
+
+def test_evaluate_writes_its_report_into_a_new_folder(tmp_path):
+    _tiny_model(tmp_path / "m.pt")
+    out = tmp_path / "new" / "folder"
+    args = ["segment", "evaluate", str(tmp_path / "m.pt"), "--cache-dir", str(tmp_path)]
+    args += ["--validation-images", "1", "--test-images", "1", "--methods", "icm", "--quiet"]
+    assert main(args + ["--out", str(out)]) == 0
+    assert (out / "horse_results.md").read_text().startswith("## horse")
