@@ -27,7 +27,7 @@ from .losses import (
 )
 from .model import EnergyModel, StructuredLoss
 from .terms import EnergyTerms
-from .trainer import Trainer
+from .trainer import Trainer, TrainingOptions
 from .variables import Variable
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "Potts",
     "StructuredLoss",
     "Trainer",
+    "TrainingOptions",
     "Unary",
     "UnaryTable",
     "Variable",
