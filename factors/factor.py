@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .terms import size_of
+
 Scopes = torch.Tensor | Sequence[Sequence[int]] | Sequence[int]
 
 
@@ -37,16 +39,18 @@ class Factor(nn.Module):
         self.register_buffer("scopes", _as_scopes(scopes, arity), persistent=False)
         self.num_labels = int(num_labels)
 
-    @property
-    def arity(self) -> int:
-        return int(self.scopes.shape[1])
-
-    @property
-    def num_cliques(self) -> int:
-        return int(self.scopes.shape[0])
+    arity = size_of("scopes", 1, "r, the number of variables of each clique")
+    num_cliques = size_of("scopes", 0, "M, the number of cliques")
 
     def forward(self, x) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _hold(self, name: str, value: torch.Tensor, learnable: bool) -> None:
+        """Keep ``value`` as a parameter ``name``, or as a buffer when it is fixed."""
+        if learnable:
+            setattr(self, name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
 
     def table(self, x) -> torch.Tensor:
         """``forward(x)`` checked to be [B|1, M|1, K, ..., K]."""
@@ -123,10 +127,7 @@ class Pairwise(Factor):
                 f"pairwise table must be [{k}, {k}] or [{self.num_cliques}, {k}, {k}], "
                 f"got {list(t.shape)}"
             )
-        if learnable:
-            self.weight = nn.Parameter(t)
-        else:
-            self.register_buffer("weight", t)
+        self._hold("weight", t, learnable)
 
     def forward(self, x) -> torch.Tensor:
         return self.weight[None] if self.weight.dim() == 3 else self.weight[None, None]
@@ -142,11 +143,7 @@ class Potts(Factor):
         self, scopes: Scopes, num_labels: int, strength: float = 1.0, learnable: bool = True
     ):
         super().__init__(scopes, num_labels, arity=2)
-        s = torch.tensor(float(strength))
-        if learnable:
-            self.strength = nn.Parameter(s)
-        else:
-            self.register_buffer("strength", s)
+        self._hold("strength", torch.tensor(float(strength)), learnable)
         k = self.num_labels
         self.register_buffer("disagree", 1.0 - torch.eye(k), persistent=False)
 
@@ -172,10 +169,7 @@ class Patch(Factor):
         t = torch.zeros((k,) * r) if table is None else torch.as_tensor(table).clone()
         if t.shape != (k,) * r:
             raise ValueError(f"patch table must be {[k] * r}, got {list(t.shape)}")
-        if learnable:
-            self.weight = nn.Parameter(t)
-        else:
-            self.register_buffer("weight", t)
+        self._hold("weight", t, learnable)
 
     def forward(self, x) -> torch.Tensor:
         return self.weight[None, None]

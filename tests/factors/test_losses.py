@@ -125,13 +125,16 @@ def test_pseudo_likelihood_is_the_sum_of_brute_force_conditional_log_likelihoods
     torch.testing.assert_close(got, expected)
 
 
-def test_pseudo_likelihood_needs_a_factor_graph():
+@pytest.mark.parametrize(
+    "name, method", [("pseudo_likelihood", "terms"), ("marginal", "marginals")]
+)
+def test_a_loss_names_the_method_the_model_lacks(name, method):
     class Opaque:
         def energy(self, x, y):
             return torch.zeros(len(y))
 
-    with pytest.raises(TypeError, match="pseudo_likelihood needs a model with terms"):
-        StructuredLoss("pseudo_likelihood")(Opaque(), None, torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match=f"{name} needs a model with {method}"):
+        StructuredLoss(name)(Opaque(), None, torch.zeros(2, 3, dtype=torch.long))
 
 
 def test_marginal_loss_is_the_sum_of_brute_force_marginal_log_likelihoods():
@@ -142,15 +145,6 @@ def test_marginal_loss_is_the_sum_of_brute_force_marginal_log_likelihoods():
     expected = -q.gather(-1, y[..., None]).squeeze(-1).log().sum(-1)
     got = StructuredLoss("marginal").per_example(g, None, y)
     torch.testing.assert_close(got, expected)
-
-
-def test_marginal_loss_needs_a_model_with_marginals():
-    class Opaque:
-        def energy(self, x, y):
-            return torch.zeros(len(y))
-
-    with pytest.raises(TypeError, match="marginal needs a model with marginals"):
-        StructuredLoss("marginal")(Opaque(), None, torch.zeros(2, 3, dtype=torch.long))
 
 
 def test_per_variable_divides_each_example_by_its_number_of_variables():
