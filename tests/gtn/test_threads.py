@@ -33,6 +33,18 @@ def run(code: str, **env: str) -> str:
     return done.stdout.strip()
 
 
+def run_without_wait_policy(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter whose environment does not set OMP_WAIT_POLICY."""
+    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**environ, "PYTHONPATH": str(ROOT)},
+        timeout=600,
+    )
+
+
 def test_torch_set_num_threads_before_import_survives_the_first_kernels():
     code = "import torch, numba\ntorch.set_num_threads(1)\n" + KERNELS
     code += "print(torch.get_num_threads(), numba.get_num_threads())"
@@ -65,26 +77,12 @@ sys.meta_path.insert(0, Watch())
 @pytest.mark.parametrize("package", ["gtn", "factors", "decoders", "apps.cli"])
 def test_importing_a_package_first_makes_torch_threads_sleep_when_idle(package):
     code = WATCH_TORCH + f"import {package}\nprint(seen)"
-    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**environ, "PYTHONPATH": str(ROOT)},
-        timeout=600,
-    )
+    done = run_without_wait_policy(code)
     assert done.stdout.strip() == "PASSIVE", done.stderr
 
 
 def test_numba_pool_sleeps_when_idle_unless_the_user_said_otherwise():
     code = "import os, gtn\nprint(os.environ['OMP_WAIT_POLICY'])"
-    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**environ, "PYTHONPATH": str(ROOT)},
-        timeout=600,
-    )
+    done = run_without_wait_policy(code)
     assert done.stdout.strip() == "PASSIVE", done.stderr
     assert run(code, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
