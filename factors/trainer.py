@@ -184,9 +184,6 @@ class Trainer:
         options: TrainingOptions | None = None,
         **keywords: Any,
     ):
-        unknown = sorted(set(keywords) - set(TrainingOptions.__dataclass_fields__))
-        if unknown:
-            raise TypeError(f"Trainer got unknown options {unknown}; see factors.TrainingOptions")
         self.options = replace(options or TrainingOptions(), **keywords)
         self.model, self.loss, self.optimizer = model, loss, optimizer
         path = self.options.checkpoint
