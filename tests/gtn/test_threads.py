@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fresh_interpreter import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,9 +27,7 @@ gtn.ctc_loss(emissions, torch.tensor([[1, 2]] * 4), [6] * 4, [2] * 4)
 def run(code: str, **env: str) -> str:
     """stdout of ``code`` in a fresh interpreter; numba's pool has 2 threads on any machine."""
     environ = {**os.environ, "NUMBA_NUM_THREADS": "2", "PYTHONPATH": str(ROOT), **env}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=600
-    )
+    done = run_python(code, 600, env=environ)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -36,13 +35,7 @@ def run(code: str, **env: str) -> str:
 def run_without_wait_policy(code: str) -> subprocess.CompletedProcess:
     """``code`` in a fresh interpreter whose environment does not set OMP_WAIT_POLICY."""
     environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**environ, "PYTHONPATH": str(ROOT)},
-        timeout=600,
-    )
+    return run_python(code, 600, env={**environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_torch_set_num_threads_before_import_survives_the_first_kernels():
