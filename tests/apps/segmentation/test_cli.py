@@ -1,6 +1,7 @@
 """``ebgtn segment``: generate, clean and clear failures (training runs are in test_training)."""
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -8,6 +9,15 @@ from apps.cli import main
 from apps.segmentation import Segmenter
 from apps.segmentation.cleanup import CleanupModel
 from apps.segmentation.labeller import Labeller
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """``--threads`` sets torch's thread count for the whole process: restore it after each
+    test, so that later tests run as they would alone."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_generate_caches_and_describes_the_sets(tmp_path, capsys):
