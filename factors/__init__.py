@@ -16,6 +16,7 @@ from .losses import (
     hinge_loss,
     log_loss,
     lvq2_loss,
+    marginal_loss,
     mce_loss,
     mee_loss,
     nll_loss,
@@ -26,7 +27,7 @@ from .losses import (
 )
 from .model import EnergyModel, StructuredLoss
 from .terms import EnergyTerms
-from .trainer import Trainer
+from .trainer import Trainer, TrainingOptions
 from .variables import Variable
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Potts",
     "StructuredLoss",
     "Trainer",
+    "TrainingOptions",
     "Unary",
     "UnaryTable",
     "Variable",
@@ -51,6 +53,7 @@ __all__ = [
     "hinge_loss",
     "log_loss",
     "lvq2_loss",
+    "marginal_loss",
     "mce_loss",
     "mee_loss",
     "nll_loss",

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .terms import size_of
+
 Scopes = torch.Tensor | Sequence[Sequence[int]] | Sequence[int]
 
 
@@ -37,16 +39,18 @@ class Factor(nn.Module):
         self.register_buffer("scopes", _as_scopes(scopes, arity), persistent=False)
         self.num_labels = int(num_labels)
 
-    @property
-    def arity(self) -> int:
-        return int(self.scopes.shape[1])
-
-    @property
-    def num_cliques(self) -> int:
-        return int(self.scopes.shape[0])
+    arity = size_of("scopes", 1, "r, the number of variables of each clique")
+    num_cliques = size_of("scopes", 0, "M, the number of cliques")
 
     def forward(self, x) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _hold(self, name: str, value: torch.Tensor, learnable: bool) -> None:
+        """Keep ``value`` as a parameter ``name``, or as a buffer when it is fixed."""
+        if learnable:
+            setattr(self, name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
 
     def table(self, x) -> torch.Tensor:
         """``forward(x)`` checked to be [B|1, M|1, K, ..., K]."""
@@ -101,12 +105,12 @@ class UnaryTable(Factor):
         return self.weight[None]
 
 
-class Pairwise(Factor):
-    """A full pairwise table E(y_i, y_j): [K, K] tied across its M cliques (i, j), or
-    [M, K, K] with one table per clique.
+class TableFactor(Factor):
+    """A factor whose energies are one table ``weight`` (zeros when ``table`` is None):
+    learned (a parameter), or fixed (a buffer) with ``learnable=False``. A subclass names its
+    ``kind`` and the table shapes it accepts (the first is the default)."""
 
-    ``learnable=False`` keeps the table fixed (a buffer, not a parameter).
-    """
+    kind = "table"
 
     def __init__(
         self,
@@ -114,19 +118,35 @@ class Pairwise(Factor):
         num_labels: int,
         table: torch.Tensor | None = None,
         learnable: bool = True,
+        arity: int | None = None,
     ):
-        super().__init__(scopes, num_labels, arity=2)
+        super().__init__(scopes, num_labels, arity)
+        shapes = self.table_shapes()
+        t = torch.zeros(shapes[0]) if table is None else torch.as_tensor(table).clone()
+        if tuple(t.shape) not in shapes:
+            allowed = " or ".join(str(list(shape)) for shape in shapes)
+            raise ValueError(f"{self.kind} table must be {allowed}, got {list(t.shape)}")
+        self._hold("weight", t, learnable)
+
+    def table_shapes(self) -> list[tuple[int, ...]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Pairwise(TableFactor):
+    """A full pairwise table E(y_i, y_j): [K, K] tied across its M cliques (i, j), or
+    [M, K, K] with one table per clique.
+
+    ``learnable=False`` keeps the table fixed (a buffer, not a parameter).
+    """
+
+    kind = "pairwise"
+
+    def __init__(self, scopes: Scopes, num_labels: int, table=None, learnable: bool = True):
+        super().__init__(scopes, num_labels, table, learnable, arity=2)
+
+    def table_shapes(self) -> list[tuple[int, ...]]:
         k = self.num_labels
-        t = torch.zeros(k, k) if table is None else torch.as_tensor(table).clone()
-        if t.shape not in ((k, k), (self.num_cliques, k, k)):
-            raise ValueError(
-                f"pairwise table must be [{k}, {k}] or [{self.num_cliques}, {k}, {k}], "
-                f"got {list(t.shape)}"
-            )
-        if learnable:
-            self.weight = nn.Parameter(t)
-        else:
-            self.register_buffer("weight", t)
+        return [(k, k), (self.num_cliques, k, k)]
 
     def forward(self, x) -> torch.Tensor:
         return self.weight[None] if self.weight.dim() == 3 else self.weight[None, None]
@@ -142,11 +162,7 @@ class Potts(Factor):
         self, scopes: Scopes, num_labels: int, strength: float = 1.0, learnable: bool = True
     ):
         super().__init__(scopes, num_labels, arity=2)
-        s = torch.tensor(float(strength))
-        if learnable:
-            self.strength = nn.Parameter(s)
-        else:
-            self.register_buffer("strength", s)
+        self._hold("strength", torch.tensor(float(strength)), learnable)
         k = self.num_labels
         self.register_buffer("disagree", 1.0 - torch.eye(k), persistent=False)
 
@@ -154,28 +170,16 @@ class Potts(Factor):
         return (self.strength * self.disagree.to(self.strength.dtype))[None, None]
 
 
-class Patch(Factor):
+class Patch(TableFactor):
     """A higher-order factor over small cliques, e.g. 2×2 patches of a grid: a learnable table
     [K, K, K, K] of "interaction energies", tied across cliques. Scopes list the variables in
     a fixed order (top-left, top-right, bottom-left, bottom-right for grid patches).
     """
 
-    def __init__(
-        self,
-        scopes: Scopes,
-        num_labels: int,
-        table: torch.Tensor | None = None,
-        learnable: bool = True,
-    ):
-        super().__init__(scopes, num_labels)
-        k, r = self.num_labels, self.arity
-        t = torch.zeros((k,) * r) if table is None else torch.as_tensor(table).clone()
-        if t.shape != (k,) * r:
-            raise ValueError(f"patch table must be {[k] * r}, got {list(t.shape)}")
-        if learnable:
-            self.weight = nn.Parameter(t)
-        else:
-            self.register_buffer("weight", t)
+    kind = "patch"
+
+    def table_shapes(self) -> list[tuple[int, ...]]:
+        return [(self.num_labels,) * self.arity]
 
     def forward(self, x) -> torch.Tensor:
         return self.weight[None, None]

@@ -194,6 +194,11 @@ class FactorGraph(nn.Module):
                 cliques.append((f.scopes, t))
         return EnergyTerms(unary, cliques, self.variable_coloring())
 
+    def prepare(self, x, y: torch.Tensor) -> EnergyTerms:
+        """The terms of x for a batch of answers y, so that a loss evaluates the factors (and
+        the networks inside them) once per step (see :class:`~factors.EnergyModel`)."""
+        return self.terms(x, self.flatten(y).shape[0])
+
     def _given_terms(self, terms: EnergyTerms, batch_size: int | None) -> EnergyTerms:
         shape = (terms.num_variables, terms.num_labels)
         if shape != (self.num_variables, self.num_labels):

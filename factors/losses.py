@@ -6,6 +6,7 @@ Notation (LeCun et al. 2006, "A tutorial on energy-based learning"):
   E_min  min_Y E, the energy of the best answer        [B]
   F    free energy -(1/β) log Σ_Y exp(-β E_Y)           [B]
   E_i(k)  conditional energies: E with y_i = k, the other variables at the truth  [B, n, K]
+  q_i(k)  marginals: P(y_i = k | x), exact or from approximate inference (mean field)  [B, n, K]
 
 Each function returns per-example losses [B]; average them for a batch. Good losses pull E_C
 down and push E_I (or F) up; the energy loss only pulls down, and collapses on flexible models.
@@ -87,6 +88,16 @@ def pseudo_likelihood_loss(
     return (conditional.gather(-1, y[..., None]).squeeze(-1) + lse).sum(-1)
 
 
+def marginal_loss(marginals: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Σ_i -log q_i(y_i): the negative log-likelihood of the truth under the marginals.
+
+    marginals: q [B, n, K] (rows sum to 1), y [B, n]. With approximate marginals (mean-field
+    beliefs after a fixed number of sweeps, differentiable) it trains the model together with
+    the truncated inference that computes them (Domke 2013) and needs no argmin. q is floored
+    at 1e-12 so that a label the beliefs rule out costs a finite amount."""
+    return -marginals.gather(-1, y[..., None]).squeeze(-1).clamp_min(1e-12).log().sum(-1)
+
+
 NEEDS = {
     "energy": (),
     "perceptron": ("e_min",),
@@ -99,5 +110,6 @@ NEEDS = {
     "nll": ("free_energy",),
     "mee": ("free_energy",),
     "pseudo_likelihood": ("conditional",),
+    "marginal": ("marginals",),
 }
 """What each loss needs besides E_C."""

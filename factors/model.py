@@ -12,7 +12,6 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from . import losses
-from .graph import FactorGraph
 
 
 @runtime_checkable
@@ -24,6 +23,13 @@ class EnergyModel(Protocol):
     * ``infer(x)`` -> the lowest-energy answers (a tensor, or a result with ``.assignment``).
     * ``most_offending(x, y, cost)`` -> the lowest-energy answers different from y,
       cost-augmented (argmin E(x, y') - Δ(y, y')) when ``cost`` is given.
+
+    Two optional methods serve particular losses and models:
+
+    * ``marginals(x)`` -> [B, ..., K] beliefs P(y_i = k | x), for the marginal loss;
+    * ``prepare(x, y)`` evaluates the model's networks once per batch; the loss then passes
+      what it returns to the methods above in place of x (a :class:`~factors.FactorGraph`
+      returns its :class:`~factors.EnergyTerms`).
     """
 
     def energy(self, x: Any, y: Any) -> torch.Tensor: ...
@@ -54,12 +60,17 @@ class StructuredLoss:
 
     Args:
         name: "energy", "perceptron", "hinge", "log", "lvq2", "mce", "square_square",
-            "square_exponential", "nll", "mee" or "pseudo_likelihood" (for models with
-            ``terms(x)``, such as :class:`~factors.FactorGraph`).
+            "square_exponential", "nll", "mee", "pseudo_likelihood" (for models with
+            ``terms(x)``, such as :class:`~factors.FactorGraph`) or "marginal" (for models
+            with ``marginals(x)``).
         margin, beta, gamma, delta: the losses' constants.
         cost: None, "hamming" or a callable (y) -> [B, n, K] table; with a cost, E_I is the
             cost-augmented energy E(ŷ) - Δ(y, ŷ) of ŷ = model.most_offending(x, y, cost), so
             the hinge with margin 0 is the max-margin Markov network loss.
+        inference: keyword options for ``model.infer`` and ``model.most_offending`` (e.g.
+            ``{"method": "icm", "max_sweeps": 6}``: an approximate answer on a loopy graph).
+        per_variable: divide each example's loss by its number of variables (the elements
+            of its y), so that examples of different sizes (images) weigh alike.
 
     >>> StructuredLoss("hinge", margin=1.0).name
     'hinge'
@@ -73,32 +84,31 @@ class StructuredLoss:
         gamma: float = 1.0,
         delta: float = 1.0,
         cost: Any = None,
+        inference: dict | None = None,
+        per_variable: bool = False,
     ):
         if name not in losses.NEEDS:
             raise ValueError(f"unknown loss {name!r}; choose from {', '.join(losses.NEEDS)}")
         self.name, self.margin, self.beta, self.gamma, self.delta = name, margin, beta, gamma, delta
-        self.cost = cost
+        self.cost, self.inference, self.per_variable = cost, dict(inference or {}), per_variable
 
     def terms(self, model: EnergyModel, x: Any, y: Any) -> dict[str, torch.Tensor]:
-        """E_C and whatever else this loss needs (E_I, E_min or F [B]; conditional energies
-        [B, n, K]). A factor graph's factors (and their networks) are evaluated once."""
-        if isinstance(model, FactorGraph):
-            x = model.terms(x, model.flatten(y).shape[0])
+        """E_C and whatever else this loss needs (E_I, E_min or F [B]; conditional energies or
+        marginals [B, n, K]). The model's networks are evaluated once (``prepare``)."""
+        if hasattr(model, "prepare"):
+            x = model.prepare(x, y)
         out = {"e_correct": model.energy(x, y)}
         needs = losses.NEEDS[self.name]
         if "conditional" in needs:
-            if not hasattr(model, "terms"):
-                raise TypeError(
-                    f"pseudo_likelihood needs a model with terms(x) (a FactorGraph); "
-                    f"{type(model).__name__} has none"
-                )
-            flat = y.reshape(y.shape[0], -1)
-            out["conditional"] = model.terms(x).conditional(flat)
+            out["conditional"] = _require(model, "terms", self.name)(x).conditional(_flat(y))
+        if "marginals" in needs:
+            q = _require(model, "marginals", self.name)(x)
+            out["marginals"] = q.reshape(q.shape[0], -1, q.shape[-1])
         if "e_min" in needs:
-            out["e_min"] = model.energy(x, answer(model.infer(x)))
+            out["e_min"] = model.energy(x, answer(model.infer(x, **self.inference)))
         if "e_incorrect" in needs:
             cost = self.cost(y) if callable(self.cost) else self.cost
-            y_hat = answer(model.most_offending(x, y, cost))
+            y_hat = answer(model.most_offending(x, y, cost, **self.inference))
             out["e_incorrect"] = model.energy(x, y_hat) - cost_of(cost, y, y_hat).to(
                 out["e_correct"].dtype
             )
@@ -107,7 +117,11 @@ class StructuredLoss:
         return out
 
     def per_example(self, model: EnergyModel, x: Any, y: Any) -> torch.Tensor:
-        t = self.terms(model, x, y)
+        """The loss of each example [B] (per variable with ``per_variable``)."""
+        value = self._formula(self.terms(model, x, y), y)
+        return value / _flat(y).shape[1] if self.per_variable else value
+
+    def _formula(self, t: dict[str, torch.Tensor], y: Any) -> torch.Tensor:
         ec = t["e_correct"]
         match self.name:
             case "energy":
@@ -129,10 +143,23 @@ class StructuredLoss:
             case "nll":
                 return losses.nll_loss(ec, t["free_energy"])
             case "pseudo_likelihood":
-                flat = y.reshape(y.shape[0], -1)
-                return losses.pseudo_likelihood_loss(t["conditional"], flat, self.beta)
+                return losses.pseudo_likelihood_loss(t["conditional"], _flat(y), self.beta)
+            case "marginal":
+                return losses.marginal_loss(t["marginals"], _flat(y))
             case _:
                 return losses.mee_loss(ec, t["free_energy"], self.beta)
 
     def __call__(self, model: EnergyModel, x: Any, y: Any) -> torch.Tensor:
         return self.per_example(model, x, y).mean()
+
+
+def _flat(y: torch.Tensor) -> torch.Tensor:
+    """Answers [B, ...] as [B, n]."""
+    return y.reshape(y.shape[0], -1)
+
+
+def _require(model: Any, method: str, loss: str):
+    """``model.method``, or a TypeError saying that ``loss`` needs it."""
+    if not hasattr(model, method):
+        raise TypeError(f"{loss} needs a model with {method}(x); {type(model).__name__} has none")
+    return getattr(model, method)

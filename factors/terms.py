@@ -15,6 +15,11 @@ import torch
 Clique = tuple[torch.Tensor, torch.Tensor]
 
 
+def size_of(tensor: str, axis: int, doc: str) -> property:
+    """A read-only property: the size (int) of the attribute ``tensor`` along ``axis``."""
+    return property(lambda self: int(getattr(self, tensor).shape[axis]), doc=doc)
+
+
 def _index(b0: int, m0: int, batch: int, cliques: int) -> tuple[torch.Tensor, torch.Tensor]:
     # Broadcast the table's batch / clique axes of size 1 by indexing row 0 repeatedly.
     bi = torch.arange(batch)[:, None] if b0 > 1 else torch.zeros(1, 1, dtype=torch.long)
@@ -64,17 +69,9 @@ class EnergyTerms:
     cliques: list[Clique] = field(default_factory=list)
     coloring: torch.Tensor | None = None
 
-    @property
-    def batch_size(self) -> int:
-        return int(self.unary.shape[0])
-
-    @property
-    def num_variables(self) -> int:
-        return int(self.unary.shape[1])
-
-    @property
-    def num_labels(self) -> int:
-        return int(self.unary.shape[2])
+    batch_size = size_of("unary", 0, "B")
+    num_variables = size_of("unary", 1, "n")
+    num_labels = size_of("unary", 2, "K")
 
     def detach(self) -> EnergyTerms:
         return EnergyTerms(

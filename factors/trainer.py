@@ -23,6 +23,7 @@ import math
 import os
 import random
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,13 +127,11 @@ def distributed_group():
     return None
 
 
-class Trainer:
-    """Train ``model`` by minimising ``loss(model, x, y)`` with ``optimizer``.
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How :class:`Trainer` trains: schedule, checkpoints, hooks.
 
     Args:
-        model: a ``torch.nn.Module`` (e.g. a FactorGraph) meeting the EnergyModel contract.
-        loss: a callable (model, x, y) -> scalar, e.g. ``StructuredLoss("nll")``.
-        optimizer: any torch optimizer over the model's parameters.
         epochs: passes over the data.
         seed: fixes initial RNG states and each epoch's data order.
         grad_clip: clip the gradient norm to this value (None: no clipping).
@@ -145,6 +144,30 @@ class Trainer:
             (step / total steps), e.g. :func:`cosine_schedule`; None keeps the rates fixed.
             It depends on the step only, so a resumed run follows the same rates.
         progress: show tqdm progress bars (rank 0 only).
+    """
+
+    epochs: int = 1
+    seed: int = 0
+    grad_clip: float | None = None
+    checkpoint: str | os.PathLike | None = None
+    checkpoint_every: int = 100
+    resume: bool = False
+    metric: Callable[[Any, Any, Any], float] | None = None
+    validate: Callable[[Any], dict] | None = None
+    schedule: Callable[[float], float] | None = None
+    progress: bool = True
+
+
+class Trainer:
+    """Train ``model`` by minimising ``loss(model, x, y)`` with ``optimizer``.
+
+    Args:
+        model: a ``torch.nn.Module`` (e.g. a FactorGraph) meeting the EnergyModel contract.
+        loss: a callable (model, x, y) -> scalar, e.g. ``StructuredLoss("nll")``.
+        optimizer: any torch optimizer over the model's parameters.
+        options: a :class:`TrainingOptions`; its fields may also be given as keywords
+            (``Trainer(model, loss, optimizer, epochs=3, checkpoint="run.pt")``), which
+            replace those of ``options``.
 
     Under torchrun (WORLD_SIZE > 1) every process takes its share of each epoch (a
     DistributedSampler replaces the loader's sampler; ``batch_size`` is per process), the
@@ -158,24 +181,13 @@ class Trainer:
         model: torch.nn.Module,
         loss: LossFn,
         optimizer: torch.optim.Optimizer,
-        *,
-        epochs: int = 1,
-        seed: int = 0,
-        grad_clip: float | None = None,
-        checkpoint: str | os.PathLike | None = None,
-        checkpoint_every: int = 100,
-        resume: bool = False,
-        metric: Callable[[Any, Any, Any], float] | None = None,
-        validate: Callable[[Any], dict] | None = None,
-        schedule: Callable[[float], float] | None = None,
-        progress: bool = True,
+        options: TrainingOptions | None = None,
+        **keywords: Any,
     ):
+        self.options = replace(options or TrainingOptions(), **keywords)
         self.model, self.loss, self.optimizer = model, loss, optimizer
-        self.epochs, self.seed, self.grad_clip = epochs, seed, grad_clip
-        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
-        self.checkpoint_every, self.resume = checkpoint_every, resume
-        self.metric, self.validate, self.progress = metric, validate, progress
-        self.schedule = schedule
+        path = self.options.checkpoint
+        self.checkpoint = Path(path) if path is not None else None
         self._base_lrs = [group["lr"] for group in optimizer.param_groups]
         self._total_steps = 1
         self.step = 0
@@ -210,7 +222,7 @@ class Trainer:
         remove_stale_temporaries(self.checkpoint)
 
     def _load(self) -> dict | None:
-        if not (self.resume and self.checkpoint is not None and self.checkpoint.exists()):
+        if not (self.options.resume and self.checkpoint is not None and self.checkpoint.exists()):
             return None
         path = self.checkpoint
         state = read_checkpoint(
@@ -240,7 +252,7 @@ class Trainer:
         sampler = DistributedSampler(
             loader.dataset,
             shuffle=isinstance(loader.sampler, RandomSampler),
-            seed=self.seed,
+            seed=self.options.seed,
             drop_last=loader.drop_last,
         )
         return DataLoader(
@@ -280,7 +292,7 @@ class Trainer:
         self._prepare_checkpoint()
         state = self._load()
         if state is None:
-            seed_everything(self.seed)
+            seed_everything(self.options.seed)
             start_epoch, skip = 0, 0
         else:
             start_epoch, skip = state["epoch"], state["batch"]
@@ -291,13 +303,13 @@ class Trainer:
                 )
         if self.dist is not None:
             self._broadcast_parameters()
-        show = self.progress and (self.dist is None or self.dist.get_rank() == 0)
+        show = self.options.progress and (self.dist is None or self.dist.get_rank() == 0)
         if state is not None and skip == 0:
             self._restore_rng(state)  # saved at an epoch's end, before the next is seeded
-        self._total_steps = max(1, self.epochs * len(loader))
-        for epoch in range(start_epoch, self.epochs):
+        self._total_steps = max(1, self.options.epochs * len(loader))
+        for epoch in range(start_epoch, self.options.epochs):
             # The epoch's data order depends on (seed, epoch) only, so a resumed run replays it.
-            torch.manual_seed(self.seed * 1_000_003 + epoch)
+            torch.manual_seed(self.options.seed * 1_000_003 + epoch)
             if hasattr(loader.sampler, "set_epoch"):
                 loader.sampler.set_epoch(epoch)
             batches = iter(loader)
@@ -327,7 +339,7 @@ class Trainer:
         bar = tqdm(
             total=total,
             initial=first,
-            desc=f"epoch {epoch + 1}/{self.epochs}",
+            desc=f"epoch {epoch + 1}/{self.options.epochs}",
             disable=not show,
             leave=False,
         )
@@ -343,23 +355,23 @@ class Trainer:
             value.backward()
             if self.dist is not None:
                 self._average_gradients()
-            if self.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-            if self.schedule is not None:
-                factor = self.schedule(min(self.step / self._total_steps, 1.0))
+            if self.options.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.grad_clip)
+            if self.options.schedule is not None:
+                factor = self.options.schedule(min(self.step / self._total_steps, 1.0))
                 for group, base in zip(self.optimizer.param_groups, self._base_lrs, strict=True):
                     group["lr"] = base * factor
             self.optimizer.step()
             self.step += 1
             losses.append(float(value.detach()))
             postfix = {"loss": f"{np.mean(losses[-50:]):.4g}"}
-            if self.metric is not None:
+            if self.options.metric is not None:
                 with torch.no_grad():
-                    metrics.append(float(self.metric(self.model, x, y)))
+                    metrics.append(float(self.options.metric(self.model, x, y)))
                 postfix["metric"] = f"{np.mean(metrics[-50:]):.4g}"
             bar.set_postfix(postfix)
             bar.update(1)
-            if self.checkpoint is not None and self.step % self.checkpoint_every == 0:
+            if self.checkpoint is not None and self.step % self.options.checkpoint_every == 0:
                 self.save(epoch, index + 1, losses, metrics)
         bar.close()
         record = {
@@ -369,9 +381,9 @@ class Trainer:
         }
         if metrics:
             record["metric"] = float(np.mean(metrics))
-        if self.validate is not None:
+        if self.options.validate is not None:
             self.model.eval()
             with torch.no_grad():
-                record.update(self.validate(self.model))
+                record.update(self.options.validate(self.model))
         self.history.append(record)
         self.save(epoch + 1, 0)

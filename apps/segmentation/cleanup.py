@@ -198,13 +198,6 @@ class CleanupModel(nn.Module):
             return self.terms(u).energy(y.reshape(len(y), -1))
         return grid_field.energy(self.association(u), self.pairwise(), y)
 
-    def pseudo_likelihood(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Negative log pseudo-likelihood per pixel [B]: mean_i -log P(y_i | y_neighbours),
-        with P(y_i = k | rest) ∝ exp(-E(y with y_i = k)) (β = 1)."""
-        flat = y.reshape(len(y), -1)
-        cond = self.terms(u).conditional(flat)  # [B, n, K]
-        return factors.pseudo_likelihood_loss(cond, flat) / flat.shape[1]
-
     @torch.no_grad()
     def infer(self, u: torch.Tensor, method: str = "icm", **options) -> factors.InferenceResult:
         """Lowest-energy label maps by ``method`` (see ``METHODS``), starting from the

@@ -12,30 +12,29 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-
-import numpy as np
 
 
 def _config(args, task: str):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    names = {
-        "labeller_images": "labeller_images",
-        "interaction_images": "interaction_images",
-        "validation_images": "validation_images",
-        "test_images": "test_images",
-        "labeller_epochs": "labeller_epochs",
-        "interaction_epochs": "interaction_epochs",
-        "loss": "loss",
-        "neighbourhood": "neighbourhood",
-        "alpha_expansion_images": "alpha_expansion_images",
-        "gibbs_images": "gibbs_images",
-        "seed": "seed",
-        "cache_dir": "cache_dir",
-    }
-    changes = {k: getattr(args, a) for k, a in names.items() if getattr(args, a, None) is not None}
+    fields = (
+        "labeller_images",
+        "interaction_images",
+        "validation_images",
+        "test_images",
+        "labeller_epochs",
+        "interaction_epochs",
+        "loss",
+        "neighbourhood",
+        "alpha_expansion_images",
+        "gibbs_images",
+        "seed",
+        "cache_dir",
+    )
+    changes = {k: getattr(args, k) for k in fields if getattr(args, k, None) is not None}
     if getattr(args, "methods", None):
         changes["methods"] = _methods(args.methods)
     if getattr(args, "labeller_dilations", None):
@@ -69,105 +68,47 @@ def _methods(text: str) -> tuple[str, ...]:
     return methods
 
 
-def _tasks(task: str) -> tuple[str, ...]:
+def _configs(args) -> list:
     from .data import TASKS
 
-    return TASKS if task == "all" else (task,)
+    tasks = TASKS if args.task == "all" else (args.task,)
+    return [_config(args, task) for task in tasks]
 
 
 def _generate(args) -> int:
-    from . import data
+    from .experiment import describe_sets
 
-    for task in _tasks(args.task):
-        config = _config(args, task)
-        for split, ds in zip(data.SPLITS, _load(config), strict=True):
-            counts = np.bincount(ds.labels.ravel(), minlength=ds.num_labels) / ds.labels.size
-            mix = ", ".join(f"{c} {100 * f:.1f}%" for c, f in zip(ds.classes, counts, strict=True))
-            print(f"{task:7s} {split:10s} {len(ds):4d} images {ds.images.shape[1:]}  {mix}")
+    describe_sets(_configs(args))
     return 0
 
 
-def _load(config):
-    from .experiment import load_sets
-
-    return load_sets(config)
-
-
 def _train(args) -> int:
-    from .experiment import run
+    from .experiment import run_all
 
-    out = Path(args.out)
-    for task in _tasks(args.task):
-        run(_config(args, task), out, progress=not args.quiet)
+    run_all(_configs(args), Path(args.out), progress=not args.quiet)
     return 0
 
 
 def _demo(args) -> int:
-    from gtn.utils import atomic_write
+    from .experiment import demo
 
-    from .experiment import run
-
-    out = Path(args.out)
-    parts = []
-    for task in _tasks(args.task):
-        run(_config(args, task), out, progress=not args.quiet)
-        parts.append((out / f"{task}_results.md").read_text())
-    with atomic_write(out / "results.md") as f:
-        f.write("# Segmentation demo: test-set results\n\n" + "\n".join(parts))
-    print(f"wrote {out / 'results.md'} and figures to {out}/")
+    demo(_configs(args), Path(args.out), progress=not args.quiet)
     return 0
 
 
 def _evaluate(args) -> int:
-    from .experiment import report
-    from .segmenter import Segmenter
+    from .experiment import evaluate_saved
 
-    for path in args.models:
-        segmenter = Segmenter.load(path)
-        task = segmenter.info.get("task", "embryo")
-        config = _config(args, task)
-        _, validation, test = _load(replace(config, labeller_images=1, interaction_images=0))
-        report(segmenter, config, validation, test, Path(args.out), progress=not args.quiet)
+    # Each model's task comes from its file.
+    evaluate_saved(args.models, partial(_config, args), Path(args.out), progress=not args.quiet)
     return 0
-
-
-def load_image(path: str) -> np.ndarray:
-    """A grey float32 image in [0, 1] from an image file of any bit depth or colour model;
-    ValueError naming the file for anything else (see apps._common.media)."""
-    from .._common.media import read_grey
-
-    return read_grey(path)
 
 
 def _clean(args) -> int:
-    from . import figures
-    from .segmenter import Segmenter
+    from .label_file import label_file
 
-    image = load_image(args.image)  # the cheap check first
-    segmenter = Segmenter.load(args.model)
-    method = args.method.replace("-", "_") if args.method else None
-    result = segmenter.segment(image, method)
-    labels = result.labels[0]
-    out = Path(args.output or Path(args.image).with_suffix(".labels.png"))
-    maps = {"labeller": result.raw[:1], f"cleaned ({result.method})": result.labels[:1]}
-    figures.comparison_figure(image[None], None, maps, segmenter.classes, out)
-    counts = np.bincount(labels.ravel(), minlength=segmenter.num_labels)
-    mix = ", ".join(f"{c} {n}" for c, n in zip(segmenter.classes, counts, strict=True))
-    print(f"{args.image}: {labels.shape[0]}×{labels.shape[1]} pixels; {mix}")
-    print(f"energy {result.energy[0]:.4g} ({result.method}, {1000 * result.seconds[0]:.0f} ms)")
-    if args.labels:
-        np.save(args.labels, labels) if args.labels.endswith(".npy") else _save_png(labels, args)
-    print(f"wrote {out}")
+    label_file(args.image, args.model, args.method, args.output, args.labels)
     return 0
-
-
-def _save_png(labels: np.ndarray, args) -> None:
-    from PIL import Image
-
-    from gtn.utils import atomic_write
-
-    with atomic_write(args.labels, "wb") as f:
-        Image.fromarray(labels.astype(np.uint8)).save(f, format="PNG")
 
 
 def _add_sizes(p: argparse.ArgumentParser) -> None:

@@ -229,3 +229,40 @@ def _jsonable(config: Config) -> dict:
 def demo_configs(tasks: tuple[str, ...] = data.TASKS, **changes) -> list[Config]:
     """The demo schedule for each task."""
     return [replace(DEMO, task=t, **changes) for t in tasks]
+
+
+def describe_sets(configs: list[Config]) -> None:
+    """Generate (or read from the cache) each task's sets and print their sizes and label mix."""
+    for config in configs:
+        for split, ds in zip(data.SPLITS, load_sets(config), strict=True):
+            counts = np.bincount(ds.labels.ravel(), minlength=ds.num_labels) / ds.labels.size
+            mix = ", ".join(f"{c} {100 * f:.1f}%" for c, f in zip(ds.classes, counts, strict=True))
+            print(f"{config.task:7s} {split:10s} {len(ds):4d} images {ds.images.shape[1:]}  {mix}")
+
+
+def run_all(configs: list[Config], out: Path, progress: bool = True) -> list[dict]:
+    """:func:`run` for each task."""
+    return [run(config, out, progress) for config in configs]
+
+
+def demo(configs: list[Config], out: Path, progress: bool = True) -> Path:
+    """:func:`run` for each task, then one ``results.md`` with every task's table."""
+    run_all(configs, out, progress)
+    parts = [(out / f"{config.task}_results.md").read_text() for config in configs]
+    with atomic_write(out / "results.md") as f:
+        f.write("# Segmentation demo: test-set results\n\n" + "\n".join(parts))
+    print(f"wrote {out / 'results.md'} and figures to {out}/")
+    return out / "results.md"
+
+
+def evaluate_saved(paths, config_of, out: Path, progress: bool = True) -> list[dict]:
+    """:func:`report` for each saved segmenter in ``paths``, with ``config_of(task)`` the
+    settings of the task the model was trained on (its validation and test sets)."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for path in paths:
+        segmenter = Segmenter.load(path)
+        config = config_of(segmenter.info.get("task", "embryo"))
+        _, validation, test = load_sets(replace(config, labeller_images=1, interaction_images=0))
+        results.append(report(segmenter, config, validation, test, out, progress))
+    return results

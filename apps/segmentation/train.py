@@ -1,46 +1,26 @@
-"""Training: the labeller first (per-pixel cross-entropy), then the interaction energies.
+"""Training: the labeller first (per-pixel cross-entropy), then the interaction energies, each
+by :class:`factors.Trainer`; the interactions' loss is a :class:`factors.StructuredLoss`.
 
-Interaction energies are learned by default with the **marginal loss through mean field**
-(``"marginal"``): the mean-field beliefs q after ``MEAN_FIELD_SWEEPS`` unrolled parallel sweeps
-are differentiable in the tables, the association weight and bias (and the labeller, with
-``joint``), and the loss is their per-pixel negative log-likelihood of the truth,
-mean_i -log q_i(y_i). This is the NLL of the approximate marginals that inference actually
-computes (Domke 2013, "learning graphical model parameters with approximate marginal
-inference"): it trains the model *and* its truncated inference together, so the tables learn
-what mean field can use, and it needs no argmin inside the loop. On the embryo test set it
-beat the structured perceptron (README: pixel accuracy 90.5% against 89.0%, the perceptron
-with 8 neighbours only, same frozen labeller; 91.9% trained jointly). The other losses are kept
-and were measured:
-
-* ``"perceptron"``: E(y) - E(ŷ), per pixel, where ŷ is the answer of ICM (``ICM_SWEEPS`` sweeps)
-  started at the labeller's own labelling. Its fixed point is where the inferred labellings
-  show the same neighbour statistics as the true ones; with 8 neighbours it learned weak and
-  oddly striped tables.
-
-* ``"hinge"``: max(0, E(y) - E(ŷ) + Δ(y, ŷ)) with Hamming Δ and loss-augmented ICM (ŷ minimises
-  E - Δ). With Δ = 1 per pixel the violators stay close to the raw labelling and the learned
-  interactions came out weak.
-* ``"pseudo_likelihood"`` (Besag 1975): mean_i -log P(y_i | true neighbours), P ∝ exp(-E). Fast
-  (no inference in the loop) and stable, but it trusts true neighbours, so the tables come out
-  Potts-like and strong; with a learned association weight it made some labels' global
-  minimum a single-label image (a known pitfall of PL for MAP inference).
+The default loss is the marginal loss through mean field, because it trains the tables with the
+truncated inference that will use them (the losses tried and their numbers:
+docs/results/segmentation.md).
 
 The interaction stage sees association energies of a labeller that has *not* been trained on
-the same images (``train_interactions`` is given a separate split of the training data):
-a labeller is over-confident on its own training images, and interactions learned there would
-be too weak.
+the same images (``train_interactions`` is given a separate split of the training data): a
+labeller is over-confident on its own training images, and interactions learned there would be
+too weak.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 import factors
 from factors.inference import icm
+from factors.trainer import cosine_schedule
 
 from .cleanup import CleanupModel
 from .labeller import Labeller
@@ -51,10 +31,67 @@ ICM_SWEEPS = 6
 most-offending answer, as in any loopy max-margin training."""
 
 
-def _batches(n: int, size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    order = rng.permutation(n)
-    for start in range(0, n, size):
-        yield order[start : start + size]
+class Interactions(nn.Module):
+    """The cleanup model as a :class:`factors.EnergyModel` over association energies
+    U [B, H, W, K] (label maps y [B, H, W]; energies, lower is better).
+
+    With a ``labeller`` the inputs are images [B, H, W] and the labeller is trained through
+    the loss too; ``prepare`` runs it once per batch. ``infer`` and ``most_offending`` are
+    ICM started at the labeller's own labelling argmin U (loss-augmented with a cost).
+    """
+
+    def __init__(self, cleanup: CleanupModel, labeller: Labeller | None = None):
+        super().__init__()
+        self.cleanup, self.labeller = cleanup, labeller
+
+    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Association energies U [B, H, W, K] of the batch."""
+        return self.labeller(x) if self.labeller is not None else x
+
+    def energy(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.cleanup.energy(u, y)
+
+    def marginals(self, u: torch.Tensor) -> torch.Tensor:
+        return self.cleanup.marginals(u)
+
+    def terms(self, u: torch.Tensor) -> factors.EnergyTerms:
+        return self.cleanup.terms(u)
+
+    def infer(self, u: torch.Tensor, **options) -> factors.InferenceResult:
+        return self.cleanup.infer(u.detach(), "icm", **options)
+
+    @torch.no_grad()
+    def most_offending(self, u: torch.Tensor, y: torch.Tensor, cost=None, **options):
+        """argmin_y' E(y') - Δ(y, y') by ICM from argmin U: [B, H, W]; ``cost`` "hamming"
+        or a table [B, H·W, K]."""
+        b, n = len(y), y[0].numel()
+        terms = self.cleanup.terms(u).detach()
+        if cost is not None:
+            table = self.cleanup.graph(*u.shape[1:3]).cost_table(y.reshape(b, n), cost)
+            terms = terms.with_unary(-table)
+        start = u.detach().reshape(b, n, -1).argmin(-1)
+        return icm(terms, init=start, **options).assignment.reshape(y.shape)
+
+
+def interaction_loss(name: str = "marginal") -> factors.StructuredLoss:
+    """The structured loss ``name`` (one of ``LOSSES``) for :class:`Interactions`, per pixel:
+    the perceptron against ICM's answer, the hinge with a Hamming margin (max-margin Markov
+    networks, loss-augmented ICM), pseudo-likelihood, or the marginal loss through mean field.
+    """
+    if name not in LOSSES:
+        raise ValueError(f"unknown interaction loss {name!r}; choose from {', '.join(LOSSES)}")
+    hinge = {"margin": 0.0, "cost": "hamming"} if name == "hinge" else {}
+    inference = {"max_sweeps": ICM_SWEEPS} if name in ("perceptron", "hinge") else {}
+    return factors.StructuredLoss(name, inference=inference, per_variable=True, **hinge)
+
+
+def pixel_cross_entropy(labeller: Labeller, images: torch.Tensor, y: torch.Tensor):
+    """Mean -log P(y_i | image) over pixels: the labeller's energies are -log_softmax."""
+    return labeller(images).gather(-1, y[..., None]).mean()
+
+
+def _loader(x: torch.Tensor, y: np.ndarray, batch_size: int) -> DataLoader:
+    return DataLoader(TensorDataset(x, torch.as_tensor(y)), batch_size=batch_size, shuffle=True)
 
 
 def train_labeller(
@@ -69,50 +106,11 @@ def train_labeller(
 ) -> list[float]:
     """Per-pixel cross-entropy training (Adam). images [N, H, W], labels [N, H, W].
     Returns the mean loss of each epoch."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    x, y = torch.as_tensor(images), torch.as_tensor(labels)
-    opt = torch.optim.Adam(labeller.parameters(), lr=lr)
-    history = []
-    bar = tqdm(range(epochs), desc="labeller", disable=not progress, leave=False)
-    for _ in bar:
-        total = 0.0
-        for idx in _batches(len(x), batch_size, rng):
-            energies = labeller(x[idx])
-            loss = energies.gather(-1, y[idx][..., None]).mean()  # = cross-entropy
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history.append(total / len(x))
-        bar.set_postfix(loss=f"{history[-1]:.4f}")
-    return history
-
-
-def interaction_loss(
-    model: CleanupModel, u: torch.Tensor, y: torch.Tensor, loss: str = "perceptron"
-) -> torch.Tensor:
-    """The structured loss of one batch (scalar): association energies u [B, H, W, K], true
-    label maps y [B, H, W]. Perceptron losses are divided by the pixel count."""
-    if loss == "marginal":
-        q = model.marginals(u)
-        return -q.gather(-1, y[..., None]).clamp_min(1e-12).log().mean()
-    if loss == "pseudo_likelihood":
-        return model.pseudo_likelihood(u, y).mean()
-    n = y[0].numel()
-    if loss == "perceptron":
-        y_hat = model.infer(u.detach(), "icm", max_sweeps=ICM_SWEEPS).assignment
-        return ((model.energy(u, y) - model.energy(u, y_hat)) / n).mean()
-    if loss == "hinge":
-        flat = y.reshape(len(y), -1)
-        cost = factors.hamming_cost(flat, model.num_labels)
-        augmented = model.terms(u).detach().with_unary(-cost)
-        start = u.detach().reshape(len(y), n, -1).argmin(-1)
-        y_hat = icm(augmented, init=start, max_sweeps=ICM_SWEEPS).assignment
-        delta = (y_hat != flat).sum(1).to(u.dtype)
-        margin = model.energy(u, y) - model.energy(u, y_hat.reshape(y.shape)) + delta
-        return (margin.clamp_min(0.0) / n).mean()
-    raise ValueError(f"unknown interaction loss {loss!r}; choose from {', '.join(LOSSES)}")
+    optimizer = torch.optim.Adam(labeller.parameters(), lr=lr)
+    options = {"epochs": epochs, "seed": seed, "progress": progress}
+    trainer = factors.Trainer(labeller, pixel_cross_entropy, optimizer, **options)
+    history = trainer.fit(_loader(torch.as_tensor(images), labels, batch_size))
+    return [record["loss"] for record in history]
 
 
 def train_interactions(
@@ -135,29 +133,21 @@ def train_interactions(
     ``joint=True`` the labeller is fine-tuned through the same loss (learning rate lr / 50).
     Returns the mean loss of each epoch.
     """
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    x, y = torch.as_tensor(images), torch.as_tensor(labels)
+    structured = interaction_loss(loss)
     groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+    x = torch.as_tensor(images)
     if joint:
         groups.append({"params": list(labeller.parameters()), "lr": lr / 50})
     else:
         with torch.no_grad():
-            frozen = torch.cat([labeller(x[i : i + 16]) for i in range(0, len(x), 16)])
-    opt = torch.optim.Adam(groups)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
-    history = []
-    bar = tqdm(range(epochs), desc=f"interactions ({loss})", disable=not progress, leave=False)
-    for _ in bar:
-        total = 0.0
-        for idx in _batches(len(x), batch_size, rng):
-            u = labeller(x[idx]) if joint else frozen[idx]
-            value = interaction_loss(model, u, y[idx], loss)
-            opt.zero_grad()
-            value.backward()
-            opt.step()
-            total += float(value.detach()) * len(idx)
-        schedule.step()
-        history.append(total / len(x))
-        bar.set_postfix(loss=f"{history[-1]:.4f}")
-    return history
+            x = torch.cat([labeller(x[i : i + 16]) for i in range(0, len(x), 16)])
+    trainer = factors.Trainer(
+        Interactions(model, labeller if joint else None),
+        structured,
+        torch.optim.Adam(groups),
+        epochs=epochs,
+        seed=seed,
+        schedule=cosine_schedule(floor=0.0),
+        progress=progress,
+    )
+    return [record["loss"] for record in trainer.fit(_loader(x, labels, batch_size))]

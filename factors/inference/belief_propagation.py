@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..terms import EnergyTerms
-from .loopy import BestSoFar, finite, starting_point
+from .loopy import BestSoFar, finite, starting_point, sweep_until_converged
 from .result import InferenceResult
 
 
@@ -64,10 +64,8 @@ def min_sum(
     best = BestSoFar(t, starting_point(t, init))
     b, _, k = t.unary.shape
     messages = [t.unary.new_zeros(b, s.shape[0], s.shape[1], k) for s, _ in t.cliques]
-    converged = torch.zeros(b, dtype=torch.bool)
-    iters = 0
-    while iters < max_iters:
-        iters += 1
+
+    def iteration():
         belief = _beliefs(t, messages)
         delta = t.unary.new_zeros(b)
         for i, (scopes, table) in enumerate(t.cliques):
@@ -78,9 +76,7 @@ def min_sum(
             new = damping * old + (1.0 - damping) * _clique_messages(scopes, table, to_factor)
             delta = torch.maximum(delta, (new - old).abs().flatten(1).amax(1))
             messages[i] = new
-        best.offer(_beliefs(t, messages).argmin(-1))
-        best.record()
-        converged |= delta < tol
-        if bool(converged.all()):
-            break
+        return _beliefs(t, messages).argmin(-1), delta < tol
+
+    converged, iters = sweep_until_converged(iteration, best, max_iters)
     return InferenceResult(best.y, best.energy, converged, iters, "min_sum", best.trace)

@@ -25,9 +25,10 @@ from gtn import intersect
 from gtn.graph import INF, Graph
 
 from ..terms import EnergyTerms
+from .exact import ExactEngine
 
 
-class ChainEngine:
+class ChainEngine(ExactEngine):
     """Exact engine for a chain whose variables, in path order, are ``order``."""
 
     def __init__(self, order: list[int], clique_scopes: list[torch.Tensor], num_labels: int):
@@ -144,14 +145,6 @@ class ChainEngine:
         y = torch.empty_like(labels)
         y[:, self.order] = labels
         return y
-
-    def marginals(self, terms: EnergyTerms, beta: float = 1.0) -> torch.Tensor:
-        """P(y_i = k) = dF/d unary[i, k], by autograd of the free energy: [B, n, K]."""
-        probe = torch.zeros_like(terms.unary, requires_grad=True)
-        with torch.enable_grad():
-            f = self.free_energy(terms.with_unary(probe), beta)
-            (grad,) = torch.autograd.grad(f.sum(), probe, create_graph=torch.is_grad_enabled())
-        return grad
 
     def most_offending(self, terms: EnergyTerms, y: torch.Tensor) -> torch.Tensor:
         """Best path of lattice ∩ complement(y): the lowest-energy assignment != y, [B, n]."""

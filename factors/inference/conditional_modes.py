@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..terms import EnergyTerms
-from .loopy import BestSoFar, color_classes, starting_point
+from .loopy import BestSoFar, color_classes, starting_point, sweep_until_converged
 from .result import InferenceResult
 
 
@@ -23,10 +23,8 @@ def icm(
     t = terms.detach()
     y = starting_point(t, init)
     best = BestSoFar(t, y)
-    converged = torch.zeros(t.batch_size, dtype=torch.bool)
-    sweeps = 0
-    while sweeps < max_sweeps:
-        sweeps += 1
+
+    def sweep():
         changed = torch.zeros(t.batch_size, dtype=torch.bool)
         for idx in color_classes(t):
             cond = t.conditional(y, idx)
@@ -36,9 +34,7 @@ def icm(
             better = low.values < current - 1e-9 * current.abs().clamp_min(1.0)
             y[:, idx] = torch.where(better, low.indices, y[:, idx])
             changed |= better.any(1)
-        best.offer(y)
-        best.record()
-        converged |= ~changed
-        if bool(converged.all()):
-            break
+        return y, ~changed
+
+    converged, sweeps = sweep_until_converged(sweep, best, max_sweeps)
     return InferenceResult(best.y, best.energy, converged, sweeps, "icm", best.trace)

@@ -1,7 +1,9 @@
 """Shared pieces of the iterative engines: the starting point, the anytime best-so-far record,
-and the colour classes that can be updated together."""
+the colour classes that can be updated together, and the sweep loop."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -60,3 +62,22 @@ class BestSoFar:
 
     def record(self) -> None:
         self.trace.append(float(self.energy.mean()))
+
+
+def sweep_until_converged(
+    sweep: Callable[[], tuple[torch.Tensor, torch.Tensor]], best: BestSoFar, max_sweeps: int
+) -> tuple[torch.Tensor, int]:
+    """Run ``sweep`` (one pass over the variables; returns the assignment [B, n] to offer to
+    ``best`` and which batch elements have converged [B]) until every element has converged
+    or ``max_sweeps`` ran. Returns (converged [B], sweeps run)."""
+    converged = torch.zeros(best.y.shape[0], dtype=torch.bool)
+    sweeps = 0
+    while sweeps < max_sweeps:
+        sweeps += 1
+        y, done = sweep()
+        best.offer(y)
+        best.record()
+        converged |= done
+        if bool(converged.all()):
+            break
+    return converged, sweeps

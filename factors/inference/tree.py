@@ -15,6 +15,7 @@ import networkx as nx
 import torch
 
 from ..terms import EnergyTerms
+from .exact import ExactEngine
 
 INF = float("inf")
 
@@ -73,7 +74,7 @@ def reduce(values: torch.Tensor, beta: float | None) -> torch.Tensor:
     return -torch.logsumexp(-beta * values, -1) / beta
 
 
-class TreeEngine:
+class TreeEngine(ExactEngine):
     """Exact inference on a forest of pairwise factors; every method is differentiable."""
 
     def __init__(self, schedule: TreeSchedule):
@@ -133,14 +134,6 @@ class TreeEngine:
         for lv, arg in zip(reversed(self.schedule.levels), reversed(argmins), strict=True):
             y[:, lv.child] = arg.gather(2, y[:, lv.parent, None]).squeeze(-1)
         return y, totals.sum(1)
-
-    def marginals(self, terms: EnergyTerms, beta: float = 1.0) -> torch.Tensor:
-        """P(y_i = k) = dF/d unary[i, k]: derived from the free energy by autograd."""
-        probe = torch.zeros_like(terms.unary, requires_grad=True)
-        with torch.enable_grad():
-            f = self.free_energy(terms.with_unary(probe), beta)
-            (grad,) = torch.autograd.grad(f.sum(), probe, create_graph=torch.is_grad_enabled())
-        return grad
 
     def most_offending(self, terms: EnergyTerms, y: torch.Tensor) -> torch.Tensor:
         """argmin over y' != y, exactly: y' first differs from y at some variable t. For each

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..terms import EnergyTerms
-from .loopy import BestSoFar, color_classes, finite, starting_point
+from .loopy import BestSoFar, color_classes, finite, starting_point, sweep_until_converged
 from .result import InferenceResult
 
 
@@ -28,21 +28,17 @@ def mean_field(
     t = finite(terms.detach())
     best = BestSoFar(t, starting_point(t, init))
     q = torch.softmax(-beta * t.unary, -1)
-    converged = torch.zeros(t.batch_size, dtype=torch.bool)
-    sweeps = 0
-    while sweeps < max_sweeps:
-        sweeps += 1
+
+    def sweep():
         delta = torch.zeros(t.batch_size, dtype=q.dtype)
         for idx in color_classes(t):
             new = torch.softmax(-beta * t.expected_conditional(q, idx), -1)
             new = damping * q[:, idx] + (1.0 - damping) * new
             delta = torch.maximum(delta, (new - q[:, idx]).abs().amax((1, 2)))
             q[:, idx] = new
-        best.offer(q.argmax(-1))
-        best.record()
-        converged |= delta < tol
-        if bool(converged.all()):
-            break
+        return q.argmax(-1), delta < tol
+
+    converged, sweeps = sweep_until_converged(sweep, best, max_sweeps)
     result = InferenceResult(
         best.y, terms.energy(best.y), converged, sweeps, "mean_field", best.trace
     )

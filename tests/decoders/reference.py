@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 import gtn
+from tests.gtn.reference import plain
 
 EPS = gtn.EPSILON
 
@@ -52,12 +53,7 @@ def exact_min_energy(emissions: torch.Tensor, g: gtn.Graph) -> float:
 def enumerate_outputs(emissions: np.ndarray, g: gtn.Graph) -> dict[tuple, list[float]]:
     """Every path of the product, grouped by output sequence: {output: [energies]}."""
     t_max = emissions.shape[0]
-    w = g.weight.detach().double().numpy()
-    sw = g.start_weight.detach().double().numpy()
-    fw = g.final_weight.detach().double().numpy()
-    out_arcs: dict[int, list[int]] = {}
-    for a in range(g.num_arcs):
-        out_arcs.setdefault(int(g.src[a]), []).append(a)
+    w, sw, fw, out_arcs = plain(g)
     found: dict[tuple, list[float]] = {}
 
     def walk(t: int, s: int, energy: float, output: tuple) -> None:
@@ -71,8 +67,9 @@ def enumerate_outputs(emissions: np.ndarray, g: gtn.Graph) -> dict[tuple, list[f
             elif t < t_max:
                 walk(t + 1, int(g.dst[a]), energy + w[a] + emissions[t, label], nxt)
 
-    for s in np.flatnonzero(np.isfinite(sw)):
-        walk(0, int(s), sw[s], ())
+    for s in range(g.num_nodes):
+        if sw[s] < math.inf:
+            walk(0, s, sw[s], ())
     return found
 
 

@@ -47,6 +47,15 @@ def potts_grid(h, w, k, seed, batch=2, strength=1.0, nonnegative=True) -> Factor
     return g
 
 
+def patch_grid(k, seed, pairwise):
+    """A 3×3 grid with random unary energies, ``pairwise`` factors and a random 2×2 patch
+    table; returns it with the generator, to draw more from the same stream."""
+    gen = torch.Generator().manual_seed(seed)
+    unary = Fixed(torch.randn(1, 3, 3, k, generator=gen))
+    patch = torch.randn(k, k, k, k, generator=gen)
+    return grid(3, 3, k, unary=unary, pairwise=pairwise, patch=patch), gen
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_graph_cut_is_exact_on_binary_submodular_energies(seed):
     g = random_submodular_grid(3, 3, seed)
@@ -150,15 +159,7 @@ def test_grid_energy_equals_a_naive_loop_over_pixels():
 
 def test_conditional_energies_are_energy_differences():
     k = 3
-    gen = torch.Generator().manual_seed(1)
-    g = grid(
-        3,
-        3,
-        k,
-        unary=Fixed(torch.randn(1, 3, 3, k, generator=gen)),
-        pairwise="full",
-        patch=torch.randn(k, k, k, k, generator=gen),
-    )
+    g, gen = patch_grid(k, seed=1, pairwise="full")
     y = torch.randint(0, k, (1, 9), generator=gen)
     cond = g.terms(None).conditional(y)
     for i in (0, 4, 8):
@@ -197,16 +198,7 @@ def test_conditionals_of_a_colour_class_are_rows_of_the_full_conditionals(per_cl
 
 @pytest.mark.parametrize("method", ["icm", "min_sum", "mean_field", "gibbs"])
 def test_patch_factors_are_supported_by_iterative_methods(method):
-    k = 2
-    gen = torch.Generator().manual_seed(4)
-    g = grid(
-        3,
-        3,
-        k,
-        unary=Fixed(torch.randn(1, 3, 3, k, generator=gen)),
-        pairwise="potts",
-        patch=torch.randn(k, k, k, k, generator=gen),
-    )
+    g, _ = patch_grid(2, seed=4, pairwise="potts")
     _, energies = reference.all_energies(g, None, 1)
     result = g.infer(None, method=method)
     assert float(result.energy) >= float(energies.min()) - 1e-6

@@ -125,10 +125,76 @@ def test_pseudo_likelihood_is_the_sum_of_brute_force_conditional_log_likelihoods
     torch.testing.assert_close(got, expected)
 
 
-def test_pseudo_likelihood_needs_a_factor_graph():
+@pytest.mark.parametrize(
+    "name, method", [("pseudo_likelihood", "terms"), ("marginal", "marginals")]
+)
+def test_a_loss_names_the_method_the_model_lacks(name, method):
     class Opaque:
         def energy(self, x, y):
             return torch.zeros(len(y))
 
-    with pytest.raises(TypeError, match="pseudo_likelihood needs a model with terms"):
-        StructuredLoss("pseudo_likelihood")(Opaque(), None, torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match=f"{name} needs a model with {method}"):
+        StructuredLoss(name)(Opaque(), None, torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_marginal_loss_is_the_sum_of_brute_force_marginal_log_likelihoods():
+    g = _chain(4)
+    ys, energies = reference.all_energies(g, None, 2)
+    y = ys[torch.tensor([7, 150])]
+    q = reference.marginals(ys, energies, 1.0, g.num_labels)  # [B, n, K]
+    expected = -q.gather(-1, y[..., None]).squeeze(-1).log().sum(-1)
+    got = StructuredLoss("marginal").per_example(g, None, y)
+    torch.testing.assert_close(got, expected)
+
+
+def test_per_variable_divides_each_example_by_its_number_of_variables():
+    g = _chain(5)
+    y = reference.all_assignments(5, 3)[torch.tensor([3, 99])]
+    whole = StructuredLoss("nll").per_example(g, None, y)
+    per_variable = StructuredLoss("nll", per_variable=True)
+    torch.testing.assert_close(per_variable.per_example(g, None, y), whole / 5)
+    torch.testing.assert_close(per_variable(g, None, y), (whole / 5).mean())
+
+
+def test_inference_options_reach_infer_and_most_offending():
+    class Recording:
+        def __init__(self):
+            self.calls = []
+
+        def energy(self, x, y):
+            return y.sum(-1).float()
+
+        def infer(self, x, **options):
+            self.calls.append(("infer", options))
+            return torch.zeros(2, 3, dtype=torch.long)
+
+        def most_offending(self, x, y, cost=None, **options):
+            self.calls.append(("most_offending", options))
+            return 1 - y
+
+    model, y = Recording(), torch.ones(2, 3, dtype=torch.long)
+    options = {"method": "icm", "max_sweeps": 2}
+    StructuredLoss("perceptron", inference=options)(model, None, y)
+    StructuredLoss("hinge", inference=options)(model, None, y)
+    assert model.calls == [("infer", options), ("most_offending", options)]
+
+
+def test_prepare_runs_once_and_the_other_methods_receive_its_result():
+    class Prepared:
+        prepared = 0
+
+        def prepare(self, x, y):
+            self.prepared += 1
+            return ("prepared", x)
+
+        def energy(self, x, y):
+            assert x == ("prepared", "input")
+            return y.sum(-1).float()
+
+        def infer(self, x):
+            assert x == ("prepared", "input")
+            return torch.zeros(2, 3, dtype=torch.long)
+
+    model = Prepared()
+    StructuredLoss("perceptron")(model, "input", torch.ones(2, 3, dtype=torch.long))
+    assert model.prepared == 1

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from factors import StructuredLoss, Trainer, chain
+from factors import StructuredLoss, Trainer, TrainingOptions, chain
 from factors.checkpoint import read_checkpoint
 from factors.trainer import FORMAT, cosine_schedule
 
@@ -155,3 +155,26 @@ def test_two_data_parallel_processes_equal_one_process_on_the_global_batch(tmp_p
     for name, value in single.state_dict().items():
         assert torch.equal(ranks[0][name], ranks[1][name]), name
         torch.testing.assert_close(ranks[0][name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_options_given_as_an_object_or_as_keywords_train_alike():
+    def train(*options, **keywords):
+        model = make_model()
+        opt = torch.optim.Adam(model.parameters(), lr=0.05)
+        trainer = Trainer(model, StructuredLoss("nll"), opt, *options, **keywords)
+        history = trainer.fit(DataLoader(dataset(), batch_size=8, shuffle=True))
+        return history, model.state_dict()
+
+    chosen = TrainingOptions(epochs=2, seed=4, grad_clip=1.0, progress=False)
+    by_object, by_keywords = train(chosen), train(epochs=2, seed=4, grad_clip=1.0, progress=False)
+    overridden = train(TrainingOptions(epochs=5, seed=4, grad_clip=1.0), epochs=2, progress=False)
+    assert by_object[0] == by_keywords[0] == overridden[0] and len(by_object[0]) == 2
+    for name, value in by_object[1].items():
+        assert torch.equal(value, by_keywords[1][name]) and torch.equal(value, overridden[1][name])
+
+
+def test_an_unknown_option_is_named():
+    model = make_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        Trainer(model, StructuredLoss("nll"), opt, epoch=3)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 import gtn
-from tests.gtn.reference import enumerate_paths
+from tests.gtn.reference import enumerate_paths, plain
 from tests.gtn.strategies import graphs
 
 INF = math.inf
@@ -35,12 +35,7 @@ def bounded_string_energies(g: gtn.Graph, max_len: int, beta: float | None = Non
     """(ilabels, olabels) -> energy for every string pair whose longer side has at most
     ``max_len`` labels, over all paths (the graph must have no epsilon cycle, so this is finite).
     Paths combine by min (beta None) or log-sum-exp with beta."""
-    w = g.weight.detach().double().tolist()
-    sw = g.start_weight.detach().double().tolist()
-    fw = g.final_weight.detach().double().tolist()
-    out: dict[int, list[int]] = {}
-    for i in range(g.num_arcs):
-        out.setdefault(int(g.src[i]), []).append(i)
+    w, sw, fw, out = plain(g)
     groups: dict = {}
 
     def walk(node: int, il: tuple, ol: tuple, energy: float) -> None:

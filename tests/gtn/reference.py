@@ -14,6 +14,28 @@ import gtn
 INF = math.inf
 
 
+class Plain(NamedTuple):
+    """A graph as plain Python (float64 energies), for walking it naively."""
+
+    weight: list[float]
+    start: list[float]
+    final: list[float]
+    out_arcs: dict[int, list[int]]  # node -> its outgoing arcs, in arc order
+
+
+def plain(g: gtn.Graph) -> Plain:
+    """Arc, start and final energies of ``g`` as lists, and each node's outgoing arcs."""
+    out_arcs: dict[int, list[int]] = {}
+    for i in range(g.num_arcs):
+        out_arcs.setdefault(int(g.src[i]), []).append(i)
+    return Plain(
+        g.weight.detach().double().tolist(),
+        g.start_weight.detach().double().tolist(),
+        g.final_weight.detach().double().tolist(),
+        out_arcs,
+    )
+
+
 class Path(NamedTuple):
     arcs: tuple[int, ...]
     ilabels: tuple[int, ...]  # epsilons removed
@@ -24,12 +46,7 @@ class Path(NamedTuple):
 def enumerate_paths(g: gtn.Graph, max_arcs: int = 12) -> list[Path]:
     """Every complete start->final path with at most ``max_arcs`` arcs (all paths of a DAG when
     max_arcs >= num_nodes). Paths through +inf weights are left out."""
-    w = g.weight.detach().double().tolist()
-    sw = g.start_weight.detach().double().tolist()
-    fw = g.final_weight.detach().double().tolist()
-    out_arcs: dict[int, list[int]] = {}
-    for i in range(g.num_arcs):
-        out_arcs.setdefault(int(g.src[i]), []).append(i)
+    w, sw, fw, out_arcs = plain(g)
     paths: list[Path] = []
 
     def walk(node: int, arcs: list[int], energy: float) -> None:

@@ -22,12 +22,17 @@ def graphs(
     acyclic: bool = True,
     dtype: torch.dtype = torch.float64,
     min_nodes: int = 1,
+    epsilon_cycles: bool = True,
 ):
     """A random graph. Acyclic graphs only have arcs from lower to higher node ids (then
-    optionally shuffled ids). Weights are small integers/quarters so that ties happen."""
+    optionally shuffled ids); with ``epsilon_cycles=False`` only the epsilon arcs do. Weights
+    are small integers/quarters so that ties happen."""
     n = draw(st.integers(min_nodes, max_nodes))
     a = draw(st.integers(0, max_arcs))
-    lo = -1 if epsilon else 0
+
+    def lowest(s: int, d: int) -> int:
+        return -1 if epsilon and (epsilon_cycles or s < d) else 0
+
     src, dst = [], []
     for _ in range(a):
         if acyclic:
@@ -41,8 +46,9 @@ def graphs(
         src.append(s)
         dst.append(d)
     a = len(src)
-    il = [draw(st.integers(lo, num_labels - 1)) for _ in range(a)]
-    ol = il if acceptor else [draw(st.integers(lo, num_labels - 1)) for _ in range(a)]
+    ends = list(zip(src, dst, strict=True))
+    il = [draw(st.integers(lowest(s, d), num_labels - 1)) for s, d in ends]
+    ol = il if acceptor else [draw(st.integers(lowest(s, d), num_labels - 1)) for s, d in ends]
     w = [draw(st.integers(-8, 8)) / 4 for _ in range(a)]
     starts = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=2, unique=True))
     finals = draw(st.lists(st.integers(0, n - 1), min_size=0, max_size=3, unique=True))

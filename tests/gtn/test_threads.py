@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fresh_interpreter import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,11 +27,15 @@ gtn.ctc_loss(emissions, torch.tensor([[1, 2]] * 4), [6] * 4, [2] * 4)
 def run(code: str, **env: str) -> str:
     """stdout of ``code`` in a fresh interpreter; numba's pool has 2 threads on any machine."""
     environ = {**os.environ, "NUMBA_NUM_THREADS": "2", "PYTHONPATH": str(ROOT), **env}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=600
-    )
+    done = run_python(code, 600, env=environ)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
+
+
+def run_without_wait_policy(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter whose environment does not set OMP_WAIT_POLICY."""
+    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    return run_python(code, 600, env={**environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_torch_set_num_threads_before_import_survives_the_first_kernels():
@@ -65,26 +70,12 @@ sys.meta_path.insert(0, Watch())
 @pytest.mark.parametrize("package", ["gtn", "factors", "decoders", "apps.cli"])
 def test_importing_a_package_first_makes_torch_threads_sleep_when_idle(package):
     code = WATCH_TORCH + f"import {package}\nprint(seen)"
-    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**environ, "PYTHONPATH": str(ROOT)},
-        timeout=600,
-    )
+    done = run_without_wait_policy(code)
     assert done.stdout.strip() == "PASSIVE", done.stderr
 
 
 def test_numba_pool_sleeps_when_idle_unless_the_user_said_otherwise():
     code = "import os, gtn\nprint(os.environ['OMP_WAIT_POLICY'])"
-    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**environ, "PYTHONPATH": str(ROOT)},
-        timeout=600,
-    )
+    done = run_without_wait_policy(code)
     assert done.stdout.strip() == "PASSIVE", done.stderr
     assert run(code, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"

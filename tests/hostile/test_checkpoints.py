@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 import textwrap
 import zipfile
@@ -22,6 +21,7 @@ import torch
 
 from apps._common.checkpoint import CheckpointError
 from factors.checkpoint import read_checkpoint, write_checkpoint
+from tests.fresh_interpreter import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADROOM = 256 << 20  # bytes of address space a capped loader may use beyond its imports
@@ -138,9 +138,7 @@ def capped(imports: str, statement: str) -> str:
         else:
             print("loaded")
     """)
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip()
 
@@ -344,27 +342,35 @@ def test_a_compressed_archive_member_is_refused_before_inflating(tmp_path):
     assert "is compressed" in line, line
 
 
-def test_a_view_claiming_a_huge_shape_over_a_tiny_storage_is_refused(tmp_path):
-    path = tmp_path / "view.pt"
+def _edited_sdnn(path: Path, edit) -> Path:
+    """An SDNN reader file at ``path`` whose saved state ``edit`` has changed in place
+    (saved by plain ``torch.save``: no digest)."""
     _sdnn(path)
     state = torch.load(path, weights_only=True)
-    group = state["payload"]["tensors"]["network"]
-    group[next(iter(group))] = torch.zeros(1).expand(1 << 30)  # 4 GiB as a dense copy
+    edit(state)
     torch.save(state, path)
+    return path
+
+
+def test_a_view_claiming_a_huge_shape_over_a_tiny_storage_is_refused(tmp_path):
+    def huge_view(state):
+        group = state["payload"]["tensors"]["network"]
+        group[next(iter(group))] = torch.zeros(1).expand(1 << 30)  # 4 GiB as a dense copy
+
+    path = _edited_sdnn(tmp_path / "view.pt", huge_view)
     assert path.stat().st_size < 2_000_000
     line = capped_load("sdnn reader", path)
     assert "is a view into a storage of 4 bytes" in line, line
 
 
 def test_repeated_references_cannot_make_the_walk_exponential(tmp_path):
-    path = tmp_path / "laughs.pt"
-    _sdnn(path)
-    state = torch.load(path, weights_only=True)
-    nested: list = [0]
-    for _ in range(50):
-        nested = [nested, nested]  # 2**50 leaves, 50 lists in the file, within the depth limit
-    state["payload"]["config"]["width"] = nested
-    torch.save(state, path)
+    def laughs(state):
+        nested: list = [0]
+        for _ in range(50):
+            nested = [nested, nested]  # 2**50 leaves, 50 lists in the file, within the depth limit
+        state["payload"]["config"]["width"] = nested
+
+    path = _edited_sdnn(tmp_path / "laughs.pt", laughs)
     line = capped_load("sdnn reader", path)  # in a subprocess: a regression times out there
     assert "repeated references" in line, line
 

@@ -16,8 +16,6 @@ import math
 import random
 import re
 import resource
-import subprocess
-import sys
 import textwrap
 import zipfile
 from collections import Counter
@@ -31,6 +29,7 @@ from hypothesis import strategies as st
 
 import gtn
 from gtn.io import FormatError, load, parse_att, read_att, read_symbols, save
+from tests.fresh_interpreter import run_python
 from tests.gtn.language_checks import energies, with_energies
 from tests.gtn.reference import enumerate_paths
 from tests.gtn.strategies import graphs
@@ -69,14 +68,7 @@ def run_capped(body: str, timeout: int = 900) -> dict:
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        preexec_fn=cap,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+    done = run_python(script, timeout, preexec_fn=cap)
     lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
     assert done.returncode == 0 and lines, f"exit {done.returncode}\n{done.stderr[-3000:]}"
     return json.loads(lines[-1].removeprefix("RESULT "))

@@ -12,8 +12,6 @@ from __future__ import annotations
 import csv
 import os
 import struct
-import subprocess
-import sys
 import textwrap
 import zlib
 from pathlib import Path
@@ -27,6 +25,7 @@ from apps.check_reading import CheckReader, SdnnReader, data, folder
 from apps.check_reading.experiment import evaluate_model
 from apps.check_reading.train import prepare
 from apps.cli import main
+from tests.fresh_interpreter import run_python
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -499,15 +498,7 @@ def test_a_bomb_in_a_folder_is_refused_by_its_declared_size_under_a_memory_cap(t
             print("refused:", err)
         """
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
+    done = run_python(script, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "refused: " in done.stdout and "labels.csv line 2" in done.stdout
     assert "20000×20000" in done.stdout

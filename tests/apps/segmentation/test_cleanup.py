@@ -12,6 +12,7 @@ from apps.segmentation.cleanup import (
     metric_projection,
     neighbour_scopes,
 )
+from apps.segmentation.train import Interactions, interaction_loss
 from factors.inference.variational import mean_field
 from tests.factors.reference import all_assignments
 
@@ -114,7 +115,8 @@ def test_pseudo_likelihood_matches_energy_differences():
             energies.append(model.energy(u, z.reshape(1, H, W))[0])
         logp = -torch.stack(energies) - torch.logsumexp(-torch.stack(energies), 0)
         want -= float(logp[y.reshape(-1)[i]])
-    assert float(model.pseudo_likelihood(u, y)[0]) == pytest.approx(want / (H * W), abs=1e-5)
+    pseudo_likelihood = interaction_loss("pseudo_likelihood").per_example(Interactions(model), u, y)
+    assert float(pseudo_likelihood[0]) == pytest.approx(want / (H * W), abs=1e-5)
 
 
 def test_mean_field_decodes_the_fixed_point_beliefs_of_the_generic_engine():

@@ -1,6 +1,7 @@
 """``ebgtn segment``: generate, clean and clear failures (training runs are in test_training)."""
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -8,6 +9,15 @@ from apps.cli import main
 from apps.segmentation import Segmenter
 from apps.segmentation.cleanup import CleanupModel
 from apps.segmentation.labeller import Labeller
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """``--threads`` sets torch's thread count for the whole process: restore it after each
+    test, so that later tests run as they would alone."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_generate_caches_and_describes_the_sets(tmp_path, capsys):
@@ -56,3 +66,23 @@ def test_unknown_inference_method_is_reported(tmp_path, capsys):
     args = ["segment", "clean", str(image), "--model", str(tmp_path / "m.pt"), "--method", "bp"]
     assert main(args) == 2
     assert "unknown inference method 'bp'" in capsys.readouterr().err
+
+
+def test_clean_writes_the_label_map_as_png_too(tmp_path):
+    _tiny_model(tmp_path / "m.pt")
+    image = tmp_path / "in.png"
+    Image.fromarray((np.random.default_rng(1).random((10, 9)) * 255).astype(np.uint8)).save(image)
+    model = ["--model", str(tmp_path / "m.pt"), "--method", "icm"]
+    assert main(["segment", "clean", str(image), *model, "--labels", str(tmp_path / "a.npy")]) == 0
+    assert main(["segment", "clean", str(image), *model, "--labels", str(tmp_path / "a.png")]) == 0
+    png = np.asarray(Image.open(tmp_path / "a.png"))
+    assert png.shape == (10, 9) and (png == np.load(tmp_path / "a.npy")).all()
+
+
+def test_evaluate_writes_its_report_into_a_new_folder(tmp_path):
+    _tiny_model(tmp_path / "m.pt")
+    out = tmp_path / "new" / "folder"
+    args = ["segment", "evaluate", str(tmp_path / "m.pt"), "--cache-dir", str(tmp_path)]
+    args += ["--validation-images", "1", "--test-images", "1", "--methods", "icm", "--quiet"]
+    assert main(args + ["--out", str(out)]) == 0
+    assert (out / "horse_results.md").read_text().startswith("## horse")

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
-import torch
-from hypothesis import strategies as st
 
 import gtn
+from tests.gtn.reference import plain
+from tests.gtn.strategies import graphs
 
 INF = math.inf
 
 
 def alignments(g: gtn.Graph, em, T: int) -> list[tuple[float, tuple, tuple]]:
     """(energy, label per frame, arcs used) for every complete path consuming T labels."""
-    w = g.weight.detach().double().tolist()
-    sw = g.start_weight.detach().double().tolist()
-    fw = g.final_weight.detach().double().tolist()
+    w, sw, fw, out_arcs = plain(g)
     em = em.detach().double().tolist()
-    out_arcs: dict[int, list[int]] = {}
-    for i in range(g.num_arcs):
-        out_arcs.setdefault(int(g.src[i]), []).append(i)
     found = []
 
     def walk(node, t, energy, labels, arcs):
@@ -70,39 +66,8 @@ def arc_counts(paths, num_arcs: int, beta: float = 1.0) -> np.ndarray:
     return out
 
 
-@st.composite
-def dense_graphs(
-    draw,
-    max_nodes: int = 4,
-    max_arcs: int = 8,
-    num_labels: int = 3,
-    epsilon: bool = True,
-    dtype=torch.float64,
-):
-    """Random acceptors: emitting arcs anywhere (cycles allowed), epsilon arcs only from lower
-    to higher node ids so that they are acyclic."""
-    n = draw(st.integers(1, max_nodes))
-    src, dst, lab = [], [], []
-    for _ in range(draw(st.integers(0, max_arcs))):
-        s, d = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
-        label = draw(st.integers(-1 if epsilon and s < d else 0, num_labels - 1))
-        src.append(s)
-        dst.append(d)
-        lab.append(label)
-    w = [draw(st.integers(-8, 8)) / 4 for _ in src]
-    sw = np.full(n, INF)
-    fw = np.full(n, INF)
-    for s in draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=2, unique=True)):
-        sw[s] = draw(st.sampled_from([0.0, 0.5, -0.25]))
-    for f in draw(st.lists(st.integers(0, n - 1), min_size=0, max_size=3, unique=True)):
-        fw[f] = draw(st.sampled_from([0.0, 0.75, -0.5]))
-    return gtn.Graph(
-        n,
-        src,
-        dst,
-        lab,
-        lab,
-        torch.tensor(w, dtype=dtype),
-        torch.tensor(sw, dtype=dtype),
-        torch.tensor(fw, dtype=dtype),
-    )
+dense_graphs = functools.partial(
+    graphs, max_nodes=4, max_arcs=8, acceptor=True, acyclic=False, epsilon_cycles=False
+)
+"""Random acceptors: emitting arcs anywhere (cycles allowed), epsilon arcs only from lower to
+higher node ids (before the ids are shuffled) so that they are acyclic."""

@@ -12,25 +12,13 @@ import torch
 from tests.gtn.dense_lattice import stress_grid as grid
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
+LENGTHS = [*grid.FAST_T, *(pytest.param(T, marks=pytest.mark.slow) for T in grid.SLOW_T)]
 
 
-def _check(criterion, dtype, kind, T):
-    out = grid.evaluate(criterion, DTYPES[dtype], kind, T)
-    assert not out.failures, f"{criterion} {dtype} {kind} T={T}: " + "; ".join(out.failures)
-
-
-@pytest.mark.parametrize("T", grid.FAST_T)
+@pytest.mark.parametrize("T", LENGTHS)
 @pytest.mark.parametrize("kind", grid.KINDS)
 @pytest.mark.parametrize("dtype", list(DTYPES))
 @pytest.mark.parametrize("criterion", grid.CRITERIA)
 def test_equals_float64_reference(criterion, dtype, kind, T):
-    _check(criterion, dtype, kind, T)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("T", grid.SLOW_T)
-@pytest.mark.parametrize("kind", grid.KINDS)
-@pytest.mark.parametrize("dtype", list(DTYPES))
-@pytest.mark.parametrize("criterion", grid.CRITERIA)
-def test_long_sequences_equal_float64_reference(criterion, dtype, kind, T):
-    _check(criterion, dtype, kind, T)
+    out = grid.evaluate(criterion, DTYPES[dtype], kind, T)
+    assert not out.failures, f"{criterion} {dtype} {kind} T={T}: " + "; ".join(out.failures)
