@@ -12,6 +12,7 @@ temporary directory. Importing this module applies it; ``gtn/__init__`` imports 
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -55,6 +56,30 @@ def choose(package_dir: Path, environ: Mapping[str, str]) -> Path | None:
     return None
 
 
+def tolerate_stale_indexes() -> None:
+    """Read a cache index that cannot be unpickled as an empty one, so the kernel compiles again.
+
+    numba unpickles a kernel's index before it checks whether the source changed, and the index
+    names the classes of the kernel's argument types. After an upgrade that renamed or moved a
+    named tuple a kernel takes (or with any index numba cannot read), the kernel's first call
+    would raise instead of compiling."""
+    from numba.core import caching
+
+    index = getattr(caching, "IndexDataCacheFile", None)
+    load = getattr(index, "_load_index", None)
+    if load is None or getattr(load, "tolerates_stale", False):
+        return
+
+    def _load_index(self):
+        try:
+            return load(self)
+        except (AttributeError, ImportError, EOFError, pickle.UnpicklingError):
+            return {}
+
+    _load_index.tolerates_stale = True
+    index._load_index = _load_index
+
+
 def configure() -> Path | None:
     """Apply :func:`choose` to this process (and the processes it starts); returns the folder
     set, or None."""
@@ -68,3 +93,4 @@ def configure() -> Path | None:
 
 
 configure()
+tolerate_stale_indexes()

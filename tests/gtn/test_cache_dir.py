@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import gtn
 from gtn._internal import cache_dir as _cache_dir
 
@@ -95,3 +97,50 @@ def test_without_a_writable_home_the_temporary_folder_is_used(tmp_path):
     blocked.write_text("")
     chosen = _cache_dir.choose(package, {"HOME": str(blocked)})  # HOME/.cache cannot be made
     assert chosen is not None and chosen.parent == Path(_cache_dir.tempfile.gettempdir())
+
+
+# A kernel (its file never changes) takes a named tuple defined in another module; the second
+# version of that module renames the class, as an upgrade can.
+_KERNEL = """
+import numba as nb
+
+@nb.njit(cache=True)
+def first(pair):
+    return pair[0]
+"""
+_TYPES = "import collections\n{name} = collections.namedtuple('{name}', 'a b')\nmake = {name}\n"
+_CALL = """
+import sys
+if sys.argv[1] == "gtn":
+    import gtn  # noqa: F401
+import kernel, types_v
+print(kernel.first(types_v.make(3, 4)))
+"""
+
+
+def _call_kernel(folder: Path, cache: Path, with_gtn: bool) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    env["PYTHONPATH"] = os.pathsep.join([str(folder), str(Path(gtn.__file__).parent.parent)])
+    return subprocess.run(
+        [sys.executable, "-c", _CALL, "gtn" if with_gtn else "plain"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("with_gtn", [False, True])
+def test_a_cache_index_naming_a_renamed_class_compiles_again(tmp_path, with_gtn):
+    folder, cache = tmp_path / "code", tmp_path / "cache"
+    folder.mkdir()
+    (folder / "kernel.py").write_text(_KERNEL)
+    (folder / "types_v.py").write_text(_TYPES.format(name="Pair"))
+    first = _call_kernel(folder, cache, with_gtn)
+    assert first.returncode == 0 and first.stdout.strip() == "3", first.stderr
+    (folder / "types_v.py").write_text(_TYPES.format(name="Couple"))  # the upgrade
+    second = _call_kernel(folder, cache, with_gtn)
+    if with_gtn:
+        assert second.returncode == 0 and second.stdout.strip() == "3", second.stderr
+    else:  # numba alone: the reason gtn reads such an index as empty
+        assert second.returncode != 0 and "AttributeError" in second.stderr
