@@ -114,28 +114,3 @@ def run_guarded(
         prefix = " ".join(words) or parser.prog
         print(f"{prefix}: {one_line(err)}", file=sys.stderr)
         return BAD_INPUT_STATUS
-
-
-def add_app_parser(sub, command: str, help: str, description: str):
-    """(parser, its subcommands) of an app registered as ``command`` on the subparsers
-    ``sub`` of ``ebgtn``; ``description`` (the CLI module's docstring) is shown verbatim."""
-    parser = sub.add_parser(
-        command,
-        help=help,
-        description=description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    return parser, parser.add_subparsers(dest="command_name", required=True)
-
-
-def run_app(
-    add_parser: Callable[[argparse._SubParsersAction], argparse.ArgumentParser],
-    command: str,
-    argv: Sequence[str] | None = None,
-) -> int:
-    """``python -m apps.<app>``: the app's ``add_parser`` under its ``command`` (e.g.
-    ``"check-reading"``), guarded like ``ebgtn``: bad input is one line and exit status 2."""
-    parser = ArgumentParser(prog=f"python -m apps.{command.replace('-', '_')}")
-    add_debug_flag(parser)
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run_guarded(parser, [command, *(sys.argv[1:] if argv is None else argv)])

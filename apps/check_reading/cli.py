@@ -16,34 +16,31 @@ take the same path.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
-from .._common.guard import add_app_parser
+from .._common.cli import add_app_parser, add_run_parsers, config_from_args
+
+_CONFIG_NAMES = (
+    "train_fields",
+    "test_fields",
+    "seed",
+    "local_epochs",
+    "global_epochs",
+    "global_fields",
+    "sdnn_epochs",
+    "heldout_fields",
+    "local_checkpoint",
+    "cache_dir",
+    "train_folder",
+    "test_folder",
+)
 
 
 def _config(args):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    names = (
-        "train_fields",
-        "test_fields",
-        "seed",
-        "local_epochs",
-        "global_epochs",
-        "global_fields",
-        "sdnn_epochs",
-        "heldout_fields",
-        "local_checkpoint",
-        "cache_dir",
-        "train_folder",
-        "test_folder",
-    )
-    changes = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    if getattr(args, "losses", None):
-        changes["losses"] = tuple(args.losses.split(","))
-    return replace(base, **changes)
+    return config_from_args(args, base, _CONFIG_NAMES, lists=("losses",))
 
 
 def _run(args) -> int:
@@ -96,13 +93,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p, jobs = add_app_parser(
         sub, "check-reading", "the graph-transformer check-amount reader", __doc__
     )
-    for name, helptext, out in (
+    runs = (
         ("demo", "short end-to-end run with figures", "out/demo"),
         ("train", "train local + global systems", "out/check_reading"),
-    ):
-        q = jobs.add_parser(name, help=helptext)
+    )
+    for q in add_run_parsers(jobs, runs, _run):
         _add_config_args(q)
-        q.add_argument("--out", default=out, help="folder for checkpoints, results, figures")
         q.add_argument("--local-epochs", type=int, dest="local_epochs")
         q.add_argument("--global-epochs", type=int, dest="global_epochs")
         q.add_argument(
@@ -136,7 +132,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
             dest="heldout_fields",
             help="fields of the held-out style to evaluate on (0: none)",
         )
-        q.set_defaults(run=_run)
     q = jobs.add_parser(
         "evaluate",
         help="evaluate checkpoints on held-out test fields (with a segmenting and an SDNN"
@@ -175,6 +170,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m apps.check_reading``: bad input is one line on stderr and exit status 2."""
-    from .._common.guard import run_app
+    from .._common.cli import run_app
 
     return run_app(add_parser, "check-reading", argv)

@@ -20,7 +20,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from .._common.guard import add_app_parser
+from .._common.cli import add_app_parser, add_run_parsers, config_from_args
 
 _CONFIG_NAMES = (
     "train_utterances",
@@ -41,6 +41,8 @@ _CONFIG_NAMES = (
     "festival",
     "augment",
     "copies",
+    "test_data",
+    "allow_wav_commands",
 )
 
 
@@ -48,18 +50,10 @@ def _config(args):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    changes = {k: getattr(args, k) for k in _CONFIG_NAMES if getattr(args, k, None) is not None}
-    if getattr(args, "losses", None):
-        changes["losses"] = tuple(args.losses.split(","))
-    if getattr(args, "conditions", None):
-        changes["conditions"] = tuple(args.conditions.split(","))
+    config = config_from_args(args, base, _CONFIG_NAMES, lists=("losses", "conditions"))
     if getattr(args, "data", None) and args.command_name in ("train", "demo"):
-        changes["train_data"] = args.data
-    if getattr(args, "test_data", None):
-        changes["test_data"] = args.test_data
-    if getattr(args, "allow_wav_commands", False):
-        changes["allow_wav_commands"] = True
-    return replace(base, **changes)
+        config = replace(config, train_data=args.data)  # evaluate and tune read --data apart
+    return config
 
 
 def _run(args) -> int:
@@ -185,13 +179,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     _add_data_args(q)
     q.set_defaults(run=_generate, seed=0)
-    for name, helptext, out in (
+    runs = (
         ("demo", "short end-to-end run with figures", "out/speech_demo"),
         ("train", "train MMI and CTC recognisers and evaluate them", "out/speech"),
-    ):
-        q = jobs.add_parser(name, help=helptext)
+    )
+    for q in add_run_parsers(jobs, runs, _run):
         _add_config_args(q)
-        q.add_argument("--out", default=out, help="folder for checkpoints, results, figures")
         q.add_argument("--epochs", type=int)
         q.add_argument("--batch-size", type=int, dest="batch_size")
         q.add_argument("--lr", type=float)
@@ -224,7 +217,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "(default speed,vtlp)",
         )
         q.add_argument("--copies", type=int, help="augmented copies of each training utterance")
-        q.set_defaults(run=_run)
     q = jobs.add_parser(
         "evaluate",
         help="WER / SER of saved recognisers on held-out speakers, or of a hypothesis file",
@@ -285,6 +277,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m apps.speech``: bad input is one line on stderr and exit status 2."""
-    from .._common.guard import run_app
+    from .._common.cli import run_app
 
     return run_app(add_parser, "speech", argv)
