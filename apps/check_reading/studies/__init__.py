@@ -1,4 +1,3 @@
 """Studies of the check reader: measurements that explain its results rather than produce them
-(what the digits allow, what the over-segmenter covers). Each runs as
-``python -m apps.check_reading.studies.<name>``; their numbers are in
-docs/results/check-reading.md."""
+(e.g. what the digits allow). Each runs as ``python -m apps.check_reading.studies.<name>``;
+their numbers are in docs/results/check-reading.md."""
