@@ -12,8 +12,8 @@ import torch
 
 from gtn.utils import atomic_write
 
-from . import corpus, evaluate, figures, kaldi, tune
-from .api import SpeechRecognizer
+# api.SpeechRecognizer is looked up at each call, so that a caller (a test) may replace it
+from . import api, corpus, evaluate, figures, kaldi, tune
 from .corpus import WORDS, CorpusSettings
 from .experiment import (
     Config,
@@ -92,7 +92,7 @@ def evaluate_checkpoints(
     out.mkdir(parents=True, exist_ok=True)
     rows, timing = {}, []
     for path in checkpoints:
-        recognizer = SpeechRecognizer.load(path, word_penalty=word_penalty)
+        recognizer = api.SpeechRecognizer.load(path, word_penalty=word_penalty)
         name = f"{Path(path).stem} (word penalty {recognizer.word_penalty:g})"
         rows[name] = evaluate_recognizer(recognizer, tests[recognizer.dither])
         if config.festival and voices[recognizer.dither] is not None:
@@ -116,7 +116,7 @@ def evaluate_checkpoints(
     return text
 
 
-def timing_lines(name: str, recognizer: SpeechRecognizer, clean: PreparedSet) -> list[str]:
+def timing_lines(name: str, recognizer: api.SpeechRecognizer, clean: PreparedSet) -> list[str]:
     """How far decoded word starts fall from the true ones, over the exactly recognised
     utterances of ``clean`` (none when no utterance has true times)."""
     res = recognizer.recognize_features(clean.features)
@@ -169,7 +169,7 @@ def tune_checkpoints(
     best = {}
     for path in checkpoints:
         name = Path(path).stem
-        recognizer = SpeechRecognizer.load(path)
+        recognizer = api.SpeechRecognizer.load(path)
         rows = tune.sweep(recognizer, sets[recognizer.dither], grid)
         best[name] = tune.best_penalty(rows)
         text = (
@@ -203,7 +203,7 @@ def decode_inputs(
     """Recognise WAV files, folders, wav.scp files or data directories; print words,
     confidence and word timings (unless ``quiet``), and write ``out/text`` and ``out/ctm``
     when ``out`` is given. Returns utterance -> words."""
-    recognizer = SpeechRecognizer.load(checkpoint, beam=beam, word_penalty=word_penalty)
+    recognizer = api.SpeechRecognizer.load(checkpoint, beam=beam, word_penalty=word_penalty)
     # every input is checked (headers, tables) before anything is decoded
     items = kaldi.utterances_of(inputs, allow_wav_commands, command_timeout)
     hyps, ctm = {}, []
