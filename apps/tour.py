@@ -1,6 +1,6 @@
 """A walk through the graph algebra on a tiny CTC-style recogniser, printing what it does.
 
-Run with ``ebgtn tour`` (or ``make demo`` until the check reader lands). Nothing here is
+Run with ``ebgtn tour`` (``make demo`` runs the check reader's demo instead). Nothing here is
 special-cased: CTC is the composition of per-frame energies with a collapse transducer, and
 its loss is a difference of free energies.
 """

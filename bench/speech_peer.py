@@ -23,8 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from apps.speech import corpus, evaluate, experiment, festival  # noqa: E402
+from apps.speech.api import SpeechRecognizer  # noqa: E402
 from apps.speech.corpus import WORDS  # noqa: E402
-from apps.speech.recognizer import SpeechRecognizer  # noqa: E402
 from apps.speech.train import condition_waveform, prepare  # noqa: E402
 
 GRAMMAR = "#JSGF V1.0;\ngrammar digits;\npublic <digits> = ( " + " | ".join(WORDS) + " )+ ;\n"

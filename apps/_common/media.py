@@ -329,13 +329,7 @@ def _parse_sphere(f, size: int, where: str) -> WavInfo:
         ) from None
     coding = fields.get("sample_coding", "pcm").lower()
     byte_format = fields.get("sample_byte_format", "01" if width > 1 else "1")
-    if channels < 1:
-        raise ValueError(f"{where}: the SPHERE header declares {channels} channels")
-    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise ValueError(
-            f"{where}: the SPHERE header declares a sample rate of {rate} Hz; expected "
-            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz"
-        )
+    _check_channels_and_rate(channels, rate, f"{where}: the SPHERE header")
     encoding = {"pcm": "pcm", "ulaw": "mulaw", "mu-law": "mulaw", "alaw": "alaw"}.get(coding)
     if encoding is None:
         raise ValueError(
@@ -358,16 +352,21 @@ def _parse_sphere(f, size: int, where: str) -> WavInfo:
     return WavInfo(channels, rate, encoding, width, order, header_bytes, frames)
 
 
+def _check_channels_and_rate(channels: int, rate: int, header: str) -> None:
+    """ValueError "<header> declares ..." unless there is a channel and the rate is plausible."""
+    if channels < 1:
+        raise ValueError(f"{header} declares {channels} channels")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"{header} declares a sample rate of {rate} Hz; expected "
+            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz"
+        )
+
+
 def _check_fmt(body: bytes, order: str, where: str) -> tuple[int, int, str, int]:
     """(channels, rate, encoding, sample bytes) of a fmt chunk's body, checked."""
     tag, channels, rate, _, block_align, bits = struct.unpack(order + "HHIIHH", body[:16])
-    if channels < 1:
-        raise ValueError(f"{where}: the WAV header declares {channels} channels")
-    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise ValueError(
-            f"{where}: the WAV header declares a sample rate of {rate} Hz; expected "
-            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz"
-        )
+    _check_channels_and_rate(channels, rate, f"{where}: the WAV header")
     if bits < 1 or block_align % channels or bits > 8 * (block_align // channels):
         raise ValueError(
             f"{where}: the WAV header declares {bits}-bit samples in {block_align}-byte "

@@ -7,9 +7,9 @@ interpretation graph o amount grammar -> Viterbi. Energies: lower is better.
 """
 
 from .._common.checkpoint import CheckpointError
+from .api import CheckReader
 from .combine import CombinedReader
 from .model import CheckReaderModel
-from .reader import CheckReader
 from .sdnn import SdnnReader
 
 __all__ = ["CheckReader", "CheckReaderModel", "CheckpointError", "CombinedReader", "SdnnReader"]

@@ -16,35 +16,31 @@ take the same path.
 from __future__ import annotations
 
 import argparse
-import sys
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
+from .._common.cli import add_app_parser, add_run_parsers, config_from_args
+
+_CONFIG_NAMES = (
+    "train_fields",
+    "test_fields",
+    "seed",
+    "local_epochs",
+    "global_epochs",
+    "global_fields",
+    "sdnn_epochs",
+    "heldout_fields",
+    "local_checkpoint",
+    "cache_dir",
+    "train_folder",
+    "test_folder",
+)
 
 
 def _config(args):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    names = (
-        "train_fields",
-        "test_fields",
-        "seed",
-        "local_epochs",
-        "global_epochs",
-        "global_fields",
-        "sdnn_epochs",
-        "heldout_fields",
-        "local_checkpoint",
-        "cache_dir",
-        "train_folder",
-        "test_folder",
-    )
-    changes = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    if getattr(args, "losses", None):
-        changes["losses"] = tuple(args.losses.split(","))
-    return replace(base, **changes)
+    return config_from_args(args, base, _CONFIG_NAMES, lists=("losses",))
 
 
 def _run(args) -> int:
@@ -54,113 +50,27 @@ def _run(args) -> int:
     return 0
 
 
-def load_reader(path: str):
-    """A segmenting :class:`CheckReader` or an :class:`SdnnReader`, by the checkpoint's format."""
-    from .._common.checkpoint import read_format
-    from .reader import CheckReader
-    from .sdnn import FORMAT, SdnnReader
-
-    return SdnnReader.load(path) if read_format(path) == FORMAT else CheckReader.load(path)
-
-
 def _evaluate(args) -> int:
-    from . import evaluate, figures, folder
-    from .experiment import evaluate_combined, evaluate_model, evaluate_sdnn, load_sets
-    from .reader import CheckReader
-    from .sdnn import SdnnReader, field_strip
+    from .commands import evaluate_checkpoints
 
-    config = _config(args)
-    if config.test_folder:  # real fields need no MNIST digits
-        test = folder.read_fields(config.test_folder, "test")
-    else:
-        _, test = load_sets(replace(config, train_fields=1))
-    readers = {Path(p).stem: load_reader(p) for p in args.checkpoints}
-    prepared = strips = None
-    rows, curves = {}, {}
-    for name, reader in readers.items():
-        if isinstance(reader, SdnnReader):
-            strips = strips or [field_strip(f.image) for f in test.fields]
-            rows[name], curves[name] = evaluate_sdnn(reader, strips, test.texts)
-        else:
-            prepared = prepared or folder.prepare_fields(test, progress=not args.quiet)
-            rows[name], curves[name] = evaluate_model(reader.model, prepared, test.texts)
-    # every segmenting reader with every SDNN reader as a product of experts
-    for a, seg in readers.items():
-        for b, sdnn in readers.items():
-            if isinstance(seg, CheckReader) and isinstance(sdnn, SdnnReader):
-                rows[f"{a} x {b}"], curves[f"{a} x {b}"] = evaluate_combined(
-                    seg.model, sdnn, prepared, strips, test.texts
-                )
-    print(evaluate.format_table(rows))
-    figure = figures.error_reject_figure(curves, Path(args.out) / "error_reject.png")
-    print(f"wrote {figure}")
+    evaluate_checkpoints(_config(args), args.checkpoints, Path(args.out), not args.quiet)
     return 0
-
-
-def load_image(path: str) -> np.ndarray:
-    """A grey uint8 image (0 black, 255 white) from an image file of any bit depth or colour
-    model; ValueError naming the file for anything else (see apps._common.media)."""
-    from .folder import load_field_image
-
-    return load_field_image(Path(path))
 
 
 def _read(args) -> int:
+    from . import commands
+
     if Path(args.image).is_dir() or Path(args.image).suffix.lower() == ".csv":
-        return _read_folder(args)
-    import torch
-
-    from . import figures
-    from .reader import check_image, read_batch
-    from .sdnn import SdnnReader, field_strip
-
-    image = load_image(args.image)  # the cheap check first
-    reader = load_reader(args.checkpoint)
-    out = Path(args.figure or Path(args.image).with_suffix(".reading.png"))
-    if isinstance(reader, SdnnReader):
-        [(amount, conf)] = reader.read([image])
-        print(f"{args.image}\t{amount}\t{conf:.4f}")
-        strip = field_strip(check_image(image))
-        with torch.no_grad():
-            energies = reader.emissions([strip])[0][0]
-        figures.sdnn_figure(strip, energies, out, f"read: {amount}  (confidence {conf:.3f})")
-        print(f"wrote {out}")
-        return 0
-    seg = reader.segment([image])[0]
-    answers, conf, _ = read_batch(reader.model, [seg])
-    print(f"{args.image}\t{answers[0]}\t{conf[0]:.4f}")
-    figures.field_figure(image, seg, reader.model, out, confidence=float(conf[0]))
-    print(f"wrote {out}")
-    return 0
-
-
-def _read_folder(args) -> int:
-    """Read every field of a folder (its labels.csv, or every image file in it when it has
-    none) or of a labels file; write filename,amount,confidence[,truth,correct] as CSV."""
-    from . import folder
-
-    where, labels = folder.locate(args.image)
-    entries = folder.read_labels(args.image) if labels.is_file() else folder.list_images(where)
-    images = folder.read_images(entries, str(labels))  # the cheap checks first
-    reader = load_reader(args.checkpoint)
-    readings = reader.read(images)
-    default = Path(f"{where.resolve()}.predictions.csv")
-    out = folder.write_predictions(args.predictions or default, entries, readings)
-    if all(e.amount is not None for e in entries):
-        right = sum(a == e.amount for e, (a, _) in zip(entries, readings, strict=True))
-        print(f"{right} of {len(entries)} fields read correctly ({right / len(entries):.1%})")
-    print(f"read {len(entries)} fields; wrote {out}")
+        commands.read_folder(args.image, args.checkpoint, args.predictions)
+    else:
+        commands.read_image_file(args.image, args.checkpoint, args.figure)
     return 0
 
 
 def _generate(args) -> int:
-    from . import data, folder
+    from .commands import generate_folder
 
-    if args.fields < 1:
-        raise ValueError(f"--fields must be at least 1, got {args.fields}")
-    fields = data.generate(args.split, args.fields, args.seed)
-    labels = folder.write_fields(fields, args.out)
-    print(f"wrote {len(fields)} {args.split} fields (seed {args.seed}) and {labels}")
+    generate_folder(args.out, args.fields, args.split, args.seed)
     return 0
 
 
@@ -180,20 +90,15 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``check-reading`` on an argparse subparsers object."""
-    p = sub.add_parser(
-        "check-reading",
-        help="the graph-transformer check-amount reader",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p, jobs = add_app_parser(
+        sub, "check-reading", "the graph-transformer check-amount reader", __doc__
     )
-    jobs = p.add_subparsers(dest="command_name", required=True)
-    for name, helptext, out in (
+    runs = (
         ("demo", "short end-to-end run with figures", "out/demo"),
         ("train", "train local + global systems", "out/check_reading"),
-    ):
-        q = jobs.add_parser(name, help=helptext)
+    )
+    for q in add_run_parsers(jobs, runs, _run):
         _add_config_args(q)
-        q.add_argument("--out", default=out, help="folder for checkpoints, results, figures")
         q.add_argument("--local-epochs", type=int, dest="local_epochs")
         q.add_argument("--global-epochs", type=int, dest="global_epochs")
         q.add_argument(
@@ -227,7 +132,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
             dest="heldout_fields",
             help="fields of the held-out style to evaluate on (0: none)",
         )
-        q.set_defaults(run=_run)
     q = jobs.add_parser(
         "evaluate",
         help="evaluate checkpoints on held-out test fields (with a segmenting and an SDNN"
@@ -266,9 +170,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m apps.check_reading``: bad input is one line on stderr and exit status 2."""
-    from .._common.guard import ArgumentParser, add_debug_flag, run_guarded
+    from .._common.cli import run_app
 
-    parser = ArgumentParser(prog="python -m apps.check_reading")
-    add_debug_flag(parser)
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run_guarded(parser, ["check-reading", *(sys.argv[1:] if argv is None else argv)])
+    return run_app(add_parser, "check-reading", argv)

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .api import CheckReader, answer_log_posteriors, field_graphs, read_batch
+from .inputs import check_image
 from .model import CheckReaderModel
-from .reader import CheckReader, answer_log_posteriors, check_image, field_graphs, read_batch
 from .sdnn import SdnnReader, field_strip
 from .segment import Segmentation
 

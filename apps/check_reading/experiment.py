@@ -1,31 +1,30 @@
-"""Experiments: train the local system and the globally trained ones, evaluate them on held-out
-test fields, write the results table and figures. ``demo`` and the CLI call these."""
+"""Experiments of the check reader, in three steps: train the local, global and
+space-displacement readers (:func:`train_readers`), evaluate them on test fields
+(:func:`evaluate_readers`), write the results and figures (:func:`write_report`). :func:`run`
+does the three for ``demo`` and ``train``; ``evaluate`` calls :func:`evaluate_all`."""
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from gtn.utils import atomic_write
-
+from .._common.report import print_written, write_results
 from . import data, evaluate, figures, folder, heldout
+from .api import CheckReader, read_batch
 from .combine import combine
 from .model import CheckReaderModel
-from .reader import CheckReader, read_batch
 from .sdnn import SdnnReader, field_strip
 from .sdnn_train import train_sdnn
 from .train import PreparedSet, train_global, train_local
 
 GLOBAL_LR = {"nll": 3e-3, "perceptron": 1e-3, "hinge": 1e-3}
-"""Peak global learning rate per loss (cosine decay to 0), from runs on 2,000 test fields
-starting from one local recogniser: NLL 78.7% correct at 1e-3, 79.8% at 3e-3 (79.8% at 6e-3
-but fewer read at 1% error); hinge 78.0% / 38.2% at <=1% error at 1e-3 against 78.5% / 33.7%
-at 3e-3; the perceptron stays below local at 3e-4 and 1e-3."""
+"""Peak global learning rate per loss (cosine decay to 0), the best of a sweep on 2,000 test
+fields from one local recogniser (the sweep: docs/results/check-reading.md)."""
 
 
 @dataclass
@@ -54,15 +53,9 @@ class Config:
     extra: dict = field(default_factory=dict)
 
 
-# Fields are cheap (3,000 render and segment in ~15 s) and the 4,000 training digits need
-# many renderings to be seen with varied neighbours, slants and cuts: more fields beat more
-# epochs over fewer fields (held-out training fields read: 64% after 2,800 fields x 5 epochs,
-# 44% after 800 fields x 12 epochs). Global training wants steps: on 2,000 test fields, NLL
-# at a constant 3e-4 for 1 epoch of 1,500 fields cut the field error 28.4% -> 25.6%; with a
-# cosine decay from 1e-3 over 2 epochs of 4,000 fields, 28.4% -> 23.1%. On 2,000 test fields
-# (data v2), the local recogniser read 75.6% after 8 epochs of 4,000 fields, 79.6% after 20
-# epochs of 4,000 and 81.5% after 20 epochs of 8,000 (the same 4,000 training digits, rendered
-# in more contexts); true-path segments 96.7 / 97.5 / 97.7% right.
+# Rendering is cheap and the 4,000 training digits need many contexts (neighbours, slants,
+# cuts), so the schedules favour more fields over more epochs; global training wants steps
+# (the runs behind this: docs/results/check-reading.md, "Training schedule").
 DEMO = Config(
     train_fields=3000,
     test_fields=400,
@@ -74,7 +67,8 @@ DEMO = Config(
 )
 
 
-def load_sets(config: Config, progress: bool = True) -> tuple[data.FieldSet, data.FieldSet]:
+def load_sets(config: Config) -> tuple[data.FieldSet, data.FieldSet]:
+    """(training fields, test fields) from the configured folders or the generator's cache."""
     if config.train_folder:
         train = _folder_set(config.train_folder, "train", config.local_checkpoint is None)
     else:
@@ -101,6 +95,76 @@ def _folder_set(path: str, split: str, local_training: bool) -> data.FieldSet:
     return folder.read_fields(path, split)
 
 
+# ------------------------------------------------------------------------------ train
+Say = Callable[[str], object]
+
+
+def train_local_model(config: Config, train_p: PreparedSet, progress: bool) -> CheckReaderModel:
+    """The recogniser trained on labelled segments, or the one of ``config.local_checkpoint``."""
+    if config.local_checkpoint:
+        return CheckReader.load(config.local_checkpoint).model
+    torch.manual_seed(config.seed)  # the initial weights: two runs of one config agree
+    model = CheckReaderModel()
+    train_local(
+        model, train_p, config.local_epochs, config.local_batch, config.local_lr, config.seed,
+        progress,
+    )  # fmt: skip
+    return model
+
+
+def train_global_model(
+    config: Config, local: CheckReaderModel, train_p: PreparedSet, loss: str, progress: bool
+) -> CheckReaderModel:
+    """A fresh model with the local recogniser's weights (gtn graphs are immutable: no
+    deepcopy), trained globally with ``loss``."""
+    model = CheckReaderModel()
+    model.recognizer.load_state_dict(local.recognizer.state_dict())
+    lr = config.global_lr or GLOBAL_LR[loss]
+    train_global(
+        model, train_p.head(config.global_fields), loss, config.global_epochs, config.batch_size,
+        lr, config.seed, progress=progress,
+    )  # fmt: skip
+    return model
+
+
+def train_sdnn_reader(config: Config, train_set: data.FieldSet, progress: bool) -> SdnnReader:
+    """The space-displacement reader trained with CTC on the training fields."""
+    reader = SdnnReader()
+    strips = [field_strip(f.image) for f in train_set.fields]
+    train_sdnn(
+        reader, strips, train_set.texts, config.sdnn_epochs, lr=config.sdnn_lr, seed=config.seed,
+        progress=progress,
+    )  # fmt: skip
+    return reader
+
+
+def train_readers(
+    config: Config,
+    train_set: data.FieldSet,
+    train_p: PreparedSet,
+    out: Path,
+    say: Say,
+    progress: bool = True,
+) -> dict[str, CheckReaderModel | SdnnReader]:
+    """Every reader of the configuration, by row name ("local", "global <loss>", "space
+    displacement"), each saved in ``out`` as it is trained (local.pt, global_<loss>.pt,
+    sdnn.pt)."""
+    local = train_local_model(config, train_p, progress)
+    say(f"local recogniser from {config.local_checkpoint or 'local training'}")
+    CheckReader(local).save(out / "local.pt")
+    readers: dict[str, CheckReaderModel | SdnnReader] = {"local": local}
+    for loss in config.losses:
+        readers[f"global {loss}"] = train_global_model(config, local, train_p, loss, progress)
+        CheckReader(readers[f"global {loss}"]).save(out / f"global_{loss}.pt")
+        say(f"global {loss} training done")
+    if config.sdnn_epochs > 0:
+        readers["space displacement"] = sdnn = train_sdnn_reader(config, train_set, progress)
+        sdnn.save(out / "sdnn.pt")
+        say("space-displacement training done")
+    return readers
+
+
+# ------------------------------------------------------------------------------ evaluate
 def in_batches(read, n: int, batch_size: int = 64):
     """(answers, confidences) of n fields, ``read(i, j)`` -> (answers, conf) of fields i..j-1."""
     answers, conf = [], []
@@ -119,11 +183,14 @@ def read_all(model: CheckReaderModel, prepared: PreparedSet, batch_size: int = 6
 
 
 def evaluate_model(model: CheckReaderModel, prepared: PreparedSet, texts: list[str]):
-    return _results(*read_all(model, prepared), texts)
+    """(summary row, error-reject curve) of a segmenting model (see :mod:`.evaluate`)."""
+    return evaluate.results(*read_all(model, prepared), texts)
 
 
 def evaluate_sdnn(reader: SdnnReader, strips: list[np.ndarray], texts: list[str]):
-    return _results(*in_batches(lambda i, j: reader.read_strips(strips[i:j]), len(strips)), texts)
+    """(summary row, error-reject curve) of a space-displacement reader."""
+    answers, conf = in_batches(lambda i, j: reader.read_strips(strips[i:j]), len(strips))
+    return evaluate.results(answers, conf, texts)
 
 
 def evaluate_combined(
@@ -140,154 +207,132 @@ def evaluate_combined(
     def read(i: int, j: int):
         return combine(model, reader, segs[i:j], strips[i:j])
 
-    return _results(*in_batches(read, len(strips)), texts)
+    return evaluate.results(*in_batches(read, len(strips)), texts)
 
 
-def _results(answers: list[str], conf: np.ndarray, texts: list[str]):
-    """(summary row, error-reject curve)."""
-    correct = np.array([a == t for a, t in zip(answers, texts, strict=True)])
-    return evaluate.summarise(answers, conf, texts), evaluate.error_reject_curve(conf, correct)
-
-
-def train_sdnn_reader(config: Config, train_set, out: Path, progress: bool = True) -> SdnnReader:
-    """Train the space-displacement reader on the training fields; saved as ``out/sdnn.pt``."""
-    train_strips = [field_strip(f.image) for f in train_set.fields]
-    reader = SdnnReader()
-    train_sdnn(
-        reader,
-        train_strips,
-        train_set.texts,
-        epochs=config.sdnn_epochs,
-        lr=config.sdnn_lr,
-        seed=config.seed,
-        progress=progress,
-    )
-    reader.save(out / "sdnn.pt")
-    return reader
-
-
-def evaluate_all(models: dict, sdnn: SdnnReader | None, fields, prepared=None):
-    """(rows, curves) of every segmenting model, the SDNN reader and the product of the global
-    NLL model with it, on one set of fields."""
-    prepared = prepared or folder.prepare_fields(fields)
+def evaluate_all(
+    readers: dict[str, CheckReaderModel | SdnnReader],
+    fields: data.FieldSet,
+    prepared: PreparedSet | None = None,
+    products: list[tuple[str, str, str]] | None = None,
+    progress: bool = False,
+):
+    """(rows, curves) of every reader (segmenting models and SDNN readers, in the given order)
+    on one set of fields, then of the products of experts ``products`` (segmenting name, SDNN
+    name, row name; None: every segmenting x SDNN pair, named "a x b"). ``prepared``: the
+    fields' over-segmentations if already made."""
+    segmenting = {k: r for k, r in readers.items() if isinstance(r, CheckReaderModel)}
+    sdnn = {k: r for k, r in readers.items() if isinstance(r, SdnnReader)}
+    if products is None:
+        products = [(a, b, f"{a} x {b}") for a in segmenting for b in sdnn]
+    if segmenting and prepared is None:
+        prepared = folder.prepare_fields(fields, progress=progress)
+    strips = [field_strip(f.image) for f in fields.fields] if sdnn else []
     rows, curves = {}, {}
-    for name, m in models.items():
-        rows[name], curves[name] = evaluate_model(m, prepared, fields.texts)
-    if sdnn is not None:
-        strips = [field_strip(f.image) for f in fields.fields]
-        name = "space displacement"
-        rows[name], curves[name] = evaluate_sdnn(sdnn, strips, fields.texts)
-        if "global nll" in models:
-            name = "global nll x sdnn"
-            rows[name], curves[name] = evaluate_combined(
-                models["global nll"], sdnn, prepared, strips, fields.texts
-            )
+    for name, r in readers.items():
+        if name in sdnn:
+            rows[name], curves[name] = evaluate_sdnn(r, strips, fields.texts)
+        else:
+            rows[name], curves[name] = evaluate_model(r, prepared, fields.texts)
+    for a, b, name in products:
+        rows[name], curves[name] = evaluate_combined(
+            segmenting[a], sdnn[b], prepared, strips, fields.texts
+        )
     return rows, curves
 
 
-def _jsonable(rows: dict) -> dict:
-    return {
-        k: {kk: (asdict(vv) if hasattr(vv, "__dataclass_fields__") else vv) for kk, vv in v.items()}
-        for k, v in rows.items()
-    }
-
-
-def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3) -> dict:
-    """Train local then each global loss, evaluate all, write checkpoints/table/figures."""
-    torch.set_num_threads(config.threads)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    say = print if progress else (lambda *a, **k: None)
-    train_set, test_set = load_sets(config, progress)
-    say(
-        f"data: {len(train_set)} training fields (training digits), {len(test_set)} test fields"
-        f" (test digits only) [{time.time() - t0:.0f}s]"
-    )
-    train_p = folder.prepare_fields(train_set, progress=progress)
-    test_p = folder.prepare_fields(test_set, progress=progress)
-    seg_count = np.mean([s.num_segments for s in train_p.segmentations])
-    say(
-        f"over-segmentation: {seg_count:.1f} candidate segments per field [{time.time() - t0:.0f}s]"
-    )
-    if config.local_checkpoint:  # start the global systems from a saved local recogniser
-        model = CheckReader.load(config.local_checkpoint).model
-        say(f"local recogniser from {config.local_checkpoint}")
-    else:
-        torch.manual_seed(config.seed)  # the initial weights: two runs of one config agree
-        model = CheckReaderModel()
-        train_local(
-            model,
-            train_p,
-            epochs=config.local_epochs,
-            batch_size=config.local_batch,
-            lr=config.local_lr,
-            seed=config.seed,
-            progress=progress,
-        )
-        say(f"local training done [{time.time() - t0:.0f}s]")
-    models = {"local": model}
-    CheckReader(model).save(out / "local.pt")
-    for loss in config.losses:
-        # A fresh model with the local weights (gtn graphs are immutable: no deepcopy).
-        m = CheckReaderModel()
-        m.recognizer.load_state_dict(model.recognizer.state_dict())
-        train_global(
-            m,
-            train_p.head(config.global_fields),
-            loss,
-            epochs=config.global_epochs,
-            batch_size=config.batch_size,
-            lr=config.global_lr or GLOBAL_LR[loss],
-            seed=config.seed,
-            progress=progress,
-        )
-        models[f"global {loss}"] = m
-        CheckReader(m).save(out / f"global_{loss}.pt")
-        say(f"global {loss} training done [{time.time() - t0:.0f}s]")
-    sdnn = None
-    if config.sdnn_epochs > 0:
-        sdnn = train_sdnn_reader(config, train_set, out, progress)
-        say(f"space-displacement training done [{time.time() - t0:.0f}s]")
-    rows, curves = evaluate_all(models, sdnn, test_set, test_p)
+def evaluate_readers(
+    config: Config,
+    readers: dict[str, CheckReaderModel | SdnnReader],
+    test_set: data.FieldSet,
+    test_p: PreparedSet,
+):
+    """(tables, curves): rows of every reader and of the product of the global NLL model with
+    the SDNN reader, on the own test fields and, when configured, on the held-out style
+    (:mod:`.heldout`); curves are those of the own test fields."""
+    products = []
+    if "global nll" in readers and "space displacement" in readers:
+        products = [("global nll", "space displacement", "global nll x sdnn")]
+    rows, curves = evaluate_all(readers, test_set, test_p, products)
     tables = {"own test fields": rows}
     if config.heldout_fields > 0:
         heldout_set = data.load_or_generate_heldout(
             config.heldout_fields, config.seed, cache_dir=config.cache_dir
         )
-        tables[f"held-out style ({heldout.NAME})"] = evaluate_all(models, sdnn, heldout_set)[0]
-    text = "\n\n".join(f"{name}:\n{evaluate.format_table(r)}" for name, r in tables.items())
-    say(text)
-    with atomic_write(out / "results.txt") as f:
-        f.write(text + "\n")
-    with atomic_write(out / "results.json") as f:
-        json.dump(
-            {
-                "config": asdict(config),
-                "seconds": time.time() - t0,
-                "rows": _jsonable(rows),
-                "tables": {name: _jsonable(r) for name, r in tables.items()},
-            },
-            f,
-            indent=1,
-        )
-    written = [out / "results.txt", figures.error_reject_figure(curves, out / "error_reject.png")]
-    best = models[f"global {config.losses[0]}"] if config.losses else model
+        tables[f"held-out style ({heldout.NAME})"] = evaluate_all(
+            readers, heldout_set, products=products
+        )[0]
+    return tables, curves
+
+
+# ------------------------------------------------------------------------------ report
+def _jsonable(rows: dict) -> dict:
+    return {
+        k: {kk: (vv._asdict() if hasattr(vv, "_asdict") else vv) for kk, vv in v.items()}
+        for k, v in rows.items()
+    }
+
+
+def format_tables(tables: dict[str, dict]) -> str:
+    """Every results table under its title."""
+    return "\n\n".join(f"{name}:\n\n{evaluate.format_table(r)}" for name, r in tables.items())
+
+
+def write_report(
+    config: Config,
+    out: Path,
+    tables: dict[str, dict],
+    curves: dict,
+    best: CheckReaderModel,
+    test_set: data.FieldSet,
+    test_p: PreparedSet,
+    seconds: float,
+    figure_fields: int = 3,
+) -> list[Path]:
+    """results.md / results.json, the error-reject figure, ``figure_fields`` test fields read
+    by ``best`` and its graphs of the first field (PNG and DOT); returns the files written."""
+    record = {
+        "config": asdict(config),
+        "seconds": seconds,
+        "rows": _jsonable(tables["own test fields"]),
+        "tables": {name: _jsonable(r) for name, r in tables.items()},
+    }
+    written = write_results(out, format_tables(tables), record)
+    written.append(figures.error_reject_figure(curves, out / "error_reject.png"))
     for i in range(min(figure_fields, len(test_set))):
-        f = test_set.fields[i]
-        answers, conf, _ = read_batch(best, [test_p.segmentations[i]])
-        written.append(
-            figures.field_figure(
-                f.image,
-                test_p.segmentations[i],
-                best,
-                out / f"field_{i}.png",
-                f.text,
-                float(conf[0]),
-            )
-        )
+        f, seg = test_set.fields[i], test_p.segmentations[i]
+        _, conf, _ = read_batch(best, [seg])
+        path = out / f"field_{i}.png"
+        written.append(figures.field_figure(f.image, seg, best, path, f.text, float(conf[0])))
     written.append(figures.graphs_figure(test_p.segmentations[0], best, out / "graphs_0.png"))
-    written += figures.write_dot(test_p.segmentations[0], best, out)
-    say(f"done in {time.time() - t0:.0f}s; wrote to {out}/:")
-    for p in written:
-        say(f"  {p.name}")
-    return rows
+    return written + figures.write_dot(test_p.segmentations[0], best, out)
+
+
+# ------------------------------------------------------------------------------ all three
+def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3) -> dict:
+    """Train every reader, evaluate them, write checkpoints, results and figures to ``out``;
+    returns the rows of the own test fields."""
+    torch.set_num_threads(config.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+
+    def say(text: str) -> None:
+        if progress:
+            print(f"{text} [{time.time() - t0:.0f}s]")
+
+    train_set, test_set = load_sets(config)
+    say(f"data: {len(train_set)} training fields, {len(test_set)} test fields")
+    train_p = folder.prepare_fields(train_set, progress=progress)
+    test_p = folder.prepare_fields(test_set, progress=progress)
+    segments = np.mean([s.num_segments for s in train_p.segmentations])
+    say(f"over-segmentation: {segments:.1f} candidate segments per field")
+    readers = train_readers(config, train_set, train_p, out, say, progress)
+    tables, curves = evaluate_readers(config, readers, test_set, test_p)
+    say(format_tables(tables))
+    best = readers[f"global {config.losses[0]}"] if config.losses else readers["local"]
+    written = write_report(
+        config, out, tables, curves, best, test_set, test_p, time.time() - t0, figure_fields
+    )
+    if progress:
+        print_written(print, out, written, time.time() - t0)
+    return tables["own test fields"]

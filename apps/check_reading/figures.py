@@ -6,21 +6,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.patches import Arc, Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import Arc, Rectangle  # noqa: E402
+import gtn
+from decoders.rejection import ErrorRejectCurve, plot_error_reject
+from gtn.composition import compose
+from gtn.utils import atomic_write
 
-import gtn  # noqa: E402
-from gtn.composition import compose  # noqa: E402
-from gtn.utils import atomic_write  # noqa: E402
+from .._common.figures import plt, save_figure
+from .amounts import ALPHABET, SYMBOLS
+from .model import NUM_CHARS, CheckReaderModel, interpretation_graph, make_batch
+from .segment import Segmentation, normalised_view
 
-from .amounts import ALPHABET, SYMBOLS  # noqa: E402
-from .model import NUM_CHARS, CheckReaderModel, interpretation_graph, make_batch  # noqa: E402
-from .segment import Segmentation, normalised_view  # noqa: E402
+DPI = 130  # fields are wide and thin: enough resolution to see single cuts
 
 
 def best_reading(model: CheckReaderModel, seg: Segmentation):
@@ -46,14 +46,6 @@ def best_reading(model: CheckReaderModel, seg: Segmentation):
     )
     path = gtn.best_path(compose(transducer, model.grammar))
     return path.ilabel.tolist(), path.olabel.tolist(), energies
-
-
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 def field_figure(
@@ -97,7 +89,7 @@ def field_figure(
         title += f"  (truth {truth!r})"
     ax.set_title(title.replace("$", r"\$"), fontsize=9, pad=22)  # "$" is not mathtext here
     ax.set_axis_off()
-    return _save(fig, path)
+    return save_figure(fig, path, DPI)
 
 
 def _arc(ax, x0, x1, color, lw, label=None):
@@ -143,7 +135,7 @@ def graphs_figure(seg: Segmentation, model: CheckReaderModel, path: Path) -> Pat
         ax.set_ylim(-0.05 * span, 0.8 * span / 2 + 0.1 * span)
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
-    return _save(fig, path)
+    return save_figure(fig, path, DPI)
 
 
 def write_dot(seg: Segmentation, model: CheckReaderModel, folder: Path) -> list[Path]:
@@ -162,22 +154,20 @@ def write_dot(seg: Segmentation, model: CheckReaderModel, folder: Path) -> list[
     return out
 
 
-def error_reject_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+def error_reject_figure(curves: dict[str, ErrorRejectCurve], path: Path) -> Path:
     """Error rate against rejection rate, one line per system (percent of all fields)."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    for name, (reject, error) in curves.items():
-        ax.plot(100 * reject, 100 * error, label=name, lw=1.5)
+    for name, curve in curves.items():
+        plot_error_reject(curve, ax=ax, target_error=None, label=name)
     ax.axhline(1.0, color="0.5", ls=":", lw=1)
     ax.text(99, 1.0, "1% error", ha="right", va="bottom", fontsize=7, color="0.4")
     ax.set_xlabel("rejected fields (%)")
     ax.set_ylabel("accepted and wrong (% of all fields)")
     ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_xlim(0, 100)
     ax.set_ylim(0, None)
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("error-reject curve (held-out test fields)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path, DPI)
 
 
 def sdnn_figure(strip: np.ndarray, energies: torch.Tensor, path: Path, title: str = "") -> Path:
@@ -193,4 +183,4 @@ def sdnn_figure(strip: np.ndarray, energies: torch.Tensor, path: Path, title: st
     )
     bottom.set_yticks(np.arange(post.shape[0]) + 0.5, ["-", *ALPHABET], fontsize=7)
     bottom.set_xlabel("strip column (one frame per 2 columns); rows: label posteriors")
-    return _save(fig, path)
+    return save_figure(fig, path, DPI)

@@ -58,7 +58,7 @@ MAX_FIELD_PIXELS = 1 << 24
 MAX_TOTAL_PIXELS = 1 << 30
 # A labels file is text, a line per field: 64 MiB is millions of fields.
 MAX_LABELS_BYTES = 1 << 26
-MIN_SIDE = 8  # the reader's smallest field (reader.check_image)
+MIN_SIDE = 8  # the reader's smallest field (inputs.check_image)
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def load_field_image(
     path: Path, where: str | None = None, max_pixels: int = MAX_FIELD_PIXELS
 ) -> np.ndarray:
     """uint8 [H, W] (dark ink on white) of an image file, in the reader's convention (see
-    :func:`.reader.check_image`); ValueError naming the file, prefixed with ``where``."""
+    :func:`.inputs.check_image`); ValueError naming the file, prefixed with ``where``."""
     try:
         grey = read_grey(path, max_pixels=max_pixels)
         if min(grey.shape) < MIN_SIDE:

@@ -24,7 +24,7 @@ import gtn
 from gtn.composition import intersect
 
 from .amounts import ALPHABET, SYMBOLS, grammar
-from .recognizer import LeNet5
+from .network import LeNet5
 from .segment import Segmentation
 
 NUM_CHARS = len(ALPHABET)

@@ -21,20 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 import gtn
 
 from .._common.checkpoint import Int, Record, build_module, load_model, save_model
-from .amounts import ALPHABET, decode, encode, grammar, is_valid_amount
+from .amounts import decode, encode, grammar, is_valid_amount
 from .glyphs import resize
+from .inputs import check_image
+from .network import SpaceDisplacementNet
 from .normalise import HEIGHT, normalise
-from .reader import check_image
 from .segment import _BAND, SIZE
 
-BLANK = 0
-NUM_LABELS = len(ALPHABET) + 1  # blank + characters
-STRIDE = 2  # image columns per emission frame
+BLANK = 0  # emission column 0; column 1 + k is character k of ALPHABET
 _MARGIN = 6  # blank columns left and right of the ink in a strip
 FORMAT = "ebgtn.check_reading.sdnn"
 SCHEMA = Record({"width": Int(1, 64)})  # far beyond any trained network's width
@@ -62,53 +60,6 @@ def stack_strips(strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     for b, s in enumerate(strips):
         out[b, 0, :, : s.shape[1]] = s
     return torch.from_numpy(out), torch.tensor(widths, dtype=torch.long)
-
-
-class SpaceDisplacementNet(nn.Module):
-    """LeNet-style convolutions over a strip [B, 1, 32, W] -> energies [B, W // 2, 15].
-
-    Two 5x5 convolution + pooling stages (32 rows -> 8, W columns -> W/2), a convolution over
-    the 8 remaining rows (the replicated "fully connected" layer of a SDNN), then a 1-D
-    convolution across neighbouring positions. Receptive field ~34 columns: about one and a half
-    digit widths, enough to see where a character starts and ends."""
-
-    def __init__(self, width: int = 2):
-        super().__init__()
-        c1, c2, c3 = 8 * width, 16 * width, 64 * width
-        # Batch normalisation: CTC from scratch on a few thousand fields otherwise sits for
-        # epochs on the all-blank plateau.
-        self.features = nn.Sequential(
-            nn.Conv2d(1, c1, 5, padding=2),
-            nn.BatchNorm2d(c1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # 32 x W -> 16 x W/2
-            nn.Conv2d(c1, c2, 5, padding=2),
-            nn.BatchNorm2d(c2),
-            nn.ReLU(),
-            nn.MaxPool2d((2, 1)),  # -> 8 x W/2
-            nn.Conv2d(c2, c3, (8, 5), padding=(0, 2)),
-            nn.BatchNorm2d(c3),
-            nn.ReLU(),  # -> 1 x W/2
-        )
-        self.head = nn.Sequential(
-            nn.Conv1d(c3, c3, 5, padding=2),
-            nn.BatchNorm1d(c3),
-            nn.ReLU(),
-            nn.Conv1d(c3, NUM_LABELS, 1),
-        )
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.dim() != 4 or images.shape[1] != 1 or images.shape[2] != SIZE:
-            raise ValueError(f"strips must be [B, 1, {SIZE}, W], got {list(images.shape)}")
-        if images.shape[3] < STRIDE:
-            raise ValueError(f"strips must be at least {STRIDE} columns wide")
-        h = self.features(images).squeeze(2)  # [B, C, T]
-        return -torch.log_softmax(self.head(h), dim=1).transpose(1, 2)
-
-    @staticmethod
-    def frames(widths: torch.Tensor) -> torch.Tensor:
-        """[B] emission frames of strips ``widths`` columns wide."""
-        return widths // STRIDE
 
 
 def _log_posteriors(em, frames, total, labels: list[list[int]]) -> np.ndarray:

@@ -3,8 +3,8 @@
 The loss is CTC, i.e. the NLL of the field's transcript with the alignment (where each character
 sits along the field) as a latent variable summed out: F(transcript through the CTC topology)
 over -log_softmax column energies. The network learns where characters are from transcripts
-alone, which is what the segmenting reader needs its ownership-map labels for. Run by
-``factors.trainer.Trainer`` (progress, checkpoints, resume).
+alone, which is what the segmenting reader needs its ownership-map labels for. Trained with the
+apps' recipe (:func:`apps._common.training.fit_adam_cosine`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import gtn
-from factors.trainer import Trainer, cosine_schedule, seed_everything
+from factors.trainer import seed_everything
 
+from .._common.training import fit_adam_cosine
 from .amounts import encode
-from .sdnn import BLANK, SdnnReader, SpaceDisplacementNet, stack_strips
+from .network import SpaceDisplacementNet
+from .sdnn import BLANK, SdnnReader, stack_strips
 
 
 def distort(images: torch.Tensor, generator: torch.Generator, shear: float = 0.15) -> torch.Tensor:
@@ -100,15 +102,8 @@ def train_sdnn(
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     reader.network.train()
-    trainer = Trainer(
-        reader.network,
-        ctc_field_loss,
-        torch.optim.Adam(reader.network.parameters(), lr=lr),
-        epochs=epochs,
-        seed=seed,
-        grad_clip=5.0,
-        checkpoint=checkpoint,
-        schedule=cosine_schedule(),
-        progress=progress,
-    )
-    return trainer.fit(strip_loader(strips, texts, batch_size, generator))
+    batches = strip_loader(strips, texts, batch_size, generator)
+    return fit_adam_cosine(
+        reader.network, ctc_field_loss, batches, epochs=epochs, lr=lr, seed=seed,
+        checkpoint=checkpoint, progress=progress,
+    )  # fmt: skip

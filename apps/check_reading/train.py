@@ -18,9 +18,10 @@ from tqdm.auto import tqdm
 
 import gtn
 from factors import losses
-from factors.trainer import Trainer, cosine_schedule, seed_everything
+from factors.trainer import cosine_schedule, seed_everything
 from gtn.composition import intersect
 
+from .._common.training import fit_adam_cosine
 from .amounts import RUBBISH, encode
 from .data import FieldSet
 from .model import NUM_CHARS, Batch, CheckReaderModel, make_batch
@@ -112,9 +113,8 @@ def train_local(
     steps = epochs * -(-(chars.shape[0] + n_rubbish) // batch_size)
     optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr)
     # Cosine decay: a high rate early for speed, a small one late to settle (short schedules).
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda k: 0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(k / steps, 1.0)))
-    )
+    decay = cosine_schedule()
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: decay(min(k / steps, 1.0)))
     history = []
     for epoch in range(epochs):
         extra = rubbish[torch.randperm(rubbish.shape[0])[:n_rubbish]]
@@ -219,16 +219,8 @@ def train_global(
     """Global training with ``loss`` ("nll", "perceptron" or "hinge"), Adam with a cosine
     learning-rate decay; returns the history."""
     model.latent = "sum" if loss == "nll" else "min"
-    optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr)
-    trainer = Trainer(
-        model,
-        GraphLoss(loss, margin=margin),
-        optimizer,
-        epochs=epochs,
-        seed=seed,
-        grad_clip=5.0,
-        checkpoint=checkpoint,
-        schedule=cosine_schedule(),
-        progress=progress,
-    )
-    return trainer.fit(field_loader(data, batch_size))
+    return fit_adam_cosine(
+        model, GraphLoss(loss, margin=margin), field_loader(data, batch_size),
+        parameters=model.recognizer.parameters(), epochs=epochs, lr=lr, seed=seed,
+        checkpoint=checkpoint, progress=progress,
+    )  # fmt: skip

@@ -3,9 +3,10 @@
 espeak-ng synthesises the corpus (:mod:`.corpus`); log-mel features (:mod:`.features`) go
 through a time-delay network (:mod:`.model`) whose per-frame energies are combined with HMM or
 CTC topologies, a lexicon and a digit-loop grammar, all ``gtn`` graphs (:mod:`.graphs`),
-trained with MMI or CTC (:mod:`.train`) and decoded by beam search (:mod:`.recognizer`).
+trained with MMI or CTC (:mod:`.train`) and decoded by beam search (:mod:`.api`, the
+recogniser users load).
 """
 
-from .recognizer import Recognition, SpeechRecognizer
+from .api import Recognition, SpeechRecognizer
 
 __all__ = ["Recognition", "SpeechRecognizer"]

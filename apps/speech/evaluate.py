@@ -16,16 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def edit_distance(ref: Sequence, hyp: Sequence) -> int:
-    """Levenshtein distance between two sequences (unit costs)."""
-    row = np.arange(len(hyp) + 1)
-    for i, r in enumerate(ref, start=1):
-        prev, row = row, np.empty_like(row)
-        row[0] = i
-        for j, h in enumerate(hyp, start=1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (r != h))
-    return int(row[-1])
+from .._common.metrics import edit_distance
+from .._common.report import markdown_table
 
 
 class _Rates:
@@ -61,13 +53,12 @@ def score(refs: Sequence[Sequence[str]], hyps: Sequence[Sequence[str]]) -> Score
 def format_table(rows: dict[str, dict[str, Score]]) -> str:
     """Markdown table: one row per system, WER and SER (%) per condition."""
     conditions = list(next(iter(rows.values())).keys()) if rows else []
-    head = "| system | " + " | ".join(f"{c} WER | {c} SER" for c in conditions) + " |"
-    rule = "|---|" + "---:|---:|" * len(conditions)
-    lines = [head, rule]
-    for name, cells in rows.items():
-        vals = " | ".join(f"{cells[c].wer:.2%} | {cells[c].ser:.2%}" for c in conditions)
-        lines.append(f"| {name} | {vals} |")
-    return "\n".join(lines)
+    head = ["system", *(f"{c} {rate}" for c in conditions for rate in ("WER", "SER"))]
+    cells = [
+        [name, *(f"{x:.2%}" for c in conditions for x in (s[c].wer, s[c].ser))]
+        for name, s in rows.items()
+    ]
+    return markdown_table(head, cells)
 
 
 def start_offsets(
@@ -84,6 +75,15 @@ def start_offsets(
         if list(r) == list(w) and np.isfinite(t).all()  # NaN: no true times (data directories)
     ]
     return np.concatenate(pairs) if pairs else np.zeros(0)
+
+
+def format_offsets(name: str, offsets: np.ndarray) -> str:
+    """One line on :func:`start_offsets` (seconds [n], n > 0): their median and median size."""
+    return (
+        f"{name}: decoded - true word start over {offsets.size} words of exactly recognised "
+        f"clean utterances: median {np.median(offsets) * 1000:+.0f} ms, "
+        f"median |diff| {np.median(np.abs(offsets)) * 1000:.0f} ms"
+    )
 
 
 @dataclass
@@ -199,14 +199,12 @@ def format_scoring(s: Scoring) -> str:
     if s.missing:
         shown = " ".join(s.missing[:10]) + (" ..." if len(s.missing) > 10 else "")
         lines.append(f"Missing hypotheses (scored as deletions): {shown}")
-    lines += ["", "| speaker | utterances | words | corr | sub | ins | del | WER | SER |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    head = ["speaker", "utterances", "words", "corr", "sub", "ins", "del", "WER", "SER"]
+    rows = []
     for spk, e in sorted(s.by_speaker.items()) + [("**all**", t)]:
         pct = [100 * x / max(e.words, 1) for x in
                (e.correct, e.substitutions, e.insertions, e.deletions)]  # fmt: skip
-        lines.append(
-            f"| {spk} | {e.utterances} | {e.words} | "
-            + " | ".join(f"{p:.1f}" for p in pct)
-            + f" | {100 * e.wer:.2f} | {100 * e.ser:.2f} |"
-        )
+        rows.append([spk, e.utterances, e.words, *(f"{p:.1f}" for p in pct),
+                     f"{100 * e.wer:.2f}", f"{100 * e.ser:.2f}"])  # fmt: skip
+    lines += ["", markdown_table(head, rows)]
     return "\n".join(lines)

@@ -15,11 +15,11 @@ from factors.trainer import cosine_schedule
 from gtn.utils import atomic_write
 
 from . import augment, corpus, evaluate, festival, figures
+from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
 from .graphs import Topology
 from .model import TDNN
 from .noise import CONDITIONS
-from .recognizer import SpeechRecognizer
 from .train import PreparedSet, prepare, train
 
 TOPOLOGY_OF = {"mmi": "hmm", "ctc": "ctc"}
@@ -45,7 +45,8 @@ class Config:
     workers: int = 2
     resume: bool = False  # continue interrupted training from OUT/<loss>.trainer.pt
     # White-noise floor (std, full scale 1) added before the STFT: espeak's pauses are digital
-    # silence, and a cosine learning-rate decay; together clean WER 5.4% -> 0.5% (README).
+    # silence, whose log-mel features no recording has (the WER with and without it:
+    # docs/results/speech.md, "Own synthesiser, earlier recipes").
     dither: float = 3e-4
     schedule: str = "cosine"  # learning rate by training progress: constant or cosine
     # Kaldi data directories read instead of synthesising the training / test corpus

@@ -183,3 +183,10 @@ __all__ = [
     "mel_to_hz",
     "normalise",
 ]
+
+
+def pad(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(padded [B, T_max, 40], lengths long [B]) from a list of [T_i, 40]: the batch the
+    acoustic model takes, in training and in recognition alike."""
+    lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
+    return torch.nn.utils.rnn.pad_sequence(feats, batch_first=True), lengths

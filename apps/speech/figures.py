@@ -3,30 +3,14 @@ synthesiser's true word starts, the frame energies of the best path, and trainin
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gtn.utils import atomic_write  # noqa: E402
-
-from . import features, noise  # noqa: E402
-from .corpus import SAMPLE_RATE, WORDS, Utterance  # noqa: E402
-from .recognizer import SpeechRecognizer  # noqa: E402
-
-
-def _save(fig, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=path.suffix[1:] or "png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
-    return path
+from .._common.figures import plt, save_figure
+from . import features, noise
+from .api import SpeechRecognizer
+from .corpus import SAMPLE_RATE, WORDS, Utterance
 
 
 def alignment_figure(
@@ -69,7 +53,7 @@ def alignment_figure(
               extent=(0, energies.shape[0] * step, 0, energies.shape[1]))  # fmt: skip
     bx.set_ylabel(f"{recognizer.topology.kind} column")
     bx.set_xlabel("seconds")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def training_figure(histories: dict[str, list[dict]], path: str | Path) -> Path:
@@ -81,4 +65,4 @@ def training_figure(histories: dict[str, list[dict]], path: str | Path) -> Path:
     ax.set_ylabel("loss per frame")
     ax.set_yscale("log")
     ax.legend()
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))

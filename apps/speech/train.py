@@ -25,6 +25,7 @@ from factors.trainer import Trainer
 from . import augment, features, noise
 from .augment import Augmentation
 from .corpus import Corpus
+from .features import pad
 from .graphs import Topology
 from .model import TDNN
 
@@ -96,12 +97,6 @@ def condition_waveform(audio: np.ndarray, condition: str, seed: int, index: int)
     rng = np.random.default_rng([seed, index])
     rng.random()  # prepare's telephone draw, made whatever the probability
     return noise.apply(audio, condition, rng, False)
-
-
-def pad(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(padded [B, T_max, 40], lengths long [B]) from a list of [T_i, 40]."""
-    lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
-    return torch.nn.utils.rnn.pad_sequence(feats, batch_first=True), lengths
 
 
 class SpeechLoss:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import corpus, evaluate
+from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
-from .recognizer import SpeechRecognizer
 from .train import PreparedSet, prepare
 
 GRID = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)

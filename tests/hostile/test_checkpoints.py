@@ -28,9 +28,9 @@ HEADROOM = 256 << 20  # bytes of address space a capped loader may use beyond it
 
 
 def _speech(path):
+    from apps.speech.api import SpeechRecognizer
     from apps.speech.graphs import Topology
     from apps.speech.model import TDNN
-    from apps.speech.recognizer import SpeechRecognizer
 
     topology = Topology("hmm", states_per_word=2)
     SpeechRecognizer(TDNN(topology.num_columns, width=8), topology).save(path)
@@ -71,12 +71,12 @@ def _set(*keys_and_value):
 #        (out of range), for the largest model the schema allows, and a non-finite setting)
 APPS = {
     "speech": (
-        _speech, "apps.speech.recognizer:SpeechRecognizer", "ebgtn.speech.recognizer",
+        _speech, "apps.speech.api:SpeechRecognizer", "ebgtn.speech.recognizer",
         [_set("model", "width", 6000), _set("model", "width", 30000)],
         _set("model", "width", 4096), _set("dither", math.nan),
     ),
     "segmenting reader": (
-        _segmenting, "apps.check_reading.reader:CheckReader", "ebgtn.check_reading.segmenting",
+        _segmenting, "apps.check_reading.api:CheckReader", "ebgtn.check_reading.segmenting",
         [_set("recognizer", "width", 6000), _set("recognizer", "width", 30000)],
         _set("recognizer", "width", 64), _set("beta", math.nan),
     ),

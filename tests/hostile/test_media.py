@@ -183,7 +183,7 @@ def test_inconsistent_headers_are_refused_before_scipy(tmp_path, no_scipy, heade
 
 
 def test_speech_decode_names_the_wav_with_an_absurd_rate(tmp_path, capsys, monkeypatch):
-    import apps.speech.recognizer as recognizer
+    import apps.speech.api as recognizer
 
     class Unused:  # the checkpoint is not the point here; the WAV is refused first
         @staticmethod
@@ -199,7 +199,7 @@ def test_speech_decode_names_the_wav_with_an_absurd_rate(tmp_path, capsys, monke
 
 
 def test_recognizer_refuses_an_absurd_rate_naming_the_utterance():
-    from apps.speech.recognizer import _rates
+    from apps.speech.api import _rates
 
     with pytest.raises(ValueError, match="utterance 1: sample rate 1000000000 Hz is outside"):
         _rates([16000, 10**9], 2)

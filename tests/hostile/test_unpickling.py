@@ -184,7 +184,7 @@ def _speech_training(path):
 
 
 def _speech_recognizer(path):
-    from apps.speech.recognizer import SpeechRecognizer
+    from apps.speech.api import SpeechRecognizer
 
     SpeechRecognizer.load(path)
 
@@ -202,7 +202,7 @@ def _sdnn_reader(path):
 
 
 def _check_reading_cli_loader(path):
-    from apps.check_reading.cli import load_reader
+    from apps.check_reading.api import load_reader
 
     load_reader(str(path))
 
@@ -288,7 +288,7 @@ def test_no_array_loader_runs_code_from_a_file(tmp_path, loader, kind):
 
 def test_refusal_says_nothing_was_run(tmp_path):
     from apps._common.checkpoint import CheckpointError
-    from apps.speech.recognizer import SpeechRecognizer
+    from apps.speech.api import SpeechRecognizer
 
     files = hostile_files(tmp_path, tmp_path / "marker")
     with pytest.raises(CheckpointError, match="refused, nothing from the file was run"):

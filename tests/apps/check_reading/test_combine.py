@@ -5,9 +5,9 @@ import pytest
 
 from apps.check_reading import CheckReader
 from apps.check_reading.amounts import ALPHABET, is_valid_amount
+from apps.check_reading.api import answer_log_posteriors, read_batch
 from apps.check_reading.combine import CombinedReader, combine
 from apps.check_reading.model import CheckReaderModel
-from apps.check_reading.reader import answer_log_posteriors, read_batch
 from apps.check_reading.sdnn import SdnnReader, field_strip
 from apps.check_reading.segment import segment
 
@@ -92,6 +92,7 @@ def test_cli_evaluate_adds_the_product_of_a_segmenting_and_an_sdnn_checkpoint(tm
     argv = ["check-reading", "evaluate", str(tmp_path / "seg.pt"), str(tmp_path / "sdnn.pt")]
     options = ["--test-fields", "6", "--cache-dir", str(tmp_path), "--out", str(tmp_path)]
     assert main([*argv, *options, "--quiet"]) == 0
-    rows = [line.split()[0:3] for line in capsys.readouterr().out.splitlines()[3:6]]
-    assert rows == [["seg", "6", "|"], ["sdnn", "6", "|"], ["seg", "x", "sdnn"]]
+    table = capsys.readouterr().out.splitlines()[2:5]  # a markdown table: head, rule, rows
+    rows = [[cell.strip() for cell in line.split("|")[1:3]] for line in table]
+    assert rows == [["seg", "6"], ["sdnn", "6"], ["seg x sdnn", "6"]]
     assert (tmp_path / "error_reject.png").stat().st_size > 1000

@@ -5,18 +5,14 @@ import json
 from apps.check_reading.experiment import Config, run
 
 
+def tiny(tmp_path, **changes) -> Config:
+    """A configuration that trains in seconds, its fields cached under ``tmp_path``."""
+    return Config(local_epochs=1, cache_dir=str(tmp_path / "cache"), **changes)
+
+
 def test_run_trains_every_system_and_writes_results_and_figures(tmp_path):
-    config = Config(
-        train_fields=40,
-        test_fields=12,
-        heldout_fields=6,
-        local_epochs=1,
-        global_epochs=1,
-        global_fields=8,
-        losses=("nll",),
-        sdnn_epochs=1,
-        cache_dir=str(tmp_path / "cache"),
-    )
+    config = tiny(tmp_path, train_fields=40, test_fields=12, heldout_fields=6, global_epochs=1,
+                  global_fields=8, losses=("nll",), sdnn_epochs=1)  # fmt: skip
     rows = run(config, tmp_path / "out", progress=False, figure_fields=1)
     assert list(rows) == ["local", "global nll", "space displacement", "global nll x sdnn"]
     for row in rows.values():
@@ -33,15 +29,8 @@ def test_run_trains_every_system_and_writes_results_and_figures(tmp_path):
 
 
 def test_run_can_start_from_a_saved_local_recogniser(tmp_path):
-    config = Config(
-        train_fields=30,
-        test_fields=10,
-        heldout_fields=0,
-        local_epochs=1,
-        losses=(),
-        sdnn_epochs=0,
-        cache_dir=str(tmp_path / "cache"),
-    )
+    config = tiny(tmp_path, train_fields=30, test_fields=10, heldout_fields=0, losses=(),
+                  sdnn_epochs=0)  # fmt: skip
     first = run(config, tmp_path / "a", progress=False, figure_fields=0)
     again = Config(**{**config.__dict__, "local_checkpoint": str(tmp_path / "a" / "local.pt")})
     second = run(again, tmp_path / "b", progress=False, figure_fields=0)

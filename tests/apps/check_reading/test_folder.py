@@ -296,10 +296,11 @@ def test_evaluating_a_folder_equals_evaluating_the_fields_in_memory(generated, r
     row, _ = evaluate_model(
         CheckReader.load(readers / "seg.pt").model, prepare(memory), memory.texts
     )
-    line = next(x for x in printed.splitlines() if x.startswith("seg "))
+    line = next(x for x in printed.splitlines() if x.startswith("| seg |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]  # system, fields, correct, ...
     correct = 100 * row["zero_reject"].correct
-    assert line.split()[1] == "10" and f"{correct:.1f}" == line.split()[3]
-    assert f"{100 * row['char_accuracy']:.1f}" == line.split()[-1]
+    assert cells[1] == "10" and f"{correct:.1f}" == cells[2]
+    assert f"{100 * row['char_accuracy']:.1f}" == cells[-1]
 
 
 def test_train_from_folders_equals_training_on_the_same_generated_fields(tmp_path):

@@ -5,8 +5,8 @@ import torch
 import gtn
 from apps._common.checkpoint import read_format
 from apps.check_reading import CheckpointError, CheckReader, CheckReaderModel
+from apps.check_reading.api import read_batch
 from apps.check_reading.model import make_batch
-from apps.check_reading.reader import read_batch
 from apps.check_reading.train import GraphLoss
 from factors.model import StructuredLoss
 

@@ -5,14 +5,8 @@ import torch
 import gtn
 from apps.check_reading import CheckpointError, CheckReader
 from apps.check_reading.amounts import ALPHABET, is_valid_amount, sample_amount
-from apps.check_reading.sdnn import (
-    BLANK,
-    NUM_LABELS,
-    SdnnReader,
-    SpaceDisplacementNet,
-    decoding_graph,
-    field_strip,
-)
+from apps.check_reading.network import NUM_LABELS, SpaceDisplacementNet
+from apps.check_reading.sdnn import BLANK, SdnnReader, decoding_graph, field_strip
 from apps.check_reading.sdnn_train import ctc_field_loss, strip_loader, train_sdnn
 
 

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from apps.speech import corpus
+from apps.speech.api import SpeechRecognizer
 from apps.speech.graphs import Topology
 from apps.speech.model import TDNN
-from apps.speech.recognizer import SpeechRecognizer
 from apps.speech.train import prepare, train
 
 TINY = corpus.CorpusSettings(max_digits=2, speakers=2, min_rate=150, max_rate=170)

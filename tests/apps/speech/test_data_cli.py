@@ -109,7 +109,7 @@ def test_train_on_data_dirs(tmp_path, capsys, generated):
 
 
 def test_tune_on_a_data_dir(tmp_path, capsys, generated, tiny_recognizer):
-    from apps.speech.recognizer import SpeechRecognizer
+    from apps.speech.api import SpeechRecognizer
 
     rec, _ = tiny_recognizer
     rec.save(tmp_path / "r.pt")

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from apps.speech import corpus, experiment, festival
+from apps.speech.api import SpeechRecognizer
 from apps.speech.corpus import WORDS
 from apps.speech.graphs import Topology
 from apps.speech.model import TDNN
-from apps.speech.recognizer import SpeechRecognizer
 
 needs_festival = pytest.mark.skipif(not festival.available(), reason=festival.MISSING)
 

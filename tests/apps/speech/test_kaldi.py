@@ -282,9 +282,9 @@ def test_the_cli_refuses_a_command_in_one_line_naming_the_flag(mixed, tmp_path, 
     (folder / "text").write_text("s1-a one\n")
     for f in ("utt2spk", "spk2utt"):
         (folder / f).unlink()
+    from apps.speech.api import SpeechRecognizer
     from apps.speech.graphs import Topology
     from apps.speech.model import TDNN
-    from apps.speech.recognizer import SpeechRecognizer
 
     top = Topology("ctc")
     SpeechRecognizer(TDNN(top.num_columns, width=8), top).save(tmp_path / "r.pt")

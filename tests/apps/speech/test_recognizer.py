@@ -6,10 +6,10 @@ import torch
 from scipy.io import wavfile
 
 from apps.speech import corpus
+from apps.speech.api import CheckpointError, SpeechRecognizer
 from apps.speech.cli import main
 from apps.speech.graphs import Topology
 from apps.speech.model import TDNN
-from apps.speech.recognizer import CheckpointError, SpeechRecognizer
 from factors.checkpoint import read_checkpoint, write_checkpoint
 
 

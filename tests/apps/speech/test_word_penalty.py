@@ -10,10 +10,10 @@ import decoders
 import gtn
 from apps._common.checkpoint import CheckpointError
 from apps.speech import corpus, tune
+from apps.speech.api import SpeechRecognizer
 from apps.speech.cli import main
 from apps.speech.graphs import Topology, with_word_penalty
 from apps.speech.model import TDNN
-from apps.speech.recognizer import SpeechRecognizer
 from factors.checkpoint import write_checkpoint
 
 from .conftest import TINY

@@ -22,8 +22,9 @@ from gtn.composition import intersect
 
 from .._common.checkpoint import Int, Real, Record, build_module, load_model, save_model
 from .amounts import decode, encode, is_valid_amount
+from .inputs import check_image
 from .model import CheckReaderModel, make_batch
-from .recognizer import LeNet5
+from .network import LeNet5
 from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment
 
 FORMAT = "ebgtn.check_reading.segmenting"
@@ -94,31 +95,6 @@ def _log_posteriors(model, interps, lattices, labels) -> np.ndarray:
     return torch.nan_to_num(log_p, nan=-np.inf, neginf=-np.inf).double().numpy()
 
 
-def check_image(image, index: int = 0) -> np.ndarray:
-    """A field image as uint8 [H, W] (dark ink on white); ValueError naming the problem."""
-    where = f"image {index}"
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"{where} is a {type(image).__name__}, not a numpy array")
-    if image.ndim == 3:
-        raise ValueError(
-            f"{where} has shape {image.shape}: a colour image; give a 2-D grey "
-            "image (e.g. image.mean(axis=2))"
-        )
-    if image.ndim != 2:
-        raise ValueError(f"{where} must be 2-D [H, W], got shape {image.shape}")
-    if image.size == 0 or min(image.shape) < 8:
-        raise ValueError(f"{where} is empty or too small: shape {image.shape}")
-    if image.dtype == np.uint8:
-        out = image
-    elif np.issubdtype(image.dtype, np.floating):
-        if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
-            raise ValueError(f"{where}: float images must hold values in [0, 1]")
-        out = np.round(image * 255).astype(np.uint8)
-    else:
-        raise TypeError(f"{where} has dtype {image.dtype}; use uint8 (0-255) or float (0-1)")
-    return out
-
-
 class CheckReader:
     """A trained check-amount reader.
 
@@ -172,3 +148,13 @@ class CheckReader:
         net = build_module(path, tensors, "recognizer", lambda: LeNet5(**config["recognizer"]))
         model = CheckReaderModel(net, beta=config["beta"])
         return cls(model, SegmenterSettings(**config["settings"]))
+
+
+def load_reader(path: str | os.PathLike):
+    """A segmenting :class:`CheckReader` or an :class:`.sdnn.SdnnReader`, by the checkpoint's
+    format tag; CheckpointError if the file is neither."""
+    from .._common.checkpoint import read_format
+    from .sdnn import FORMAT as SDNN_FORMAT
+    from .sdnn import SdnnReader
+
+    return SdnnReader.load(path) if read_format(path) == SDNN_FORMAT else CheckReader.load(path)

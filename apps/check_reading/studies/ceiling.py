@@ -1,9 +1,9 @@
 """What the check reader's digits allow: a reader with perfect segmentation and symbols.
 
-    .venv/bin/python bench/check_ceiling.py                # LeNet-5, 30 epochs, 2,000 fields
-    .venv/bin/python bench/check_ceiling.py --epochs 150 --fields 2000
+    python -m apps.check_reading.studies.ceiling                # LeNet-5, 30 epochs, 2,000 fields
+    python -m apps.check_reading.studies.ceiling --epochs 150 --fields 2000
 
-The recogniser of the segmenting reader (:class:`apps.check_reading.recognizer.LeNet5`, ten
+The recogniser of the segmenting reader (:class:`apps.check_reading.network.LeNet5`, ten
 digit classes) is trained on the 4,000 *isolated* training digits (MNIST, padded to 32x32, the
 same random affine distortions as local training) and classifies the 1,000 isolated test digits.
 A field of the held-out test set is then read "perfectly segmented": correct when all its digits
@@ -19,20 +19,16 @@ misreads with the number of fields they appear in.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from apps.check_reading import data, mnist  # noqa: E402
-from apps.check_reading.evaluate import at_error  # noqa: E402
-from apps.check_reading.recognizer import LeNet5  # noqa: E402
-from apps.check_reading.train import augment  # noqa: E402
+from .. import data, mnist
+from ..evaluate import OPERATING_POINTS, operating_points
+from ..network import LeNet5
+from ..train import augment
 
 
 def train_isolated(images, labels, epochs: int, seed: int = 0) -> LeNet5:
@@ -57,12 +53,30 @@ def train_isolated(images, labels, epochs: int, seed: int = 0) -> LeNet5:
     return net.eval()
 
 
-def main() -> None:
+def perfectly_segmented(fields, posterior: np.ndarray, labels: np.ndarray, rows: np.ndarray):
+    """(correct bool [F], confidence [F], appearances int [D]) of fields read with perfect
+    segmentation: a field is right when each of its digits is classified right (symbols taken
+    as read), with confidence the product of its digits' top posteriors. ``posterior``
+    [D, 10]: the classifier's posteriors of the D test digits whose true ``labels`` are [D] and
+    MNIST rows ``rows`` [D]; ``appearances``: in how many fields each test digit appears."""
+    right = posterior.argmax(1) == labels
+    index = {int(r): j for j, r in enumerate(rows)}
+    correct, confidence = np.zeros(len(fields), bool), np.zeros(len(fields))
+    appearances = np.zeros(len(rows), int)
+    for i, f in enumerate(fields):
+        js = [index[int(r)] for r in f.digit_rows if r >= 0]
+        appearances[js] += 1
+        correct[i] = right[js].all()
+        confidence[i] = np.prod(posterior[js].max(1))
+    return correct, confidence, appearances
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--fields", type=int, default=2000, help="held-out test fields")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
     images, labels, _ = mnist.digits("train")
@@ -73,18 +87,14 @@ def main() -> None:
     with torch.no_grad():
         posterior = torch.exp(-net(xt, torch.zeros(len(xt)))).numpy()
     right = posterior.argmax(1) == test_labels
-    index = {int(r): j for j, r in enumerate(test_rows)}
     fields = data.load_or_generate("test", args.fields, 0).fields
-    correct, confidence = np.zeros(len(fields), bool), np.zeros(len(fields))
-    appearances = np.zeros(len(test_rows), int)
-    for i, f in enumerate(fields):
-        js = [index[int(r)] for r in f.digit_rows if r >= 0]
-        appearances[js] += 1
-        correct[i] = right[js].all()
-        confidence[i] = np.prod(posterior[js].max(1))
+    correct, confidence, appearances = perfectly_segmented(
+        fields, posterior, test_labels, test_rows
+    )
     print(f"isolated test digits: {100 * right.mean():.1f}% right ({args.epochs} epochs)")
     print(f"{'perfectly segmented':<22}{'fields':>7} | zero rej. | <=1% err | <=0.5% err")
-    cells = [at_error(confidence, correct, e).correct for e in (None, 0.01, 0.005)]
+    points, _ = operating_points(confidence, correct)
+    cells = [points[key].correct for key, _, _ in OPERATING_POINTS]
     print(f"{'':<22}{len(fields):>7} | " + " | ".join(f"{100 * c:8.1f}" for c in cells))
     wrong = np.flatnonzero(~right)
     wrong = wrong[np.argsort(-appearances[wrong])]

@@ -1,0 +1,65 @@
+"""The apps' command lines share their shape: ``ebgtn <app> <subcommand>``, a ``demo`` and a
+``train`` subcommand that run the app's experiment with a configuration built from the
+options, and ``python -m apps.<app>`` for the same commands. Bad input is handled by
+:mod:`.guard`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from .guard import ArgumentParser, add_debug_flag, run_guarded
+
+__all__ = ["add_app_parser", "add_run_parsers", "config_from_args", "run_app"]
+
+
+def add_app_parser(sub, command: str, help: str, description: str):
+    """(parser, its subcommands) of an app registered as ``command`` on the subparsers
+    ``sub`` of ``ebgtn``; ``description`` (the CLI module's docstring) is shown verbatim."""
+    parser = sub.add_parser(
+        command,
+        help=help,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser, parser.add_subparsers(dest="command_name", required=True)
+
+
+def run_app(
+    add_parser: Callable[[argparse._SubParsersAction], argparse.ArgumentParser],
+    command: str,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """``python -m apps.<app>``: the app's ``add_parser`` under its ``command`` (e.g.
+    ``"check-reading"``), guarded like ``ebgtn``: bad input is one line and exit status 2."""
+    parser = ArgumentParser(prog=f"python -m apps.{command.replace('-', '_')}")
+    add_debug_flag(parser)
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    return run_guarded(parser, [command, *(sys.argv[1:] if argv is None else argv)])
+
+
+def add_run_parsers(
+    jobs, runs: Sequence[tuple[str, str, str]], run: Callable[[argparse.Namespace], int]
+) -> list[argparse.ArgumentParser]:
+    """One subcommand per (name, help, default output folder) of ``runs`` (``demo``,
+    ``train``), each with ``--out`` and calling ``run``; returns them for the app's options."""
+    parsers = []
+    for name, helptext, out in runs:
+        q = jobs.add_parser(name, help=helptext)
+        q.add_argument("--out", default=out, help="folder for checkpoints, results, figures")
+        q.set_defaults(run=run)
+        parsers.append(q)
+    return parsers
+
+
+def config_from_args(
+    args: argparse.Namespace, base: Any, names: Sequence[str], lists: Sequence[str] = ()
+) -> Any:
+    """The dataclass ``base`` with each field of ``names`` the option of that name gave (left
+    as it is when the option was not given), and each of ``lists`` split at commas."""
+    changes = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    changes |= {k: tuple(getattr(args, k).split(",")) for k in lists if getattr(args, k, None)}
+    return replace(base, **changes)

@@ -1,0 +1,54 @@
+"""The apps' results: markdown tables, the results files of an experiment, and the list of
+what a run wrote. Every app reports the same way, so results pages can quote any of them."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gtn.utils import atomic_write
+
+__all__ = ["markdown_table", "print_written", "write_results"]
+
+
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence], numeric_from: int = 1) -> str:
+    """A markdown table: ``head`` names the columns; each row gives one cell per column (cells
+    are formatted by the caller). Columns from ``numeric_from`` on are right-aligned.
+
+    >>> print(markdown_table(["system", "WER"], [["mmi", "1.0%"]]))
+    | system | WER |
+    |---|---:|
+    | mmi | 1.0% |
+    """
+    for i, row in enumerate(rows):
+        if len(row) != len(head):
+            raise ValueError(f"row {i} has {len(row)} cells for {len(head)} columns")
+    rule = "|" + "".join("---|" if k < numeric_from else "---:|" for k in range(len(head)))
+    return "\n".join([_line(head), rule, *(_line(row) for row in rows)])
+
+
+def _line(cells: Sequence) -> str:
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def write_results(out: str | os.PathLike, text: str, record: dict) -> list[Path]:
+    """Write ``out/results.md`` (the tables, for people) and ``out/results.json`` (``record``,
+    for scripts), atomically; returns both paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "results.md") as f:
+        f.write(text.rstrip("\n") + "\n")
+    with atomic_write(out / "results.json") as f:
+        json.dump(record, f, indent=1)
+    return [out / "results.md", out / "results.json"]
+
+
+def print_written(
+    say: Callable[[str], object], out: Path, written: Sequence[Path], seconds: float
+) -> None:
+    """Tell the user how long the run took and which files it wrote to ``out``."""
+    say(f"done in {seconds:.0f}s; wrote to {out}/:")
+    for p in written:
+        say(f"  {p.name}")

@@ -1,0 +1,84 @@
+"""What each subcommand of ``ebgtn check-reading`` does, as functions of plain values:
+:mod:`.cli` parses the arguments and calls one of these (``demo`` and ``train`` call
+:func:`.experiment.run`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from . import data, evaluate, figures, folder
+from .api import CheckReader, load_reader, read_batch
+from .experiment import Config, evaluate_all, load_sets
+from .sdnn import SdnnReader, field_strip
+
+
+def evaluate_checkpoints(
+    config: Config, checkpoints: list[str], out: Path, progress: bool = True
+) -> dict:
+    """Evaluate saved readers (segmenting or space-displacement) on the test fields of
+    ``config``, every segmenting x SDNN pair also as a product of experts; print the table,
+    write ``out/error_reject.png``; returns the rows."""
+    if config.test_folder:  # real fields need no MNIST digits
+        test = folder.read_fields(config.test_folder, "test")
+    else:
+        _, test = load_sets(replace(config, train_fields=1))
+    readers = {}
+    for path in checkpoints:
+        reader = load_reader(path)
+        readers[Path(path).stem] = reader.model if isinstance(reader, CheckReader) else reader
+    rows, curves = evaluate_all(readers, test, progress=progress)
+    print(evaluate.format_table(rows))
+    print(f"wrote {figures.error_reject_figure(curves, out / 'error_reject.png')}")
+    return rows
+
+
+def read_image_file(image_path: str, checkpoint: str, figure: str | None = None) -> str:
+    """Read one image file: print ``path, amount, confidence`` and write a figure of the
+    reading (default IMAGE.reading.png); returns the amount."""
+    image = folder.load_field_image(Path(image_path))  # the cheap check first
+    reader = load_reader(checkpoint)
+    out = Path(figure or Path(image_path).with_suffix(".reading.png"))
+    if isinstance(reader, SdnnReader):
+        [(amount, conf)] = reader.read([image])
+        strip = field_strip(image)
+        with torch.no_grad():
+            energies = reader.emissions([strip])[0][0]
+        figures.sdnn_figure(strip, energies, out, f"read: {amount}  (confidence {conf:.3f})")
+    else:
+        seg = reader.segment([image])[0]
+        answers, confidence, _ = read_batch(reader.model, [seg])
+        amount, conf = answers[0], float(confidence[0])
+        figures.field_figure(image, seg, reader.model, out, confidence=conf)
+    print(f"{image_path}\t{amount}\t{conf:.4f}")
+    print(f"wrote {out}")
+    return amount
+
+
+def read_folder(source: str, checkpoint: str, predictions: str | None = None) -> Path:
+    """Read every field of a folder (its labels.csv, or every image file in it when it has
+    none) or of a labels file; write filename,amount,confidence[,truth,correct] as CSV
+    (default FOLDER.predictions.csv) and print the accuracy when every field has a label."""
+    where, labels = folder.locate(source)
+    entries = folder.read_labels(source) if labels.is_file() else folder.list_images(where)
+    images = folder.read_images(entries, str(labels))  # the cheap checks first
+    readings = load_reader(checkpoint).read(images)
+    default = Path(f"{where.resolve()}.predictions.csv")
+    out = folder.write_predictions(predictions or default, entries, readings)
+    if all(e.amount is not None for e in entries):
+        right = sum(a == e.amount for e, (a, _) in zip(entries, readings, strict=True))
+        print(f"{right} of {len(entries)} fields read correctly ({right / len(entries):.1%})")
+    print(f"read {len(entries)} fields; wrote {out}")
+    return out
+
+
+def generate_folder(out: str | os.PathLike, fields: int, split: str, seed: int) -> Path:
+    """Write ``fields`` rendered fields of ``split`` as an image folder with labels.csv."""
+    if fields < 1:
+        raise ValueError(f"--fields must be at least 1, got {fields}")
+    labels = folder.write_fields(data.generate(split, fields, seed), out)
+    print(f"wrote {fields} {split} fields (seed {seed}) and {labels}")
+    return labels

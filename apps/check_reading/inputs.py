@@ -1,0 +1,32 @@
+"""The reader's input convention, checked once for every reader: a field image is a 2-D numpy
+array, dark ink on white, uint8 0-255 or float 0-1, at least 8 pixels each way. Files are read
+into this convention by :func:`.folder.load_field_image`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_image(image, index: int = 0) -> np.ndarray:
+    """A field image as uint8 [H, W] (dark ink on white); ValueError naming the problem."""
+    where = f"image {index}"
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{where} is a {type(image).__name__}, not a numpy array")
+    if image.ndim == 3:
+        raise ValueError(
+            f"{where} has shape {image.shape}: a colour image; give a 2-D grey "
+            "image (e.g. image.mean(axis=2))"
+        )
+    if image.ndim != 2:
+        raise ValueError(f"{where} must be 2-D [H, W], got shape {image.shape}")
+    if image.size == 0 or min(image.shape) < 8:
+        raise ValueError(f"{where} is empty or too small: shape {image.shape}")
+    if image.dtype == np.uint8:
+        out = image
+    elif np.issubdtype(image.dtype, np.floating):
+        if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
+            raise ValueError(f"{where}: float images must hold values in [0, 1]")
+        out = np.round(image * 255).astype(np.uint8)
+    else:
+        raise TypeError(f"{where} has dtype {image.dtype}; use uint8 (0-255) or float (0-1)")
+    return out

@@ -1,0 +1,27 @@
+"""The check reader's studies (apps.check_reading.studies), on a few generated fields."""
+
+import numpy as np
+import pytest
+
+from apps.check_reading import data, mnist
+from apps.check_reading.studies.ceiling import perfectly_segmented
+
+
+@pytest.fixture(scope="module")
+def fields():
+    return data.generate("test", 8, seed=5)
+
+
+def test_a_perfectly_segmented_field_is_right_when_every_digit_is(fields):
+    _, labels, rows = mnist.digits("test")
+    posterior = np.full((len(rows), 10), 0.01)
+    posterior[np.arange(len(rows)), labels] = 0.91
+    misread = next(r for r in fields.fields[0].digit_rows if r >= 0)  # one digit of field 0
+    j = int(np.flatnonzero(rows == misread)[0])
+    posterior[j] = np.roll(posterior[j], 1)  # now classified as the next class
+    correct, confidence, appearances = perfectly_segmented(fields.fields, posterior, labels, rows)
+    holds = np.array([misread in f.digit_rows for f in fields.fields])
+    assert holds[0] and (correct == ~holds).all()
+    digits = [int((f.digit_rows >= 0).sum()) for f in fields.fields]
+    assert confidence == pytest.approx(0.91 ** np.array(digits))
+    assert appearances.sum() == sum(digits) and appearances[j] == holds.sum()
