@@ -58,6 +58,7 @@ SCHEMA = Record(
         "topology": Record({"kind": Choice("hmm", "ctc"), "states_per_word": Int(1, 64)}),
         "word_penalty": Real(0.0, 1e6),
         "dither": Real(0.0, 1.0),
+        "features": Choice(features.VERSION),
     }
 )
 RETRAIN = "train a new one with `ebgtn speech train`"
@@ -129,6 +130,7 @@ class SpeechRecognizer:
             },
             "word_penalty": float(self.word_penalty),
             "dither": float(self.dither),
+            "features": features.VERSION,
         }
         save_model(path, FORMAT, SCHEMA, config, {"model": self.model.state_dict()})
 
@@ -140,10 +142,18 @@ class SpeechRecognizer:
         problem if it is not one (or is damaged, edited, or holds settings out of range).
         ``word_penalty`` None: the checkpoint's. The feature ``dither`` the model was
         trained with is restored."""
-        config, tensors = load_model(
-            path, FORMAT, SCHEMA, what="speech recogniser", legacy=("ebgtn-speech",),
-            retrain=RETRAIN,
-        )  # fmt: skip
+        try:
+            config, tensors = load_model(
+                path, FORMAT, SCHEMA, what="speech recogniser", legacy=("ebgtn-speech",),
+                retrain=RETRAIN,
+            )  # fmt: skip
+        except CheckpointError as err:
+            if str(err).endswith("config lacks features"):  # saved before features were named
+                raise CheckpointError(
+                    f"{err}: it was written before this version, by a model trained on "
+                    f"features normalised over every frame, not over the speech frames; {RETRAIN}"
+                ) from None
+            raise
         topology = Topology(**config["topology"])
         if config["model"]["num_columns"] != topology.num_columns:
             raise CheckpointError(

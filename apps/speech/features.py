@@ -30,6 +30,8 @@ HOP = 160  # 10 ms
 N_MELS = 40
 DYNAMIC_RANGE_DB = 80.0  # band energies more than this below the utterance's peak are floored
 SPEECH_RANGE_DB = 40.0  # frames within this of the loudest frame set the normalisation
+# Saved in recognisers: a model only reads the features it was trained on.
+VERSION = "log-mel 40, normalised over speech frames"
 
 
 def hz_to_mel(f):

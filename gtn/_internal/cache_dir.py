@@ -12,7 +12,6 @@ temporary directory. Importing this module applies it; ``gtn/__init__`` imports 
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -73,7 +72,7 @@ def tolerate_stale_indexes() -> None:
     def _load_index(self):
         try:
             return load(self)
-        except (AttributeError, ImportError, EOFError, pickle.UnpicklingError):
+        except Exception:  # unreadable for any reason: a cache miss, compiled again
             return {}
 
     _load_index.tolerates_stale = True

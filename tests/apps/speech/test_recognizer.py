@@ -60,6 +60,24 @@ def test_save_load_gives_the_same_energies(tmp_path, tiny_recognizer, tiny_prepa
         SpeechRecognizer.load(tmp_path / "bad.pt")
 
 
+def test_a_recogniser_saved_before_features_were_named_asks_to_retrain(tmp_path, untrained):
+    untrained.save(tmp_path / "r.pt")
+    payload = read_checkpoint(tmp_path / "r.pt", "ebgtn.speech.recognizer")
+    del payload["config"]["features"]  # as every file written before the speech-frame CMVN
+    write_checkpoint(tmp_path / "old.pt", "ebgtn.speech.recognizer", payload)
+    with pytest.raises(
+        CheckpointError, match=r"old\.pt: config lacks features: it was written before this version"
+    ):
+        SpeechRecognizer.load(tmp_path / "old.pt")
+    payload["config"]["features"] = "log-mel 80"
+    write_checkpoint(tmp_path / "other.pt", "ebgtn.speech.recognizer", payload)
+    with pytest.raises(
+        CheckpointError, match=r"config\.features = 'log-mel 80' \(str\) is not one of"
+    ):
+        SpeechRecognizer.load(tmp_path / "other.pt")
+    SpeechRecognizer.load(tmp_path / "r.pt")  # the current format reads
+
+
 def test_cli_decodes_a_wav_file(tmp_path, capsys, tiny_recognizer, tiny_corpus):
     rec, _ = tiny_recognizer
     rec.save(tmp_path / "r.pt")
