@@ -406,24 +406,12 @@ def _matrix_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, act
 
 
 def _matrix_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
-    M = s.matrix
-    N, P = M.wd.shape
-    g_d = np.zeros((grads.w.shape[0], N, P) if arc_grads else (1, 1, 1))  # laid out as M.wd
-    _dense.backward(
-        gout,
-        _utterances(lat, active),
-        M,
-        s.W,
-        s.scaled,
-        arc_grads,
-        dev,
-        grads.em,
-        g_d,
-        grads.sw,
-        grads.fw,
-    )
-    if arc_grads:  # consumers sum the rows: sum them before the gather, into row 0
-        grads.w[0] += (g_d.sum(0) if g_d.shape[0] > 1 else g_d[0]).reshape(-1)[M.dpos]
+    B, T, _ = lat.emissions.shape
+    g_f = np.zeros((B, T + 1, s.matrix.wd.shape[1]) if arc_grads else (1, 1, 1))
+    utt = _utterances(lat, active)
+    _dense.backward(gout, utt, s.matrix, s.W, s.scaled, arc_grads, dev, grads.em, g_f, *grads[3:])
+    if arc_grads:  # consumers sum the rows: into row 0
+        grads.w[0] += _dense.arc_posteriors(s.matrix, s.scaled.alpha, g_f)
 
 
 def _matrix_best_path(lat: DenseLattice) -> tuple:
@@ -460,7 +448,7 @@ def _free_forward(lat: DenseLattice, beta: float) -> _Forward:
     B, T, _ = lat.emissions.shape
     out = Scaled(
         np.empty((B, T, max(st.max_labels, 1))),
-        np.empty((B, T + 1, max(st.max_nodes, 1))),
+        np.zeros((B, T + 1, max(st.max_nodes, 1))),  # finite where unused (see _dense)
         np.empty((B, T + 1)),
         np.empty(B),
         np.zeros(B, np.int64),
