@@ -23,11 +23,19 @@ from ._emission import SUBNORMAL, frame_factors
 from ._prep import run_arrays
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 
+# Flushed state-frames, in frames of all states, after which a pass gives up (see forward):
+# a flush that carries no mass is rare and sparse (long plain emissions), peaked emissions
+# flush a tenth of all states.
+GIVE_UP_FLUSHES = 16
+
 
 @batch_kernel(fastmath=FAST)
-def forward(utt, runs, lab, W, beta, pe, alpha, scale, energy, status):
+def forward(utt, runs, lab, W, beta, give_up, pe, alpha, scale, energy, status):
     """Free energy per utterance into ``energy`` and its status (see ``_scaled``); arguments
-    as ``_scaled.forward``'s, with ``runs.ulab`` each state's label index."""
+    as ``_scaled.forward``'s, with ``runs.ulab`` each state's label index. With ``give_up``
+    an utterance is LOG at once when its flushed states outnumber GIVE_UP_FLUSHES frames of
+    them (the log-space kernels then cost less than finishing the pass and its check, which
+    then rarely passes)."""
     em, lengths, gidx, active = utt.em, utt.lengths, utt.gidx, utt.active
     node_off, run_ptr, run_src0, run_pos0, run_len, state_ulab = run_arrays(runs)
     lab_off, labs = lab.off, lab.labs
@@ -56,6 +64,7 @@ def forward(utt, runs, lab, W, beta, pe, alpha, scale, energy, status):
         total = np.log(c)
         eshift = 0.0
         code = EXACT
+        budget = GIVE_UP_FLUSHES * N
         for t in range(T):
             eshift += frame_factors(em[b, t], glabs, beta, ebuf, pe[b, t])
             a = alpha[b, t]
@@ -80,7 +89,12 @@ def forward(utt, runs, lab, W, beta, pe, alpha, scale, energy, status):
                         if _reaches(a, run_src0[r], wexp, run_pos0[r], run_len[r]):
                             v = LOW  # see _scaled: flushed, never absent
                             code = FLUSHED
+                            budget -= 1
+                            break
                 out[d] = v
+            if give_up and budget < 0:
+                code = LOG
+                break
             scale[b, t + 1] = c
             total += np.log(c)
         if code == LOG:

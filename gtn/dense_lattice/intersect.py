@@ -25,7 +25,7 @@ import torch
 
 from .._threads import sync_threads
 from ..graph import Graph, GraphError
-from . import _dense, _logspace, _scaled, _statewise, _torch_lattice, _viterbi
+from . import _banded, _dense, _logspace, _scaled, _statewise, _torch_lattice, _viterbi
 from ._backend import backend
 from ._prep import Grads, Scaled, Structure, Utterances, Weights, structure, weights
 from .batch import GraphBatch
@@ -358,6 +358,7 @@ class _Forward:
     matrix: _dense.Matrix | None  # the graph as the matrix family read it, or None
     use_log: np.ndarray | None = None  # [B] bool: utterances on the log-space kernels
     alpha_log: np.ndarray | None = None  # [B, T+1, Nmax] their forward energies
+    band_w: tuple | None = None  # the band kernels' weights (see _banded.band_weights)
     checked: tuple | None = None  # (passed [B], emission posteriors) of the flush check
 
     @property
@@ -385,7 +386,8 @@ def _general_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Gra
 
 def _statewise_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
     st = lat.structure
-    _statewise.forward(_utterances(lat, active), st.state_runs, st.label_sets, W, beta, *out)
+    utt = _utterances(lat, active)
+    _statewise.forward(utt, st.state_runs, st.label_sets, W, beta, True, *out)
 
 
 def _statewise_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
@@ -484,6 +486,13 @@ def _arc_list(lat: DenseLattice) -> _logspace.ArcList:
     return cache["arc_list"]
 
 
+def _band(lat: DenseLattice) -> _banded.Band | None:
+    cache = lat.graphs._cache
+    if "band" not in cache:
+        cache["band"] = _banded.band(lat.structure, _arc_list(lat))
+    return cache["band"]
+
+
 def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
     """Exact log-space free energies for the utterances ``which`` (into s.energy)."""
     if not which.any():
@@ -492,10 +501,40 @@ def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
     B, T, _ = lat.emissions.shape
     if s.alpha_log is None:
         s.alpha_log = np.empty((B, T + 1, max(st.max_nodes, 1)))
-    _logspace.forward(
-        s.beta, _utterances(lat, which), _arc_list(lat), st.epsilons, st.label_sets, s.W,
+    utt = _utterances(lat, which)
+    bd = _band(lat)
+    if bd is None:
+        _logspace.forward(
+            s.beta, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log, s.energy
+        )
+        return
+    if s.band_w is None:
+        s.band_w = _banded.band_weights(bd, s.W.w, int(st.node_off[-1]))
+    _banded.forward(
+        s.beta, utt, st.node_off, st.state_ulab, st.label_sets, s.W, s.band_w[0], bd.width,
         s.alpha_log, s.energy,
     )  # fmt: skip
+
+
+def _log_backward(lat: DenseLattice, s: _Forward, gout, which, arc_grads, bufs: Grads) -> Grads:
+    """Log-space posteriors times gout for the utterances ``which`` into ``bufs`` (returned,
+    with arc buffers added where the general kernel needs them)."""
+    st = lat.structure
+    utt = _utterances(lat, which)
+    if s.band_w is not None and not arc_grads:  # the band kernels give no arc posteriors
+        _banded.backward(
+            s.beta, gout, utt, st.node_off, st.state_ulab, st.label_sets, s.W, s.band_w[1],
+            _band(lat).width, s.alpha_log, s.energy, bufs.em, bufs.sw, bufs.fw,
+        )  # fmt: skip
+        return bufs
+    if not arc_grads:  # the general log-space kernel always writes arc posteriors
+        full = _buffers(lat, None, True)
+        bufs = bufs._replace(w=full.w, ew=full.ew)
+    _logspace.backward(
+        s.beta, gout, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log,
+        s.energy, *bufs,
+    )  # fmt: skip
+    return bufs
 
 
 def _scaled_backward(
@@ -524,7 +563,6 @@ def _free_backward_buffers(
 ) -> Grads:
     """The kernels' gradient buffers filled with gout times the posteriors (with
     ``emissions_only``, only the emission buffer is certain to be)."""
-    st = lat.structure
     live = np.isfinite(s.energy) & (gout != 0) & np.isfinite(gout)
     scaled = live & ~s.use_log
     if emissions_only and s.checked is not None:
@@ -546,15 +584,7 @@ def _free_backward_buffers(
         _log_forward(lat, s, bad)
         return _free_backward_buffers(lat, s, gout, arc_grads)
     logs = live & s.use_log
-    if logs.any():
-        if not arc_grads:  # the log-space kernel always writes arc posteriors
-            full = _buffers(lat, None, True)
-            bufs = bufs._replace(w=full.w, ew=full.ew)
-        _logspace.backward(
-            s.beta, gout, _utterances(lat, logs), _arc_list(lat), st.epsilons, st.label_sets,
-            s.W, s.alpha_log, s.energy, *bufs,
-        )  # fmt: skip
-    return bufs
+    return _log_backward(lat, s, gout, logs, arc_grads, bufs) if logs.any() else bufs
 
 
 def _tropical(lat: DenseLattice) -> tuple[np.ndarray, np.ndarray]:
