@@ -17,6 +17,7 @@ import numpy as np
 from .._exp import fast_exp, fast_log
 from .._jit import batch_kernel
 from ._logspace import FAST, INF
+from ._prep import utterance
 
 MAX_WIDTH = 4  # wider bands go to the general log-space kernels
 # exp() below this is under the smallest normal float64: 0 here, because computing it creates
@@ -116,18 +117,13 @@ def forward(beta, utt, node_off, sulab, lab, W, wb, K, alpha, energy):
     """Free energies at ``beta`` of the utterances ``active`` into energy, alpha [B, T+1, Nmax]
     the forward energies. utt: ``_prep.Utterances``; sulab [N] each state's label index;
     lab: ``_prep.LabelSets``; W: ``_prep.Weights`` (start, final); wb from band_weights."""
-    em, lengths, gidx, active = utt.em, utt.lengths, utt.gidx, utt.active
-    lab_off, labs = lab.off, lab.labs
+    em, active = utt.em, utt.active
     sw, fw = W.sw, W.fw
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
         if not active[b]:
             continue
-        g = gidx[b]
-        T = lengths[b]
-        n0 = node_off[g]
-        N = node_off[g + 1] - n0
-        glabs = labs[lab_off[g] : lab_off[g + 1]]
+        _, T, n0, N, glabs = utterance(utt, node_off, lab, b)
         sl = sulab[n0 : n0 + N]
         x = np.full(nmax + K, INF)  # alpha_t at x[K:], +inf before
         m = np.empty(nmax)
@@ -160,20 +156,16 @@ def backward(beta, gout, utt, node_off, sulab, lab, W, wbs, K, alpha, energy, g_
     """Free-energy posteriors times gout[b] (see ``_logspace.backward``, which also gives the
     arcs' and takes the same alpha) into g_em [B, T, V] and the start and final buffers
     [rows, N]. wbs from band_weights, the rest as :func:`forward`'s."""
-    em, lengths, gidx, rows, active = utt.em, utt.lengths, utt.gidx, utt.rows, utt.active
-    lab_off, labs = lab.off, lab.labs
+    em, rows, active = utt.em, utt.rows, utt.active
     sw, fw = W.sw, W.fw
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
         if not active[b]:
             continue
         go = gout[b]
+        _, T, n0, N, glabs = utterance(utt, node_off, lab, b)
         row = rows[b]
-        T = lengths[b]
         F = energy[b]
-        n0 = node_off[gidx[b]]
-        N = node_off[gidx[b] + 1] - n0
-        glabs = labs[lab_off[gidx[b]] : lab_off[gidx[b] + 1]]
         sl = sulab[n0 : n0 + N]
         y = np.full(nmax + K, INF)  # emission + beta_{t+1} at y[:N], +inf after
         bn = np.empty(nmax)  # beta_{t+1}: the energy of the best suffixes after frame t

@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from .._jit import batch_kernel
+from . import _scaled
 from ._emission import SUBNORMAL, frame_factors
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 
@@ -55,14 +56,10 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
         raw = np.empty(P)
         a = np.empty(N)
         ebuf = np.empty(labs.shape[0])
-        c = 0.0
-        for s in range(N):
-            c += swexp[s]
+        c = _scaled.start(swexp, a)
         if not c > 0.0:
             continue
-        for s in range(N):
-            a[s] = swexp[s] / c
-            alpha[b, 0, s] = a[s]
+        alpha[b, 0, :N] = a
         scale[b, 0] = c
         total = np.log(c)
         eshift = 0.0
@@ -100,9 +97,7 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
         if code == LOG or code == BAD_ENERGY:
             status[b] = code
             continue
-        z = 0.0
-        for s in range(N):
-            z += alpha[b, T, s] * fwexp[s]
+        z = _scaled.final(alpha[b, T, :N], fwexp)
         if not z >= LOW:
             continue
         status[b] = code
@@ -130,13 +125,7 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_f, g_sw, g_fw):
         bnext = np.zeros(P)
         bcur = np.zeros(P)
         f = np.zeros(P)
-        z = 0.0
-        for s in range(N):
-            z += alpha[b, T, s] * fwexp[s]
-        for s in range(N):
-            x = fwexp[s] / z if alpha[b, T, s] > 0.0 else 0.0
-            bnext[s] = x
-            g_fw[row, s] += go * alpha[b, T, s] * x
+        _scaled.final_betas(alpha[b, T, :N], fwexp, go, bnext, g_fw[row])
         worst = 0.0
         for t in range(T - 1, -1, -1):
             a = alpha[b, t]
@@ -159,16 +148,9 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_f, g_sw, g_fw):
             for i in range(N):
                 if not (a[i] > 0.0 and bcur[i] >= SUBNORMAL):
                     bcur[i] = 0.0
-            d = abs(total - 1.0)
-            worst = max(worst, d if d == d else np.inf)
+            worst = max(worst, _scaled.deviation(total))
             bnext, bcur = bcur, bnext
-        total = 0.0
-        for s in range(N):
-            x = alpha[b, 0, s] * bnext[s]
-            total += x
-            g_sw[row, s] += go * x
-        d = abs(total - 1.0)
-        dev[b] = max(worst, d if d == d else np.inf)
+        dev[b] = max(worst, _scaled.start_posteriors(alpha[b, 0, :N], bnext, go, g_sw[row]))
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")

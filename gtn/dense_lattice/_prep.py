@@ -91,6 +91,15 @@ def run_arrays(runs: Runs) -> tuple:
     return runs.node_off, runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
 
 
+@nb.njit(cache=True, inline="always")
+def utterance(utt, node_off, lab, b):
+    """(g, T, n0, N, labels) of utterance b: its graph, frames, first (global) state, state
+    count and the graph's labels (``lab`` a :class:`LabelSets`)."""
+    g = utt.gidx[b]
+    n0 = node_off[g]
+    return g, utt.lengths[b], n0, node_off[g + 1] - n0, lab.labs[lab.off[g] : lab.off[g + 1]]
+
+
 class Epsilons(NamedTuple):
     """Epsilon arcs of graph g: off[g]:off[g+1], local src -> dst, in topological order."""
 
