@@ -246,30 +246,18 @@ def _check_emissions(emissions, lengths, values: bool = True) -> tuple[torch.Ten
 
 
 def _check_values(emissions: torch.Tensor, lens: np.ndarray) -> None:
-    """ValueError naming the first NaN or -inf energy in a frame t < lens[b]."""
-    T = emissions.shape[1]
-    if emissions.device.type != "cpu":  # one reduction on the device, one bool to the host
-        _check_values_on_device(emissions, lens)
-        return
-    # numpy, not torch: a torch reduction this size wakes torch's thread pool, whose spinning
-    # threads then slow the numba kernels that follow
-    lo = emissions.detach().numpy().min() if emissions.numel() else 0.0
-    if not lo > -INF:  # NaN or -inf somewhere: is it inside a valid frame?
-        bad = torch.isnan(emissions.detach()) | (emissions.detach() == -INF)
-        bad &= torch.arange(T)[None, :, None] < torch.from_numpy(lens)[:, None, None]
-        if bool(bad.any()):
-            b, t, v = (int(i) for i in torch.nonzero(bad)[0])
-            raise ValueError(
-                f"emissions[{b}, {t}, {v}] is {float(emissions[b, t, v])}; "
-                "energies must be finite or +inf"
-            )
-
-
-def _check_values_on_device(emissions: torch.Tensor, lens: np.ndarray) -> None:
+    """ValueError naming the first NaN or -inf energy in a frame t < lens[b] (on a GPU: one
+    reduction there, one bool read back)."""
     em = emissions.detach()
-    lens_d = torch.from_numpy(lens).to(em.device)
+    # numpy, not torch, on the CPU: a torch reduction this size wakes torch's thread pool,
+    # whose spinning threads then slow the numba kernels that follow
+    if em.device.type == "cpu" and (not em.numel() or em.numpy().min() > -INF):
+        return
     bad = torch.isnan(em) | (em == -INF)
-    bad &= torch.arange(em.shape[1], device=em.device)[None, :, None] < lens_d[:, None, None]
+    bad &= (
+        torch.arange(em.shape[1], device=em.device)[None, :, None]
+        < torch.from_numpy(lens).to(em.device)[:, None, None]
+    )
     if bool(bad.any()):
         b, t, v = (int(i) for i in torch.nonzero(bad)[0])
         raise ValueError(
