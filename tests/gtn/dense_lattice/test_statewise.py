@@ -159,3 +159,22 @@ def test_crf_chains_and_graphs_that_go_back_are_not_bands():
     assert I._band(intersect(chain, torch.zeros(1, 2, 3))) is None
     hmm = hmm_graphs(torch.tensor([[0, 1]]), torch.tensor([2]), 2, 0.3, 0.1)
     assert I._band(intersect(hmm, torch.zeros(1, 9, 4))) is not None
+
+
+def test_a_scaled_pass_that_flushes_many_states_gives_up_without_the_check():
+    """Peaked emissions on long random transcripts flush a tenth of the states: the scaled
+    pass hands those utterances to the log-space kernels at once (no flush check runs), and
+    the loss still equals torch's."""
+    I = importlib.import_module("gtn.dense_lattice.intersect")
+    gen = torch.Generator().manual_seed(0)
+    B, T, L, C = 2, 400, 80, 30
+    logits = torch.randn(B, T, C, generator=gen, dtype=F64) / 0.05
+    targets = torch.randint(1, C, (B, L), generator=gen)
+    lengths, target_lengths = torch.full((B,), T), torch.full((B,), L)
+    lat = intersect(ctc_graphs(targets, target_lengths, 0, F64), -logits.log_softmax(-1))
+    saved = I._free_forward(lat, 1.0)
+    assert saved.use_log.all() and saved.checked is None
+    ref = torch.nn.functional.ctc_loss(
+        logits.log_softmax(-1).transpose(0, 1), targets, lengths, target_lengths, reduction="none"
+    )
+    torch.testing.assert_close(torch.from_numpy(saved.energy), ref, rtol=1e-12, atol=0)
