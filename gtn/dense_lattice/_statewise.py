@@ -35,8 +35,8 @@ def forward(utt, runs, lab, W, beta, give_up, pe, alpha, scale, energy, status):
     """Free energy per utterance into ``energy`` and its status (see ``_scaled``); arguments
     as ``_scaled.forward``'s, with ``runs.ulab`` each state's label index. With ``give_up``
     an utterance is LOG at once when its flushed states outnumber GIVE_UP_FLUSHES frames of
-    them (the log-space kernels then cost less than finishing the pass and its check, which
-    then rarely passes)."""
+    them in the first half of its frames (the log-space kernels then cost less than finishing
+    the pass and its check, which then rarely passes)."""
     em, active = utt.em, utt.active
     node_off, run_ptr, run_src0, run_pos0, run_len, state_ulab = run_arrays(runs)
     wexp, swexp, fwexp, shift = W.wexp, W.swexp, W.fwexp, W.shift
@@ -84,7 +84,7 @@ def forward(utt, runs, lab, W, beta, give_up, pe, alpha, scale, energy, status):
                             budget -= 1
                             break
                 out[d] = v
-            if give_up and budget < 0:
+            if give_up and budget < 0 and 2 * t < T:  # later, finishing and checking cost less
                 code = LOG
                 break
             scale[b, t + 1] = c
