@@ -32,7 +32,7 @@ def run(out_dir: Path, seed: int = 0) -> None:
     emissions = -torch.log_softmax(logits, dim=-1)  # energies: lower is better
     print(f"1. A recogniser scored {frames} frames over the labels {TOKENS} (energy = -log p).")
 
-    frame_graph = gtn.dense(emissions)
+    frame_graph = gtn.emission_graph(emissions)
     collapse = collapse_transducer(labels)
     lattice = gtn.compose(frame_graph, collapse)
     print(

@@ -1,7 +1,7 @@
 """``ebgtn warmup``: compile the common numba kernels ahead of time, in parallel processes.
 
-numba compiles each kernel on its first call and caches it on disk (see ``gtn._cache_dir`` for
-where); later processes load it in milliseconds. Nothing needs this command: every operation
+numba compiles each kernel on its first call and caches it on disk (see ``gtn._internal.cache_dir``
+for where); later processes load it in milliseconds. Nothing needs this command: every operation
 compiles what it uses on first call. It only moves that wait to one moment of the user's
 choosing and spreads it over the cores. Each task calls public operations on tiny inputs, so
 it compiles exactly what a real first call would, for the dtypes real calls use.
@@ -22,14 +22,14 @@ def _graph_algebra() -> None:
     import gtn
 
     em = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
-    lattice = gtn.intersect(gtn.dense(em), gtn.linear([1, 0, 2, 1]))
+    lattice = gtn.intersect(gtn.emission_graph(em), gtn.linear([1, 0, 2, 1]))
     (gtn.free_energy(lattice) + gtn.min_energy(lattice)).backward()
     b = gtn.GraphBuilder()
     s = [b.add_node(start=(k == 0), final=True) for k in range(3)]
     for i in s:
         for k in range(3):
             b.add_arc(i, s[k], k, gtn.EPSILON if k in (0, i) else k)
-    gtn.compose(gtn.dense(em.detach()), b.build())
+    gtn.compose(gtn.emission_graph(em.detach()), b.build())
 
 
 def _paths() -> None:
@@ -37,7 +37,7 @@ def _paths() -> None:
 
     import gtn
 
-    g = gtn.dense(torch.randn(4, 3, dtype=torch.float64))
+    g = gtn.emission_graph(torch.randn(4, 3, dtype=torch.float64))
     gtn.best_path(g)
     gtn.arc_posteriors(g)
     gtn.nbest(g, 3)
@@ -81,7 +81,8 @@ def _decoding() -> None:
     import gtn
 
     g = gtn.Graph.from_arrays(2, [0, 0, 1], [0, 1, 1], [0, 1, 2], [5, 6, gtn.EPSILON], final=[1])
-    decoders.decode(-torch.randn(5, 3).log_softmax(-1), g, beam=10.0, nbest=2, lattice=True)
+    emissions = -torch.randn(5, 3).log_softmax(-1)
+    decoders.decode(emissions, g, beam=10.0, num_hypotheses=2, lattice=True)
 
 
 TASKS = {

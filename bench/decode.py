@@ -21,7 +21,7 @@ Columns, per beam (``--max-active`` tokens per frame):
 - ``agree``: share of utterances whose output equals the exact decoder's, and ``same_E``:
   share whose energy equals the exact minimum (beam search never goes below it);
 - ``speedup``: exact time / beam time (best path only). The exact decoder composes
-  ``gtn.dense(emissions)`` with the whole graph and runs ``gtn.min_energy`` and
+  ``gtn.emission_graph(emissions)`` with the whole graph and runs ``gtn.min_energy`` and
   ``gtn.best_path_arcs`` on the product.
 Target: at the smallest beam with agreement >= 99%, speedup >= 20.
 """
@@ -88,7 +88,7 @@ def utterance(rng, prons, frames: int, boost: float) -> tuple[np.ndarray, list[i
 
 
 def exact(emissions: np.ndarray, g: gtn.Graph) -> tuple[tuple[int, ...], float]:
-    product = gtn.compose(gtn.dense(torch.from_numpy(emissions)), g)
+    product = gtn.compose(gtn.emission_graph(torch.from_numpy(emissions)), g)
     energy = float(gtn.min_energy(product))
     out = product.olabel[gtn.best_path_arcs(product)]
     return tuple(int(x) for x in out[out != gtn.EPSILON]), energy

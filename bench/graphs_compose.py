@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 import gtn
-from gtn.compose import compose
+from gtn.composition import compose
 from gtn.utils import sync_threads
 
 REPEATS = 11

@@ -16,12 +16,12 @@ import gtn  # noqa: F401 (first: it sets the OpenMP wait policy before torch loa
 
 from .beam_search import check_emissions, decode, decode_batch
 from .lattice import Lattice, lattice_times
-from .nbest import distinct_outputs
+from .outputs import distinct_outputs
 from .posteriors import output_posterior
 from .rejection import ErrorRejectCurve, error_reject_curve, plot_error_reject, threshold_for_error
-from .rescore import decode_lattice, rescore
+from .rescoring import decode_lattice, rescore
 from .result import DecodeResult, Hypothesis
-from .search_graph import SearchGraph, search_graph
+from .search_layout import SearchGraph, search_graph
 
 __all__ = [
     "DecodeResult",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from gtn.utils import topological_order
+
 INF = np.inf
 
 
@@ -91,51 +93,24 @@ def prune(order, start_w, final_w, src, dst, w, lattice_beam):
 def state_times(n, src, dst, ilabel, is_start):
     """Frames consumed before each state (non-epsilon input labels on any path from a start).
 
-    Returns (times int64 [n], -1 where unreachable; first inconsistent state or -1; first state
-    on a cycle or -1). Arcs are visited in a topological order (Kahn's algorithm)."""
+    Returns (times int64 [n], -1 where unreachable; first inconsistent state or -1; a state on
+    a cycle or -1). Arcs are visited grouped by source state in a topological order."""
     times = np.full(n, -1, np.int64)
-    indeg = np.zeros(n, np.int64)
-    ptr = np.zeros(n + 1, np.int64)
-    for a in range(src.shape[0]):
-        indeg[dst[a]] += 1
-        ptr[src[a] + 1] += 1
-    for v in range(n):
-        ptr[v + 1] += ptr[v]
-    fill = ptr[:n].copy()
-    by_src = np.empty(src.shape[0], np.int64)
-    for a in range(src.shape[0]):
-        by_src[fill[src[a]]] = a
-        fill[src[a]] += 1
-    queue = np.empty(n, np.int64)
-    tail = 0
+    node_order = np.empty(n, np.int64)
+    arc_order = np.empty(src.shape[0], np.int64)
+    cycle = topological_order(n, src, dst, node_order, arc_order)
+    if cycle >= 0:
+        return times, -1, cycle
     for v in range(n):
         if is_start[v]:
             times[v] = 0
-        if indeg[v] == 0:
-            queue[tail] = v
-            tail += 1
     bad = -1
-    head = 0
-    while head < tail:
-        v = queue[head]
-        head += 1
-        for j in range(ptr[v], ptr[v + 1]):
-            a = by_src[j]
-            d = dst[a]
-            if times[v] >= 0:
-                t = times[v] + (1 if ilabel[a] >= 0 else 0)
-                if times[d] < 0:
-                    times[d] = t
-                elif times[d] != t and bad < 0:
-                    bad = d
-            indeg[d] -= 1
-            if indeg[d] == 0:
-                queue[tail] = d
-                tail += 1
-    cycle = -1
-    if tail < n:
-        for v in range(n):
-            if indeg[v] > 0:
-                cycle = v
-                break
-    return times, bad, cycle
+    for a in arc_order:
+        v, d = src[a], dst[a]
+        if times[v] >= 0:
+            t = times[v] + (1 if ilabel[a] >= 0 else 0)
+            if times[d] < 0:
+                times[d] = t
+            elif times[d] != t and bad < 0:
+                bad = d
+    return times, bad, -1

@@ -1,19 +1,54 @@
-"""Posterior kernel (numba): the free energy of the paths of an acyclic graph whose output is
-one given sequence, without building the composition with that sequence's linear acceptor.
+"""Lattice x output-automaton kernels (numba): the free energy of the paths whose output is one
+given sequence, and the best path whose output is none of a set of sequences, without building
+the composition with the automaton.
 
-The dynamic program runs over (graph state, position in the output) pairs, but only over the
-pairs some path reaches, and optionally drops pairs whose every completion lies far above a
-given energy (see :func:`restricted_free_energy`), so memory follows the lattice and the few
-positions each of its states can be at, not states x output length. Energies are float64,
-lower is better; free energies are -(1/beta) log sum exp(-beta E).
+The automaton is a trie over output labels (:class:`Trie`): the linear acceptor of one
+sequence, or the trie of a set of sequences whose missing branches escape to an accepting sink
+(every sequence but those). One dynamic program (:func:`_pair_forward`) runs over (lattice
+state, trie node) pairs, but only over the pairs some path reaches, and optionally drops pairs
+whose every completion lies far above a given energy (see :func:`restricted_free_energy`), so
+memory follows the lattice and the few trie nodes each of its states can be at, not states x
+output length. Energies are float64, lower is better; free energies are
+-(1/beta) log sum exp(-beta E), minimum energies their beta -> inf limit.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
+from gtn.utils import csr, topological_order
+
 INF = np.inf
+# Counters start at this int64 rather than a literal 0, which numba would pass to a helper as
+# Literal[int](0) on a first call and compile that helper a second time for.
+_ZERO = np.int64(0)
+
+
+class LatticeArrays(NamedTuple):
+    """An acyclic graph's arrays as the kernels read them."""
+
+    num_nodes: int
+    src: np.ndarray  # int [M]
+    dst: np.ndarray  # int [M]
+    olabel: np.ndarray  # int [M]; < 0: epsilon
+    w: np.ndarray  # float64 [M] arc energies
+    start_w: np.ndarray  # float64 [N] (+inf: not a start state)
+    final_w: np.ndarray  # float64 [N] (+inf: not a final state)
+
+
+class Trie(NamedTuple):
+    """A deterministic automaton over output labels, rooted at node 0: node q reads label
+    label[e] to node child[e] for e in ptr[q]:ptr[q+1], and any other label to escape[q]
+    (-1: no such path). accept[q]: a sequence may end at q."""
+
+    ptr: np.ndarray  # int64 [Q+1]
+    label: np.ndarray  # int64 [E]
+    child: np.ndarray  # int64 [E]
+    escape: np.ndarray  # int64 [Q]
+    accept: np.ndarray  # bool [Q]
 
 
 @nb.njit(cache=True, inline="always")
@@ -27,20 +62,147 @@ def _log_add(a, b, beta):
     return lo - np.log1p(np.exp(-beta * abs(a - b))) / beta
 
 
+@nb.njit(cache=True, inline="always")
+def _next(trie, q, lab):
+    """The trie node after reading output label ``lab`` (< 0: epsilon, no move) at node q."""
+    if lab < 0:
+        return q
+    for e in range(trie.ptr[q], trie.ptr[q + 1]):
+        if trie.label[e] == lab:
+            return trie.child[e]
+    return trie.escape[q]
+
+
 @nb.njit(cache=True)
-def _csr(n, key, m):
-    """(ptr int64 [n+1], arcs int64 [m]) grouping arc ids by ``key`` (src or dst)."""
-    ptr = np.zeros(n + 1, np.int64)
-    for a in range(m):
-        ptr[key[a] + 1] += 1
+def _backward(lat, order, out_ptr, out_arcs, beta):
+    """Unrestricted backward free energies: an upper bound on any restricted completion's
+    mass."""
+    back = np.empty(lat.num_nodes)
+    for r in range(lat.num_nodes - 1, -1, -1):
+        v = order[r]
+        b = lat.final_w[v]
+        for j in range(out_ptr[v], out_ptr[v + 1]):
+            a = out_arcs[j]
+            b = _log_add(b, lat.w[a] + back[lat.dst[a]], beta)
+        back[v] = b
+    return back
+
+
+@nb.njit(cache=True)
+def _pair_forward(lat, trie, beta, limit):
+    """Forward pass over the reachable (state, trie node) pairs in the log semiring at inverse
+    temperature beta, or for beta = +inf its limit, the tropical semiring (min), with
+    back-pointers. (One compilation for both: a bool argument would be typed as a literal and
+    compiled once per value.)
+
+    Returns (energy of the accepted paths, +inf if none; pairs kept; first state on a cycle or
+    -1; the best accepted pair (tropical) or -1; per pair its previous pair and lattice arc,
+    -1 for a start). Ties (tropical) go to starting at a state, then to the arc met first."""
+    n, src, olabel, w = lat.num_nodes, lat.src, lat.olabel, lat.w
+    tropical = beta == INF
+    m = src.shape[0]
+    order = np.empty(n, np.int64)
+    cycle = topological_order(n, src, lat.dst, order, np.empty(m, np.int64))
+    pos = np.empty(1024, np.int64)  # trie node of each kept pair
+    val = np.empty(1024)  # its forward energy
+    prev = np.empty(1024, np.int64)  # tropical: the pair it came from, -1 for a start
+    via = np.empty(1024, np.int64)  # tropical: the lattice arc it came by
+    if cycle >= 0:
+        return INF, 0, cycle, -1, prev[:0], via[:0]
+    in_ptr, in_arcs = csr(n, lat.dst, np.ones(m, np.bool_))
+    back = np.full(n, INF)
+    if limit < INF:
+        out_ptr, out_arcs = csr(n, src, np.ones(m, np.bool_))
+        back = _backward(lat, order, out_ptr, out_arcs, beta)
+    # State v's kept pairs are first[v]:first[v]+count[v]; a dense scratch row over trie nodes
+    # gathers v's incoming mass.
+    first = np.zeros(n, np.int64)
+    count = np.zeros(n, np.int64)
+    kept = _ZERO
+    q_nodes = trie.escape.shape[0]
+    row = np.full(q_nodes, INF)
+    row_prev = np.empty(q_nodes, np.int64)
+    row_via = np.empty(q_nodes, np.int64)
+    touched = np.empty(q_nodes, np.int64)
+    for r in range(n):
+        v = order[r]
+        nt = 0
+        if lat.start_w[v] < INF:
+            row[0] = lat.start_w[v]
+            row_prev[0] = row_via[0] = -1
+            touched[0] = 0
+            nt = 1
+        for k in range(in_ptr[v], in_ptr[v + 1]):
+            a = in_arcs[k]
+            u = src[a]
+            for p in range(first[u], first[u] + count[u]):
+                q = _next(trie, pos[p], olabel[a])
+                if q < 0:
+                    continue
+                e = val[p] + w[a]
+                if row[q] == INF:
+                    if e == INF:
+                        continue
+                    touched[nt] = q
+                    nt += 1
+                    row[q] = e
+                    row_prev[q], row_via[q] = p, a
+                elif not tropical:
+                    row[q] = _log_add(row[q], e, beta)
+                elif e < row[q]:
+                    row[q] = e
+                    row_prev[q], row_via[q] = p, a
+        first[v] = kept
+        for t in range(nt):
+            q = touched[t]
+            e = row[q]
+            row[q] = INF
+            if limit < INF and e + back[v] > limit:
+                continue
+            if kept == pos.shape[0]:
+                pos, val = _grow(pos, kept), _grow(val, kept)
+                prev, via = _grow(prev, kept), _grow(via, kept)
+            pos[kept], val[kept], prev[kept], via[kept] = q, e, row_prev[q], row_via[q]
+            kept += 1
+        count[v] = kept - first[v]
+    total = INF
+    best = -1
     for v in range(n):
-        ptr[v + 1] += ptr[v]
-    fill = ptr[:n].copy()
-    arcs = np.empty(m, np.int64)
-    for a in range(m):
-        arcs[fill[key[a]]] = a
-        fill[key[a]] += 1
-    return ptr, arcs
+        if lat.final_w[v] == INF:
+            continue
+        for p in range(first[v], first[v] + count[v]):
+            if trie.accept[pos[p]]:
+                e = val[p] + lat.final_w[v]
+                if not tropical:
+                    total = _log_add(total, e, beta)
+                elif e < total:
+                    total, best = e, p
+    return total, kept, -1, best, prev[:kept], via[:kept]
+
+
+@nb.njit(cache=True)
+def _grow(a, size):
+    """a copy of a with room for twice ``size`` entries (the first ``size`` kept)."""
+    out = np.empty(2 * size, a.dtype)
+    for i in range(size):  # a loop: slice assignment compiles numba's error text
+        out[i] = a[i]
+    return out
+
+
+@nb.njit(cache=True)
+def linear_trie(output):
+    """The :class:`Trie` accepting exactly ``output`` (int64 [L])."""
+    big_l = output.shape[0]
+    ptr = np.empty(big_l + 2, np.int64)
+    for q in range(big_l + 1):
+        ptr[q] = q
+    ptr[big_l + 1] = big_l
+    child = np.empty(big_l, np.int64)
+    for q in range(big_l):
+        child[q] = q + 1
+    accept = np.zeros(big_l + 1, np.bool_)
+    accept[big_l] = True
+    return Trie(ptr, output.astype(np.int64), child, np.full(big_l + 1, -1, np.int64), accept)
 
 
 @nb.njit(cache=True)
@@ -49,7 +211,7 @@ def restricted_free_energy(n, src, dst, olabel, w, start_w, final_w, output, bet
     ``output``.
 
     Args:
-        n: states; src, dst, olabel: int64 [M]; w: float64 [M] arc energies.
+        n: states; src, dst, olabel: int [M]; w: float64 [M] arc energies.
         start_w, final_w: float64 [n] (+inf: not a start / final state).
         output: int64 [L]; beta: inverse temperature > 0.
         limit: drop a pair (state v, position j) when its forward free energy plus the
@@ -59,102 +221,38 @@ def restricted_free_energy(n, src, dst, olabel, w, start_w, final_w, output, bet
     Returns:
         (free energy, +inf if no such path; pairs kept; first state on a cycle or -1).
     """
-    m = src.shape[0]
-    big_l = output.shape[0]
-    out_ptr, out_arcs = _csr(n, src, m)
-    in_ptr, in_arcs = _csr(n, dst, m)
-    # A topological order (Kahn's algorithm on the out-arcs).
-    indeg = np.zeros(n, np.int64)
-    for a in range(m):
-        indeg[dst[a]] += 1
-    order = np.empty(n, np.int64)
-    tail = 0
-    for v in range(n):
-        if indeg[v] == 0:
-            order[tail] = v
-            tail += 1
-    head = 0
-    while head < tail:
-        v = order[head]
-        head += 1
-        for j in range(out_ptr[v], out_ptr[v + 1]):
-            d = dst[out_arcs[j]]
-            indeg[d] -= 1
-            if indeg[d] == 0:
-                order[tail] = d
-                tail += 1
-    if tail < n:
-        for v in range(n):
-            if indeg[v] > 0:
-                return INF, 0, v
-    # Unrestricted backward free energies: an upper bound on any restricted completion's mass.
-    back = np.full(n, INF)
-    if limit < INF:
-        for r in range(n - 1, -1, -1):
-            v = order[r]
-            b = final_w[v]
-            for j in range(out_ptr[v], out_ptr[v + 1]):
-                a = out_arcs[j]
-                b = _log_add(b, w[a] + back[dst[a]], beta)
-            back[v] = b
-    # Forward over pairs: state v's kept pairs are pos[first[v]:first[v]+count[v]] with
-    # energies val[...]; a dense scratch row over positions gathers v's incoming mass.
-    first = np.zeros(n, np.int64)
-    count = np.zeros(n, np.int64)
-    pos = np.empty(1024, np.int64)
-    val = np.empty(1024)
-    kept = 0
-    row = np.full(big_l + 1, INF)
-    touched = np.empty(big_l + 1, np.int64)
-    for r in range(n):
-        v = order[r]
-        nt = 0
-        if start_w[v] < INF:
-            row[0] = start_w[v]
-            touched[0] = 0
-            nt = 1
-        for k in range(in_ptr[v], in_ptr[v + 1]):
-            a = in_arcs[k]
-            u = src[a]
-            lab = olabel[a]
-            for q in range(first[u], first[u] + count[u]):
-                j = pos[q]
-                if lab >= 0:
-                    if j == big_l or output[j] != lab:
-                        continue
-                    j += 1
-                e = val[q] + w[a]
-                if row[j] == INF:
-                    if e == INF:
-                        continue
-                    touched[nt] = j
-                    nt += 1
-                    row[j] = e
-                else:
-                    row[j] = _log_add(row[j], e, beta)
-        first[v] = kept
-        for t in range(nt):
-            j = touched[t]
-            e = row[j]
-            row[j] = INF
-            if limit < INF and e + back[v] > limit:
-                continue
-            if kept == pos.shape[0]:
-                grown_pos = np.empty(2 * kept, np.int64)
-                grown_val = np.empty(2 * kept)
-                for i in range(kept):  # a loop: slice assignment compiles numba's error text
-                    grown_pos[i] = pos[i]
-                    grown_val[i] = val[i]
-                pos, val = grown_pos, grown_val
-            pos[kept] = j
-            val[kept] = e
-            kept += 1
-        count[v] = kept - first[v]
-    total = INF
-    for v in range(n):
-        if final_w[v] == INF:
-            continue
-        for q in range(first[v], first[v] + count[v]):
-            if pos[q] == big_l:
-                total = _log_add(total, val[q] + final_w[v], beta)
-    return total, kept, -1
+    lat = LatticeArrays(n, src, dst, olabel, w, start_w, final_w)
+    total, kept, cycle, _, _, _ = _pair_forward(lat, linear_trie(output), beta, limit)
+    return total, kept, cycle
+
+
+@nb.njit(cache=True)
+def free_energy(lat, beta):
+    """(free energy of all paths of :class:`LatticeArrays` ``lat``, +inf if none; first state
+    on a cycle or -1): the pair pass over the one-node trie that accepts every output."""
+    everything = Trie(
+        np.zeros(2, np.int64), np.empty(0, np.int64), np.empty(0, np.int64),
+        np.zeros(1, np.int64), np.ones(1, np.bool_),
+    )  # fmt: skip
+    total, _, cycle, _, _, _ = _pair_forward(lat, everything, beta, INF)
+    return total, cycle
+
+
+@nb.njit(cache=True)
+def best_path_outside(lat, trie):
+    """The lowest-energy path of :class:`LatticeArrays` ``lat`` whose output the trie accepts.
+
+    Returns (its energy, +inf if none; its lattice arcs int64 [L] in order; first state on a
+    cycle or -1)."""
+    energy, _, cycle, p, prev, via = _pair_forward(lat, trie, INF, INF)
+    length = 0
+    q = p
+    while q >= 0 and prev[q] >= 0:
+        length += 1
+        q = prev[q]
+    arcs = np.empty(length, np.int64)
+    q = p
+    for i in range(length - 1, -1, -1):
+        arcs[i] = via[q]
+        q = prev[q]
+    return energy, arcs, cycle

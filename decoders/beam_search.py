@@ -3,11 +3,11 @@
 Emissions are energies [T, V] (e.g. -log_softmax of a network's scores: lower is better). The
 decoding graph is a transducer from labels 0..V-1 to output symbols (lexicon o grammar); its
 input-epsilon arcs (word ends, back-offs) consume no frame and must be acyclic. The search
-explores compose(dense(emissions), graph) frame by frame without building it, keeping tokens
-within ``beam`` of the frame's best and at most ``max_active`` per frame. A path's energy is
-its graph energy plus the emission energies of the labels it consumes, so with an infinite beam
-the best energy equals ``gtn.min_energy(gtn.compose(gtn.dense(emissions), graph))``, and with a
-finite one it is never lower.
+explores compose(emission_graph(emissions), graph) frame by frame without building it, keeping
+tokens within ``beam`` of the frame's best and at most ``max_active`` per frame. A path's energy
+is its graph energy plus the emission energies of the labels it consumes, so with an infinite
+beam the best energy equals ``gtn.min_energy(gtn.compose(gtn.emission_graph(emissions), graph))``,
+and with a finite one it is never lower.
 
 >>> import torch, gtn
 >>> g = gtn.Graph.from_arrays(2, [0, 1], [1, 1], [0, 1], [5, gtn.EPSILON], final=[1])
@@ -24,13 +24,14 @@ import numpy as np
 import torch
 
 import gtn
+from gtn.utils import renamed_keywords
 
-from ._beam_kernels import beam_search
+from ._beam_kernels import DecodingGraph, Options, beam_search
 from .lattice import Lattice, build_lattice
-from .nbest import distinct_outputs
-from .posteriors import free_energy, output_posterior
+from .outputs import distinct_outputs, lattice_free_energy
+from .posteriors import output_posterior
 from .result import NO_PATH, DecodeResult, Hypothesis, hypothesis
-from .search_graph import SearchGraph, search_graph
+from .search_layout import SearchGraph, search_graph
 
 
 def check_emissions(emissions, sg: SearchGraph, where: str = "emissions") -> np.ndarray:
@@ -57,6 +58,7 @@ def check_emissions(emissions, sg: SearchGraph, where: str = "emissions") -> np.
     return e
 
 
+@renamed_keywords(nbest="num_hypotheses")
 def decode(
     emissions,
     graph: gtn.Graph | SearchGraph,
@@ -64,7 +66,7 @@ def decode(
     beam: float = 16.0,
     max_active: int = 10_000,
     lattice_beam: float | None = None,
-    nbest: int = 0,
+    num_hypotheses: int = 0,
     beta: float = 1.0,
     confidence: bool = True,
     lattice: bool = False,
@@ -77,8 +79,9 @@ def decode(
         beam: keep tokens within this energy of the frame's best (``math.inf``: no beam).
         max_active: keep at most this many tokens per frame.
         lattice_beam: keep lattice paths within this energy of the best (default ``beam``).
-        nbest: also find this many lowest-energy distinct outputs (0: none).
-        beta: inverse temperature of the posteriors (confidence, n-best posteriors).
+        num_hypotheses: also find this many lowest-energy distinct outputs, the n-best list
+            ``DecodeResult.hypotheses`` (0: none).
+        beta: inverse temperature of the posteriors (confidence, hypotheses' posteriors).
         confidence: compute the best output's posterior under the pruned lattice.
         lattice: return the pruned lattice (:class:`decoders.Lattice`).
 
@@ -86,15 +89,12 @@ def decode(
     +inf and the output empty. Raises GraphError for unusable emissions or graphs, ValueError
     for options out of range (NaN beams, ``beta`` <= 0), both before the search runs.
     """
-    _check_options(beam, max_active, lattice_beam, nbest, beta)
+    _check_options(beam, max_active, lattice_beam, num_hypotheses, beta)
     sg = search_graph(graph)
     e = check_emissions(emissions, sg)
-    record = bool(confidence or nbest > 0 or lattice)
-    out = beam_search(
-        e, sg.emit_ptr, sg.emit_dst, sg.emit_label, sg.emit_arc, sg.emit_weight,
-        sg.eps_ptr, sg.eps_dst, sg.eps_arc, sg.eps_weight, sg.eps_rank, sg.rank_state,
-        sg.start_weight, sg.final_weight, float(beam), int(min(max_active, 2**62)), record,
-    )  # fmt: skip
+    record = bool(confidence or num_hypotheses > 0 or lattice)
+    arrays = DecodingGraph(*(getattr(sg, name) for name in DecodingGraph._fields))
+    out = beam_search(e, arrays, Options(float(beam), int(min(max_active, 2**62)), record))
     (
         tok_state,
         _,
@@ -122,7 +122,7 @@ def decode(
     if record:
         lb = beam if lattice_beam is None else lattice_beam
         lat = build_lattice(sg, tok_state, frame_off, order, (src, dst, arc, w), lb)
-    best, others = _posteriors(lat, best, nbest, beta, confidence, g.osymbols)
+    best, others = _posteriors(lat, best, num_hypotheses, beta, confidence, g.osymbols)
     return DecodeResult(
         best,
         g.ilabel[path_arc][is_emitting].astype(np.int64),
@@ -134,7 +134,7 @@ def decode(
     )
 
 
-def _check_options(beam, max_active, lattice_beam, nbest, beta) -> None:
+def _check_options(beam, max_active, lattice_beam, num_hypotheses, beta) -> None:
     """ValueError naming the first unusable search option (before any search runs)."""
     if not beam > 0:  # also refuses NaN
         raise ValueError(f"beam must be > 0 (math.inf: no beam), got {beam}")
@@ -142,8 +142,8 @@ def _check_options(beam, max_active, lattice_beam, nbest, beta) -> None:
         raise ValueError(f"max_active must be >= 1, got {max_active}")
     if lattice_beam is not None and not lattice_beam >= 0:
         raise ValueError(f"lattice_beam must be >= 0 (math.inf: no pruning), got {lattice_beam}")
-    if not nbest >= 0:
-        raise ValueError(f"nbest must be >= 0, got {nbest}")
+    if not num_hypotheses >= 0:
+        raise ValueError(f"num_hypotheses must be >= 0, got {num_hypotheses}")
     if not (0 < beta < math.inf):
         raise ValueError(f"beta (inverse temperature) must be finite and > 0, got {beta}")
 
@@ -154,7 +154,7 @@ def _posteriors(
     """(best with its posterior, n-best list with theirs) from the pruned lattice."""
     if lat is None or not (confidence or nbest):
         return best, []
-    total = free_energy(lat.graph, beta)
+    total = lattice_free_energy(lat.graph, beta)
     if confidence:
         p = output_posterior(lat.graph, best.output, beta, total=total, energy=best.energy)
         best = best._replace(posterior=p)

@@ -37,7 +37,7 @@ from gtn.utils import atomic_write
 from .beam_search import check_emissions, decode
 from .emissions import EmissionsFile, not_energies
 from .result import DecodeResult, Hypothesis
-from .search_graph import search_graph
+from .search_layout import search_graph
 
 CHUNK = 4  # utterances per task: small enough for a smooth progress bar, big enough to amortise
 
@@ -206,7 +206,8 @@ class Decoder:
         j = self.job
         r = decode(
             e, self.sg, beam=j.beam, max_active=j.max_active, lattice_beam=j.lattice_beam,
-            nbest=j.nbest, beta=j.beta, confidence=True, lattice=j.lattice_dir is not None,
+            num_hypotheses=j.nbest, beta=j.beta, confidence=True,
+            lattice=j.lattice_dir is not None,
         )  # fmt: skip
         if r.lattice is not None:
             gtn.write_att(r.lattice.graph, Path(j.lattice_dir) / f"{lattice_name(uid)}.txt")
@@ -238,7 +239,9 @@ def record(uid: str, r: DecodeResult, frames: int, file_ids: bool = False) -> di
         "energy": r.energy,
         "confidence": r.confidence,
         "frames": frames,
-        "nbest": [{"text": text(h), "energy": h.energy, "posterior": h.posterior} for h in r.nbest],
+        "nbest": [
+            {"text": text(h), "energy": h.energy, "posterior": h.posterior} for h in r.hypotheses
+        ],
     }
 
 

@@ -4,7 +4,8 @@
 A lattice arc is either emitting (input label = the decoding graph's label, energy = graph arc
 energy + the frame's emission energy for that label) or input-epsilon (energy = graph arc
 energy); output labels are the decoding graph's. Energies are lower-is-better, so a lattice
-path's energy is exactly the energy of the same path in ``compose(dense(emissions), graph)``.
+path's energy is exactly the energy of the same path in
+``compose(emission_graph(emissions), graph)``.
 States are numbered in topological order. Rescore a lattice by composing it with other graphs
 (:func:`decoders.rescore`); :meth:`Lattice.from_graph` recovers the frames of any such graph.
 """
@@ -19,7 +20,7 @@ import torch
 import gtn
 
 from . import _lattice_kernels as K
-from .search_graph import SearchGraph
+from .search_layout import SearchGraph
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,13 +59,13 @@ def lattice_times(graph: gtn.Graph) -> np.ndarray:
     is_start = torch.isfinite(graph.start_weight.detach()).numpy()
     times, bad, cycle = K.state_times(
         graph.num_nodes,
-        graph.src.astype(np.int64),
-        graph.dst.astype(np.int64),
-        graph.ilabel.astype(np.int64),
+        np.ascontiguousarray(graph.src),  # as stored: the same compilation as other kernels'
+        np.ascontiguousarray(graph.dst),
+        np.ascontiguousarray(graph.ilabel),
         is_start,
     )
     if cycle >= 0:
-        raise gtn.GraphError(f"lattice is cyclic (state {cycle} is on or after a cycle)")
+        raise gtn.GraphError(f"lattice is cyclic (state {cycle} is on a cycle)")
     if bad >= 0:
         raise gtn.GraphError(
             f"lattice state {bad} is reached after different numbers of frames; "

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 import gtn
+from gtn.utils import deprecated_aliases
 
 from ._posterior_kernels import restricted_free_energy
 
@@ -29,8 +30,9 @@ from ._posterior_kernels import restricted_free_energy
 NEGLIGIBLE = 100.0
 
 
-def free_energy(graph: gtn.Graph, beta: float) -> float:
-    """F of an acyclic graph (+inf when it has no complete path)."""
+def free_energy_value(graph: gtn.Graph, beta: float) -> float:
+    """F of an acyclic graph as a detached float (+inf when it has no complete path); the
+    differentiable tensor is ``gtn.free_energy``."""
     if graph.num_nodes == 0:
         return math.inf
     return float(gtn.free_energy(graph.detach(), beta))
@@ -46,7 +48,7 @@ def restricted_energy(
 ) -> float:
     """F(``graph`` restricted to ``output``) at inverse temperature ``beta`` (+inf: no path).
 
-    Equals ``free_energy(restrict(graph, output), beta)`` without building the composition.
+    Equals ``free_energy_value(restrict(graph, output), beta)`` without building the composition.
     ``energy``, the lowest energy of a path with this output if known, lets the computation
     drop state/position pairs whose mass is negligible (see NEGLIGIBLE), which bounds its
     memory on large lattices; without it every reachable pair is kept.
@@ -102,10 +104,17 @@ def output_posterior(
     >>> round(output_posterior(g, [3]), 6)
     0.5
     """
-    total = free_energy(graph, beta) if total is None else total
+    total = free_energy_value(graph, beta) if total is None else total
     if total == math.inf:
         return 0.0
     part = restricted_energy(graph, output, beta, energy=energy)
     if part == math.inf:
         return 0.0
     return min(1.0, math.exp(-beta * (part - total)))
+
+
+# Names renamed in this release keep working until the next one: each use warns with the new name.
+__getattr__ = deprecated_aliases(
+    "decoders.posteriors",
+    {"free_energy": ("decoders.posteriors.free_energy_value", free_energy_value)},
+)

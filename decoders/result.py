@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 import gtn
+from gtn.utils import deprecated_attribute
 
 from .lattice import Lattice
 
@@ -44,7 +45,8 @@ class DecodeResult:
         output_frames: int64 [len(best.output)], the frame at which each output label is emitted
             (the frame an emitting arc consumes, or for an epsilon arc the frames before it).
         path_arcs: int64 [L], the decoding graph's arc ids along the best path.
-        nbest: the n lowest-energy distinct outputs, best first (empty if not asked).
+        hypotheses: the ``num_hypotheses`` lowest-energy distinct outputs asked of
+            :func:`decoders.decode`, best first (empty if none were asked); the n-best list.
         lattice: the pruned lattice, if asked.
         active: int64 [T+1], tokens kept at each frame (a measure of search effort).
     """
@@ -53,9 +55,11 @@ class DecodeResult:
     alignment: np.ndarray
     output_frames: np.ndarray
     path_arcs: np.ndarray
-    nbest: list[Hypothesis] = field(default_factory=list)
+    hypotheses: list[Hypothesis] = field(default_factory=list)
     lattice: Lattice | None = None
     active: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    nbest = deprecated_attribute("hypotheses")  # the old name, for one release
 
     @property
     def found(self) -> bool:

@@ -119,7 +119,7 @@ def mean_field(
     Parallel updates are what makes the sweep a few convolutions; damping keeps them from
     oscillating between the two colours of the grid. A fixed point satisfies the mean-field
     equations of the free energy E_q[E] - H(q)/β, the same stationary points as the
-    coordinate-wise :func:`factors.inference.mean_field.mean_field`.
+    coordinate-wise :func:`factors.inference.variational.mean_field`.
     """
     if unary.dim() != 4:
         raise ValueError(f"unary energies must be [B, H, W, K], got shape {tuple(unary.shape)}")

@@ -7,16 +7,20 @@ import os
 
 # First, before torch loads its OpenMP runtime (which reads this once): idle OpenMP threads
 # sleep instead of spinning, so torch's and numba's pools can take turns on the same cores
-# (see gtn._threads). A value the user set is kept.
+# (see gtn._internal.threads). A value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# _cache_dir before the others: it chooses numba's cache folder before any kernel is defined.
-from . import _cache_dir, dense_lattice, drawing, io, nx, utils  # noqa: E402, F401 (_cache_dir: for its effect)
-from ._format_error import FormatError
-from ._topo import is_acyclic
+# cache_dir before the others: it chooses numba's cache folder before any kernel is defined.
+from ._internal import cache_dir as _cache_dir  # noqa: E402, F401 (for its effect)
+
+# isort: split
+from . import dense_lattice, drawing, io, nx, utils  # noqa: E402, F401
+from ._internal.deprecation import deprecated_aliases
+from ._internal.format_error import FormatError
+from ._internal.topo import is_acyclic
 from .builder import GraphBuilder
-from .compose import compose, intersect
-from .constructors import complement, complement_set, dense, linear
+from .composition import compose, intersect
+from .constructors import complement, complement_set, emission_graph, linear
 from .dense_lattice import (
     asg_loss,
     crf_decode,
@@ -28,19 +32,19 @@ from .dense_lattice import (
     ctc_transducer,
     hmm_graphs,
     hmm_topology,
+    intersect_dense,
     mmi_loss,
 )
-from .dense_lattice import intersect as dense_intersect
-from .determinize import determinize
+from .determinization import determinize
 from .drawing import GraphvizError, GraphvizNotFoundError, draw, to_dot, to_svg
 from .epsilon import remove_epsilon
 from .graph import EPSILON, Arc, Graph, GraphError, GtnError
 from .io import load, parse_att, read_att, save, write_att
-from .nbest import nbest
 from .rational import closure, concat, union
-from .sample import sample
+from .sampling import sample
 from .scoring import arc_posteriors, best_path, best_path_arcs, free_energy, min_energy
 from .semiring import LOG, TROPICAL, Semiring, log_semiring
+from .shortest_paths import nbest
 from .symbols import SymbolTable
 from .transform import arc_sort, connect, invert, project, top_sort
 
@@ -78,16 +82,16 @@ __all__ = [
     "ctc_loss",
     "ctc_topology",
     "ctc_transducer",
-    "dense",
-    "dense_intersect",
     "dense_lattice",
-    "drawing",
     "determinize",
     "draw",
+    "drawing",
+    "emission_graph",
     "free_energy",
     "hmm_graphs",
     "hmm_topology",
     "intersect",
+    "intersect_dense",
     "invert",
     "io",
     "is_acyclic",
@@ -111,6 +115,16 @@ __all__ = [
     "utils",
     "write_att",
 ]
+
+
+# Names renamed in this release keep working until the next one: each use warns with the new name.
+__getattr__ = deprecated_aliases(
+    "gtn",
+    {
+        "dense": ("gtn.emission_graph", emission_graph),
+        "dense_intersect": ("gtn.intersect_dense", intersect_dense),
+    },
+)
 
 
 def __dir__() -> list[str]:

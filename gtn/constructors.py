@@ -65,17 +65,17 @@ def linear(
     return Graph(n_arcs + 1, nodes, nodes + 1, il, ol, w, sw, fw, isymbols, osymbols)
 
 
-def dense(emissions: torch.Tensor, *, isymbols=None) -> Graph:
+def emission_graph(emissions: torch.Tensor, *, isymbols=None) -> Graph:
     """The linear lattice of one [T, V] energy matrix, as an explicit graph: T+1 states, one
     arc per label per frame, arc (t, v) from state t to t+1 with energy ``emissions[t, v]`` (arc
     index t*V + v; lower is better, e.g. ``-log_softmax(logits)``).
 
     The result is differentiable with respect to ``emissions`` and takes part in the whole
-    algebra (compose, intersect, scoring). For training on batches, ``gtn.dense_intersect``
+    algebra (compose, intersect, scoring). For training on batches, ``gtn.intersect_dense``
     intersects emissions [B, T, V] with label graphs without building this graph.
 
     >>> import torch, gtn
-    >>> g = gtn.dense(torch.tensor([[0.5, 2.0], [1.0, 0.25]]))  # T=2 frames, V=2 labels
+    >>> g = gtn.emission_graph(torch.tensor([[0.5, 2.0], [1.0, 0.25]]))  # T=2 frames, V=2 labels
     >>> g.num_nodes, g.num_arcs, gtn.min_energy(g).item()
     (3, 4, 0.75)
     """

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 from . import layout
-from ._atomic import atomic_write
+from ._internal.atomic import atomic_write
 from .graph import EPSILON, INF, Graph, GtnError
 from .symbols import SymbolTable
 

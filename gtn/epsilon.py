@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from . import _weight_tape as tape_ops
-from ._batch import as_batch, gather, gather_node, unbatch
-from ._epsilon_kernels import epsilon_rank, remove_epsilon_one
-from .graph import EPSILON, Graph, GraphError
+from ._internal import weight_tape as tape_ops
+from ._internal.arc_map import gather
+from ._internal.batch import as_batch, unbatch
+from ._internal.epsilon_kernels import epsilon_rank, remove_epsilon_one
+from .graph import EPSILON, INF, Graph, GraphError
 from .semiring import TROPICAL, Semiring, as_semiring
 
 
@@ -59,50 +59,33 @@ def remove_epsilon(
     >>> [(a.src, a.dst, a.ilabel, a.weight) for a in remove_epsilon(g).arcs()]
     [(0, 2, 0, 3.0), (1, 2, 0, 2.0)]
     """
-    gs, single = as_batch(graphs)
+    gs, single = as_batch(graphs, "remove_epsilon")
     sr = as_semiring(semiring)
-    out: list[Graph | None] = list(gs)
+    out = list(gs)
     todo = [b for b, g in enumerate(gs) if epsilon_arcs(g).any()]
-    if not todo:
-        return unbatch(out, single)
 
-    dtype = gs[todo[0]].dtype
-    for b in todo:
-        dtype = torch.promote_types(dtype, gs[b].dtype)
-    xs = [
-        torch.cat([g.weight.to(dtype), g.start_weight.to(dtype), g.final_weight.to(dtype)])
-        for g in (gs[b] for b in todo)
-    ]
-    built = [_closure(gs[b], x, b, len(gs), sr) for b, x in zip(todo, xs, strict=True)]
-    tape, offs = tape_ops.concat([r[7] for r in built])
-    values = tape_ops.evaluate(tape, torch.cat(xs), sr)
-    for b, (src, dst, il, ol, wa, wb, final, t), (in_off, der_off) in zip(
-        todo, built, offs, strict=True
-    ):
+    def record(k: int, g: Graph, x: np.ndarray) -> tuple:
+        return _closure(g, x, todo[k], len(gs), sr)
+
+    values, built = tape_ops.record_and_replay([gs[b] for b in todo], record, sr)
+    for b, ((src, dst, il, ol, wa, wb, final), at) in zip(todo, built, strict=True):
         g = gs[b]
-        a, n = g.num_arcs, g.num_nodes
-
-        def index(local: np.ndarray, t=t, in_off=in_off, der_off=der_off) -> np.ndarray:
-            return tape_ops.remap(local, t, in_off, der_off, tape.n_in)
-
         il = il.astype(np.int32)
-        out[b] = Graph._trusted(
-            n,
-            src.astype(np.int32),
-            dst.astype(np.int32),
-            il,
-            il if g.is_acceptor() else ol.astype(np.int32),
-            gather_node(values, index(wa)) + gather(values, index(wb)),
-            values[in_off + a : in_off + a + n],
-            gather_node(values, index(final)),
-            g.isymbols,
-            g.osymbols,
+        out[b] = g._derive(
+            src=src.astype(np.int32),
+            dst=dst.astype(np.int32),
+            ilabel=il,
+            olabel=il if g.is_acceptor() else ol.astype(np.int32),
+            weight=gather(values, at(wa), INF) + gather(values, at(wb)),
+            start_weight=gather(values, at(np.arange(g.num_arcs, g.num_arcs + g.num_nodes))),
+            final_weight=gather(values, at(final), INF),
         )
     return unbatch(out, single)
 
 
-def _closure(g: Graph, x: torch.Tensor, b: int, batch_size: int, sr: Semiring) -> tuple:
-    """Run the kernel on one graph: (src, dst, ilabel, olabel, weight_a, weight_b, final, tape)."""
+def _closure(g: Graph, x: np.ndarray, b: int, batch_size: int, sr: Semiring) -> tuple:
+    """Run the kernel on one graph: ((src, dst, ilabel, olabel, weight_a, weight_b, final),
+    tape builder)."""
     rank, cycle_node = epsilon_rank(g.num_nodes, g.src, g.dst, epsilon_arcs(g))
     if cycle_node >= 0:
         where = f"graph {b} " if batch_size > 1 else ""
@@ -111,14 +94,6 @@ def _closure(g: Graph, x: torch.Tensor, b: int, batch_size: int, sr: Semiring) -
             "epsilon arcs must form no cycle"
         )
     res = remove_epsilon_one(
-        g.num_nodes,
-        g.src,
-        g.dst,
-        g.ilabel,
-        g.olabel,
-        x.detach().cpu().double().numpy(),
-        rank,
-        sr.code,
-        sr.beta,
+        g.num_nodes, g.src, g.dst, g.ilabel, g.olabel, x, rank, sr.code, sr.beta
     )
-    return res[:7] + (tape_ops.tape_finish(res[7]),)
+    return res[:7], res[7]

@@ -15,6 +15,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ._internal.arc_map import gather
+
 EPSILON: int = -1
 """The epsilon label (consumes no symbol). Real labels are the integers 0..V-1."""
 
@@ -43,6 +45,8 @@ class Arc(NamedTuple):
 
 _INT32 = np.iinfo(np.int32)
 
+_SAME = object()  # Graph._derive: "keep this graph's symbol table" (None removes it)
+
 
 def _as_int32(name: str, values, length: int | None = None) -> np.ndarray:
     """values as a contiguous int32 array [length]. Ids are 32-bit: a value outside int32 (from
@@ -70,6 +74,13 @@ def _as_int32(name: str, values, length: int | None = None) -> np.ndarray:
             f"[{_INT32.min}, {_INT32.max}]"
         )
     return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+def _weight_dtype(weight) -> torch.dtype | None:
+    """The dtype energies take from a floating-point weight tensor (None: the default)."""
+    if isinstance(weight, torch.Tensor) and weight.is_floating_point():
+        return weight.dtype
+    return None
 
 
 def _as_weight(name: str, values, length: int, dtype, default: float) -> torch.Tensor:
@@ -139,29 +150,16 @@ class Graph:
             dst = _as_int32("dst", dst, n_arcs)
             ilabel = _as_int32("ilabel", ilabel, n_arcs)
             olabel = ilabel if olabel is None else _as_int32("olabel", olabel, n_arcs)
-            dtype = (
-                weight.dtype
-                if isinstance(weight, torch.Tensor) and weight.is_floating_point()
-                else None
-            )
-            weight = _as_weight("weight", weight, n_arcs, dtype, 0.0)
+            weight = _as_weight("weight", weight, n_arcs, _weight_dtype(weight), 0.0)
             dtype = weight.dtype
             start_weight = _as_weight("start_weight", start_weight, num_nodes, dtype, INF)
             final_weight = _as_weight("final_weight", final_weight, num_nodes, dtype, INF)
             if start_weight.dtype != dtype or final_weight.dtype != dtype:
                 start_weight = start_weight.to(dtype)
                 final_weight = final_weight.to(dtype)
-        object.__setattr__(self, "num_nodes", num_nodes)
-        object.__setattr__(self, "src", src)
-        object.__setattr__(self, "dst", dst)
-        object.__setattr__(self, "ilabel", ilabel)
-        object.__setattr__(self, "olabel", olabel)
-        object.__setattr__(self, "weight", weight)
-        object.__setattr__(self, "start_weight", start_weight)
-        object.__setattr__(self, "final_weight", final_weight)
-        object.__setattr__(self, "isymbols", isymbols)
-        object.__setattr__(self, "osymbols", osymbols)
-        object.__setattr__(self, "_cache", {})
+        values = (num_nodes, src, dst, ilabel, olabel, weight, start_weight, final_weight)
+        for name, value in zip(_FIELDS, (*values, isymbols, osymbols, {}), strict=True):
+            object.__setattr__(self, name, value)
         if validate:
             self._validate()
 
@@ -180,8 +178,7 @@ class Graph:
         final=None,
         start_weight=None,
         final_weight=None,
-        isymbols=None,
-        osymbols=None,
+        **symbols,
     ) -> Graph:
         """Vectorised constructor.
 
@@ -193,13 +190,10 @@ class Graph:
             start_weight, final_weight: energies for those states (default 0 each), or full
                 [N] vectors with +inf for states that are not start / final when ``start`` /
                 ``final`` is None.
+            isymbols, osymbols: optional :class:`gtn.SymbolTable` keywords naming the labels
+                (as :meth:`with_symbols`).
         """
-        dtype = (
-            weight.dtype
-            if isinstance(weight, torch.Tensor) and weight.is_floating_point()
-            else None
-        )
-        dtype = dtype or torch.get_default_dtype()
+        dtype = _weight_dtype(weight) or torch.get_default_dtype()
         num_nodes = _num_nodes(num_nodes)
         sw = _node_weights("start", num_nodes, start, start_weight, dtype)
         fw = _node_weights(
@@ -209,36 +203,64 @@ class Graph:
             final_weight,
             dtype,
         )
-        return cls(num_nodes, src, dst, ilabel, olabel, weight, sw, fw, isymbols, osymbols)
+        return cls(num_nodes, src, dst, ilabel, olabel, weight, sw, fw, **symbols)
 
-    @classmethod
-    def _trusted(
-        cls,
-        num_nodes,
-        src,
-        dst,
-        ilabel,
-        olabel,
-        weight,
-        start_weight,
-        final_weight,
-        isymbols=None,
-        osymbols=None,
+    def _derive(
+        self,
+        *,
+        arc_map=None,
+        num_nodes: int | None = None,
+        src=None,
+        dst=None,
+        ilabel=None,
+        olabel=None,
+        weight: torch.Tensor | None = None,
+        start_weight: torch.Tensor | None = None,
+        final_weight: torch.Tensor | None = None,
+        isymbols=_SAME,
+        osymbols=_SAME,
     ) -> Graph:
-        """Internal constructor for outputs of operations: inputs are already well formed."""
-        return cls(
-            int(num_nodes),
-            src,
-            dst,
-            ilabel,
-            olabel,
-            weight,
-            start_weight,
-            final_weight,
-            isymbols,
-            osymbols,
-            validate=False,
-        )
+        """The one constructor of operations' outputs (k2's ``fsa_from_unary_function_tensor``):
+        a graph built from this one, trusted to be well formed (not validated).
+
+        Args:
+            arc_map: int [A'], or None. Output arc k copies arc ``arc_map[k]`` of this graph:
+                src, dst, labels and energy (gathered differentiably; -1 gives energy 0 and
+                needs src, dst and labels given). None: the arcs stay as they are.
+            num_nodes: N' (default this graph's; give start_weight and final_weight with it).
+            src, dst, ilabel, olabel: int32 [A'] to use instead of the mapped ones; an ilabel
+                given without an olabel makes an acceptor.
+            weight: energies [A'] instead of the mapped ones.
+            start_weight, final_weight: energies [N'] (default this graph's).
+            isymbols, osymbols: symbol tables (default this graph's; None removes them).
+
+        See :mod:`gtn._internal.arc_map` for when arc maps, weight tapes or an autograd
+        Function make an operation differentiable.
+        """
+        if arc_map is not None:
+            arc_map = np.asarray(arc_map)
+            src = self.src[arc_map] if src is None else src
+            dst = self.dst[arc_map] if dst is None else dst
+            if ilabel is None and olabel is None:
+                ilabel = self.ilabel[arc_map]
+                olabel = ilabel if self.ilabel is self.olabel else self.olabel[arc_map]
+            weight = gather(self.weight, arc_map) if weight is None else weight
+        if ilabel is None:
+            ilabel, olabel = self.ilabel, self.olabel if olabel is None else olabel
+        fields = {
+            "num_nodes": self.num_nodes if num_nodes is None else int(num_nodes),
+            "src": self.src if src is None else src,
+            "dst": self.dst if dst is None else dst,
+            "ilabel": ilabel,
+            "olabel": ilabel if olabel is None else olabel,
+            "weight": self.weight if weight is None else weight,
+            "start_weight": self.start_weight if start_weight is None else start_weight,
+            "final_weight": self.final_weight if final_weight is None else final_weight,
+            "isymbols": self.isymbols if isymbols is _SAME else isymbols,
+            "osymbols": self.osymbols if osymbols is _SAME else osymbols,
+        }
+        _check_sizes(fields)
+        return Graph(**fields, validate=False)
 
     def _validate(self) -> None:
         n = self.num_nodes
@@ -338,46 +360,24 @@ class Graph:
         )
 
     def with_symbols(self, isymbols=None, osymbols=None) -> Graph:
-        return Graph._trusted(
-            self.num_nodes,
-            self.src,
-            self.dst,
-            self.ilabel,
-            self.olabel,
-            self.weight,
-            self.start_weight,
-            self.final_weight,
-            isymbols if isymbols is not None else self.isymbols,
-            osymbols if osymbols is not None else self.osymbols,
+        return self._derive(
+            isymbols=self.isymbols if isymbols is None else isymbols,
+            osymbols=self.osymbols if osymbols is None else osymbols,
         )
 
     def detach(self) -> Graph:
-        return Graph._trusted(
-            self.num_nodes,
-            self.src,
-            self.dst,
-            self.ilabel,
-            self.olabel,
-            self.weight.detach(),
-            self.start_weight.detach(),
-            self.final_weight.detach(),
-            self.isymbols,
-            self.osymbols,
+        return self._derive(
+            weight=self.weight.detach(),
+            start_weight=self.start_weight.detach(),
+            final_weight=self.final_weight.detach(),
         )
 
     def to(self, dtype: torch.dtype) -> Graph:
         """Cast all energies (differentiably) to ``dtype``."""
-        return Graph._trusted(
-            self.num_nodes,
-            self.src,
-            self.dst,
-            self.ilabel,
-            self.olabel,
-            self.weight.to(dtype),
-            self.start_weight.to(dtype),
-            self.final_weight.to(dtype),
-            self.isymbols,
-            self.osymbols,
+        return self._derive(
+            weight=self.weight.to(dtype),
+            start_weight=self.start_weight.to(dtype),
+            final_weight=self.final_weight.to(dtype),
         )
 
     def requires_grad_(self, flag: bool = True) -> Graph:
@@ -394,22 +394,8 @@ class Graph:
         return c[key]
 
     def __reduce__(self):
-        # Pickle and deepcopy rebuild through the trusted constructor (no re-validation).
-        return (
-            Graph._trusted,
-            (
-                self.num_nodes,
-                self.src,
-                self.dst,
-                self.ilabel,
-                self.olabel,
-                self.weight,
-                self.start_weight,
-                self.final_weight,
-                self.isymbols,
-                self.osymbols,
-            ),
-        )
+        # Pickle and deepcopy rebuild without re-validation.
+        return (_unpickle, ({name: getattr(self, name) for name in _FIELDS[:-1]},))
 
     def __setattr__(self, name, value):
         raise AttributeError("gtn.Graph is immutable; use with_weights() or a builder")
@@ -429,6 +415,28 @@ class Graph:
         from .drawing import repr_svg
 
         return repr_svg(self)
+
+
+_FIELDS = Graph.__slots__  # the last, _cache, is rebuilt empty rather than pickled
+
+
+def _unpickle(fields: dict) -> Graph:
+    return Graph(**fields, validate=False)
+
+
+def _check_sizes(fields: dict) -> None:
+    """An operation's output arrays agree in size (cheap: shapes only; catches a node count
+    changed without new node energies)."""
+    arcs = fields["src"].shape[0]
+    for name in ("dst", "ilabel", "olabel", "weight"):
+        if fields[name].shape[0] != arcs:
+            raise GraphError(f"internal: {name} has {fields[name].shape[0]} entries, src {arcs}")
+    for name in ("start_weight", "final_weight"):
+        if fields[name].shape[0] != fields["num_nodes"]:
+            raise GraphError(
+                f"internal: {name} has {fields[name].shape[0]} entries for "
+                f"{fields['num_nodes']} nodes"
+            )
 
 
 def _num_nodes(num_nodes) -> int:

@@ -31,10 +31,10 @@ import os
 import numpy as np
 import torch
 
-from ._atomic import atomic_write
-from ._format_error import FormatError
-from ._npz import load, save
-from ._text_fields import INT32_MAX, energy, integer, is_integer, is_number, lines, shown
+from ._internal.atomic import atomic_write
+from ._internal.format_error import FormatError
+from ._internal.npz import load, save
+from ._internal.text_fields import INT32_MAX, energy, integer, is_integer, is_number, lines, shown
 from .graph import EPSILON, INF, Graph, GraphError
 from .symbols import SymbolTable
 

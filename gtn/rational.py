@@ -9,15 +9,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._batch import as_batch, cat_weights, offsets, pack
+from ._internal.batch import as_batch, cat_weights, offsets, pack, unbatch
 from .graph import EPSILON, INF, Graph, GraphError
 
 
-def _graph_list(graphs: tuple) -> list[Graph]:
-    if len(graphs) == 1 and not isinstance(graphs[0], Graph):
-        graphs = tuple(graphs[0])
-    out, _ = as_batch(list(graphs))
-    return out
+def _graph_list(op: str, graphs: tuple) -> list[Graph]:
+    """The graphs of ``op(a, b, c)`` or ``op([a, b, c])``."""
+    one_list = len(graphs) == 1 and not isinstance(graphs[0], Graph)
+    return as_batch(graphs[0] if one_list else graphs, op)[0]
 
 
 def _shared_symbols(graphs: list[Graph]):
@@ -33,24 +32,24 @@ def union(*graphs: Graph) -> Graph:
     states stay start and final (gtn graphs may have several start states), so no epsilon arcs
     are added. Path multiset of the result = multiset union of the inputs' paths.
     """
-    gs = _graph_list(graphs)
+    gs = _graph_list("union", graphs)
     if not gs:
         return Graph(0, [], [], [])
     p = pack(gs)
     node_shift = np.repeat(p.node_offsets[:-1], np.diff(p.arc_offsets)).astype(np.int32)
     w, sw, fw = cat_weights(gs)
     isym, osym = _shared_symbols(gs)
-    return Graph._trusted(
-        int(p.node_offsets[-1]),
-        p.src + node_shift,
-        p.dst + node_shift,
-        p.ilabel.copy(),
-        p.olabel.copy(),
-        w,
-        sw,
-        fw,
-        isym,
-        osym,
+    return gs[0]._derive(
+        num_nodes=int(p.node_offsets[-1]),
+        src=p.src + node_shift,
+        dst=p.dst + node_shift,
+        ilabel=p.ilabel.copy(),
+        olabel=p.olabel.copy(),
+        weight=w,
+        start_weight=sw,
+        final_weight=fw,
+        isymbols=isym,
+        osymbols=osym,
     )
 
 
@@ -93,7 +92,7 @@ def concat(*graphs: Graph) -> Graph:
     result = all concatenations of one path of each input. The concatenation of no graphs
     accepts only the empty sequence.
     """
-    gs = _graph_list(graphs)
+    gs = _graph_list("concat", graphs)
     if not gs:
         return Graph(1, [], [], [], start_weight=[0.0], final_weight=[0.0])
     u = union(gs)
@@ -117,17 +116,15 @@ def concat(*graphs: Graph) -> Graph:
     keep_final = torch.cat([keep_final[: last.start], fw_all[last], keep_final[last.stop :]])
     num_eps = sum(x.shape[0] for x in src[1:])
     eps = np.full(num_eps, EPSILON, np.int32)
-    return Graph._trusted(
-        n,
-        np.concatenate(src),
-        np.concatenate(dst),
-        np.concatenate([u.ilabel, eps]),
-        np.concatenate([u.olabel, eps]),
-        torch.cat(weights),
-        keep_start,
-        keep_final,
-        u.isymbols,
-        u.osymbols,
+    return u._derive(
+        num_nodes=n,
+        src=np.concatenate(src),
+        dst=np.concatenate(dst),
+        ilabel=np.concatenate([u.ilabel, eps]),
+        olabel=np.concatenate([u.olabel, eps]),
+        weight=torch.cat(weights),
+        start_weight=keep_start,
+        final_weight=keep_final,
     )
 
 
@@ -150,9 +147,8 @@ def closure(g: Graph | list[Graph], plus: bool = False) -> Graph | list[Graph]:
     expressions of ``g``'s energies, so gradients flow to its arc, start and final weights.
     Adds |starts| + |finals| arcs (star) or at most that many (plus).
     """
-    gs, single = as_batch(g)
-    out = [_closure_one(x, plus) for x in gs]
-    return out[0] if single else out
+    gs, single = as_batch(g, "closure")
+    return unbatch([_closure_one(x, plus) for x in gs], single)
 
 
 def _closure_one(g: Graph, plus: bool) -> Graph:
@@ -185,15 +181,13 @@ def _closure_one(g: Graph, plus: bool) -> Graph:
         new_fw = torch.cat([torch.full_like(fw, INF), zero])
         n += 1
     eps = np.full(ls.shape[0], EPSILON, np.int32)
-    return Graph._trusted(
-        n,
-        np.concatenate([g.src, ls]),
-        np.concatenate([g.dst, ld]),
-        np.concatenate([g.ilabel, eps]),
-        np.concatenate([g.olabel, eps]),
-        torch.cat([g.weight, w]),
-        new_sw,
-        new_fw,
-        g.isymbols,
-        g.osymbols,
+    return g._derive(
+        num_nodes=n,
+        src=np.concatenate([g.src, ls]),
+        dst=np.concatenate([g.dst, ld]),
+        ilabel=np.concatenate([g.ilabel, eps]),
+        olabel=np.concatenate([g.olabel, eps]),
+        weight=torch.cat([g.weight, w]),
+        start_weight=new_sw,
+        final_weight=new_fw,
     )

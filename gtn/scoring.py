@@ -16,6 +16,11 @@ infinite in the returned dtype: a sum of weights beyond its range (float32 3e38 
 one below it (float64 -1e308 - 1e308) is -inf, both for ``free_energy`` and ``min_energy``,
 with zero gradient. Cyclic graphs raise GraphError.
 
+Differentiability: each score is a ``torch.autograd.Function`` whose forward and backward are
+numba dynamic programs (the backward of the free energy is the forward-backward posterior).
+Use this mechanism for a new *score*; an operation that outputs a graph passes gradients
+through arc maps or a weight tape instead (see ``gtn._internal.arc_map``).
+
 >>> import gtn
 >>> g = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [0, 1], weight=[1.0, 2.0])
 >>> round(float(min_energy(g)), 4), round(float(free_energy(g)), 4)
@@ -30,10 +35,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _scoring_kernels as K
-from ._batch import as_batch, cat_weights
-from ._linear import empty_graph, path_graph
-from ._plan import Plan, from_sorted, make_plan, to_sorted, use_threads
+from ._internal import scoring_kernels as K
+from ._internal.batch import as_batch, cat_weights
+from ._internal.linear import empty_graph, path_graph
+from ._internal.paths import Path, path_buffers, split_paths
+from ._internal.plan import Plan, Weights, from_sorted, make_plan, to_sorted, use_threads
 from .graph import Graph
 
 GraphOrList = Graph | Sequence[Graph]
@@ -61,9 +67,9 @@ def check_beta(beta: float) -> float:
     return beta
 
 
-def _sorted_weights(plan: Plan, weight, start_weight, final_weight) -> tuple:
-    """numpy (arc energies in sorted order, start energies, final energies)."""
-    return to_sorted(plan, _numpy(weight)), _numpy(start_weight), _numpy(final_weight)
+def _sorted_weights(plan: Plan, weight, start_weight, final_weight) -> Weights:
+    """The plan's energies as numpy float64 (arcs in sorted order)."""
+    return Weights(to_sorted(plan, _numpy(weight)), _numpy(start_weight), _numpy(final_weight))
 
 
 def _grad_dtype(weight: torch.Tensor) -> torch.dtype:
@@ -71,55 +77,25 @@ def _grad_dtype(weight: torch.Tensor) -> torch.dtype:
     return torch.float32 if weight.dtype == torch.float32 else torch.float64
 
 
-def _log_forward(plan: Plan, w, sw, fw, beta: float) -> tuple[np.ndarray, np.ndarray]:
+def _log_forward(plan: Plan, weights: Weights, beta: float) -> tuple[np.ndarray, np.ndarray]:
     """(alpha [sum N], free energy [B]), float64."""
     alpha = np.empty(plan.node_off[-1])
     free = np.empty(plan.num_graphs)
     use_threads(plan)
-    K.log_forward(
-        beta,
-        plan.node_off,
-        plan.arc_off,
-        plan.node_order,
-        plan.out_ptr,
-        plan.one_dst,
-        plan.dst,
-        w,
-        sw,
-        fw,
-        alpha,
-        free,
-    )
+    K.log_forward(beta, plan, weights, alpha, free)
     return alpha, free
 
 
 def _log_backward(
-    plan: Plan, w, sw, fw, beta, alpha, free, gout, dtype: torch.dtype
+    plan: Plan, weights: Weights, beta, alpha, free, gout, dtype: torch.dtype
 ) -> tuple[torch.Tensor, ...]:
     """gout[b] times the posteriors of arcs (the graphs' own order), start and final states,
     as tensors of ``dtype``."""
-    grads = tuple(torch.empty(a.shape[0], dtype=torch.float64) for a in (w, sw, fw))
+    grads = tuple(torch.empty(a.shape[0], dtype=torch.float64) for a in weights)
     garc, gsw, gfw = (g.numpy() for g in grads)
     garc_sorted = garc if plan.all_sorted else np.empty_like(garc)
     use_threads(plan)
-    K.log_backward(
-        beta,
-        gout,
-        free,
-        plan.node_off,
-        plan.arc_off,
-        plan.node_order,
-        plan.out_ptr,
-        plan.one_dst,
-        plan.dst,
-        w,
-        sw,
-        fw,
-        alpha,
-        garc_sorted,
-        gsw,
-        gfw,
-    )
+    K.log_backward(beta, gout, free, plan, weights, alpha, garc_sorted, gsw, gfw)
     from_sorted(plan, garc_sorted, garc)
     return tuple(_cast(g, dtype) for g in grads)
 
@@ -128,7 +104,7 @@ def _grad_numpy(grad: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(grad.detach().cpu().numpy(), dtype=np.float64).reshape(-1)
 
 
-def _overflow_to_minus_inf(plan: Plan, arrays: tuple, free: np.ndarray) -> np.ndarray:
+def _overflow_to_minus_inf(plan: Plan, arrays: Weights, free: np.ndarray) -> np.ndarray:
     """Free energies, with -inf where a path's energy overflows float64 below -1.8e308: the
     log-space forward cannot shift by -inf and reports +inf there, the tropical forward gives
     the true -inf (F <= min E). Checked only when a result is not finite and the weights could
@@ -140,7 +116,7 @@ def _overflow_to_minus_inf(plan: Plan, arrays: tuple, free: np.ndarray) -> np.nd
         lowest = sum(float(np.minimum(a, 0).sum(dtype=np.float64)) for a in arrays)
     if lowest > -math.inf:
         return free
-    energy = _viterbi(plan, *arrays)[0]
+    energy = _viterbi(plan, arrays)[0]
     return np.where(energy == -math.inf, -math.inf, free)
 
 
@@ -154,7 +130,7 @@ class _FreeEnergy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, start_weight, final_weight, plan: Plan, beta: float):
         arrays = _sorted_weights(plan, weight, start_weight, final_weight)
-        alpha, free = _log_forward(plan, *arrays, beta)
+        alpha, free = _log_forward(plan, arrays, beta)
         free = _overflow_to_minus_inf(plan, arrays, free)
         out = torch.from_numpy(free).to(weight.dtype)
         ctx.state = (plan, arrays, beta, alpha, _finite_only(out, free), _grad_dtype(weight))
@@ -164,33 +140,18 @@ class _FreeEnergy(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         plan, arrays, beta, alpha, free, dtype = ctx.state
-        grads = _log_backward(plan, *arrays, beta, alpha, free, _grad_numpy(grad), dtype)
+        grads = _log_backward(plan, arrays, beta, alpha, free, _grad_numpy(grad), dtype)
         return (*grads, None, None)
 
 
-def _viterbi(plan: Plan, w, sw, fw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _viterbi(plan: Plan, weights: Weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(energy [B], back-pointers [sum N] (sorted arcs), best final state [B])."""
     alpha = np.empty(plan.node_off[-1])
     back = np.empty(plan.node_off[-1], np.int64)
     energy = np.empty(plan.num_graphs)
     last = np.empty(plan.num_graphs, np.int64)
     use_threads(plan)
-    K.viterbi_forward(
-        plan.node_off,
-        plan.arc_off,
-        plan.node_order,
-        plan.out_ptr,
-        plan.arc_order,
-        plan.sorted,
-        plan.dst,
-        w,
-        sw,
-        fw,
-        alpha,
-        back,
-        energy,
-        last,
-    )
+    K.viterbi_forward(plan, weights, alpha, back, energy, last)
     return energy, back, last
 
 
@@ -198,7 +159,7 @@ class _MinEnergy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, start_weight, final_weight, plan: Plan):
         arrays = _sorted_weights(plan, weight, start_weight, final_weight)
-        energy, back, last = _viterbi(plan, *arrays)
+        energy, back, last = _viterbi(plan, arrays)
         out = torch.from_numpy(energy).to(weight.dtype)
         live = np.isfinite(_finite_only(out, energy))
         ctx.state = (plan, [a.shape[0] for a in arrays], _grad_dtype(weight), back, last, live)
@@ -210,17 +171,8 @@ class _MinEnergy(torch.autograd.Function):
         plan, sizes, dtype, back, last, live = ctx.state
         grads = tuple(torch.zeros(n, dtype=torch.float64) for n in sizes)
         use_threads(plan)
-        K.viterbi_backward(
-            np.where(live, _grad_numpy(grad), 0.0),
-            plan.node_off,
-            plan.arc_off,
-            plan.arc_order,
-            plan.sorted,
-            plan.src,
-            back,
-            last,
-            *(g.numpy() for g in grads),
-        )
+        gout = np.where(live, _grad_numpy(grad), 0.0)
+        K.viterbi_backward(gout, plan, back, last, *(g.numpy() for g in grads))
         return (*(_cast(g, dtype) for g in grads), None)
 
 
@@ -270,26 +222,13 @@ def min_energy(g: GraphOrList) -> torch.Tensor:
     return out[0] if single else out
 
 
-def _best_paths(graphs: list[Graph], what: str) -> tuple:
-    """(plan, path arcs, lengths, first states, last states); see K.viterbi_paths."""
+def _best_paths(graphs: list[Graph], what: str) -> list[Path]:
+    """Each graph's best path; its first and last state are -1 when it has none."""
     plan = make_plan(graphs, what)
-    _, back, last = _viterbi(plan, *_sorted_weights(plan, *cat_weights(graphs)))
-    arcs = np.empty(plan.node_off[-1], np.int64)
-    length = np.empty(plan.num_graphs, np.int64)
-    first = np.empty(plan.num_graphs, np.int64)
-    K.viterbi_paths(
-        plan.node_off,
-        plan.arc_off,
-        plan.arc_order,
-        plan.sorted,
-        plan.src,
-        back,
-        last,
-        arcs,
-        length,
-        first,
-    )
-    return plan, arcs, length, first, last
+    _, back, last = _viterbi(plan, _sorted_weights(plan, *cat_weights(graphs)))
+    buffers = path_buffers(plan, 1)._replace(last=last)
+    K.viterbi_paths(plan, back, *buffers)
+    return [found[0] for found in split_paths(plan, buffers, 1, np.ones(plan.num_graphs, np.int64))]
 
 
 def best_path_arcs(g: GraphOrList) -> np.ndarray | list[np.ndarray]:
@@ -298,8 +237,7 @@ def best_path_arcs(g: GraphOrList) -> np.ndarray | list[np.ndarray]:
     graphs, single = as_batch(g, "best_path_arcs")
     if not graphs:
         return []
-    plan, arcs, length, _, _ = _best_paths(graphs, "best_path_arcs")
-    out = [arcs[plan.node_off[b] : plan.node_off[b] + length[b]].copy() for b in range(len(graphs))]
+    out = [arcs.copy() for arcs, _, _ in _best_paths(graphs, "best_path_arcs")]
     return out[0] if single else out
 
 
@@ -314,14 +252,10 @@ def best_path(g: GraphOrList) -> Graph | list[Graph]:
     graphs, single = as_batch(g, "best_path")
     if not graphs:
         return []
-    plan, arcs, length, first, last = _best_paths(graphs, "best_path")
-    out = []
-    for b, graph in enumerate(graphs):
-        if last[b] < 0:
-            out.append(empty_graph(graph))
-        else:
-            n0 = plan.node_off[b]
-            out.append(path_graph(graph, arcs[n0 : n0 + length[b]], first[b], last[b]))
+    out = [
+        empty_graph(graph) if last < 0 else path_graph(graph, arcs, first, last)
+        for graph, (arcs, first, last) in zip(graphs, _best_paths(graphs, "best_path"), strict=True)
+    ]
     return out[0] if single else out
 
 
@@ -339,8 +273,8 @@ def arc_posteriors(g: GraphOrList, beta: float = 1.0) -> torch.Tensor | list[tor
     plan = make_plan(graphs, "arc_posteriors")
     weights = cat_weights(graphs)
     arrays = _sorted_weights(plan, *weights)
-    alpha, free = _log_forward(plan, *arrays, beta)
+    alpha, free = _log_forward(plan, arrays, beta)
     ones = np.ones(plan.num_graphs)
-    posteriors = _log_backward(plan, *arrays, beta, alpha, free, ones, _grad_dtype(weights[0]))[0]
+    posteriors = _log_backward(plan, arrays, beta, alpha, free, ones, _grad_dtype(weights[0]))[0]
     out = list(torch.split(posteriors, np.diff(plan.arc_off).tolist()))
     return out[0] if single else out

@@ -10,46 +10,35 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ._batch import as_batch, gather, pack, unbatch
-from ._connect_kernels import useful_states
-from ._threads import sync_threads
-from ._topo import topological_orders
+from ._internal.batch import as_batch, pack, unbatch
+from ._internal.connect_kernels import useful_states
+from ._internal.threads import sync_threads
+from ._internal.topo import topological_orders
 from .graph import Graph, GraphError
-
-
-def _relabel(g: Graph, ilabel, olabel, isym, osym) -> Graph:
-    return Graph._trusted(
-        g.num_nodes,
-        g.src,
-        g.dst,
-        ilabel,
-        olabel,
-        g.weight,
-        g.start_weight,
-        g.final_weight,
-        isym,
-        osym,
-    )
 
 
 def project(g, side: Literal["input", "output"] = "input"):
     """The acceptor of the input (or output) labels: copies one label side onto the other."""
     if side not in ("input", "output"):
         raise ValueError(f"side must be 'input' or 'output', got {side!r}")
-    gs, single = as_batch(g)
+    gs, single = as_batch(g, "project")
     out = []
     for x in gs:
         if side == "input":
-            out.append(_relabel(x, x.ilabel, x.ilabel, x.isymbols, x.isymbols))
+            out.append(x._derive(ilabel=x.ilabel, osymbols=x.isymbols))
         else:
-            out.append(_relabel(x, x.olabel, x.olabel, x.osymbols, x.osymbols))
+            out.append(x._derive(ilabel=x.olabel, isymbols=x.osymbols))
     return unbatch(out, single)
 
 
 def invert(g):
     """Swap input and output labels (and symbol tables)."""
-    gs, single = as_batch(g)
-    return unbatch([_relabel(x, x.olabel, x.ilabel, x.osymbols, x.isymbols) for x in gs], single)
+    gs, single = as_batch(g, "invert")
+    out = [
+        x._derive(ilabel=x.olabel, olabel=x.ilabel, isymbols=x.osymbols, osymbols=x.isymbols)
+        for x in gs
+    ]
+    return unbatch(out, single)
 
 
 def _permute_arcs(
@@ -58,27 +47,19 @@ def _permute_arcs(
     """Keep arcs ``order`` (in that order); renumber states by ``node_map``
     (old -> new, -1 drops)."""
     order = np.asarray(order, np.int64)
-    src, dst = g.src[order], g.dst[order]
-    sw, fw = g.start_weight, g.final_weight
-    if node_map is not None:
-        src = node_map[src].astype(np.int32)
-        dst = node_map[dst].astype(np.int32)
-        old = np.flatnonzero(node_map >= 0)
-        inv = np.empty(n, np.int64)
-        inv[node_map[old]] = old
-        idx = torch.from_numpy(inv)
-        sw, fw = sw[idx], fw[idx]
-    return Graph._trusted(
-        g.num_nodes if n is None else n,
-        src,
-        dst,
-        g.ilabel[order],
-        g.olabel[order],
-        gather(g.weight, order),
-        sw,
-        fw,
-        g.isymbols,
-        g.osymbols,
+    if node_map is None:
+        return g._derive(arc_map=order)
+    old = np.flatnonzero(node_map >= 0)
+    inv = np.empty(n, np.int64)
+    inv[node_map[old]] = old
+    idx = torch.from_numpy(inv)
+    return g._derive(
+        arc_map=order,
+        num_nodes=n,
+        src=node_map[g.src[order]].astype(np.int32),
+        dst=node_map[g.dst[order]].astype(np.int32),
+        start_weight=g.start_weight[idx],
+        final_weight=g.final_weight[idx],
     )
 
 
@@ -89,7 +70,7 @@ def arc_sort(g, by: Literal["ilabel", "olabel"] = "ilabel"):
     first gives the same per-state order."""
     if by not in ("ilabel", "olabel"):
         raise ValueError(f"by must be 'ilabel' or 'olabel', got {by!r}")
-    gs, single = as_batch(g)
+    gs, single = as_batch(g, "arc_sort")
     out = []
     for x in gs:
         first, second = (x.ilabel, x.olabel) if by == "ilabel" else (x.olabel, x.ilabel)
@@ -101,7 +82,7 @@ def arc_sort(g, by: Literal["ilabel", "olabel"] = "ilabel"):
 def top_sort(g):
     """Renumber states in topological order (every arc goes from a lower to a higher id) and
     order arcs by source state. Raises GraphError if the graph has a cycle."""
-    gs, single = as_batch(g)
+    gs, single = as_batch(g, "top_sort")
     orders = topological_orders(gs, what="top_sort")
     out = []
     for x, (node_order, arc_order) in zip(gs, orders, strict=True):
@@ -117,7 +98,7 @@ def connect(g):
     Arcs with +inf energy are treated as absent (no finite-energy path uses them) and are
     removed. Surviving states keep their relative order. A graph with no complete path becomes
     the empty graph (0 states). One numba kernel runs over the whole batch."""
-    gs, single = as_batch(g)
+    gs, single = as_batch(g, "connect")
     p = pack(gs)
     usable = (
         np.concatenate([np.isfinite(x.weight.detach().numpy()) for x in gs])

@@ -1,5 +1,6 @@
 """What gtn's sibling packages (``factors``, ``decoders``, ``apps``) and user code share with it:
-atomic file writes, the torch/numba thread budget, and two graph-layout kernels.
+atomic file writes, the torch/numba thread budget, two graph-layout kernels, and the
+deprecation helpers that keep an old public name working (with a warning) for one release.
 
     atomic_write(path, mode="w")      context manager: readers see the old file or the new one
     remove_stale_temporaries(path)    temporaries a crashed atomic_write left beside ``path``
@@ -7,17 +8,25 @@ atomic file writes, the torch/numba thread budget, and two graph-layout kernels.
     csr(n, keys, mask)                arcs grouped by a key (numba): (ptr [n+1], arcs)
     topological_order(n, src, dst, node_order, arc_order)
                                       Kahn's algorithm (numba): -1, or a state on a cycle
+    deprecated_aliases(module, {old: (new, obj)})
+                                      a module ``__getattr__`` serving renamed names
+    renamed_keywords(old="new")       decorator accepting a renamed keyword
+    deprecated_attribute("new")       class attribute reading a renamed attribute
 """
 
-from ._atomic import atomic_write, remove_stale_temporaries
-from ._csr import csr
-from ._threads import sync_threads
-from ._topo import _topo_one as topological_order
+from ._internal.atomic import atomic_write, remove_stale_temporaries
+from ._internal.csr import csr
+from ._internal.deprecation import deprecated_aliases, deprecated_attribute, renamed_keywords
+from ._internal.threads import sync_threads
+from ._internal.topo import _topo_one as topological_order
 
 __all__ = [
     "atomic_write",
     "csr",
+    "deprecated_aliases",
+    "deprecated_attribute",
     "remove_stale_temporaries",
+    "renamed_keywords",
     "sync_threads",
     "topological_order",
 ]

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 from matplotlib.patches import Arc, Rectangle  # noqa: E402
 
 import gtn  # noqa: E402
-from gtn.compose import compose  # noqa: E402
+from gtn.composition import compose  # noqa: E402
 from gtn.utils import atomic_write  # noqa: E402
 
 from .amounts import ALPHABET, SYMBOLS  # noqa: E402

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 import gtn
-from gtn.compose import intersect
+from gtn.composition import intersect
 
 from .amounts import ALPHABET, SYMBOLS, grammar
 from .recognizer import LeNet5

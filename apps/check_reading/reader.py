@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 import gtn
-from gtn.compose import intersect
+from gtn.composition import intersect
 
 from .._common.checkpoint import Int, Real, Record, build_module, load_model, save_model
 from .amounts import decode, encode, is_valid_amount

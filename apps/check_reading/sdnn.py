@@ -217,7 +217,7 @@ class SdnnReader:
         with torch.no_grad():
             em, frames = self.emissions(strips)
             em = em.double()
-            return em, frames, gtn.dense_intersect(self.graph, em, frames)
+            return em, frames, gtn.intersect_dense(self.graph, em, frames)
 
     def read_strips(self, strips: list[np.ndarray], decoded=None) -> tuple[list[str], np.ndarray]:
         """Viterbi answers and their posteriors P(answer | x) in [0, 1] (0: no reading).

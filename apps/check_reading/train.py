@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 import gtn
 from factors import losses
 from factors.trainer import Trainer, cosine_schedule, seed_everything
-from gtn.compose import intersect
+from gtn.composition import intersect
 
 from .amounts import RUBBISH, encode
 from .data import FieldSet

@@ -35,7 +35,7 @@ import factors
 from factors import grid_field
 from factors.factor import Factor
 from factors.inference import alpha_expansion
-from factors.inference.gibbs import gibbs
+from factors.inference.gibbs_sampling import gibbs
 from factors.terms import EnergyTerms
 
 METHODS = ("icm", "gibbs", "mean_field", "alpha_expansion")

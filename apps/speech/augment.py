@@ -12,7 +12,8 @@ Ingredients (names for :func:`parse`): speed (Kaldi-style 0.9/1.0/1.1 resampling
 pitch together), vtlp (mel-axis warp, a vocal-tract length), tilt (random spectral slope),
 band (random band-limiting), reverb (synthetic room impulse responses), noise (coloured noise
 at a random SNR), babble (other training utterances summed, at a random SNR), specaugment
-(time and frequency masks).
+(time and frequency masks), silence (random leading and trailing silence: a synthesiser's
+utterances start and stop on their first and last sample, recordings never do).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import torch
 from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 
 SAMPLE_RATE = 16_000
-INGREDIENTS = ("speed", "vtlp", "tilt", "band", "reverb", "noise", "babble", "specaugment")
+INGREDIENTS = (
+    "speed", "vtlp", "tilt", "band", "reverb", "noise", "babble", "specaugment", "silence",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Augmentation:
     freq_width: int = 6  # mel bands, at most
     time_masks: int = 2
     time_width: int = 12  # frames, at most; and at most 10% of the utterance per mask
+    silence_max: float = 0.5  # seconds of silence before and after, each in [0, this]
 
     def uses(self, name: str) -> bool:
         return name in self.on
@@ -96,6 +100,15 @@ def vtlp_warp(freqs: np.ndarray, alpha: float, nyquist: float, boundary: float =
     knee = boundary * min(alpha, 1.0) / alpha
     upper = nyquist - (nyquist - alpha * knee) * (nyquist - f) / (nyquist - knee)
     return np.where(f <= knee, alpha * f, upper)
+
+
+def pad_silence(x: np.ndarray, lead_s: float, trail_s: float) -> np.ndarray:
+    """``x`` with ``lead_s`` seconds of digital silence before it and ``trail_s`` after
+    (float64 [N] -> [N + round(16000 lead_s) + round(16000 trail_s)])."""
+    if not (lead_s >= 0 and trail_s >= 0 and max(lead_s, trail_s) <= 10.0):
+        raise ValueError(f"silence must be in [0, 10] s, got {lead_s}, {trail_s}")
+    lead, trail = round(lead_s * SAMPLE_RATE), round(trail_s * SAMPLE_RATE)
+    return np.concatenate([np.zeros(lead), np.asarray(x, np.float64), np.zeros(trail)])
 
 
 def spectral_tilt(x: np.ndarray, db_per_octave: float) -> np.ndarray:
@@ -190,11 +203,14 @@ def augment_waveform(
     aug: Augmentation,
     rng: np.random.Generator,
     others: Sequence[np.ndarray] = (),
-) -> tuple[np.ndarray, float]:
-    """(augmented float64 waveform, speed factor) of ``x`` (float64 [N], full scale 1):
-    speed, then the room (reverb), then the channel (tilt, band), then noise or babble (from
-    ``others``, other utterances of the training corpus). Every draw is made whether or not
-    its ingredient applies, so turning one on does not change the others' draws."""
+) -> tuple[np.ndarray, float, float]:
+    """(augmented float64 waveform, speed factor, seconds of silence added before the speech)
+    of ``x`` (float64 [N], full scale 1): speed, then silence around the utterance, then the
+    room (reverb), then the channel (tilt, band), then noise or babble (from ``others``, other
+    utterances of the training corpus), so that added silence is reverberant and noisy like
+    the speech. A word starting at t s in ``x`` starts at t / speed + lead s in the result.
+    Every draw is made whether or not its ingredient applies, so turning one on does not
+    change the others' draws."""
     u = rng.random(5)
     speed = float(aug.speeds[int(rng.integers(len(aug.speeds)))])
     tilt = float(rng.uniform(-aug.tilt_db_per_octave, aug.tilt_db_per_octave))
@@ -203,10 +219,15 @@ def augment_waveform(
     snr, exponent = float(rng.uniform(*aug.snr_db)), float(rng.choice([0.0, 1.0, 2.0]))
     talkers = int(rng.integers(3, 8))
     noise_rng = np.random.default_rng(rng.integers(2**63))
+    lead, trail = (float(s) for s in rng.uniform(0.0, aug.silence_max, 2))
     if aug.uses("speed"):
         x = speed_perturb(x, speed)
     else:
         speed = 1.0
+    if aug.uses("silence"):
+        x = pad_silence(x, lead, trail)
+    else:
+        lead = 0.0
     if aug.uses("reverb") and u[0] < aug.p_reverb:
         x = reverberate(x, room_impulse_response(noise_rng, rt60, drr))
     if aug.uses("tilt") and u[1] < aug.p_tilt:
@@ -217,7 +238,7 @@ def augment_waveform(
         x = add_noise(x, babble(noise_rng, others, x.size, talkers), snr)
     elif aug.uses("noise") and u[4] < aug.p_noise:
         x = add_noise(x, coloured_noise(noise_rng, x.size, exponent), snr)
-    return x, speed
+    return x, speed, lead
 
 
 def spec_augment(feats: torch.Tensor, aug: Augmentation, rng: np.random.Generator):

@@ -277,7 +277,7 @@ def _decode(args) -> int:
     items = kaldi.utterances_of(args.inputs, args.allow_wav_commands, args.command_timeout)
     hyps, ctm = {}, []
     for utt, label, data in items:  # one utterance in memory at a time
-        r = recognizer.recognize([data.audio(utt)], SAMPLE_RATE, nbest=args.nbest)[0]
+        r = recognizer.recognize([data.audio(utt)], SAMPLE_RATE, num_hypotheses=args.nbest)[0]
         hyps[utt] = r.words
         # the confidence column is the posterior of the utterance's whole best word string
         ctm += [
@@ -289,7 +289,7 @@ def _decode(args) -> int:
         print(f"{label}\t{r.text}\tconfidence {r.confidence:.4f}")
         for w, s, e in zip(r.words, r.starts, r.ends, strict=True):
             print(f"  {s:7.2f} {e:7.2f}  {w}")
-        for text, posterior in r.nbest:
+        for text, posterior in r.hypotheses:
             print(f"  n-best {posterior:.4f}  {text}")
     if args.out:
         out = Path(args.out)
@@ -396,7 +396,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         q.add_argument(
             "--augment",
             help="training augmentation: comma-separated names of "
-            "speed,vtlp,tilt,band,reverb,noise,babble,specaugment; all; none "
+            "speed,vtlp,tilt,band,reverb,noise,babble,specaugment,silence; all; none "
             "(default speed,vtlp)",
         )
         q.add_argument("--copies", type=int, help="augmented copies of each training utterance")

@@ -2,7 +2,16 @@
 
 Waveforms are float arrays in [-1, 1] at 16 kHz (:func:`as_16k` resamples any rate with
 ``scipy.signal.resample_poly``). Features are [T, 40] float32 with T = 1 + N // 160 (centred
-frames); each band has zero mean and unit variance over the utterance.
+frames); each band has zero mean and unit variance over the utterance's speech frames.
+
+Band energies are floored ``dynamic_range_db`` below the utterance's loudest band (default
+:data:`DYNAMIC_RANGE_DB`): digital silence stays finite. A narrower range (e.g. 40 dB) hides
+faint detail that a recording's noise floor would hide, such as a diphone synthesiser's
+residual in its pauses.
+
+The per-band mean and variance are taken over the frames within :data:`SPEECH_RANGE_DB` of the
+utterance's loudest frame, not over all frames: over all frames they would depend on how much
+silence surrounds the words, and a recording has far more of it than a synthesiser's output.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ WIN = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 40
 DYNAMIC_RANGE_DB = 80.0  # band energies more than this below the utterance's peak are floored
+SPEECH_RANGE_DB = 40.0  # frames within this of the loudest frame set the normalisation
 
 
 def hz_to_mel(f):
@@ -104,10 +114,20 @@ def add_dither(waveform: np.ndarray, dither: float) -> np.ndarray:
     return (x + dither * rng.standard_normal(x.shape[0])).astype(np.float32)
 
 
-def log_mel_energies(waveform: np.ndarray, dither: float = 0.0, warp: float = 1.0) -> torch.Tensor:
+def log_mel_energies(
+    waveform: np.ndarray,
+    dither: float = 0.0,
+    warp: float = 1.0,
+    dynamic_range_db: float | None = None,
+) -> torch.Tensor:
     """Log mel-band energies float32 [1 + N // 160, 40] of a 16 kHz waveform [N], floored at
-    :data:`DYNAMIC_RANGE_DB` below the utterance's peak (digital silence stays finite), after
-    :func:`add_dither` with ``dither`` (0: none); ``warp``: VTLP factor (training only)."""
+    ``dynamic_range_db`` (None: :data:`DYNAMIC_RANGE_DB`) below the utterance's peak band
+    energy (digital silence stays finite; see the module doc), after :func:`add_dither` with
+    ``dither`` (0: none); ``warp``: VTLP factor (training only)."""
+    if dynamic_range_db is None:
+        dynamic_range_db = DYNAMIC_RANGE_DB
+    if not dynamic_range_db > 0:
+        raise ValueError(f"dynamic_range_db must be > 0, got {dynamic_range_db}")
     x = torch.as_tensor(add_dither(waveform, dither))
     if x.shape[0] < WIN:
         x = torch.nn.functional.pad(x, (0, WIN - x.shape[0]))
@@ -116,14 +136,24 @@ def log_mel_energies(waveform: np.ndarray, dither: float = 0.0, warp: float = 1.
     )
     power = spec.real.square() + spec.imag.square()  # [F, T]
     mel = _filters(warp).T @ power  # [40, T]
-    floor = mel.max().clamp(min=1e-20) * 10 ** (-DYNAMIC_RANGE_DB / 10)
+    floor = mel.max().clamp(min=1e-20) * 10 ** (-dynamic_range_db / 10)
     return torch.log(torch.maximum(mel, floor)).T.contiguous()
 
 
-def normalise(feats: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit variance per band over the utterance ([T, 40] -> [T, 40])."""
-    feats = feats - feats.mean(0)
-    return (feats / feats.std(0, unbiased=False).clamp(min=1e-3)).contiguous()
+def normalise(feats: torch.Tensor, speech_range_db: float | None = None) -> torch.Tensor:
+    """Log mel energies [T, 40] (natural log) shifted and scaled per band to zero mean and unit
+    variance over the *speech frames*: those whose total energy is within ``speech_range_db``
+    (None: :data:`SPEECH_RANGE_DB`) of the loudest frame's, so that silence before, between and
+    after the words does not move the statistics (see the module doc). [T, 40] -> [T, 40]."""
+    if speech_range_db is None:
+        speech_range_db = SPEECH_RANGE_DB
+    if not speech_range_db > 0:
+        raise ValueError(f"speech_range_db must be > 0, got {speech_range_db}")
+    energy = torch.logsumexp(feats, 1)  # [T] log of each frame's total mel energy
+    speech = energy >= energy.max() - speech_range_db * np.log(10) / 10
+    ref = feats[speech] if int(speech.sum()) >= 2 else feats
+    mean, std = ref.mean(0), ref.std(0, unbiased=False).clamp(min=1e-3)
+    return ((feats - mean) / std).contiguous()
 
 
 def log_mel(waveform: np.ndarray, dither: float = 0.0, warp: float = 1.0) -> torch.Tensor:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 import decoders
+from gtn.utils import deprecated_attribute, renamed_keywords
 
 from .._common.checkpoint import (
     CheckpointError,
@@ -65,7 +66,7 @@ RETRAIN = "train a new one with `ebgtn speech train`"
 @dataclass
 class Recognition:
     """One utterance's result: ``words``; ``confidence`` in [0, 1]; ``starts``/``ends`` [W]
-    seconds; ``energy`` of the best path (lower is better); ``nbest`` (text, posterior);
+    seconds; ``energy`` of the best path (lower is better); ``hypotheses`` (text, posterior);
     ``lattice`` the pruned word lattice (``decoders.Lattice``) when asked for."""
 
     words: list[str]
@@ -73,8 +74,10 @@ class Recognition:
     starts: np.ndarray
     ends: np.ndarray
     energy: float
-    nbest: list[tuple[str, float]] = field(default_factory=list)
+    hypotheses: list[tuple[str, float]] = field(default_factory=list)
     lattice: decoders.Lattice | None = None
+
+    nbest = deprecated_attribute("hypotheses")  # the old name, for one release
 
     @property
     def text(self) -> str:
@@ -162,10 +165,11 @@ class SpeechRecognizer:
             e, out = self.model(x, lengths)
         return [e[i, : int(out[i])].double() for i in range(len(feats))]
 
+    @renamed_keywords(nbest="num_hypotheses")
     def recognize_features(
         self,
         feats: Sequence[torch.Tensor],
-        nbest: int = 0,
+        num_hypotheses: int = 0,
         lattice: bool = False,
         batch_size: int = 32,
         word_penalty: float | None = None,
@@ -174,23 +178,28 @@ class SpeechRecognizer:
         return self.decode_energies(
             [e for i in range(0, len(feats), batch_size)
              for e in self.energies(feats[i : i + batch_size])],
-            nbest, lattice, word_penalty,
+            num_hypotheses, lattice, word_penalty,
         )  # fmt: skip
 
+    @renamed_keywords(nbest="num_hypotheses")
     def decode_energies(
         self,
         energies: Sequence[torch.Tensor],
-        nbest: int = 0,
+        num_hypotheses: int = 0,
         lattice: bool = False,
         word_penalty: float | None = None,
     ) -> list[Recognition]:
         """Decode per-frame energies from :meth:`energies` (lets a caller try several
         ``word_penalty`` values without rerunning the acoustic model)."""
         graph = self.decoding_graph(word_penalty)
-        return [self._decode(e, graph, nbest, lattice) for e in energies]
+        return [self._decode(e, graph, num_hypotheses, lattice) for e in energies]
 
-    def _decode(self, energies: torch.Tensor, graph, nbest: int, lattice: bool) -> Recognition:
-        r = decoders.decode(energies, graph, beam=self.beam, nbest=nbest, lattice=lattice)
+    def _decode(
+        self, energies: torch.Tensor, graph, num_hypotheses: int, lattice: bool
+    ) -> Recognition:
+        r = decoders.decode(
+            energies, graph, beam=self.beam, num_hypotheses=num_hypotheses, lattice=lattice
+        )
         if not r.found:
             return Recognition([], 0.0, np.zeros(0), np.zeros(0), math.inf)
         start, end = word_segments(r.alignment, r.output_frames, self.topology)
@@ -202,22 +211,24 @@ class SpeechRecognizer:
             start * step,
             end * step,
             float(r.energy),
-            [(h.text, float(h.posterior or 0.0)) for h in r.nbest],
+            [(h.text, float(h.posterior or 0.0)) for h in r.hypotheses],
             r.lattice,
         )
 
+    @renamed_keywords(nbest="num_hypotheses")
     def recognize(
         self,
         waveforms: Sequence[np.ndarray],
         sample_rate: int | Sequence[int],
-        nbest: int = 0,
+        num_hypotheses: int = 0,
         lattice: bool = False,
         word_penalty: float | None = None,
     ) -> list[Recognition]:
         """Recognise each waveform (1-D float array in [-1, 1], or int16) at ``sample_rate`` Hz
-        (one rate for all, or one per utterance; resampled to 16 kHz). ``nbest``: also list
-        the n most probable word strings; ``lattice``: keep each pruned word lattice;
-        ``word_penalty``: override the recogniser's energy per decoded word (None: keep it).
+        (one rate for all, or one per utterance; resampled to 16 kHz). ``num_hypotheses``: also
+        list the n most probable word strings (``Recognition.hypotheses``); ``lattice``: keep
+        each pruned word lattice; ``word_penalty``: override the recogniser's energy per decoded
+        word (None: keep it).
 
         Raises:
             ValueError: naming the utterance index, for empty audio, a waveform that is not
@@ -232,7 +243,7 @@ class SpeechRecognizer:
             for i, w in enumerate(waveforms)
         ]
         return self.recognize_features(
-            feats, nbest=nbest, lattice=lattice, word_penalty=word_penalty
+            feats, num_hypotheses=num_hypotheses, lattice=lattice, word_penalty=word_penalty
         )
 
 

@@ -75,15 +75,17 @@ def prepare(
             rng = np.random.default_rng([seed, i] if k == 0 else [seed, i, 0, k])
             cond = conditions[(i + k) % len(conditions)]
             phone = bool(rng.random() < telephone)
-            x, speed, warp = u.audio, 1.0, 1.0
+            x, speed, lead, warp = u.audio, 1.0, 0.0, 1.0
             if augmentation.on:
                 arng = np.random.default_rng([seed, i, 1 + k])
                 warp = augment.draw_warp(augmentation, arng)
-                x, speed = augment.augment_waveform(u.audio / 32768.0, augmentation, arng, others)
+                x, speed, lead = augment.augment_waveform(
+                    u.audio / 32768.0, augmentation, arng, others
+                )
             feats.append(features.log_mel(noise.apply(x, cond, rng, phone), dither, warp))
             conds.append(cond)
             words.append(u.words)
-            starts.append(np.asarray(u.word_starts) / speed)
+            starts.append(np.asarray(u.word_starts) / speed + lead)
     return PreparedSet(feats, words, starts, conds)
 
 

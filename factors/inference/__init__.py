@@ -2,12 +2,12 @@
 mean field, loopy min-sum, graph cut and α-expansion on loopy graphs. Energies: lower is better.
 """
 
-from .gibbs import gibbs, temperature_schedule
-from .graph_cut import alpha_expansion, graph_cut, min_cut
-from .icm import icm
-from .mean_field import mean_field
-from .min_sum import min_sum
+from .belief_propagation import min_sum
+from .conditional_modes import icm
+from .gibbs_sampling import gibbs, temperature_schedule
+from .graph_cuts import alpha_expansion, graph_cut, min_cut
 from .result import InferenceResult
+from .variational import mean_field
 
 __all__ = [
     "InferenceResult",

@@ -5,7 +5,7 @@ so min-sum is ``min_energy`` (Viterbi) and log-sum-exp is ``free_energy`` (the f
 algorithm), both differentiable through gtn's autograd into every factor.
 
 * Tied transitions (every pairwise table the same along the chain, as in a CRF): the fast
-  path, ``gtn.dense_intersect`` of the unary energies [B, n, K] (the emissions) with a
+  path, ``gtn.intersect_dense`` of the unary energies [B, n, K] (the emissions) with a
   (K+1)-state transition graph, never building the n·K² lattice.
 * Position-dependent transitions: an explicit lattice per batch element (``lattices``),
   scored by ``gtn.free_energy`` / ``gtn.min_energy`` over the list in one numba call.
@@ -91,7 +91,7 @@ class ChainEngine:
             return None
         table = self._tied_transition(terms)
         graphs = [self._transition_graph(t) for t in table]
-        return gtn.dense_intersect(graphs[0] if len(graphs) == 1 else graphs, self.emissions(terms))
+        return gtn.intersect_dense(graphs[0] if len(graphs) == 1 else graphs, self.emissions(terms))
 
     def _lattice_structure(self):
         """Arrays of the explicit lattice: state 0, then state 1 + t·K + k for y_t = k."""

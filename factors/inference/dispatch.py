@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..terms import EnergyTerms
+from .belief_propagation import min_sum
 from .chain import ChainEngine
-from .gibbs import gibbs
-from .graph_cut import alpha_expansion, graph_cut
-from .icm import icm
-from .mean_field import mean_field
-from .min_sum import min_sum
+from .conditional_modes import icm
+from .gibbs_sampling import gibbs
+from .graph_cuts import alpha_expansion, graph_cut
 from .result import InferenceResult
 from .tree import TreeEngine, TreeSchedule
+from .variational import mean_field
 
 if TYPE_CHECKING:
     from ..graph import FactorGraph

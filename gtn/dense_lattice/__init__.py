@@ -2,10 +2,11 @@
 training fast path. CTC, ASG, HMM/MMI and linear-chain CRFs are this one operation with
 different graphs. Energies everywhere: lower is better, emissions = -log_softmax(logits)."""
 
+from .._internal.deprecation import deprecated_aliases
 from .batch import GraphBatch
 from .criteria import asg_loss, crf_decode, crf_nll, ctc_loss, mmi_loss, path_energy
 from .greedy import ctc_greedy_decode
-from .intersect import Alignment, DenseLattice, intersect
+from .intersection import Alignment, DenseLattice, intersect_dense
 from .topologies import (
     asg_graphs,
     ctc_graphs,
@@ -13,8 +14,8 @@ from .topologies import (
     ctc_transducer,
     hmm_graphs,
     hmm_topology,
-    linear_chain,
-    linear_chain_graph,
+    linear_chain_graphs,
+    linear_chain_topology,
 )
 
 __all__ = [
@@ -32,9 +33,19 @@ __all__ = [
     "ctc_transducer",
     "hmm_graphs",
     "hmm_topology",
-    "intersect",
-    "linear_chain",
-    "linear_chain_graph",
+    "intersect_dense",
+    "linear_chain_graphs",
+    "linear_chain_topology",
     "mmi_loss",
     "path_energy",
 ]
+
+# Names renamed in this release keep working until the next one: each use warns with the new name.
+__getattr__ = deprecated_aliases(
+    "gtn.dense_lattice",
+    {
+        "intersect": ("gtn.dense_lattice.intersect_dense", intersect_dense),
+        "linear_chain": ("gtn.dense_lattice.linear_chain_graphs", linear_chain_graphs),
+        "linear_chain_graph": ("gtn.dense_lattice.linear_chain_topology", linear_chain_topology),
+    },
+)

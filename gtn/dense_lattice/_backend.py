@@ -3,7 +3,7 @@ torch kernels (:mod:`._torch`).
 
 Emissions on any device other than the CPU take the torch path. On the CPU the numba kernels
 are the default; ``EBGTN_BACKEND=torch`` in the environment forces the torch path there (for
-tests, and to compare the two). The variable is read once per lattice (each ``intersect`` and
+tests, and to compare the two). The variable is read once per lattice (each ``intersect_dense`` and
 each loss call), so it can be changed between calls.
 """
 

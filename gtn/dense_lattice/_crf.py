@@ -2,21 +2,21 @@
 
 loss[b] = E(tags[b]) - F(all tag sequences of utterance b)   (energies, lower is better)
 
-Composing ``path_energy - intersect(...).free_energy()`` costs two autograd nodes, the weight
+Composing ``path_energy - intersect_dense(...).free_energy()`` costs two autograd nodes, the weight
 concatenation's backward and two accumulations of a [B, T, K] emission gradient; at CRF sizes
 that fixed cost rivals the kernels. Here the forward runs both kernels and the backward writes
 one emission gradient (path indicator minus label posteriors) and the weight gradients
 straight into transitions [K, K], start [K] and end [K].
 
 A tag sequence through a +inf energy (a forbidden transition, an impossible label) has loss
-+inf and zero gradient, like an utterance without a path in :func:`~.intersect.intersect`.
++inf and zero gradient, like an utterance without a path in :func:`~.intersection.intersect_dense`.
 """
 
 import numpy as np
 import torch
 
 from . import _path
-from .intersect import DenseLattice, _check_emissions, _free_backward_buffers, _free_forward
+from .intersection import DenseLattice, _check_emissions, _free_backward_buffers, _free_forward
 from .topologies import _chain_template, _check_square
 
 
@@ -46,7 +46,7 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"lengths[{i}] = {int(lens[i])}: a linear-chain CRF scores sequences of at least "
             "one frame"
         )
-    # numpy, not torch, for these small checks on the CPU: see intersect._check_values; on
+    # numpy, not torch, for these small checks on the CPU: see intersection._check_values; on
     # another device, torch there (one bool read back)
     for name, t in (("transitions", transitions), ("start", start), ("end", end)):
         a = t.detach().numpy() if t.device.type == "cpu" else t.detach()
@@ -102,9 +102,10 @@ def _np64(t: torch.Tensor) -> np.ndarray:
 
 
 def chain_lattice(emissions, transitions, start, end, lengths) -> DenseLattice:
-    """``intersect(linear_chain(transitions, start, end), emissions, lengths)`` for the kernels
-    only: the weights are assembled in numpy (the torch ops of ``linear_chain`` cost more than
-    they do) and live in ``lat.np_weights``; ``lat.graphs`` is the weightless chain template."""
+    """``intersect_dense(linear_chain_graphs(transitions, start, end), emissions, lengths)`` for
+    the kernels only: the weights are assembled in numpy (the torch ops of
+    ``linear_chain_graphs`` cost more than they do) and live in ``lat.np_weights``;
+    ``lat.graphs`` is the weightless chain template."""
     K = _check_square("transitions", transitions)
     # with V == K the dense forward kernel reads every energy of every valid frame: it checks
     # them for NaN / -inf there instead of a separate pass over the tensor
@@ -168,7 +169,7 @@ class CrfNll(torch.autograd.Function):
         K = lat.emissions.shape[2]
         w = np.zeros(K * K + K)
         g_en = np.zeros(K)
-        if arc_grads:  # the chain's arcs: transitions i-major, then start (see linear_chain)
+        if arc_grads:  # the chain's arcs: transitions i-major, then start (see linear_chain_graphs)
             w[st.csr_arc] = g_w.sum(0)
             g_en += g_fw.sum(0)[:K]
         g_tr, g_st = w[: K * K].reshape(K, K), w[K * K :]

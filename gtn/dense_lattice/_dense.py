@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from .._jit import batch_kernel
+from .._internal.jit import batch_kernel
 from . import _scaled
 from ._emission import SUBNORMAL, frame_factors
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW

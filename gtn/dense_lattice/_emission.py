@@ -10,7 +10,7 @@ the frame's best: the scaled kernels then see a reached state underflow, see ``_
 import numba as nb
 import numpy as np
 
-from .._exp import fast_exp
+from .._internal.exp import fast_exp
 
 FAST = {"reassoc", "contract", "nsz", "arcp"}
 # Values below this are flushed to 0 in the scaled kernels: arithmetic on subnormal numbers runs

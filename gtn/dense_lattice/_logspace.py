@@ -11,8 +11,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from .._exp import fast_exp, fast_log
-from .._jit import batch_kernel
+from .._internal.exp import fast_exp, fast_log
+from .._internal.jit import batch_kernel
 from ..semiring import splus
 from ._prep import run_arrays, utterance
 

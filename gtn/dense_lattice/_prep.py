@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from .._topo import _topo_batch
+from .._internal.topo import _topo_batch
 from ..graph import GraphError
 from .batch import GraphBatch
 

@@ -25,7 +25,7 @@ Status codes: 0 exact, 1 needs the log-space path, 3 flushed (exact if the backw
 import numba as nb
 import numpy as np
 
-from .._jit import batch_kernel
+from .._internal.jit import batch_kernel
 from ._emission import SUBNORMAL, frame_factors
 from ._prep import run_arrays, utterance
 

@@ -18,7 +18,7 @@ alpha [B, T+1, Nmax]; scale [B, T+1]; all float64.
 import numba as nb
 import numpy as np
 
-from .._jit import batch_kernel
+from .._internal.jit import batch_kernel
 from . import _scaled
 from ._emission import SUBNORMAL, frame_factors
 from ._prep import run_arrays, utterance

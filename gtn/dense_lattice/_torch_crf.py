@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from . import _torch
-from .intersect import intersect
-from .topologies import linear_chain
+from .intersection import intersect_dense
+from .topologies import linear_chain_graphs
 
 INF = float("inf")
 
@@ -52,8 +52,8 @@ def crf_nll(em, tags, trans, start, end, lengths: np.ndarray, reduction: str) ->
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
     acc = _torch.accumulate_dtype()
-    chain = linear_chain(*(x.to(em.device) for x in (trans, start, end)))
-    lattice = intersect(chain, em, lengths)  # checks every valid frame's emissions
+    chain = linear_chain_graphs(*(x.to(em.device) for x in (trans, start, end)))
+    lattice = intersect_dense(chain, em, lengths)  # checks every valid frame's emissions
     path = path_energy(em, tags, trans, start, end, lengths, check=False).to(acc)
     free = lattice.free_energy(dtype=acc)
     dead = ~torch.isfinite(path)  # +inf, not inf - inf (F is +inf too when no path exists)

@@ -1,4 +1,4 @@
-"""The :class:`~.intersect.DenseLattice` operations on the torch kernels (:mod:`._torch`):
+"""The :class:`~.intersection.DenseLattice` operations on the torch kernels (:mod:`._torch`):
 free energy and minimum energy as autograd functions with explicit backward passes, best
 alignments and label posteriors. Results and gradients come back on the emissions' device;
 gradients of the graph weights come back on each weight's own device and dtype."""

@@ -18,7 +18,7 @@ Energies, lower is better. em [B, T, V]; M [N, N] and sw, fw [N] in em's dtype; 
 import numba as nb
 import numpy as np
 
-from .._jit import batch_kernel
+from .._internal.jit import batch_kernel
 from ._scaled import FAST
 
 INF = np.inf

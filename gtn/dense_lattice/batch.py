@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .._batch import cat_weights, offsets
+from .._internal.batch import as_batch, cat_weights, pack
 from ..graph import Graph, GraphError
 
 
@@ -68,34 +68,18 @@ class GraphBatch:
     @classmethod
     def from_graphs(cls, graphs: Graph | Sequence[Graph]) -> GraphBatch:
         """Pack graphs (one Graph = a batch of one). Weights stay differentiable."""
-        graphs = [graphs] if isinstance(graphs, Graph) else list(graphs)
+        graphs, _ = as_batch(graphs)
         if not graphs:
             raise GraphError("an empty list of graphs")
         for i, g in enumerate(graphs):
-            if not isinstance(g, Graph):
-                raise GraphError(f"graphs[{i}] is a {type(g).__name__}, not a gtn.Graph")
             if not g.is_acceptor():
                 bad = int(np.flatnonzero(g.ilabel != g.olabel)[0])
                 raise GraphError(
                     f"graph {i} is a transducer (arc {bad} has ilabel != olabel); "
                     "dense intersection needs an acceptor: project it first"
                 )
-        w, sw, fw = cat_weights(graphs)
-
-        def cat(name):
-            arrs = [getattr(g, name) for g in graphs]
-            return arrs[0] if len(arrs) == 1 else np.concatenate(arrs)
-
-        return cls(
-            offsets([g.num_nodes for g in graphs]),
-            offsets([g.num_arcs for g in graphs]),
-            cat("src"),
-            cat("dst"),
-            cat("ilabel"),
-            w,
-            sw,
-            fw,
-        )
+        p = pack(graphs)
+        return cls(p.node_offsets, p.arc_offsets, p.src, p.dst, p.ilabel, *cat_weights(graphs))
 
     def with_weights(
         self, weight: torch.Tensor, start_weight: torch.Tensor, final_weight: torch.Tensor

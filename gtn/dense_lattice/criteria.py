@@ -17,8 +17,8 @@ from ._backend import backend
 from ._crf import CrfNll, validate
 from ._path import PathEnergy
 from .batch import GraphBatch
-from .intersect import intersect
-from .topologies import asg_graphs, ctc_graphs, integers, linear_chain
+from .intersection import intersect_dense
+from .topologies import asg_graphs, ctc_graphs, integers, linear_chain_graphs
 
 Graphs = Graph | Sequence[Graph] | GraphBatch
 
@@ -87,7 +87,7 @@ def ctc_loss(
     """
     _validate_ctc(emissions, input_lengths, target_lengths, blank)
     graphs = ctc_graphs(targets, target_lengths, blank, emissions.dtype)
-    loss = intersect(graphs, emissions, input_lengths).free_energy()
+    loss = intersect_dense(graphs, emissions, input_lengths).free_energy()
     loss = _drop_inf(loss, zero_infinity)
     if reduction == "mean":
         lens = torch.as_tensor(target_lengths).to(loss.device, loss.dtype).clamp(min=1)
@@ -163,7 +163,7 @@ def crf_decode(
     _, lengths = validate(emissions, None, transitions, start, end, lengths)
     with torch.no_grad():
         return (
-            intersect(linear_chain(transitions, start, end), emissions, lengths)
+            intersect_dense(linear_chain_graphs(transitions, start, end), emissions, lengths)
             .best_alignment()
             .labels
         )
@@ -187,8 +187,8 @@ def mmi_loss(
     denominator must contain every numerator path, so the graphs are wrong (the loss would be
     -inf, and training would follow it)."""
     # in float64: two large free energies differ by a small loss
-    num = intersect(numerator, emissions, lengths).free_energy(dtype=torch.float64)
-    den = intersect(denominator, emissions, lengths).free_energy(dtype=torch.float64)
+    num = intersect_dense(numerator, emissions, lengths).free_energy(dtype=torch.float64)
+    den = intersect_dense(denominator, emissions, lengths).free_energy(dtype=torch.float64)
     _check_denominator(num, den)
     loss = num - den
     loss = torch.where(torch.isinf(num), num, loss)  # inf - inf: no numerator path
@@ -222,7 +222,7 @@ def asg_loss(
     transitions [K, K] energies (from i to j), shared by numerator and denominator; no blank.
     """
     num = asg_graphs(targets, target_lengths, transitions)
-    den = linear_chain(transitions)
+    den = linear_chain_graphs(transitions)
     return mmi_loss(emissions, num, den, input_lengths, reduction, zero_infinity)
 
 

@@ -4,6 +4,10 @@ Every graph here is an acceptor whose arcs carry emission columns 0..V-1 and who
 energies (lower is better). A path consumes one label per frame. Batches of per-utterance
 graphs (transcripts) are built vectorised, as a :class:`GraphBatch`, never one Python graph at
 a time. Each state's incoming arcs come from consecutive states, which the kernels exploit.
+
+Names say what comes back: ``*_graphs`` a :class:`GraphBatch` for :func:`intersect_dense` (one
+graph per transcript, or one shared by the batch), ``*_topology`` and ``*_transducer`` one
+:class:`gtn.Graph`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import numba as nb
 import numpy as np
 import torch
 
-from .._batch import offsets
+from .._internal.batch import offsets
 from ..graph import EPSILON, Graph, GraphError
 from ._prep import Structure, insertion_sort
 from .batch import GraphBatch
@@ -121,14 +125,14 @@ def ctc_graphs(
     are 0, so the free energy with emissions -log p is the CTC loss. The initial state of an
     empty transcript is also final: zero frames align with it at energy 0, as in torch.
 
-    Returns a :class:`GraphBatch` of B acceptors for ``gtn.dense_intersect``.
+    Returns a :class:`GraphBatch` of B acceptors for ``gtn.intersect_dense``.
 
     >>> import torch, gtn
     >>> graphs = gtn.ctc_graphs(torch.tensor([[1, 2], [3, 0]]), [2, 1])  # "1 2" and "3"
     >>> len(graphs), graphs.graph(0).num_nodes, graphs.graph(1).num_nodes
     (2, 6, 4)
     >>> emissions = -torch.randn(2, 5, 4, dtype=torch.float64).log_softmax(-1)  # [B, T, V]
-    >>> gtn.dense_intersect(graphs, emissions).free_energy().shape  # each one's CTC loss
+    >>> gtn.intersect_dense(graphs, emissions).free_energy().shape  # each one's CTC loss
     torch.Size([2])
     """
     flat, lens = ragged_targets(targets, target_lengths)
@@ -408,10 +412,12 @@ def _chain_template(K: int) -> GraphBatch:
     return GraphBatch([0, K + 1], [0, K * K + K], src, dst, dst, torch.zeros(K * K + K), z, z)
 
 
-def linear_chain(
+def linear_chain_graphs(
     transitions: torch.Tensor, start: torch.Tensor | None = None, end: torch.Tensor | None = None
 ) -> GraphBatch:
-    """Linear-chain CRF (or ASG denominator) graph over K labels as a one-graph batch.
+    """Linear-chain CRF (or ASG denominator) graph over K labels as a one-graph
+    :class:`GraphBatch`, shared by every utterance of a batch (:func:`linear_chain_topology`
+    is the same graph as a :class:`gtn.Graph`).
 
     Energy of a tag sequence y: start[y_0] + sum_t transitions[y_t-1, y_t] + end[y_last]
     (+ the emissions). transitions [K, K], start/end [K]: energies, lower is better (pytorch-crf
@@ -431,11 +437,12 @@ def linear_chain(
     )
 
 
-def linear_chain_graph(
+def linear_chain_topology(
     transitions: torch.Tensor, start: torch.Tensor | None = None, end: torch.Tensor | None = None
 ) -> Graph:
-    """:func:`linear_chain` as a :class:`gtn.Graph` (for drawing or the general algebra)."""
-    return linear_chain(transitions, start, end).graph(0)
+    """The linear-chain CRF graph of :func:`linear_chain_graphs` as one :class:`gtn.Graph` (for
+    drawing or the general algebra)."""
+    return linear_chain_graphs(transitions, start, end).graph(0)
 
 
 def _check_num_labels(num_labels: int, blank: int) -> int:

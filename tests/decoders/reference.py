@@ -1,5 +1,5 @@
 """Reference decoders for small cases: random decoding graphs and brute-force enumeration of
-every path of compose(dense(emissions), graph). Energies are lower-is-better."""
+every path of compose(emission_graph(emissions), graph). Energies are lower-is-better."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def random_decoding_graph(
 
 
 def exact_min_energy(emissions: torch.Tensor, g: gtn.Graph) -> float:
-    return float(gtn.min_energy(gtn.compose(gtn.dense(emissions), g)))
+    return float(gtn.min_energy(gtn.compose(gtn.emission_graph(emissions), g)))
 
 
 def enumerate_outputs(emissions: np.ndarray, g: gtn.Graph) -> dict[tuple, list[float]]:

@@ -73,9 +73,9 @@ def test_finite_beam_never_reports_below_exact(seed, beam, max_active):
 
 def test_utterance_longer_than_any_path_is_no_path():
     g = gtn.linear([0, 1])  # accepts exactly two frames
-    result = decoders.decode(torch.zeros(3, 2), g, nbest=2, lattice=True)
+    result = decoders.decode(torch.zeros(3, 2), g, num_hypotheses=2, lattice=True)
     assert not result.found
-    assert result.energy == math.inf and result.output == () and result.nbest == []
+    assert result.energy == math.inf and result.output == () and result.hypotheses == []
 
 
 def test_epsilon_arcs_consume_no_frame_and_emit_outputs():

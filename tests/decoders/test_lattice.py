@@ -50,7 +50,7 @@ def test_lattice_contains_the_best_path_with_consistent_energies(seed):
 @pytest.mark.parametrize("seed", SMALL)
 def test_infinite_beam_lattice_has_the_full_free_energy(seed):
     g, emissions = _small(seed)
-    full = gtn.compose(gtn.dense(emissions), g)
+    full = gtn.compose(gtn.emission_graph(emissions), g)
     r = decoders.decode(emissions, g, beam=math.inf, lattice=True)
     if not r.found:
         assert full.num_nodes == 0
@@ -85,8 +85,8 @@ def test_nbest_are_the_best_distinct_outputs_in_order(seed):
     g, emissions = _small(seed)
     paths = enumerate_outputs(emissions.numpy(), g)
     best_per_output = sorted((min(v), k) for k, v in paths.items())
-    r = decoders.decode(emissions, g, beam=math.inf, nbest=4)
-    got = [(h.energy, h.output) for h in r.nbest]
+    r = decoders.decode(emissions, g, beam=math.inf, num_hypotheses=4)
+    got = [(h.energy, h.output) for h in r.hypotheses]
     assert len(got) == min(4, len(best_per_output))
     assert len({out for _, out in got}) == len(got)  # distinct
     energies = [e for e, _ in got]
@@ -94,10 +94,10 @@ def test_nbest_are_the_best_distinct_outputs_in_order(seed):
     assert energies == pytest.approx([e for e, _ in best_per_output[: len(got)]], abs=1e-9)
     for e, out in got:
         assert min(paths[out]) == pytest.approx(e, abs=1e-9)
-    for h in r.nbest:
+    for h in r.hypotheses:
         assert h.posterior == pytest.approx(posterior(paths, h.output, 1.0), abs=1e-9)
     if got:
-        assert r.nbest[0] == r.best
+        assert r.hypotheses[0] == r.best
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -114,7 +114,7 @@ def test_rescoring_equals_exact_decoding_with_the_composed_graph(seed, scale):
     if not r.found:
         assert math.isinf(exact)
         return
-    rescored = decoders.decode_lattice(decoders.rescore(r.lattice, lm, scale), nbest=2)
+    rescored = decoders.decode_lattice(decoders.rescore(r.lattice, lm, scale), num_hypotheses=2)
     assert rescored.energy == pytest.approx(exact, abs=1e-9)
     assert len(rescored.alignment) == emissions.shape[0]
     assert 0.0 <= rescored.confidence <= 1.0
@@ -128,3 +128,41 @@ def test_rescoring_at_scale_zero_keeps_the_lattice_energies():
     rescored = decoders.decode_lattice(decoders.rescore(r.lattice, lm, 0.0))
     assert rescored.energy == pytest.approx(r.energy, abs=1e-6)
     assert rescored.output == r.output
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_distinct_outputs_equal_composition_with_complement_sets(seed):
+    """The pair search (lattice x trie of found outputs) finds what composing with
+    gtn.complement_set and taking the best path finds, energy for energy."""
+    from decoders.outputs import distinct_outputs
+
+    g, emissions = _small(seed)
+    r = decoders.decode(emissions, g, beam=math.inf, lattice=True, confidence=False)
+    if not r.found:
+        return
+    lat = r.lattice.graph
+    got = distinct_outputs(lat, 5)
+    alphabet = np.unique(lat.olabel[lat.olabel != gtn.EPSILON]).astype(np.int64)
+    want: list = []
+    while len(want) < 5:
+        rest = lat if not want else gtn.compose(lat, gtn.complement_set(want, alphabet))
+        energy = float(gtn.min_energy(rest)) if rest.num_nodes else math.inf
+        if energy == math.inf:
+            break
+        arcs = gtn.best_path_arcs(rest)
+        labels = rest.olabel[arcs]
+        want.append(tuple(int(x) for x in labels[labels != gtn.EPSILON]))
+        assert got[len(want) - 1][1] == pytest.approx(energy, abs=1e-9)
+    assert len(got) == len(want)
+    assert len({out for out, _ in got}) == len(got)
+    for out, energy in got:  # outputs of equal energy may come in another order
+        best = gtn.min_energy(gtn.compose(lat, gtn.linear(list(out))))
+        assert float(best) == pytest.approx(energy, abs=1e-9)
+
+
+def test_distinct_outputs_refuse_a_cyclic_graph():
+    from decoders.outputs import distinct_outputs
+
+    g = gtn.Graph.from_arrays(2, [0, 1], [1, 0], [0, 1], [3, 4], start=[0], final=[1])
+    with pytest.raises(gtn.GraphError, match="acyclic.*state [01] is on a cycle"):
+        distinct_outputs(g, 2)

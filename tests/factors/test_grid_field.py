@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from factors import grid_field
-from factors.inference.mean_field import mean_field as generic_mean_field
+from factors.inference.variational import mean_field as generic_mean_field
 from factors.terms import EnergyTerms
 
 OFFSETS = [(0, 1), (1, 0), (1, -1), (0, 3), (2, 2), (1, 2), (0, -1)]  # convolved and shifted

@@ -19,6 +19,11 @@ from tests.gtn.strategies import graphs
 INF = math.inf
 
 
+def semiring(beta: float | None) -> gtn.Semiring:
+    """The semiring of a test parameter: None is tropical, a number the log semiring's beta."""
+    return gtn.TROPICAL if beta is None else gtn.log_semiring(beta)
+
+
 def multi_path_graphs(**kwargs):
     """Random acyclic graphs (tests.gtn.strategies.graphs, default 3-6 nodes and 2 labels so
     that paths share labels) with at least two complete paths: something to combine."""

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import gtn
-from gtn import _cache_dir
+from gtn._internal import cache_dir as _cache_dir
 
 # Compiles the smallest cached kernel, then reports where numba was told to cache.
 PROBE = """
 import numpy as np, numba, gtn
-from gtn._csr import csr
+from gtn._internal.csr import csr
 csr(2, np.array([0, 1], np.int32), np.ones(2, np.bool_))
 print(gtn.__file__)
 print(numba.config.CACHE_DIR)

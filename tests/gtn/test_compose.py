@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections import Counter
 
@@ -15,13 +14,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import gtn
-from gtn.compose import compose, intersect
+import gtn.composition as gc  # noqa: E402
+from gtn.composition import compose, intersect
 
 from .openfst_oracle import from_openfst, to_openfst
 from .reference import enumerate_paths, label_multiset, string_energies
 from .strategies import graphs
-
-gc = importlib.import_module("gtn.compose")  # the module; gtn.compose is the function
 
 INF = math.inf
 transducers = graphs(max_nodes=4, max_arcs=7, num_labels=3, acceptor=False)

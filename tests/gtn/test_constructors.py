@@ -1,4 +1,4 @@
-"""linear, dense and complement against their definitions."""
+"""linear, emission_graph and complement against their definitions."""
 
 import itertools
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import gtn
-from gtn.constructors import complement, complement_set, dense, linear
+from gtn.constructors import complement, complement_set, emission_graph, linear
 
 from .reference import enumerate_paths
 
@@ -31,7 +31,7 @@ def test_linear_rejects_mismatched_olabels():
 
 def test_dense_paths_are_all_label_sequences_with_summed_energies():
     em = torch.arange(6, dtype=torch.float64).reshape(3, 2)
-    g = dense(em)
+    g = emission_graph(em)
     got = {p.ilabels: p.energy for p in enumerate_paths(g)}
     want = {
         seq: float(sum(em[t, v] for t, v in enumerate(seq)))
@@ -42,7 +42,7 @@ def test_dense_paths_are_all_label_sequences_with_summed_energies():
 
 def test_dense_is_differentiable_in_emissions():
     em = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
-    g = dense(em)
+    g = emission_graph(em)
     (g.weight * torch.arange(12.0, dtype=torch.float64)).sum().backward()
     assert torch.equal(em.grad, torch.arange(12.0, dtype=torch.float64).reshape(3, 4))
 
@@ -51,7 +51,7 @@ def test_dense_rejects_wrong_rank():
     with pytest.raises(
         gtn.GraphError, match=r"emissions must have shape \[T, V\], got \[2, 3, 4\]"
     ):
-        dense(torch.zeros(2, 3, 4))
+        emission_graph(torch.zeros(2, 3, 4))
 
 
 @pytest.mark.parametrize("excluded", [[], [0], [1, 0], [0, 0, 1]])

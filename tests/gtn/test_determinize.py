@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gtn
-from gtn.determinize import determinize
+from gtn.determinization import determinize
 from gtn.epsilon import epsilon_arcs
 from tests.gtn.reference import enumerate_paths, string_energies
 from tests.gtn.strategies import graphs
@@ -21,6 +21,7 @@ from tests.gtn.language_checks import (  # noqa: E402
     bounded_string_energies,
     energies,
     multi_path_graphs,
+    semiring,
     with_energies,
 )
 from tests.gtn.openfst_oracle import from_openfst, to_openfst  # noqa: E402
@@ -28,10 +29,6 @@ from tests.gtn.openfst_oracle import from_openfst, to_openfst  # noqa: E402
 EPS = gtn.EPSILON
 F64 = torch.float64
 INF = float("inf")
-
-
-def semiring(beta: float | None) -> gtn.Semiring:
-    return gtn.TROPICAL if beta is None else gtn.log_semiring(beta)
 
 
 def is_deterministic(g: gtn.Graph) -> bool:

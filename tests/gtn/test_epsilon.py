@@ -22,6 +22,7 @@ from tests.gtn.language_checks import (  # noqa: E402
     bounded_string_energies,
     energies,
     multi_path_graphs,
+    semiring,
     with_energies,
 )
 from tests.gtn.openfst_oracle import from_openfst, to_openfst  # noqa: E402
@@ -29,10 +30,6 @@ from tests.gtn.openfst_oracle import from_openfst, to_openfst  # noqa: E402
 EPS = gtn.EPSILON
 F64 = torch.float64
 BETAS = [1.0, 0.5, 3.0]
-
-
-def semiring(beta: float | None) -> gtn.Semiring:
-    return gtn.TROPICAL if beta is None else gtn.log_semiring(beta)
 
 
 def has_epsilon_cycle(g: gtn.Graph) -> bool:

@@ -4,7 +4,7 @@ kernels use them (exp of energy differences <= 0, log of log-sum-exp sums >= 1).
 import numba as nb
 import numpy as np
 
-from gtn._exp import fast_exp, fast_log
+from gtn._internal.exp import fast_exp, fast_log
 
 
 @nb.njit

@@ -140,3 +140,29 @@ def test_graph_pickles_and_deep_copies():
     for h in (pickle.loads(pickle.dumps(g)), copy.deepcopy(g)):
         assert list(h.arcs()) == list(g.arcs()) and h.dtype == torch.float64
         assert torch.equal(h.final_weight, g.final_weight) and h.weight is not g.weight
+
+
+def test_from_arrays_takes_symbol_tables_as_keywords_and_refuses_other_names():
+    words = gtn.SymbolTable(["a", "b"])
+    letters = gtn.SymbolTable(["x"])
+    g = gtn.Graph.from_arrays(2, [0], [1], [1], [0], isymbols=words, osymbols=letters)
+    assert g.isymbols is words and g.osymbols is letters
+    with pytest.raises(TypeError, match="isymbol"):
+        gtn.Graph.from_arrays(2, [0], [1], [1], isymbol=words)
+
+
+def test_derived_graphs_keep_or_replace_symbols_and_refuse_mismatched_sizes():
+    """Graph._derive, the constructor of every operation's output: fields not given are the
+    input's (through the arc map for arcs), and arrays of the wrong size are an error."""
+    words = gtn.SymbolTable(["a", "b"])
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    g = gtn.Graph.from_arrays(3, [0, 1], [1, 2], [0, 1], weight=w, isymbols=words)
+    h = g._derive(
+        arc_map=np.array([1, -1]), src=np.array([1, 0], np.int32), dst=g.dst, ilabel=g.ilabel
+    )
+    assert h.isymbols is words and h.weight.tolist() == [2.0, 0.0]
+    h.weight.sum().backward()
+    assert w.grad.tolist() == [0.0, 1.0]
+    assert g._derive(isymbols=None).isymbols is None
+    with pytest.raises(gtn.GraphError, match="start_weight has 3 entries for 2 nodes"):
+        g._derive(num_nodes=2)

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gtn
-from gtn._atomic import atomic_write
+from gtn._internal.atomic import atomic_write
 from gtn.io import (
     FormatError,
     load,

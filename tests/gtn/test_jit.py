@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 import gtn
-from gtn import _scoring_kernels
-from gtn._batch import cat_weights
-from gtn._jit import PARALLEL_MIN_ARCS, BatchKernel
-from gtn._plan import make_plan, use_threads
+from gtn._internal import scoring_kernels as _scoring_kernels
+from gtn._internal.batch import cat_weights
+from gtn._internal.jit import PARALLEL_MIN_ARCS, BatchKernel
+from gtn._internal.plan import make_plan, use_threads
 from gtn.scoring import _sorted_weights
 from tests.gtn.test_scoring import random_dag
 
@@ -26,7 +26,7 @@ def _signature_text(dispatcher) -> str:
 # a fresh process with an empty cache, where compose compiles everything it calls.
 COMPOSE_PROBE = """
 import gtn
-from gtn import _compose_kernels as K
+from gtn._internal import compose_kernels as K
 a = gtn.Graph.from_arrays(3, [0, 1, 1], [1, 2, 2], [0, 1, 2], [gtn.EPSILON, 1, 2], final=[2])
 b = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [gtn.EPSILON, 1], [3, 4], final=[1])
 assert gtn.compose(a, b).num_arcs > 0
@@ -71,12 +71,11 @@ def test_serial_and_parallel_compilations_have_their_own_cache_entries():
 def test_serial_and_parallel_compilations_agree():
     graphs = [random_dag(seed=s) for s in range(4)]
     plan = make_plan(graphs, "test")
-    w, sw, fw = _sorted_weights(plan, *cat_weights(graphs))
+    weights = _sorted_weights(plan, *cat_weights(graphs))
     out = []
     for kernel in (_scoring_kernels.log_forward.serial, _scoring_kernels.log_forward.parallel):
         alpha, free = np.empty(plan.node_off[-1]), np.empty(plan.num_graphs)
-        args = (plan.node_off, plan.arc_off, plan.node_order, plan.out_ptr, plan.one_dst)
-        kernel(1.0, *args, plan.dst, w, sw, fw, alpha, free)
+        kernel(1.0, plan, weights, alpha, free)
         out.append((alpha, free))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1], out[1][1])

@@ -66,7 +66,7 @@ def test_on_an_acyclic_graph_every_arc_points_right(g):
 
 
 def test_a_lattice_is_laid_out_as_a_chain_of_columns():
-    states, _ = parse(layered_svg(gtn.dense(torch.zeros(4, 3))))
+    states, _ = parse(layered_svg(gtn.emission_graph(torch.zeros(4, 3))))
     xs = [states[v][0][0] for v in range(5)]
     ys = {states[v][0][1] for v in range(5)}
     assert xs == sorted(xs) and len(set(xs)) == 5 and len(ys) == 1
@@ -84,7 +84,7 @@ def test_parallel_arcs_can_be_drawn_as_one_arc_with_every_label():
 
 
 def test_graphs_too_big_to_look_at_are_not_drawn():
-    g = gtn.dense(torch.zeros(10, 30))
+    g = gtn.emission_graph(torch.zeros(10, 30))
     assert layered_svg(g, max_arcs=100) is None
     assert layered_svg(g, max_arcs=None).startswith("<svg")
 

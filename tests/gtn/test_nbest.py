@@ -8,7 +8,7 @@ import torch
 from hypothesis import given
 
 import gtn
-from gtn.nbest import nbest
+from gtn.shortest_paths import nbest
 from tests.gtn import reference as ref
 from tests.gtn.strategies import graphs
 

@@ -2,14 +2,11 @@
 (numba's parallel compilations are a separate code path: see tests/gtn/dense_lattice/
 test_parallel_kernels.py for the writes they once dropped)."""
 
-import importlib
-
 import numpy as np
 import torch
 
 import gtn
-
-K = importlib.import_module("gtn._compose_kernels")
+import gtn._internal.compose_kernels as K  # noqa: E402, N812
 
 
 def _graph(n: int, a: int, V: int, seed: int) -> gtn.Graph:

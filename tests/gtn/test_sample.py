@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import gtn
-from gtn.sample import sample
+from gtn.sampling import sample
 from tests.gtn import reference as ref
 
 # Wilson-Hilferty approximation of the chi-square quantile at 1 - 1e-6: a correct sampler

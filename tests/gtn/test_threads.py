@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A batch of graphs through the scoring, compose and dense-lattice kernels.
 KERNELS = """
 import gtn
-g = gtn.dense(torch.randn(5, 3, dtype=torch.float64))
+g = gtn.emission_graph(torch.randn(5, 3, dtype=torch.float64))
 gtn.free_energy([g, g, g]); gtn.min_energy([g, g, g])
 gtn.compose([g, g], [gtn.linear([0, 1, 2, 1, 0])] * 2)
 emissions = -torch.randn(4, 6, 3, dtype=torch.float64).log_softmax(-1)
@@ -41,7 +41,7 @@ def test_torch_set_num_threads_before_import_survives_the_first_kernels():
 
 def test_numba_follows_torch_after_import():
     # a batch big enough for threads (3 x 3,600 arcs) runs on torch's count; small work on 1
-    probe = "big = gtn.dense(torch.randn(1200, 3, dtype=torch.float64))\n"
+    probe = "big = gtn.emission_graph(torch.randn(1200, 3, dtype=torch.float64))\n"
     probe += "gtn.free_energy([big, big, big])\n"
     code = "import torch, numba\nimport gtn\ntorch.set_num_threads(2)\n" + KERNELS + probe
     code += "a = numba.get_num_threads()\ntorch.set_num_threads(1)\n" + KERNELS + probe

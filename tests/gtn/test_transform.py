@@ -120,3 +120,23 @@ def test_cycle_error_names_a_node_on_the_cycle_not_downstream_of_it():
     g = gtn.Graph.from_arrays(4, [0, 1, 2, 2], [1, 2, 1, 3], [0, 0, 0, 0])
     with pytest.raises(gtn.GraphError, match="cycle through node [12]$"):
         top_sort(g)
+
+
+@pytest.mark.parametrize(
+    "call, where",
+    [
+        (lambda x: gtn.project(x), "project"),
+        (lambda x: gtn.connect(x), "connect"),
+        (lambda x: gtn.closure(x), "closure"),
+        (lambda x: gtn.union(x), "union"),
+        (lambda x: gtn.remove_epsilon(x), "remove_epsilon"),
+        (lambda x: gtn.compose(x, x), "compose: a"),
+    ],
+)
+def test_operations_name_themselves_when_given_a_non_graph(call, where):
+    """One normalisation of "a graph or a list of graphs" for every operation: a wrong item is
+    a GraphError naming the operation, the argument and the index."""
+    with pytest.raises(gtn.GraphError, match=rf"^{where}\[1\] is a str, not a gtn.Graph$"):
+        call([gtn.Graph.from_arrays(1, [], [], []), "x"])
+    with pytest.raises(gtn.GraphError, match=rf"^{where} is a int, not a gtn.Graph or a list"):
+        call(3)

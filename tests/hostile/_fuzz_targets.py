@@ -109,7 +109,7 @@ def emissions(data: bytes) -> None:
         for uid in file.ids:
             e = decoders.check_emissions(file.load(uid), decoders.search_graph(GRAPH))
             not_energies(e)
-            decoders.decode(e, GRAPH, nbest=2)
+            decoders.decode(e, GRAPH, num_hypotheses=2)
     except CLEAN:
         pass
 
@@ -189,7 +189,8 @@ if __name__ == "__main__":
         database=None,
         suppress_health_check=list(HealthCheck),
     )(target)
-    decoders.decode(np.zeros((2, 2)), GRAPH, nbest=2)  # compile (or load) the kernels first
+    # compile (or load) the kernels first
+    decoders.decode(np.zeros((2, 2)), GRAPH, num_hypotheses=2)
     Image.preinit()  # Pillow's common format plugins, and scipy's reader, before the cap
     assert wavfile.read is not None
     _cap()

@@ -195,7 +195,7 @@ def test_meaningless_options_are_argument_errors_before_decoding(
         ({"lattice_beam": -5.0}, "lattice_beam"),
         ({"lattice_beam": float("nan")}, "lattice_beam"),
         ({"beam": float("nan")}, "beam"),
-        ({"nbest": -1}, "nbest"),
+        ({"num_hypotheses": -1}, "num_hypotheses"),
     ],
 )
 def test_decode_refuses_bad_options_before_searching(monkeypatch, options, name):

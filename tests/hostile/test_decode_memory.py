@@ -20,7 +20,7 @@ import torch
 import decoders
 import gtn
 from decoders._posterior_kernels import restricted_free_energy
-from decoders.posteriors import NEGLIGIBLE, free_energy, restrict, restricted_energy
+from decoders.posteriors import NEGLIGIBLE, free_energy_value, restrict, restricted_energy
 
 from ._ctc_problem import ctc_problem
 
@@ -54,10 +54,10 @@ def test_restricted_energy_equals_free_energy_of_the_composition():
     )  # fmt: skip
     for _ in range(20):
         e = torch.tensor(rng.random((int(rng.integers(1, 9)), 3)) * 3, dtype=torch.float64)
-        r = decoders.decode(e, g, beam=math.inf, nbest=3, lattice=True)
-        for h in r.nbest:
+        r = decoders.decode(e, g, beam=math.inf, num_hypotheses=3, lattice=True)
+        for h in r.hypotheses:
             for beta in (0.5, 1.0, 4.0):
-                want = free_energy(restrict(r.lattice.graph, h.output), beta)
+                want = free_energy_value(restrict(r.lattice.graph, h.output), beta)
                 assert abs(restricted_energy(r.lattice.graph, h.output, beta) - want) < 1e-9
                 got = restricted_energy(r.lattice.graph, h.output, beta, energy=h.energy)
                 assert abs(got - want) < 1e-9

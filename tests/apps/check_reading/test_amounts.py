@@ -9,7 +9,7 @@ from apps.check_reading.amounts import (
     is_valid_amount,
     sample_amount,
 )
-from gtn.compose import intersect
+from gtn.composition import intersect
 
 
 def accepts(text: str) -> bool:

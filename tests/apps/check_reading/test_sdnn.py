@@ -67,7 +67,7 @@ def test_decoding_graph_accepts_exactly_ctc_alignments_of_grammatical_amounts():
     graph, olabel = decoding_graph()
     sequences = frame_sequences(600)
     em, lengths = one_hot_energies(sequences)
-    lattice = gtn.dense_intersect(graph, em, lengths)
+    lattice = gtn.intersect_dense(graph, em, lengths)
     accepted = torch.isfinite(lattice.min_energy()).numpy()
     expected = np.array([is_valid_amount(collapse(s)) for s in sequences])
     assert 100 < expected.sum() < 500  # both outcomes tested

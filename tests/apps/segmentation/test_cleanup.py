@@ -12,7 +12,7 @@ from apps.segmentation.cleanup import (
     metric_projection,
     neighbour_scopes,
 )
-from factors.inference.mean_field import mean_field
+from factors.inference.variational import mean_field
 from tests.factors.reference import all_assignments
 
 H, W, K = 2, 3, 3

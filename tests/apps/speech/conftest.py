@@ -28,6 +28,6 @@ def tiny_recognizer(tiny_prepared):
     torch.manual_seed(0)
     topology = Topology("hmm", states_per_word=3)
     model = TDNN(topology.num_columns, width=32)
-    history = train(model, topology, tiny_prepared, "mmi", epochs=4, batch_size=2, lr=5e-3,
+    history = train(model, topology, tiny_prepared, "mmi", epochs=6, batch_size=2, lr=5e-3,
                     progress=False)  # fmt: skip
     return SpeechRecognizer(model, topology), history

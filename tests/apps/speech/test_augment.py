@@ -151,3 +151,29 @@ def test_test_waveform_is_the_audio_prepare_makes_features_of(tiny_corpus):
     for i in (0, 5):
         x = condition_waveform(tiny_corpus.utterances[i].audio, "10dB", 9, i)
         assert torch.equal(features.log_mel(x, 3e-4), data.features[i])
+
+
+def test_silence_pads_the_utterance_and_moves_its_word_times(tiny_corpus):
+    x = _tone(300.0)
+    y = augment.pad_silence(x, 0.25, 0.1)
+    assert y.size == x.size + 4000 + 1600
+    assert not y[:4000].any() and not y[-1600:].any() and np.array_equal(y[4000:-1600], x)
+    with pytest.raises(ValueError, match="silence"):
+        augment.pad_silence(x, -0.1, 0.0)
+    # in the chain: zeros before and after the speech, the lead returned, the other draws kept
+    aug = augment.parse("speed,silence")
+    out, speed, lead = augment.augment_waveform(x, aug, np.random.default_rng(5))
+    ref, ref_speed, no_lead = augment.augment_waveform(
+        x, augment.parse("speed"), np.random.default_rng(5)
+    )
+    assert speed == ref_speed and no_lead == 0.0 and 0.0 < lead <= aug.silence_max
+    start = round(lead * SAMPLE_RATE)
+    assert not out[:start].any() and np.array_equal(out[start : start + ref.size], ref)
+    assert out.size > ref.size
+    # prepare moves the words' start times by the silence it added before them
+    data = prepare(tiny_corpus, seed=4, augmentation=augment.parse("silence"))
+    for i, u in enumerate(tiny_corpus.utterances[:4]):
+        shift = data.word_starts[i] - u.word_starts
+        assert np.allclose(shift, shift[0]) and shift[0] > 0
+        frames = features.num_frames(len(u.audio))
+        assert data.features[i].shape[0] > frames  # the padded utterance is longer

@@ -81,17 +81,40 @@ def test_dither_zero_leaves_features_unchanged():
 def test_dither_lifts_digital_silence_off_the_floor():
     x = _speech_with_digital_silence()
     silent = slice(4000 // F.HOP + 3, 12000 // F.HOP - 3)  # frames wholly inside the pause
-    plain = F.log_mel_energies(x)
+    plain = F.log_mel_energies(x, dynamic_range_db=80)
     floor = plain.min()
     assert bool((plain[silent] == floor).all())  # without dither: every band at the floor
-    d = F.log_mel_energies(x, 3e-4)
-    clamp = d.max() - F.DYNAMIC_RANGE_DB / 10 * np.log(10)  # the 80 dB floor, natural log
+    d = F.log_mel_energies(x, 3e-4, dynamic_range_db=80)  # a floor below the dither's level
+    clamp = d.max() - 80 / 10 * np.log(10)  # the 80 dB floor, natural log
     # with it: a noise floor above the clamp (the narrow low bands may still dip to it rarely)
     assert float((d[silent] <= clamp + 1e-4).float().mean()) < 0.01
     assert float(d[silent].median()) > float(clamp) + 2.0
     assert np.isfinite(F.log_mel(x, 3e-4).numpy()).all()
     # speech frames barely move (the dither is ~50 dB below this signal)
     np.testing.assert_allclose(d[:20].numpy(), plain[:20].numpy(), atol=0.05)
+
+
+def test_a_40_db_floor_hides_what_is_quieter_than_a_recordings_noise_floor():
+    # a synthesiser's pause may hold faint structure (a diphone's residual, a fade) 50 dB
+    # below the speech; a recording's noise floor would bury it, and so does a 40 dB floor
+    x = _speech_with_digital_silence()
+    t = np.arange(8000) / 16_000
+    faint = x.copy()
+    faint[4000:12000] = 10 ** (-50 / 20) * 0.1 * np.sin(2 * np.pi * 700 * t)
+    silent = slice(4000 // F.HOP + 3, 12000 // F.HOP - 3)  # frames wholly inside the pause
+    np.testing.assert_array_equal(
+        F.log_mel_energies(faint, dynamic_range_db=40)[silent].numpy(),
+        F.log_mel_energies(x, dynamic_range_db=40)[silent].numpy(),
+    )
+    # with an 80 dB range the faint tone shows in its band, and changes the features
+    wide = [F.log_mel_energies(y, dynamic_range_db=80)[silent] for y in (faint, x)]
+    assert float((wide[0] - wide[1]).abs().max()) > 5.0
+    # the floor is the peak band energy minus the range, in natural-log units
+    for db in (40, F.DYNAMIC_RANGE_DB):
+        e = F.log_mel_energies(x, dynamic_range_db=db)
+        assert float(e.min()) == pytest.approx(float(e.max()) - db * np.log(10) / 10)
+    with pytest.raises(ValueError, match="dynamic_range_db"):
+        F.log_mel_energies(x, dynamic_range_db=0)
 
 
 def test_dither_is_deterministic_per_utterance():
@@ -105,3 +128,28 @@ def test_dither_is_deterministic_per_utterance():
     assert not np.array_equal(F.add_dither(y, 1e-3)[4000:12000], a[4000:12000])
     with pytest.raises(ValueError, match="dither"):
         F.add_dither(x, -1e-4)
+
+
+def test_silence_around_the_words_does_not_move_the_normalisation():
+    # a recording has far more silence around its words than a synthesiser's output; the
+    # speech frames' features must not depend on how much
+    rng = np.random.default_rng(4)
+    t = np.arange(16_000) / 16_000
+    syllables = 0.02 + 0.2 * np.sin(2 * np.pi * 4 * t) ** 2  # speech-like: loud and soft parts
+    x = syllables * (np.sin(2 * np.pi * 440 * t) + rng.standard_normal(t.size))
+    pad = np.zeros(8000)
+    tight, padded = F.log_mel(x, 3e-4), F.log_mel(np.concatenate([pad, x, pad]), 3e-4)
+    inner = slice(3, 16_000 // F.HOP - 3)  # frames wholly inside the speech
+    shift = 8000 // F.HOP
+    np.testing.assert_allclose(
+        padded[shift + inner.start : shift + inner.stop].numpy(), tight[inner].numpy(), atol=0.1
+    )
+    # the silence itself sits far below the speech frames' mean
+    assert float(padded[: shift - 3].mean()) < -1.0
+    # white noise: every frame is speech, so this is plain per-band CMVN
+    noise = np.random.default_rng(0).standard_normal(8000) * 0.1
+    plain = F.log_mel_energies(noise)
+    expected = (plain - plain.mean(0)) / plain.std(0, unbiased=False)
+    np.testing.assert_allclose(F.normalise(plain).numpy(), expected.numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="speech_range_db"):
+        F.normalise(plain, speech_range_db=-1)

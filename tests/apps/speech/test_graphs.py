@@ -19,7 +19,7 @@ def _accepted(graph, columns, T, V):
     seqs = np.array(list(itertools.product(columns, repeat=T)))
     em = torch.full((len(seqs), T, V), BIG, dtype=torch.float64)
     em.scatter_(2, torch.from_numpy(seqs)[..., None], 0.0)
-    energy = gtn.dense_intersect(graph, em).min_energy()
+    energy = gtn.intersect_dense(graph, em).min_energy()
     return {tuple(s) for s, e in zip(seqs.tolist(), energy.tolist(), strict=True) if e < 1.0}
 
 
@@ -64,7 +64,7 @@ def test_ctc_numerator_equals_gtn_ctc_graph():
     top = Topology("ctc")
     em = -torch.log_softmax(torch.randn(2, 9, top.num_columns, dtype=torch.float64), -1)
     words = [[7, 7, 2], [4]]
-    ours = gtn.dense_intersect(top.numerators(words), em).free_energy()
+    ours = gtn.intersect_dense(top.numerators(words), em).free_energy()
     ref = gtn.ctc_loss(em, torch.tensor([8, 8, 3, 5]), [9, 9], [3, 1], reduction="none")
     torch.testing.assert_close(ours, ref)
 
@@ -85,7 +85,7 @@ def test_decoding_graph_outputs_the_words_of_the_path():
     seq = [0, 7, 7, 8, 0, 7, 8, 8, 11, 12]  # sil, two, sil, two, four (word ids 3, 3, 5)
     em = torch.full((len(seq), top.num_columns), BIG, dtype=torch.float64)
     em[torch.arange(len(seq)), seq] = 0.0
-    best = gtn.best_path(gtn.compose(gtn.dense(em), top.decoding_graph))
+    best = gtn.best_path(gtn.compose(gtn.emission_graph(em), top.decoding_graph))
     assert [int(x) for x in best.olabel if x != gtn.EPSILON] == [3, 3, 5]
 
 

@@ -78,10 +78,10 @@ def test_nbest_and_lattice_on_request(tiny_recognizer, tiny_corpus):
     rec, _ = tiny_recognizer
     u = tiny_corpus.utterances[1]
     plain = rec.recognize([u.audio], corpus.SAMPLE_RATE)[0]
-    assert plain.nbest == [] and plain.lattice is None
-    r = rec.recognize([u.audio], corpus.SAMPLE_RATE, nbest=3, lattice=True)[0]
+    assert plain.hypotheses == [] and plain.lattice is None
+    r = rec.recognize([u.audio], corpus.SAMPLE_RATE, num_hypotheses=3, lattice=True)[0]
     assert isinstance(r.lattice, decoders.Lattice)
-    texts, posteriors = zip(*r.nbest, strict=True)
+    texts, posteriors = zip(*r.hypotheses, strict=True)
     assert texts[0] == r.text and len(set(texts)) == len(texts) <= 3
     # n-best is ordered by best-path energy, which need not order the (summed) posteriors
     assert all(0 <= p <= 1 for p in posteriors) and sum(posteriors) <= 1 + 1e-9

@@ -35,7 +35,7 @@ def test_mmi_loss_is_a_negative_log_probability():
     nll = torch.cat([gtn.mmi_loss(em, top.numerators([t]), top.denominator, reduction="none")
                      for t in transcripts])  # fmt: skip
     assert (nll >= -1e-12).all()
-    silence = em[0, :, 0].sum() - gtn.dense_intersect(top.denominator, em).free_energy()[0]
+    silence = em[0, :, 0].sum() - gtn.intersect_dense(top.denominator, em).free_energy()[0]
     total = torch.exp(-nll).sum() + torch.exp(-silence)
     torch.testing.assert_close(total, torch.tensor(1.0, dtype=torch.float64))
 

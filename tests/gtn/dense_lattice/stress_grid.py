@@ -35,8 +35,8 @@ from gtn.dense_lattice import (
     ctc_loss,
     hmm_graphs,
     hmm_topology,
-    linear_chain,
-    linear_chain_graph,
+    linear_chain_graphs,
+    linear_chain_topology,
     mmi_loss,
 )
 from tests.gtn.dense_lattice import logspace_reference as ref
@@ -263,13 +263,13 @@ def _general_leaves(p: Problem, dt):
 
 def _ours_free(p: Problem, dt) -> Result:
     g, em, named = _general_leaves(p, dt)
-    out = gtn.dense_intersect(g, em, p.lengths).free_energy()
+    out = gtn.intersect_dense(g, em, p.lengths).free_energy()
     return Result(out.detach().double(), _grads(out, named))
 
 
 def _ours_min(p: Problem, dt) -> Result:
     g, em, named = _general_leaves(p, dt)
-    out = gtn.dense_intersect(g, em, p.lengths).min_energy()
+    out = gtn.intersect_dense(g, em, p.lengths).min_energy()
     grads = _grads(out, named)
     if p.kind == "onehot":  # 0 / 1e4 energies tie: any best path's indicator is right
         grads = {}
@@ -278,13 +278,13 @@ def _ours_min(p: Problem, dt) -> Result:
 
 def _ours_posteriors(p: Problem, dt) -> Result:
     g, em, _ = _general_leaves(p, dt)
-    post = gtn.dense_intersect(g, em, p.lengths).label_posteriors()
+    post = gtn.intersect_dense(g, em, p.lengths).label_posteriors()
     return Result(None, {"posteriors": post.double()})
 
 
 def _ours_alignment(p: Problem, dt) -> Result:
     g, em, _ = _general_leaves(p, dt)
-    ali = gtn.dense_intersect(g, em, p.lengths).best_alignment()
+    ali = gtn.intersect_dense(g, em, p.lengths).best_alignment()
     labels_of_arcs = torch.from_numpy(np.asarray(g.ilabel, np.int64))[ali.arcs.clamp(min=0)]
     labels_ok = torch.where(ali.arcs >= 0, labels_of_arcs, -1).equal(ali.labels)
     path = ref.alignment_energy(g.detach(), em.detach(), p.lengths, ali.arcs)
@@ -344,7 +344,9 @@ def _ref_mmi(p: Problem) -> Result:
 def _ref_asg(p: Problem) -> Result:
     em, tr = _leaf(p.emissions, F64), _leaf(p.weights[0], F64)
     num = asg_graphs(p.targets, p.target_lengths, tr)
-    loss = ref.free_energy(num, em, p.lengths) - ref.free_energy(linear_chain(tr), em, p.lengths)
+    loss = ref.free_energy(num, em, p.lengths) - ref.free_energy(
+        linear_chain_graphs(tr), em, p.lengths
+    )
     return Result(loss.detach(), _grads(loss, {"d/dem": em, "d/dtransitions": tr}))
 
 
@@ -387,14 +389,14 @@ def _ref_crf_nll(p: Problem) -> Result:
         loss = -functional_call(crf, params, (-em, p.targets), {"mask": mask, "reduction": "none"})
     else:  # pytorch-crf's gradient is NaN at -inf scores: the log-space reference
         path = ref.chain_path_energy(em, p.targets, tr, st, en, p.lengths)
-        loss = path - ref.free_energy(linear_chain_graph(tr, st, en), em, p.lengths)
+        loss = path - ref.free_energy(linear_chain_topology(tr, st, en), em, p.lengths)
     return Result(loss.detach(), _grads(loss, named))
 
 
 @functools.cache
 def _ref_crf_decode(p: Problem) -> Result:
     em, tr, st, en = (x.detach() for x in _crf_leaves(p, F64))
-    low = ref.min_energy(linear_chain_graph(tr, st, en), em, p.lengths).detach()
+    low = ref.min_energy(linear_chain_topology(tr, st, en), em, p.lengths).detach()
     return Result(low, {"padding is -1": torch.tensor(0.0)})
 
 

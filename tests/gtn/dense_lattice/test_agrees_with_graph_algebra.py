@@ -1,6 +1,7 @@
 """The fast path equals the general graph algebra: for one utterance,
-dense_lattice.intersect(g, emissions) scores like gtn.intersect(g, gtn.dense(emissions)),
-in value and in gradient (emissions and graph weights)."""
+dense_lattice.intersect_dense(g, emissions) scores like
+gtn.intersect(g, gtn.emission_graph(emissions)), in value and in gradient (emissions and graph
+weights)."""
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gtn
-from gtn.dense_lattice import intersect as dense_intersect
+from gtn.dense_lattice import intersect_dense
 from tests.gtn.dense_lattice import brute
 
 F64 = torch.float64
@@ -38,10 +39,10 @@ def test_dense_lattice_equals_intersect_with_dense_graph(g, frames, beta, seed):
         w, sw, fw = _leaves(g)
         graph = g.with_weights(w, sw, fw)
         if fast:
-            lat = dense_intersect(graph, em.unsqueeze(0))
+            lat = intersect_dense(graph, em.unsqueeze(0))
             value = lat.min_energy()[0] if beta is None else lat.free_energy(beta)[0]
         else:
-            product = gtn.intersect(graph, gtn.dense(em))
+            product = gtn.intersect(graph, gtn.emission_graph(em))
             value = gtn.min_energy(product) if beta is None else gtn.free_energy(product, beta)
         if torch.isfinite(value):
             value.backward()
@@ -79,6 +80,6 @@ def test_a_state_with_many_unsorted_incoming_arcs_scores_like_the_explicit_latti
         final=[3],
     )
     emissions = torch.randn(5, labels, dtype=F64, generator=gen)
-    fast = dense_intersect(g, emissions[None]).free_energy()[0]
-    slow = gtn.free_energy(gtn.intersect(g, gtn.dense(emissions)))
+    fast = intersect_dense(g, emissions[None]).free_energy()[0]
+    slow = gtn.free_energy(gtn.intersect(g, gtn.emission_graph(emissions)))
     assert float(fast) == pytest.approx(float(slow), rel=1e-12)

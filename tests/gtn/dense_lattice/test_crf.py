@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torchcrf import CRF
 
-from gtn.dense_lattice import crf_decode, crf_nll, linear_chain_graph
+from gtn.dense_lattice import crf_decode, crf_nll, linear_chain_topology
 from tests.gtn.dense_lattice import brute
 
 F64 = torch.float64
@@ -67,7 +67,7 @@ def test_linear_chain_graph_paths_are_tag_sequences_with_crf_energies():
         torch.randn(K, dtype=F64),
     )
     em = torch.randn(T, K, dtype=F64)
-    paths = brute.alignments(linear_chain_graph(trans, start, end), em, T)
+    paths = brute.alignments(linear_chain_topology(trans, start, end), em, T)
     assert len(paths) == K**T
     for energy, y, _ in paths:
         expected = (
@@ -126,9 +126,9 @@ def test_crf_rejects_unknown_reduction():
 @pytest.mark.parametrize("matrix", [True, False])
 @pytest.mark.parametrize("V", [4, 5])  # V == K: checked inside the kernel; V > K: before it
 def test_crf_nll_names_nan_and_minus_inf_emissions(bad, matrix, V, monkeypatch):
-    import importlib
 
-    module = importlib.import_module("gtn.dense_lattice.intersect")  # shadowed by the function
+    import gtn.dense_lattice.intersection as module
+
     if not matrix:
         monkeypatch.setattr(module, "_choose_family", lambda graphs, st: "statewise")
     K = 4

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gtn
-from gtn.dense_lattice import ctc_graphs, ctc_loss, intersect
+from gtn.dense_lattice import ctc_graphs, ctc_loss, intersect_dense
 from tests.gtn.dense_lattice import brute
 
 F64 = torch.float64
@@ -99,7 +99,7 @@ def test_ctc_graph_accepts_exactly_the_ctc_alignments():
 def test_ctc_topology_free_energy_is_zero_for_normalised_emissions():
     # every label sequence is some transcript: summing all transcripts sums all label paths
     lp = torch.randn(2, 6, 4, dtype=F64).log_softmax(-1)
-    F_all = intersect(gtn.dense_lattice.ctc_topology(4), -lp).free_energy()
+    F_all = intersect_dense(gtn.dense_lattice.ctc_topology(4), -lp).free_energy()
     np.testing.assert_allclose(F_all.detach().numpy(), 0.0, atol=1e-12)
 
 

@@ -99,7 +99,7 @@ def test_transducer_composed_with_a_lexicon_sums_the_alignments_of_the_words():
     energies = -torch.randn(T, V, dtype=F64).log_softmax(-1)
     words = [0, 1]  # "ab b": tokens a b b
     decoding = gtn.compose(gtn.ctc_transducer(V), lexicon())
-    lattice = gtn.compose(gtn.compose(gtn.dense(energies), decoding), gtn.linear(words))
+    lattice = gtn.compose(gtn.compose(gtn.emission_graph(energies), decoding), gtn.linear(words))
     # brute force: every frame sequence whose collapse spells the words' tokens
     path_energies = [
         sum(energies[t, k].item() for t, k in enumerate(frames))

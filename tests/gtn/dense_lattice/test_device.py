@@ -17,7 +17,7 @@ from gtn.dense_lattice import (
     crf_decode,
     crf_nll,
     ctc_loss,
-    intersect,
+    intersect_dense,
     mmi_loss,
 )
 from tests.gtn.dense_lattice import stress_grid as grid
@@ -141,7 +141,7 @@ def test_lattice_operations_on_a_graph_with_epsilons_and_weights_on_the_device(d
 
     def ops(em, w, sw, fw):
         batch = GraphBatch.from_graphs(graph).with_weights(w, sw, fw)
-        lat = intersect(batch, em, p.lengths)
+        lat = intersect_dense(batch, em, p.lengths)
         ali = lat.best_alignment()
         free = lat.free_energy(0.7)
         low = lat.min_energy()

@@ -1,4 +1,4 @@
-"""gtn.dense_lattice.intersect: the general operation, checked against brute-force enumeration."""
+"""gtn.dense_lattice.intersection: the general operation, against brute-force enumeration."""
 
 import math
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gtn
-from gtn.dense_lattice import GraphBatch, intersect
+from gtn.dense_lattice import GraphBatch, intersect_dense
 from tests.gtn.dense_lattice import brute
 from tests.gtn.reference import enumerate_paths
 from tests.gtn.reference import free_energy as graph_free_energy
@@ -45,7 +45,7 @@ def _graph(dtype=F64, requires_grad=False):
 def test_free_and_min_energy_equal_brute_force(g, T, beta, seed):
     em = torch.randn(1, T, 3, dtype=F64, generator=torch.Generator().manual_seed(seed))
     paths = brute.alignments(g, em[0], T)
-    lat = intersect(g, em)
+    lat = intersect_dense(g, em)
     expected_f = brute.free_energy(paths, beta)
     expected_m = min((p[0] for p in paths), default=INF)
     assert float(lat.free_energy(beta)[0]) == pytest.approx(expected_f, rel=1e-9, abs=1e-9)
@@ -60,7 +60,7 @@ def test_gradients_are_posteriors_and_expected_arc_counts(g, T, beta, seed):
     em.requires_grad_(True)
     g.weight.requires_grad_(True)
     paths = brute.alignments(g, em[0], T)
-    F = intersect(g, em).free_energy(beta)
+    F = intersect_dense(g, em).free_energy(beta)
     F.sum().backward()
     np.testing.assert_allclose(
         em.grad[0].numpy(), brute.label_posteriors(paths, T, 3, beta), atol=1e-9
@@ -75,7 +75,7 @@ def test_gradients_are_posteriors_and_expected_arc_counts(g, T, beta, seed):
 def test_best_alignment_is_a_minimum_energy_path(g, T, seed):
     em = torch.randn(1, T, 3, dtype=F64, generator=torch.Generator().manual_seed(seed))
     paths = brute.alignments(g, em[0], T)
-    ali = intersect(g, em).best_alignment()
+    ali = intersect_dense(g, em).best_alignment()
     if not paths:
         assert ali.energy[0] == INF and (ali.labels == -1).all()
         return
@@ -94,7 +94,7 @@ def test_best_alignment_is_a_minimum_energy_path(g, T, seed):
 def test_label_posteriors_sum_to_one_per_frame_and_equal_the_gradient():
     g = _graph()
     em = torch.randn(2, 5, 3, dtype=F64, requires_grad=True)
-    lat = intersect(g, em, [5, 3])
+    lat = intersect_dense(g, em, [5, 3])
     post = lat.label_posteriors(beta=0.7)
     lat.free_energy(beta=0.7).sum().backward()
     torch.testing.assert_close(post, em.grad)
@@ -106,7 +106,7 @@ def test_gradcheck_free_energy_wrt_emissions_and_all_graph_weights():
     em = torch.randn(2, 4, 3, dtype=F64, requires_grad=True)
 
     def f(em, w, sw, fw):
-        return intersect(g.with_weights(w, sw, fw), em, [4, 2]).free_energy(beta=1.3)
+        return intersect_dense(g.with_weights(w, sw, fw), em, [4, 2]).free_energy(beta=1.3)
 
     assert torch.autograd.gradcheck(f, (em, g.weight, g.start_weight, g.final_weight))
 
@@ -116,7 +116,7 @@ def test_gradcheck_min_energy_wrt_emissions_and_all_graph_weights():
     em = torch.randn(2, 4, 3, dtype=F64, requires_grad=True)
 
     def f(em, w, sw, fw):
-        return intersect(g.with_weights(w, sw, fw), em, [4, 3]).min_energy()
+        return intersect_dense(g.with_weights(w, sw, fw), em, [4, 3]).min_energy()
 
     assert torch.autograd.gradcheck(f, (em, g.weight, g.start_weight, g.final_weight))
 
@@ -130,10 +130,10 @@ def test_padding_frames_never_change_results_or_receive_gradient():
         padded[b, n:] = torch.randn(6 - n, 3, dtype=F64) * 100
     padded[2, 3, 1] = float("nan")  # garbage in padding is ignored, even NaN
     padded.requires_grad_(True)
-    F = intersect(g, padded, lengths).free_energy()
+    F = intersect_dense(g, padded, lengths).free_energy()
     F.sum().backward()
     for b, n in enumerate(lengths):
-        alone = intersect(g, em[b : b + 1, :n]).free_energy()
+        alone = intersect_dense(g, em[b : b + 1, :n]).free_energy()
         assert float(F[b]) == pytest.approx(float(alone[0]), rel=1e-12)
         assert (padded.grad[b, n:] == 0).all()
 
@@ -146,10 +146,10 @@ def test_batch_equals_one_by_one_with_a_list_of_graphs():
         ).to(F64),
     ]
     em = torch.randn(2, 5, 3, dtype=F64)
-    lat = intersect(gs, em, [5, 4])
+    lat = intersect_dense(gs, em, [5, 4])
     for b in range(2):
         n = [5, 4][b]
-        one = intersect(gs[b], em[b : b + 1, :n])
+        one = intersect_dense(gs[b], em[b : b + 1, :n])
         assert float(lat.free_energy()[b]) == pytest.approx(float(one.free_energy()[0]), rel=1e-12)
         assert float(lat.min_energy()[b]) == float(one.min_energy()[0])
 
@@ -157,18 +157,18 @@ def test_batch_equals_one_by_one_with_a_list_of_graphs():
 def test_shared_graph_gradient_is_the_sum_over_the_batch():
     g = _graph(requires_grad=True)
     em = torch.randn(3, 4, 3, dtype=F64)
-    intersect(g, em).free_energy().sum().backward()
+    intersect_dense(g, em).free_energy().sum().backward()
     shared = g.weight.grad.clone()
     copies = [_graph(requires_grad=True) for _ in range(3)]
-    intersect(copies, em).free_energy().sum().backward()
+    intersect_dense(copies, em).free_energy().sum().backward()
     torch.testing.assert_close(shared, sum(c.weight.grad for c in copies))
 
 
 def test_graph_batch_input_equals_list_input():
     gs = [_graph(), _graph()]
     em = torch.randn(2, 4, 3, dtype=F64)
-    a = intersect(gs, em).free_energy()
-    b = intersect(GraphBatch.from_graphs(gs), em).free_energy()
+    a = intersect_dense(gs, em).free_energy()
+    b = intersect_dense(GraphBatch.from_graphs(gs), em).free_energy()
     torch.testing.assert_close(a, b)
 
 
@@ -176,7 +176,7 @@ def test_no_path_gives_inf_and_zero_gradient_not_nan():
     g = gtn.Graph.from_arrays(2, [0], [1], [0], start=[0], final=[1]).to(F64)
     g.weight.requires_grad_(True)
     em = torch.randn(2, 3, 2, dtype=F64, requires_grad=True)  # 3 frames, graph accepts 1 label
-    lat = intersect(g, em, [3, 1])
+    lat = intersect_dense(g, em, [3, 1])
     for F in (lat.free_energy(), lat.min_energy()):
         assert float(F[0]) == INF and math.isfinite(float(F[1]))
         em.grad = None
@@ -188,7 +188,7 @@ def test_impossible_frame_with_inf_emissions_gives_inf():
     g = gtn.Graph.from_arrays(1, [0], [0], [0], start=[0], final=[0]).to(F64)
     em = torch.zeros(1, 3, 2, dtype=F64)
     em[0, 1, 0] = INF
-    assert float(intersect(g, em).free_energy()[0]) == INF
+    assert float(intersect_dense(g, em).free_energy()[0]) == INF
 
 
 def test_extreme_energies_use_the_exact_log_space_path():
@@ -200,7 +200,7 @@ def test_extreme_energies_use_the_exact_log_space_path():
     em = torch.zeros(1, 2, 2, dtype=F64)
     em[0, :, 1] = 2000.0
     paths = brute.alignments(g, em[0], 2)
-    lat = intersect(g, em)
+    lat = intersect_dense(g, em)
     assert float(lat.free_energy()[0]) == pytest.approx(brute.free_energy(paths), rel=1e-12)
     post = lat.label_posteriors()
     np.testing.assert_allclose(post[0].numpy(), brute.label_posteriors(paths, 2, 2), atol=1e-12)
@@ -209,8 +209,8 @@ def test_extreme_energies_use_the_exact_log_space_path():
 def test_float32_agrees_with_float64():
     g = _graph()
     em = torch.randn(4, 30, 3, dtype=F64)
-    f64 = intersect(g, em).free_energy()
-    f32 = intersect(g.to(torch.float32), em.float()).free_energy()
+    f64 = intersect_dense(g, em).free_energy()
+    f32 = intersect_dense(g.to(torch.float32), em.float()).free_energy()
     assert f32.dtype == torch.float32
     torch.testing.assert_close(f32.double(), f64, rtol=1e-5, atol=1e-5)
 
@@ -221,7 +221,7 @@ def test_results_are_deterministic():
     runs = []
     for _ in range(2):
         em.grad = g.weight.grad = None
-        F = intersect(g, em).free_energy()
+        F = intersect_dense(g, em).free_energy()
         F.sum().backward()
         runs.append((F.detach().clone(), em.grad.clone(), g.weight.grad.clone()))
     for a, b in zip(*runs, strict=False):
@@ -231,7 +231,7 @@ def test_results_are_deterministic():
 def test_to_graph_is_the_explicit_lattice():
     g = _graph()
     em = torch.randn(1, 3, 3, dtype=F64)
-    lat = intersect(g, em)
+    lat = intersect_dense(g, em)
     explicit = lat.to_graph(0)
     assert explicit.num_nodes == 4 * g.num_nodes
     paths = enumerate_paths(explicit, max_arcs=20)
@@ -250,38 +250,38 @@ def test_to_graph_is_the_explicit_lattice():
 )
 def test_malformed_inputs_are_named(emissions, lengths, message):
     with pytest.raises(ValueError, match=message):
-        intersect(_graph(), emissions, lengths)
+        intersect_dense(_graph(), emissions, lengths)
 
 
 def test_nan_and_minus_inf_emissions_are_named():
     em = torch.zeros(1, 3, 3)
     em[0, 1, 2] = float("nan")
     with pytest.raises(ValueError, match=r"emissions\[0, 1, 2\] is nan"):
-        intersect(_graph(), em)
+        intersect_dense(_graph(), em)
     em[0, 1, 2] = -INF
     with pytest.raises(ValueError, match=r"emissions\[0, 1, 2\] is -inf"):
-        intersect(_graph(), em)
+        intersect_dense(_graph(), em)
 
 
 def test_label_outside_emission_range_is_named():
     with pytest.raises(gtn.GraphError, match="arc 5: label 2 is out of range .* V=2"):
-        intersect(_graph(), torch.zeros(1, 3, 2))
+        intersect_dense(_graph(), torch.zeros(1, 3, 2))
 
 
 def test_epsilon_cycle_is_rejected():
     g = gtn.Graph.from_arrays(2, [0, 1, 0], [1, 0, 1], [-1, -1, 0], start=[0], final=[1])
     with pytest.raises(gtn.GraphError, match="cycle of epsilon arcs"):
-        intersect(g, torch.zeros(1, 2, 1))
+        intersect_dense(g, torch.zeros(1, 2, 1))
 
 
 def test_wrong_number_of_graphs_and_transducers_are_rejected():
     with pytest.raises(gtn.GraphError, match="2 graphs for a batch of 3"):
-        intersect([_graph(), _graph()], torch.zeros(3, 2, 3))
+        intersect_dense([_graph(), _graph()], torch.zeros(3, 2, 3))
     t = gtn.Graph(1, [0], [0], [0], [1], start_weight=[0.0], final_weight=[0.0])
     with pytest.raises(gtn.GraphError, match="transducer"):
-        intersect(t, torch.zeros(1, 2, 3))
+        intersect_dense(t, torch.zeros(1, 2, 3))
 
 
 def test_beta_must_be_positive():
     with pytest.raises(ValueError, match="beta"):
-        intersect(_graph(), torch.zeros(1, 2, 3)).free_energy(beta=0.0)
+        intersect_dense(_graph(), torch.zeros(1, 2, 3)).free_energy(beta=0.0)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gtn.dense_lattice import ctc_graphs, linear_chain_graph
+from gtn.dense_lattice import ctc_graphs, linear_chain_topology
 from tests.gtn.dense_lattice import brute
 from tests.gtn.dense_lattice import logspace_reference as ref
 
@@ -70,7 +70,7 @@ def test_alignment_energy_of_a_chain_path_is_its_path_energy():
     K, T = 3, 5
     tr, s, e = (torch.randn(*sh, dtype=F64, generator=gen) for sh in ((K, K), (K,), (K,)))
     em = torch.randn(1, T, K, dtype=F64, generator=gen)
-    g = linear_chain_graph(tr, s, e)
+    g = linear_chain_topology(tr, s, e)
     tags = torch.tensor([[0, 2, 2, 1, 0]])
     # chain arcs: transitions i-major (i * K + j), then start (K * K + j)
     arcs = torch.tensor([[K * K + 0, 0 * K + 2, 2 * K + 2, 2 * K + 1, 1 * K + 0]])

@@ -7,14 +7,20 @@ import pytest
 import torch
 
 import gtn
-from gtn.dense_lattice import crf_nll, ctc_topology, intersect, linear_chain, path_energy
+from gtn.dense_lattice import (
+    crf_nll,
+    ctc_topology,
+    intersect_dense,
+    linear_chain_graphs,
+    path_energy,
+)
 from gtn.dense_lattice._viterbi import layout
 
 F64 = torch.float64
 
 
 def _lattice(graph, em, lengths, matrix):
-    lat = intersect(graph, em, lengths)
+    lat = intersect_dense(graph, em, lengths)
     if not matrix:  # the run kernels that any state-labelled graph would take
         lat.family = "statewise"
     return lat
@@ -56,8 +62,8 @@ def _assert_decode_same(graph, em, lengths):
 def test_crf_chain_matches_run_kernels(dtype, rtol, seed):
     gen = torch.Generator().manual_seed(seed)
     B, T, K = 5, 9, [1, 4, 7][seed]
-    graph = linear_chain(*_chain(K, dtype, gen))
-    lat = intersect(graph, torch.zeros(B, T, K, dtype=dtype))
+    graph = linear_chain_graphs(*_chain(K, dtype, gen))
+    lat = intersect_dense(graph, torch.zeros(B, T, K, dtype=dtype))
     assert lat.family == "matrix" and layout(lat.graphs, lat.structure) is not None
     em = torch.randn(B, T, K, generator=gen, dtype=dtype)
     lengths = torch.tensor([9, 1, 0, 4, 9])
@@ -80,7 +86,7 @@ def test_dense_non_chain_graph_matches_run_kernels(seed):
         start=[0],
         final=list(range(1, g.num_nodes)),
     )
-    lat = intersect(g, torch.zeros(B, T, V, dtype=F64))
+    lat = intersect_dense(g, torch.zeros(B, T, V, dtype=F64))
     assert layout(lat.graphs, lat.structure) is not None
     em = -torch.randn(B, T, V, generator=gen, dtype=F64).log_softmax(-1)
     lengths = torch.tensor([7, 3, 1, 6])
@@ -90,14 +96,14 @@ def test_dense_non_chain_graph_matches_run_kernels(seed):
 
 def test_parallel_arcs_and_sparse_graphs_take_the_run_kernels():
     parallel = gtn.Graph.from_arrays(1, [0, 0], [0, 0], [0, 0], start=[0], final=[0])
-    lat = intersect(parallel, torch.zeros(2, 3, 1))
+    lat = intersect_dense(parallel, torch.zeros(2, 3, 1))
     assert lat.structure.state_labelled and layout(lat.graphs, lat.structure) is None
     n = 40  # a left-to-right chain: 2n - 1 arcs of n * n
     sparse = gtn.Graph.from_arrays(
         n, list(range(n)) + list(range(n - 1)), list(range(n)) + list(range(1, n)),
         list(range(n)) + list(range(1, n)), start=[0], final=[n - 1],
     )  # fmt: skip
-    lat = intersect(sparse, torch.zeros(2, 3, n))
+    lat = intersect_dense(sparse, torch.zeros(2, 3, n))
     assert layout(lat.graphs, lat.structure) is None
 
 
@@ -111,7 +117,7 @@ def test_fused_crf_nll_equals_its_composition(weights_grad):
     lengths = torch.tensor([6, 2, 5, 1])
     leaves = [em.requires_grad_()] + ([trans, start, end] if weights_grad else [])
     fused = crf_nll(em, tags, trans, start, end, lengths, reduction="none")
-    lat = _lattice(linear_chain(trans, start, end), em, lengths, False)
+    lat = _lattice(linear_chain_graphs(trans, start, end), em, lengths, False)
     ref = path_energy(em, tags, trans, start, end, lengths) - lat.free_energy()
     torch.testing.assert_close(fused, ref, rtol=1e-12, atol=1e-12)
     w = torch.arange(1.0, B + 1, dtype=F64)

@@ -6,15 +6,12 @@ log-space kernels, and the tropical forward with its backtrack.
 The parallel compilations are a separate code path: numba's parallel loops have dropped writes
 to arrays taken from a tuple argument, which the serial compilations kept (see ``_scaled``)."""
 
-import importlib
-
 import pytest
 import torch
 
 import gtn
-from gtn.dense_lattice import ctc_graphs, intersect, linear_chain
-
-I = importlib.import_module("gtn.dense_lattice.intersect")  # the module, not the function
+import gtn.dense_lattice.intersection as I  # noqa: E402, N812
+from gtn.dense_lattice import ctc_graphs, intersect_dense, linear_chain_graphs
 
 
 def _graphs(kind: str, gen):
@@ -26,7 +23,7 @@ def _graphs(kind: str, gen):
     if kind == "crf":
         K = 24
         ws = [torch.randn(*s, generator=gen, dtype=torch.float64) for s in ((K, K), (K,), (K,))]
-        return linear_chain(*[w.requires_grad_(True) for w in ws]), K, T, "matrix"
+        return linear_chain_graphs(*[w.requires_grad_(True) for w in ws]), K, T, "matrix"
     # a general graph: epsilon arcs, several labels into one state
     V, N = 6, 16
     src, dst, lab = [], [], []
@@ -46,12 +43,12 @@ def _run(graphs, em, lengths, threads: int):
     torch.set_num_threads(threads)  # the kernels follow torch's thread count
     try:
         e = em.detach().clone().requires_grad_(True)
-        lat = intersect(graphs, e, lengths)
+        lat = intersect_dense(graphs, e, lengths)
         F = lat.free_energy()
-        M = intersect(graphs, e, lengths).min_energy()
+        M = intersect_dense(graphs, e, lengths).min_energy()
         (g_free,) = torch.autograd.grad(F.sum(), e)
         (g_min,) = torch.autograd.grad(M.sum(), e)
-        ali = intersect(graphs, em, lengths).best_alignment()
+        ali = intersect_dense(graphs, em, lengths).best_alignment()
         return lat.family, F, M, g_free, g_min, ali.labels
     finally:
         torch.set_num_threads(old)

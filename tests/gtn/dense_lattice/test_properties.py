@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gtn.dense_lattice import ctc_graphs, ctc_loss, intersect
+from gtn.dense_lattice import ctc_graphs, ctc_loss, intersect_dense
 from tests.gtn.dense_lattice import brute
 from tests.gtn.dense_lattice import logspace_reference as ref
 from tests.gtn.dense_lattice.strategies import emissions
@@ -17,17 +17,17 @@ F64 = torch.float64
 
 @given(brute.dense_graphs(max_nodes=4, max_arcs=8), emissions(long_frames=200))
 def test_batch_equals_one_by_one(g, e):
-    lat = intersect(g, e.energies, e.lengths)
+    lat = intersect_dense(g, e.energies, e.lengths)
     free, low = lat.free_energy(), lat.min_energy()
     for b, L in enumerate(e.lengths.tolist()):
-        one = intersect(g, e.energies[b : b + 1, :L])
+        one = intersect_dense(g, e.energies[b : b + 1, :L])
         torch.testing.assert_close(one.free_energy()[0], free[b], rtol=1e-9, atol=1e-9)
         torch.testing.assert_close(one.min_energy()[0], low[b], rtol=1e-12, atol=1e-12)
 
 
 @given(brute.dense_graphs(max_nodes=4, max_arcs=8), emissions(long_frames=200))
 def test_free_energy_is_at_most_min_energy_and_both_equal_the_reference(g, e):
-    lat = intersect(g, e.energies, e.lengths)
+    lat = intersect_dense(g, e.energies, e.lengths)
     free, low = lat.free_energy(), lat.min_energy()
     want_free = ref.free_energy(g, e.energies, e.lengths)
     want_low = ref.min_energy(g, e.energies, e.lengths)
@@ -40,7 +40,7 @@ def test_free_energy_is_at_most_min_energy_and_both_equal_the_reference(g, e):
 
 @given(brute.dense_graphs(max_nodes=4, max_arcs=8), emissions(long_frames=200))
 def test_label_posteriors_sum_to_one_per_valid_frame(g, e):
-    post = intersect(g, e.energies, e.lengths).label_posteriors()
+    post = intersect_dense(g, e.energies, e.lengths).label_posteriors()
     assert torch.isfinite(post).all()
     live = torch.isfinite(ref.free_energy(g, e.energies, e.lengths))
     T = e.energies.shape[1]

@@ -8,8 +8,14 @@ import math
 import pytest
 import torch
 
-from gtn.dense_lattice import asg_graphs, ctc_graphs, hmm_graphs, intersect, linear_chain
-from gtn.dense_lattice.intersect import DenseLattice
+from gtn.dense_lattice import (
+    asg_graphs,
+    ctc_graphs,
+    hmm_graphs,
+    intersect_dense,
+    linear_chain_graphs,
+)
+from gtn.dense_lattice.intersection import DenseLattice
 
 F64 = torch.float64
 
@@ -24,7 +30,7 @@ def _free_and_grads(graphs, em, lengths, general, beta=1.0):
     """Free energies and gradients wrt emissions and the graph weights (those that require
     grad), from a fresh lattice on the fast or the general path."""
     em = em.detach().clone().requires_grad_(True)
-    lat = intersect(graphs, em, lengths)
+    lat = intersect_dense(graphs, em, lengths)
     if general:
         _general(lat)
     else:
@@ -82,7 +88,9 @@ def test_crf_shared_graph_equals_general_path(dtype, rtol):
     gen = torch.Generator().manual_seed(2)
     B, T, K = 4, 7, 5
     trans, start, end = (torch.randn(*s, generator=gen, dtype=dtype) for s in ((K, K), (K,), (K,)))
-    graph = linear_chain(trans.requires_grad_(), start.requires_grad_(), end.requires_grad_())
+    graph = linear_chain_graphs(
+        trans.requires_grad_(), start.requires_grad_(), end.requires_grad_()
+    )
     em = torch.randn(B, T, K, generator=gen, dtype=dtype)
     _assert_same(graph, em, torch.tensor([7, 1, 4, 7]), rtol=rtol)
 
@@ -91,8 +99,8 @@ def test_label_posteriors_equal_general_path():
     gen = torch.Generator().manual_seed(3)
     em = -torch.randn(2, 8, 5, generator=gen, dtype=F64).log_softmax(-1)
     graphs = ctc_graphs(torch.tensor([[1, 2, 2], [3, 4, 0]]), torch.tensor([3, 2]), 0, F64)
-    fast = intersect(graphs, em, torch.tensor([8, 5])).label_posteriors()
-    general = _general(intersect(graphs, em, torch.tensor([8, 5]))).label_posteriors()
+    fast = intersect_dense(graphs, em, torch.tensor([8, 5])).label_posteriors()
+    general = _general(intersect_dense(graphs, em, torch.tensor([8, 5]))).label_posteriors()
     torch.testing.assert_close(fast, general, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(fast.sum(-1)[1, :5], torch.ones(5, dtype=F64))
 
@@ -101,13 +109,13 @@ def test_graph_with_mixed_labels_into_a_state_takes_the_general_path():
     import gtn
 
     g = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [0, 1], start=[0], final=[1])
-    assert not intersect(g, torch.zeros(1, 1, 2)).structure.state_labelled
+    assert not intersect_dense(g, torch.zeros(1, 1, 2)).structure.state_labelled
 
 
 def _log_space_only(monkeypatch, band: bool) -> None:
     """Route every state-labelled utterance to the log-space kernels: the band kernels
     (``_banded``) where the graph is a band, or with ``band=False`` the general ones."""
-    I = importlib.import_module("gtn.dense_lattice.intersect")
+    I = importlib.import_module("gtn.dense_lattice.intersection")
 
     def give_up(lat, W, beta, out, active):
         out.status[:] = I._scaled.LOG
@@ -138,8 +146,8 @@ def test_band_log_space_kernels_equal_the_general_ones(graphs_of, temperature, m
         )
     em = -(torch.randn(B, T, V, generator=gen, dtype=F64) / temperature).log_softmax(-1)
     lengths = torch.tensor([40, 31, 17, 4])  # utterance 3: too short for its transcript
-    I = importlib.import_module("gtn.dense_lattice.intersect")
-    assert I._band(intersect(graphs, em, lengths)) is not None
+    I = importlib.import_module("gtn.dense_lattice.intersection")
+    assert I._band(intersect_dense(graphs, em, lengths)) is not None
     results = []
     for band in (True, False):
         with monkeypatch.context() as m:
@@ -154,24 +162,24 @@ def test_band_log_space_kernels_equal_the_general_ones(graphs_of, temperature, m
 
 
 def test_crf_chains_and_graphs_that_go_back_are_not_bands():
-    I = importlib.import_module("gtn.dense_lattice.intersect")
-    chain = linear_chain(torch.zeros(3, 3), torch.zeros(3), torch.zeros(3))
-    assert I._band(intersect(chain, torch.zeros(1, 2, 3))) is None
+    I = importlib.import_module("gtn.dense_lattice.intersection")
+    chain = linear_chain_graphs(torch.zeros(3, 3), torch.zeros(3), torch.zeros(3))
+    assert I._band(intersect_dense(chain, torch.zeros(1, 2, 3))) is None
     hmm = hmm_graphs(torch.tensor([[0, 1]]), torch.tensor([2]), 2, 0.3, 0.1)
-    assert I._band(intersect(hmm, torch.zeros(1, 9, 4))) is not None
+    assert I._band(intersect_dense(hmm, torch.zeros(1, 9, 4))) is not None
 
 
 def test_a_scaled_pass_that_flushes_many_states_gives_up_without_the_check():
     """Peaked emissions on long random transcripts flush a tenth of the states: the scaled
     pass hands those utterances to the log-space kernels at once (no flush check runs), and
     the loss still equals torch's."""
-    I = importlib.import_module("gtn.dense_lattice.intersect")
+    I = importlib.import_module("gtn.dense_lattice.intersection")
     gen = torch.Generator().manual_seed(0)
     B, T, L, C = 2, 400, 80, 30
     logits = torch.randn(B, T, C, generator=gen, dtype=F64) / 0.05
     targets = torch.randint(1, C, (B, L), generator=gen)
     lengths, target_lengths = torch.full((B,), T), torch.full((B,), L)
-    lat = intersect(ctc_graphs(targets, target_lengths, 0, F64), -logits.log_softmax(-1))
+    lat = intersect_dense(ctc_graphs(targets, target_lengths, 0, F64), -logits.log_softmax(-1))
     saved = I._free_forward(lat, 1.0)
     assert saved.use_log.all() and saved.checked is None
     ref = torch.nn.functional.ctc_loss(

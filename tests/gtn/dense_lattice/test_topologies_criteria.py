@@ -8,7 +8,7 @@ from gtn.dense_lattice import (
     asg_loss,
     hmm_graphs,
     hmm_topology,
-    linear_chain_graph,
+    linear_chain_topology,
     mmi_loss,
 )
 from tests.gtn.dense_lattice import brute
@@ -51,7 +51,7 @@ def test_asg_loss_equals_brute_force_and_is_differentiable_in_transitions():
     targets, lens = torch.tensor([[0, 2], [1, 1]]), torch.tensor([2, 2])
     loss = asg_loss(em, targets, lens, trans, reduction="none")
     num = asg_graphs(targets, lens, trans)
-    den = linear_chain_graph(trans)
+    den = linear_chain_topology(trans)
     for b in range(2):
         expected = brute.free_energy(brute.alignments(num.graph(b), em[b], 4)) - brute.free_energy(
             brute.alignments(den, em[b], 4)

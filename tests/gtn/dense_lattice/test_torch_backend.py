@@ -7,7 +7,6 @@ kernels would fail here. Torch-path-only checks (backend switch, float32 accumul
 layout's epsilon levels, best-alignment ties) follow.
 """
 
-import importlib
 import math
 
 import numpy as np
@@ -109,7 +108,8 @@ from tests.gtn.dense_lattice.test_topologies_criteria import (
 F64 = torch.float64
 
 
-intersect = importlib.import_module("gtn.dense_lattice.intersect")  # the module, not the function
+import gtn.dense_lattice.intersection as intersect  # noqa: E402
+
 # the numba entry points, before the fixture replaces them (the tie-breaking test needs them)
 _FREE_FORWARD, _TROPICAL, _BEST_PATH = (
     intersect._free_forward,
@@ -166,7 +166,7 @@ def test_full_stress_grid_equals_float64_reference(criterion, dtype, kind, T):
 
 def test_non_cpu_emissions_take_the_torch_path_and_the_variable_is_checked(monkeypatch):
     g = gtn.Graph.from_arrays(1, [0], [0], [0], start=[0], final=[0])
-    assert intersect.intersect(g, torch.zeros(1, 2, 1)).backend == "torch"
+    assert intersect.intersect_dense(g, torch.zeros(1, 2, 1)).backend == "torch"
     meta = torch.zeros(1, 2, 1, device="meta")
     for value in ("", "numba"):  # any device but the CPU runs torch whatever the variable says
         monkeypatch.setenv("EBGTN_BACKEND", value)
@@ -174,7 +174,7 @@ def test_non_cpu_emissions_take_the_torch_path_and_the_variable_is_checked(monke
         assert backend(torch.zeros(1)) == "numba"
     monkeypatch.setenv("EBGTN_BACKEND", "cuda")
     with pytest.raises(ValueError, match="EBGTN_BACKEND must be 'numba' or 'torch', got 'cuda'"):
-        intersect.intersect(g, torch.zeros(1, 2, 1))
+        intersect.intersect_dense(g, torch.zeros(1, 2, 1))
 
 
 def _meta_safe(monkeypatch):
@@ -209,7 +209,7 @@ def test_no_value_is_read_back_to_the_host(monkeypatch):
     sw = torch.tensor([0.0, INF, INF], device="meta", requires_grad=True)
     fw = torch.tensor([INF, INF, 0.0], device="meta", requires_grad=True)
     batch = GraphBatch.from_graphs(g).with_weights(w, sw, fw)
-    lat = intersect.intersect(batch, em, il)
+    lat = intersect.intersect_dense(batch, em, il)
     outs = [
         ctc_loss(em, tg, il, tl),
         lat.free_energy(0.5).sum(),
@@ -237,7 +237,7 @@ def test_best_alignment_breaks_ties_like_the_numba_path(g, T, seed):
     gen = torch.Generator().manual_seed(seed)
     em = torch.randint(0, 3, (2, T, 3), generator=gen).double()
     em.requires_grad_()
-    lat = intersect.intersect(g, em, [T, max(T - 2, 0)])
+    lat = intersect.intersect_dense(g, em, [T, max(T - 2, 0)])
     ours = lat.best_alignment()
     ours_grad = torch.autograd.grad(lat.min_energy().sum(), em)[0]
     with pytest.MonkeyPatch.context() as m:  # the numba kernels back, for the reference
@@ -245,7 +245,7 @@ def test_best_alignment_breaks_ties_like_the_numba_path(g, T, seed):
         m.setattr(intersect, "_free_forward", _FREE_FORWARD)
         m.setattr(intersect, "_tropical", _TROPICAL)
         m.setattr(_viterbi, "best_path", _BEST_PATH)
-        lat = intersect.intersect(g, em, [T, max(T - 2, 0)])
+        lat = intersect.intersect_dense(g, em, [T, max(T - 2, 0)])
         ref = lat.best_alignment()
         ref_grad = torch.autograd.grad(lat.min_energy().sum(), em)[0]
     assert torch.equal(ours.labels, ref.labels) and torch.equal(ours.arcs, ref.arcs)
@@ -262,7 +262,7 @@ def test_float32_accumulation_is_an_option_close_to_float64(criterion, monkeypat
     got = grid.OURS[criterion](p, torch.float32)
     ref = grid.REFERENCE[criterion](p)
     general = grid.problem("general", "plain", 10)
-    lat = intersect.intersect(grid.general_graph(*_GENERAL), general.emissions)
+    lat = intersect.intersect_dense(grid.general_graph(*_GENERAL), general.emissions)
     assert _torch.forward(_torch._run(lat), 1.0)[0].dtype == torch.float32  # alpha
     assert grid._rel(got.values, ref.values) < 1e-4
     for name, value in ref.tensors.items():

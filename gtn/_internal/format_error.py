@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .graph import GraphError
+from ..graph import GraphError
 
 
 class FormatError(GraphError):

@@ -3,8 +3,8 @@
 import numba as nb
 import numpy as np
 
-from ._csr import csr
-from ._jit import batch_kernel
+from .csr import csr
+from .jit import batch_kernel
 
 
 @nb.njit(cache=True)

@@ -12,7 +12,7 @@ paths (a-path, b-path) yields exactly one output path.
 
 Matching is a lookup: b's arcs are sorted by (state, ilabel), and each a-arc finds its run of
 b-arcs by binary search. Product states get ids in breadth-first discovery order from the
-start pairs through a pair table (gtn._pair_table); states that cannot reach a final state are
+start pairs through a pair table (``pair_table``); states that cannot reach a final state are
 then trimmed, keeping that order. ``plan`` finds the states and sizes (``settle`` finishes the
 trimming of the rare product it leaves unsettled), ``write`` fills arrays the caller allocated;
 the batch kernels run them with ``prange`` over pairs of graphs. Every one of these passes
@@ -24,8 +24,9 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from ._jit import batch_kernel
-from ._pair_table import find, insert, new_table, reserve
+from .connect_kernels import _reach
+from .jit import batch_kernel
+from .pair_table import find, insert, new_table, reserve
 
 # plan's number of output states when trimming needs ``settle`` (a product whose states cannot
 # reach a final one in reverse discovery order); -1 means over the arc budget.
@@ -85,6 +86,43 @@ def _grow(buf, need):
     return out
 
 
+class Operand(NamedTuple):
+    """One side of a product, as ``plan`` reads it (local ids)."""
+
+    num_nodes: int
+    src: np.ndarray  # int32 [A]
+    dst: np.ndarray  # int32 [A]
+    ilabel: np.ndarray  # int32 [A]
+    olabel: np.ndarray  # int32 [A]
+    start: np.ndarray  # bool [N]: a start state
+    final: np.ndarray  # bool [N]: a final state
+
+
+class PackedOperands(NamedTuple):
+    """One side of a batch of products: graphs packed as in ``batch.Packed``, with their start
+    and final masks; graph x is nodes node_off[x]:node_off[x+1], arcs arc_off[x]:arc_off[x+1]."""
+
+    node_off: np.ndarray  # int64 [G+1]
+    arc_off: np.ndarray  # int64 [G+1]
+    src: np.ndarray  # int32 [sum A]
+    dst: np.ndarray  # int32 [sum A]
+    ilabel: np.ndarray  # int32 [sum A]
+    olabel: np.ndarray  # int32 [sum A]
+    start: np.ndarray  # bool [sum N]
+    final: np.ndarray  # bool [sum N]
+
+
+class Pairs(NamedTuple):
+    """Products k = (graph pair_a[k] of a, graph pair_b[k] of b) of a batch, and ``plan``'s
+    limits. (The two sides travel as arguments of their own: numba's parallel loops refuse
+    named tuples nested in named tuples.)"""
+
+    pair_a: np.ndarray  # int64 [K]
+    pair_b: np.ndarray  # int64 [K]
+    dense_limit: int
+    max_arcs: int
+
+
 class Index(NamedTuple):
     """Both graphs' arcs arranged for enumerating the arcs of a product state (see ``_arcs``).
     Product state (s1, s2, fs) has the key (s1 * num_b + s2) * num_filter + fs."""
@@ -95,7 +133,9 @@ class Index(NamedTuple):
     a_dst: np.ndarray  # [A], a's own arc order
     a_ilabel: np.ndarray  # [A]
     a_olabel: np.ndarray  # [A]
+    a_start: np.ndarray  # bool [Na]
     a_final: np.ndarray  # bool [Na]
+    b_start: np.ndarray  # bool [Nb]
     b_order: np.ndarray  # int32 [B]: b's arcs by (source state, ilabel)
     b_lab: np.ndarray  # int32 [B]: their ilabels
     b_off: np.ndarray  # int64 [Nb+1]: b_order[b_off[s]:b_off[s+1]] leave state s
@@ -111,7 +151,7 @@ class Product(NamedTuple):
     discovery order), the pair table mapping keys to their ids, and the trimming."""
 
     index: Index
-    dense: bool  # the pair table (gtn._pair_table) is a dense array
+    dense: bool  # the pair table (gtn._internal.pair_table) is a dense array
     keys: np.ndarray  # int64: the pair table's keys (empty when dense)
     ids: np.ndarray  # int32: the pair table's ids
     state_key: np.ndarray  # int64 [>= num_states]: key of each discovered state
@@ -122,14 +162,16 @@ class Product(NamedTuple):
 
 
 @nb.njit(cache=True)
-def _index(na, a_src, a_dst, a_ilabel, a_olabel, a_final, nb_, b_src, b_dst, b_ilabel, b_olabel):
-    """The :class:`Index` of a pair of graphs (local ids).
+def _index(a, b):
+    """The :class:`Index` of a pair of :class:`Operand` (local ids).
 
     a's arcs are grouped by source state, output epsilons first. b's arcs are sorted by
     (source state, ilabel): by label, then stably by state, so that the arcs for one (state,
     label) form a run found by binary search; the label pass counts labels directly when they
     are few (the usual case), else by two passes over 16-bit digits (a vocabulary that dwarfs
     the graph). EPSILON (-1) sorts first."""
+    na, a_src, a_olabel = a.num_nodes, a.src, a.olabel
+    nb_, b_src, b_dst, b_ilabel = b.num_nodes, b.src, b.dst, b.ilabel
     num_a, num_b = a_src.shape[0], b_src.shape[0]
     items = np.empty(max(num_a, num_b), np.int32)
     for i in range(items.shape[0]):
@@ -176,8 +218,8 @@ def _index(na, a_src, a_dst, a_ilabel, a_olabel, a_final, nb_, b_src, b_dst, b_i
             nf = 2
             break
     return Index(
-        a_order, a_off, a_eps_end, a_dst, a_ilabel, a_olabel, a_final,
-        b_order, b_lab, b_off, b_eps_end, b_dst_sorted, b_olabel, np.int64(nb_), np.int64(nf),
+        a_order, a_off, a_eps_end, a.dst, a.ilabel, a_olabel, a.start, a.final, b.start,
+        b_order, b_lab, b_off, b_eps_end, b_dst_sorted, b.olabel, np.int64(nb_), np.int64(nf),
     )  # fmt: skip
 
 
@@ -312,55 +354,18 @@ def settle(product):
             frm[m] = q
             to[m] = find(dense, keys, ids, to_key[j])
             m += 1
-    rev_off = np.zeros(n + 1, np.int64)
-    for k in range(m):
-        rev_off[to[k] + 1] += 1
-    for q in range(n):
-        rev_off[q + 1] += rev_off[q]
-    fill = rev_off[:n].copy()
-    rev_src = np.empty(m, np.int32)
-    for k in range(m):
-        rev_src[fill[to[k]]] = frm[k]
-        fill[to[k]] += 1
-    stack = np.empty(n, np.int64)
-    top = 0
-    for q in range(n):
-        if keep[q]:
-            stack[top] = q
-            top += 1
-    while top > 0:
-        top -= 1
-        d = stack[top]
-        for k in range(rev_off[d], rev_off[d + 1]):
-            q = rev_src[k]
-            if not keep[q]:
-                keep[q] = True
-                stack[top] = q
-                top += 1
+    # the states from which a kept state is reachable: reachability along the reversed arcs
+    coaccessible = np.zeros(n, np.bool_)
+    _reach(n, to, frm, keep.copy(), np.ones(m, np.bool_), coaccessible)
+    for q in range(n):  # a loop: slice assignment compiles numba's shape-error text
+        keep[q] = coaccessible[q]
     return _numbered(product, buf)
 
 
 @nb.njit(cache=True)
-def plan(
-    na,
-    a_src,
-    a_dst,
-    a_ilabel,
-    a_olabel,
-    a_start,
-    a_final,
-    nb_,
-    b_src,
-    b_dst,
-    b_ilabel,
-    b_olabel,
-    b_start,
-    b_final,
-    dense_limit,
-    max_arcs,
-):
-    """Find the trimmed product of one pair of graphs (local ids; a_start etc. are bool [N]
-    masks of start / final states), without writing its arcs.
+def plan(a, b, dense_limit, max_arcs):
+    """Find the trimmed product of one pair of graphs (two :class:`Operand`), without writing
+    its arcs.
 
     Gives up as soon as the product reachable from the start pairs has more than ``max_arcs``
     arcs (before growing any buffer for them), returning -1 states and the arcs counted so far.
@@ -371,14 +376,13 @@ def plan(
     caller allocate the outputs (numpy's large allocations use huge pages).
 
     The map from state pairs to ids is a dense array when na * nb_ * filter states <=
-    dense_limit, else a hash table (gtn._pair_table).
+    dense_limit, else a hash table (gtn._internal.pair_table).
 
     Returns (:class:`Product`, number of output states, number of output arcs); pass the
     product to ``write``. The number of states is UNSETTLED when trimming is not finished:
     ``settle(product)`` then returns the same triple."""
-    ix = _index(
-        na, a_src, a_dst, a_ilabel, a_olabel, a_final, nb_, b_src, b_dst, b_ilabel, b_olabel
-    )
+    ix = _index(a, b)
+    na, nb_, a_start, b_start = a.num_nodes, b.num_nodes, a.start, b.start
     nf = ix.num_filter
     dense, keys, ids = new_table(na * nb_ * nf, dense_limit)
     buf = _new_arcs(np.int64(1024))
@@ -416,7 +420,7 @@ def plan(
     final = np.empty(n, np.bool_)
     for q in range(n):
         p = state_key[q] // nf
-        final[q] = a_final[p // nb_] and b_final[p % nb_]
+        final[q] = a.final[p // nb_] and b.final[p % nb_]
     keep = final.copy()
     buf, settled = _sweep_coaccessible(ix, table, state_key, keep, buf)
     new_id = np.empty(n, np.int32)
@@ -427,36 +431,20 @@ def plan(
 
 
 @nb.njit(cache=True)
-def write(
-    product,
-    a_start,
-    b_start,
-    shift,
-    src,
-    dst,
-    ilabel,
-    olabel,
-    map_a,
-    map_b,
-    start_a,
-    start_b,
-    final_a,
-    final_b,
-):
+def write(product, shift, arcs, nodes):
     """Write the product found by ``plan`` into arrays of its size.
 
-    Arcs [M]: src, dst, ilabel, olabel (int32; olabel may be empty: an acceptor whose olabel is
-    ilabel); map_a, map_b (int32 arc maps: a-arc i is written as shift[0] + i, and an arc on
-    which a did not move as shift[2]; likewise b with shift[1], shift[3]). States [N]: start_a,
-    start_b, final_a, final_b (int32 node maps: a-state s as shift[4] + s, "not a start /
-    final state" as shift[6]; likewise b with shift[5], shift[7])."""
+    arcs: int32 [6, M], rows src, dst, ilabel, olabel, map_a, map_b; map_a, map_b are arc
+    maps: a-arc i is written as shift[0] + i, and an arc on which a did not move as shift[2];
+    likewise b with shift[1], shift[3]. nodes: int32 [4, N], rows start_a, start_b, final_a,
+    final_b: node maps, a-state s as shift[4] + s, "not a start / final state" as shift[6];
+    likewise b with shift[5], shift[7]. (Two blocks rather than ten arrays: fewer arguments to
+    type, and the parallel batch kernel writes into arrays it takes as arguments of their own.)"""
     ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
     state_key, keep, new_id, final = product.state_key, product.keep, product.new_id, product.final
     nb_, nf = ix.num_b, ix.num_filter
-    start_a[:] = shift[6]
-    start_b[:] = shift[7]
-    final_a[:] = shift[6]
-    final_b[:] = shift[7]
+    for u in range(nodes.shape[1]):
+        nodes[0, u], nodes[1, u], nodes[2, u], nodes[3, u] = shift[6], shift[7], shift[6], shift[7]
     buf = _new_arcs(np.int64(1024))
     m = 0
     for q in range(product.num_states):
@@ -465,10 +453,10 @@ def write(
             continue
         p = state_key[q] // nf
         s1, s2 = p // nb_, p % nb_
-        if state_key[q] % nf == 0 and a_start[s1] and b_start[s2]:
-            start_a[u], start_b[u] = s1 + shift[4], s2 + shift[5]
+        if state_key[q] % nf == 0 and ix.a_start[s1] and ix.b_start[s2]:
+            nodes[0, u], nodes[1, u] = s1 + shift[4], s2 + shift[5]
         if final[q]:
-            final_a[u], final_b[u] = s1 + shift[4], s2 + shift[5]
+            nodes[2, u], nodes[3, u] = s1 + shift[4], s2 + shift[5]
         buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
         to_key, arc_a, arc_b = buf
         for j in range(count):
@@ -476,208 +464,79 @@ def write(
             if not keep[d]:
                 continue
             ia, ib = arc_a[j], arc_b[j]
-            src[m], dst[m] = u, new_id[d]
-            map_a[m] = ia + shift[0] if ia >= 0 else shift[2]
-            map_b[m] = ib + shift[1] if ib >= 0 else shift[3]
-            ilabel[m] = ix.a_ilabel[ia] if ia >= 0 else -1
-            if olabel.shape[0]:
-                olabel[m] = ix.b_olabel[ib] if ib >= 0 else -1
+            arcs[0, m], arcs[1, m] = u, new_id[d]
+            arcs[2, m] = ix.a_ilabel[ia] if ia >= 0 else -1
+            arcs[3, m] = ix.b_olabel[ib] if ib >= 0 else -1
+            arcs[4, m] = ia + shift[0] if ia >= 0 else shift[2]
+            arcs[5, m] = ib + shift[1] if ib >= 0 else shift[3]
             m += 1
 
 
 @nb.njit(cache=True)
-def _plan_pair(
-    k,
-    pair_a,
-    pair_b,
-    a_noff,
-    a_aoff,
-    a_src,
-    a_dst,
-    a_il,
-    a_ol,
-    a_start,
-    a_final,
-    b_noff,
-    b_aoff,
-    b_src,
-    b_dst,
-    b_il,
-    b_ol,
-    b_start,
-    b_final,
-    dense_limit,
-    max_arcs,
-):
-    x, y = pair_a[k], pair_b[k]
-    n0, n1, a0, a1 = a_noff[x], a_noff[x + 1], a_aoff[x], a_aoff[x + 1]
-    m0, m1, c0, c1 = b_noff[y], b_noff[y + 1], b_aoff[y], b_aoff[y + 1]
-    found = plan(
-        n1 - n0,
-        a_src[a0:a1],
-        a_dst[a0:a1],
-        a_il[a0:a1],
-        a_ol[a0:a1],
-        a_start[n0:n1],
-        a_final[n0:n1],
-        m1 - m0,
-        b_src[c0:c1],
-        b_dst[c0:c1],
-        b_il[c0:c1],
-        b_ol[c0:c1],
-        b_start[m0:m1],
-        b_final[m0:m1],
-        dense_limit,
-        max_arcs,
+def _operand(packed, x):
+    """Graph x of a :class:`PackedOperands`."""
+    n0, n1, a0, a1 = (
+        packed.node_off[x],
+        packed.node_off[x + 1],
+        packed.arc_off[x],
+        packed.arc_off[x + 1],
     )
+    return Operand(
+        n1 - n0,
+        packed.src[a0:a1],
+        packed.dst[a0:a1],
+        packed.ilabel[a0:a1],
+        packed.olabel[a0:a1],
+        packed.start[n0:n1],
+        packed.final[n0:n1],
+    )
+
+
+@nb.njit(cache=True)
+def _plan_pair(pairs, a, b, k):
+    """``plan`` (settled) of product k of a batch (see :class:`Pairs`)."""
+    x, y = _operand(a, pairs.pair_a[k]), _operand(b, pairs.pair_b[k])
+    found = plan(x, y, pairs.dense_limit, pairs.max_arcs)
     if found[1] == UNSETTLED:
         return settle(found[0])
     return found
 
 
 @batch_kernel
-def batch_sizes(
-    pair_a,
-    pair_b,
-    a_noff,
-    a_aoff,
-    a_src,
-    a_dst,
-    a_il,
-    a_ol,
-    a_start,
-    a_final,
-    b_noff,
-    b_aoff,
-    b_src,
-    b_dst,
-    b_il,
-    b_ol,
-    b_start,
-    b_final,
-    dense_limit,
-    max_arcs,
-    num_nodes,
-    num_arcs,
-):
-    """Pass 1 of a batch: sizes of product k = (graph pair_a[k], graph pair_b[k]) of the
-    packed inputs (offsets *_noff / *_aoff as in gtn._batch.Packed); num_nodes[k] is -1 when
-    product k has more than max_arcs reachable arcs (see ``plan``)."""
-    for k in nb.prange(pair_a.shape[0]):
-        _, num_nodes[k], num_arcs[k] = _plan_pair(
-            k,
-            pair_a,
-            pair_b,
-            a_noff,
-            a_aoff,
-            a_src,
-            a_dst,
-            a_il,
-            a_ol,
-            a_start,
-            a_final,
-            b_noff,
-            b_aoff,
-            b_src,
-            b_dst,
-            b_il,
-            b_ol,
-            b_start,
-            b_final,
-            dense_limit,
-            max_arcs,
-        )
+def batch_sizes(pairs, a, b, num_nodes, num_arcs):
+    """Pass 1 of a batch (:class:`Pairs` of two :class:`PackedOperands`): sizes of each
+    product; num_nodes[k] is -1 when product k has more than max_arcs reachable arcs (see
+    ``plan``)."""
+    for k in nb.prange(pairs.pair_a.shape[0]):
+        _, num_nodes[k], num_arcs[k] = _plan_pair(pairs, a, b, k)
+
+
+@nb.njit(cache=True)
+def _shift(pairs, a, b, k):
+    """``write``'s shift for product k: its graphs' offsets and the "none" ids of each side."""
+    x, y = pairs.pair_a[k], pairs.pair_b[k]
+    return np.array(
+        [
+            a.arc_off[x],
+            b.arc_off[y],
+            a.arc_off[-1],
+            b.arc_off[-1],
+            a.node_off[x],
+            b.node_off[y],
+            a.node_off[-1],
+            b.node_off[-1],
+        ]
+    )
 
 
 @batch_kernel
-def batch_write(
-    pair_a,
-    pair_b,
-    a_noff,
-    a_aoff,
-    a_src,
-    a_dst,
-    a_il,
-    a_ol,
-    a_start,
-    a_final,
-    b_noff,
-    b_aoff,
-    b_src,
-    b_dst,
-    b_il,
-    b_ol,
-    b_start,
-    b_final,
-    dense_limit,
-    max_arcs,
-    node_off,
-    arc_off,
-    src,
-    dst,
-    ilabel,
-    olabel,
-    map_a,
-    map_b,
-    start_a,
-    start_b,
-    final_a,
-    final_b,
-):
-    """Pass 2 of a batch: plan each product again and write it at its offsets. Arc / node maps
-    index the packed (concatenated) inputs, "none" being the total number of arcs / states on
-    that side; src / dst stay local to each output graph."""
-    for k in nb.prange(pair_a.shape[0]):
-        p = _plan_pair(
-            k,
-            pair_a,
-            pair_b,
-            a_noff,
-            a_aoff,
-            a_src,
-            a_dst,
-            a_il,
-            a_ol,
-            a_start,
-            a_final,
-            b_noff,
-            b_aoff,
-            b_src,
-            b_dst,
-            b_il,
-            b_ol,
-            b_start,
-            b_final,
-            dense_limit,
-            max_arcs,
-        )[0]
-        x, y = pair_a[k], pair_b[k]
+def batch_write(pairs, a, b, node_off, arc_off, arcs, nodes):
+    """Pass 2 of a batch: plan each product again and write product k at its offsets
+    node_off[k], arc_off[k] into arcs (int32 [6, M]) and nodes (int32 [4, N]) as ``write``
+    does. Arc / node maps index the packed (concatenated) inputs, "none" being the total number
+    of arcs / states on that side; src / dst stay local to each output graph."""
+    for k in nb.prange(pairs.pair_a.shape[0]):
         u0, u1, e0, e1 = node_off[k], node_off[k + 1], arc_off[k], arc_off[k + 1]
-        shift = np.array(
-            [
-                a_aoff[x],
-                b_aoff[y],
-                a_aoff[-1],
-                b_aoff[-1],
-                a_noff[x],
-                b_noff[y],
-                a_noff[-1],
-                b_noff[-1],
-            ]
-        )
         write(
-            p,
-            a_start[a_noff[x] : a_noff[x + 1]],
-            b_start[b_noff[y] : b_noff[y + 1]],
-            shift,
-            src[e0:e1],
-            dst[e0:e1],
-            ilabel[e0:e1],
-            olabel[e0:e1] if olabel.shape[0] else olabel,
-            map_a[e0:e1],
-            map_b[e0:e1],
-            start_a[u0:u1],
-            start_b[u0:u1],
-            final_a[u0:u1],
-            final_b[u0:u1],
+            _plan_pair(pairs, a, b, k)[0], _shift(pairs, a, b, k), arcs[:, e0:e1], nodes[:, u0:u1]
         )

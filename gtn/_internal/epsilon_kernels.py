@@ -6,9 +6,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._csr import csr
-from ._weight_tape import _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
-from .semiring import splus
+from .csr import csr
+from .weight_tape import grow, tape_new, tape_sum, terms_new, terms_set
 
 
 @nb.njit(cache=True)
@@ -72,6 +71,7 @@ def remove_epsilon_one(n, src, dst, ilabel, olabel, x, rank, code, beta):
     eps_out_ptr, eps_out = csr(n, src, is_eps)
     out_ptr, out_arcs = csr(n, src, ~is_eps)
     tb = tape_new(a + 2 * n)
+    terms = terms_new()
 
     stamp = np.full(n, -1, np.int64)
     dist = np.zeros(n, np.float64)
@@ -109,68 +109,35 @@ def remove_epsilon_one(n, src, dst, ilabel, olabel, x, rank, code, beta):
         for i in range(1, k):  # order[0] == p: it has the lowest rank in its closure
             q = order[i]
             # d(p, q) = (+) over epsilon arcs e: u -> q in the closure of d(p, u) + w_e
-            best = np.inf
-            best_e = -1
+            t = 0
             for j in range(eps_in_ptr[q], eps_in_ptr[q + 1]):
                 e = eps_in[j]
                 u = src[e]
-                if stamp[u] != p:
-                    continue
                 s = dist[u] + x[e]
-                if s == np.inf:
-                    continue
-                if code == 0:
-                    if s < best:
-                        best = s
-                        best_e = e
-                else:
-                    best = splus(1, beta, best, s)
-                    tb = tape_operand(tb, slot[u], 1.0)
-                    tb = tape_operand(tb, e, 1.0)
-                    tb = tape_end_term(tb)
-            dist[q] = best
-            if best == np.inf:
-                continue
-            if code == 0:
-                tb = tape_operand(tb, slot[src[best_e]], 1.0)
-                tb = tape_operand(tb, best_e, 1.0)
-                tb = tape_end_term(tb)
-            tb, slot[q] = tape_end_value(tb)
+                if stamp[u] == p and s != np.inf:
+                    terms = terms_set(terms, t, s, slot[u], e, -1)
+                    t += 1
+            # +inf when no epsilon path reaches q; then slot[q] is never read
+            tb, dist[q], slot[q], _ = tape_sum(tb, terms, t, code, beta)
 
-        best = np.inf
-        best_q = -1
-        terms = 0
+        t = 0
         for i in range(k):
             q = order[i]
             fq = x[a + n + q]
             if dist[q] == np.inf:
                 continue
             for j in range(out_ptr[q], out_ptr[q + 1]):
-                o_src = _grow_i(o_src, m)
-                o_arc = _grow_i(o_arc, m)
-                o_wb = _grow_i(o_wb, m)
+                o_src = grow(o_src, m)
+                o_arc = grow(o_arc, m)
+                o_wb = grow(o_wb, m)
                 o_src[m] = p
                 o_arc[m] = out_arcs[j]
                 o_wb[m] = slot[q]
                 m += 1
-            s = dist[q] + fq
-            if s == np.inf:
-                continue
-            terms += 1
-            if code == 0:
-                if s < best:
-                    best = s
-                    best_q = q
-            else:
-                tb = tape_operand(tb, slot[q], 1.0)
-                tb = tape_operand(tb, a + n + q, 1.0)
-                tb = tape_end_term(tb)
-        if terms > 0:
-            if code == 0:
-                tb = tape_operand(tb, slot[best_q], 1.0)
-                tb = tape_operand(tb, a + n + best_q, 1.0)
-                tb = tape_end_term(tb)
-            tb, final[p] = tape_end_value(tb)
+            if dist[q] + fq != np.inf:
+                terms = terms_set(terms, t, dist[q] + fq, slot[q], a + n + q, -1)
+                t += 1
+        tb, _, final[p], _ = tape_sum(tb, terms, t, code, beta)
 
     arcs = o_arc[:m]
     return (

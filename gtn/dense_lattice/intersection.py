@@ -23,7 +23,7 @@ import numba
 import numpy as np
 import torch
 
-from .._threads import sync_threads
+from .._internal.threads import sync_threads
 from ..graph import Graph, GraphError
 from . import _banded, _dense, _logspace, _scaled, _statewise, _torch_lattice, _viterbi
 from ._backend import backend
@@ -48,7 +48,8 @@ class Alignment(NamedTuple):
 
 
 class DenseLattice:
-    """The implicit lattice of ``graphs`` intersected with ``emissions``; see :func:`intersect`."""
+    """The implicit lattice of ``graphs`` intersected with ``emissions``; see
+    :func:`intersect_dense`."""
 
     def __init__(
         self, graphs: GraphBatch, emissions: torch.Tensor, lengths: np.ndarray, shared: bool
@@ -155,13 +156,13 @@ class DenseLattice:
         )
 
 
-def intersect(
+def intersect_dense(
     graphs: Graph | Sequence[Graph] | GraphBatch,
     emissions: torch.Tensor,
     lengths: torch.Tensor | Sequence[int] | None = None,
 ) -> DenseLattice:
     """Intersect acceptors over labels 0..V-1 with per-frame emission energies, without
-    building the lattice (``gtn.dense_intersect``; ``gtn.intersect`` is the graph operation).
+    building the lattice (``gtn.intersect_dense``; ``gtn.intersect`` is the graph operation).
 
     Args:
         graphs: one :class:`gtn.Graph` shared by the whole batch, a list of B graphs, or a
@@ -177,7 +178,7 @@ def intersect(
     >>> import torch, gtn
     >>> g = gtn.Graph.from_arrays(1, [0, 0], [0, 0], [0, 1], start=[0], final=[0])
     >>> emissions = torch.tensor([[[0.5, 2.0], [1.0, 0.25], [3.0, 1.0]]])  # [B=1, T=3, V=2]
-    >>> lattice = gtn.dense_intersect(g, emissions)
+    >>> lattice = gtn.intersect_dense(g, emissions)
     >>> lattice.min_energy()  # labels 0, 1, 1: 0.5 + 0.25 + 1.0
     tensor([1.7500])
     """

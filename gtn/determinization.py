@@ -7,11 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _weight_tape as tape_ops
-from ._batch import as_batch, gather_node, unbatch
-from ._determinize_kernels import determinize_one
+from ._internal import weight_tape as tape_ops
+from ._internal.arc_map import gather
+from ._internal.batch import as_batch, unbatch
+from ._internal.determinize_kernels import determinize_one
 from .epsilon import epsilon_arcs, remove_epsilon
-from .graph import Graph, GraphError
+from .graph import INF, Graph, GraphError
 from .semiring import TROPICAL, Semiring, as_semiring
 
 MAX_STATES = 1_000_000
@@ -73,7 +74,7 @@ def determinize(
     >>> d.num_nodes, [(a.src, a.dst, a.ilabel, a.weight) for a in d.arcs()]
     (3, [(0, 1, 0, 1.0), (1, 2, 1, 0.0)])
     """
-    gs, single = as_batch(graphs)
+    gs, single = as_batch(graphs, "determinize")
     sr = as_semiring(semiring)
     if not delta > 0:
         raise ValueError(f"delta must be > 0, got {delta}")
@@ -87,64 +88,36 @@ def determinize(
             )
     gs = [_epsilon_free(g, b, len(gs), sr) for b, g in enumerate(gs)]
 
-    dtype = gs[0].dtype if gs else torch.get_default_dtype()
-    for g in gs[1:]:
-        dtype = torch.promote_types(dtype, g.dtype)
-    xs = [
-        torch.cat([g.weight.to(dtype), g.start_weight.to(dtype), g.final_weight.to(dtype)])
-        for g in gs
-    ]
-    built = [
-        _subset_construction(g, x, b, len(gs), sr, delta, max_states)
-        for b, (g, x) in enumerate(zip(gs, xs, strict=True))
-    ]
-    if not gs:
-        return unbatch([], single)
-    tape, offs = tape_ops.concat([r[-1] for r in built])
-    values = tape_ops.evaluate(tape, torch.cat(xs), sr)
+    def record(b: int, g: Graph, x: np.ndarray) -> tuple:
+        return _subset_construction(g, x, b, len(gs), sr, delta, max_states)
+
+    values, built = tape_ops.record_and_replay(gs, record, sr)
     out = []
-    for g, (n_out, src, dst, lab, w, start, final, t), (in_off, der_off) in zip(
-        gs, built, offs, strict=True
-    ):
-
-        def index(local, t=t, in_off=in_off, der_off=der_off) -> np.ndarray:
-            return tape_ops.remap(np.atleast_1d(local), t, in_off, der_off, tape.n_in)
-
-        lab = lab.astype(np.int32)
-        start_weight = values.new_full((n_out,), float("inf"))
+    for g, ((n_out, src, dst, lab, w, start, final), at) in zip(gs, built, strict=True):
+        start_weight = values.new_full((n_out,), INF)
         if n_out:
-            start_weight = torch.cat([gather_node(values, index(start)), start_weight[1:]])
+            start_weight = torch.cat([gather(values, at(start), INF), start_weight[1:]])
         out.append(
-            Graph._trusted(
-                n_out,
-                src.astype(np.int32),
-                dst.astype(np.int32),
-                lab,
-                lab,
-                gather_node(values, index(w)),
-                start_weight,
-                gather_node(values, index(final)),
-                g.isymbols,
-                g.osymbols,
+            g._derive(
+                num_nodes=n_out,
+                src=src.astype(np.int32),
+                dst=dst.astype(np.int32),
+                ilabel=lab.astype(np.int32),
+                weight=gather(values, at(w), INF),
+                start_weight=start_weight,
+                final_weight=gather(values, at(final), INF),
             )
         )
     return unbatch(out, single)
 
 
 def _subset_construction(
-    g: Graph, x: torch.Tensor, b: int, batch_size: int, sr: Semiring, delta: float, cap: int
+    g: Graph, x: np.ndarray, b: int, batch_size: int, sr: Semiring, delta: float, cap: int
 ) -> tuple:
-    """Run the kernel on one graph: (n_states, src, dst, label, weight, start, final, tape)."""
+    """Run the kernel on one graph: ((n_states, src, dst, label, weight, start, final), tape
+    builder)."""
     status, n_out, *res = determinize_one(
-        g.num_nodes,
-        g.src,
-        g.dst,
-        g.ilabel,
-        x.detach().cpu().double().numpy(),
-        sr.code,
-        sr.beta,
-        float(delta),
-        int(cap),
+        g.num_nodes, g.src, g.dst, g.ilabel, x, sr.code, sr.beta, float(delta), int(cap)
     )
     if status:
         where = f"graph {b} " if batch_size > 1 else ""
@@ -153,7 +126,7 @@ def _subset_construction(
             "input may lack the twins property (no deterministic equivalent), or an acyclic "
             "one blows up exponentially"
         )
-    return (n_out, *res[:6], tape_ops.tape_finish(res[6]))
+    return (n_out, *res[:6]), res[6]
 
 
 def _epsilon_free(g: Graph, b: int, batch_size: int, semiring: Semiring) -> Graph:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._exp import fast_exp
-from ._jit import batch_kernel
-from ._scoring_kernels import log_beta_one
+from .exp import fast_exp
+from .jit import batch_kernel
+from .plan import part
+from .scoring_kernels import log_beta_one
 
 INF = np.inf
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -37,29 +38,13 @@ def _uniform(state):
 
 
 @nb.njit(cache=True)
-def _sample_one(
-    beta,
-    seed,
-    stream0,
-    n_samples,
-    node_order,
-    out_ptr,
-    arc_order,
-    is_sorted,
-    dst,
-    w,
-    sw,
-    fw,
-    paths,
-    length,
-    first,
-    last,
-):
-    """Draw n_samples paths into paths[s * n:] (arc ids in the graph's own order); returns 0
-    when the graph has no complete path, else n_samples."""
+def _sample_one(beta, seed, stream0, n_samples, g, paths, length, first, last):
+    """Draw n_samples paths of graph part g into paths[s * n:] (arc ids in the graph's own
+    order); returns 0 when the graph has no complete path, else n_samples."""
+    node_order, out_ptr, dst, w, sw, fw = g.node_order, g.out_ptr, g.dst, g.w, g.sw, g.fw
     n = node_order.shape[0]
     beta_ = np.empty(n)
-    log_beta_one(beta, node_order, out_ptr, dst, w, fw, beta_)
+    log_beta_one(beta, g, beta_)
     free = INF
     for v in range(n):
         free = min(free, sw[v] + beta_[v])
@@ -101,7 +86,7 @@ def _sample_one(
                         break
             if take < 0:  # only rounding can bring us here: the state is final
                 break
-            paths[s * n + m] = take if is_sorted else arc_order[take]
+            paths[s * n + m] = take if g.is_sorted else g.arc_order[take]
             m += 1
             v = dst[take]
         length[s] = m
@@ -110,46 +95,20 @@ def _sample_one(
 
 
 @batch_kernel
-def sample(
-    beta,
-    seed,
-    n_samples,
-    node_off,
-    arc_off,
-    node_order,
-    out_ptr,
-    arc_order,
-    is_sorted,
-    dst,
-    w,
-    sw,
-    fw,
-    paths,
-    length,
-    first,
-    last,
-    drawn,
-):
-    """n_samples paths per graph; graph b's s-th path has arcs
-    paths[n_samples * node_off[b] + s * N_b :][:length[b * n_samples + s]]."""
-    k = n_samples
+def sample(beta, seed, k, plan, weights, paths, length, first, last, drawn):
+    """k paths per graph of ``plan``, laid out as ``paths.PathBuffers``; drawn[b] is 0 for a
+    graph without a complete path, else k."""
+    node_off = plan.node_off
     for b in nb.prange(node_off.shape[0] - 1):
-        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
+        n0, n1, p0, p1 = node_off[b], node_off[b + 1], b * k, b * k + k
         drawn[b] = _sample_one(
             beta,
             seed,
-            b * k,
+            p0,
             k,
-            node_order[n0:n1],
-            out_ptr[n0 + b : n1 + b + 1],
-            arc_order[a0:a1],
-            is_sorted[b],
-            dst[a0:a1],
-            w[a0:a1],
-            sw[n0:n1],
-            fw[n0:n1],
+            part(plan, weights, b),
             paths[k * n0 : k * n1],
-            length[b * k : b * k + k],
-            first[b * k : b * k + k],
-            last[b * k : b * k + k],
+            length[p0:p1],
+            first[p0:p1],
+            last[p0:p1],
         )

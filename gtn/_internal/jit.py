@@ -4,7 +4,7 @@ numba compiles a ``parallel=True`` kernel several times slower than the same loo
 and most calls score one graph or a few small ones, where threads buy nothing (a parallel
 region costs more to start than such work takes). So each batch kernel has a serial and a
 parallel compilation of the same Python function; a call runs the serial one whenever numba is
-set to one thread (``gtn._plan.use_threads`` sets that for small work), and the parallel one
+set to one thread (``plan.use_threads`` sets that for small work), and the parallel one
 is compiled only when a batch is big enough to use it.
 """
 

@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 import gtn
+from gtn.utils import renamed_keywords
 
 from .beam_search import _posteriors
 from .lattice import Lattice
-from .nbest import output_labels
+from .outputs import output_labels
 from .result import NO_PATH, DecodeResult, hypothesis
 
 
@@ -46,11 +47,13 @@ def rescore(
     return Lattice.from_graph(g)
 
 
+@renamed_keywords(nbest="num_hypotheses")
 def decode_lattice(
-    lattice: Lattice, *, nbest: int = 0, beta: float = 1.0, confidence: bool = True
+    lattice: Lattice, *, num_hypotheses: int = 0, beta: float = 1.0, confidence: bool = True
 ) -> DecodeResult:
-    """The best path of a lattice (exact, it is acyclic), with confidence and n-best as in
-    :func:`decoders.decode`. ``path_arcs`` are the lattice's arc ids; ``lattice`` is kept."""
+    """The best path of a lattice (exact, it is acyclic), with confidence and hypotheses
+    (``num_hypotheses``) as in :func:`decoders.decode`. ``path_arcs`` are the lattice's arc
+    ids; ``lattice`` is kept."""
     g = lattice.graph.detach()
     empty = np.zeros(0, np.int64)
     energy = float(gtn.min_energy(g)) if g.num_nodes else float("inf")
@@ -58,7 +61,7 @@ def decode_lattice(
         return DecodeResult(NO_PATH, empty, empty, empty, [], lattice)
     arcs = gtn.best_path_arcs(g)
     best = hypothesis(output_labels(g, arcs), energy, g.osymbols)
-    best, others = _posteriors(lattice, best, nbest, beta, confidence, g.osymbols)
+    best, others = _posteriors(lattice, best, num_hypotheses, beta, confidence, g.osymbols)
     has_output = g.olabel[arcs] != gtn.EPSILON
     return DecodeResult(
         best,

@@ -16,10 +16,10 @@ import zlib
 import numpy as np
 import torch
 
-from ._atomic import atomic_write
-from ._format_error import FormatError
-from .graph import Graph, GraphError
-from .symbols import SymbolTable
+from ..graph import Graph, GraphError
+from ..symbols import SymbolTable
+from .atomic import atomic_write
+from .format_error import FormatError
 
 PathLike = str | os.PathLike
 

@@ -25,10 +25,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _compose_kernels as K
-from ._batch import cat_weights, offsets, pack
-from ._pair_table import DENSE_LIMIT
-from ._threads import sync_threads
+from ._internal import compose_kernels as K
+from ._internal.arc_map import gather
+from ._internal.batch import as_batch, cat_weights, offsets, pack
+from ._internal.pair_table import DENSE_LIMIT
+from ._internal.threads import sync_threads
 from .graph import INF, Graph, GraphError
 
 Graphs = Graph | Sequence[Graph]
@@ -88,17 +89,6 @@ def intersect(a: Graphs, b: Graphs, *, max_arcs: int = MAX_ARCS) -> Graph | list
     return _product("intersect", a, b, acceptor=True, max_arcs=max_arcs)
 
 
-def _as_graphs(op: str, name: str, x) -> tuple[list[Graph], bool]:
-    if isinstance(x, Graph):
-        return [x], True
-    if not isinstance(x, Sequence) or isinstance(x, str):
-        raise GraphError(f"{op}: {name} is a {type(x).__name__}, not a gtn.Graph or a list of them")
-    for i, g in enumerate(x):
-        if not isinstance(g, Graph):
-            raise GraphError(f"{op}: {name}[{i}] is a {type(g).__name__}, not a gtn.Graph")
-    return list(x), False
-
-
 def _check(op: str, name: str, graphs: list[Graph], single: bool, acceptor: bool) -> None:
     for i, g in enumerate(graphs):
         where = name if single else f"{name}[{i}]"
@@ -146,8 +136,8 @@ def _check_start_pairs(op: str, where: str, a: Graph, b: Graph, max_arcs: int) -
 
 def _product(op: str, a, b, acceptor: bool, max_arcs: int):
     max_arcs = _check_budget(op, max_arcs)
-    la, single_a = _as_graphs(op, "a", a)
-    lb, single_b = _as_graphs(op, "b", b)
+    la, single_a = as_batch(a, op, "a")
+    lb, single_b = as_batch(b, op, "b")
     _check(op, "a", la, single_a, acceptor)
     _check(op, "b", lb, single_b, acceptor)
     if single_a and single_b:
@@ -175,86 +165,76 @@ def _one(
     """One product: plan, then write into numpy arrays of the exact size."""
     _check_symbols(op, a, b)
     _check_start_pairs(op, where, a, b, max_arcs)
-    a_start, b_start = _finite(a.start_weight), _finite(b.start_weight)
-    plan, n, m = K.plan(
-        a.num_nodes,
-        a.src,
-        a.dst,
-        a.ilabel,
-        a.olabel,
-        a_start,
-        _finite(a.final_weight),
-        b.num_nodes,
-        b.src,
-        b.dst,
-        b.ilabel,
-        b.olabel,
-        b_start,
-        _finite(b.final_weight),
-        _DENSE_LIMIT,
-        max_arcs,
-    )
+    plan, n, m = K.plan(_operand(a), _operand(b), _DENSE_LIMIT, max_arcs)
     if n == K.UNSETTLED:  # trimming needs a search over reversed arcs (compiled when needed)
         plan, n, m = K.settle(plan)
     if n < 0:
         raise _over_budget(op, where, m, max_arcs)
-    arcs, nodes = _outputs(n, m, acceptor)
+    arcs, nodes = _outputs(n, m)
     shift = np.array([0, 0, a.num_arcs, b.num_arcs, 0, 0, a.num_nodes, b.num_nodes])
-    K.write(plan, a_start, b_start, shift, *arcs, *nodes)
-    return _graph(
-        a,
-        b,
-        a.weight,
-        a.start_weight,
-        a.final_weight,
-        b.weight,
-        b.start_weight,
-        b.final_weight,
-        arcs,
-        nodes,
-        acceptor,
+    K.write(plan, shift, arcs, nodes)
+    energies_a = (a.weight, a.start_weight, a.final_weight)
+    energies_b = (b.weight, b.start_weight, b.final_weight)
+    return _graph(a, b, energies_a, energies_b, arcs, nodes, acceptor)
+
+
+def _operand(g: Graph) -> K.Operand:
+    return K.Operand(
+        g.num_nodes,
+        g.src,
+        g.dst,
+        g.ilabel,
+        g.olabel,
+        _finite(g.start_weight),
+        _finite(g.final_weight),
     )
 
 
-def _outputs(n: int, m: int, acceptor: bool):
-    """Empty int32 (src, dst, ilabel, olabel, map_a, map_b) [m] and (start_a, start_b, final_a,
-    final_b) [n]; allocated here so that large arrays get numpy's huge-page advice (first
-    touches of fresh memory cost more than the kernel's own work on big products)."""
-    arcs = tuple(np.empty(0 if acceptor and k == 3 else m, np.int32) for k in range(6))
-    return arcs, tuple(np.empty(n, np.int32) for _ in range(4))
+def _packed(graphs: list[Graph], start_weight, final_weight) -> K.PackedOperands:
+    p = pack(graphs)
+    return K.PackedOperands(
+        p.node_offsets,
+        p.arc_offsets,
+        p.src,
+        p.dst,
+        p.ilabel,
+        p.olabel,
+        _finite(start_weight),
+        _finite(final_weight),
+    )
 
 
-def _graph(a, b, wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor: bool) -> Graph:
-    """The output graph: its energies are torch expressions of the inputs' through the maps."""
+def _outputs(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Empty int32 blocks: arcs [6, m] (rows src, dst, ilabel, olabel, map_a, map_b) and nodes
+    [4, n] (rows start_a, start_b, final_a, final_b); allocated here so that large arrays get
+    numpy's huge-page advice (first touches of fresh memory cost more than the kernel's own
+    work on big products)."""
+    return np.empty((6, m), np.int32), np.empty((4, n), np.int32)
+
+
+def _graph(a, b, energies_a, energies_b, arcs, nodes, acceptor: bool) -> Graph:
+    """The output graph: its energies are torch expressions of the inputs' (arc, start, final)
+    energies through the maps."""
+    (wa, swa, fwa), (wb, swb, fwb) = energies_a, energies_b
     src, dst, ilabel, olabel, map_a, map_b = arcs
     start_a, start_b, final_a, final_b = nodes
-    weight = _gather(wa, map_a, 0.0)
-    other = _gather(wb, map_b, 0.0)
+    weight = gather(wa, map_a, 0.0)
+    other = gather(wb, map_b, 0.0)
     if weight.dtype == other.dtype:
         weight.add_(other)  # in place: one fewer fresh [M] tensor; index_select keeps no output
     else:
         weight = weight + other
-    return Graph._trusted(
-        start_a.shape[0],
-        src,
-        dst,
-        ilabel,
-        ilabel if acceptor else olabel,
-        weight,
-        _gather(swa, start_a, INF) + _gather(swb, start_b, INF),
-        _gather(fwa, final_a, INF) + _gather(fwb, final_b, INF),
-        a.isymbols,
-        b.osymbols,
+    return a._derive(
+        num_nodes=start_a.shape[0],
+        src=src,
+        dst=dst,
+        ilabel=ilabel,
+        olabel=ilabel if acceptor else olabel,
+        weight=weight,
+        start_weight=gather(swa, start_a, INF) + gather(swb, start_b, INF),
+        final_weight=gather(fwa, final_a, INF) + gather(fwb, final_b, INF),
+        osymbols=b.osymbols,
     )
-
-
-def _gather(values: torch.Tensor, index: np.ndarray, none: float) -> torch.Tensor:
-    """values[index], index len(values) giving `none` (0 for "no arc", +inf for "not a start /
-    final state"). This is gtn._batch.gather / gather_node with the -1 of the maps resolved
-    to the padding slot by the kernel, so that torch's index_select applies: several times
-    faster than advanced indexing. Differentiable."""
-    padded = torch.cat([values, values.new_full((1,), none)])
-    return torch.index_select(padded, 0, torch.from_numpy(index))
 
 
 def _batch(
@@ -264,60 +244,39 @@ def _batch(
     advance, so it runs twice: once to count, once to write at known offsets. Doing the work
     twice in parallel beats once sequentially whenever more than two threads are available,
     and single graphs (the latency path) skip it."""
-    pa, pb = pack(la), pack(lb)
     wa, swa, fwa = cat_weights(la)
     wb, swb, fwb = cat_weights(lb)
-    inputs = (
-        pair_a,
-        pair_b,
-        pa.node_offsets,
-        pa.arc_offsets,
-        pa.src,
-        pa.dst,
-        pa.ilabel,
-        pa.olabel,
-        _finite(swa),
-        _finite(fwa),
-        pb.node_offsets,
-        pb.arc_offsets,
-        pb.src,
-        pb.dst,
-        pb.ilabel,
-        pb.olabel,
-        _finite(swb),
-        _finite(fwb),
-        _DENSE_LIMIT,
-        max_arcs,
-    )
+    pa, pb = _packed(la, swa, fwa), _packed(lb, swb, fwb)
+    pairs = K.Pairs(pair_a, pair_b, _DENSE_LIMIT, max_arcs)
     size = pair_a.shape[0]
     num_nodes, num_arcs = np.empty(size, np.int64), np.empty(size, np.int64)
     sync_threads()
-    K.batch_sizes(*inputs, num_nodes, num_arcs)
+    K.batch_sizes(pairs, pa, pb, num_nodes, num_arcs)
     over = np.flatnonzero(num_nodes < 0)
     if over.size:
         k = int(over[0])
         where = f"a[{pair_a[k]}] and b[{pair_b[k]}]"
         raise _over_budget(op, where, int(num_arcs[k]), max_arcs)
     noff, aoff = offsets(num_nodes), offsets(num_arcs)
-    arcs, nodes = _outputs(int(noff[-1]), int(aoff[-1]), acceptor)
-    K.batch_write(*inputs, noff, aoff, *arcs, *nodes)
-    whole = _graph(la[0], lb[0], wa, swa, fwa, wb, swb, fwb, arcs, nodes, acceptor)
+    arcs, nodes = _outputs(int(noff[-1]), int(aoff[-1]))
+    K.batch_write(pairs, pa, pb, noff, aoff, arcs, nodes)
+    whole = _graph(la[0], lb[0], (wa, swa, fwa), (wb, swb, fwb), arcs, nodes, acceptor)
     out = []
     for k in range(size):
         u0, u1, e0, e1 = noff[k], noff[k + 1], aoff[k], aoff[k + 1]
         labels = whole.ilabel[e0:e1]
         out.append(
-            Graph._trusted(
-                u1 - u0,
-                whole.src[e0:e1],
-                whole.dst[e0:e1],
-                labels,
-                labels if acceptor else whole.olabel[e0:e1],
-                whole.weight[e0:e1],
-                whole.start_weight[u0:u1],
-                whole.final_weight[u0:u1],
-                la[pair_a[k]].isymbols,
-                lb[pair_b[k]].osymbols,
+            whole._derive(
+                num_nodes=u1 - u0,
+                src=whole.src[e0:e1],
+                dst=whole.dst[e0:e1],
+                ilabel=labels,
+                olabel=labels if acceptor else whole.olabel[e0:e1],
+                weight=whole.weight[e0:e1],
+                start_weight=whole.start_weight[u0:u1],
+                final_weight=whole.final_weight[u0:u1],
+                isymbols=la[pair_a[k]].isymbols,
+                osymbols=lb[pair_b[k]].osymbols,
             )
         )
     return out

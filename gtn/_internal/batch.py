@@ -1,29 +1,39 @@
-"""Packing lists of graphs into ragged arrays (arcs concatenated, plus offsets), so that one
-numba kernel can run `prange` over the batch. Single graphs are a batch of one."""
+"""Batches of graphs: the one way operations accept "a graph or a list of graphs"
+(:func:`as_batch` in, :func:`unbatch` out), and packing a batch into ragged arrays (arcs
+concatenated, plus offsets) so that one numba kernel can run `prange` over it. Single graphs
+are a batch of one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from .graph import Graph, GraphError
+from ..graph import Graph, GraphError
 
 
-def as_batch(graphs: Graph | Sequence[Graph], what: str = "graphs") -> tuple[list[Graph], bool]:
-    """Return (list of graphs, True if a single graph was given)."""
+def as_batch(
+    graphs: Graph | Iterable[Graph], op: str = "graphs", name: str | None = None
+) -> tuple[list[Graph], bool]:
+    """(list of graphs, True if a single graph was given): how every operation normalises its
+    graph arguments. Anything else raises GraphError naming the operation ``op``, the argument
+    ``name`` (if any) and the index of the offending item."""
+    where = f"{op}: {name}" if name else op
     if isinstance(graphs, Graph):
         return [graphs], True
+    if isinstance(graphs, (str, bytes)) or not isinstance(graphs, Iterable):
+        raise GraphError(f"{where} is a {type(graphs).__name__}, not a gtn.Graph or a list of them")
     out = list(graphs)
     for i, g in enumerate(out):
         if not isinstance(g, Graph):
-            raise GraphError(f"{what}[{i}] is a {type(g).__name__}, not a gtn.Graph")
+            raise GraphError(f"{where}[{i}] is a {type(g).__name__}, not a gtn.Graph")
     return out, False
 
 
 def unbatch(values: list, single: bool):
+    """The inverse of :func:`as_batch` for an operation's results: one value for one graph."""
     return values[0] if single else values
 
 
@@ -62,11 +72,17 @@ def pack(graphs: list[Graph]) -> Packed:
     )
 
 
-def cat_weights(graphs: list[Graph]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Concatenated (arc, start, final) energies of a batch, in a common dtype; differentiable."""
+def common_dtype(graphs: list[Graph]) -> torch.dtype:
+    """The dtype all of a batch's energies promote to."""
     dtype = graphs[0].dtype
     for g in graphs[1:]:
         dtype = torch.promote_types(dtype, g.dtype)
+    return dtype
+
+
+def cat_weights(graphs: list[Graph]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Concatenated (arc, start, final) energies of a batch, in a common dtype; differentiable."""
+    dtype = common_dtype(graphs)
     if len(graphs) == 1:
         g = graphs[0]
         return g.weight.to(dtype), g.start_weight.to(dtype), g.final_weight.to(dtype)
@@ -75,16 +91,3 @@ def cat_weights(graphs: list[Graph]) -> tuple[torch.Tensor, torch.Tensor, torch.
         torch.cat([g.start_weight.to(dtype) for g in graphs]),
         torch.cat([g.final_weight.to(dtype) for g in graphs]),
     )
-
-
-def gather(values: torch.Tensor, index: np.ndarray) -> torch.Tensor:
-    """values[index] with index -1 meaning "contributes 0" (an arc map entry with no source arc).
-    Differentiable: this is how structural operations pass gradients back through arc maps."""
-    padded = torch.cat([values, values.new_zeros(1)])
-    return padded[torch.from_numpy(np.asarray(index, dtype=np.int64))]
-
-
-def gather_node(values: torch.Tensor, index: np.ndarray) -> torch.Tensor:
-    """Like gather, but index -1 means +inf (state is not start/final)."""
-    padded = torch.cat([values, values.new_full((1,), float("inf"))])
-    return padded[torch.from_numpy(np.asarray(index, dtype=np.int64))]

@@ -12,61 +12,29 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _nbest_kernels as K
-from ._batch import as_batch, cat_weights
-from ._linear import path_graph
-from ._plan import Plan, make_plan, use_threads
+from ._internal import nbest_kernels as K
+from ._internal.batch import as_batch, cat_weights
+from ._internal.paths import Path, path_buffers, path_graphs, split_paths
+from ._internal.plan import make_plan, use_threads
 from .graph import EPSILON, Graph
 from .scoring import _sorted_weights
 
-Path = tuple[np.ndarray, int, int, float]  # (arc ids, first state, last state, energy)
 
-
-def _kbest(graphs: list[Graph], k: int) -> list[list[Path]]:
-    """The k best paths of each graph, in increasing energy (exact; ties in a fixed order)."""
-    plan: Plan = make_plan(graphs, "nbest")
-    w, sw, fw = _sorted_weights(plan, *cat_weights(graphs))
-    b = plan.num_graphs
-    paths = np.empty(k * plan.node_off[-1], np.int64)
-    length, first, last = (np.empty(b * k, np.int64) for _ in range(3))
-    energy = np.empty(b * k)
-    found = np.empty(b, np.int64)
+def _kbest(graphs: list[Graph], k: int) -> list[list[tuple[Path, float]]]:
+    """The k best paths of each graph with their energies, in increasing energy (exact; ties
+    in a fixed order)."""
+    plan = make_plan(graphs, "nbest")
+    weights = _sorted_weights(plan, *cat_weights(graphs))
+    buffers = path_buffers(plan, k)
+    energy = np.empty(plan.num_graphs * k)
+    found = np.empty(plan.num_graphs, np.int64)
     use_threads(plan)
-    K.kbest(
-        k,
-        plan.node_off,
-        plan.arc_off,
-        plan.node_order,
-        plan.out_ptr,
-        plan.arc_order,
-        plan.sorted,
-        plan.src,
-        plan.dst,
-        w,
-        sw,
-        fw,
-        paths,
-        length,
-        first,
-        last,
-        energy,
-        found,
-    )
-    out = []
-    for i, g in enumerate(graphs):
-        base = k * plan.node_off[i]
-        out.append(
-            [
-                (
-                    paths[base + p * g.num_nodes :][: length[i * k + p]].copy(),
-                    int(first[i * k + p]),
-                    int(last[i * k + p]),
-                    float(energy[i * k + p]),
-                )
-                for p in range(found[i])
-            ]
-        )
-    return out
+    K.kbest(k, plan, weights, *buffers, energy, found)
+    paths = split_paths(plan, buffers, k, found)
+    return [
+        [(path, float(energy[b * k + p])) for p, path in enumerate(found_b)]
+        for b, found_b in enumerate(paths)
+    ]
 
 
 def _output_string(g: Graph, arcs: np.ndarray) -> bytes:
@@ -74,7 +42,7 @@ def _output_string(g: Graph, arcs: np.ndarray) -> bytes:
     return labels[labels != EPSILON].tobytes()
 
 
-def _distinct(graphs: list[Graph], n: int) -> list[list[Path]]:
+def _distinct(graphs: list[Graph], n: int) -> list[list[tuple[Path, float]]]:
     """Enumerate paths in energy order, k doubling, until n distinct output strings are seen
     (or the paths run out); the first path of each string is its lowest-energy one."""
     result: list[list[Path] | None] = [None] * len(graphs)
@@ -84,9 +52,9 @@ def _distinct(graphs: list[Graph], n: int) -> list[list[Path]]:
         lists = _kbest([graphs[i] for i in todo], k)
         still = []
         for i, paths in zip(todo, lists, strict=True):
-            seen: dict[bytes, Path] = {}
+            seen: dict[bytes, tuple[Path, float]] = {}
             for path in paths:
-                seen.setdefault(_output_string(graphs[i], path[0]), path)
+                seen.setdefault(_output_string(graphs[i], path[0][0]), path)
                 if len(seen) == n:
                     break
             if len(seen) == n or len(paths) < k:
@@ -121,9 +89,6 @@ def nbest(g: Graph | Sequence[Graph], n: int, distinct: bool = False) -> list:
     if n == 0:
         out = [[] for _ in graphs]
     else:
-        paths = _distinct(graphs, n) if distinct else _kbest(graphs, n)
-        out = [
-            [path_graph(graph, arcs, first, last) for arcs, first, last, _ in found]
-            for graph, found in zip(graphs, paths, strict=True)
-        ]
+        scored = _distinct(graphs, n) if distinct else _kbest(graphs, n)
+        out = path_graphs(graphs, [[path for path, _ in found] for found in scored])
     return out[0] if single else out

@@ -9,9 +9,9 @@ import numpy as np
 from numba import types
 from numba.typed import Dict
 
-from ._csr import csr
-from ._weight_tape import _grow_f, _grow_i, tape_end_term, tape_end_value, tape_new, tape_operand
-from .semiring import splus
+from ..semiring import splus
+from .csr import csr
+from .weight_tape import grow, tape_end_value, tape_new, tape_sum, tape_term, terms_new, terms_set
 
 _KEY_LIMIT = 9.0e18  # quantised residuals are int64
 
@@ -31,6 +31,24 @@ def _hash(states, keys):
     return h
 
 
+@nb.njit(cache=True, inline="always")
+def _find_subset(heads, h, next_same, sub_ptr, mem_state, mem_key, states, keys):
+    """The subset with these member states and quantised residuals (hash h), or -1."""
+    target = heads[h] if h in heads else -1
+    while target >= 0:
+        t0, t1 = sub_ptr[target], sub_ptr[target + 1]
+        if t1 - t0 == states.shape[0]:
+            same = True
+            for k in range(states.shape[0]):
+                if mem_state[t0 + k] != states[k] or mem_key[t0 + k] != keys[k]:
+                    same = False
+                    break
+            if same:
+                return target
+        target = next_same[target]
+    return -1
+
+
 @nb.njit(cache=True)
 def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
     """Subset construction for one epsilon-free acceptor.
@@ -47,6 +65,7 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
     n_in = a + 2 * n
     ptr, by_src = csr(n, src, np.ones(a, np.bool_))
     tb = tape_new(n_in)
+    terms = terms_new()
 
     # subsets: members sub_ptr[i]:sub_ptr[i+1] of (state, residual value, residual V-index)
     sub_ptr = np.zeros(16, np.int64)
@@ -67,47 +86,30 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
     m = 0
 
     # the initial subset: start states with residual start(s) - w0, w0 = (+)_s start(s)
-    w0 = np.inf
-    s_best = -1
-    for s in range(n):
-        sw = x[a + s]
-        if sw == np.inf:
-            continue
-        if code == 0:
-            if sw < w0:
-                w0 = sw
-                s_best = s
-        else:
-            w0 = splus(1, beta, w0, sw)
-            tb = tape_operand(tb, a + s, 1.0)
-            tb = tape_end_term(tb)
-    if w0 == np.inf:
-        return 0, 0, o_src[:0], o_dst[:0], o_lab[:0], o_w[:0], -1, final[:0], tb
-    if code == 0:
-        tb = tape_operand(tb, a + s_best, 1.0)
-        tb = tape_end_term(tb)
-    tb, start = tape_end_value(tb)
     n_starts = 0
     for s in range(n):
         if x[a + s] != np.inf:
+            terms = terms_set(terms, n_starts, x[a + s], a + s, -1, -1)
             n_starts += 1
+    tb, w0, start, t_best = tape_sum(tb, terms, n_starts, code, beta)
+    if n_starts == 0:
+        return 0, 0, o_src[:0], o_dst[:0], o_lab[:0], o_w[:0], -1, final[:0], tb
+    s_best = -1 if t_best < 0 else terms[1][t_best] - a  # the tropical argmin
     for s in range(n):
         sw = x[a + s]
         if sw == np.inf:
             continue
-        mem_state = _grow_i(mem_state, n_mem)
-        mem_val = _grow_f(mem_val, n_mem)
-        mem_slot = _grow_i(mem_slot, n_mem)
-        mem_key = _grow_i(mem_key, n_mem)
+        mem_state = grow(mem_state, n_mem)
+        mem_val = grow(mem_val, n_mem)
+        mem_slot = grow(mem_slot, n_mem)
+        mem_key = grow(mem_key, n_mem)
         mem_state[n_mem] = s
         if n_starts == 1 or s == s_best:  # residual identically 0
             mem_val[n_mem] = 0.0
             mem_slot[n_mem] = -1
         else:
             mem_val[n_mem] = sw - w0
-            tb = tape_operand(tb, a + s, 1.0)
-            tb = tape_operand(tb, start, -1.0)
-            tb = tape_end_term(tb)
+            tb = tape_term(tb, a + s, -1, start)
             tb, mem_slot[n_mem] = tape_end_value(tb)
         mem_key[n_mem] = _quantise(mem_val[n_mem], delta)
         n_mem += 1
@@ -131,29 +133,14 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
     while i < n_sub:
         m0, m1 = sub_ptr[i], sub_ptr[i + 1]
         # final energy: (+) over members of residual + final(q)
-        fbest = np.inf
-        fq = -1
+        t = 0
         for k in range(m0, m1):
             f = mem_val[k] + x[a + n + mem_state[k]]
-            if f == np.inf:
-                continue
-            if code == 0:
-                if f < fbest:
-                    fbest = f
-                    fq = k
-            else:
-                fbest = splus(1, beta, fbest, f)
-                tb = tape_operand(tb, mem_slot[k], 1.0)
-                tb = tape_operand(tb, a + n + mem_state[k], 1.0)
-                tb = tape_end_term(tb)
-        final = _grow_i(final, i)
-        final[i] = -1
-        if fbest != np.inf:
-            if code == 0:
-                tb = tape_operand(tb, mem_slot[fq], 1.0)
-                tb = tape_operand(tb, a + n + mem_state[fq], 1.0)
-                tb = tape_end_term(tb)
-            tb, final[i] = tape_end_value(tb)
+            if f != np.inf:
+                terms = terms_set(terms, t, f, mem_slot[k], a + n + mem_state[k], -1)
+                t += 1
+        final = grow(final, i)
+        tb, _, final[i], _ = tape_sum(tb, terms, t, code, beta)
 
         # contributions, sorted by (label, destination), stable in member / arc order
         nc = 0
@@ -164,10 +151,10 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
                 v = mem_val[k] + x[e]
                 if v == np.inf:
                     continue
-                c_mem = _grow_i(c_mem, nc)
-                c_arc = _grow_i(c_arc, nc)
-                c_val = _grow_f(c_val, nc)
-                c_key = _grow_i(c_key, nc)
+                c_mem = grow(c_mem, nc)
+                c_arc = grow(c_arc, nc)
+                c_val = grow(c_val, nc)
+                c_key = grow(c_key, nc)
                 c_mem[nc] = k
                 c_arc[nc] = e
                 c_val[nc] = v
@@ -179,37 +166,24 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
         while g0 < nc:  # one label group: order[g0:g1]
             lab = label[c_arc[order[g0]]]
             g1 = g0
-            wp = np.inf
-            t_best = -1
             while g1 < nc and label[c_arc[order[g1]]] == lab:
-                v = c_val[order[g1]]
-                if code == 0:
-                    if v < wp:
-                        wp = v
-                        t_best = g1
-                else:
-                    wp = splus(1, beta, wp, v)
+                c = order[g1]
+                terms = terms_set(terms, g1 - g0, c_val[c], mem_slot[c_mem[c]], c_arc[c], -1)
                 g1 += 1
             # w' = (+) over the group of residual + w: the output arc's energy
-            for g in range(g0, g1):
-                if code == 0 and g != t_best:
-                    continue
-                c = order[g]
-                tb = tape_operand(tb, mem_slot[c_mem[c]], 1.0)
-                tb = tape_operand(tb, c_arc[c], 1.0)
-                tb = tape_end_term(tb)
-            tb, w_slot = tape_end_value(tb)
+            tb, wp, w_slot, t_best = tape_sum(tb, terms, g1 - g0, code, beta)
+            t_best = -1 if t_best < 0 else g0 + t_best
 
             # candidate subset: destination q' with residual ((+) of its contributions) - w'
             nd = 0
             g = g0
             while g < g1:
                 d = dst[c_arc[order[g]]]
-                dst_first = _grow_i(dst_first, nd + 1)
-                cand_state = _grow_i(cand_state, nd)
-                cand_val = _grow_f(cand_val, nd)
-                cand_key = _grow_i(cand_key, nd)
-                cand_zero = _grow_i(cand_zero, nd)
+                dst_first = grow(dst_first, nd + 1)
+                cand_state = grow(cand_state, nd)
+                cand_val = grow(cand_val, nd)
+                cand_key = grow(cand_key, nd)
+                cand_zero = grow(cand_zero, nd)
                 dst_first[nd] = g
                 acc = np.inf
                 holds_best = False
@@ -227,64 +201,43 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
             dst_first[nd] = g1
 
             h = _hash(cand_state[:nd], cand_key[:nd])
-            target = heads[h] if h in heads else -1
-            while target >= 0:
-                t0, t1 = sub_ptr[target], sub_ptr[target + 1]
-                if t1 - t0 == nd:
-                    same = True
-                    for k in range(nd):
-                        if mem_state[t0 + k] != cand_state[k] or mem_key[t0 + k] != cand_key[k]:
-                            same = False
-                            break
-                    if same:
-                        break
-                target = next_same[target]
+            target = _find_subset(
+                heads, h, next_same, sub_ptr, mem_state, mem_key, cand_state[:nd], cand_key[:nd]
+            )
             if target < 0:
                 if n_sub >= max_states:
                     return 1, n_sub, o_src[:0], o_dst[:0], o_lab[:0], o_w[:0], start, final, tb
                 target = n_sub
                 for k in range(nd):
-                    mem_state = _grow_i(mem_state, n_mem)
-                    mem_val = _grow_f(mem_val, n_mem)
-                    mem_slot = _grow_i(mem_slot, n_mem)
-                    mem_key = _grow_i(mem_key, n_mem)
+                    mem_state = grow(mem_state, n_mem)
+                    mem_val = grow(mem_val, n_mem)
+                    mem_slot = grow(mem_slot, n_mem)
+                    mem_key = grow(mem_key, n_mem)
                     mem_state[n_mem] = cand_state[k]
                     mem_val[n_mem] = cand_val[k]
                     mem_key[n_mem] = cand_key[k]
                     mem_slot[n_mem] = -1
                     if cand_zero[k] == 0:
                         # residual = (+) over contributions c of (r_c + w_c - w')
-                        best = np.inf
-                        c_best = -1
-                        for g in range(dst_first[k], dst_first[k + 1]):
+                        g0k = dst_first[k]
+                        for g in range(g0k, dst_first[k + 1]):
                             c = order[g]
-                            if code == 0:
-                                if c_val[c] < best:
-                                    best = c_val[c]
-                                    c_best = c
-                                continue
-                            tb = tape_operand(tb, mem_slot[c_mem[c]], 1.0)
-                            tb = tape_operand(tb, c_arc[c], 1.0)
-                            tb = tape_operand(tb, w_slot, -1.0)
-                            tb = tape_end_term(tb)
-                        if code == 0:
-                            tb = tape_operand(tb, mem_slot[c_mem[c_best]], 1.0)
-                            tb = tape_operand(tb, c_arc[c_best], 1.0)
-                            tb = tape_operand(tb, w_slot, -1.0)
-                            tb = tape_end_term(tb)
-                        tb, mem_slot[n_mem] = tape_end_value(tb)
+                            r = mem_slot[c_mem[c]]
+                            terms = terms_set(terms, g - g0k, c_val[c], r, c_arc[c], w_slot)
+                        nt = dst_first[k + 1] - g0k
+                        tb, _, mem_slot[n_mem], _ = tape_sum(tb, terms, nt, code, beta)
                     n_mem += 1
-                sub_ptr = _grow_i(sub_ptr, n_sub + 1)
+                sub_ptr = grow(sub_ptr, n_sub + 1)
                 sub_ptr[n_sub + 1] = n_mem
-                next_same = _grow_i(next_same, n_sub)
+                next_same = grow(next_same, n_sub)
                 next_same[n_sub] = heads[h] if h in heads else -1
                 heads[h] = n_sub
                 n_sub += 1
 
-            o_src = _grow_i(o_src, m)
-            o_dst = _grow_i(o_dst, m)
-            o_lab = _grow_i(o_lab, m)
-            o_w = _grow_i(o_w, m)
+            o_src = grow(o_src, m)
+            o_dst = grow(o_dst, m)
+            o_lab = grow(o_lab, m)
+            o_w = grow(o_w, m)
             o_src[m] = i
             o_dst[m] = target
             o_lab[m] = lab

@@ -19,10 +19,18 @@ term (tropical). Output weights are then torch gathers from ``V``.
 
 Index convention ("V-index"): k < n_in is input k, k >= n_in is derived value k - n_in, and -1
 is "no operand" (the constant 0 energy where added, +inf where a node weight is absent).
+
+When to use it: an operation whose output energies are semiring sums over input paths, formed
+while its kernel builds the graph. If every output energy is a plain sum of input energies, an
+arc map (:mod:`gtn._internal.arc_map`) is simpler and faster; if the result is a score rather
+than a graph, write a ``torch.autograd.Function`` (:mod:`gtn.scoring`). An operation's kernel
+records with :func:`tape_sum` / :func:`tape_term`; its Python side calls
+:func:`record_and_replay` and gathers output energies from the values it returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numba as nb
@@ -30,7 +38,9 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from .semiring import Semiring
+from ..graph import Graph
+from ..semiring import Semiring, splus
+from .batch import common_dtype
 
 
 class Tape(NamedTuple):
@@ -51,17 +61,8 @@ class Tape(NamedTuple):
 
 
 @nb.njit(cache=True)
-def _grow_i(arr, n):
-    if n < arr.shape[0]:
-        return arr
-    out = np.empty(max(16, 2 * arr.shape[0]), arr.dtype)
-    for i in range(arr.shape[0]):  # a loop: slice assignment compiles numba's error text
-        out[i] = arr[i]
-    return out
-
-
-@nb.njit(cache=True)
-def _grow_f(arr, n):
+def grow(arr, n):
+    """arr, or a copy twice as long when index n does not fit (numba compiles one per dtype)."""
     if n < arr.shape[0]:
         return arr
     out = np.empty(max(16, 2 * arr.shape[0]), arr.dtype)
@@ -86,8 +87,8 @@ def tape_operand(tb, k, c):
     if k < 0:
         return tb
     m = counts[2]
-    opnd = _grow_i(opnd, m)
-    coef = _grow_f(coef, m)
+    opnd = grow(opnd, m)
+    coef = grow(coef, m)
     opnd[m] = k
     coef[m] = c
     counts[2] = m + 1
@@ -98,7 +99,7 @@ def tape_operand(tb, k, c):
 def tape_end_term(tb):
     term_ptr, opnd_ptr, opnd, coef, counts = tb
     t = counts[1] + 1
-    opnd_ptr = _grow_i(opnd_ptr, t)
+    opnd_ptr = grow(opnd_ptr, t)
     opnd_ptr[t] = counts[2]
     counts[1] = t
     return (term_ptr, opnd_ptr, opnd, coef, counts)
@@ -122,10 +123,66 @@ def tape_end_value(tb):
         if o1 == o0:  # the empty sum: energy 0
             counts[1] = t0
             return tb, -1
-    term_ptr = _grow_i(term_ptr, j + 1)
+    term_ptr = grow(term_ptr, j + 1)
     term_ptr[j + 1] = t1
     counts[0] = j + 1
     return (term_ptr, opnd_ptr, opnd, coef, counts), counts[3] + j
+
+
+@nb.njit(cache=True)
+def tape_term(tb, k0, k1, k2):
+    """Add the term V[k0] + V[k1] - V[k2] (an index -1, the constant 0, is left out)."""
+    tb = tape_operand(tb, k0, 1.0)
+    tb = tape_operand(tb, k1, 1.0)
+    tb = tape_operand(tb, k2, -1.0)
+    return tape_end_term(tb)
+
+
+# Candidate terms of one value, gathered before it is recorded: (val, k0, k1, k2) arrays, term
+# t being V[k0[t]] + V[k1[t]] - V[k2[t]] with numeric value val[t].
+
+
+@nb.njit(cache=True)
+def terms_new():
+    return (np.empty(16), np.empty(16, np.int64), np.empty(16, np.int64), np.empty(16, np.int64))
+
+
+@nb.njit(cache=True)
+def terms_set(terms, t, v, k0, k1, k2):
+    """Terms with term t set to V[k0] + V[k1] - V[k2] of value v (grown when needed)."""
+    val, i0, i1, i2 = terms
+    val, i0, i1, i2 = grow(val, t), grow(i0, t), grow(i1, t), grow(i2, t)
+    val[t] = v
+    i0[t] = k0
+    i1[t] = k1
+    i2[t] = k2
+    return (val, i0, i1, i2)
+
+
+@nb.njit(cache=True)
+def tape_sum(tb, terms, count, code, beta):
+    """Record the value (+) of terms[:count] (all finite): every term under the log semiring,
+    only the first argmin under the tropical one. Returns (builder, value, its V-index,
+    position of the recorded argmin, -1 under the log semiring); with no terms the value is
+    +inf, nothing is recorded and the V-index is -1."""
+    val, i0, i1, i2 = terms
+    total = np.inf
+    best = -1
+    for t in range(count):
+        if code == 0:
+            if val[t] < total:
+                total = val[t]
+                best = t
+        else:
+            total = splus(1, beta, total, val[t])
+    if count == 0:
+        return tb, total, -1, -1
+    for t in range(count):
+        if code == 0 and t != best:
+            continue
+        tb = tape_term(tb, i0[t], i1[t], i2[t])
+    tb, index = tape_end_value(tb)
+    return tb, total, index, best
 
 
 def tape_finish(tb) -> Tape:
@@ -278,3 +335,38 @@ def evaluate(tape: Tape, x: torch.Tensor, semiring: Semiring) -> torch.Tensor:
         return x
     v = _Replay.apply(x, tape, semiring.code, float(semiring.beta))
     return torch.cat([x, v])
+
+
+# ---------------------------------------------------------------- an operation's whole pipeline
+
+
+def record_and_replay(
+    graphs: list[Graph], record: Callable, semiring: Semiring
+) -> tuple[torch.Tensor, list[tuple[tuple, Callable[[np.ndarray], np.ndarray]]]]:
+    """Run a taping kernel over a batch and evaluate every recorded value at once.
+
+    ``record(b, g, x)`` runs the kernel on graph b with x = its energies
+    ``cat([weight, start_weight, final_weight])`` as float64 numpy [A + 2N] (the tape's
+    inputs) and returns (outputs, tape builder). Returns ``values`` = V of the whole batch,
+    differentiable in every graph's energies, and per graph (outputs, at), where ``at`` maps
+    that graph's local V-indices to indices into ``values`` (-1 stays -1), ready for
+    :func:`gtn._internal.arc_map.gather`.
+    """
+    if not graphs:
+        return torch.zeros(0), []
+    dtype = common_dtype(graphs)
+    xs = [torch.cat([g.weight, g.start_weight, g.final_weight]).to(dtype) for g in graphs]
+    built = [
+        record(b, g, x.detach().cpu().double().numpy())
+        for b, (g, x) in enumerate(zip(graphs, xs, strict=True))
+    ]
+    tapes = [tape_finish(tb) for _, tb in built]
+    tape, offs = concat(tapes)
+    values = evaluate(tape, torch.cat(xs), semiring)
+
+    def locator(t: Tape, in_off: int, der_off: int) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda local: remap(np.atleast_1d(local), t, in_off, der_off, tape.n_in)
+
+    return values, [
+        (outputs, locator(t, *off)) for (outputs, _), t, off in zip(built, tapes, offs, strict=True)
+    ]

@@ -2,7 +2,7 @@
 energy, arc posteriors) and of the tropical semiring (minimum energy, best-path traceback).
 
 Conventions (see ``gtn.graph``): weights are energies, +inf is an absent arc / a state that is
-not start or final. Arcs are in the sorted order of :class:`gtn._plan.Plan`; ids are local to
+not start or final. Arcs are in the sorted order of :class:`plan.Plan`; ids are local to
 each graph. Energies are accumulated in float64 whatever the input dtype.
 
 - alpha[v]: free (or minimum) energy of the partial paths from a start state to v, start
@@ -19,8 +19,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._exp import fast_exp as _inline_exp
-from ._jit import _renamed, batch_kernel
+from .exp import fast_exp as _inline_exp
+from .jit import _renamed, batch_kernel
+from .plan import part
 
 INF = np.inf
 _FAST = {"reassoc", "contract"}  # lets sums vectorise; no nnan/ninf: +inf is meaningful here
@@ -57,11 +58,12 @@ def _exp_in_place(buf, count, beta, shift):
 
 # ---------------------------------------------------------------------------- log semiring
 @nb.njit(cache=True, fastmath=_FAST, inline="always")
-def _log_alpha_one(beta, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha):
+def _log_alpha_one(beta, g, alpha):
     """Fill alpha and return the free energy. Until state d is reached, alpha[d] holds a shift
     and scale[d] a sum with alpha = shift - log(scale) / beta. Terms exp(-beta (x - shift)) may
     be as large as exp(_HEADROOM): the shift (and sum) are rescaled only when an arc undercuts
     it by more than that, which is rare, so almost every arc costs one vectorised exp."""
+    node_order, out_ptr, _, _, _, dst, one_dst, w, sw, fw = g  # see plan.Part
     n = node_order.shape[0]
     scale = np.empty(n)
     buf = np.empty(_max_degree(out_ptr))
@@ -124,21 +126,11 @@ def _log_alpha_one(beta, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha):
 
 
 @batch_kernel(fastmath=_FAST)  # the flags of the inlined per-graph pass
-def log_forward(beta, node_off, arc_off, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha, free):
-    """free[b] = free energy of graph b; alpha (float64 [sum N]) as above."""
+def log_forward(beta, plan, weights, alpha, free):
+    """free[b] = free energy of graph b of ``plan``; alpha (float64 [sum N]) as above."""
+    node_off = plan.node_off
     for b in nb.prange(node_off.shape[0] - 1):
-        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
-        free[b] = _log_alpha_one(
-            beta,
-            node_order[n0:n1],
-            out_ptr[n0 + b : n1 + b + 1],
-            one_dst[n0:n1],
-            dst[a0:a1],
-            w[a0:a1],
-            sw[n0:n1],
-            fw[n0:n1],
-            alpha[n0:n1],
-        )
+        free[b] = _log_alpha_one(beta, part(plan, weights, b), alpha[node_off[b] : node_off[b + 1]])
 
 
 @nb.njit(cache=True, fastmath=_FAST)
@@ -163,13 +155,12 @@ def _out_energies(buf, k0, count, dst, w, beta_, m):
 
 
 @nb.njit(cache=True, fastmath=_FAST, inline="always")
-def _log_posteriors_one(
-    beta, gout, free, node_order, out_ptr, one_dst, dst, w, sw, fw, alpha, garc, gsw, gfw
-):
+def _log_posteriors_one(beta, gout, free, g, alpha, garc, gsw, gfw):
     """Backward pass (beta_, reverse topological order) giving gout times the posterior of every
     arc, start and final weight. Per state v with m = min over its arcs of w + beta_[dst]: the
     arcs' exp(-beta (w + beta_[dst] - m)) are summed (giving beta_[v]) and scaled by
     exp(-beta (alpha[v] + m - F)) into posteriors, so each arc costs one exp."""
+    node_order, out_ptr, _, _, _, dst, one_dst, w, sw, fw = g  # see plan.Part
     n = node_order.shape[0]
     if free == INF:
         garc[:] = 0.0
@@ -209,43 +200,15 @@ def _log_posteriors_one(
 
 
 @batch_kernel(fastmath=_FAST)  # the flags of the inlined per-graph pass
-def log_backward(
-    beta,
-    gout,
-    free,
-    node_off,
-    arc_off,
-    node_order,
-    out_ptr,
-    one_dst,
-    dst,
-    w,
-    sw,
-    fw,
-    alpha,
-    garc,
-    gsw,
-    gfw,
-):
+def log_backward(beta, gout, free, plan, weights, alpha, garc, gsw, gfw):
     """Gradients of sum_b gout[b] * free[b] wrt arc (sorted order), start and final energies:
     gout[b] times the posteriors (gout = 1 gives the posteriors themselves)."""
+    node_off, arc_off = plan.node_off, plan.arc_off
     for b in nb.prange(node_off.shape[0] - 1):
         n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
+        g = part(plan, weights, b)
         _log_posteriors_one(
-            beta,
-            gout[b],
-            free[b],
-            node_order[n0:n1],
-            out_ptr[n0 + b : n1 + b + 1],
-            one_dst[n0:n1],
-            dst[a0:a1],
-            w[a0:a1],
-            sw[n0:n1],
-            fw[n0:n1],
-            alpha[n0:n1],
-            garc[a0:a1],
-            gsw[n0:n1],
-            gfw[n0:n1],
+            beta, gout[b], free[b], g, alpha[n0:n1], garc[a0:a1], gsw[n0:n1], gfw[n0:n1]
         )
 
 
@@ -286,8 +249,9 @@ def _frame_posteriors(beta, gout, free, av, fv, sv, bd, ws, garc):
 
 
 @nb.njit(cache=True, fastmath=_FAST)
-def log_beta_one(beta, node_order, out_ptr, dst, w, fw, beta_):
-    """Fill beta_ (free energies from each state to a final state)."""
+def log_beta_one(beta, g, beta_):
+    """Fill beta_ (free energies from each state of graph part ``g`` to a final state)."""
+    node_order, out_ptr, dst, w, fw = g.node_order, g.out_ptr, g.dst, g.w, g.fw
     buf = np.empty(_max_degree(out_ptr))
     for i in range(node_order.shape[0] - 1, -1, -1):
         v = node_order[i]
@@ -302,11 +266,12 @@ def log_beta_one(beta, node_order, out_ptr, dst, w, fw, beta_):
 
 # ---------------------------------------------------------------------------- tropical semiring
 @nb.njit(cache=True, inline="always")
-def _viterbi_one(node_order, out_ptr, arc_order, is_sorted, dst, w, sw, fw, alpha, back):
+def _viterbi_one(g, alpha, back):
     """Min-sum forward pass. back[v] is the sorted arc into v on its best partial path, or -1
     when the best is to start at v. Ties: starting at v beats arriving by an arc, then the arc
     with the lowest index (in the graph's own order) wins; among final states the lowest id.
     Returns (energy, best final state or -1 when there is no path)."""
+    node_order, out_ptr, arc_order, is_sorted, _, dst, _, w, sw, fw = g  # see plan.Part
     n = node_order.shape[0]
     for v in range(n):
         alpha[v] = sw[v]
@@ -343,44 +308,20 @@ def _arc_id(k, arc_order, is_sorted):
 
 
 @batch_kernel
-def viterbi_forward(
-    node_off,
-    arc_off,
-    node_order,
-    out_ptr,
-    arc_order,
-    is_sorted,
-    dst,
-    w,
-    sw,
-    fw,
-    alpha,
-    back,
-    energy,
-    last,
-):
+def viterbi_forward(plan, weights, alpha, back, energy, last):
     """energy[b] = minimum path energy of graph b, last[b] its final state (-1: no path)."""
+    node_off = plan.node_off
     for b in nb.prange(node_off.shape[0] - 1):
-        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
-        energy[b], last[b] = _viterbi_one(
-            node_order[n0:n1],
-            out_ptr[n0 + b : n1 + b + 1],
-            arc_order[a0:a1],
-            is_sorted[b],
-            dst[a0:a1],
-            w[a0:a1],
-            sw[n0:n1],
-            fw[n0:n1],
-            alpha[n0:n1],
-            back[n0:n1],
-        )
+        n0, n1 = node_off[b], node_off[b + 1]
+        energy[b], last[b] = _viterbi_one(part(plan, weights, b), alpha[n0:n1], back[n0:n1])
 
 
 @batch_kernel
-def viterbi_paths(node_off, arc_off, arc_order, is_sorted, src, back, last, arcs, length, first):
+def viterbi_paths(plan, back, arcs, length, first, last):
     """Graph b's best path as local arc ids (the graph's own order) in
     arcs[node_off[b] : node_off[b] + length[b]] (a path has fewer arcs than its graph has
     states); first[b] is its start state, or -1 when there is no path."""
+    node_off, arc_off, _, _, arc_order, src, _, is_sorted, _, _ = plan  # see plan.Plan
     for b in nb.prange(node_off.shape[0] - 1):
         v = last[b]
         length[b] = 0
@@ -401,11 +342,10 @@ def viterbi_paths(node_off, arc_off, arc_order, is_sorted, src, back, last, arcs
 
 
 @batch_kernel
-def viterbi_backward(
-    gout, node_off, arc_off, arc_order, is_sorted, src, back, last, garc, gsw, gfw
-):
+def viterbi_backward(gout, plan, back, last, garc, gsw, gfw):
     """Add gout[b] to the arcs (the graph's own order), start and final weight of graph b's best
     path; the caller zero-initialises the gradients."""
+    node_off, arc_off, _, _, arc_order, src, _, is_sorted, _, _ = plan  # see plan.Plan
     for b in nb.prange(node_off.shape[0] - 1):
         v = last[b]
         if v < 0:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _sample_kernels as K
-from ._batch import as_batch, cat_weights
-from ._linear import path_graph
-from ._plan import make_plan, use_threads
+from ._internal import sample_kernels as K
+from ._internal.batch import as_batch, cat_weights
+from ._internal.paths import path_buffers, path_graphs, split_paths
+from ._internal.plan import make_plan, use_threads
 from .graph import Graph
 from .scoring import _sorted_weights, check_beta
 
@@ -54,44 +54,10 @@ def sample(g: Graph | Sequence[Graph], n: int, beta: float = 1.0, generator: See
         return []
     seed = _seed(generator)
     plan = make_plan(graphs, "sample")
-    w, sw, fw = _sorted_weights(plan, *cat_weights(graphs))
-    b = plan.num_graphs
-    paths = np.empty(n * plan.node_off[-1], np.int64)
-    length, first, last = (np.empty(b * n, np.int64) for _ in range(3))
-    drawn = np.empty(b, np.int64)
+    weights = _sorted_weights(plan, *cat_weights(graphs))
+    buffers = path_buffers(plan, n)
+    drawn = np.empty(plan.num_graphs, np.int64)
     use_threads(plan)
-    K.sample(
-        beta,
-        seed,
-        n,
-        plan.node_off,
-        plan.arc_off,
-        plan.node_order,
-        plan.out_ptr,
-        plan.arc_order,
-        plan.sorted,
-        plan.dst,
-        w,
-        sw,
-        fw,
-        paths,
-        length,
-        first,
-        last,
-        drawn,
-    )
-    out = []
-    for i, graph in enumerate(graphs):
-        base = n * plan.node_off[i]
-        out.append(
-            [
-                path_graph(
-                    graph,
-                    paths[base + s * graph.num_nodes :][: length[i * n + s]],
-                    int(first[i * n + s]),
-                    int(last[i * n + s]),
-                )
-                for s in range(drawn[i])
-            ]
-        )
+    K.sample(beta, seed, n, plan, weights, *buffers, drawn)
+    out = path_graphs(graphs, split_paths(plan, buffers, n, drawn))
     return out[0] if single else out

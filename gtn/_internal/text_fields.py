@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ._format_error import FormatError
+from .format_error import FormatError
 
 INT32_MAX = 2**31 - 1
 """OpenFst's labels and state ids are 32-bit; so are ours (int32 arrays)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._batch import pack
-from ._csr import csr
-from ._jit import batch_kernel
-from .graph import Graph, GraphError
+from ..graph import Graph, GraphError
+from .batch import pack
+from .csr import csr
+from .jit import batch_kernel
 
 
 @nb.njit(cache=True)

@@ -1,13 +1,14 @@
 """numba kernel for the k lowest-energy paths of DAGs: a sorted list of at most k partial-path
 energies per state, filled in topological order (push along the sorted arcs of
-:class:`gtn._plan.Plan`), then merged over final states and traced back."""
+:class:`gtn._internal.plan.Plan`), then merged over final states and traced back."""
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
-from ._jit import batch_kernel
+from .jit import batch_kernel
+from .plan import part
 
 INF = np.inf
 
@@ -31,25 +32,10 @@ def _insert(energy, arc, rank, base, count, k, x, a, r):
 
 
 @nb.njit(cache=True)
-def _kbest_one(
-    k,
-    node_order,
-    out_ptr,
-    arc_order,
-    is_sorted,
-    src,
-    dst,
-    w,
-    sw,
-    fw,
-    paths,
-    length,
-    first,
-    last,
-    path_energy,
-):
-    """Write graph's k best paths (arc ids in the graph's own order) into paths[p * n:], with
-    their length, first and last state and energy; returns how many there are (<= k)."""
+def _kbest_one(k, g, paths, length, first, last, path_energy):
+    """Write graph part g's k best paths (arc ids in the graph's own order) into paths[p * n:],
+    with their length, first and last state and energy; returns how many there are (<= k)."""
+    node_order, out_ptr, _, _, src, dst, _, w, sw, fw = g  # see plan.Part
     n = node_order.shape[0]
     energy = np.empty(n * k)
     arc = np.empty(n * k, np.int64)  # sorted arc into the state, -1: the path starts here
@@ -86,7 +72,7 @@ def _kbest_one(
         last[p] = v
         while arc[v * k + j] >= 0:
             a = arc[v * k + j]
-            paths[p * n + m] = a if is_sorted else arc_order[a]
+            paths[p * n + m] = a if g.is_sorted else g.arc_order[a]
             m += 1
             j = rank[v * k + j]
             v = src[a]
@@ -98,44 +84,18 @@ def _kbest_one(
 
 
 @batch_kernel
-def kbest(
-    k,
-    node_off,
-    arc_off,
-    node_order,
-    out_ptr,
-    arc_order,
-    is_sorted,
-    src,
-    dst,
-    w,
-    sw,
-    fw,
-    paths,
-    length,
-    first,
-    last,
-    path_energy,
-    found,
-):
-    """The k best paths of every graph. Graph b's p-th path (p < found[b]) has arcs
-    paths[k * node_off[b] + p * N_b :][:length[b * k + p]]; the per-path arrays are [B * k]."""
+def kbest(k, plan, weights, paths, length, first, last, path_energy, found):
+    """The k best paths of every graph of ``plan``, laid out as ``paths.PathBuffers``;
+    path_energy is [B * k] like length, found[b] the number of paths of graph b."""
+    node_off = plan.node_off
     for b in nb.prange(node_off.shape[0] - 1):
-        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
+        n0, n1, p0, p1 = node_off[b], node_off[b + 1], b * k, b * k + k
         found[b] = _kbest_one(
             k,
-            node_order[n0:n1],
-            out_ptr[n0 + b : n1 + b + 1],
-            arc_order[a0:a1],
-            is_sorted[b],
-            src[a0:a1],
-            dst[a0:a1],
-            w[a0:a1],
-            sw[n0:n1],
-            fw[n0:n1],
+            part(plan, weights, b),
             paths[k * n0 : k * n1],
-            length[b * k : b * k + k],
-            first[b * k : b * k + k],
-            last[b * k : b * k + k],
-            path_energy[b * k : b * k + k],
+            length[p0:p1],
+            first[p0:p1],
+            last[p0:p1],
+            path_energy[p0:p1],
         )

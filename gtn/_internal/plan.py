@@ -14,11 +14,11 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from ._batch import _cat, offsets
-from ._jit import PARALLEL_MIN_ARCS, batch_kernel
-from ._threads import sync_threads
-from ._topo import topological_orders
-from .graph import Graph, GraphError
+from ..graph import Graph, GraphError
+from .batch import _cat, offsets
+from .jit import PARALLEL_MIN_ARCS, batch_kernel
+from .threads import sync_threads
+from .topo import topological_orders
 
 
 class Plan(NamedTuple):
@@ -47,6 +47,48 @@ class Plan(NamedTuple):
     @property
     def num_graphs(self) -> int:
         return self.node_off.shape[0] - 1
+
+
+class Weights(NamedTuple):
+    """A plan's energies as the kernels read them: float64, arcs in sorted order."""
+
+    arc: np.ndarray  # float64 [sum A], sorted order
+    start: np.ndarray  # float64 [sum N]
+    final: np.ndarray  # float64 [sum N]
+
+
+class Part(NamedTuple):
+    """Graph b of a plan with its energies (see :func:`part`); ids local to the graph."""
+
+    node_order: np.ndarray  # int64 [N]: states in topological order
+    out_ptr: np.ndarray  # int64 [N+1]: sorted arcs out_ptr[i]:out_ptr[i+1] leave node_order[i]
+    arc_order: np.ndarray  # int64 [A]: the graph's own id of each sorted arc
+    is_sorted: bool  # arc_order is the identity
+    src: np.ndarray  # int32 [A], sorted order
+    dst: np.ndarray  # int32 [A], sorted order
+    one_dst: np.ndarray  # bool [N]: see Plan
+    w: np.ndarray  # float64 [A], sorted order
+    sw: np.ndarray  # float64 [N]
+    fw: np.ndarray  # float64 [N]
+
+
+@nb.njit(cache=True)
+def part(plan, weights, b):
+    """Graph b of ``plan`` with its slice of ``weights``: the one place where the batch kernels
+    cut a packed batch into graphs."""
+    n0, n1, a0, a1 = plan.node_off[b], plan.node_off[b + 1], plan.arc_off[b], plan.arc_off[b + 1]
+    return Part(
+        plan.node_order[n0:n1],
+        plan.out_ptr[n0 + b : n1 + b + 1],
+        plan.arc_order[a0:a1],
+        plan.sorted[b],
+        plan.src[a0:a1],
+        plan.dst[a0:a1],
+        plan.one_dst[n0:n1],
+        weights.arc[a0:a1],
+        weights.start[n0:n1],
+        weights.final[n0:n1],
+    )
 
 
 def _id_ordered(g: Graph) -> bool:
@@ -89,7 +131,7 @@ def _one_dst(out_ptr, dst):
 
 def make_plan(graphs: list[Graph], what: str) -> Plan:
     """Plan for a non-empty list of graphs. Raises GraphError (naming ``what`` and a state on
-    the cycle) if a graph is cyclic. Topological orders come from ``gtn._topo`` unless a
+    the cycle) if a graph is cyclic. Topological orders come from ``gtn._internal.topo`` unless a
     graph's ids already are one (see ``_id_ordered``); either way they are cached."""
     if len(graphs) > 1:  # sort the uncached graphs in one parallel call
         todo = [g for g in graphs if "sorted_arcs" not in g._cache and not _id_ordered(g)]
@@ -119,8 +161,8 @@ def make_plan(graphs: list[Graph], what: str) -> Plan:
 
 
 def use_threads(plan: Plan) -> None:
-    """Follow torch's thread count (see ``gtn._threads``), but use no more threads than there
-    are graphs, and one for small work (see ``gtn._jit``): waking an idle worker costs
+    """Follow torch's thread count (see ``threads``), but use no more threads than there
+    are graphs, and one for small work (see ``jit``): waking an idle worker costs
     milliseconds when the cores are busy."""
     sync_threads()
     if plan.arc_off[-1] < PARALLEL_MIN_ARCS:
@@ -130,10 +172,11 @@ def use_threads(plan: Plan) -> None:
 
 
 @batch_kernel
-def _permute(arc_off, arc_order, is_sorted, values, out, to_sorted):
+def _permute(plan, values, out, to_sorted):
+    arc_off, arc_order = plan.arc_off, plan.arc_order
     for b in nb.prange(arc_off.shape[0] - 1):
         a0, a1 = arc_off[b], arc_off[b + 1]
-        if is_sorted[b]:
+        if plan.sorted[b]:
             for k in range(a0, a1):  # a loop: slice assignment compiles numba's error text
                 out[k] = values[k]
         elif to_sorted:
@@ -150,7 +193,7 @@ def to_sorted(plan: Plan, values: np.ndarray) -> np.ndarray:
         return values
     out = np.empty_like(values)
     use_threads(plan)
-    _permute(plan.arc_off, plan.arc_order, plan.sorted, values, out, True)
+    _permute(plan, values, out, True)
     return out
 
 
@@ -161,4 +204,4 @@ def from_sorted(plan: Plan, values: np.ndarray, out: np.ndarray) -> None:
             out[:] = values
         return
     use_threads(plan)
-    _permute(plan.arc_off, plan.arc_order, plan.sorted, values, out, False)
+    _permute(plan, values, out, False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .graph import INF, Graph
+from ..graph import INF, Graph
 
 
 def _node_energy(values: torch.Tensor, node: int, length: int, at_end: bool) -> torch.Tensor:
@@ -25,24 +25,19 @@ def path_graph(graph: Graph, arcs: np.ndarray, first: int, last: int) -> Graph:
     """The linear graph of one path of ``graph`` (see the module docstring)."""
     arcs = np.ascontiguousarray(arcs, dtype=np.int64)
     n = arcs.shape[0] + 1
-    ilabel = graph.ilabel[arcs]
-    olabel = ilabel if graph.ilabel is graph.olabel else graph.olabel[arcs]
-    return Graph._trusted(
-        n,
-        np.arange(n - 1, dtype=np.int32),
-        np.arange(1, n, dtype=np.int32),
-        ilabel,
-        olabel,
-        graph.weight[torch.from_numpy(arcs)],
-        _node_energy(graph.start_weight, first, n, at_end=False),
-        _node_energy(graph.final_weight, last, n, at_end=True),
-        graph.isymbols,
-        graph.osymbols,
+    return graph._derive(
+        arc_map=arcs,
+        num_nodes=n,
+        src=np.arange(n - 1, dtype=np.int32),
+        dst=np.arange(1, n, dtype=np.int32),
+        start_weight=_node_energy(graph.start_weight, first, n, at_end=False),
+        final_weight=_node_energy(graph.final_weight, last, n, at_end=True),
     )
 
 
 def empty_graph(graph: Graph) -> Graph:
     """The graph with no states (what a graph without a complete path has as its best path)."""
-    none = np.empty(0, np.int32)
-    w = graph.weight[:0]
-    return Graph._trusted(0, none, none, none, none, w, w, w, graph.isymbols, graph.osymbols)
+    none = graph.weight[:0]
+    return graph._derive(
+        arc_map=np.empty(0, np.int64), num_nodes=0, start_weight=none, final_weight=none
+    )

@@ -1,0 +1,112 @@
+"""The n lowest-energy distinct output sequences of a lattice, and its free energy.
+
+A lattice holds many paths per output sequence (one per alignment), so the n best paths are
+usually n alignments of one answer. Instead, the k-th best distinct output is the best path of
+the lattice whose output is none of the k-1 already found: a search over (lattice state, node
+of a trie of those outputs) pairs whose missing branches escape to an accepting sink
+(:mod:`decoders._posterior_kernels`), the composition with ``gtn.complement_set`` without
+building it. Exact, n searches, and no enumeration of alignments. Energies are lower-is-better;
+an output's energy is the lowest energy of a path that produces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+import gtn
+
+from ._posterior_kernels import LatticeArrays, Trie, best_path_outside, free_energy
+from .posteriors import _numpy
+
+Output = tuple[int, ...]
+
+
+def output_labels(graph: gtn.Graph, arcs: np.ndarray) -> Output:
+    labels = graph.olabel[arcs]
+    return tuple(int(x) for x in labels[labels != gtn.EPSILON])
+
+
+def complement_trie(sequences: Sequence[Output]) -> Trie:
+    """The trie accepting every output sequence except ``sequences``: their trie, each node
+    accepting unless a sequence ends there, every missing branch going to an accepting sink."""
+    children: list[dict[int, int]] = [{}]
+    ends = [False]
+    for seq in sequences:
+        q = 0
+        for lab in seq:
+            if lab not in children[q]:
+                children[q][lab] = len(children)
+                children.append({})
+                ends.append(False)
+            q = children[q][lab]
+        ends[q] = True
+    sink = len(children)
+    ptr = np.zeros(sink + 2, np.int64)
+    ptr[1 : sink + 1] = np.cumsum([len(c) for c in children])
+    ptr[sink + 1] = ptr[sink]
+    label = np.array([lab for c in children for lab in c], np.int64)
+    child = np.array([q for c in children for q in c.values()], np.int64)
+    accept = np.array([not e for e in ends] + [True], np.bool_)
+    return Trie(ptr, label, child, np.full(sink + 1, sink, np.int64), accept)
+
+
+def distinct_outputs(
+    graph: gtn.Graph, n: int, first: tuple[Output, float] | None = None
+) -> list[tuple[Output, float]]:
+    """The ``n`` lowest-energy distinct output sequences of an acyclic graph, best first, as
+    (output labels, energy); fewer when the graph has fewer. Ties between paths of equal
+    energy are broken deterministically (starting at a state before arriving by an arc, then
+    the lower arc id).
+
+    Args:
+        graph: a lattice (acyclic transducer); outputs are its output labels, epsilons removed.
+        first: the best (output, energy) if already known.
+
+    Raises:
+        GraphError: the graph is cyclic.
+    """
+    if n <= 0 or graph.num_nodes == 0:
+        return []
+    lat = _arrays(graph)
+    found: list[tuple[Output, float]] = [] if first is None else [first]
+    while len(found) < n:
+        energy, arcs, cycle = best_path_outside(lat, complement_trie([o for o, _ in found]))
+        if cycle >= 0:
+            raise _cyclic("n-best outputs", cycle)
+        if energy == np.inf:
+            break
+        found.append((output_labels(graph, arcs), float(energy)))
+    return found
+
+
+def lattice_free_energy(graph: gtn.Graph, beta: float) -> float:
+    """F = -(1/beta) log sum_paths exp(-beta E(path)) of an acyclic graph (+inf: no path), by
+    the same pair pass as the restricted free energies of ``decoders.posteriors`` (so that a
+    posterior is a ratio of two results of one computation, and a first decode compiles one
+    kernel for both).
+
+    Raises:
+        GraphError: the graph is cyclic.
+    """
+    if graph.num_nodes == 0:
+        return np.inf
+    total, cycle = free_energy(_arrays(graph), float(beta))
+    if cycle >= 0:
+        raise _cyclic("posteriors", cycle)
+    return float(total)
+
+
+def _arrays(graph: gtn.Graph) -> LatticeArrays:
+    return LatticeArrays(
+        graph.num_nodes,
+        np.ascontiguousarray(graph.src),  # int32 as stored: no copies of the lattice's arcs
+        np.ascontiguousarray(graph.dst),
+        np.ascontiguousarray(graph.olabel),
+        *(_numpy(x) for x in (graph.weight, graph.start_weight, graph.final_weight)),
+    )
+
+
+def _cyclic(what: str, state: int) -> gtn.GraphError:
+    return gtn.GraphError(f"{what} need an acyclic graph; state {state} is on a cycle")

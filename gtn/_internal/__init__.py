@@ -1,0 +1,1 @@
+"""Private implementation of gtn: numba kernels (``*_kernels``) and small helpers. Not API."""
