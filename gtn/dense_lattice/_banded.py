@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from .._exp import fast_exp, fast_log
-from .._jit import batch_kernel
+from .._internal.exp import fast_exp, fast_log
+from .._internal.jit import batch_kernel
 from ._logspace import FAST, INF
 from ._prep import utterance
 
