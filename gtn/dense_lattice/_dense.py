@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from .._internal.jit import batch_kernel
+from . import _scaled
 from ._emission import SUBNORMAL, frame_factors
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
 
@@ -55,14 +56,10 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
         raw = np.empty(P)
         a = np.empty(N)
         ebuf = np.empty(labs.shape[0])
-        c = 0.0
-        for s in range(N):
-            c += swexp[s]
+        c = _scaled.start(swexp, a)
         if not c > 0.0:
             continue
-        for s in range(N):
-            a[s] = swexp[s] / c
-            alpha[b, 0, s] = a[s]
+        alpha[b, 0, :N] = a
         scale[b, 0] = c
         total = np.log(c)
         eshift = 0.0
@@ -100,9 +97,7 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
         if code == LOG or code == BAD_ENERGY:
             status[b] = code
             continue
-        z = 0.0
-        for s in range(N):
-            z += alpha[b, T, s] * fwexp[s]
+        z = _scaled.final(alpha[b, T, :N], fwexp)
         if not z >= LOW:
             continue
         status[b] = code
@@ -110,15 +105,17 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
 
 
 @batch_kernel(fastmath=FAST)
-def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_d, g_sw, g_fw):
-    """Posteriors times gout[b] into g_em [B, T, V], and into the arc (g_d [rows, N, P], laid
-    out as wd; only if ``arc_grads``), start and final buffers (row rows[b], as in
-    ``_statewise.backward``); dev[b] as in ``_scaled.backward``."""
+def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_f, g_sw, g_fw):
+    """Posteriors times gout[b] into g_em [B, T, V], start and final buffers (row rows[b], as
+    in ``_statewise.backward``); dev[b] as in ``_scaled.backward``. With ``arc_grads``, g_f
+    [B, T+1, P] gets each frame's beta factors f (times gout[b]): the arc i -> j's posterior
+    sum is wd[i, j] * sum over b, t of alpha[b, t, i] * g_f[b, t, j], one matrix product
+    for the caller (see :func:`arc_posteriors`) instead of N x P products per frame here."""
     lengths, rows, active = utt.lengths, utt.rows, utt.active
-    ulab, labs, wd, wdt = M.ulab, M.labs, M.wd, M.wdt
+    ulab, labs, wdt = M.ulab, M.labs, M.wdt
     fwexp = W.fwexp
     pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
-    N, P = wd.shape
+    N, P = wdt.shape
     for b in nb.prange(gout.shape[0]):
         if not active[b]:
             continue
@@ -128,13 +125,7 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_d, g_sw, g_fw):
         bnext = np.zeros(P)
         bcur = np.zeros(P)
         f = np.zeros(P)
-        z = 0.0
-        for s in range(N):
-            z += alpha[b, T, s] * fwexp[s]
-        for s in range(N):
-            x = fwexp[s] / z if alpha[b, T, s] > 0.0 else 0.0
-            bnext[s] = x
-            g_fw[row, s] += go * alpha[b, T, s] * x
+        _scaled.final_betas(alpha[b, T, :N], fwexp, go, bnext, g_fw[row])
         worst = 0.0
         for t in range(T - 1, -1, -1):
             a = alpha[b, t]
@@ -152,24 +143,14 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_d, g_sw, g_fw):
                 f[j] = x if x >= SUBNORMAL else 0.0
             _matvec(bcur, wdt, f, N, P)
             if arc_grads:
-                gd = g_d[row]
-                for i in range(N):
-                    ci = a[i] * go
-                    if ci != 0.0:
-                        _axpy_prod(gd[i], wd[i], f, ci, P)
+                for j in range(P):
+                    g_f[b, t, j] = f[j] * go
             for i in range(N):
                 if not (a[i] > 0.0 and bcur[i] >= SUBNORMAL):
                     bcur[i] = 0.0
-            d = abs(total - 1.0)
-            worst = max(worst, d if d == d else np.inf)
+            worst = max(worst, _scaled.deviation(total))
             bnext, bcur = bcur, bnext
-        total = 0.0
-        for s in range(N):
-            x = alpha[b, 0, s] * bnext[s]
-            total += x
-            g_sw[row, s] += go * x
-        d = abs(total - 1.0)
-        dev[b] = max(worst, d if d == d else np.inf)
+        dev[b] = max(worst, _scaled.start_posteriors(alpha[b, 0, :N], bnext, go, g_sw[row]))
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
@@ -199,10 +180,12 @@ def _axpy4(out, x0, x1, x2, x3, c0, c1, c2, c3, n):
         out[k] += (x0[k] * c0 + x1[k] * c1) + (x2[k] * c2 + x3[k] * c3)
 
 
-@nb.njit(cache=True, fastmath=FAST, inline="always")
-def _axpy_prod(out, x, y, c, n):
-    for k in range(np.uint64(n)):
-        out[k] += x[k] * y[k] * c
+def arc_posteriors(M: Matrix, alpha: np.ndarray, g_f: np.ndarray) -> np.ndarray:
+    """[E] arc posterior sums in CSR order from :func:`backward`'s g_f [B, T+1, P] and the
+    forward's alpha [B, T+1, N] (zero, or any finite value, where g_f is zero)."""
+    N, P = M.wd.shape
+    G = alpha.reshape(-1, N).T @ g_f.reshape(-1, P)  # views: one matrix product, no copies
+    return (M.wd * G).reshape(-1)[M.dpos]
 
 
 def matrix(flat: np.ndarray, st, N: int, wexp: np.ndarray) -> Matrix:

@@ -14,7 +14,7 @@ import numpy as np
 from .._internal.exp import fast_exp, fast_log
 from .._internal.jit import batch_kernel
 from ..semiring import splus
-from ._prep import run_arrays
+from ._prep import run_arrays, utterance
 
 INF = np.inf
 # reassoc lets LLVM vectorise the per-frame loops over arcs; no 'nnan'/'ninf' (+inf is data).
@@ -61,17 +61,12 @@ def arc_list(st) -> ArcList:
 def tropical(utt, runs, eps, lab, W, alpha, energy):
     """Minimum energies (Viterbi forward): alpha [B, T+1, Nmax] after each epsilon closure.
     Arguments: ``_prep``'s Utterances (all computed), Runs, Epsilons, LabelSets, Weights."""
-    em, lengths, gidx = utt.em, utt.lengths, utt.gidx
+    em = utt.em
     node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    lab_off, labs = lab.off, lab.labs
     w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
     for b in nb.prange(em.shape[0]):
-        g = gidx[b]
-        T = lengths[b]
-        n0 = node_off[g]
-        N = node_off[g + 1] - n0
-        u0 = lab_off[g]
+        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
         e0, e1 = eps_off[g], eps_off[g + 1]
         for s in range(N):
             alpha[b, 0, s] = sw[n0 + s]
@@ -81,7 +76,7 @@ def tropical(utt, runs, eps, lab, W, alpha, energy):
             for d in range(N):
                 m = INF
                 for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
-                    e = em[b, t, labs[u0 + run_ulab[r]]]
+                    e = em[b, t, glabs[run_ulab[r]]]
                     m = min(m, _min_plus(a, run_src0[r], w, run_pos0[r], run_len[r]) + e)
                 alpha[b, t + 1, d] = m
             _closure(alpha[b, t + 1], e0, e1, eps_src, eps_dst, ew, 0, 1.0)
@@ -98,19 +93,16 @@ def forward(beta, utt, arcs, eps, lab, W, alpha, energy):
     minimum over its incoming arcs, then one exp per arc relative to that minimum (a flat
     loop that vectorises) and one log per state: nothing under- or overflows.
     Arguments as ``tropical``'s, the emitting arcs as an :class:`ArcList`."""
-    em, lengths, gidx, active = utt.em, utt.lengths, utt.gidx, utt.active
+    em, active = utt.em, utt.active
     node_off = arcs.node_off
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    lab_off, labs = lab.off, lab.labs
     w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
     emax = _most_arcs(node_off, arcs.ptr)
     for b in nb.prange(em.shape[0]):
         if not active[b]:
             continue
-        g = gidx[b]
-        T = lengths[b]
-        n0, N, p0, p1, src, dst, ulab = _graph_arcs(arcs, node_off, g)
-        glabs = labs[lab_off[g] : lab_off[g + 1]]
+        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
+        p0, p1, src, dst, ulab = _graph_arcs(arcs, n0, N)
         e0, e1 = eps_off[g], eps_off[g + 1]
         wg = w[p0:p1]
         ptr = arcs.ptr[n0 : n0 + N + 1] - p0
@@ -153,10 +145,9 @@ def backward(beta, gout, utt, arcs, eps, lab, W, alpha, energy, g_em, g_w, g_ew,
     source's backward energy and whose product with a per-state factor is the arc's
     posterior: one exp per arc, one exp and one log per state. Gradient buffers as
     ``_scaled.backward``'s."""
-    em, lengths, gidx, rows, active = utt.em, utt.lengths, utt.gidx, utt.rows, utt.active
+    em, rows, active = utt.em, utt.rows, utt.active
     node_off = arcs.node_off
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    lab_off, labs = lab.off, lab.labs
     w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
     emax = _most_arcs(node_off, arcs.ptr)
     nmax = alpha.shape[2]
@@ -164,12 +155,10 @@ def backward(beta, gout, utt, arcs, eps, lab, W, alpha, energy, g_em, g_w, g_ew,
         if not active[b]:
             continue
         go = gout[b]
-        g = gidx[b]
+        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
+        p0, p1, src, dst, ulab = _graph_arcs(arcs, n0, N)
         row = rows[b]
-        T = lengths[b]
         F = energy[b]
-        n0, N, p0, p1, src, dst, ulab = _graph_arcs(arcs, node_off, g)
-        glabs = labs[lab_off[g] : lab_off[g + 1]]
         e0, e1 = eps_off[g], eps_off[g + 1]
         wg = w[p0:p1]
         gw = g_w[row, p0:p1]
@@ -229,13 +218,11 @@ def _most_arcs(node_off, ptr):
 
 
 @nb.njit(cache=True, inline="always")
-def _graph_arcs(arcs, node_off, g):
-    """Graph g's first state and state count, its arc range [p0, p1) and its arcs' (local)
-    sources, destinations and label indices."""
-    n0 = node_off[g]
-    N = node_off[g + 1] - n0
+def _graph_arcs(arcs, n0, N):
+    """The arc range [p0, p1) of the graph whose states are n0 .. n0+N-1, and its arcs'
+    (local) sources, destinations and label indices."""
     p0, p1 = arcs.ptr[n0], arcs.ptr[n0 + N]
-    return n0, N, p0, p1, arcs.src[p0:p1], arcs.dst[p0:p1], arcs.ulab[p0:p1]
+    return p0, p1, arcs.src[p0:p1], arcs.dst[p0:p1], arcs.ulab[p0:p1]
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
@@ -299,10 +286,9 @@ def backtrack(gout, utt, runs, eps, lab, arc_ids, W, alpha, energy, grads_wanted
     emissions, arcs, start and final state: the gradient of the minimum energy.
     Arguments as ``tropical``'s; arc_ids = (csr_arc, arc_off) of the Structure;
     out = (labels, arcs) [B, T]; ``grads`` a ``_prep.Grads``, written if ``grads_wanted``."""
-    em, lengths, gidx, rows = utt.em, utt.lengths, utt.gidx, utt.rows
+    em, rows = utt.em, utt.rows
     node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    lab_off, labs = lab.off, lab.labs
     csr_arc, arc_off = arc_ids[0], arc_ids[1]
     w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
     labels_out, arcs_out = out[0], out[1]
@@ -311,12 +297,8 @@ def backtrack(gout, utt, runs, eps, lab, arc_ids, W, alpha, energy, grads_wanted
         if energy[b] == INF:
             continue
         go = gout[b]
-        g = gidx[b]
+        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
         row = rows[b]
-        T = lengths[b]
-        n0 = node_off[g]
-        N = node_off[g + 1] - n0
-        u0 = lab_off[g]
         e0, e1 = eps_off[g], eps_off[g + 1]
         d = 0
         best = INF
@@ -342,13 +324,13 @@ def backtrack(gout, utt, runs, eps, lab, arc_ids, W, alpha, energy, grads_wanted
             if t > 0:
                 for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
                     s0, p0 = run_src0[r], run_pos0[r]
-                    e = em[b, t - 1, labs[u0 + run_ulab[r]]]
+                    e = em[b, t - 1, glabs[run_ulab[r]]]
                     for k in range(run_len[r]):
                         v = alpha[b, t - 1, s0 + k] + w[p0 + k] + e
                         if v < best:
                             best, kind, arg = v, 2, p0 + k
                             rsrc = s0 + k
-                            rlab = labs[u0 + run_ulab[r]]
+                            rlab = glabs[run_ulab[r]]
             if kind == 0:
                 if grads_wanted:
                     g_sw[row, n0 + d] += go

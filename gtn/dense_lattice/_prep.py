@@ -91,6 +91,15 @@ def run_arrays(runs: Runs) -> tuple:
     return runs.node_off, runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
 
 
+@nb.njit(cache=True, inline="always")
+def utterance(utt, node_off, lab, b):
+    """(g, T, n0, N, labels) of utterance b: its graph, frames, first (global) state, state
+    count and the graph's labels (``lab`` a :class:`LabelSets`)."""
+    g = utt.gidx[b]
+    n0 = node_off[g]
+    return g, utt.lengths[b], n0, node_off[g + 1] - n0, lab.labs[lab.off[g] : lab.off[g + 1]]
+
+
 class Epsilons(NamedTuple):
     """Epsilon arcs of graph g: off[g]:off[g+1], local src -> dst, in topological order."""
 
@@ -385,9 +394,7 @@ def weights(st: Structure, w: np.ndarray, sw: np.ndarray, fw: np.ndarray, beta: 
         np.zeros((st.num_graphs, 3)),
         np.zeros(st.num_graphs, np.bool_),
     )
-    _exp_weights(
-        st.node_off, st.run_ptr, st.run_pos0, st.run_len, st.eps_off, beta, SCALED_RANGE, *out
-    )
+    _exp_weights(st.node_off, st.run_ptr, st.run_pos0, st.run_len, st.eps_off, beta, out)
     return out
 
 
@@ -407,26 +414,10 @@ def _shifted_exp(x, lo, hi, beta, out):
     return m, (M - m) * beta
 
 
-@nb.njit(cache=True)
-def _exp_weights(
-    node_off,
-    run_ptr,
-    run_pos0,
-    run_len,
-    eps_off,
-    beta,
-    max_range,
-    w,
-    wexp,
-    ew,
-    ewexp,
-    sw,
-    swexp,
-    fw,
-    fwexp,
-    shift,
-    needs_log,
-):
+@nb.njit(cache=True)  # serial: writing arrays held in a tuple is safe outside parallel loops
+def _exp_weights(node_off, run_ptr, run_pos0, run_len, eps_off, beta, W):
+    """Fill W's exponentials, shifts and needs_log (a :class:`Weights` from its energies)."""
+    w, wexp, ew, ewexp, sw, swexp, fw, fwexp, shift, needs_log = W
     for g in range(node_off.shape[0] - 1):
         n0, n1 = node_off[g], node_off[g + 1]
         r0, r1 = run_ptr[n0], run_ptr[n1]
@@ -441,4 +432,4 @@ def _exp_weights(
             ewexp[i] = np.exp(-beta * ew[i])
             if ew[i] < INF:
                 rng = max(rng, abs(ew[i]) * beta)
-        needs_log[g] = rng > max_range
+        needs_log[g] = rng > SCALED_RANGE

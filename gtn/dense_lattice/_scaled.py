@@ -27,7 +27,7 @@ import numpy as np
 
 from .._internal.jit import batch_kernel
 from ._emission import SUBNORMAL, frame_factors
-from ._prep import run_arrays
+from ._prep import run_arrays, utterance
 
 # reassoc lets LLVM vectorise the dot products; no 'nnan'/'ninf': +inf energies are meaningful.
 FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -63,6 +63,55 @@ def _closure_back(bv, e0, e1, eps_src, eps_dst, ewexp):
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
+def start(sw, out):
+    """out = sw / sum(sw) (the normalised start vector); returns the sum, 0 without a start."""
+    c = 0.0
+    for s in range(sw.shape[0]):
+        c += sw[s]
+    for s in range(sw.shape[0]):
+        out[s] = sw[s] / c if c > 0.0 else 0.0
+    return c
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def final(a, fw):
+    """sum_s a[s] fw[s]: the last frame's total into the final states."""
+    z = 0.0
+    for s in range(a.shape[0]):
+        z += a[s] * fw[s]
+    return z
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def final_betas(a, fw, go, bv, g_fw):
+    """The backward values after the last frame into bv, and gout times the final states'
+    posteriors into g_fw (a and fw [N] the last forward values and final weights)."""
+    z = final(a, fw)
+    for s in range(a.shape[0]):
+        x = fw[s] / z if a[s] > 0.0 else 0.0
+        bv[s] = x
+        g_fw[s] += go * a[s] * x
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def start_posteriors(a0, bv, go, g_sw):
+    """gout times the start states' posteriors into g_sw; returns |their sum - 1|."""
+    total = 0.0
+    for s in range(a0.shape[0]):
+        x = a0[s] * bv[s]
+        total += x
+        g_sw[s] += go * x
+    return deviation(total)
+
+
+@nb.njit(cache=True, inline="always")
+def deviation(total):
+    """|total - 1| (inf for nan): how far posteriors that should sum to 1 are from it."""
+    d = abs(total - 1.0)
+    return d if d == d else np.inf
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
 def _reached(d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebuf):
     """Whether some path reaches state d at this frame (a source with mass, a finite arc and
     a finite emission): then a zero or tiny value of d is underflow, not absence."""
@@ -82,10 +131,9 @@ def forward(utt, runs, eps, lab, W, beta, pe, alpha, scale, energy, status):
     Arguments: ``_prep``'s Utterances, Runs, Epsilons, LabelSets and Weights, then the outputs
     (the fields of ``_prep.Scaled``: numba's parallel loops lose writes to arrays taken from a
     tuple argument, so every array a parallel kernel writes is an argument of its own)."""
-    em, lengths, gidx, active = utt.em, utt.lengths, utt.gidx, utt.active
+    em, active = utt.em, utt.active
     node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    lab_off, labs = lab.off, lab.labs
     wexp, ewexp, swexp, fwexp, shift = W.wexp, W.ewexp, W.swexp, W.fwexp, W.shift
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
@@ -93,22 +141,14 @@ def forward(utt, runs, eps, lab, W, beta, pe, alpha, scale, energy, status):
         energy[b] = np.inf
         if not active[b]:
             continue
-        g = gidx[b]
-        T = lengths[b]
-        n0 = node_off[g]
-        N = node_off[g + 1] - n0
+        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
         e0, e1 = eps_off[g], eps_off[g + 1]
-        glabs = labs[lab_off[g] : lab_off[g + 1]]
         ebuf = np.empty(glabs.shape[0])
         tmp = np.empty(nmax)
         raw = np.empty(nmax)
-        c = 0.0
-        for s in range(N):
-            c += swexp[n0 + s]
+        c = start(swexp[n0 : n0 + N], alpha[b, 0, :N])
         if not c > 0.0:
             continue
-        for s in range(N):
-            alpha[b, 0, s] = swexp[n0 + s] / c
         scale[b, 0] = c
         total = np.log(c)
         eshift = 0.0
@@ -150,9 +190,7 @@ def forward(utt, runs, eps, lab, W, beta, pe, alpha, scale, energy, status):
             total += np.log(c)
         if code == LOG:
             continue
-        z = 0.0
-        for s in range(N):
-            z += a[s] * fwexp[n0 + s]
+        z = final(a[:N], fwexp[n0 : n0 + N])
         if not z >= LOW:
             continue
         status[b] = code
@@ -167,10 +205,9 @@ def backward(gout, utt, runs, eps, lab, W, fwd, arc_grads, dev, g_em, g_w, g_ew,
     epsilon, start and final buffers (row rows[b]: b when the graph is shared by the batch,
     else 0 with disjoint slices); dev[b] = max over frames of |alpha_t . beta_t - 1|.
     ``fwd``: the forward pass's ``_prep.Scaled``; the gradient buffers are ``_prep.Grads``'s."""
-    lengths, gidx, rows, active = utt.lengths, utt.gidx, utt.rows, utt.active
+    rows, active = utt.rows, utt.active
     node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
     eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    lab_off, labs = lab.off, lab.labs
     wexp, ewexp, fwexp = W.wexp, W.ewexp, W.fwexp
     pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
     nmax = alpha.shape[2]
@@ -178,12 +215,8 @@ def backward(gout, utt, runs, eps, lab, W, fwd, arc_grads, dev, g_em, g_w, g_ew,
         if not active[b]:
             continue
         go = gout[b]
-        g = gidx[b]
+        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
         row = rows[b]
-        T = lengths[b]
-        n0 = node_off[g]
-        N = node_off[g + 1] - n0
-        u0 = lab_off[g]
         e0, e1 = eps_off[g], eps_off[g + 1]
         has_eps = e1 > e0
         bnext = np.empty(nmax)
@@ -193,13 +226,7 @@ def backward(gout, utt, runs, eps, lab, W, fwd, arc_grads, dev, g_em, g_w, g_ew,
         if has_eps:
             _closure(alpha[b, T, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
             a = tmp
-        z = 0.0
-        for s in range(N):
-            z += a[s] * fwexp[n0 + s]
-        for s in range(N):
-            x = fwexp[n0 + s] / z if a[s] > 0.0 else 0.0
-            bnext[s] = x
-            g_fw[row, n0 + s] += go * a[s] * x
+        final_betas(a[:N], fwexp[n0 : n0 + N], go, bnext, g_fw[row, n0 : n0 + N])
         worst = _finish_frame(go, alpha[b, T], a, bnext, N, has_eps, e0, e1, eps_src, eps_dst,
                               ewexp, g_ew[row])  # fmt: skip
         for t in range(T - 1, -1, -1):
@@ -226,7 +253,7 @@ def backward(gout, utt, runs, eps, lab, W, fwd, arc_grads, dev, g_em, g_w, g_ew,
                             g_w[row, p0 + k] += go * xi
                         tot += xi
                         bcur[s0 + k] += x
-                    g_em[b, t, labs[u0 + run_ulab[r]]] += go * tot
+                    g_em[b, t, glabs[run_ulab[r]]] += go * tot
             for s in range(N):
                 if not (a[s] > 0.0 and bcur[s] >= SUBNORMAL):
                     bcur[s] = 0.0
@@ -255,5 +282,4 @@ def _finish_frame(go, apre, a, bv, n, has_eps, e0, e1, eps_src, eps_dst, ewexp, 
             z += apre[s] * bv[s]
         else:
             bv[s] = 0.0
-    d = abs(z - 1.0)
-    return d if d == d else np.inf
+    return deviation(z)

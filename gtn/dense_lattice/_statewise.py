@@ -19,18 +19,26 @@ import numba as nb
 import numpy as np
 
 from .._internal.jit import batch_kernel
+from . import _scaled
 from ._emission import SUBNORMAL, frame_factors
-from ._prep import run_arrays
+from ._prep import run_arrays, utterance
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
+
+# Flushed state-frames, in frames of all states, after which a pass gives up (see forward):
+# a flush that carries no mass is rare and sparse (long plain emissions), peaked emissions
+# flush a tenth of all states.
+GIVE_UP_FLUSHES = 16
 
 
 @batch_kernel(fastmath=FAST)
-def forward(utt, runs, lab, W, beta, pe, alpha, scale, energy, status):
+def forward(utt, runs, lab, W, beta, give_up, pe, alpha, scale, energy, status):
     """Free energy per utterance into ``energy`` and its status (see ``_scaled``); arguments
-    as ``_scaled.forward``'s, with ``runs.ulab`` each state's label index."""
-    em, lengths, gidx, active = utt.em, utt.lengths, utt.gidx, utt.active
+    as ``_scaled.forward``'s, with ``runs.ulab`` each state's label index. With ``give_up``
+    an utterance is LOG at once when its flushed states outnumber GIVE_UP_FLUSHES frames of
+    them in the first half of its frames (the log-space kernels then cost less than finishing
+    the pass and its check, which then rarely passes)."""
+    em, active = utt.em, utt.active
     node_off, run_ptr, run_src0, run_pos0, run_len, state_ulab = run_arrays(runs)
-    lab_off, labs = lab.off, lab.labs
     wexp, swexp, fwexp, shift = W.wexp, W.swexp, W.fwexp, W.shift
     nmax = alpha.shape[2]
     for b in nb.prange(em.shape[0]):
@@ -38,24 +46,17 @@ def forward(utt, runs, lab, W, beta, pe, alpha, scale, energy, status):
         energy[b] = np.inf
         if not active[b]:
             continue
-        g = gidx[b]
-        T = lengths[b]
-        n0 = node_off[g]
-        N = node_off[g + 1] - n0
+        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
         raw = np.empty(nmax)
-        glabs = labs[lab_off[g] : lab_off[g + 1]]
         ebuf = np.empty(glabs.shape[0])
-        c = 0.0
-        for s in range(N):
-            c += swexp[n0 + s]
+        c = _scaled.start(swexp[n0 : n0 + N], alpha[b, 0, :N])
         if not c > 0.0:
             continue
-        for s in range(N):
-            alpha[b, 0, s] = swexp[n0 + s] / c
         scale[b, 0] = c
         total = np.log(c)
         eshift = 0.0
         code = EXACT
+        budget = GIVE_UP_FLUSHES * N
         for t in range(T):
             eshift += frame_factors(em[b, t], glabs, beta, ebuf, pe[b, t])
             a = alpha[b, t]
@@ -80,14 +81,17 @@ def forward(utt, runs, lab, W, beta, pe, alpha, scale, energy, status):
                         if _reaches(a, run_src0[r], wexp, run_pos0[r], run_len[r]):
                             v = LOW  # see _scaled: flushed, never absent
                             code = FLUSHED
+                            budget -= 1
+                            break
                 out[d] = v
+            if give_up and budget < 0 and 2 * t < T:  # later, finishing and checking cost less
+                code = LOG
+                break
             scale[b, t + 1] = c
             total += np.log(c)
         if code == LOG:
             continue
-        z = 0.0
-        for s in range(N):
-            z += alpha[b, T, s] * fwexp[n0 + s]
+        z = _scaled.final(alpha[b, T, :N], fwexp[n0 : n0 + N])
         if not z >= LOW:
             continue
         status[b] = code
@@ -100,9 +104,8 @@ def forward(utt, runs, lab, W, beta, pe, alpha, scale, energy, status):
 def backward(gout, utt, runs, lab, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
     """Posteriors times gout[b] into g_em [B, T, V], and into the arc (only if ``arc_grads``),
     start and final buffers (row rows[b], as in ``_scaled.backward``); dev[b] as there."""
-    lengths, gidx, rows, active = utt.lengths, utt.gidx, utt.rows, utt.active
+    rows, active = utt.rows, utt.active
     node_off, run_ptr, run_src0, run_pos0, run_len, state_ulab = run_arrays(runs)
-    lab_off, labs = lab.off, lab.labs
     wexp, fwexp = W.wexp, W.fwexp
     pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
     nmax = alpha.shape[2]
@@ -110,24 +113,14 @@ def backward(gout, utt, runs, lab, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw
         if not active[b]:
             continue
         go = gout[b]
-        g = gidx[b]
+        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
         row = rows[b]
-        T = lengths[b]
-        n0 = node_off[g]
-        N = node_off[g + 1] - n0
         bnext = np.empty(nmax)
         bcur = np.empty(nmax)
         gw = g_w[row]
-        z = 0.0
-        for s in range(N):
-            z += alpha[b, T, s] * fwexp[n0 + s]
-        for s in range(N):
-            x = fwexp[n0 + s] / z if alpha[b, T, s] > 0.0 else 0.0
-            bnext[s] = x
-            g_fw[row, n0 + s] += go * alpha[b, T, s] * x
+        _scaled.final_betas(alpha[b, T, :N], fwexp[n0 : n0 + N], go, bnext, g_fw[row, n0 : n0 + N])
         ulab = state_ulab[n0 : n0 + N]
         rptr = run_ptr[n0 : n0 + N + 1]
-        glabs = labs[lab_off[g] : lab_off[g + 1]]
         worst = 0.0
         for t in range(T - 1, -1, -1):
             a = alpha[b, t]
@@ -156,20 +149,10 @@ def backward(gout, utt, runs, lab, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw
             for s in range(N):
                 if not (a[s] > 0.0 and bcur[s] >= SUBNORMAL):
                     bcur[s] = 0.0
-            worst = max(worst, _deviation(total))
+            worst = max(worst, _scaled.deviation(total))
             bnext, bcur = bcur, bnext
-        total = 0.0
-        for s in range(N):
-            x = alpha[b, 0, s] * bnext[s]
-            total += x
-            g_sw[row, n0 + s] += go * x
-        dev[b] = max(worst, _deviation(total))
-
-
-@nb.njit(cache=True, inline="always")
-def _deviation(total):
-    d = abs(total - 1.0)
-    return d if d == d else np.inf
+        gs = g_sw[row, n0 : n0 + N]
+        dev[b] = max(worst, _scaled.start_posteriors(alpha[b, 0, :N], bnext, go, gs))
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")

@@ -25,7 +25,7 @@ import torch
 
 from .._internal.threads import sync_threads
 from ..graph import Graph, GraphError
-from . import _dense, _logspace, _scaled, _statewise, _torch_lattice, _viterbi
+from . import _banded, _dense, _logspace, _scaled, _statewise, _torch_lattice, _viterbi
 from ._backend import backend
 from ._prep import Grads, Scaled, Structure, Utterances, Weights, structure, weights
 from .batch import GraphBatch
@@ -247,30 +247,18 @@ def _check_emissions(emissions, lengths, values: bool = True) -> tuple[torch.Ten
 
 
 def _check_values(emissions: torch.Tensor, lens: np.ndarray) -> None:
-    """ValueError naming the first NaN or -inf energy in a frame t < lens[b]."""
-    T = emissions.shape[1]
-    if emissions.device.type != "cpu":  # one reduction on the device, one bool to the host
-        _check_values_on_device(emissions, lens)
-        return
-    # numpy, not torch: a torch reduction this size wakes torch's thread pool, whose spinning
-    # threads then slow the numba kernels that follow
-    lo = emissions.detach().numpy().min() if emissions.numel() else 0.0
-    if not lo > -INF:  # NaN or -inf somewhere: is it inside a valid frame?
-        bad = torch.isnan(emissions.detach()) | (emissions.detach() == -INF)
-        bad &= torch.arange(T)[None, :, None] < torch.from_numpy(lens)[:, None, None]
-        if bool(bad.any()):
-            b, t, v = (int(i) for i in torch.nonzero(bad)[0])
-            raise ValueError(
-                f"emissions[{b}, {t}, {v}] is {float(emissions[b, t, v])}; "
-                "energies must be finite or +inf"
-            )
-
-
-def _check_values_on_device(emissions: torch.Tensor, lens: np.ndarray) -> None:
+    """ValueError naming the first NaN or -inf energy in a frame t < lens[b] (on a GPU: one
+    reduction there, one bool read back)."""
     em = emissions.detach()
-    lens_d = torch.from_numpy(lens).to(em.device)
+    # numpy, not torch, on the CPU: a torch reduction this size wakes torch's thread pool,
+    # whose spinning threads then slow the numba kernels that follow
+    if em.device.type == "cpu" and (not em.numel() or em.numpy().min() > -INF):
+        return
     bad = torch.isnan(em) | (em == -INF)
-    bad &= torch.arange(em.shape[1], device=em.device)[None, :, None] < lens_d[:, None, None]
+    bad &= (
+        torch.arange(em.shape[1], device=em.device)[None, :, None]
+        < torch.from_numpy(lens).to(em.device)[:, None, None]
+    )
     if bool(bad.any()):
         b, t, v = (int(i) for i in torch.nonzero(bad)[0])
         raise ValueError(
@@ -359,6 +347,7 @@ class _Forward:
     matrix: _dense.Matrix | None  # the graph as the matrix family read it, or None
     use_log: np.ndarray | None = None  # [B] bool: utterances on the log-space kernels
     alpha_log: np.ndarray | None = None  # [B, T+1, Nmax] their forward energies
+    band_w: tuple | None = None  # the band kernels' weights (see _banded.band_weights)
     checked: tuple | None = None  # (passed [B], emission posteriors) of the flush check
 
     @property
@@ -386,7 +375,8 @@ def _general_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Gra
 
 def _statewise_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
     st = lat.structure
-    _statewise.forward(_utterances(lat, active), st.state_runs, st.label_sets, W, beta, *out)
+    utt = _utterances(lat, active)
+    _statewise.forward(utt, st.state_runs, st.label_sets, W, beta, True, *out)
 
 
 def _statewise_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
@@ -407,24 +397,12 @@ def _matrix_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, act
 
 
 def _matrix_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
-    M = s.matrix
-    N, P = M.wd.shape
-    g_d = np.zeros((grads.w.shape[0], N, P) if arc_grads else (1, 1, 1))  # laid out as M.wd
-    _dense.backward(
-        gout,
-        _utterances(lat, active),
-        M,
-        s.W,
-        s.scaled,
-        arc_grads,
-        dev,
-        grads.em,
-        g_d,
-        grads.sw,
-        grads.fw,
-    )
-    if arc_grads:  # consumers sum the rows: sum them before the gather, into row 0
-        grads.w[0] += (g_d.sum(0) if g_d.shape[0] > 1 else g_d[0]).reshape(-1)[M.dpos]
+    B, T, _ = lat.emissions.shape
+    g_f = np.zeros((B, T + 1, s.matrix.wd.shape[1]) if arc_grads else (1, 1, 1))
+    utt = _utterances(lat, active)
+    _dense.backward(gout, utt, s.matrix, s.W, s.scaled, arc_grads, dev, grads.em, g_f, *grads[3:])
+    if arc_grads:  # consumers sum the rows: into row 0
+        grads.w[0] += _dense.arc_posteriors(s.matrix, s.scaled.alpha, g_f)
 
 
 def _matrix_best_path(lat: DenseLattice) -> tuple:
@@ -461,7 +439,7 @@ def _free_forward(lat: DenseLattice, beta: float) -> _Forward:
     B, T, _ = lat.emissions.shape
     out = Scaled(
         np.empty((B, T, max(st.max_labels, 1))),
-        np.empty((B, T + 1, max(st.max_nodes, 1))),
+        np.zeros((B, T + 1, max(st.max_nodes, 1))),  # finite where unused (see _dense)
         np.empty((B, T + 1)),
         np.empty(B),
         np.zeros(B, np.int64),
@@ -497,6 +475,13 @@ def _arc_list(lat: DenseLattice) -> _logspace.ArcList:
     return cache["arc_list"]
 
 
+def _band(lat: DenseLattice) -> _banded.Band | None:
+    cache = lat.graphs._cache
+    if "band" not in cache:
+        cache["band"] = _banded.band(lat.structure, _arc_list(lat))
+    return cache["band"]
+
+
 def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
     """Exact log-space free energies for the utterances ``which`` (into s.energy)."""
     if not which.any():
@@ -505,10 +490,40 @@ def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
     B, T, _ = lat.emissions.shape
     if s.alpha_log is None:
         s.alpha_log = np.empty((B, T + 1, max(st.max_nodes, 1)))
-    _logspace.forward(
-        s.beta, _utterances(lat, which), _arc_list(lat), st.epsilons, st.label_sets, s.W,
+    utt = _utterances(lat, which)
+    bd = _band(lat)
+    if bd is None:
+        _logspace.forward(
+            s.beta, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log, s.energy
+        )
+        return
+    if s.band_w is None:
+        s.band_w = _banded.band_weights(bd, s.W.w, int(st.node_off[-1]))
+    _banded.forward(
+        s.beta, utt, st.node_off, st.state_ulab, st.label_sets, s.W, s.band_w[0], bd.width,
         s.alpha_log, s.energy,
     )  # fmt: skip
+
+
+def _log_backward(lat: DenseLattice, s: _Forward, gout, which, arc_grads, bufs: Grads) -> Grads:
+    """Log-space posteriors times gout for the utterances ``which`` into ``bufs`` (returned,
+    with arc buffers added where the general kernel needs them)."""
+    st = lat.structure
+    utt = _utterances(lat, which)
+    if s.band_w is not None and not arc_grads:  # the band kernels give no arc posteriors
+        _banded.backward(
+            s.beta, gout, utt, st.node_off, st.state_ulab, st.label_sets, s.W, s.band_w[1],
+            _band(lat).width, s.alpha_log, s.energy, bufs.em, bufs.sw, bufs.fw,
+        )  # fmt: skip
+        return bufs
+    if not arc_grads:  # the general log-space kernel always writes arc posteriors
+        full = _buffers(lat, None, True)
+        bufs = bufs._replace(w=full.w, ew=full.ew)
+    _logspace.backward(
+        s.beta, gout, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log,
+        s.energy, *bufs,
+    )  # fmt: skip
+    return bufs
 
 
 def _scaled_backward(
@@ -537,7 +552,6 @@ def _free_backward_buffers(
 ) -> Grads:
     """The kernels' gradient buffers filled with gout times the posteriors (with
     ``emissions_only``, only the emission buffer is certain to be)."""
-    st = lat.structure
     live = np.isfinite(s.energy) & (gout != 0) & np.isfinite(gout)
     scaled = live & ~s.use_log
     if emissions_only and s.checked is not None:
@@ -559,15 +573,7 @@ def _free_backward_buffers(
         _log_forward(lat, s, bad)
         return _free_backward_buffers(lat, s, gout, arc_grads)
     logs = live & s.use_log
-    if logs.any():
-        if not arc_grads:  # the log-space kernel always writes arc posteriors
-            full = _buffers(lat, None, True)
-            bufs = bufs._replace(w=full.w, ew=full.ew)
-        _logspace.backward(
-            s.beta, gout, _utterances(lat, logs), _arc_list(lat), st.epsilons, st.label_sets,
-            s.W, s.alpha_log, s.energy, *bufs,
-        )  # fmt: skip
-    return bufs
+    return _log_backward(lat, s, gout, logs, arc_grads, bufs) if logs.any() else bufs
 
 
 def _tropical(lat: DenseLattice) -> tuple[np.ndarray, np.ndarray]:

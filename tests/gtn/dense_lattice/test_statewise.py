@@ -2,12 +2,19 @@
 on the graphs it serves: CTC, HMM and CRF graphs, with padding, no-path utterances, float32
 and float64, and gradients wrt emissions and every weight."""
 
+import importlib
 import math
 
 import pytest
 import torch
 
-from gtn.dense_lattice import ctc_graphs, hmm_graphs, intersect_dense, linear_chain_graphs
+from gtn.dense_lattice import (
+    asg_graphs,
+    ctc_graphs,
+    hmm_graphs,
+    intersect_dense,
+    linear_chain_graphs,
+)
 from gtn.dense_lattice.intersection import DenseLattice
 
 F64 = torch.float64
@@ -103,3 +110,79 @@ def test_graph_with_mixed_labels_into_a_state_takes_the_general_path():
 
     g = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [0, 1], start=[0], final=[1])
     assert not intersect_dense(g, torch.zeros(1, 1, 2)).structure.state_labelled
+
+
+def _log_space_only(monkeypatch, band: bool) -> None:
+    """Route every state-labelled utterance to the log-space kernels: the band kernels
+    (``_banded``) where the graph is a band, or with ``band=False`` the general ones."""
+    I = importlib.import_module("gtn.dense_lattice.intersection")
+
+    def give_up(lat, W, beta, out, active):
+        out.status[:] = I._scaled.LOG
+
+    monkeypatch.setitem(I.FAMILIES, "statewise", I.FAMILIES["statewise"]._replace(forward=give_up))
+    if not band:
+        monkeypatch.setattr(I, "_band", lambda lat: None)
+
+
+@pytest.mark.parametrize("graphs_of", ["ctc", "hmm", "asg"])
+@pytest.mark.parametrize("temperature", [1.0, 0.01])
+def test_band_log_space_kernels_equal_the_general_ones(graphs_of, temperature, monkeypatch):
+    """CTC (band width 3), HMM with skips and ASG graphs with trainable transitions (the band
+    forward, then the general backward for the arc posteriors), padding and a no-path
+    utterance, at beta 0.7."""
+    gen = torch.Generator().manual_seed(5)
+    B, T, V = 4, 40, 6
+    targets = torch.randint(1, V, (B, 5), generator=gen)
+    target_lengths = torch.tensor([5, 3, 4, 5])
+    if graphs_of == "ctc":
+        graphs = ctc_graphs(targets, target_lengths, 0, F64)
+    elif graphs_of == "hmm":
+        graphs = hmm_graphs(targets // 2, target_lengths, 2, 0.3, 0.1, skip=0.7, dtype=F64)
+    else:
+        graphs = asg_graphs(targets, target_lengths, torch.randn(V, V, generator=gen, dtype=F64))
+        graphs = graphs.with_weights(
+            graphs.weight.detach().requires_grad_(), graphs.start_weight, graphs.final_weight
+        )
+    em = -(torch.randn(B, T, V, generator=gen, dtype=F64) / temperature).log_softmax(-1)
+    lengths = torch.tensor([40, 31, 17, 4])  # utterance 3: too short for its transcript
+    I = importlib.import_module("gtn.dense_lattice.intersection")
+    assert I._band(intersect_dense(graphs, em, lengths)) is not None
+    results = []
+    for band in (True, False):
+        with monkeypatch.context() as m:
+            _log_space_only(m, band)
+            results.append(_free_and_grads(graphs, em, lengths, False, beta=0.7))
+    (F_band, g_band), (F_gen, g_gen) = results
+    assert torch.isinf(F_band[3]) and torch.isfinite(F_band[:3]).all()
+    torch.testing.assert_close(F_band, F_gen, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g_band, g_gen, strict=True):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_crf_chains_and_graphs_that_go_back_are_not_bands():
+    I = importlib.import_module("gtn.dense_lattice.intersection")
+    chain = linear_chain_graphs(torch.zeros(3, 3), torch.zeros(3), torch.zeros(3))
+    assert I._band(intersect_dense(chain, torch.zeros(1, 2, 3))) is None
+    hmm = hmm_graphs(torch.tensor([[0, 1]]), torch.tensor([2]), 2, 0.3, 0.1)
+    assert I._band(intersect_dense(hmm, torch.zeros(1, 9, 4))) is not None
+
+
+def test_a_scaled_pass_that_flushes_many_states_gives_up_without_the_check():
+    """Peaked emissions on long random transcripts flush a tenth of the states: the scaled
+    pass hands those utterances to the log-space kernels at once (no flush check runs), and
+    the loss still equals torch's."""
+    I = importlib.import_module("gtn.dense_lattice.intersection")
+    gen = torch.Generator().manual_seed(0)
+    B, T, L, C = 2, 400, 80, 30
+    logits = torch.randn(B, T, C, generator=gen, dtype=F64) / 0.05
+    targets = torch.randint(1, C, (B, L), generator=gen)
+    lengths, target_lengths = torch.full((B,), T), torch.full((B,), L)
+    lat = intersect_dense(ctc_graphs(targets, target_lengths, 0, F64), -logits.log_softmax(-1))
+    saved = I._free_forward(lat, 1.0)
+    assert saved.use_log.all() and saved.checked is None
+    ref = torch.nn.functional.ctc_loss(
+        logits.log_softmax(-1).transpose(0, 1), targets, lengths, target_lengths, reduction="none"
+    )
+    torch.testing.assert_close(torch.from_numpy(saved.energy), ref, rtol=1e-12, atol=0)
