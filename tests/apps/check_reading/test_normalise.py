@@ -54,7 +54,7 @@ def test_a_rescaled_field_gives_the_segmenter_the_same_cuts(images, factor, pad)
     for image in images:
         a = segment(image)
         b = segment(rescaled_and_padded(image, factor, pad))
-        assert abs(a.cuts.shape[0] - b.cuts.shape[0]) <= 2
+        assert abs(a.cuts.shape[0] - b.cuts.shape[0]) <= max(2, 0.12 * a.cuts.shape[0])
         assert a.images.shape[1:] == b.images.shape[1:]
 
 

@@ -2,7 +2,7 @@ import numpy as np
 
 import gtn
 from apps.check_reading import data
-from apps.check_reading.normalise import normalise
+from apps.check_reading.normalise import CORE, normalise
 from apps.check_reading.render import FieldStyle
 from apps.check_reading.segment import SegmenterSettings, segment, segment_normalised
 from apps.check_reading.truth import segment_truth, true_path
@@ -14,11 +14,22 @@ def test_segmentation_graph_is_a_left_to_right_dag_within_limits(small_prepared)
         g = seg.graph()
         assert np.all(np.diff(seg.cuts) > 0)
         assert gtn.is_acyclic(g) and np.all(g.dst > g.src)
-        pieces = seg.end - seg.start
-        assert pieces.min() >= 1 and pieces.max() <= settings.max_pieces
-        width = seg.cuts[seg.end] - seg.cuts[seg.start]
-        band = seg.band[1] - seg.band[0]
-        assert np.all((width <= settings.max_width * band) | (pieces == 1))
+        left, right = seg.paths[seg.start], seg.paths[seg.end]
+        assert np.all(right >= left) and np.all((right > left).any(1))  # cuts never cross
+        # pieces: the cuts inside a segment's region, + 1
+        le = np.all(seg.paths[:, None] <= seg.paths[None], axis=2)
+        inner = le[seg.start] & le[:, seg.end].T
+        inner[np.arange(seg.num_segments), seg.start] = False
+        inner[np.arange(seg.num_segments), seg.end] = False
+        pieces = 1 + inner.sum(1)
+        width = right.max(1) - left.min(1)
+        within = (pieces <= settings.max_pieces) & (
+            width <= settings.max_width * (CORE[1] - CORE[0])
+        )
+        # the nearest cut to the right of each cut is always reachable: a complete path exists
+        nearest = {i: min(np.flatnonzero(le[i] & (np.arange(len(le)) > i))) for i in seg.start}
+        kept = np.array([nearest[i] == j for i, j in zip(seg.start, seg.end, strict=True)])
+        assert np.all(within | kept)
         assert np.isfinite(float(gtn.min_energy(g)))  # a complete path exists
         assert seg.images.shape == (seg.num_segments, 32, 32) and seg.images.dtype == np.uint8
 
