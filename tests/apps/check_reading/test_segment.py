@@ -55,7 +55,7 @@ def test_true_segmentation_is_a_path_when_characters_are_apart():
             assert seg.start[path[0]] == 0 and seg.end[path[-1]] == len(seg.cuts) - 1
             assert all(seg.end[a] == seg.start[b] for a, b in zip(path, path[1:], strict=False))
             assert "".join(f.text[c] for c in char[path]) == f.text
-    assert found >= 0.6 * len(fields)
+    assert found >= 0.85 * len(fields)
 
 
 def test_truth_labels_characters_and_rubbish(small_train, small_prepared):
@@ -66,3 +66,42 @@ def test_truth_labels_characters_and_rubbish(small_train, small_prepared):
 def test_blank_image_has_no_segments():
     seg = segment(np.full((40, 100), 250, np.uint8))
     assert seg.num_segments == 0
+
+
+def overhang_field() -> tuple[np.ndarray, np.ndarray]:
+    """A "7"-like glyph whose top arm reaches over the next glyph (a blob below it): they
+    overlap in columns, so no straight cut separates them, but a gap runs down between them.
+    (image uint8 [H, W], owner int8 [H, W])"""
+    owner = np.full((110, 120), -1, np.int8)
+    owner[15:35, 20:70] = 0  # the arm
+    owner[15:90, 20:27] = 0  # the stem
+    owner[62:90, 50:76] = 1  # the blob under the arm's end
+    image = np.where(owner >= 0, 0, 255).astype(np.uint8)
+    return image, owner
+
+
+def isolated(seg, norm, owner, text):
+    return set(segment_truth(seg, norm.warp(owner), text)[1].tolist()) - {-1}
+
+
+def test_shortest_path_cuts_separate_glyphs_that_overlap_in_columns():
+    image, owner = overhang_field()
+    norm = normalise(image)
+    straight = segment_normalised(norm, SegmenterSettings(curve_radius=0.0))
+    assert isolated(straight, norm, owner, "71") == set()  # the rule is needed here
+    seg = segment_normalised(norm)
+    assert isolated(seg, norm, owner, "71") == {0, 1}
+    _, char = segment_truth(seg, norm.warp(owner), "71")
+    assert true_path(seg, char, 2) is not None
+    curved = np.ptp(seg.paths, axis=1) > 0
+    assert curved.any() and np.all(np.diff(seg.paths.mean(1)) > 0)
+
+
+def test_candidate_cuts_contain_the_true_segmentation_of_most_broad_fields(small_train):
+    found = 0
+    for f in small_train.fields:
+        norm = normalise(f.image)
+        seg = segment_normalised(norm)
+        _, char = segment_truth(seg, norm.warp(f.owner), f.text)
+        found += true_path(seg, char, len(f.text)) is not None
+    assert found >= 0.55 * len(small_train)
