@@ -3,6 +3,7 @@
     .venv/bin/python bench/check_segmentation.py                      # 400 validation fields
     .venv/bin/python bench/check_segmentation.py --split test -n 400  # the own test fields
     .venv/bin/python bench/check_segmentation.py --split heldout      # the held-out style
+    .venv/bin/python bench/check_segmentation.py --straight           # straight cuts only
 
 Splits: ``val`` (broad renderer, training digits, seed 1: the fields to tune on), ``test`` (broad
 renderer, test digits, seed 0: the experiment's own test fields), ``heldout`` (the held-out style,
@@ -15,7 +16,7 @@ segments), segmentation time per field (ms; truth labelling not timed).
 Each character that no candidate segment isolates gets one cause, the first that applies:
 - ``faint``: fewer than 3 of the character's pixels are ink to the segmenter after
   normalisation (too faint, too thin or too small to see);
-- ``inseparable``: no column range [a, b) of the normalised field isolates it (the truth's
+- ``no straight cut``: no column range [a, b) of the normalised field isolates it (the truth's
   thresholds), so straight vertical cuts cannot; split by whether its ink *touches* a
   neighbour's (one connected component) or only *overlaps* it in columns;
 - ``too wide``: two candidate cuts isolate it but the span has more than ``max_pieces`` pieces
@@ -60,6 +61,10 @@ def _isolating(cum: np.ndarray, k: int, a: np.ndarray, b: np.ndarray) -> np.ndar
     return (held >= 0.8) & (purity >= 0.8) & (others <= 0.2)
 
 
+# The segmenter before shortest-path cuts (session 7), for before/after tables.
+STRAIGHT_ONLY = SegmenterSettings(min_gap=0.12, max_pieces=5, max_width=1.6, curve_radius=0.0)
+
+
 def missing_cause(norm, owner, seg, k: int, text: str, settings: SegmenterSettings) -> str:
     """Why character k has no isolating segment (see the module docstring)."""
     n, W = len(text), owner.shape[1]
@@ -77,8 +82,8 @@ def missing_cause(norm, owner, seg, k: int, text: str, settings: SegmenterSettin
             owned = owner[components == c]
             owned = owned[owned >= 0]
             if owned.size and np.mean(owned != k) >= 0.05:
-                return "inseparable touching"
-        return "inseparable overlap"
+                return "no straight cut, touching"
+        return "no straight cut, overlap"
     # every pair of candidate cuts, as if it were a segment
     ia, ib = np.nonzero(np.triu(np.all(seg.paths[:, None] <= seg.paths[None], axis=2), 1))
     pairs = Segmentation(seg.cuts, ia, ib, seg.band, seg.images[:0], seg.aspect[:0], seg.paths)
@@ -146,11 +151,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="val", help="val, test or heldout (see above)")
     parser.add_argument("-n", type=int, default=400, help="number of fields")
     parser.add_argument("--no-causes", action="store_true", help="skip the failure breakdown")
+    parser.add_argument(
+        "--straight", action="store_true", help="the previous segmenter: straight cuts only"
+    )
     args = parser.parse_args(argv)
+    settings = STRAIGHT_ONLY if args.straight else DEFAULT_SEGMENTER
     fields = load(args.split, args.n)
     print(f"{len(fields)} {args.split} fields")
     print(f"{'coverage':>8s} {'fails':>5s} {'cuts/f':>6s} {'segs/f':>6s} {'ms/f':>6s}")
-    r = measure(fields, DEFAULT_SEGMENTER, not args.no_causes)
+    r = measure(fields, settings, not args.no_causes)
     print(
         f"{r['coverage']:7.1f}% {r['fails']:5d} {r['cuts']:6.1f} "
         f"{r['segments']:6.1f} {r['ms']:6.1f}"
