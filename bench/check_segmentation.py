@@ -1,21 +1,30 @@
 """Check-amount over-segmentation: how often some path of candidate cuts isolates every character.
 
-    .venv/bin/python bench/check_segmentation.py                 # 400 training fields
-    .venv/bin/python bench/check_segmentation.py -n 100 --min-area 1
+    .venv/bin/python bench/check_segmentation.py                      # 400 validation fields
+    .venv/bin/python bench/check_segmentation.py --split test -n 400  # the own test fields
+    .venv/bin/python bench/check_segmentation.py --split heldout      # the held-out style
+    .venv/bin/python bench/check_segmentation.py --straight           # straight cuts only
 
-Fields come from :func:`apps.check_reading.data.load_or_generate` ("train" split: training MNIST
-digits only; cached on disk). For each field the segmenter runs and :mod:`.truth` labels its
-segments from the renderer's ownership map; a field is *covered* when :func:`.truth.true_path`
-finds a path. Columns: coverage (% fields covered), cuts and segments per field (the reader's
-cost grows with segments), segmentation time per field (ms; the truth labelling is not timed).
+Splits: ``val`` (broad renderer, training digits, seed 1: the fields to tune on), ``test`` (broad
+renderer, test digits, seed 0: the experiment's own test fields), ``heldout`` (the held-out style,
+seed 0: measure only, never tune). For each field the segmenter runs on the normalised field,
+the renderer's ownership map goes through the same warp, and :mod:`.truth` labels the segments; a
+field is *covered* when :func:`.truth.true_path` finds a path. This coverage bounds every
+segmenting reader. Columns: coverage, cuts and segments per field (the reader's cost grows with
+segments), segmentation time per field (ms; truth labelling not timed).
 
-Failure causes, one per character that no segment isolates, in the first matching class:
-- ``touching``: the character's ink shares a connected component (the segmenter's binary ink)
-  with a neighbour's ink (>= 10% of the component's owned pixels);
-- ``overlap``: its ink columns overlap a neighbour's, but the ink does not touch;
-- ``apart``: neither (e.g. a real cut dropped by the ``min_gap`` merge, or a broken glyph);
+Each character that no candidate segment isolates gets one cause, the first that applies:
+- ``faint``: fewer than 3 of the character's pixels are ink to the segmenter after
+  normalisation (too faint, too thin or too small to see);
+- ``no straight cut``: no column range [a, b) of the normalised field isolates it (the truth's
+  thresholds), so straight vertical cuts cannot; split by whether its ink *touches* a
+  neighbour's (one connected component) or only *overlaps* it in columns;
+- ``too wide``: two candidate cuts isolate it but the span has more than ``max_pieces`` pieces
+  or is wider than ``max_width``;
+- ``no cut``: some column range isolates it but no candidate cut falls at one of its ends;
+  split by the neighbour on the missing side (``digit`` or the symbol).
 plus ``no path``: every character is isolated by some segment but no chain of them joins.
-Characters are further split into ``digit`` and ``symbol`` ($ , . *).
+Each cause is further split by the character's kind (``digit`` or the symbol).
 """
 
 from __future__ import annotations
@@ -32,39 +41,77 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apps.check_reading import data  # noqa: E402
-from apps.check_reading.segment import INK, SegmenterSettings, normalised_ink, segment  # noqa: E402
+from apps.check_reading.normalise import INK, normalise  # noqa: E402
+from apps.check_reading.segment import (  # noqa: E402
+    DEFAULT_SEGMENTER,
+    Segmentation,
+    SegmenterSettings,
+    segment_normalised,
+)
 from apps.check_reading.truth import segment_truth, true_path  # noqa: E402
 
 
-def missing_cause(field, k: int) -> str:
-    """Why character k of ``field`` may have no isolating segment (see the module docstring)."""
-    binary = normalised_ink(field.image) > INK
-    components, _ = ndimage.label(binary, structure=np.ones((3, 3)))
-    owner = field.owner
-    mine = np.unique(components[(owner == k) & (components > 0)])
-    for c in mine:
-        owned = owner[components == c]
-        owned = owned[owned >= 0]
-        if owned.size and np.mean(owned != k) >= 0.1:
-            return "touching"
-    left, right = field.boxes[k]
-    for j in (k - 1, k + 1):
-        if 0 <= j < len(field.text):
-            a, b = field.boxes[j]
-            if a < right and left < b:
-                return "overlap"
-    return "apart"
+def _isolating(cum: np.ndarray, k: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Which column ranges [a, b) pass the truth's test for character k (see :mod:`.truth`)."""
+    inside = cum[:, b] - cum[:, a]  # [n, P]
+    total = np.maximum(cum[:, -1], 1)[:, None]
+    held = inside[k] / total[k]
+    purity = inside[k] / np.maximum(inside.sum(0), 1)
+    others = np.delete(inside / total, k, axis=0).max(0, initial=0.0)
+    return (held >= 0.8) & (purity >= 0.8) & (others <= 0.2)
 
 
-def measure(fields, settings: SegmenterSettings, causes: bool = True) -> dict:
+# The segmenter before shortest-path cuts (session 7), for before/after tables.
+STRAIGHT_ONLY = SegmenterSettings(min_gap=0.12, max_pieces=5, max_width=1.6, curve_radius=0.0)
+
+
+def missing_cause(norm, owner, seg, k: int, text: str, settings: SegmenterSettings) -> str:
+    """Why character k has no isolating segment (see the module docstring)."""
+    n, W = len(text), owner.shape[1]
+    counts = np.stack([(owner == j).sum(0) for j in range(n)])
+    if ((owner == k) & (norm.ink > INK)).sum() < 3:
+        return "faint"
+    cum = np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(counts, 1)], 1)
+    a, b = np.triu_indices(W + 1, 1)
+    ok = _isolating(cum, k, a, b)
+    if not ok.any():
+        binary = norm.ink > INK
+        components, _ = ndimage.label(binary, structure=np.ones((3, 3)))
+        mine = np.unique(components[(owner == k) & binary])
+        for c in mine[mine > 0]:
+            owned = owner[components == c]
+            owned = owned[owned >= 0]
+            if owned.size and np.mean(owned != k) >= 0.05:
+                return "no straight cut, touching"
+        return "no straight cut, overlap"
+    # every pair of candidate cuts, as if it were a segment
+    ia, ib = np.nonzero(np.triu(np.all(seg.paths[:, None] <= seg.paths[None], axis=2), 1))
+    pairs = Segmentation(seg.cuts, ia, ib, seg.band, seg.images[:0], seg.aspect[:0], seg.paths)
+    if np.any(segment_truth(pairs, owner, text)[1] == k):
+        return "too wide"
+    # which end lacks a cut: the left end when no isolating range starts at a (straight) cut
+    straight = seg.paths[np.all(seg.paths == seg.paths[:, :1], axis=1), 0]
+    left_ok = np.isin(a[ok], straight).any()
+    side = k - 1 if not left_ok else k + 1
+    if 0 <= side < n:
+        return "no cut " + ("digit" if text[side].isdigit() else text[side])
+    return "no cut edge"
+
+
+def measure(fields, settings: SegmenterSettings = DEFAULT_SEGMENTER, causes: bool = True) -> dict:
     """Coverage, cuts/segments per field, ms per field and failure causes over ``fields``."""
     covered, cuts, segments, seconds = 0, 0, 0, 0.0
     why: Counter = Counter()
     for f in fields.fields:
+        norm = normalise(f.image)
         t0 = time.perf_counter()
-        seg = segment(f.image, settings)
+        seg = segment_normalised(norm, settings)
         seconds += time.perf_counter() - t0
-        _, char = segment_truth(seg, f.owner, f.text)
+        if norm is None:
+            why["no ink"] += 1
+            continue
+        owner = norm.warp(f.owner)
+        _, char = segment_truth(seg, owner, f.text)
         cuts += max(len(seg.cuts) - 1, 0)
         segments += seg.num_segments
         if true_path(seg, char, len(f.text)) is not None:
@@ -76,8 +123,8 @@ def measure(fields, settings: SegmenterSettings, causes: bool = True) -> dict:
         if not lost:
             why["no path"] += 1
         for k in lost:
-            kind = "digit" if f.text[k].isdigit() else "symbol"
-            why[f"{missing_cause(f, k)} {kind}"] += 1
+            kind = "digit" if f.text[k].isdigit() else f.text[k]
+            why[f"{missing_cause(norm, owner, seg, k, f.text, settings)} / {kind}"] += 1
     n = max(len(fields), 1)
     return {
         "coverage": 100.0 * covered / n,
@@ -85,27 +132,40 @@ def measure(fields, settings: SegmenterSettings, causes: bool = True) -> dict:
         "cuts": cuts / n,
         "segments": segments / n,
         "ms": 1000.0 * seconds / n,
-        "causes": dict(sorted(why.items())),
+        "causes": dict(why.most_common()),
     }
+
+
+def load(split: str, n: int):
+    if split == "val":
+        return data.load_or_generate("train", n, 1)
+    if split == "test":
+        return data.load_or_generate("test", n, 0)
+    if split == "heldout":
+        return data.load_or_generate_heldout(n, 0)
+    raise ValueError(f"--split must be val, test or heldout, got {split!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", type=int, default=400, help="number of training fields")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--min-area", type=int, default=3, help="speck size (px), see segment")
+    parser.add_argument("--split", default="val", help="val, test or heldout (see above)")
+    parser.add_argument("-n", type=int, default=400, help="number of fields")
     parser.add_argument("--no-causes", action="store_true", help="skip the failure breakdown")
+    parser.add_argument(
+        "--straight", action="store_true", help="the previous segmenter: straight cuts only"
+    )
     args = parser.parse_args(argv)
-    fields = data.load_or_generate("train", args.n, args.seed)
-    print(f"{len(fields)} training fields, seed {args.seed}, min_area {args.min_area}")
+    settings = STRAIGHT_ONLY if args.straight else DEFAULT_SEGMENTER
+    fields = load(args.split, args.n)
+    print(f"{len(fields)} {args.split} fields")
     print(f"{'coverage':>8s} {'fails':>5s} {'cuts/f':>6s} {'segs/f':>6s} {'ms/f':>6s}")
-    r = measure(fields, SegmenterSettings(min_area=args.min_area), not args.no_causes)
+    r = measure(fields, settings, not args.no_causes)
     print(
         f"{r['coverage']:7.1f}% {r['fails']:5d} {r['cuts']:6.1f} "
         f"{r['segments']:6.1f} {r['ms']:6.1f}"
     )
-    if r["causes"]:
-        print("missing characters: " + ", ".join(f"{k} {v}" for k, v in r["causes"].items()))
+    for cause, count in r["causes"].items():
+        print(f"  {count:5d}  {cause}")
 
 
 if __name__ == "__main__":

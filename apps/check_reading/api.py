@@ -40,6 +40,10 @@ SCHEMA = Record(
                 "max_pieces": Int(1, 16),
                 "max_width": Real(0.01, 100.0),
                 "min_area": Int(0, 1_000_000),
+                "curve_radius": Real(0.0, 2.0),
+                "curve_gain": Real(0.0, 1e6),
+                "seed_step": Real(0.0, 10.0),
+                "curve_merge": Real(0.0, 10.0),
             }
         ),
     }

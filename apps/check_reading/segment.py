@@ -1,16 +1,24 @@
 """Heuristic over-segmentation and the segmentation graph.
 
-Candidate cuts are vertical lines at (1) the middle of every blank column run, (2) the left and
-right edges of every connected component, and (3) local minima of the vertical ink projection
-plus the upper/lower contour distance; cuts closer than ``min_gap`` are merged, keeping the
-stronger kind. This deliberately cuts more than needed: the recogniser and the grammar decide
-which cuts are real. Everything happens on the normalised field (:mod:`.normalise`: paper and
-printed lines removed, tilt and slant undone, the core band scaled to a fixed height), so the
-same settings serve every resolution.
+Straight candidate cuts are vertical lines at (1) the middle of every blank column run, (2) the
+left and right edges of every connected component, and (3) local minima of the vertical ink
+projection plus the upper/lower contour distance; straight cuts closer than ``min_gap`` are
+merged, keeping the stronger kind. Where a straight cut crosses ink, (4) a shortest-path cut is
+sought near it: the top-to-bottom path (one column per row, at most one column of drift per
+row, within ``curve_radius`` of the straight cut) that crosses the least ink; it is kept when it
+crosses at least ``curve_gain`` less ink than the straight cut (two digits that overlap in
+columns, or touch at a thin joint; a period tucked under a digit). A cut is therefore a column
+per row (``Segmentation.paths``). This deliberately cuts more than needed: the recogniser and
+the grammar decide which cuts are real. Everything happens on the normalised field
+(:mod:`.normalise`: paper and printed lines removed, tilt and slant undone, the core band
+scaled to a fixed height), so the same settings serve every resolution.
 
-The segmentation graph has one state per cut (left to right) and one arc per candidate segment,
-a span of 1..``max_pieces`` consecutive pieces no wider than ``max_width`` core-band heights.
-Arc k carries label k (its segment index) and energy 0; start = the first cut, final = the last.
+The segmentation graph has one state per cut, ordered by mean column, and one arc per candidate
+segment: the region between two cuts that do not cross (the right one lies right of the left
+one in every row), holding at most ``max_pieces`` pieces (the cuts inside it, + 1) and no wider
+than ``max_width`` core-band heights; each cut's nearest non-crossing cut to the right is always
+an arc, so the graph has a complete path. Arc k carries label k (its segment index) and energy
+0; start = the first cut (the ink's left edge), final = the last.
 """
 
 from __future__ import annotations
@@ -33,10 +41,14 @@ BAND = (0, HEIGHT)  # every row of the normalised field goes into the segment im
 
 @dataclass(frozen=True)
 class SegmenterSettings:
-    min_gap: float = 0.12  # merge cuts closer than this many band heights
-    max_pieces: int = 5
-    max_width: float = 1.6  # core-band heights
+    min_gap: float = 0.15  # merge straight cuts closer than this many band heights
+    max_pieces: int = 10
+    max_width: float = 2.0  # core-band heights
     min_area: int = 1  # smaller components are specks (3 dropped small dots and fragments)
+    curve_radius: float = 0.35  # shortest-path cuts wander this many band heights (0: none)
+    curve_gain: float = 0.5  # a curved cut must cross this much less ink than its seed
+    seed_step: float = 0.0  # also seek curved cuts every this many band heights (0: no)
+    curve_merge: float = 0.06  # paths closer than this many band heights everywhere are one
 
 
 DEFAULT_SEGMENTER = SegmenterSettings()
@@ -51,6 +63,9 @@ class Segmentation:
     band: (top, bottom) rows of the normalised field that go into the segment images.
     images: uint8 [S, 32, 32] segment ink (255 = ink), the band's height -> 28 rows.
     aspect: float32 [S] log(segment width / core-band height).
+    paths: int64 [n+1, HEIGHT] each cut's column in every row of the normalised field (a
+        straight cut is one column throughout); segment s is the pixels with
+        paths[start[s], y] <= x < paths[end[s], y]. cuts[k] is cut k's mean column.
     """
 
     cuts: np.ndarray
@@ -59,6 +74,7 @@ class Segmentation:
     band: tuple[int, int]
     images: np.ndarray
     aspect: np.ndarray
+    paths: np.ndarray
 
     @property
     def num_segments(self) -> int:
@@ -81,9 +97,9 @@ def _clean(ink: np.ndarray, min_area: int) -> tuple[np.ndarray, np.ndarray, int]
 
 
 def find_cuts(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER):
-    """(cuts int [n+1], band (top, bottom)) of a normalised ink image [H, W]; cuts is empty if
-    the field has no ink."""
-    binary, components, count = _clean(ink, settings.min_area)
+    """(cuts int [n+1], band (top, bottom)) of a normalised ink image [H, W]: the straight cuts'
+    columns (see the module docstring); cuts is empty if the field has no ink."""
+    binary, components, _ = _clean(ink, settings.min_area)
     cols = binary.any(0)
     rows = np.flatnonzero(binary.any(1))
     if rows.size == 0:
@@ -123,28 +139,126 @@ def find_cuts(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER):
     return np.unique(np.array(accepted, np.int64)), (top, bottom)
 
 
-def segment_spans(cuts: np.ndarray, band_height: int, settings: SegmenterSettings):
-    """(start, end) int32 [S]: every span of 1..max_pieces pieces within the width limit
-    (single pieces are always kept so that the graph has a complete path)."""
-    n = cuts.shape[0]
-    i, k = np.meshgrid(np.arange(n - 1), np.arange(1, settings.max_pieces + 1), indexing="ij")
-    j = i + k
-    ok = j < n
-    width = cuts[np.minimum(j, n - 1)] - cuts[i]
-    ok &= (width <= settings.max_width * band_height) | (k == 1)
-    return i[ok].astype(np.int32), j[ok].astype(np.int32)
+def path_cuts(ink: np.ndarray, seeds: np.ndarray, radius: int, rows: tuple[int, int]):
+    """Shortest-path cuts: for each seed column x0, the top-to-bottom path through ``ink``
+    [H, W] (one column per row, moving at most one column per row) within x0 +- radius that
+    crosses the least ink; rows outside ``rows`` (top, bottom) continue the path straight.
+    Returns (paths int64 [K, H], cost float64 [K]: the ink crossed, in pixels)."""
+    H, W = ink.shape
+    top, bottom = rows
+    K, span = seeds.shape[0], 2 * radius + 1
+    if K == 0:
+        return np.zeros((0, H), np.int64), np.zeros(0)
+    x = seeds[:, None] + np.arange(-radius, radius + 1)[None, :]  # [K, span]
+    inside = (x >= 0) & (x < W)
+    xc = np.clip(x, 0, W - 1)
+    # a step away from the seed costs a little, so that flat stretches keep the seed's column
+    drift = _DRIFT * np.abs(np.arange(-radius, radius + 1))[None, :] / max(radius, 1)
+    big = np.float64(1e9)
+    total = np.where(inside, ink[top, xc] + drift, big)
+    back = np.zeros((bottom - top, K, span), np.int8)
+    left, right = np.full((K, span), big), np.full((K, span), big)
+    for y in range(top + 1, bottom):
+        left[:, 1:] = total[:, :-1] + _STEP
+        right[:, :-1] = total[:, 1:] + _STEP
+        options = np.stack([left, total, right])  # from x-1, x, x+1
+        choice = options.argmin(0)
+        back[y - top] = choice.astype(np.int8) - 1
+        total = np.take_along_axis(options, choice[None], 0)[0]
+        total = total + np.where(inside, ink[y, xc] + drift, big)
+    j = total.argmin(1)
+    cost = total[np.arange(K), j] - drift[0, j]
+    paths = np.empty((K, H), np.int64)
+    for y in range(bottom - 1, top - 1, -1):
+        paths[:, y] = xc[np.arange(K), j]
+        if y > top:
+            j = j + back[y - top, np.arange(K), j]
+    paths[:, :top] = paths[:, top : top + 1]
+    paths[:, bottom:] = paths[:, bottom - 1 : bottom]
+    return paths, cost
 
 
-def segment_images(ink, cuts, start, end, band, core) -> tuple[np.ndarray, np.ndarray]:
+_DRIFT = 0.05  # cost of the full radius away from the seed, per row (ink crossed costs ~1/px)
+_STEP = 0.02  # cost of a diagonal step
+
+
+def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER):
+    """(paths int64 [n+1, H], band): every cut of a normalised ink image [H, W] as a column per
+    row, ordered left to right by mean column (see the module docstring); paths is empty if
+    the field has no ink."""
+    cuts, band = find_cuts(ink, settings)
+    H = ink.shape[0]
+    straight = np.repeat(cuts[:, None], H, 1)
+    if cuts.size < 2 or settings.curve_radius <= 0:
+        return straight, band
+    top, bottom = band
+    height = bottom - top
+    binary = _clean(ink, settings.min_area)[0]
+    masked = np.where(binary, ink, 0.0)
+    # a straight cut through ink may have a curved neighbour that crosses less of it
+    step = max(1, int(round(settings.seed_step * height))) if settings.seed_step > 0 else 0
+    grid = np.arange(cuts[0] + 1, cuts[-1], step) if step else np.zeros(0, np.int64)
+    seeds = np.union1d(cuts[1:-1], grid)
+    seeds = seeds[binary[:, seeds].any(0)]
+    across = masked[top:bottom, seeds].sum(0)
+    radius = max(1, int(round(settings.curve_radius * height)))
+    curved, cost = path_cuts(masked, seeds, radius, band)
+    keep = (curved.max(1) - curved.min(1) > 1) & (cost < across - settings.curve_gain)
+    curved, cost = curved[keep], cost[keep]
+    order = np.argsort(cost, kind="stable")
+    accepted = list(straight)
+    for k in order:
+        p = curved[k]
+        if all(np.abs(p - a).max() > settings.curve_merge * height for a in accepted):
+            accepted.append(p)
+    paths = np.array(accepted, np.int64)
+    mean = np.round(paths.mean(1)).astype(np.int64)
+    # one cut per mean column (straight cuts come first, so they win ties), left to right
+    _, first_of = np.unique(mean, return_index=True)
+    paths = paths[first_of]
+    return paths[np.argsort(paths.mean(1), kind="stable")], band
+
+
+def segment_spans(paths: np.ndarray, band_height: int, settings: SegmenterSettings):
+    """(start, end) int32 [S]: every pair of cuts i < j that do not cross (cut j right of cut i
+    in every row) with at most ``max_pieces`` pieces (cuts inside the pair's region, + 1) and
+    width (the region's column extent) within ``max_width`` band heights; the nearest such j
+    of every i is always kept, so that the graph has a complete path."""
+    n = paths.shape[0]
+    if n < 2:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    le = np.all(paths[:, None, :] <= paths[None, :, :], axis=2)  # [i, j]: j right of i
+    upper = np.triu(np.ones((n, n), bool), 1)
+    order = le & upper
+    pieces = 1 + np.einsum("ik,kj->ij", order.astype(np.int32), order.astype(np.int32))
+    width = paths.max(1)[None, :] - paths.min(1)[:, None]
+    ok = order & (pieces <= settings.max_pieces) & (width <= settings.max_width * band_height)
+    nearest = np.where(order.any(1), order.argmax(1), -1)
+    has = nearest >= 0
+    ok[np.flatnonzero(has), nearest[has]] = True
+    i, j = np.nonzero(ok)
+    return i.astype(np.int32), j.astype(np.int32)
+
+
+def segment_images(ink, paths, start, end, band, core) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [S, 32, 32], aspect float32 [S]: log(width / core)); see
     :class:`Segmentation`."""
     top, bottom = band
     scale = _BAND / max(bottom - top, 1)
     images = np.zeros((start.shape[0], SIZE, SIZE), np.float32)
-    x0s, x1s = cuts[start], cuts[end]
+    x0s, x1s = paths[start].min(1), paths[end].max(1)
+    rows = ink[top:bottom]
+    curved = np.any(paths[:, top:bottom] != paths[:, top : top + 1], axis=1)
     for s, (x0, x1) in enumerate(zip(x0s, x1s, strict=True)):
+        region = rows[:, x0:x1]
+        if curved[start[s]] or curved[end[s]]:  # a curved cut: only the pixels between the two
+            columns = np.arange(x0, x1)[None, :]
+            inside = (columns >= paths[start[s], top:bottom, None]) & (
+                columns < paths[end[s], top:bottom, None]
+            )
+            region = np.where(inside, region, 0.0)
         width = min(SIZE - 4, max(1, int(round((x1 - x0) * scale))))
-        patch = resize(ink[top:bottom, x0:x1], _BAND, width)
+        patch = resize(region, _BAND, width)
         left = (SIZE - width) // 2
         images[s, 2 : 2 + _BAND, left : left + width] = np.clip(patch, 0, 1)
     aspect = np.log(np.maximum(x1s - x0s, 1) / core).astype(np.float32)
@@ -159,16 +273,26 @@ def segment(image: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER) 
 
 def segment_normalised(norm: Normalised | None, settings: SegmenterSettings = DEFAULT_SEGMENTER):
     """:func:`segment` of an already normalised field (None: a field with no ink)."""
-    cuts = np.zeros(0, np.int64) if norm is None else find_cuts(norm.ink, settings)[0]
-    if cuts.shape[0] < 2:
+    if norm is None:
+        paths = np.zeros((0, HEIGHT), np.int64)
+    else:
+        paths = find_paths(norm.ink, settings)[0]
+    if paths.shape[0] < 2:
         empty = np.zeros(0, np.int32)
         return Segmentation(
-            cuts, empty, empty, BAND, np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.float32)
+            np.zeros(0, np.int64),
+            empty,
+            empty,
+            BAND,
+            np.zeros((0, SIZE, SIZE), np.uint8),
+            np.zeros(0, np.float32),
+            paths,
         )
     core = CORE[1] - CORE[0]
-    start, end = segment_spans(cuts, core, settings)
-    images, aspect = segment_images(norm.ink, cuts, start, end, BAND, core)
-    return Segmentation(cuts, start, end, BAND, images, aspect)
+    start, end = segment_spans(paths, core, settings)
+    images, aspect = segment_images(norm.ink, paths, start, end, BAND, core)
+    cuts = np.round(paths.mean(1)).astype(np.int64)
+    return Segmentation(cuts, start, end, BAND, images, aspect, paths)
 
 
 def normalised_view(image: np.ndarray) -> np.ndarray:

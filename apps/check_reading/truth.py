@@ -24,10 +24,14 @@ def segment_truth(seg: Segmentation, owner: np.ndarray, text: str) -> tuple[np.n
     S = seg.num_segments
     if S == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    counts = np.stack([(owner == k).sum(0) for k in range(n)])  # [n, W] ink pixels per column
-    cum = np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(counts, 1)], 1)
-    inside = cum[:, seg.cuts[seg.end]] - cum[:, seg.cuts[seg.start]]  # [n, S]
-    total = np.maximum(counts.sum(1), 1)[:, None]
+    H, W = owner.shape
+    mine = owner[None] == np.arange(n)[:, None, None]  # [n, H, W]
+    cum = np.concatenate([np.zeros((n, H, 1), np.int32), np.cumsum(mine, 2, dtype=np.int32)], 2)
+    rows = np.arange(H)[None, :]
+    right = np.clip(seg.paths[seg.end], 0, W)  # [S, H] each segment's sides in every row
+    left = np.clip(seg.paths[seg.start], 0, W)
+    inside = (cum[:, rows, right] - cum[:, rows, left]).sum(2).astype(np.int64)  # [n, S]
+    total = np.maximum(mine.sum((1, 2)), 1)[:, None]
     best = inside.argmax(0)
     cols = np.arange(S)
     held = inside[best, cols] / total[best, 0]

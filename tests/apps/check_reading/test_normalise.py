@@ -12,7 +12,7 @@ from apps.check_reading.glyphs import resize
 from apps.check_reading.normalise import CORE, HEIGHT, normalise
 from apps.check_reading.render import LEGACY_STYLE, render_field
 from apps.check_reading.sdnn import field_strip
-from apps.check_reading.segment import segment
+from apps.check_reading.segment import SegmenterSettings, segment
 
 STYLE = replace(LEGACY_STYLE, digit_px=(36.0, 40.0))
 
@@ -54,7 +54,18 @@ def test_a_rescaled_field_gives_the_segmenter_the_same_cuts(images, factor, pad)
     for image in images:
         a = segment(image)
         b = segment(rescaled_and_padded(image, factor, pad))
-        assert abs(a.cuts.shape[0] - b.cuts.shape[0]) <= 2
+        # shortest-path cuts are kept on a margin of ink crossed, which moves a little with
+        # resolution; the straight cuts must not move
+        assert abs(a.cuts.shape[0] - b.cuts.shape[0]) <= 0.2 * a.cuts.shape[0] + 2
+        straight = SegmenterSettings(curve_radius=0.0)
+        a_straight = segment(image, straight).cuts.shape[0]
+        assert (
+            abs(
+                a_straight
+                - segment(rescaled_and_padded(image, factor, pad), straight).cuts.shape[0]
+            )
+            <= 2
+        )
         assert a.images.shape[1:] == b.images.shape[1:]
 
 
