@@ -25,3 +25,14 @@ def test_a_perfectly_segmented_field_is_right_when_every_digit_is(fields):
     digits = [int((f.digit_rows >= 0).sum()) for f in fields.fields]
     assert confidence == pytest.approx(0.91 ** np.array(digits))
     assert appearances.sum() == sum(digits) and appearances[j] == holds.sum()
+
+
+def test_the_segmentation_study_counts_covered_fields_and_names_a_cause_for_each_miss(fields):
+    from apps.check_reading.studies.segmentation import STRAIGHT_ONLY, measure
+
+    r = measure(fields, causes=True)
+    assert 0 <= r["fails"] <= len(fields) and r["segments"] >= r["cuts"] > 0
+    assert r["coverage"] == pytest.approx(100.0 * (len(fields) - r["fails"]) / len(fields))
+    assert (r["fails"] > 0) == bool(r["causes"])  # every missed field has at least one cause
+    straight = measure(fields, STRAIGHT_ONLY, causes=False)
+    assert straight["segments"] <= r["segments"]  # curved cuts only add candidates

@@ -1,9 +1,9 @@
 """Check-amount over-segmentation: how often some path of candidate cuts isolates every character.
 
-    .venv/bin/python bench/check_segmentation.py                      # 400 validation fields
-    .venv/bin/python bench/check_segmentation.py --split test -n 400  # the own test fields
-    .venv/bin/python bench/check_segmentation.py --split heldout      # the held-out style
-    .venv/bin/python bench/check_segmentation.py --straight           # straight cuts only
+    python -m apps.check_reading.studies.segmentation                      # 400 validation fields
+    python -m apps.check_reading.studies.segmentation --split test -n 400  # the own test fields
+    python -m apps.check_reading.studies.segmentation --split heldout      # the held-out style
+    python -m apps.check_reading.studies.segmentation --straight           # straight cuts only
 
 Splits: ``val`` (broad renderer, training digits, seed 1: the fields to tune on), ``test`` (broad
 renderer, test digits, seed 0: the experiment's own test fields), ``heldout`` (the held-out style,
@@ -30,25 +30,21 @@ Each cause is further split by the character's kind (``digit`` or the symbol).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from apps.check_reading import data  # noqa: E402
-from apps.check_reading.normalise import INK, normalise  # noqa: E402
-from apps.check_reading.segment import (  # noqa: E402
+from .. import data
+from ..normalise import INK, normalise
+from ..segment import (
     DEFAULT_SEGMENTER,
     Segmentation,
     SegmenterSettings,
     segment_normalised,
 )
-from apps.check_reading.truth import segment_truth, true_path  # noqa: E402
+from ..truth import segment_truth, true_path
 
 
 def _isolating(cum: np.ndarray, k: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
