@@ -63,25 +63,6 @@ def kth_smallest(x, n, k):
     return x[k]
 
 
-class DecodingGraph(NamedTuple):
-    """The decoding graph's arrays as the search reads them (see
-    ``decoders.search_layout.SearchGraph`` for their meaning)."""
-
-    emit_ptr: np.ndarray
-    emit_dst: np.ndarray
-    emit_label: np.ndarray
-    emit_arc: np.ndarray
-    emit_weight: np.ndarray
-    eps_ptr: np.ndarray
-    eps_dst: np.ndarray
-    eps_arc: np.ndarray
-    eps_weight: np.ndarray
-    eps_rank: np.ndarray
-    rank_state: np.ndarray
-    start_weight: np.ndarray
-    final_weight: np.ndarray
-
-
 class Options(NamedTuple):
     beam: float  # energy beam (inf for none)
     max_active: int  # tokens kept per frame (>= 1)

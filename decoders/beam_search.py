@@ -26,7 +26,7 @@ import torch
 import gtn
 from gtn.utils import renamed_keywords
 
-from ._beam_kernels import DecodingGraph, Options, beam_search
+from ._beam_kernels import Options, beam_search
 from .lattice import Lattice, build_lattice
 from .outputs import distinct_outputs, lattice_free_energy
 from .posteriors import output_posterior
@@ -93,8 +93,7 @@ def decode(
     sg = search_graph(graph)
     e = check_emissions(emissions, sg)
     record = bool(confidence or num_hypotheses > 0 or lattice)
-    arrays = DecodingGraph(*(getattr(sg, name) for name in DecodingGraph._fields))
-    out = beam_search(e, arrays, Options(float(beam), int(min(max_active, 2**62)), record))
+    out = beam_search(e, sg.arrays, Options(float(beam), int(min(max_active, 2**62)), record))
     (
         tok_state,
         _,

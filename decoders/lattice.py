@@ -94,8 +94,8 @@ def build_lattice(
     num_frames = frame_off.shape[0] - 2
     counts = np.diff(frame_off)
     tok_frame = np.repeat(np.arange(num_frames + 1, dtype=np.int64), counts)
-    start_w = np.where(tok_frame == 0, sg.start_weight[tok_state], np.inf)
-    final_w = np.where(tok_frame == num_frames, sg.final_weight[tok_state], np.inf)
+    start_w = np.where(tok_frame == 0, sg.arrays.start_weight[tok_state], np.inf)
+    final_w = np.where(tok_frame == num_frames, sg.arrays.final_weight[tok_state], np.inf)
     new_id, kept, _ = K.prune(order, start_w, final_w, src, dst, energy, float(lattice_beam))
     keep = new_id >= 0
     m = int(keep.sum())

@@ -10,6 +10,7 @@ the lattice stays acyclic).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,13 +20,10 @@ from gtn.utils import csr, topological_order
 _CACHE_KEY = "decoders.search_graph"
 
 
-@dataclass(frozen=True, eq=False)
-class SearchGraph:
-    """CSR arrays of one ``gtn.Graph`` (a transducer from labels to output symbols).
+class DecodingGraph(NamedTuple):
+    """The arrays the beam search reads, in CSR form by source state (N states).
 
     Attributes:
-        graph: the source graph (labels, symbol tables and arc ids refer to it).
-        num_labels: 1 + the largest input label; emissions need at least this many columns.
         emit_ptr: int64 [N+1]; emitting arcs of state s are ``emit_ptr[s]:emit_ptr[s+1]``.
         emit_dst, emit_label, emit_arc: int64 [E] destination, input label, arc id in ``graph``.
         emit_weight: float64 [E] arc energies.
@@ -35,8 +33,6 @@ class SearchGraph:
         start_weight, final_weight: float64 [N] (+inf: not a start / final state).
     """
 
-    graph: gtn.Graph
-    num_labels: int
     emit_ptr: np.ndarray
     emit_dst: np.ndarray
     emit_label: np.ndarray
@@ -51,9 +47,24 @@ class SearchGraph:
     start_weight: np.ndarray
     final_weight: np.ndarray
 
+
+@dataclass(frozen=True, eq=False)
+class SearchGraph:
+    """One ``gtn.Graph`` (a transducer from labels to output symbols) laid out for the search.
+
+    Attributes:
+        graph: the source graph (labels, symbol tables and arc ids refer to it).
+        num_labels: 1 + the largest input label; emissions need at least this many columns.
+        arrays: its :class:`DecodingGraph`.
+    """
+
+    graph: gtn.Graph
+    num_labels: int
+    arrays: DecodingGraph
+
     @property
     def num_states(self) -> int:
-        return int(self.start_weight.shape[0])
+        return int(self.arrays.start_weight.shape[0])
 
 
 def search_graph(g: gtn.Graph | SearchGraph) -> SearchGraph:
@@ -89,9 +100,7 @@ def _build(g: gtn.Graph) -> SearchGraph:
     eps_rank = np.empty(n, np.int64)
     eps_rank[rank_state] = np.arange(n)
     labels = g.ilabel[emit_arc]
-    return SearchGraph(
-        graph=g,
-        num_labels=int(labels.max()) + 1 if labels.size else 0,
+    arrays = DecodingGraph(
         emit_ptr=emit_ptr,
         emit_dst=g.dst[emit_arc].astype(np.int64),
         emit_label=labels.astype(np.int64),
@@ -106,3 +115,4 @@ def _build(g: gtn.Graph) -> SearchGraph:
         start_weight=g.start_weight.detach().double().numpy().copy(),
         final_weight=g.final_weight.detach().double().numpy().copy(),
     )
+    return SearchGraph(g, int(labels.max()) + 1 if labels.size else 0, arrays)
