@@ -9,16 +9,17 @@ from apps.check_reading.train import augment, train_local
 from apps.check_reading.truth import segment_truth
 
 
-def _seg(cuts, spans):
+def _seg(cuts, spans, height=10):
     start, end = (np.array(a, np.int32) for a in zip(*spans, strict=True))
     n = len(spans)
     return Segmentation(
         np.array(cuts),
         start,
         end,
-        (0, 10),
+        (0, height),
         np.zeros((n, 32, 32), np.uint8),
         np.zeros(n, np.float32),
+        np.repeat(np.array(cuts, np.int64)[:, None], height, axis=1),  # straight cuts
     )
 
 
