@@ -179,7 +179,7 @@ def test_non_cpu_emissions_take_the_torch_path_and_the_variable_is_checked(monke
 
 def _meta_safe(monkeypatch):
     """Skip the value checks (they read one bool back; a meta tensor has no values)."""
-    monkeypatch.setattr(intersect, "_check_values_on_device", lambda *a: None)
+    monkeypatch.setattr(intersect, "_check_values", lambda *a: None)
     monkeypatch.setattr(criteria, "_check_denominator", lambda *a: None)
 
     def validate(em, tags, tr, st, en, lengths):
@@ -280,11 +280,11 @@ def test_the_device_side_value_checks_name_the_first_bad_entry():
     em = torch.zeros(2, 4, 3)
     lens = np.array([4, 2])
     em[1, 3, 0] = math.nan  # padding
-    intersect._check_values_on_device(em, lens)
+    intersect._check_values(em, lens)
     em[1, 1, 2] = -INF
     em[0, 2, 1] = math.nan
     with pytest.raises(ValueError, match=r"emissions\[0, 2, 1\] is nan"):
-        intersect._check_values_on_device(em, lens)
+        intersect._check_values(em, lens)
     tags = torch.tensor([[0, 1, 2, 1], [2, 1, 7, -1]])  # out of range only in padding
     _crf._check_tags_on_device(tags, lens, 3)
     tags[1, 1] = 3
