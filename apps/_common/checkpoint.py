@@ -231,6 +231,10 @@ def load_model(
     try:
         config = schema.check(payload["config"])
     except CheckpointError as err:
+        if retrain and " lacks " in str(err):  # a setting this version added
+            raise CheckpointError(
+                f"{path}: {err} (written by an earlier version?); {retrain}"
+            ) from None
         raise CheckpointError(f"{path}: {err}") from None
     groups = payload["tensors"]
     if not isinstance(groups, dict) or not all(

@@ -142,18 +142,10 @@ class SpeechRecognizer:
         problem if it is not one (or is damaged, edited, or holds settings out of range).
         ``word_penalty`` None: the checkpoint's. The feature ``dither`` the model was
         trained with is restored."""
-        try:
-            config, tensors = load_model(
-                path, FORMAT, SCHEMA, what="speech recogniser", legacy=("ebgtn-speech",),
-                retrain=RETRAIN,
-            )  # fmt: skip
-        except CheckpointError as err:
-            if str(err).endswith("config lacks features"):  # saved before features were named
-                raise CheckpointError(
-                    f"{err}: it was written before this version, by a model trained on "
-                    f"features normalised over every frame, not over the speech frames; {RETRAIN}"
-                ) from None
-            raise
+        config, tensors = load_model(
+            path, FORMAT, SCHEMA, what="speech recogniser", legacy=("ebgtn-speech",),
+            retrain=RETRAIN,
+        )  # fmt: skip
         topology = Topology(**config["topology"])
         if config["model"]["num_columns"] != topology.num_columns:
             raise CheckpointError(

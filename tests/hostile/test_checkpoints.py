@@ -249,7 +249,8 @@ def test_every_settings_key_is_required(app):
     for key in list(config):
         path.write_bytes(original)
         forge(path, APPS[name][2], lambda p, k=key: p["config"].pop(k))
-        refused(name, path, f"config lacks {key}")
+        message = refused(name, path, f"config lacks {key}")
+        assert "earlier version?); train a new one with `ebgtn " in message  # says what to do
     path.write_bytes(original)
     forge(path, APPS[name][2], lambda p: p.pop("tensors"))
     refused(name, path, "must hold a config and tensors")
