@@ -9,9 +9,10 @@ import numpy as np
 from ._internal import weight_tape as tape_ops
 from ._internal.arc_map import gather
 from ._internal.batch import as_batch, unbatch
-from ._internal.epsilon_kernels import epsilon_rank, remove_epsilon_one
+from ._internal.epsilon_kernels import remove_epsilon_one
 from .graph import EPSILON, INF, Graph, GraphError
 from .semiring import TROPICAL, Semiring, as_semiring
+from .utils import topological_order
 
 
 def epsilon_arcs(g: Graph) -> np.ndarray:
@@ -86,13 +87,19 @@ def remove_epsilon(
 def _closure(g: Graph, x: np.ndarray, b: int, batch_size: int, sr: Semiring) -> tuple:
     """Run the kernel on one graph: ((src, dst, ilabel, olabel, weight_a, weight_b, final),
     tape builder)."""
-    rank, cycle_node = epsilon_rank(g.num_nodes, g.src, g.dst, epsilon_arcs(g))
+    eps = epsilon_arcs(g)
+    order = np.empty(g.num_nodes, np.int64)
+    cycle_node = topological_order(
+        g.num_nodes, g.src[eps], g.dst[eps], order, np.empty(int(eps.sum()), np.int64)
+    )
     if cycle_node >= 0:
         where = f"graph {b} " if batch_size > 1 else ""
         raise GraphError(
             f"remove_epsilon: {where}has an epsilon cycle through node {cycle_node}; "
             "epsilon arcs must form no cycle"
         )
+    rank = np.empty(g.num_nodes, np.int64)
+    rank[order] = np.arange(g.num_nodes)  # position in a topological order of the epsilon arcs
     res = remove_epsilon_one(
         g.num_nodes, g.src, g.dst, g.ilabel, g.olabel, x, rank, sr.code, sr.beta
     )

@@ -11,50 +11,6 @@ from .weight_tape import grow, tape_new, tape_sum, terms_new, terms_set
 
 
 @nb.njit(cache=True)
-def epsilon_rank(n, src, dst, is_eps):
-    """Topological rank of each node in the epsilon subgraph (Kahn). Returns (rank, -1), or
-    (rank, v) with v a node *on* an epsilon cycle."""
-    ptr, arcs = csr(n, src, is_eps)
-    indeg = np.zeros(n, np.int64)
-    for i in range(src.shape[0]):
-        if is_eps[i]:
-            indeg[dst[i]] += 1
-    queue = np.empty(n, np.int64)
-    rank = np.full(n, -1, np.int64)
-    tail = 0
-    for v in range(n):
-        if indeg[v] == 0:
-            queue[tail] = v
-            tail += 1
-    head = 0
-    while head < tail:
-        v = queue[head]
-        rank[v] = head
-        head += 1
-        for j in range(ptr[v], ptr[v + 1]):
-            d = dst[arcs[j]]
-            indeg[d] -= 1
-            if indeg[d] == 0:
-                queue[tail] = d
-                tail += 1
-    if tail == n:
-        return rank, -1
-    # Every unranked node has an unranked epsilon predecessor: walking back n steps from one
-    # of them must end on a cycle (nodes merely downstream of a cycle are not named).
-    rptr, rarcs = csr(n, dst, is_eps)
-    v = 0
-    while rank[v] >= 0:
-        v += 1
-    for _ in range(n):
-        for j in range(rptr[v], rptr[v + 1]):
-            u = src[rarcs[j]]
-            if rank[u] < 0:
-                v = u
-                break
-    return rank, v
-
-
-@nb.njit(cache=True)
 def remove_epsilon_one(n, src, dst, ilabel, olabel, x, rank, code, beta):
     """Closure construction for one epsilon-acyclic graph.
 
