@@ -28,6 +28,7 @@ import torch
 
 GRID = tuple(round(0.80 + 0.04 * k, 2) for k in range(11))  # 0.80, 0.84, ..., 1.20
 MIN_WARP, MAX_WARP = 0.5, 2.0  # the range :func:`.features.mel_filterbank` accepts
+MAX_WARPS = 101  # every warp costs a decoding pass, and its results are held until the choice
 GROUPINGS = ("speaker", "utterance")
 
 
@@ -47,7 +48,8 @@ class WarpSelection:
 
 def check_grid(warps: Sequence[float]) -> tuple[float, ...]:
     """The grid as a sorted tuple of distinct floats; ValueError naming the bad value for an
-    empty grid or a warp that is not a finite number in [0.5, 2]."""
+    empty grid, one of more than :data:`MAX_WARPS` warps, or a warp that is not a finite
+    number in [0.5, 2]."""
     values = []
     for w in warps:
         try:
@@ -59,7 +61,10 @@ def check_grid(warps: Sequence[float]) -> tuple[float, ...]:
         values.append(x)
     if not values:
         raise ValueError("the warp grid is empty")
-    return tuple(sorted(set(values)))
+    values = sorted(set(values))
+    if len(values) > MAX_WARPS:
+        raise ValueError(f"the warp grid has {len(values)} warps, at most {MAX_WARPS} are allowed")
+    return tuple(values)
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
@@ -69,7 +74,7 @@ def parse_grid(text: str) -> tuple[float, ...]:
     try:
         if ":" in text:
             start, stop, step = (float(x) for x in text.split(":"))
-            if not (step > 0 and stop >= start and (stop - start) / step <= 1000):
+            if not (step > 0 and stop >= start and (stop - start) / step < MAX_WARPS):
                 raise ValueError
             n = int(math.floor((stop - start) / step + 1e-9)) + 1
             return check_grid([round(start + k * step, 6) for k in range(n)])

@@ -47,6 +47,8 @@ def test_ties_go_to_the_warp_nearest_one_and_a_warp_without_a_path_is_never_chos
         (lambda: vtln.parse_grid("0.8:1.2"), "start:stop:step, got '0.8:1.2'"),
         (lambda: vtln.parse_grid("0.8,x"), "comma-separated numbers"),
         (lambda: vtln.parse_grid("0.4:1.2:0.1"), r"warp 0.4 is outside"),
+        (lambda: vtln.parse_grid("0.5:2:0.001"), "start:stop:step"),
+        (lambda: vtln.check_grid(np.linspace(0.5, 2, 200)), "200 warps, at most 101"),
         (lambda: vtln.group_keys(["a"], 2), "1 speakers for 2 utterances"),
         (lambda: vtln.group_keys(["a"], 1, "room"), "grouping must be one of speaker"),
     ],
