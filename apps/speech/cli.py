@@ -132,8 +132,9 @@ def _add_vtln_args(p: argparse.ArgumentParser) -> None:
         const="speaker",
         choices=("speaker", "utterance"),
         help="vocal-tract-length normalisation: choose the filterbank warp under which the "
-        "best paths have the least energy per frame, for each speaker (utt2spk; the default) "
-        "or each utterance, and decode with it",
+        "best paths have the least energy per frame, for each speaker (a data directory's "
+        "utt2spk; a WAV file or wav.scp line is its own speaker; the default) or each "
+        "utterance, and decode with it",
     )
     p.add_argument(
         "--warps",
