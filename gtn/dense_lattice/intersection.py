@@ -568,7 +568,8 @@ def _free_backward_buffers(
         s.checked = None
         reuse = scaled & passed
         post[~reuse] = 0.0  # then scaled in place: post[reuse] *= ... would copy those rows
-        post *= np.where(reuse, gout, 0.0).astype(post.dtype)[:, None, None]
+        if (gout[reuse] != 1.0).any():  # a 'sum' reduction passes ones: nothing to scale
+            post *= np.where(reuse, gout, 0.0).astype(post.dtype)[:, None, None]
         bufs = _buffers(lat, None, arc_grads)._replace(em=post)
         scaled &= ~reuse
     else:
