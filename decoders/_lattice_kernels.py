@@ -1,5 +1,5 @@
 """Lattice kernels (numba): prune token lattices by energy, and find the frame of every state
-of a lattice-like graph. Energies are float64, lower is better."""
+of a lattice-like graph. Energies are float64."""
 
 from __future__ import annotations
 

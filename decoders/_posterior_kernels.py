@@ -8,7 +8,7 @@ sequence, or the trie of a set of sequences whose missing branches escape to an 
 state, trie node) pairs, but only over the pairs some path reaches, and optionally drops pairs
 whose every completion lies far above a given energy (see :func:`restricted_free_energy`), so
 memory follows the lattice and the few trie nodes each of its states can be at, not states x
-output length. Energies are float64, lower is better; free energies are
+output length. Energies are float64; free energies are
 -(1/beta) log sum exp(-beta E), minimum energies their beta -> inf limit.
 """
 

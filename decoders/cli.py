@@ -4,9 +4,9 @@
         --emissions energies.npz --beam 12 --max-active 2000 --nbest 5 \\
         --lattice-dir lats/ --output hyps.jsonl --jobs 2
 
-The graph is OpenFst AT&T text. Emissions are per-frame label *energies* [T, V] (lower is
-better: -log p, e.g. ``-log_softmax`` of a network's scores; not log-probabilities, not
-probabilities), see :mod:`decoders.emissions`. Emission column k is the graph's input symbol of
+The graph is OpenFst AT&T text. Emissions are per-frame label *energies* [T, V] (-log p, e.g.
+``-log_softmax`` of a network's scores; not log-probabilities, not probabilities), see
+:mod:`decoders.emissions`. Emission column k is the graph's input symbol of
 OpenFst id k+1: id 0 is epsilon and has no column. Each utterance gives one JSON line: id,
 status ("ok" or "no path"), text, energy, confidence, frames and n-best (``--format text``: the
 id and the words); without ``--osymbols`` the words are the graph file's output ids. Lattices

@@ -1,7 +1,7 @@
 """Posterior probabilities of output sequences under a lattice: the confidence of an answer.
 
-Under the Gibbs distribution P(path) ∝ exp(-beta E(path)) over the lattice's paths (energies,
-lower is better), the posterior of an output sequence y is
+Under the Gibbs distribution P(path) ∝ exp(-beta E(path)) over the lattice's paths, the
+posterior of an output sequence y is
 
     P(y) = exp(-beta (F(lattice restricted to y) - F(lattice)))
 

@@ -1,6 +1,6 @@
 """Convenience builders: ``chain`` (sequence labelling) and ``grid`` (image labelling).
 
-Energies: lower is better. Unary networks return energies, so wrap scores as ``-scores``.
+Unary networks return energies, so wrap scores as ``-scores``.
 """
 
 from __future__ import annotations

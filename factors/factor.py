@@ -1,4 +1,4 @@
-"""Factors: ``torch.nn.Module``s that return energy tables (lower is better).
+"""Factors: ``torch.nn.Module``s that return energy tables.
 
 A factor covers M cliques ("scopes") of the same arity r at once, all sharing one module: the
 scopes are a LongTensor [M, r] of variable indices, and ``forward(x)`` returns the energy table

@@ -11,8 +11,6 @@ algorithm), both differentiable through gtn's autograd into every factor.
   scored by ``gtn.free_energy`` / ``gtn.min_energy`` over the list in one numba call.
 * The most offending incorrect answer: the best path of the lattice intersected with
   ``gtn.complement(y)``, the acceptor of every sequence except y.
-
-Energies: lower is better.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One dynamic program, written once for both semirings (as in torch-struct): messa
 from the leaves to the roots level by level (all variables of one depth at once, batched
 over B), so the cost is O(depth) torch ops of size [B, width, K, K]. Min-sum gives the minimum
 energy and, by backtracking, the assignment; log-sum-exp with β gives the free energy, whose
-gradient wrt the unary energies is the marginals. Energies: lower is better.
+gradient wrt the unary energies is the marginals.
 """
 
 from __future__ import annotations
