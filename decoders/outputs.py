@@ -5,8 +5,8 @@ usually n alignments of one answer. Instead, the k-th best distinct output is th
 the lattice whose output is none of the k-1 already found: a search over (lattice state, node
 of a trie of those outputs) pairs whose missing branches escape to an accepting sink
 (:mod:`decoders._posterior_kernels`), the composition with ``gtn.complement_set`` without
-building it. Exact, n searches, and no enumeration of alignments. Energies are lower-is-better;
-an output's energy is the lowest energy of a path that produces it.
+building it. Exact, n searches, and no enumeration of alignments. An output's energy is the
+lowest energy of a path that produces it.
 """
 
 from __future__ import annotations
