@@ -25,7 +25,7 @@ import math
 import multiprocessing
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import quote
 
@@ -95,24 +95,20 @@ def add_decode_parser(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="energies (-log p): .npz (one [T, V] array per utterance id) or .npy",
     )
-    beam = _number(float, 0.0, strict=True, infinite=True)
-    p.add_argument("--beam", type=beam, default=16.0, help="energy beam (default %(default)s)")
-    p.add_argument(
-        "--max-active", type=_number(int, 1, strict=False), default=10_000,
-        help="tokens kept per frame (default %(default)s)",
-    )  # fmt: skip
-    p.add_argument(
-        "--lattice-beam", type=_number(float, 0.0, strict=False, infinite=True),
-        help="lattice pruning beam (default: --beam)",
-    )  # fmt: skip
-    p.add_argument(
-        "--nbest", type=_number(int, 0, strict=False), default=0,
-        help="distinct outputs per utterance (default %(default)s)",
-    )  # fmt: skip
-    p.add_argument(
-        "--beta", type=_number(float, 0.0, strict=True), default=1.0,
-        help="inverse temperature of confidences (default %(default)s)",
-    )  # fmt: skip
+
+    def number(flag, kind, low, default, what, *, strict=False, infinite=False):
+        """A numeric option (see :func:`_number`); its help gives the default."""
+        also = "" if default is None else " (default %(default)s)"
+        parse = _number(kind, low, strict=strict, infinite=infinite)
+        p.add_argument(flag, type=parse, default=default, help=what + also)
+
+    number("--beam", float, 0.0, 16.0, "energy beam", strict=True, infinite=True)
+    number("--max-active", int, 1, 10_000, "tokens kept per frame")
+    number(
+        "--lattice-beam", float, 0.0, None, "lattice pruning beam (default: --beam)", infinite=True
+    )
+    number("--nbest", int, 0, 0, "distinct outputs per utterance")
+    number("--beta", float, 0.0, 1.0, "inverse temperature of confidences", strict=True)
     p.add_argument("--lattice-dir", help="write each utterance's lattice here")
     p.add_argument("--output", help="output file (default: standard output)")
     p.add_argument(
@@ -121,14 +117,9 @@ def add_decode_parser(sub: argparse._SubParsersAction) -> None:
         default="jsonl",
         help="jsonl: JSON lines (default); text: 'id word word ...' per line",
     )
-    p.add_argument(
-        "--jobs", type=_number(int, 1, strict=False), default=1,
-        help="decode in this many processes (default %(default)s)",
-    )  # fmt: skip
-    p.add_argument(
-        "--frame-shift", type=_number(float, 0.0, strict=True), default=0.01,
-        help="seconds per frame, for the real-time factor (default %(default)s)",
-    )  # fmt: skip
+    number("--jobs", int, 1, 1, "decode in this many processes")
+    shift = "seconds per frame, for the real-time factor"
+    number("--frame-shift", float, 0.0, 0.01, shift, strict=True)
     p.set_defaults(run=run_decode)
 
 
@@ -325,10 +316,7 @@ def run_decode(args: argparse.Namespace) -> int:
     when no utterance had a path (each such line says "no path")."""
     from tqdm import tqdm
 
-    job = Job(
-        args.graph, args.isymbols, args.osymbols, args.emissions, args.beam, args.max_active,
-        args.lattice_beam, args.nbest, args.beta, args.lattice_dir,
-    )  # fmt: skip
+    job = Job(**{f.name: getattr(args, f.name) for f in fields(Job)})
     decoder = Decoder(job)
     decoder.check()
     if args.lattice_dir:
