@@ -271,11 +271,8 @@ class Trainer:
         )
         self.dist.all_reduce(flat)
         flat /= self.dist.get_world_size()
-        offset = 0
-        for p in params:
-            n = p.numel()
-            p.grad = flat[offset : offset + n].view_as(p).clone()
-            offset += n
+        for p, grad in zip(params, flat.split([p.numel() for p in params]), strict=True):
+            p.grad = grad.view_as(p).clone()
 
     def _broadcast_parameters(self) -> None:
         for t in list(self.model.parameters()) + list(self.model.buffers()):
