@@ -4,15 +4,13 @@
         --emissions energies.npz --beam 12 --max-active 2000 --nbest 5 \\
         --lattice-dir lats/ --output hyps.jsonl --jobs 2
 
-The graph is OpenFst AT&T text. Emissions are per-frame label *energies* [T, V] (-log p, e.g.
-``-log_softmax`` of a network's scores; not log-probabilities, not probabilities), see
-:mod:`decoders.emissions`. Emission column k is the graph's input symbol of OpenFst id k+1: id 0
-is epsilon and has no column. Each utterance gives one JSON line: id, status ("ok" or "no
-path"), text, energy, confidence, frames and n-best (``--format text``: the id and the words);
-without ``--osymbols`` the words are the graph file's output ids. Lattices are written as
-``<lattice-dir>/<id>.txt`` (AT&T text with the symbol tables; state times are recovered with
-:meth:`decoders.Lattice.from_graph`). Every file is written atomically, the JSON lines once all
-utterances are done, so an interrupted run never leaves a truncated file that looks complete.
+The graph is OpenFst AT&T text; what the emissions and the symbol ids must be is in ``HELP``
+(``ebgtn decode --help``) and :mod:`decoders.emissions`. Each utterance gives one JSON line: id,
+status ("ok" or "no path"), text, energy, confidence, frames and n-best (``--format text``: the
+id and the words). Lattices are written as ``<lattice-dir>/<id>.txt`` (AT&T text with the
+symbol tables; state times are recovered with :meth:`decoders.Lattice.from_graph`). Every file
+is written atomically, the JSON lines once all utterances are done, so an interrupted run never
+leaves a truncated file that looks complete.
 """
 
 from __future__ import annotations

@@ -48,8 +48,7 @@ class Lattice:
             GraphError: the graph is cyclic, or two paths reach a state after different
                 numbers of frames.
         """
-        times = lattice_times(graph)
-        return cls(graph, times)
+        return cls(graph, lattice_times(graph))
 
 
 def lattice_times(graph: gtn.Graph) -> np.ndarray:
