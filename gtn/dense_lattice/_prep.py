@@ -57,11 +57,6 @@ class Structure(NamedTuple):
         )
 
     @property
-    def state_runs(self) -> Runs:
-        """The runs with each state's label index in ``ulab`` (state-labelled kernels)."""
-        return self.runs._replace(ulab=self.state_ulab)
-
-    @property
     def epsilons(self) -> Epsilons:
         return Epsilons(self.eps_off, self.eps_src, self.eps_dst)
 
@@ -83,12 +78,6 @@ class Runs(NamedTuple):
     pos0: np.ndarray
     length: np.ndarray
     ulab: np.ndarray
-
-
-@nb.njit(cache=True)
-def run_arrays(runs: Runs) -> tuple:
-    """(node_off, ptr, src0, pos0, length, ulab) of ``runs``, for a kernel to read."""
-    return runs.node_off, runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
 
 
 @nb.njit(cache=True, inline="always")
@@ -140,7 +129,7 @@ class Scaled(NamedTuple):
     alpha: np.ndarray  # [B, T+1, Nmax] normalised forward values
     scale: np.ndarray  # [B, T+1] frame scales
     energy: np.ndarray  # [B] free energies
-    status: np.ndarray  # int64 [B] EXACT, LOG or FLUSHED (see ``_scaled``)
+    status: np.ndarray  # int64 [B] EXACT, FLUSHED, LOG or BAD (see ``_scaled``)
 
 
 def structure(batch: GraphBatch) -> Structure:

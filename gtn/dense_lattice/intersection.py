@@ -356,42 +356,41 @@ class _Forward:
         return self.scaled.energy
 
 
+class Family(NamedTuple):
+    forward: Callable  # (lat, W, beta, out: Scaled, active) -> its Matrix or None
+    backward: Callable  # (lat, fwd: _Forward, gout, active, arc_grads, dev, grads: Grads)
+    best_path: Callable | None  # (lat) -> (labels, arcs, energy); None: tropical + backtrack
+
+
 # The scaled kernel families. Each scores a whole lattice in probability space; an utterance a
 # family cannot score exactly (see _scaled) goes to the log-space kernels, which take any graph.
 
 
-def _general_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
-    st = lat.structure
-    _scaled.forward(_utterances(lat, active), st.runs, st.epsilons, st.label_sets, W, beta, *out)
+def _runs_family(kernels, part: Callable) -> Family:
+    """A family on the Structure's runs: ``kernels`` the module (``_scaled`` or
+    ``_statewise``), ``part(structure)`` what its kernels take after the runs (the epsilons,
+    or each state's label index)."""
 
+    def forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
+        st = lat.structure
+        utt = _utterances(lat, active)
+        kernels.forward(utt, st.runs, part(st), st.label_sets, W, beta, *out)
 
-def _general_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
-    st = lat.structure
-    _scaled.backward(
-        gout, _utterances(lat, active), st.runs, st.epsilons, st.label_sets, s.W, s.scaled,
-        arc_grads, dev, *grads,
-    )  # fmt: skip
+    def backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
+        st, utt = lat.structure, _utterances(lat, active)
+        bufs = grads if kernels is _scaled else (grads.em, grads.w, grads.sw, grads.fw)
+        kernels.backward(
+            gout, utt, st.runs, part(st), st.label_sets, s.W, s.scaled, arc_grads, dev, *bufs
+        )
 
-
-def _statewise_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
-    st = lat.structure
-    utt = _utterances(lat, active)
-    _statewise.forward(utt, st.state_runs, st.label_sets, W, beta, True, *out)
-
-
-def _statewise_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
-    st = lat.structure
-    _statewise.backward(
-        gout, _utterances(lat, active), st.state_runs, st.label_sets, s.W, s.scaled, arc_grads,
-        dev, grads.em, grads.w, grads.sw, grads.fw,
-    )  # fmt: skip
+    return Family(forward, backward, None)
 
 
 def _matrix_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active):
     flat, state_lab, _ = _viterbi.layout(lat.graphs, lat.structure)
     M = _dense.matrix(flat, lat.structure, state_lab.shape[0], W.wexp)
     _dense.forward(_utterances(lat, active), M, W, beta, *out)
-    if lat.unchecked and (out.status == _dense.BAD_ENERGY).any():
+    if lat.unchecked and (out.status == _scaled.BAD).any():
         _check_values(lat.emissions, lat.lengths)  # raises, naming the culprit
     return M
 
@@ -412,18 +411,12 @@ def _matrix_best_path(lat: DenseLattice) -> tuple:
     return _viterbi.best_path(lay, lat.graphs, _em(lat), lat.lengths)
 
 
-class Family(NamedTuple):
-    forward: Callable  # (lat, W, beta, out: Scaled, active) -> its Matrix or None
-    backward: Callable  # (lat, fwd: _Forward, gout, active, arc_grads, dev, grads: Grads)
-    best_path: Callable | None  # (lat) -> (labels, arcs, energy); None: tropical + backtrack
-
-
 FAMILIES = {
     # one shared dense state-labelled graph (the CRF chain): matrix-vector products
     "matrix": Family(_matrix_forward, _matrix_backward, _matrix_best_path),
     # no epsilons, one label per state (CTC, HMM, ASG): one emission factor per state
-    "statewise": Family(_statewise_forward, _statewise_backward, None),
-    "general": Family(_general_forward, _general_backward, None),
+    "statewise": _runs_family(_statewise, lambda st: st.state_ulab),
+    "general": _runs_family(_scaled, lambda st: st.epsilons),
 }
 
 
@@ -441,8 +434,8 @@ def _free_forward(lat: DenseLattice, beta: float) -> _Forward:
         np.empty((B, T, max(st.max_labels, 1))),
         np.zeros((B, T + 1, max(st.max_nodes, 1))),  # finite where unused (see _dense)
         np.empty((B, T + 1)),
-        np.empty(B),
-        np.zeros(B, np.int64),
+        np.full(B, INF),
+        np.full(B, _scaled.LOG),  # the kernels write the utterances they score
     )
     active = ~W.needs_log[lat.gidx]
     _use_threads(lat)
