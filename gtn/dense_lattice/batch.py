@@ -52,17 +52,8 @@ class GraphBatch:
         self.final_weight = final_weight
         self._cache: dict = {}
         n, a = int(self.node_offsets[-1]), int(self.arc_offsets[-1])
-        if (
-            not (
-                self.src.shape[0]
-                == self.dst.shape[0]
-                == self.label.shape[0]
-                == a
-                == weight.shape[0]
-            )
-            or start_weight.shape[0] != n
-            or final_weight.shape[0] != n
-        ):
+        arcs = {x.shape[0] for x in (self.src, self.dst, self.label, weight)}
+        if arcs != {a} or start_weight.shape[0] != n or final_weight.shape[0] != n:
             raise GraphError("GraphBatch arrays disagree with its offsets")
 
     @classmethod
@@ -85,16 +76,8 @@ class GraphBatch:
         self, weight: torch.Tensor, start_weight: torch.Tensor, final_weight: torch.Tensor
     ) -> GraphBatch:
         """Same structure (and cached kernel layout), new energies."""
-        out = GraphBatch(
-            self.node_offsets,
-            self.arc_offsets,
-            self.src,
-            self.dst,
-            self.label,
-            weight,
-            start_weight,
-            final_weight,
-        )
+        structure = (self.node_offsets, self.arc_offsets, self.src, self.dst, self.label)
+        out = GraphBatch(*structure, weight, start_weight, final_weight)
         out._cache = self._cache
         return out
 

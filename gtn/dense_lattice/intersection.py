@@ -298,19 +298,16 @@ def _grad_tensors(lat: DenseLattice, bufs, arc_grads: bool = True) -> tuple:
     """Kernel buffers -> (emission grad, arc grad in batch order or None, start grad, final
     grad)."""
     st, g = lat.structure, lat.graphs
-    g_em, g_w, g_ew, g_sw, g_fw = bufs
+    # the rows of a buffer are per-utterance copies when the graph is shared: their sum
+    g_w, g_ew, g_sw, g_fw = (x.sum(0) if x.shape[0] > 1 else x[0] for x in bufs[1:])
     gw = None
     if arc_grads:
         gw = np.zeros(int(st.arc_off[-1]))
-        gw[st.csr_arc] = g_w.sum(0) if g_w.shape[0] > 1 else g_w[0]
-        gw[st.eps_arc] = g_ew.sum(0) if g_ew.shape[0] > 1 else g_ew[0]
+        gw[st.csr_arc], gw[st.eps_arc] = g_w, g_ew
         gw = torch.from_numpy(gw).to(g.weight.dtype)
-    return (
-        torch.from_numpy(g_em),
-        gw,
-        torch.from_numpy(g_sw.sum(0) if g_sw.shape[0] > 1 else g_sw[0]).to(g.start_weight.dtype),
-        torch.from_numpy(g_fw.sum(0) if g_fw.shape[0] > 1 else g_fw[0]).to(g.final_weight.dtype),
-    )
+    sw = torch.from_numpy(g_sw).to(g.start_weight.dtype)
+    fw = torch.from_numpy(g_fw).to(g.final_weight.dtype)
+    return torch.from_numpy(bufs[0]), gw, sw, fw
 
 
 def _utterances(lat: DenseLattice, active: np.ndarray) -> Utterances:
