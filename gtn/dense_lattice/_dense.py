@@ -20,7 +20,6 @@ import numpy as np
 
 from .._internal.jit import batch_kernel
 from . import _scaled
-from ._emission import frame_factors
 from ._scaled import BAD, EXACT, FAST, FLUSHED, LOG, LOW, SUBNORMAL
 
 
@@ -54,7 +53,7 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
         alpha[b, 0, :N] = a
         total, eshift, code = np.log(c), 0.0, EXACT
         for t in range(T):
-            eshift += frame_factors(utt.em[b, t], labs, beta, ebuf, pe[b, t])
+            eshift += _scaled.frame_factors(utt.em[b, t], labs, beta, ebuf, pe[b, t])
             bad = False
             for u in range(ebuf.shape[0]):
                 bad |= not ebuf[u] > -np.inf

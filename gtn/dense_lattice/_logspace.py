@@ -14,8 +14,7 @@ import numpy as np
 from .._internal.exp import fast_exp, fast_log
 from .._internal.jit import batch_kernel
 from ..semiring import splus
-from ._emission import FAST
-from ._prep import utterance
+from ._prep import FAST, utterance
 
 INF = np.inf
 
@@ -249,7 +248,7 @@ def backtrack(gout, utt, runs, eps, lab, arc_ids, W, alpha, energy, grads_wanted
     Arguments as ``tropical``'s; arc_ids = (csr_arc, arc_off) of the Structure;
     out = (labels, arcs) [B, T]; ``grads`` a ``_prep.Grads``, written if ``grads_wanted``."""
     ptr, src0, pos0, length, ulab = runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
-    w, ew, fw = W.w, W.ew, W.fw
+    w, ew = W.w, W.ew
     labels_out, arcs_out = out
     g_em, g_w, g_ew, g_sw, g_fw = grads
     for b in range(utt.em.shape[0]):
@@ -258,13 +257,7 @@ def backtrack(gout, utt, runs, eps, lab, arc_ids, W, alpha, energy, grads_wanted
         g, T, n0, N, glabs = utterance(utt, runs.node_off, lab, b)
         go, row = gout[b], utt.rows[b]
         e0, e1 = eps.off[g], eps.off[g + 1]
-        d = 0
-        best = INF
-        for s in range(N):
-            v = alpha[b, T, s] + fw[n0 + s]
-            if v < best:
-                best = v
-                d = s
+        d = np.argmin(alpha[b, T, :N] + W.fw[n0 : n0 + N])  # ties: the first
         if grads_wanted:
             g_fw[row, n0 + d] += go
         t = T

@@ -85,7 +85,8 @@ class PathEnergy(torch.autograd.Function):
         gout = np.where(ctx.dead, 0.0, gout)  # no gradient through an infinite energy
         grads(gout, ctx.tags, ctx.lengths, g_em, g_tr, g_st, g_en)
 
-        def back(x, dt):
-            return torch.from_numpy(x).to(dt)
-
-        return back(g_em, edt), None, back(g_tr, tdt), back(g_st, tdt), back(g_en, tdt), None
+        g_em, g_tr, g_st, g_en = (
+            torch.from_numpy(x).to(dt)
+            for x, dt in ((g_em, edt), (g_tr, tdt), (g_st, tdt), (g_en, tdt))
+        )
+        return g_em, None, g_tr, g_st, g_en, None

@@ -26,18 +26,47 @@ and energy with +inf: a kernel writes both only for the utterances it scores.
 The pieces every scaled family shares (start, normalisation with flushing, final states, state
 posteriors, the free energy from the frame scales) are the inlined helpers below; the families
 differ only in how a frame propagates (runs, runs with epsilons, a dense matrix).
+
+Emission factors, computed inside the kernels: pe[u] = exp(-beta (em[label u] - m)) over the
+labels u of one graph, with m the frame's minimum energy over those labels (so the best label
+has factor 1 and nothing overflows); the kernel adds m to the utterance's energy shift. A frame
+where every label has energy +inf gets m = 0 and all factors 0. Factors below ``SUBNORMAL`` are
+0 (an energy more than about 690 / beta above the frame's best: a reached state underflows).
 """
 
 import numba as nb
 import numpy as np
 
+from .._internal.exp import fast_exp
 from .._internal.jit import batch_kernel
-from ._emission import FAST, SUBNORMAL, frame_factors
-from ._prep import utterance
+from ._prep import FAST, utterance
 
 LOW = 1e-290  # smallest trusted normalised value (and frame scale): float64 stays exact above
 HIGH = 1e290  # largest trusted value after an epsilon closure
 EXACT, FLUSHED, LOG, BAD = 0, 1, 2, 3
+# values below this are flushed to 0: arithmetic on subnormal numbers runs about a hundred
+# times slower, and the kernels treat a reached state's underflow explicitly
+SUBNORMAL = 1e-300
+
+
+@nb.njit(cache=True, inline="always", fastmath=FAST)
+def frame_factors(em_row, labs, beta, buf, pe_row):
+    """Fill pe_row[:n] from em_row [V] and the graph's labels labs [n] (float64 scratch buf,
+    at least n long); returns the shift m. The gather and the exp are separate loops so that
+    the exp vectorises."""
+    n = labs.shape[0]
+    m = np.inf
+    for u in range(n):
+        x = np.float64(em_row[labs[u]])
+        buf[u] = x
+        m = min(m, x)
+    if m == np.inf:
+        m = 0.0
+    c = -beta
+    for u in range(n):
+        x = fast_exp(c * (buf[u] - m))
+        pe_row[u] = x if x >= SUBNORMAL else 0.0
+    return m
 
 
 @nb.njit(cache=True, fastmath=FAST)
@@ -198,7 +227,7 @@ def axpy(out, s0, w, p0, n, f):
 @batch_kernel(fastmath=FAST)
 def forward(utt, runs, eps, lab, W, beta, pe, alpha, scale, energy, status):
     """Free energy per utterance into ``energy``, and its status (see the module docstring).
-    Fills pe[b, t, u] = exp(-beta (em[b, t, label u] - m[b, t])) (see ``_emission``).
+    Fills pe[b, t, u] = exp(-beta (em[b, t, label u] - m[b, t])) (see the module docstring).
     Arguments: ``_prep``'s Utterances, Runs, Epsilons, LabelSets and Weights, then the outputs
     (the fields of ``_prep.Scaled``: numba's parallel loops lose writes to arrays taken from a
     tuple argument, so every array a parallel kernel writes is an argument of its own)."""

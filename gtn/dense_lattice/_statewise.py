@@ -20,7 +20,6 @@ import numpy as np
 
 from .._internal.jit import batch_kernel
 from . import _scaled
-from ._emission import frame_factors
 from ._prep import utterance
 from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW, SUBNORMAL
 
@@ -50,7 +49,7 @@ def forward(utt, runs, sulab, lab, W, beta, pe, alpha, scale, energy, status):
         total, eshift, code = np.log(c), 0.0, EXACT
         budget = GIVE_UP_FLUSHES * N
         for t in range(T):
-            eshift += frame_factors(utt.em[b, t], glabs, beta, ebuf, pe[b, t])
+            eshift += _scaled.frame_factors(utt.em[b, t], glabs, beta, ebuf, pe[b, t])
             a = alpha[b, t]
             p = pe[b, t]
             c = 0.0

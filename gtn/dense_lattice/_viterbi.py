@@ -19,7 +19,7 @@ import numba as nb
 import numpy as np
 
 from .._internal.jit import batch_kernel
-from ._scaled import FAST
+from ._prep import FAST
 
 INF = np.inf
 
@@ -83,9 +83,7 @@ def layout(batch, st):
     state-labelled, sparse, too large, or parallel arcs (M would need their minimum)."""
     if not st.state_labelled:  # checked each time: tests reroute a lattice to other kernels
         return None
-    if "viterbi" not in batch._cache:
-        batch._cache["viterbi"] = _layout(batch, st)
-    return batch._cache["viterbi"]
+    return batch._cached("viterbi", lambda: _layout(batch, st))
 
 
 def _layout(batch, st):

@@ -81,6 +81,13 @@ class GraphBatch:
         out._cache = self._cache
         return out
 
+    def _cached(self, key: str, make):
+        """``make()``, computed once per structure (``with_weights`` copies share the cache):
+        the kernels' layouts of this batch."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
     def __len__(self) -> int:
         return self.node_offsets.shape[0] - 1
 

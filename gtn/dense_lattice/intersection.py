@@ -184,18 +184,11 @@ def intersect_dense(
     """
     emissions, lens = _check_emissions(emissions, lengths)
     B = emissions.shape[0]
-    if isinstance(graphs, Graph):
-        batch, shared = GraphBatch.from_graphs(graphs), True
-    elif isinstance(graphs, GraphBatch):
-        batch = graphs
-        shared = len(batch) == 1 and B != 1
-        if not shared and len(batch) != B:
-            raise GraphError(f"{len(batch)} graphs for a batch of {B} utterances")
-    else:
-        graphs = list(graphs)
-        if len(graphs) != B:
-            raise GraphError(f"{len(graphs)} graphs for a batch of {B} utterances")
-        batch, shared = GraphBatch.from_graphs(graphs), False
+    batch = graphs if isinstance(graphs, Graph | GraphBatch) else list(graphs)
+    shared = isinstance(batch, Graph) or (isinstance(batch, GraphBatch) and len(batch) == 1 != B)
+    if not shared and len(batch) != B:
+        raise GraphError(f"{len(batch)} graphs for a batch of {B} utterances")
+    batch = batch if isinstance(batch, GraphBatch) else GraphBatch.from_graphs(batch)
     lat = DenseLattice(batch, emissions, lens, shared)
     st = lat.structure
     V = emissions.shape[2]
@@ -459,17 +452,11 @@ _CHECK_TOL = 1e-9
 
 
 def _arc_list(lat: DenseLattice) -> _logspace.ArcList:
-    cache = lat.graphs._cache
-    if "arc_list" not in cache:
-        cache["arc_list"] = _logspace.arc_list(lat.structure)
-    return cache["arc_list"]
+    return lat.graphs._cached("arc_list", lambda: _logspace.arc_list(lat.structure))
 
 
 def _band(lat: DenseLattice) -> _banded.Band | None:
-    cache = lat.graphs._cache
-    if "band" not in cache:
-        cache["band"] = _banded.band(lat.structure, _arc_list(lat))
-    return cache["band"]
+    return lat.graphs._cached("band", lambda: _banded.band(lat.structure, _arc_list(lat)))
 
 
 def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
