@@ -106,7 +106,10 @@ def forward(beta, utt, arcs, eps, lab, W, alpha, energy):
                 e[u] = utt.em[b, t, glabs[u]]
             for p in range(p1 - p0):
                 v[p] = a[src[p]] + wg[p] + e[ulab[p]]
-            _segment_min(v, ptr, N, m)
+            m[:] = INF  # each state's minimum over its incoming arcs
+            for d in range(N):
+                for p in range(ptr[d], ptr[d + 1]):
+                    m[d] = min(m[d], v[p])
             for p in range(p1 - p0):  # gather and exp in separate loops: both vectorise
                 v[p] -= m[dst[p]]
             _exp_scaled(v, p1 - p0, -beta)
@@ -202,15 +205,6 @@ def _shift_log(acc, m, n, c):
     for i in range(n):
         x = m[i] + c * fast_log(acc[i] if m[i] < INF else 1.0)
         acc[i] = x if m[i] < INF else INF
-
-
-@nb.njit(cache=True, inline="always")
-def _segment_min(v, ptr, n, out):
-    for d in range(n):
-        m = INF
-        for p in range(ptr[d], ptr[d + 1]):
-            m = min(m, v[p])
-        out[d] = m
 
 
 @nb.njit(cache=True, inline="always")

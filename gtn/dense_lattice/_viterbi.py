@@ -109,8 +109,7 @@ def best_path(lay, batch, em: np.ndarray, lengths: np.ndarray):
     M = np.full(N * N, INF, dt)
     M[flat] = _np(batch.weight)
     B, T, _ = em.shape
-    labels = np.full((B, T), -1, np.int64)
-    arcs = np.full((B, T), -1, np.int64)
+    labels, arcs = np.full((2, B, T), -1, np.int64)
     energy = np.empty(B, dt)
     decode(
         em, lengths, M.reshape(N, N), _np(batch.start_weight).astype(dt),

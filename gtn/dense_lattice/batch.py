@@ -99,17 +99,8 @@ class GraphBatch:
         """Graph ``i`` as a :class:`gtn.Graph` (weights are differentiable slices)."""
         n0, n1 = int(self.node_offsets[i]), int(self.node_offsets[i + 1])
         a0, a1 = int(self.arc_offsets[i]), int(self.arc_offsets[i + 1])
-        lab = self.label[a0:a1]
-        return Graph(
-            n1 - n0,
-            self.src[a0:a1],
-            self.dst[a0:a1],
-            lab,
-            lab,
-            self.weight[a0:a1],
-            self.start_weight[n0:n1],
-            self.final_weight[n0:n1],
-        )
+        arcs = (x[a0:a1] for x in (self.src, self.dst, self.label, self.label, self.weight))
+        return Graph(n1 - n0, *arcs, self.start_weight[n0:n1], self.final_weight[n0:n1])
 
     def graphs(self) -> list[Graph]:
         return [self.graph(i) for i in range(len(self))]

@@ -133,27 +133,17 @@ class DenseLattice:
         emit = torch.nonzero(lab >= 0).flatten()
         eps = torch.nonzero(lab < 0).flatten()
         t = torch.arange(T).repeat_interleave(emit.numel())
-        src = torch.from_numpy(g.src.astype(np.int64))
-        dst = torch.from_numpy(g.dst.astype(np.int64))
+        src, dst = (torch.from_numpy(x.astype(np.int64)) for x in (g.src, g.dst))
         e = emit.repeat(T)
         te = torch.arange(T + 1).repeat_interleave(eps.numel())
         ee = eps.repeat(T + 1)
         em = self.emissions[b]
         w = torch.cat([g.weight[e] + em[t, lab[e]].to(g.dtype), g.weight[ee]])
-        sw = torch.full(((T + 1) * N,), INF, dtype=g.dtype)
-        fw = torch.full(((T + 1) * N,), INF, dtype=g.dtype)
-        sw = torch.cat([g.start_weight, sw[N:]])
-        fw = torch.cat([fw[: T * N], g.final_weight])
-        return Graph(
-            (T + 1) * N,
-            torch.cat([t * N + src[e], te * N + src[ee]]),
-            torch.cat([(t + 1) * N + dst[e], te * N + dst[ee]]),
-            torch.cat([lab[e], lab[ee]]),
-            None,
-            w,
-            sw,
-            fw,
-        )
+        none = torch.full((T * N,), INF, dtype=g.dtype)  # start at frame 0, final at frame T
+        sw, fw = torch.cat([g.start_weight, none]), torch.cat([none, g.final_weight])
+        src = torch.cat([t * N + src[e], te * N + src[ee]])
+        dst = torch.cat([(t + 1) * N + dst[e], te * N + dst[ee]])
+        return Graph((T + 1) * N, src, dst, torch.cat([lab[e], lab[ee]]), None, w, sw, fw)
 
 
 def intersect_dense(
@@ -220,23 +210,27 @@ def _check_emissions(emissions, lengths, values: bool = True) -> tuple[torch.Ten
         raise ValueError(f"emissions must have shape [B, T, V], got {list(emissions.shape)}")
     if emissions.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"emissions must be float32 or float64, got {emissions.dtype}")
-    B, T, _ = emissions.shape
-    if lengths is None:
-        lens = np.full(B, T, np.int64)
-    else:
-        lens = np.asarray(lengths.detach().cpu() if isinstance(lengths, torch.Tensor) else lengths)
-        if lens.shape != (B,) or (lens.size and not np.issubdtype(lens.dtype, np.integer)):
-            raise ValueError(
-                f"lengths must be {B} integers, got shape {list(lens.shape)} dtype {lens.dtype}"
-            )
-        lens = lens.astype(np.int64)
-        bad = np.flatnonzero((lens < 0) | (lens > T))
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(f"lengths[{i}] = {int(lens[i])} is outside [0, T={T}]")
+    lens = _check_lengths(lengths, *emissions.shape[:2])
     if values:
         _check_values(emissions, lens)
     return emissions, lens
+
+
+def _check_lengths(lengths, B: int, T: int) -> np.ndarray:
+    """int64 [B] frames per utterance, each in [0, T] (None: all T), from a tensor, an array
+    or a sequence of integers."""
+    if lengths is None:
+        return np.full(B, T, np.int64)
+    lens = np.asarray(lengths.detach().cpu() if isinstance(lengths, torch.Tensor) else lengths)
+    if lens.shape != (B,) or (lens.size and not np.issubdtype(lens.dtype, np.integer)):
+        raise ValueError(
+            f"lengths must be {B} integers, got shape {list(lens.shape)} dtype {lens.dtype}"
+        )
+    bad = np.flatnonzero((lens < 0) | (lens > T))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"lengths[{i}] = {int(lens[i])} is outside [0, T={T}]")
+    return lens.astype(np.int64)
 
 
 def _check_values(emissions: torch.Tensor, lens: np.ndarray) -> None:
@@ -274,17 +268,11 @@ def _buffers(lat: DenseLattice, dtype, arc_grads: bool = True) -> Grads:
     """Zeroed gradient buffers (emissions, arcs, epsilon arcs, start, final); the arc buffer
     is a dummy unless ``arc_grads``."""
     st = lat.structure
-    rows = lat.batch_size if lat.shared else 1
-    B, T, V = lat.emissions.shape
+    rows, N = lat.batch_size if lat.shared else 1, int(st.node_off[-1])
     n_arcs = st.csr_arc.shape[0] if arc_grads else 1
     n_eps = max(st.eps_arc.shape[0], 1)  # the kernels write epsilon posteriors in any case
-    return Grads(
-        np.zeros((B, T, V), dtype) if dtype is not None else None,
-        np.zeros((rows, n_arcs)),
-        np.zeros((rows, n_eps)),
-        np.zeros((rows, int(st.node_off[-1]))),
-        np.zeros((rows, int(st.node_off[-1]))),
-    )
+    em = np.zeros(lat.emissions.shape, dtype) if dtype is not None else None
+    return Grads(em, *(np.zeros((rows, n)) for n in (n_arcs, n_eps, N, N)))
 
 
 def _grad_tensors(lat: DenseLattice, bufs, arc_grads: bool = True) -> tuple:
@@ -569,8 +557,7 @@ def _backtrack(lat: DenseLattice, alpha, energy_w, gout):
     energy, W = energy_w
     st = lat.structure
     B, T, _ = lat.emissions.shape
-    labels = np.full((B, T), -1, np.int64)
-    arcs = np.full((B, T), -1, np.int64)
+    labels, arcs = np.full((2, B, T), -1, np.int64)
     grads = gout is not None
     em = _em(lat)
     bufs = (
