@@ -104,12 +104,14 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_f, g_sw, g_fw):
         _scaled.final_betas(alpha[b, T, :N], W.fwexp, go, bnext, g_fw[row])
         worst = 0.0
         for t in range(T - 1, -1, -1):
+            an, p, ge = alpha[b, t + 1], pe[b, t], g_em[b, t]
             inv = 1.0 / scale[b, t + 1]
-            ge = g_em[b, t]
-            post = _scaled.state_posteriors(
-                alpha[b, t + 1], bnext, pe[b, t], inv, ulab, labs, go, ge, f
-            )
-            worst = max(worst, post)
+            total = 0.0  # the state posteriors of frame t sum to 1
+            for j in range(N):
+                u = ulab[j]
+                post, f[j] = _scaled.state_posterior(an[j], bnext[j], p[u], inv, go, ge, labs[u])
+                total += post
+            worst = max(worst, _scaled.deviation(total))
             _matvec(bcur, wdt, f, N, P)
             if arc_grads:
                 for j in range(P):

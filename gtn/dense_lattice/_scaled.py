@@ -160,20 +160,15 @@ def final_betas(a, fw, go, bv, g_fw):
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
-def state_posteriors(an, bv, p, inv, ulab, glabs, go, ge, f):
-    """Frame t of a state-labelled graph: gout times the posteriors an[d] bv[d] of its
-    destination states (alpha_{t+1} beta_{t+1}) into the emission gradient row ge, by label;
-    f[d] = bv[d] p[label index] / scale_{t+1}, the factor that carries beta back through d's
-    arcs (0 below SUBNORMAL). Returns |sum of the posteriors - 1|."""
-    total = 0.0
-    for d in range(ulab.shape[0]):
-        u = ulab[d]
-        post = an[d] * bv[d]
-        total += post
-        ge[glabs[u]] += go * post
-        x = bv[d] * p[u] * inv
-        f[d] = x if x >= SUBNORMAL else 0.0
-    return deviation(total)
+def state_posterior(an, bv, p, inv, go, ge, label):
+    """Frame t of a state-labelled graph, one destination state: its posterior an bv
+    (alpha_{t+1} beta_{t+1}), added times gout into the emission gradient ge[label], and
+    f = bv p / scale_{t+1} (p its emission factor), the factor that carries beta back
+    through its arcs (0 below SUBNORMAL)."""
+    post = an * bv
+    ge[label] += go * post
+    f = bv * p * inv
+    return post, f if f >= SUBNORMAL else 0.0
 
 
 @nb.njit(cache=True, inline="always")

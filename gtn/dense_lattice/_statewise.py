@@ -87,29 +87,31 @@ def backward(gout, utt, runs, sulab, lab, W, fwd, arc_grads, dev, g_em, g_w, g_s
             continue
         g, T, n0, N, glabs = utterance(utt, runs.node_off, lab, b)
         go, row = gout[b], utt.rows[b]
-        bnext, bcur, f = np.empty(N), np.empty(N), np.empty(N)
+        bnext, bcur = np.empty(N), np.empty(N)
         gw, fw = g_w[row], W.fwexp[n0 : n0 + N]
         _scaled.final_betas(alpha[b, T, :N], fw, go, bnext, g_fw[row, n0 : n0 + N])
         ulab = sulab[n0 : n0 + N]
         worst = 0.0
         for t in range(T - 1, -1, -1):
-            a = alpha[b, t]
+            a, an, p, ge = alpha[b, t], alpha[b, t + 1], pe[b, t], g_em[b, t]
             inv = 1.0 / scale[b, t + 1]
-            ge = g_em[b, t]
-            post = _scaled.state_posteriors(
-                alpha[b, t + 1], bnext, pe[b, t], inv, ulab, glabs, go, ge, f
-            )
-            worst = max(worst, post)
+            total = 0.0  # the state posteriors of frame t sum to 1
             bcur[:] = 0.0
             for d in range(N):
-                if f[d] == 0.0:
+                if bnext[d] == 0.0:
+                    continue
+                u = ulab[d]
+                post, f = _scaled.state_posterior(an[d], bnext[d], p[u], inv, go, ge, glabs[u])
+                total += post
+                if f == 0.0:
                     continue
                 for r in range(ptr[n0 + d], ptr[n0 + d + 1]):
                     s0, p0, n = src0[r], pos0[r], length[r]
-                    _scaled.axpy(bcur, s0, wexp, p0, n, f[d])
+                    _scaled.axpy(bcur, s0, wexp, p0, n, f)
                     if arc_grads:
-                        _axpy_prod(gw, p0, a, s0, wexp, n, f[d] * go)
+                        _axpy_prod(gw, p0, a, s0, wexp, n, f * go)
             _scaled.prune(bcur, a, N)
+            worst = max(worst, _scaled.deviation(total))
             bnext, bcur = bcur, bnext
         gs = g_sw[row, n0 : n0 + N]
         dev[b] = max(worst, _scaled.start_posteriors(alpha[b, 0, :N], bnext, go, gs))
