@@ -40,12 +40,12 @@ __all__ = [
     "path_energy",
 ]
 
-# Names renamed in this release keep working until the next one: each use warns with the new name.
+# Old names of this release's renames (each use warns): old name -> the function it now names.
+_RENAMED = {
+    "intersect": intersect_dense,
+    "linear_chain": linear_chain_graphs,
+    "linear_chain_graph": linear_chain_topology,
+}
 __getattr__ = deprecated_aliases(
-    "gtn.dense_lattice",
-    {
-        "intersect": ("gtn.dense_lattice.intersect_dense", intersect_dense),
-        "linear_chain": ("gtn.dense_lattice.linear_chain_graphs", linear_chain_graphs),
-        "linear_chain_graph": ("gtn.dense_lattice.linear_chain_topology", linear_chain_topology),
-    },
+    __name__, {old: (f"{__name__}.{new.__name__}", new) for old, new in _RENAMED.items()}
 )

@@ -87,7 +87,7 @@ def _lse_band(x, off, wb, n0, N, K, beta, m, acc, out, shift):
     """out[d] = LSE_k(x[off + d - shift * k] + wb[k, n0 + d]) (energies, beta), d < N, with x
     padded by +inf so that every index is valid; m and acc scratch. shift = 1 reads
     diagonals by destination (forward), -1 by source (backward). Slices and unsigned
-    indices so that every loop vectorises (see ``_statewise._dot``)."""
+    indices so that every loop vectorises (see ``_scaled.dot``)."""
     n = np.uint64(N)
     m[:N] = INF
     acc[:N] = 0.0
@@ -159,22 +159,16 @@ def backward(beta, gout, utt, node_off, sulab, lab, W, wbs, K, alpha, energy, g_
     """Free-energy posteriors times gout[b] (see ``_logspace.backward``, which also gives the
     arcs' and takes the same alpha) into g_em [B, T, V] and the start and final buffers
     [rows, N]. wbs from band_weights, the rest as :func:`forward`'s."""
-    em, rows, active = utt.em, utt.rows, utt.active
-    sw, fw = W.sw, W.fw
-    nmax = alpha.shape[2]
+    em, sw, fw = utt.em, W.sw, W.fw
     for b in nb.prange(em.shape[0]):
-        if not active[b]:
+        if not utt.active[b]:
             continue
-        go = gout[b]
         _, T, n0, N, glabs = utterance(utt, node_off, lab, b)
-        row = rows[b]
-        F = energy[b]
+        go, row, F = gout[b], utt.rows[b], energy[b]
         sl = sulab[n0 : n0 + N]
-        y = np.full(nmax + K, INF)  # emission + beta_{t+1} at y[:N], +inf after
-        bn = np.empty(nmax)  # beta_{t+1}: the energy of the best suffixes after frame t
-        m = np.empty(nmax)
-        acc = np.empty(nmax)
-        es = np.empty(nmax)
+        y = np.full(N + K, INF)  # emission + beta_{t+1} at y[:N], +inf after
+        bn = np.empty(N)  # beta_{t+1}: the energy of the best suffixes after frame t
+        m, acc, es = np.empty(N), np.empty(N), np.empty(N)
         ge = np.zeros(glabs.shape[0])
         for s in range(N):
             bn[s] = fw[n0 + s]

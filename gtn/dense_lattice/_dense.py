@@ -20,10 +20,7 @@ import numpy as np
 
 from .._internal.jit import batch_kernel
 from . import _scaled
-from ._emission import SUBNORMAL, frame_factors
-from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW
-
-BAD_ENERGY = 2  # status: a NaN or -inf energy in a valid frame
+from ._scaled import BAD, EXACT, FAST, FLUSHED, LOG, LOW, SUBNORMAL
 
 
 class Matrix(NamedTuple):
@@ -40,37 +37,28 @@ class Matrix(NamedTuple):
 
 @batch_kernel(fastmath=FAST)
 def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
-    """Free energy per utterance into ``energy`` and its status (see ``_scaled``), or
-    BAD_ENERGY for a NaN or -inf among the labels ``labs`` of a frame t < lengths[b].
-    Arguments as ``_scaled.forward``'s, with the graph as a :class:`Matrix`."""
-    em, lengths, active = utt.em, utt.lengths, utt.active
+    """Free energy per utterance into ``energy`` and its status (see ``_scaled``), or BAD for
+    a NaN or -inf among the labels ``labs`` of a frame t < lengths[b]. Arguments as
+    ``_scaled.forward``'s, with the graph as a :class:`Matrix`."""
     ulab, labs, wd, wdt = M.ulab, M.labs, M.wd, M.wdt
-    swexp, fwexp, shift = W.swexp, W.fwexp, W.shift[0]
     N, P = wd.shape
-    for b in nb.prange(em.shape[0]):
-        status[b] = LOG
-        energy[b] = np.inf
-        if not active[b]:
+    for b in nb.prange(utt.em.shape[0]):
+        if not utt.active[b]:
             continue
-        T = lengths[b]
-        raw = np.empty(P)
-        a = np.empty(N)
-        ebuf = np.empty(labs.shape[0])
-        c = _scaled.start(swexp, a)
+        T = utt.lengths[b]
+        raw, a, ebuf = np.empty(P), np.empty(N), np.empty(labs.shape[0])
+        c = _scaled.start(W.swexp, a)
         if not c > 0.0:
             continue
         alpha[b, 0, :N] = a
-        scale[b, 0] = c
-        total = np.log(c)
-        eshift = 0.0
-        code = EXACT
+        total, eshift, code = np.log(c), 0.0, EXACT
         for t in range(T):
-            eshift += frame_factors(em[b, t], labs, beta, ebuf, pe[b, t])
+            eshift += _scaled.frame_factors(utt.em[b, t], labs, beta, ebuf, pe[b, t])
             bad = False
             for u in range(ebuf.shape[0]):
                 bad |= not ebuf[u] > -np.inf
             if bad:  # the caller names the culprit
-                code = BAD_ENERGY
+                code = BAD
                 break
             p = pe[b, t]
             _matvec(raw, wd, a, N, P)
@@ -88,20 +76,14 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
                 if v < LOW and ebuf[ulab[j]] < np.inf:
                     for i in range(N):
                         if alpha[b, t, i] > 0.0 and wdt[j, i] > 0.0:
-                            v = LOW  # see _scaled: flushed, never absent
+                            v = LOW  # see _scaled.normalise: flushed, never absent
                             code = FLUSHED
                 a[j] = v
                 alpha[b, t + 1, j] = v
             scale[b, t + 1] = c
             total += np.log(c)
-        if code == LOG or code == BAD_ENERGY:
-            status[b] = code
-            continue
-        z = _scaled.final(alpha[b, T, :N], fwexp)
-        if not z >= LOW:
-            continue
-        status[b] = code
-        energy[b] = shift[0] * T + shift[1] + shift[2] + eshift - (total + np.log(z)) / beta
+        z = _scaled.final(alpha[b, T, :N], W.fwexp)
+        status[b], energy[b] = _scaled.free_energy(code, z, total, eshift, W.shift[0], T, beta)
 
 
 @batch_kernel(fastmath=FAST)
@@ -111,44 +93,30 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_f, g_sw, g_fw):
     [B, T+1, P] gets each frame's beta factors f (times gout[b]): the arc i -> j's posterior
     sum is wd[i, j] * sum over b, t of alpha[b, t, i] * g_f[b, t, j], one matrix product
     for the caller (see :func:`arc_posteriors`) instead of N x P products per frame here."""
-    lengths, rows, active = utt.lengths, utt.rows, utt.active
     ulab, labs, wdt = M.ulab, M.labs, M.wdt
-    fwexp = W.fwexp
     pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
     N, P = wdt.shape
     for b in nb.prange(gout.shape[0]):
-        if not active[b]:
+        if not utt.active[b]:
             continue
-        go = gout[b]
-        row = rows[b]
-        T = lengths[b]
-        bnext = np.zeros(P)
-        bcur = np.zeros(P)
-        f = np.zeros(P)
-        _scaled.final_betas(alpha[b, T, :N], fwexp, go, bnext, g_fw[row])
+        go, row, T = gout[b], utt.rows[b], utt.lengths[b]
+        bnext, bcur, f = np.zeros(P), np.zeros(P), np.zeros(P)
+        _scaled.final_betas(alpha[b, T, :N], W.fwexp, go, bnext, g_fw[row])
         worst = 0.0
         for t in range(T - 1, -1, -1):
-            a = alpha[b, t]
-            an = alpha[b, t + 1]
-            p = pe[b, t]
-            ge = g_em[b, t]
+            an, p, ge = alpha[b, t + 1], pe[b, t], g_em[b, t]
             inv = 1.0 / scale[b, t + 1]
             total = 0.0  # the state posteriors of frame t sum to 1
             for j in range(N):
                 u = ulab[j]
-                post = an[j] * bnext[j]
+                post, f[j] = _scaled.state_posterior(an[j], bnext[j], p[u], inv, go, ge, labs[u])
                 total += post
-                ge[labs[u]] += go * post
-                x = bnext[j] * p[u] * inv
-                f[j] = x if x >= SUBNORMAL else 0.0
+            worst = max(worst, _scaled.deviation(total))
             _matvec(bcur, wdt, f, N, P)
             if arc_grads:
                 for j in range(P):
                     g_f[b, t, j] = f[j] * go
-            for i in range(N):
-                if not (a[i] > 0.0 and bcur[i] >= SUBNORMAL):
-                    bcur[i] = 0.0
-            worst = max(worst, _scaled.deviation(total))
+            _scaled.prune(bcur, alpha[b, t], N)
             bnext, bcur = bcur, bnext
         dev[b] = max(worst, _scaled.start_posteriors(alpha[b, 0, :N], bnext, go, g_sw[row]))
 

@@ -14,17 +14,16 @@ import numpy as np
 from .._internal.exp import fast_exp, fast_log
 from .._internal.jit import batch_kernel
 from ..semiring import splus
-from ._prep import run_arrays, utterance
+from ._prep import FAST, utterance
 
 INF = np.inf
-# reassoc lets LLVM vectorise the per-frame loops over arcs; no 'nnan'/'ninf' (+inf is data).
-FAST = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @nb.njit(cache=True)
-def _closure(a, e0, e1, eps_src, eps_dst, ew, code, beta):
+def _closure(a, e0, e1, eps, ew, code, beta):
+    """a = its epsilon closure in semiring ``code`` (0 tropical, 1 log), topological order."""
     for i in range(e0, e1):
-        a[eps_dst[i]] = splus(code, beta, a[eps_dst[i]], a[eps_src[i]] + ew[i])
+        a[eps.dst[i]] = splus(code, beta, a[eps.dst[i]], a[eps.src[i]] + ew[i])
 
 
 class ArcList(NamedTuple):
@@ -61,28 +60,25 @@ def arc_list(st) -> ArcList:
 def tropical(utt, runs, eps, lab, W, alpha, energy):
     """Minimum energies (Viterbi forward): alpha [B, T+1, Nmax] after each epsilon closure.
     Arguments: ``_prep``'s Utterances (all computed), Runs, Epsilons, LabelSets, Weights."""
-    em = utt.em
-    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
-    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
-    for b in nb.prange(em.shape[0]):
-        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
-        e0, e1 = eps_off[g], eps_off[g + 1]
-        for s in range(N):
-            alpha[b, 0, s] = sw[n0 + s]
-        _closure(alpha[b, 0], e0, e1, eps_src, eps_dst, ew, 0, 1.0)
+    ptr, src0, pos0, length, ulab = runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
+    w, ew = W.w, W.ew
+    for b in nb.prange(utt.em.shape[0]):
+        g, T, n0, N, glabs = utterance(utt, runs.node_off, lab, b)
+        e0, e1 = eps.off[g], eps.off[g + 1]
+        alpha[b, 0, :N] = W.sw[n0 : n0 + N]
+        _closure(alpha[b, 0], e0, e1, eps, ew, 0, 1.0)
         for t in range(T):
             a = alpha[b, t]
             for d in range(N):
                 m = INF
-                for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
-                    e = em[b, t, glabs[run_ulab[r]]]
-                    m = min(m, _min_plus(a, run_src0[r], w, run_pos0[r], run_len[r]) + e)
+                for r in range(ptr[n0 + d], ptr[n0 + d + 1]):
+                    e = utt.em[b, t, glabs[ulab[r]]]
+                    m = min(m, _min_plus(a, src0[r], w, pos0[r], length[r]) + e)
                 alpha[b, t + 1, d] = m
-            _closure(alpha[b, t + 1], e0, e1, eps_src, eps_dst, ew, 0, 1.0)
+            _closure(alpha[b, t + 1], e0, e1, eps, ew, 0, 1.0)
         acc = INF
         for s in range(N):
-            acc = min(acc, alpha[b, T, s] + fw[n0 + s])
+            acc = min(acc, alpha[b, T, s] + W.fw[n0 + s])
         energy[b] = acc
 
 
@@ -93,32 +89,27 @@ def forward(beta, utt, arcs, eps, lab, W, alpha, energy):
     minimum over its incoming arcs, then one exp per arc relative to that minimum (a flat
     loop that vectorises) and one log per state: nothing under- or overflows.
     Arguments as ``tropical``'s, the emitting arcs as an :class:`ArcList`."""
-    em, active = utt.em, utt.active
-    node_off = arcs.node_off
-    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
-    emax = _most_arcs(node_off, arcs.ptr)
-    for b in nb.prange(em.shape[0]):
-        if not active[b]:
+    w, ew = W.w, W.ew
+    for b in nb.prange(utt.em.shape[0]):
+        if not utt.active[b]:
             continue
-        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
+        g, T, n0, N, glabs = utterance(utt, arcs.node_off, lab, b)
         p0, p1, src, dst, ulab = _graph_arcs(arcs, n0, N)
-        e0, e1 = eps_off[g], eps_off[g + 1]
-        wg = w[p0:p1]
-        ptr = arcs.ptr[n0 : n0 + N + 1] - p0
-        v = np.empty(emax)
-        e = np.empty(glabs.shape[0])
-        m = np.empty(N)
-        for s in range(N):
-            alpha[b, 0, s] = sw[n0 + s]
-        _closure(alpha[b, 0], e0, e1, eps_src, eps_dst, ew, 1, beta)
+        e0, e1 = eps.off[g], eps.off[g + 1]
+        wg, ptr = w[p0:p1], arcs.ptr[n0 : n0 + N + 1] - p0
+        v, e, m = np.empty(p1 - p0), np.empty(glabs.shape[0]), np.empty(N)
+        alpha[b, 0, :N] = W.sw[n0 : n0 + N]
+        _closure(alpha[b, 0], e0, e1, eps, ew, 1, beta)
         for t in range(T):
             a = alpha[b, t]
             for u in range(glabs.shape[0]):
-                e[u] = em[b, t, glabs[u]]
+                e[u] = utt.em[b, t, glabs[u]]
             for p in range(p1 - p0):
                 v[p] = a[src[p]] + wg[p] + e[ulab[p]]
-            _segment_min(v, ptr, N, m)
+            m[:] = INF  # each state's minimum over its incoming arcs
+            for d in range(N):
+                for p in range(ptr[d], ptr[d + 1]):
+                    m[d] = min(m[d], v[p])
             for p in range(p1 - p0):  # gather and exp in separate loops: both vectorise
                 v[p] -= m[dst[p]]
             _exp_scaled(v, p1 - p0, -beta)
@@ -129,10 +120,10 @@ def forward(beta, utt, arcs, eps, lab, W, alpha, energy):
                     acc += v[p]
                 out[d] = acc
             _shift_log(out, m, N, -1.0 / beta)
-            _closure(out, e0, e1, eps_src, eps_dst, ew, 1, beta)
+            _closure(out, e0, e1, eps, ew, 1, beta)
         acc = INF
         for s in range(N):
-            acc = splus(1, beta, acc, alpha[b, T, s] + fw[n0 + s])
+            acc = splus(1, beta, acc, alpha[b, T, s] + W.fw[n0 + s])
         energy[b] = acc
 
 
@@ -145,45 +136,30 @@ def backward(beta, gout, utt, arcs, eps, lab, W, alpha, energy, g_em, g_w, g_ew,
     source's backward energy and whose product with a per-state factor is the arc's
     posterior: one exp per arc, one exp and one log per state. Gradient buffers as
     ``_scaled.backward``'s."""
-    em, rows, active = utt.em, utt.rows, utt.active
-    node_off = arcs.node_off
-    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
-    emax = _most_arcs(node_off, arcs.ptr)
-    nmax = alpha.shape[2]
-    for b in nb.prange(em.shape[0]):
-        if not active[b]:
+    w, ew = W.w, W.ew
+    for b in nb.prange(gout.shape[0]):
+        if not utt.active[b]:
             continue
-        go = gout[b]
-        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
+        g, T, n0, N, glabs = utterance(utt, arcs.node_off, lab, b)
+        go, row, F = gout[b], utt.rows[b], energy[b]
         p0, p1, src, dst, ulab = _graph_arcs(arcs, n0, N)
-        row = rows[b]
-        F = energy[b]
-        e0, e1 = eps_off[g], eps_off[g + 1]
-        wg = w[p0:p1]
-        gw = g_w[row, p0:p1]
-        v = np.empty(emax)
-        e = np.empty(glabs.shape[0])
-        ge = np.empty(glabs.shape[0])
-        bnext = np.empty(nmax)
-        bmin = np.empty(nmax)
-        bsum = np.empty(nmax)
-        fac = np.empty(nmax)
+        e0, e1 = eps.off[g], eps.off[g + 1]
+        wg, gw = w[p0:p1], g_w[row, p0:p1]
+        v, e, ge = np.empty(p1 - p0), np.empty(glabs.shape[0]), np.empty(glabs.shape[0])
+        bnext, bmin, bsum, fac = np.empty(N), np.empty(N), np.empty(N), np.empty(N)
         for s in range(N):
-            bnext[s] = fw[n0 + s]
-            g_fw[row, n0 + s] += go * _post(beta, alpha[b, T, s] + fw[n0 + s] - F)
-        _closure_back(bnext, e0, e1, eps_src, eps_dst, ew, beta)
-        _eps_grads(go, beta, F, alpha[b, T], bnext, e0, e1, eps_src, eps_dst, ew, g_ew[row])
+            bnext[s] = W.fw[n0 + s]
+            g_fw[row, n0 + s] += go * _post(beta, alpha[b, T, s] + W.fw[n0 + s] - F)
+        _epsilons_back(go, beta, F, alpha[b, T], bnext, e0, e1, eps, ew, g_ew[row])
         for t in range(T - 1, -1, -1):
             a = alpha[b, t]
             for u in range(glabs.shape[0]):
-                e[u] = em[b, t, glabs[u]]
+                e[u] = utt.em[b, t, glabs[u]]
                 ge[u] = 0.0
             for p in range(p1 - p0):
                 v[p] = wg[p] + e[ulab[p]] + bnext[dst[p]]
-            for s in range(N):
-                bmin[s] = INF
-                bsum[s] = 0.0
+            bmin[:] = INF
+            bsum[:] = 0.0
             for p in range(p1 - p0):
                 bmin[src[p]] = min(bmin[src[p]], v[p])
             for s in range(N):
@@ -200,21 +176,11 @@ def backward(beta, gout, utt, arcs, eps, lab, W, alpha, energy, g_em, g_w, g_ew,
                 ge[ulab[p]] += xi
             for u in range(glabs.shape[0]):
                 g_em[b, t, glabs[u]] += ge[u]
-            bnext[:N] = bsum[:N]
+            bnext[:] = bsum
             _shift_log(bnext, bmin, N, -1.0 / beta)
-            _closure_back(bnext, e0, e1, eps_src, eps_dst, ew, beta)
-            _eps_grads(go, beta, F, a, bnext, e0, e1, eps_src, eps_dst, ew, g_ew[row])
+            _epsilons_back(go, beta, F, a, bnext, e0, e1, eps, ew, g_ew[row])
         for s in range(N):
-            g_sw[row, n0 + s] += go * _post(beta, sw[n0 + s] + bnext[s] - F)
-
-
-@nb.njit(cache=True, inline="always")
-def _most_arcs(node_off, ptr):
-    """The largest number of emitting arcs in one graph."""
-    most = 0
-    for g in range(node_off.shape[0] - 1):
-        most = max(most, ptr[node_off[g + 1]] - ptr[node_off[g]])
-    return most
+            g_sw[row, n0 + s] += go * _post(beta, W.sw[n0 + s] + bnext[s] - F)
 
 
 @nb.njit(cache=True, inline="always")
@@ -242,15 +208,6 @@ def _shift_log(acc, m, n, c):
 
 
 @nb.njit(cache=True, inline="always")
-def _segment_min(v, ptr, n, out):
-    for d in range(n):
-        m = INF
-        for p in range(ptr[d], ptr[d + 1]):
-            m = min(m, v[p])
-        out[d] = m
-
-
-@nb.njit(cache=True, inline="always")
 def _post(beta, excess):
     """exp(-beta * excess) for an energy excess over the free energy (>= 0 up to rounding);
     0 for +inf (an absent path)."""
@@ -268,15 +225,13 @@ def _min_plus(a, s0, w, p0, n):
 
 
 @nb.njit(cache=True)
-def _closure_back(bv, e0, e1, eps_src, eps_dst, ew, beta):
+def _epsilons_back(go, beta, F, a, bv, e0, e1, eps, ew, g_ew):
+    """Backward energies bv through the epsilon arcs (reverse topological order), then gout
+    times the epsilon arcs' posteriors into g_ew (a the forward energies of the frame)."""
     for i in range(e1 - 1, e0 - 1, -1):
-        bv[eps_src[i]] = splus(1, beta, bv[eps_src[i]], ew[i] + bv[eps_dst[i]])
-
-
-@nb.njit(cache=True)
-def _eps_grads(go, beta, F, a, bv, e0, e1, eps_src, eps_dst, ew, g_ew):
+        bv[eps.src[i]] = splus(1, beta, bv[eps.src[i]], ew[i] + bv[eps.dst[i]])
     for i in range(e0, e1):
-        g_ew[i] += go * _post(beta, a[eps_src[i]] + ew[i] + bv[eps_dst[i]] - F)
+        g_ew[i] += go * _post(beta, a[eps.src[i]] + ew[i] + bv[eps.dst[i]] - F)
 
 
 @nb.njit(cache=True)  # O(B T in-degree): cheaper serial than a parallel region
@@ -286,51 +241,41 @@ def backtrack(gout, utt, runs, eps, lab, arc_ids, W, alpha, energy, grads_wanted
     emissions, arcs, start and final state: the gradient of the minimum energy.
     Arguments as ``tropical``'s; arc_ids = (csr_arc, arc_off) of the Structure;
     out = (labels, arcs) [B, T]; ``grads`` a ``_prep.Grads``, written if ``grads_wanted``."""
-    em, rows = utt.em, utt.rows
-    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
-    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    csr_arc, arc_off = arc_ids[0], arc_ids[1]
-    w, ew, sw, fw = W.w, W.ew, W.sw, W.fw
-    labels_out, arcs_out = out[0], out[1]
-    g_em, g_w, g_ew, g_sw, g_fw = grads.em, grads.w, grads.ew, grads.sw, grads.fw
-    for b in nb.prange(em.shape[0]):
+    ptr, src0, pos0, length, ulab = runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
+    w, ew = W.w, W.ew
+    labels_out, arcs_out = out
+    g_em, g_w, g_ew, g_sw, g_fw = grads
+    for b in range(utt.em.shape[0]):
         if energy[b] == INF:
             continue
-        go = gout[b]
-        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
-        row = rows[b]
-        e0, e1 = eps_off[g], eps_off[g + 1]
-        d = 0
-        best = INF
-        for s in range(N):
-            v = alpha[b, T, s] + fw[n0 + s]
-            if v < best:
-                best = v
-                d = s
+        g, T, n0, N, glabs = utterance(utt, runs.node_off, lab, b)
+        go, row = gout[b], utt.rows[b]
+        e0, e1 = eps.off[g], eps.off[g + 1]
+        d = np.argmin(alpha[b, T, :N] + W.fw[n0 : n0 + N])  # ties: the first
         if grads_wanted:
             g_fw[row, n0 + d] += go
         t = T
         rsrc = 0
         rlab = 0
         while True:
-            best = sw[n0 + d] if t == 0 else INF
+            best = W.sw[n0 + d] if t == 0 else INF
             kind = 0
             arg = -1
             for i in range(e0, e1):
-                if eps_dst[i] == d:
-                    v = alpha[b, t, eps_src[i]] + ew[i]
+                if eps.dst[i] == d:
+                    v = alpha[b, t, eps.src[i]] + ew[i]
                     if v < best:
                         best, kind, arg = v, 1, i
             if t > 0:
-                for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
-                    s0, p0 = run_src0[r], run_pos0[r]
-                    e = em[b, t - 1, glabs[run_ulab[r]]]
-                    for k in range(run_len[r]):
+                for r in range(ptr[n0 + d], ptr[n0 + d + 1]):
+                    s0, p0 = src0[r], pos0[r]
+                    e = utt.em[b, t - 1, glabs[ulab[r]]]
+                    for k in range(length[r]):
                         v = alpha[b, t - 1, s0 + k] + w[p0 + k] + e
                         if v < best:
                             best, kind, arg = v, 2, p0 + k
                             rsrc = s0 + k
-                            rlab = glabs[run_ulab[r]]
+                            rlab = glabs[ulab[r]]
             if kind == 0:
                 if grads_wanted:
                     g_sw[row, n0 + d] += go
@@ -338,12 +283,12 @@ def backtrack(gout, utt, runs, eps, lab, arc_ids, W, alpha, energy, grads_wanted
             if kind == 1:
                 if grads_wanted:
                     g_ew[row, arg] += go
-                d = eps_src[arg]
+                d = eps.src[arg]
                 continue
             t -= 1
             if grads_wanted:
                 g_w[row, arg] += go
                 g_em[b, t, rlab] += go
             labels_out[b, t] = rlab
-            arcs_out[b, t] = csr_arc[arg] - arc_off[g]
+            arcs_out[b, t] = arc_ids[0][arg] - arc_ids[1][g]
             d = rsrc

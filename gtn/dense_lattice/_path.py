@@ -18,9 +18,6 @@ import torch
 def _energy(em, tags, trans, start, end, lengths, out):
     for b in range(em.shape[0]):
         L = lengths[b]
-        if L == 0:
-            out[b] = 0.0
-            continue
         y = tags[b]
         acc = np.float64(start[y[0]]) + np.float64(end[y[L - 1]]) + np.float64(em[b, 0, y[0]])
         for t in range(1, L):
@@ -29,11 +26,10 @@ def _energy(em, tags, trans, start, end, lengths, out):
 
 
 @nb.njit(cache=True)
-def _grads(gout, tags, lengths, g_em, g_trans, g_start, g_end):
+def grads(gout, tags, lengths, g_em, g_trans, g_start, g_end):
+    """Adds gout[b] at every term of sequence b's energy (see the module docstring)."""
     for b in range(gout.shape[0]):
         L = lengths[b]
-        if L == 0:
-            continue
         g = gout[b]
         y = tags[b]
         g_start[y[0]] += g
@@ -67,9 +63,6 @@ def energy(em, tags, trans, start, end, lengths, out) -> np.ndarray:
     return tg
 
 
-grads = _grads
-
-
 class PathEnergy(torch.autograd.Function):
     """apply(emissions, tags, transitions, start, end, lengths) -> [B] in emissions' dtype;
     inputs as ``_crf.validate`` returns them."""
@@ -90,9 +83,10 @@ class PathEnergy(torch.autograd.Function):
         g_st, g_en = np.zeros(K), np.zeros(K)
         gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         gout = np.where(ctx.dead, 0.0, gout)  # no gradient through an infinite energy
-        _grads(gout, ctx.tags, ctx.lengths, g_em, g_tr, g_st, g_en)
+        grads(gout, ctx.tags, ctx.lengths, g_em, g_tr, g_st, g_en)
 
-        def back(x, dt):
-            return torch.from_numpy(x).to(dt)
-
-        return back(g_em, edt), None, back(g_tr, tdt), back(g_st, tdt), back(g_en, tdt), None
+        g_em, g_tr, g_st, g_en = (
+            torch.from_numpy(x).to(dt)
+            for x, dt in ((g_em, edt), (g_tr, tdt), (g_st, tdt), (g_en, tdt))
+        )
+        return g_em, None, g_tr, g_st, g_en, None

@@ -23,6 +23,9 @@ from ..graph import GraphError
 from .batch import GraphBatch
 
 INF = np.inf
+# The kernels' fastmath flags: reassoc lets LLVM vectorise sums and dot products; no 'nnan' or
+# 'ninf': +inf energies are meaningful.
+FAST = {"reassoc", "contract", "nsz", "arcp"}
 # Above this energy range (times beta) exp() would leave float64: use the log-space kernels.
 SCALED_RANGE = 500.0
 
@@ -57,11 +60,6 @@ class Structure(NamedTuple):
         )
 
     @property
-    def state_runs(self) -> Runs:
-        """The runs with each state's label index in ``ulab`` (state-labelled kernels)."""
-        return self.runs._replace(ulab=self.state_ulab)
-
-    @property
     def epsilons(self) -> Epsilons:
         return Epsilons(self.eps_off, self.eps_src, self.eps_dst)
 
@@ -83,12 +81,6 @@ class Runs(NamedTuple):
     pos0: np.ndarray
     length: np.ndarray
     ulab: np.ndarray
-
-
-@nb.njit(cache=True)
-def run_arrays(runs: Runs) -> tuple:
-    """(node_off, ptr, src0, pos0, length, ulab) of ``runs``, for a kernel to read."""
-    return runs.node_off, runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
 
 
 @nb.njit(cache=True, inline="always")
@@ -140,14 +132,12 @@ class Scaled(NamedTuple):
     alpha: np.ndarray  # [B, T+1, Nmax] normalised forward values
     scale: np.ndarray  # [B, T+1] frame scales
     energy: np.ndarray  # [B] free energies
-    status: np.ndarray  # int64 [B] EXACT, LOG or FLUSHED (see ``_scaled``)
+    status: np.ndarray  # int64 [B] EXACT, FLUSHED, LOG or BAD (see ``_scaled``)
 
 
 def structure(batch: GraphBatch) -> Structure:
     """Cached on the batch: structure never changes (weights do)."""
-    if "dense" not in batch._cache:
-        batch._cache["dense"] = _build(batch)
-    return batch._cache["dense"]
+    return batch._cached("dense", lambda: _build(batch))
 
 
 def _build(batch: GraphBatch) -> Structure:
@@ -379,22 +369,11 @@ class Weights(NamedTuple):
 
 
 def weights(st: Structure, w: np.ndarray, sw: np.ndarray, fw: np.ndarray, beta: float) -> Weights:
-    wc = w[st.csr_arc]
-    ew = w[st.eps_arc]
-    n = wc.shape[0]
-    out = Weights(
-        wc,
-        np.empty(n),
-        ew,
-        np.empty(ew.shape[0]),
-        sw,
-        np.empty(sw.shape[0]),
-        fw,
-        np.empty(fw.shape[0]),
-        np.zeros((st.num_graphs, 3)),
-        np.zeros(st.num_graphs, np.bool_),
-    )
-    _exp_weights(st.node_off, st.run_ptr, st.run_pos0, st.run_len, st.eps_off, beta, out)
+    G = st.num_graphs
+    energies = (w[st.csr_arc], w[st.eps_arc], sw, fw)  # each followed by its exponentials
+    pairs = (x for e in energies for x in (e, np.empty_like(e)))
+    out = Weights(*pairs, np.zeros((G, 3)), np.zeros(G, np.bool_))
+    _exp_weights(st.runs, st.eps_off, beta, out)
     return out
 
 
@@ -415,14 +394,14 @@ def _shifted_exp(x, lo, hi, beta, out):
 
 
 @nb.njit(cache=True)  # serial: writing arrays held in a tuple is safe outside parallel loops
-def _exp_weights(node_off, run_ptr, run_pos0, run_len, eps_off, beta, W):
+def _exp_weights(runs, eps_off, beta, W):
     """Fill W's exponentials, shifts and needs_log (a :class:`Weights` from its energies)."""
     w, wexp, ew, ewexp, sw, swexp, fw, fwexp, shift, needs_log = W
-    for g in range(node_off.shape[0] - 1):
-        n0, n1 = node_off[g], node_off[g + 1]
-        r0, r1 = run_ptr[n0], run_ptr[n1]
-        p0 = run_pos0[r0] if r1 > r0 else 0
-        p1 = run_pos0[r1 - 1] + run_len[r1 - 1] if r1 > r0 else 0
+    for g in range(runs.node_off.shape[0] - 1):
+        n0, n1 = runs.node_off[g], runs.node_off[g + 1]
+        r0, r1 = runs.ptr[n0], runs.ptr[n1]
+        p0 = runs.pos0[r0] if r1 > r0 else 0
+        p1 = runs.pos0[r1 - 1] + runs.length[r1 - 1] if r1 > r0 else 0
         shift[g, 0], rng = _shifted_exp(w, p0, p1, beta, wexp)
         shift[g, 1], r = _shifted_exp(sw, n0, n1, beta, swexp)
         rng = max(rng, r)

@@ -19,47 +19,73 @@ log-space kernels (``_logspace``). An overflow in the backward shows as a failed
 Alpha is stored *before* the epsilon closure. Shapes: em [B, T, V]; pe [B, T, Umax] (the
 emission factors of each graph's labels, filled by the forward pass and reused by the backward);
 alpha [B, T+1, Nmax]; scale [B, T+1]; dev [B] the largest |alpha_t . beta_t - 1| seen.
-Status codes: 0 exact, 1 needs the log-space path, 3 flushed (exact if the backward check passes).
+Status codes, by severity: EXACT, FLUSHED (exact if the backward check passes), LOG (needs the
+log-space path), BAD (a NaN or -inf emission, see ``_dense``). The caller fills status with LOG
+and energy with +inf: a kernel writes both only for the utterances it scores.
+
+The pieces every scaled family shares (start, normalisation with flushing, final states, state
+posteriors, the free energy from the frame scales) are the inlined helpers below; the families
+differ only in how a frame propagates (runs, runs with epsilons, a dense matrix).
+
+Emission factors, computed inside the kernels: pe[u] = exp(-beta (em[label u] - m)) over the
+labels u of one graph, with m the frame's minimum energy over those labels (so the best label
+has factor 1 and nothing overflows); the kernel adds m to the utterance's energy shift. A frame
+where every label has energy +inf gets m = 0 and all factors 0. Factors below ``SUBNORMAL`` are
+0 (an energy more than about 690 / beta above the frame's best: a reached state underflows).
 """
 
 import numba as nb
 import numpy as np
 
+from .._internal.exp import fast_exp
 from .._internal.jit import batch_kernel
-from ._emission import SUBNORMAL, frame_factors
-from ._prep import run_arrays, utterance
+from ._prep import FAST, utterance
 
-# reassoc lets LLVM vectorise the dot products; no 'nnan'/'ninf': +inf energies are meaningful.
-FAST = {"reassoc", "contract", "nsz", "arcp"}
 LOW = 1e-290  # smallest trusted normalised value (and frame scale): float64 stays exact above
 HIGH = 1e290  # largest trusted value after an epsilon closure
-EXACT, LOG, FLUSHED = 0, 1, 3
+EXACT, FLUSHED, LOG, BAD = 0, 1, 2, 3
+# values below this are flushed to 0: arithmetic on subnormal numbers runs about a hundred
+# times slower, and the kernels treat a reached state's underflow explicitly
+SUBNORMAL = 1e-300
+
+
+@nb.njit(cache=True, inline="always", fastmath=FAST)
+def frame_factors(em_row, labs, beta, buf, pe_row):
+    """Fill pe_row[:n] from em_row [V] and the graph's labels labs [n] (float64 scratch buf,
+    at least n long); returns the shift m. The gather and the exp are separate loops so that
+    the exp vectorises."""
+    n = labs.shape[0]
+    m = np.inf
+    for u in range(n):
+        x = np.float64(em_row[labs[u]])
+        buf[u] = x
+        m = min(m, x)
+    if m == np.inf:
+        m = 0.0
+    c = -beta
+    for u in range(n):
+        x = fast_exp(c * (buf[u] - m))
+        pe_row[u] = x if x >= SUBNORMAL else 0.0
+    return m
 
 
 @nb.njit(cache=True, fastmath=FAST)
-def _closure(a, out, e0, e1, eps_src, eps_dst, ewexp):
-    """out = epsilon closure of a (forward direction, topological order); returns EXACT,
-    FLUSHED (a reached value below LOW, raised to LOW) or LOG (a value above HIGH)."""
+def _closure(a, out, e0, e1, eps, ewexp):
+    """out = epsilon closure of a (forward direction, topological order; ``eps`` the
+    Epsilons); returns EXACT, FLUSHED (a reached value below LOW, raised to LOW) or LOG (a
+    value above HIGH)."""
     out[:] = a
     code = EXACT
     for i in range(e0, e1):
-        x = out[eps_src[i]] * ewexp[i]
-        out[eps_dst[i]] += x
-        if out[eps_src[i]] > 0.0 and ewexp[i] > 0.0:
-            v = out[eps_dst[i]]
-            if not v <= HIGH:
+        s, d = eps.src[i], eps.dst[i]
+        out[d] += out[s] * ewexp[i]
+        if out[s] > 0.0 and ewexp[i] > 0.0:
+            if not out[d] <= HIGH:
                 return LOG
-            if v < LOW:
-                out[eps_dst[i]] = LOW
+            if out[d] < LOW:
+                out[d] = LOW
                 code = FLUSHED
     return code
-
-
-@nb.njit(cache=True, fastmath=FAST)
-def _closure_back(bv, e0, e1, eps_src, eps_dst, ewexp):
-    for i in range(e1 - 1, e0 - 1, -1):
-        if ewexp[i] > 0.0:
-            bv[eps_src[i]] += ewexp[i] * bv[eps_dst[i]]
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
@@ -82,6 +108,46 @@ def final(a, fw):
     return z
 
 
+@nb.njit(cache=True, inline="always")
+def free_energy(code, z, total, eshift, shift, T, beta):
+    """(status, free energy) after the last frame: z the total into the final states, total
+    the sum of log frame scales, eshift the emission shifts, shift the graph's (emitting,
+    start, final) weight shifts; (LOG or worse, +inf) when the pass cannot vouch for it."""
+    if code >= LOG or not z >= LOW:
+        return max(code, LOG), np.inf
+    return code, shift[0] * T + shift[1] + shift[2] + eshift - (total + np.log(z)) / beta
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def reached(a, runs, v, wexp, ebuf):
+    """Whether some path reaches global state v at this frame (a source with mass, a finite
+    arc and a finite emission ``ebuf[label index]``): then a zero or tiny value of v is
+    underflow, not absence."""
+    for r in range(runs.ptr[v], runs.ptr[v + 1]):
+        if ebuf[runs.ulab[r]] < np.inf:
+            s0, p0 = runs.src0[r], runs.pos0[r]
+            for k in range(runs.length[r]):
+                if a[s0 + k] > 0.0 and wexp[p0 + k] > 0.0:
+                    return True
+    return False
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def normalise(raw, c, out, a, runs, n0, wexp, ebuf):
+    """out = raw / c (frame t+1 from the unnormalised values of frame t's sources ``a``); a
+    reached state (see :func:`reached`) below LOW is *flushed*: it keeps LOW, so that it never
+    reads as absent. Returns the number flushed."""
+    inv = 1.0 / c
+    flushed = 0
+    for d in range(raw.shape[0]):
+        v = raw[d] * inv
+        if v < LOW and reached(a, runs, n0 + d, wexp, ebuf):
+            v = LOW
+            flushed += 1
+        out[d] = v
+    return flushed
+
+
 @nb.njit(cache=True, fastmath=FAST, inline="always")
 def final_betas(a, fw, go, bv, g_fw):
     """The backward values after the last frame into bv, and gout times the final states'
@@ -91,6 +157,27 @@ def final_betas(a, fw, go, bv, g_fw):
         x = fw[s] / z if a[s] > 0.0 else 0.0
         bv[s] = x
         g_fw[s] += go * a[s] * x
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def state_posterior(an, bv, p, inv, go, ge, label):
+    """Frame t of a state-labelled graph, one destination state: its posterior an bv
+    (alpha_{t+1} beta_{t+1}), added times gout into the emission gradient ge[label], and
+    f = bv p / scale_{t+1} (p its emission factor), the factor that carries beta back
+    through its arcs (0 below SUBNORMAL)."""
+    post = an * bv
+    ge[label] += go * post
+    f = bv * p * inv
+    return post, f if f >= SUBNORMAL else 0.0
+
+
+@nb.njit(cache=True, inline="always")
+def prune(bv, a, n):
+    """Backward values of states without forward mass, or subnormal, to 0: nothing unbounded
+    or slow reaches the next frame."""
+    for s in range(n):
+        if not (a[s] > 0.0 and bv[s] >= SUBNORMAL):
+            bv[s] = 0.0
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
@@ -111,92 +198,70 @@ def deviation(total):
     return d if d == d else np.inf
 
 
+# Unsigned indices: an index that might be negative makes numba wrap it, which stops LLVM
+# from vectorising the loop (about 6x slower for a CRF state's K-arc run); slices would do too,
+# but cost more than a CTC state's 2-3 arcs.
 @nb.njit(cache=True, fastmath=FAST, inline="always")
-def _reached(d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebuf):
-    """Whether some path reaches state d at this frame (a source with mass, a finite arc and
-    a finite emission): then a zero or tiny value of d is underflow, not absence."""
-    for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
-        if ebuf[run_ulab[r]] < np.inf:
-            s0, p0 = run_src0[r], run_pos0[r]
-            for k in range(run_len[r]):
-                if a[s0 + k] > 0.0 and wexp[p0 + k] > 0.0:
-                    return True
-    return False
+def dot(a, s0, w, p0, n):
+    """sum_k a[s0 + k] * w[p0 + k], k < n."""
+    s, p = np.uint64(s0), np.uint64(p0)
+    acc = 0.0
+    for k in range(np.uint64(n)):
+        acc += a[s + k] * w[p + k]
+    return acc
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def axpy(out, s0, w, p0, n, f):
+    """out[s0 + k] += w[p0 + k] * f, k < n."""
+    s, p = np.uint64(s0), np.uint64(p0)
+    for k in range(np.uint64(n)):
+        out[s + k] += w[p + k] * f
 
 
 @batch_kernel(fastmath=FAST)
 def forward(utt, runs, eps, lab, W, beta, pe, alpha, scale, energy, status):
     """Free energy per utterance into ``energy``, and its status (see the module docstring).
-    Fills pe[b, t, u] = exp(-beta (em[b, t, label u] - m[b, t])) (see ``_emission``).
+    Fills pe[b, t, u] = exp(-beta (em[b, t, label u] - m[b, t])) (see the module docstring).
     Arguments: ``_prep``'s Utterances, Runs, Epsilons, LabelSets and Weights, then the outputs
     (the fields of ``_prep.Scaled``: numba's parallel loops lose writes to arrays taken from a
     tuple argument, so every array a parallel kernel writes is an argument of its own)."""
-    em, active = utt.em, utt.active
-    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
-    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    wexp, ewexp, swexp, fwexp, shift = W.wexp, W.ewexp, W.swexp, W.fwexp, W.shift
-    nmax = alpha.shape[2]
-    for b in nb.prange(em.shape[0]):
-        status[b] = LOG
-        energy[b] = np.inf
-        if not active[b]:
+    ptr, src0, pos0, length, ulab = runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
+    wexp, ewexp = W.wexp, W.ewexp
+    for b in nb.prange(utt.em.shape[0]):
+        if not utt.active[b]:
             continue
-        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
-        e0, e1 = eps_off[g], eps_off[g + 1]
-        ebuf = np.empty(glabs.shape[0])
-        tmp = np.empty(nmax)
-        raw = np.empty(nmax)
-        c = start(swexp[n0 : n0 + N], alpha[b, 0, :N])
+        g, T, n0, N, glabs = utterance(utt, runs.node_off, lab, b)
+        e0, e1 = eps.off[g], eps.off[g + 1]
+        ebuf, tmp, raw = np.empty(glabs.shape[0]), np.empty(N), np.empty(N)
+        c = start(W.swexp[n0 : n0 + N], alpha[b, 0, :N])
         if not c > 0.0:
             continue
-        scale[b, 0] = c
-        total = np.log(c)
-        eshift = 0.0
-        code = EXACT
+        total, eshift, code = np.log(c), 0.0, EXACT
         for t in range(T + 1):
             a = alpha[b, t]
             if e1 > e0:
-                code = max(
-                    code, _closure(alpha[b, t, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
-                )
+                code = max(code, _closure(alpha[b, t, :N], tmp, e0, e1, eps, ewexp))
                 a = tmp
-            if code == LOG or t == T:
+            if code >= LOG or t == T:
                 break
-            eshift += frame_factors(em[b, t], glabs, beta, ebuf, pe[b, t])
+            eshift += frame_factors(utt.em[b, t], glabs, beta, ebuf, pe[b, t])
             c = 0.0
             for d in range(N):
                 acc = 0.0
-                for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
-                    s0, p0 = run_src0[r], run_pos0[r]
-                    dot = 0.0
-                    for k in range(run_len[r]):
-                        dot += a[s0 + k] * wexp[p0 + k]
-                    acc += dot * pe[b, t, run_ulab[r]]
+                for r in range(ptr[n0 + d], ptr[n0 + d + 1]):
+                    acc += dot(a, src0[r], wexp, pos0[r], length[r]) * pe[b, t, ulab[r]]
                 raw[d] = acc if acc >= SUBNORMAL else 0.0
                 c += acc
             if not c >= LOW:
                 code = LOG
                 break
-            inv = 1.0 / c
-            for d in range(N):
-                v = raw[d] * inv
-                if v < LOW and _reached(
-                    d, a, n0, run_ptr, run_src0, run_pos0, run_len, run_ulab, wexp, ebuf
-                ):
-                    v = LOW
-                    code = FLUSHED
-                alpha[b, t + 1, d] = v
+            if normalise(raw, c, alpha[b, t + 1, :N], a, runs, n0, wexp, ebuf):
+                code = max(code, FLUSHED)
             scale[b, t + 1] = c
             total += np.log(c)
-        if code == LOG:
-            continue
-        z = final(a[:N], fwexp[n0 : n0 + N])
-        if not z >= LOW:
-            continue
-        status[b] = code
-        energy[b] = (
-            shift[g, 0] * T + shift[g, 1] + shift[g, 2] + eshift - (total + np.log(z)) / beta
-        )
+        z = final(a[:N], W.fwexp[n0 : n0 + N])
+        status[b], energy[b] = free_energy(code, z, total, eshift, W.shift[g], T, beta)
 
 
 @batch_kernel(fastmath=FAST)
@@ -205,77 +270,65 @@ def backward(gout, utt, runs, eps, lab, W, fwd, arc_grads, dev, g_em, g_w, g_ew,
     epsilon, start and final buffers (row rows[b]: b when the graph is shared by the batch,
     else 0 with disjoint slices); dev[b] = max over frames of |alpha_t . beta_t - 1|.
     ``fwd``: the forward pass's ``_prep.Scaled``; the gradient buffers are ``_prep.Grads``'s."""
-    rows, active = utt.rows, utt.active
-    node_off, run_ptr, run_src0, run_pos0, run_len, run_ulab = run_arrays(runs)
-    eps_off, eps_src, eps_dst = eps.off, eps.src, eps.dst
-    wexp, ewexp, fwexp = W.wexp, W.ewexp, W.fwexp
+    ptr, src0, pos0, length, ulab = runs.ptr, runs.src0, runs.pos0, runs.length, runs.ulab
+    wexp, ewexp = W.wexp, W.ewexp
     pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
-    nmax = alpha.shape[2]
     for b in nb.prange(gout.shape[0]):
-        if not active[b]:
+        if not utt.active[b]:
             continue
-        go = gout[b]
-        g, T, n0, N, glabs = utterance(utt, node_off, lab, b)
-        row = rows[b]
-        e0, e1 = eps_off[g], eps_off[g + 1]
-        has_eps = e1 > e0
-        bnext = np.empty(nmax)
-        bcur = np.empty(nmax)
-        tmp = np.empty(nmax)
-        a = alpha[b, T]
-        if has_eps:
-            _closure(alpha[b, T, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
-            a = tmp
-        final_betas(a[:N], fwexp[n0 : n0 + N], go, bnext, g_fw[row, n0 : n0 + N])
-        worst = _finish_frame(go, alpha[b, T], a, bnext, N, has_eps, e0, e1, eps_src, eps_dst,
-                              ewexp, g_ew[row])  # fmt: skip
-        for t in range(T - 1, -1, -1):
+        g, T, n0, N, glabs = utterance(utt, runs.node_off, lab, b)
+        go, row = gout[b], utt.rows[b]
+        e0, e1 = eps.off[g], eps.off[g + 1]
+        bnext, bcur, tmp = np.empty(N), np.empty(N), np.empty(N)
+        for t in range(T, -1, -1):
             a = alpha[b, t]
-            if has_eps:
-                _closure(alpha[b, t, :N], tmp[:N], e0, e1, eps_src, eps_dst, ewexp)
+            if e1 > e0:
+                _closure(alpha[b, t, :N], tmp, e0, e1, eps, ewexp)
                 a = tmp
+            if t == T:
+                final_betas(a[:N], W.fwexp[n0 : n0 + N], go, bnext, g_fw[row, n0 : n0 + N])
+                dev[b] = _finish_frame(go, alpha[b, T], a, bnext, N, e0, e1, eps, ewexp, g_ew[row])
+                continue
             inv = 1.0 / scale[b, t + 1]
-            bcur[:N] = 0.0
+            bcur[:] = 0.0
             for d in range(N):
                 xd = bnext[d]
                 if xd == 0.0:
                     continue
-                for r in range(run_ptr[n0 + d], run_ptr[n0 + d + 1]):
-                    s0, p0 = run_src0[r], run_pos0[r]
-                    f = xd * pe[b, t, run_ulab[r]] * inv
+                for r in range(ptr[n0 + d], ptr[n0 + d + 1]):
+                    s0, p0 = src0[r], pos0[r]
+                    f = xd * pe[b, t, ulab[r]] * inv
                     if not f >= SUBNORMAL:
                         continue
                     tot = 0.0
-                    for k in range(run_len[r]):
+                    for k in range(length[r]):
                         x = wexp[p0 + k] * f
                         xi = a[s0 + k] * x
                         if arc_grads:
                             g_w[row, p0 + k] += go * xi
                         tot += xi
                         bcur[s0 + k] += x
-                    g_em[b, t, glabs[run_ulab[r]]] += go * tot
-            for s in range(N):
-                if not (a[s] > 0.0 and bcur[s] >= SUBNORMAL):
-                    bcur[s] = 0.0
-            worst = max(worst, _finish_frame(go, alpha[b, t], a, bcur, N, has_eps, e0, e1,
-                                             eps_src, eps_dst, ewexp, g_ew[row]))  # fmt: skip
+                    g_em[b, t, glabs[ulab[r]]] += go * tot
+            prune(bcur, a, N)
+            dev[b] = max(dev[b], _finish_frame(go, alpha[b, t], a, bcur, N, e0, e1, eps, ewexp,
+                                               g_ew[row]))  # fmt: skip
             bnext, bcur = bcur, bnext
-        for s in range(N):
-            g_sw[row, n0 + s] += go * alpha[b, 0, s] * bnext[s]
-        dev[b] = worst
+        start_posteriors(alpha[b, 0, :N], bnext, go, g_sw[row, n0 : n0 + N])
 
 
 @nb.njit(cache=True, fastmath=FAST)
-def _finish_frame(go, apre, a, bv, n, has_eps, e0, e1, eps_src, eps_dst, ewexp, g_ew):
-    """Backward values after the closure point -> before it (epsilon arcs back), epsilon-arc
-    posteriors, and |apre . bv - 1| (every path crosses the pre-closure point once); states
-    without forward mass get 0 so that nothing unbounded reaches the next frame."""
-    if has_eps:
-        _closure_back(bv, e0, e1, eps_src, eps_dst, ewexp)
-        for i in range(e0, e1):
-            x = a[eps_src[i]] * ewexp[i]
-            if x > 0.0:
-                g_ew[i] += go * x * bv[eps_dst[i]]
+def _finish_frame(go, apre, a, bv, n, e0, e1, eps, ewexp, g_ew):
+    """Backward values after the closure point -> before it (epsilon arcs back, in reverse
+    topological order), epsilon-arc posteriors, and |apre . bv - 1| (every path crosses the
+    pre-closure point once); states without forward mass get 0 so that nothing unbounded
+    reaches the next frame."""
+    for i in range(e1 - 1, e0 - 1, -1):
+        if ewexp[i] > 0.0:
+            bv[eps.src[i]] += ewexp[i] * bv[eps.dst[i]]
+    for i in range(e0, e1):
+        x = a[eps.src[i]] * ewexp[i]
+        if x > 0.0:
+            g_ew[i] += go * x * bv[eps.dst[i]]
     z = 0.0
     for s in range(n):
         if apre[s] > 0.0:

@@ -19,7 +19,7 @@ import numba as nb
 import numpy as np
 
 from .._internal.jit import batch_kernel
-from ._scaled import FAST
+from ._prep import FAST
 
 INF = np.inf
 
@@ -83,9 +83,7 @@ def layout(batch, st):
     state-labelled, sparse, too large, or parallel arcs (M would need their minimum)."""
     if not st.state_labelled:  # checked each time: tests reroute a lattice to other kernels
         return None
-    if "viterbi" not in batch._cache:
-        batch._cache["viterbi"] = _layout(batch, st)
-    return batch._cache["viterbi"]
+    return batch._cached("viterbi", lambda: _layout(batch, st))
 
 
 def _layout(batch, st):
@@ -111,8 +109,7 @@ def best_path(lay, batch, em: np.ndarray, lengths: np.ndarray):
     M = np.full(N * N, INF, dt)
     M[flat] = _np(batch.weight)
     B, T, _ = em.shape
-    labels = np.full((B, T), -1, np.int64)
-    arcs = np.full((B, T), -1, np.int64)
+    labels, arcs = np.full((2, B, T), -1, np.int64)
     energy = np.empty(B, dt)
     decode(
         em, lengths, M.reshape(N, N), _np(batch.start_weight).astype(dt),

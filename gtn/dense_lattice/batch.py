@@ -52,17 +52,8 @@ class GraphBatch:
         self.final_weight = final_weight
         self._cache: dict = {}
         n, a = int(self.node_offsets[-1]), int(self.arc_offsets[-1])
-        if (
-            not (
-                self.src.shape[0]
-                == self.dst.shape[0]
-                == self.label.shape[0]
-                == a
-                == weight.shape[0]
-            )
-            or start_weight.shape[0] != n
-            or final_weight.shape[0] != n
-        ):
+        arcs = {x.shape[0] for x in (self.src, self.dst, self.label, weight)}
+        if arcs != {a} or start_weight.shape[0] != n or final_weight.shape[0] != n:
             raise GraphError("GraphBatch arrays disagree with its offsets")
 
     @classmethod
@@ -85,18 +76,17 @@ class GraphBatch:
         self, weight: torch.Tensor, start_weight: torch.Tensor, final_weight: torch.Tensor
     ) -> GraphBatch:
         """Same structure (and cached kernel layout), new energies."""
-        out = GraphBatch(
-            self.node_offsets,
-            self.arc_offsets,
-            self.src,
-            self.dst,
-            self.label,
-            weight,
-            start_weight,
-            final_weight,
-        )
+        structure = (self.node_offsets, self.arc_offsets, self.src, self.dst, self.label)
+        out = GraphBatch(*structure, weight, start_weight, final_weight)
         out._cache = self._cache
         return out
+
+    def _cached(self, key: str, make):
+        """``make()``, computed once per structure (``with_weights`` copies share the cache):
+        the kernels' layouts of this batch."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def __len__(self) -> int:
         return self.node_offsets.shape[0] - 1
@@ -109,17 +99,8 @@ class GraphBatch:
         """Graph ``i`` as a :class:`gtn.Graph` (weights are differentiable slices)."""
         n0, n1 = int(self.node_offsets[i]), int(self.node_offsets[i + 1])
         a0, a1 = int(self.arc_offsets[i]), int(self.arc_offsets[i + 1])
-        lab = self.label[a0:a1]
-        return Graph(
-            n1 - n0,
-            self.src[a0:a1],
-            self.dst[a0:a1],
-            lab,
-            lab,
-            self.weight[a0:a1],
-            self.start_weight[n0:n1],
-            self.final_weight[n0:n1],
-        )
+        arcs = (x[a0:a1] for x in (self.src, self.dst, self.label, self.label, self.weight))
+        return Graph(n1 - n0, *arcs, self.start_weight[n0:n1], self.final_weight[n0:n1])
 
     def graphs(self) -> list[Graph]:
         return [self.graph(i) for i in range(len(self))]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import torch
 
+from .intersection import _check_lengths
+
 
 def _validate(emissions: torch.Tensor, lengths, blank: int) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(emissions, torch.Tensor) or emissions.dim() != 3:
@@ -16,21 +18,13 @@ def _validate(emissions: torch.Tensor, lengths, blank: int) -> tuple[torch.Tenso
         raise ValueError(f"emissions must be floating point energies, got {emissions.dtype}")
     if isinstance(blank, bool) or not isinstance(blank, int) or not 0 <= blank < V:
         raise ValueError(f"blank = {blank!r} is not a column of emissions [B, T, V={V}]")
-    if lengths is None:
-        lengths = torch.full((B,), T, dtype=torch.long)
-    lengths = torch.as_tensor(lengths)
-    if lengths.shape != (B,) or lengths.is_floating_point():
-        raise ValueError(f"lengths must be {B} integers, got {lengths.dtype} {list(lengths.shape)}")
-    bad = torch.nonzero((lengths < 0) | (lengths > T)).flatten()
-    if bad.numel():
-        i = int(bad[0])
-        raise ValueError(f"lengths[{i}] = {int(lengths[i])} is outside [0, T={T}]")
+    lengths = torch.from_numpy(_check_lengths(lengths, B, T))
     valid = torch.arange(T)[None, :] < lengths[:, None]  # [B, T]
     nan = torch.nonzero(torch.isnan(emissions).any(-1) & valid)
     if nan.numel():
         b, t = (int(v) for v in nan[0])
         raise ValueError(f"emissions[{b}, {t}] has NaN")
-    return lengths.long(), valid
+    return lengths, valid
 
 
 def ctc_greedy_decode(emissions: torch.Tensor, lengths=None, blank: int = 0) -> list[list[int]]:

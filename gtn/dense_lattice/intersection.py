@@ -133,27 +133,17 @@ class DenseLattice:
         emit = torch.nonzero(lab >= 0).flatten()
         eps = torch.nonzero(lab < 0).flatten()
         t = torch.arange(T).repeat_interleave(emit.numel())
-        src = torch.from_numpy(g.src.astype(np.int64))
-        dst = torch.from_numpy(g.dst.astype(np.int64))
+        src, dst = (torch.from_numpy(x.astype(np.int64)) for x in (g.src, g.dst))
         e = emit.repeat(T)
         te = torch.arange(T + 1).repeat_interleave(eps.numel())
         ee = eps.repeat(T + 1)
         em = self.emissions[b]
         w = torch.cat([g.weight[e] + em[t, lab[e]].to(g.dtype), g.weight[ee]])
-        sw = torch.full(((T + 1) * N,), INF, dtype=g.dtype)
-        fw = torch.full(((T + 1) * N,), INF, dtype=g.dtype)
-        sw = torch.cat([g.start_weight, sw[N:]])
-        fw = torch.cat([fw[: T * N], g.final_weight])
-        return Graph(
-            (T + 1) * N,
-            torch.cat([t * N + src[e], te * N + src[ee]]),
-            torch.cat([(t + 1) * N + dst[e], te * N + dst[ee]]),
-            torch.cat([lab[e], lab[ee]]),
-            None,
-            w,
-            sw,
-            fw,
-        )
+        none = torch.full((T * N,), INF, dtype=g.dtype)  # start at frame 0, final at frame T
+        sw, fw = torch.cat([g.start_weight, none]), torch.cat([none, g.final_weight])
+        src = torch.cat([t * N + src[e], te * N + src[ee]])
+        dst = torch.cat([(t + 1) * N + dst[e], te * N + dst[ee]])
+        return Graph((T + 1) * N, src, dst, torch.cat([lab[e], lab[ee]]), None, w, sw, fw)
 
 
 def intersect_dense(
@@ -184,18 +174,11 @@ def intersect_dense(
     """
     emissions, lens = _check_emissions(emissions, lengths)
     B = emissions.shape[0]
-    if isinstance(graphs, Graph):
-        batch, shared = GraphBatch.from_graphs(graphs), True
-    elif isinstance(graphs, GraphBatch):
-        batch = graphs
-        shared = len(batch) == 1 and B != 1
-        if not shared and len(batch) != B:
-            raise GraphError(f"{len(batch)} graphs for a batch of {B} utterances")
-    else:
-        graphs = list(graphs)
-        if len(graphs) != B:
-            raise GraphError(f"{len(graphs)} graphs for a batch of {B} utterances")
-        batch, shared = GraphBatch.from_graphs(graphs), False
+    batch = graphs if isinstance(graphs, Graph | GraphBatch) else list(graphs)
+    shared = isinstance(batch, Graph) or (isinstance(batch, GraphBatch) and len(batch) == 1 != B)
+    if not shared and len(batch) != B:
+        raise GraphError(f"{len(batch)} graphs for a batch of {B} utterances")
+    batch = batch if isinstance(batch, GraphBatch) else GraphBatch.from_graphs(batch)
     lat = DenseLattice(batch, emissions, lens, shared)
     st = lat.structure
     V = emissions.shape[2]
@@ -227,23 +210,27 @@ def _check_emissions(emissions, lengths, values: bool = True) -> tuple[torch.Ten
         raise ValueError(f"emissions must have shape [B, T, V], got {list(emissions.shape)}")
     if emissions.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"emissions must be float32 or float64, got {emissions.dtype}")
-    B, T, _ = emissions.shape
-    if lengths is None:
-        lens = np.full(B, T, np.int64)
-    else:
-        lens = np.asarray(lengths.detach().cpu() if isinstance(lengths, torch.Tensor) else lengths)
-        if lens.shape != (B,) or (lens.size and not np.issubdtype(lens.dtype, np.integer)):
-            raise ValueError(
-                f"lengths must be {B} integers, got shape {list(lens.shape)} dtype {lens.dtype}"
-            )
-        lens = lens.astype(np.int64)
-        bad = np.flatnonzero((lens < 0) | (lens > T))
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(f"lengths[{i}] = {int(lens[i])} is outside [0, T={T}]")
+    lens = _check_lengths(lengths, *emissions.shape[:2])
     if values:
         _check_values(emissions, lens)
     return emissions, lens
+
+
+def _check_lengths(lengths, B: int, T: int) -> np.ndarray:
+    """int64 [B] frames per utterance, each in [0, T] (None: all T), from a tensor, an array
+    or a sequence of integers."""
+    if lengths is None:
+        return np.full(B, T, np.int64)
+    lens = np.asarray(lengths.detach().cpu() if isinstance(lengths, torch.Tensor) else lengths)
+    if lens.shape != (B,) or (lens.size and not np.issubdtype(lens.dtype, np.integer)):
+        raise ValueError(
+            f"lengths must be {B} integers, got shape {list(lens.shape)} dtype {lens.dtype}"
+        )
+    bad = np.flatnonzero((lens < 0) | (lens > T))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"lengths[{i}] = {int(lens[i])} is outside [0, T={T}]")
+    return lens.astype(np.int64)
 
 
 def _check_values(emissions: torch.Tensor, lens: np.ndarray) -> None:
@@ -281,36 +268,27 @@ def _buffers(lat: DenseLattice, dtype, arc_grads: bool = True) -> Grads:
     """Zeroed gradient buffers (emissions, arcs, epsilon arcs, start, final); the arc buffer
     is a dummy unless ``arc_grads``."""
     st = lat.structure
-    rows = lat.batch_size if lat.shared else 1
-    B, T, V = lat.emissions.shape
+    rows, N = lat.batch_size if lat.shared else 1, int(st.node_off[-1])
     n_arcs = st.csr_arc.shape[0] if arc_grads else 1
     n_eps = max(st.eps_arc.shape[0], 1)  # the kernels write epsilon posteriors in any case
-    return Grads(
-        np.zeros((B, T, V), dtype) if dtype is not None else None,
-        np.zeros((rows, n_arcs)),
-        np.zeros((rows, n_eps)),
-        np.zeros((rows, int(st.node_off[-1]))),
-        np.zeros((rows, int(st.node_off[-1]))),
-    )
+    em = np.zeros(lat.emissions.shape, dtype) if dtype is not None else None
+    return Grads(em, *(np.zeros((rows, n)) for n in (n_arcs, n_eps, N, N)))
 
 
 def _grad_tensors(lat: DenseLattice, bufs, arc_grads: bool = True) -> tuple:
     """Kernel buffers -> (emission grad, arc grad in batch order or None, start grad, final
     grad)."""
     st, g = lat.structure, lat.graphs
-    g_em, g_w, g_ew, g_sw, g_fw = bufs
+    # the rows of a buffer are per-utterance copies when the graph is shared: their sum
+    g_w, g_ew, g_sw, g_fw = (x.sum(0) if x.shape[0] > 1 else x[0] for x in bufs[1:])
     gw = None
     if arc_grads:
         gw = np.zeros(int(st.arc_off[-1]))
-        gw[st.csr_arc] = g_w.sum(0) if g_w.shape[0] > 1 else g_w[0]
-        gw[st.eps_arc] = g_ew.sum(0) if g_ew.shape[0] > 1 else g_ew[0]
+        gw[st.csr_arc], gw[st.eps_arc] = g_w, g_ew
         gw = torch.from_numpy(gw).to(g.weight.dtype)
-    return (
-        torch.from_numpy(g_em),
-        gw,
-        torch.from_numpy(g_sw.sum(0) if g_sw.shape[0] > 1 else g_sw[0]).to(g.start_weight.dtype),
-        torch.from_numpy(g_fw.sum(0) if g_fw.shape[0] > 1 else g_fw[0]).to(g.final_weight.dtype),
-    )
+    sw = torch.from_numpy(g_sw).to(g.start_weight.dtype)
+    fw = torch.from_numpy(g_fw).to(g.final_weight.dtype)
+    return torch.from_numpy(bufs[0]), gw, sw, fw
 
 
 def _utterances(lat: DenseLattice, active: np.ndarray) -> Utterances:
@@ -356,42 +334,41 @@ class _Forward:
         return self.scaled.energy
 
 
+class Family(NamedTuple):
+    forward: Callable  # (lat, W, beta, out: Scaled, active) -> its Matrix or None
+    backward: Callable  # (lat, fwd: _Forward, gout, active, arc_grads, dev, grads: Grads)
+    best_path: Callable | None  # (lat) -> (labels, arcs, energy); None: tropical + backtrack
+
+
 # The scaled kernel families. Each scores a whole lattice in probability space; an utterance a
 # family cannot score exactly (see _scaled) goes to the log-space kernels, which take any graph.
 
 
-def _general_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
-    st = lat.structure
-    _scaled.forward(_utterances(lat, active), st.runs, st.epsilons, st.label_sets, W, beta, *out)
+def _runs_family(kernels, part: Callable) -> Family:
+    """A family on the Structure's runs: ``kernels`` the module (``_scaled`` or
+    ``_statewise``), ``part(structure)`` what its kernels take after the runs (the epsilons,
+    or each state's label index)."""
 
+    def forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
+        st = lat.structure
+        utt = _utterances(lat, active)
+        kernels.forward(utt, st.runs, part(st), st.label_sets, W, beta, *out)
 
-def _general_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
-    st = lat.structure
-    _scaled.backward(
-        gout, _utterances(lat, active), st.runs, st.epsilons, st.label_sets, s.W, s.scaled,
-        arc_grads, dev, *grads,
-    )  # fmt: skip
+    def backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
+        st, utt = lat.structure, _utterances(lat, active)
+        bufs = grads if kernels is _scaled else (grads.em, grads.w, grads.sw, grads.fw)
+        kernels.backward(
+            gout, utt, st.runs, part(st), st.label_sets, s.W, s.scaled, arc_grads, dev, *bufs
+        )
 
-
-def _statewise_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active) -> None:
-    st = lat.structure
-    utt = _utterances(lat, active)
-    _statewise.forward(utt, st.state_runs, st.label_sets, W, beta, True, *out)
-
-
-def _statewise_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
-    st = lat.structure
-    _statewise.backward(
-        gout, _utterances(lat, active), st.state_runs, st.label_sets, s.W, s.scaled, arc_grads,
-        dev, grads.em, grads.w, grads.sw, grads.fw,
-    )  # fmt: skip
+    return Family(forward, backward, None)
 
 
 def _matrix_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, active):
     flat, state_lab, _ = _viterbi.layout(lat.graphs, lat.structure)
     M = _dense.matrix(flat, lat.structure, state_lab.shape[0], W.wexp)
     _dense.forward(_utterances(lat, active), M, W, beta, *out)
-    if lat.unchecked and (out.status == _dense.BAD_ENERGY).any():
+    if lat.unchecked and (out.status == _scaled.BAD).any():
         _check_values(lat.emissions, lat.lengths)  # raises, naming the culprit
     return M
 
@@ -412,18 +389,12 @@ def _matrix_best_path(lat: DenseLattice) -> tuple:
     return _viterbi.best_path(lay, lat.graphs, _em(lat), lat.lengths)
 
 
-class Family(NamedTuple):
-    forward: Callable  # (lat, W, beta, out: Scaled, active) -> its Matrix or None
-    backward: Callable  # (lat, fwd: _Forward, gout, active, arc_grads, dev, grads: Grads)
-    best_path: Callable | None  # (lat) -> (labels, arcs, energy); None: tropical + backtrack
-
-
 FAMILIES = {
     # one shared dense state-labelled graph (the CRF chain): matrix-vector products
     "matrix": Family(_matrix_forward, _matrix_backward, _matrix_best_path),
     # no epsilons, one label per state (CTC, HMM, ASG): one emission factor per state
-    "statewise": Family(_statewise_forward, _statewise_backward, None),
-    "general": Family(_general_forward, _general_backward, None),
+    "statewise": _runs_family(_statewise, lambda st: st.state_ulab),
+    "general": _runs_family(_scaled, lambda st: st.epsilons),
 }
 
 
@@ -441,8 +412,8 @@ def _free_forward(lat: DenseLattice, beta: float) -> _Forward:
         np.empty((B, T, max(st.max_labels, 1))),
         np.zeros((B, T + 1, max(st.max_nodes, 1))),  # finite where unused (see _dense)
         np.empty((B, T + 1)),
-        np.empty(B),
-        np.zeros(B, np.int64),
+        np.full(B, INF),
+        np.full(B, _scaled.LOG),  # the kernels write the utterances they score
     )
     active = ~W.needs_log[lat.gidx]
     _use_threads(lat)
@@ -469,17 +440,11 @@ _CHECK_TOL = 1e-9
 
 
 def _arc_list(lat: DenseLattice) -> _logspace.ArcList:
-    cache = lat.graphs._cache
-    if "arc_list" not in cache:
-        cache["arc_list"] = _logspace.arc_list(lat.structure)
-    return cache["arc_list"]
+    return lat.graphs._cached("arc_list", lambda: _logspace.arc_list(lat.structure))
 
 
 def _band(lat: DenseLattice) -> _banded.Band | None:
-    cache = lat.graphs._cache
-    if "band" not in cache:
-        cache["band"] = _banded.band(lat.structure)
-    return cache["band"]
+    return lat.graphs._cached("band", lambda: _banded.band(lat.structure))
 
 
 def _serial_if_one(kernel, which: np.ndarray):
@@ -600,8 +565,7 @@ def _backtrack(lat: DenseLattice, alpha, energy_w, gout):
     energy, W = energy_w
     st = lat.structure
     B, T, _ = lat.emissions.shape
-    labels = np.full((B, T), -1, np.int64)
-    arcs = np.full((B, T), -1, np.int64)
+    labels, arcs = np.full((2, B, T), -1, np.int64)
     grads = gout is not None
     em = _em(lat)
     bufs = (

@@ -26,19 +26,7 @@ from torch.func import functional_call
 from torchcrf import CRF
 
 import gtn
-from gtn.dense_lattice import (
-    asg_graphs,
-    asg_loss,
-    crf_decode,
-    crf_nll,
-    ctc_graphs,
-    ctc_loss,
-    hmm_graphs,
-    hmm_topology,
-    linear_chain_graphs,
-    linear_chain_topology,
-    mmi_loss,
-)
+from gtn import dense_lattice as dl
 from tests.gtn.dense_lattice import logspace_reference as ref
 
 F32, F64 = torch.float32, torch.float64
@@ -230,27 +218,27 @@ def _grads(out: torch.Tensor, named: dict) -> dict:
 
 def _ours_ctc(p: Problem, dt) -> Result:
     logits = _leaf(p.logits, dt)
-    loss = ctc_loss(-logits.log_softmax(-1), p.targets, p.lengths, p.target_lengths, 0, "none")
+    loss = dl.ctc_loss(-logits.log_softmax(-1), p.targets, p.lengths, p.target_lengths, 0, "none")
     return Result(loss.detach().double(), _grads(loss, {"d/dlogits": logits}))
 
 
 def _hmm_graphs(p: Problem, dt):
     n = _hmm_states(p.T)
-    num = hmm_graphs(p.targets, p.target_lengths, n, self_loop=0.3, forward=0.1, dtype=dt)
-    den = hmm_topology(_HMM_SYMBOLS, n, self_loop=0.3, forward=0.1, loop=0.2, dtype=dt)
+    num = dl.hmm_graphs(p.targets, p.target_lengths, n, self_loop=0.3, forward=0.1, dtype=dt)
+    den = dl.hmm_topology(_HMM_SYMBOLS, n, self_loop=0.3, forward=0.1, loop=0.2, dtype=dt)
     return num, den
 
 
 def _ours_mmi(p: Problem, dt) -> Result:
     em = _leaf(p.emissions, dt)
     num, den = _hmm_graphs(p, dt)
-    loss = mmi_loss(em, num, den, p.lengths, "none")
+    loss = dl.mmi_loss(em, num, den, p.lengths, "none")
     return Result(loss.detach().double(), _grads(loss, {"d/dem": em}))
 
 
 def _ours_asg(p: Problem, dt) -> Result:
     em, tr = _leaf(p.emissions, dt), _leaf(p.weights[0], dt)
-    loss = asg_loss(em, p.targets, p.target_lengths, tr, p.lengths, "none")
+    loss = dl.asg_loss(em, p.targets, p.target_lengths, tr, p.lengths, "none")
     return Result(loss.detach().double(), _grads(loss, {"d/dem": em, "d/dtransitions": tr}))
 
 
@@ -303,14 +291,14 @@ def _crf_leaves(p: Problem, dt):
 
 def _ours_crf_nll(p: Problem, dt) -> Result:
     em, tr, st, en = _crf_leaves(p, dt)
-    loss = crf_nll(em, p.targets, tr, st, en, p.lengths, "none")
+    loss = dl.crf_nll(em, p.targets, tr, st, en, p.lengths, "none")
     named = {"d/dem": em, "d/dtransitions": tr, "d/dstart": st, "d/dend": en}
     return Result(loss.detach().double(), _grads(loss, named))
 
 
 def _ours_crf_decode(p: Problem, dt) -> Result:
     em, tr, st, en = _crf_leaves(p, dt)
-    tags = crf_decode(em.detach(), tr.detach(), st.detach(), en.detach(), p.lengths)
+    tags = dl.crf_decode(em.detach(), tr.detach(), st.detach(), en.detach(), p.lengths)
     e = ref.chain_path_energy(em.detach(), tags.clamp(min=0), tr, st, en, p.lengths).detach()
     pad = torch.arange(p.T)[None] >= p.lengths[:, None]
     return Result(e, {"padding is -1": torch.tensor(float(not (tags[pad] == -1).all()))})
@@ -327,7 +315,7 @@ def _ref_ctc(p: Problem) -> Result:
         lp = logits.log_softmax(-1).transpose(0, 1)
         loss = F.ctc_loss(lp, p.targets, p.lengths, p.target_lengths, 0, "none")
     else:  # torch's CTC gradient is NaN at -inf log-probabilities: the log-space reference
-        graphs = ctc_graphs(p.targets, p.target_lengths)
+        graphs = dl.ctc_graphs(p.targets, p.target_lengths)
         loss = ref.free_energy(graphs, -logits.log_softmax(-1), p.lengths)
     return Result(loss.detach(), _grads(loss, {"d/dlogits": logits}))
 
@@ -343,9 +331,9 @@ def _ref_mmi(p: Problem) -> Result:
 @functools.cache
 def _ref_asg(p: Problem) -> Result:
     em, tr = _leaf(p.emissions, F64), _leaf(p.weights[0], F64)
-    num = asg_graphs(p.targets, p.target_lengths, tr)
+    num = dl.asg_graphs(p.targets, p.target_lengths, tr)
     loss = ref.free_energy(num, em, p.lengths) - ref.free_energy(
-        linear_chain_graphs(tr), em, p.lengths
+        dl.linear_chain_graphs(tr), em, p.lengths
     )
     return Result(loss.detach(), _grads(loss, {"d/dem": em, "d/dtransitions": tr}))
 
@@ -389,14 +377,14 @@ def _ref_crf_nll(p: Problem) -> Result:
         loss = -functional_call(crf, params, (-em, p.targets), {"mask": mask, "reduction": "none"})
     else:  # pytorch-crf's gradient is NaN at -inf scores: the log-space reference
         path = ref.chain_path_energy(em, p.targets, tr, st, en, p.lengths)
-        loss = path - ref.free_energy(linear_chain_topology(tr, st, en), em, p.lengths)
+        loss = path - ref.free_energy(dl.linear_chain_topology(tr, st, en), em, p.lengths)
     return Result(loss.detach(), _grads(loss, named))
 
 
 @functools.cache
 def _ref_crf_decode(p: Problem) -> Result:
     em, tr, st, en = (x.detach() for x in _crf_leaves(p, F64))
-    low = ref.min_energy(linear_chain_topology(tr, st, en), em, p.lengths).detach()
+    low = ref.min_energy(dl.linear_chain_topology(tr, st, en), em, p.lengths).detach()
     return Result(low, {"padding is -1": torch.tensor(0.0)})
 
 
