@@ -15,6 +15,7 @@ from gtn.utils import atomic_write
 # api.SpeechRecognizer is looked up at each call, so that a caller (a test) may replace it
 from . import api, corpus, evaluate, figures, kaldi, tune
 from .corpus import WORDS, CorpusSettings
+from .data import PreparedSet, prepare
 from .experiment import (
     Config,
     evaluate_festival,
@@ -24,7 +25,6 @@ from .experiment import (
     load_corpora,
 )
 from .features import SAMPLE_RATE
-from .train import PreparedSet, prepare
 from .wav_commands import COMMAND_TIMEOUT
 
 TEST_NOISE_OFFSET = 1000  # noise seed offset of the test conditions, as in experiment.run

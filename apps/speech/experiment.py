@@ -17,10 +17,11 @@ from gtn.utils import atomic_write
 from . import augment, corpus, evaluate, festival, figures
 from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
+from .data import PreparedSet, prepare
 from .graphs import Topology
-from .model import TDNN
+from .network import TDNN
 from .noise import CONDITIONS
-from .train import PreparedSet, prepare, train
+from .train import train
 
 TOPOLOGY_OF = {"mmi": "hmm", "ctc": "ctc"}
 SCHEDULES = {"constant": lambda: None, "cosine": cosine_schedule}
