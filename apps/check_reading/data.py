@@ -8,28 +8,18 @@ digits (see :mod:`.mnist`). Cache files are written atomically.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gtn.utils import atomic_write
-
-from ..cache import cache_dir
+from ..cache import cached, settings_key
 from . import amounts, heldout, mnist
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
 
 VERSION = 3  # 3: the broad renderer (render.FieldStyle of many parameters)
 _SPLIT_CODE = {"train": 1, "test": 2}
-
-
-def default_cache_dir() -> Path:
-    """``$EBGTN_CACHE/check_reading`` or ``~/.cache/ebgtn/check_reading``."""
-    return cache_dir("check_reading")
 
 
 @dataclass
@@ -52,9 +42,9 @@ class FieldSet:
 
 
 def cache_key(split: str, n: int, seed: int, style: FieldStyle) -> str:
-    settings = {"split": split, "n": n, "seed": seed, "style": style.as_dict(), "v": VERSION}
-    blob = json.dumps(settings, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return settings_key(
+        {"split": split, "n": n, "seed": seed, "style": style.as_dict(), "v": VERSION}
+    )
 
 
 def generate(split: str, n: int, seed: int, style: FieldStyle = DEFAULT_STYLE) -> FieldSet:
@@ -84,41 +74,27 @@ def load_or_generate_heldout(
     n: int, seed: int, cache_dir: str | os.PathLike | None = None
 ) -> FieldSet:
     """``n`` fields of the held-out style (:mod:`.heldout`, MNIST test digits only), cached."""
-    blob = json.dumps({"n": n, "seed": seed, "v": heldout.VERSION, "style": heldout.NAME})
-    key = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    key = settings_key({"n": n, "seed": seed, "v": heldout.VERSION, "style": heldout.NAME})
     name = f"{heldout.NAME}-{n}-{seed}-{key}"
     return _cached(name, "test", lambda: heldout.generate_heldout(n, seed), cache_dir)
 
 
 def _cached(name: str, split: str, make, cache_dir) -> FieldSet:
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"{name}.npz"
-    if path.exists():
-        try:
-            return _read(path, split)
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is regenerated below and replaced atomically
-    fields = make()
-    folder.mkdir(parents=True, exist_ok=True)
-    _write(path, fields)
-    return fields
-
-
-def _write(path: Path, fields: FieldSet) -> None:
-    fs = fields.fields
-    shapes = np.array([f.image.shape for f in fs], np.int64).reshape(-1, 2)
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        texts=np.array([f.text for f in fs]),
-        shapes=shapes,
-        images=np.concatenate([f.image.ravel() for f in fs]),
-        owners=np.concatenate([f.owner.ravel() for f in fs]),
-        boxes=np.concatenate([f.boxes for f in fs]),
-        rows=np.concatenate([f.digit_rows for f in fs]),
+    return cached(
+        "check_reading", cache_dir, f"{name}.npz", lambda path: _read(path, split), make, _arrays
     )
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
+
+
+def _arrays(fields: FieldSet) -> dict[str, np.ndarray]:
+    fs = fields.fields
+    return {
+        "texts": np.array([f.text for f in fs]),
+        "shapes": np.array([f.image.shape for f in fs], np.int64).reshape(-1, 2),
+        "images": np.concatenate([f.image.ravel() for f in fs]),
+        "owners": np.concatenate([f.owner.ravel() for f in fs]),
+        "boxes": np.concatenate([f.boxes for f in fs]),
+        "rows": np.concatenate([f.digit_rows for f in fs]),
+    }
 
 
 def _read(path: Path, split: str) -> FieldSet:
