@@ -21,7 +21,7 @@ from factors import losses
 from factors.trainer import cosine_schedule, seed_everything
 from gtn.composition import intersect
 
-from .._common.training import fit_adam_cosine
+from .._common.training import fit_adam
 from .amounts import RUBBISH, encode
 from .data import FieldSet
 from .model import NUM_CHARS, Batch, CheckReaderModel, make_batch
@@ -183,17 +183,6 @@ class GraphLoss:
         return per[finite].mean()
 
 
-class _Fields(torch.utils.data.Dataset):
-    def __init__(self, data: PreparedSet):
-        self.data = data
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
 def field_loader(data: PreparedSet, batch_size: int, shuffle: bool = True) -> DataLoader:
     def collate(indices):
         return (
@@ -201,7 +190,7 @@ def field_loader(data: PreparedSet, batch_size: int, shuffle: bool = True) -> Da
             [data.targets[i] for i in indices],
         )
 
-    return DataLoader(_Fields(data), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
+    return DataLoader(range(len(data)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
 
 
 def train_global(
@@ -219,7 +208,7 @@ def train_global(
     """Global training with ``loss`` ("nll", "perceptron" or "hinge"), Adam with a cosine
     learning-rate decay; returns the history."""
     model.latent = "sum" if loss == "nll" else "min"
-    return fit_adam_cosine(
+    return fit_adam(
         model, GraphLoss(loss, margin=margin), field_loader(data, batch_size),
         parameters=model.recognizer.parameters(), epochs=epochs, lr=lr, seed=seed,
         checkpoint=checkpoint, progress=progress,

@@ -18,8 +18,8 @@ import torch
 from torch.utils.data import DataLoader
 
 import gtn
-from factors.trainer import Trainer
 
+from .._common.training import fit_adam
 from . import augment
 from .augment import Augmentation
 from .data import PreparedSet
@@ -63,17 +63,6 @@ class SpeechLoss:
         return (per / frames).mean().float()
 
 
-class _Indices(torch.utils.data.Dataset):
-    def __init__(self, n: int):
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
 def loader(
     data: PreparedSet,
     batch_size: int,
@@ -92,9 +81,7 @@ def loader(
             feats = [augment.spec_augment(f, augmentation, masks) for f in feats]
         return pad(feats), [data.words[i] for i in indices]
 
-    return DataLoader(
-        _Indices(len(data)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate
-    )
+    return DataLoader(range(len(data)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
 
 
 def train(
@@ -121,18 +108,9 @@ def train(
         raise ValueError(
             f"model has {model.num_columns} outputs, topology needs {topology.num_columns}"
         )
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    trainer = Trainer(
-        model,
-        SpeechLoss(loss, topology),
-        optimizer,
-        epochs=epochs,
-        seed=seed,
-        grad_clip=5.0,
-        checkpoint=checkpoint,
-        resume=resume,
-        progress=progress,
-        validate=validate,
+    batches = loader(data, batch_size, augmentation=augmentation, seed=seed)
+    return fit_adam(
+        model, SpeechLoss(loss, topology), batches, lr=lr, epochs=epochs, seed=seed,
+        checkpoint=checkpoint, resume=resume, progress=progress, validate=validate,
         schedule=schedule,
-    )
-    return trainer.fit(loader(data, batch_size, augmentation=augmentation, seed=seed))
+    )  # fmt: skip
