@@ -3,7 +3,8 @@
 A set is keyed by (split, number of fields, seed, renderer settings, format version): the
 same key always gives the same fields, and a changed setting never reuses a stale file.
 Training sets draw digits only from the MNIST training digits, test sets only from the test
-digits (see :mod:`.mnist`). Cache files are written atomically.
+digits (see :mod:`.mnist`). Cache files are written atomically. :func:`prepare` over-segments
+a set once for training and evaluation (the segmentation does not depend on the weights).
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..cache import cached, settings_key
 from . import amounts, heldout, mnist
+from .amounts import encode
+from .normalise import normalise
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
+from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
+from .truth import segment_truth
 
 VERSION = 3  # 3: the broad renderer (render.FieldStyle of many parameters)
 _SPLIT_CODE = {"train": 1, "test": 2}
@@ -113,3 +119,45 @@ def _read(path: Path, split: str) -> FieldSet:
             )
         )
     return FieldSet(split, fields)
+
+
+@dataclass
+class PreparedSet:
+    """Fields over-segmented once (segmentation does not depend on the weights).
+
+    segmentations: one per field; targets: label lists; segment_labels: per field [S] truth
+    labels (0..13, RUBBISH, or -1 ambiguous) for local training.
+    """
+
+    segmentations: list[Segmentation]
+    targets: list[list[int]]
+    segment_labels: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.segmentations)
+
+    def head(self, n: int | None) -> PreparedSet:
+        """The first ``n`` fields (all when n is None)."""
+        n = len(self) if n is None else n
+        return PreparedSet(self.segmentations[:n], self.targets[:n], self.segment_labels[:n])
+
+
+def prepare(
+    fields: FieldSet, settings: SegmenterSettings = DEFAULT_SEGMENTER, progress: bool = False
+) -> PreparedSet:
+    """Normalise and over-segment every field; label its segments from the field's ownership
+    map, or -1 (unknown: local training leaves them out) for a field without one (a real
+    image)."""
+    segs, labels = [], []
+    for f in tqdm(
+        fields.fields, desc=f"segmenting {fields.split}", disable=not progress, leave=False
+    ):
+        norm = normalise(f.image)
+        s = segment_normalised(norm, settings)
+        segs.append(s)
+        if f.owner is None:
+            labels.append(np.full(s.num_segments, -1, np.int64))
+        else:
+            owner = f.owner if norm is None else norm.warp(f.owner)
+            labels.append(segment_truth(s, owner, f.text)[0])
+    return PreparedSet(segs, [encode(t) for t in fields.texts], labels)
