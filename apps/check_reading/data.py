@@ -10,7 +10,7 @@ a set once for training and evaluation (the segmentation does not depend on the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,7 @@ class FieldSet:
 
 def cache_key(split: str, n: int, seed: int, style: FieldStyle) -> str:
     return settings_key(
-        {"split": split, "n": n, "seed": seed, "style": style.as_dict(), "v": VERSION}
+        {"split": split, "n": n, "seed": seed, "style": asdict(style), "v": VERSION}
     )
 
 

@@ -9,7 +9,7 @@ distinct fixed seeds (``SPLIT_SEEDS``). Cache files are written atomically under
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +60,9 @@ def task_settings(task: str) -> dict:
     """The generator settings of ``task`` (JSON-able)."""
     _check_task(task)
     if task == "embryo":
-        return embryo.settings(embryo.DEFAULT_GEOMETRY, embryo.DEFAULT_IMAGING)
-    return horse.settings(horse.DEFAULT_SETTINGS)
+        geometry, imaging = embryo.DEFAULT_GEOMETRY, embryo.DEFAULT_IMAGING
+        return {"geometry": asdict(geometry), "imaging": asdict(imaging)}
+    return asdict(horse.DEFAULT_SETTINGS)
 
 
 def seed_of(task: str, split: str) -> int:

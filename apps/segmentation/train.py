@@ -136,12 +136,11 @@ def train_interactions(
     """
     structured = interaction_loss(loss)
     groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
-    x = torch.as_tensor(images)
     if joint:
         groups.append({"params": list(labeller.parameters()), "lr": lr / 50})
+        x = torch.as_tensor(images)
     else:
-        with torch.no_grad():
-            x = torch.cat([labeller(x[i : i + 16]) for i in range(0, len(x), 16)])
+        x = labeller.energies(images)
     history = fit_adam(
         Interactions(model, labeller if joint else None), structured,
         _loader(x, labels, batch_size), parameters=groups, epochs=epochs, seed=seed,

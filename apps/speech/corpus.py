@@ -83,9 +83,6 @@ class CorpusSettings:
     pause_rate: float = 0.15
     speakers: int | None = None
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 DEFAULT_SETTINGS = CorpusSettings()
 
@@ -191,7 +188,7 @@ def check_split(corpus: Corpus) -> None:
 
 def cache_key(split: str, n: int, seed: int, settings: CorpusSettings) -> str:
     return settings_key(
-        {"split": split, "n": n, "seed": seed, "settings": settings.as_dict(), "v": VERSION}
+        {"split": split, "n": n, "seed": seed, "settings": asdict(settings), "v": VERSION}
     )
 
 

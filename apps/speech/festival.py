@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -160,7 +161,7 @@ def _speak_voice(vi: int, voice: str, n: int, seed: int, settings: CorpusSetting
 
 def _key(voice: str, vi: int, n: int, seed: int, settings: CorpusSettings) -> str:
     return settings_key({"voice": voice, "i": vi, "n": n, "seed": seed,
-                         "settings": settings.as_dict(), "v": VERSION})  # fmt: skip
+                         "settings": asdict(settings), "v": VERSION})  # fmt: skip
 
 
 def load_or_generate(
