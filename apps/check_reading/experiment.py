@@ -15,7 +15,7 @@ import torch
 
 from .._common.report import print_written, write_results
 from . import data, evaluate, figures, folder, heldout
-from .api import CheckReader, read_batch
+from .api import CheckReader, in_batches, read_batch
 from .combine import combine
 from .data import PreparedSet
 from .model import CheckReaderModel
@@ -166,16 +166,6 @@ def train_readers(
 
 
 # ------------------------------------------------------------------------------ evaluate
-def in_batches(read, n: int, batch_size: int = 64):
-    """(answers, confidences) of n fields, ``read(i, j)`` -> (answers, conf) of fields i..j-1."""
-    answers, conf = [], []
-    for i in range(0, n, batch_size):
-        a, c = read(i, min(i + batch_size, n))
-        answers += a
-        conf.append(c)
-    return answers, np.concatenate(conf) if conf else np.zeros(0)
-
-
 def read_all(model: CheckReaderModel, prepared: PreparedSet, batch_size: int = 64):
     """(answers, confidences) for every prepared field."""
     model.eval()
