@@ -37,7 +37,7 @@ from .._common.checkpoint import (
     save_model,
 )
 from .._common.media import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
-from . import features
+from . import features, vtln
 from .features import pad
 from .graphs import Topology, with_word_penalty, word_segments
 from .network import TDNN
@@ -68,7 +68,8 @@ RETRAIN = "train a new one with `ebgtn speech train`"
 class Recognition:
     """One utterance's result: ``words``; ``confidence`` in [0, 1]; ``starts``/``ends`` [W]
     seconds; ``energy`` of the best path (lower is better); ``hypotheses`` (text, posterior);
-    ``lattice`` the pruned word lattice (``decoders.Lattice``) when asked for."""
+    ``lattice`` the pruned word lattice (``decoders.Lattice``) when asked for; ``warp`` the
+    filterbank warp its features were computed with (1: none; see :mod:`.vtln`)."""
 
     words: list[str]
     confidence: float
@@ -77,6 +78,7 @@ class Recognition:
     energy: float
     hypotheses: list[tuple[str, float]] = field(default_factory=list)
     lattice: decoders.Lattice | None = None
+    warp: float = 1.0
 
     nbest = deprecated_attribute("hypotheses")  # the old name, for one release
 
@@ -225,28 +227,76 @@ class SpeechRecognizer:
         num_hypotheses: int = 0,
         lattice: bool = False,
         word_penalty: float | None = None,
+        warp: float = 1.0,
     ) -> list[Recognition]:
         """Recognise each waveform (1-D float array in [-1, 1], or int16) at ``sample_rate`` Hz
         (one rate for all, or one per utterance; resampled to 16 kHz). ``num_hypotheses``: also
         list the n most probable word strings (``Recognition.hypotheses``); ``lattice``: keep
         each pruned word lattice; ``word_penalty``: override the recogniser's energy per decoded
-        word (None: keep it).
+        word (None: keep it); ``warp``: read the audio through the filterbank warped by this
+        factor (1: as trained; < 1 moves formants down; see :mod:`.vtln`, and
+        :meth:`recognize_vtln` to choose it per speaker).
 
         Raises:
             ValueError: naming the utterance index, for empty audio, a waveform that is not
                 1-D, NaN or infinite samples, or a missing sample rate or one outside
-                1 kHz to 768 kHz.
+                1 kHz to 768 kHz; or a warp outside [0.5, 2].
         """
+        warp = vtln.check_grid([warp])[0]
+        audio = self._audio(waveforms, sample_rate)
+        feats = [features.log_mel(x, self.dither, warp) for x in audio]
+        results = self.recognize_features(
+            feats, num_hypotheses=num_hypotheses, lattice=lattice, word_penalty=word_penalty
+        )
+        for r in results:
+            r.warp = warp
+        return results
+
+    def recognize_vtln(
+        self,
+        waveforms: Sequence[np.ndarray],
+        sample_rate: int | Sequence[int],
+        speakers: Sequence[str] | None = None,
+        warps: Sequence[float] = vtln.GRID,
+        num_hypotheses: int = 0,
+        lattice: bool = False,
+        word_penalty: float | None = None,
+    ) -> tuple[list[Recognition], vtln.WarpSelection]:
+        """:meth:`recognize` with vocal-tract-length normalisation: each speaker's warp is the
+        one of ``warps`` under which its utterances' best paths have the least energy per frame
+        (no transcript needed; see :mod:`.vtln`), and its utterances are decoded with it.
+        ``speakers``: the speaker of each waveform (None: each utterance chooses its own warp).
+        Returns the recognitions (``Recognition.warp`` says which) and the selection.
+
+        Raises:
+            ValueError: as :meth:`recognize`; a speaker list of the wrong length; a warp that is
+                not a number in [0.5, 2].
+        """
+        warps = vtln.check_grid(warps)
+        audio = self._audio(waveforms, sample_rate)
+        groups = vtln.group_keys(speakers, len(audio))
+        selection, results = vtln.choose(
+            self, lambda w: [features.log_mel(x, self.dither, w) for x in audio], groups, warps,
+            word_penalty,
+        )  # fmt: skip
+        if num_hypotheses or lattice:  # decoded again at the chosen warps, with what was asked
+            for warp in sorted(set(selection.chosen.values())):
+                mine = [i for i, g in enumerate(groups) if selection.chosen[g] == warp]
+                feats = [features.log_mel(audio[i], self.dither, warp) for i in mine]
+                again = self.recognize_features(
+                    feats, num_hypotheses, lattice, word_penalty=word_penalty
+                )
+                for i, r in zip(mine, again, strict=True):
+                    r.warp = warp
+                    results[i] = r
+        return results, selection
+
+    def _audio(self, waveforms, sample_rate) -> list[np.ndarray]:
+        """float64 16 kHz waveforms, checked (see :meth:`recognize`)."""
         if isinstance(waveforms, np.ndarray) or torch.is_tensor(waveforms):
             raise ValueError("waveforms must be a list of 1-D arrays, one per utterance")
         rates = _rates(sample_rate, len(waveforms))
-        feats = [
-            features.log_mel(features.as_16k(check_waveform(w, i), rates[i]), self.dither)
-            for i, w in enumerate(waveforms)
-        ]
-        return self.recognize_features(
-            feats, num_hypotheses=num_hypotheses, lattice=lattice, word_penalty=word_penalty
-        )
+        return [features.as_16k(check_waveform(w, i), rates[i]) for i, w in enumerate(waveforms)]
 
 
 def _check_dither(value) -> float:

@@ -79,6 +79,8 @@ def _evaluate(args) -> int:
     if args.ref or args.hyp:
         if args.checkpoints or not (args.ref and args.hyp):
             raise ValueError("scoring takes --ref TEXT and --hyp TEXT, and no checkpoints")
+        if args.vtln or args.warps:
+            raise ValueError("--vtln goes with checkpoints, not with --ref and --hyp")
         commands.score_files(args.ref, args.hyp, args.utt2spk, args.out)
         return 0
     if not args.checkpoints:
@@ -87,7 +89,8 @@ def _evaluate(args) -> int:
         raise ValueError("--utt2spk goes with --ref and --hyp")
     commands.evaluate_checkpoints(
         _config(args), args.checkpoints, Path(args.out or "out/speech"), args.data,
-        args.word_penalty, progress=not args.quiet,
+        args.word_penalty, progress=not args.quiet, vtln_grouping=args.vtln,
+        warps=_warps(args),
     )  # fmt: skip
     return 0
 
@@ -109,8 +112,35 @@ def _decode(args) -> int:
     decode_inputs(
         args.checkpoint, args.inputs, args.out, args.beam, args.word_penalty, args.nbest,
         args.allow_wav_commands, args.command_timeout, quiet=args.quiet,
+        vtln_grouping=args.vtln, warps=_warps(args),
     )  # fmt: skip
     return 0
+
+
+def _warps(args) -> tuple[float, ...]:
+    from .vtln import GRID, parse_grid
+
+    if args.warps is not None and not args.vtln:
+        raise ValueError("--warps goes with --vtln")
+    return GRID if args.warps is None else parse_grid(args.warps)
+
+
+def _add_vtln_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--vtln",
+        nargs="?",
+        const="speaker",
+        choices=("speaker", "utterance"),
+        help="vocal-tract-length normalisation: choose the filterbank warp under which the "
+        "best paths have the least energy per frame, for each speaker (a data directory's "
+        "utt2spk; a WAV file or wav.scp line is its own speaker; the default) or each "
+        "utterance, and decode with it",
+    )
+    p.add_argument(
+        "--warps",
+        help="the VTLN warp grid: comma-separated factors or start:stop:step "
+        "(default 0.8:1.2:0.04)",
+    )
 
 
 def _add_wav_command_args(p: argparse.ArgumentParser, timeout: bool = False) -> None:
@@ -228,6 +258,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--hyp", help="hypotheses (Kaldi text file, as decode --out writes)")
     q.add_argument("--utt2spk", help="utterance -> speaker, for the per-speaker breakdown")
     _add_word_penalty_arg(q)
+    _add_vtln_args(q)
     q.set_defaults(run=_evaluate)
     q = jobs.add_parser(
         "tune", help="tune the word-insertion penalty on new utterances of training speakers"
@@ -265,6 +296,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--beam", type=float, default=16.0)
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")
     _add_word_penalty_arg(q)
+    _add_vtln_args(q)
     q.set_defaults(run=_decode)
     return p
 

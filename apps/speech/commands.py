@@ -8,21 +8,25 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from gtn.utils import atomic_write
 
 # api.SpeechRecognizer is looked up at each call, so that a caller (a test) may replace it
-from . import api, corpus, evaluate, figures, kaldi, tune
+from . import api, corpus, evaluate, features, festival, figures, kaldi, tune, vtln
 from .corpus import WORDS, CorpusSettings
-from .data import PreparedSet, prepare
+from .data import PreparedSet, condition_waveform, prepare
 from .experiment import (
+    FESTIVAL_CONDITIONS,
+    FESTIVAL_NOISE_OFFSET,
     Config,
     evaluate_festival,
     evaluate_recognizer,
     festival_sets,
     format_targets,
     load_corpora,
+    pool,
 )
 from .features import SAMPLE_RATE
 from .wav_commands import COMMAND_TIMEOUT
@@ -73,11 +77,16 @@ def evaluate_checkpoints(
     data: str | None = None,
     word_penalty: float | None = None,
     progress: bool = True,
+    vtln_grouping: str | None = None,
+    warps: tuple[float, ...] = vtln.GRID,
 ) -> str:
     """WER / SER of saved recognisers at each test condition (and on festival's voices when
     ``config.festival``), word-start offsets on clean audio, two alignment figures each;
     printed and written to ``out/evaluation.md``. ``data``: a Kaldi data directory to test on
-    instead of the synthesised test speakers. Returns the text."""
+    instead of the synthesised test speakers. ``vtln_grouping`` "speaker" or "utterance":
+    also a row per recogniser with test-time VTLN (:mod:`.vtln`, warps chosen from ``warps``
+    per speaker or per utterance), its chosen warps summarised in the text and listed in
+    ``out/vtln_<name>.md``. Returns the text."""
     if data:
         test = corpus.from_data_dir(data, config.allow_wav_commands)
     else:
@@ -90,13 +99,27 @@ def evaluate_checkpoints(
         lambda d: festival_sets(config.festival, config.seed, d, config.cache_dir, progress)
     )
     out.mkdir(parents=True, exist_ok=True)
-    rows, timing = {}, []
+    rows, timing, chosen = {}, [], []
     for path in checkpoints:
         recognizer = api.SpeechRecognizer.load(path, word_penalty=word_penalty)
         name = f"{Path(path).stem} (word penalty {recognizer.word_penalty:g})"
         rows[name] = evaluate_recognizer(recognizer, tests[recognizer.dither])
-        if config.festival and voices[recognizer.dither] is not None:
+        with_festival = config.festival and voices[recognizer.dither] is not None
+        if with_festival:
             rows[name] |= evaluate_festival(recognizer, voices[recognizer.dither])
+        if vtln_grouping:
+            sets = {c: (test, c, seed) for c in config.conditions}
+            if with_festival:
+                by_voice = festival.load_or_generate(config.festival, config.seed,
+                                                     cache_dir=config.cache_dir)  # fmt: skip
+                fseed = config.seed + FESTIVAL_NOISE_OFFSET
+                sets |= {f"{v} {c}": (by_voice[v], c, fseed) for v in by_voice
+                         for c in FESTIVAL_CONDITIONS}  # fmt: skip
+            cells, selections = vtln_cells(recognizer, sets, vtln_grouping, warps)
+            label = f"{name} + VTLN per {vtln_grouping}"
+            rows[label] = {k: cells[k] for k in rows[name]}
+            chosen.append(f"Warps chosen by {label}:\n\n" + vtln.format_selection(selections))
+            write_selections(out / f"vtln_{Path(path).stem}.md", label, selections)
         if "clean" in tests[recognizer.dither]:
             timing += timing_lines(name, recognizer, tests[recognizer.dither]["clean"])
         for i in range(min(2, len(test))):
@@ -108,12 +131,61 @@ def evaluate_checkpoints(
         table += "\n\n" + format_targets(rows)
     source, speakers = (f" from {data}", "speakers") if data else ("", "held-out speakers")
     head = f"{len(test)} test utterances{source}, {len(test.speakers)} {speakers}"
-    text = "\n\n".join([head, table, *timing]) + "\n"
+    text = "\n\n".join([head, table, *chosen, *timing]) + "\n"
     print(text, end="")
     with atomic_write(out / "evaluation.md") as f:
         f.write(text)
     print(f"wrote {out / 'evaluation.md'} and alignment figures")
     return text
+
+
+def vtln_cells(
+    recognizer: api.SpeechRecognizer,
+    sets: dict[str, tuple[corpus.Corpus, str, int]],
+    grouping: str,
+    warps: tuple[float, ...] = vtln.GRID,
+) -> tuple[dict[str, evaluate.Score], dict[str, vtln.WarpSelection]]:
+    """Scores and warp selections of ``recognizer`` with test-time VTLN on each set: cell name
+    -> (corpus, condition, noise seed), the audio being exactly what :func:`.data.prepare`
+    makes of it with that seed (:func:`.data.condition_waveform`). Cells "<voice>
+    <condition>" of festival are also pooled into "festival <condition>", as
+    :func:`.experiment.evaluate_festival` pools them."""
+    cells, selections = {}, {}
+    for cell, (data, condition, noise_seed) in sets.items():
+        utts = data.utterances
+
+        def features_at(warp, utts=utts, condition=condition, noise_seed=noise_seed):
+            waves = (condition_waveform(u.audio, condition, noise_seed, i)
+                     for i, u in enumerate(utts))  # fmt: skip
+            return [features.log_mel(x, recognizer.dither, warp) for x in waves]
+
+        groups = vtln.group_keys([u.speaker for u in utts], len(utts), grouping)
+        selections[cell], results = vtln.choose(recognizer, features_at, groups, warps)
+        refs = [[WORDS[w] for w in u.words] for u in utts]
+        cells[cell] = evaluate.score(refs, [r.words for r in results])
+    for c in FESTIVAL_CONDITIONS:
+        voiced = [k for k in cells if k.endswith(f" {c}") and k != c]
+        if voiced:
+            cells[f"festival {c}"] = pool([cells[k] for k in voiced])
+    return cells, selections
+
+
+def write_selections(path: Path, label: str, selections: dict[str, vtln.WarpSelection]) -> None:
+    """Every group's chosen warp and its best-path energy per frame at warp 1 and at the
+    chosen warp, one table per set (markdown, written atomically)."""
+    from .._common.report import markdown_table
+
+    parts = [f"# {label}: chosen warps"]
+    for cell, s in selections.items():
+        one = s.warps.index(1.0) if 1.0 in s.warps else None
+        rows = [[g, s.utterances[g], f"{s.chosen[g]:.2f}",
+                 "-" if one is None else f"{s.scores[k, one]:.4f}",
+                 f"{s.scores[k, s.warps.index(s.chosen[g])]:.4f}"]
+                for k, g in enumerate(s.groups)]  # fmt: skip
+        head = ["group", "utterances", "warp", "energy/frame at 1", "at warp"]
+        parts += [f"## {cell}", markdown_table(head, rows)]
+    with atomic_write(path) as f:
+        f.write("\n\n".join(parts) + "\n")
 
 
 def timing_lines(name: str, recognizer: api.SpeechRecognizer, clean: PreparedSet) -> list[str]:
@@ -199,30 +271,73 @@ def decode_inputs(
     allow_wav_commands: bool = False,
     command_timeout: float = COMMAND_TIMEOUT,
     quiet: bool = False,
+    vtln_grouping: str | None = None,
+    warps: tuple[float, ...] = vtln.GRID,
 ) -> dict[str, list[str]]:
     """Recognise WAV files, folders, wav.scp files or data directories; print words,
     confidence and word timings (unless ``quiet``), and write ``out/text`` and ``out/ctm``
-    when ``out`` is given. Returns utterance -> words."""
+    when ``out`` is given. ``vtln_grouping`` "speaker" (a data directory's ``utt2spk``; a
+    file or a wav.scp line is its own speaker) or "utterance": choose a warp per group
+    (:mod:`.vtln`) and decode with it, one group's audio in memory at a time; the warps are
+    printed and written to ``out/spk2warp`` (or ``out/utt2warp``). Returns utterance ->
+    words."""
     recognizer = api.SpeechRecognizer.load(checkpoint, beam=beam, word_penalty=word_penalty)
     # every input is checked (headers, tables) before anything is decoded
     items = kaldi.utterances_of(inputs, allow_wav_commands, command_timeout)
+    warped, group_warps = {}, {}
+    if vtln_grouping:
+        warped, group_warps = _decode_vtln(recognizer, items, vtln_grouping, warps,
+                                           num_hypotheses, word_penalty)  # fmt: skip
     hyps, ctm = {}, []
-    for utt, label, data in items:  # one utterance in memory at a time
-        r = recognizer.recognize([data.audio(utt)], SAMPLE_RATE, num_hypotheses=num_hypotheses)[0]
+    for utt, label, data in items:  # without VTLN, one utterance in memory at a time
+        if vtln_grouping:
+            r = warped[utt]
+        else:
+            r = recognizer.recognize([data.audio(utt)], SAMPLE_RATE,
+                                     num_hypotheses=num_hypotheses)[0]  # fmt: skip
         hyps[utt] = r.words
         # the confidence column is the posterior of the utterance's whole best word string
         ctm += [(utt, s, e - s, w, r.confidence)
                 for w, s, e in zip(r.words, r.starts, r.ends, strict=True)]  # fmt: skip
         if not quiet:
-            print(f"{label}\t{r.text}\tconfidence {r.confidence:.4f}")
+            warp = f"\twarp {r.warp:g}" if vtln_grouping else ""
+            print(f"{label}\t{r.text}\tconfidence {r.confidence:.4f}{warp}")
             for w, s, e in zip(r.words, r.starts, r.ends, strict=True):
                 print(f"  {s:7.2f} {e:7.2f}  {w}")
             for text, posterior in r.hypotheses:
                 print(f"  n-best {posterior:.4f}  {text}")
+    table = "spk2warp" if vtln_grouping == "speaker" else "utt2warp"
+    if vtln_grouping and not quiet:
+        values = np.array(list(group_warps.values()))
+        print(f"VTLN: {len(values)} {'speakers' if table == 'spk2warp' else 'utterances'}, "
+              f"warps {values.min():g} to {values.max():g} (mean {values.mean():.3f})")  # fmt: skip
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         kaldi.write_table(folder / "text", hyps)
         kaldi.write_ctm(folder / "ctm", ctm)
-        print(f"wrote {folder / 'text'} and {folder / 'ctm'} ({len(hyps)} utterances)")
+        written = f"{folder / 'text'} and {folder / 'ctm'}"
+        if vtln_grouping:
+            kaldi.write_table(folder / table, {g: f"{w:g}" for g, w in group_warps.items()})
+            written = f"{folder / 'text'}, {folder / 'ctm'} and {folder / table}"
+        print(f"wrote {written} ({len(hyps)} utterances)")
     return hyps
+
+
+def _decode_vtln(recognizer, items, grouping, warps, num_hypotheses, word_penalty):
+    """(utterance -> Recognition, group -> warp) of :func:`decode_inputs`'s items, one
+    group (a speaker of ``utt2spk``, or an utterance) at a time."""
+    groups: dict[str, list] = {}
+    for utt, _, data in items:
+        key = data.utt2spk[utt] if grouping == "speaker" else utt
+        groups.setdefault(key, []).append((utt, data))
+    results, chosen = {}, {}
+    for key, members in groups.items():
+        waves = [data.audio(utt) for utt, data in members]
+        decoded, selection = recognizer.recognize_vtln(
+            waves, SAMPLE_RATE, [key] * len(waves), warps, num_hypotheses,
+            word_penalty=word_penalty,
+        )  # fmt: skip
+        chosen[key] = selection.chosen[key]
+        results |= {utt: r for (utt, _), r in zip(members, decoded, strict=True)}
+    return results, chosen

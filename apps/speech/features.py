@@ -125,7 +125,8 @@ def log_mel_energies(
     """Log mel-band energies float32 [1 + N // 160, 40] of a 16 kHz waveform [N], floored at
     ``dynamic_range_db`` (None: :data:`DYNAMIC_RANGE_DB`) below the utterance's peak band
     energy (digital silence stays finite; see the module doc), after :func:`add_dither` with
-    ``dither`` (0: none); ``warp``: VTLP factor (training only)."""
+    ``dither`` (0: none); ``warp``: the filterbank's frequency warp (:func:`mel_filterbank`;
+    drawn per utterance in training as VTLP, chosen per speaker at test time by :mod:`.vtln`)."""
     if dynamic_range_db is None:
         dynamic_range_db = DYNAMIC_RANGE_DB
     if not dynamic_range_db > 0:

@@ -46,21 +46,24 @@ class Band(NamedTuple):
     node: np.ndarray  # int64 [E]
 
 
-def band(st, arcs) -> Band | None:
-    """The :class:`Band` of a state-labelled Structure with its ``_logspace.ArcList``, or None
-    when some arc goes back or MAX_WIDTH or more states ahead, two arcs join the same pair, or
-    a graph has no labels."""
+def band(st) -> Band | None:
+    """The :class:`Band` of a state-labelled Structure, or None when some arc goes back or
+    MAX_WIDTH or more states ahead, two arcs join the same pair, or a graph has no labels.
+    Read off the runs directly (no per-arc list, no sort): it is built once per graph batch,
+    and CTC builds a batch per call."""
     if not st.state_labelled or (st.num_graphs and np.diff(st.lab_off).min() == 0):
         return None
-    n_total = arcs.ptr.shape[0] - 1
-    node = np.repeat(np.arange(n_total), np.diff(arcs.ptr))
-    k = arcs.dst - arcs.src
+    n_total = int(st.node_off[-1])
+    dst = np.repeat(np.arange(n_total), np.diff(st.run_ptr))  # global destination of each run
+    local = dst - st.node_off[np.searchsorted(st.node_off, dst, side="right") - 1]
+    # a run's arcs take consecutive CSR positions from run_pos0 and sources from run_src0
+    k = np.repeat(local - st.run_src0 + st.run_pos0, st.run_len) - np.arange(st.run_len.sum())
     if k.size and not (k.min() >= 0 and k.max() < MAX_WIDTH):
         return None
-    width = int(k.max()) + 1 if k.size else 1
-    if np.unique(k * n_total + node).shape[0] != k.shape[0]:
+    node = np.repeat(dst, st.run_len)
+    if k.size and np.bincount(node * MAX_WIDTH + k).max() > 1:
         return None
-    return Band(width, k, node)
+    return Band(int(k.max()) + 1 if k.size else 1, k, node)
 
 
 def band_weights(bd: Band, w: np.ndarray, n_total: int) -> tuple:

@@ -478,8 +478,15 @@ def _arc_list(lat: DenseLattice) -> _logspace.ArcList:
 def _band(lat: DenseLattice) -> _banded.Band | None:
     cache = lat.graphs._cache
     if "band" not in cache:
-        cache["band"] = _banded.band(lat.structure, _arc_list(lat))
+        cache["band"] = _banded.band(lat.structure)
     return cache["band"]
+
+
+def _serial_if_one(kernel, which: np.ndarray):
+    """A log-space batch kernel for the utterances ``which``: its serial compilation for one
+    (a parallel region would wait on a thread with nothing to do, milliseconds on a busy
+    machine)."""
+    return kernel.serial if which.sum() < 2 else kernel
 
 
 def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
@@ -493,13 +500,13 @@ def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
     utt = _utterances(lat, which)
     bd = _band(lat)
     if bd is None:
-        _logspace.forward(
+        _serial_if_one(_logspace.forward, which)(
             s.beta, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log, s.energy
         )
         return
     if s.band_w is None:
         s.band_w = _banded.band_weights(bd, s.W.w, int(st.node_off[-1]))
-    _banded.forward(
+    _serial_if_one(_banded.forward, which)(
         s.beta, utt, st.node_off, st.state_ulab, st.label_sets, s.W, s.band_w[0], bd.width,
         s.alpha_log, s.energy,
     )  # fmt: skip
@@ -511,7 +518,7 @@ def _log_backward(lat: DenseLattice, s: _Forward, gout, which, arc_grads, bufs: 
     st = lat.structure
     utt = _utterances(lat, which)
     if s.band_w is not None and not arc_grads:  # the band kernels give no arc posteriors
-        _banded.backward(
+        _serial_if_one(_banded.backward, which)(
             s.beta, gout, utt, st.node_off, st.state_ulab, st.label_sets, s.W, s.band_w[1],
             _band(lat).width, s.alpha_log, s.energy, bufs.em, bufs.sw, bufs.fw,
         )  # fmt: skip
@@ -519,7 +526,7 @@ def _log_backward(lat: DenseLattice, s: _Forward, gout, which, arc_grads, bufs: 
     if not arc_grads:  # the general log-space kernel always writes arc posteriors
         full = _buffers(lat, None, True)
         bufs = bufs._replace(w=full.w, ew=full.ew)
-    _logspace.backward(
+    _serial_if_one(_logspace.backward, which)(
         s.beta, gout, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log,
         s.energy, *bufs,
     )  # fmt: skip
@@ -561,7 +568,8 @@ def _free_backward_buffers(
         s.checked = None
         reuse = scaled & passed
         post[~reuse] = 0.0  # then scaled in place: post[reuse] *= ... would copy those rows
-        post *= np.where(reuse, gout, 0.0).astype(post.dtype)[:, None, None]
+        if (gout[reuse] != 1.0).any():  # a 'sum' reduction passes ones: nothing to scale
+            post *= np.where(reuse, gout, 0.0).astype(post.dtype)[:, None, None]
         bufs = _buffers(lat, None, arc_grads)._replace(em=post)
         scaled &= ~reuse
     else:

@@ -1,0 +1,193 @@
+"""Vocal-tract-length normalisation (VTLN) at test time: for each speaker, the warp factor of
+the mel filterbank under which the recogniser's best paths are most likely, chosen without a
+transcript, then used to decode that speaker.
+
+The warp is the one training's vocal-tract-length perturbation draws (:func:`.augment.
+vtlp_warp`, applied by :func:`.features.mel_filterbank`): warp alpha reads a frequency f of
+the recording as alpha f, so a speaker whose formants lie higher than the training voices' is
+read with alpha < 1. Training covers alpha in 1 +- ``Augmentation.vtlp_max``; a speaker
+outside that range is what this is for.
+
+Selection (Kaldi's ``utt2spk`` groups utterances by speaker; without it each utterance is
+its own group): each utterance is decoded at every warp of the grid; a group's score at a
+warp is the summed best-path energy (lower is better) of its utterances divided by their
+summed frames, i.e. the energy per frame of the group's best paths; the group takes the warp
+of lowest score (ties: the warp nearest 1, then the smaller). Per frame, so that long and
+short utterances weigh by their length and the score does not depend on how much a speaker
+said. Energies include the recogniser's word penalty, as decoding does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+GRID = tuple(round(0.80 + 0.04 * k, 2) for k in range(11))  # 0.80, 0.84, ..., 1.20
+MIN_WARP, MAX_WARP = 0.5, 2.0  # the range :func:`.features.mel_filterbank` accepts
+MAX_WARPS = 101  # every warp costs a decoding pass, and its results are held until the choice
+GROUPINGS = ("speaker", "utterance")
+
+
+@dataclass
+class WarpSelection:
+    """What :func:`select_warps` chose. ``warps``: the grid [W]; ``groups``: group names [G]
+    (speakers, or utterance indices as strings); ``scores``: float64 [G, W] best-path energy
+    per frame of each group at each warp (inf where an utterance has no path); ``chosen``:
+    group -> warp; ``utterances``: group -> number of its utterances."""
+
+    warps: tuple[float, ...]
+    groups: list[str]
+    scores: np.ndarray
+    chosen: dict[str, float]
+    utterances: dict[str, int]
+
+
+def check_grid(warps: Sequence[float]) -> tuple[float, ...]:
+    """The grid as a sorted tuple of distinct floats; ValueError naming the bad value for an
+    empty grid, one of more than :data:`MAX_WARPS` warps, or a warp that is not a finite
+    number in [0.5, 2]."""
+    values = []
+    for w in warps:
+        try:
+            x = float(w)
+        except (TypeError, ValueError):
+            raise ValueError(f"warp {w!r} is not a number") from None
+        if not (math.isfinite(x) and MIN_WARP <= x <= MAX_WARP):
+            raise ValueError(f"warp {w!r} is outside [{MIN_WARP:g}, {MAX_WARP:g}]")
+        values.append(x)
+    if not values:
+        raise ValueError("the warp grid is empty")
+    values = sorted(set(values))
+    if len(values) > MAX_WARPS:
+        raise ValueError(f"the warp grid has {len(values)} warps, at most {MAX_WARPS} are allowed")
+    return tuple(values)
+
+
+def parse_grid(text: str) -> tuple[float, ...]:
+    """A grid from comma-separated warps ("0.8,0.9,1,1.1") or ``start:stop:step`` (both
+    ends included, e.g. "0.8:1.2:0.04"); ValueError naming the text otherwise."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if not (step > 0 and stop >= start and (stop - start) / step < MAX_WARPS):
+                raise ValueError
+            n = int(math.floor((stop - start) / step + 1e-9)) + 1
+            return check_grid([round(start + k * step, 6) for k in range(n)])
+        return check_grid([float(x) for x in text.split(",")])
+    except ValueError as err:
+        if str(err).startswith("warp ") or "grid" in str(err):
+            raise
+        raise ValueError(
+            f"warps must be comma-separated numbers or start:stop:step, got {text!r}"
+        ) from None
+
+
+def group_keys(speakers: Sequence[str] | None, n: int, grouping: str = "speaker") -> list[str]:
+    """The selection group of each of ``n`` utterances: its speaker (``grouping`` "speaker"
+    and ``speakers`` given), else its own index."""
+    if grouping not in GROUPINGS:
+        raise ValueError(f"VTLN grouping must be one of {', '.join(GROUPINGS)}, got {grouping!r}")
+    if grouping == "utterance" or speakers is None:
+        return [str(i) for i in range(n)]
+    if len(speakers) != n:
+        raise ValueError(f"{len(speakers)} speakers for {n} utterances")
+    return [str(s) for s in speakers]
+
+
+def select_warps(
+    energies: np.ndarray, frames: np.ndarray, groups: Sequence[str], warps: Sequence[float]
+) -> WarpSelection:
+    """Each group's warp of least best-path energy per frame (see the module doc).
+
+    Args:
+        energies: float [U, W] best-path energy of utterance u at warp w (lower is better;
+            inf: no path).
+        frames: int [U] frames of each utterance's energies (the same at every warp).
+        groups: [U] the group of each utterance.
+        warps: [W] the grid.
+    """
+    warps = tuple(float(w) for w in warps)
+    energies = np.asarray(energies, np.float64)
+    frames = np.asarray(frames, np.float64)
+    if energies.ndim != 2 or energies.shape != (len(groups), len(warps)):
+        raise ValueError(
+            f"energies must be [utterances, warps] = [{len(groups)}, {len(warps)}], got "
+            f"{list(energies.shape)}"
+        )
+    if frames.shape != (len(groups),) or not (frames > 0).all():
+        raise ValueError(f"frames must be {len(groups)} positive counts, got {frames.shape}")
+    names = list(dict.fromkeys(groups))
+    index = {g: k for k, g in enumerate(names)}
+    member = np.array([index[g] for g in groups], np.int64)
+    total = np.zeros((len(names), len(warps)))
+    np.add.at(total, member, energies)
+    per_frame = total / np.bincount(member, frames, len(names))[:, None]
+    # ties (e.g. identical scores on a flat region) go to the warp nearest 1, then the smaller
+    order = sorted(range(len(warps)), key=lambda k: (abs(warps[k] - 1.0), warps[k]))
+    chosen = {}
+    for g, row in zip(names, per_frame, strict=True):
+        finite = [k for k in order if np.isfinite(row[k])]
+        chosen[g] = warps[min(finite, key=lambda k: row[k])] if finite else 1.0
+    counts = {g: int(c) for g, c in zip(names, np.bincount(member, minlength=len(names)),
+                                         strict=True)}  # fmt: skip
+    return WarpSelection(warps, names, per_frame, chosen, counts)
+
+
+def choose(
+    recognizer,
+    features_at: Callable[[float], Sequence[torch.Tensor]],
+    groups: Sequence[str],
+    warps: Sequence[float] = GRID,
+    word_penalty: float | None = None,
+    batch_size: int = 32,
+) -> tuple[WarpSelection, list]:
+    """Decode every utterance at every warp and pick each group's warp (:func:`select_warps`).
+
+    ``features_at(warp)``: the log-mel features [T_u, 40] of the U utterances computed with
+    that warp (and the recogniser's dither); ``groups`` [U]; ``recognizer`` a
+    :class:`.api.SpeechRecognizer` (its beam; ``word_penalty`` None: its own). Returns the
+    selection and each utterance's recognition at its group's warp (``Recognition.warp``)."""
+    warps = check_grid(warps)
+    energies, frames, decoded = np.zeros((len(groups), len(warps))), None, []
+    for k, w in enumerate(warps):
+        feats = list(features_at(w))
+        if len(feats) != len(groups):
+            raise ValueError(f"features_at({w:g}) gave {len(feats)} utterances, expected "
+                             f"{len(groups)}")  # fmt: skip
+        em = [e for i in range(0, len(feats), batch_size)
+              for e in recognizer.energies(feats[i : i + batch_size])]  # fmt: skip
+        decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
+        energies[:, k] = [r.energy for r in decoded[-1]]
+        frames = np.array([e.shape[0] for e in em])
+    if not len(groups):
+        return WarpSelection(warps, [], np.zeros((0, len(warps))), {}, {}), []
+    selection = select_warps(energies, frames, groups, warps)
+    chosen = []
+    for u, g in enumerate(groups):
+        r = decoded[warps.index(selection.chosen[g])][u]
+        r.warp = selection.chosen[g]
+        chosen.append(r)
+    return selection, chosen
+
+
+def format_selection(selections: dict[str, WarpSelection]) -> str:
+    """Markdown table: per selection (e.g. a test set and condition), its groups, the mean
+    and spread of the chosen warps and how many groups took each warp."""
+    from .._common.report import markdown_table
+
+    rows = []
+    for name, s in selections.items():
+        chosen = np.array([s.chosen[g] for g in s.groups])
+        if chosen.size == 0:
+            continue
+        values, counts = np.unique(chosen, return_counts=True)
+        spread = ", ".join(f"{v:.2f}×{c}" for v, c in zip(values, counts, strict=True))
+        if len(s.groups) <= 4:
+            spread = ", ".join(f"{g}: {s.chosen[g]:.2f}" for g in s.groups)
+        rows.append([name, len(s.groups), f"{chosen.mean():.3f}", f"{chosen.std():.3f}", spread])
+    return markdown_table(["set", "groups", "mean warp", "sd", "chosen warps"], rows)
