@@ -2,8 +2,11 @@
 
 Beam search (token passing) over per-frame label energies composed lazily with a decoding
 graph, pruned lattices as ``gtn`` graphs, distinct n-best lists, confidences (posteriors of
-answers), rescoring by composition, and rejection by confidence. Energies are lower-is-better
-throughout, as in ``gtn``.
+answers), rescoring by composition, and rejection by confidence.
+
+Sign convention (as in :mod:`gtn`): **energies, lower is better.** Emissions are per-frame label
+energies [T, V], -log p (e.g. ``-log_softmax`` of a network's scores), not log-probabilities;
+a path's energy is the sum of its arc energies and the emissions it consumes.
 
 >>> import torch, gtn, decoders
 >>> g = gtn.Graph.from_arrays(2, [0, 1], [1, 1], [0, 1], [5, gtn.EPSILON], final=[1])

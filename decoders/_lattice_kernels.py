@@ -1,12 +1,12 @@
 """Lattice kernels (numba): prune token lattices by energy, and find the frame of every state
-of a lattice-like graph. Energies are float64, lower is better."""
+of a lattice-like graph. Energies are float64."""
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
-from gtn.utils import topological_order
+from gtn.utils import csr, topological_order
 
 INF = np.inf
 
@@ -30,17 +30,7 @@ def prune(order, start_w, final_w, src, dst, w, lattice_beam):
     pos = np.empty(k, np.int64)
     for r in range(k):
         pos[order[r]] = r
-    ptr = np.zeros(k + 1, np.int64)
-    for a in range(m):
-        ptr[pos[src[a]] + 1] += 1
-    for r in range(k):
-        ptr[r + 1] += ptr[r]
-    fill = ptr[:k].copy()
-    by_src = np.empty(m, np.int64)
-    for a in range(m):
-        r = pos[src[a]]
-        by_src[fill[r]] = a
-        fill[r] += 1
+    ptr, by_src = csr(k, pos[src], np.ones(m, np.bool_))  # arcs by their source's position
     alpha = np.empty(k)
     for r in range(k):
         alpha[r] = start_w[order[r]]

@@ -8,7 +8,7 @@ sequence, or the trie of a set of sequences whose missing branches escape to an 
 state, trie node) pairs, but only over the pairs some path reaches, and optionally drops pairs
 whose every completion lies far above a given energy (see :func:`restricted_free_energy`), so
 memory follows the lattice and the few trie nodes each of its states can be at, not states x
-output length. Energies are float64, lower is better; free energies are
+output length. Energies are float64; free energies are
 -(1/beta) log sum exp(-beta E), minimum energies their beta -> inf limit.
 """
 
@@ -206,13 +206,11 @@ def linear_trie(output):
 
 
 @nb.njit(cache=True)
-def restricted_free_energy(n, src, dst, olabel, w, start_w, final_w, output, beta, limit):
-    """Free energy of the paths whose output labels (epsilons, label < 0, removed) equal
-    ``output``.
+def restricted_free_energy(lat, output, beta, limit):
+    """Free energy of the paths of :class:`LatticeArrays` ``lat`` whose output labels
+    (epsilons, label < 0, removed) equal ``output``.
 
     Args:
-        n: states; src, dst, olabel: int [M]; w: float64 [M] arc energies.
-        start_w, final_w: float64 [n] (+inf: not a start / final state).
         output: int64 [L]; beta: inverse temperature > 0.
         limit: drop a pair (state v, position j) when its forward free energy plus the
             unrestricted backward free energy of v exceeds ``limit``; the mass of all its
@@ -221,7 +219,6 @@ def restricted_free_energy(n, src, dst, olabel, w, start_w, final_w, output, bet
     Returns:
         (free energy, +inf if no such path; pairs kept; first state on a cycle or -1).
     """
-    lat = LatticeArrays(n, src, dst, olabel, w, start_w, final_w)
     total, kept, cycle, _, _, _ = _pair_forward(lat, linear_trie(output), beta, limit)
     return total, kept, cycle
 

@@ -4,16 +4,13 @@
         --emissions energies.npz --beam 12 --max-active 2000 --nbest 5 \\
         --lattice-dir lats/ --output hyps.jsonl --jobs 2
 
-The graph is OpenFst AT&T text. Emissions are per-frame label *energies* [T, V] (lower is
-better: -log p, e.g. ``-log_softmax`` of a network's scores; not log-probabilities, not
-probabilities), see :mod:`decoders.emissions`. Emission column k is the graph's input symbol of
-OpenFst id k+1: id 0 is epsilon and has no column. Each utterance gives one JSON line: id,
+The graph is OpenFst AT&T text; what the emissions and the symbol ids must be is in ``HELP``
+(``ebgtn decode --help``) and :mod:`decoders.emissions`. Each utterance gives one JSON line: id,
 status ("ok" or "no path"), text, energy, confidence, frames and n-best (``--format text``: the
-id and the words); without ``--osymbols`` the words are the graph file's output ids. Lattices
-are written as ``<lattice-dir>/<id>.txt`` (AT&T text with the symbol tables; state times are
-recovered with :meth:`decoders.Lattice.from_graph`). Every file is written atomically, the JSON
-lines once all utterances are done, so an interrupted run never leaves a truncated file that
-looks complete.
+id and the words). Lattices are written as ``<lattice-dir>/<id>.txt`` (AT&T text with the
+symbol tables; state times are recovered with :meth:`decoders.Lattice.from_graph`). Every file
+is written atomically, the JSON lines once all utterances are done, so an interrupted run never
+leaves a truncated file that looks complete.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ import math
 import multiprocessing
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import quote
 
@@ -95,24 +92,20 @@ def add_decode_parser(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="energies (-log p): .npz (one [T, V] array per utterance id) or .npy",
     )
-    beam = _number(float, 0.0, strict=True, infinite=True)
-    p.add_argument("--beam", type=beam, default=16.0, help="energy beam (default %(default)s)")
-    p.add_argument(
-        "--max-active", type=_number(int, 1, strict=False), default=10_000,
-        help="tokens kept per frame (default %(default)s)",
-    )  # fmt: skip
-    p.add_argument(
-        "--lattice-beam", type=_number(float, 0.0, strict=False, infinite=True),
-        help="lattice pruning beam (default: --beam)",
-    )  # fmt: skip
-    p.add_argument(
-        "--nbest", type=_number(int, 0, strict=False), default=0,
-        help="distinct outputs per utterance (default %(default)s)",
-    )  # fmt: skip
-    p.add_argument(
-        "--beta", type=_number(float, 0.0, strict=True), default=1.0,
-        help="inverse temperature of confidences (default %(default)s)",
-    )  # fmt: skip
+
+    def number(flag, kind, low, default, what, *, strict=False, infinite=False):
+        """A numeric option (see :func:`_number`); its help gives the default."""
+        also = "" if default is None else " (default %(default)s)"
+        parse = _number(kind, low, strict=strict, infinite=infinite)
+        p.add_argument(flag, type=parse, default=default, help=what + also)
+
+    number("--beam", float, 0.0, 16.0, "energy beam", strict=True, infinite=True)
+    number("--max-active", int, 1, 10_000, "tokens kept per frame")
+    number(
+        "--lattice-beam", float, 0.0, None, "lattice pruning beam (default: --beam)", infinite=True
+    )
+    number("--nbest", int, 0, 0, "distinct outputs per utterance")
+    number("--beta", float, 0.0, 1.0, "inverse temperature of confidences", strict=True)
     p.add_argument("--lattice-dir", help="write each utterance's lattice here")
     p.add_argument("--output", help="output file (default: standard output)")
     p.add_argument(
@@ -121,14 +114,9 @@ def add_decode_parser(sub: argparse._SubParsersAction) -> None:
         default="jsonl",
         help="jsonl: JSON lines (default); text: 'id word word ...' per line",
     )
-    p.add_argument(
-        "--jobs", type=_number(int, 1, strict=False), default=1,
-        help="decode in this many processes (default %(default)s)",
-    )  # fmt: skip
-    p.add_argument(
-        "--frame-shift", type=_number(float, 0.0, strict=True), default=0.01,
-        help="seconds per frame, for the real-time factor (default %(default)s)",
-    )  # fmt: skip
+    number("--jobs", int, 1, 1, "decode in this many processes")
+    shift = "seconds per frame, for the real-time factor"
+    number("--frame-shift", float, 0.0, 0.01, shift, strict=True)
     p.set_defaults(run=run_decode)
 
 
@@ -325,10 +313,7 @@ def run_decode(args: argparse.Namespace) -> int:
     when no utterance had a path (each such line says "no path")."""
     from tqdm import tqdm
 
-    job = Job(
-        args.graph, args.isymbols, args.osymbols, args.emissions, args.beam, args.max_active,
-        args.lattice_beam, args.nbest, args.beta, args.lattice_dir,
-    )  # fmt: skip
+    job = Job(**{f.name: getattr(args, f.name) for f in fields(Job)})
     decoder = Decoder(job)
     decoder.check()
     if args.lattice_dir:

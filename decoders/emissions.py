@@ -108,25 +108,18 @@ def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
 
 
 def _check_member(path: Path, uid: str, info: zipfile.ZipInfo, needed: int, shape) -> None:
-    where = f"utterance {uid}"
-    if needed > info.file_size:
-        raise gtn.FormatError(
-            str(path), None, f"{where}: shape {list(shape)} needs {needed} bytes, but the "
-            f"archive member holds {info.file_size}",
-        )  # fmt: skip
+    def fail(problem: str):
+        raise gtn.FormatError(str(path), None, f"utterance {uid}: {problem}")
+
+    size, packed = info.file_size, info.compress_size
+    if needed > size:
+        fail(f"shape {list(shape)} needs {needed} bytes, but the archive member holds {size}")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise gtn.FormatError(
-            str(path), None, f"{where}: compression method {info.compress_type} (numpy writes "
-            "stored or deflated members)",
-        )  # fmt: skip
+        fail(f"compression method {info.compress_type} (numpy writes stored or deflated members)")
     stored = info.compress_type == zipfile.ZIP_STORED
-    if (stored and info.file_size != info.compress_size) or (
-        info.file_size > MAX_DEFLATE_RATIO * max(info.compress_size, 1)
-    ):
-        raise gtn.FormatError(
-            str(path), None, f"{where}: the archive member claims {info.file_size} bytes from "
-            f"{info.compress_size} compressed bytes; the archive is corrupt",
-        )  # fmt: skip
+    if (stored and size != packed) or size > MAX_DEFLATE_RATIO * max(packed, 1):
+        claim = f"the archive member claims {size} bytes from {packed} compressed bytes"
+        fail(f"{claim}; the archive is corrupt")
 
 
 def _npy_shapes(path: Path, array: np.ndarray) -> dict[str, tuple[int, ...]]:

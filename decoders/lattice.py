@@ -3,11 +3,10 @@
 
 A lattice arc is either emitting (input label = the decoding graph's label, energy = graph arc
 energy + the frame's emission energy for that label) or input-epsilon (energy = graph arc
-energy); output labels are the decoding graph's. Energies are lower-is-better, so a lattice
-path's energy is exactly the energy of the same path in
-``compose(emission_graph(emissions), graph)``.
-States are numbered in topological order. Rescore a lattice by composing it with other graphs
-(:func:`decoders.rescore`); :meth:`Lattice.from_graph` recovers the frames of any such graph.
+energy); output labels are the decoding graph's. A lattice path's energy is therefore exactly the
+energy of the same path in ``compose(emission_graph(emissions), graph)``. States are numbered in
+topological order. Rescore a lattice by composing it with other graphs (:func:`decoders.rescore`);
+:meth:`Lattice.from_graph` recovers the frames of any such graph.
 """
 
 from __future__ import annotations
@@ -49,8 +48,7 @@ class Lattice:
             GraphError: the graph is cyclic, or two paths reach a state after different
                 numbers of frames.
         """
-        times = lattice_times(graph)
-        return cls(graph, times)
+        return cls(graph, lattice_times(graph))
 
 
 def lattice_times(graph: gtn.Graph) -> np.ndarray:

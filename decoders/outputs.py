@@ -5,8 +5,8 @@ usually n alignments of one answer. Instead, the k-th best distinct output is th
 the lattice whose output is none of the k-1 already found: a search over (lattice state, node
 of a trie of those outputs) pairs whose missing branches escape to an accepting sink
 (:mod:`decoders._posterior_kernels`), the composition with ``gtn.complement_set`` without
-building it. Exact, n searches, and no enumeration of alignments. Energies are lower-is-better;
-an output's energy is the lowest energy of a path that produces it.
+building it. Exact, n searches, and no enumeration of alignments. An output's energy is the
+lowest energy of a path that produces it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 
 import gtn
 
-from ._posterior_kernels import LatticeArrays, Trie, best_path_outside, free_energy
-from .posteriors import _numpy
+from ._posterior_kernels import Trie, best_path_outside, free_energy
+from .posteriors import lattice_arrays
 
 Output = tuple[int, ...]
 
@@ -69,7 +69,7 @@ def distinct_outputs(
     """
     if n <= 0 or graph.num_nodes == 0:
         return []
-    lat = _arrays(graph)
+    lat = lattice_arrays(graph)
     found: list[tuple[Output, float]] = [] if first is None else [first]
     while len(found) < n:
         energy, arcs, cycle = best_path_outside(lat, complement_trie([o for o, _ in found]))
@@ -92,20 +92,10 @@ def lattice_free_energy(graph: gtn.Graph, beta: float) -> float:
     """
     if graph.num_nodes == 0:
         return np.inf
-    total, cycle = free_energy(_arrays(graph), float(beta))
+    total, cycle = free_energy(lattice_arrays(graph), float(beta))
     if cycle >= 0:
         raise _cyclic("posteriors", cycle)
     return float(total)
-
-
-def _arrays(graph: gtn.Graph) -> LatticeArrays:
-    return LatticeArrays(
-        graph.num_nodes,
-        np.ascontiguousarray(graph.src),  # int32 as stored: no copies of the lattice's arcs
-        np.ascontiguousarray(graph.dst),
-        np.ascontiguousarray(graph.olabel),
-        *(_numpy(x) for x in (graph.weight, graph.start_weight, graph.final_weight)),
-    )
 
 
 def _cyclic(what: str, state: int) -> gtn.GraphError:

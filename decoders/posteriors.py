@@ -1,7 +1,7 @@
 """Posterior probabilities of output sequences under a lattice: the confidence of an answer.
 
-Under the Gibbs distribution P(path) ∝ exp(-beta E(path)) over the lattice's paths (energies,
-lower is better), the posterior of an output sequence y is
+Under the Gibbs distribution P(path) ∝ exp(-beta E(path)) over the lattice's paths, the
+posterior of an output sequence y is
 
     P(y) = exp(-beta (F(lattice restricted to y) - F(lattice)))
 
@@ -22,7 +22,7 @@ import torch
 import gtn
 from gtn.utils import deprecated_aliases
 
-from ._posterior_kernels import restricted_free_energy
+from ._posterior_kernels import LatticeArrays, restricted_free_energy
 
 # Given the lowest energy E_y of a path with output y, pairs whose every completion lies above
 # E_y + NEGLIGIBLE / beta are dropped: each carries less than exp(-NEGLIGIBLE) of y's mass, so
@@ -56,25 +56,25 @@ def restricted_energy(
     Raises:
         GraphError: the graph is cyclic.
     """
-    n = graph.num_nodes
-    if n == 0:
+    if graph.num_nodes == 0:
         return math.inf
     limit = math.inf if energy is None else float(energy) + NEGLIGIBLE / beta
-    f, _, cycle = restricted_free_energy(
-        n,
-        np.ascontiguousarray(graph.src),  # int32 as stored: no copies of the lattice's arcs
-        np.ascontiguousarray(graph.dst),
-        np.ascontiguousarray(graph.olabel),
-        _numpy(graph.weight),
-        _numpy(graph.start_weight),
-        _numpy(graph.final_weight),
-        np.asarray(list(output), np.int64).reshape(-1),
-        float(beta),
-        limit,
-    )
+    output = np.asarray(list(output), np.int64).reshape(-1)
+    f, _, cycle = restricted_free_energy(lattice_arrays(graph), output, float(beta), limit)
     if cycle >= 0:
         raise gtn.GraphError(f"posterior needs an acyclic graph; state {cycle} is on a cycle")
     return float(f)
+
+
+def lattice_arrays(graph: gtn.Graph) -> LatticeArrays:
+    """An acyclic graph's arrays as the pair kernels read them."""
+    return LatticeArrays(
+        graph.num_nodes,
+        np.ascontiguousarray(graph.src),  # int32 as stored: no copies of the lattice's arcs
+        np.ascontiguousarray(graph.dst),
+        np.ascontiguousarray(graph.olabel),
+        *(_numpy(x) for x in (graph.weight, graph.start_weight, graph.final_weight)),
+    )
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:

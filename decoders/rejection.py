@@ -39,12 +39,7 @@ class ErrorRejectCurve(NamedTuple):
     reject: np.ndarray
 
     def point(self, k: int) -> OperatingPoint:
-        return OperatingPoint(
-            float(self.threshold[k]),
-            float(self.correct[k]),
-            float(self.error[k]),
-            float(self.reject[k]),
-        )
+        return OperatingPoint(*(float(column[k]) for column in self))
 
 
 def error_reject_curve(confidence, correct) -> ErrorRejectCurve:

@@ -1,7 +1,7 @@
 """Rescoring: compose a lattice with another graph (a language model, a lexicon constraint),
 with a weight, and decode the result again.
 
-Energies are lower-is-better: the rescored energy of a path is ``lattice_scale`` times its
+The rescored energy of a path is ``lattice_scale`` times its
 lattice energy plus ``scale`` times the energy the other graph gives its output sequence.
 """
 

@@ -1,5 +1,5 @@
 """What decoding returns: hypotheses (output sequences with energies and posteriors) and the
-per-utterance result. Energies are lower-is-better; +inf means "no path"."""
+per-utterance result. An energy of +inf means "no path"."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Convenience builders: ``chain`` (sequence labelling) and ``grid`` (image labelling).
 
-Energies: lower is better. Unary networks return energies, so wrap scores as ``-scores``.
+Unary networks return energies, so wrap scores as ``-scores``.
 """
 
 from __future__ import annotations
@@ -80,15 +80,8 @@ def grid_scopes(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     idx = torch.arange(h * w).reshape(h, w)
     horizontal = torch.stack([idx[:, :-1].flatten(), idx[:, 1:].flatten()], 1)
     vertical = torch.stack([idx[:-1, :].flatten(), idx[1:, :].flatten()], 1)
-    patches = torch.stack(
-        [
-            idx[:-1, :-1].flatten(),
-            idx[:-1, 1:].flatten(),
-            idx[1:, :-1].flatten(),
-            idx[1:, 1:].flatten(),
-        ],
-        1,
-    )
+    corners = (idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:])
+    patches = torch.stack([c.flatten() for c in corners], 1)
     return horizontal, vertical, patches
 
 

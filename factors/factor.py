@@ -1,4 +1,4 @@
-"""Factors: ``torch.nn.Module``s that return energy tables (lower is better).
+"""Factors: ``torch.nn.Module``s that return energy tables.
 
 A factor covers M cliques ("scopes") of the same arity r at once, all sharing one module: the
 scopes are a LongTensor [M, r] of variable indices, and ``forward(x)`` returns the energy table
@@ -56,15 +56,8 @@ class Factor(nn.Module):
         """``forward(x)`` checked to be [B|1, M|1, K, ..., K]."""
         t = self(x)
         want = (self.num_labels,) * self.arity
-        if (
-            t.dim() != 2 + self.arity
-            or tuple(t.shape[2:]) != want
-            or t.shape[1]
-            not in (
-                1,
-                self.num_cliques,
-            )
-        ):
+        label_axes_ok = t.dim() == 2 + self.arity and tuple(t.shape[2:]) == want
+        if not label_axes_ok or t.shape[1] not in (1, self.num_cliques):
             raise ValueError(
                 f"{type(self).__name__} returned a table of shape {list(t.shape)}; expected "
                 f"[B, {self.num_cliques} or 1, {', '.join(map(str, want))}]"

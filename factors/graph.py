@@ -1,7 +1,7 @@
 """``FactorGraph``: variables plus factors; the energy is the sum of the factors' energies.
 
-Sign convention: energies, lower is better. ``energy(x, y)`` is E(W, Y, X) for a batch; inference
-looks for the y of lowest energy; the Gibbs distribution is P(y | x) ∝ exp(-β E(x, y)).
+``energy(x, y)`` is E(W, Y, X) for a batch; inference looks for the y of lowest energy (the sign
+convention and the Gibbs distribution are in :mod:`factors`).
 
 networkx holds the structure. The *interaction graph* has one node per variable and an edge
 between variables that share a factor; the graph is a ``"chain"`` or a ``"tree"`` when all

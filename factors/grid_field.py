@@ -3,7 +3,7 @@
 An image-sized model with association energies U [B, H, W, K] and, for each offset d = (dr, dc),
 a table V_d [K, K] shared by every pixel pair (i, i + d) inside the grid:
 
-    E(y) = β_u Σ_i U[i, y_i] + Σ_d Σ_i V_d[y_i, y_{i+d}]        (lower is better).
+    E(y) = β_u Σ_i U[i, y_i] + Σ_d Σ_i V_d[y_i, y_{i+d}].
 
 Offsets may be long ((0, 4) couples pixels four columns apart), which is what lets a pairwise
 model fill in regions larger than a 3×3 neighbourhood. The generic :class:`~factors.FactorGraph`

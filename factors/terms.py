@@ -2,7 +2,7 @@
 
 Every inference engine consumes an :class:`EnergyTerms`: the unary energies summed into one
 [B, n, K] tensor, and the higher-order cliques as (scopes [M, r], table [B|1, M|1, K^r]) pairs.
-Energies: lower is better; +inf marks a label outside a variable's domain.
++inf marks a label outside a variable's domain.
 """
 
 from __future__ import annotations

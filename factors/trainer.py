@@ -23,6 +23,7 @@ import math
 import os
 import random
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,16 @@ def _plain_number(value):
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return (text or type(err).__name__)[:240]
+
+
+@contextmanager
+def _refusing(path, problem: str):
+    """A checkpoint part that torch or the RNGs reject becomes one CheckpointError naming the
+    file and the problem."""
+    try:
+        yield
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
+        raise CheckpointError(f"{path}: {problem} ({_one_line(err)})") from None
 
 
 def _check_state(state, path) -> None:
@@ -232,16 +243,10 @@ class Trainer:
         current = _rng_state()
         self._restore_rng(state)  # only to validate them before anything is changed
         _set_rng_state(current)
-        try:
+        with _refusing(path, "model weights do not fit"):
             self.model.load_state_dict(state["model"])
-        except (RuntimeError, KeyError, ValueError) as err:
-            raise CheckpointError(f"{path}: model weights do not fit ({_one_line(err)})") from None
-        try:
+        with _refusing(path, "optimizer state does not fit"):
             self.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as err:
-            raise CheckpointError(
-                f"{path}: optimizer state does not fit ({_one_line(err)})"
-            ) from None
         self.step, self.history = state["step"], list(state["history"])
         return state
 
@@ -271,11 +276,8 @@ class Trainer:
         )
         self.dist.all_reduce(flat)
         flat /= self.dist.get_world_size()
-        offset = 0
-        for p in params:
-            n = p.numel()
-            p.grad = flat[offset : offset + n].view_as(p).clone()
-            offset += n
+        for p, grad in zip(params, flat.split([p.numel() for p in params]), strict=True):
+            p.grad = grad.view_as(p).clone()
 
     def _broadcast_parameters(self) -> None:
         for t in list(self.model.parameters()) + list(self.model.buffers()):
@@ -324,12 +326,8 @@ class Trainer:
         return self.history
 
     def _restore_rng(self, state: dict) -> None:
-        try:
+        with _refusing(self.checkpoint, "RNG states are malformed"):
             _set_rng_state(state["rng"])
-        except (TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
-            raise CheckpointError(
-                f"{self.checkpoint}: RNG states are malformed ({_one_line(err)})"
-            ) from None
 
     def _run_epoch(
         self, epoch: int, batches, first: int, total: int, show: bool, losses=(), metrics=()

@@ -1,6 +1,6 @@
 """Composition and intersection of weighted transducers, differentiable through arc maps.
 
-Sign convention: weights are energies (lower is better). A product arc's energy is the sum of
+A product arc's energy is the sum of
 the energies of the a-arc and b-arc it pairs (an epsilon move on one side contributes only the
 other side's arc); start and final energies likewise add.
 

@@ -1,6 +1,4 @@
-"""Vectorised constructors for graphs that models use all the time.
-
-All weights are energies (lower is better)."""
+"""Vectorised constructors for graphs that models use all the time."""
 
 from __future__ import annotations
 

@@ -93,17 +93,17 @@ def determinize(
 
     values, built = tape_ops.record_and_replay(gs, record, sr)
     out = []
-    for g, ((n_out, src, dst, lab, w, start, final), at) in zip(gs, built, strict=True):
+    for g, ((n_out, arcs, start, final), at) in zip(gs, built, strict=True):
         start_weight = values.new_full((n_out,), INF)
         if n_out:
             start_weight = torch.cat([gather(values, at(start), INF), start_weight[1:]])
         out.append(
             g._derive(
                 num_nodes=n_out,
-                src=src.astype(np.int32),
-                dst=dst.astype(np.int32),
-                ilabel=lab.astype(np.int32),
-                weight=gather(values, at(w), INF),
+                src=arcs[:, 0].astype(np.int32),
+                dst=arcs[:, 1].astype(np.int32),
+                ilabel=arcs[:, 2].astype(np.int32),
+                weight=gather(values, at(arcs[:, 3]), INF),
                 start_weight=start_weight,
                 final_weight=gather(values, at(final), INF),
             )
@@ -114,8 +114,7 @@ def determinize(
 def _subset_construction(
     g: Graph, x: np.ndarray, b: int, batch_size: int, sr: Semiring, delta: float, cap: int
 ) -> tuple:
-    """Run the kernel on one graph: ((n_states, src, dst, label, weight, start, final), tape
-    builder)."""
+    """Run the kernel on one graph: ((n_states, arcs [A', 4], start, final), tape builder)."""
     status, n_out, *res = determinize_one(
         g.num_nodes, g.src, g.dst, g.ilabel, x, sr.code, sr.beta, float(delta), int(cap)
     )
@@ -126,7 +125,7 @@ def _subset_construction(
             "input may lack the twins property (no deterministic equivalent), or an acyclic "
             "one blows up exponentially"
         )
-    return (n_out, *res[:6]), res[6]
+    return (n_out, *res[:3]), res[3]
 
 
 def _epsilon_free(g: Graph, b: int, batch_size: int, semiring: Semiring) -> Graph:

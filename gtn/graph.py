@@ -1,11 +1,4 @@
-"""The weighted finite-state transducer value that every operation consumes and returns.
-
-Sign convention (used everywhere in ebgtn): **weights are energies, lower is better.**
-A path's energy is the start weight of its first node, plus its arc weights, plus the final
-weight of its last node. Min-sum (tropical) gives the minimum energy; log-sum-exp with inverse
-temperature beta gives the free energy F = -(1/beta) log sum_paths exp(-beta E(path)).
-A weight of +inf means "absent": a node whose start weight is +inf is not a start state.
-"""
+"""The weighted finite-state transducer value that every operation consumes and returns."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Scoring a DAG: free energy, minimum energy, best path and arc posteriors.
 
-Weights are energies (lower is better). A path's energy is the start weight of its first state
-plus its arc weights plus the final weight of its last state; +inf marks an absent arc or a
-state that is not start / final.
-
 - ``free_energy(g, beta)`` = -(1/beta) log sum_paths exp(-beta E(path)) (log semiring);
   its gradient is the posterior of each arc (and of each start / final weight).
 - ``min_energy(g)`` = min_paths E(path) (tropical semiring); its gradient is the best path's

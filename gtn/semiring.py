@@ -1,6 +1,6 @@
 """Semirings as explicit objects, so each kernel is written once and told which one to use.
 
-Both act on energies (lower is better):
+Both act on energies:
 - TROPICAL (min, +): the minimum energy, Viterbi.
 - LOG (log-sum-exp with inverse temperature beta, +):
   a (+) b = -(1/beta) log(e^(-beta a) + e^(-beta b)),

@@ -1,9 +1,8 @@
 """The n lowest-energy paths of a DAG (n-best lists), as linear graphs.
 
-Weights are energies (lower is better); a path's energy includes its start and final weight.
-Each path comes back as a linear graph like ``gtn.scoring.best_path``: arc energies are
-``g.weight[arc]`` (connected to autograd), the first state carries the start weight and the
-last the final weight.
+A path's energy includes its start and final weight. Each path comes back as a linear graph like
+``gtn.scoring.best_path``: arc energies are ``g.weight[arc]`` (connected to autograd), the first
+state carries the start weight and the last the final weight.
 """
 
 from __future__ import annotations

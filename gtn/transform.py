@@ -14,7 +14,7 @@ from ._internal.batch import as_batch, pack, unbatch
 from ._internal.connect_kernels import useful_states
 from ._internal.threads import sync_threads
 from ._internal.topo import topological_orders
-from .graph import Graph, GraphError
+from .graph import Graph
 
 
 def project(g, side: Literal["input", "output"] = "input"):
@@ -129,9 +129,3 @@ def connect(g):
         arcs = np.flatnonzero(u & k[x.src] & k[x.dst]) if x.num_arcs else np.zeros(0, np.int64)
         out.append(_permute_arcs(x, arcs, node_map, n))
     return unbatch(out, single)
-
-
-def _check_single(g) -> Graph:
-    if not isinstance(g, Graph):
-        raise GraphError(f"expected a gtn.Graph, got {type(g).__name__}")
-    return g

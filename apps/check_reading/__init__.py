@@ -1,6 +1,6 @@
 """The 1998 graph-transformer check-amount reader (LeCun, Bottou, Bengio and Haffner), trained
 globally: over-segmentation -> segmentation graph -> LeNet-5 with a rubbish class ->
-interpretation graph o amount grammar -> Viterbi. Energies: lower is better.
+interpretation graph o amount grammar -> Viterbi.
 
 >>> from apps.check_reading import CheckReader
 >>> reader = CheckReader()  # or CheckReader.load("out/demo/global_nll.pt")

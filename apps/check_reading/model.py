@@ -5,10 +5,10 @@
                    becomes 14 arcs, one per character, energy = the segment's class energy
                 -> interpretation graph  o  amount grammar  ->  Viterbi answer
 
-Weights are energies (lower is better). An answer Y (a label sequence) has energy
-E(Y) = -(1/beta) log sum_Z exp(-beta E(Y, Z)) over the segmentations Z that read Y
-(``latent="sum"``), or min_Z E(Y, Z) (``latent="min"``). The model meets the ``factors``
-EnergyModel contract (``energy``, ``free_energy``, ``infer``, ``most_offending``).
+An answer Y (a label sequence) has energy E(Y) = -(1/beta) log sum_Z exp(-beta E(Y, Z)) over
+the segmentations Z that read Y (``latent="sum"``), or min_Z E(Y, Z) (``latent="min"``). The
+model meets the ``factors`` EnergyModel contract (``energy``, ``free_energy``, ``infer``,
+``most_offending``).
 """
 
 from __future__ import annotations

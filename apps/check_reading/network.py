@@ -1,5 +1,5 @@
 """The check reader's networks (``nn.Module``s; the graphs around them are in :mod:`.model` and
-:mod:`.sdnn`). Energies are -log_softmax of the logits: lower is better.
+:mod:`.sdnn`). Energies are -log_softmax of the logits.
 
 - :class:`LeNet5`, the recognition transformer's network: every candidate segment gets an
   energy for each character class and for the rubbish class. A segment the net calls rubbish

@@ -11,7 +11,7 @@ characters cost nothing special.
                 -> dense lattice with (CTC topology o amount grammar) -> Viterbi answer
 
 Labels of the emission columns: 0 = blank, 1 + k = character k of ``ALPHABET``. Energies are
--log_softmax (lower is better). Confidence = P(answer | x) = exp(F(all) - F(answer)), summing
+-log_softmax. Confidence = P(answer | x) = exp(F(all) - F(answer)), summing
 over the alignments of each: the same posterior the segmenting reader reports.
 """
 

@@ -3,7 +3,7 @@
 Local: the recogniser alone, cross-entropy on candidate segments labelled by the renderer's
 ownership map (characters as the segmenter cuts them, plus rubbish segments; ambiguous ones
 left out). Global: the whole graph-transformer stack on (field, amount) pairs with a loss from
-``factors.losses``, run by ``factors.trainer.Trainer``. Energies: lower is better.
+``factors.losses``, run by ``factors.trainer.Trainer``.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 For a label map y on an H×W grid and association energies U [B, H, W, K] from the labeller,
 
-    E(y) = Σ_i (a · U[i, y_i] + b[y_i]) + Σ_d Σ_{(i, i+d)} V_d[y_i, y_{i+d}] (+ Σ_{2×2 p} P[y_p]),
+    E(y) = Σ_i (a · U[i, y_i] + b[y_i]) + Σ_d Σ_{(i, i+d)} V_d[y_i, y_{i+d}] (+ Σ_{2×2 p} P[y_p]).
 
-lower is better. ``a`` (a weight on the association energies) and ``b`` (a per-label bias) are
+``a`` (a weight on the association energies) and ``b`` (a per-label bias) are
 optionally learned; each offset d has its own learned K×K table V_d (zero diagonal, not
 symmetric, not Potts: "a membrane pixel lies above a nucleus pixel" is a different energy from
 the reverse). The offsets are the 4 or 8 neighbourhood directions repeated at each distance in

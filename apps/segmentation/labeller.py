@@ -1,7 +1,7 @@
 """The association energies: a small fully convolutional per-pixel labeller.
 
 ``Labeller(images)`` maps images [B, H, W] (float, any range) to per-pixel energies
-[B, H, W, K] = -log_softmax(logits): lower is better, and exp(-energy) sums to 1 over labels.
+[B, H, W, K] = -log_softmax(logits): exp(-energy) sums to 1 over labels.
 Each image is standardised (zero mean, unit variance) first, which removes global brightness
 and contrast changes but not uneven illumination. The receptive field is small on purpose
 (``receptive_field`` pixels square): the labeller sees local evidence only, and the

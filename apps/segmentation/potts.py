@@ -1,7 +1,7 @@
 """The baseline: the same labeller plus hand-tuned Potts smoothing.
 
-E(y) = Σ_i U[i, y_i] + λ Σ_{(i, j) neighbours} [y_i != y_j], lower is better, on the same
-neighbourhood directions as the learned model. λ, the inference method and the coupling
+E(y) = Σ_i U[i, y_i] + λ Σ_{(i, j) neighbours} [y_i != y_j], on the same neighbourhood
+directions as the learned model. λ, the inference method and the coupling
 distances (the plain neighbourhood, or the learned model's longer ``ranges`` with λ shared by
 all) are chosen on the validation set (best mean IoU); nothing is learned from the training set.
 """

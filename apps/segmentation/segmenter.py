@@ -6,7 +6,7 @@
 ((B, H, W), (B,))
 
 ``segment`` returns the cleaned label maps, the labeller's raw maps and the energy
-E(y) of each cleaned map under the learned model (lower is better).
+E(y) of each cleaned map under the learned model.
 """
 
 from __future__ import annotations

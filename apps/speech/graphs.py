@@ -12,7 +12,7 @@ where the arc entering a word's first state outputs the word. It is state-labell
 into state s carries column s - 1, so a path consumes one column per frame. Its projection on
 the input side is the MMI *denominator*; the *numerator* of a transcript is the decoding graph
 composed with the transcript and projected, i.e. every state sequence that spells exactly the
-transcript (with optional silences). All arc energies are 0 (lower is better); the emissions
+transcript (with optional silences). All arc energies are 0; the emissions
 carry the scores.
 """
 

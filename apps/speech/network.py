@@ -2,7 +2,7 @@
 per-frame energies over the topology's emission columns.
 
 Input: features [B, T, 40] (padded) and lengths [B]. Output: energies [B, T', V] with
-T' = ceil(T / stride), energies = -log_softmax(logits) (lower is better), and the output
+T' = ceil(T / stride), energies = -log_softmax(logits), and the output
 lengths [B]. The first layer subsamples frames by ``stride`` (2: 20 ms per output frame).
 """
 

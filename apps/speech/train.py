@@ -6,7 +6,7 @@ the HMM topology, or CTC, driven by ``factors.trainer.Trainer``.
   negative log-probability of the transcript under the globally normalised model.
 - CTC: F(transcript's CTC graph) with locally normalised energies (``gtn.ctc_loss``).
 
-Both are means over utterances of energies per frame (lower is better).
+Both are means over utterances of energies per frame.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """Inference engines. Exact min-sum / log-sum-exp on chains and trees; ICM, Gibbs sampling,
-mean field, loopy min-sum, graph cut and α-expansion on loopy graphs. Energies: lower is better.
-"""
+mean field, loopy min-sum, graph cut and α-expansion on loopy graphs."""
 
 from .belief_propagation import min_sum
 from .conditional_modes import icm

@@ -2,7 +2,7 @@
 
 Messages go from each clique to each of its variables, [B, M, r, K] per clique set, all updated
 in parallel ("flooding"). On a tree this is exact; on loopy graphs it is the usual
-approximation, so the engine keeps the best decoded assignment seen. Energies: lower is better.
+approximation, so the engine keeps the best decoded assignment seen.
 """
 
 from __future__ import annotations

@@ -11,8 +11,6 @@ algorithm), both differentiable through gtn's autograd into every factor.
   scored by ``gtn.free_energy`` / ``gtn.min_energy`` over the list in one numba call.
 * The most offending incorrect answer: the best path of the lattice intersected with
   ``gtn.complement(y)``, the acceptor of every sequence except y.
-
-Energies: lower is better.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from gtn import intersect
 from gtn.graph import INF, Graph
 
 from ..terms import EnergyTerms
-from .exact import ExactEngine
+from .exact import ExactEngine, edge_tables
 
 
 class ChainEngine(ExactEngine):
@@ -54,13 +52,7 @@ class ChainEngine(ExactEngine):
 
     def transitions(self, terms: EnergyTerms) -> torch.Tensor:
         """Pairwise tables per chain edge, [B, n-1, K, K] (earlier label, later label)."""
-        b, k = terms.batch_size, self.k
-        out = terms.unary.new_zeros(b, max(self.n - 1, 0), k, k)
-        for (scopes, table), (edge, flip) in zip(terms.cliques, self.clique_edges, strict=True):
-            t = table.expand(b, scopes.shape[0], k, k)
-            t = torch.where(flip[None, :, None, None], t.transpose(-1, -2), t)
-            out = out.index_add(1, edge, t)
-        return out
+        return edge_tables(terms, self.clique_edges, max(self.n - 1, 0))
 
     def _tied_transition(self, terms: EnergyTerms) -> torch.Tensor:
         """The one [B|1, K, K] table shared by all edges (only when ``tied`` and every table

@@ -1,6 +1,6 @@
 """Iterated conditional modes (Besag 1986): each variable in turn takes its lowest-energy label
 given its neighbours. Variables of one colour share no factor, so a colour class moves at once;
-the energy never increases. Energies: lower is better."""
+the energy never increases."""
 
 from __future__ import annotations
 

@@ -1,11 +1,25 @@
 """What the exact engines (chains as gtn lattices, trees by dynamic programming) share: the
-marginals are the gradient of the free energy with respect to the unary energies."""
+pairwise tables summed per edge, and the marginals as the gradient of the free energy with
+respect to the unary energies."""
 
 from __future__ import annotations
 
 import torch
 
 from ..terms import EnergyTerms
+
+
+def edge_tables(terms: EnergyTerms, clique_edges: list, num_edges: int) -> torch.Tensor:
+    """All pairwise tables summed per edge: [B, E, K, K] (the edge's first label, its second).
+    ``clique_edges``: per pairwise clique set, (edge [M], flip [M] bool: the clique's scope
+    runs against the edge, so its table is transposed)."""
+    b, k = terms.batch_size, terms.num_labels
+    out = terms.unary.new_zeros(b, num_edges, k, k)
+    for (scopes, table), (edge, flip) in zip(terms.cliques, clique_edges, strict=True):
+        t = table.expand(b, scopes.shape[0], k, k)
+        t = torch.where(flip[None, :, None, None], t.transpose(-1, -2), t)
+        out = out.index_add(1, edge, t)
+    return out
 
 
 class ExactEngine:

@@ -1,5 +1,5 @@
 """Gibbs sampling from P(y) ∝ exp(-E(y) / T) with an annealed temperature T (simulated
-annealing as T → 0). The seed's cleanup model used this sampler. Energies: lower is better."""
+annealing as T → 0). The seed's cleanup model used this sampler."""
 
 from __future__ import annotations
 

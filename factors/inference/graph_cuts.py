@@ -7,7 +7,7 @@
   cut. The local optimum is within 2·max(V)/min(V≠0) of the global one (2 for Potts) when the
   unary energies are non-negative (Boykov, Veksler & Zabih 2001).
 
-Energies: lower is better. networkx runs in Python: expect seconds on 256×256 grids.
+networkx runs in Python: expect seconds on 256×256 grids.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One dynamic program, written once for both semirings (as in torch-struct): messa
 from the leaves to the roots level by level (all variables of one depth at once, batched
 over B), so the cost is O(depth) torch ops of size [B, width, K, K]. Min-sum gives the minimum
 energy and, by backtracking, the assignment; log-sum-exp with β gives the free energy, whose
-gradient wrt the unary energies is the marginals. Energies: lower is better.
+gradient wrt the unary energies is the marginals.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import networkx as nx
 import torch
 
 from ..terms import EnergyTerms
-from .exact import ExactEngine
+from .exact import ExactEngine, edge_tables
 
 INF = float("inf")
 
@@ -82,15 +82,7 @@ class TreeEngine(ExactEngine):
 
     def edge_tables(self, terms: EnergyTerms) -> torch.Tensor:
         """All pairwise tables summed per tree edge: [B, E, K, K] (parent label, child label)."""
-        b, k = terms.batch_size, terms.num_labels
-        out = terms.unary.new_zeros(b, self.schedule.num_edges, k, k)
-        for (scopes, table), (edge, flip) in zip(
-            terms.cliques, self.schedule.clique_edges, strict=True
-        ):
-            t = table.expand(b, scopes.shape[0], k, k)
-            t = torch.where(flip[None, :, None, None], t.transpose(-1, -2), t)
-            out = out.index_add(1, edge, t)
-        return out
+        return edge_tables(terms, self.schedule.clique_edges, self.schedule.num_edges)
 
     def upward(
         self, unary: torch.Tensor, edges: torch.Tensor, beta: float | None, keep_argmin: bool

@@ -1,6 +1,6 @@
 """Naive mean field: a factorised q(y) = Π_i q_i(y_i) minimising the variational free energy
 E_q[E] - H(q)/β. Updating one colour class at a time is coordinate descent, so that free
-energy never increases. Energies: lower is better."""
+energy never increases."""
 
 from __future__ import annotations
 

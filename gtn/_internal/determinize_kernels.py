@@ -50,6 +50,34 @@ def _find_subset(heads, h, next_same, sub_ptr, mem_state, mem_key, states, keys)
 
 
 @nb.njit(cache=True)
+def _append(ints0, floats, ints1, ints2, n, i0, f, i1, i2):
+    """Write record n (int64, float64, int64, int64) of four parallel arrays, growing them as
+    needed; returns the four arrays. Members and contributions are such records, in this order,
+    so that one compilation serves both."""
+    ints0 = grow(ints0, n)
+    floats = grow(floats, n)
+    ints1 = grow(ints1, n)
+    ints2 = grow(ints2, n)
+    ints0[n] = i0
+    floats[n] = f
+    ints1[n] = i1
+    ints2[n] = i2
+    return ints0, floats, ints1, ints2
+
+
+@nb.njit(cache=True)
+def _grow_rows(arr, n):
+    """arr [R, C], or a copy with twice the rows when row n does not fit."""
+    if n < arr.shape[0]:
+        return arr
+    out = np.empty((2 * arr.shape[0], arr.shape[1]), arr.dtype)
+    for i in range(arr.shape[0]):  # loops: slice assignment compiles numba's error text
+        for j in range(arr.shape[1]):
+            out[i, j] = arr[i, j]
+    return out
+
+
+@nb.njit(cache=True)
 def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
     """Subset construction for one epsilon-free acceptor.
 
@@ -57,9 +85,10 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
     when their states match and their residuals agree after quantising by ``delta``.
     x: float64 [A + 2n] = (arc, start, final) energies, the tape's inputs.
 
-    Returns (status, n_states, src, dst, label, weight, start, final, tape builder) where weight
-    [arcs], start (scalar) and final [n_states] are V-indices (-1: +inf, i.e. not final);
-    status is 0, or 1 if more than ``max_states`` subsets were needed.
+    Returns (status, n_states, arcs, start, final, tape builder): arcs int64 [A', 4] has rows
+    (src, dst, label, weight), where weight, start (scalar) and final [n_states] are V-indices
+    (-1: +inf, i.e. not final); status is 0, or 1 if more than ``max_states`` subsets were
+    needed.
     """
     a = src.shape[0]
     n_in = a + 2 * n
@@ -78,10 +107,7 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
     heads = Dict.empty(key_type=types.int64, value_type=types.int64)
     next_same = np.empty(16, np.int64)
 
-    o_src = np.empty(16, np.int64)
-    o_dst = np.empty(16, np.int64)
-    o_lab = np.empty(16, np.int64)
-    o_w = np.empty(16, np.int64)
+    arcs = np.empty((16, 4), np.int64)  # (src, dst, label, weight V-index)
     final = np.empty(16, np.int64)
     m = 0
 
@@ -93,25 +119,20 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
             n_starts += 1
     tb, w0, start, t_best = tape_sum(tb, terms, n_starts, code, beta)
     if n_starts == 0:
-        return 0, 0, o_src[:0], o_dst[:0], o_lab[:0], o_w[:0], -1, final[:0], tb
+        return 0, 0, arcs[:0], -1, final[:0], tb
     s_best = -1 if t_best < 0 else terms[1][t_best] - a  # the tropical argmin
     for s in range(n):
         sw = x[a + s]
         if sw == np.inf:
             continue
-        mem_state = grow(mem_state, n_mem)
-        mem_val = grow(mem_val, n_mem)
-        mem_slot = grow(mem_slot, n_mem)
-        mem_key = grow(mem_key, n_mem)
-        mem_state[n_mem] = s
-        if n_starts == 1 or s == s_best:  # residual identically 0
-            mem_val[n_mem] = 0.0
-            mem_slot[n_mem] = -1
-        else:
-            mem_val[n_mem] = sw - w0
+        val, slot = 0.0, -1  # residual identically 0 for a lone start or the argmin
+        if not (n_starts == 1 or s == s_best):
+            val = sw - w0
             tb = tape_term(tb, a + s, -1, start)
-            tb, mem_slot[n_mem] = tape_end_value(tb)
-        mem_key[n_mem] = _quantise(mem_val[n_mem], delta)
+            tb, slot = tape_end_value(tb)
+        mem_state, mem_val, mem_slot, mem_key = _append(
+            mem_state, mem_val, mem_slot, mem_key, n_mem, s, val, slot, _quantise(val, delta)
+        )
         n_mem += 1
     sub_ptr[1] = n_mem
     heads[_hash(mem_state[:n_mem], mem_key[:n_mem])] = 0
@@ -151,14 +172,9 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
                 v = mem_val[k] + x[e]
                 if v == np.inf:
                     continue
-                c_mem = grow(c_mem, nc)
-                c_arc = grow(c_arc, nc)
-                c_val = grow(c_val, nc)
-                c_key = grow(c_key, nc)
-                c_mem[nc] = k
-                c_arc[nc] = e
-                c_val[nc] = v
-                c_key[nc] = np.int64(label[e]) * n + dst[e]
+                c_mem, c_val, c_arc, c_key = _append(
+                    c_mem, c_val, c_arc, c_key, nc, k, v, e, np.int64(label[e]) * n + dst[e]
+                )
                 nc += 1
         order = np.argsort(c_key[:nc], kind="mergesort")
 
@@ -206,17 +222,10 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
             )
             if target < 0:
                 if n_sub >= max_states:
-                    return 1, n_sub, o_src[:0], o_dst[:0], o_lab[:0], o_w[:0], start, final, tb
+                    return 1, n_sub, arcs[:0], start, final, tb
                 target = n_sub
                 for k in range(nd):
-                    mem_state = grow(mem_state, n_mem)
-                    mem_val = grow(mem_val, n_mem)
-                    mem_slot = grow(mem_slot, n_mem)
-                    mem_key = grow(mem_key, n_mem)
-                    mem_state[n_mem] = cand_state[k]
-                    mem_val[n_mem] = cand_val[k]
-                    mem_key[n_mem] = cand_key[k]
-                    mem_slot[n_mem] = -1
+                    slot = -1
                     if cand_zero[k] == 0:
                         # residual = (+) over contributions c of (r_c + w_c - w')
                         g0k = dst_first[k]
@@ -225,7 +234,11 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
                             r = mem_slot[c_mem[c]]
                             terms = terms_set(terms, g - g0k, c_val[c], r, c_arc[c], w_slot)
                         nt = dst_first[k + 1] - g0k
-                        tb, _, mem_slot[n_mem], _ = tape_sum(tb, terms, nt, code, beta)
+                        tb, _, slot, _ = tape_sum(tb, terms, nt, code, beta)
+                    mem_state, mem_val, mem_slot, mem_key = _append(
+                        mem_state, mem_val, mem_slot, mem_key, n_mem,
+                        cand_state[k], cand_val[k], slot, cand_key[k],
+                    )  # fmt: skip
                     n_mem += 1
                 sub_ptr = grow(sub_ptr, n_sub + 1)
                 sub_ptr[n_sub + 1] = n_mem
@@ -234,16 +247,10 @@ def determinize_one(n, src, dst, label, x, code, beta, delta, max_states):
                 heads[h] = n_sub
                 n_sub += 1
 
-            o_src = grow(o_src, m)
-            o_dst = grow(o_dst, m)
-            o_lab = grow(o_lab, m)
-            o_w = grow(o_w, m)
-            o_src[m] = i
-            o_dst[m] = target
-            o_lab[m] = lab
-            o_w[m] = w_slot
+            arcs = _grow_rows(arcs, m)
+            arcs[m, 0], arcs[m, 1], arcs[m, 2], arcs[m, 3] = i, target, lab, w_slot
             m += 1
             g0 = g1
         i += 1
 
-    return 0, n_sub, o_src[:m], o_dst[:m], o_lab[:m], o_w[:m], start, final[:n_sub], tb
+    return 0, n_sub, arcs[:m], start, final[:n_sub], tb

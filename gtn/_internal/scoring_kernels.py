@@ -1,7 +1,7 @@
 """numba kernels for scoring DAGs: the forward and backward passes of the log semiring (free
 energy, arc posteriors) and of the tropical semiring (minimum energy, best-path traceback).
 
-Conventions (see ``gtn.graph``): weights are energies, +inf is an absent arc / a state that is
+Conventions (see :mod:`gtn`): weights are energies, +inf is an absent arc / a state that is
 not start or final. Arcs are in the sorted order of :class:`plan.Plan`; ids are local to
 each graph. Energies are accumulated in float64 whatever the input dtype.
 

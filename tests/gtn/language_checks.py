@@ -82,3 +82,27 @@ def with_energies(g: gtn.Graph, w, sw, fw) -> gtn.Graph:
         g.start_weight.detach().index_put((starts,), sw),
         g.final_weight.detach().index_put((finals,), fw),
     )
+
+
+def assert_batch_is_one_by_one(op, gs: list[gtn.Graph]) -> None:
+    """``op`` on a list of graphs gives, graph by graph, what it gives on each graph alone: the
+    same arcs and the same energies."""
+    for b, one in zip(op(gs), gs, strict=True):
+        single = op(one)
+        for field in ("src", "dst", "ilabel", "olabel"):
+            assert np.array_equal(getattr(b, field), getattr(single, field)), field
+        for field in ("weight", "start_weight", "final_weight"):
+            assert torch.equal(getattr(b, field), getattr(single, field)), field
+
+
+def gradcheck_energies(op, g: gtn.Graph, seed: int) -> bool:
+    """torch's gradcheck of the energies of ``op(g)`` as a function of ``g``'s energies, at
+    random continuous energies (no tropical ties, so argmin choices are locally constant)."""
+    gen = torch.Generator().manual_seed(seed)
+    inputs = tuple(
+        torch.randn(t.shape, generator=gen, dtype=torch.float64).requires_grad_()
+        for t in energies(g)
+    )
+    return torch.autograd.gradcheck(
+        lambda w, sw, fw: energies(op(with_energies(g, w, sw, fw))), inputs
+    )

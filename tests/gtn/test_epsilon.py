@@ -18,12 +18,12 @@ from tests.gtn.strategies import graphs
 
 kaldifst = pytest.importorskip("kaldifst")
 from tests.gtn.language_checks import (  # noqa: E402
+    assert_batch_is_one_by_one,
     assert_same_energies,
     bounded_string_energies,
-    energies,
+    gradcheck_energies,
     multi_path_graphs,
     semiring,
-    with_energies,
 )
 from tests.gtn.openfst_oracle import from_openfst, to_openfst  # noqa: E402
 
@@ -137,11 +137,7 @@ def test_symbol_tables_are_kept():
 @given(gs=st.lists(graphs(max_arcs=8), min_size=1, max_size=4))
 @settings(max_examples=20)
 def test_batch_equals_one_by_one(gs):
-    for b, one in zip(remove_epsilon(gs, gtn.LOG), gs, strict=True):
-        single = remove_epsilon(one, gtn.LOG)
-        assert np.array_equal(b.src, single.src) and np.array_equal(b.ilabel, single.ilabel)
-        assert torch.equal(b.weight, single.weight)
-        assert torch.equal(b.final_weight, single.final_weight)
+    assert_batch_is_one_by_one(lambda g: remove_epsilon(g, gtn.LOG), gs)
 
 
 # ---------------------------------------------------------------------------- OpenFst
@@ -197,13 +193,4 @@ def test_tropical_gradient_on_a_tie_is_one_path_indicator():
 @settings(max_examples=15)
 def test_gradcheck(beta, g, seed):
     assume(not has_epsilon_cycle(g))
-    gen = torch.Generator().manual_seed(seed)
-    # continuous weights: no tropical ties, so the argmin paths are locally constant
-    inputs = tuple(
-        torch.randn(t.shape, generator=gen, dtype=F64).requires_grad_() for t in energies(g)
-    )
-
-    def f(w, sw, fw):
-        return energies(remove_epsilon(with_energies(g, w, sw, fw), semiring(beta)))
-
-    assert torch.autograd.gradcheck(f, inputs)
+    assert gradcheck_energies(lambda g: remove_epsilon(g, semiring(beta)), g, seed)

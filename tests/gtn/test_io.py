@@ -21,6 +21,7 @@ from gtn.io import (
     FormatError,
     load,
     parse_att,
+    parse_symbols,
     read_att,
     read_symbols,
     save,
@@ -246,32 +247,48 @@ def test_writing_a_label_missing_from_the_table_names_the_arc():
 # ---------------------------------------------------------------------------- parse errors
 
 
+# The two text formats' readers: (read a file, parse a string).
+TEXT_READERS = {
+    "att": (
+        lambda path: read_att(path, acceptor=False),
+        lambda text: parse_att(text, acceptor=False),
+    ),
+    "symbols": (read_symbols, parse_symbols),
+}
+
+
 @pytest.mark.parametrize(
-    ("text", "line", "problem"),
+    ("reader", "text", "line", "problem"),
     [
-        ("0 1 1 1\n0 1 1\n", 2, "too few fields (3) for a transducer arc"),
-        ("0 1 1 1 0.5 7\n", 1, "too many fields (6)"),
-        ("0 1 1 1\n1 2 1 1 abc\n", 2, "weight 'abc' is not a number"),
-        ("0 1 1 1\n\n1 x\n", 3, "weight 'x' is not a number"),
-        ("0 1 1 1 nan\n", 1, "weight nan is not an energy"),
-        ("0 1 1 1 -inf\n", 1, "weight -inf is not an energy"),
-        ("0 1 1 1\nq 2 1 1\n", 2, "state 'q' is not an integer"),
-        ("0 -1 1 1\n", 1, "state -1 is negative"),
-        ("0 1 -3 1\n", 1, "input label -3 is negative"),
-        ("0 1 1 b\n", 1, "output label 'b' is not an integer"),
-        ("0 1 1 1\n1\n1 2.0\n", 3, "state 1 already has a final weight"),
+        ("att", "0 1 1 1\n0 1 1\n", 2, "too few fields (3) for a transducer arc"),
+        ("att", "0 1 1 1 0.5 7\n", 1, "too many fields (6)"),
+        ("att", "0 1 1 1\n1 2 1 1 abc\n", 2, "weight 'abc' is not a number"),
+        ("att", "0 1 1 1\n\n1 x\n", 3, "weight 'x' is not a number"),
+        ("att", "0 1 1 1 nan\n", 1, "weight nan is not an energy"),
+        ("att", "0 1 1 1 -inf\n", 1, "weight -inf is not an energy"),
+        ("att", "0 1 1 1\nq 2 1 1\n", 2, "state 'q' is not an integer"),
+        ("att", "0 -1 1 1\n", 1, "state -1 is negative"),
+        ("att", "0 1 -3 1\n", 1, "input label -3 is negative"),
+        ("att", "0 1 1 b\n", 1, "output label 'b' is not an integer"),
+        ("att", "0 1 1 1\n1\n1 2.0\n", 3, "state 1 already has a final weight"),
+        ("symbols", "<eps> 0\na\n", 2, "expected 2 fields"),
+        ("symbols", "<eps> 0\na one\n", 2, "symbol id 'one' is not an integer"),
+        ("symbols", "a -2\n", 1, "symbol id -2 is negative"),
+        ("symbols", "a 1\nb 2\na 3\n", 3, "symbol 'a' already defined on line 1"),
+        ("symbols", "a 1\nb 1\n", 2, "symbol id 1 already used on line 1"),
     ],
 )
-def test_parse_errors_name_the_file_line_and_problem(tmp_path, text, line, problem):
-    path = tmp_path / "broken.fst"
+def test_parse_errors_name_the_file_line_and_problem(tmp_path, reader, text, line, problem):
+    read, parse = TEXT_READERS[reader]
+    path = tmp_path / "broken.txt"
     path.write_text(text)
     with pytest.raises(
-        FormatError, match=rf"broken\.fst, line {line}: .*{re.escape(problem)}"
+        FormatError, match=rf"broken\.txt, line {line}: {re.escape(problem)}"
     ) as info:
-        read_att(path, acceptor=False)
+        read(path)
     assert (info.value.source, info.value.line) == (str(path), line)
-    with pytest.raises(FormatError, match=rf"^<text>, line {line}: "):
-        parse_att(text, acceptor=False)
+    with pytest.raises(FormatError, match=rf"^<text>, line {line}: {re.escape(problem)}"):
+        parse(text)
 
 
 def test_unknown_symbol_is_a_parse_error():
@@ -349,23 +366,6 @@ def test_symbol_table_text_round_trip_keeps_gaps_and_epsilon_name(tmp_path):
     text = write_symbols(table, tmp_path / "t.syms")
     assert text == "<epsilon>\t0\na\t1\nz\t8\n"
     assert read_symbols(tmp_path / "t.syms") == table
-
-
-@pytest.mark.parametrize(
-    ("text", "line", "problem"),
-    [
-        ("<eps> 0\na\n", 2, "expected 2 fields"),
-        ("<eps> 0\na one\n", 2, "symbol id 'one' is not an integer"),
-        ("a -2\n", 1, "symbol id -2 is negative"),
-        ("a 1\nb 2\na 3\n", 3, "symbol 'a' already defined on line 1"),
-        ("a 1\nb 1\n", 2, "symbol id 1 already used on line 1"),
-    ],
-)
-def test_symbol_table_errors_name_the_file_and_line(tmp_path, text, line, problem):
-    path = tmp_path / "words.txt"
-    path.write_text(text)
-    with pytest.raises(FormatError, match=rf"words\.txt, line {line}: {problem}"):
-        read_symbols(path)
 
 
 # ---------------------------------------------------------------------------- save / load

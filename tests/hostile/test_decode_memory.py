@@ -20,7 +20,13 @@ import torch
 import decoders
 import gtn
 from decoders._posterior_kernels import restricted_free_energy
-from decoders.posteriors import NEGLIGIBLE, free_energy_value, restrict, restricted_energy
+from decoders.posteriors import (
+    NEGLIGIBLE,
+    free_energy_value,
+    lattice_arrays,
+    restrict,
+    restricted_energy,
+)
 
 from ._ctc_problem import ctc_problem
 
@@ -31,11 +37,7 @@ def test_posterior_pairs_follow_the_lattice_not_frames_times_answer_length():
     g, e = ctc_problem(6000)
     r = decoders.decode(e, g, lattice=True)
     lat = r.lattice.graph
-    args = (
-        lat.num_nodes, lat.src, lat.dst, lat.olabel, lat.weight.double().numpy(),
-        lat.start_weight.double().numpy(), lat.final_weight.double().numpy(),
-        np.array(r.output, np.int64), 1.0,
-    )  # fmt: skip
+    args = (lattice_arrays(lat), np.array(r.output, np.int64), 1.0)
     exact, every_pair, _ = restricted_free_energy(*args, math.inf)
     pruned, kept, _ = restricted_free_energy(*args, r.energy + NEGLIGIBLE)
     # Every reachable (state, position) pair grows faster than the lattice (17x its states
