@@ -6,7 +6,7 @@ pocketsphinx (``pip install 'ebgtn[bench]'``) with its bundled en-us acoustic mo
 on real speech) and a JSGF digit-loop grammar over the corpus's eleven words decodes the
 held-out espeak-ng speakers' test utterances and the festival voices' utterances, each clean
 and at 10 dB, the exact waveforms whose features our evaluation uses
-(:func:`apps.speech.train.condition_waveform`); both are scored by the same WER / SER. The
+(:func:`apps.speech.data.condition_waveform`); both are scored by the same WER / SER. The
 pocketsphinx WER per festival voice is also a listen-free measure of how intelligible each
 voice is. Prints one markdown table: our checkpoints' rows, then pocketsphinx's.
 """
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apps.speech import corpus, evaluate, experiment, festival  # noqa: E402
 from apps.speech.api import SpeechRecognizer  # noqa: E402
 from apps.speech.corpus import WORDS  # noqa: E402
-from apps.speech.train import condition_waveform, prepare  # noqa: E402
+from apps.speech.data import condition_waveform, prepare  # noqa: E402
 
 GRAMMAR = "#JSGF V1.0;\ngrammar digits;\npublic <digits> = ( " + " | ".join(WORDS) + " )+ ;\n"
 

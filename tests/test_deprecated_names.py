@@ -98,7 +98,7 @@ def test_decode_result_nbest_attribute_warns_and_is_the_hypotheses_list():
 def test_speech_recognizer_nbest_keyword_and_attribute_warn():
     from apps.speech.api import SpeechRecognizer
     from apps.speech.graphs import Topology
-    from apps.speech.model import TDNN
+    from apps.speech.network import TDNN
 
     top = Topology("ctc")
     torch.manual_seed(0)

@@ -2,6 +2,8 @@
 through public names (what they need lives in ``gtn.utils``)."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,21 @@ def _private_gtn_imports(path: Path) -> list[str]:
 def test_siblings_import_no_private_gtn_names(package):
     bad = [hit for p in sorted((ROOT / package).rglob("*.py")) for hit in _private_gtn_imports(p)]
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["apps.speech.api", "apps.speech.tune", "apps.check_reading.api", "apps.check_reading.folder"],
+)
+def test_reading_and_scoring_load_no_training_code(module):
+    # Inside an app, dependencies point from training to reading, never back: the user API and
+    # the scoring paths share what they need with training through a module both import.
+    code = (
+        f"import sys, {module}\n"
+        "print(sorted(m for m in sys.modules if m.startswith('apps.')\n"
+        "             and m.rsplit('.', 1)[-1] in ('train', 'sdnn_train', 'experiment')))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert run.stdout.strip() == "[]", f"{module} loads {run.stdout.strip()}"

@@ -1,45 +1,37 @@
-"""The apps' global training recipe: Adam, a cosine learning-rate decay and gradients clipped
-by norm, run by :class:`factors.trainer.Trainer` (progress bars, atomic checkpoints, resume). One
-function, so that every app's global training is the same recipe unless it says otherwise."""
+"""The apps' training loop: Adam run by :class:`factors.trainer.Trainer` (progress bars, atomic
+checkpoints, resume), by default with the apps' recipe, gradients clipped by norm and a cosine
+learning-rate decay. One function, so that every app trains the same way unless it says
+otherwise."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 
 from factors.trainer import LossFn, Trainer, cosine_schedule
 
-__all__ = ["fit_adam_cosine"]
+__all__ = ["RECIPE", "fit_adam"]
+
+RECIPE = {"grad_clip": 5.0, "schedule": cosine_schedule()}
+"""Trainer options every app uses unless it says otherwise: gradient norm clipped at 5, the
+learning rate decayed along a cosine to 2% of its peak."""
 
 
-def fit_adam_cosine(
+def fit_adam(
     model: torch.nn.Module,
     loss: LossFn,
     batches: Iterable,
     *,
-    parameters: Iterable[torch.nn.Parameter] | None = None,
-    epochs: int = 1,
+    parameters: Iterable | None = None,
     lr: float = 1e-3,
-    seed: int = 0,
-    grad_clip: float = 5.0,
-    checkpoint: str | os.PathLike | None = None,
-    progress: bool = True,
+    **options: Any,
 ) -> list[dict]:
     """Train ``model`` on ``batches`` (an iterable of (x, y), re-iterated each epoch) with
-    ``loss(model, x, y)`` -> scalar; Adam on ``parameters`` (default: all of the model's) at
-    peak rate ``lr``, cosine decay to 2% of it. Returns the trainer's history."""
+    ``loss(model, x, y)`` -> scalar; Adam on ``parameters`` (default: all of the model's; or
+    parameter groups) at peak rate ``lr``. ``options``: :class:`factors.trainer.TrainingOptions`
+    fields (epochs, seed, checkpoint, resume, validate, progress, ...), over :data:`RECIPE`.
+    Returns the trainer's history."""
     optimizer = torch.optim.Adam(model.parameters() if parameters is None else parameters, lr=lr)
-    trainer = Trainer(
-        model,
-        loss,
-        optimizer,
-        epochs=epochs,
-        seed=seed,
-        grad_clip=grad_clip,
-        checkpoint=checkpoint,
-        schedule=cosine_schedule(),
-        progress=progress,
-    )
-    return trainer.fit(batches)
+    return Trainer(model, loss, optimizer, **{**RECIPE, **options}).fit(batches)

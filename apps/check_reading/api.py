@@ -22,7 +22,7 @@ from gtn.composition import intersect
 
 from .._common.checkpoint import Int, Real, Record, build_module, load_model, save_model
 from .amounts import decode, encode, is_valid_amount
-from .inputs import check_image
+from .inputs import check_image, check_images
 from .model import CheckReaderModel, make_batch
 from .network import LeNet5
 from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment
@@ -91,6 +91,22 @@ def answer_log_posteriors(
     return log_p
 
 
+def in_batches(read, n: int, batch_size: int = 64) -> tuple[list[str], np.ndarray]:
+    """(answers [n], confidences float64 [n]) of n fields, ``read(i, j)`` -> (answers,
+    confidences) of fields i..j-1, ``batch_size`` fields at a time."""
+    answers, conf = [], []
+    for i in range(0, n, batch_size):
+        a, c = read(i, min(i + batch_size, n))
+        answers += a
+        conf.append(c)
+    return answers, np.concatenate(conf) if conf else np.zeros(0)
+
+
+def readings(answers: list[str], confidence: np.ndarray) -> list[tuple[str, float]]:
+    """[(amount, confidence)] as every reader's ``read`` returns them."""
+    return [(a, float(c)) for a, c in zip(answers, confidence, strict=True)]
+
+
 def _log_posteriors(model, interps, lattices, labels) -> np.ndarray:
     """-beta (F(Y_b) - F) for label lists Y_b, clipped to <= 0; NaN (no reading) -> -inf."""
     total = gtn.free_energy(lattices, model.beta)
@@ -120,15 +136,13 @@ class CheckReader:
     def read(self, images: Sequence[np.ndarray], batch_size: int = 64) -> list[tuple[str, float]]:
         """Per image (2-D numpy, dark ink on white, uint8 0-255 or float 0-1, any width):
         (amount string, confidence in [0, 1]). A blank field reads as ("", 0.0)."""
-        if isinstance(images, np.ndarray) and images.ndim == 2:
-            raise TypeError("read() takes a list of images; wrap a single image as [image]")
+        segs = self.segment(check_images(images))
         self.model.eval()
-        out: list[tuple[str, float]] = []
-        segs = self.segment(list(images))
-        for start in range(0, len(segs), batch_size):
-            answers, conf, _ = read_batch(self.model, segs[start : start + batch_size])
-            out += [(a, float(c)) for a, c in zip(answers, conf, strict=True)]
-        return out
+
+        def read(i: int, j: int):
+            return read_batch(self.model, segs[i:j])[:2]
+
+        return readings(*in_batches(read, len(segs), batch_size))
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike) -> Path:

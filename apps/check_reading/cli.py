@@ -75,13 +75,12 @@ def _generate(args) -> int:
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--train-fields", type=int, dest="train_fields")
-    p.add_argument("--test-fields", type=int, dest="test_fields")
+    p.add_argument("--train-fields", type=int)
+    p.add_argument("--test-fields", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--cache-dir", dest="cache_dir", help="where generated fields are cached")
+    p.add_argument("--cache-dir", help="where generated fields are cached")
     p.add_argument(
         "--test-folder",
-        dest="test_folder",
         help="test fields from an image folder (its labels.csv) or a labels file, instead of "
         "generated ones",
     )
@@ -99,37 +98,32 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     for q in add_run_parsers(jobs, runs, _run):
         _add_config_args(q)
-        q.add_argument("--local-epochs", type=int, dest="local_epochs")
-        q.add_argument("--global-epochs", type=int, dest="global_epochs")
+        q.add_argument("--local-epochs", type=int)
+        q.add_argument("--global-epochs", type=int)
         q.add_argument(
             "--global-fields",
             type=int,
-            dest="global_fields",
             help="train globally on the first n training fields",
         )
         q.add_argument("--losses", help="comma-separated global losses (nll,perceptron,hinge)")
         q.add_argument(
             "--train-folder",
-            dest="train_folder",
             help="training fields from an image folder (its labels.csv) or a labels file, "
             "instead of generated ones (local training needs the ownership maps of generated "
             "folders; for real images give --local-checkpoint)",
         )
         q.add_argument(
             "--local-checkpoint",
-            dest="local_checkpoint",
             help="start the global systems from this local checkpoint (skips local training)",
         )
         q.add_argument(
             "--sdnn-epochs",
             type=int,
-            dest="sdnn_epochs",
             help="epochs of the space-displacement reader (0: leave it out)",
         )
         q.add_argument(
             "--heldout-fields",
             type=int,
-            dest="heldout_fields",
             help="fields of the held-out style to evaluate on (0: none)",
         )
     q = jobs.add_parser(

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .api import CheckReader, answer_log_posteriors, field_graphs, read_batch
-from .inputs import check_image
+from .api import CheckReader, answer_log_posteriors, field_graphs, in_batches, read_batch, readings
+from .inputs import check_images
 from .model import CheckReaderModel
 from .sdnn import SdnnReader, field_strip
 from .segment import Segmentation
@@ -59,18 +59,12 @@ class CombinedReader:
         self.segmenting, self.sdnn = segmenting, sdnn
 
     def read(self, images: Sequence[np.ndarray], batch_size: int = 64) -> list[tuple[str, float]]:
-        if isinstance(images, np.ndarray) and images.ndim == 2:
-            raise TypeError("read() takes a list of images; wrap a single image as [image]")
-        images = [check_image(im, i) for i, im in enumerate(images)]
+        images = check_images(images)
         self.segmenting.model.eval()
-        out: list[tuple[str, float]] = []
-        for start in range(0, len(images), batch_size):
-            chunk = images[start : start + batch_size]
-            answers, conf = combine(
-                self.segmenting.model,
-                self.sdnn,
-                self.segmenting.segment(chunk),
-                [field_strip(im) for im in chunk],
-            )
-            out += [(a, float(c)) for a, c in zip(answers, conf, strict=True)]
-        return out
+
+        def read(i: int, j: int):
+            chunk = images[i:j]
+            segs, strips = self.segmenting.segment(chunk), [field_strip(im) for im in chunk]
+            return combine(self.segmenting.model, self.sdnn, segs, strips)
+
+        return readings(*in_batches(read, len(images), batch_size))

@@ -3,33 +3,29 @@
 A set is keyed by (split, number of fields, seed, renderer settings, format version): the
 same key always gives the same fields, and a changed setting never reuses a stale file.
 Training sets draw digits only from the MNIST training digits, test sets only from the test
-digits (see :mod:`.mnist`). Cache files are written atomically.
+digits (see :mod:`.mnist`). Cache files are written atomically. :func:`prepare` over-segments
+a set once for training and evaluation (the segmentation does not depend on the weights).
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from gtn.utils import atomic_write
-
-from ..cache import cache_dir
+from ..cache import cached, settings_key
 from . import amounts, heldout, mnist
+from .amounts import encode
+from .normalise import normalise
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
+from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
+from .truth import segment_truth
 
 VERSION = 3  # 3: the broad renderer (render.FieldStyle of many parameters)
 _SPLIT_CODE = {"train": 1, "test": 2}
-
-
-def default_cache_dir() -> Path:
-    """``$EBGTN_CACHE/check_reading`` or ``~/.cache/ebgtn/check_reading``."""
-    return cache_dir("check_reading")
 
 
 @dataclass
@@ -52,9 +48,9 @@ class FieldSet:
 
 
 def cache_key(split: str, n: int, seed: int, style: FieldStyle) -> str:
-    settings = {"split": split, "n": n, "seed": seed, "style": style.as_dict(), "v": VERSION}
-    blob = json.dumps(settings, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return settings_key(
+        {"split": split, "n": n, "seed": seed, "style": asdict(style), "v": VERSION}
+    )
 
 
 def generate(split: str, n: int, seed: int, style: FieldStyle = DEFAULT_STYLE) -> FieldSet:
@@ -84,41 +80,27 @@ def load_or_generate_heldout(
     n: int, seed: int, cache_dir: str | os.PathLike | None = None
 ) -> FieldSet:
     """``n`` fields of the held-out style (:mod:`.heldout`, MNIST test digits only), cached."""
-    blob = json.dumps({"n": n, "seed": seed, "v": heldout.VERSION, "style": heldout.NAME})
-    key = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    key = settings_key({"n": n, "seed": seed, "v": heldout.VERSION, "style": heldout.NAME})
     name = f"{heldout.NAME}-{n}-{seed}-{key}"
     return _cached(name, "test", lambda: heldout.generate_heldout(n, seed), cache_dir)
 
 
 def _cached(name: str, split: str, make, cache_dir) -> FieldSet:
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"{name}.npz"
-    if path.exists():
-        try:
-            return _read(path, split)
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is regenerated below and replaced atomically
-    fields = make()
-    folder.mkdir(parents=True, exist_ok=True)
-    _write(path, fields)
-    return fields
-
-
-def _write(path: Path, fields: FieldSet) -> None:
-    fs = fields.fields
-    shapes = np.array([f.image.shape for f in fs], np.int64).reshape(-1, 2)
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        texts=np.array([f.text for f in fs]),
-        shapes=shapes,
-        images=np.concatenate([f.image.ravel() for f in fs]),
-        owners=np.concatenate([f.owner.ravel() for f in fs]),
-        boxes=np.concatenate([f.boxes for f in fs]),
-        rows=np.concatenate([f.digit_rows for f in fs]),
+    return cached(
+        "check_reading", cache_dir, f"{name}.npz", lambda path: _read(path, split), make, _arrays
     )
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
+
+
+def _arrays(fields: FieldSet) -> dict[str, np.ndarray]:
+    fs = fields.fields
+    return {
+        "texts": np.array([f.text for f in fs]),
+        "shapes": np.array([f.image.shape for f in fs], np.int64).reshape(-1, 2),
+        "images": np.concatenate([f.image.ravel() for f in fs]),
+        "owners": np.concatenate([f.owner.ravel() for f in fs]),
+        "boxes": np.concatenate([f.boxes for f in fs]),
+        "rows": np.concatenate([f.digit_rows for f in fs]),
+    }
 
 
 def _read(path: Path, split: str) -> FieldSet:
@@ -137,3 +119,45 @@ def _read(path: Path, split: str) -> FieldSet:
             )
         )
     return FieldSet(split, fields)
+
+
+@dataclass
+class PreparedSet:
+    """Fields over-segmented once (segmentation does not depend on the weights).
+
+    segmentations: one per field; targets: label lists; segment_labels: per field [S] truth
+    labels (0..13, RUBBISH, or -1 ambiguous) for local training.
+    """
+
+    segmentations: list[Segmentation]
+    targets: list[list[int]]
+    segment_labels: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.segmentations)
+
+    def head(self, n: int | None) -> PreparedSet:
+        """The first ``n`` fields (all when n is None)."""
+        n = len(self) if n is None else n
+        return PreparedSet(self.segmentations[:n], self.targets[:n], self.segment_labels[:n])
+
+
+def prepare(
+    fields: FieldSet, settings: SegmenterSettings = DEFAULT_SEGMENTER, progress: bool = False
+) -> PreparedSet:
+    """Normalise and over-segment every field; label its segments from the field's ownership
+    map, or -1 (unknown: local training leaves them out) for a field without one (a real
+    image)."""
+    segs, labels = [], []
+    for f in tqdm(
+        fields.fields, desc=f"segmenting {fields.split}", disable=not progress, leave=False
+    ):
+        norm = normalise(f.image)
+        s = segment_normalised(norm, settings)
+        segs.append(s)
+        if f.owner is None:
+            labels.append(np.full(s.num_segments, -1, np.int64))
+        else:
+            owner = f.owner if norm is None else norm.warp(f.owner)
+            labels.append(segment_truth(s, owner, f.text)[0])
+    return PreparedSet(segs, [encode(t) for t in fields.texts], labels)

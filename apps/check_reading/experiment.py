@@ -15,12 +15,13 @@ import torch
 
 from .._common.report import print_written, write_results
 from . import data, evaluate, figures, folder, heldout
-from .api import CheckReader, read_batch
+from .api import CheckReader, in_batches, read_batch
 from .combine import combine
+from .data import PreparedSet
 from .model import CheckReaderModel
 from .sdnn import SdnnReader, field_strip
 from .sdnn_train import train_sdnn
-from .train import PreparedSet, train_global, train_local
+from .train import train_global, train_local
 
 GLOBAL_LR = {"nll": 3e-3, "perceptron": 1e-3, "hinge": 1e-3}
 """Peak global learning rate per loss (cosine decay to 0), the best of a sweep on 2,000 test
@@ -165,16 +166,6 @@ def train_readers(
 
 
 # ------------------------------------------------------------------------------ evaluate
-def in_batches(read, n: int, batch_size: int = 64):
-    """(answers, confidences) of n fields, ``read(i, j)`` -> (answers, conf) of fields i..j-1."""
-    answers, conf = [], []
-    for i in range(0, n, batch_size):
-        a, c = read(i, min(i + batch_size, n))
-        answers += a
-        conf.append(c)
-    return answers, np.concatenate(conf) if conf else np.zeros(0)
-
-
 def read_all(model: CheckReaderModel, prepared: PreparedSet, batch_size: int = 64):
     """(answers, confidences) for every prepared field."""
     model.eval()
@@ -226,7 +217,7 @@ def evaluate_all(
     if products is None:
         products = [(a, b, f"{a} x {b}") for a in segmenting for b in sdnn]
     if segmenting and prepared is None:
-        prepared = folder.prepare_fields(fields, progress=progress)
+        prepared = data.prepare(fields, progress=progress)
     strips = [field_strip(f.image) for f in fields.fields] if sdnn else []
     rows, curves = {}, {}
     for name, r in readers.items():
@@ -322,8 +313,8 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
 
     train_set, test_set = load_sets(config)
     say(f"data: {len(train_set)} training fields, {len(test_set)} test fields")
-    train_p = folder.prepare_fields(train_set, progress=progress)
-    test_p = folder.prepare_fields(test_set, progress=progress)
+    train_p = data.prepare(train_set, progress=progress)
+    test_p = data.prepare(test_set, progress=progress)
     segments = np.mean([s.num_segments for s in train_p.segmentations])
     say(f"over-segmentation: {segments:.1f} candidate segments per field")
     readers = train_readers(config, train_set, train_p, out, say, progress)

@@ -35,7 +35,7 @@ import csv
 import io
 import os
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
@@ -331,23 +331,3 @@ def write_predictions(
                 row += [e.amount, int(amount == e.amount)]
             writer.writerow(row)
     return path
-
-
-def prepare_fields(fields: FieldSet, progress: bool = False):
-    """:func:`.train.prepare` for fields with or without ownership maps: a field without one
-    (a real image) gets segment labels -1 (unknown: local training leaves them out)."""
-    from .train import prepare
-
-    known = [f.owner is not None for f in fields.fields]
-    if all(known):
-        return prepare(fields, progress=progress)
-    stand_ins = [
-        f if k else replace(f, owner=np.full(f.image.shape, -1, np.int8))
-        for f, k in zip(fields.fields, known, strict=True)
-    ]
-    prepared = prepare(FieldSet(fields.split, stand_ins), progress=progress)
-    prepared.segment_labels = [
-        labels if k else np.full_like(labels, -1)
-        for labels, k in zip(prepared.segment_labels, known, strict=True)
-    ]
-    return prepared

@@ -30,3 +30,10 @@ def check_image(image, index: int = 0) -> np.ndarray:
     else:
         raise TypeError(f"{where} has dtype {image.dtype}; use uint8 (0-255) or float (0-1)")
     return out
+
+
+def check_images(images) -> list[np.ndarray]:
+    """:func:`check_image` of each image of a sequence; TypeError for one 2-D array."""
+    if isinstance(images, np.ndarray) and images.ndim == 2:
+        raise TypeError("read() takes a list of images; wrap a single image as [image]")
+    return [check_image(im, i) for i, im in enumerate(images)]

@@ -25,7 +25,7 @@ Dark ink on white, uint8. ``LEGACY_STYLE`` approximates the first renderer (narr
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -65,9 +65,6 @@ class FieldStyle:
     specks_per_pixel: tuple[float, float] = (0.0, 1 / 1000)
     jpeg: float = 0.35
     jpeg_quality: tuple[int, int] = (15, 90)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 DEFAULT_STYLE = FieldStyle()

@@ -26,8 +26,9 @@ import gtn
 
 from .._common.checkpoint import Int, Record, build_module, load_model, save_model
 from .amounts import decode, encode, grammar, is_valid_amount
+from .api import in_batches, readings
 from .glyphs import resize
-from .inputs import check_image
+from .inputs import check_images
 from .network import SpaceDisplacementNet
 from .normalise import HEIGHT, normalise
 from .segment import _BAND, SIZE
@@ -203,11 +204,9 @@ class SdnnReader:
     def read(self, images: list[np.ndarray], batch_size: int = 64) -> list[tuple[str, float]]:
         """Per image (2-D numpy, dark ink on white, uint8 0-255 or float 0-1, any width):
         (amount string, confidence in [0, 1]). A blank field reads as ("", 0.0)."""
-        if isinstance(images, np.ndarray) and images.ndim == 2:
-            raise TypeError("read() takes a list of images; wrap a single image as [image]")
-        strips = [field_strip(check_image(im, i)) for i, im in enumerate(images)]
-        out: list[tuple[str, float]] = []
-        for start in range(0, len(strips), batch_size):
-            answers, conf = self.read_strips(strips[start : start + batch_size])
-            out += [(a, float(c)) for a, c in zip(answers, conf, strict=True)]
-        return out
+        strips = [field_strip(im) for im in check_images(images)]
+
+        def read(i: int, j: int):
+            return self.read_strips(strips[i:j])
+
+        return readings(*in_batches(read, len(strips), batch_size))

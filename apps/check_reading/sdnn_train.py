@@ -4,7 +4,7 @@ The loss is CTC, i.e. the NLL of the field's transcript with the alignment (wher
 sits along the field) as a latent variable summed out: F(transcript through the CTC topology)
 over -log_softmax column energies. The network learns where characters are from transcripts
 alone, which is what the segmenting reader needs its ownership-map labels for. Trained with the
-apps' recipe (:func:`apps._common.training.fit_adam_cosine`).
+apps' recipe (:func:`apps._common.training.fit_adam`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import os
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 import gtn
 from factors.trainer import seed_everything
 
-from .._common.training import fit_adam_cosine
+from .._common.training import fit_adam
 from .amounts import encode
 from .network import SpaceDisplacementNet
 from .sdnn import BLANK, SdnnReader, stack_strips
@@ -37,17 +37,6 @@ def distort(images: torch.Tensor, generator: torch.Generator, shear: float = 0.1
     return torch.nn.functional.grid_sample(images, grid, align_corners=False)
 
 
-class _Strips(Dataset):
-    def __init__(self, strips: list[np.ndarray], texts: list[str]):
-        self.strips, self.targets = strips, [[1 + c for c in encode(t)] for t in texts]
-
-    def __len__(self) -> int:
-        return len(self.strips)
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
 def strip_loader(
     strips: list[np.ndarray],
     texts: list[str],
@@ -56,15 +45,15 @@ def strip_loader(
 ) -> DataLoader:
     """Batches ((images [B, 1, 32, W], widths [B]), targets) with CTC labels (1 + character);
     distorted by :func:`distort` when a ``generator`` is given."""
-    data = _Strips(strips, texts)
+    targets = [[1 + c for c in encode(t)] for t in texts]
 
     def collate(indices):
-        images, widths = stack_strips([data.strips[i] for i in indices])
+        images, widths = stack_strips([strips[i] for i in indices])
         if generator is not None:
             images = distort(images, generator)
-        return (images, widths), [data.targets[i] for i in indices]
+        return (images, widths), [targets[i] for i in indices]
 
-    return DataLoader(data, batch_size=batch_size, shuffle=True, collate_fn=collate)
+    return DataLoader(range(len(strips)), batch_size=batch_size, shuffle=True, collate_fn=collate)
 
 
 def ctc_field_loss(network: SpaceDisplacementNet, x, y) -> torch.Tensor:
@@ -103,7 +92,7 @@ def train_sdnn(
     generator = torch.Generator().manual_seed(seed)
     reader.network.train()
     batches = strip_loader(strips, texts, batch_size, generator)
-    return fit_adam_cosine(
+    return fit_adam(
         reader.network, ctc_field_loss, batches, epochs=epochs, lr=lr, seed=seed,
         checkpoint=checkpoint, progress=progress,
     )  # fmt: skip

@@ -9,7 +9,6 @@ left out). Global: the whole graph-transformer stack on (field, amount) pairs wi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,49 +20,10 @@ from factors import losses
 from factors.trainer import cosine_schedule, seed_everything
 from gtn.composition import intersect
 
-from .._common.training import fit_adam_cosine
-from .amounts import RUBBISH, encode
-from .data import FieldSet
+from .._common.training import fit_adam
+from .amounts import RUBBISH
+from .data import PreparedSet
 from .model import NUM_CHARS, Batch, CheckReaderModel, make_batch
-from .normalise import normalise
-from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
-from .truth import segment_truth
-
-
-@dataclass
-class PreparedSet:
-    """Fields over-segmented once (segmentation does not depend on the weights).
-
-    segmentations: one per field; targets: label lists; segment_labels: per field [S] truth
-    labels (0..13, RUBBISH, or -1 ambiguous) for local training.
-    """
-
-    segmentations: list[Segmentation]
-    targets: list[list[int]]
-    segment_labels: list[np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.segmentations)
-
-    def head(self, n: int | None) -> PreparedSet:
-        """The first ``n`` fields (all when n is None)."""
-        n = len(self) if n is None else n
-        return PreparedSet(self.segmentations[:n], self.targets[:n], self.segment_labels[:n])
-
-
-def prepare(
-    fields: FieldSet, settings: SegmenterSettings = DEFAULT_SEGMENTER, progress: bool = False
-) -> PreparedSet:
-    segs, labels = [], []
-    for f in tqdm(
-        fields.fields, desc=f"segmenting {fields.split}", disable=not progress, leave=False
-    ):
-        norm = normalise(f.image)
-        s = segment_normalised(norm, settings)
-        segs.append(s)
-        owner = f.owner if norm is None else norm.warp(f.owner)
-        labels.append(segment_truth(s, owner, f.text)[0])
-    return PreparedSet(segs, [encode(t) for t in fields.texts], labels)
 
 
 def augment(
@@ -183,17 +143,6 @@ class GraphLoss:
         return per[finite].mean()
 
 
-class _Fields(torch.utils.data.Dataset):
-    def __init__(self, data: PreparedSet):
-        self.data = data
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
 def field_loader(data: PreparedSet, batch_size: int, shuffle: bool = True) -> DataLoader:
     def collate(indices):
         return (
@@ -201,7 +150,7 @@ def field_loader(data: PreparedSet, batch_size: int, shuffle: bool = True) -> Da
             [data.targets[i] for i in indices],
         )
 
-    return DataLoader(_Fields(data), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
+    return DataLoader(range(len(data)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
 
 
 def train_global(
@@ -219,7 +168,7 @@ def train_global(
     """Global training with ``loss`` ("nll", "perceptron" or "hinge"), Adam with a cosine
     learning-rate decay; returns the history."""
     model.latent = "sum" if loss == "nll" else "min"
-    return fit_adam_cosine(
+    return fit_adam(
         model, GraphLoss(loss, margin=margin), field_loader(data, batch_size),
         parameters=model.recognizer.parameters(), epochs=epochs, lr=lr, seed=seed,
         checkpoint=checkpoint, progress=progress,

@@ -10,31 +10,35 @@ clean     label one image file with a saved model and write the cleaned label ma
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+
+from .._common.cli import config_from_args
+
+_CONFIG_NAMES = (
+    "labeller_images",
+    "interaction_images",
+    "validation_images",
+    "test_images",
+    "labeller_epochs",
+    "interaction_epochs",
+    "loss",
+    "neighbourhood",
+    "alpha_expansion_images",
+    "gibbs_images",
+    "seed",
+    "cache_dir",
+    "joint",
+)
 
 
 def _config(args, task: str):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    fields = (
-        "labeller_images",
-        "interaction_images",
-        "validation_images",
-        "test_images",
-        "labeller_epochs",
-        "interaction_epochs",
-        "loss",
-        "neighbourhood",
-        "alpha_expansion_images",
-        "gibbs_images",
-        "seed",
-        "cache_dir",
-    )
-    changes = {k: getattr(args, k) for k in fields if getattr(args, k, None) is not None}
+    config = replace(config_from_args(args, base, _CONFIG_NAMES), task=task)
+    changes = {}
     if getattr(args, "methods", None):
         changes["methods"] = _methods(args.methods)
     if getattr(args, "labeller_dilations", None):
@@ -43,9 +47,7 @@ def _config(args, task: str):
         changes["ranges"] = _ranges(args.ranges)
     if getattr(args, "patch", False):
         changes["patch"] = True
-    if getattr(args, "joint", None) is not None:
-        changes["joint"] = args.joint
-    return replace(base, task=task, **changes)
+    return replace(config, **changes)
 
 
 def _ranges(text: str) -> tuple[int, ...]:
@@ -216,7 +218,3 @@ def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m apps.segmentation")
     add_debug_flag(parser)
     return run_guarded(build(parser), argv, prog="segment")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,18 +8,13 @@ distinct fixed seeds (``SPLIT_SEEDS``). Cache files are written atomically under
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gtn.utils import atomic_write
-
-from ..cache import cache_dir
+from ..cache import cached, settings_key
 from . import embryo, horse
 
 VERSION = 1
@@ -27,11 +22,6 @@ TASKS = ("embryo", "horse")
 SPLITS = ("train", "validation", "test")
 SPLIT_SEEDS = {"train": 1001, "validation": 2002, "test": 3003}
 _TASK_SEEDS = {"embryo": 0, "horse": 50_000}
-
-
-def default_cache_dir() -> Path:
-    """``$EBGTN_CACHE/segmentation`` or ``~/.cache/ebgtn/segmentation``."""
-    return cache_dir("segmentation")
 
 
 @dataclass
@@ -70,8 +60,9 @@ def task_settings(task: str) -> dict:
     """The generator settings of ``task`` (JSON-able)."""
     _check_task(task)
     if task == "embryo":
-        return embryo.settings(embryo.DEFAULT_GEOMETRY, embryo.DEFAULT_IMAGING)
-    return horse.settings(horse.DEFAULT_SETTINGS)
+        geometry, imaging = embryo.DEFAULT_GEOMETRY, embryo.DEFAULT_IMAGING
+        return {"geometry": asdict(geometry), "imaging": asdict(imaging)}
+    return asdict(horse.DEFAULT_SETTINGS)
 
 
 def seed_of(task: str, split: str) -> int:
@@ -89,30 +80,24 @@ def generate(task: str, split: str, n: int) -> Dataset:
 
 
 def cache_key(task: str, split: str, n: int) -> str:
-    blob = json.dumps(
-        {"task": task, "split": split, "n": n, "settings": task_settings(task), "v": VERSION},
-        sort_keys=True,
-    ).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    settings = task_settings(task)
+    return settings_key({"task": task, "split": split, "n": n, "settings": settings, "v": VERSION})
 
 
 def load_or_generate(
     task: str, split: str, n: int, cache_dir: str | os.PathLike | None = None
 ) -> Dataset:
     """:func:`generate` through the on-disk cache (``cache_dir=None``: the default folder)."""
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"{task}-{split}-{n}-{cache_key(task, split, n)}.npz"
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return Dataset(task, split, z["images"], z["labels"].astype(np.int64))
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is regenerated and replaced atomically
-    data = generate(task, split, n)
-    folder.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, images=data.images, labels=data.labels.astype(np.uint8))
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
-    data.labels = data.labels.astype(np.int64)
-    return data
+
+    def read(path: Path) -> Dataset:
+        with np.load(path, allow_pickle=False) as z:
+            return Dataset(task, split, z["images"], z["labels"].astype(np.int64))
+
+    return cached(
+        "segmentation",
+        cache_dir,
+        f"{task}-{split}-{n}-{cache_key(task, split, n)}.npz",
+        read,
+        lambda: generate(task, split, n),
+        lambda d: {"images": d.images, "labels": d.labels.astype(np.uint8)},
+    )

@@ -16,7 +16,7 @@ Every image is a deterministic function of (seed, index, settings).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -80,11 +80,6 @@ class Imaging:
 
 DEFAULT_GEOMETRY = Geometry()
 DEFAULT_IMAGING = Imaging()
-
-
-def settings(geometry: Geometry, imaging: Imaging) -> dict:
-    """All generator settings as a JSON-able dict (cache keys, reports)."""
-    return {"geometry": asdict(geometry), "imaging": asdict(imaging)}
 
 
 def _seeds(rng: np.random.Generator, inside: np.ndarray, n: int, spacing: float) -> np.ndarray:

@@ -92,13 +92,6 @@ def load_sets(config: Config) -> tuple[data.Dataset, data.Dataset, data.Dataset]
     )
 
 
-@torch.no_grad()
-def association(labeller: Labeller, images: np.ndarray) -> torch.Tensor:
-    """Labeller energies [N, H, W, K] of a stack of images, in chunks."""
-    x = torch.as_tensor(images)
-    return torch.cat([labeller(x[i : i + 16]) for i in range(0, len(x), 16)])
-
-
 def train_segmenter(config: Config, train: data.Dataset, progress: bool = True) -> Segmenter:
     """Labeller first, then the interaction energies (see :mod:`.train`)."""
     torch.manual_seed(config.seed)
@@ -165,7 +158,7 @@ def report(
     trained with, and a "labeller (joint-tuned, alone)" row shows what that one reads alone."""
     k = test.num_labels
     alone = segmenter.reference or segmenter.labeller
-    u_val = association(alone, validation.images)
+    u_val = alone.energies(validation.images)
     strength, method, ranges, trials = potts.tune(
         u_val,
         validation.labels,
@@ -175,8 +168,8 @@ def report(
         progress=progress,
     )
     baseline = potts.potts_model(k, strength, config.neighbourhood, ranges)
-    u_test = association(segmenter.labeller, test.images)
-    u_alone = association(alone, test.images) if segmenter.reference is not None else None
+    u_test = segmenter.labeller.energies(test.images)
+    u_alone = alone.energies(test.images) if segmenter.reference is not None else None
     limits = {"alpha_expansion": config.alpha_expansion_images, "gibbs": config.gibbs_images}
     rows, maps = evaluate(
         segmenter.cleanup,
@@ -224,11 +217,6 @@ def _jsonable(config: Config) -> dict:
     d["ranges"] = list(config.ranges)
     d["labeller_dilations"] = list(config.labeller_dilations or TASK_DILATIONS[config.task])
     return d
-
-
-def demo_configs(tasks: tuple[str, ...] = data.TASKS, **changes) -> list[Config]:
-    """The demo schedule for each task."""
-    return [replace(DEMO, task=t, **changes) for t in tasks]
 
 
 def describe_sets(configs: list[Config]) -> None:

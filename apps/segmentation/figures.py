@@ -6,14 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.colors import ListedColormap
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-
-from gtn.utils import atomic_write  # noqa: E402
+from .._common.figures import plt, save_figure
 
 # nucleus, nuclear membrane, cytoplasm, cell wall, external medium / ground, horse
 PALETTES = {
@@ -24,14 +20,6 @@ PALETTES = {
 
 def _cmap(k: int) -> ListedColormap:
     return ListedColormap(PALETTES.get(k, plt.get_cmap("tab10").colors[:k]))
-
-
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 def comparison_figure(
@@ -71,7 +59,7 @@ def comparison_figure(
         plt.Rectangle((0, 0), 1, 1, color=_cmap(k)(i), label=name) for i, name in enumerate(classes)
     ]
     fig.legend(handles=handles, loc="lower center", ncol=k, fontsize=7, frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def tables_figure(tables: dict[str, np.ndarray], classes: Sequence[str], path: Path) -> Path:
@@ -91,4 +79,4 @@ def tables_figure(tables: dict[str, np.ndarray], classes: Sequence[str], path: P
         ax.set_xticks(range(len(classes)), short, fontsize=6, rotation=90)
         ax.set_yticks(range(len(classes)), short, fontsize=6)
     fig.colorbar(im, ax=list(axes), shrink=0.8, label="energy (lower is better)")
-    return _save(fig, path)
+    return save_figure(fig, path)

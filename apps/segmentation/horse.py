@@ -17,7 +17,7 @@ scale, crop, flip, clutter, occluders and noise, drawn from distinct seeds.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -52,11 +52,6 @@ class Settings:
 
 
 DEFAULT_SETTINGS = Settings()
-
-
-def settings(s: Settings) -> dict:
-    """The settings as a JSON-able dict."""
-    return asdict(s)
 
 
 @cache

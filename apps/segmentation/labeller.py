@@ -60,3 +60,10 @@ class Labeller(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images [B, H, W] -> association energies [B, H, W, K] (-log_softmax)."""
         return -F.log_softmax(self.logits(images), 1).permute(0, 2, 3, 1)
+
+    @torch.no_grad()
+    def energies(self, images) -> torch.Tensor:
+        """Association energies [N, H, W, K] of a stack of images [N, H, W] (array or
+        tensor), 16 images at a time, without gradients."""
+        x = torch.as_tensor(images)
+        return torch.cat([self(x[i : i + 16]) for i in range(0, len(x), 16)])

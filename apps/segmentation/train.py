@@ -22,6 +22,7 @@ import factors
 from factors.inference import icm
 from factors.trainer import cosine_schedule
 
+from .._common.training import fit_adam
 from .cleanup import CleanupModel
 from .labeller import Labeller
 
@@ -106,10 +107,10 @@ def train_labeller(
 ) -> list[float]:
     """Per-pixel cross-entropy training (Adam). images [N, H, W], labels [N, H, W].
     Returns the mean loss of each epoch."""
-    optimizer = torch.optim.Adam(labeller.parameters(), lr=lr)
-    options = {"epochs": epochs, "seed": seed, "progress": progress}
-    trainer = factors.Trainer(labeller, pixel_cross_entropy, optimizer, **options)
-    history = trainer.fit(_loader(torch.as_tensor(images), labels, batch_size))
+    history = fit_adam(
+        labeller, pixel_cross_entropy, _loader(torch.as_tensor(images), labels, batch_size),
+        lr=lr, epochs=epochs, seed=seed, progress=progress, grad_clip=None, schedule=None,
+    )  # fmt: skip
     return [record["loss"] for record in history]
 
 
@@ -135,19 +136,14 @@ def train_interactions(
     """
     structured = interaction_loss(loss)
     groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
-    x = torch.as_tensor(images)
     if joint:
         groups.append({"params": list(labeller.parameters()), "lr": lr / 50})
+        x = torch.as_tensor(images)
     else:
-        with torch.no_grad():
-            x = torch.cat([labeller(x[i : i + 16]) for i in range(0, len(x), 16)])
-    trainer = factors.Trainer(
-        Interactions(model, labeller if joint else None),
-        structured,
-        torch.optim.Adam(groups),
-        epochs=epochs,
-        seed=seed,
-        schedule=cosine_schedule(floor=0.0),
-        progress=progress,
-    )
-    return [record["loss"] for record in trainer.fit(_loader(x, labels, batch_size))]
+        x = labeller.energies(images)
+    history = fit_adam(
+        Interactions(model, labeller if joint else None), structured,
+        _loader(x, labels, batch_size), parameters=groups, epochs=epochs, seed=seed,
+        progress=progress, grad_clip=None, schedule=cosine_schedule(floor=0.0),
+    )  # fmt: skip
+    return [record["loss"] for record in history]

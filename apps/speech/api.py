@@ -40,7 +40,7 @@ from .._common.media import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from . import features, vtln
 from .features import pad
 from .graphs import Topology, with_word_penalty, word_segments
-from .model import TDNN
+from .network import TDNN
 
 FORMAT = "ebgtn.speech.recognizer"
 # Every setting a file may hold, with ranges far beyond any trained model's, so that a file

@@ -6,7 +6,7 @@ comes from a ``numpy.random.Generator`` the caller seeds, so an augmented corpus
 reproducible. :func:`augment_waveform` chains the waveform ingredients an
 :class:`Augmentation` turns on; VTLP happens in the filterbank (:func:`.features.log_mel` with
 ``warp``) and SpecAugment on features (:func:`spec_augment`), both driven by
-:func:`.train.prepare` and :func:`.train.loader`.
+:func:`.data.prepare` and :func:`.train.loader`.
 
 Ingredients (names for :func:`parse`): speed (Kaldi-style 0.9/1.0/1.1 resampling: tempo and
 pitch together), vtlp (mel-axis warp, a vocal-tract length), tilt (random spectral slope),

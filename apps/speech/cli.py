@@ -149,7 +149,6 @@ def _add_wav_command_args(p: argparse.ArgumentParser, timeout: bool = False) -> 
 
     p.add_argument(
         ALLOW_COMMANDS_FLAG,
-        dest="allow_wav_commands",
         action="store_true",
         help="run the commands of wav.scp lines ending in '|' (they are code from a file; "
         "without this flag such a line is refused)",
@@ -157,7 +156,6 @@ def _add_wav_command_args(p: argparse.ArgumentParser, timeout: bool = False) -> 
     if timeout:
         p.add_argument(
             "--command-timeout",
-            dest="command_timeout",
             type=float,
             default=COMMAND_TIMEOUT,
             help="seconds a wav.scp command may run (default %(default)g)",
@@ -168,7 +166,6 @@ def _add_word_penalty_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--word-penalty",
         type=float,
-        dest="word_penalty",
         help="energy per decoded word (default: each checkpoint's own, 0 if it has none)",
     )
 
@@ -176,14 +173,14 @@ def _add_word_penalty_arg(p: argparse.ArgumentParser) -> None:
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--speakers", type=int, help="use only the first n speakers of each split")
-    p.add_argument("--cache-dir", dest="cache_dir", help="where synthesised corpora are cached")
+    p.add_argument("--cache-dir", help="where synthesised corpora are cached")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     _add_data_args(p)
-    p.add_argument("--train-utterances", type=int, dest="train_utterances")
-    p.add_argument("--test-utterances", type=int, dest="test_utterances")
+    p.add_argument("--train-utterances", type=int)
+    p.add_argument("--test-utterances", type=int)
     p.add_argument("--conditions", help="comma-separated test conditions (clean,20dB,10dB)")
     p.add_argument(
         "--festival",
@@ -203,7 +200,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument(
         "--data-dir",
         "--wav-dir",
-        dest="data_dir",
         help="also write the corpus here as a Kaldi data directory "
         "(wav/, wav.scp, text, utt2spk, spk2utt)",
     )
@@ -216,11 +212,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     for q in add_run_parsers(jobs, runs, _run):
         _add_config_args(q)
         q.add_argument("--epochs", type=int)
-        q.add_argument("--batch-size", type=int, dest="batch_size")
+        q.add_argument("--batch-size", type=int)
         q.add_argument("--lr", type=float)
         q.add_argument("--width", type=int, help="channels of the acoustic model")
         q.add_argument("--threads", type=int, help="torch threads (default 2)")
-        q.add_argument("--states-per-word", type=int, dest="states_per_word")
+        q.add_argument("--states-per-word", type=int)
         q.add_argument("--telephone", type=float, help="fraction of telephone-band training audio")
         q.add_argument("--losses", help="comma-separated losses (mmi,ctc)")
         q.add_argument(
@@ -236,9 +232,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "--resume", action="store_true", default=None, help="continue interrupted training"
         )
         q.add_argument("--data", help="train on this Kaldi data directory instead of espeak-ng")
-        q.add_argument(
-            "--test-data", dest="test_data", help="test on this Kaldi data directory instead"
-        )
+        q.add_argument("--test-data", help="test on this Kaldi data directory instead")
         _add_wav_command_args(q)
         q.add_argument(
             "--augment",
@@ -272,7 +266,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("checkpoints", nargs="+")
     _add_data_args(q)
     q.add_argument("--conditions", help="comma-separated dev conditions (clean,20dB,10dB)")
-    q.add_argument("--dev-utterances", type=int, default=300, dest="dev_utterances")
+    q.add_argument("--dev-utterances", type=int, default=300)
     q.add_argument("--penalties", default="0,1,2,3,5,8,12", help="comma-separated grid")
     q.add_argument("--threads", type=int, help="torch threads (default 2)")
     q.add_argument(

@@ -16,6 +16,7 @@ from gtn.utils import atomic_write
 # api.SpeechRecognizer is looked up at each call, so that a caller (a test) may replace it
 from . import api, corpus, evaluate, features, festival, figures, kaldi, tune, vtln
 from .corpus import WORDS, CorpusSettings
+from .data import PreparedSet, condition_waveform, prepare
 from .experiment import (
     FESTIVAL_CONDITIONS,
     FESTIVAL_NOISE_OFFSET,
@@ -28,7 +29,6 @@ from .experiment import (
     pool,
 )
 from .features import SAMPLE_RATE
-from .train import PreparedSet, condition_waveform, prepare
 from .wav_commands import COMMAND_TIMEOUT
 
 TEST_NOISE_OFFSET = 1000  # noise seed offset of the test conditions, as in experiment.run
@@ -146,8 +146,8 @@ def vtln_cells(
     warps: tuple[float, ...] = vtln.GRID,
 ) -> tuple[dict[str, evaluate.Score], dict[str, vtln.WarpSelection]]:
     """Scores and warp selections of ``recognizer`` with test-time VTLN on each set: cell name
-    -> (corpus, condition, noise seed), the audio being exactly what :func:`.train.prepare`
-    makes of it with that seed (:func:`.train.condition_waveform`). Cells "<voice>
+    -> (corpus, condition, noise seed), the audio being exactly what :func:`.data.prepare`
+    makes of it with that seed (:func:`.data.condition_waveform`). Cells "<voice>
     <condition>" of festival are also pooled into "festival <condition>", as
     :func:`.experiment.evaluate_festival` pools them."""
     cells, selections = {}, {}

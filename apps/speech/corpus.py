@@ -17,9 +17,6 @@ telephone band (:mod:`.noise`) are applied when features are made. Corpora are k
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import multiprocessing
 import os
 from dataclasses import asdict, dataclass
@@ -31,7 +28,7 @@ from tqdm.auto import tqdm
 
 from gtn.utils import atomic_write
 
-from ..cache import cache_dir
+from ..cache import cached, settings_key
 from . import kaldi, synth
 
 VERSION = 1
@@ -86,9 +83,6 @@ class CorpusSettings:
     pause_rate: float = 0.15
     speakers: int | None = None
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 DEFAULT_SETTINGS = CorpusSettings()
 
@@ -124,11 +118,6 @@ class Corpus:
 
     def seconds(self) -> float:
         return sum(len(u.audio) for u in self.utterances) / SAMPLE_RATE
-
-
-def default_cache_dir() -> Path:
-    """``$EBGTN_CACHE/speech`` or ``~/.cache/ebgtn/speech``."""
-    return cache_dir("speech")
 
 
 def _plan(split: str, n: int, seed: int, settings: CorpusSettings) -> list[tuple]:
@@ -198,8 +187,9 @@ def check_split(corpus: Corpus) -> None:
 
 
 def cache_key(split: str, n: int, seed: int, settings: CorpusSettings) -> str:
-    key = {"split": split, "n": n, "seed": seed, "settings": settings.as_dict(), "v": VERSION}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return settings_key(
+        {"split": split, "n": n, "seed": seed, "settings": asdict(settings), "v": VERSION}
+    )
 
 
 def load_or_generate(
@@ -212,37 +202,34 @@ def load_or_generate(
     progress: bool = False,
 ) -> Corpus:
     """:func:`generate` through an on-disk cache (``cache_dir=None``: the default folder)."""
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"{split}-{n}-{seed}-{cache_key(split, n, seed, settings)}.npz"
-    if path.exists():
-        try:
-            corpus = _read(path, split)
-            check_split(corpus)
-            return corpus
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is regenerated below and replaced atomically
-    corpus = generate(split, n, seed, settings, workers, progress)
-    folder.mkdir(parents=True, exist_ok=True)
-    _write(path, corpus)
-    return corpus
 
+    def read(path: Path) -> Corpus:
+        corpus = _read(path, split)
+        check_split(corpus)
+        return corpus
 
-def _write(path: Path, corpus: Corpus) -> None:
-    us = corpus.utterances
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        words=np.array([w for u in us for w in u.words], np.int8),
-        num_words=np.array([len(u.words) for u in us], np.int64),
-        starts=np.concatenate([u.word_starts for u in us]) if us else np.zeros(0),
-        samples=np.array([len(u.audio) for u in us], np.int64),
-        audio=np.concatenate([u.audio for u in us]) if us else np.zeros(0, np.int16),
-        speakers=np.array([u.speaker for u in us]),
-        rates=np.array([u.rate for u in us], np.int64),
-        pitches=np.array([u.pitch for u in us], np.int64),
+    return cached(
+        "speech",
+        cache_dir,
+        f"{split}-{n}-{seed}-{cache_key(split, n, seed, settings)}.npz",
+        read,
+        lambda: generate(split, n, seed, settings, workers, progress),
+        _arrays,
     )
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
+
+
+def _arrays(corpus: Corpus) -> dict[str, np.ndarray]:
+    us = corpus.utterances
+    return {
+        "words": np.array([w for u in us for w in u.words], np.int8),
+        "num_words": np.array([len(u.words) for u in us], np.int64),
+        "starts": np.concatenate([u.word_starts for u in us]) if us else np.zeros(0),
+        "samples": np.array([len(u.audio) for u in us], np.int64),
+        "audio": np.concatenate([u.audio for u in us]) if us else np.zeros(0, np.int16),
+        "speakers": np.array([u.speaker for u in us]),
+        "rates": np.array([u.rate for u in us], np.int64),
+        "pitches": np.array([u.pitch for u in us], np.int64),
+    }
 
 
 def _read(path: Path, split: str) -> Corpus:

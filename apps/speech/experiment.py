@@ -4,7 +4,6 @@ checkpoints and figures. ``demo`` and the CLI call :func:`run`."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,15 +11,16 @@ from pathlib import Path
 import torch
 
 from factors.trainer import cosine_schedule
-from gtn.utils import atomic_write
 
+from .._common.report import print_written, write_results
 from . import augment, corpus, evaluate, festival, figures
 from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
+from .data import PreparedSet, prepare
 from .graphs import Topology
-from .model import TDNN
+from .network import TDNN
 from .noise import CONDITIONS
-from .train import PreparedSet, prepare, train
+from .train import train
 
 TOPOLOGY_OF = {"mmi": "hmm", "ctc": "ctc"}
 SCHEDULES = {"constant": lambda: None, "cosine": cosine_schedule}
@@ -229,23 +229,16 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
         say(f"{loss} trained in {seconds[loss]:.0f}s; evaluated [{time.time() - t0:.0f}s]")
     table = evaluate.format_table(rows) + "\n\n" + format_targets(rows)
     say(table)
-    with atomic_write(out / "results.md") as f:
-        f.write(table + "\n")
-    with atomic_write(out / "results.json") as f:
-        json.dump(
-            {
-                "config": asdict(config),
-                "seconds": time.time() - t0,
-                "train_seconds": seconds,
-                "train_minutes_of_audio": train_set.seconds() / 60,
-                "history": histories,
-                "rows": {k: {c: asdict(s) | {"wer": s.wer, "ser": s.ser} for c, s in v.items()}
-                         for k, v in rows.items()},
-            },
-            f,
-            indent=1,
-        )  # fmt: skip
-    written = [out / "results.md", out / "results.json"]
+    record = {
+        "config": asdict(config),
+        "seconds": time.time() - t0,
+        "train_seconds": seconds,
+        "train_minutes_of_audio": train_set.seconds() / 60,
+        "history": histories,
+        "rows": {k: {c: asdict(s) | {"wer": s.wer, "ser": s.ser} for c, s in v.items()}
+                 for k, v in rows.items()},
+    }  # fmt: skip
+    written = write_results(out, table, record)
     for loss, rec in recognizers.items():
         for i in range(min(2, len(test_set))):
             written.append(
@@ -254,7 +247,5 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
                 )
             )
     written.append(figures.training_figure(histories, out / "training.png"))
-    say(f"done in {time.time() - t0:.0f}s; wrote to {out}/:")
-    for p in written:
-        say(f"  {p.name}")
+    print_written(say, out, written, time.time() - t0)
     return rows

@@ -17,18 +17,18 @@ callers skip the festival rows with :data:`MISSING` as the one-line reason.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from scipy.io import wavfile
 
+from ..cache import cached, settings_key
 from . import corpus, features
 from .corpus import WORDS, Corpus, CorpusSettings, Utterance
 
@@ -160,9 +160,8 @@ def _speak_voice(vi: int, voice: str, n: int, seed: int, settings: CorpusSetting
 
 
 def _key(voice: str, vi: int, n: int, seed: int, settings: CorpusSettings) -> str:
-    key = {"voice": voice, "i": vi, "n": n, "seed": seed, "settings": settings.as_dict(),
-           "v": VERSION}  # fmt: skip
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return settings_key({"voice": voice, "i": vi, "n": n, "seed": seed,
+                         "settings": asdict(settings), "v": VERSION})  # fmt: skip
 
 
 def load_or_generate(
@@ -174,17 +173,14 @@ def load_or_generate(
 ) -> dict[str, Corpus]:
     """:func:`generate` through the speech cache folder, one file per voice."""
     names = voices() if voice_names is None else [_check_voice(v) for v in voice_names]
-    folder = Path(cache_dir) if cache_dir is not None else corpus.default_cache_dir()
     out = {}
     for vi, voice in enumerate(names):
-        path = folder / f"festival-{voice}-{n}-{seed}-{_key(voice, vi, n, seed, settings)}.npz"
-        if path.exists():
-            try:
-                out[voice] = corpus._read(path, SPLIT)
-                continue
-            except (OSError, ValueError, KeyError):
-                pass  # a damaged cache file is regenerated and replaced atomically
-        out[voice] = _speak_voice(vi, voice, n, seed, settings)
-        folder.mkdir(parents=True, exist_ok=True)
-        corpus._write(path, out[voice])
+        out[voice] = cached(
+            "speech",
+            cache_dir,
+            f"festival-{voice}-{n}-{seed}-{_key(voice, vi, n, seed, settings)}.npz",
+            lambda path: corpus._read(path, SPLIT),
+            lambda vi=vi, voice=voice: _speak_voice(vi, voice, n, seed, settings),
+            corpus._arrays,
+        )
     return out

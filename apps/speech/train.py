@@ -12,91 +12,20 @@ Both are means over utterances of energies per frame.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 import gtn
-from factors.trainer import Trainer
 
-from . import augment, features, noise
+from .._common.training import fit_adam
+from . import augment
 from .augment import Augmentation
-from .corpus import Corpus
+from .data import PreparedSet
 from .features import pad
 from .graphs import Topology
-from .model import TDNN
-
-
-@dataclass
-class PreparedSet:
-    """Features of a corpus under one acoustic condition (or a mix, for training).
-
-    features: float32 [T_i, 40] per utterance; words: word-id tuples; word_starts: seconds;
-    conditions: the condition of each utterance."""
-
-    features: list[torch.Tensor]
-    words: list[tuple[int, ...]]
-    word_starts: list[np.ndarray]
-    conditions: list[str]
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-
-def prepare(
-    corpus: Corpus,
-    conditions: tuple[str, ...] = ("clean",),
-    seed: int = 0,
-    telephone: float = 0.0,
-    progress: bool = False,
-    dither: float = 0.0,
-    augmentation: Augmentation = augment.NONE,
-    copies: int = 1,
-) -> PreparedSet:
-    """Log-mel features of every utterance; utterance i gets ``conditions[i % len]`` (noise
-    drawn from a generator seeded by (seed, i)) and the telephone band with probability
-    ``telephone``; ``dither``: see :func:`.features.add_dither` (after noise and band).
-
-    ``augmentation`` (training only): the waveform ingredients of
-    :func:`.augment.augment_waveform` before the condition's noise (babble from the corpus's
-    other utterances) and a VTLP warp of the filterbank, drawn from a generator seeded by
-    (seed, i, 1 + copy); ``copies`` > 1 prepares each utterance that many times with fresh
-    draws (copy k at condition ``conditions[(i + k) % len]``)."""
-    if copies < 1:
-        raise ValueError(f"copies must be >= 1, got {copies}")
-    feats, conds, words, starts = [], [], [], []
-    others = [u.audio for u in corpus.utterances] if augmentation.uses("babble") else []
-    for i, u in enumerate(
-        tqdm(corpus.utterances, desc=f"features {corpus.split}", disable=not progress, leave=False)
-    ):
-        for k in range(copies):
-            rng = np.random.default_rng([seed, i] if k == 0 else [seed, i, 0, k])
-            cond = conditions[(i + k) % len(conditions)]
-            phone = bool(rng.random() < telephone)
-            x, speed, lead, warp = u.audio, 1.0, 0.0, 1.0
-            if augmentation.on:
-                arng = np.random.default_rng([seed, i, 1 + k])
-                warp = augment.draw_warp(augmentation, arng)
-                x, speed, lead = augment.augment_waveform(
-                    u.audio / 32768.0, augmentation, arng, others
-                )
-            feats.append(features.log_mel(noise.apply(x, cond, rng, phone), dither, warp))
-            conds.append(cond)
-            words.append(u.words)
-            starts.append(np.asarray(u.word_starts) / speed + lead)
-    return PreparedSet(feats, words, starts, conds)
-
-
-def condition_waveform(audio: np.ndarray, condition: str, seed: int, index: int) -> np.ndarray:
-    """The float64 waveform (full scale 1) whose features ``prepare(corpus, (condition,),
-    seed)`` computes for utterance ``index`` when there is no telephone band and no
-    augmentation: for scoring another recogniser on exactly the same audio."""
-    rng = np.random.default_rng([seed, index])
-    rng.random()  # prepare's telephone draw, made whatever the probability
-    return noise.apply(audio, condition, rng, False)
+from .network import TDNN
 
 
 class SpeechLoss:
@@ -134,17 +63,6 @@ class SpeechLoss:
         return (per / frames).mean().float()
 
 
-class _Indices(torch.utils.data.Dataset):
-    def __init__(self, n: int):
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
 def loader(
     data: PreparedSet,
     batch_size: int,
@@ -163,9 +81,7 @@ def loader(
             feats = [augment.spec_augment(f, augmentation, masks) for f in feats]
         return pad(feats), [data.words[i] for i in indices]
 
-    return DataLoader(
-        _Indices(len(data)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate
-    )
+    return DataLoader(range(len(data)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
 
 
 def train(
@@ -192,18 +108,9 @@ def train(
         raise ValueError(
             f"model has {model.num_columns} outputs, topology needs {topology.num_columns}"
         )
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    trainer = Trainer(
-        model,
-        SpeechLoss(loss, topology),
-        optimizer,
-        epochs=epochs,
-        seed=seed,
-        grad_clip=5.0,
-        checkpoint=checkpoint,
-        resume=resume,
-        progress=progress,
-        validate=validate,
+    batches = loader(data, batch_size, augmentation=augmentation, seed=seed)
+    return fit_adam(
+        model, SpeechLoss(loss, topology), batches, lr=lr, epochs=epochs, seed=seed,
+        checkpoint=checkpoint, resume=resume, progress=progress, validate=validate,
         schedule=schedule,
-    )
-    return trainer.fit(loader(data, batch_size, augmentation=augmentation, seed=seed))
+    )  # fmt: skip

@@ -16,7 +16,7 @@ import numpy as np
 from . import corpus, evaluate
 from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
-from .train import PreparedSet, prepare
+from .data import PreparedSet, prepare
 
 GRID = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)
 DEV_SEED_OFFSET = 7919  # dev corpus seed = training seed + this (a different utterance plan)

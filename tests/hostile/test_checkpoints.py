@@ -30,7 +30,7 @@ HEADROOM = 256 << 20  # bytes of address space a capped loader may use beyond it
 def _speech(path):
     from apps.speech.api import SpeechRecognizer
     from apps.speech.graphs import Topology
-    from apps.speech.model import TDNN
+    from apps.speech.network import TDNN
 
     topology = Topology("hmm", states_per_word=2)
     SpeechRecognizer(TDNN(topology.num_columns, width=8), topology).save(path)
@@ -146,7 +146,7 @@ def capped(imports: str, statement: str) -> str:
 def test_the_memory_cap_stops_an_allocation_of_a_large_model():
     # The capped tests below can fail: building the model a file asks for is refused here.
     with pytest.raises(AssertionError, match="MemoryError|Cannot allocate|bad_alloc"):
-        capped("from apps.speech.model import TDNN", "TDNN(10, width=4096)")
+        capped("from apps.speech.network import TDNN", "TDNN(10, width=4096)")
 
 
 @pytest.fixture(params=list(APPS))

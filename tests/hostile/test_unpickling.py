@@ -171,9 +171,10 @@ def _trainer(path):
 
 def _speech_training(path):
     # What `ebgtn speech train --resume` runs with a planted OUT/mmi.trainer.pt.
+    from apps.speech.data import PreparedSet
     from apps.speech.graphs import Topology
-    from apps.speech.model import TDNN
-    from apps.speech.train import PreparedSet, train
+    from apps.speech.network import TDNN
+    from apps.speech.train import train
 
     planted = path.parent / "mmi.trainer.pt"
     planted.write_bytes(path.read_bytes())

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from apps.check_reading import data
-from apps.check_reading.train import prepare
+from apps.check_reading.data import prepare
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,8 @@ import torch
 from PIL import Image
 
 from apps.check_reading import CheckReader, SdnnReader, data, folder
+from apps.check_reading.data import prepare
 from apps.check_reading.experiment import evaluate_model
-from apps.check_reading.train import prepare
 from apps.cli import main
 from tests.fresh_interpreter import run_python
 
@@ -204,7 +204,7 @@ def test_generate_reports_zero_fields_in_one_line(tmp_path, capsys):
 
 def test_folder_fields_prepare_like_memory_fields_for_local_training(generated):
     memory = prepare(data.generate("test", 10, seed=3))
-    back = folder.prepare_fields(folder.read_fields(generated))
+    back = prepare(folder.read_fields(generated))
     for a, b, la, lb in zip(
         memory.segmentations,
         back.segmentations,
@@ -218,7 +218,7 @@ def test_folder_fields_prepare_like_memory_fields_for_local_training(generated):
 
 
 def test_real_fields_have_unknown_segment_labels(mixed_folder):
-    prepared = folder.prepare_fields(folder.read_fields(mixed_folder))
+    prepared = prepare(folder.read_fields(mixed_folder))
     assert all((labels == -1).all() for labels in prepared.segment_labels)
     assert sum(len(labels) for labels in prepared.segment_labels) > 0
 

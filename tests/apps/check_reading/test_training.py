@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from apps.check_reading import CheckReaderModel, data
+from apps.check_reading.data import prepare
 from apps.check_reading.evaluate import character_accuracy
 from apps.check_reading.experiment import read_all
 from apps.check_reading.model import make_batch
-from apps.check_reading.train import GraphLoss, prepare, train_global, train_local
+from apps.check_reading.train import GraphLoss, train_global, train_local
 
 
 def test_global_nll_training_lowers_the_loss_from_the_untrained_start(small_prepared):

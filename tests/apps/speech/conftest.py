@@ -3,9 +3,10 @@ import torch
 
 from apps.speech import corpus
 from apps.speech.api import SpeechRecognizer
+from apps.speech.data import prepare
 from apps.speech.graphs import Topology
-from apps.speech.model import TDNN
-from apps.speech.train import prepare, train
+from apps.speech.network import TDNN
+from apps.speech.train import train
 
 TINY = corpus.CorpusSettings(max_digits=2, speakers=2, min_rate=150, max_rate=170)
 

@@ -7,7 +7,8 @@ import torch
 
 from apps.speech import augment, features
 from apps.speech.augment import SAMPLE_RATE
-from apps.speech.train import condition_waveform, loader, prepare
+from apps.speech.data import condition_waveform, prepare
+from apps.speech.train import loader
 
 
 def _tone(hz: float, seconds: float = 0.5) -> np.ndarray:

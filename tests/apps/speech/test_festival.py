@@ -9,7 +9,7 @@ from apps.speech import corpus, experiment, festival
 from apps.speech.api import SpeechRecognizer
 from apps.speech.corpus import WORDS
 from apps.speech.graphs import Topology
-from apps.speech.model import TDNN
+from apps.speech.network import TDNN
 
 needs_festival = pytest.mark.skipif(not festival.available(), reason=festival.MISSING)
 

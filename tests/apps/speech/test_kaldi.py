@@ -284,7 +284,7 @@ def test_the_cli_refuses_a_command_in_one_line_naming_the_flag(mixed, tmp_path, 
         (folder / f).unlink()
     from apps.speech.api import SpeechRecognizer
     from apps.speech.graphs import Topology
-    from apps.speech.model import TDNN
+    from apps.speech.network import TDNN
 
     top = Topology("ctc")
     SpeechRecognizer(TDNN(top.num_columns, width=8), top).save(tmp_path / "r.pt")
@@ -363,7 +363,7 @@ def test_write_table_refuses_ids_with_white_space(tmp_path):
 
 
 def test_written_and_cached_corpora_give_the_same_features(tmp_path, tiny_corpus):
-    from apps.speech.train import prepare
+    from apps.speech.data import prepare
 
     back = corpus.from_data_dir(corpus.write_data_dir(tiny_corpus, tmp_path / "train"))
     index = {u.utt_id: int(u.utt_id.rsplit("-", 1)[1]) for u in back.utterances}

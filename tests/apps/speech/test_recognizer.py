@@ -9,7 +9,7 @@ from apps.speech import corpus
 from apps.speech.api import CheckpointError, SpeechRecognizer
 from apps.speech.cli import main
 from apps.speech.graphs import Topology
-from apps.speech.model import TDNN
+from apps.speech.network import TDNN
 from factors.checkpoint import read_checkpoint, write_checkpoint
 
 

@@ -7,7 +7,7 @@ import torch
 import gtn
 from apps.speech import corpus, evaluate
 from apps.speech.graphs import Topology
-from apps.speech.model import TDNN
+from apps.speech.network import TDNN
 from apps.speech.train import SpeechLoss, pad
 
 

@@ -13,7 +13,7 @@ from apps.speech import corpus, tune
 from apps.speech.api import SpeechRecognizer
 from apps.speech.cli import main
 from apps.speech.graphs import Topology, with_word_penalty
-from apps.speech.model import TDNN
+from apps.speech.network import TDNN
 from factors.checkpoint import write_checkpoint
 
 from .conftest import TINY
