@@ -47,8 +47,16 @@ class TDNN(nn.Module):
         """(energies [B, T', V] = -log_softmax, output lengths [B])."""
         if features.dim() != 3 or features.shape[-1] != self.n_mels:
             raise ValueError(f"features must be [B, T, {self.n_mels}], got {list(features.shape)}")
-        h = self.out(self.body(features.transpose(1, 2))).transpose(1, 2)
-        return -torch.log_softmax(h, dim=-1), self.output_lengths(lengths)
+        out_lengths = self.output_lengths(lengths)
+        h = features.transpose(1, 2)
+        for i, layer in enumerate(self.body):
+            if i and isinstance(layer, nn.Conv1d):
+                # padding past an utterance's end is not zero after batch norm: zeroed, the
+                # utterance reads the same in any batch as alone
+                h = h * (torch.arange(h.shape[-1]) < out_lengths[:, None]).unsqueeze(1)
+            h = layer(h)
+        h = self.out(h).transpose(1, 2)
+        return -torch.log_softmax(h, dim=-1), out_lengths
 
     def config(self) -> dict:
         return {

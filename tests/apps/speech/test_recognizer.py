@@ -142,3 +142,23 @@ def test_dither_is_saved_and_used_when_recognising(tmp_path, tiny_recognizer, ti
     assert got.words == expected.words and got.confidence == pytest.approx(expected.confidence)
     with pytest.raises(ValueError, match="dither"):
         SpeechRecognizer(rec.model, rec.topology, dither=-1.0)
+
+
+def test_an_utterance_reads_the_same_in_a_batch_as_alone():
+    """Frames past a short utterance's end are padding; batch norm makes them non-zero, and the
+    dilated convolutions would carry them into the utterance's last frames."""
+    torch.manual_seed(0)
+    net = TDNN(7, width=16)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):  # running statistics unlike a fresh layer's
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    net.eval()
+    short, long = torch.randn(23, 40), torch.randn(61, 40)
+    with torch.no_grad():
+        alone, n_alone = net(short[None], torch.tensor([23]))
+        batch, n_batch = net(
+            torch.nn.utils.rnn.pad_sequence([short, long], batch_first=True), torch.tensor([23, 61])
+        )
+    assert n_batch[0] == n_alone[0] == 12
+    torch.testing.assert_close(batch[0, :12], alone[0], rtol=1e-5, atol=1e-5)
