@@ -30,7 +30,7 @@ from gtn._internal import compose_kernels as K
 a = gtn.Graph.from_arrays(3, [0, 1, 1], [1, 2, 2], [0, 1, 2], [gtn.EPSILON, 1, 2], final=[2])
 b = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [gtn.EPSILON, 1], [3, 4], final=[1])
 assert gtn.compose(a, b).num_arcs > 0
-for f in (K._expand, K._arcs, K._new_arcs):
+for f in (K._expand, K._arcs, K._numbered):
     print(len(f.signatures), sum("Literal" in str(t) for s in f.signatures for t in s))
 print(len(K.settle.signatures))  # this product is trimmed by plan's sweeps alone
 """
