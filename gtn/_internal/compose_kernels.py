@@ -25,7 +25,7 @@ import numba as nb
 import numpy as np
 
 from .connect_kernels import _reach
-from .jit import batch_kernel, helper
+from .jit import batch_kernel, kernel_helper
 from .pair_table import find, insert, new_table, reserve
 
 # plan's number of output states when trimming needs ``settle`` (a product whose states cannot
@@ -34,7 +34,7 @@ UNSETTLED = -2
 _NO_LIMIT = np.int64(2**62)
 
 
-@helper
+@kernel_helper
 def _counting_sort(keys, num_keys, items):
     """Stable counting sort of ``items`` (int32 arc ids) by keys[item], keys in [0, num_keys).
 
@@ -167,7 +167,7 @@ class Product(NamedTuple):
     num_states: int  # discovered states
 
 
-@helper
+@kernel_helper
 def _states(num_nodes, order_off, eps_end_of, start, final):
     """An int64 [4, N+1] block of rows OFF, EPS_END, START, FINAL (see :class:`Index`) from
     the counting sort's offsets, read at order_off[eps_end_of * s] and one past it."""
@@ -180,7 +180,7 @@ def _states(num_nodes, order_off, eps_end_of, start, final):
     return out
 
 
-@helper
+@kernel_helper
 def _index(a, b):
     """The :class:`Index` of a pair of :class:`Operand` (local ids).
 
@@ -244,7 +244,7 @@ def _index(a, b):
 TO_KEY, ARC_A, ARC_B = 0, 1, 2
 
 
-@helper
+@kernel_helper
 def _arcs(ix, key, buf):
     """The arcs of the product state ``key`` under the sequence filter, in a fixed order: each
     one's destination key and the a-arc and b-arc it moves on (-1: that side stays), in the
@@ -297,7 +297,7 @@ def _arcs(ix, key, buf):
     return m
 
 
-@helper
+@kernel_helper
 def _expand(ix, key, buf, limit):
     """(buf, count): the first ``count`` columns of buf (rows TO_KEY, ARC_A, ARC_B) are the
     arcs of product state ``key`` (see ``_arcs``); buf is replaced when too small, unless the
@@ -320,7 +320,7 @@ def _is_final(ix, key):
     return ix.a_states[FINAL, p // ix.num_b] and ix.b_states[FINAL, p % ix.num_b]
 
 
-@helper
+@kernel_helper
 def _sweep_coaccessible(product, buf):
     """Mark states q with an arc into a kept state as kept (new_id[q] = 0; see
     :class:`Product`), sweeping them in reverse discovery order, up to three times; returns
@@ -347,7 +347,7 @@ def _sweep_coaccessible(product, buf):
     return buf, False
 
 
-@helper
+@kernel_helper
 def _numbered(product, buf):
     """Number the kept states of ``product`` (in new_id); returns (number of kept states,
     number of arcs between them)."""
@@ -514,7 +514,7 @@ def write(product, shift, arcs, nodes):
             m += 1
 
 
-@helper
+@kernel_helper
 def _operand(packed, x):
     """Graph x of a :class:`PackedOperands`."""
     n0, n1, a0, a1 = (
@@ -534,7 +534,7 @@ def _operand(packed, x):
     )
 
 
-@helper
+@kernel_helper
 def _plan_pair(pairs, a, b, k):
     """``plan`` (settled) of product k of a batch (see :class:`Pairs`)."""
     x, y = _operand(a, pairs.pair_a[k]), _operand(b, pairs.pair_b[k])
@@ -553,7 +553,7 @@ def batch_sizes(pairs, a, b, num_nodes, num_arcs):
         _, num_nodes[k], num_arcs[k] = _plan_pair(pairs, a, b, k)
 
 
-@helper
+@kernel_helper
 def _shift(pairs, a, b, k):
     """``write``'s shift for product k: its graphs' offsets and the "none" ids of each side."""
     x, y = pairs.pair_a[k], pairs.pair_b[k]

@@ -75,7 +75,7 @@ def batch_kernel(py_func=None, **options):
 
 
 class _HelperDispatcher(CPUDispatcher):
-    """A dispatcher compiled without the wrapper that lets Python call it (see ``helper``)."""
+    """A dispatcher compiled without the wrappers that let Python call it (``kernel_helper``)."""
 
     def __call__(self, *args, **kwargs):
         raise TypeError(
@@ -83,7 +83,7 @@ class _HelperDispatcher(CPUDispatcher):
         )
 
 
-def helper(py_func=None, **options):
+def kernel_helper(py_func=None, **options):
     """Decorator for a numba function called only from other numba functions:
     ``@nb.njit(cache=True)`` without the Python entry wrapper (which unboxes every argument and
     boxes the result) and without the C-callable one. Those wrappers are a large share of a

@@ -20,7 +20,7 @@ import numba as nb
 import numpy as np
 
 from .exp import fast_exp as _inline_exp
-from .jit import _renamed, batch_kernel, helper
+from .jit import _renamed, batch_kernel, kernel_helper
 from .plan import part
 
 INF = np.inf
@@ -34,10 +34,10 @@ _HEADROOM = 300.0
 # at every call site, which made these few kernels take seconds to compile on first use. A pass
 # called from one place only (its batch kernel) is inlined there instead: one compilation less.
 # (same fast-math flags as the kernels it was inlined into before: the same numbers)
-fast_exp = helper(fastmath=_FAST)(_renamed(_inline_exp.py_func, "_call"))
+fast_exp = kernel_helper(fastmath=_FAST)(_renamed(_inline_exp.py_func, "_call"))
 
 
-@helper
+@kernel_helper
 def _max_degree(out_ptr):
     m = 0
     for i in range(out_ptr.shape[0] - 1):
@@ -45,7 +45,7 @@ def _max_degree(out_ptr):
     return m
 
 
-@helper(fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _exp_in_place(buf, count, beta, shift):
     """buf[j] <- exp(-beta (buf[j] - shift)) for j < count; returns their sum."""
     total = 0.0
@@ -133,7 +133,7 @@ def log_forward(beta, plan, weights, alpha, free):
         free[b] = _log_alpha_one(beta, part(plan, weights, b), alpha[node_off[b] : node_off[b + 1]])
 
 
-@helper(fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _out_energies(buf, k0, count, dst, w, beta_, m):
     """buf[j] = w + beta_[dst] for the arcs k0..k0+count of a state; returns min(m, those).
     Four running minima: a single one is a dependency chain as long as the state's arcs."""
@@ -212,7 +212,7 @@ def log_backward(beta, gout, free, plan, weights, alpha, garc, gsw, gfw):
         )
 
 
-@helper(fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _min(ws):
     m = INF
     for j in range(ws.shape[0]):
@@ -220,7 +220,7 @@ def _min(ws):
     return m
 
 
-@helper(fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _sum_exp(ws, beta, shift):
     """sum_j exp(-beta (ws[j] - shift))"""
     total = 0.0
@@ -229,7 +229,7 @@ def _sum_exp(ws, beta, shift):
     return total
 
 
-@helper(fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _frame_posteriors(beta, gout, free, av, fv, sv, bd, ws, garc):
     """A state whose arcs ws all go to one state (backward energy bd): writes gout times their
     posteriors into garc in one pass and returns the state's backward energy (final weight fv
@@ -299,7 +299,7 @@ def _viterbi_one(g, alpha, back):
     return best, node
 
 
-@helper
+@kernel_helper
 def _arc_id(k, arc_order, is_sorted):
     """The graph's own index of sorted arc k (-1 stays -1: 'started here')."""
     if k < 0 or is_sorted:
