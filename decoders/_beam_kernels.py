@@ -21,19 +21,35 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from gtn.utils import kernel_helper
+
+from .search_layout import ARC, DST, EMIT, EPS, LABEL, RANK, STATE
+
 INF = np.inf
 # Counters start at this int64 rather than a literal 0: numba would type a helper's argument as
 # Literal[int](0) on the first call and compile that helper a second time for it.
 _ZERO = np.int64(0)
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _grow(a, need):
     if need <= a.shape[0]:
         return a
     b = np.empty(max(need, 2 * a.shape[0]), a.dtype)
     for i in range(a.shape[0]):  # a loop: slice assignment compiles numba's error text
         b[i] = a[i]
+    return b
+
+
+@kernel_helper
+def _grow_rows(a, need):
+    """An int64 2-D block with at least ``need`` columns (doubling), a's columns copied."""
+    if need <= a.shape[1]:
+        return a
+    b = np.empty((a.shape[0], max(need, 2 * a.shape[1])), np.int64)
+    for r in range(a.shape[0]):
+        for i in range(a.shape[1]):
+            b[r, i] = a[r, i]
     return b
 
 
@@ -69,112 +85,116 @@ class Options(NamedTuple):
     record: bool  # keep lattice arcs
 
 
+# Rows of Tokens.links (int64 [3, capacity]): graph state, previous token (-1: a start
+# token) and the graph arc from it (-1: a start token). (A few 2-D blocks rather than one array
+# per field: each array the kernel holds in a structure costs compilation time.)
+TOK_STATE, BACK_TOK, BACK_ARC = 0, 1, 2
+
+
 class Tokens(NamedTuple):
     """Token arrays, grown as needed (only the first ``ntok`` entries are tokens)."""
 
-    state: np.ndarray  # int64: graph state
-    cost: np.ndarray  # float64: lowest energy of a partial path reaching it
-    back_tok: np.ndarray  # int64: previous token (-1: a start token)
-    back_arc: np.ndarray  # int64: graph arc from it (-1: a start token)
+    links: np.ndarray  # int64 [3, capacity]: rows TOK_STATE, BACK_TOK, BACK_ARC
+    cost: np.ndarray  # float64 [capacity]: lowest energy of a partial path reaching it
+
+
+# Rows of LatticeArcs.ends (int64 [3, capacity]): source token, destination token, graph arc.
+SRC, DST_TOK, GRAPH_ARC = 0, 1, 2
 
 
 class LatticeArcs(NamedTuple):
     """Recorded lattice arcs, grown as needed (only the first ``narc`` entries are arcs)."""
 
-    src: np.ndarray  # int64: source token
-    dst: np.ndarray  # int64: destination token
-    arc: np.ndarray  # int64: graph arc
-    w: np.ndarray  # float64: energy
+    ends: np.ndarray  # int64 [3, capacity]: rows SRC, DST_TOK, GRAPH_ARC
+    w: np.ndarray  # float64 [capacity]: energy
+
+
+# Rows of Scratch.ints (int64 [3, N]): the state's token in the current frame (or -1), the
+# epsilon heap of ranks, the tokens the closure expanded (in order). Scratch.flags (bool
+# [2, N]): in the epsilon heap, expanded by the epsilon closure.
+STATE_TOK, HEAP, POPS = 0, 1, 2
+QUEUED, POPPED = 0, 1
 
 
 class Scratch(NamedTuple):
-    """Per-state working arrays [N] of one frame."""
+    """Per-state working arrays of one frame."""
 
-    state_tok: np.ndarray  # int64: the state's token in the current frame, or -1
-    queued: np.ndarray  # bool: in the epsilon heap
-    heap: np.ndarray  # int64: epsilon ranks
-    popped: np.ndarray  # bool: expanded by the epsilon closure
-    pops: np.ndarray  # int64: the tokens the closure expanded, in order
+    ints: np.ndarray  # int64 [3, N]: rows STATE_TOK, HEAP, POPS
+    flags: np.ndarray  # bool [2, N]: rows QUEUED, POPPED
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _grow_tokens(tok, need):
-    if need <= tok.state.shape[0]:
+    if need <= tok.cost.shape[0]:
         return tok
-    return Tokens(
-        _grow(tok.state, need), _grow(tok.cost, need), _grow(tok.back_tok, need),
-        _grow(tok.back_arc, need),
-    )  # fmt: skip
+    return Tokens(_grow_rows(tok.links, need), _grow(tok.cost, need))
 
 
 @nb.njit(cache=True, inline="always")
 def _relax(tok, ntok, state_tok, d, nc, i, arc):
     """Offer energy ``nc`` to state ``d`` of the current frame, reached from token ``i`` by
-    graph ``arc``: create its token or lower its energy. Returns the (possibly grown) tokens,
-    the token count and the token of ``d``."""
-    j = state_tok[d]
+    graph ``arc``: create its token or lower its energy (state_tok: Scratch.ints). Returns the
+    (possibly grown) tokens, the token count and the token of ``d``."""
+    j = state_tok[STATE_TOK, d]
     if j < 0:
         tok = _grow_tokens(tok, ntok + 1)
         j = ntok
         ntok += 1
-        tok.state[j] = d
+        tok.links[TOK_STATE, j] = d
         tok.cost[j] = nc
-        tok.back_tok[j] = i
-        tok.back_arc[j] = arc
-        state_tok[d] = j
+        tok.links[BACK_TOK, j] = i
+        tok.links[BACK_ARC, j] = arc
+        state_tok[STATE_TOK, d] = j
     elif nc < tok.cost[j]:
         tok.cost[j] = nc
-        tok.back_tok[j] = i
-        tok.back_arc[j] = arc
+        tok.links[BACK_TOK, j] = i
+        tok.links[BACK_ARC, j] = arc
     return tok, ntok, j
 
 
 @nb.njit(cache=True, inline="always")
 def _record(lat, narc, i, j, arc, w):
     """Append the lattice arc (token i -> token j, graph arc, energy w)."""
-    if narc == lat.src.shape[0]:
-        lat = LatticeArcs(
-            _grow(lat.src, narc + 1), _grow(lat.dst, narc + 1), _grow(lat.arc, narc + 1),
-            _grow(lat.w, narc + 1),
-        )  # fmt: skip
-    lat.src[narc] = i
-    lat.dst[narc] = j
-    lat.arc[narc] = arc
+    if narc == lat.w.shape[0]:
+        lat = LatticeArcs(_grow_rows(lat.ends, narc + 1), _grow(lat.w, narc + 1))
+    lat.ends[SRC, narc] = i
+    lat.ends[DST_TOK, narc] = j
+    lat.ends[GRAPH_ARC, narc] = arc
     lat.w[narc] = w
     return lat, narc + 1
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _heap_push(heap, size, key):
-    """Min-heap of int64 keys in heap[:size]; returns the new size."""
+    """Min-heap of int64 keys in heap[HEAP, :size] (heap: Scratch.ints); returns the new size."""
     i = size
-    heap[i] = key
+    heap[HEAP, i] = key
     while i > 0:
         parent = (i - 1) // 2
-        if heap[parent] <= heap[i]:
+        if heap[HEAP, parent] <= heap[HEAP, i]:
             break
-        heap[parent], heap[i] = heap[i], heap[parent]
+        heap[HEAP, parent], heap[HEAP, i] = heap[HEAP, i], heap[HEAP, parent]
         i = parent
     return size + 1
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _heap_pop(heap, size):
     """(smallest key, new size)."""
-    top = heap[0]
+    top = heap[HEAP, 0]
     size -= 1
-    heap[0] = heap[size]
+    heap[HEAP, 0] = heap[HEAP, size]
     i = 0
     while True:
         left = 2 * i + 1
         if left >= size:
             break
         child = left
-        if left + 1 < size and heap[left + 1] < heap[left]:
+        if left + 1 < size and heap[HEAP, left + 1] < heap[HEAP, left]:
             child = left + 1
-        if heap[i] <= heap[child]:
+        if heap[HEAP, i] <= heap[HEAP, child]:
             break
-        heap[i], heap[child] = heap[child], heap[i]
+        heap[HEAP, i], heap[HEAP, child] = heap[HEAP, child], heap[HEAP, i]
         i = child
     return top, size
 
@@ -184,38 +204,41 @@ def _closure(g, opt, tok, ntok, f0, best, scratch, lat, narc):
     """Epsilon closure of the frame whose tokens start at f0. States leave the heap in rank
     order, so each is expanded once, with its final energy for this frame (its epsilon
     predecessors all have lower ranks). Returns (tok, ntok, lat, narc, number of expanded
-    tokens (listed in scratch.pops), the frame's best energy)."""
-    state_tok, queued, heap, popped, pops = scratch
+    tokens (listed in scratch.ints[POPS]), the frame's best energy)."""
+    ints = scratch.ints
+    flags = scratch.flags
+    ptr = g.ptr
     cutoff = best + opt.beam
     size = _ZERO
     npop = _ZERO
     for i in range(f0, ntok):
-        s = tok.state[i]
-        if g.eps_ptr[s] < g.eps_ptr[s + 1] and tok.cost[i] <= cutoff:
-            size = _heap_push(heap, size, g.eps_rank[s])
-            queued[s] = True
+        s = tok.links[TOK_STATE, i]
+        if ptr[EPS, s] < ptr[EPS, s + 1] and tok.cost[i] <= cutoff:
+            size = _heap_push(ints, size, g.rank[RANK, s])
+            flags[QUEUED, s] = True
     while size > 0:
-        r, size = _heap_pop(heap, size)
-        s = g.rank_state[r]
-        queued[s] = False
-        i = state_tok[s]
+        r, size = _heap_pop(ints, size)
+        s = g.rank[STATE, r]
+        flags[QUEUED, s] = False
+        i = ints[STATE_TOK, s]
         c = tok.cost[i]
         if c > cutoff:
             continue
-        popped[s] = True
-        pops[npop] = i
+        flags[POPPED, s] = True
+        ints[POPS, npop] = i
         npop += 1
-        for k in range(g.eps_ptr[s], g.eps_ptr[s + 1]):
+        for k in range(ptr[EPS, s], ptr[EPS, s + 1]):
             nc = c + g.eps_weight[k]
             if nc == INF or nc > cutoff:
                 continue
-            d = g.eps_dst[k]
-            tok, ntok, j = _relax(tok, ntok, state_tok, d, nc, i, g.eps_arc[k])
-            if g.eps_ptr[d] < g.eps_ptr[d + 1] and not queued[d]:
-                size = _heap_push(heap, size, g.eps_rank[d])
-                queued[d] = True
+            d = g.eps[DST, k]
+            arc = g.eps[ARC, k]
+            tok, ntok, j = _relax(tok, ntok, ints, d, nc, i, arc)
+            if ptr[EPS, d] < ptr[EPS, d + 1] and not flags[QUEUED, d]:
+                size = _heap_push(ints, size, g.rank[RANK, d])
+                flags[QUEUED, d] = True
             if opt.record:
-                lat, narc = _record(lat, narc, i, j, g.eps_arc[k], g.eps_weight[k])
+                lat, narc = _record(lat, narc, i, j, arc, g.eps_weight[k])
             if nc < best:
                 best = nc
                 cutoff = best + opt.beam
@@ -227,13 +250,15 @@ def _frame_order(tok, f0, f1, npop, scratch, order):
     """order[f0:f1]: the frame's tokens in a topological order of its epsilon arcs (those
     the closure expanded, in its order, then the others); returns order, grown if needed."""
     order = _grow(order, f1)
+    ints = scratch.ints
+    flags = scratch.flags
     for p in range(npop):
-        order[f0 + p] = scratch.pops[p]
+        order[f0 + p] = ints[POPS, p]
     p = f0 + npop
     for i in range(f0, f1):
-        s = tok.state[i]
-        if scratch.popped[s]:
-            scratch.popped[s] = False
+        s = tok.links[TOK_STATE, i]
+        if flags[POPPED, s]:
+            flags[POPPED, s] = False
         else:
             order[p] = i
             p += 1
@@ -265,12 +290,14 @@ def _expand(g, row, opt, tok, ntok, f0, f1, cutoff, best, state_tok, lat, narc):
     """Follow the emitting arcs of the frame's kept tokens (energy <= cutoff) into the next
     frame, consuming emission energies ``row``, with a running beam. The best token goes first
     so that the beam starts tight. Returns (tok, ntok, lat, narc)."""
+    ptr = g.ptr
+    emit = g.emit
     next_best = INF
     for i in range(f0, f1):
         if tok.cost[i] == best:
-            s = tok.state[i]
-            for k in range(g.emit_ptr[s], g.emit_ptr[s + 1]):
-                nc = best + g.emit_weight[k] + row[g.emit_label[k]]
+            s = tok.links[TOK_STATE, i]
+            for k in range(ptr[EMIT, s], ptr[EMIT, s + 1]):
+                nc = best + g.emit_weight[k] + row[emit[LABEL, k]]
                 if nc < next_best:
                     next_best = nc
             break
@@ -279,15 +306,15 @@ def _expand(g, row, opt, tok, ntok, f0, f1, cutoff, best, state_tok, lat, narc):
         c = tok.cost[i]
         if c > cutoff:
             continue
-        s = tok.state[i]
-        for k in range(g.emit_ptr[s], g.emit_ptr[s + 1]):
-            w = g.emit_weight[k] + row[g.emit_label[k]]
+        s = tok.links[TOK_STATE, i]
+        for k in range(ptr[EMIT, s], ptr[EMIT, s + 1]):
+            w = g.emit_weight[k] + row[emit[LABEL, k]]
             nc = c + w
             if nc == INF or nc > next_cut:
                 continue
-            tok, ntok, j = _relax(tok, ntok, state_tok, g.emit_dst[k], nc, i, g.emit_arc[k])
+            tok, ntok, j = _relax(tok, ntok, state_tok, emit[DST, k], nc, i, emit[ARC, k])
             if opt.record:
-                lat, narc = _record(lat, narc, i, j, g.emit_arc[k], w)
+                lat, narc = _record(lat, narc, i, j, emit[ARC, k], w)
             if nc < next_best:
                 next_best = nc
                 next_cut = next_best + opt.beam
@@ -300,7 +327,7 @@ def _best_final(g, tok, f0, f1):
     best_tok = -1
     best_energy = INF
     for i in range(f0, f1):
-        e = tok.cost[i] + g.final_weight[tok.state[i]]
+        e = tok.cost[i] + g.final_weight[tok.links[TOK_STATE, i]]
         if e < best_energy:
             best_energy = e
             best_tok = i
@@ -308,20 +335,21 @@ def _best_final(g, tok, f0, f1):
 
 
 @nb.njit(cache=True, inline="always")
-def _traceback(tok, last):
-    """(graph arcs, their source tokens) of the path ending at token ``last`` (-1: none)."""
+def _traceback(links, last):
+    """(graph arcs, their source tokens) of the path ending at token ``last`` (-1: none);
+    links: Tokens.links."""
     length = 0
     i = last
-    while i >= 0 and tok.back_tok[i] >= 0:
+    while i >= 0 and links[BACK_TOK, i] >= 0:
         length += 1
-        i = tok.back_tok[i]
+        i = links[BACK_TOK, i]
     path_arc = np.empty(length, np.int64)
     path_tok = np.empty(length, np.int64)
     i = last
     for p in range(length - 1, -1, -1):
-        path_arc[p] = tok.back_arc[i]
-        path_tok[p] = tok.back_tok[i]
-        i = tok.back_tok[i]
+        path_arc[p] = links[BACK_ARC, i]
+        path_tok[p] = links[BACK_TOK, i]
+        i = links[BACK_TOK, i]
     return path_arc, path_tok
 
 
@@ -337,29 +365,25 @@ def beam_search(emissions, g, opt):
         opt: :class:`Options` (beam, max_active, record).
 
     Returns:
-        tok_state int64 [K], tok_cost float64 [K]; frame_off int64 [T+2] (tokens of frame t
-        are frame_off[t]:frame_off[t+1]); order int64 [K] (topological); active int64 [T+1]
-        (tokens kept per frame); lattice arcs: src token, dst token, graph arc (int64 [M]) and
-        energy (float64 [M]); the best final token (-1 if none) and its energy (inf if none);
-        the best path's graph arcs int64 [L] and their source tokens int64 [L].
+        :class:`Tokens` (their first K columns: rows TOK_STATE, BACK_TOK, BACK_ARC, and
+        energies), K; frame_off int64 [T+2] (tokens of frame t are frame_off[t]:frame_off[t+1]);
+        order int64 [>= K] (the first K: tokens in a topological order); active int64 [T+1]
+        (tokens kept per frame); :class:`LatticeArcs` (their first M columns), M; the best final
+        token (-1 if none) and its energy (inf if none); the best path's graph arcs int64 [L]
+        and their source tokens int64 [L]. (Blocks are returned whole: the caller takes the
+        rows it needs, and the kernel compiles no copies.)
     """
     num_frames = emissions.shape[0]
     n = g.start_weight.shape[0]
     cap = 1024
-    tok = Tokens(
-        np.empty(cap, np.int64), np.empty(cap, np.float64), np.empty(cap, np.int64),
-        np.empty(cap, np.int64),
-    )  # fmt: skip
+    tok = Tokens(np.empty((3, cap), np.int64), np.empty(cap, np.float64))
     lat_cap = 4096 if opt.record else 1
-    lat = LatticeArcs(
-        np.empty(lat_cap, np.int64), np.empty(lat_cap, np.int64), np.empty(lat_cap, np.int64),
-        np.empty(lat_cap, np.float64),
-    )  # fmt: skip
+    lat = LatticeArcs(np.empty((3, lat_cap), np.int64), np.empty(lat_cap, np.float64))
     narc = _ZERO
-    scratch = Scratch(
-        np.full(n, -1, np.int64), np.zeros(n, np.bool_), np.empty(n, np.int64),
-        np.zeros(n, np.bool_), np.empty(n, np.int64),
-    )  # fmt: skip
+    scratch = Scratch(np.empty((3, n), np.int64), np.zeros((2, n), np.bool_))
+    ints = scratch.ints
+    for s in range(n):
+        ints[STATE_TOK, s] = -1
     order = np.empty(cap, np.int64)
     frame_off = np.zeros(num_frames + 2, np.int64)
     active = np.zeros(num_frames + 1, np.int64)
@@ -368,7 +392,7 @@ def beam_search(emissions, g, opt):
     ntok = _ZERO
     for s in range(n):
         if g.start_weight[s] < INF:
-            tok, ntok, _ = _relax(tok, ntok, scratch.state_tok, s, g.start_weight[s], -1, -1)
+            tok, ntok, _ = _relax(tok, ntok, ints, s, g.start_weight[s], -1, -1)
     for t in range(num_frames + 1):
         f0 = frame_off[t]
         best = INF
@@ -382,27 +406,13 @@ def beam_search(emissions, g, opt):
             break
         cutoff, active[t], buf = _prune(tok.cost, f0, f1, best + opt.beam, opt.max_active, buf)
         for i in range(f0, f1):
-            scratch.state_tok[tok.state[i]] = -1
+            ints[STATE_TOK, tok.links[TOK_STATE, i]] = -1
         tok, ntok, lat, narc = _expand(
-            g, emissions[t], opt, tok, ntok, f0, f1, cutoff, best, scratch.state_tok, lat, narc
+            g, emissions[t], opt, tok, ntok, f0, f1, cutoff, best, ints, lat, narc
         )
 
     f0, f1 = frame_off[num_frames], frame_off[num_frames + 1]
     best_tok, best_energy = _best_final(g, tok, f0, f1)
     active[num_frames] = f1 - f0
-    path_arc, path_tok = _traceback(tok, best_tok)
-    return (
-        tok.state[:ntok].copy(),
-        tok.cost[:ntok].copy(),
-        frame_off,
-        order[:ntok].copy(),
-        active,
-        lat.src[:narc].copy(),
-        lat.dst[:narc].copy(),
-        lat.arc[:narc].copy(),
-        lat.w[:narc].copy(),
-        best_tok,
-        best_energy,
-        path_arc,
-        path_tok,
-    )
+    path_arc, path_tok = _traceback(tok.links, best_tok)
+    return tok, ntok, frame_off, order, active, lat, narc, best_tok, best_energy, path_arc, path_tok

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from gtn.utils import csr, topological_order
+from gtn.utils import csr, kernel_helper, topological_order
 
 INF = np.inf
 # Counters start at this int64 rather than a literal 0, which numba would pass to a helper as
@@ -73,7 +73,7 @@ def _next(trie, q, lab):
     return trie.escape[q]
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _backward(lat, order, out_ptr, out_arcs, beta):
     """Unrestricted backward free energies: an upper bound on any restricted completion's
     mass."""
@@ -88,7 +88,7 @@ def _backward(lat, order, out_ptr, out_arcs, beta):
     return back
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _pair_forward(lat, trie, beta, limit):
     """Forward pass over the reachable (state, trie node) pairs in the log semiring at inverse
     temperature beta, or for beta = +inf its limit, the tropical semiring (min), with
@@ -180,7 +180,7 @@ def _pair_forward(lat, trie, beta, limit):
     return total, kept, -1, best, prev[:kept], via[:kept]
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _grow(a, size):
     """a copy of a with room for twice ``size`` entries (the first ``size`` kept)."""
     out = np.empty(2 * size, a.dtype)

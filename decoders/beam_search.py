@@ -26,7 +26,7 @@ import torch
 import gtn
 from gtn.utils import renamed_keywords
 
-from ._beam_kernels import Options, beam_search
+from ._beam_kernels import DST_TOK, GRAPH_ARC, SRC, TOK_STATE, Options, beam_search
 from .lattice import Lattice, build_lattice
 from .outputs import distinct_outputs, lattice_free_energy
 from .posteriors import output_posterior
@@ -94,21 +94,11 @@ def decode(
     e = check_emissions(emissions, sg)
     record = bool(confidence or num_hypotheses > 0 or lattice)
     out = beam_search(e, sg.arrays, Options(float(beam), int(min(max_active, 2**62)), record))
-    (
-        tok_state,
-        _,
-        frame_off,
-        order,
-        active,
-        src,
-        dst,
-        arc,
-        w,
-        best_tok,
-        energy,
-        path_arc,
-        path_tok,
-    ) = out
+    tok, ntok, frame_off, order, active, arcs, narc, best_tok, energy, path_arc, path_tok = out
+    tok_state = tok.links[TOK_STATE, :ntok].copy()
+    order = order[:ntok].copy()
+    src, dst, arc = (arcs.ends[row, :narc].copy() for row in (SRC, DST_TOK, GRAPH_ARC))
+    w = arcs.w[:narc].copy()
     g = sg.graph
     if best_tok < 0:
         empty = np.zeros(0, np.int64)

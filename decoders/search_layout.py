@@ -20,30 +20,38 @@ from gtn.utils import csr, topological_order
 _CACHE_KEY = "decoders.search_graph"
 
 
+# Rows of DecodingGraph.ptr (int64 [2, N+1]): the emitting arcs of state s are columns
+# ptr[EMIT, s]:ptr[EMIT, s+1] of ``emit``, its input-epsilon arcs ptr[EPS, s]:ptr[EPS, s+1]
+# of ``eps``.
+EMIT, EPS = 0, 1
+# Rows of DecodingGraph.emit (int64 [3, E]) and eps (int64 [2, E']): destination state, arc
+# id in the source graph, input label (emitting arcs only).
+DST, ARC, LABEL = 0, 1, 2
+# Rows of DecodingGraph.rank (int64 [2, N]): each state's position in a topological order of
+# the input-epsilon arcs, and the state at each position.
+RANK, STATE = 0, 1
+
+
 class DecodingGraph(NamedTuple):
-    """The arrays the beam search reads, in CSR form by source state (N states).
+    """The arrays the beam search reads, in CSR form by source state (N states), as a few 2-D
+    blocks (each array a numba kernel holds costs compilation time; see the row names above).
 
     Attributes:
-        emit_ptr: int64 [N+1]; emitting arcs of state s are ``emit_ptr[s]:emit_ptr[s+1]``.
-        emit_dst, emit_label, emit_arc: int64 [E] destination, input label, arc id in ``graph``.
-        emit_weight: float64 [E] arc energies.
-        eps_ptr, eps_dst, eps_arc, eps_weight: the same for input-epsilon arcs.
-        eps_rank: int64 [N], position of each state in a topological order of the epsilon arcs;
-            rank_state: int64 [N], its inverse.
+        ptr: int64 [2, N+1], rows EMIT, EPS: where each state's arcs of either kind are.
+        emit: int64 [3, E], rows DST, ARC, LABEL of the emitting arcs.
+        emit_weight: float64 [E] their energies.
+        eps: int64 [2, E'], rows DST, ARC of the input-epsilon arcs.
+        eps_weight: float64 [E'] their energies.
+        rank: int64 [2, N], rows RANK, STATE: a topological order of the epsilon arcs.
         start_weight, final_weight: float64 [N] (+inf: not a start / final state).
     """
 
-    emit_ptr: np.ndarray
-    emit_dst: np.ndarray
-    emit_label: np.ndarray
-    emit_arc: np.ndarray
+    ptr: np.ndarray
+    emit: np.ndarray
     emit_weight: np.ndarray
-    eps_ptr: np.ndarray
-    eps_dst: np.ndarray
-    eps_arc: np.ndarray
+    eps: np.ndarray
     eps_weight: np.ndarray
-    eps_rank: np.ndarray
-    rank_state: np.ndarray
+    rank: np.ndarray
     start_weight: np.ndarray
     final_weight: np.ndarray
 
@@ -97,21 +105,17 @@ def _build(g: gtn.Graph) -> SearchGraph:
             f"decoding graph: input-epsilon arcs form a cycle (state {on_cycle} is on it); "
             "the beam search needs them acyclic, as they consume no frame"
         )
-    eps_rank = np.empty(n, np.int64)
-    eps_rank[rank_state] = np.arange(n)
+    rank = np.empty((2, n), np.int64)
+    rank[STATE] = rank_state
+    rank[RANK, rank_state] = np.arange(n)
     labels = g.ilabel[emit_arc]
     arrays = DecodingGraph(
-        emit_ptr=emit_ptr,
-        emit_dst=g.dst[emit_arc].astype(np.int64),
-        emit_label=labels.astype(np.int64),
-        emit_arc=emit_arc,
+        ptr=np.stack([emit_ptr, eps_ptr]).astype(np.int64),
+        emit=np.stack([g.dst[emit_arc], emit_arc, labels]).astype(np.int64),
         emit_weight=np.ascontiguousarray(weight[emit_arc]),
-        eps_ptr=eps_ptr,
-        eps_dst=eps_dst,
-        eps_arc=eps_arc,
+        eps=np.stack([eps_dst, eps_arc]).astype(np.int64),
         eps_weight=np.ascontiguousarray(weight[eps_arc]),
-        eps_rank=eps_rank,
-        rank_state=rank_state,
+        rank=rank,
         start_weight=g.start_weight.detach().double().numpy().copy(),
         final_weight=g.final_weight.detach().double().numpy().copy(),
     )

@@ -11,12 +11,15 @@ deprecation helpers that keep an old public name working (with a warning) for on
     deprecated_aliases(module, {old: (new, obj)})
                                       a module ``__getattr__`` serving renamed names
     renamed_keywords(old="new")       decorator accepting a renamed keyword
+    kernel_helper                     decorator: ``nb.njit(cache=True)`` for a function only
+                                      numba kernels call (compiles without Python wrappers)
     deprecated_attribute("new")       class attribute reading a renamed attribute
 """
 
 from ._internal.atomic import atomic_write, remove_stale_temporaries
 from ._internal.csr import csr
 from ._internal.deprecation import deprecated_aliases, deprecated_attribute, renamed_keywords
+from ._internal.jit import kernel_helper
 from ._internal.threads import sync_threads
 from ._internal.topo import _topo_one as topological_order
 
@@ -25,6 +28,7 @@ __all__ = [
     "csr",
     "deprecated_aliases",
     "deprecated_attribute",
+    "kernel_helper",
     "remove_stale_temporaries",
     "renamed_keywords",
     "sync_threads",

@@ -25,7 +25,7 @@ import numba as nb
 import numpy as np
 
 from .connect_kernels import _reach
-from .jit import batch_kernel
+from .jit import batch_kernel, kernel_helper
 from .pair_table import find, insert, new_table, reserve
 
 # plan's number of output states when trimming needs ``settle`` (a product whose states cannot
@@ -34,7 +34,7 @@ UNSETTLED = -2
 _NO_LIMIT = np.int64(2**62)
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _counting_sort(keys, num_keys, items):
     """Stable counting sort of ``items`` (int32 arc ids) by keys[item], keys in [0, num_keys).
 
@@ -58,10 +58,11 @@ def _counting_sort(keys, num_keys, items):
 
 
 @nb.njit(cache=True, inline="always")
-def _lower_bound(values, lo, hi, x):
+def _lower_bound(values, row, lo, hi, x):
+    """The first k in [lo, hi) with values[row, k] >= x (hi if none); the row is sorted."""
     while lo < hi:
         mid = (lo + hi) >> 1
-        if values[mid] < x:
+        if values[row, mid] < x:
             lo = mid + 1
         else:
             hi = mid
@@ -123,25 +124,30 @@ class Pairs(NamedTuple):
     max_arcs: int
 
 
+# Rows of Index.a_arcs (int32 [4, A]): ORDER is a's arcs by source state, output epsilons
+# first; the other rows are in a's own arc order.
+A_ORDER, A_DST, A_ILABEL, A_OLABEL = 0, 1, 2, 3
+# Rows of Index.b_arcs (int32 [4, B]): ORDER is b's arcs by (source state, ilabel); ILABEL and
+# DST are those arcs' (sorted order), OLABEL is in b's own arc order.
+B_ORDER, B_ILABEL, B_DST, B_OLABEL = 0, 1, 2, 3
+# Rows of Index.a_states / b_states (int64 [4, N+1]): the arcs of state s are
+# order[OFF[s]:OFF[s+1]], of which those before EPS_END[s] are a's output epsilons (b's input
+# epsilons); START / FINAL are 0 or 1 (the last column is unused).
+OFF, EPS_END, START, FINAL = 0, 1, 2, 3
+
+
 class Index(NamedTuple):
     """Both graphs' arcs arranged for enumerating the arcs of a product state (see ``_arcs``).
-    Product state (s1, s2, fs) has the key (s1 * num_b + s2) * num_filter + fs."""
+    Product state (s1, s2, fs) has the key (s1 * num_b + s2) * num_filter + fs.
 
-    a_order: np.ndarray  # int32 [A]: a's arcs by source state, output epsilons first
-    a_off: np.ndarray  # int64 [Na+1]: a_order[a_off[s]:a_off[s+1]] leave state s
-    a_eps_end: np.ndarray  # int64 [Na]: ... of which a_order[a_off[s]:a_eps_end[s]] output eps
-    a_dst: np.ndarray  # [A], a's own arc order
-    a_ilabel: np.ndarray  # [A]
-    a_olabel: np.ndarray  # [A]
-    a_start: np.ndarray  # bool [Na]
-    a_final: np.ndarray  # bool [Na]
-    b_start: np.ndarray  # bool [Nb]
-    b_order: np.ndarray  # int32 [B]: b's arcs by (source state, ilabel)
-    b_lab: np.ndarray  # int32 [B]: their ilabels
-    b_off: np.ndarray  # int64 [Nb+1]: b_order[b_off[s]:b_off[s+1]] leave state s
-    b_eps_end: np.ndarray  # int64 [Nb]: ... of which those before b_eps_end[s] input eps
-    b_dst: np.ndarray  # int32 [B]: their destinations
-    b_olabel: np.ndarray  # [B], b's own arc order
+    A few 2-D blocks rather than one array per field: every array a numba kernel holds in a
+    structure is reference-counted at each copy of it, and fifteen of them made the compose
+    kernels' code (and their first-call compilation) several times larger."""
+
+    a_arcs: np.ndarray  # int32 [4, A]: rows A_ORDER, A_DST, A_ILABEL, A_OLABEL
+    a_states: np.ndarray  # int64 [4, Na+1]: rows OFF, EPS_END, START, FINAL
+    b_arcs: np.ndarray  # int32 [4, B]: rows B_ORDER, B_ILABEL, B_DST, B_OLABEL
+    b_states: np.ndarray  # int64 [4, Nb+1]: rows OFF, EPS_END, START, FINAL
     num_b: int  # b's states
     num_filter: int  # filter states: 2 when a has output epsilons, else 1
 
@@ -155,13 +161,26 @@ class Product(NamedTuple):
     keys: np.ndarray  # int64: the pair table's keys (empty when dense)
     ids: np.ndarray  # int32: the pair table's ids
     state_key: np.ndarray  # int64 [>= num_states]: key of each discovered state
-    keep: np.ndarray  # bool [num_states]: on a path to a final state
-    new_id: np.ndarray  # int32 [num_states]: output id of a kept state, else -1
-    final: np.ndarray  # bool [num_states]
+    # int32 [num_states]: output id of a state on a path to a final state, else -1 (while
+    # trimming: 0 for a state known to be on one, else -1)
+    new_id: np.ndarray
     num_states: int  # discovered states
 
 
-@nb.njit(cache=True)
+@kernel_helper
+def _states(num_nodes, order_off, eps_end_of, start, final):
+    """An int64 [4, N+1] block of rows OFF, EPS_END, START, FINAL (see :class:`Index`) from
+    the counting sort's offsets, read at order_off[eps_end_of * s] and one past it."""
+    out = np.zeros((4, num_nodes + 1), np.int64)
+    for s in range(num_nodes):
+        out[OFF, s] = order_off[eps_end_of * s]
+        out[START, s] = start[s]
+        out[FINAL, s] = final[s]
+    out[OFF, num_nodes] = order_off[eps_end_of * num_nodes]
+    return out
+
+
+@kernel_helper
 def _index(a, b):
     """The :class:`Index` of a pair of :class:`Operand` (local ids).
 
@@ -170,176 +189,194 @@ def _index(a, b):
     label) form a run found by binary search; the label pass counts labels directly when they
     are few (the usual case), else by two passes over 16-bit digits (a vocabulary that dwarfs
     the graph). EPSILON (-1) sorts first."""
-    na, a_src, a_olabel = a.num_nodes, a.src, a.olabel
-    nb_, b_src, b_dst, b_ilabel = b.num_nodes, b.src, b.dst, b.ilabel
-    num_a, num_b = a_src.shape[0], b_src.shape[0]
+    na, nb_ = a.num_nodes, b.num_nodes
+    num_a, num_b = a.src.shape[0], b.src.shape[0]
     items = np.empty(max(num_a, num_b), np.int32)
     for i in range(items.shape[0]):
         items[i] = i
     key = np.empty(max(num_a, num_b), np.int64)
     for i in range(num_a):
-        key[i] = 2 * np.int64(a_src[i]) + (a_olabel[i] >= 0)
+        key[i] = 2 * np.int64(a.src[i]) + (a.olabel[i] >= 0)
     a_order, cnt = _counting_sort(key, np.int64(2 * na), items[:num_a])
-    a_off = np.empty(na + 1, np.int64)
-    a_eps_end = np.empty(na, np.int64)
+    a_states = _states(na, cnt, np.int64(2), a.start, a.final)
+    nf = 1
+    a_arcs = np.empty((4, num_a), np.int32)
+    for i in range(num_a):
+        a_arcs[A_ORDER, i] = a_order[i]
+        a_arcs[A_DST, i] = a.dst[i]
+        a_arcs[A_ILABEL, i] = a.ilabel[i]
+        a_arcs[A_OLABEL, i] = a.olabel[i]
+        if a.olabel[i] < 0:  # filter state 1 exists only with a's output epsilons
+            nf = 2
     for s in range(na):
-        a_off[s] = cnt[2 * s]
-        a_eps_end[s] = cnt[2 * s + 1]
-    a_off[na] = cnt[2 * na]
+        a_states[EPS_END, s] = cnt[2 * s + 1]
 
     v = 0
     for i in range(num_b):
-        v = max(v, np.int64(b_ilabel[i]) + 2)
+        v = max(v, np.int64(b.ilabel[i]) + 2)
     if v > 4 * num_b + 1024:
         for i in range(num_b):
-            key[i] = (np.int64(b_ilabel[i]) + 1) & 0xFFFF
+            key[i] = (np.int64(b.ilabel[i]) + 1) & 0xFFFF
         by_label, _ = _counting_sort(key, np.int64(65536), items[:num_b])
         for i in range(num_b):
-            key[i] = (np.int64(b_ilabel[i]) + 1) >> 16
+            key[i] = (np.int64(b.ilabel[i]) + 1) >> 16
         by_label, _ = _counting_sort(key, np.int64(65536), by_label)
     else:
         for i in range(num_b):
-            key[i] = np.int64(b_ilabel[i]) + 1
+            key[i] = np.int64(b.ilabel[i]) + 1
         by_label, _ = _counting_sort(key, np.int64(v), items[:num_b])
     for i in range(num_b):
-        key[i] = b_src[i]
+        key[i] = b.src[i]
     b_order, b_off = _counting_sort(key, np.int64(nb_), by_label)
-    b_lab = np.empty(num_b, np.int32)
-    b_dst_sorted = np.empty(num_b, np.int32)
+    b_states = _states(nb_, b_off, np.int64(1), b.start, b.final)
+    b_arcs = np.empty((4, num_b), np.int32)
     for j in range(num_b):
-        b_lab[j] = b_ilabel[b_order[j]]
-        b_dst_sorted[j] = b_dst[b_order[j]]
-    b_eps_end = np.empty(nb_, np.int64)
+        b_arcs[B_ORDER, j] = b_order[j]
+        b_arcs[B_ILABEL, j] = b.ilabel[b_order[j]]
+        b_arcs[B_DST, j] = b.dst[b_order[j]]
+        b_arcs[B_OLABEL, j] = b.olabel[j]
     for s in range(nb_):
-        b_eps_end[s] = _lower_bound(b_lab, b_off[s], b_off[s + 1], 0)
-    nf = 1
-    for i in range(num_a):
-        if a_olabel[i] < 0:  # filter state 1 exists only with a's output epsilons
-            nf = 2
-            break
-    return Index(
-        a_order, a_off, a_eps_end, a.dst, a.ilabel, a_olabel, a.start, a.final, b.start,
-        b_order, b_lab, b_off, b_eps_end, b_dst_sorted, b.olabel, np.int64(nb_), np.int64(nf),
-    )  # fmt: skip
+        b_states[EPS_END, s] = _lower_bound(b_arcs, B_ILABEL, b_off[s], b_off[s + 1], 0)
+    return Index(a_arcs, a_states, b_arcs, b_states, np.int64(nb_), np.int64(nf))
 
 
-@nb.njit(cache=True)
-def _arcs(ix, key, out_key, out_a, out_b):
+# Rows of the arc buffer (int64 [3, capacity]) that ``_arcs`` fills for one product state.
+TO_KEY, ARC_A, ARC_B = 0, 1, 2
+
+
+@kernel_helper
+def _arcs(ix, key, buf):
     """The arcs of the product state ``key`` under the sequence filter, in a fixed order: each
-    one's destination key and the a-arc and b-arc it moves on (-1: that side stays). Writes the
-    first ``len(out_key)`` of them and returns how many there are."""
-    nb_, nf = ix.num_b, ix.num_filter
-    cap = out_key.shape[0]
+    one's destination key and the a-arc and b-arc it moves on (-1: that side stays), in the
+    rows TO_KEY, ARC_A, ARC_B of ``buf``. Writes the first ``buf.shape[1]`` of them and returns
+    how many there are."""
+    a_arcs = ix.a_arcs
+    a_states = ix.a_states
+    b_arcs = ix.b_arcs
+    b_states = ix.b_states
+    nb_ = ix.num_b
+    nf = ix.num_filter
+    cap = buf.shape[1]
     fs = key % nf
     s1 = (key // nf) // nb_
     s2 = (key // nf) % nb_
+    a_off, a_eps, a_end = a_states[OFF, s1], a_states[EPS_END, s1], a_states[OFF, s1 + 1]
+    b_off, b_eps, b_end = b_states[OFF, s2], b_states[EPS_END, s2], b_states[OFF, s2 + 1]
     m = 0
     # a alone on an output epsilon (b stays), only before any b epsilon since the last match
     if fs == 0:
-        for k in range(ix.a_off[s1], ix.a_eps_end[s1]):
-            i = ix.a_order[k]
+        for k in range(a_off, a_eps):
+            i = a_arcs[A_ORDER, k]
             if m < cap:
-                out_key[m] = (ix.a_dst[i] * nb_ + s2) * nf
-                out_a[m] = i
-                out_b[m] = -1
+                buf[TO_KEY, m] = (np.int64(a_arcs[A_DST, i]) * nb_ + s2) * nf
+                buf[ARC_A, m] = i
+                buf[ARC_B, m] = -1
             m += 1
     # b alone on an input epsilon (a stays); pointless if a can only take epsilons from here
-    if ix.a_eps_end[s1] < ix.a_off[s1 + 1] or ix.a_final[s1]:
-        nfs = 0 if ix.a_eps_end[s1] == ix.a_off[s1] else 1
-        for j in range(ix.b_off[s2], ix.b_eps_end[s2]):
+    if a_eps < a_end or a_states[FINAL, s1]:
+        nfs = 0 if a_eps == a_off else 1
+        for j in range(b_off, b_eps):
             if m < cap:
-                out_key[m] = (s1 * nb_ + ix.b_dst[j]) * nf + nfs
-                out_a[m] = -1
-                out_b[m] = ix.b_order[j]
+                buf[TO_KEY, m] = (s1 * nb_ + b_arcs[B_DST, j]) * nf + nfs
+                buf[ARC_A, m] = -1
+                buf[ARC_B, m] = b_arcs[B_ORDER, j]
             m += 1
     # both move on one real label: b's run for that label is found by binary search
-    hi = ix.b_off[s2 + 1]
-    for k in range(ix.a_eps_end[s1], ix.a_off[s1 + 1]):
-        i = ix.a_order[k]
-        lab = ix.a_olabel[i]
-        lo = _lower_bound(ix.b_lab, ix.b_eps_end[s2], hi, lab)
-        end = _lower_bound(ix.b_lab, lo, hi, lab + 1)
-        base = np.int64(ix.a_dst[i]) * nb_ * nf
+    for k in range(a_eps, a_end):
+        i = a_arcs[A_ORDER, k]
+        lab = a_arcs[A_OLABEL, i]
+        lo = _lower_bound(b_arcs, B_ILABEL, b_eps, b_end, lab)
+        end = _lower_bound(b_arcs, B_ILABEL, lo, b_end, lab + 1)
+        base = np.int64(a_arcs[A_DST, i]) * nb_ * nf
         for j in range(lo, end):
             if m < cap:
-                out_key[m] = base + np.int64(ix.b_dst[j]) * nf
-                out_a[m] = i
-                out_b[m] = ix.b_order[j]
+                buf[TO_KEY, m] = base + np.int64(b_arcs[B_DST, j]) * nf
+                buf[ARC_A, m] = i
+                buf[ARC_B, m] = b_arcs[B_ORDER, j]
             m += 1
     return m
 
 
-@nb.njit(cache=True)
-def _new_arcs(size):
-    """Room for the arcs of one product state: (destination keys, a-arcs, b-arcs)."""
-    return np.empty(size, np.int64), np.empty(size, np.int32), np.empty(size, np.int32)
-
-
-@nb.njit(cache=True)
+@kernel_helper
 def _expand(ix, key, buf, limit):
-    """(buf, count): the first ``count`` entries of buf = (destination keys, a-arcs, b-arcs)
-    are the arcs of product state ``key`` (see ``_arcs``); buf is replaced when too small,
-    unless the state has more than ``limit`` arcs: then they are only counted, so that a
-    product over its arc budget is refused before any buffer grows for it.
+    """(buf, count): the first ``count`` columns of buf (rows TO_KEY, ARC_A, ARC_B) are the
+    arcs of product state ``key`` (see ``_arcs``); buf is replaced when too small, unless the
+    state has more than ``limit`` arcs: then they are only counted, so that a product over its
+    arc budget is refused before any buffer grows for it.
 
     Every pass over the product (discovery, trimming, counting, writing) goes through this one
     enumeration, so the filter's logic is compiled once rather than once per pass."""
     while True:
-        m = _arcs(ix, key, buf[0], buf[1], buf[2])
-        if m <= buf[0].shape[0] or m > limit:
+        m = _arcs(ix, key, buf)
+        if m <= buf.shape[1] or m > limit:
             return buf, m
-        buf = _new_arcs(max(m, 2 * buf[0].shape[0]))
+        buf = np.empty((3, max(m, 2 * buf.shape[1])), np.int64)
 
 
 @nb.njit(cache=True, inline="always")
-def _sweep_coaccessible(ix, table, state_key, keep, buf):
-    """Mark keep[q] for product states q with an arc into a kept state, sweeping them in
-    reverse discovery order, up to three times; returns (buf, settled). A forward-ordered
-    (e.g. time-synchronous) product settles in one sweep plus one check; others go on in
-    ``settle``, compiled only for the products that need it."""
-    dense, keys, ids = table
+def _is_final(ix, key):
+    """Product state ``key`` is final: both its states are."""
+    p = key // ix.num_filter
+    return ix.a_states[FINAL, p // ix.num_b] and ix.b_states[FINAL, p % ix.num_b]
+
+
+@kernel_helper
+def _sweep_coaccessible(product, buf):
+    """Mark states q with an arc into a kept state as kept (new_id[q] = 0; see
+    :class:`Product`), sweeping them in reverse discovery order, up to three times; returns
+    (buf, settled). A forward-ordered (e.g. time-synchronous) product settles in one sweep plus
+    one check; others go on in ``settle``, compiled only for the products that need it."""
+    ix = product.index
+    keys = product.keys
+    ids = product.ids
+    state_key = product.state_key
+    keep = product.new_id
     for _ in range(3):
         changed = False
-        for q in range(keep.shape[0] - 1, -1, -1):
-            if keep[q]:
+        for q in range(product.num_states - 1, -1, -1):
+            if keep[q] >= 0:
                 continue
             buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
-            to_key = buf[0]
             for j in range(count):
-                if keep[find(dense, keys, ids, to_key[j])]:
-                    keep[q] = changed = True
+                if keep[find(product.dense, keys, ids, buf[TO_KEY, j])] >= 0:
+                    keep[q] = 0
+                    changed = True
                     break
         if not changed:
             return buf, True
     return buf, False
 
 
-@nb.njit(cache=True, inline="always")
+@kernel_helper
 def _numbered(product, buf):
-    """(product with new_id filled, number of kept states, number of arcs between them)."""
-    ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
-    state_key, keep, new_id = product.state_key, product.keep, product.new_id
+    """Number the kept states of ``product`` (in new_id); returns (number of kept states,
+    number of arcs between them)."""
+    ix = product.index
+    keys = product.keys
+    ids = product.ids
+    state_key = product.state_key
+    new_id = product.new_id
     n_out = 0
     m = 0
     for q in range(product.num_states):
-        new_id[q] = -1
-        if keep[q]:
+        if new_id[q] >= 0:
             new_id[q] = n_out
             n_out += 1
             buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
-            to_key = buf[0]
             for j in range(count):
-                m += keep[find(dense, keys, ids, to_key[j])]
-    return product, n_out, m
+                m += new_id[find(product.dense, keys, ids, buf[TO_KEY, j])] >= 0
+    return n_out, m
 
 
 @nb.njit(cache=True)
 def settle(product):
     """Finish trimming a product that ``plan`` returned as UNSETTLED: a search over its
     reversed arcs, O(states + arcs). Returns what ``plan`` returns for a settled product."""
-    ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
-    state_key, keep, n = product.state_key, product.keep, product.num_states
-    buf = _new_arcs(np.int64(1024))
+    ix = product.index
+    state_key = product.state_key
+    new_id = product.new_id
+    n = product.num_states
+    buf = np.empty((3, 1024), np.int64)
     total = 0
     for q in range(n):
         buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
@@ -349,17 +386,20 @@ def settle(product):
     m = 0
     for q in range(n):
         buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
-        to_key = buf[0]
         for j in range(count):
             frm[m] = q
-            to[m] = find(dense, keys, ids, to_key[j])
+            to[m] = find(product.dense, product.keys, product.ids, buf[TO_KEY, j])
             m += 1
     # the states from which a kept state is reachable: reachability along the reversed arcs
+    kept = np.empty(n, np.bool_)
+    for q in range(n):
+        kept[q] = new_id[q] >= 0
     coaccessible = np.zeros(n, np.bool_)
-    _reach(n, to, frm, keep.copy(), np.ones(m, np.bool_), coaccessible)
-    for q in range(n):  # a loop: slice assignment compiles numba's shape-error text
-        keep[q] = coaccessible[q]
-    return _numbered(product, buf)
+    _reach(n, to, frm, kept, np.ones(m, np.bool_), coaccessible)
+    for q in range(n):
+        new_id[q] = 0 if coaccessible[q] else -1
+    n_out, m = _numbered(product, buf)
+    return product, n_out, m
 
 
 @nb.njit(cache=True)
@@ -382,10 +422,13 @@ def plan(a, b, dense_limit, max_arcs):
     product to ``write``. The number of states is UNSETTLED when trimming is not finished:
     ``settle(product)`` then returns the same triple."""
     ix = _index(a, b)
-    na, nb_, a_start, b_start = a.num_nodes, b.num_nodes, a.start, b.start
+    na = a.num_nodes
+    nb_ = b.num_nodes
     nf = ix.num_filter
+    a_start = a.start
+    b_start = b.start
     dense, keys, ids = new_table(na * nb_ * nf, dense_limit)
-    buf = _new_arcs(np.int64(1024))
+    buf = np.empty((3, 1024), np.int64)
 
     n = 0
     state_key = np.empty(max(1024, _count(a_start) * _count(b_start)), np.int64)
@@ -402,32 +445,27 @@ def plan(a, b, dense_limit, max_arcs):
         buf, count = _expand(ix, state_key[q], buf, np.int64(max_arcs - explored))
         explored += count
         if explored > max_arcs:
-            none, no_id = np.zeros(0, np.bool_), np.empty(0, np.int32)
-            over = Product(ix, dense, keys, ids, state_key, none, no_id, none, np.int64(-1))
+            over = Product(ix, dense, keys, ids, state_key, np.empty(0, np.int32), np.int64(-1))
             return over, -1, explored
         state_key = _grow(state_key, n + count)
         keys, ids = reserve(dense, keys, ids, n + count)
-        to_key = buf[0]
         for j in range(count):
-            d = to_key[j]
+            d = buf[TO_KEY, j]
             if find(dense, keys, ids, d) < 0:
                 insert(dense, keys, ids, d, n)
                 state_key[n] = d
                 n += 1
         q += 1
-    table = (dense, keys, ids)
 
-    final = np.empty(n, np.bool_)
+    new_id = np.empty(n, np.int32)  # until numbered: 0 for a kept state, else -1
     for q in range(n):
-        p = state_key[q] // nf
-        final[q] = a.final[p // nb_] and b.final[p % nb_]
-    keep = final.copy()
-    buf, settled = _sweep_coaccessible(ix, table, state_key, keep, buf)
-    new_id = np.empty(n, np.int32)
-    product = Product(ix, dense, keys, ids, state_key, keep, new_id, final, np.int64(n))
+        new_id[q] = 0 if _is_final(ix, state_key[q]) else -1
+    product = Product(ix, dense, keys, ids, state_key, new_id, np.int64(n))
+    buf, settled = _sweep_coaccessible(product, buf)
     if not settled:
         return product, UNSETTLED, np.int64(0)
-    return _numbered(product, buf)
+    n_out, m = _numbered(product, buf)
+    return product, n_out, m
 
 
 @nb.njit(cache=True)
@@ -440,39 +478,43 @@ def write(product, shift, arcs, nodes):
     final_b: node maps, a-state s as shift[4] + s, "not a start / final state" as shift[6];
     likewise b with shift[5], shift[7]. (Two blocks rather than ten arrays: fewer arguments to
     type, and the parallel batch kernel writes into arrays it takes as arguments of their own.)"""
-    ix, dense, keys, ids = product.index, product.dense, product.keys, product.ids
-    state_key, keep, new_id, final = product.state_key, product.keep, product.new_id, product.final
-    nb_, nf = ix.num_b, ix.num_filter
+    ix = product.index
+    keys = product.keys
+    ids = product.ids
+    state_key = product.state_key
+    new_id = product.new_id
+    nb_ = ix.num_b
+    nf = ix.num_filter
     for u in range(nodes.shape[1]):
         nodes[0, u], nodes[1, u], nodes[2, u], nodes[3, u] = shift[6], shift[7], shift[6], shift[7]
-    buf = _new_arcs(np.int64(1024))
+    buf = np.empty((3, 1024), np.int64)
     m = 0
     for q in range(product.num_states):
         u = new_id[q]
         if u < 0:
             continue
-        p = state_key[q] // nf
+        key = state_key[q]
+        p = key // nf
         s1, s2 = p // nb_, p % nb_
-        if state_key[q] % nf == 0 and ix.a_start[s1] and ix.b_start[s2]:
+        if key % nf == 0 and ix.a_states[START, s1] and ix.b_states[START, s2]:
             nodes[0, u], nodes[1, u] = s1 + shift[4], s2 + shift[5]
-        if final[q]:
+        if _is_final(ix, key):
             nodes[2, u], nodes[3, u] = s1 + shift[4], s2 + shift[5]
-        buf, count = _expand(ix, state_key[q], buf, _NO_LIMIT)
-        to_key, arc_a, arc_b = buf
+        buf, count = _expand(ix, key, buf, _NO_LIMIT)
         for j in range(count):
-            d = find(dense, keys, ids, to_key[j])
-            if not keep[d]:
+            d = new_id[find(product.dense, keys, ids, buf[TO_KEY, j])]
+            if d < 0:
                 continue
-            ia, ib = arc_a[j], arc_b[j]
-            arcs[0, m], arcs[1, m] = u, new_id[d]
-            arcs[2, m] = ix.a_ilabel[ia] if ia >= 0 else -1
-            arcs[3, m] = ix.b_olabel[ib] if ib >= 0 else -1
+            ia, ib = buf[ARC_A, j], buf[ARC_B, j]
+            arcs[0, m], arcs[1, m] = u, d
+            arcs[2, m] = ix.a_arcs[A_ILABEL, ia] if ia >= 0 else -1
+            arcs[3, m] = ix.b_arcs[B_OLABEL, ib] if ib >= 0 else -1
             arcs[4, m] = ia + shift[0] if ia >= 0 else shift[2]
             arcs[5, m] = ib + shift[1] if ib >= 0 else shift[3]
             m += 1
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _operand(packed, x):
     """Graph x of a :class:`PackedOperands`."""
     n0, n1, a0, a1 = (
@@ -492,7 +534,7 @@ def _operand(packed, x):
     )
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _plan_pair(pairs, a, b, k):
     """``plan`` (settled) of product k of a batch (see :class:`Pairs`)."""
     x, y = _operand(a, pairs.pair_a[k]), _operand(b, pairs.pair_b[k])
@@ -511,7 +553,7 @@ def batch_sizes(pairs, a, b, num_nodes, num_arcs):
         _, num_nodes[k], num_arcs[k] = _plan_pair(pairs, a, b, k)
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _shift(pairs, a, b, k):
     """``write``'s shift for product k: its graphs' offsets and the "none" ids of each side."""
     x, y = pairs.pair_a[k], pairs.pair_b[k]

@@ -14,6 +14,7 @@ import functools
 import types
 
 import numba as nb
+from numba.core.registry import CPUDispatcher
 
 # Batches with fewer arcs than this run on one thread: a parallel region costs tens of
 # microseconds to start on an idle machine (milliseconds on a busy one), about what a
@@ -71,3 +72,27 @@ def batch_kernel(py_func=None, **options):
     if py_func is None:
         return lambda f: BatchKernel(f, **options)
     return BatchKernel(py_func, **options)
+
+
+class _HelperDispatcher(CPUDispatcher):
+    """A dispatcher compiled without the wrappers that let Python call it (``kernel_helper``)."""
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(
+            f"{self.py_func.__qualname__} is compiled to be called from numba kernels only"
+        )
+
+
+def kernel_helper(py_func=None, **options):
+    """Decorator for a numba function called only from other numba functions:
+    ``@nb.njit(cache=True)`` without the Python entry wrapper (which unboxes every argument and
+    boxes the result) and without the C-callable one. Those wrappers are a large share of a
+    small helper's first-call compilation, and a kernel calls its helpers directly. A call from
+    Python raises TypeError (without the wrapper it would have nothing to run)."""
+
+    def wrap(f):
+        d = nb.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, **options)(f)
+        d.__class__ = _HelperDispatcher
+        return d
+
+    return wrap if py_func is None else wrap(py_func)

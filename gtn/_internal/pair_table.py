@@ -7,13 +7,15 @@ Tables are (dense, keys, ids) triples: ``keys`` is empty when dense; -1 marks a 
 import numba as nb
 import numpy as np
 
+from .jit import kernel_helper
+
 # Key spaces up to this size are dense: filling 16 MB of int32 costs less than hashing the
 # millions of lookups that products of that size usually make.
 DENSE_LIMIT = 1 << 22
 EMPTY = np.int64(-1)
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def new_table(key_space, dense_limit):
     """An empty table for keys in [0, key_space): dense if key_space <= dense_limit."""
     dense = key_space <= dense_limit
@@ -44,7 +46,7 @@ def find(dense, keys, ids, key):
         h = (h + 1) & mask
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def reserve(dense, keys, ids, count):
     """Make room for `count` entries in all; returns (keys, ids), reallocated if the hash table
     would pass load 1/2. Reserving ahead keeps reallocation out of the lookup loops."""

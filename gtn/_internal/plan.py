@@ -16,7 +16,7 @@ import numpy as np
 
 from ..graph import Graph, GraphError
 from .batch import _cat, offsets
-from .jit import PARALLEL_MIN_ARCS, batch_kernel
+from .jit import PARALLEL_MIN_ARCS, batch_kernel, kernel_helper
 from .threads import sync_threads
 from .topo import topological_orders
 
@@ -72,7 +72,7 @@ class Part(NamedTuple):
     fw: np.ndarray  # float64 [N]
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def part(plan, weights, b):
     """Graph b of ``plan`` with its slice of ``weights``: the one place where the batch kernels
     cut a packed batch into graphs."""

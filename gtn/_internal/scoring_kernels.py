@@ -20,7 +20,7 @@ import numba as nb
 import numpy as np
 
 from .exp import fast_exp as _inline_exp
-from .jit import _renamed, batch_kernel
+from .jit import _renamed, batch_kernel, kernel_helper
 from .plan import part
 
 INF = np.inf
@@ -34,10 +34,10 @@ _HEADROOM = 300.0
 # at every call site, which made these few kernels take seconds to compile on first use. A pass
 # called from one place only (its batch kernel) is inlined there instead: one compilation less.
 # (same fast-math flags as the kernels it was inlined into before: the same numbers)
-fast_exp = nb.njit(cache=True, fastmath=_FAST)(_renamed(_inline_exp.py_func, "_call"))
+fast_exp = kernel_helper(fastmath=_FAST)(_renamed(_inline_exp.py_func, "_call"))
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _max_degree(out_ptr):
     m = 0
     for i in range(out_ptr.shape[0] - 1):
@@ -45,7 +45,7 @@ def _max_degree(out_ptr):
     return m
 
 
-@nb.njit(cache=True, fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _exp_in_place(buf, count, beta, shift):
     """buf[j] <- exp(-beta (buf[j] - shift)) for j < count; returns their sum."""
     total = 0.0
@@ -63,7 +63,14 @@ def _log_alpha_one(beta, g, alpha):
     and scale[d] a sum with alpha = shift - log(scale) / beta. Terms exp(-beta (x - shift)) may
     be as large as exp(_HEADROOM): the shift (and sum) are rescaled only when an arc undercuts
     it by more than that, which is rare, so almost every arc costs one vectorised exp."""
-    node_order, out_ptr, _, _, _, dst, one_dst, w, sw, fw = g  # see plan.Part
+    # fields one by one: unpacking the whole Part copies (and reference-counts) every array
+    node_order = g.node_order
+    out_ptr = g.out_ptr
+    dst = g.dst
+    one_dst = g.one_dst
+    w = g.w
+    sw = g.sw
+    fw = g.fw
     n = node_order.shape[0]
     scale = np.empty(n)
     buf = np.empty(_max_degree(out_ptr))
@@ -133,7 +140,7 @@ def log_forward(beta, plan, weights, alpha, free):
         free[b] = _log_alpha_one(beta, part(plan, weights, b), alpha[node_off[b] : node_off[b + 1]])
 
 
-@nb.njit(cache=True, fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _out_energies(buf, k0, count, dst, w, beta_, m):
     """buf[j] = w + beta_[dst] for the arcs k0..k0+count of a state; returns min(m, those).
     Four running minima: a single one is a dependency chain as long as the state's arcs."""
@@ -160,7 +167,14 @@ def _log_posteriors_one(beta, gout, free, g, alpha, garc, gsw, gfw):
     arc, start and final weight. Per state v with m = min over its arcs of w + beta_[dst]: the
     arcs' exp(-beta (w + beta_[dst] - m)) are summed (giving beta_[v]) and scaled by
     exp(-beta (alpha[v] + m - F)) into posteriors, so each arc costs one exp."""
-    node_order, out_ptr, _, _, _, dst, one_dst, w, sw, fw = g  # see plan.Part
+    # fields one by one: unpacking the whole Part copies (and reference-counts) every array
+    node_order = g.node_order
+    out_ptr = g.out_ptr
+    dst = g.dst
+    one_dst = g.one_dst
+    w = g.w
+    sw = g.sw
+    fw = g.fw
     n = node_order.shape[0]
     if free == INF:
         garc[:] = 0.0
@@ -212,7 +226,7 @@ def log_backward(beta, gout, free, plan, weights, alpha, garc, gsw, gfw):
         )
 
 
-@nb.njit(cache=True, fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _min(ws):
     m = INF
     for j in range(ws.shape[0]):
@@ -220,7 +234,7 @@ def _min(ws):
     return m
 
 
-@nb.njit(cache=True, fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _sum_exp(ws, beta, shift):
     """sum_j exp(-beta (ws[j] - shift))"""
     total = 0.0
@@ -229,7 +243,7 @@ def _sum_exp(ws, beta, shift):
     return total
 
 
-@nb.njit(cache=True, fastmath=_FAST)
+@kernel_helper(fastmath=_FAST)
 def _frame_posteriors(beta, gout, free, av, fv, sv, bd, ws, garc):
     """A state whose arcs ws all go to one state (backward energy bd): writes gout times their
     posteriors into garc in one pass and returns the state's backward energy (final weight fv
@@ -271,7 +285,14 @@ def _viterbi_one(g, alpha, back):
     when the best is to start at v. Ties: starting at v beats arriving by an arc, then the arc
     with the lowest index (in the graph's own order) wins; among final states the lowest id.
     Returns (energy, best final state or -1 when there is no path)."""
-    node_order, out_ptr, arc_order, is_sorted, _, dst, _, w, sw, fw = g  # see plan.Part
+    node_order = g.node_order
+    out_ptr = g.out_ptr
+    arc_order = g.arc_order
+    is_sorted = g.is_sorted
+    dst = g.dst
+    w = g.w
+    sw = g.sw
+    fw = g.fw
     n = node_order.shape[0]
     for v in range(n):
         alpha[v] = sw[v]
@@ -299,7 +320,7 @@ def _viterbi_one(g, alpha, back):
     return best, node
 
 
-@nb.njit(cache=True)
+@kernel_helper
 def _arc_id(k, arc_order, is_sorted):
     """The graph's own index of sorted arc k (-1 stays -1: 'started here')."""
     if k < 0 or is_sorted:
@@ -321,7 +342,11 @@ def viterbi_paths(plan, back, arcs, length, first, last):
     """Graph b's best path as local arc ids (the graph's own order) in
     arcs[node_off[b] : node_off[b] + length[b]] (a path has fewer arcs than its graph has
     states); first[b] is its start state, or -1 when there is no path."""
-    node_off, arc_off, _, _, arc_order, src, _, is_sorted, _, _ = plan  # see plan.Plan
+    node_off = plan.node_off
+    arc_off = plan.arc_off
+    arc_order = plan.arc_order
+    src = plan.src
+    is_sorted = plan.sorted
     for b in nb.prange(node_off.shape[0] - 1):
         v = last[b]
         length[b] = 0
@@ -345,7 +370,11 @@ def viterbi_paths(plan, back, arcs, length, first, last):
 def viterbi_backward(gout, plan, back, last, garc, gsw, gfw):
     """Add gout[b] to the arcs (the graph's own order), start and final weight of graph b's best
     path; the caller zero-initialises the gradients."""
-    node_off, arc_off, _, _, arc_order, src, _, is_sorted, _, _ = plan  # see plan.Plan
+    node_off = plan.node_off
+    arc_off = plan.arc_off
+    arc_order = plan.arc_order
+    src = plan.src
+    is_sorted = plan.sorted
     for b in nb.prange(node_off.shape[0] - 1):
         v = last[b]
         if v < 0:

@@ -30,7 +30,7 @@ from gtn._internal import compose_kernels as K
 a = gtn.Graph.from_arrays(3, [0, 1, 1], [1, 2, 2], [0, 1, 2], [gtn.EPSILON, 1, 2], final=[2])
 b = gtn.Graph.from_arrays(2, [0, 0], [1, 1], [gtn.EPSILON, 1], [3, 4], final=[1])
 assert gtn.compose(a, b).num_arcs > 0
-for f in (K._expand, K._arcs, K._new_arcs):
+for f in (K._expand, K._arcs, K._numbered):
     print(len(f.signatures), sum("Literal" in str(t) for s in f.signatures for t in s))
 print(len(K.settle.signatures))  # this product is trimmed by plan's sweeps alone
 """
@@ -79,3 +79,29 @@ def test_serial_and_parallel_compilations_agree():
         out.append((alpha, free))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+def test_a_kernel_helper_runs_inside_kernels_and_refuses_a_python_call():
+    from gtn._internal.compose_kernels import _counting_sort
+    from gtn.utils import kernel_helper
+
+    @kernel_helper
+    def twice(x):
+        return 2 * x
+
+    @nb.njit
+    def caller(x):
+        return twice(x) + 1
+
+    assert caller(3) == 7
+    calls = [
+        lambda: twice(3),
+        lambda: _counting_sort(np.zeros(2, np.int64), 1, np.arange(2, dtype=np.int32)),
+    ]
+    for call in calls:  # without its wrapper such a call would have no code to run
+        try:
+            call()
+        except TypeError as e:
+            assert "called from numba kernels only" in str(e)
+        else:
+            raise AssertionError("a Python call of a kernel helper must raise")
