@@ -157,7 +157,7 @@ class CrfNll(torch.autograd.Function):
         g_em, g_w, _, _, g_fw = _free_backward_buffers(
             lat, ctx.saved, -gout, arc_grads, emissions_only=not arc_grads
         )
-        K = lat.emissions.shape[2]
+        K = lat.np_weights[2].shape[0] - 1  # the labels of transitions [K, K]; V may be more
         w = np.zeros(K * K + K)
         g_en = np.zeros(K)
         if arc_grads:  # the chain's arcs: transitions i-major, then start (see linear_chain_graphs)
