@@ -10,7 +10,7 @@ per-destination dot products of ``_statewise`` spent most of their time in those
 
 Same inputs, outputs and conventions as ``_statewise.forward/backward`` (energies, lower is
 better; probabilities relative to the shifts in ``Weights``) for graph 0, given as a
-:class:`Matrix`. alpha [B, T+1, >=N], pe [B, T, >=U].
+:class:`Matrix`. alpha [B, T+1, >=N], pe [B, T, U] (U labels: read flat).
 """
 
 from typing import NamedTuple
