@@ -15,7 +15,7 @@ A tag sequence through a +inf energy (a forbidden transition, an impossible labe
 import numpy as np
 import torch
 
-from . import _path
+from . import _path, intersection
 from .intersection import DenseLattice, _check_emissions, _free_backward_buffers, _free_forward
 from .topologies import _chain_template, _check_square
 
@@ -51,12 +51,7 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
     for name, t in (("transitions", transitions), ("start", start), ("end", end)):
         a = t.detach().numpy() if t.device.type == "cpu" else t.detach()
         if not bool((a > -np.inf).all()):  # NaN or -inf
-            at = [
-                int(i)
-                for i in (np.argwhere if t.device.type == "cpu" else torch.nonzero)(~(a > -np.inf))[
-                    0
-                ]
-            ]
+            at = [int(i) for i in torch.nonzero(~(t.detach() > -np.inf))[0]]  # the first
             raise ValueError(
                 f"{name}[{', '.join(str(i) for i in at)}] is {float(a[tuple(at)])}; "
                 "energies must be finite or +inf"
@@ -105,22 +100,18 @@ def chain_lattice(emissions, transitions, start, end, lengths) -> DenseLattice:
     """``intersect_dense(linear_chain_graphs(transitions, start, end), emissions, lengths)`` for
     the kernels only: the weights are assembled in numpy (the torch ops of
     ``linear_chain_graphs`` cost more than they do) and live in ``lat.np_weights``;
-    ``lat.graphs`` is the weightless chain template."""
-    K = _check_square("transitions", transitions)
+    ``lat.graphs`` is the weightless chain template. Inputs as :func:`validate` returns them."""
+    K = transitions.shape[0]
     # with V == K the dense forward kernel reads every energy of every valid frame: it checks
     # them for NaN / -inf there instead of a separate pass over the tensor
-    fused = isinstance(emissions, torch.Tensor) and emissions.dim() == 3 and emissions.shape[2] == K
-    emissions, lens = _check_emissions(emissions, lengths, values=not fused)
-    if start.shape != (K,) or end.shape != (K,) or emissions.shape[2] < K:
-        raise ValueError(
-            f"start and end must have shape [{K}] and emissions at least {K} labels, got "
-            f"{list(start.shape)}, {list(end.shape)}, {list(emissions.shape)}"
-        )
+    fused = emissions.shape[2] == K
+    if not fused:
+        intersection._check_values(emissions, lengths)
     w = np.concatenate([_np64(transitions).reshape(-1), _np64(start)])
     sw = np.full(K + 1, np.inf)
     sw[K] = 0.0  # the initial state
     fw = np.append(_np64(end), np.inf)
-    lat = DenseLattice(_chain_template(K), emissions, lens, shared=emissions.shape[0] != 1)
+    lat = DenseLattice(_chain_template(K), emissions, lengths, shared=emissions.shape[0] != 1)
     lat.np_weights = (w, sw, fw)  # what the kernels read instead of lat.graphs' weights
     lat.unchecked = fused
     return lat
@@ -166,7 +157,7 @@ class CrfNll(torch.autograd.Function):
         g_em, g_w, _, _, g_fw = _free_backward_buffers(
             lat, ctx.saved, -gout, arc_grads, emissions_only=not arc_grads
         )
-        K = lat.emissions.shape[2]
+        K = lat.np_weights[2].shape[0] - 1  # the labels of transitions [K, K]; V may be more
         w = np.zeros(K * K + K)
         g_en = np.zeros(K)
         if arc_grads:  # the chain's arcs: transitions i-major, then start (see linear_chain_graphs)

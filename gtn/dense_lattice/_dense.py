@@ -10,7 +10,7 @@ per-destination dot products of ``_statewise`` spent most of their time in those
 
 Same inputs, outputs and conventions as ``_statewise.forward/backward`` (energies, lower is
 better; probabilities relative to the shifts in ``Weights``) for graph 0, given as a
-:class:`Matrix`. alpha [B, T+1, >=N], pe [B, T, >=U].
+:class:`Matrix`. alpha [B, T+1, >=N], pe [B, T, U] (U labels: read flat).
 """
 
 from typing import NamedTuple
@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from .._internal.exp import fast_exp
 from .._internal.jit import batch_kernel
 from . import _scaled
 from ._scaled import BAD, EXACT, FAST, FLUSHED, LOG, LOW, SUBNORMAL
@@ -46,20 +47,14 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
         if not utt.active[b]:
             continue
         T = utt.lengths[b]
-        raw, a, ebuf = np.empty(P), np.empty(N), np.empty(labs.shape[0])
+        raw, a, ebuf = np.empty(P), np.empty(N), np.empty((T, labs.shape[0]))
         c = _scaled.start(W.swexp, a)
         if not c > 0.0:
             continue
         alpha[b, 0, :N] = a
-        total, eshift, code = np.log(c), 0.0, EXACT
-        for t in range(T):
-            eshift += _scaled.frame_factors(utt.em[b, t], labs, beta, ebuf, pe[b, t])
-            bad = False
-            for u in range(ebuf.shape[0]):
-                bad |= not ebuf[u] > -np.inf
-            if bad:  # the caller names the culprit
-                code = BAD
-                break
+        eshift, bad = _factors(utt.em[b], labs, T, beta, ebuf, pe[b])
+        total, code = np.log(c), BAD if bad else EXACT  # the caller names the culprit
+        for t in range(T if not bad else 0):
             p = pe[b, t]
             _matvec(raw, wd, a, N, P)
             c = 0.0
@@ -73,7 +68,7 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
             inv = 1.0 / c
             for j in range(N):
                 v = raw[j] * inv
-                if v < LOW and ebuf[ulab[j]] < np.inf:
+                if v < LOW and utt.em[b, t, labs[ulab[j]]] < np.inf:
                     for i in range(N):
                         if alpha[b, t, i] > 0.0 and wdt[j, i] > 0.0:
                             v = LOW  # see _scaled.normalise: flushed, never absent
@@ -119,6 +114,27 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_f, g_sw, g_fw):
             _scaled.prune(bcur, alpha[b, t], N)
             bnext, bcur = bcur, bnext
         dev[b] = max(worst, _scaled.start_posteriors(alpha[b, 0, :N], bnext, go, g_sw[row]))
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def _factors(em, labs, T, beta, ebuf, pe):
+    """``_scaled.frame_factors`` of frames t < T, with one exp loop over all of ebuf [T, U]
+    (no scalar remainder per frame) into pe [>= T, U]: (sum of the shifts, a NaN or -inf?)."""
+    n, eshift, bad = labs.shape[0], 0.0, False
+    for t in range(T):
+        m = np.inf
+        for u in range(n):
+            x = np.float64(em[t, labs[u]])
+            ebuf[t, u], m, bad = x, min(m, x), bad | (not x > -np.inf)
+        m = m if m < np.inf else 0.0
+        eshift += m
+        for u in range(n):
+            ebuf[t, u] -= m
+    e, p, c = ebuf.reshape(-1), pe.reshape(-1), -beta
+    for k in range(np.uint64(T * n)):
+        x = fast_exp(c * e[k])
+        p[k] = x if x >= SUBNORMAL else 0.0
+    return eshift, bad
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")

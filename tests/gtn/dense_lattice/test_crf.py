@@ -141,3 +141,18 @@ def test_crf_nll_names_nan_and_minus_inf_emissions(bad, matrix, V, monkeypatch):
     em[2, 3, V - 1] = bad
     with pytest.raises(ValueError, match=rf"emissions\[2, 3, {V - 1}\] is"):
         crf_nll(em, tags, trans, start, end, lengths)
+
+
+def test_crf_nll_gradients_with_more_emission_labels_than_tags():
+    """V > K: the extra labels get no gradient; the weights' gradients are those of V == K."""
+    K, V = 4, 6
+    em, tags = torch.randn(2, 5, V, dtype=torch.float64), torch.randint(0, K, (2, 5))
+    trans, start, end = (torch.randn(*s, dtype=torch.float64) for s in ((K, K), (K,), (K,)))
+    grads = []
+    for e in (em, em[..., :K].clone()):
+        leaves = [x.clone().requires_grad_(True) for x in (e, trans, start, end)]
+        crf_nll(leaves[0], tags, *leaves[1:]).backward()
+        grads.append([x.grad for x in leaves])
+    assert (grads[0][0][..., K:] == 0).all()
+    for wide, narrow in zip([grads[0][0][..., :K], *grads[0][1:]], grads[1], strict=True):
+        torch.testing.assert_close(wide, narrow)
