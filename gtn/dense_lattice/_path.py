@@ -51,10 +51,11 @@ def energy(em, tags, trans, start, end, lengths, out) -> np.ndarray:
     tg = _np(tags.long())
     _energy(_np(em), tg, _np(trans), _np(start), _np(end), lengths, out)
     if not (out > -np.inf).all():  # NaN or -inf: name the first culprit
-        T = em.shape[1]
         on_path = em.detach().gather(2, torch.from_numpy(tg).clamp(min=0)[:, :, None])[..., 0]
         bad = torch.isnan(on_path) | (on_path == -np.inf)
-        bad &= torch.arange(T)[None, :] < torch.from_numpy(lengths)[:, None]
+        bad &= torch.arange(em.shape[1])[None, :] < torch.from_numpy(lengths)[:, None]
+        if not bad.any():  # finite energies whose sum left float64's range
+            raise ValueError(f"sequence {np.argmin(out > -np.inf)}'s path energy overflows float64")
         b, t = (int(i) for i in torch.nonzero(bad)[0])
         raise ValueError(
             f"emissions[{b}, {t}, {int(tg[b, t])}] is {float(on_path[b, t])}; "
@@ -79,8 +80,7 @@ class PathEnergy(torch.autograd.Function):
     def backward(ctx, grad):
         (B, T, K), edt, tdt = ctx.shape
         g_em = np.zeros((B, T, K), torch.empty(0, dtype=edt).numpy().dtype)  # one add each: exact
-        g_tr = np.zeros((K, K))
-        g_st, g_en = np.zeros(K), np.zeros(K)
+        g_tr, g_st, g_en = np.zeros((K, K)), np.zeros(K), np.zeros(K)
         gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         gout = np.where(ctx.dead, 0.0, gout)  # no gradient through an infinite energy
         grads(gout, ctx.tags, ctx.lengths, g_em, g_tr, g_st, g_en)

@@ -156,3 +156,13 @@ def test_crf_nll_gradients_with_more_emission_labels_than_tags():
     assert (grads[0][0][..., K:] == 0).all()
     for wide, narrow in zip([grads[0][0][..., :K], *grads[0][1:]], grads[1], strict=True):
         torch.testing.assert_close(wide, narrow)
+
+
+def test_crf_nll_names_a_path_energy_that_overflows():
+    """Finite emissions of -1e308 on every frame sum to -inf along the tagged path: a clear
+    error, not an index error while looking for a NaN that is not there."""
+    em = torch.zeros(1, 3, 2, dtype=F64)
+    em[0, :, 0] = -1e308
+    z = torch.zeros(2, dtype=F64)
+    with pytest.raises(ValueError, match="sequence 0's path energy overflows float64"):
+        crf_nll(em, torch.zeros(1, 3, dtype=torch.long), torch.zeros(2, 2, dtype=F64), z, z)
