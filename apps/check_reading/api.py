@@ -47,6 +47,7 @@ SCHEMA = Record(
                 "blob_size": Real(0.0, 2.0),
                 "blob_min_area": Int(0, 1_000_000),
                 "blob_margin": Int(0, 64),
+                "blob_strong": Real(0.0, 1.0),
             }
         ),
     }

@@ -11,11 +11,12 @@ columns, or touch at a thin joint; a period tucked under a digit). (5) Every blo
 component on the baseline: a period or a comma) gets a cut on each side, the least-ink path
 that passes just beside it at its centre row (``blob_cuts``): straight cuts around a blob are
 often merged away (closer than ``min_gap``), miss its faint fringe, or cross the digit it is
-tucked against. A cut is therefore a column per row (``Segmentation.paths``). This
-deliberately cuts more than needed: the recogniser and the grammar decide which cuts are real.
-Everything happens on the normalised field (:mod:`.normalise`: paper and printed lines removed,
-tilt and slant undone, the core band scaled to a fixed height), so the same settings serve
-every resolution.
+tucked against; with ``blob_strong``, blobs are also sought where only the darker ink is
+kept (a period joined to its digit by a faint smear). A cut is therefore a column per row
+(``Segmentation.paths``). This deliberately cuts more than needed: the recogniser and the
+grammar decide which cuts are real. Everything happens on the normalised field
+(:mod:`.normalise`: paper and printed lines removed, tilt and slant undone, the core band
+scaled to a fixed height), so the same settings serve every resolution.
 
 The segmentation graph has one state per cut, ordered by mean column, and one arc per candidate
 segment: the region between two cuts that do not cross (the right one lies right of the left
@@ -57,6 +58,7 @@ class SegmenterSettings:
     # and wide, and gets a cut on each side (0: no blob cuts)
     blob_min_area: int = 10  # smaller components are specks, not blobs
     blob_margin: int = 2  # blob cuts pass this many columns outside its ink (its faint fringe)
+    blob_strong: float = 0.0  # also seek blobs among the components of ink above this (0: no)
 
 
 DEFAULT_SEGMENTER = SegmenterSettings()
@@ -232,7 +234,11 @@ def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER)
     accepted = list(straight)
     # blob cuts come before the other curved cuts: a blob cut a column or two from a kept
     # path still matters (the blob is small), so only exact duplicates are dropped
-    for p in blob_cuts(ink, components, band, radius, settings):
+    blobs = blob_cuts(ink, components, band, radius, settings)
+    if settings.blob_strong > 0:  # a period joined to a digit by faint ink stands apart here
+        strong = ndimage.label(ink > settings.blob_strong, structure=np.ones((3, 3)))[0]
+        blobs = np.concatenate([blobs, blob_cuts(ink, strong, band, radius, settings)])
+    for p in blobs:
         if all(np.any(p != a) for a in accepted):
             accepted.append(p)
     for k in order:

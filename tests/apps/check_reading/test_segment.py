@@ -1,4 +1,5 @@
 import numpy as np
+from scipy import ndimage
 
 import gtn
 from apps.check_reading import data
@@ -8,6 +9,7 @@ from apps.check_reading.segment import (
     SegmenterSettings,
     _clean,
     blob_cuts,
+    find_paths,
     path_cuts,
     segment,
     segment_normalised,
@@ -166,3 +168,22 @@ def test_an_anchored_path_cut_passes_its_seed_at_its_row():
     pinned, cost = path_cuts(ink, np.array([30]), 5, (0, HEIGHT), np.array([20]))
     assert free[0, 20] != 30  # left alone, the path avoids the wall
     assert pinned[0, 20] == 30 and cost[0] >= 1.0  # through the anchor, across the wall
+
+
+def test_with_blob_strong_a_period_joined_to_its_digit_by_faint_ink_gets_its_cuts():
+    ink = np.zeros((HEIGHT, 60), np.float32)
+    ink[CORE[0] : CORE[1], 10:16] = 1.0  # a digit's stem
+    ink[CORE[1] - 6 : CORE[1], 22:28] = 1.0  # a period
+    ink[CORE[1] - 4 : CORE[1] - 2, 16:22] = 0.5  # a faint smear joining them
+    settings = SegmenterSettings(blob_strong=0.6)
+    faint_kept = _clean(ink, 1)[1]
+    assert blob_cuts(ink, faint_kept, (CORE[0], CORE[1]), 10, settings).shape[0] == 0
+    dark = ndimage.label(ink > 0.6, structure=np.ones((3, 3)))[0]
+    wanted = blob_cuts(ink, dark, (CORE[0], CORE[1]), 10, settings)
+    assert wanted.shape[0] == 2
+
+    def has_all(paths):
+        return all(np.any(np.all(paths == w, axis=1)) for w in wanted)
+
+    assert has_all(find_paths(ink, settings)[0])
+    assert not has_all(find_paths(ink, SegmenterSettings())[0])
