@@ -44,6 +44,10 @@ SCHEMA = Record(
                 "curve_gain": Real(0.0, 1e6),
                 "seed_step": Real(0.0, 10.0),
                 "curve_merge": Real(0.0, 10.0),
+                "blob_size": Real(0.0, 2.0),
+                "blob_min_area": Int(0, 1_000_000),
+                "blob_margin": Int(0, 64),
+                "blob_strong": Real(0.0, 1.0),
             }
         ),
     }

@@ -7,9 +7,14 @@ merged, keeping the stronger kind. Where a straight cut crosses ink, (4) a short
 sought near it: the top-to-bottom path (one column per row, at most one column of drift per
 row, within ``curve_radius`` of the straight cut) that crosses the least ink; it is kept when it
 crosses at least ``curve_gain`` less ink than the straight cut (two digits that overlap in
-columns, or touch at a thin joint; a period tucked under a digit). A cut is therefore a column
-per row (``Segmentation.paths``). This deliberately cuts more than needed: the recogniser and
-the grammar decide which cuts are real. Everything happens on the normalised field
+columns, or touch at a thin joint; a period tucked under a digit). (5) Every blob (a small
+component on the baseline: a period or a comma) gets a cut on each side, the least-ink path
+that passes just beside it at its centre row (``blob_cuts``): straight cuts around a blob are
+often merged away (closer than ``min_gap``), miss its faint fringe, or cross the digit it is
+tucked against; with ``blob_strong``, blobs are also sought where only the darker ink is
+kept (a period joined to its digit by a faint smear). A cut is therefore a column per row
+(``Segmentation.paths``). This deliberately cuts more than needed: the recogniser and the
+grammar decide which cuts are real. Everything happens on the normalised field
 (:mod:`.normalise`: paper and printed lines removed, tilt and slant undone, the core band
 scaled to a fixed height), so the same settings serve every resolution.
 
@@ -49,6 +54,11 @@ class SegmenterSettings:
     curve_gain: float = 0.5  # a curved cut must cross this much less ink than its seed
     seed_step: float = 0.0  # also seek curved cuts every this many band heights (0: no)
     curve_merge: float = 0.06  # paths closer than this many band heights everywhere are one
+    blob_size: float = 0.4  # a blob (period, comma) is at most this many core heights tall
+    # and wide, and gets a cut on each side (0: no blob cuts)
+    blob_min_area: int = 10  # smaller components are specks, not blobs
+    blob_margin: int = 2  # blob cuts pass this many columns outside its ink (its faint fringe)
+    blob_strong: float = 0.0  # also seek blobs among the components of ink above this (0: no)
 
 
 DEFAULT_SEGMENTER = SegmenterSettings()
@@ -139,10 +149,18 @@ def find_cuts(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER):
     return np.unique(np.array(accepted, np.int64)), (top, bottom)
 
 
-def path_cuts(ink: np.ndarray, seeds: np.ndarray, radius: int, rows: tuple[int, int]):
+def path_cuts(
+    ink: np.ndarray,
+    seeds: np.ndarray,
+    radius: int,
+    rows: tuple[int, int],
+    through: np.ndarray | None = None,
+):
     """Shortest-path cuts: for each seed column x0, the top-to-bottom path through ``ink``
     [H, W] (one column per row, moving at most one column per row) within x0 +- radius that
     crosses the least ink; rows outside ``rows`` (top, bottom) continue the path straight.
+    ``through`` (int [K], optional): a row where seed k's path must be at column x0 (an
+    anchored cut, e.g. beside a small blob); -1 or None: no anchor.
     Returns (paths int64 [K, H], cost float64 [K]: the ink crossed, in pixels)."""
     H, W = ink.shape
     top, bottom = rows
@@ -155,7 +173,13 @@ def path_cuts(ink: np.ndarray, seeds: np.ndarray, radius: int, rows: tuple[int, 
     # a step away from the seed costs a little, so that flat stretches keep the seed's column
     drift = _DRIFT * np.abs(np.arange(-radius, radius + 1))[None, :] / max(radius, 1)
     big = np.float64(1e9)
-    total = np.where(inside, ink[top, xc] + drift, big)
+    anchor = np.full(K, -1) if through is None else np.asarray(through)
+    off_seed = np.where(np.arange(-radius, radius + 1) == 0, 0.0, big)[None, :]  # [1, span]
+
+    def pinned(y: int) -> np.ndarray:
+        return np.where((anchor == y)[:, None], off_seed, 0.0)
+
+    total = np.where(inside, ink[top, xc] + drift, big) + pinned(top)
     back = np.zeros((bottom - top, K, span), np.int8)
     left, right = np.full((K, span), big), np.full((K, span), big)
     for y in range(top + 1, bottom):
@@ -165,7 +189,7 @@ def path_cuts(ink: np.ndarray, seeds: np.ndarray, radius: int, rows: tuple[int, 
         choice = options.argmin(0)
         back[y - top] = choice.astype(np.int8) - 1
         total = np.take_along_axis(options, choice[None], 0)[0]
-        total = total + np.where(inside, ink[y, xc] + drift, big)
+        total = total + np.where(inside, ink[y, xc] + drift, big) + pinned(y)
     j = total.argmin(1)
     cost = total[np.arange(K), j] - drift[0, j]
     paths = np.empty((K, H), np.int64)
@@ -180,6 +204,7 @@ def path_cuts(ink: np.ndarray, seeds: np.ndarray, radius: int, rows: tuple[int, 
 
 _DRIFT = 0.05  # cost of the full radius away from the seed, per row (ink crossed costs ~1/px)
 _STEP = 0.02  # cost of a diagonal step
+_BLOB_BELOW = 0.05  # a blob's centre may lie this many core heights below the baseline
 
 
 def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER):
@@ -193,7 +218,7 @@ def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER)
         return straight, band
     top, bottom = band
     height = bottom - top
-    binary = _clean(ink, settings.min_area)[0]
+    binary, components, _ = _clean(ink, settings.min_area)
     masked = np.where(binary, ink, 0.0)
     # a straight cut through ink may have a curved neighbour that crosses less of it
     step = max(1, int(round(settings.seed_step * height))) if settings.seed_step > 0 else 0
@@ -207,6 +232,15 @@ def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER)
     curved, cost = curved[keep], cost[keep]
     order = np.argsort(cost, kind="stable")
     accepted = list(straight)
+    # blob cuts come before the other curved cuts: a blob cut a column or two from a kept
+    # path still matters (the blob is small), so only exact duplicates are dropped
+    blobs = blob_cuts(ink, components, band, radius, settings)
+    if settings.blob_strong > 0:  # a period joined to a digit by faint ink stands apart here
+        strong = ndimage.label(ink > settings.blob_strong, structure=np.ones((3, 3)))[0]
+        blobs = np.concatenate([blobs, blob_cuts(ink, strong, band, radius, settings)])
+    for p in blobs:
+        if all(np.any(p != a) for a in accepted):
+            accepted.append(p)
     for k in order:
         p = curved[k]
         if all(np.abs(p - a).max() > settings.curve_merge * height for a in accepted):
@@ -217,6 +251,35 @@ def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER)
     _, first_of = np.unique(mean, return_index=True)
     paths = paths[first_of]
     return paths[np.argsort(paths.mean(1), kind="stable")], band
+
+
+def blob_cuts(ink, components, band, radius: int, settings: SegmenterSettings):
+    """Paths (int64 [K, H]) on each side of every blob (a period or a comma: a component of
+    ``components`` [H, W] at most ``blob_size`` core heights tall and wide, no wider than twice
+    its height, centred between the core band's middle and just below its baseline): the path
+    through ``ink`` [H, W] that crosses the least ink and passes ``blob_margin`` columns left
+    of (right of) the blob at its centre row, so that a blob tucked under or against a digit is
+    cut out on its own. The grey ink, not the thresholded one, is the cost: the truth and the
+    recogniser both see a stroke's faint fringe."""
+    H, W = ink.shape
+    core = CORE[1] - CORE[0]
+    limit = settings.blob_size * core
+    if limit <= 0:
+        return np.zeros((0, H), np.int64)
+    areas = np.bincount(components.ravel())
+    seeds, rows = [], []
+    for c, sl in enumerate(ndimage.find_objects(components), start=1):
+        if sl is None or areas[c] < settings.blob_min_area:
+            continue
+        h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        centre = (sl[0].start + sl[0].stop - 1) // 2
+        # on the baseline, not a flat dash of a dotted rule below it
+        low = (CORE[0] + CORE[1]) / 2 <= centre <= CORE[1] + _BLOB_BELOW * core
+        if h <= limit and w <= limit and w <= 2 * h and low:
+            seeds += [sl[1].start - 1 - settings.blob_margin, sl[1].stop + settings.blob_margin]
+            rows += [centre, centre]
+    seeds_a = np.clip(np.array(seeds, np.int64), 0, W - 1)
+    return path_cuts(ink, seeds_a, radius, band, np.array(rows, np.int64))[0]
 
 
 def segment_spans(paths: np.ndarray, band_height: int, settings: SegmenterSettings):

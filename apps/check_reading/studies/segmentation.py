@@ -4,6 +4,8 @@
     python -m apps.check_reading.studies.segmentation --split test -n 400  # the own test fields
     python -m apps.check_reading.studies.segmentation --split heldout      # the held-out style
     python -m apps.check_reading.studies.segmentation --straight           # straight cuts only
+    python -m apps.check_reading.studies.segmentation --no-blob-cuts       # no cuts beside blobs
+    python -m apps.check_reading.studies.segmentation --blob-strong 0.6    # blobs in dark ink too
 
 Splits: ``val`` (broad renderer, training digits, seed 1: the fields to tune on), ``test`` (broad
 renderer, test digits, seed 0: the experiment's own test fields), ``heldout`` (the held-out style,
@@ -32,6 +34,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 from scipy import ndimage
@@ -59,6 +62,8 @@ def _isolating(cum: np.ndarray, k: int, a: np.ndarray, b: np.ndarray) -> np.ndar
 
 # The segmenter before shortest-path cuts (session 7), for before/after tables.
 STRAIGHT_ONLY = SegmenterSettings(min_gap=0.12, max_pieces=5, max_width=1.6, curve_radius=0.0)
+# The segmenter before the cuts beside blobs (session 8).
+NO_BLOB_CUTS = SegmenterSettings(blob_size=0.0)
 
 
 def missing_cause(norm, owner, seg, k: int, text: str, settings: SegmenterSettings) -> str:
@@ -150,8 +155,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--straight", action="store_true", help="the previous segmenter: straight cuts only"
     )
+    parser.add_argument(
+        "--no-blob-cuts", action="store_true", help="the previous segmenter: no cuts beside blobs"
+    )
+    parser.add_argument(
+        "--blob-strong",
+        type=float,
+        default=DEFAULT_SEGMENTER.blob_strong,
+        help="also seek blobs among the components of ink above this (0: no)",
+    )
     args = parser.parse_args(argv)
+    if args.straight and args.no_blob_cuts:
+        parser.error("--straight and --no-blob-cuts name different segmenters; give one")
+    if not 0.0 <= args.blob_strong < 1.0:
+        parser.error(f"--blob-strong must be in [0, 1), got {args.blob_strong}")
     settings = STRAIGHT_ONLY if args.straight else DEFAULT_SEGMENTER
+    settings = NO_BLOB_CUTS if args.no_blob_cuts else settings
+    settings = replace(settings, blob_strong=args.blob_strong)
     fields = load(args.split, args.n)
     print(f"{len(fields)} {args.split} fields")
     print(f"{'coverage':>8s} {'fails':>5s} {'cuts/f':>6s} {'segs/f':>6s} {'ms/f':>6s}")

@@ -1,10 +1,19 @@
 import numpy as np
+from scipy import ndimage
 
 import gtn
 from apps.check_reading import data
-from apps.check_reading.normalise import CORE, normalise
+from apps.check_reading.normalise import CORE, HEIGHT, normalise
 from apps.check_reading.render import FieldStyle
-from apps.check_reading.segment import SegmenterSettings, segment, segment_normalised
+from apps.check_reading.segment import (
+    SegmenterSettings,
+    _clean,
+    blob_cuts,
+    find_paths,
+    path_cuts,
+    segment,
+    segment_normalised,
+)
 from apps.check_reading.truth import segment_truth, true_path
 
 
@@ -105,3 +114,76 @@ def test_candidate_cuts_contain_the_true_segmentation_of_most_broad_fields(small
         _, char = segment_truth(seg, norm.warp(f.owner), f.text)
         found += true_path(seg, char, len(f.text)) is not None
     assert found >= 0.55 * len(small_train)
+
+
+def period_field() -> tuple[np.ndarray, np.ndarray]:
+    """ "1.1" and a tall stroke: a "1" with a foot, a period close after it, a "1" close after
+    the period. The tall stroke widens the ink band, so the two straight cuts in the narrow
+    gaps around the period are closer than ``min_gap`` and one is merged away.
+    (image uint8 [H, W], owner int8 [H, W])"""
+    owner = np.full((120, 190), -1, np.int8)
+    owner[20:95, 20:28] = 0  # the "1"
+    owner[87:95, 20:50] = 0  # its foot
+    owner[84:95, 55:65] = 1  # the period, on the baseline
+    owner[20:95, 70:78] = 2  # the next "1"
+    owner[5:115, 108:112] = 3  # the tall stroke
+    return np.where(owner >= 0, 0, 255).astype(np.uint8), owner
+
+
+def test_a_period_close_to_its_neighbours_gets_a_cut_on_each_side():
+    image, owner = period_field()
+    norm = normalise(image)
+    text = "1.11"
+    without = segment_normalised(norm, SegmenterSettings(blob_size=0.0))
+    assert 1 not in isolated(without, norm, owner, text)  # the blob cuts are needed here
+    seg = segment_normalised(norm)
+    assert 1 in isolated(seg, norm, owner, text)
+    assert seg.num_segments > without.num_segments
+
+
+def test_blob_cuts_pass_beside_periods_on_the_baseline_but_not_beside_a_dotted_rule():
+    ink = np.zeros((HEIGHT, 120), np.float32)
+    ink[CORE[0] : CORE[1], 10:16] = 1.0  # a digit's stem
+    ink[CORE[1] - 6 : CORE[1], 19:25] = 1.0  # a period against it, on the baseline
+    for x in range(40, 110, 12):  # a dotted rule below the baseline
+        ink[CORE[1] + 6 : CORE[1] + 8, x : x + 6] = 1.0
+    _, components, _ = _clean(ink, 1)
+    band = (CORE[0], CORE[1] + 8)
+    paths = blob_cuts(ink, components, band, 10, SegmenterSettings())
+    assert paths.shape == (2, HEIGHT)  # the dashes get none
+    left, right = paths[:, CORE[1] - 3]
+    margin = SegmenterSettings().blob_margin
+    assert left == 19 - 1 - margin and right == 25 + margin  # beside the period, at its row
+    period = slice(CORE[1] - 6, CORE[1])
+    assert np.all(paths[0, period] < 19) and np.all(paths[1, period] >= 25)
+    assert np.all(paths[0, CORE[0] : CORE[1]] >= 16)  # and clear of the stem
+    assert blob_cuts(ink, components, band, 10, SegmenterSettings(blob_size=0.0)).shape[0] == 0
+
+
+def test_an_anchored_path_cut_passes_its_seed_at_its_row():
+    ink = np.zeros((HEIGHT, 60), np.float32)
+    ink[:, 30] = 1.0  # a wall at the seed's column except at row 40
+    ink[40, 30] = 0.0
+    free, _ = path_cuts(ink, np.array([30]), 5, (0, HEIGHT))
+    pinned, cost = path_cuts(ink, np.array([30]), 5, (0, HEIGHT), np.array([20]))
+    assert free[0, 20] != 30  # left alone, the path avoids the wall
+    assert pinned[0, 20] == 30 and cost[0] >= 1.0  # through the anchor, across the wall
+
+
+def test_with_blob_strong_a_period_joined_to_its_digit_by_faint_ink_gets_its_cuts():
+    ink = np.zeros((HEIGHT, 60), np.float32)
+    ink[CORE[0] : CORE[1], 10:16] = 1.0  # a digit's stem
+    ink[CORE[1] - 6 : CORE[1], 22:28] = 1.0  # a period
+    ink[CORE[1] - 4 : CORE[1] - 2, 16:22] = 0.5  # a faint smear joining them
+    settings = SegmenterSettings(blob_strong=0.6)
+    faint_kept = _clean(ink, 1)[1]
+    assert blob_cuts(ink, faint_kept, (CORE[0], CORE[1]), 10, settings).shape[0] == 0
+    dark = ndimage.label(ink > 0.6, structure=np.ones((3, 3)))[0]
+    wanted = blob_cuts(ink, dark, (CORE[0], CORE[1]), 10, settings)
+    assert wanted.shape[0] == 2
+
+    def has_all(paths):
+        return all(np.any(np.all(paths == w, axis=1)) for w in wanted)
+
+    assert has_all(find_paths(ink, settings)[0])
+    assert not has_all(find_paths(ink, SegmenterSettings())[0])
