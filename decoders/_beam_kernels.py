@@ -4,7 +4,7 @@ A token is a (frame, graph state) pair with the lowest energy found so far of a 
 reaching it and a back-pointer (previous token, graph arc). Tokens of frame t are contiguous
 in the token arrays. Per frame: the epsilon closure in rank order (input-epsilon arcs consume no
 frame), pruning (energy beam, then at most ``max_active`` tokens), then expansion of the
-emitting arcs into frame t+1 with a running beam. Energies are float64, lower is better.
+emitting arcs into frame t+1 with a running beam. Energies are float64.
 
 When ``record`` is set, every arc followed into a token within the beam is kept as a lattice
 arc (source token, destination token, graph arc, energy). Each (token, arc) pair is followed at

@@ -1,6 +1,6 @@
 """Beam search: decode per-frame label energies with a decoding graph by token passing.
 
-Emissions are energies [T, V] (e.g. -log_softmax of a network's scores: lower is better). The
+Emissions are energies [T, V] (e.g. -log_softmax of a network's scores). The
 decoding graph is a transducer from labels 0..V-1 to output symbols (lexicon o grammar); its
 input-epsilon arcs (word ends, back-offs) consume no frame and must be acyclic. The search
 explores compose(emission_graph(emissions), graph) frame by frame without building it, keeping

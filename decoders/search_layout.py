@@ -1,7 +1,7 @@
 """A decoding graph laid out for token passing: arcs in CSR form by source state, split into
 emitting arcs (an input label, consuming one frame) and input-epsilon arcs (consuming none).
 
-Weights are energies (lower is better). Arcs of energy +inf are absent and dropped. The
+Weights are energies. Arcs of energy +inf are absent and dropped. The
 input-epsilon arcs alone must form no cycle: states get a rank in a topological order of that
 subgraph, so one pass over a frame's states in rank order completes its epsilon closure (and
 the lattice stays acyclic).

@@ -10,7 +10,7 @@ outside that range is what this is for.
 
 Selection (Kaldi's ``utt2spk`` groups utterances by speaker; without it each utterance is
 its own group): each utterance is decoded at every warp of the grid; a group's score at a
-warp is the summed best-path energy (lower is better) of its utterances divided by their
+warp is the summed best-path energy of its utterances divided by their
 summed frames, i.e. the energy per frame of the group's best paths; the group takes the warp
 of lowest score (ties: the warp nearest 1, then the smaller). Per frame, so that long and
 short utterances weigh by their length and the score does not depend on how much a speaker

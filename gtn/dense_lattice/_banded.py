@@ -5,7 +5,7 @@ The log-space reference (``_logspace``) takes any graph and works arc by arc, sc
 arc's posterior to its label. On a band the arcs into state d are the K shifted diagonals
 a[d - k] + wb[k, d], so a frame is K passes over contiguous memory (a minimum, then one exp per
 arc relative to it, one log per state), the emission is added once per state, and the
-emission gradient is the state posterior: one more exp per state. Energies, lower is better;
+emission gradient is the state posterior: one more exp per state.
 alpha [B, T+1, Nmax] as ``_logspace.forward``'s (the same values, +inf = unreachable).
 """
 

@@ -1,6 +1,6 @@
 """Linear-chain CRF negative log-likelihood as one autograd node.
 
-loss[b] = E(tags[b]) - F(all tag sequences of utterance b)   (energies, lower is better)
+loss[b] = E(tags[b]) - F(all tag sequences of utterance b)
 
 Composing ``path_energy - intersect_dense(...).free_energy()`` costs two autograd nodes, the weight
 concatenation's backward and two accumulations of a [B, T, K] emission gradient; at CRF sizes

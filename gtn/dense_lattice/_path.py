@@ -2,7 +2,7 @@
 the gradient) instead of a dozen small torch ops: at CRF sizes their fixed cost dominated.
 
 E[b] = start[y_0] + sum_{t < L_b} em[b, t, y_t] + sum_{0 < t < L_b} trans[y_{t-1}, y_t]
-       + end[y_{L_b - 1}]   (energies, lower is better; frames t >= L_b are ignored)
+       + end[y_{L_b - 1}]   (frames t >= L_b are ignored)
 
 Shapes: em [B, T, K], tags [B, T] int64, trans [K, K], start/end [K], lengths [B] int64 >= 1
 (checked by ``_crf.validate`` before these run); sums in float64. A sequence through a +inf

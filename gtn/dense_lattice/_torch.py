@@ -11,7 +11,7 @@ one batched step, the same closure the numba kernels run arc by arc in topologic
 In a state-labelled batch (CTC, HMM, ASG, CRF: see ``_prep``) a frame's emissions are gathered
 once per state, not once per arc.
 
-Everything stays in log space (energies, lower is better): each log-sum-exp is shifted by its
+Everything stays in log space: each log-sum-exp is shifted by its
 own extreme term, so nothing under- or overflows whatever the energy range, and no scaled
 fast path or flush check is needed. Sums accumulate in float64 by default whatever the
 emissions' dtype (the numba path's policy: a float32 result is the float64 one rounded);

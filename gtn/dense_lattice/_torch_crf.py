@@ -3,7 +3,7 @@ vectorised over the batch and the frames, with the partition function from the t
 lattice (:mod:`._torch_lattice`) on the chain graph. Inputs as ``_crf.validate`` returns them.
 
 E[b] = start[y_0] + sum_{t < L_b} em[b, t, y_t] + sum_{0 < t < L_b} trans[y_{t-1}, y_t]
-       + end[y_{L_b - 1}]   (energies, lower is better); loss[b] = E[b] - F[b].
+       + end[y_{L_b - 1}];   loss[b] = E[b] - F[b].
 """
 
 from __future__ import annotations

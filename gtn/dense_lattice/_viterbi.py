@@ -10,7 +10,7 @@ outside and the destination j inside:
 which vectorises over contiguous j (min and select, in the emissions' dtype), then add each
 state's emission once per frame. Back-pointers bp [B, T, N] (int32) make the backtrack O(T).
 
-Energies, lower is better. em [B, T, V]; M [N, N] and sw, fw [N] in em's dtype; state_lab [N]
+em [B, T, V]; M [N, N] and sw, fw [N] in em's dtype; state_lab [N]
 (label of the arcs into each state, any label for states without them: their column of M is
 +inf); ties go to the lowest source state.
 """

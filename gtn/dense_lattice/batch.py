@@ -1,7 +1,7 @@
 """A ragged batch of acceptors over labels (arcs concatenated, plus offsets), like k2's FsaVec.
 
 Vectorised topology builders return a :class:`GraphBatch` directly, so a training step never
-builds one Python :class:`gtn.Graph` per utterance. Weights are energies (lower is better).
+builds one Python :class:`gtn.Graph` per utterance. Weights are energies.
 """
 
 from __future__ import annotations

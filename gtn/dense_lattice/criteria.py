@@ -1,7 +1,7 @@
 """Training criteria: each is dense intersection with a different graph.
 
 Emissions are energies [B, T, V] (``-log_softmax(logits)``); every loss is an energy
-difference, lower is better, and ``reduction`` is 'none' ([B]), 'sum' or 'mean'.
+difference, and ``reduction`` is 'none' ([B]), 'sum' or 'mean'.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Dense intersection: a batch of per-frame emission energies [B, T, V] with acceptors over
 labels, scored without ever building the T x arcs lattice.
 
-Sign convention: emissions and arc weights are **energies** (lower is better; use
-``-log_softmax(logits)``). A path through the graph consumes one label per frame (epsilon arcs,
-``gtn.EPSILON``, consume none) and its energy is
+Emissions and arc weights are energies (``-log_softmax(logits)``). A path through the graph
+consumes one label per frame (epsilon arcs, ``gtn.EPSILON``, consume none) and its energy is
 
     start weight + sum over frames (arc weight + emissions[b, t, label]) + final weight.
 

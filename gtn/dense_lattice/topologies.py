@@ -1,7 +1,7 @@
 """Label graphs for dense intersection: CTC, ASG, HMM and linear-chain CRF topologies.
 
 Every graph here is an acceptor whose arcs carry emission columns 0..V-1 and whose weights are
-energies (lower is better). A path consumes one label per frame. Batches of per-utterance
+energies. A path consumes one label per frame. Batches of per-utterance
 graphs (transcripts) are built vectorised, as a :class:`GraphBatch`, never one Python graph at
 a time. Each state's incoming arcs come from consecutive states, which the kernels exploit.
 
