@@ -32,3 +32,15 @@ def tiny_recognizer(tiny_prepared):
     history = train(model, topology, tiny_prepared, "mmi", epochs=6, batch_size=2, lr=5e-3,
                     progress=False)  # fmt: skip
     return SpeechRecognizer(model, topology), history
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory):
+    """A synthetic test-split data directory of 4 utterances of 2 speakers, written by
+    `ebgtn speech generate`."""
+    from apps.speech.cli import main
+
+    tmp = tmp_path_factory.mktemp("generated")
+    argv = ["generate", "--split", "test", "--utterances", "4", "--speakers", "2", "--quiet"]
+    assert main([*argv, "--cache-dir", str(tmp / "cache"), "--data-dir", str(tmp / "data")]) == 0
+    return tmp / "data"

@@ -13,15 +13,6 @@ from apps.speech import corpus, evaluate, kaldi
 from apps.speech.cli import main
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    """A synthetic test-split data directory of 4 utterances written by `generate`."""
-    tmp = tmp_path_factory.mktemp("generated")
-    argv = ["generate", "--split", "test", "--utterances", "4", "--speakers", "2", "--quiet"]
-    assert main([*argv, "--cache-dir", str(tmp / "cache"), "--data-dir", str(tmp / "data")]) == 0
-    return tmp / "data"
-
-
 def test_generate_decode_evaluate_round_trip(tmp_path, capsys, generated, tiny_recognizer):
     rec, _ = tiny_recognizer
     rec.save(tmp_path / "r.pt")

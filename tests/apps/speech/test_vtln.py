@@ -111,25 +111,16 @@ def test_vtln_decodes_each_speaker_as_recognize_does_at_its_warp(tiny_recognizer
         rec.recognize_vtln(waves, 16000, speakers[:3], WARPS)
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """A data directory of 4 test utterances of 2 speakers, written by `generate`."""
-    tmp = tmp_path_factory.mktemp("vtln")
-    argv = ["generate", "--split", "test", "--utterances", "4", "--speakers", "2", "--quiet"]
-    assert main([*argv, "--cache-dir", str(tmp / "cache"), "--data-dir", str(tmp / "data")]) == 0
-    return tmp / "data"
-
-
-def test_cli_decode_chooses_a_warp_per_utt2spk_speaker(tmp_path, capsys, data_dir,
+def test_cli_decode_chooses_a_warp_per_utt2spk_speaker(tmp_path, capsys, generated,
                                                       tiny_recognizer):  # fmt: skip
     from apps.speech.api import SpeechRecognizer
 
     rec, _ = tiny_recognizer
     rec.save(tmp_path / "r.pt")
-    argv = ["decode", str(data_dir), "--checkpoint", str(tmp_path / "r.pt"), "--vtln"]
+    argv = ["decode", str(generated), "--checkpoint", str(tmp_path / "r.pt"), "--vtln"]
     assert main([*argv, "--warps", "0.9,1,1.1", "--out", str(tmp_path / "d")]) == 0
     out = capsys.readouterr().out
-    data = kaldi.read_data_dir(data_dir)
+    data = kaldi.read_data_dir(generated)
     spk2warp = {s: float(w[0]) for s, w in kaldi.read_text(tmp_path / "d" / "spk2warp").items()}
     assert sorted(spk2warp) == sorted(set(data.utt2spk.values())) and len(spk2warp) == 2
     hyps = kaldi.read_text(tmp_path / "d" / "text")
@@ -148,11 +139,11 @@ def test_cli_decode_chooses_a_warp_per_utt2spk_speaker(tmp_path, capsys, data_di
     assert sorted(kaldi.read_text(tmp_path / "u" / "utt2warp")) == data.utterances
 
 
-def test_cli_refuses_warps_without_vtln_and_bad_grids(tmp_path, capsys, data_dir,
+def test_cli_refuses_warps_without_vtln_and_bad_grids(tmp_path, capsys, generated,
                                                      tiny_recognizer):  # fmt: skip
     rec, _ = tiny_recognizer
     rec.save(tmp_path / "r.pt")
-    argv = ["decode", str(data_dir), "--checkpoint", str(tmp_path / "r.pt"), "--quiet"]
+    argv = ["decode", str(generated), "--checkpoint", str(tmp_path / "r.pt"), "--quiet"]
     assert main([*argv, "--warps", "0.9,1"]) == 2
     assert "--warps goes with --vtln" in capsys.readouterr().err
     assert main([*argv, "--vtln", "--warps", "0.9:1.1"]) == 2
@@ -161,18 +152,18 @@ def test_cli_refuses_warps_without_vtln_and_bad_grids(tmp_path, capsys, data_dir
     assert "--vtln goes with checkpoints" in capsys.readouterr().err
 
 
-def test_cli_evaluate_adds_a_vtln_row_and_its_warps(tmp_path, capsys, data_dir, tiny_recognizer):
+def test_cli_evaluate_adds_a_vtln_row_and_its_warps(tmp_path, capsys, generated, tiny_recognizer):
     from apps.speech import evaluate
 
     rec, _ = tiny_recognizer
     rec.save(tmp_path / "r.pt")
-    argv = ["evaluate", str(tmp_path / "r.pt"), "--data", str(data_dir), "--conditions", "clean"]
+    argv = ["evaluate", str(tmp_path / "r.pt"), "--data", str(generated), "--conditions", "clean"]
     assert main([*argv, "--vtln", "--warps", "0.9,1,1.1", "--out", str(tmp_path / "ev")]) == 0
     text = (tmp_path / "ev" / "evaluation.md").read_text()
     assert "| r (word penalty 0) + VTLN per speaker |" in text
     assert "Warps chosen by r (word penalty 0) + VTLN per speaker" in text
     listing = (tmp_path / "ev" / "vtln_r.md").read_text()
-    data = corpus.from_data_dir(data_dir)
+    data = corpus.from_data_dir(generated)
     speakers = sorted(data.speakers)
     starts = tuple(f"| {s} |" for s in speakers)
     rows = [line for line in listing.splitlines() if line.startswith(starts)]
