@@ -114,7 +114,7 @@ def _decode(args) -> int:
     decode_inputs(
         args.checkpoint, args.inputs, args.out, args.beam, args.word_penalty, args.nbest,
         args.allow_wav_commands, args.command_timeout, quiet=args.quiet,
-        vtln_grouping=args.vtln, warps=_warps(args),
+        vtln_grouping=args.vtln, warps=_warps(args), tempo_grouping=args.tempo,
     )  # fmt: skip
     return 0
 
@@ -313,6 +313,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")
     _add_word_penalty_arg(q)
     _add_vtln_args(q)
+    _add_tempo_args(q)
     q.set_defaults(run=_decode)
     return p
 

@@ -309,25 +309,30 @@ def decode_inputs(
     quiet: bool = False,
     vtln_grouping: str | None = None,
     warps: tuple[float, ...] = vtln.GRID,
+    tempo_grouping: str | None = None,
 ) -> dict[str, list[str]]:
     """Recognise WAV files, folders, wav.scp files or data directories; print words,
     confidence and word timings (unless ``quiet``), and write ``out/text`` and ``out/ctm``
     when ``out`` is given. ``vtln_grouping`` "speaker" (a data directory's ``utt2spk``; a
     file or a wav.scp line is its own speaker) or "utterance": choose a warp per group
     (:mod:`.vtln`) and decode with it, one group's audio in memory at a time; the warps are
-    printed and written to ``out/spk2warp`` (or ``out/utt2warp``). Returns utterance ->
+    printed and written to ``out/spk2warp`` (or ``out/utt2warp``). ``tempo_grouping``
+    likewise chooses a tempo rate per group (:mod:`.tempo`; after the warp when both are
+    asked for), written to ``out/spk2rate`` (or ``out/utt2rate``). Returns utterance ->
     words."""
     recognizer = api.SpeechRecognizer.load(checkpoint, beam=beam, word_penalty=word_penalty)
     # every input is checked (headers, tables) before anything is decoded
     items = kaldi.utterances_of(inputs, allow_wav_commands, command_timeout)
-    warped, group_warps = {}, {}
-    if vtln_grouping:
-        warped, group_warps = _decode_vtln(recognizer, items, vtln_grouping, warps,
-                                           num_hypotheses, word_penalty)  # fmt: skip
+    normalised, chosen = {}, {}
+    if vtln_grouping or tempo_grouping:
+        normalised, chosen = _decode_normalised(
+            recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses,
+            word_penalty,
+        )  # fmt: skip
     hyps, ctm = {}, []
-    for utt, label, data in items:  # without VTLN, one utterance in memory at a time
-        if vtln_grouping:
-            r = warped[utt]
+    for utt, label, data in items:  # without VTLN or tempo, one utterance in memory at a time
+        if normalised:
+            r = normalised[utt]
         else:
             r = recognizer.recognize([data.audio(utt)], SAMPLE_RATE,
                                      num_hypotheses=num_hypotheses)[0]  # fmt: skip
@@ -337,43 +342,70 @@ def decode_inputs(
                 for w, s, e in zip(r.words, r.starts, r.ends, strict=True)]  # fmt: skip
         if not quiet:
             warp = f"\twarp {r.warp:g}" if vtln_grouping else ""
+            warp += f"\trate {r.rate:g}" if tempo_grouping else ""
             print(f"{label}\t{r.text}\tconfidence {r.confidence:.4f}{warp}")
             for w, s, e in zip(r.words, r.starts, r.ends, strict=True):
                 print(f"  {s:7.2f} {e:7.2f}  {w}")
             for text, posterior in r.hypotheses:
                 print(f"  n-best {posterior:.4f}  {text}")
-    table = "spk2warp" if vtln_grouping == "speaker" else "utt2warp"
-    if vtln_grouping and not quiet:
-        values = np.array(list(group_warps.values()))
-        print(f"VTLN: {len(values)} {'speakers' if table == 'spk2warp' else 'utterances'}, "
-              f"warps {values.min():g} to {values.max():g} (mean {values.mean():.3f})")  # fmt: skip
+    tables = {f"{'spk' if grouping == 'speaker' else 'utt'}2{what}": chosen[what]
+              for what, grouping in (("warp", vtln_grouping), ("rate", tempo_grouping))
+              if grouping}  # fmt: skip
+    if not quiet:
+        for table, values in tables.items():
+            v = np.array(list(values.values()))
+            who = "speakers" if table.startswith("spk") else "utterances"
+            print(f"{'VTLN' if table.endswith('warp') else 'Tempo'}: {len(v)} {who}, "
+                  f"{table[4:]}s {v.min():g} to {v.max():g} (mean {v.mean():.3f})")  # fmt: skip
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         kaldi.write_table(folder / "text", hyps)
         kaldi.write_ctm(folder / "ctm", ctm)
-        written = f"{folder / 'text'} and {folder / 'ctm'}"
-        if vtln_grouping:
-            kaldi.write_table(folder / table, {g: f"{w:g}" for g, w in group_warps.items()})
-            written = f"{folder / 'text'}, {folder / 'ctm'} and {folder / table}"
+        for table, values in tables.items():
+            kaldi.write_table(folder / table, {g: f"{w:g}" for g, w in values.items()})
+        names = [str(folder / name) for name in ("text", "ctm", *tables)]
+        written = (
+            " and ".join(names) if len(names) == 2 else ", ".join(names[:-1]) + " and " + names[-1]
+        )
         print(f"wrote {written} ({len(hyps)} utterances)")
     return hyps
 
 
-def _decode_vtln(recognizer, items, grouping, warps, num_hypotheses, word_penalty):
-    """(utterance -> Recognition, group -> warp) of :func:`decode_inputs`'s items, one
-    group (a speaker of ``utt2spk``, or an utterance) at a time."""
+def _decode_normalised(
+    recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses, word_penalty
+):
+    """(utterance -> Recognition, {"warp": group -> warp, "rate": group -> rate}) of
+    :func:`decode_inputs`'s items with VTLN and/or tempo normalisation, one speaker's audio
+    in memory at a time (one utterance's when both groupings are per utterance)."""
+    outer = "speaker" if "speaker" in (vtln_grouping, tempo_grouping) else "utterance"
     groups: dict[str, list] = {}
     for utt, _, data in items:
-        key = data.utt2spk[utt] if grouping == "speaker" else utt
+        key = data.utt2spk[utt] if outer == "speaker" else utt
         groups.setdefault(key, []).append((utt, data))
-    results, chosen = {}, {}
+    results, chosen = {}, {"warp": {}, "rate": {}}
     for key, members in groups.items():
-        waves = [data.audio(utt) for utt, data in members]
-        decoded, selection = recognizer.recognize_vtln(
-            waves, SAMPLE_RATE, [key] * len(waves), warps, num_hypotheses,
-            word_penalty=word_penalty,
-        )  # fmt: skip
-        chosen[key] = selection.chosen[key]
-        results |= {utt: r for (utt, _), r in zip(members, decoded, strict=True)}
+        utts = [utt for utt, _ in members]
+        waves = [api.check_waveform(data.audio(utt), i) for i, (utt, data) in enumerate(members)]
+        keys = {g: [key] * len(utts) if g == "speaker" else utts
+                for g in (vtln_grouping, tempo_grouping) if g}  # fmt: skip
+        warp_of = [1.0] * len(utts)
+        if vtln_grouping:
+            decoded, selection = recognizer.recognize_vtln(
+                waves, SAMPLE_RATE, keys[vtln_grouping], warps,
+                0 if tempo_grouping else num_hypotheses, word_penalty=word_penalty,
+            )  # fmt: skip
+            chosen["warp"] |= selection.chosen
+            warp_of = [r.warp for r in decoded]
+        if tempo_grouping:
+            feats = [features.log_mel(x, recognizer.dither, w)
+                     for x, w in zip(waves, warp_of, strict=True)]  # fmt: skip
+            selection, decoded = tempo.choose(
+                recognizer, feats, keys[tempo_grouping], word_penalty=word_penalty,
+                num_hypotheses=num_hypotheses,
+            )  # fmt: skip
+            chosen["rate"] |= selection.chosen
+            for r, w in zip(decoded, warp_of, strict=True):
+                r.warp = w
+        results |= dict(zip(utts, decoded, strict=True))
     return results, chosen

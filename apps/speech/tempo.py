@@ -150,12 +150,14 @@ def choose(
     rates: Sequence[float] = RATES,
     word_penalty: float | None = None,
     batch_size: int = 32,
+    num_hypotheses: int = 0,
 ) -> tuple[RateSelection, list]:
     """Decode every utterance's features [T_u, 40] at every rate and pick each group's rate
     (:func:`select_rates`). ``groups`` [U]; ``recognizer`` a :class:`.api.SpeechRecognizer`
     (``word_penalty`` None: its own). Returns the selection and each utterance's recognition
     at its group's rate (``Recognition.rate``; its ``warp`` is left as it is, 1), its word
-    times in seconds of the unresampled features."""
+    times in seconds of the unresampled features; ``num_hypotheses`` > 0: decoded again at
+    the chosen rates with that many hypotheses listed."""
     rates = check_rates(rates)
     if 1.0 not in rates:
         raise ValueError(f"the tempo grid must hold rate 1, got {rates}")
@@ -174,6 +176,15 @@ def choose(
         decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
         energies[:, k] = [d.energy for d in decoded[-1]]
     selection = select_rates(energies, frames, groups, rates)
+    if num_hypotheses:
+        for rate in sorted(set(selection.chosen.values())):
+            mine = [u for u, g in enumerate(groups) if selection.chosen[g] == rate]
+            again = recognizer.recognize_features(
+                [resample_frames(feats[u], rate) for u in mine], num_hypotheses,
+                batch_size=batch_size, word_penalty=word_penalty,
+            )  # fmt: skip
+            for u, d in zip(mine, again, strict=True):
+                decoded[rates.index(rate)][u] = d
     chosen = []
     for u, g in enumerate(groups):
         k = rates.index(selection.chosen[g])

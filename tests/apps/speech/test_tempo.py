@@ -163,3 +163,38 @@ def _clean_features(rec, data):
 
     waves = [condition_waveform(u.audio, "clean", 0, k) for k, u in enumerate(data.utterances)]
     return [features.log_mel(x, rec.dither) for x in waves]
+
+
+def test_cli_decode_chooses_a_rate_per_speaker_and_after_the_warp(
+    tmp_path, capsys, generated, tiny_recognizer
+):
+    from apps.speech import api, features, kaldi
+
+    rec, _ = tiny_recognizer
+    rec.save(tmp_path / "r.pt")
+    argv = ["decode", str(generated), "--checkpoint", str(tmp_path / "r.pt")]
+    assert main([*argv, "--tempo", "--out", str(tmp_path / "t")]) == 0
+    out = capsys.readouterr().out
+    data = kaldi.read_data_dir(generated)
+    spk2rate = {s: float(r[0]) for s, r in kaldi.read_text(tmp_path / "t" / "spk2rate").items()}
+    assert sorted(spk2rate) == sorted(set(data.utt2spk.values())) and len(spk2rate) == 2
+    hyps = kaldi.read_text(tmp_path / "t" / "text")
+    for spk, rate in spk2rate.items():
+        # a speaker's utterances are decoded together, in one batch, at its rate
+        utts = [u for u in data.utterances if data.utt2spk[u] == spk]
+        feats = [features.log_mel(api.check_waveform(data.audio(u), 0), rec.dither) for u in utts]
+        want = rec.recognize_features([tempo.resample_frames(f, rate) for f in feats])
+        assert [hyps[u] for u in utts] == [tuple(r.words) for r in want]
+        assert f"\trate {rate:g}" in out
+    assert "Tempo: 2 speakers" in out
+    # word times are on the recording's clock: every CTM word ends within its utterance
+    for line in (tmp_path / "t" / "ctm").read_text().splitlines():
+        utt, _, start, duration = line.split()[:4]
+        assert float(start) + float(duration) <= len(data.audio(utt)) / 16000 + 0.03
+    # after VTLN per utterance, with n-best lists: both tables
+    more = ["--vtln", "utterance", "--warps", "0.9,1,1.1", "--tempo", "--nbest", "2"]
+    assert main([*argv, *more, "--out", str(tmp_path / "vt")]) == 0
+    out = capsys.readouterr().out
+    assert sorted(kaldi.read_text(tmp_path / "vt" / "utt2warp")) == data.utterances
+    assert len(kaldi.read_text(tmp_path / "vt" / "spk2rate")) == 2
+    assert "n-best" in out and "\twarp " in out and "\trate " in out
