@@ -125,7 +125,8 @@ def select_rates(
     if not 0.0 <= exponent <= 1.0:
         raise ValueError(f"the frame exponent must be in [0, 1], got {exponent}")
     names = list(dict.fromkeys(groups))
-    member = np.array([names.index(g) for g in groups], np.int64).reshape(-1)
+    index = {g: k for k, g in enumerate(names)}
+    member = np.array([index[g] for g in groups], np.int64).reshape(-1)
     counts = frames**exponent * frames[:, [rates.index(1.0)]] ** (1.0 - exponent)  # [U, R]
     total = np.zeros((len(names), len(rates)))
     per = np.zeros_like(total)
