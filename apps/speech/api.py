@@ -69,7 +69,8 @@ class Recognition:
     """One utterance's result: ``words``; ``confidence`` in [0, 1]; ``starts``/``ends`` [W]
     seconds; ``energy`` of the best path (lower is better); ``hypotheses`` (text, posterior);
     ``lattice`` the pruned word lattice (``decoders.Lattice``) when asked for; ``warp`` the
-    filterbank warp its features were computed with (1: none; see :mod:`.vtln`)."""
+    filterbank warp its features were computed with (1: none; see :mod:`.vtln`); ``rate``
+    the tempo its features were played at (1: as recorded; see :mod:`.tempo`)."""
 
     words: list[str]
     confidence: float
@@ -79,6 +80,7 @@ class Recognition:
     hypotheses: list[tuple[str, float]] = field(default_factory=list)
     lattice: decoders.Lattice | None = None
     warp: float = 1.0
+    rate: float = 1.0
 
     nbest = deprecated_attribute("hypotheses")  # the old name, for one release
 

@@ -81,6 +81,8 @@ def _evaluate(args) -> int:
             raise ValueError("scoring takes --ref TEXT and --hyp TEXT, and no checkpoints")
         if args.vtln or args.warps:
             raise ValueError("--vtln goes with checkpoints, not with --ref and --hyp")
+        if args.tempo:
+            raise ValueError("--tempo goes with checkpoints, not with --ref and --hyp")
         commands.score_files(args.ref, args.hyp, args.utt2spk, args.out)
         return 0
     if not args.checkpoints:
@@ -90,7 +92,7 @@ def _evaluate(args) -> int:
     commands.evaluate_checkpoints(
         _config(args), args.checkpoints, Path(args.out or "out/speech"), args.data,
         args.word_penalty, progress=not args.quiet, vtln_grouping=args.vtln,
-        warps=_warps(args),
+        warps=_warps(args), tempo_grouping=args.tempo,
     )  # fmt: skip
     return 0
 
@@ -112,7 +114,7 @@ def _decode(args) -> int:
     decode_inputs(
         args.checkpoint, args.inputs, args.out, args.beam, args.word_penalty, args.nbest,
         args.allow_wav_commands, args.command_timeout, quiet=args.quiet,
-        vtln_grouping=args.vtln, warps=_warps(args),
+        vtln_grouping=args.vtln, warps=_warps(args), tempo_grouping=args.tempo,
     )  # fmt: skip
     return 0
 
@@ -140,6 +142,19 @@ def _add_vtln_args(p: argparse.ArgumentParser) -> None:
         "--warps",
         help="the VTLN warp grid: comma-separated factors or start:stop:step "
         "(default 0.8:1.2:0.04)",
+    )
+
+
+def _add_tempo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tempo",
+        nargs="?",
+        const="speaker",
+        choices=("speaker", "utterance"),
+        help="tempo normalisation: play the features faster or slower (0.8 to 1.25 times) at "
+        "the rate under which the best paths have the least energy per frame, chosen per "
+        "speaker (the default) or per utterance, after --vtln's warp when both are given; "
+        "adds a row",
     )
 
 
@@ -259,6 +274,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--utt2spk", help="utterance -> speaker, for the per-speaker breakdown")
     _add_word_penalty_arg(q)
     _add_vtln_args(q)
+    _add_tempo_args(q)
     q.set_defaults(run=_evaluate)
     q = jobs.add_parser(
         "tune", help="tune the word-insertion penalty on new utterances of training speakers"
@@ -297,6 +313,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")
     _add_word_penalty_arg(q)
     _add_vtln_args(q)
+    _add_tempo_args(q)
     q.set_defaults(run=_decode)
     return p
 

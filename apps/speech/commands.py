@@ -14,7 +14,7 @@ import torch
 from gtn.utils import atomic_write
 
 # api.SpeechRecognizer is looked up at each call, so that a caller (a test) may replace it
-from . import api, corpus, evaluate, features, festival, figures, kaldi, tune, vtln
+from . import api, corpus, evaluate, features, festival, figures, kaldi, tempo, tune, vtln
 from .corpus import WORDS, CorpusSettings
 from .data import PreparedSet, condition_waveform, prepare
 from .experiment import (
@@ -79,6 +79,7 @@ def evaluate_checkpoints(
     progress: bool = True,
     vtln_grouping: str | None = None,
     warps: tuple[float, ...] = vtln.GRID,
+    tempo_grouping: str | None = None,
 ) -> str:
     """WER / SER of saved recognisers at each test condition (and on festival's voices when
     ``config.festival``), word-start offsets on clean audio, two alignment figures each;
@@ -86,7 +87,9 @@ def evaluate_checkpoints(
     instead of the synthesised test speakers. ``vtln_grouping`` "speaker" or "utterance":
     also a row per recogniser with test-time VTLN (:mod:`.vtln`, warps chosen from ``warps``
     per speaker or per utterance), its chosen warps summarised in the text and listed in
-    ``out/vtln_<name>.md``. Returns the text."""
+    ``out/vtln_<name>.md``. ``tempo_grouping`` likewise: a row with test-time tempo
+    normalisation (:mod:`.tempo`; after VTLN when both are asked for), its rates listed in
+    ``out/tempo_<name>.md``. Returns the text."""
     if data:
         test = corpus.from_data_dir(data, config.allow_wav_commands)
     else:
@@ -107,7 +110,7 @@ def evaluate_checkpoints(
         with_festival = config.festival and voices[recognizer.dither] is not None
         if with_festival:
             rows[name] |= evaluate_festival(recognizer, voices[recognizer.dither])
-        if vtln_grouping:
+        if vtln_grouping or tempo_grouping:
             sets = {c: (test, c, seed) for c in config.conditions}
             if with_festival:
                 by_voice = festival.load_or_generate(config.festival, config.seed,
@@ -115,11 +118,16 @@ def evaluate_checkpoints(
                 fseed = config.seed + FESTIVAL_NOISE_OFFSET
                 sets |= {f"{v} {c}": (by_voice[v], c, fseed) for v in by_voice
                          for c in FESTIVAL_CONDITIONS}  # fmt: skip
-            cells, selections = vtln_cells(recognizer, sets, vtln_grouping, warps)
-            label = f"{name} + VTLN per {vtln_grouping}"
-            rows[label] = {k: cells[k] for k in rows[name]}
-            chosen.append(f"Warps chosen by {label}:\n\n" + vtln.format_selection(selections))
-            write_selections(out / f"vtln_{Path(path).stem}.md", label, selections)
+            found = normalised_cells(recognizer, sets, vtln_grouping, warps, tempo_grouping)
+            for suffix, (cells, selections) in found.items():
+                label = f"{name} + {suffix}"
+                rows[label] = {k: cells[k] for k in rows[name]}
+                what = "rate" if suffix.endswith(f"tempo per {tempo_grouping}") else "warp"
+                module = tempo if what == "rate" else vtln
+                chosen.append(f"{what.capitalize()}s chosen by {label}:\n\n"
+                              + module.format_selection(selections))  # fmt: skip
+                stem = "tempo" if what == "rate" else "vtln"
+                write_selections(out / f"{stem}_{Path(path).stem}.md", label, selections, what)
         if "clean" in tests[recognizer.dither]:
             timing += timing_lines(name, recognizer, tests[recognizer.dither]["clean"])
         for i in range(min(2, len(test))):
@@ -139,50 +147,78 @@ def evaluate_checkpoints(
     return text
 
 
-def vtln_cells(
+def normalised_cells(
     recognizer: api.SpeechRecognizer,
     sets: dict[str, tuple[corpus.Corpus, str, int]],
-    grouping: str,
+    vtln_grouping: str | None = None,
     warps: tuple[float, ...] = vtln.GRID,
-) -> tuple[dict[str, evaluate.Score], dict[str, vtln.WarpSelection]]:
-    """Scores and warp selections of ``recognizer`` with test-time VTLN on each set: cell name
-    -> (corpus, condition, noise seed), the audio being exactly what :func:`.data.prepare`
-    makes of it with that seed (:func:`.data.condition_waveform`). Cells "<voice>
+    tempo_grouping: str | None = None,
+) -> dict[str, tuple[dict[str, evaluate.Score], dict]]:
+    """Scores and selections of ``recognizer`` with test-time normalisation on each set: cell
+    name -> (corpus, condition, noise seed), the audio being exactly what
+    :func:`.data.prepare` makes of it with that seed (:func:`.data.condition_waveform`).
+    Returns row suffix -> (cell -> score, cell -> selection): "VTLN per <grouping>"
+    (:class:`.vtln.WarpSelection`) when ``vtln_grouping``; "tempo per <grouping>", or
+    "VTLN per <g> + tempo per <g>" when both (the rate chosen on the features at the chosen
+    warps; :class:`.tempo.RateSelection`), when ``tempo_grouping``. Cells "<voice>
     <condition>" of festival are also pooled into "festival <condition>", as
     :func:`.experiment.evaluate_festival` pools them."""
-    cells, selections = {}, {}
+    vtln_label = f"VTLN per {vtln_grouping}" if vtln_grouping else None
+    tempo_label = f"tempo per {tempo_grouping}" if tempo_grouping else None
+    if vtln_label and tempo_label:
+        tempo_label = f"{vtln_label} + {tempo_label}"
+    found = {label: ({}, {}) for label in (vtln_label, tempo_label) if label}
     for cell, (data, condition, noise_seed) in sets.items():
         utts = data.utterances
+        refs = [[WORDS[w] for w in u.words] for u in utts]
+        speakers = [u.speaker for u in utts]
 
-        def features_at(warp, utts=utts, condition=condition, noise_seed=noise_seed):
-            waves = (condition_waveform(u.audio, condition, noise_seed, i)
-                     for i, u in enumerate(utts))  # fmt: skip
+        def features_at(warp, which=None, utts=utts, condition=condition, seed=noise_seed):
+            # one utterance's audio at a time: a set's waveforms are not all held in memory
+            waves = (condition_waveform(utts[i].audio, condition, seed, i)
+                     for i in (range(len(utts)) if which is None else which))  # fmt: skip
             return [features.log_mel(x, recognizer.dither, warp) for x in waves]
 
-        groups = vtln.group_keys([u.speaker for u in utts], len(utts), grouping)
-        selections[cell], results = vtln.choose(recognizer, features_at, groups, warps)
-        refs = [[WORDS[w] for w in u.words] for u in utts]
-        cells[cell] = evaluate.score(refs, [r.words for r in results])
-    for c in FESTIVAL_CONDITIONS:
-        voiced = [k for k in cells if k.endswith(f" {c}") and k != c]
-        if voiced:
-            cells[f"festival {c}"] = pool([cells[k] for k in voiced])
-    return cells, selections
+        warp_of = [1.0] * len(utts)
+        if vtln_label:
+            groups = vtln.group_keys(speakers, len(utts), vtln_grouping)
+            selection, results = vtln.choose(recognizer, features_at, groups, warps)
+            found[vtln_label][0][cell] = evaluate.score(refs, [r.words for r in results])
+            found[vtln_label][1][cell] = selection
+            warp_of = [selection.chosen[g] for g in groups]
+        if tempo_label:
+            feats = [None] * len(utts)
+            for warp in sorted(set(warp_of)):
+                mine = [i for i, w in enumerate(warp_of) if w == warp]
+                for i, f in zip(mine, features_at(warp, mine), strict=True):
+                    feats[i] = f
+            groups = vtln.group_keys(speakers, len(utts), tempo_grouping)
+            selection, results = tempo.choose(recognizer, feats, groups)
+            found[tempo_label][0][cell] = evaluate.score(refs, [r.words for r in results])
+            found[tempo_label][1][cell] = selection
+    for cells, _ in found.values():
+        for c in FESTIVAL_CONDITIONS:
+            voiced = [k for k in cells if k.endswith(f" {c}") and k != c]
+            if voiced:
+                cells[f"festival {c}"] = pool([cells[k] for k in voiced])
+    return found
 
 
-def write_selections(path: Path, label: str, selections: dict[str, vtln.WarpSelection]) -> None:
-    """Every group's chosen warp and its best-path energy per frame at warp 1 and at the
-    chosen warp, one table per set (markdown, written atomically)."""
+def write_selections(path: Path, label: str, selections: dict, what: str = "warp") -> None:
+    """Every group's chosen ``what`` ("warp": :class:`.vtln.WarpSelection`s; "rate":
+    :class:`.tempo.RateSelection`s) and its best-path energy per frame at 1 and at the chosen
+    value, one table per set (markdown, written atomically)."""
     from .._common.report import markdown_table
 
-    parts = [f"# {label}: chosen warps"]
+    parts = [f"# {label}: chosen {what}s"]
     for cell, s in selections.items():
-        one = s.warps.index(1.0) if 1.0 in s.warps else None
+        grid = s.warps if what == "warp" else s.rates
+        one = grid.index(1.0) if 1.0 in grid else None
         rows = [[g, s.utterances[g], f"{s.chosen[g]:.2f}",
                  "-" if one is None else f"{s.scores[k, one]:.4f}",
-                 f"{s.scores[k, s.warps.index(s.chosen[g])]:.4f}"]
+                 f"{s.scores[k, grid.index(s.chosen[g])]:.4f}"]
                 for k, g in enumerate(s.groups)]  # fmt: skip
-        head = ["group", "utterances", "warp", "energy/frame at 1", "at warp"]
+        head = ["group", "utterances", what, "energy/frame at 1", f"at {what}"]
         parts += [f"## {cell}", markdown_table(head, rows)]
     with atomic_write(path) as f:
         f.write("\n\n".join(parts) + "\n")
@@ -273,25 +309,30 @@ def decode_inputs(
     quiet: bool = False,
     vtln_grouping: str | None = None,
     warps: tuple[float, ...] = vtln.GRID,
+    tempo_grouping: str | None = None,
 ) -> dict[str, list[str]]:
     """Recognise WAV files, folders, wav.scp files or data directories; print words,
     confidence and word timings (unless ``quiet``), and write ``out/text`` and ``out/ctm``
     when ``out`` is given. ``vtln_grouping`` "speaker" (a data directory's ``utt2spk``; a
     file or a wav.scp line is its own speaker) or "utterance": choose a warp per group
     (:mod:`.vtln`) and decode with it, one group's audio in memory at a time; the warps are
-    printed and written to ``out/spk2warp`` (or ``out/utt2warp``). Returns utterance ->
+    printed and written to ``out/spk2warp`` (or ``out/utt2warp``). ``tempo_grouping``
+    likewise chooses a tempo rate per group (:mod:`.tempo`; after the warp when both are
+    asked for), written to ``out/spk2rate`` (or ``out/utt2rate``). Returns utterance ->
     words."""
     recognizer = api.SpeechRecognizer.load(checkpoint, beam=beam, word_penalty=word_penalty)
     # every input is checked (headers, tables) before anything is decoded
     items = kaldi.utterances_of(inputs, allow_wav_commands, command_timeout)
-    warped, group_warps = {}, {}
-    if vtln_grouping:
-        warped, group_warps = _decode_vtln(recognizer, items, vtln_grouping, warps,
-                                           num_hypotheses, word_penalty)  # fmt: skip
+    normalised, chosen = {}, {}
+    if vtln_grouping or tempo_grouping:
+        normalised, chosen = _decode_normalised(
+            recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses,
+            word_penalty,
+        )  # fmt: skip
     hyps, ctm = {}, []
-    for utt, label, data in items:  # without VTLN, one utterance in memory at a time
-        if vtln_grouping:
-            r = warped[utt]
+    for utt, label, data in items:  # without VTLN or tempo, one utterance in memory at a time
+        if normalised:
+            r = normalised[utt]
         else:
             r = recognizer.recognize([data.audio(utt)], SAMPLE_RATE,
                                      num_hypotheses=num_hypotheses)[0]  # fmt: skip
@@ -301,43 +342,70 @@ def decode_inputs(
                 for w, s, e in zip(r.words, r.starts, r.ends, strict=True)]  # fmt: skip
         if not quiet:
             warp = f"\twarp {r.warp:g}" if vtln_grouping else ""
+            warp += f"\trate {r.rate:g}" if tempo_grouping else ""
             print(f"{label}\t{r.text}\tconfidence {r.confidence:.4f}{warp}")
             for w, s, e in zip(r.words, r.starts, r.ends, strict=True):
                 print(f"  {s:7.2f} {e:7.2f}  {w}")
             for text, posterior in r.hypotheses:
                 print(f"  n-best {posterior:.4f}  {text}")
-    table = "spk2warp" if vtln_grouping == "speaker" else "utt2warp"
-    if vtln_grouping and not quiet:
-        values = np.array(list(group_warps.values()))
-        print(f"VTLN: {len(values)} {'speakers' if table == 'spk2warp' else 'utterances'}, "
-              f"warps {values.min():g} to {values.max():g} (mean {values.mean():.3f})")  # fmt: skip
+    tables = {f"{'spk' if grouping == 'speaker' else 'utt'}2{what}": chosen[what]
+              for what, grouping in (("warp", vtln_grouping), ("rate", tempo_grouping))
+              if grouping}  # fmt: skip
+    if not quiet:
+        for table, values in tables.items():
+            v = np.array(list(values.values()))
+            who = "speakers" if table.startswith("spk") else "utterances"
+            print(f"{'VTLN' if table.endswith('warp') else 'Tempo'}: {len(v)} {who}, "
+                  f"{table[4:]}s {v.min():g} to {v.max():g} (mean {v.mean():.3f})")  # fmt: skip
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         kaldi.write_table(folder / "text", hyps)
         kaldi.write_ctm(folder / "ctm", ctm)
-        written = f"{folder / 'text'} and {folder / 'ctm'}"
-        if vtln_grouping:
-            kaldi.write_table(folder / table, {g: f"{w:g}" for g, w in group_warps.items()})
-            written = f"{folder / 'text'}, {folder / 'ctm'} and {folder / table}"
+        for table, values in tables.items():
+            kaldi.write_table(folder / table, {g: f"{w:g}" for g, w in values.items()})
+        names = [str(folder / name) for name in ("text", "ctm", *tables)]
+        written = (
+            " and ".join(names) if len(names) == 2 else ", ".join(names[:-1]) + " and " + names[-1]
+        )
         print(f"wrote {written} ({len(hyps)} utterances)")
     return hyps
 
 
-def _decode_vtln(recognizer, items, grouping, warps, num_hypotheses, word_penalty):
-    """(utterance -> Recognition, group -> warp) of :func:`decode_inputs`'s items, one
-    group (a speaker of ``utt2spk``, or an utterance) at a time."""
+def _decode_normalised(
+    recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses, word_penalty
+):
+    """(utterance -> Recognition, {"warp": group -> warp, "rate": group -> rate}) of
+    :func:`decode_inputs`'s items with VTLN and/or tempo normalisation, one speaker's audio
+    in memory at a time (one utterance's when both groupings are per utterance)."""
+    outer = "speaker" if "speaker" in (vtln_grouping, tempo_grouping) else "utterance"
     groups: dict[str, list] = {}
     for utt, _, data in items:
-        key = data.utt2spk[utt] if grouping == "speaker" else utt
+        key = data.utt2spk[utt] if outer == "speaker" else utt
         groups.setdefault(key, []).append((utt, data))
-    results, chosen = {}, {}
+    results, chosen = {}, {"warp": {}, "rate": {}}
     for key, members in groups.items():
-        waves = [data.audio(utt) for utt, data in members]
-        decoded, selection = recognizer.recognize_vtln(
-            waves, SAMPLE_RATE, [key] * len(waves), warps, num_hypotheses,
-            word_penalty=word_penalty,
-        )  # fmt: skip
-        chosen[key] = selection.chosen[key]
-        results |= {utt: r for (utt, _), r in zip(members, decoded, strict=True)}
+        utts = [utt for utt, _ in members]
+        waves = [api.check_waveform(data.audio(utt), i) for i, (utt, data) in enumerate(members)]
+        keys = {g: [key] * len(utts) if g == "speaker" else utts
+                for g in (vtln_grouping, tempo_grouping) if g}  # fmt: skip
+        warp_of = [1.0] * len(utts)
+        if vtln_grouping:
+            decoded, selection = recognizer.recognize_vtln(
+                waves, SAMPLE_RATE, keys[vtln_grouping], warps,
+                0 if tempo_grouping else num_hypotheses, word_penalty=word_penalty,
+            )  # fmt: skip
+            chosen["warp"] |= selection.chosen
+            warp_of = [r.warp for r in decoded]
+        if tempo_grouping:
+            feats = [features.log_mel(x, recognizer.dither, w)
+                     for x, w in zip(waves, warp_of, strict=True)]  # fmt: skip
+            selection, decoded = tempo.choose(
+                recognizer, feats, keys[tempo_grouping], word_penalty=word_penalty,
+                num_hypotheses=num_hypotheses,
+            )  # fmt: skip
+            chosen["rate"] |= selection.chosen
+            for r, w in zip(decoded, warp_of, strict=True):
+                r.warp = w
+        results |= dict(zip(utts, decoded, strict=True))
     return results, chosen

@@ -1,0 +1,219 @@
+"""Tempo normalisation at test time: for each speaker, the rate at which its features are
+played to the recogniser, chosen without a transcript, then used to decode that speaker.
+
+A rate r resamples the log-mel features along time (:func:`resample_frames`): r > 1 plays a
+slow speaker faster (fewer frames), r < 1 a fast one slower. Training's speed perturbation
+covers a range of rates; a speaker whose rate or phone durations lie outside it is what this
+is for. It composes with :mod:`.vtln`: the warp is chosen first, then the rate of the warped
+features.
+
+Selection (groups as in :mod:`.vtln`: a speaker's utterances, or each utterance alone): each
+utterance is decoded at every rate of the grid; a group's score at rate r is its summed
+best-path energy divided by the summed frame counts ``T_r ** a * T_1 ** (1 - a)``, where
+``T_r`` counts the features at rate r and ``T_1`` the unresampled ones; the group takes the
+rate of lowest score (ties: the rate nearest 1, then the smaller). Energy per resampled frame
+alone (a = 1) favours slowing down, because interpolated frames are easy to explain; energy
+per original frame (a = 0) favours speeding up, because fewer frames cost less. The exponent
+:data:`FRAME_EXPONENT` was fixed on held-out espeak-ng speakers so that speech at its own
+tempo chooses rate 1 on average (festival's voices played no part). Energies include the
+recogniser's word penalty, as decoding does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+RATES = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.18, 1.25)
+FRAME_EXPONENT = 0.8
+MIN_RATE, MAX_RATE = 0.5, 2.0
+MAX_RATES = 101  # every rate costs a decoding pass, and its results are held until the choice
+
+
+@dataclass
+class RateSelection:
+    """What :func:`select_rates` chose. ``rates``: the grid [R]; ``groups``: group names [G];
+    ``scores``: float64 [G, R] best-path energy per frame (see the module doc) of each group
+    at each rate (inf where an utterance has no path); ``chosen``: group -> rate;
+    ``utterances``: group -> number of its utterances."""
+
+    rates: tuple[float, ...]
+    groups: list[str]
+    scores: np.ndarray
+    chosen: dict[str, float]
+    utterances: dict[str, int]
+
+
+def check_rates(rates: Sequence[float]) -> tuple[float, ...]:
+    """The grid as a sorted tuple of distinct floats; ValueError naming the bad value for an
+    empty grid, one of more than :data:`MAX_RATES` rates, or a rate that is not a finite
+    number in [0.5, 2]."""
+    values = []
+    for r in rates:
+        try:
+            x = float(r)
+        except (TypeError, ValueError):
+            raise ValueError(f"tempo rate {r!r} is not a number") from None
+        if not (math.isfinite(x) and MIN_RATE <= x <= MAX_RATE):
+            raise ValueError(f"tempo rate {r!r} is outside [{MIN_RATE:g}, {MAX_RATE:g}]")
+        values.append(x)
+    if not values:
+        raise ValueError("the tempo rate grid is empty")
+    values = sorted(set(values))
+    if len(values) > MAX_RATES:
+        raise ValueError(f"the tempo grid has {len(values)} rates, at most {MAX_RATES} allowed")
+    return tuple(values)
+
+
+def resample_frames(feats: torch.Tensor, rate: float) -> torch.Tensor:
+    """Features [T, D] played ``rate`` times as fast: [max(1, round(T / rate)), D], linearly
+    interpolated at equally spaced times from the first frame to the last (both kept).
+
+    >>> x = torch.arange(5.0)[:, None]
+    >>> resample_frames(x, 0.5)[:, 0].tolist()
+    [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]
+    >>> resample_frames(x, 2.0)[:, 0].tolist()
+    [0.0, 2.0, 4.0]
+    """
+    rate = check_rates([rate])[0]
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise ValueError(f"features must be [frames > 0, bands], got {list(feats.shape)}")
+    t = feats.shape[0]
+    if rate == 1.0:
+        return feats
+    n = max(1, round(t / rate))
+    pos = torch.linspace(0.0, t - 1.0, n, dtype=torch.float64)
+    lo = pos.floor().long()
+    hi = torch.clamp(lo + 1, max=t - 1)
+    frac = (pos - lo).to(feats.dtype)[:, None]  # [n, 1]
+    return ((1 - frac) * feats[lo] + frac * feats[hi]).contiguous()
+
+
+def select_rates(
+    energies: np.ndarray,
+    frames: np.ndarray,
+    groups: Sequence[str],
+    rates: Sequence[float],
+    exponent: float = FRAME_EXPONENT,
+) -> RateSelection:
+    """Each group's rate of least best-path energy per frame (see the module doc).
+
+    Args:
+        energies: float [U, R] best-path energy of utterance u at rate r (lower is better;
+            inf: no path).
+        frames: int [U, R] feature frames of utterance u at rate r (positive).
+        groups: [U] the group of each utterance.
+        rates: [R] the grid; it must hold 1 (the unresampled frames ``T_1``).
+        exponent: a in ``T_r ** a * T_1 ** (1 - a)``, in [0, 1].
+    """
+    rates = tuple(float(r) for r in rates)
+    energies = np.asarray(energies, np.float64)
+    frames = np.asarray(frames, np.float64)
+    shape = (len(groups), len(rates))
+    if energies.shape != shape:
+        raise ValueError(f"energies must be [utterances, rates] = {list(shape)}, got "
+                         f"{list(energies.shape)}")  # fmt: skip
+    if frames.shape != shape or not (frames > 0).all():
+        raise ValueError(f"frames must be {list(shape)} positive counts, got "
+                         f"{list(frames.shape)}")  # fmt: skip
+    if 1.0 not in rates:
+        raise ValueError(f"the tempo grid must hold rate 1, got {rates}")
+    if not 0.0 <= exponent <= 1.0:
+        raise ValueError(f"the frame exponent must be in [0, 1], got {exponent}")
+    names = list(dict.fromkeys(groups))
+    index = {g: k for k, g in enumerate(names)}
+    member = np.array([index[g] for g in groups], np.int64).reshape(-1)
+    counts = frames**exponent * frames[:, [rates.index(1.0)]] ** (1.0 - exponent)  # [U, R]
+    total = np.zeros((len(names), len(rates)))
+    per = np.zeros_like(total)
+    np.add.at(total, member, energies)
+    np.add.at(per, member, counts)
+    scores = total / np.maximum(per, 1e-300)
+    order = sorted(range(len(rates)), key=lambda k: (abs(rates[k] - 1.0), rates[k]))
+    chosen = {}
+    for g, row in zip(names, scores, strict=True):
+        finite = [k for k in order if np.isfinite(row[k])]
+        chosen[g] = rates[min(finite, key=lambda k: row[k])] if finite else 1.0
+    utterances = dict.fromkeys(names, 0)
+    for g in groups:
+        utterances[g] += 1
+    return RateSelection(rates, names, scores, chosen, utterances)
+
+
+def choose(
+    recognizer,
+    feats: Sequence[torch.Tensor],
+    groups: Sequence[str],
+    rates: Sequence[float] = RATES,
+    word_penalty: float | None = None,
+    batch_size: int = 32,
+    num_hypotheses: int = 0,
+) -> tuple[RateSelection, list]:
+    """Decode every utterance's features [T_u, 40] at every rate and pick each group's rate
+    (:func:`select_rates`). ``groups`` [U]; ``recognizer`` a :class:`.api.SpeechRecognizer`
+    (``word_penalty`` None: its own). Returns the selection and each utterance's recognition
+    at its group's rate (``Recognition.rate``; its ``warp`` is left as it is, 1), its word
+    times in seconds of the unresampled features; ``num_hypotheses`` > 0: decoded again at
+    the chosen rates with that many hypotheses listed."""
+    rates = check_rates(rates)
+    if 1.0 not in rates:
+        raise ValueError(f"the tempo grid must hold rate 1, got {rates}")
+    if len(feats) != len(groups):
+        raise ValueError(f"{len(feats)} utterances but {len(groups)} groups")
+    if not len(groups):
+        return RateSelection(rates, [], np.zeros((0, len(rates))), {}, {}), []
+    energies = np.zeros((len(groups), len(rates)))  # [U, R]
+    frames = np.zeros_like(energies)  # [U, R]
+    decoded = []
+    for k, r in enumerate(rates):
+        played = [resample_frames(f, r) for f in feats]
+        frames[:, k] = [f.shape[0] for f in played]
+        em = [e for i in range(0, len(played), batch_size)
+              for e in recognizer.energies(played[i : i + batch_size])]  # fmt: skip
+        decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
+        energies[:, k] = [d.energy for d in decoded[-1]]
+    selection = select_rates(energies, frames, groups, rates)
+    if num_hypotheses:
+        for rate in sorted(set(selection.chosen.values())):
+            mine = [u for u, g in enumerate(groups) if selection.chosen[g] == rate]
+            again = recognizer.recognize_features(
+                [resample_frames(feats[u], rate) for u in mine], num_hypotheses,
+                batch_size=batch_size, word_penalty=word_penalty,
+            )  # fmt: skip
+            for u, d in zip(mine, again, strict=True):
+                decoded[rates.index(rate)][u] = d
+    chosen = []
+    for u, g in enumerate(groups):
+        k = rates.index(selection.chosen[g])
+        d = decoded[k][u]
+        d.rate = rates[k]
+        # word times back on the recording's clock: resampled frame j is original j * stretch
+        t, n = feats[u].shape[0], int(frames[u, k])
+        stretch = (t - 1) / (n - 1) if n > 1 else 1.0
+        d.starts, d.ends = d.starts * stretch, d.ends * stretch
+        chosen.append(d)
+    return selection, chosen
+
+
+def format_selection(selections: dict[str, RateSelection]) -> str:
+    """Markdown table: per selection (e.g. a test set and condition), its groups, the
+    geometric mean and spread of the chosen rates and how many groups took each rate."""
+    from .._common.report import markdown_table
+
+    rows = []
+    for name, s in selections.items():
+        chosen = np.array([s.chosen[g] for g in s.groups])
+        if chosen.size == 0:
+            continue
+        values, counts = np.unique(chosen, return_counts=True)
+        spread = ", ".join(f"{v:.2f}×{c}" for v, c in zip(values, counts, strict=True))
+        if len(s.groups) <= 4:
+            spread = ", ".join(f"{g}: {s.chosen[g]:.2f}" for g in s.groups)
+        geo = float(np.exp(np.log(chosen).mean()))
+        rows.append([name, len(s.groups), f"{geo:.3f}", f"{np.log(chosen).std():.3f}", spread])
+    return markdown_table(["set", "groups", "geometric mean rate", "sd of log rate",
+                           "chosen rates"], rows)  # fmt: skip
