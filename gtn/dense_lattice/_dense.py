@@ -47,12 +47,12 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
         if not utt.active[b]:
             continue
         T = utt.lengths[b]
-        raw, a, ebuf = np.empty(P), np.empty(N), np.empty((T, labs.shape[0]))
+        raw, a = np.empty(P), np.empty(N)
         c = _scaled.start(W.swexp, a)
         if not c > 0.0:
             continue
         alpha[b, 0, :N] = a
-        eshift, bad = _factors(utt.em[b], labs, T, beta, ebuf, pe[b])
+        eshift, bad = _factors(utt.em[b], labs, T, beta, pe[b])
         total, code = np.log(c), BAD if bad else EXACT  # the caller names the culprit
         for t in range(T if not bad else 0):
             p = pe[b, t]
@@ -96,7 +96,7 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
             continue
         go, row, T = gout[b], utt.rows[b], utt.lengths[b]
         bnext, bcur, f = np.zeros(P), np.zeros(P), np.zeros(P)
-        F = np.zeros((T if arc_grads else 0, P))
+        F = np.empty((T if arc_grads else 0, P))  # every row written
         _scaled.final_betas(alpha[b, T, :N], W.fwexp, go, bnext, g_fw[row])
         worst = 0.0
         for t in range(T - 1, -1, -1):
@@ -121,22 +121,22 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
-def _factors(em, labs, T, beta, ebuf, pe):
-    """``_scaled.frame_factors`` of frames t < T, with one exp loop over all of ebuf [T, U]
-    (no scalar remainder per frame) into pe [>= T, U]: (sum of the shifts, a NaN or -inf?)."""
+def _factors(em, labs, T, beta, pe):
+    """``_scaled.frame_factors`` of frames t < T in pe [>= T, U]: shifted energies, then one exp
+    loop over all of them (no scalar remainder per frame): (sum of the shifts, NaN or -inf?)."""
     n, eshift, bad = labs.shape[0], 0.0, False
     for t in range(T):
         m = np.inf
         for u in range(n):
             x = np.float64(em[t, labs[u]])
-            ebuf[t, u], m, bad = x, min(m, x), bad | (not x > -np.inf)
+            pe[t, u], m, bad = x, min(m, x), bad | (not x > -np.inf)
         m = m if m < np.inf else 0.0
         eshift += m
         for u in range(n):
-            ebuf[t, u] -= m
-    e, p, c = ebuf.reshape(-1), pe.reshape(-1), -beta
+            pe[t, u] -= m
+    p, c = pe.reshape(-1), -beta
     for k in range(np.uint64(T * n)):
-        x = fast_exp(c * e[k])
+        x = fast_exp(c * p[k])
         p[k] = x if x >= SUBNORMAL else 0.0
     return eshift, bad
 
