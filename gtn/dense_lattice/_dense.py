@@ -47,12 +47,12 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
         if not utt.active[b]:
             continue
         T = utt.lengths[b]
-        raw, a, ebuf = np.empty(P), np.empty(N), np.empty((T, labs.shape[0]))
+        raw, a = np.empty(P), np.empty(N)
         c = _scaled.start(W.swexp, a)
         if not c > 0.0:
             continue
         alpha[b, 0, :N] = a
-        eshift, bad = _factors(utt.em[b], labs, T, beta, ebuf, pe[b])
+        eshift, bad = _factors(utt.em[b], labs, T, beta, pe[b])
         total, code = np.log(c), BAD if bad else EXACT  # the caller names the culprit
         for t in range(T if not bad else 0):
             p = pe[b, t]
@@ -82,13 +82,13 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
 
 
 @batch_kernel(fastmath=FAST)
-def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_f, g_sw, g_fw):
+def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
     """Posteriors times gout[b] into g_em [B, T, V], start and final buffers (row rows[b], as
-    in ``_statewise.backward``); dev[b] as in ``_scaled.backward``. With ``arc_grads``, g_f
-    [B, T+1, P] gets each frame's beta factors f (times gout[b]): the arc i -> j's posterior
-    sum is wd[i, j] * sum over b, t of alpha[b, t, i] * g_f[b, t, j], one matrix product
-    for the caller (see :func:`arc_posteriors`) instead of N x P products per frame here."""
-    ulab, labs, wdt = M.ulab, M.labs, M.wdt
+    in ``_statewise.backward``); dev[b] as in ``_scaled.backward``. With ``arc_grads``, the
+    arc posteriors into g_w [rows, E] (CSR order): the arc i -> j's is wd[i, j] times the sum
+    over frames of alpha[t, i] f[t, j], with f each frame's beta factors (times gout[b]): one
+    matrix product per utterance instead of N x P products per frame."""
+    ulab, labs, wd, wdt = M.ulab, M.labs, M.wd, M.wdt
     pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
     N, P = wdt.shape
     for b in nb.prange(gout.shape[0]):
@@ -96,6 +96,7 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_f, g_sw, g_fw):
             continue
         go, row, T = gout[b], utt.rows[b], utt.lengths[b]
         bnext, bcur, f = np.zeros(P), np.zeros(P), np.zeros(P)
+        F = np.empty((T if arc_grads else 0, P))  # every row written
         _scaled.final_betas(alpha[b, T, :N], W.fwexp, go, bnext, g_fw[row])
         worst = 0.0
         for t in range(T - 1, -1, -1):
@@ -108,31 +109,34 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_f, g_sw, g_fw):
                 total += post
             worst = max(worst, _scaled.deviation(total))
             _matvec(bcur, wdt, f, N, P)
-            if arc_grads:
-                for j in range(P):
-                    g_f[b, t, j] = f[j] * go
+            for j in range(P if arc_grads else 0):
+                F[t, j] = f[j] * go
             _scaled.prune(bcur, alpha[b, t], N)
             bnext, bcur = bcur, bnext
+        G = np.dot(alpha[b, :T].T, F) if arc_grads and T > 0 else np.zeros((1, 1))
+        for e in range(M.dpos.shape[0] if arc_grads and T > 0 else 0):
+            i, j = divmod(M.dpos[e], P)
+            g_w[row, e] += wd[i, j] * G[i, j]
         dev[b] = max(worst, _scaled.start_posteriors(alpha[b, 0, :N], bnext, go, g_sw[row]))
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
-def _factors(em, labs, T, beta, ebuf, pe):
-    """``_scaled.frame_factors`` of frames t < T, with one exp loop over all of ebuf [T, U]
-    (no scalar remainder per frame) into pe [>= T, U]: (sum of the shifts, a NaN or -inf?)."""
+def _factors(em, labs, T, beta, pe):
+    """``_scaled.frame_factors`` of frames t < T in pe [>= T, U]: shifted energies, then one exp
+    loop over all of them (no scalar remainder per frame): (sum of the shifts, NaN or -inf?)."""
     n, eshift, bad = labs.shape[0], 0.0, False
     for t in range(T):
         m = np.inf
         for u in range(n):
             x = np.float64(em[t, labs[u]])
-            ebuf[t, u], m, bad = x, min(m, x), bad | (not x > -np.inf)
+            pe[t, u], m, bad = x, min(m, x), bad | (not x > -np.inf)
         m = m if m < np.inf else 0.0
         eshift += m
         for u in range(n):
-            ebuf[t, u] -= m
-    e, p, c = ebuf.reshape(-1), pe.reshape(-1), -beta
+            pe[t, u] -= m
+    p, c = pe.reshape(-1), -beta
     for k in range(np.uint64(T * n)):
-        x = fast_exp(c * e[k])
+        x = fast_exp(c * p[k])
         p[k] = x if x >= SUBNORMAL else 0.0
     return eshift, bad
 
@@ -162,14 +166,6 @@ def _axpy(out, x, c, n):
 def _axpy4(out, x0, x1, x2, x3, c0, c1, c2, c3, n):
     for k in range(np.uint64(n)):
         out[k] += (x0[k] * c0 + x1[k] * c1) + (x2[k] * c2 + x3[k] * c3)
-
-
-def arc_posteriors(M: Matrix, alpha: np.ndarray, g_f: np.ndarray) -> np.ndarray:
-    """[E] arc posterior sums in CSR order from :func:`backward`'s g_f [B, T+1, P] and the
-    forward's alpha [B, T+1, N] (zero, or any finite value, where g_f is zero)."""
-    N, P = M.wd.shape
-    G = alpha.reshape(-1, N).T @ g_f.reshape(-1, P)  # views: one matrix product, no copies
-    return (M.wd * G).reshape(-1)[M.dpos]
 
 
 def matrix(flat: np.ndarray, st, N: int, wexp: np.ndarray) -> Matrix:

@@ -373,12 +373,8 @@ def _matrix_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, act
 
 
 def _matrix_backward(lat, s: _Forward, gout, active, arc_grads, dev, grads: Grads) -> None:
-    B, T, _ = lat.emissions.shape
-    g_f = np.zeros((B, T + 1, s.matrix.wd.shape[1]) if arc_grads else (1, 1, 1))
     utt = _utterances(lat, active)
-    _dense.backward(gout, utt, s.matrix, s.W, s.scaled, arc_grads, dev, grads.em, g_f, *grads[3:])
-    if arc_grads:  # consumers sum the rows: into row 0
-        grads.w[0] += _dense.arc_posteriors(s.matrix, s.scaled.alpha, g_f)
+    _dense.backward(gout, utt, s.matrix, s.W, s.scaled, arc_grads, dev, *grads[:2], *grads[3:])
 
 
 def _matrix_best_path(lat: DenseLattice) -> tuple:
