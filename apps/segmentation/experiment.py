@@ -8,7 +8,6 @@ cores); ``Config()`` is the longer default of ``ebgtn segment train``.
 from __future__ import annotations
 
 import copy
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 
 from gtn.utils import atomic_write
 
+from .._common.report import write_results
 from . import data, figures, potts
 from .cleanup import METHODS, CleanupModel
 from .evaluate import evaluate, format_table
@@ -194,10 +194,7 @@ def report(
         "unary_weight": float(segmenter.cleanup.unary_weight.detach()),
         "unary_bias": segmenter.cleanup.unary_bias.detach().tolist(),
     }
-    with atomic_write(out / f"{config.task}_results.json") as f:
-        json.dump(results, f, indent=1)
-    with atomic_write(out / f"{config.task}_results.md") as f:
-        f.write(f"## {config.task}\n\n{table}\n")
+    write_results(out, f"## {config.task}\n\n{table}", results, f"{config.task}_results")
     shown = {name: m for name, m in maps.items() if "[first" not in name}
     figures.comparison_figure(
         test.images, test.labels, shown, test.classes, out / f"{config.task}_test.png"
@@ -211,12 +208,9 @@ def report(
 
 
 def _jsonable(config: Config) -> dict:
-    d = asdict(config)
-    d["methods"] = list(config.methods)
-    d["potts_methods"] = list(config.potts_methods)
-    d["ranges"] = list(config.ranges)
-    d["labeller_dilations"] = list(config.labeller_dilations or TASK_DILATIONS[config.task])
-    return d
+    """The settings as plain data, with the labeller's dilations resolved for the task."""
+    dilations = list(config.labeller_dilations or TASK_DILATIONS[config.task])
+    return asdict(config) | {"labeller_dilations": dilations}
 
 
 def describe_sets(configs: list[Config]) -> None:
