@@ -62,7 +62,7 @@ def add_run_parsers(
 def add_options(parser: argparse.ArgumentParser, options: Sequence[tuple]) -> None:
     """One option per (flag, type, help[, more ``add_argument`` keywords]) of ``options``:
     type ``bool`` is a switch (None when not given, so that it leaves a configuration as it
-    is), ``str`` a text; ``help`` may be None."""
+    is), ``str`` a text, None when the keywords give an ``action``; ``help`` may be None."""
     for flag, kind, helptext, *more in options:
         if kind is bool:
             keywords = {"action": "store_true", "default": None}

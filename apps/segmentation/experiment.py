@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -79,17 +79,11 @@ DEMO = Config(
 )
 
 
-def load_sets(config: Config) -> tuple[data.Dataset, data.Dataset, data.Dataset]:
-    """(train, validation, test) of ``config.task`` through the cache."""
-    n_train = config.labeller_images + config.interaction_images
-    return tuple(
-        data.load_or_generate(config.task, split, n, config.cache_dir)
-        for split, n in (
-            ("train", n_train),
-            ("validation", config.validation_images),
-            ("test", config.test_images),
-        )
-    )
+def load_sets(config: Config, splits: tuple[str, ...] = data.SPLITS) -> tuple[data.Dataset, ...]:
+    """The sets of ``splits`` (default train, validation, test) of ``config.task``, cached."""
+    sizes = {"train": config.labeller_images + config.interaction_images}
+    sizes |= {"validation": config.validation_images, "test": config.test_images}
+    return tuple(data.load_or_generate(config.task, s, sizes[s], config.cache_dir) for s in splits)
 
 
 def train_segmenter(config: Config, train: data.Dataset, progress: bool = True) -> Segmenter:
@@ -245,6 +239,6 @@ def evaluate_saved(paths, config_of, out: Path, progress: bool = True) -> list[d
     for path in paths:
         segmenter = Segmenter.load(path)
         config = config_of(segmenter.info.get("task", "embryo"))
-        _, validation, test = load_sets(replace(config, labeller_images=1, interaction_images=0))
+        validation, test = load_sets(config, ("validation", "test"))
         results.append(report(segmenter, config, validation, test, out, progress))
     return results
