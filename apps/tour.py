@@ -7,7 +7,6 @@ its loss is a difference of free energies.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
@@ -91,15 +90,3 @@ def run(out_dir: Path, seed: int = 0) -> None:
         print(f"   No picture: Graphviz's `dot` is not installed; {gtn.drawing.INSTALL_HINT}.")
     except gtn.GraphvizError as err:
         print(f"   No picture: {err}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ebgtn tour", description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("out/tour"), help="folder for files")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    run(args.out, args.seed)
-
-
-if __name__ == "__main__":
-    main()

@@ -256,56 +256,42 @@ def _work(uids: list[str]) -> list[tuple[dict, int, str | None]]:
         raise gtn.GraphError(str(err)) from None
 
 
-class _SignWarning:
-    """Warn once per run, on stderr, when emissions look like (log-)probabilities."""
-
-    def __init__(self, path: str):
-        self.path, self.done = path, False
-
-    def see(self, uid: str, suspect: str | None) -> None:
-        if suspect is None or self.done:
-            return
-        self.done = True
-        print(
-            f"ebgtn decode: warning: {self.path}, utterance {uid}: the emissions look like "
-            f"{suspect}; decode wants energies -log p (lower is better), so answers will be "
-            "wrong",
-            file=sys.stderr,
-        )
-
-
 def _decode_all(decoder: Decoder, jobs: int, progress) -> list[tuple[dict, int, str | None]]:
+    """Every utterance's (record, frames, suspect), in file order, by ``jobs`` processes."""
     ids = decoder.emissions.ids
-    warning = _SignWarning(decoder.job.emissions)
-    if jobs <= 1 or len(ids) <= CHUNK:
-        out = []
-        for uid in ids:
-            out.append(decoder.decode(uid))
-            warning.see(uid, out[-1][2])
-            progress.update(1)
-        return out
     chunks = [ids[k : k + CHUNK] for k in range(0, len(ids), CHUNK)]
-    results: list[list | None] = [None] * len(chunks)
+    if jobs <= 1 or len(chunks) <= 1:
+        return _collect(decoder, chunks, map(decoder.decode_many, chunks), progress)
     # spawn: workers start clean instead of inheriting torch / numba thread pools by fork.
     ctx = multiprocessing.get_context("spawn")
+    threads = max(1, torch.get_num_threads() // jobs)
     with cf.ProcessPoolExecutor(
-        jobs,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(decoder.job, max(1, torch.get_num_threads() // jobs)),
+        jobs, mp_context=ctx, initializer=_init_worker, initargs=(decoder.job, threads)
     ) as pool:
-        futures = {pool.submit(_work, chunk): k for k, chunk in enumerate(chunks)}
         try:
-            for future in cf.as_completed(futures):
-                k = futures[future]
-                results[k] = future.result()
-                for uid, (_, _, suspect) in zip(chunks[k], results[k], strict=True):
-                    warning.see(uid, suspect)
-                progress.update(len(chunks[k]))
+            return _collect(decoder, chunks, pool.map(_work, chunks), progress)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # don't decode the rest in vain
             raise
-    return [line for chunk in results for line in chunk]
+
+
+def _collect(decoder: Decoder, chunks, results, progress) -> list[tuple[dict, int, str | None]]:
+    """The chunks' results in order, as they arrive; the first time emissions look like
+    (log-)probabilities, one warning on stderr."""
+    out, warned = [], False
+    for chunk, lines in zip(chunks, results, strict=True):
+        for uid, (_, _, suspect) in zip(chunk, lines, strict=True):
+            if suspect is not None and not warned:
+                warned = True
+                print(
+                    f"ebgtn decode: warning: {decoder.job.emissions}, utterance {uid}: the "
+                    f"emissions look like {suspect}; decode wants energies -log p (lower is "
+                    "better), so answers will be wrong",
+                    file=sys.stderr,
+                )
+        progress.update(len(chunk))
+        out += lines
+    return out
 
 
 def run_decode(args: argparse.Namespace) -> int:

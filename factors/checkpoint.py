@@ -44,16 +44,15 @@ class CheckpointError(ValueError):
 def write_checkpoint(path: str | os.PathLike, fmt: str, payload: Any) -> Path:
     """Write ``payload`` atomically with its format tag and content digest; returns the path.
 
-    Temporary files that killed writers of ``path`` left behind are removed first. Tensors are
-    saved as contiguous CPU copies; a type other than plain data or a tensor is a TypeError
-    naming its place in the payload.
+    Temporary files that killed writers of ``path`` left behind are removed first
+    (:func:`ensure_writable`). Tensors are saved as contiguous CPU copies; a type other than
+    plain data or a tensor is a TypeError naming its place in the payload.
     """
     path = Path(path)
     payload = _plain_copy(payload, "payload")
     state = {"format": fmt, "version": VERSION, "payload": payload}
     state["digest"] = _digest(fmt, VERSION, payload, where=str(path), budget=math.inf)[0]
     ensure_writable(path)
-    remove_stale_temporaries(path)
     with atomic_write(path, "wb") as f:
         torch.save(state, f)
     return path
@@ -61,7 +60,8 @@ def write_checkpoint(path: str | os.PathLike, fmt: str, payload: Any) -> Path:
 
 def ensure_writable(path: str | os.PathLike) -> Path:
     """Create ``path``'s directory and check that a file can be written there, so that a bad
-    checkpoint path is reported before any work is done; CheckpointError otherwise."""
+    checkpoint path is reported before any work is done (CheckpointError otherwise); then
+    remove the temporary files that killed writers of ``path`` left behind."""
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a directory, not a file")
@@ -81,6 +81,7 @@ def ensure_writable(path: str | os.PathLike) -> Path:
         raise CheckpointError(
             f"checkpoint {path} cannot be written ({err.strerror or err})"
         ) from None
+    remove_stale_temporaries(path)
     return path
 
 

@@ -111,17 +111,6 @@ class FactorGraph(nn.Module):
             self._structure_cache["interaction"] = g
         return self._structure_cache["interaction"]
 
-    def factor_graph(self) -> nx.Graph:
-        """networkx bipartite Graph: nodes ("var", i) and ("factor", j, m) for clique m of
-        factor j, with an edge from each clique to each of its variables."""
-        g = nx.Graph()
-        g.add_nodes_from((("var", i) for i in range(self.num_variables)), bipartite=0)
-        for j, f in enumerate(self.factors):
-            for m, row in enumerate(f.scopes.tolist()):
-                g.add_node(("factor", j, m), bipartite=1)
-                g.add_edges_from((("factor", j, m), ("var", i)) for i in row)
-        return g
-
     @property
     def structure(self) -> str:
         """``"chain"``, ``"tree"`` or ``"loopy"`` (see the module docstring)."""

@@ -98,18 +98,21 @@ def marginal_loss(marginals: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -marginals.gather(-1, y[..., None]).squeeze(-1).clamp_min(1e-12).log().sum(-1)
 
 
-NEEDS = {
-    "energy": (),
-    "perceptron": ("e_min",),
-    "hinge": ("e_incorrect",),
-    "log": ("e_incorrect",),
-    "lvq2": ("e_incorrect",),
-    "mce": ("e_incorrect",),
-    "square_square": ("e_incorrect",),
-    "square_exponential": ("e_incorrect",),
-    "nll": ("free_energy",),
-    "mee": ("free_energy",),
-    "pseudo_likelihood": ("conditional",),
-    "marginal": ("marginals",),
+CATALOGUE = {
+    "energy": (energy_loss, ("e_correct",)),
+    "perceptron": (perceptron_loss, ("e_correct", "e_min")),
+    "hinge": (hinge_loss, ("e_correct", "e_incorrect", "margin")),
+    "log": (log_loss, ("e_correct", "e_incorrect")),
+    "lvq2": (lvq2_loss, ("e_correct", "e_incorrect", "delta")),
+    "mce": (mce_loss, ("e_correct", "e_incorrect")),
+    "square_square": (square_square_loss, ("e_correct", "e_incorrect", "margin")),
+    "square_exponential": (square_exponential_loss, ("e_correct", "e_incorrect", "gamma")),
+    "nll": (nll_loss, ("e_correct", "free_energy")),
+    "mee": (mee_loss, ("e_correct", "free_energy", "beta")),
+    "pseudo_likelihood": (pseudo_likelihood_loss, ("conditional", "y", "beta")),
+    "marginal": (marginal_loss, ("marginals", "y")),
 }
-"""What each loss needs besides E_C."""
+"""Each loss by name: (its function, the names of its arguments in order). The names are what
+the model supplies (``e_correct``, ``e_incorrect``, ``e_min``, ``free_energy``, ``conditional``,
+``marginals``), the answers ``y`` [B, n], or a constant of :class:`~factors.StructuredLoss`
+(``margin``, ``beta``, ``gamma``, ``delta``)."""

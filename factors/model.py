@@ -86,8 +86,8 @@ class StructuredLoss:
         inference: dict | None = None,
         per_variable: bool = False,
     ):
-        if name not in losses.NEEDS:
-            raise ValueError(f"unknown loss {name!r}; choose from {', '.join(losses.NEEDS)}")
+        if name not in losses.CATALOGUE:
+            raise ValueError(f"unknown loss {name!r}; choose from {', '.join(losses.CATALOGUE)}")
         self.name, self.margin, self.beta, self.gamma, self.delta = name, margin, beta, gamma, delta
         self.cost, self.inference, self.per_variable = cost, dict(inference or {}), per_variable
 
@@ -97,7 +97,7 @@ class StructuredLoss:
         if hasattr(model, "prepare"):
             x = model.prepare(x, y)
         out = {"e_correct": model.energy(x, y)}
-        needs = losses.NEEDS[self.name]
+        needs = losses.CATALOGUE[self.name][1]
         if "conditional" in needs:
             out["conditional"] = _require(model, "terms", self.name)(x).conditional(_flat(y))
         if "marginals" in needs:
@@ -117,36 +117,12 @@ class StructuredLoss:
 
     def per_example(self, model: EnergyModel, x: Any, y: Any) -> torch.Tensor:
         """The loss of each example [B] (per variable with ``per_variable``)."""
-        value = self._formula(self.terms(model, x, y), y)
+        function, arguments = losses.CATALOGUE[self.name]
+        given = self.terms(model, x, y)
+        given |= {name: getattr(self, name) for name in ("margin", "beta", "gamma", "delta")}
+        # y may be a list of answers of different lengths; only per-variable losses flatten it
+        value = function(*(_flat(y) if name == "y" else given[name] for name in arguments))
         return value / _flat(y).shape[1] if self.per_variable else value
-
-    def _formula(self, t: dict[str, torch.Tensor], y: Any) -> torch.Tensor:
-        ec = t["e_correct"]
-        match self.name:
-            case "energy":
-                return losses.energy_loss(ec)
-            case "perceptron":
-                return losses.perceptron_loss(ec, t["e_min"])
-            case "hinge":
-                return losses.hinge_loss(ec, t["e_incorrect"], self.margin)
-            case "log":
-                return losses.log_loss(ec, t["e_incorrect"])
-            case "lvq2":
-                return losses.lvq2_loss(ec, t["e_incorrect"], self.delta)
-            case "mce":
-                return losses.mce_loss(ec, t["e_incorrect"])
-            case "square_square":
-                return losses.square_square_loss(ec, t["e_incorrect"], self.margin)
-            case "square_exponential":
-                return losses.square_exponential_loss(ec, t["e_incorrect"], self.gamma)
-            case "nll":
-                return losses.nll_loss(ec, t["free_energy"])
-            case "pseudo_likelihood":
-                return losses.pseudo_likelihood_loss(t["conditional"], _flat(y), self.beta)
-            case "marginal":
-                return losses.marginal_loss(t["marginals"], _flat(y))
-            case _:
-                return losses.mee_loss(ec, t["free_energy"], self.beta)
 
     def __call__(self, model: EnergyModel, x: Any, y: Any) -> torch.Tensor:
         return self.per_example(model, x, y).mean()

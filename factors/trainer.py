@@ -33,8 +33,6 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
-from gtn.utils import remove_stale_temporaries
-
 from .checkpoint import CheckpointError, ensure_writable, read_checkpoint, write_checkpoint
 
 LossFn = Callable[[Any, Any, Any], torch.Tensor]
@@ -77,11 +75,6 @@ def _plain_number(value):
     return value
 
 
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return (text or type(err).__name__)[:240]
-
-
 @contextmanager
 def _refusing(path, problem: str):
     """A checkpoint part that torch or the RNGs reject becomes one CheckpointError naming the
@@ -89,7 +82,8 @@ def _refusing(path, problem: str):
     try:
         yield
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
-        raise CheckpointError(f"{path}: {problem} ({_one_line(err)})") from None
+        reason = " ".join(str(err).split())[:240] or type(err).__name__  # one line
+        raise CheckpointError(f"{path}: {problem} ({reason})") from None
 
 
 def _check_state(state, path) -> None:
@@ -206,10 +200,13 @@ class Trainer:
         self.dist = None
 
     # ------------------------------------------------------------------ checkpoints
+    def _writes_checkpoints(self) -> bool:
+        return self.checkpoint is not None and (self.dist is None or self.dist.get_rank() == 0)
+
     def save(self, epoch: int, batch: int, losses=(), metrics=()) -> None:
         """Write the checkpoint atomically: model, optimizer, step, (epoch, next batch), the
         losses and metrics of that epoch's batches before ``batch``, RNGs, history."""
-        if self.checkpoint is None or (self.dist is not None and self.dist.get_rank() != 0):
+        if not self._writes_checkpoints():
             return
         state = {
             "model": dict(self.model.state_dict()),
@@ -223,14 +220,6 @@ class Trainer:
             "history": [{k: _plain_number(v) for k, v in r.items()} for r in self.history],
         }
         write_checkpoint(self.checkpoint, FORMAT, state)
-
-    def _prepare_checkpoint(self) -> None:
-        """Report an unusable checkpoint path now rather than at the first save, and remove the
-        temporary files a killed save left beside it."""
-        if self.checkpoint is None or (self.dist is not None and self.dist.get_rank() != 0):
-            return
-        ensure_writable(self.checkpoint)
-        remove_stale_temporaries(self.checkpoint)
 
     def _load(self) -> dict | None:
         if not (self.options.resume and self.checkpoint is not None and self.checkpoint.exists()):
@@ -254,20 +243,12 @@ class Trainer:
     def _shard(self, loader: DataLoader) -> DataLoader:
         if isinstance(loader.sampler, DistributedSampler):
             return loader
+        shuffle = isinstance(loader.sampler, RandomSampler)
         sampler = DistributedSampler(
-            loader.dataset,
-            shuffle=isinstance(loader.sampler, RandomSampler),
-            seed=self.options.seed,
-            drop_last=loader.drop_last,
+            loader.dataset, shuffle=shuffle, seed=self.options.seed, drop_last=loader.drop_last
         )
-        return DataLoader(
-            loader.dataset,
-            batch_size=loader.batch_size,
-            sampler=sampler,
-            collate_fn=loader.collate_fn,
-            num_workers=loader.num_workers,
-            drop_last=loader.drop_last,
-        )
+        kept = ("batch_size", "collate_fn", "num_workers", "drop_last")
+        return DataLoader(loader.dataset, sampler=sampler, **{k: getattr(loader, k) for k in kept})
 
     def _average_gradients(self) -> None:
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -291,7 +272,8 @@ class Trainer:
         self.dist = distributed_group()
         if self.dist is not None:
             loader = self._shard(loader)
-        self._prepare_checkpoint()
+        if self._writes_checkpoints():  # an unusable path is reported now, not at the first save
+            ensure_writable(self.checkpoint)  # (which also removes a killed save's temporaries)
         state = self._load()
         if state is None:
             seed_everything(self.options.seed)

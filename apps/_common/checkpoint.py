@@ -59,9 +59,7 @@ class Int:
     def check(self, value: Any, key: str) -> int:
         if type(value) is not int:
             raise CheckpointError(f"{key} must be an integer, got {_show(value)}")
-        if not self.lo <= value <= self.hi:
-            raise CheckpointError(f"{key} = {value} is outside [{self.lo}, {self.hi}]")
-        return value
+        return _within(value, self.lo, self.hi, key)
 
 
 class Real:
@@ -75,9 +73,7 @@ class Real:
             raise CheckpointError(f"{key} must be a number, got {_show(value)}")
         if not math.isfinite(value):
             raise CheckpointError(f"{key} = {value} is not a finite number")
-        if not self.lo <= value <= self.hi:
-            raise CheckpointError(f"{key} = {value} is outside [{self.lo}, {self.hi}]")
-        return float(value)
+        return float(_within(value, self.lo, self.hi, key))
 
 
 class Bool:
@@ -113,10 +109,7 @@ class IntList:
     def check(self, value: Any, key: str) -> list[int]:
         if not isinstance(value, (list, tuple)):
             raise CheckpointError(f"{key} must be a list of integers, got {_show(value)}")
-        if not self.min_len <= len(value) <= self.max_len:
-            raise CheckpointError(
-                f"{key} has {len(value)} entries, not {self.min_len} to {self.max_len}"
-            )
+        _within(len(value), self.min_len, self.max_len, f"the length of {key}")
         out = [self.item.check(v, f"{key}[{i}]") for i, v in enumerate(value)]
         if self.distinct and len(set(out)) != len(out):
             raise CheckpointError(f"{key} = {out} repeats a value")
@@ -132,10 +125,7 @@ class Texts:
     def check(self, value: Any, key: str) -> list[str]:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise CheckpointError(f"{key} must be a list of strings, got {_show(value)}")
-        if not self.min_len <= len(value) <= self.max_len:
-            raise CheckpointError(
-                f"{key} has {len(value)} entries, not {self.min_len} to {self.max_len}"
-            )
+        _within(len(value), self.min_len, self.max_len, f"the length of {key}")
         for i, v in enumerate(value):
             if not 0 < len(v) <= self.max_chars:
                 raise CheckpointError(f"{key}[{i}] must have 1 to {self.max_chars} characters")
@@ -187,6 +177,12 @@ class Record:
         if extra:
             raise CheckpointError(f"{key} has unexpected keys {', '.join(extra)[:120]}")
         return {k: schema.check(value[k], f"{key}.{k}") for k, schema in self.fields.items()}
+
+
+def _within(value, lo, hi, key: str):
+    if not lo <= value <= hi:
+        raise CheckpointError(f"{key} = {value} is outside [{lo}, {hi}]")
+    return value
 
 
 def _show(value: Any) -> str:

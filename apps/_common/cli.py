@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 from .guard import ArgumentParser, add_debug_flag, run_guarded
 
-__all__ = ["add_app_parser", "add_run_parsers", "config_from_args", "run_app"]
+__all__ = ["add_app_parser", "add_options", "add_run_parsers", "config_from_args", "run_app"]
 
 
 def add_app_parser(sub, command: str, help: str, description: str):
@@ -21,6 +21,7 @@ def add_app_parser(sub, command: str, help: str, description: str):
     ``sub`` of ``ebgtn``; ``description`` (the CLI module's docstring) is shown verbatim."""
     parser = sub.add_parser(
         command,
+        prog=getattr(sub, "app_prog", None),  # set by run_app: usage shows `python -m apps.<app>`
         help=help,
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -33,11 +34,14 @@ def run_app(
     command: str,
     argv: Sequence[str] | None = None,
 ) -> int:
-    """``python -m apps.<app>``: the app's ``add_parser`` under its ``command`` (e.g.
-    ``"check-reading"``), guarded like ``ebgtn``: bad input is one line and exit status 2."""
-    parser = ArgumentParser(prog=f"python -m apps.{command.replace('-', '_')}")
+    """``python -m apps.<app>``: the app's ``add_parser`` (from ``apps.<app>.cli``) under its
+    ``command`` (e.g. ``"check-reading"``), guarded like ``ebgtn``: bad input is one line and
+    exit status 2."""
+    parser = ArgumentParser(prog=f"python -m {add_parser.__module__.rsplit('.', 1)[0]}")
     add_debug_flag(parser)
-    add_parser(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.app_prog = parser.prog
+    add_parser(sub)
     return run_guarded(parser, [command, *(sys.argv[1:] if argv is None else argv)])
 
 
@@ -55,11 +59,29 @@ def add_run_parsers(
     return parsers
 
 
+def add_options(parser: argparse.ArgumentParser, options: Sequence[tuple]) -> None:
+    """One option per (flag, type, help[, more ``add_argument`` keywords]) of ``options``:
+    type ``bool`` is a switch (None when not given, so that it leaves a configuration as it
+    is), ``str`` a text, None when the keywords give an ``action``; ``help`` may be None."""
+    for flag, kind, helptext, *more in options:
+        if kind is bool:
+            keywords = {"action": "store_true", "default": None}
+        else:
+            keywords = {} if kind is None else {"type": kind}
+        keywords.update(*more)
+        parser.add_argument(flag, help=helptext, **keywords)
+
+
 def config_from_args(
-    args: argparse.Namespace, base: Any, names: Sequence[str], lists: Sequence[str] = ()
+    args: argparse.Namespace,
+    base: Any,
+    names: Sequence[str] | None = None,
+    lists: Sequence[str] = (),
 ) -> Any:
-    """The dataclass ``base`` with each field of ``names`` the option of that name gave (left
-    as it is when the option was not given), and each of ``lists`` split at commas."""
+    """The dataclass ``base`` with each field of ``names`` (default: all of its fields) the
+    option of that name gave (left as it is when the option was not given), and each of
+    ``lists`` split at commas."""
+    names = [f.name for f in fields(base)] if names is None else names
     changes = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     changes |= {k: tuple(getattr(args, k).split(",")) for k in lists if getattr(args, k, None)}
     return replace(base, **changes)

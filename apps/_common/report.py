@@ -33,16 +33,19 @@ def _line(cells: Sequence) -> str:
     return "| " + " | ".join(map(str, cells)) + " |"
 
 
-def write_results(out: str | os.PathLike, text: str, record: dict) -> list[Path]:
-    """Write ``out/results.md`` (the tables, for people) and ``out/results.json`` (``record``,
+def write_results(
+    out: str | os.PathLike, text: str, record: dict, name: str = "results"
+) -> list[Path]:
+    """Write ``out/<name>.md`` (the tables, for people) and ``out/<name>.json`` (``record``,
     for scripts), atomically; returns both paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "results.md") as f:
+    md, js = out / f"{name}.md", out / f"{name}.json"
+    with atomic_write(md) as f:
         f.write(text.rstrip("\n") + "\n")
-    with atomic_write(out / "results.json") as f:
+    with atomic_write(js) as f:
         json.dump(record, f, indent=1)
-    return [out / "results.md", out / "results.json"]
+    return [md, js]
 
 
 def print_written(

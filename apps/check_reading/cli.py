@@ -18,21 +18,41 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .._common.cli import add_app_parser, add_run_parsers, config_from_args
+from .._common.cli import add_app_parser, add_options, add_run_parsers, config_from_args
 
-_CONFIG_NAMES = (
-    "train_fields",
-    "test_fields",
-    "seed",
-    "local_epochs",
-    "global_epochs",
-    "global_fields",
-    "sdnn_epochs",
-    "heldout_fields",
-    "local_checkpoint",
-    "cache_dir",
-    "train_folder",
-    "test_folder",
+# (flag, type, help) of the options; each sets the Config field of its name (see _config).
+_DATA_OPTIONS = (
+    ("--train-fields", int, None),
+    ("--test-fields", int, None),
+    ("--seed", int, None),
+    ("--cache-dir", str, "where generated fields are cached"),
+    (
+        "--test-folder",
+        str,
+        "test fields from an image folder (its labels.csv) or a labels file, instead of "
+        "generated ones",
+    ),
+    ("--quiet", bool, "no progress bars"),
+)
+_TRAINING_OPTIONS = (
+    ("--local-epochs", int, None),
+    ("--global-epochs", int, None),
+    ("--global-fields", int, "train globally on the first n training fields"),
+    ("--losses", str, "comma-separated global losses (nll,perceptron,hinge)"),
+    (
+        "--train-folder",
+        str,
+        "training fields from an image folder (its labels.csv) or a labels file, instead of "
+        "generated ones (local training needs the ownership maps of generated folders; for "
+        "real images give --local-checkpoint)",
+    ),
+    (
+        "--local-checkpoint",
+        str,
+        "start the global systems from this local checkpoint (skips local training)",
+    ),
+    ("--sdnn-epochs", int, "epochs of the space-displacement reader (0: leave it out)"),
+    ("--heldout-fields", int, "fields of the held-out style to evaluate on (0: none)"),
 )
 
 
@@ -40,7 +60,7 @@ def _config(args):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    return config_from_args(args, base, _CONFIG_NAMES, lists=("losses",))
+    return config_from_args(args, base, lists=("losses",))
 
 
 def _run(args) -> int:
@@ -74,19 +94,6 @@ def _generate(args) -> int:
     return 0
 
 
-def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--train-fields", type=int)
-    p.add_argument("--test-fields", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--cache-dir", help="where generated fields are cached")
-    p.add_argument(
-        "--test-folder",
-        help="test fields from an image folder (its labels.csv) or a labels file, instead of "
-        "generated ones",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``check-reading`` on an argparse subparsers object."""
     p, jobs = add_app_parser(
@@ -97,42 +104,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
         ("train", "train local + global systems", "out/check_reading"),
     )
     for q in add_run_parsers(jobs, runs, _run):
-        _add_config_args(q)
-        q.add_argument("--local-epochs", type=int)
-        q.add_argument("--global-epochs", type=int)
-        q.add_argument(
-            "--global-fields",
-            type=int,
-            help="train globally on the first n training fields",
-        )
-        q.add_argument("--losses", help="comma-separated global losses (nll,perceptron,hinge)")
-        q.add_argument(
-            "--train-folder",
-            help="training fields from an image folder (its labels.csv) or a labels file, "
-            "instead of generated ones (local training needs the ownership maps of generated "
-            "folders; for real images give --local-checkpoint)",
-        )
-        q.add_argument(
-            "--local-checkpoint",
-            help="start the global systems from this local checkpoint (skips local training)",
-        )
-        q.add_argument(
-            "--sdnn-epochs",
-            type=int,
-            help="epochs of the space-displacement reader (0: leave it out)",
-        )
-        q.add_argument(
-            "--heldout-fields",
-            type=int,
-            help="fields of the held-out style to evaluate on (0: none)",
-        )
+        add_options(q, _DATA_OPTIONS + _TRAINING_OPTIONS)
     q = jobs.add_parser(
         "evaluate",
         help="evaluate checkpoints on held-out test fields (with a segmenting and an SDNN"
         " checkpoint, also their product of experts)",
     )
     q.add_argument("checkpoints", nargs="+")
-    _add_config_args(q)
+    add_options(q, _DATA_OPTIONS)
     q.add_argument("--out", default="out/check_reading")
     q.set_defaults(run=_evaluate)
     q = jobs.add_parser("read", help="read one image file, or a folder of them")

@@ -5,14 +5,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from . import data, evaluate, figures, folder
 from .api import CheckReader, load_reader, read_batch
-from .experiment import Config, evaluate_all, load_sets
+from .experiment import Config, evaluate_all, load_test_set
 from .sdnn import SdnnReader, field_strip
 
 
@@ -22,10 +21,7 @@ def evaluate_checkpoints(
     """Evaluate saved readers (segmenting or space-displacement) on the test fields of
     ``config``, every segmenting x SDNN pair also as a product of experts; print the table,
     write ``out/error_reject.png``; returns the rows."""
-    if config.test_folder:  # real fields need no MNIST digits
-        test = folder.read_fields(config.test_folder, "test")
-    else:
-        _, test = load_sets(replace(config, train_fields=1))
+    test = load_test_set(config)
     readers = {}
     for path in checkpoints:
         reader = load_reader(path)

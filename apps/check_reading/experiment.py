@@ -70,24 +70,20 @@ DEMO = Config(
 
 def load_sets(config: Config) -> tuple[data.FieldSet, data.FieldSet]:
     """(training fields, test fields) from the configured folders or the generator's cache."""
-    if config.train_folder:
-        train = _folder_set(config.train_folder, "train", config.local_checkpoint is None)
-    else:
-        train = data.load_or_generate(
-            "train", config.train_fields, config.seed, cache_dir=config.cache_dir
-        )
-    if config.test_folder:
-        test = _folder_set(config.test_folder, "test", False)
-    else:
-        test = data.load_or_generate(
-            "test", config.test_fields, config.seed, cache_dir=config.cache_dir
-        )
-    return train, test
+    return _load("train", config.train_folder, config.train_fields, config), load_test_set(config)
 
 
-def _folder_set(path: str, split: str, local_training: bool) -> data.FieldSet:
-    """The fields of an image folder; local training needs their ownership maps."""
-    if local_training and not folder.has_owners(path):
+def load_test_set(config: Config) -> data.FieldSet:
+    """The test fields alone (a test folder needs no MNIST digits)."""
+    return _load("test", config.test_folder, config.test_fields, config)
+
+
+def _load(split: str, path: str | None, n: int, config: Config) -> data.FieldSet:
+    """The fields of the image folder ``path``, else ``n`` generated ones; local training
+    needs a folder's ownership maps."""
+    if not path:
+        return data.load_or_generate(split, n, config.seed, cache_dir=config.cache_dir)
+    if split == "train" and config.local_checkpoint is None and not folder.has_owners(path):
         raise ValueError(
             f"{path}: no ownership maps ({folder.OWNERS}/; real images have none), which "
             "local training needs; give --local-checkpoint to train the global systems from a "

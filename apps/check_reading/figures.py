@@ -117,19 +117,12 @@ def graphs_figure(seg: Segmentation, model: CheckReaderModel, path: Path) -> Pat
         strict=True,
     ):
         for s in range(seg.num_segments):
-            red = s in on_path
             label = None
             if ax is axes[1]:
                 c = on_path.get(s, int(energies[s, :NUM_CHARS].argmin()))
                 label = f"{ALPHABET[c]}/{float(energies[s, c]):.1f}"
-            _arc(
-                ax,
-                x[seg.start[s]],
-                x[seg.end[s]],
-                "tab:red" if red else "0.6",
-                1.8 if red else 0.6,
-                label,
-            )
+            color, width = ("tab:red", 1.8) if s in on_path else ("0.6", 0.6)
+            _arc(ax, x[seg.start[s]], x[seg.end[s]], color, width, label)
         ax.plot(x, np.zeros_like(x), "o", color="k", ms=4)
         ax.set_xlim(x[0] - 0.05 * span, x[-1] + 0.05 * span)
         ax.set_ylim(-0.05 * span, 0.8 * span / 2 + 0.1 * span)

@@ -14,50 +14,32 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from .._common.cli import config_from_args
-
-_CONFIG_NAMES = (
-    "labeller_images",
-    "interaction_images",
-    "validation_images",
-    "test_images",
-    "labeller_epochs",
-    "interaction_epochs",
-    "loss",
-    "neighbourhood",
-    "alpha_expansion_images",
-    "gibbs_images",
-    "seed",
-    "cache_dir",
-    "joint",
+from .._common.cli import (
+    add_app_parser,
+    add_options,
+    add_run_parsers,
+    config_from_args,
+    run_app,
 )
+from .train import LOSSES
 
 
 def _config(args, task: str):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    config = replace(config_from_args(args, base, _CONFIG_NAMES), task=task)
-    changes = {}
-    if getattr(args, "methods", None):
-        changes["methods"] = _methods(args.methods)
-    if getattr(args, "labeller_dilations", None):
-        changes["labeller_dilations"] = tuple(int(d) for d in args.labeller_dilations.split(","))
-    if getattr(args, "ranges", None):
-        changes["ranges"] = _ranges(args.ranges)
-    if getattr(args, "patch", False):
-        changes["patch"] = True
-    return replace(config, **changes)
+    return replace(config_from_args(args, base), task=task)
 
 
-def _ranges(text: str) -> tuple[int, ...]:
+def _positive_ints(text: str) -> tuple[int, ...]:
+    """``--ranges`` and ``--labeller-dilations``: comma-separated positive integers."""
     try:
-        ranges = tuple(int(r) for r in text.split(",") if r.strip())
+        values = tuple(int(r) for r in text.split(",") if r.strip())
     except ValueError:
-        raise ValueError(f"--ranges wants distances like 1,2,4, got {text!r}") from None
-    if not ranges or min(ranges) < 1:
-        raise ValueError(f"--ranges wants positive distances, got {text!r}")
-    return ranges
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"wants positive integers like 1,2,4, got {text!r}")
+    return values
 
 
 def _methods(text: str) -> tuple[str, ...]:
@@ -66,7 +48,9 @@ def _methods(text: str) -> tuple[str, ...]:
     methods = tuple(m.strip().replace("-", "_") for m in text.split(",") if m.strip())
     bad = [m for m in methods if m not in METHODS]
     if bad:
-        raise ValueError(f"unknown inference method {bad[0]!r}; choose from {', '.join(METHODS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown inference method {bad[0]!r}; choose from {', '.join(METHODS)}"
+        )
     return methods
 
 
@@ -84,17 +68,11 @@ def _generate(args) -> int:
     return 0
 
 
-def _train(args) -> int:
-    from .experiment import run_all
+def _run(args) -> int:
+    from .experiment import demo, run_all
 
-    run_all(_configs(args), Path(args.out), progress=not args.quiet)
-    return 0
-
-
-def _demo(args) -> int:
-    from .experiment import demo
-
-    demo(_configs(args), Path(args.out), progress=not args.quiet)
+    job = demo if args.command_name == "demo" else run_all
+    job(_configs(args), Path(args.out), progress=not args.quiet)
     return 0
 
 
@@ -113,51 +91,39 @@ def _clean(args) -> int:
     return 0
 
 
-def _add_sizes(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", choices=("embryo", "horse", "all"), default="all")
-    p.add_argument("--labeller-images", type=int, help="training images for the labeller")
-    p.add_argument("--interaction-images", type=int, help="training images for the interactions")
-    p.add_argument("--validation-images", type=int)
-    p.add_argument("--test-images", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--cache-dir", help="data cache (default $EBGTN_CACHE or ~/.cache/ebgtn)")
-
-
-def _add_training(p: argparse.ArgumentParser) -> None:
-    from .train import LOSSES
-
-    p.add_argument("--labeller-epochs", type=int)
-    p.add_argument(
-        "--labeller-dilations", help="dilation of each 3×3 layer, e.g. 1,1,2,2 (13×13 field)"
-    )
-    p.add_argument("--interaction-epochs", type=int)
-    p.add_argument("--loss", choices=LOSSES, help="structured loss for the interactions")
-    p.add_argument("--neighbourhood", type=int, choices=(4, 8))
-    p.add_argument(
-        "--ranges", help="distances coupled in every direction, e.g. 1,2,4,8,16 (the default)"
-    )
-    p.add_argument("--patch", action="store_true", help="add learned 2×2 patch energies")
-    p.add_argument(
+# (flag, type, help[, more add_argument keywords]); each option sets the Config field of its
+# name (see _config; --task is replaced by each task in turn).
+_SIZES = (
+    ("--task", str, None, {"choices": ("embryo", "horse", "all"), "default": "all"}),
+    ("--labeller-images", int, "training images for the labeller"),
+    ("--interaction-images", int, "training images for the interactions"),
+    ("--validation-images", int, None),
+    ("--test-images", int, None),
+    ("--seed", int, None),
+    ("--cache-dir", str, "data cache (default $EBGTN_CACHE or ~/.cache/ebgtn)"),
+)
+_TRAINING = (
+    ("--labeller-epochs", int, None),
+    ("--labeller-dilations", _positive_ints, "dilation of each 3×3 layer, e.g. 1,1,2,2 (13×13)"),
+    ("--interaction-epochs", int, None),
+    ("--loss", str, "structured loss for the interactions", {"choices": LOSSES}),
+    ("--neighbourhood", int, None, {"choices": (4, 8)}),
+    ("--ranges", _positive_ints, "distances coupled in every direction (default 1,2,4,8,16)"),
+    ("--patch", bool, "add learned 2×2 patch energies"),
+    (
         "--joint",
-        action=argparse.BooleanOptionalAction,
-        help="fine-tune the labeller with the interactions (default: on for train, off for demo)",
-    )
-
-
-def _add_eval(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--methods", help="comma-separated: icm, gibbs, mean-field, alpha-expansion (default all)"
-    )
-    p.add_argument("--alpha-expansion-images", type=int, help="test images for α-expansion")
-    p.add_argument("--gibbs-images", type=int, help="test images for Gibbs sampling")
-    p.add_argument("--out", default="out/segmentation", help="folder for results and figures")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (default 1: the tensors are small)",
-    )
+        None,
+        "fine-tune the labeller with the interactions (default: on for train, off for demo)",
+        {"action": argparse.BooleanOptionalAction},
+    ),
+)
+_EVALUATION = (
+    ("--methods", _methods, "comma-separated: icm, gibbs, mean-field, alpha-expansion (all)"),
+    ("--alpha-expansion-images", int, "test images for α-expansion"),
+    ("--gibbs-images", int, "test images for Gibbs sampling"),
+    ("--quiet", bool, "no progress bars"),
+    ("--threads", int, "torch CPU threads (default 1: the tensors are small)", {"default": 1}),
+)
 
 
 def _with_threads(job):
@@ -174,47 +140,35 @@ def _with_threads(job):
     return run
 
 
-def add_parser(sub) -> None:
+def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``segment`` on the ``ebgtn`` command's subparsers."""
-    p = sub.add_parser("segment", help="region labelling cleaned up by learned interactions")
-    build(p)
-
-
-def build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    jobs = p.add_subparsers(dest="segment_command", required=True)
+    p, jobs = add_app_parser(
+        sub, "segment", "region labelling cleaned up by learned interactions", __doc__
+    )
     g = jobs.add_parser("generate", help="generate and cache the data sets")
-    _add_sizes(g)
-    g.set_defaults(run=_with_threads(_generate), command_name="generate")
-    for name, run, doc in (
-        ("train", _train, "train, evaluate on test, write figures"),
-        ("demo", _demo, "both tasks from scratch on a short schedule"),
-    ):
-        t = jobs.add_parser(name, help=doc)
-        _add_sizes(t)
-        _add_training(t)
-        _add_eval(t)
-        if name == "demo":
-            t.set_defaults(out="out/segmentation-demo")
-        t.set_defaults(run=_with_threads(run), command_name=name)
+    add_options(g, _SIZES)
+    g.set_defaults(run=_with_threads(_generate))
+    runs = (
+        ("train", "train, evaluate on test, write figures", "out/segmentation"),
+        ("demo", "both tasks from scratch on a short schedule", "out/segmentation-demo"),
+    )
+    for t in add_run_parsers(jobs, runs, _with_threads(_run)):
+        add_options(t, _SIZES + _TRAINING + _EVALUATION)
     e = jobs.add_parser("evaluate", help="evaluate saved models on the test set")
     e.add_argument("models", nargs="+", help="files written by train or demo (<task>.pt)")
-    _add_sizes(e)
-    _add_eval(e)
-    e.set_defaults(run=_with_threads(_evaluate), command_name="evaluate")
+    e.add_argument("--out", default="out/segmentation", help="folder for results and figures")
+    add_options(e, _SIZES + _EVALUATION)
+    e.set_defaults(run=_with_threads(_evaluate))
     c = jobs.add_parser("clean", help="label one image file")
     c.add_argument("image", help="grey or colour image file")
     c.add_argument("--model", required=True, help="a saved segmenter (<task>.pt)")
     c.add_argument("--method", help="icm, gibbs, mean-field or alpha-expansion")
     c.add_argument("--output", help="figure file (default IMAGE.labels.png)")
     c.add_argument("--labels", help="also write the label map (.png or .npy)")
-    c.set_defaults(run=_with_threads(_clean), command_name="clean")
+    c.set_defaults(run=_with_threads(_clean))
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m apps.segmentation``: bad input is one line on stderr and exit status 2."""
-    from .._common.guard import ArgumentParser, add_debug_flag, run_guarded
-
-    parser = ArgumentParser(prog="python -m apps.segmentation")
-    add_debug_flag(parser)
-    return run_guarded(build(parser), argv, prog="segment")
+    return run_app(add_parser, "segment", argv)

@@ -53,33 +53,28 @@ def evaluate(
     limits = limits or {}
     rows: dict[str, dict] = {}
     maps: dict[str, np.ndarray] = {}
+
+    def row(truth_maps: np.ndarray, y: np.ndarray, ms: float = 0.0) -> dict:
+        return {**scores(truth_maps, y, k), "ms_per_image": ms, "images": len(y)}
+
     alone = u if u_alone is None else u_alone
-    raw = alone.argmin(-1).numpy()
-    rows["labeller"] = {**scores(truth, raw, k), "ms_per_image": 0.0, "images": len(u)}
-    maps["labeller"] = raw
+    maps["labeller"] = raw = alone.argmin(-1).numpy()
+    rows["labeller"] = row(truth, raw)
     if u_alone is not None:
-        tuned = u.argmin(-1).numpy()
-        name = "labeller (joint-tuned, alone)"
-        rows[name] = {**scores(truth, tuned, k), "ms_per_image": 0.0, "images": len(u)}
+        rows["labeller (joint-tuned, alone)"] = row(truth, u.argmin(-1).numpy())
     if potts is not None:
         baseline, method, strength, ranges = potts
         y, ms = run_method(baseline, alone, method, progress, "potts")
         reach = "" if tuple(ranges) == (1,) else ", ranges " + "/".join(map(str, ranges))
         name = f"potts ({method}, λ={strength:g}{reach})"
-        rows[name] = {**scores(truth, y, k), "ms_per_image": ms, "images": len(u)}
-        maps[name] = y
+        rows[name], maps[name] = row(truth, y, ms), y
     for method in methods:
         n = min(len(u), limits.get(method, len(u)))
         y, ms = run_method(model, u[:n], method, progress, f"learned ({method})")
         name = f"learned ({method})" + (f" [first {n}]" if n < len(u) else "")
-        rows[name] = {**scores(truth[:n], y, k), "ms_per_image": ms, "images": n}
-        maps[name] = y
+        rows[name], maps[name] = row(truth[:n], y, ms), y
         if n < len(u):
-            rows[f"labeller [first {n}]"] = {
-                **scores(truth[:n], raw[:n], k),
-                "ms_per_image": 0.0,
-                "images": n,
-            }
+            rows[f"labeller [first {n}]"] = row(truth[:n], raw[:n])
     return rows, maps
 
 

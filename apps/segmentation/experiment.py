@@ -8,9 +8,8 @@ cores); ``Config()`` is the longer default of ``ebgtn segment train``.
 from __future__ import annotations
 
 import copy
-import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch
 
 from gtn.utils import atomic_write
 
+from .._common.report import write_results
 from . import data, figures, potts
 from .cleanup import METHODS, CleanupModel
 from .evaluate import evaluate, format_table
@@ -79,17 +79,11 @@ DEMO = Config(
 )
 
 
-def load_sets(config: Config) -> tuple[data.Dataset, data.Dataset, data.Dataset]:
-    """(train, validation, test) of ``config.task`` through the cache."""
-    n_train = config.labeller_images + config.interaction_images
-    return tuple(
-        data.load_or_generate(config.task, split, n, config.cache_dir)
-        for split, n in (
-            ("train", n_train),
-            ("validation", config.validation_images),
-            ("test", config.test_images),
-        )
-    )
+def load_sets(config: Config, splits: tuple[str, ...] = data.SPLITS) -> tuple[data.Dataset, ...]:
+    """The sets of ``splits`` (default train, validation, test) of ``config.task``, cached."""
+    sizes = {"train": config.labeller_images + config.interaction_images}
+    sizes |= {"validation": config.validation_images, "test": config.test_images}
+    return tuple(data.load_or_generate(config.task, s, sizes[s], config.cache_dir) for s in splits)
 
 
 def train_segmenter(config: Config, train: data.Dataset, progress: bool = True) -> Segmenter:
@@ -194,10 +188,7 @@ def report(
         "unary_weight": float(segmenter.cleanup.unary_weight.detach()),
         "unary_bias": segmenter.cleanup.unary_bias.detach().tolist(),
     }
-    with atomic_write(out / f"{config.task}_results.json") as f:
-        json.dump(results, f, indent=1)
-    with atomic_write(out / f"{config.task}_results.md") as f:
-        f.write(f"## {config.task}\n\n{table}\n")
+    write_results(out, f"## {config.task}\n\n{table}", results, f"{config.task}_results")
     shown = {name: m for name, m in maps.items() if "[first" not in name}
     figures.comparison_figure(
         test.images, test.labels, shown, test.classes, out / f"{config.task}_test.png"
@@ -211,12 +202,9 @@ def report(
 
 
 def _jsonable(config: Config) -> dict:
-    d = asdict(config)
-    d["methods"] = list(config.methods)
-    d["potts_methods"] = list(config.potts_methods)
-    d["ranges"] = list(config.ranges)
-    d["labeller_dilations"] = list(config.labeller_dilations or TASK_DILATIONS[config.task])
-    return d
+    """The settings as plain data, with the labeller's dilations resolved for the task."""
+    dilations = list(config.labeller_dilations or TASK_DILATIONS[config.task])
+    return asdict(config) | {"labeller_dilations": dilations}
 
 
 def describe_sets(configs: list[Config]) -> None:
@@ -251,6 +239,6 @@ def evaluate_saved(paths, config_of, out: Path, progress: bool = True) -> list[d
     for path in paths:
         segmenter = Segmenter.load(path)
         config = config_of(segmenter.info.get("task", "embryo"))
-        _, validation, test = load_sets(replace(config, labeller_images=1, interaction_images=0))
+        validation, test = load_sets(config, ("validation", "test"))
         results.append(report(segmenter, config, validation, test, out, progress))
     return results

@@ -29,10 +29,7 @@ def iou(conf: np.ndarray) -> np.ndarray:
 
 def fragments(label_map: np.ndarray) -> int:
     """Number of 4-connected regions of constant label in one map [H, W]."""
-    total = 0
-    for k in np.unique(label_map):
-        total += int(ndimage.label(label_map == k)[1])
-    return total
+    return sum(int(ndimage.label(label_map == k)[1]) for k in np.unique(label_map))
 
 
 def scores(truth: np.ndarray, predicted: np.ndarray, num_labels: int) -> dict:

@@ -20,7 +20,7 @@ import torch
 
 import gtn
 from gtn import intersect
-from gtn.graph import INF, Graph
+from gtn.graph import Graph
 
 from ..terms import EnergyTerms
 from .exact import ExactEngine, edge_tables
@@ -73,11 +73,7 @@ class ChainEngine(ExactEngine):
         dst = np.concatenate([labels + 1, np.tile(labels + 1, k)])
         lab = np.concatenate([labels, np.tile(labels, k)])
         weight = torch.cat([table.new_zeros(k), table.reshape(-1)])
-        sw = torch.full((k + 1,), INF, dtype=table.dtype)
-        sw[0] = 0.0
-        fw = torch.zeros(k + 1, dtype=table.dtype)
-        fw[0] = INF
-        return Graph(k + 1, src, dst, lab, None, weight, sw, fw)
+        return Graph.from_arrays(k + 1, src, dst, lab, weight=weight, final=labels + 1)
 
     def _dense(self, terms: EnergyTerms):
         if not (self.tied and self.n > 1 and all(t.shape[1] == 1 for _, t in terms.cliques)):
@@ -107,11 +103,8 @@ class ChainEngine(ExactEngine):
         weight = torch.cat([em[:, 0], tr.flatten(1)], 1)  # [B, A] in the arrays' arc order
         src, dst, lab = self._structure
         num = 1 + self.n * self.k
-        sw = torch.full((num,), INF, dtype=em.dtype)
-        sw[0] = 0.0
-        fw = torch.full((num,), INF, dtype=em.dtype)
-        fw[1 + (self.n - 1) * self.k :] = 0.0
-        return [Graph(num, src, dst, lab, None, w, sw, fw) for w in weight]
+        final = np.arange(num - self.k, num)  # the states of the last variable's labels
+        return [Graph.from_arrays(num, src, dst, lab, weight=w, final=final) for w in weight]
 
     # ------------------------------------------------------------------ the engine contract
     def free_energy(self, terms: EnergyTerms, beta: float = 1.0) -> torch.Tensor:
@@ -134,19 +127,20 @@ class ChainEngine(ExactEngine):
                 labels = lattice.best_alignment().labels
             else:
                 labels = self._path_labels(self.lattices(terms.detach()))
-        y = torch.empty_like(labels)
-        y[:, self.order] = labels
-        return y
+        return self._in_index_order(labels)
 
     def most_offending(self, terms: EnergyTerms, y: torch.Tensor) -> torch.Tensor:
         """Best path of lattice ∩ complement(y): the lowest-energy assignment != y, [B, n]."""
         with torch.no_grad():
             lattices = self.lattices(terms.detach())
             wrong = [gtn.complement(row[self.order].tolist(), self.k) for row in y]
-            labels = self._path_labels(intersect(lattices, wrong))
-        out = torch.empty_like(labels)
-        out[:, self.order] = labels
-        return out
+            return self._in_index_order(self._path_labels(intersect(lattices, wrong)))
+
+    def _in_index_order(self, labels: torch.Tensor) -> torch.Tensor:
+        """Labels [B, n] in chain order -> in variable index order."""
+        y = torch.empty_like(labels)
+        y[:, self.order] = labels
+        return y
 
     def _path_labels(self, graphs: list[Graph]) -> torch.Tensor:
         paths = gtn.best_path_arcs(graphs)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from networkx.algorithms.flow import boykov_kolmogorov
 
-from ..terms import EnergyTerms, lookup
+from ..terms import EnergyTerms
 from .loopy import BestSoFar, finite, starting_point
 from .result import InferenceResult
 
@@ -97,22 +97,16 @@ def _pairs(t: EnergyTerms, b: int, labels=None) -> tuple[np.ndarray, np.ndarray,
     (current y [n], α) the tables are those of the expansion move instead."""
     ii, jj, tables = [], [], []
     for scopes, table in t.cliques:
-        tb = table[min(b, table.shape[0] - 1)][None]
+        m, k = scopes.shape[0], t.num_labels
+        full = table[min(b, table.shape[0] - 1)].expand(m, k, k)
         if labels is None:
-            tab = tb.expand(1, scopes.shape[0], 2, 2)[0]
+            first = second = torch.arange(2).expand(m, 2)
         else:
             y, alpha = labels
-            yi, yj = y[scopes[:, 0]], y[scopes[:, 1]]
-            al = torch.full_like(yi, alpha)
-            tab = torch.stack(
-                [
-                    torch.stack(
-                        [lookup(tb, torch.stack([u, v], -1)[None])[0] for v in (yj, al)], -1
-                    )
-                    for u in (yi, al)
-                ],
-                -2,
-            )
+            al = torch.full((m,), alpha)
+            first = torch.stack([y[scopes[:, 0]], al], 1)  # [M, 2]: keep y_i, or switch to α
+            second = torch.stack([y[scopes[:, 1]], al], 1)
+        tab = full[torch.arange(m)[:, None, None], first[:, :, None], second[:, None, :]]
         ii.append(scopes[:, 0].numpy())
         jj.append(scopes[:, 1].numpy())
         tables.append(tab.double().numpy())

@@ -1,8 +1,13 @@
 """The ebgtn command: tour, info and draw on small files."""
 
+import argparse
 import re
+from dataclasses import dataclass
+
+import pytest
 
 import gtn
+from apps._common.cli import add_options, config_from_args
 from apps.cli import main
 
 
@@ -72,3 +77,27 @@ def test_bad_file_gets_a_message_naming_file_and_line(tmp_path, capsys):
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err
     assert "bad.txt" in err and "line 1" in err
+
+
+def test_an_app_module_shows_its_own_command_in_usage(capsys):
+    from apps.segmentation.cli import main as segment
+
+    with pytest.raises(SystemExit):
+        segment(["demo", "--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m apps.segmentation demo ")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    seed: int = 0
+    patch: bool = True
+    name: str = "x"
+    extra: int = 1  # no option of this name
+
+
+def test_options_set_the_config_fields_of_their_names_and_unset_ones_leave_them():
+    parser = argparse.ArgumentParser()
+    add_options(parser, [("--seed", int, None), ("--patch", bool, "a switch"), ("--name", str, "")])
+    assert config_from_args(parser.parse_args(["--seed", "3"]), _Settings()) == _Settings(seed=3)
+    given = config_from_args(parser.parse_args(["--patch", "--name", "y"]), _Settings(patch=False))
+    assert given == _Settings(patch=True, name="y")

@@ -137,19 +137,16 @@ def measure(fields, settings: SegmenterSettings = DEFAULT_SEGMENTER, causes: boo
     }
 
 
-def load(split: str, n: int):
-    if split == "val":
-        return data.load_or_generate("train", n, 1)
-    if split == "test":
-        return data.load_or_generate("test", n, 0)
-    if split == "heldout":
-        return data.load_or_generate_heldout(n, 0)
-    raise ValueError(f"--split must be val, test or heldout, got {split!r}")
+SPLITS = {  # name -> n -> fields (see the module docstring)
+    "val": lambda n: data.load_or_generate("train", n, 1),
+    "test": lambda n: data.load_or_generate("test", n, 0),
+    "heldout": lambda n: data.load_or_generate_heldout(n, 0),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", default="val", help="val, test or heldout (see above)")
+    parser.add_argument("--split", choices=SPLITS, default="val", help="(see above)")
     parser.add_argument("-n", type=int, default=400, help="number of fields")
     parser.add_argument("--no-causes", action="store_true", help="skip the failure breakdown")
     parser.add_argument(
@@ -172,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = STRAIGHT_ONLY if args.straight else DEFAULT_SEGMENTER
     settings = NO_BLOB_CUTS if args.no_blob_cuts else settings
     settings = replace(settings, blob_strong=args.blob_strong)
-    fields = load(args.split, args.n)
+    fields = SPLITS[args.split](args.n)
     print(f"{len(fields)} {args.split} fields")
     print(f"{'coverage':>8s} {'fails':>5s} {'cuts/f':>6s} {'segs/f':>6s} {'ms/f':>6s}")
     r = measure(fields, settings, not args.no_causes)
