@@ -27,7 +27,7 @@ def prune(order, start_w, final_w, src, dst, w, lattice_beam):
     """
     k = order.shape[0]
     m = src.shape[0]
-    pos = np.empty(k, np.int64)
+    pos = np.empty(k, np.int32)  # int32 as graphs' src: one compilation of csr for both
     for r in range(k):
         pos[order[r]] = r
     ptr, by_src = csr(k, pos[src], np.ones(m, np.bool_))  # arcs by their source's position
