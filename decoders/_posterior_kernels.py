@@ -111,18 +111,23 @@ def pair_pass(lat, trie, beta, limit):
     via = np.empty(1024, np.int64)  # tropical: the lattice arc it came by
     if cycle >= 0:
         return INF, _ZERO, cycle, via[:0]
-    in_ptr, in_arcs = csr(n, lat.dst, np.ones(m, np.bool_))
-    back = np.full(n, INF)
-    if limit < INF:
-        out_ptr, out_arcs = csr(n, src, np.ones(m, np.bool_))
-        back = _backward(lat, order, out_ptr, out_arcs, beta)
+    every = np.empty(m, np.bool_)  # np.empty and loops only (fewer compilations)
+    for a in range(m):
+        every[a] = True
+    in_ptr, in_arcs = csr(n, lat.dst, every)
     # State v's kept pairs are first[v]:first[v]+count[v]; a dense scratch row over trie nodes
     # gathers v's incoming mass.
-    first = np.zeros(n, np.int64)
-    count = np.zeros(n, np.int64)
+    back, first, count = np.empty(n), np.empty(n, np.int64), np.empty(n, np.int64)
+    for v in range(n):
+        back[v], first[v], count[v] = INF, 0, 0
+    if limit < INF:
+        out_ptr, out_arcs = csr(n, src, every)
+        back = _backward(lat, order, out_ptr, out_arcs, beta)
     kept = _ZERO
     q_nodes = trie.escape.shape[0]
-    row = np.full(q_nodes, INF)
+    row = np.empty(q_nodes)
+    for q in range(q_nodes):
+        row[q] = INF
     row_prev = np.empty(q_nodes, np.int64)
     row_via = np.empty(q_nodes, np.int64)
     touched = np.empty(q_nodes, np.int64)
