@@ -380,13 +380,16 @@ def beam_search(emissions, g, opt):
     lat_cap = 4096 if opt.record else 1
     lat = LatticeArcs(np.empty((3, lat_cap), np.int64), np.empty(lat_cap, np.float64))
     narc = _ZERO
-    scratch = Scratch(np.empty((3, n), np.int64), np.zeros((2, n), np.bool_))
+    scratch = Scratch(np.empty((3, n), np.int64), np.empty((2, n), np.bool_))
     ints = scratch.ints
-    for s in range(n):
+    for s in range(n):  # np.empty and loops only (fewer compilations)
         ints[STATE_TOK, s] = -1
+        scratch.flags[QUEUED, s] = scratch.flags[POPPED, s] = False
     order = np.empty(cap, np.int64)
-    frame_off = np.zeros(num_frames + 2, np.int64)
-    active = np.zeros(num_frames + 1, np.int64)
+    frame_off = np.empty(num_frames + 2, np.int64)
+    active = np.empty(num_frames + 1, np.int64)
+    for t in range(num_frames + 2):
+        frame_off[t] = 0
     buf = np.empty(cap, np.float64)
 
     ntok = _ZERO

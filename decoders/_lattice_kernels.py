@@ -27,10 +27,15 @@ def prune(order, start_w, final_w, src, dst, w, lattice_beam):
     """
     k = order.shape[0]
     m = src.shape[0]
-    pos = np.empty(k, np.int64)
+    pos = np.empty(k, np.int32)  # int32 as graphs' src: one compilation of csr for both
+    new_id = np.empty(k, np.int64)  # np.empty and loops only (fewer compilations)
     for r in range(k):
         pos[order[r]] = r
-    ptr, by_src = csr(k, pos[src], np.ones(m, np.bool_))  # arcs by their source's position
+        new_id[r] = -1
+    every = np.empty(m, np.bool_)
+    for a in range(m):
+        every[a] = True
+    ptr, by_src = csr(k, pos[src], every)  # arcs by their source's position
     alpha = np.empty(k)
     for r in range(k):
         alpha[r] = start_w[order[r]]
@@ -56,7 +61,6 @@ def prune(order, start_w, final_w, src, dst, w, lattice_beam):
     for r in range(k):
         if alpha[r] + beta[r] < best:
             best = alpha[r] + beta[r]
-    new_id = np.full(k, -1, np.int64)
     kept = np.empty(m, np.int64)
     if best == INF:
         return new_id, kept[:0], best

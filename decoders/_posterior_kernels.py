@@ -4,7 +4,7 @@ the composition with the automaton.
 
 The automaton is a trie over output labels (:class:`Trie`): the linear acceptor of one
 sequence, or the trie of a set of sequences whose missing branches escape to an accepting sink
-(every sequence but those). One dynamic program (:func:`_pair_forward`) runs over (lattice
+(every sequence but those). One dynamic program (:func:`pair_pass`) runs over (lattice
 state, trie node) pairs, but only over the pairs some path reaches, and optionally drops pairs
 whose every completion lies far above a given energy (see :func:`restricted_free_energy`), so
 memory follows the lattice and the few trie nodes each of its states can be at, not states x
@@ -20,6 +20,8 @@ import numba as nb
 import numpy as np
 
 from gtn.utils import csr, kernel_helper, topological_order
+
+from ._beam_kernels import _grow
 
 INF = np.inf
 # Counters start at this int64 rather than a literal 0, which numba would pass to a helper as
@@ -88,16 +90,16 @@ def _backward(lat, order, out_ptr, out_arcs, beta):
     return back
 
 
-@kernel_helper
-def _pair_forward(lat, trie, beta, limit):
+@nb.njit(cache=True)
+def pair_pass(lat, trie, beta, limit):
     """Forward pass over the reachable (state, trie node) pairs in the log semiring at inverse
-    temperature beta, or for beta = +inf its limit, the tropical semiring (min), with
-    back-pointers. (One compilation for both: a bool argument would be typed as a literal and
-    compiled once per value.)
+    temperature beta, or for beta = +inf its limit, the tropical semiring (min), then the best
+    accepted path's traceback. One entry point (and one compilation, beta = inf not being a
+    literal bool) for the free energies and the best path below.
 
     Returns (energy of the accepted paths, +inf if none; pairs kept; first state on a cycle or
-    -1; the best accepted pair (tropical) or -1; per pair its previous pair and lattice arc,
-    -1 for a start). Ties (tropical) go to starting at a state, then to the arc met first."""
+    -1; tropical: the best accepted path's lattice arcs int64 [L] in order, else empty). Ties
+    (tropical) go to starting at a state, then to the arc met first."""
     n, src, olabel, w = lat.num_nodes, lat.src, lat.olabel, lat.w
     tropical = beta == INF
     m = src.shape[0]
@@ -108,19 +110,24 @@ def _pair_forward(lat, trie, beta, limit):
     prev = np.empty(1024, np.int64)  # tropical: the pair it came from, -1 for a start
     via = np.empty(1024, np.int64)  # tropical: the lattice arc it came by
     if cycle >= 0:
-        return INF, 0, cycle, -1, prev[:0], via[:0]
-    in_ptr, in_arcs = csr(n, lat.dst, np.ones(m, np.bool_))
-    back = np.full(n, INF)
-    if limit < INF:
-        out_ptr, out_arcs = csr(n, src, np.ones(m, np.bool_))
-        back = _backward(lat, order, out_ptr, out_arcs, beta)
+        return INF, _ZERO, cycle, via[:0]
+    every = np.empty(m, np.bool_)  # np.empty and loops only (fewer compilations)
+    for a in range(m):
+        every[a] = True
+    in_ptr, in_arcs = csr(n, lat.dst, every)
     # State v's kept pairs are first[v]:first[v]+count[v]; a dense scratch row over trie nodes
     # gathers v's incoming mass.
-    first = np.zeros(n, np.int64)
-    count = np.zeros(n, np.int64)
+    back, first, count = np.empty(n), np.empty(n, np.int64), np.empty(n, np.int64)
+    for v in range(n):
+        back[v], first[v], count[v] = INF, 0, 0
+    if limit < INF:
+        out_ptr, out_arcs = csr(n, src, every)
+        back = _backward(lat, order, out_ptr, out_arcs, beta)
     kept = _ZERO
     q_nodes = trie.escape.shape[0]
-    row = np.full(q_nodes, INF)
+    row = np.empty(q_nodes)
+    for q in range(q_nodes):
+        row[q] = INF
     row_prev = np.empty(q_nodes, np.int64)
     row_via = np.empty(q_nodes, np.int64)
     touched = np.empty(q_nodes, np.int64)
@@ -160,8 +167,8 @@ def _pair_forward(lat, trie, beta, limit):
             if limit < INF and e + back[v] > limit:
                 continue
             if kept == pos.shape[0]:
-                pos, val = _grow(pos, kept), _grow(val, kept)
-                prev, via = _grow(prev, kept), _grow(via, kept)
+                pos, val = _grow(pos, kept + 1), _grow(val, kept + 1)
+                prev, via = _grow(prev, kept + 1), _grow(via, kept + 1)
             pos[kept], val[kept], prev[kept], via[kept] = q, e, row_prev[q], row_via[q]
             kept += 1
         count[v] = kept - first[v]
@@ -177,41 +184,43 @@ def _pair_forward(lat, trie, beta, limit):
                     total = _log_add(total, e, beta)
                 elif e < total:
                     total, best = e, p
-    return total, kept, -1, best, prev[:kept], via[:kept]
+    length = 0
+    p = best
+    while p >= 0 and prev[p] >= 0:
+        length += 1
+        p = prev[p]
+    arcs = np.empty(length, np.int64)
+    p = best
+    for i in range(length - 1, -1, -1):
+        arcs[i] = via[p]
+        p = prev[p]
+    return total, kept, -1, arcs
 
 
-@kernel_helper
-def _grow(a, size):
-    """a copy of a with room for twice ``size`` entries (the first ``size`` kept)."""
-    out = np.empty(2 * size, a.dtype)
-    for i in range(size):  # a loop: slice assignment compiles numba's error text
-        out[i] = a[i]
-    return out
-
-
-@nb.njit(cache=True)
-def linear_trie(output):
-    """The :class:`Trie` accepting exactly ``output`` (int64 [L])."""
-    big_l = output.shape[0]
-    ptr = np.empty(big_l + 2, np.int64)
-    for q in range(big_l + 1):
-        ptr[q] = q
-    ptr[big_l + 1] = big_l
-    child = np.empty(big_l, np.int64)
-    for q in range(big_l):
-        child[q] = q + 1
+def linear_trie(output: np.ndarray) -> Trie:
+    """The :class:`Trie` accepting exactly ``output`` (int [L])."""
+    big_l = len(output)
+    ptr = np.append(np.arange(big_l + 1, dtype=np.int64), big_l)
     accept = np.zeros(big_l + 1, np.bool_)
     accept[big_l] = True
-    return Trie(ptr, output.astype(np.int64), child, np.full(big_l + 1, -1, np.int64), accept)
+    child = np.arange(1, big_l + 1, dtype=np.int64)
+    label = np.asarray(output, np.int64)
+    return Trie(ptr, label, child, np.full(big_l + 1, -1, np.int64), accept)
 
 
-@nb.njit(cache=True)
-def restricted_free_energy(lat, output, beta, limit):
+# The one-node trie that accepts every output.
+_EVERYTHING = Trie(
+    np.zeros(2, np.int64), np.empty(0, np.int64), np.empty(0, np.int64),
+    np.zeros(1, np.int64), np.ones(1, np.bool_),
+)  # fmt: skip
+
+
+def restricted_free_energy(lat: LatticeArrays, output, beta: float, limit: float):
     """Free energy of the paths of :class:`LatticeArrays` ``lat`` whose output labels
     (epsilons, label < 0, removed) equal ``output``.
 
     Args:
-        output: int64 [L]; beta: inverse temperature > 0.
+        output: int [L]; beta: inverse temperature > 0.
         limit: drop a pair (state v, position j) when its forward free energy plus the
             unrestricted backward free energy of v exceeds ``limit``; the mass of all its
             completions is then below exp(-beta limit) (+inf: keep every pair, exact).
@@ -219,37 +228,21 @@ def restricted_free_energy(lat, output, beta, limit):
     Returns:
         (free energy, +inf if no such path; pairs kept; first state on a cycle or -1).
     """
-    total, kept, cycle, _, _, _ = _pair_forward(lat, linear_trie(output), beta, limit)
+    total, kept, cycle, _ = pair_pass(lat, linear_trie(output), float(beta), float(limit))
     return total, kept, cycle
 
 
-@nb.njit(cache=True)
-def free_energy(lat, beta):
+def free_energy(lat: LatticeArrays, beta: float):
     """(free energy of all paths of :class:`LatticeArrays` ``lat``, +inf if none; first state
     on a cycle or -1): the pair pass over the one-node trie that accepts every output."""
-    everything = Trie(
-        np.zeros(2, np.int64), np.empty(0, np.int64), np.empty(0, np.int64),
-        np.zeros(1, np.int64), np.ones(1, np.bool_),
-    )  # fmt: skip
-    total, _, cycle, _, _, _ = _pair_forward(lat, everything, beta, INF)
+    total, _, cycle, _ = pair_pass(lat, _EVERYTHING, float(beta), INF)
     return total, cycle
 
 
-@nb.njit(cache=True)
-def best_path_outside(lat, trie):
+def best_path_outside(lat: LatticeArrays, trie: Trie):
     """The lowest-energy path of :class:`LatticeArrays` ``lat`` whose output the trie accepts.
 
     Returns (its energy, +inf if none; its lattice arcs int64 [L] in order; first state on a
     cycle or -1)."""
-    energy, _, cycle, p, prev, via = _pair_forward(lat, trie, INF, INF)
-    length = 0
-    q = p
-    while q >= 0 and prev[q] >= 0:
-        length += 1
-        q = prev[q]
-    arcs = np.empty(length, np.int64)
-    q = p
-    for i in range(length - 1, -1, -1):
-        arcs[i] = via[q]
-        q = prev[q]
+    energy, _, cycle, arcs = pair_pass(lat, trie, INF, INF)
     return energy, arcs, cycle

@@ -13,11 +13,15 @@ Weights are detached floats: networkx holds no autograd history.
 
 from __future__ import annotations
 
-import networkx
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from .graph import INF, Graph, GraphError
+
+if TYPE_CHECKING:  # imported where used: `import gtn` need not pay for networkx
+    import networkx
 
 
 def to_networkx(g: Graph) -> networkx.MultiDiGraph:
@@ -27,6 +31,8 @@ def to_networkx(g: Graph) -> networkx.MultiDiGraph:
     >>> list(G.edges(keys=True, data=True))
     [(0, 1, 0, {'ilabel': 3, 'olabel': 3, 'weight': 0.5, 'index': 0})]
     """
+    import networkx
+
     G = networkx.MultiDiGraph(
         dtype=str(g.dtype).removeprefix("torch."), isymbols=g.isymbols, osymbols=g.osymbols
     )

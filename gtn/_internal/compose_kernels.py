@@ -41,7 +41,9 @@ def _counting_sort(keys, num_keys, items):
     Returns (sorted items, off int64 [num_keys + 1]): sorted[off[k]:off[k+1]] have key k.
     One helper for every arc ordering here: numba's sorts would compile for longer than
     compose itself."""
-    off = np.zeros(num_keys + 1, np.int64)
+    off = np.empty(num_keys + 1, np.int64)
+    for k in range(num_keys + 1):  # a loop, not np.zeros: see pair_table.new_table
+        off[k] = 0
     for i in items:
         off[keys[i] + 1] += 1
     for k in range(num_keys):
@@ -81,7 +83,7 @@ def _count(mask):
 def _grow(buf, need):
     if need <= buf.shape[0]:
         return buf
-    out = np.empty(max(need, 2 * buf.shape[0]), buf.dtype)
+    out = np.empty(max(need, 2 * buf.shape[0]), np.int64)
     for i in range(buf.shape[0]):  # a loop: slice assignment compiles numba's shape-error text
         out[i] = buf[i]
     return out
@@ -171,9 +173,12 @@ class Product(NamedTuple):
 def _states(num_nodes, order_off, eps_end_of, start, final):
     """An int64 [4, N+1] block of rows OFF, EPS_END, START, FINAL (see :class:`Index`) from
     the counting sort's offsets, read at order_off[eps_end_of * s] and one past it."""
-    out = np.zeros((4, num_nodes + 1), np.int64)
+    out = np.empty((4, num_nodes + 1), np.int64)
+    for r in range(4):
+        out[r, num_nodes] = 0
     for s in range(num_nodes):
         out[OFF, s] = order_off[eps_end_of * s]
+        out[EPS_END, s] = 0
         out[START, s] = start[s]
         out[FINAL, s] = final[s]
     out[OFF, num_nodes] = order_off[eps_end_of * num_nodes]

@@ -9,7 +9,9 @@ def csr(n, keys, mask):
     """Arcs with mask set, grouped by keys[arc] in 0..n-1 (e.g. src for out-arcs, dst for
     in-arcs), keeping arc order within a group. Returns (ptr [n+1], arcs): the arcs of group v
     are arcs[ptr[v]:ptr[v+1]]."""
-    ptr = np.zeros(n + 1, np.int64)
+    ptr = np.empty(n + 1, np.int64)  # np.empty and loops only: see pair_table.new_table
+    for v in range(n + 1):
+        ptr[v] = 0
     for i in range(keys.shape[0]):
         if mask[i]:
             ptr[keys[i] + 1] += 1

@@ -19,9 +19,14 @@ EMPTY = np.int64(-1)
 def new_table(key_space, dense_limit):
     """An empty table for keys in [0, key_space): dense if key_space <= dense_limit."""
     dense = key_space <= dense_limit
-    if dense:
-        return dense, np.empty(0, np.int64), np.full(key_space, -1, np.int32)
-    return dense, np.full(1024, EMPTY, np.int64), np.empty(1024, np.int32)
+    keys = np.empty(0 if dense else 1024, np.int64)
+    ids = np.empty(key_space if dense else 1024, np.int32)
+    # loops, not np.full: every kernel allocates with np.empty only (one compilation each)
+    for i in range(keys.shape[0]):
+        keys[i] = EMPTY
+    for i in range(ids.shape[0]):
+        ids[i] = -1
+    return dense, keys, ids
 
 
 @nb.njit(cache=True, inline="always")
@@ -55,8 +60,10 @@ def reserve(dense, keys, ids, count):
     size = keys.shape[0]
     while 2 * count > size:
         size *= 2
-    new_keys = np.full(size, EMPTY, np.int64)
+    new_keys = np.empty(size, np.int64)
     new_ids = np.empty(size, np.int32)
+    for j in range(size):
+        new_keys[j] = EMPTY
     for j in range(keys.shape[0]):
         if keys[j] != EMPTY:
             insert(False, new_keys, new_ids, keys[j], ids[j])

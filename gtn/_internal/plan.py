@@ -112,21 +112,18 @@ def _sorted_structure(g: Graph, what: str) -> tuple:
     return node_order, arc_order, ptr, False, g.src[arc_order], dst, _one_dst(ptr, dst)
 
 
-@nb.njit(cache=True)
-def _one_dst(out_ptr, dst):
-    """Per state (topological position): it has arcs, and all go to the same state."""
-    n = out_ptr.shape[0] - 1
-    out = np.zeros(n, np.bool_)
-    for i in range(n):
-        k0, k1 = out_ptr[i], out_ptr[i + 1]
-        if k1 > k0:
-            same = True
-            for k in range(k0 + 1, k1):
-                if dst[k] != dst[k0]:
-                    same = False
-                    break
-            out[i] = same
-    return out
+def _one_dst(out_ptr: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Per state (topological position): it has arcs, and all go to the same state. (numpy,
+    not a kernel: a few passes over the arcs, and one compilation less on a first call.)"""
+    has_arcs = out_ptr[1:] > out_ptr[:-1]
+    if dst.shape[0] == 0:
+        return has_arcs
+    # changes[k]: how many times dst changes between sorted arcs 0 and k
+    changes = np.zeros(dst.shape[0], np.int64)
+    np.cumsum(dst[1:] != dst[:-1], out=changes[1:])
+    last = np.minimum(out_ptr[1:] - 1, dst.shape[0] - 1)
+    first = np.minimum(out_ptr[:-1], dst.shape[0] - 1)
+    return has_arcs & (changes[last] == changes[first])
 
 
 def make_plan(graphs: list[Graph], what: str) -> Plan:

@@ -16,10 +16,14 @@ def _topo_one(n, src, dst, node_order, arc_order):
     """Kahn's algorithm. Fills node_order (states in topological order) and arc_order (arcs
     grouped by source state in that order). Returns -1 if acyclic, else a state on a cycle."""
     a = src.shape[0]
-    indeg = np.zeros(n, np.int64)
+    indeg = np.empty(n, np.int64)  # np.empty and loops only: see pair_table.new_table
+    every = np.empty(a, np.bool_)
+    for v in range(n):
+        indeg[v] = 0
     for i in range(a):
+        every[i] = True
         indeg[dst[i]] += 1
-    outptr, by_src = csr(n, src, np.ones(a, np.bool_))
+    outptr, by_src = csr(n, src, every)
     head = 0
     tail = 0
     for v in range(n):
@@ -42,7 +46,7 @@ def _topo_one(n, src, dst, node_order, arc_order):
     if tail == n:
         return -1
     # Every unsorted state keeps an unsorted predecessor; walking back n steps lands on a cycle.
-    inptr, by_dst = csr(n, dst, np.ones(a, np.bool_))
+    inptr, by_dst = csr(n, dst, every)
     v = 0
     while indeg[v] == 0:
         v += 1

@@ -163,3 +163,26 @@ def test_search_helpers_compile_no_literal_variants(tmp_path):
         [sys.executable, "-c", HELPERS_PROBE], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["0"] * 4  # a literal argument would be a second compilation
+
+
+PAIR_PASS_PROBE = """
+import torch, gtn, decoders
+from decoders import _posterior_kernels as P
+from gtn.utils import csr
+g = gtn.Graph.from_arrays(2, [0, 0, 1, 1], [0, 1, 1, 0], [0, 1, 2, 0], [5, 6, gtn.EPSILON, 7],
+                          final=[1])
+em = -torch.randn(20, 3).log_softmax(-1)
+r = decoders.decode(em, g, beam=10.0, num_hypotheses=3, lattice=True)
+assert r.found and len(r.hypotheses) > 1
+print(len(P.pair_pass.signatures), len(csr.signatures))
+"""
+
+
+def test_a_first_decode_compiles_the_pair_pass_and_csr_once(tmp_path):
+    from tests.gtn.test_jit import allocations_compiled
+
+    # the lattice's free energy, the posteriors and the distinct hypotheses share one pair
+    # pass; lattices and search graphs share csr's int32 compilation; arrays come from np.empty
+    counts, allocations = allocations_compiled(PAIR_PASS_PROBE, tmp_path)
+    assert counts.split() == ["1", "1"]
+    assert allocations.split() == ["ol_np_empty"]

@@ -105,3 +105,63 @@ def test_a_kernel_helper_runs_inside_kernels_and_refuses_a_python_call():
             assert "called from numba kernels only" in str(e)
         else:
             raise AssertionError("a Python call of a kernel helper must raise")
+
+
+# Prepended to a probe: records the numba implementations of numpy's array constructors that
+# the probe compiles (the "numba:compile" event fires for real compilations only).
+ALLOCATIONS_PRELUDE = """
+import atexit
+from numba.core import event
+compiled = set()
+class _Seen(event.Listener):
+    def on_start(self, e):
+        f = e.data["dispatcher"].py_func
+        if f.__module__ == "numba.np.arrayobj" and "np_" in f.__qualname__:
+            compiled.add(f.__qualname__.split(".")[0])
+    def on_end(self, e):
+        pass
+event.register("numba:compile", _Seen())
+atexit.register(lambda: print(" ".join(sorted(compiled))))
+"""
+
+SCORE_PROBE = """
+import torch, gtn
+em = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+both = gtn.intersect(gtn.emission_graph(em), gtn.linear([1, 1, 0, 2, 1]))
+(gtn.free_energy(both) + gtn.min_energy(both)).backward()
+"""
+
+
+def allocations_compiled(probe: str, cache_dir) -> list[str]:
+    """The numpy constructors whose numba implementations ``probe`` compiles in a fresh
+    process with an empty cache, and the lines it printed before them."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    code = ALLOCATIONS_PRELUDE + probe
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_a_first_score_allocates_with_np_empty_only(tmp_path):
+    # np.full, np.zeros and np.ones each compile implementations of their own (per dtype and
+    # caller flags), on top of np.empty's
+    assert allocations_compiled(SCORE_PROBE, tmp_path)[-1].split() == ["ol_np_empty"]
+
+
+def _one_dst_by_scanning(out_ptr, dst):
+    runs = [dst[out_ptr[i] : out_ptr[i + 1]].tolist() for i in range(len(out_ptr) - 1)]
+    return np.array([len(run) > 0 and len(set(run)) == 1 for run in runs], dtype=bool)
+
+
+def test_plan_flags_the_states_whose_arcs_all_go_to_one_state():
+    from gtn._internal.plan import _one_dst
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        n = int(rng.integers(1, 8))
+        counts = rng.multinomial(int(rng.integers(0, 12)), np.ones(n) / n)
+        out_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        dst = rng.integers(0, 3, int(out_ptr[-1])).astype(np.int32)
+        got = _one_dst(out_ptr, dst)
+        assert got.dtype == np.bool_
+        np.testing.assert_array_equal(got, _one_dst_by_scanning(out_ptr, dst))

@@ -138,3 +138,11 @@ def test_a_graph_without_start_weights_says_which_attribute_is_missing():
     G.add_edge(0, 1, ilabel=0)
     with pytest.raises(gtn.GraphError, match="no start state.*'start_weight'"):
         from_networkx(G)
+
+
+def test_import_gtn_leaves_networkx_unimported():
+    from tests.fresh_interpreter import run_python
+
+    # networkx takes a noticeable share of a first call's import time; gtn.nx imports it on use
+    out = run_python("import sys, gtn; print('networkx' in sys.modules)")
+    assert out.stdout.split() == ["False"], out.stderr
