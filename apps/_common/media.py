@@ -29,6 +29,10 @@ import numpy as np
 
 # 64 Mpixel: a 8k x 8k scan; as float32 that is 256 MB, the most a one-image command should use.
 MAX_PIXELS = 1 << 26
+# What decoding and converting one image may take. Pillow keeps 1 byte per pixel for modes 1,
+# L and P, 2 for I;16, 4 for every other mode, and a row pointer per line (a 1 x 64M image is
+# 512 MB of pointers); converting to grey makes up to four copies and the float32 result.
+MAX_DECODE_BYTES = 1 << 29
 # Telephone speech is 8 kHz; studio audio rarely exceeds 192 kHz. Outside these, a rate is a
 # corrupt header (and resampling to the recogniser's rate would be meaningless or enormous).
 MIN_SAMPLE_RATE = 1_000
@@ -40,7 +44,8 @@ def read_grey(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarr
 
     Raises:
         ValueError: not an image Pillow can read, more than ``max_pixels`` pixels declared
-            (e.g. a decompression bomb: the message gives the declared width x height), a
+            (e.g. a decompression bomb: the message gives the declared width x height) or a
+            shape whose decoding would take more than ``MAX_DECODE_BYTES``, a
             truncated or corrupt image, or pixel values that are not intensities (32-bit
             integer or float images outside [0, 1]).
         OSError: the file cannot be opened.
@@ -64,6 +69,14 @@ def read_grey(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarr
                 )
             if width == 0 or height == 0:
                 raise ValueError(f"{where}: the image declares {width}×{height} pixels")
+            pixel = 1 if im.mode in ("1", "L", "P") else 2 if im.mode.startswith("I;16") else 4
+            needs = width * height * (4 * pixel + 4) + 16 * height
+            if needs > MAX_DECODE_BYTES:
+                raise ValueError(
+                    f"{where}: the image declares {width}×{height} pixels of mode {im.mode}; "
+                    f"reading it would take about {needs >> 20} MB, more than the limit of "
+                    f"{MAX_DECODE_BYTES >> 20} MB"
+                )
             try:
                 im.seek(0)
                 im.load()

@@ -44,6 +44,44 @@ def test_decompression_bomb_names_the_file_and_its_declared_size(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("width", "height", "depth", "colour"),
+    [(1, 1 << 26, 8, 6), (1 << 26, 1, 16, 4), (1, 1 << 26, 1, 0)],
+)
+def test_a_shape_whose_decoding_takes_gigabytes_is_refused_under_a_memory_cap(
+    tmp_path, width, height, depth, colour
+):
+    """Under the pixel limit, but one pixel wide (a row pointer per line) or four bytes a pixel:
+    refused from the header, inside an address space of 1 GiB more than the imports take."""
+    path = tmp_path / "tall.png"
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    chunks = (
+        _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
+    )
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunks)
+    script = (
+        "import resource, sys\n"
+        "from PIL import Image\n"
+        "from apps._common import media\n"
+        "Image.preinit()\n"
+        "size = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0]) * 1024\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (size + (1 << 30), size + (1 << 30)))\n"
+        "try:\n"
+        "    media.read_grey(sys.argv[1])\n"
+        "except ValueError as err:\n"
+        "    print(err)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True, cwd=root, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("\n") == 1 and "tall.png" in done.stdout
+    assert (
+        f"{width}×{height} pixels of mode" in done.stdout
+        and "MB, more than the limit" in done.stdout
+    )
+
+
+@pytest.mark.parametrize(
     "argv",
     [
         ["check-reading", "read", "{image}", "--checkpoint", "{tmp}/none.pt"],
