@@ -21,6 +21,7 @@ from . import amounts, heldout, mnist
 from .amounts import encode
 from .normalise import normalise
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
+from .sdnn import normalised_strip
 from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
 from .truth import segment_truth
 
@@ -126,12 +127,15 @@ class PreparedSet:
     """Fields over-segmented once (segmentation does not depend on the weights).
 
     segmentations: one per field; targets: label lists; segment_labels: per field [S] truth
-    labels (0..13, RUBBISH, or -1 ambiguous) for local training.
+    labels (0..13, RUBBISH, or -1 ambiguous) for local training; strips: per field the
+    space-displacement reader's input (:func:`.sdnn.field_strip`), from the same
+    normalisation.
     """
 
     segmentations: list[Segmentation]
     targets: list[list[int]]
     segment_labels: list[np.ndarray]
+    strips: list[np.ndarray]
 
     def __len__(self) -> int:
         return len(self.segmentations)
@@ -139,25 +143,28 @@ class PreparedSet:
     def head(self, n: int | None) -> PreparedSet:
         """The first ``n`` fields (all when n is None)."""
         n = len(self) if n is None else n
-        return PreparedSet(self.segmentations[:n], self.targets[:n], self.segment_labels[:n])
+        return PreparedSet(
+            self.segmentations[:n], self.targets[:n], self.segment_labels[:n], self.strips[:n]
+        )
 
 
 def prepare(
     fields: FieldSet, settings: SegmenterSettings = DEFAULT_SEGMENTER, progress: bool = False
 ) -> PreparedSet:
-    """Normalise and over-segment every field; label its segments from the field's ownership
-    map, or -1 (unknown: local training leaves them out) for a field without one (a real
-    image)."""
-    segs, labels = [], []
+    """Normalise and over-segment every field, and make its SDNN strip from the same
+    normalisation; label its segments from the field's ownership map, or -1 (unknown: local
+    training leaves them out) for a field without one (a real image)."""
+    segs, labels, strips = [], [], []
     for f in tqdm(
         fields.fields, desc=f"segmenting {fields.split}", disable=not progress, leave=False
     ):
         norm = normalise(f.image)
         s = segment_normalised(norm, settings)
         segs.append(s)
+        strips.append(normalised_strip(norm))
         if f.owner is None:
             labels.append(np.full(s.num_segments, -1, np.int64))
         else:
             owner = f.owner if norm is None else norm.warp(f.owner)
             labels.append(segment_truth(s, owner, f.text)[0])
-    return PreparedSet(segs, [encode(t) for t in fields.texts], labels)
+    return PreparedSet(segs, [encode(t) for t in fields.texts], labels, strips)

@@ -124,10 +124,14 @@ def train_global_model(
     return model
 
 
-def train_sdnn_reader(config: Config, train_set: data.FieldSet, progress: bool) -> SdnnReader:
-    """The space-displacement reader trained with CTC on the training fields."""
+def train_sdnn_reader(
+    config: Config, train_set: data.FieldSet, progress: bool, strips: list | None = None
+) -> SdnnReader:
+    """The space-displacement reader trained with CTC on the training fields (``strips``:
+    their strips if already made)."""
     reader = SdnnReader()
-    strips = [field_strip(f.image) for f in train_set.fields]
+    if strips is None:
+        strips = [field_strip(f.image) for f in train_set.fields]
     train_sdnn(
         reader, strips, train_set.texts, config.sdnn_epochs, lr=config.sdnn_lr, seed=config.seed,
         progress=progress,
@@ -155,7 +159,8 @@ def train_readers(
         CheckReader(readers[f"global {loss}"]).save(out / f"global_{loss}.pt")
         say(f"global {loss} training done")
     if config.sdnn_epochs > 0:
-        readers["space displacement"] = sdnn = train_sdnn_reader(config, train_set, progress)
+        sdnn = train_sdnn_reader(config, train_set, progress, train_p.strips)
+        readers["space displacement"] = sdnn
         sdnn.save(out / "sdnn.pt")
         say("space-displacement training done")
     return readers
@@ -214,7 +219,12 @@ def evaluate_all(
         products = [(a, b, f"{a} x {b}") for a in segmenting for b in sdnn]
     if segmenting and prepared is None:
         prepared = data.prepare(fields, progress=progress)
-    strips = [field_strip(f.image) for f in fields.fields] if sdnn else []
+    if not sdnn:
+        strips = []
+    elif prepared is not None:
+        strips = prepared.strips  # made from the segmenter's normalisation
+    else:
+        strips = [field_strip(f.image) for f in fields.fields]
     rows, curves = {}, {}
     for name, r in readers.items():
         if name in sdnn:

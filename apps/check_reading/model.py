@@ -28,6 +28,9 @@ from .network import LeNet5
 from .segment import Segmentation
 
 NUM_CHARS = len(ALPHABET)
+# Reading a batch of fields means ~10^4 segments; in one call the network's activations take
+# hundreds of MB, allocated (and page-faulted) afresh each time and evicted from the caches.
+READ_CHUNK = 512
 
 
 @dataclass
@@ -105,10 +108,19 @@ class CheckReaderModel(nn.Module):
 
     # ------------------------------------------------------------------ graph transformers
     def segment_energies(self, x: Batch) -> torch.Tensor:
-        """[S_total, 15] energies of every segment of the batch (one network call)."""
-        if x.images.shape[0] == 0:
+        """[S_total, 15] energies of every segment of the batch: one network call when
+        gradients are recorded, else calls of at most ``READ_CHUNK`` segments."""
+        n = x.images.shape[0]
+        if n == 0:
             return torch.zeros(0, NUM_CHARS + 1)
-        return self.recognizer(x.images, x.aspect)
+        if torch.is_grad_enabled() or n <= READ_CHUNK:
+            return self.recognizer(x.images, x.aspect)
+        return torch.cat(
+            [
+                self.recognizer(x.images[i : i + READ_CHUNK], x.aspect[i : i + READ_CHUNK])
+                for i in range(0, n, READ_CHUNK)
+            ]
+        )
 
     def interpretation_graphs(self, x: Batch, energies: torch.Tensor | None = None):
         energies = self.segment_energies(x) if energies is None else energies

@@ -18,6 +18,10 @@ from .segment import SIZE
 
 NUM_LABELS = len(ALPHABET) + 1  # SDNN emission columns: blank + characters
 STRIDE = 2  # SDNN: image columns per emission frame
+# Both networks keep their convolution weights and inputs channels-last: torch's CPU
+# convolutions and max pooling run markedly faster on that layout than on NCHW at these sizes
+# (the same values up to float rounding; checkpoints store plain contiguous tensors).
+LAYOUT = torch.channels_last
 
 
 class LeNet5(nn.Module):
@@ -48,6 +52,7 @@ class LeNet5(nn.Module):
             nn.ReLU(),
             nn.Linear(f2, num_classes),
         )
+        self.features.to(memory_format=LAYOUT)
 
     def config(self) -> dict:
         return {"num_classes": self.num_classes, "width": self.width}
@@ -55,7 +60,8 @@ class LeNet5(nn.Module):
     def forward(self, images: torch.Tensor, aspect: torch.Tensor) -> torch.Tensor:
         if images.dim() != 4 or tuple(images.shape[1:]) != (1, SIZE, SIZE):
             raise ValueError(f"images must be [S, 1, {SIZE}, {SIZE}], got {list(images.shape)}")
-        h = torch.cat([self.features(images), aspect.reshape(-1, 1)], 1)
+        features = self.features(images.contiguous(memory_format=LAYOUT))
+        h = torch.cat([features, aspect.reshape(-1, 1)], 1)
         return -torch.log_softmax(self.classifier(h), dim=1)
 
 
@@ -91,13 +97,14 @@ class SpaceDisplacementNet(nn.Module):
             nn.ReLU(),
             nn.Conv1d(c3, NUM_LABELS, 1),
         )
+        self.features.to(memory_format=LAYOUT)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.dim() != 4 or images.shape[1] != 1 or images.shape[2] != SIZE:
             raise ValueError(f"strips must be [B, 1, {SIZE}, W], got {list(images.shape)}")
         if images.shape[3] < STRIDE:
             raise ValueError(f"strips must be at least {STRIDE} columns wide")
-        h = self.features(images).squeeze(2)  # [B, C, T]
+        h = self.features(images.contiguous(memory_format=LAYOUT)).squeeze(2)  # [B, C, T]
         return -torch.log_softmax(self.head(h), dim=1).transpose(1, 2)
 
     @staticmethod

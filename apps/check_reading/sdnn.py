@@ -30,7 +30,7 @@ from .api import in_batches, readings
 from .glyphs import resize
 from .inputs import check_images
 from .network import SpaceDisplacementNet
-from .normalise import HEIGHT, normalise
+from .normalise import HEIGHT, Normalised, normalise
 from .segment import _BAND, SIZE
 
 BLANK = 0  # emission column 0; column 1 + k is character k of ALPHABET
@@ -44,7 +44,11 @@ def field_strip(image: np.ndarray) -> np.ndarray:
     normalised field (:mod:`.normalise`) scaled to 28 rows, as the segmenting reader scales its
     segments, with blank margins left and right. A field with no ink gives an empty strip of
     width 2 * margin."""
-    norm = normalise(image)
+    return normalised_strip(normalise(image))
+
+
+def normalised_strip(norm: Normalised | None) -> np.ndarray:
+    """:func:`field_strip` of an already normalised field (None: a field with no ink)."""
     if norm is None:
         return np.zeros((SIZE, 2 * _MARGIN), np.float32)
     width = max(1, int(round(norm.ink.shape[1] * _BAND / HEIGHT)))

@@ -24,6 +24,7 @@ from .._common.training import fit_adam
 from .amounts import RUBBISH
 from .data import PreparedSet
 from .model import NUM_CHARS, Batch, CheckReaderModel, make_batch
+from .segment import SIZE
 
 
 def augment(
@@ -63,10 +64,16 @@ def train_local(
     easy), randomly distorted by :func:`augment` when ``augmentation``."""
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
-    batch = make_batch(data.segmentations)
     labels = torch.from_numpy(np.concatenate(data.segment_labels))
     keep = torch.nonzero(labels >= 0).flatten()
-    images, aspect, labels = batch.images[keep], batch.aspect[keep], labels[keep]
+    # Segments stay uint8 (a quarter of float32's memory: a demo's training set is ~4e5
+    # segments) and each batch is converted as make_batch would.
+    segs = data.segmentations
+    images = np.concatenate([s.images for s in segs]) if segs else np.zeros((0, SIZE, SIZE))
+    aspect = np.concatenate([s.aspect for s in segs]) if segs else np.zeros(0)
+    images = torch.from_numpy(images.astype(np.uint8, copy=False))[keep]
+    aspect = torch.from_numpy(aspect.astype(np.float32, copy=False))[keep]
+    labels = labels[keep]
     rubbish = torch.nonzero(labels == RUBBISH).flatten()
     chars = torch.nonzero(labels != RUBBISH).flatten()
     n_rubbish = min(rubbish.shape[0], int(round(rubbish_ratio * chars.shape[0])))
@@ -90,7 +97,8 @@ def train_local(
         )
         for start in bar:
             idx = order[start : start + batch_size]
-            x = augment(images[idx], generator) if augmentation else images[idx]
+            x = images[idx].float().div_(255.0).unsqueeze(1)
+            x = augment(x, generator) if augmentation else x
             energies = model.recognizer(x, aspect[idx])
             loss = energies.gather(1, labels[idx, None]).mean()  # = cross-entropy
             optimizer.zero_grad(set_to_none=True)

@@ -76,3 +76,12 @@ def test_damaged_cache_file_is_regenerated(tmp_path):
     path.write_bytes(b"not an npz")
     b = data.load_or_generate("train", 5, 2, cache_dir=tmp_path)
     assert b.texts == a.texts
+
+
+def test_prepared_strips_are_the_sdnn_strips_of_the_fields(small_train, small_prepared):
+    from apps.check_reading.sdnn import field_strip
+
+    assert len(small_prepared.strips) == len(small_train)
+    for f, strip in zip(small_train.fields[:10], small_prepared.strips, strict=False):
+        np.testing.assert_array_equal(strip, field_strip(f.image))
+    assert len(small_prepared.head(4).strips) == 4

@@ -30,6 +30,24 @@ def test_shapes_through_the_stack(tiny):
     assert len(answers) == 3 and all(max(a, default=0) < 14 for a in answers)
 
 
+def test_reading_runs_the_recogniser_in_chunks_with_the_same_energies(tiny, monkeypatch):
+    from apps.check_reading import model as model_module
+
+    batch, _ = tiny
+    model = CheckReaderModel().eval()
+    whole = model.segment_energies(batch)  # gradients on: one call
+    sizes = []
+    forward = model.recognizer.forward
+    monkeypatch.setattr(
+        model.recognizer, "forward", lambda x, a: sizes.append(len(x)) or forward(x, a)
+    )
+    monkeypatch.setattr(model_module, "READ_CHUNK", 50)
+    with torch.no_grad():
+        chunked = model.segment_energies(batch)
+    assert len(sizes) > 1 and max(sizes) <= 50 and sum(sizes) == whole.shape[0]
+    torch.testing.assert_close(chunked, whole.detach(), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["nll", "perceptron", "hinge"])
 def test_global_losses_are_nonnegative_and_reach_every_layer(tiny, name):
     batch, targets = tiny

@@ -151,3 +151,16 @@ def test_cli_reads_an_image_file_with_either_kind_of_checkpoint(
         reader.read([small_train.fields[0].image])[0], abs=1e-4
     )
     assert figure.stat().st_size > 1000
+
+
+def test_training_batches_hold_strips_of_similar_width_in_random_order():
+    widths = np.random.default_rng(0).integers(20, 240, 330)
+    strips = [np.zeros((32, w), np.float32) for w in widths]
+    loader = strip_loader(strips, ["1.00"] * len(strips), batch_size=32)
+    epochs = [[x[1] for x, _ in loader] for _ in range(2)]
+    for batches in epochs:
+        assert sorted(int(w) for b in batches for w in b) == sorted(widths.tolist())
+        assert [len(b) for b in batches] == [32] * 10 + [10]  # the short batch comes last
+        padded = sum(len(b) * int(b.max()) for b in batches)
+        assert padded < 1.25 * widths.sum()  # random batches: about 1.8 times
+    assert [b.tolist() for b in epochs[0]] != [b.tolist() for b in epochs[1]]
