@@ -263,7 +263,7 @@ class SpeechRecognizer:
         num_hypotheses: int = 0,
         lattice: bool = False,
         word_penalty: float | None = None,
-    ) -> tuple[list[Recognition], vtln.WarpSelection]:
+    ) -> tuple[list[Recognition], vtln.Selection]:
         """:meth:`recognize` with vocal-tract-length normalisation: each speaker's warp is the
         one of ``warps`` under which its utterances' best paths have the least energy per frame
         (no transcript needed; see :mod:`.vtln`), and its utterances are decoded with it.

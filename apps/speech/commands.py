@@ -158,9 +158,9 @@ def normalised_cells(
     name -> (corpus, condition, noise seed), the audio being exactly what
     :func:`.data.prepare` makes of it with that seed (:func:`.data.condition_waveform`).
     Returns row suffix -> (cell -> score, cell -> selection): "VTLN per <grouping>"
-    (:class:`.vtln.WarpSelection`) when ``vtln_grouping``; "tempo per <grouping>", or
+    (:class:`.vtln.Selection`) when ``vtln_grouping``; "tempo per <grouping>", or
     "VTLN per <g> + tempo per <g>" when both (the rate chosen on the features at the chosen
-    warps; :class:`.tempo.RateSelection`), when ``tempo_grouping``. Cells "<voice>
+    warps; :class:`.vtln.Selection`), when ``tempo_grouping``. Cells "<voice>
     <condition>" of festival are also pooled into "festival <condition>", as
     :func:`.experiment.evaluate_festival` pools them."""
     vtln_label = f"VTLN per {vtln_grouping}" if vtln_grouping else None
@@ -205,14 +205,14 @@ def normalised_cells(
 
 
 def write_selections(path: Path, label: str, selections: dict, what: str = "warp") -> None:
-    """Every group's chosen ``what`` ("warp": :class:`.vtln.WarpSelection`s; "rate":
-    :class:`.tempo.RateSelection`s) and its best-path energy per frame at 1 and at the chosen
+    """Every group's chosen ``what`` ("warp": :class:`.vtln.Selection`s; "rate":
+    :class:`.vtln.Selection`s) and its best-path energy per frame at 1 and at the chosen
     value, one table per set (markdown, written atomically)."""
     from .._common.report import markdown_table
 
     parts = [f"# {label}: chosen {what}s"]
     for cell, s in selections.items():
-        grid = s.warps if what == "warp" else s.rates
+        grid = s.grid
         one = grid.index(1.0) if 1.0 in grid else None
         rows = [[g, s.utterances[g], f"{s.chosen[g]:.2f}",
                  "-" if one is None else f"{s.scores[k, one]:.4f}",

@@ -21,52 +21,20 @@ recogniser's word penalty, as decoding does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from .vtln import Selection, check_grid
+
 RATES = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.18, 1.25)
 FRAME_EXPONENT = 0.8
-MIN_RATE, MAX_RATE = 0.5, 2.0
-MAX_RATES = 101  # every rate costs a decoding pass, and its results are held until the choice
-
-
-@dataclass
-class RateSelection:
-    """What :func:`select_rates` chose. ``rates``: the grid [R]; ``groups``: group names [G];
-    ``scores``: float64 [G, R] best-path energy per frame (see the module doc) of each group
-    at each rate (inf where an utterance has no path); ``chosen``: group -> rate;
-    ``utterances``: group -> number of its utterances."""
-
-    rates: tuple[float, ...]
-    groups: list[str]
-    scores: np.ndarray
-    chosen: dict[str, float]
-    utterances: dict[str, int]
 
 
 def check_rates(rates: Sequence[float]) -> tuple[float, ...]:
-    """The grid as a sorted tuple of distinct floats; ValueError naming the bad value for an
-    empty grid, one of more than :data:`MAX_RATES` rates, or a rate that is not a finite
-    number in [0.5, 2]."""
-    values = []
-    for r in rates:
-        try:
-            x = float(r)
-        except (TypeError, ValueError):
-            raise ValueError(f"tempo rate {r!r} is not a number") from None
-        if not (math.isfinite(x) and MIN_RATE <= x <= MAX_RATE):
-            raise ValueError(f"tempo rate {r!r} is outside [{MIN_RATE:g}, {MAX_RATE:g}]")
-        values.append(x)
-    if not values:
-        raise ValueError("the tempo rate grid is empty")
-    values = sorted(set(values))
-    if len(values) > MAX_RATES:
-        raise ValueError(f"the tempo grid has {len(values)} rates, at most {MAX_RATES} allowed")
-    return tuple(values)
+    """The rate grid checked as :func:`.vtln.check_grid` checks warps (same range and size)."""
+    return check_grid(rates, "tempo rate")
 
 
 def resample_frames(feats: torch.Tensor, rate: float) -> torch.Tensor:
@@ -99,7 +67,7 @@ def select_rates(
     groups: Sequence[str],
     rates: Sequence[float],
     exponent: float = FRAME_EXPONENT,
-) -> RateSelection:
+) -> Selection:
     """Each group's rate of least best-path energy per frame (see the module doc).
 
     Args:
@@ -141,7 +109,7 @@ def select_rates(
     utterances = dict.fromkeys(names, 0)
     for g in groups:
         utterances[g] += 1
-    return RateSelection(rates, names, scores, chosen, utterances)
+    return Selection(rates, names, scores, chosen, utterances)
 
 
 def choose(
@@ -152,7 +120,7 @@ def choose(
     word_penalty: float | None = None,
     batch_size: int = 32,
     num_hypotheses: int = 0,
-) -> tuple[RateSelection, list]:
+) -> tuple[Selection, list]:
     """Decode every utterance's features [T_u, 40] at every rate and pick each group's rate
     (:func:`select_rates`). ``groups`` [U]; ``recognizer`` a :class:`.api.SpeechRecognizer`
     (``word_penalty`` None: its own). Returns the selection and each utterance's recognition
@@ -165,7 +133,7 @@ def choose(
     if len(feats) != len(groups):
         raise ValueError(f"{len(feats)} utterances but {len(groups)} groups")
     if not len(groups):
-        return RateSelection(rates, [], np.zeros((0, len(rates))), {}, {}), []
+        return Selection(rates, [], np.zeros((0, len(rates))), {}, {}), []
     energies = np.zeros((len(groups), len(rates)))  # [U, R]
     frames = np.zeros_like(energies)  # [U, R]
     decoded = []
@@ -199,7 +167,7 @@ def choose(
     return selection, chosen
 
 
-def format_selection(selections: dict[str, RateSelection]) -> str:
+def format_selection(selections: dict[str, Selection]) -> str:
     """Markdown table: per selection (e.g. a test set and condition), its groups, the
     geometric mean and spread of the chosen rates and how many groups took each rate."""
     from .._common.report import markdown_table

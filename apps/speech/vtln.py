@@ -27,44 +27,46 @@ import numpy as np
 import torch
 
 GRID = tuple(round(0.80 + 0.04 * k, 2) for k in range(11))  # 0.80, 0.84, ..., 1.20
-MIN_WARP, MAX_WARP = 0.5, 2.0  # the range :func:`.features.mel_filterbank` accepts
-MAX_WARPS = 101  # every warp costs a decoding pass, and its results are held until the choice
+MIN_WARP, MAX_WARP = 0.5, 2.0  # the range :func:`.features.mel_filterbank` accepts (and tempo's)
+MAX_WARPS = 101  # every factor costs a decoding pass, and its results are held until the choice
 GROUPINGS = ("speaker", "utterance")
 
 
 @dataclass
-class WarpSelection:
-    """What :func:`select_warps` chose. ``warps``: the grid [W]; ``groups``: group names [G]
-    (speakers, or utterance indices as strings); ``scores``: float64 [G, W] best-path energy
-    per frame of each group at each warp (inf where an utterance has no path); ``chosen``:
-    group -> warp; ``utterances``: group -> number of its utterances."""
+class Selection:
+    """What a transcript-free choice of one factor per group made: a warp of the mel axis here,
+    a speaking rate in :mod:`.tempo`. ``grid``: the factors [F]; ``groups``: group names [G]
+    (speakers, or utterance indices as strings); ``scores``: float64 [G, F] best-path energy
+    per frame of each group at each factor (inf where an utterance has no path); ``chosen``:
+    group -> factor; ``utterances``: group -> number of its utterances."""
 
-    warps: tuple[float, ...]
+    grid: tuple[float, ...]
     groups: list[str]
     scores: np.ndarray
     chosen: dict[str, float]
     utterances: dict[str, int]
 
 
-def check_grid(warps: Sequence[float]) -> tuple[float, ...]:
+def check_grid(values: Sequence[float], name: str = "warp") -> tuple[float, ...]:
     """The grid as a sorted tuple of distinct floats; ValueError naming the bad value for an
-    empty grid, one of more than :data:`MAX_WARPS` warps, or a warp that is not a finite
-    number in [0.5, 2]."""
-    values = []
-    for w in warps:
+    empty grid, one of more than :data:`MAX_WARPS` values, or a value that is not a finite
+    number in [0.5, 2]. ``name`` names one value in the messages ("warp", "tempo rate")."""
+    checked = []
+    for v in values:
         try:
-            x = float(w)
+            x = float(v)
         except (TypeError, ValueError):
-            raise ValueError(f"warp {w!r} is not a number") from None
+            raise ValueError(f"{name} {v!r} is not a number") from None
         if not (math.isfinite(x) and MIN_WARP <= x <= MAX_WARP):
-            raise ValueError(f"warp {w!r} is outside [{MIN_WARP:g}, {MAX_WARP:g}]")
-        values.append(x)
-    if not values:
-        raise ValueError("the warp grid is empty")
-    values = sorted(set(values))
-    if len(values) > MAX_WARPS:
-        raise ValueError(f"the warp grid has {len(values)} warps, at most {MAX_WARPS} are allowed")
-    return tuple(values)
+            raise ValueError(f"{name} {v!r} is outside [{MIN_WARP:g}, {MAX_WARP:g}]")
+        checked.append(x)
+    if not checked:
+        raise ValueError(f"the {name} grid is empty")
+    checked = sorted(set(checked))
+    if len(checked) > MAX_WARPS:
+        raise ValueError(f"the {name} grid has {len(checked)} {name.split()[-1]}s, at most "
+                         f"{MAX_WARPS} are allowed")  # fmt: skip
+    return tuple(checked)
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
@@ -101,7 +103,7 @@ def group_keys(speakers: Sequence[str] | None, n: int, grouping: str = "speaker"
 
 def select_warps(
     energies: np.ndarray, frames: np.ndarray, groups: Sequence[str], warps: Sequence[float]
-) -> WarpSelection:
+) -> Selection:
     """Each group's warp of least best-path energy per frame (see the module doc).
 
     Args:
@@ -135,7 +137,7 @@ def select_warps(
         chosen[g] = warps[min(finite, key=lambda k: row[k])] if finite else 1.0
     counts = {g: int(c) for g, c in zip(names, np.bincount(member, minlength=len(names)),
                                          strict=True)}  # fmt: skip
-    return WarpSelection(warps, names, per_frame, chosen, counts)
+    return Selection(warps, names, per_frame, chosen, counts)
 
 
 def choose(
@@ -145,7 +147,7 @@ def choose(
     warps: Sequence[float] = GRID,
     word_penalty: float | None = None,
     batch_size: int = 32,
-) -> tuple[WarpSelection, list]:
+) -> tuple[Selection, list]:
     """Decode every utterance at every warp and pick each group's warp (:func:`select_warps`).
 
     ``features_at(warp)``: the log-mel features [T_u, 40] of the U utterances computed with
@@ -165,7 +167,7 @@ def choose(
         energies[:, k] = [r.energy for r in decoded[-1]]
         frames = np.array([e.shape[0] for e in em])
     if not len(groups):
-        return WarpSelection(warps, [], np.zeros((0, len(warps))), {}, {}), []
+        return Selection(warps, [], np.zeros((0, len(warps))), {}, {}), []
     selection = select_warps(energies, frames, groups, warps)
     chosen = []
     for u, g in enumerate(groups):
@@ -175,7 +177,7 @@ def choose(
     return selection, chosen
 
 
-def format_selection(selections: dict[str, WarpSelection]) -> str:
+def format_selection(selections: dict[str, Selection]) -> str:
     """Markdown table: per selection (e.g. a test set and condition), its groups, the mean
     and spread of the chosen warps and how many groups took each warp."""
     from .._common.report import markdown_table
