@@ -123,9 +123,8 @@ def evaluate_checkpoints(
                 label = f"{name} + {suffix}"
                 rows[label] = {k: cells[k] for k in rows[name]}
                 what = "rate" if suffix.endswith(f"tempo per {tempo_grouping}") else "warp"
-                module = tempo if what == "rate" else vtln
                 chosen.append(f"{what.capitalize()}s chosen by {label}:\n\n"
-                              + module.format_selection(selections))  # fmt: skip
+                              + vtln.format_selection(selections, what))  # fmt: skip
                 stem = "tempo" if what == "rate" else "vtln"
                 write_selections(out / f"{stem}_{Path(path).stem}.md", label, selections, what)
         if "clean" in tests[recognizer.dither]:

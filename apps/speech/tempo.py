@@ -165,23 +165,3 @@ def choose(
         d.starts, d.ends = d.starts * stretch, d.ends * stretch
         chosen.append(d)
     return selection, chosen
-
-
-def format_selection(selections: dict[str, Selection]) -> str:
-    """Markdown table: per selection (e.g. a test set and condition), its groups, the
-    geometric mean and spread of the chosen rates and how many groups took each rate."""
-    from .._common.report import markdown_table
-
-    rows = []
-    for name, s in selections.items():
-        chosen = np.array([s.chosen[g] for g in s.groups])
-        if chosen.size == 0:
-            continue
-        values, counts = np.unique(chosen, return_counts=True)
-        spread = ", ".join(f"{v:.2f}×{c}" for v, c in zip(values, counts, strict=True))
-        if len(s.groups) <= 4:
-            spread = ", ".join(f"{g}: {s.chosen[g]:.2f}" for g in s.groups)
-        geo = float(np.exp(np.log(chosen).mean()))
-        rows.append([name, len(s.groups), f"{geo:.3f}", f"{np.log(chosen).std():.3f}", spread])
-    return markdown_table(["set", "groups", "geometric mean rate", "sd of log rate",
-                           "chosen rates"], rows)  # fmt: skip

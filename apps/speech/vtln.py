@@ -177,9 +177,10 @@ def choose(
     return selection, chosen
 
 
-def format_selection(selections: dict[str, Selection]) -> str:
-    """Markdown table: per selection (e.g. a test set and condition), its groups, the mean
-    and spread of the chosen warps and how many groups took each warp."""
+def format_selection(selections: dict[str, Selection], what: str = "warp") -> str:
+    """Markdown table: per selection (e.g. a test set and condition), its groups, the
+    geometric mean and spread of the chosen factors (``what``: "warp" or "rate") and how many
+    groups took each."""
     from .._common.report import markdown_table
 
     rows = []
@@ -191,5 +192,8 @@ def format_selection(selections: dict[str, Selection]) -> str:
         spread = ", ".join(f"{v:.2f}×{c}" for v, c in zip(values, counts, strict=True))
         if len(s.groups) <= 4:
             spread = ", ".join(f"{g}: {s.chosen[g]:.2f}" for g in s.groups)
-        rows.append([name, len(s.groups), f"{chosen.mean():.3f}", f"{chosen.std():.3f}", spread])
-    return markdown_table(["set", "groups", "mean warp", "sd", "chosen warps"], rows)
+        logs = np.log(chosen)
+        rows.append([name, len(s.groups), f"{np.exp(logs.mean()):.3f}", f"{logs.std():.3f}",
+                     spread])  # fmt: skip
+    return markdown_table(["set", "groups", f"geometric mean {what}", f"sd of log {what}",
+                           f"chosen {what}s"], rows)  # fmt: skip
