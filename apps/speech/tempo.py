@@ -41,10 +41,9 @@ def resample_frames(feats: torch.Tensor, rate: float) -> torch.Tensor:
     """Features [T, D] played ``rate`` times as fast: [max(1, round(T / rate)), D], linearly
     interpolated at equally spaced times from the first frame to the last (both kept).
 
-    >>> x = torch.arange(5.0)[:, None]
-    >>> resample_frames(x, 0.5)[:, 0].tolist()
-    [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]
-    >>> resample_frames(x, 2.0)[:, 0].tolist()
+    >>> resample_frames(torch.arange(3.0)[:, None], 0.6)[:, 0].tolist()
+    [0.0, 0.5, 1.0, 1.5, 2.0]
+    >>> resample_frames(torch.arange(5.0)[:, None], 1.6)[:, 0].tolist()
     [0.0, 2.0, 4.0]
     """
     rate = check_rates([rate])[0]
