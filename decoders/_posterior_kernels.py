@@ -21,12 +21,7 @@ import numpy as np
 
 from gtn.utils import csr, kernel_helper, topological_order
 
-from ._beam_kernels import _grow
-
-INF = np.inf
-# Counters start at this int64 rather than a literal 0, which numba would pass to a helper as
-# Literal[int](0) on a first call and compile that helper a second time for.
-_ZERO = np.int64(0)
+from ._beam_kernels import _ZERO, INF, _grow, _traceback
 
 
 class LatticeArrays(NamedTuple):
@@ -95,7 +90,7 @@ def pair_pass(lat, trie, beta, limit):
     """Forward pass over the reachable (state, trie node) pairs in the log semiring at inverse
     temperature beta, or for beta = +inf its limit, the tropical semiring (min), then the best
     accepted path's traceback. One entry point (and one compilation, beta = inf not being a
-    literal bool) for the free energies and the best path below.
+    literal bool) for the free energies of :mod:`decoders.posteriors` and the n-best search.
 
     Returns (energy of the accepted paths, +inf if none; pairs kept; first state on a cycle or
     -1; tropical: the best accepted path's lattice arcs int64 [L] in order, else empty). Ties
@@ -184,17 +179,7 @@ def pair_pass(lat, trie, beta, limit):
                     total = _log_add(total, e, beta)
                 elif e < total:
                     total, best = e, p
-    length = 0
-    p = best
-    while p >= 0 and prev[p] >= 0:
-        length += 1
-        p = prev[p]
-    arcs = np.empty(length, np.int64)
-    p = best
-    for i in range(length - 1, -1, -1):
-        arcs[i] = via[p]
-        p = prev[p]
-    return total, kept, -1, arcs
+    return total, kept, -1, _traceback(prev, via, best)[0]
 
 
 def linear_trie(output: np.ndarray) -> Trie:
@@ -209,40 +194,15 @@ def linear_trie(output: np.ndarray) -> Trie:
 
 
 # The one-node trie that accepts every output.
-_EVERYTHING = Trie(
+EVERYTHING = Trie(
     np.zeros(2, np.int64), np.empty(0, np.int64), np.empty(0, np.int64),
     np.zeros(1, np.int64), np.ones(1, np.bool_),
 )  # fmt: skip
 
 
 def restricted_free_energy(lat: LatticeArrays, output, beta: float, limit: float):
-    """Free energy of the paths of :class:`LatticeArrays` ``lat`` whose output labels
-    (epsilons, label < 0, removed) equal ``output``.
-
-    Args:
-        output: int [L]; beta: inverse temperature > 0.
-        limit: drop a pair (state v, position j) when its forward free energy plus the
-            unrestricted backward free energy of v exceeds ``limit``; the mass of all its
-            completions is then below exp(-beta limit) (+inf: keep every pair, exact).
-
-    Returns:
-        (free energy, +inf if no such path; pairs kept; first state on a cycle or -1).
-    """
+    """(free energy of the paths of ``lat`` whose output labels, epsilons removed, equal
+    ``output`` (int [L]), +inf if none; pairs kept; first state on a cycle or -1). ``limit``
+    as in :func:`decoders.posteriors.restricted_energy` (+inf: keep every pair, exact)."""
     total, kept, cycle, _ = pair_pass(lat, linear_trie(output), float(beta), float(limit))
     return total, kept, cycle
-
-
-def free_energy(lat: LatticeArrays, beta: float):
-    """(free energy of all paths of :class:`LatticeArrays` ``lat``, +inf if none; first state
-    on a cycle or -1): the pair pass over the one-node trie that accepts every output."""
-    total, _, cycle, _ = pair_pass(lat, _EVERYTHING, float(beta), INF)
-    return total, cycle
-
-
-def best_path_outside(lat: LatticeArrays, trie: Trie):
-    """The lowest-energy path of :class:`LatticeArrays` ``lat`` whose output the trie accepts.
-
-    Returns (its energy, +inf if none; its lattice arcs int64 [L] in order; first state on a
-    cycle or -1)."""
-    energy, _, cycle, arcs = pair_pass(lat, trie, INF, INF)
-    return energy, arcs, cycle

@@ -1,4 +1,4 @@
-"""The n lowest-energy distinct output sequences of a lattice, and its free energy.
+"""The n lowest-energy distinct output sequences of a lattice.
 
 A lattice holds many paths per output sequence (one per alignment), so the n best paths are
 usually n alignments of one answer. Instead, the k-th best distinct output is the best path of
@@ -17,8 +17,8 @@ import numpy as np
 
 import gtn
 
-from ._posterior_kernels import Trie, best_path_outside, free_energy
-from .posteriors import lattice_arrays
+from ._posterior_kernels import Trie, pair_pass
+from .posteriors import check_acyclic, lattice_arrays
 
 Output = tuple[int, ...]
 
@@ -72,31 +72,10 @@ def distinct_outputs(
     lat = lattice_arrays(graph)
     found: list[tuple[Output, float]] = [] if first is None else [first]
     while len(found) < n:
-        energy, arcs, cycle = best_path_outside(lat, complement_trie([o for o, _ in found]))
-        if cycle >= 0:
-            raise _cyclic("n-best outputs", cycle)
+        trie = complement_trie([o for o, _ in found])
+        energy, _, cycle, arcs = pair_pass(lat, trie, np.inf, np.inf)  # the best path outside
+        check_acyclic("n-best outputs", cycle)
         if energy == np.inf:
             break
         found.append((output_labels(graph, arcs), float(energy)))
     return found
-
-
-def lattice_free_energy(graph: gtn.Graph, beta: float) -> float:
-    """F = -(1/beta) log sum_paths exp(-beta E(path)) of an acyclic graph (+inf: no path), by
-    the same pair pass as the restricted free energies of ``decoders.posteriors`` (so that a
-    posterior is a ratio of two results of one computation, and a first decode compiles one
-    kernel for both).
-
-    Raises:
-        GraphError: the graph is cyclic.
-    """
-    if graph.num_nodes == 0:
-        return np.inf
-    total, cycle = free_energy(lattice_arrays(graph), float(beta))
-    if cycle >= 0:
-        raise _cyclic("posteriors", cycle)
-    return float(total)
-
-
-def _cyclic(what: str, state: int) -> gtn.GraphError:
-    return gtn.GraphError(f"{what} need an acyclic graph; state {state} is on a cycle")
