@@ -7,13 +7,7 @@ explores compose(emission_graph(emissions), graph) frame by frame without buildi
 tokens within ``beam`` of the frame's best and at most ``max_active`` per frame. A path's energy
 is its graph energy plus the emission energies of the labels it consumes, so with an infinite
 beam the best energy equals ``gtn.min_energy(gtn.compose(gtn.emission_graph(emissions), graph))``,
-and with a finite one it is never lower.
-
->>> import torch, gtn
->>> g = gtn.Graph.from_arrays(2, [0, 1], [1, 1], [0, 1], [5, gtn.EPSILON], final=[1])
->>> r = decode(torch.tensor([[0.0, 2.0], [3.0, 1.0]]), g, beam=10.0)
->>> r.output, r.energy, r.alignment.tolist()
-((5,), 1.0, [0, 1])
+and with a finite one it is never lower. (An example is in :mod:`decoders`.)
 """
 
 from __future__ import annotations
