@@ -264,8 +264,7 @@ def _prune(cost, f0, f1, cutoff, max_active, buf):
     """The beam, then the max_active lowest energies (ties may keep a few more). Returns
     (energy cutoff, tokens kept, buf (grown if needed))."""
     alive = _ZERO
-    if f1 - f0 > buf.shape[0]:
-        buf = np.empty(2 * (f1 - f0), np.float64)
+    buf = _grow(buf, f1 - f0)
     for i in range(f0, f1):
         if cost[i] <= cutoff:
             buf[alive] = cost[i]

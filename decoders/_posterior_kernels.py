@@ -1,14 +1,11 @@
 """Lattice x output-automaton kernels (numba): the free energy of the paths whose output is one
 given sequence, and the best path whose output is none of a set of sequences, without building
-the composition with the automaton.
+the composition with the automaton, a :class:`Trie` (:func:`trie`).
 
-The automaton is a trie over output labels (:class:`Trie`): the linear acceptor of one
-sequence, or the trie of a set of sequences whose missing branches escape to an accepting sink
-(every sequence but those). One dynamic program (:func:`pair_pass`) runs over (lattice
-state, trie node) pairs, but only over the pairs some path reaches, and optionally drops pairs
-whose every completion lies far above a given energy (see :func:`restricted_free_energy`), so
-memory follows the lattice and the few trie nodes each of its states can be at, not states x
-output length. Energies are float64; free energies are
+One dynamic program (:func:`pair_pass`) runs over the (lattice state, trie node) pairs some
+path reaches, optionally dropping pairs whose every completion lies far above a given energy
+(see :func:`restricted_free_energy`), so memory follows the lattice and the few trie nodes each
+of its states can be at, not states x output length. Energies are float64; free energies are
 -(1/beta) log sum exp(-beta E), minimum energies their beta -> inf limit.
 """
 
@@ -182,15 +179,29 @@ def pair_pass(lat, trie, beta, limit):
     return total, kept, -1, _traceback(prev, via, best)[0]
 
 
-def linear_trie(output: np.ndarray) -> Trie:
-    """The :class:`Trie` accepting exactly ``output`` (int [L])."""
-    big_l = len(output)
-    ptr = np.append(np.arange(big_l + 1, dtype=np.int64), big_l)
-    accept = np.zeros(big_l + 1, np.bool_)
-    accept[big_l] = True
-    child = np.arange(1, big_l + 1, dtype=np.int64)
-    label = np.asarray(output, np.int64)
-    return Trie(ptr, label, child, np.full(big_l + 1, -1, np.int64), accept)
+def trie(sequences, complement: bool = False) -> Trie:
+    """The :class:`Trie` accepting exactly ``sequences`` (each int [L]), or with ``complement``
+    every output sequence but them: each node accepts unless a sequence ends there, and every
+    missing branch goes to an accepting sink."""
+    children: list[dict[int, int]] = [{}]
+    ends = [False]
+    for seq in sequences:
+        q = 0
+        for lab in seq:
+            q = children[q].setdefault(int(lab), len(children))
+            if q == len(children):
+                children.append({})
+                ends.append(False)
+        ends[q] = True
+    nodes = len(children) + complement  # the sink is the last node
+    ptr = np.zeros(nodes + 1, np.int64)
+    ptr[1 : len(children) + 1] = np.cumsum([len(c) for c in children])
+    ptr[len(children) + 1 :] = ptr[len(children)]
+    label = np.array([lab for c in children for lab in c], np.int64)
+    child = np.array([q for c in children for q in c.values()], np.int64)
+    accept = np.array([e != complement for e in ends] + [True] * complement, np.bool_)
+    escape = np.full(nodes, nodes - 1 if complement else -1, np.int64)
+    return Trie(ptr, label, child, escape, accept)
 
 
 # The one-node trie that accepts every output.
@@ -204,5 +215,5 @@ def restricted_free_energy(lat: LatticeArrays, output, beta: float, limit: float
     """(free energy of the paths of ``lat`` whose output labels, epsilons removed, equal
     ``output`` (int [L]), +inf if none; pairs kept; first state on a cycle or -1). ``limit``
     as in :func:`decoders.posteriors.restricted_energy` (+inf: keep every pair, exact)."""
-    total, kept, cycle, _ = pair_pass(lat, linear_trie(output), float(beta), float(limit))
+    total, kept, cycle, _ = pair_pass(lat, trie([output]), float(beta), float(limit))
     return total, kept, cycle

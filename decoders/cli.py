@@ -186,16 +186,12 @@ class Decoder:
             lattice=j.lattice_dir is not None,
         )  # fmt: skip
         if r.lattice is not None:
-            gtn.write_att(r.lattice.graph, Path(j.lattice_dir) / f"{lattice_name(uid)}.txt")
+            name = quote(uid, safe="-_.@+=,")  # path separators and the like percent-encoded
+            gtn.write_att(r.lattice.graph, Path(j.lattice_dir) / f"{name}.txt")
         return record(uid, r, e.shape[0], self.file_ids), e.shape[0], suspect
 
     def decode_many(self, uids: list[str]) -> list[tuple[dict, int, str | None]]:
         return [self.decode(uid) for uid in uids]
-
-
-def lattice_name(uid: str) -> str:
-    """A file name for an utterance id (path separators and the like percent-encoded)."""
-    return quote(uid, safe="-_.@+=,")
 
 
 def record(uid: str, r: DecodeResult, frames: int, file_ids: bool = False) -> dict:

@@ -17,7 +17,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 import gtn
 from gtn.utils import deprecated_aliases
@@ -89,12 +88,11 @@ def lattice_arrays(graph: gtn.Graph) -> LatticeArrays:
         np.ascontiguousarray(graph.src),  # int32 as stored: no copies of the lattice's arcs
         np.ascontiguousarray(graph.dst),
         np.ascontiguousarray(graph.olabel),
-        *(_numpy(x) for x in (graph.weight, graph.start_weight, graph.final_weight)),
+        *(
+            np.ascontiguousarray(x.detach().cpu().double().numpy())
+            for x in (graph.weight, graph.start_weight, graph.final_weight)
+        ),
     )
-
-
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().cpu().double().numpy())
 
 
 def output_posterior(
