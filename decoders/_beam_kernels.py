@@ -117,13 +117,6 @@ class Scratch(NamedTuple):
     flags: np.ndarray  # bool [2, N]
 
 
-@kernel_helper
-def _grow_tokens(tok, need):
-    if need <= tok.cost.shape[0]:
-        return tok
-    return Tokens(_grow_rows(tok.links, need), _grow(tok.cost, need))
-
-
 @nb.njit(cache=True, inline="always")
 def _relax(tok, ntok, state_tok, d, nc, i, arc):
     """Offer energy ``nc`` to state ``d`` of the current frame, reached from token ``i`` by
@@ -131,7 +124,8 @@ def _relax(tok, ntok, state_tok, d, nc, i, arc):
     (possibly grown) tokens, the token count and the token of ``d``."""
     j = state_tok[STATE_TOK, d]
     if j < 0:
-        tok = _grow_tokens(tok, ntok + 1)
+        if ntok == tok.cost.shape[0]:
+            tok = Tokens(_grow_rows(tok.links, ntok + 1), _grow(tok.cost, ntok + 1))
         j = ntok
         ntok += 1
         tok.links[TOK_STATE, j] = d
@@ -244,10 +238,9 @@ def _frame_order(tok, f0, f1, npop, scratch, order):
     """order[f0:f1]: the frame's tokens in a topological order of its epsilon arcs (those
     the closure expanded, in its order, then the others); returns order, grown if needed."""
     order = _grow(order, f1)
-    ints = scratch.ints
     flags = scratch.flags
     for p in range(npop):
-        order[f0 + p] = ints[POPS, p]
+        order[f0 + p] = scratch.ints[POPS, p]
     p = f0 + npop
     for i in range(f0, f1):
         s = tok.links[TOK_STATE, i]
@@ -369,8 +362,7 @@ def beam_search(emissions, g, opt):
     order = np.empty(cap, np.int64)
     frame_off = np.empty(num_frames + 2, np.int64)
     active = np.empty(num_frames + 1, np.int64)
-    for t in range(num_frames + 2):
-        frame_off[t] = 0
+    frame_off[0] = 0  # the others are written frame by frame before they are read
     buf = np.empty(cap, np.float64)
 
     ntok = _ZERO

@@ -121,9 +121,7 @@ def output_posterior(
     total = free_energy_value(graph, beta) if total is None else total
     if total == math.inf:
         return 0.0
-    part = restricted_energy(graph, output, beta, energy=energy)
-    if part == math.inf:
-        return 0.0
+    part = restricted_energy(graph, output, beta, energy=energy)  # +inf: exp gives 0
     return min(1.0, math.exp(-beta * (part - total)))
 
 

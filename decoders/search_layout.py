@@ -17,9 +17,6 @@ import numpy as np
 import gtn
 from gtn.utils import csr, topological_order
 
-_CACHE_KEY = "decoders.search_graph"
-
-
 # Row names of DecodingGraph's int64 blocks.
 EMIT, EPS = 0, 1  # ptr
 DST, ARC, LABEL = 0, 1, 2  # emit (all three), eps (DST and ARC)
@@ -82,7 +79,7 @@ def search_graph(g: gtn.Graph | SearchGraph) -> SearchGraph:
         return g
     if not isinstance(g, gtn.Graph):
         raise gtn.GraphError(f"expected a gtn.Graph decoding graph, got {type(g).__name__}")
-    return g.cached(_CACHE_KEY, lambda: _build(g))
+    return g.cached("decoders.search_graph", lambda: _build(g))
 
 
 def _build(g: gtn.Graph) -> SearchGraph:
