@@ -86,7 +86,7 @@ class DecodeResult:
 
 
 def hypothesis(labels, energy: float, symbols, posterior: float | None = None) -> Hypothesis:
-    """Labels named by the output symbol table (their decimal text without one)."""
+    """The Hypothesis of output ``labels``, named by ``symbols`` (decimal text without them)."""
     labels = tuple(int(x) for x in labels)
     words = (str(x) if symbols is None else symbols.name(x) for x in labels)
     return Hypothesis(labels, tuple(words), float(energy), posterior)
