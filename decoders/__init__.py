@@ -11,8 +11,8 @@ a path's energy is the sum of its arc energies and the emissions it consumes.
 >>> import torch, gtn, decoders
 >>> g = gtn.Graph.from_arrays(2, [0, 1], [1, 1], [0, 1], [5, gtn.EPSILON], final=[1])
 >>> r = decoders.decode(torch.tensor([[0.0, 2.0], [3.0, 1.0]]), g, beam=10.0)
->>> r.output, r.energy, 0.0 <= r.confidence <= 1.0
-((5,), 1.0, True)
+>>> r.output, r.energy, r.alignment.tolist(), 0.0 <= r.confidence <= 1.0
+((5,), 1.0, [0, 1], True)
 """
 
 import gtn  # noqa: F401 (first: it sets the OpenMP wait policy before torch loads)

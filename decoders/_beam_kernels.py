@@ -85,49 +85,36 @@ class Options(NamedTuple):
     record: bool  # keep lattice arcs
 
 
-# Rows of Tokens.links (int64 [3, capacity]): graph state, previous token (-1: a start
-# token) and the graph arc from it (-1: a start token). (A few 2-D blocks rather than one array
-# per field: each array the kernel holds in a structure costs compilation time.)
-TOK_STATE, BACK_TOK, BACK_ARC = 0, 1, 2
+# Row names of the int64 blocks below. (A few 2-D blocks rather than one array per field: each
+# array the kernel holds in a structure costs compilation time.)
+TOK_STATE, BACK_TOK, BACK_ARC = 0, 1, 2  # Tokens.links
+SRC, DST_TOK, GRAPH_ARC = 0, 1, 2  # LatticeArcs.ends
+STATE_TOK, HEAP, POPS = 0, 1, 2  # Scratch.ints
+QUEUED, POPPED = 0, 1  # Scratch.flags
 
 
 class Tokens(NamedTuple):
-    """Token arrays, grown as needed (only the first ``ntok`` entries are tokens)."""
+    """Token arrays, grown as needed (only the first ``ntok`` entries are tokens; a start
+    token's previous token and arc are -1)."""
 
-    links: np.ndarray  # int64 [3, capacity]: rows TOK_STATE, BACK_TOK, BACK_ARC
+    links: np.ndarray  # int64 [3, capacity]: graph state, previous token, graph arc from it
     cost: np.ndarray  # float64 [capacity]: lowest energy of a partial path reaching it
-
-
-# Rows of LatticeArcs.ends (int64 [3, capacity]): source token, destination token, graph arc.
-SRC, DST_TOK, GRAPH_ARC = 0, 1, 2
 
 
 class LatticeArcs(NamedTuple):
     """Recorded lattice arcs, grown as needed (only the first ``narc`` entries are arcs)."""
 
-    ends: np.ndarray  # int64 [3, capacity]: rows SRC, DST_TOK, GRAPH_ARC
+    ends: np.ndarray  # int64 [3, capacity]: source token, destination token, graph arc
     w: np.ndarray  # float64 [capacity]: energy
 
 
-# Rows of Scratch.ints (int64 [3, N]): the state's token in the current frame (or -1), the
-# epsilon heap of ranks, the tokens the closure expanded (in order). Scratch.flags (bool
-# [2, N]): in the epsilon heap, expanded by the epsilon closure.
-STATE_TOK, HEAP, POPS = 0, 1, 2
-QUEUED, POPPED = 0, 1
-
-
 class Scratch(NamedTuple):
-    """Per-state working arrays of one frame."""
+    """Per-state working arrays of one frame: ints, the state's token this frame (or -1), the
+    epsilon heap of ranks, the tokens the closure expanded (in order); flags, in the epsilon
+    heap, expanded by the closure."""
 
-    ints: np.ndarray  # int64 [3, N]: rows STATE_TOK, HEAP, POPS
-    flags: np.ndarray  # bool [2, N]: rows QUEUED, POPPED
-
-
-@kernel_helper
-def _grow_tokens(tok, need):
-    if need <= tok.cost.shape[0]:
-        return tok
-    return Tokens(_grow_rows(tok.links, need), _grow(tok.cost, need))
+    ints: np.ndarray  # int64 [3, N]
+    flags: np.ndarray  # bool [2, N]
 
 
 @nb.njit(cache=True, inline="always")
@@ -137,7 +124,8 @@ def _relax(tok, ntok, state_tok, d, nc, i, arc):
     (possibly grown) tokens, the token count and the token of ``d``."""
     j = state_tok[STATE_TOK, d]
     if j < 0:
-        tok = _grow_tokens(tok, ntok + 1)
+        if ntok == tok.cost.shape[0]:
+            tok = Tokens(_grow_rows(tok.links, ntok + 1), _grow(tok.cost, ntok + 1))
         j = ntok
         ntok += 1
         tok.links[TOK_STATE, j] = d
@@ -250,10 +238,9 @@ def _frame_order(tok, f0, f1, npop, scratch, order):
     """order[f0:f1]: the frame's tokens in a topological order of its epsilon arcs (those
     the closure expanded, in its order, then the others); returns order, grown if needed."""
     order = _grow(order, f1)
-    ints = scratch.ints
     flags = scratch.flags
     for p in range(npop):
-        order[f0 + p] = ints[POPS, p]
+        order[f0 + p] = scratch.ints[POPS, p]
     p = f0 + npop
     for i in range(f0, f1):
         s = tok.links[TOK_STATE, i]
@@ -270,8 +257,7 @@ def _prune(cost, f0, f1, cutoff, max_active, buf):
     """The beam, then the max_active lowest energies (ties may keep a few more). Returns
     (energy cutoff, tokens kept, buf (grown if needed))."""
     alive = _ZERO
-    if f1 - f0 > buf.shape[0]:
-        buf = np.empty(2 * (f1 - f0), np.float64)
+    buf = _grow(buf, f1 - f0)
     for i in range(f0, f1):
         if cost[i] <= cutoff:
             buf[alive] = cost[i]
@@ -322,35 +308,23 @@ def _expand(g, row, opt, tok, ntok, f0, f1, cutoff, best, state_tok, lat, narc):
 
 
 @nb.njit(cache=True, inline="always")
-def _best_final(g, tok, f0, f1):
-    """(the lowest-energy final token among f0:f1 or -1, its energy with the final weight)."""
-    best_tok = -1
-    best_energy = INF
-    for i in range(f0, f1):
-        e = tok.cost[i] + g.final_weight[tok.links[TOK_STATE, i]]
-        if e < best_energy:
-            best_energy = e
-            best_tok = i
-    return best_tok, best_energy
-
-
-@nb.njit(cache=True, inline="always")
-def _traceback(links, last):
-    """(graph arcs, their source tokens) of the path ending at token ``last`` (-1: none);
-    links: Tokens.links."""
+def _traceback(back, via, last):
+    """(via[i], back[i]) for each step i of the back-pointer chain ``back`` ending at ``last``
+    (-1: none), first step first: the beam search's (graph arcs, source tokens) of a path from
+    Tokens.links, the pair pass's lattice arcs."""
     length = 0
     i = last
-    while i >= 0 and links[BACK_TOK, i] >= 0:
+    while i >= 0 and back[i] >= 0:
         length += 1
-        i = links[BACK_TOK, i]
-    path_arc = np.empty(length, np.int64)
-    path_tok = np.empty(length, np.int64)
+        i = back[i]
+    path_via = np.empty(length, np.int64)
+    path_back = np.empty(length, np.int64)
     i = last
     for p in range(length - 1, -1, -1):
-        path_arc[p] = links[BACK_ARC, i]
-        path_tok[p] = links[BACK_TOK, i]
-        i = links[BACK_TOK, i]
-    return path_arc, path_tok
+        path_via[p] = via[i]
+        path_back[p] = back[i]
+        i = back[i]
+    return path_via, path_back
 
 
 # The stages above are called from here only: inlined, they compile as part of this one kernel
@@ -388,8 +362,7 @@ def beam_search(emissions, g, opt):
     order = np.empty(cap, np.int64)
     frame_off = np.empty(num_frames + 2, np.int64)
     active = np.empty(num_frames + 1, np.int64)
-    for t in range(num_frames + 2):
-        frame_off[t] = 0
+    frame_off[0] = 0  # the others are written frame by frame before they are read
     buf = np.empty(cap, np.float64)
 
     ntok = _ZERO
@@ -415,7 +388,11 @@ def beam_search(emissions, g, opt):
         )
 
     f0, f1 = frame_off[num_frames], frame_off[num_frames + 1]
-    best_tok, best_energy = _best_final(g, tok, f0, f1)
     active[num_frames] = f1 - f0
-    path_arc, path_tok = _traceback(tok.links, best_tok)
+    best_tok, best_energy = -1, INF
+    for i in range(f0, f1):
+        e = tok.cost[i] + g.final_weight[tok.links[TOK_STATE, i]]
+        if e < best_energy:
+            best_tok, best_energy = i, e
+    path_arc, path_tok = _traceback(tok.links[BACK_TOK], tok.links[BACK_ARC], best_tok)
     return tok, ntok, frame_off, order, active, lat, narc, best_tok, best_energy, path_arc, path_tok

@@ -44,23 +44,18 @@ def prune(order, start_w, final_w, src, dst, w, lattice_beam):
             continue
         for j in range(ptr[r], ptr[r + 1]):
             a = by_src[j]
-            e = alpha[r] + w[a]
             q = pos[dst[a]]
-            if e < alpha[q]:
-                alpha[q] = e
+            alpha[q] = min(alpha[q], alpha[r] + w[a])
     beta = np.empty(k)
     for r in range(k - 1, -1, -1):
         b = final_w[order[r]]
         for j in range(ptr[r], ptr[r + 1]):
             a = by_src[j]
-            e = w[a] + beta[pos[dst[a]]]
-            if e < b:
-                b = e
+            b = min(b, w[a] + beta[pos[dst[a]]])
         beta[r] = b
     best = INF
     for r in range(k):
-        if alpha[r] + beta[r] < best:
-            best = alpha[r] + beta[r]
+        best = min(best, alpha[r] + beta[r])
     kept = np.empty(m, np.int64)
     if best == INF:
         return new_id, kept[:0], best

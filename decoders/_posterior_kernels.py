@@ -1,14 +1,11 @@
 """Lattice x output-automaton kernels (numba): the free energy of the paths whose output is one
 given sequence, and the best path whose output is none of a set of sequences, without building
-the composition with the automaton.
+the composition with the automaton, a :class:`Trie` (:func:`trie`).
 
-The automaton is a trie over output labels (:class:`Trie`): the linear acceptor of one
-sequence, or the trie of a set of sequences whose missing branches escape to an accepting sink
-(every sequence but those). One dynamic program (:func:`pair_pass`) runs over (lattice
-state, trie node) pairs, but only over the pairs some path reaches, and optionally drops pairs
-whose every completion lies far above a given energy (see :func:`restricted_free_energy`), so
-memory follows the lattice and the few trie nodes each of its states can be at, not states x
-output length. Energies are float64; free energies are
+One dynamic program (:func:`pair_pass`) runs over the (lattice state, trie node) pairs some
+path reaches, optionally dropping pairs whose every completion lies far above a given energy
+(see :func:`restricted_free_energy`), so memory follows the lattice and the few trie nodes each
+of its states can be at, not states x output length. Energies are float64; free energies are
 -(1/beta) log sum exp(-beta E), minimum energies their beta -> inf limit.
 """
 
@@ -21,12 +18,7 @@ import numpy as np
 
 from gtn.utils import csr, kernel_helper, topological_order
 
-from ._beam_kernels import _grow
-
-INF = np.inf
-# Counters start at this int64 rather than a literal 0, which numba would pass to a helper as
-# Literal[int](0) on a first call and compile that helper a second time for.
-_ZERO = np.int64(0)
+from ._beam_kernels import _ZERO, INF, _grow, _traceback
 
 
 class LatticeArrays(NamedTuple):
@@ -95,7 +87,7 @@ def pair_pass(lat, trie, beta, limit):
     """Forward pass over the reachable (state, trie node) pairs in the log semiring at inverse
     temperature beta, or for beta = +inf its limit, the tropical semiring (min), then the best
     accepted path's traceback. One entry point (and one compilation, beta = inf not being a
-    literal bool) for the free energies and the best path below.
+    literal bool) for the free energies of :mod:`decoders.posteriors` and the n-best search.
 
     Returns (energy of the accepted paths, +inf if none; pairs kept; first state on a cycle or
     -1; tropical: the best accepted path's lattice arcs int64 [L] in order, else empty). Ties
@@ -184,65 +176,44 @@ def pair_pass(lat, trie, beta, limit):
                     total = _log_add(total, e, beta)
                 elif e < total:
                     total, best = e, p
-    length = 0
-    p = best
-    while p >= 0 and prev[p] >= 0:
-        length += 1
-        p = prev[p]
-    arcs = np.empty(length, np.int64)
-    p = best
-    for i in range(length - 1, -1, -1):
-        arcs[i] = via[p]
-        p = prev[p]
-    return total, kept, -1, arcs
+    return total, kept, -1, _traceback(prev, via, best)[0]
 
 
-def linear_trie(output: np.ndarray) -> Trie:
-    """The :class:`Trie` accepting exactly ``output`` (int [L])."""
-    big_l = len(output)
-    ptr = np.append(np.arange(big_l + 1, dtype=np.int64), big_l)
-    accept = np.zeros(big_l + 1, np.bool_)
-    accept[big_l] = True
-    child = np.arange(1, big_l + 1, dtype=np.int64)
-    label = np.asarray(output, np.int64)
-    return Trie(ptr, label, child, np.full(big_l + 1, -1, np.int64), accept)
+def trie(sequences, complement: bool = False) -> Trie:
+    """The :class:`Trie` accepting exactly ``sequences`` (each int [L]), or with ``complement``
+    every output sequence but them: each node accepts unless a sequence ends there, and every
+    missing branch goes to an accepting sink."""
+    children: list[dict[int, int]] = [{}]
+    ends = [False]
+    for seq in sequences:
+        q = 0
+        for lab in seq:
+            q = children[q].setdefault(int(lab), len(children))
+            if q == len(children):
+                children.append({})
+                ends.append(False)
+        ends[q] = True
+    nodes = len(children) + complement  # the sink is the last node
+    ptr = np.zeros(nodes + 1, np.int64)
+    ptr[1 : len(children) + 1] = np.cumsum([len(c) for c in children])
+    ptr[len(children) + 1 :] = ptr[len(children)]
+    label = np.array([lab for c in children for lab in c], np.int64)
+    child = np.array([q for c in children for q in c.values()], np.int64)
+    accept = np.array([e != complement for e in ends] + [True] * complement, np.bool_)
+    escape = np.full(nodes, nodes - 1 if complement else -1, np.int64)
+    return Trie(ptr, label, child, escape, accept)
 
 
 # The one-node trie that accepts every output.
-_EVERYTHING = Trie(
+EVERYTHING = Trie(
     np.zeros(2, np.int64), np.empty(0, np.int64), np.empty(0, np.int64),
     np.zeros(1, np.int64), np.ones(1, np.bool_),
 )  # fmt: skip
 
 
 def restricted_free_energy(lat: LatticeArrays, output, beta: float, limit: float):
-    """Free energy of the paths of :class:`LatticeArrays` ``lat`` whose output labels
-    (epsilons, label < 0, removed) equal ``output``.
-
-    Args:
-        output: int [L]; beta: inverse temperature > 0.
-        limit: drop a pair (state v, position j) when its forward free energy plus the
-            unrestricted backward free energy of v exceeds ``limit``; the mass of all its
-            completions is then below exp(-beta limit) (+inf: keep every pair, exact).
-
-    Returns:
-        (free energy, +inf if no such path; pairs kept; first state on a cycle or -1).
-    """
-    total, kept, cycle, _ = pair_pass(lat, linear_trie(output), float(beta), float(limit))
+    """(free energy of the paths of ``lat`` whose output labels, epsilons removed, equal
+    ``output`` (int [L]), +inf if none; pairs kept; first state on a cycle or -1). ``limit``
+    as in :func:`decoders.posteriors.restricted_energy` (+inf: keep every pair, exact)."""
+    total, kept, cycle, _ = pair_pass(lat, trie([output]), float(beta), float(limit))
     return total, kept, cycle
-
-
-def free_energy(lat: LatticeArrays, beta: float):
-    """(free energy of all paths of :class:`LatticeArrays` ``lat``, +inf if none; first state
-    on a cycle or -1): the pair pass over the one-node trie that accepts every output."""
-    total, _, cycle, _ = pair_pass(lat, _EVERYTHING, float(beta), INF)
-    return total, cycle
-
-
-def best_path_outside(lat: LatticeArrays, trie: Trie):
-    """The lowest-energy path of :class:`LatticeArrays` ``lat`` whose output the trie accepts.
-
-    Returns (its energy, +inf if none; its lattice arcs int64 [L] in order; first state on a
-    cycle or -1)."""
-    energy, _, cycle, arcs = pair_pass(lat, trie, INF, INF)
-    return energy, arcs, cycle

@@ -7,13 +7,7 @@ explores compose(emission_graph(emissions), graph) frame by frame without buildi
 tokens within ``beam`` of the frame's best and at most ``max_active`` per frame. A path's energy
 is its graph energy plus the emission energies of the labels it consumes, so with an infinite
 beam the best energy equals ``gtn.min_energy(gtn.compose(gtn.emission_graph(emissions), graph))``,
-and with a finite one it is never lower.
-
->>> import torch, gtn
->>> g = gtn.Graph.from_arrays(2, [0, 1], [1, 1], [0, 1], [5, gtn.EPSILON], final=[1])
->>> r = decode(torch.tensor([[0.0, 2.0], [3.0, 1.0]]), g, beam=10.0)
->>> r.output, r.energy, r.alignment.tolist()
-((5,), 1.0, [0, 1])
+and with a finite one it is never lower. (An example is in :mod:`decoders`.)
 """
 
 from __future__ import annotations
@@ -27,10 +21,8 @@ import gtn
 from gtn.utils import renamed_keywords
 
 from ._beam_kernels import DST_TOK, GRAPH_ARC, SRC, TOK_STATE, Options, beam_search
-from .lattice import Lattice, build_lattice
-from .outputs import distinct_outputs, lattice_free_energy
-from .posteriors import output_posterior
-from .result import NO_PATH, DecodeResult, Hypothesis, hypothesis
+from .lattice import build_lattice
+from .result import DecodeResult, path_result
 from .search_layout import SearchGraph, search_graph
 
 
@@ -95,31 +87,16 @@ def decode(
     record = bool(confidence or num_hypotheses > 0 or lattice)
     out = beam_search(e, sg.arrays, Options(float(beam), int(min(max_active, 2**62)), record))
     tok, ntok, frame_off, order, active, arcs, narc, best_tok, energy, path_arc, path_tok = out
-    tok_state = tok.links[TOK_STATE, :ntok].copy()
-    order = order[:ntok].copy()
-    src, dst, arc = (arcs.ends[row, :narc].copy() for row in (SRC, DST_TOK, GRAPH_ARC))
-    w = arcs.w[:narc].copy()
-    g = sg.graph
-    if best_tok < 0:
-        empty = np.zeros(0, np.int64)
-        return DecodeResult(NO_PATH, empty, empty, empty, [], None, active)
-    token_frame = np.searchsorted(frame_off, path_tok, side="right") - 1
-    is_emitting = g.ilabel[path_arc] != gtn.EPSILON
-    has_output = g.olabel[path_arc] != gtn.EPSILON
-    best = hypothesis(g.olabel[path_arc][has_output], energy, g.osymbols)
     lat = None
-    if record:
-        lb = beam if lattice_beam is None else lattice_beam
-        lat = build_lattice(sg, tok_state, frame_off, order, (src, dst, arc, w), lb)
-    best, others = _posteriors(lat, best, num_hypotheses, beta, confidence, g.osymbols)
-    return DecodeResult(
-        best,
-        g.ilabel[path_arc][is_emitting].astype(np.int64),
-        token_frame[has_output].astype(np.int64),
-        path_arc,
-        others,
-        lat if lattice else None,
-        active,
+    if record and best_tok >= 0:
+        ends = (arcs.ends[row, :narc].copy() for row in (SRC, DST_TOK, GRAPH_ARC))
+        lat = build_lattice(
+            sg, tok.links[TOK_STATE, :ntok].copy(), frame_off, order[:ntok].copy(),
+            (*ends, arcs.w[:narc].copy()), beam if lattice_beam is None else lattice_beam,
+        )  # fmt: skip
+    frames = np.searchsorted(frame_off, path_tok, side="right") - 1
+    return path_result(
+        sg.graph, path_arc, frames, energy, lat, lattice, active, num_hypotheses, beta, confidence
     )
 
 
@@ -135,28 +112,6 @@ def _check_options(beam, max_active, lattice_beam, num_hypotheses, beta) -> None
         raise ValueError(f"num_hypotheses must be >= 0, got {num_hypotheses}")
     if not (0 < beta < math.inf):
         raise ValueError(f"beta (inverse temperature) must be finite and > 0, got {beta}")
-
-
-def _posteriors(
-    lat: Lattice | None, best: Hypothesis, nbest: int, beta: float, confidence: bool, symbols
-) -> tuple[Hypothesis, list[Hypothesis]]:
-    """(best with its posterior, n-best list with theirs) from the pruned lattice."""
-    if lat is None or not (confidence or nbest):
-        return best, []
-    total = lattice_free_energy(lat.graph, beta)
-    if confidence:
-        p = output_posterior(lat.graph, best.output, beta, total=total, energy=best.energy)
-        best = best._replace(posterior=p)
-    found = distinct_outputs(lat.graph, nbest, first=(best.output, best.energy))
-    others = [
-        best
-        if k == 0
-        else hypothesis(
-            out, e, symbols, output_posterior(lat.graph, out, beta, total=total, energy=e)
-        )
-        for k, (out, e) in enumerate(found)
-    ]
-    return best, others
 
 
 def decode_batch(

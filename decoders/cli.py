@@ -53,29 +53,6 @@ emission columns in the same order.
 Without --osymbols the words printed are the graph file's output ids."""
 
 
-def _number(kind: type, low: float, *, strict: bool, infinite: bool = False):
-    """An argparse type: a ``kind`` number > low (strict) or >= low, never NaN; +inf only when
-    ``infinite``. Refusals are argument errors naming the option."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if (
-            math.isnan(value)
-            or (math.isinf(value) and not (infinite and value > 0))
-            or (value <= low if strict else value < low)
-        ):
-            bound = f"> {low:g}" if strict else f">= {low:g}"
-            also = " (inf: no limit)" if infinite else ""
-            raise argparse.ArgumentTypeError(f"must be a number {bound}{also}, got {text!r}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
-
-
 def add_decode_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``decode`` subcommand (its handler is ``run_decode``)."""
     p = sub.add_parser(
@@ -94,9 +71,23 @@ def add_decode_parser(sub: argparse._SubParsersAction) -> None:
     )
 
     def number(flag, kind, low, default, what, *, strict=False, infinite=False):
-        """A numeric option (see :func:`_number`); its help gives the default."""
+        """A ``kind`` option > low (strict) or >= low, never NaN, +inf only when ``infinite``;
+        refusals are argument errors naming the option, and the help gives the default."""
+
+        def parse(text: str):
+            try:
+                value = kind(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+            too_low = value <= low if strict else value < low
+            if math.isnan(value) or (math.isinf(value) and not (infinite and value > 0)) or too_low:
+                bound = f"> {low:g}" if strict else f">= {low:g}"
+                also = " (inf: no limit)" if infinite else ""
+                raise argparse.ArgumentTypeError(f"must be a number {bound}{also}, got {text!r}")
+            return value
+
+        parse.__name__ = kind.__name__  # argparse names the type in its messages
         also = "" if default is None else " (default %(default)s)"
-        parse = _number(kind, low, strict=strict, infinite=infinite)
         p.add_argument(flag, type=parse, default=default, help=what + also)
 
     number("--beam", float, 0.0, 16.0, "energy beam", strict=True, infinite=True)
@@ -136,11 +127,12 @@ class Job:
     lattice_dir: str | None
 
 
-def _read_table(path: str | None, what: str) -> gtn.SymbolTable | None:
+def _read(reader, path: str | None, what: str, *args, **kwargs):
+    """``reader(path, ...)``, or None without a path; a file it cannot open is a FormatError."""
     if path is None:
         return None
     try:
-        return gtn.io.read_symbols(path)
+        return reader(path, *args, **kwargs)
     except OSError as err:
         raise gtn.FormatError(path, None, f"cannot read the {what} ({err.strerror})") from None
 
@@ -150,13 +142,9 @@ class Decoder:
 
     def __init__(self, job: Job):
         self.job = job
-        isyms = _read_table(job.isymbols, "input symbol table")
-        osyms = _read_table(job.osymbols, "output symbol table")
-        try:
-            graph = gtn.io.read_att(Path(job.graph), isyms, osyms, dtype=torch.float64)
-        except OSError as err:
-            msg = f"cannot read the graph ({err.strerror})"
-            raise gtn.FormatError(job.graph, None, msg) from None
+        isyms = _read(gtn.io.read_symbols, job.isymbols, "input symbol table")
+        osyms = _read(gtn.io.read_symbols, job.osymbols, "output symbol table")
+        graph = _read(gtn.io.read_att, job.graph, "graph", isyms, osyms, dtype=torch.float64)
         # Without an output table, print the file's OpenFst ids (gtn label k is id k+1).
         self.file_ids = graph.osymbols is None
         try:
@@ -198,33 +186,26 @@ class Decoder:
             lattice=j.lattice_dir is not None,
         )  # fmt: skip
         if r.lattice is not None:
-            gtn.write_att(r.lattice.graph, Path(j.lattice_dir) / f"{lattice_name(uid)}.txt")
+            name = quote(uid, safe="-_.@+=,")  # path separators and the like percent-encoded
+            gtn.write_att(r.lattice.graph, Path(j.lattice_dir) / f"{name}.txt")
         return record(uid, r, e.shape[0], self.file_ids), e.shape[0], suspect
 
     def decode_many(self, uids: list[str]) -> list[tuple[dict, int, str | None]]:
         return [self.decode(uid) for uid in uids]
 
 
-def lattice_name(uid: str) -> str:
-    """A file name for an utterance id (path separators and the like percent-encoded)."""
-    return quote(uid, safe="-_.@+=,")
-
-
 def record(uid: str, r: DecodeResult, frames: int, file_ids: bool = False) -> dict:
     """The JSON line of one utterance (energies as numbers; "no path" gives nulls). With
     ``file_ids`` (a graph without an output table) words are OpenFst ids: label k is k+1."""
-    if not r.found:
-        return {"id": uid, "status": "no path", "text": None, "energy": None,
-                "confidence": None, "frames": frames, "nbest": []}  # fmt: skip
 
     def text(h: Hypothesis) -> str:
         return " ".join(str(k + 1) for k in h.output) if file_ids else h.text
 
-    return {
+    return {  # no path: no hypotheses, no confidence
         "id": uid,
-        "status": "ok",
-        "text": text(r.best),
-        "energy": r.energy,
+        "status": "ok" if r.found else "no path",
+        "text": text(r.best) if r.found else None,
+        "energy": r.energy if r.found else None,
         "confidence": r.confidence,
         "frames": frames,
         "nbest": [

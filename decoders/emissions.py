@@ -33,18 +33,15 @@ class EmissionsFile:
         self.path = Path(path)
         self._stack: np.ndarray | None = None
         self._npz = None
+        if self.path.suffix not in (".npz", ".npy"):
+            problem = "emissions must be a .npz (one array per utterance) or .npy"
+            raise gtn.FormatError(str(self.path), None, problem)
         try:
             if self.path.suffix == ".npz":
                 self.shapes = _npz_shapes(self.path)
-            elif self.path.suffix == ".npy":
+            else:
                 self._stack = np.load(self.path, mmap_mode="r", allow_pickle=False)
                 self.shapes = _npy_shapes(self.path, self._stack)
-            else:
-                raise gtn.FormatError(
-                    str(self.path),
-                    None,
-                    "emissions must be a .npz (one array per utterance) or .npy",
-                )
         except gtn.FormatError:
             raise
         except (ValueError, zipfile.BadZipFile, EOFError, NotImplementedError, zlib.error) as err:

@@ -95,26 +95,17 @@ def build_lattice(
     start_w = np.where(tok_frame == 0, sg.arrays.start_weight[tok_state], np.inf)
     final_w = np.where(tok_frame == num_frames, sg.arrays.final_weight[tok_state], np.inf)
     new_id, kept, _ = K.prune(order, start_w, final_w, src, dst, energy, float(lattice_beam))
-    keep = new_id >= 0
-    m = int(keep.sum())
-    node_start = np.full(m, np.inf)
-    node_final = np.full(m, np.inf)
-    node_start[new_id[keep]] = start_w[keep]
-    node_final[new_id[keep]] = final_w[keep]
-    times = np.empty(m, np.int64)
-    times[new_id[keep]] = tok_frame[keep]
+    tokens = order[new_id[order] >= 0]  # the kept tokens by new id (numbered in this order)
     g = sg.graph
     graph_arc = arc[kept]
     lattice = gtn.Graph(
-        m,
+        tokens.shape[0],
         new_id[src[kept]].astype(np.int32),
         new_id[dst[kept]].astype(np.int32),
         g.ilabel[graph_arc],
         g.olabel[graph_arc],
-        torch.from_numpy(energy[kept]),
-        torch.from_numpy(node_start),
-        torch.from_numpy(node_final),
+        *(torch.from_numpy(x) for x in (energy[kept], start_w[tokens], final_w[tokens])),
         g.isymbols,
         g.osymbols,
     )
-    return Lattice(lattice, times)
+    return Lattice(lattice, tok_frame[tokens])

@@ -1,4 +1,4 @@
-"""The n lowest-energy distinct output sequences of a lattice, and its free energy.
+"""The n lowest-energy distinct output sequences of a lattice.
 
 A lattice holds many paths per output sequence (one per alignment), so the n best paths are
 usually n alignments of one answer. Instead, the k-th best distinct output is the best path of
@@ -11,14 +11,12 @@ lowest energy of a path that produces it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 import gtn
 
-from ._posterior_kernels import Trie, best_path_outside, free_energy
-from .posteriors import lattice_arrays
+from ._posterior_kernels import pair_pass, trie
+from .posteriors import check_acyclic, lattice_arrays
 
 Output = tuple[int, ...]
 
@@ -26,30 +24,6 @@ Output = tuple[int, ...]
 def output_labels(graph: gtn.Graph, arcs: np.ndarray) -> Output:
     labels = graph.olabel[arcs]
     return tuple(int(x) for x in labels[labels != gtn.EPSILON])
-
-
-def complement_trie(sequences: Sequence[Output]) -> Trie:
-    """The trie accepting every output sequence except ``sequences``: their trie, each node
-    accepting unless a sequence ends there, every missing branch going to an accepting sink."""
-    children: list[dict[int, int]] = [{}]
-    ends = [False]
-    for seq in sequences:
-        q = 0
-        for lab in seq:
-            if lab not in children[q]:
-                children[q][lab] = len(children)
-                children.append({})
-                ends.append(False)
-            q = children[q][lab]
-        ends[q] = True
-    sink = len(children)
-    ptr = np.zeros(sink + 2, np.int64)
-    ptr[1 : sink + 1] = np.cumsum([len(c) for c in children])
-    ptr[sink + 1] = ptr[sink]
-    label = np.array([lab for c in children for lab in c], np.int64)
-    child = np.array([q for c in children for q in c.values()], np.int64)
-    accept = np.array([not e for e in ends] + [True], np.bool_)
-    return Trie(ptr, label, child, np.full(sink + 1, sink, np.int64), accept)
 
 
 def distinct_outputs(
@@ -72,31 +46,10 @@ def distinct_outputs(
     lat = lattice_arrays(graph)
     found: list[tuple[Output, float]] = [] if first is None else [first]
     while len(found) < n:
-        energy, arcs, cycle = best_path_outside(lat, complement_trie([o for o, _ in found]))
-        if cycle >= 0:
-            raise _cyclic("n-best outputs", cycle)
+        outside = trie([o for o, _ in found], complement=True)
+        energy, _, cycle, arcs = pair_pass(lat, outside, np.inf, np.inf)
+        check_acyclic("n-best outputs", cycle)
         if energy == np.inf:
             break
         found.append((output_labels(graph, arcs), float(energy)))
     return found
-
-
-def lattice_free_energy(graph: gtn.Graph, beta: float) -> float:
-    """F = -(1/beta) log sum_paths exp(-beta E(path)) of an acyclic graph (+inf: no path), by
-    the same pair pass as the restricted free energies of ``decoders.posteriors`` (so that a
-    posterior is a ratio of two results of one computation, and a first decode compiles one
-    kernel for both).
-
-    Raises:
-        GraphError: the graph is cyclic.
-    """
-    if graph.num_nodes == 0:
-        return np.inf
-    total, cycle = free_energy(lattice_arrays(graph), float(beta))
-    if cycle >= 0:
-        raise _cyclic("posteriors", cycle)
-    return float(total)
-
-
-def _cyclic(what: str, state: int) -> gtn.GraphError:
-    return gtn.GraphError(f"{what} need an acyclic graph; state {state} is on a cycle")

@@ -17,12 +17,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 import gtn
 from gtn.utils import deprecated_aliases
 
-from ._posterior_kernels import LatticeArrays, restricted_free_energy
+from ._posterior_kernels import EVERYTHING, LatticeArrays, pair_pass, restricted_free_energy
 
 # Given the lowest energy E_y of a path with output y, pairs whose every completion lies above
 # E_y + NEGLIGIBLE / beta are dropped: each carries less than exp(-NEGLIGIBLE) of y's mass, so
@@ -61,9 +60,25 @@ def restricted_energy(
     limit = math.inf if energy is None else float(energy) + NEGLIGIBLE / beta
     output = np.asarray(list(output), np.int64).reshape(-1)
     f, _, cycle = restricted_free_energy(lattice_arrays(graph), output, float(beta), limit)
-    if cycle >= 0:
-        raise gtn.GraphError(f"posterior needs an acyclic graph; state {cycle} is on a cycle")
+    check_acyclic("posteriors", cycle)
     return float(f)
+
+
+def lattice_free_energy(graph: gtn.Graph, beta: float) -> float:
+    """F of an acyclic graph (+inf: no path) by the pair pass of :func:`restricted_energy` (so
+    that a posterior is a ratio of two results of one computation, and a first decode compiles
+    one kernel for both). Raises GraphError if the graph is cyclic."""
+    if graph.num_nodes == 0:
+        return math.inf
+    total, _, cycle, _ = pair_pass(lattice_arrays(graph), EVERYTHING, float(beta), math.inf)
+    check_acyclic("posteriors", cycle)
+    return float(total)
+
+
+def check_acyclic(what: str, cycle: int) -> None:
+    """GraphError naming ``cycle``, a state on a cycle, unless it is -1 (none)."""
+    if cycle >= 0:
+        raise gtn.GraphError(f"{what} need an acyclic graph; state {cycle} is on a cycle")
 
 
 def lattice_arrays(graph: gtn.Graph) -> LatticeArrays:
@@ -73,12 +88,11 @@ def lattice_arrays(graph: gtn.Graph) -> LatticeArrays:
         np.ascontiguousarray(graph.src),  # int32 as stored: no copies of the lattice's arcs
         np.ascontiguousarray(graph.dst),
         np.ascontiguousarray(graph.olabel),
-        *(_numpy(x) for x in (graph.weight, graph.start_weight, graph.final_weight)),
+        *(
+            np.ascontiguousarray(x.detach().cpu().double().numpy())
+            for x in (graph.weight, graph.start_weight, graph.final_weight)
+        ),
     )
-
-
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().cpu().double().numpy())
 
 
 def output_posterior(
@@ -107,9 +121,7 @@ def output_posterior(
     total = free_energy_value(graph, beta) if total is None else total
     if total == math.inf:
         return 0.0
-    part = restricted_energy(graph, output, beta, energy=energy)
-    if part == math.inf:
-        return 0.0
+    part = restricted_energy(graph, output, beta, energy=energy)  # +inf: exp gives 0
     return min(1.0, math.exp(-beta * (part - total)))
 
 

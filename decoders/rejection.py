@@ -101,10 +101,8 @@ def plot_error_reject(
     if ax is None:
         from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
-        fig = Figure(figsize=(4.5, 3.5))
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+        ax = Figure(figsize=(4.5, 3.5)).add_subplot()
+    fig = ax.figure
     ax.plot(100 * curve.reject, 100 * curve.error, drawstyle="steps-post", label=label)
     if target_error is not None:
         p = threshold_for_error(curve, target_error)

@@ -7,16 +7,16 @@ lattice energy plus ``scale`` times the energy the other graph gives its output 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 import gtn
 from gtn.utils import renamed_keywords
 
-from .beam_search import _posteriors
 from .lattice import Lattice
-from .outputs import output_labels
-from .result import NO_PATH, DecodeResult, hypothesis
+from .result import DecodeResult, path_result
 
 
 def _scaled(g: gtn.Graph, scale: float) -> gtn.Graph:
@@ -55,19 +55,9 @@ def decode_lattice(
     (``num_hypotheses``) as in :func:`decoders.decode`. ``path_arcs`` are the lattice's arc
     ids; ``lattice`` is kept."""
     g = lattice.graph.detach()
-    empty = np.zeros(0, np.int64)
-    energy = float(gtn.min_energy(g)) if g.num_nodes else float("inf")
-    if energy == float("inf"):
-        return DecodeResult(NO_PATH, empty, empty, empty, [], lattice)
-    arcs = gtn.best_path_arcs(g)
-    best = hypothesis(output_labels(g, arcs), energy, g.osymbols)
-    best, others = _posteriors(lattice, best, num_hypotheses, beta, confidence, g.osymbols)
-    has_output = g.olabel[arcs] != gtn.EPSILON
-    return DecodeResult(
-        best,
-        g.ilabel[arcs][g.ilabel[arcs] != gtn.EPSILON].astype(np.int64),
-        lattice.times[g.src[arcs][has_output]].astype(np.int64),
-        arcs,
-        others,
-        lattice,
-    )
+    energy = float(gtn.min_energy(g)) if g.num_nodes else math.inf
+    arcs = gtn.best_path_arcs(g) if energy != math.inf else np.zeros(0, np.int64)
+    return path_result(
+        g, arcs, lattice.times[g.src[arcs]], energy, lattice, True, np.zeros(0, np.int64),
+        num_hypotheses, beta, confidence,
+    )  # fmt: skip

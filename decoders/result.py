@@ -13,6 +13,8 @@ import gtn
 from gtn.utils import deprecated_attribute
 
 from .lattice import Lattice
+from .outputs import distinct_outputs
+from .posteriors import lattice_free_energy, output_posterior
 
 
 class Hypothesis(NamedTuple):
@@ -83,16 +85,42 @@ class DecodeResult:
         return self.best.posterior
 
 
-def words(labels, symbols: gtn.SymbolTable | None) -> tuple[str, ...]:
-    """Names of output labels (their decimal text without a table)."""
-    if symbols is None:
-        return tuple(str(int(x)) for x in labels)
-    return tuple(symbols.name(int(x)) for x in labels)
-
-
 def hypothesis(labels, energy: float, symbols, posterior: float | None = None) -> Hypothesis:
+    """The Hypothesis of output ``labels``, named by ``symbols`` (decimal text without them)."""
     labels = tuple(int(x) for x in labels)
-    return Hypothesis(labels, words(labels, symbols), float(energy), posterior)
+    words = (str(x) if symbols is None else symbols.name(x) for x in labels)
+    return Hypothesis(labels, tuple(words), float(energy), posterior)
 
 
 NO_PATH = Hypothesis((), (), math.inf, None)
+
+
+def path_result(
+    g: gtn.Graph, arcs, src_frames, energy: float, lattice: Lattice | None, keep: bool,
+    active: np.ndarray, num_hypotheses: int, beta: float, confidence: bool,
+) -> DecodeResult:  # fmt: skip
+    """The result of the best path ``arcs`` (int64 [L] arc ids of ``g``; +inf ``energy``: none),
+    ``src_frames`` int64 [L] the frame of each arc's source, with its posterior and the n-best
+    list from ``lattice`` (options as for :func:`decoders.decode`), ``lattice`` kept if
+    ``keep``."""
+    kept = lattice if keep else None
+    if energy == math.inf:
+        empty = np.zeros(0, np.int64)
+        return DecodeResult(NO_PATH, empty, empty, empty, [], kept, active)
+    has_output = g.olabel[arcs] != gtn.EPSILON
+    best = hypothesis(g.olabel[arcs][has_output], energy, g.osymbols)
+    others = []
+    if lattice is not None and (confidence or num_hypotheses):
+        total = lattice_free_energy(lattice.graph, beta)
+
+        def posterior(out, e):
+            return output_posterior(lattice.graph, out, beta, total=total, energy=e)
+
+        if confidence:
+            best = best._replace(posterior=posterior(best.output, best.energy))
+        found = distinct_outputs(lattice.graph, num_hypotheses, first=(best.output, best.energy))
+        others = [hypothesis(o, e, g.osymbols, posterior(o, e)) for o, e in found[1:]]
+        others = [best, *others] if found else []
+    alignment = g.ilabel[arcs][g.ilabel[arcs] != gtn.EPSILON].astype(np.int64)
+    frames = src_frames[has_output].astype(np.int64)
+    return DecodeResult(best, alignment, frames, arcs, others, kept, active)

@@ -17,32 +17,26 @@ import numpy as np
 import gtn
 from gtn.utils import csr, topological_order
 
-_CACHE_KEY = "decoders.search_graph"
-
-
-# Rows of DecodingGraph.ptr (int64 [2, N+1]): the emitting arcs of state s are columns
-# ptr[EMIT, s]:ptr[EMIT, s+1] of ``emit``, its input-epsilon arcs ptr[EPS, s]:ptr[EPS, s+1]
-# of ``eps``.
-EMIT, EPS = 0, 1
-# Rows of DecodingGraph.emit (int64 [3, E]) and eps (int64 [2, E']): destination state, arc
-# id in the source graph, input label (emitting arcs only).
-DST, ARC, LABEL = 0, 1, 2
-# Rows of DecodingGraph.rank (int64 [2, N]): each state's position in a topological order of
-# the input-epsilon arcs, and the state at each position.
-RANK, STATE = 0, 1
+# Row names of DecodingGraph's int64 blocks.
+EMIT, EPS = 0, 1  # ptr
+DST, ARC, LABEL = 0, 1, 2  # emit (all three), eps (DST and ARC)
+RANK, STATE = 0, 1  # rank
 
 
 class DecodingGraph(NamedTuple):
     """The arrays the beam search reads, in CSR form by source state (N states), as a few 2-D
-    blocks (each array a numba kernel holds costs compilation time; see the row names above).
+    blocks (each array a numba kernel holds costs compilation time).
 
     Attributes:
-        ptr: int64 [2, N+1], rows EMIT, EPS: where each state's arcs of either kind are.
-        emit: int64 [3, E], rows DST, ARC, LABEL of the emitting arcs.
+        ptr: int64 [2, N+1]: state s's emitting arcs are columns ptr[EMIT, s]:ptr[EMIT, s+1]
+            of ``emit``, its input-epsilon arcs ptr[EPS, s]:ptr[EPS, s+1] of ``eps``.
+        emit: int64 [3, E], the emitting arcs' destination state, arc id in the source graph
+            and input label (rows DST, ARC, LABEL).
         emit_weight: float64 [E] their energies.
         eps: int64 [2, E'], rows DST, ARC of the input-epsilon arcs.
         eps_weight: float64 [E'] their energies.
-        rank: int64 [2, N], rows RANK, STATE: a topological order of the epsilon arcs.
+        rank: int64 [2, N]: each state's position in a topological order of the epsilon arcs
+            (row RANK), and the state at each position (row STATE).
         start_weight, final_weight: float64 [N] (+inf: not a start / final state).
     """
 
@@ -85,7 +79,7 @@ def search_graph(g: gtn.Graph | SearchGraph) -> SearchGraph:
         return g
     if not isinstance(g, gtn.Graph):
         raise gtn.GraphError(f"expected a gtn.Graph decoding graph, got {type(g).__name__}")
-    return g.cached(_CACHE_KEY, lambda: _build(g))
+    return g.cached("decoders.search_graph", lambda: _build(g))
 
 
 def _build(g: gtn.Graph) -> SearchGraph:
