@@ -26,7 +26,7 @@ def evaluate_checkpoints(
     for path in checkpoints:
         reader = load_reader(path)
         readers[Path(path).stem] = reader.model if isinstance(reader, CheckReader) else reader
-    rows, curves = evaluate_all(readers, test, progress=progress)
+    rows, curves = evaluate_all(readers, test, progress=progress, workers=config.threads)
     print(evaluate.format_table(rows))
     print(f"wrote {figures.error_reject_figure(curves, out / 'error_reject.png')}")
     return rows

@@ -9,7 +9,10 @@ a set once for training and evaluation (the segmentation does not depend on the 
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +30,9 @@ from .truth import segment_truth
 
 VERSION = 3  # 3: the broad renderer (render.FieldStyle of many parameters)
 _SPLIT_CODE = {"train": 1, "test": 2}
+PARALLEL_FIELDS = 200
+""":func:`prepare` shares fewer fields than this with no process (a new process imports the
+app: seconds)."""
 
 
 @dataclass
@@ -149,22 +155,40 @@ class PreparedSet:
 
 
 def prepare(
-    fields: FieldSet, settings: SegmenterSettings = DEFAULT_SEGMENTER, progress: bool = False
+    fields: FieldSet,
+    settings: SegmenterSettings = DEFAULT_SEGMENTER,
+    progress: bool = False,
+    workers: int = 1,
 ) -> PreparedSet:
     """Normalise and over-segment every field, and make its SDNN strip from the same
     normalisation; label its segments from the field's ownership map, or -1 (unknown: local
-    training leaves them out) for a field without one (a real image)."""
-    segs, labels, strips = [], [], []
-    for f in tqdm(
-        fields.fields, desc=f"segmenting {fields.split}", disable=not progress, leave=False
-    ):
-        norm = normalise(f.image)
-        s = segment_normalised(norm, settings)
-        segs.append(s)
-        strips.append(normalised_strip(norm))
-        if f.owner is None:
-            labels.append(np.full(s.num_segments, -1, np.int64))
-        else:
-            owner = f.owner if norm is None else norm.warp(f.owner)
-            labels.append(segment_truth(s, owner, f.text)[0])
+    training leaves them out) for a field without one (a real image). ``workers`` > 1 shares
+    the fields among that many processes (same result, in field order)."""
+    one = functools.partial(_prepare_field, settings=settings)
+    bar = functools.partial(
+        tqdm, total=len(fields), desc=f"segmenting {fields.split}", disable=not progress,
+        leave=False,
+    )  # fmt: skip
+    if workers > 1 and len(fields) >= PARALLEL_FIELDS:
+        # spawn, not fork: the parent may hold torch's OpenMP threads, which a forked child
+        # inherits in a broken state
+        context = multiprocessing.get_context("spawn")
+        chunk = -(-len(fields) // (8 * workers))
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            done = list(bar(pool.map(one, fields.fields, chunksize=chunk)))
+    else:
+        done = list(bar(map(one, fields.fields)))
+    segs, labels, strips = (list(x) for x in zip(*done, strict=True)) if done else ([], [], [])
     return PreparedSet(segs, [encode(t) for t in fields.texts], labels, strips)
+
+
+def _prepare_field(f: Field, settings: SegmenterSettings):
+    """(segmentation, segment labels, SDNN strip) of one field (see :func:`prepare`)."""
+    norm = normalise(f.image)
+    s = segment_normalised(norm, settings)
+    if f.owner is None:
+        labels = np.full(s.num_segments, -1, np.int64)
+    else:
+        owner = f.owner if norm is None else norm.warp(f.owner)
+        labels = segment_truth(s, owner, f.text)[0]
+    return s, labels, normalised_strip(norm)

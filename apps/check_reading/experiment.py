@@ -208,17 +208,18 @@ def evaluate_all(
     prepared: PreparedSet | None = None,
     products: list[tuple[str, str, str]] | None = None,
     progress: bool = False,
+    workers: int = 1,
 ):
     """(rows, curves) of every reader (segmenting models and SDNN readers, in the given order)
     on one set of fields, then of the products of experts ``products`` (segmenting name, SDNN
     name, row name; None: every segmenting x SDNN pair, named "a x b"). ``prepared``: the
-    fields' over-segmentations if already made."""
+    fields' over-segmentations if already made, else made by ``workers`` processes."""
     segmenting = {k: r for k, r in readers.items() if isinstance(r, CheckReaderModel)}
     sdnn = {k: r for k, r in readers.items() if isinstance(r, SdnnReader)}
     if products is None:
         products = [(a, b, f"{a} x {b}") for a in segmenting for b in sdnn]
     if segmenting and prepared is None:
-        prepared = data.prepare(fields, progress=progress)
+        prepared = data.prepare(fields, progress=progress, workers=workers)
     if not sdnn:
         strips = []
     elif prepared is not None:
@@ -257,7 +258,7 @@ def evaluate_readers(
             config.heldout_fields, config.seed, cache_dir=config.cache_dir
         )
         tables[f"held-out style ({heldout.NAME})"] = evaluate_all(
-            readers, heldout_set, products=products
+            readers, heldout_set, products=products, workers=config.threads
         )[0]
     return tables, curves
 
@@ -319,8 +320,8 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
 
     train_set, test_set = load_sets(config)
     say(f"data: {len(train_set)} training fields, {len(test_set)} test fields")
-    train_p = data.prepare(train_set, progress=progress)
-    test_p = data.prepare(test_set, progress=progress)
+    train_p = data.prepare(train_set, progress=progress, workers=config.threads)
+    test_p = data.prepare(test_set, progress=progress, workers=config.threads)
     segments = np.mean([s.num_segments for s in train_p.segmentations])
     say(f"over-segmentation: {segments:.1f} candidate segments per field")
     readers = train_readers(config, train_set, train_p, out, say, progress)

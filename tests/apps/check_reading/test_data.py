@@ -85,3 +85,20 @@ def test_prepared_strips_are_the_sdnn_strips_of_the_fields(small_train, small_pr
     for f, strip in zip(small_train.fields[:10], small_prepared.strips, strict=False):
         np.testing.assert_array_equal(strip, field_strip(f.image))
     assert len(small_prepared.head(4).strips) == 4
+
+
+def test_prepare_in_worker_processes_equals_prepare_in_one(
+    small_train, small_prepared, monkeypatch
+):
+    monkeypatch.setattr(data, "PARALLEL_FIELDS", 8)
+    sub = data.FieldSet(small_train.split, small_train.fields[:12])
+    shared = data.prepare(sub, workers=2)
+    assert len(shared.segmentations) == 12
+    for a, b in zip(shared.segmentations, small_prepared.segmentations, strict=False):
+        for name in ("cuts", "start", "end", "images", "aspect", "paths"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    for x, y in zip(shared.segment_labels, small_prepared.segment_labels, strict=False):
+        np.testing.assert_array_equal(x, y)
+    for x, y in zip(shared.strips, small_prepared.strips, strict=False):
+        np.testing.assert_array_equal(x, y)
+    assert shared.targets == small_prepared.targets[:12]
