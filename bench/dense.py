@@ -1,6 +1,10 @@
 """Dense lattices vs peers, same inputs, same threads, one process: medians after warm-up.
 
-    .venv/bin/python bench/dense.py [--threads 2] [--repeats 7] [--skip-memory]
+    .venv/bin/python bench/dense.py [--threads 2] [--repeats 7] [--skip-memory] [--cpu-time]
+
+``--cpu-time`` times each side in CPU time (``time.process_time``, blocks of ``--block`` calls)
+on one thread for torch and numba, so that the ratio can be read on a loaded machine; the
+default is wall time with ``--threads``. ``--only crf`` (or ``ctc``) runs one family of rows.
 
 Rows: CTC loss vs torch ctc_loss, CRF NLL vs pytorch-crf and torch-struct LinearChainCRF,
 CRF Viterbi decode vs pytorch-crf, all forward + backward (decode: forward only), float32.
@@ -26,18 +30,23 @@ import torch.nn.functional as F
 warnings.filterwarnings("ignore")
 
 
+CLOCK = time.perf_counter  # main() switches to time.process_time with --cpu-time
+BLOCK = 1  # calls per timed block
+
+
 def median_ms(*fns, repeats: int, warmup: int = 2) -> list[float]:
-    """Median wall time (ms) of each function; calls alternate so that both sides see the same
-    machine load."""
+    """Median time per call (ms) of each function over ``repeats`` blocks of BLOCK calls;
+    blocks alternate so that both sides see the same machine load."""
     for _ in range(warmup):
         for fn in fns:
             fn()
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
         for fn, ts in zip(fns, times, strict=False):
-            t = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t)
+            t = CLOCK()
+            for _ in range(BLOCK):
+                fn()
+            ts.append((CLOCK() - t) / BLOCK)
     return [statistics.median(ts) * 1e3 for ts in times]
 
 
@@ -162,11 +171,20 @@ def main() -> None:
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-struct", action="store_true")
     ap.add_argument("--memory-child", nargs=5)
+    ap.add_argument("--cpu-time", action="store_true")
+    ap.add_argument("--block", type=int, default=5)
+    ap.add_argument("--only", choices=("ctc", "crf"))
     args = ap.parse_args()
     if args.memory_child:
         w, *shape = args.memory_child
         memory_child(w, *map(int, shape))
         return
+    global CLOCK, BLOCK
+    if args.cpu_time:  # process_time counts every thread: one thread, so both sides pay alike
+        import numba
+
+        CLOCK, BLOCK, args.threads = time.process_time, max(1, args.block), 1
+        numba.set_num_threads(1)  # gtn follows torch's count; set both all the same
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = []
@@ -178,6 +196,8 @@ def main() -> None:
         )
 
     ctc_shapes = [(32, 150, 35, 30), (32, 500, 100, 30), (8, 150, 35, 1000), (8, 2000, 200, 30)]
+    if args.only == "crf":
+        ctc_shapes = []
     for shape, temp in [(s, 1.0) for s in ctc_shapes] + [(s, 0.05) for s in ctc_shapes]:
         ours, peer = ctc_case(*shape, temperature=temp)
         row(
@@ -188,7 +208,8 @@ def main() -> None:
             0.5,
         )
     crf_shapes = [(32, 100, 20), (32, 200, 50), (128, 50, 10)]
-    for shape, temp in [(s, 1.0) for s in crf_shapes] + [(crf_shapes[2], 0.05)]:
+    crf_cases = [(s, 1.0) for s in crf_shapes] + [(crf_shapes[2], 0.05)]
+    for shape, temp in crf_cases if args.only != "ctc" else []:
         ours, pcrf, struct, od, pd = crf_case(*shape, temperature=temp)
         label = "B={} T={} K={}".format(*shape) + (" peaked" if temp != 1.0 else "")
         row("CRF NLL f+b", label, "pytorch-crf", *median_ms(ours, pcrf, repeats=args.repeats), 0.1)
@@ -201,7 +222,8 @@ def main() -> None:
                 0.1,
             )
         row("CRF decode", label, "pytorch-crf", *median_ms(od, pd, repeats=args.repeats), 0.1)
-    print(f"threads={args.threads} (torch and numba), float32, median of {args.repeats}")
+    clock = f"CPU time, blocks of {BLOCK} calls" if args.cpu_time else "wall time"
+    print(f"threads={args.threads} (torch and numba), float32, {clock}, median of {args.repeats}")
     print(
         f"{'case':<14} {'shape':<33} {'peer':<15} {'ours ms':>9} {'peer ms':>9} "
         f"{'ratio':>7} {'target':>7} {'met':>4}"
@@ -211,7 +233,7 @@ def main() -> None:
             f"{r[0]:<14} {r[1]:<33} {r[2]:<15} {r[3]:9.2f} {r[4]:9.2f} {r[5]:7.3f} "
             f"{r[6]:7.2f} {r[7]:>4}"
         )
-    if not args.skip_memory:
+    if not args.skip_memory and args.only != "crf":
         shape = (32, 1000, 200, 1000)
         ours, peer = memory_mb("ours", shape), memory_mb("torch", shape)
         ratio = ours / peer

@@ -86,8 +86,9 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
     """Posteriors times gout[b] into g_em [B, T, V], start and final buffers (row rows[b], as
     in ``_statewise.backward``); dev[b] as in ``_scaled.backward``. With ``arc_grads``, the
     arc posteriors into g_w [rows, E] (CSR order): the arc i -> j's is wd[i, j] times the sum
-    over frames of alpha[t, i] f[t, j], with f each frame's beta factors (times gout[b]): one
-    matrix product per utterance instead of N x P products per frame."""
+    over frames of alpha[t, i] f[t, j], with f each frame's beta factors (times gout[b]),
+    summed as one outer product per frame (N axpys: no BLAS call, whose worker threads would
+    spin after a product as large as K = 50's)."""
     ulab, labs, wd, wdt = M.ulab, M.labs, M.wd, M.wdt
     pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
     N, P = wdt.shape
@@ -96,7 +97,7 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
             continue
         go, row, T = gout[b], utt.rows[b], utt.lengths[b]
         bnext, bcur, f = np.zeros(P), np.zeros(P), np.zeros(P)
-        F = np.empty((T if arc_grads else 0, P))  # every row written
+        G = np.zeros((N if arc_grads else 0, P))
         _scaled.final_betas(alpha[b, T, :N], W.fwexp, go, bnext, g_fw[row])
         worst = 0.0
         for t in range(T - 1, -1, -1):
@@ -109,12 +110,11 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
                 total += post
             worst = max(worst, _scaled.deviation(total))
             _matvec(bcur, wdt, f, N, P)
-            for j in range(P if arc_grads else 0):
-                F[t, j] = f[j] * go
+            for i in range(N if arc_grads else 0):
+                _axpy(G[i], f, alpha[b, t, i] * go, P)
             _scaled.prune(bcur, alpha[b, t], N)
             bnext, bcur = bcur, bnext
-        G = np.dot(alpha[b, :T].T, F) if arc_grads and T > 0 else np.zeros((1, 1))
-        for e in range(M.dpos.shape[0] if arc_grads and T > 0 else 0):
+        for e in range(M.dpos.shape[0] if arc_grads else 0):
             i, j = divmod(M.dpos[e], P)
             g_w[row, e] += wd[i, j] * G[i, j]
         dev[b] = max(worst, _scaled.start_posteriors(alpha[b, 0, :N], bnext, go, g_sw[row]))
