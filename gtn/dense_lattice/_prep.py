@@ -290,7 +290,7 @@ def _layout(node_off, arc_off, src, dst, lab, max_label):
     slot = np.full(max_label + 1, -1, np.int64)
     lab_off = np.zeros(G + 1, np.int64)
     labs_all = np.empty(E, np.int64)
-    count = 0
+    count = np.int64(0)  # not a literal 0: insertion_sort would compile once per literal
     for g in range(G):
         start = count
         for i in range(in_ptr[node_off[g]], in_ptr[node_off[g + 1]]):

@@ -32,8 +32,8 @@ def decode(em, lengths, M, sw, fw, state_lab, arc_idx, bp, labels, arcs, energy)
         T = lengths[b]
         cur = sw.copy()
         new = np.empty_like(cur)
-        ptr = np.empty(N, np.int32)
         for t in range(T):
+            ptr = bp[b, t]  # a view: copying a buffer in compiles numba's shape-error text
             new[:] = INF
             ptr[:] = 0
             for i in range(N):
@@ -44,7 +44,6 @@ def decode(em, lengths, M, sw, fw, state_lab, arc_idx, bp, labels, arcs, energy)
             e = em[b, t]
             for j in range(N):
                 cur[j] = new[j] + e[state_lab[j]]
-            bp[b, t, :N] = ptr
         best = INF
         d = 0
         for s in range(N):

@@ -196,7 +196,7 @@ def _ctc_layout(node_off, arc_off, src, lab):
         top = max(top, x)
     slot = np.full(top + 1, -1, np.int64)
     r = 0
-    count = 0
+    count = np.int64(0)  # not a literal 0: insertion_sort would compile once per literal
     for g in range(G):
         a = arc_off[g]
         n0, n1 = node_off[g], node_off[g + 1]
