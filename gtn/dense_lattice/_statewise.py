@@ -25,8 +25,8 @@ from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW, SUBNORMAL
 
 # Flushed state-frames, in frames of all states, after which a pass gives up (see forward):
 # a flush that carries no mass is rare and sparse (long plain emissions), peaked emissions
-# flush a tenth of all states.
-GIVE_UP_FLUSHES = 16
+# flush a tenth of all states, and the band kernels cost about what this pass does.
+GIVE_UP_FLUSHES = 4
 
 
 @batch_kernel(fastmath=FAST)

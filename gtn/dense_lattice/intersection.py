@@ -323,7 +323,7 @@ class _Forward:
     scaled: Scaled  # the scaled kernels' values (see _scaled)
     matrix: _dense.Matrix | None  # the graph as the matrix family read it, or None
     use_log: np.ndarray | None = None  # [B] bool: utterances on the log-space kernels
-    alpha_log: np.ndarray | None = None  # [B, T+1, Nmax] their forward energies
+    alpha_log: np.ndarray | None = None  # [2, B, T+1, Nmax] their forward values (see _log_forward)
     band_w: tuple | None = None  # the band kernels' weights (see _banded.band_weights)
     checked: tuple | None = None  # (passed [B], emission posteriors) of the flush check
 
@@ -456,19 +456,19 @@ def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
     st = lat.structure
     B, T, _ = lat.emissions.shape
     if s.alpha_log is None:
-        s.alpha_log = np.empty((B, T + 1, max(st.max_nodes, 1)))
+        s.alpha_log = np.empty((2, B, T + 1, max(st.max_nodes, 1)))  # [1]: the band's only
     utt = _utterances(lat, which)
     bd = _band(lat)
     if bd is None:
         _serial_if_one(_logspace.forward, which)(
-            s.beta, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log, s.energy
+            s.beta, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log[0], s.energy
         )
         return
     if s.band_w is None:
-        s.band_w = _banded.band_weights(bd, s.W.w, int(st.node_off[-1]))
+        s.band_w = _banded.band_weights(bd, s.W, int(st.node_off[-1]), s.beta)
     _serial_if_one(_banded.forward, which)(
-        s.beta, utt, st.node_off, st.state_ulab, st.label_sets, s.W, s.band_w[0], bd.width,
-        s.alpha_log, s.energy,
+        s.beta, utt, st.node_off, st.state_ulab, st.label_sets, s.band_w, bd.width,
+        *s.alpha_log, s.energy,
     )  # fmt: skip
 
 
@@ -479,17 +479,19 @@ def _log_backward(lat: DenseLattice, s: _Forward, gout, which, arc_grads, bufs: 
     utt = _utterances(lat, which)
     if s.band_w is not None and not arc_grads:  # the band kernels give no arc posteriors
         _serial_if_one(_banded.backward, which)(
-            s.beta, gout, utt, st.node_off, st.state_ulab, st.label_sets, s.W, s.band_w[1],
-            _band(lat).width, s.alpha_log, s.energy, bufs.em, bufs.sw, bufs.fw,
+            s.beta, gout, utt, st.node_off, st.state_ulab, st.label_sets, s.band_w,
+            _band(lat).width, *s.alpha_log, bufs.em, bufs.sw, bufs.fw,
         )  # fmt: skip
         return bufs
     if not arc_grads:  # the general log-space kernel always writes arc posteriors
         full = _buffers(lat, None, True)
         bufs = bufs._replace(w=full.w, ew=full.ew)
-    _serial_if_one(_logspace.backward, which)(
-        s.beta, gout, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log,
-        s.energy, *bufs,
-    )  # fmt: skip
+    alpha, energy = s.alpha_log[0], s.energy
+    args = (utt, _arc_list(lat), st.epsilons, st.label_sets, s.W)
+    if s.band_w is not None:  # the general kernel reads energies, not the band's values
+        alpha, energy = np.empty_like(alpha), energy.copy()
+        _serial_if_one(_logspace.forward, which)(s.beta, *args, alpha, energy)
+    _serial_if_one(_logspace.backward, which)(s.beta, gout, *args, alpha, energy, *bufs)
     return bufs
 
 
