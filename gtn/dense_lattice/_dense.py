@@ -51,7 +51,8 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
         c = _scaled.start(W.swexp, a)
         if not c > 0.0:
             continue
-        alpha[b, 0, :N] = a
+        for j in range(N):  # not a slice copy: that compiles numba's shape-error message
+            alpha[b, 0, j] = a[j]
         eshift, bad = _factors(utt.em[b], labs, T, beta, pe[b])
         total, code = np.log(c), BAD if bad else EXACT  # the caller names the culprit
         for t in range(T if not bad else 0):

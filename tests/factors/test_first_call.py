@@ -1,4 +1,4 @@
-"""What a first ``infer`` of a factors chain compiles, in a fresh process with an empty numba
+"""What a first NLL step and ``infer`` of a factors chain compile, in a fresh process with an empty numba
 cache (issue 16: the first call's compilation is the user's first impression)."""
 
 import os
@@ -19,11 +19,13 @@ event.register("numba:compile", _Seen())
 atexit.register(lambda: print(" ".join(compiled)))
 net = torch.nn.Linear(4, 3)
 crf = factors.chain(6, 3, unary=lambda x: -net(x), pairwise="full", boundary=True)
-assert crf.infer(torch.randn(8, 6, 4)).assignment.shape == (8, 6)
+x = torch.randn(8, 6, 4)
+factors.StructuredLoss("nll")(crf, x, torch.randint(0, 3, (8, 6))).backward()
+assert crf.infer(x).assignment.shape == (8, 6)
 """
 
 
-def test_a_first_chain_infer_compiles_the_label_sort_once_and_no_shape_error_text(tmp_path):
+def test_a_first_chain_step_and_infer_compile_the_label_sort_once_and_no_shape_error_text(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
