@@ -17,10 +17,11 @@ from gtn.utils import atomic_write
 # api.SpeechRecognizer is looked up at each call, so that a caller (a test) may replace it
 from . import api, corpus, evaluate, features, festival, figures, kaldi, tempo, tune, vtln
 from .corpus import WORDS, CorpusSettings
-from .data import PreparedSet, condition_waveform, prepare
+from .data import PreparedSet, condition_waveform
 from .experiment import (
     FESTIVAL_CONDITIONS,
     FESTIVAL_NOISE_OFFSET,
+    TEST_NOISE_OFFSET,
     Config,
     evaluate_festival,
     evaluate_recognizer,
@@ -28,11 +29,10 @@ from .experiment import (
     format_targets,
     load_corpora,
     pool,
+    prepared_tests,
 )
 from .features import SAMPLE_RATE
 from .wav_commands import COMMAND_TIMEOUT
-
-TEST_NOISE_OFFSET = 1000  # noise seed offset of the test conditions, as in experiment.run
 
 
 def generate_corpus(
@@ -85,9 +85,7 @@ def evaluate_checkpoints(
         test = load_corpora(replace(config, train_utterances=1), progress=progress)[1]
     seed = config.seed + TEST_NOISE_OFFSET
     # feature sets are made once per feature dither (each checkpoint says its own)
-    tests = cache(
-        lambda d: {c: prepare(test, (c,), seed, 0.0, progress, d) for c in config.conditions}
-    )
+    tests = cache(lambda d: prepared_tests(test, config.conditions, config.seed, d, progress))
     voices = cache(
         lambda d: festival_sets(config.festival, config.seed, d, config.cache_dir, progress)
     )
