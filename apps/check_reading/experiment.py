@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -179,29 +180,6 @@ def evaluate_model(model: CheckReaderModel, prepared: PreparedSet, texts: list[s
     return evaluate.results(*read_all(model, prepared), texts)
 
 
-def evaluate_sdnn(reader: SdnnReader, strips: list[np.ndarray], texts: list[str]):
-    """(summary row, error-reject curve) of a space-displacement reader."""
-    answers, conf = in_batches(lambda i, j: reader.read_strips(strips[i:j]), len(strips))
-    return evaluate.results(answers, conf, texts)
-
-
-def evaluate_combined(
-    model: CheckReaderModel,
-    reader: SdnnReader,
-    prepared: PreparedSet,
-    strips: list[np.ndarray],
-    texts: list[str],
-):
-    """The product of experts of a segmenting model and an SDNN reader (see :mod:`.combine`)."""
-    model.eval()
-    segs = prepared.segmentations
-
-    def read(i: int, j: int):
-        return combine(model, reader, segs[i:j], strips[i:j])
-
-    return evaluate.results(*in_batches(read, len(strips)), texts)
-
-
 def evaluate_all(
     readers: dict[str, CheckReaderModel | SdnnReader],
     fields: data.FieldSet,
@@ -229,13 +207,15 @@ def evaluate_all(
     rows, curves = {}, {}
     for name, r in readers.items():
         if name in sdnn:
-            rows[name], curves[name] = evaluate_sdnn(r, strips, fields.texts)
+            read = in_batches(lambda i, j, r=r: r.read_strips(strips[i:j]), len(strips))
+            rows[name], curves[name] = evaluate.results(*read, fields.texts)
         else:
             rows[name], curves[name] = evaluate_model(r, prepared, fields.texts)
-    for a, b, name in products:
-        rows[name], curves[name] = evaluate_combined(
-            segmenting[a], sdnn[b], prepared, strips, fields.texts
-        )
+    segs = prepared.segmentations if prepared is not None else []
+    for a, b, name in products:  # products of experts (see :mod:`.combine`)
+        both = partial(combine, segmenting[a].eval(), sdnn[b])
+        read = in_batches(lambda i, j, both=both: both(segs[i:j], strips[i:j]), len(strips))
+        rows[name], curves[name] = evaluate.results(*read, fields.texts)
     return rows, curves
 
 

@@ -163,13 +163,19 @@ class SpeechRecognizer:
         return cls(model, topology, beam, word_penalty, config["dither"])
 
     # ------------------------------------------------------------------ recognition
-    def energies(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Per-frame energies [T'_i, V] (float64, lower is better) of log-mel features."""
+    def energies(
+        self, feats: Sequence[torch.Tensor], batch_size: int | None = None
+    ) -> list[torch.Tensor]:
+        """Per-frame energies [T'_i, V] (float64, lower is better) of log-mel features,
+        ``batch_size`` utterances at a time (None: all at once)."""
         self.model.eval()
-        with torch.no_grad():
-            x, lengths = pad(list(feats))
-            e, out = self.model(x, lengths)
-        return [e[i, : int(out[i])].double() for i in range(len(feats))]
+        feats, out = list(feats), []
+        step = batch_size or max(len(feats), 1)
+        for k in range(0, len(feats), step):
+            with torch.no_grad():
+                e, frames = self.model(*pad(feats[k : k + step]))
+            out += [e[i, : int(frames[i])].double() for i in range(len(frames))]
+        return out
 
     @renamed_keywords(nbest="num_hypotheses")
     def recognize_features(
@@ -182,10 +188,8 @@ class SpeechRecognizer:
     ) -> list[Recognition]:
         """:meth:`recognize` on log-mel features [T_i, 40] (see :mod:`.features`)."""
         return self.decode_energies(
-            [e for i in range(0, len(feats), batch_size)
-             for e in self.energies(feats[i : i + batch_size])],
-            num_hypotheses, lattice, word_penalty,
-        )  # fmt: skip
+            self.energies(feats, batch_size), num_hypotheses, lattice, word_penalty
+        )
 
     @renamed_keywords(nbest="num_hypotheses")
     def decode_energies(

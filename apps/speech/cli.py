@@ -20,37 +20,14 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from .._common.cli import add_app_parser, add_run_parsers, config_from_args
-
-_CONFIG_NAMES = (
-    "train_utterances",
-    "test_utterances",
-    "seed",
-    "epochs",
-    "batch_size",
-    "lr",
-    "width",
-    "states_per_word",
-    "speakers",
-    "telephone",
-    "cache_dir",
-    "resume",
-    "threads",
-    "dither",
-    "schedule",
-    "festival",
-    "augment",
-    "copies",
-    "test_data",
-    "allow_wav_commands",
-)
+from .._common.cli import add_app_parser, add_options, add_run_parsers, config_from_args
 
 
 def _config(args):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    config = config_from_args(args, base, _CONFIG_NAMES, lists=("losses", "conditions"))
+    config = config_from_args(args, base, lists=("losses", "conditions"))
     if getattr(args, "data", None) and args.command_name in ("train", "demo"):
         config = replace(config, train_data=args.data)  # evaluate and tune read --data apart
     return config
@@ -127,81 +104,105 @@ def _warps(args) -> tuple[float, ...]:
     return GRID if args.warps is None else parse_grid(args.warps)
 
 
-def _add_vtln_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+# (flag, type, help[, more add_argument keywords]); an option named like a Config field sets it
+# (see _config; --data is train_data for train and demo).
+_DATA = (
+    ("--seed", int, None),
+    ("--speakers", int, "use only the first n speakers of each split"),
+    ("--cache-dir", str, "where synthesised corpora are cached"),
+    ("--quiet", bool, "no progress bars"),
+)
+_CORPORA = (
+    ("--train-utterances", int, None),
+    ("--test-utterances", int, None),
+    ("--conditions", str, "comma-separated test conditions (clean,20dB,10dB)"),
+    (
+        "--festival",
+        int,
+        "also evaluate on this many utterances per festival voice (held-out synthesiser)",
+    ),
+)
+_TRAINING = (
+    ("--epochs", int, None),
+    ("--batch-size", int, None),
+    ("--lr", float, None),
+    ("--width", int, "channels of the acoustic model"),
+    ("--threads", int, "torch threads (default 2)"),
+    ("--states-per-word", int, None),
+    ("--telephone", float, "fraction of telephone-band training audio"),
+    ("--losses", str, "comma-separated losses (mmi,ctc)"),
+    (
+        "--dither",
+        float,
+        "white-noise floor added before the STFT (std, full scale 1; default 3e-4); saved in "
+        "the checkpoint and used when recognising",
+    ),
+    ("--schedule", str, "learning rate by progress (cosine)", {"choices": ("constant", "cosine")}),
+    ("--resume", bool, "continue interrupted training"),
+    ("--data", str, "train on this Kaldi data directory instead of espeak-ng"),
+    ("--test-data", str, "test on this Kaldi data directory instead"),
+)
+_AUGMENTATION = (
+    (
+        "--augment",
+        str,
+        "training augmentation: comma-separated names of speed,vtlp,tilt,band,reverb,noise,"
+        "babble,specaugment,silence; all; none (default speed,vtlp)",
+    ),
+    ("--copies", int, "augmented copies of each training utterance"),
+)
+_WORD_PENALTY = (
+    (
+        "--word-penalty",
+        float,
+        "energy per decoded word (default: each checkpoint's own, 0 if it has none)",
+    ),
+)
+_NORMALISATION = (
+    (
         "--vtln",
-        nargs="?",
-        const="speaker",
-        choices=("speaker", "utterance"),
-        help="vocal-tract-length normalisation: choose the filterbank warp under which the "
-        "best paths have the least energy per frame, for each speaker (a data directory's "
-        "utt2spk; a WAV file or wav.scp line is its own speaker; the default) or each "
-        "utterance, and decode with it",
-    )
-    p.add_argument(
+        None,
+        "vocal-tract-length normalisation: choose the filterbank warp under which the best "
+        "paths have the least energy per frame, for each speaker (a data directory's utt2spk; "
+        "a WAV file or wav.scp line is its own speaker; the default) or each utterance, and "
+        "decode with it",
+        {"nargs": "?", "const": "speaker", "choices": ("speaker", "utterance")},
+    ),
+    (
         "--warps",
-        help="the VTLN warp grid: comma-separated factors or start:stop:step "
-        "(default 0.8:1.2:0.04)",
-    )
-
-
-def _add_tempo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+        str,
+        "the VTLN warp grid: comma-separated factors or start:stop:step (default 0.8:1.2:0.04)",
+    ),
+    (
         "--tempo",
-        nargs="?",
-        const="speaker",
-        choices=("speaker", "utterance"),
-        help="tempo normalisation: play the features faster or slower (0.8 to 1.25 times) at "
-        "the rate under which the best paths have the least energy per frame, chosen per "
-        "speaker (the default) or per utterance, after --vtln's warp when both are given; "
-        "adds a row",
-    )
+        None,
+        "tempo normalisation: play the features faster or slower (0.8 to 1.25 times) at the "
+        "rate under which the best paths have the least energy per frame, chosen per speaker "
+        "(the default) or per utterance, after --vtln's warp when both are given; adds a row",
+        {"nargs": "?", "const": "speaker", "choices": ("speaker", "utterance")},
+    ),
+)
 
 
-def _add_wav_command_args(p: argparse.ArgumentParser, timeout: bool = False) -> None:
+def _wav_commands(timeout: bool = False) -> tuple:
+    """``--allow-wav-commands`` (and ``--command-timeout``), imported only when parsing."""
     from .kaldi import ALLOW_COMMANDS_FLAG
     from .wav_commands import COMMAND_TIMEOUT
 
-    p.add_argument(
+    allow = (
         ALLOW_COMMANDS_FLAG,
-        action="store_true",
-        help="run the commands of wav.scp lines ending in '|' (they are code from a file; "
-        "without this flag such a line is refused)",
+        bool,
+        "run the commands of wav.scp lines ending in '|' (they are code from a file; without "
+        "this flag such a line is refused)",
+        {"default": False},
     )
-    if timeout:
-        p.add_argument(
-            "--command-timeout",
-            type=float,
-            default=COMMAND_TIMEOUT,
-            help="seconds a wav.scp command may run (default %(default)g)",
-        )
-
-
-def _add_word_penalty_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--word-penalty",
-        type=float,
-        help="energy per decoded word (default: each checkpoint's own, 0 if it has none)",
+    limit = (
+        "--command-timeout",
+        float,
+        "seconds a wav.scp command may run (default %(default)g)",
+        {"default": COMMAND_TIMEOUT},
     )
-
-
-def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int)
-    p.add_argument("--speakers", type=int, help="use only the first n speakers of each split")
-    p.add_argument("--cache-dir", help="where synthesised corpora are cached")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def _add_config_args(p: argparse.ArgumentParser) -> None:
-    _add_data_args(p)
-    p.add_argument("--train-utterances", type=int)
-    p.add_argument("--test-utterances", type=int)
-    p.add_argument("--conditions", help="comma-separated test conditions (clean,20dB,10dB)")
-    p.add_argument(
-        "--festival",
-        type=int,
-        help="also evaluate on this many utterances per festival voice (held-out synthesiser)",
-    )
+    return (allow, limit) if timeout else (allow,)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -218,69 +219,37 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="also write the corpus here as a Kaldi data directory "
         "(wav/, wav.scp, text, utt2spk, spk2utt)",
     )
-    _add_data_args(q)
+    add_options(q, _DATA)
     q.set_defaults(run=_generate, seed=0)
     runs = (
         ("demo", "short end-to-end run with figures", "out/speech_demo"),
         ("train", "train MMI and CTC recognisers and evaluate them", "out/speech"),
     )
     for q in add_run_parsers(jobs, runs, _run):
-        _add_config_args(q)
-        q.add_argument("--epochs", type=int)
-        q.add_argument("--batch-size", type=int)
-        q.add_argument("--lr", type=float)
-        q.add_argument("--width", type=int, help="channels of the acoustic model")
-        q.add_argument("--threads", type=int, help="torch threads (default 2)")
-        q.add_argument("--states-per-word", type=int)
-        q.add_argument("--telephone", type=float, help="fraction of telephone-band training audio")
-        q.add_argument("--losses", help="comma-separated losses (mmi,ctc)")
-        q.add_argument(
-            "--dither",
-            type=float,
-            help="white-noise floor added before the STFT (std, full scale 1; default 3e-4); "
-            "saved in the checkpoint and used when recognising",
-        )
-        q.add_argument(
-            "--schedule", choices=("constant", "cosine"), help="learning rate by progress (cosine)"
-        )
-        q.add_argument(
-            "--resume", action="store_true", default=None, help="continue interrupted training"
-        )
-        q.add_argument("--data", help="train on this Kaldi data directory instead of espeak-ng")
-        q.add_argument("--test-data", help="test on this Kaldi data directory instead")
-        _add_wav_command_args(q)
-        q.add_argument(
-            "--augment",
-            help="training augmentation: comma-separated names of "
-            "speed,vtlp,tilt,band,reverb,noise,babble,specaugment,silence; all; none "
-            "(default speed,vtlp)",
-        )
-        q.add_argument("--copies", type=int, help="augmented copies of each training utterance")
+        add_options(q, _DATA + _CORPORA + _TRAINING + _wav_commands() + _AUGMENTATION)
     q = jobs.add_parser(
         "evaluate",
         help="WER / SER of saved recognisers on held-out speakers, or of a hypothesis file",
     )
     q.add_argument("checkpoints", nargs="*")
-    _add_config_args(q)
+    add_options(q, _DATA + _CORPORA)
     q.add_argument(
         "--out",
         help="folder for the table and figures (default out/speech); with --hyp: a file for "
         "the scores",
     )
     q.add_argument("--data", help="evaluate on this Kaldi data directory instead of espeak-ng")
-    _add_wav_command_args(q)
+    add_options(q, _wav_commands())
     q.add_argument("--ref", help="reference transcripts (Kaldi text file) to score --hyp against")
     q.add_argument("--hyp", help="hypotheses (Kaldi text file, as decode --out writes)")
     q.add_argument("--utt2spk", help="utterance -> speaker, for the per-speaker breakdown")
-    _add_word_penalty_arg(q)
-    _add_vtln_args(q)
-    _add_tempo_args(q)
+    add_options(q, _WORD_PENALTY + _NORMALISATION)
     q.set_defaults(run=_evaluate)
     q = jobs.add_parser(
         "tune", help="tune the word-insertion penalty on new utterances of training speakers"
     )
     q.add_argument("checkpoints", nargs="+")
-    _add_data_args(q)
+    add_options(q, _DATA)
     q.add_argument("--conditions", help="comma-separated dev conditions (clean,20dB,10dB)")
     q.add_argument("--dev-utterances", type=int, default=300)
     q.add_argument("--penalties", default="0,1,2,3,5,8,12", help="comma-separated grid")
@@ -289,7 +258,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--out", default="out/speech", help="folder for <name>_tuned.pt and tuning_<name>.md"
     )
     q.add_argument("--data", help="tune on this Kaldi data directory instead of espeak-ng")
-    _add_wav_command_args(q)
+    add_options(q, _wav_commands())
     q.set_defaults(run=_tune)
     q = jobs.add_parser(
         "decode", help="recognise WAV files, folders of them, wav.scp files or data directories"
@@ -307,13 +276,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "start; the confidence is the posterior of the utterance's best word string)",
     )
     q.add_argument("--quiet", action="store_true", help="print nothing per utterance")
-    _add_wav_command_args(q, timeout=True)
+    add_options(q, _wav_commands(timeout=True))
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--beam", type=float, default=16.0)
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")
-    _add_word_penalty_arg(q)
-    _add_vtln_args(q)
-    _add_tempo_args(q)
+    add_options(q, _WORD_PENALTY + _NORMALISATION)
     q.set_defaults(run=_decode)
     return p
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,11 @@ from gtn.utils import atomic_write
 # api.SpeechRecognizer is looked up at each call, so that a caller (a test) may replace it
 from . import api, corpus, evaluate, features, festival, figures, kaldi, tempo, tune, vtln
 from .corpus import WORDS, CorpusSettings
-from .data import PreparedSet, condition_waveform, prepare
+from .data import PreparedSet, condition_waveform
 from .experiment import (
     FESTIVAL_CONDITIONS,
     FESTIVAL_NOISE_OFFSET,
+    TEST_NOISE_OFFSET,
     Config,
     evaluate_festival,
     evaluate_recognizer,
@@ -27,11 +29,10 @@ from .experiment import (
     format_targets,
     load_corpora,
     pool,
+    prepared_tests,
 )
 from .features import SAMPLE_RATE
 from .wav_commands import COMMAND_TIMEOUT
-
-TEST_NOISE_OFFSET = 1000  # noise seed offset of the test conditions, as in experiment.run
 
 
 def generate_corpus(
@@ -56,18 +57,6 @@ def generate_corpus(
         print(f"wrote a Kaldi data directory of {len(c)} utterances to {folder} (wav/, wav.scp, "
               "text, utt2spk, spk2utt)")  # fmt: skip
     return c
-
-
-class _ByDither(dict):
-    """Feature sets computed once per feature dither (each checkpoint says its own)."""
-
-    def __init__(self, make):
-        super().__init__()
-        self.make = make
-
-    def __missing__(self, dither: float):
-        self[dither] = value = self.make(dither)
-        return value
 
 
 def evaluate_checkpoints(
@@ -95,10 +84,9 @@ def evaluate_checkpoints(
     else:
         test = load_corpora(replace(config, train_utterances=1), progress=progress)[1]
     seed = config.seed + TEST_NOISE_OFFSET
-    tests = _ByDither(
-        lambda d: {c: prepare(test, (c,), seed, 0.0, progress, d) for c in config.conditions}
-    )
-    voices = _ByDither(
+    # feature sets are made once per feature dither (each checkpoint says its own)
+    tests = cache(lambda d: prepared_tests(test, config.conditions, config.seed, d, progress))
+    voices = cache(
         lambda d: festival_sets(config.festival, config.seed, d, config.cache_dir, progress)
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -106,10 +94,10 @@ def evaluate_checkpoints(
     for path in checkpoints:
         recognizer = api.SpeechRecognizer.load(path, word_penalty=word_penalty)
         name = f"{Path(path).stem} (word penalty {recognizer.word_penalty:g})"
-        rows[name] = evaluate_recognizer(recognizer, tests[recognizer.dither])
-        with_festival = config.festival and voices[recognizer.dither] is not None
+        rows[name] = evaluate_recognizer(recognizer, tests(recognizer.dither))
+        with_festival = config.festival and voices(recognizer.dither) is not None
         if with_festival:
-            rows[name] |= evaluate_festival(recognizer, voices[recognizer.dither])
+            rows[name] |= evaluate_festival(recognizer, voices(recognizer.dither))
         if vtln_grouping or tempo_grouping:
             sets = {c: (test, c, seed) for c in config.conditions}
             if with_festival:
@@ -127,8 +115,8 @@ def evaluate_checkpoints(
                               + vtln.format_selection(selections, what))  # fmt: skip
                 stem = "tempo" if what == "rate" else "vtln"
                 write_selections(out / f"{stem}_{Path(path).stem}.md", label, selections, what)
-        if "clean" in tests[recognizer.dither]:
-            timing += timing_lines(name, recognizer, tests[recognizer.dither]["clean"])
+        if "clean" in tests(recognizer.dither):
+            timing += timing_lines(name, recognizer, tests(recognizer.dither)["clean"])
         for i in range(min(2, len(test))):
             figures.alignment_figure(
                 test.utterances[i], recognizer, out / f"alignment_{name}_{i}.png"
@@ -271,13 +259,13 @@ def tune_checkpoints(
             dev_utterances, config.seed, settings, config.cache_dir, config.workers, progress
         )
         source = f"(new, seed {config.seed + tune.DEV_SEED_OFFSET})"
-    sets = _ByDither(lambda d: tune.dev_sets(dev, config.conditions, config.seed, progress, d))
+    sets = cache(lambda d: tune.dev_sets(dev, config.conditions, config.seed, progress, d))
     out.mkdir(parents=True, exist_ok=True)
     best = {}
     for path in checkpoints:
         name = Path(path).stem
         recognizer = api.SpeechRecognizer.load(path)
-        rows = tune.sweep(recognizer, sets[recognizer.dither], grid)
+        rows = tune.sweep(recognizer, sets(recognizer.dither), grid)
         best[name] = tune.best_penalty(rows)
         text = (
             f"{name}: word penalty on {len(dev)} dev utterances {source} of "

@@ -120,6 +120,17 @@ class Corpus:
         return sum(len(u.audio) for u in self.utterances) / SAMPLE_RATE
 
 
+def draw_words(rng: np.random.Generator, settings: CorpusSettings) -> tuple[tuple[int, ...], str]:
+    """(word indices, text for the synthesiser) of one utterance: a number of digits, each
+    followed by a comma (a pause) with probability ``pause_rate`` unless it is the last."""
+    length = int(rng.integers(settings.min_digits, settings.max_digits + 1))
+    words = tuple(int(w) for w in rng.integers(0, len(WORDS), length))
+    pauses = rng.random(length) < settings.pause_rate
+    text = " ".join(WORDS[w] + ("," if p and k < length - 1 else "") for k, (w, p) in
+                    enumerate(zip(words, pauses, strict=True)))  # fmt: skip
+    return words, text
+
+
 def _plan(split: str, n: int, seed: int, settings: CorpusSettings) -> list[tuple]:
     """The (words, text, speaker, rate, pitch) of each utterance: deterministic in the key."""
     pool = speakers(split)
@@ -128,11 +139,7 @@ def _plan(split: str, n: int, seed: int, settings: CorpusSettings) -> list[tuple
     rng = np.random.default_rng([seed, _SPLIT_CODE[split]])
     plan = []
     for _ in range(n):
-        length = int(rng.integers(settings.min_digits, settings.max_digits + 1))
-        words = tuple(int(w) for w in rng.integers(0, len(WORDS), length))
-        pauses = rng.random(length) < settings.pause_rate
-        text = " ".join(WORDS[w] + ("," if p and k < length - 1 else "") for k, (w, p) in
-                        enumerate(zip(words, pauses, strict=True)))  # fmt: skip
+        words, text = draw_words(rng, settings)
         speaker = pool[int(rng.integers(len(pool)))]
         rate = int(rng.integers(settings.min_rate, settings.max_rate + 1))
         pitch = int(rng.integers(settings.min_pitch, settings.max_pitch + 1))
@@ -302,10 +309,6 @@ class DataCorpus(Corpus):
     directory's name. Speakers and durations come from its tables and WAV headers."""
 
     data: kaldi.DataDir | None = None
-
-    @property
-    def speakers(self) -> set[str]:
-        return {u.speaker for u in self.utterances}
 
     def seconds(self) -> float:
         """Seconds of audio (utterances made by wav.scp commands are not counted: their

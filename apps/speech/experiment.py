@@ -99,8 +99,18 @@ def evaluate_recognizer(
     return scores
 
 
+TEST_NOISE_OFFSET = 1000  # noise seed offsets of the test conditions and of the festival rows
 FESTIVAL_CONDITIONS = ("clean", "10dB")
-FESTIVAL_NOISE_OFFSET = 3000  # noise seed offset of the festival rows (test sets use + 1000)
+FESTIVAL_NOISE_OFFSET = 3000
+
+
+def prepared_tests(
+    test: corpus.Corpus, conditions, seed: int, dither: float, progress: bool = False
+) -> dict[str, PreparedSet]:
+    """Features of the test corpus under each condition (condition -> set)."""
+    return {
+        c: prepare(test, (c,), seed + TEST_NOISE_OFFSET, 0.0, progress, dither) for c in conditions
+    }
 
 
 def festival_sets(
@@ -189,10 +199,7 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
         augmentation,
         config.copies,
     )
-    tests = {
-        c: prepare(test_set, (c,), config.seed + 1000, 0.0, progress, config.dither)
-        for c in config.conditions
-    }
+    tests = prepared_tests(test_set, config.conditions, config.seed, config.dither, progress)
     held_out = (
         festival_sets(config.festival, config.seed, config.dither, config.cache_dir, progress)
         if config.festival

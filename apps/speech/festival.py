@@ -30,7 +30,7 @@ from scipy.io import wavfile
 
 from ..cache import cached, settings_key
 from . import corpus, features
-from .corpus import WORDS, Corpus, CorpusSettings, Utterance
+from .corpus import Corpus, CorpusSettings, Utterance
 
 VERSION = 1
 SPLIT = "festival"
@@ -128,17 +128,7 @@ def synthesize(text: str, voice: str) -> np.ndarray:
 def plan(voice_index: int, n: int, seed: int, settings: CorpusSettings) -> list[tuple]:
     """(words, text) of each of ``n`` utterances, drawn as the espeak corpus draws them."""
     rng = np.random.default_rng([seed, 7, voice_index])
-    items = []
-    for _ in range(n):
-        length = int(rng.integers(settings.min_digits, settings.max_digits + 1))
-        words = tuple(int(w) for w in rng.integers(0, len(WORDS), length))
-        pauses = rng.random(length) < settings.pause_rate
-        text = " ".join(
-            WORDS[w] + ("," if p and k < length - 1 else "")
-            for k, (w, p) in enumerate(zip(words, pauses, strict=True))
-        )
-        items.append((words, text))
-    return items
+    return [corpus.draw_words(rng, settings) for _ in range(n)]
 
 
 def generate(

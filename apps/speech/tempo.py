@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .vtln import Selection, check_grid
+from .vtln import Selection, check_grid, select_factors
 
 RATES = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.18, 1.25)
 FRAME_EXPONENT = 0.8
@@ -91,24 +91,8 @@ def select_rates(
         raise ValueError(f"the tempo grid must hold rate 1, got {rates}")
     if not 0.0 <= exponent <= 1.0:
         raise ValueError(f"the frame exponent must be in [0, 1], got {exponent}")
-    names = list(dict.fromkeys(groups))
-    index = {g: k for k, g in enumerate(names)}
-    member = np.array([index[g] for g in groups], np.int64).reshape(-1)
     counts = frames**exponent * frames[:, [rates.index(1.0)]] ** (1.0 - exponent)  # [U, R]
-    total = np.zeros((len(names), len(rates)))
-    per = np.zeros_like(total)
-    np.add.at(total, member, energies)
-    np.add.at(per, member, counts)
-    scores = total / np.maximum(per, 1e-300)
-    order = sorted(range(len(rates)), key=lambda k: (abs(rates[k] - 1.0), rates[k]))
-    chosen = {}
-    for g, row in zip(names, scores, strict=True):
-        finite = [k for k in order if np.isfinite(row[k])]
-        chosen[g] = rates[min(finite, key=lambda k: row[k])] if finite else 1.0
-    utterances = dict.fromkeys(names, 0)
-    for g in groups:
-        utterances[g] += 1
-    return Selection(rates, names, scores, chosen, utterances)
+    return select_factors(energies, counts, groups, rates)
 
 
 def choose(
@@ -139,8 +123,7 @@ def choose(
     for k, r in enumerate(rates):
         played = [resample_frames(f, r) for f in feats]
         frames[:, k] = [f.shape[0] for f in played]
-        em = [e for i in range(0, len(played), batch_size)
-              for e in recognizer.energies(played[i : i + batch_size])]  # fmt: skip
+        em = recognizer.energies(played, batch_size)
         decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
         energies[:, k] = [d.energy for d in decoded[-1]]
     selection = select_rates(energies, frames, groups, rates)

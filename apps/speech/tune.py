@@ -61,10 +61,7 @@ def sweep(
     """Score of each penalty of ``grid`` at each condition."""
     rows: dict[float, dict[str, evaluate.Score]] = {float(p): {} for p in grid}
     for cond, data in sets.items():
-        feats = data.features
-        energies = [
-            e for i in range(0, len(feats), 32) for e in recognizer.energies(feats[i : i + 32])
-        ]
+        energies = recognizer.energies(data.features, 32)
         refs = [[WORDS[w] for w in ws] for ws in data.words]
         for p in rows:
             hyps = recognizer.decode_energies(energies, word_penalty=p)

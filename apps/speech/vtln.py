@@ -123,21 +123,32 @@ def select_warps(
         )
     if frames.shape != (len(groups),) or not (frames > 0).all():
         raise ValueError(f"frames must be {len(groups)} positive counts, got {frames.shape}")
+    counts = np.broadcast_to(frames[:, None], energies.shape)  # [U, W]
+    return select_factors(energies, counts, groups, warps)
+
+
+def select_factors(
+    energies: np.ndarray, counts: np.ndarray, groups: Sequence[str], grid: tuple[float, ...]
+) -> Selection:
+    """Each group's factor of least summed energy over summed frame counts, the one rule of
+    VTLN's warps and tempo's rates (their callers check the shapes). ``energies``, ``counts``
+    float64 [U, F]; ``groups`` [U]; ``grid`` [F]. Ties go to the factor nearest 1, then the
+    smaller; a group with no finite score keeps 1."""
     names = list(dict.fromkeys(groups))
     index = {g: k for k, g in enumerate(names)}
     member = np.array([index[g] for g in groups], np.int64)
-    total = np.zeros((len(names), len(warps)))
+    total = np.zeros((len(names), len(grid)))
+    per = np.zeros_like(total)
     np.add.at(total, member, energies)
-    per_frame = total / np.bincount(member, frames, len(names))[:, None]
-    # ties (e.g. identical scores on a flat region) go to the warp nearest 1, then the smaller
-    order = sorted(range(len(warps)), key=lambda k: (abs(warps[k] - 1.0), warps[k]))
+    np.add.at(per, member, counts)
+    scores = total / np.maximum(per, 1e-300)
+    order = sorted(range(len(grid)), key=lambda k: (abs(grid[k] - 1.0), grid[k]))
     chosen = {}
-    for g, row in zip(names, per_frame, strict=True):
+    for g, row in zip(names, scores, strict=True):
         finite = [k for k in order if np.isfinite(row[k])]
-        chosen[g] = warps[min(finite, key=lambda k: row[k])] if finite else 1.0
-    counts = {g: int(c) for g, c in zip(names, np.bincount(member, minlength=len(names)),
-                                         strict=True)}  # fmt: skip
-    return Selection(warps, names, per_frame, chosen, counts)
+        chosen[g] = grid[min(finite, key=lambda k: row[k])] if finite else 1.0
+    utterances = dict(zip(names, np.bincount(member, minlength=len(names)).tolist(), strict=True))
+    return Selection(grid, names, scores, chosen, utterances)
 
 
 def choose(
@@ -161,8 +172,7 @@ def choose(
         if len(feats) != len(groups):
             raise ValueError(f"features_at({w:g}) gave {len(feats)} utterances, expected "
                              f"{len(groups)}")  # fmt: skip
-        em = [e for i in range(0, len(feats), batch_size)
-              for e in recognizer.energies(feats[i : i + batch_size])]  # fmt: skip
+        em = recognizer.energies(feats, batch_size)
         decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
         energies[:, k] = [r.energy for r in decoded[-1]]
         frames = np.array([e.shape[0] for e in em])
