@@ -90,35 +90,16 @@ def train_segmenter(config: Config, train: data.Dataset, progress: bool = True) 
     """Labeller first, then the interaction energies (see :mod:`.train`)."""
     torch.manual_seed(config.seed)
     k, a = train.num_labels, config.labeller_images
+    common = {"seed": config.seed, "progress": progress}
     labeller = Labeller(k, dilations=config.labeller_dilations or TASK_DILATIONS[config.task])
-    train_labeller(
-        labeller,
-        train.images[:a],
-        train.labels[:a],
-        epochs=config.labeller_epochs,
-        seed=config.seed,
-        progress=progress,
-    )
-    model = CleanupModel(
-        k,
-        config.neighbourhood,
-        config.patch,
-        learn_unary_weight=config.loss == "marginal",
-        ranges=config.ranges,
-    )
+    train_labeller(labeller, train.images[:a], train.labels[:a], config.labeller_epochs, **common)
+    marginal = config.loss == "marginal"  # the loss that learns the association weight stably
+    model = CleanupModel(k, config.neighbourhood, config.patch, marginal, config.ranges)
     reference = copy.deepcopy(labeller) if config.joint else None
     first = 0 if config.joint else a  # a frozen labeller must not see its own training images
-    history = train_interactions(
-        model,
-        labeller,
-        train.images[first:],
-        train.labels[first:],
-        epochs=config.interaction_epochs,
-        loss=config.loss,
-        joint=config.joint,
-        seed=config.seed,
-        progress=progress,
-    )
+    x, y = train.images[first:], train.labels[first:]
+    options = {"loss": config.loss, "joint": config.joint, **common}
+    history = train_interactions(model, labeller, x, y, config.interaction_epochs, **options)
     info = {"task": config.task, "config": _jsonable(config), "interaction_loss": history}
     method = "mean_field" if "mean_field" in config.methods else config.methods[0]
     return Segmenter(labeller, model, train.classes, method, info, reference)
@@ -216,14 +197,10 @@ def describe_sets(configs: list[Config]) -> None:
             print(f"{config.task:7s} {split:10s} {len(ds):4d} images {ds.images.shape[1:]}  {mix}")
 
 
-def run_all(configs: list[Config], out: Path, progress: bool = True) -> list[dict]:
-    """:func:`run` for each task."""
-    return [run(config, out, progress) for config in configs]
-
-
 def demo(configs: list[Config], out: Path, progress: bool = True) -> Path:
     """:func:`run` for each task, then one ``results.md`` with every task's table."""
-    run_all(configs, out, progress)
+    for config in configs:
+        run(config, out, progress)
     parts = [(out / f"{config.task}_results.md").read_text() for config in configs]
     with atomic_write(out / "results.md") as f:
         f.write("# Segmentation demo: test-set results\n\n" + "\n".join(parts))

@@ -44,8 +44,7 @@ def tune(
     """Pick (λ, method, ranges) maximising validation mean IoU. u: validation association
     energies [N, H, W, K]; truth [N, H, W]. Long ranges get λ / (number of distances), so that
     a pixel's total coupling stays on the same scale; they are tried under mean field only.
-    Returns (λ, method, ranges, every
-    trial's scores)."""
+    Returns (λ, method, ranges, every trial's scores)."""
     k = u.shape[-1]
     trials = []
     distances = list(dict.fromkeys(map(tuple, ranges)))

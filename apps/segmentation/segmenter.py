@@ -12,7 +12,9 @@ E(y) of each cleaned map under the learned model.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,7 @@ from .._common.checkpoint import (
     load_model,
     save_model,
 )
-from .cleanup import METHODS, CleanupModel
+from .cleanup import METHODS, CleanupModel, check_method
 from .inputs import check_images
 from .labeller import Labeller
 
@@ -98,10 +100,7 @@ class Segmenter:
         info: dict | None = None,
         reference: Labeller | None = None,
     ):
-        if method not in METHODS:
-            raise ValueError(
-                f"unknown inference method {method!r}; choose from {', '.join(METHODS)}"
-            )
+        check_method(method)
         if labeller.num_labels != cleanup.num_labels or len(classes) != labeller.num_labels:
             raise ValueError(
                 f"labeller ({labeller.num_labels}), cleanup ({cleanup.num_labels}) and classes "
@@ -124,8 +123,6 @@ class Segmenter:
     def segment(self, images, method: str | None = None, **options) -> Segmentation:
         """Label every pixel of each grey image ([H, W], [B, H, W] or a list; see
         :func:`.inputs.check_images`) and clean the labelling up with ``method``."""
-        import time
-
         method = method or self.method
         labels, raw, energy, seconds = [], [], [], []
         for u in self.association_energies(images):
@@ -174,11 +171,7 @@ class Segmenter:
             )
         if set(tensors) - {"labeller", "cleanup", "reference"}:
             raise CheckpointError(f"{path}: unexpected weight groups {sorted(tensors)}")
-        lc = config["labeller"]
-
-        def labeller():
-            return Labeller(lc["num_labels"], lc["channels"], tuple(lc["dilations"]))
-
+        labeller = partial(Labeller, **config["labeller"])
         net = build_module(path, tensors, "labeller", labeller)
         reference = (
             build_module(path, tensors, "reference", labeller) if "reference" in tensors else None
