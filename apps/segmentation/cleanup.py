@@ -14,14 +14,10 @@ receptive field cannot see whole. ``patch=True`` adds a learned K^4 table of 2×
 (the "conditional product of experts"). The model is a ``factors``
 :class:`~factors.FactorGraph` per image size, whose factors read this module's parameters.
 
-Inference methods (``METHODS``): ``icm``, ``gibbs`` (annealed), ``mean_field`` and
-``alpha_expansion``. ``mean_field`` runs the grid-shaped, differentiable engine of
-:mod:`factors.grid_field` (parallel damped sweeps, ``MEAN_FIELD_SWEEPS`` of them: the same
-unrolled computation the marginal loss trains through). α-expansion needs metric pairwise
-energies; learned tables are not, so it runs on a *metric projection*
-(:func:`metric_projection`): each table's diagonal moves exactly into the unary energies, the
-rest is symmetrised, clipped at 0 and closed under the triangle inequality. Its answer is then
-scored under the true learned energy. It does not apply to patch energies (a ValueError says so).
+Inference methods (``METHODS``): ``icm``, ``gibbs`` (annealed), ``mean_field`` (the grid engine
+of :mod:`factors.grid_field`, the computation the marginal loss trains through) and
+``alpha_expansion``, on the :func:`metric_projection` of the tables (learned tables are not
+metric; its answer is scored under the true energy, and patch energies are refused).
 """
 
 from __future__ import annotations
@@ -115,9 +111,8 @@ class CleanupModel(nn.Module):
         neighbourhood: 4 or 8.
         patch: add learned 2×2 patch energies.
         learn_unary_weight: learn ``a`` and ``b`` too (default: a = 1, b = 0, the labeller's
-            energies are log-probabilities from held-out training; learning ``a`` with the
-            perceptron loss and approximate inference drove it towards 0 in our runs, see the
-            README; the marginal loss learns both stably).
+            energies are log-probabilities; which losses learn them stably:
+            docs/results/segmentation.md).
         ranges: distances at which the neighbourhood's directions are coupled (default (1,)).
     """
 
