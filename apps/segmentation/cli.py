@@ -72,10 +72,11 @@ def _run(args) -> int:
         return 0
     from . import experiment
 
-    out, progress = Path(getattr(args, "out", ".")), not getattr(args, "quiet", False)
     if args.command_name == "generate":
         experiment.describe_sets(_configs(args))
-    elif args.command_name == "evaluate":  # each model's task comes from its file
+        return 0
+    out, progress = Path(args.out), not args.quiet
+    if args.command_name == "evaluate":  # each model's task comes from its file
         experiment.evaluate_saved(args.models, partial(_config, args), out, progress)
     elif args.command_name == "demo":
         experiment.demo(_configs(args), out, progress)

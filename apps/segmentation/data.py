@@ -38,14 +38,14 @@ class Dataset:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return generator(self.task).CLASSES
+        return _generator(self.task).CLASSES
 
     @property
     def num_labels(self) -> int:
         return len(self.classes)
 
 
-def generator(task: str):
+def _generator(task: str):
     """The module that draws ``task``'s examples (:mod:`.embryo` or :mod:`.horse`)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
@@ -54,7 +54,7 @@ def generator(task: str):
 
 def task_settings(task: str) -> dict:
     """The generator settings of ``task`` (JSON-able)."""
-    if generator(task) is embryo:
+    if _generator(task) is embryo:
         geometry, imaging = embryo.DEFAULT_GEOMETRY, embryo.DEFAULT_IMAGING
         return {"geometry": asdict(geometry), "imaging": asdict(imaging)}
     return asdict(horse.DEFAULT_SETTINGS)
@@ -68,7 +68,7 @@ def seed_of(task: str, split: str) -> int:
 
 def generate(task: str, split: str, n: int) -> Dataset:
     """``n`` examples of ``split``; deterministic in (task, split, n, settings)."""
-    images, labels = generator(task).generate(n, seed_of(task, split))
+    images, labels = _generator(task).generate(n, seed_of(task, split))
     return Dataset(task, split, images, labels)
 
 
