@@ -3,7 +3,7 @@
 generate  generate (and cache) the train / validation / test images of a task
 train     train the labeller and the interaction energies, evaluate on test, write figures
 evaluate  evaluate saved models on the test set (labeller, Potts baseline, each method)
-demo      both tasks from scratch on a short schedule (under 10 minutes on 2 cores)
+demo      both tasks from scratch on a short schedule
 clean     label one image file with a saved model and write the cleaned label map
 """
 

@@ -1,15 +1,15 @@
 """The whole job for one task: data, labeller, interaction energies, Potts baseline, evaluation
 on the test set, results table, figures and the saved model.
 
-``DEMO`` is the short schedule of ``ebgtn segment demo`` (both tasks in under 10 minutes on two
-cores); ``Config()`` is the longer default of ``ebgtn segment train``.
+``DEMO`` is the short schedule of ``ebgtn segment demo``; ``Config()`` is the longer default of
+``ebgtn segment train``.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,6 @@ class Config:
     gibbs_images: int = 10
     seed: int = 0
     cache_dir: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 DEMO = Config(

@@ -132,14 +132,8 @@ class Segmenter:
             labels.append(result.assignment[0].numpy())
             raw.append(u[0].argmin(-1).numpy())
             energy.append(float(result.energy[0]))
-        same = len({m.shape for m in labels}) == 1
-        return Segmentation(
-            np.stack(labels) if same else labels,
-            np.stack(raw) if same else raw,
-            np.array(energy),
-            method,
-            np.array(seconds),
-        )
+        stack = np.stack if len({m.shape for m in labels}) == 1 else list  # see Segmentation
+        return Segmentation(stack(labels), stack(raw), np.array(energy), method, np.array(seconds))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model to ``path`` atomically (weights, settings and a content digest)."""
