@@ -93,13 +93,12 @@ def run(jobs: int | None = None, names: list[str] | None = None, stream=sys.stde
     printed)."""
     names = list(TASKS) if names is None else names
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
-    t0, done, failed = time.perf_counter(), 0, 0
+    t0, failed = time.perf_counter(), 0
     # spawn: each worker starts clean rather than forking this process's thread pools
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = {pool.submit(_run_task, name): name for name in names}
-        for future in cf.as_completed(futures):
-            done += 1
+        for done, future in enumerate(cf.as_completed(futures), 1):
             try:
                 note = f"{futures[future]} {future.result():.1f}s"
             except Exception as err:  # report every task, not only the first failure
