@@ -126,9 +126,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p, jobs = add_app_parser(
         sub, "segment", "region labelling cleaned up by learned interactions", __doc__
     )
+    p.set_defaults(run=_run)  # every subcommand
     g = jobs.add_parser("generate", help="generate and cache the data sets")
     add_options(g, _SIZES)
-    g.set_defaults(run=_run)
     runs = (
         ("train", "train, evaluate on test, write figures", "out/segmentation"),
         ("demo", "both tasks from scratch on a short schedule", "out/segmentation-demo"),
@@ -139,14 +139,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("models", nargs="+", help="files written by train or demo (<task>.pt)")
     e.add_argument("--out", default="out/segmentation", help="folder for results and figures")
     add_options(e, _SIZES + _EVALUATION)
-    e.set_defaults(run=_run)
     c = jobs.add_parser("clean", help="label one image file")
     c.add_argument("image", help="grey or colour image file")
     c.add_argument("--model", required=True, help="a saved segmenter (<task>.pt)")
     c.add_argument("--method", help="icm, gibbs, mean-field or alpha-expansion")
     c.add_argument("--output", help="figure file (default IMAGE.labels.png)")
     c.add_argument("--labels", help="also write the label map (.png or .npy)")
-    c.set_defaults(run=_run)
     return p
 
 
