@@ -1,13 +1,5 @@
-"""The user-facing API: a trained labeller plus its cleanup model, saved in one file.
-
->>> seg = Segmenter.load("out/demo/embryo.pt")                     # doctest: +SKIP
->>> result = seg.segment(images)                                   # doctest: +SKIP
->>> result.labels.shape, result.energy.shape                       # doctest: +SKIP
-((B, H, W), (B,))
-
-``segment`` returns the cleaned label maps, the labeller's raw maps and the energy
-E(y) of each cleaned map under the learned model.
-"""
+"""The user-facing API: a trained labeller plus its cleanup model, saved in one file (an
+example: the package docstring)."""
 
 from __future__ import annotations
 
