@@ -33,8 +33,6 @@ def _add_graph_args(p: argparse.ArgumentParser) -> None:
 
 
 def _info(args) -> int:
-    import gtn
-
     g = _read_graph(args)
     acyclic = gtn.is_acyclic(g)
     print(f"file        {args.graph}")
@@ -53,8 +51,6 @@ def _info(args) -> int:
 
 
 def _draw(args) -> int:
-    import gtn
-
     g = _read_graph(args)
     gtn.draw(g, args.output)  # an unknown extension is a ValueError: one line, from main
     print(f"wrote {args.output}")
@@ -102,19 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from decoders.cli import add_decode_parser
 
-    add_decode_parser(sub)
-
     from .check_reading.cli import add_parser as add_check_reading
-
-    add_check_reading(sub)
-
+    from .segmentation.cli import add_parser as add_segment
     from .speech.cli import add_parser as add_speech
 
-    add_speech(sub)
-
-    from .segmentation.cli import add_parser as add_segment
-
-    add_segment(sub)
+    for add in (add_decode_parser, add_check_reading, add_speech, add_segment):
+        add(sub)
     return parser
 
 

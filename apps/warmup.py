@@ -15,12 +15,12 @@ import os
 import sys
 import time
 
+import torch
+
+import gtn  # already imported by the apps package: factors and decoders stay lazy
+
 
 def _graph_algebra() -> None:
-    import torch
-
-    import gtn
-
     em = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
     lattice = gtn.intersect(gtn.emission_graph(em), gtn.linear([1, 0, 2, 1]))
     (gtn.free_energy(lattice) + gtn.min_energy(lattice)).backward()
@@ -33,10 +33,6 @@ def _graph_algebra() -> None:
 
 
 def _paths() -> None:
-    import torch
-
-    import gtn
-
     g = gtn.emission_graph(torch.randn(4, 3, dtype=torch.float64))
     gtn.best_path(g)
     gtn.arc_posteriors(g)
@@ -45,8 +41,6 @@ def _paths() -> None:
 
 
 def _structure() -> None:
-    import gtn
-
     g = gtn.Graph.from_arrays(3, [0, 0, 1], [1, 2, 2], [gtn.EPSILON, 1, 2], final=[2])
     gtn.connect(g)
     gtn.top_sort(g)
@@ -54,17 +48,11 @@ def _structure() -> None:
 
 
 def _dense_lattice() -> None:
-    import torch
-
-    import gtn
-
     em = (-torch.randn(2, 6, 4).log_softmax(-1)).requires_grad_()
     gtn.ctc_loss(em, torch.tensor([[1, 2], [3, 0]]), [6, 5], [2, 1]).backward()
 
 
 def _factor_chain() -> None:
-    import torch
-
     import factors
 
     net = torch.nn.Linear(3, 2)
@@ -75,10 +63,7 @@ def _factor_chain() -> None:
 
 
 def _decoding() -> None:
-    import torch
-
     import decoders
-    import gtn
 
     g = gtn.Graph.from_arrays(2, [0, 0, 1], [0, 1, 1], [0, 1, 2], [5, 6, gtn.EPSILON], final=[1])
     emissions = -torch.randn(5, 3).log_softmax(-1)
@@ -96,8 +81,6 @@ TASKS = {
 
 
 def _run_task(name: str) -> float:
-    import torch
-
     torch.set_num_threads(1)  # the processes already use every core
     t0 = time.perf_counter()
     TASKS[name]()
@@ -110,13 +93,12 @@ def run(jobs: int | None = None, names: list[str] | None = None, stream=sys.stde
     printed)."""
     names = list(TASKS) if names is None else names
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
-    t0, done, failed = time.perf_counter(), 0, 0
+    t0, failed = time.perf_counter(), 0
     # spawn: each worker starts clean rather than forking this process's thread pools
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = {pool.submit(_run_task, name): name for name in names}
-        for future in cf.as_completed(futures):
-            done += 1
+        for done, future in enumerate(cf.as_completed(futures), 1):
             try:
                 note = f"{futures[future]} {future.result():.1f}s"
             except Exception as err:  # report every task, not only the first failure

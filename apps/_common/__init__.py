@@ -1,2 +1,2 @@
-"""What the apps share: checkpoint I/O (:mod:`.checkpoint`), the command-line error guard
-(:mod:`.guard`), image and audio loading (:mod:`.media`)."""
+"""What the apps share, a module each: checkpoint I/O, the command-line shape and error guard,
+image and audio loading, the training loop, results tables, figures and the edit distance."""

@@ -72,16 +72,10 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[tuple]) -> No
         parser.add_argument(flag, help=helptext, **keywords)
 
 
-def config_from_args(
-    args: argparse.Namespace,
-    base: Any,
-    names: Sequence[str] | None = None,
-    lists: Sequence[str] = (),
-) -> Any:
-    """The dataclass ``base`` with each field of ``names`` (default: all of its fields) the
-    option of that name gave (left as it is when the option was not given), and each of
-    ``lists`` split at commas."""
-    names = [f.name for f in fields(base)] if names is None else names
+def config_from_args(args: argparse.Namespace, base: Any, lists: Sequence[str] = ()) -> Any:
+    """The dataclass ``base`` with each field the option of that name gave (left as it is when
+    the option was not given), and each of ``lists`` split at commas."""
+    names = [f.name for f in fields(base)]
     changes = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     changes |= {k: tuple(getattr(args, k).split(",")) for k in lists if getattr(args, k, None)}
     return replace(base, **changes)

@@ -9,11 +9,8 @@ an application can use, so a tiny file cannot ask for gigabytes.
   and palette images by luminance (ITU-R 601-2, as Pillow's ``convert("L")``); transparency is
   composited onto white (a transparent pixel reads as paper, not as ink); an EXIF orientation
   tag is applied (phones and scanners store the pixels rotated and say so in the tag).
-- :func:`read_wav`: PCM (8/16/24/32-bit), float, A-law or mu-law WAV, or uncompressed NIST
-  SPHERE -> (float64 [N] in [-1, 1], sample rate), channels averaged; the header (sample
-  rate, channels, sample size) is checked and the number of frames to read bounded before
-  anything is allocated; a range of seconds reads only those frames. :func:`wav_info` reads
-  the header alone.
+- :func:`read_wav`: PCM, float, A-law or mu-law WAV, or uncompressed NIST SPHERE -> (float64
+  [N] in [-1, 1], sample rate), channels averaged; :func:`wav_info` reads the header alone.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from gtn.utils import atomic_write
 __all__ = ["markdown_table", "print_written", "write_results"]
 
 
-def markdown_table(head: Sequence[str], rows: Sequence[Sequence], numeric_from: int = 1) -> str:
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence]) -> str:
     """A markdown table: ``head`` names the columns; each row gives one cell per column (cells
-    are formatted by the caller). Columns from ``numeric_from`` on are right-aligned.
+    are formatted by the caller). The first column (names) is left-aligned, the rest right.
 
     >>> print(markdown_table(["system", "WER"], [["mmi", "1.0%"]]))
     | system | WER |
@@ -25,7 +25,7 @@ def markdown_table(head: Sequence[str], rows: Sequence[Sequence], numeric_from: 
     for i, row in enumerate(rows):
         if len(row) != len(head):
             raise ValueError(f"row {i} has {len(row)} cells for {len(head)} columns")
-    rule = "|" + "".join("---|" if k < numeric_from else "---:|" for k in range(len(head)))
+    rule = "|" + "".join("---|" if k == 0 else "---:|" for k in range(len(head)))
     return "\n".join([_line(head), rule, *(_line(row) for row in rows)])
 
 

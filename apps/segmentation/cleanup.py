@@ -14,14 +14,10 @@ receptive field cannot see whole. ``patch=True`` adds a learned K^4 table of 2×
 (the "conditional product of experts"). The model is a ``factors``
 :class:`~factors.FactorGraph` per image size, whose factors read this module's parameters.
 
-Inference methods (``METHODS``): ``icm``, ``gibbs`` (annealed), ``mean_field`` and
-``alpha_expansion``. ``mean_field`` runs the grid-shaped, differentiable engine of
-:mod:`factors.grid_field` (parallel damped sweeps, ``MEAN_FIELD_SWEEPS`` of them: the same
-unrolled computation the marginal loss trains through). α-expansion needs metric pairwise
-energies; learned tables are not, so it runs on a *metric projection*
-(:func:`metric_projection`): each table's diagonal moves exactly into the unary energies, the
-rest is symmetrised, clipped at 0 and closed under the triangle inequality. Its answer is then
-scored under the true learned energy. It does not apply to patch energies (a ValueError says so).
+Inference methods (``METHODS``): ``icm``, ``gibbs`` (annealed), ``mean_field`` (the grid engine
+of :mod:`factors.grid_field`, the computation the marginal loss trains through) and
+``alpha_expansion``, on the :func:`metric_projection` of the tables (learned tables are not
+metric; its answer is scored under the true energy, and patch energies are refused).
 """
 
 from __future__ import annotations
@@ -34,14 +30,24 @@ from torch import nn
 import factors
 from factors import grid_field
 from factors.factor import Factor
-from factors.inference import alpha_expansion
-from factors.inference.gibbs_sampling import gibbs
+from factors.inference import alpha_expansion, gibbs, icm, mean_field
 from factors.terms import EnergyTerms
 
 METHODS = ("icm", "gibbs", "mean_field", "alpha_expansion")
 DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1), "antidiagonal": (1, -1)}
 MEAN_FIELD_SWEEPS = 20
 MEAN_FIELD_DAMPING = 0.5
+# The factors engine of each method and its defaults here (mean field runs on the grid engine
+# unless there are patch energies; then on the generic coordinate-wise one).
+_ENGINES = dict(zip(METHODS, (icm, gibbs, mean_field, alpha_expansion), strict=True))
+_DEFAULTS = {"gibbs": {"sweeps": 60, "temperature": (1.0, 0.02)}, "mean_field": {"max_sweeps": 25}}
+
+
+def check_method(method: str) -> str:
+    """``method`` if it is one of ``METHODS``; ValueError naming the choices otherwise."""
+    if method not in METHODS:
+        raise ValueError(f"unknown inference method {method!r}; choose from {', '.join(METHODS)}")
+    return method
 
 
 def offsets(neighbourhood: int, ranges: tuple[int, ...]) -> dict[str, tuple[int, int]]:
@@ -105,9 +111,8 @@ class CleanupModel(nn.Module):
         neighbourhood: 4 or 8.
         patch: add learned 2×2 patch energies.
         learn_unary_weight: learn ``a`` and ``b`` too (default: a = 1, b = 0, the labeller's
-            energies are log-probabilities from held-out training; learning ``a`` with the
-            perceptron loss and approximate inference drove it towards 0 in our runs, see the
-            README; the marginal loss learns both stably).
+            energies are log-probabilities; which losses learn them stably:
+            docs/results/segmentation.md).
         ranges: distances at which the neighbourhood's directions are coupled (default (1,)).
     """
 
@@ -204,10 +209,7 @@ class CleanupModel(nn.Module):
         labeller's own answer argmin U. ``assignment`` is [B, H, W]; ``energy`` [B] is the
         true (learned) energy. Options go to the engine: ``sweeps`` and ``damping`` for
         mean field (:meth:`marginals`), the ``factors`` engine's options otherwise."""
-        if method not in METHODS:
-            raise ValueError(
-                f"unknown inference method {method!r}; choose from {', '.join(METHODS)}"
-            )
+        check_method(method)
         b, h, w, _ = u.shape
         if method == "mean_field" and self.patch_table is None:
             q = self.marginals(u, **options)
@@ -218,20 +220,11 @@ class CleanupModel(nn.Module):
             result.marginals = q.reshape(b, h * w, -1)
             return result
         terms = self.terms(u).detach()
+        search = self._metric_terms(terms, h, w) if method == "alpha_expansion" else terms
         init = u.reshape(b, -1, self.num_labels).argmin(-1)
-        if method == "alpha_expansion":
-            result = alpha_expansion(self._metric_terms(terms, h, w), init=init, **options)
-        elif method == "mean_field":  # with patch energies: the generic coordinate-wise engine
-            options = {"max_sweeps": 25, **options}
-            result = self.graph(h, w).infer(u, method, init=init, **options)
-        elif method == "gibbs":
-            options = {"sweeps": 60, "temperature": (1.0, 0.02), **options}
-            result = gibbs(terms, init=init, **options)
-        else:
-            result = self.graph(h, w).infer(u, method, init=init, **options)
-        y = result.assignment
-        result.energy = terms.energy(y)
-        result.assignment = y.reshape(b, h, w)
+        result = _ENGINES[method](search, init=init, **{**_DEFAULTS.get(method, {}), **options})
+        result.energy = terms.energy(result.assignment)
+        result.assignment = result.assignment.reshape(b, h, w)
         return result
 
     def _metric_terms(self, terms: EnergyTerms, h: int, w: int) -> EnergyTerms:

@@ -3,7 +3,7 @@
 generate  generate (and cache) the train / validation / test images of a task
 train     train the labeller and the interaction energies, evaluate on test, write figures
 evaluate  evaluate saved models on the test set (labeller, Potts baseline, each method)
-demo      both tasks from scratch on a short schedule (under 10 minutes on 2 cores)
+demo      both tasks from scratch on a short schedule
 clean     label one image file with a saved model and write the cleaned label map
 """
 
@@ -43,51 +43,46 @@ def _positive_ints(text: str) -> tuple[int, ...]:
 
 
 def _methods(text: str) -> tuple[str, ...]:
-    from .cleanup import METHODS
+    from .cleanup import check_method
 
-    methods = tuple(m.strip().replace("-", "_") for m in text.split(",") if m.strip())
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise argparse.ArgumentTypeError(
-            f"unknown inference method {bad[0]!r}; choose from {', '.join(METHODS)}"
+    try:
+        return tuple(
+            check_method(m.strip().replace("-", "_")) for m in text.split(",") if m.strip()
         )
-    return methods
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _configs(args) -> list:
     from .data import TASKS
 
-    tasks = TASKS if args.task == "all" else (args.task,)
-    return [_config(args, task) for task in tasks]
-
-
-def _generate(args) -> int:
-    from .experiment import describe_sets
-
-    describe_sets(_configs(args))
-    return 0
+    return [_config(args, task) for task in (TASKS if args.task == "all" else (args.task,))]
 
 
 def _run(args) -> int:
-    from .experiment import demo, run_all
+    """One call per subcommand, with ``--threads`` torch threads where the subcommand has it."""
+    if getattr(args, "threads", None):
+        import torch
 
-    job = demo if args.command_name == "demo" else run_all
-    job(_configs(args), Path(args.out), progress=not args.quiet)
-    return 0
+        torch.set_num_threads(args.threads)
+    if args.command_name == "clean":
+        from .label_file import label_file
 
+        label_file(args.image, args.model, args.method, args.output, args.labels)
+        return 0
+    from . import experiment
 
-def _evaluate(args) -> int:
-    from .experiment import evaluate_saved
-
-    # Each model's task comes from its file.
-    evaluate_saved(args.models, partial(_config, args), Path(args.out), progress=not args.quiet)
-    return 0
-
-
-def _clean(args) -> int:
-    from .label_file import label_file
-
-    label_file(args.image, args.model, args.method, args.output, args.labels)
+    if args.command_name == "generate":
+        experiment.describe_sets(_configs(args))
+        return 0
+    out, progress = Path(args.out), not args.quiet
+    if args.command_name == "evaluate":  # each model's task comes from its file
+        experiment.evaluate_saved(args.models, partial(_config, args), out, progress)
+    elif args.command_name == "demo":
+        experiment.demo(_configs(args), out, progress)
+    else:
+        for config in _configs(args):
+            experiment.run(config, out, progress)
     return 0
 
 
@@ -126,46 +121,30 @@ _EVALUATION = (
 )
 
 
-def _with_threads(job):
-    """Run ``job`` with ``--threads`` torch threads (bad input is reported by the caller's
-    guard, apps._common.guard)."""
-
-    def run(args) -> int:
-        if getattr(args, "threads", None):
-            import torch
-
-            torch.set_num_threads(args.threads)
-        return job(args)
-
-    return run
-
-
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``segment`` on the ``ebgtn`` command's subparsers."""
     p, jobs = add_app_parser(
         sub, "segment", "region labelling cleaned up by learned interactions", __doc__
     )
+    p.set_defaults(run=_run)  # every subcommand
     g = jobs.add_parser("generate", help="generate and cache the data sets")
     add_options(g, _SIZES)
-    g.set_defaults(run=_with_threads(_generate))
     runs = (
         ("train", "train, evaluate on test, write figures", "out/segmentation"),
         ("demo", "both tasks from scratch on a short schedule", "out/segmentation-demo"),
     )
-    for t in add_run_parsers(jobs, runs, _with_threads(_run)):
+    for t in add_run_parsers(jobs, runs, _run):
         add_options(t, _SIZES + _TRAINING + _EVALUATION)
     e = jobs.add_parser("evaluate", help="evaluate saved models on the test set")
     e.add_argument("models", nargs="+", help="files written by train or demo (<task>.pt)")
     e.add_argument("--out", default="out/segmentation", help="folder for results and figures")
     add_options(e, _SIZES + _EVALUATION)
-    e.set_defaults(run=_with_threads(_evaluate))
     c = jobs.add_parser("clean", help="label one image file")
     c.add_argument("image", help="grey or colour image file")
     c.add_argument("--model", required=True, help="a saved segmenter (<task>.pt)")
     c.add_argument("--method", help="icm, gibbs, mean-field or alpha-expansion")
     c.add_argument("--output", help="figure file (default IMAGE.labels.png)")
     c.add_argument("--labels", help="also write the label map (.png or .npy)")
-    c.set_defaults(run=_with_threads(_clean))
     return p
 
 

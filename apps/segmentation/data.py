@@ -38,28 +38,23 @@ class Dataset:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return class_names(self.task)
+        return _generator(self.task).CLASSES
 
     @property
     def num_labels(self) -> int:
         return len(self.classes)
 
 
-def class_names(task: str) -> tuple[str, ...]:
-    """The label names of ``task`` (index = label)."""
-    _check_task(task)
-    return embryo.CLASSES if task == "embryo" else horse.CLASSES
-
-
-def _check_task(task: str) -> None:
+def _generator(task: str):
+    """The module that draws ``task``'s examples (:mod:`.embryo` or :mod:`.horse`)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    return embryo if task == "embryo" else horse
 
 
 def task_settings(task: str) -> dict:
     """The generator settings of ``task`` (JSON-able)."""
-    _check_task(task)
-    if task == "embryo":
+    if _generator(task) is embryo:
         geometry, imaging = embryo.DEFAULT_GEOMETRY, embryo.DEFAULT_IMAGING
         return {"geometry": asdict(geometry), "imaging": asdict(imaging)}
     return asdict(horse.DEFAULT_SETTINGS)
@@ -73,9 +68,7 @@ def seed_of(task: str, split: str) -> int:
 
 def generate(task: str, split: str, n: int) -> Dataset:
     """``n`` examples of ``split``; deterministic in (task, split, n, settings)."""
-    _check_task(task)
-    seed = seed_of(task, split)
-    images, labels = embryo.generate(n, seed) if task == "embryo" else horse.generate(n, seed)
+    images, labels = _generator(task).generate(n, seed_of(task, split))
     return Dataset(task, split, images, labels)
 
 

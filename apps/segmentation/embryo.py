@@ -11,7 +11,6 @@ The ground truth is drawn first, exactly, on the pixel grid; the image is then r
 with the imaging effects of :class:`Imaging` (documented there, every setting a field):
 per-class brightness that overlaps between classes, cytoplasm granules, optical blur, uneven
 illumination, out-of-focus haze from a blurred copy of the scene, and shot (Poisson) noise.
-Every image is a deterministic function of (seed, index, settings).
 """
 
 from __future__ import annotations

@@ -82,12 +82,11 @@ def format_table(rows: dict[str, dict], classes: Sequence[str], truth_fragments:
     """A Markdown table: pixel accuracy, mean IoU, per-class IoU, fragments, ms / image."""
     head = ["system", "images", "pixel acc", "mIoU", *[f"IoU {c}" for c in classes]]
     head += ["fragments", "ms/image"]
-    rows_out = []
-    for name, r in rows.items():
-        cells = [name, str(r["images"]), f"{100 * r['pixel_accuracy']:.2f}"]
-        cells.append(f"{100 * r['mean_iou']:.2f}")
-        cells += [f"{100 * v:.1f}" for v in r["iou"]]
-        cells += [f"{r['fragments']:.1f}", f"{r['ms_per_image']:.0f}"]
-        rows_out.append(cells)
+    rows_out = [
+        [name, str(r["images"]), f"{100 * r['pixel_accuracy']:.2f}", f"{100 * r['mean_iou']:.2f}"]
+        + [f"{100 * v:.1f}" for v in r["iou"]]
+        + [f"{r['fragments']:.1f}", f"{r['ms_per_image']:.0f}"]
+        for name, r in rows.items()
+    ]
     truth = f"Ground truth: {truth_fragments:.1f} fragments per image on average."
     return markdown_table(head, rows_out) + "\n\n" + truth

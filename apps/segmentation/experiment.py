@@ -1,15 +1,15 @@
 """The whole job for one task: data, labeller, interaction energies, Potts baseline, evaluation
 on the test set, results table, figures and the saved model.
 
-``DEMO`` is the short schedule of ``ebgtn segment demo`` (both tasks in under 10 minutes on two
-cores); ``Config()`` is the longer default of ``ebgtn segment train``.
+``DEMO`` is the short schedule of ``ebgtn segment demo``; ``Config()`` is the longer default of
+``ebgtn segment train``.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,6 @@ class Config:
     gibbs_images: int = 10
     seed: int = 0
     cache_dir: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 DEMO = Config(
@@ -90,35 +89,16 @@ def train_segmenter(config: Config, train: data.Dataset, progress: bool = True) 
     """Labeller first, then the interaction energies (see :mod:`.train`)."""
     torch.manual_seed(config.seed)
     k, a = train.num_labels, config.labeller_images
+    common = {"seed": config.seed, "progress": progress}
     labeller = Labeller(k, dilations=config.labeller_dilations or TASK_DILATIONS[config.task])
-    train_labeller(
-        labeller,
-        train.images[:a],
-        train.labels[:a],
-        epochs=config.labeller_epochs,
-        seed=config.seed,
-        progress=progress,
-    )
-    model = CleanupModel(
-        k,
-        config.neighbourhood,
-        config.patch,
-        learn_unary_weight=config.loss == "marginal",
-        ranges=config.ranges,
-    )
+    train_labeller(labeller, train.images[:a], train.labels[:a], config.labeller_epochs, **common)
+    marginal = config.loss == "marginal"  # the loss that learns the association weight stably
+    model = CleanupModel(k, config.neighbourhood, config.patch, marginal, config.ranges)
     reference = copy.deepcopy(labeller) if config.joint else None
     first = 0 if config.joint else a  # a frozen labeller must not see its own training images
-    history = train_interactions(
-        model,
-        labeller,
-        train.images[first:],
-        train.labels[first:],
-        epochs=config.interaction_epochs,
-        loss=config.loss,
-        joint=config.joint,
-        seed=config.seed,
-        progress=progress,
-    )
+    x, y = train.images[first:], train.labels[first:]
+    options = {"loss": config.loss, "joint": config.joint, **common}
+    history = train_interactions(model, labeller, x, y, config.interaction_epochs, **options)
     info = {"task": config.task, "config": _jsonable(config), "interaction_loss": history}
     method = "mean_field" if "mean_field" in config.methods else config.methods[0]
     return Segmenter(labeller, model, train.classes, method, info, reference)
@@ -216,14 +196,10 @@ def describe_sets(configs: list[Config]) -> None:
             print(f"{config.task:7s} {split:10s} {len(ds):4d} images {ds.images.shape[1:]}  {mix}")
 
 
-def run_all(configs: list[Config], out: Path, progress: bool = True) -> list[dict]:
-    """:func:`run` for each task."""
-    return [run(config, out, progress) for config in configs]
-
-
 def demo(configs: list[Config], out: Path, progress: bool = True) -> Path:
     """:func:`run` for each task, then one ``results.md`` with every task's table."""
-    run_all(configs, out, progress)
+    for config in configs:
+        run(config, out, progress)
     parts = [(out / f"{config.task}_results.md").read_text() for config in configs]
     with atomic_write(out / "results.md") as f:
         f.write("# Segmentation demo: test-set results\n\n" + "\n".join(parts))

@@ -19,12 +19,11 @@ def check_images(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     >>> [a.shape for a in check_images(np.zeros((2, 4, 5)))]
     [(4, 5), (4, 5)]
     """
-    if isinstance(images, np.ndarray) or hasattr(images, "shape"):
+    if hasattr(images, "shape"):  # an array (numpy, torch): one image or a stack
         arr = np.asarray(images)
         if arr.ndim == 2:
             items = [arr]
         elif arr.ndim == 3 and arr.shape[-1] in (3, 4):
-            # [H, W, 3] / [H, W, 4] is one colour image, not H images three pixels wide.
             raise ValueError(
                 f"image 0: shape {tuple(arr.shape)} looks like one colour image [H, W, "
                 f"{arr.shape[-1]}]; give grey images [H, W] or a stack [B, H, W] (e.g. "

@@ -50,16 +50,13 @@ class Labeller(nn.Module):
             "dilations": list(self.dilations),
         }
 
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """images [B, H, W] -> logits [B, K, H, W]."""
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """images [B, H, W] -> association energies [B, H, W, K] (-log_softmax)."""
         x = images.float()
         mean = x.mean((1, 2), keepdim=True)
         std = x.std((1, 2), keepdim=True).clamp_min(1e-3)
-        return self.body(((x - mean) / std)[:, None])
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images [B, H, W] -> association energies [B, H, W, K] (-log_softmax)."""
-        return -F.log_softmax(self.logits(images), 1).permute(0, 2, 3, 1)
+        logits = self.body(((x - mean) / std)[:, None])  # [B, K, H, W]
+        return -F.log_softmax(logits, 1).permute(0, 2, 3, 1)
 
     @torch.no_grad()
     def energies(self, images) -> torch.Tensor:

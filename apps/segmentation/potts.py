@@ -9,6 +9,7 @@ all) are chosen on the validation set (best mean IoU); nothing is learned from t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import product
 
 import numpy as np
 import torch
@@ -43,20 +44,14 @@ def tune(
 ) -> tuple[float, str, tuple[int, ...], list[dict]]:
     """Pick (λ, method, ranges) maximising validation mean IoU. u: validation association
     energies [N, H, W, K]; truth [N, H, W]. Long ranges get λ / (number of distances), so that
-    a pixel's total coupling stays on the same scale; they are tried under mean field only.
-    Returns (λ, method, ranges, every
-    trial's scores)."""
+    a pixel's total coupling stays on the same scale; they are tried under mean field only (ICM
+    on the generic engine would take minutes). Returns (λ, method, ranges, every trial's scores).
+    """
     k = u.shape[-1]
     trials = []
     distances = list(dict.fromkeys(map(tuple, ranges)))
-    # Long ranges only under mean field: ICM on the generic engine would take minutes.
-    grid = [
-        (m, r, s)
-        for m in methods
-        for r in distances
-        if m == "mean_field" or r == (1,)
-        for s in strengths
-    ]
+    every = product(methods, distances, strengths)
+    grid = [(m, r, s) for m, r, s in every if m == "mean_field" or r == (1,)]
     for method, dist, strength in tqdm(
         grid, desc="potts tuning", disable=not progress, leave=False
     ):

@@ -1,18 +1,12 @@
-"""The user-facing API: a trained labeller plus its cleanup model, saved in one file.
-
->>> seg = Segmenter.load("out/demo/embryo.pt")                     # doctest: +SKIP
->>> result = seg.segment(images)                                   # doctest: +SKIP
->>> result.labels.shape, result.energy.shape                       # doctest: +SKIP
-((B, H, W), (B,))
-
-``segment`` returns the cleaned label maps, the labeller's raw maps and the energy
-E(y) of each cleaned map under the learned model.
-"""
+"""The user-facing API: a trained labeller plus its cleanup model, saved in one file (an
+example: the package docstring)."""
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +25,7 @@ from .._common.checkpoint import (
     load_model,
     save_model,
 )
-from .cleanup import METHODS, CleanupModel
+from .cleanup import METHODS, CleanupModel, check_method
 from .inputs import check_images
 from .labeller import Labeller
 
@@ -98,10 +92,7 @@ class Segmenter:
         info: dict | None = None,
         reference: Labeller | None = None,
     ):
-        if method not in METHODS:
-            raise ValueError(
-                f"unknown inference method {method!r}; choose from {', '.join(METHODS)}"
-            )
+        check_method(method)
         if labeller.num_labels != cleanup.num_labels or len(classes) != labeller.num_labels:
             raise ValueError(
                 f"labeller ({labeller.num_labels}), cleanup ({cleanup.num_labels}) and classes "
@@ -124,8 +115,6 @@ class Segmenter:
     def segment(self, images, method: str | None = None, **options) -> Segmentation:
         """Label every pixel of each grey image ([H, W], [B, H, W] or a list; see
         :func:`.inputs.check_images`) and clean the labelling up with ``method``."""
-        import time
-
         method = method or self.method
         labels, raw, energy, seconds = [], [], [], []
         for u in self.association_energies(images):
@@ -135,14 +124,8 @@ class Segmenter:
             labels.append(result.assignment[0].numpy())
             raw.append(u[0].argmin(-1).numpy())
             energy.append(float(result.energy[0]))
-        same = len({m.shape for m in labels}) == 1
-        return Segmentation(
-            np.stack(labels) if same else labels,
-            np.stack(raw) if same else raw,
-            np.array(energy),
-            method,
-            np.array(seconds),
-        )
+        stack = np.stack if len({m.shape for m in labels}) == 1 else list  # see Segmentation
+        return Segmentation(stack(labels), stack(raw), np.array(energy), method, np.array(seconds))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model to ``path`` atomically (weights, settings and a content digest)."""
@@ -174,11 +157,7 @@ class Segmenter:
             )
         if set(tensors) - {"labeller", "cleanup", "reference"}:
             raise CheckpointError(f"{path}: unexpected weight groups {sorted(tensors)}")
-        lc = config["labeller"]
-
-        def labeller():
-            return Labeller(lc["num_labels"], lc["channels"], tuple(lc["dilations"]))
-
+        labeller = partial(Labeller, **config["labeller"])
         net = build_module(path, tensors, "labeller", labeller)
         reference = (
             build_module(path, tensors, "reference", labeller) if "reference" in tensors else None
