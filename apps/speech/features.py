@@ -102,15 +102,21 @@ def as_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
     return resample_poly(x, ratio.numerator, ratio.denominator)
 
 
+def check_dither(value) -> float:
+    """A dither as a float; ValueError unless it is a finite number >= 0."""
+    d = float(value)
+    if not (np.isfinite(d) and d >= 0):
+        raise ValueError(f"dither must be a finite number >= 0, got {value}")
+    return d
+
+
 def add_dither(waveform: np.ndarray, dither: float) -> np.ndarray:
     """float32 ``waveform`` plus white noise of standard deviation ``dither`` (full scale 1),
     Kaldi-style, so digital silence is not exactly zero. The noise generator is seeded by a
     CRC-32 of the waveform's float32 samples: the same audio always gets the same noise, in
     training and in recognition. ``dither`` 0 returns the samples unchanged."""
     x = np.asarray(waveform, np.float32)
-    if dither < 0 or not np.isfinite(dither):
-        raise ValueError(f"dither must be a finite number >= 0, got {dither}")
-    if dither == 0:
+    if check_dither(dither) == 0:
         return x
     rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x).tobytes()))
     return (x + dither * rng.standard_normal(x.shape[0])).astype(np.float32)
@@ -173,19 +179,6 @@ def num_frames(num_samples: int) -> int:
 def frame_seconds(stride: int = 1) -> float:
     """Seconds between frames after subsampling by ``stride``."""
     return stride * HOP / SAMPLE_RATE
-
-
-__all__ = [
-    "add_dither",
-    "as_16k",
-    "frame_seconds",
-    "hz_to_mel",
-    "log_mel",
-    "log_mel_energies",
-    "mel_filterbank",
-    "mel_to_hz",
-    "normalise",
-]
 
 
 def pad(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

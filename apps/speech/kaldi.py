@@ -475,19 +475,3 @@ def write_ctm(
     lines = [f"{u} 1 {s:.2f} {d:.2f} {w} {c:.4f}\n" for u, s, d, w, c in rows]
     with atomic_write(Path(path)) as f:
         f.write("".join(lines))
-
-
-__all__ = [
-    "ALLOW_COMMANDS_FLAG",
-    "DataDir",
-    "Recording",
-    "Segment",
-    "read_data_dir",
-    "read_text",
-    "read_utt2spk",
-    "read_wav_scp",
-    "write_ctm",
-    "write_data_dir",
-    "utterances_of",
-    "write_table",
-]
