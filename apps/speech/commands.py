@@ -352,10 +352,7 @@ def decode_inputs(
         for table, values in tables.items():
             kaldi.write_table(folder / table, {g: f"{w:g}" for g, w in values.items()})
         names = [str(folder / name) for name in ("text", "ctm", *tables)]
-        written = (
-            " and ".join(names) if len(names) == 2 else ", ".join(names[:-1]) + " and " + names[-1]
-        )
-        print(f"wrote {written} ({len(hyps)} utterances)")
+        print(f"wrote {', '.join(names[:-1])} and {names[-1]} ({len(hyps)} utterances)")
     return hyps
 
 

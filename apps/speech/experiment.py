@@ -134,8 +134,7 @@ def festival_sets(
 
 def pool(scores: list[evaluate.Score]) -> evaluate.Score:
     """One score over the union of the scored utterances."""
-    return evaluate.Score(*(sum(getattr(s, f) for s in scores)
-                            for f in ("errors", "words", "wrong", "utterances")))  # fmt: skip
+    return sum(scores, evaluate.Score(0, 0, 0, 0))
 
 
 def evaluate_festival(

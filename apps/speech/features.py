@@ -126,15 +126,13 @@ def log_mel_energies(
     waveform: np.ndarray,
     dither: float = 0.0,
     warp: float = 1.0,
-    dynamic_range_db: float | None = None,
+    dynamic_range_db: float = DYNAMIC_RANGE_DB,
 ) -> torch.Tensor:
     """Log mel-band energies float32 [1 + N // 160, 40] of a 16 kHz waveform [N], floored at
-    ``dynamic_range_db`` (None: :data:`DYNAMIC_RANGE_DB`) below the utterance's peak band
-    energy (digital silence stays finite; see the module doc), after :func:`add_dither` with
-    ``dither`` (0: none); ``warp``: the filterbank's frequency warp (:func:`mel_filterbank`;
-    drawn per utterance in training as VTLP, chosen per speaker at test time by :mod:`.vtln`)."""
-    if dynamic_range_db is None:
-        dynamic_range_db = DYNAMIC_RANGE_DB
+    ``dynamic_range_db`` below the utterance's peak band energy (digital silence stays finite;
+    see the module doc), after :func:`add_dither` with ``dither`` (0: none); ``warp``: the
+    filterbank's frequency warp (:func:`mel_filterbank`; drawn per utterance in training as
+    VTLP, chosen per speaker at test time by :mod:`.vtln`)."""
     if not dynamic_range_db > 0:
         raise ValueError(f"dynamic_range_db must be > 0, got {dynamic_range_db}")
     x = torch.as_tensor(add_dither(waveform, dither))
@@ -149,13 +147,11 @@ def log_mel_energies(
     return torch.log(torch.maximum(mel, floor)).T.contiguous()
 
 
-def normalise(feats: torch.Tensor, speech_range_db: float | None = None) -> torch.Tensor:
+def normalise(feats: torch.Tensor, speech_range_db: float = SPEECH_RANGE_DB) -> torch.Tensor:
     """Log mel energies [T, 40] (natural log) shifted and scaled per band to zero mean and unit
     variance over the *speech frames*: those whose total energy is within ``speech_range_db``
-    (None: :data:`SPEECH_RANGE_DB`) of the loudest frame's, so that silence before, between and
-    after the words does not move the statistics (see the module doc). [T, 40] -> [T, 40]."""
-    if speech_range_db is None:
-        speech_range_db = SPEECH_RANGE_DB
+    of the loudest frame's, so that silence before, between and after the words does not move
+    the statistics (see the module doc). [T, 40] -> [T, 40]."""
     if not speech_range_db > 0:
         raise ValueError(f"speech_range_db must be > 0, got {speech_range_db}")
     energy = torch.logsumexp(feats, 1)  # [T] log of each frame's total mel energy

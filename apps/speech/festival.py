@@ -131,15 +131,6 @@ def plan(voice_index: int, n: int, seed: int, settings: CorpusSettings) -> list[
     return [corpus.draw_words(rng, settings) for _ in range(n)]
 
 
-def generate(
-    n: int, seed: int = 0, voice_names: list[str] | None = None, settings=corpus.DEFAULT_SETTINGS
-) -> dict[str, Corpus]:
-    """``n`` utterances per festival voice (default: every installed voice): voice -> Corpus
-    (split "festival", speaker "festival:<voice>")."""
-    names = voices() if voice_names is None else [_check_voice(v) for v in voice_names]
-    return {voice: _speak_voice(vi, voice, n, seed, settings) for vi, voice in enumerate(names)}
-
-
 def _speak_voice(vi: int, voice: str, n: int, seed: int, settings: CorpusSettings) -> Corpus:
     utts = [
         Utterance(words, synthesize(text, voice), np.full(len(words), np.nan),
@@ -161,7 +152,9 @@ def load_or_generate(
     settings: CorpusSettings = corpus.DEFAULT_SETTINGS,
     cache_dir: str | os.PathLike | None = None,
 ) -> dict[str, Corpus]:
-    """:func:`generate` through the speech cache folder, one file per voice."""
+    """``n`` utterances per festival voice (default: every installed voice): voice -> Corpus
+    (split "festival", speaker "festival:<voice>"), cached in the speech cache folder, one
+    file per voice."""
     names = voices() if voice_names is None else [_check_voice(v) for v in voice_names]
     out = {}
     for vi, voice in enumerate(names):

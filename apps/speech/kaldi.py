@@ -41,7 +41,7 @@ from gtn.utils import atomic_write
 
 from .._common.media import WavInfo, read_wav, wav_info
 from .features import as_16k
-from .wav_commands import COMMAND_TIMEOUT, run_wav_command
+from .wav_commands import COMMAND_TIMEOUT, _short, run_wav_command
 
 WAV_SCP, TEXT, UTT2SPK, SPK2UTT, SEGMENTS = "wav.scp", "text", "utt2spk", "spk2utt", "segments"
 ALLOW_COMMANDS_FLAG = "--allow-wav-commands"
@@ -370,10 +370,6 @@ def _resolve(value: str, folder: Path) -> str | None:
 def _is_ark_offset(value: str) -> bool:
     head, _, tail = value.rpartition(":")
     return bool(head) and tail.isdigit()
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def utterances_of(
