@@ -28,7 +28,7 @@ from .experiment import (
     festival_sets,
     format_targets,
     load_corpora,
-    pool,
+    pool_voices,
     prepared_tests,
 )
 from .features import SAMPLE_RATE
@@ -184,10 +184,7 @@ def normalised_cells(
             found[tempo_label][0][cell] = evaluate.score(refs, [r.words for r in results])
             found[tempo_label][1][cell] = selection
     for cells, _ in found.values():
-        for c in FESTIVAL_CONDITIONS:
-            voiced = [k for k in cells if k.endswith(f" {c}") and k != c]
-            if voiced:
-                cells[f"festival {c}"] = pool([cells[k] for k in voiced])
+        cells |= pool_voices(cells)
     return found
 
 

@@ -142,14 +142,18 @@ def evaluate_festival(
 ) -> dict[str, evaluate.Score]:
     """Cells "festival <condition>" (all voices pooled) and "<voice> <condition>" of
     ``recognizer`` on :func:`festival_sets`."""
-    per_voice = {v: evaluate_recognizer(recognizer, by_cond) for v, by_cond in sets.items()}
-    cells = {}
-    for c in FESTIVAL_CONDITIONS:
-        cells[f"festival {c}"] = pool([per_voice[v][c] for v in per_voice])
-    for v in per_voice:
-        for c in FESTIVAL_CONDITIONS:
-            cells[f"{v} {c}"] = per_voice[v][c]
-    return cells
+    cells = {
+        f"{v} {c}": s
+        for v, by_cond in sets.items()
+        for c, s in evaluate_recognizer(recognizer, by_cond).items()
+    }
+    return pool_voices(cells) | cells
+
+
+def pool_voices(cells: dict[str, evaluate.Score]) -> dict[str, evaluate.Score]:
+    """Cells "festival <condition>" pooling the "<voice> <condition>" ones of ``cells``."""
+    pools = {c: [s for k, s in cells.items() if k.endswith(f" {c}")] for c in FESTIVAL_CONDITIONS}
+    return {f"festival {c}": pool(scores) for c, scores in pools.items()}
 
 
 def format_targets(rows: dict[str, dict[str, evaluate.Score]]) -> str:

@@ -87,7 +87,6 @@ class DataDir:
     utt2spk: dict[str, str]
     allow_commands: bool = False
     command_timeout: float = COMMAND_TIMEOUT
-    where: dict[str, str] = field(default_factory=dict)  # utterance id -> its audio's line
     # the last command's output: the segments of one piped recording run its command once
     # (utterance ids sort by recording); one recording's bytes are held, never more
     _piped: tuple[str, bytes] | None = field(default=None, repr=False)
@@ -184,9 +183,7 @@ def read_data_dir(
                     f"{where[utt]}: utterance {utt} has no transcript in {folder / TEXT}"
                 )
     utt2spk = _read_speakers(folder, where)
-    return DataDir(
-        folder, recordings, segments, text, utt2spk, allow_commands, command_timeout, where
-    )
+    return DataDir(folder, recordings, segments, text, utt2spk, allow_commands, command_timeout)
 
 
 def read_wav_scp(
@@ -413,14 +410,14 @@ def utterances_of(
                 add_file(f)
         elif p.suffix == ".scp":
             recs = read_wav_scp(p, allow_commands)
-            data = DataDir(p.parent, recs, None, None, {r: r for r in recs}, allow_commands,
-                           command_timeout, {r: rec.where for r, rec in recs.items()})  # fmt: skip
+            data = DataDir(
+                p.parent, recs, None, None, {r: r for r in recs}, allow_commands, command_timeout
+            )
             for r in sorted(recs):
                 add(r, r, data)
         else:
             add_file(p)
-    files = DataDir(Path("."), loose, None, None, {u: u for u in loose},
-                    where={u: r.where for u, r in loose.items()})  # fmt: skip
+    files = DataDir(Path("."), loose, None, None, {u: u for u in loose})
     return [(u, label, files if data is None else data) for u, label, data in out]
 
 
