@@ -17,7 +17,7 @@ from gtn.utils import atomic_write
 # api.SpeechRecognizer is looked up at each call, so that a caller (a test) may replace it
 from . import api, corpus, evaluate, features, festival, figures, kaldi, tempo, tune, vtln
 from .corpus import WORDS, CorpusSettings
-from .data import PreparedSet, condition_waveform
+from .data import PreparedSet, condition_waveform, prepare_conditions
 from .experiment import (
     FESTIVAL_CONDITIONS,
     FESTIVAL_NOISE_OFFSET,
@@ -29,7 +29,6 @@ from .experiment import (
     format_targets,
     load_corpora,
     pool_voices,
-    prepared_tests,
 )
 from .features import SAMPLE_RATE
 from .wav_commands import COMMAND_TIMEOUT
@@ -85,7 +84,7 @@ def evaluate_checkpoints(
         test = load_corpora(replace(config, train_utterances=1), progress=progress)[1]
     seed = config.seed + TEST_NOISE_OFFSET
     # feature sets are made once per feature dither (each checkpoint says its own)
-    tests = cache(lambda d: prepared_tests(test, config.conditions, config.seed, d, progress))
+    tests = cache(lambda d: prepare_conditions(test, config.conditions, seed, d, progress))
     voices = cache(
         lambda d: festival_sets(config.festival, config.seed, d, config.cache_dir, progress)
     )
@@ -256,7 +255,8 @@ def tune_checkpoints(
             dev_utterances, config.seed, settings, config.cache_dir, config.workers, progress
         )
         source = f"(new, seed {config.seed + tune.DEV_SEED_OFFSET})"
-    sets = cache(lambda d: tune.dev_sets(dev, config.conditions, config.seed, progress, d))
+    seed = config.seed + tune.DEV_NOISE_OFFSET
+    sets = cache(lambda d: prepare_conditions(dev, config.conditions, seed, d, progress))
     out.mkdir(parents=True, exist_ok=True)
     best = {}
     for path in checkpoints:
@@ -310,9 +310,8 @@ def decode_inputs(
     normalised, chosen = {}, {}
     if vtln_grouping or tempo_grouping:
         normalised, chosen = _decode_normalised(
-            recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses,
-            word_penalty,
-        )  # fmt: skip
+            recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses
+        )
     hyps, ctm = {}, []
     for utt, label, data in items:  # without VTLN or tempo, one utterance in memory at a time
         if normalised:
@@ -353,9 +352,7 @@ def decode_inputs(
     return hyps
 
 
-def _decode_normalised(
-    recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses, word_penalty
-):
+def _decode_normalised(recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses):
     """(utterance -> Recognition, {"warp": group -> warp, "rate": group -> rate}) of
     :func:`decode_inputs`'s items with VTLN and/or tempo normalisation, one speaker's audio
     in memory at a time (one utterance's when both groupings are per utterance)."""
@@ -372,19 +369,18 @@ def _decode_normalised(
                 for g in (vtln_grouping, tempo_grouping) if g}  # fmt: skip
         warp_of = [1.0] * len(utts)
         if vtln_grouping:
+            hyps = 0 if tempo_grouping else num_hypotheses  # tempo decodes them after
             decoded, selection = recognizer.recognize_vtln(
-                waves, SAMPLE_RATE, keys[vtln_grouping], warps,
-                0 if tempo_grouping else num_hypotheses, word_penalty=word_penalty,
-            )  # fmt: skip
+                waves, SAMPLE_RATE, keys[vtln_grouping], warps, hyps
+            )
             chosen["warp"] |= selection.chosen
             warp_of = [r.warp for r in decoded]
         if tempo_grouping:
             feats = [features.log_mel(x, recognizer.dither, w)
                      for x, w in zip(waves, warp_of, strict=True)]  # fmt: skip
             selection, decoded = tempo.choose(
-                recognizer, feats, keys[tempo_grouping], word_penalty=word_penalty,
-                num_hypotheses=num_hypotheses,
-            )  # fmt: skip
+                recognizer, feats, keys[tempo_grouping], num_hypotheses=num_hypotheses
+            )
             chosen["rate"] |= selection.chosen
             for r, w in zip(decoded, warp_of, strict=True):
                 r.warp = w

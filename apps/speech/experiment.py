@@ -16,7 +16,7 @@ from .._common.report import print_written, write_results
 from . import augment, corpus, evaluate, festival, figures
 from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
-from .data import PreparedSet, prepare
+from .data import PreparedSet, prepare, prepare_conditions
 from .graphs import Topology
 from .network import TDNN
 from .noise import CONDITIONS
@@ -104,15 +104,6 @@ FESTIVAL_CONDITIONS = ("clean", "10dB")
 FESTIVAL_NOISE_OFFSET = 3000
 
 
-def prepared_tests(
-    test: corpus.Corpus, conditions, seed: int, dither: float, progress: bool = False
-) -> dict[str, PreparedSet]:
-    """Features of the test corpus under each condition (condition -> set)."""
-    return {
-        c: prepare(test, (c,), seed + TEST_NOISE_OFFSET, 0.0, progress, dither) for c in conditions
-    }
-
-
 def festival_sets(
     n: int, seed: int, dither: float, cache_dir=None, progress: bool = False
 ) -> dict[str, dict[str, PreparedSet]] | None:
@@ -123,12 +114,10 @@ def festival_sets(
         print(festival.MISSING)
         return None
     corpora = festival.load_or_generate(n, seed, cache_dir=cache_dir)
+    noise_seed = seed + FESTIVAL_NOISE_OFFSET
     return {
-        voice: {
-            c: prepare(data, (c,), seed + FESTIVAL_NOISE_OFFSET, 0.0, progress, dither)
-            for c in FESTIVAL_CONDITIONS
-        }
-        for voice, data in corpora.items()
+        v: prepare_conditions(data, FESTIVAL_CONDITIONS, noise_seed, dither, progress)
+        for v, data in corpora.items()
     }
 
 
@@ -202,7 +191,9 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
         augmentation,
         config.copies,
     )
-    tests = prepared_tests(test_set, config.conditions, config.seed, config.dither, progress)
+    tests = prepare_conditions(
+        test_set, config.conditions, config.seed + TEST_NOISE_OFFSET, config.dither, progress
+    )
     held_out = (
         festival_sets(config.festival, config.seed, config.dither, config.cache_dir, progress)
         if config.festival
