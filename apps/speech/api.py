@@ -320,11 +320,8 @@ def check_waveform(waveform, index: int) -> np.ndarray:
 
 
 def _rates(sample_rate, n: int) -> list[int]:
-    rates = (
-        list(sample_rate)
-        if isinstance(sample_rate, (list, tuple, np.ndarray))
-        else [sample_rate] * n
-    )
+    many = isinstance(sample_rate, (list, tuple, np.ndarray))
+    rates = list(sample_rate) if many else [sample_rate] * n
     if len(rates) != n:
         raise ValueError(f"{len(rates)} sample rates for {n} utterances")
     for i, r in enumerate(rates):
