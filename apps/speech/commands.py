@@ -94,7 +94,7 @@ def evaluate_checkpoints(
         recognizer = api.SpeechRecognizer.load(path, word_penalty=word_penalty)
         name = f"{Path(path).stem} (word penalty {recognizer.word_penalty:g})"
         rows[name] = evaluate_recognizer(recognizer, tests(recognizer.dither))
-        with_festival = config.festival and voices(recognizer.dither) is not None
+        with_festival = voices(recognizer.dither) is not None
         if with_festival:
             rows[name] |= evaluate_festival(recognizer, voices(recognizer.dither))
         if vtln_grouping or tempo_grouping:
@@ -116,10 +116,7 @@ def evaluate_checkpoints(
                 write_selections(out / f"{stem}_{Path(path).stem}.md", label, selections, what)
         if "clean" in tests(recognizer.dither):
             timing += timing_lines(name, recognizer, tests(recognizer.dither)["clean"])
-        for i in range(min(2, len(test))):
-            figures.alignment_figure(
-                test.utterances[i], recognizer, out / f"alignment_{name}_{i}.png"
-            )
+        figures.alignment_figures(test, recognizer, out, name)
     table = evaluate.format_table(rows)
     if config.festival:
         table += "\n\n" + format_targets(rows)

@@ -108,8 +108,10 @@ def festival_sets(
     n: int, seed: int, dither: float, cache_dir=None, progress: bool = False
 ) -> dict[str, dict[str, PreparedSet]] | None:
     """Features of ``n`` festival utterances per installed voice at each of
-    :data:`FESTIVAL_CONDITIONS`: voice -> condition -> set; None (after a one-line message)
-    when festival is not installed."""
+    :data:`FESTIVAL_CONDITIONS`: voice -> condition -> set; None when ``n`` is 0, or (after a
+    one-line message) when festival is not installed."""
+    if not n:
+        return None
     if not festival.available():
         print(festival.MISSING)
         return None
@@ -194,10 +196,8 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
     tests = prepare_conditions(
         test_set, config.conditions, config.seed + TEST_NOISE_OFFSET, config.dither, progress
     )
-    held_out = (
-        festival_sets(config.festival, config.seed, config.dither, config.cache_dir, progress)
-        if config.festival
-        else None
+    held_out = festival_sets(
+        config.festival, config.seed, config.dither, config.cache_dir, progress
     )
     say(f"features ready [{time.time() - t0:.0f}s]")
     rows, histories, seconds, recognizers = {}, {}, {}, {}
@@ -241,12 +241,7 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
     }  # fmt: skip
     written = write_results(out, table, record)
     for loss, rec in recognizers.items():
-        for i in range(min(2, len(test_set))):
-            written.append(
-                figures.alignment_figure(
-                    test_set.utterances[i], rec, out / f"alignment_{loss}_{i}.png"
-                )
-            )
+        written += figures.alignment_figures(test_set, rec, out, loss)
     written.append(figures.training_figure(histories, out / "training.png"))
     print_written(say, out, written, time.time() - t0)
     return rows

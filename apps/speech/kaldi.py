@@ -163,11 +163,8 @@ def read_data_dir(
         _read_segments(folder / SEGMENTS, recordings) if (folder / SEGMENTS).exists() else None
     )
     audio_file = folder / (SEGMENTS if segments is not None else WAV_SCP)
-    where = (
-        {u: s.where for u, s in segments.items()}
-        if segments is not None
-        else {r: rec.where for r, rec in recordings.items()}
-    )
+    units = segments if segments is not None else recordings  # utterance id -> its line
+    where = {u: x.where for u, x in units.items()}
     text = None
     if (folder / TEXT).exists():
         text, text_where = read_text(folder / TEXT, with_lines=True)
@@ -249,7 +246,6 @@ def _read_speakers(folder: Path, where: Mapping[str, str]) -> dict[str, str]:
     """utterance -> speaker from utt2spk and/or spk2utt, checked against each other and against
     the utterances (``where``: utterance -> its audio's line)."""
     utt2spk = _read_utt2spk(folder / UTT2SPK) if (folder / UTT2SPK).exists() else None
-    spk2utt = None
     if (folder / SPK2UTT).exists():
         spk2utt = {}
         owner: dict[str, str] = {}
