@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 
-SAMPLE_RATE = 16_000
+from .features import SAMPLE_RATE
+
 INGREDIENTS = (
     "speed", "vtlp", "tilt", "band", "reverb", "noise", "babble", "specaugment", "silence",
 )  # fmt: skip
