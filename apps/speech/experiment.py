@@ -12,7 +12,7 @@ import torch
 
 from factors.trainer import cosine_schedule
 
-from .._common.report import print_written, write_results
+from .._common.report import markdown_table, print_written, write_results
 from . import augment, corpus, evaluate, festival, figures
 from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
@@ -148,9 +148,9 @@ def pool_voices(cells: dict[str, evaluate.Score]) -> dict[str, evaluate.Score]:
 
 
 def format_targets(rows: dict[str, dict[str, evaluate.Score]]) -> str:
-    """Markdown table of the rows of issue 17's target table, one column per system: WER
-    clean / 10 dB on the held-out espeak speakers, on festival (pooled), and on each festival
-    voice; a cell a system was not scored on prints as "-"."""
+    """Markdown table, one column per system, of WER clean / 10 dB on the held-out espeak
+    speakers, on festival (pooled), and on each festival voice; a cell a system was not scored
+    on prints as "-"."""
     voices = list(dict.fromkeys(
         k.rsplit(" ", 1)[0] for cells in rows.values() for k in cells
         if " " in k and not k.startswith("festival ")
@@ -160,12 +160,10 @@ def format_targets(rows: dict[str, dict[str, evaluate.Score]]) -> str:
         keys = (f"{prefix}clean", f"{prefix}10dB")
         return " / ".join(f"{cells[k].wer:.2%}" if k in cells else "-" for k in keys)
 
-    lines = ["| WER clean / 10 dB | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
-    for label, prefix in [("held-out espeak-ng speakers", ""), ("festival voices", "festival ")] + [
-        (f"festival {v}", f"{v} ") for v in voices
-    ]:
-        lines.append(f"| {label} | " + " | ".join(pair(c, prefix) for c in rows.values()) + " |")
-    return "\n".join(lines)
+    which = [("held-out espeak-ng speakers", ""), ("festival voices", "festival ")]
+    which += [(f"festival {v}", f"{v} ") for v in voices]
+    body = [[label, *(pair(c, prefix) for c in rows.values())] for label, prefix in which]
+    return markdown_table(["WER clean / 10 dB", *rows], body)
 
 
 def run(config: Config, out: Path, progress: bool = True) -> dict:
