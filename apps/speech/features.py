@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import zlib
 from fractions import Fraction
+from functools import cache
 
 import numpy as np
 import torch
@@ -79,18 +80,12 @@ def mel_filterbank(
     return np.maximum(0.0, np.minimum(up, down)).T
 
 
-_FILTERS = torch.from_numpy(mel_filterbank()).float()
 _WINDOW = torch.hann_window(WIN, periodic=True)
-_WARPED: dict[float, torch.Tensor] = {}
 
 
+@cache  # bounded: callers round the warp to 3 decimals, so at most ~1500 in [0.5, 2]
 def _filters(warp: float) -> torch.Tensor:
-    if warp == 1.0:
-        return _FILTERS
-    key = round(float(warp), 3)  # a bounded cache: at most ~1000 warps in [0.5, 2]
-    if key not in _WARPED:
-        _WARPED[key] = torch.from_numpy(mel_filterbank(warp=key)).float()
-    return _WARPED[key]
+    return torch.from_numpy(mel_filterbank(warp=warp)).float()
 
 
 def as_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -142,7 +137,7 @@ def log_mel_energies(
         x, N_FFT, HOP, WIN, _WINDOW, center=True, pad_mode="constant", return_complex=True
     )
     power = spec.real.square() + spec.imag.square()  # [F, T]
-    mel = _filters(warp).T @ power  # [40, T]
+    mel = _filters(round(float(warp), 3)).T @ power  # [40, T]
     floor = mel.max().clamp(min=1e-20) * 10 ** (-dynamic_range_db / 10)
     return torch.log(torch.maximum(mel, floor)).T.contiguous()
 
