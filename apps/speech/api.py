@@ -110,7 +110,7 @@ class SpeechRecognizer:
             )
         self.model, self.topology, self.beam = model, topology, beam
         self.word_penalty = check_penalty(word_penalty)
-        self.dither = features.check_dither(dither)
+        self.dither = features.check_nonnegative(dither, "dither")
         self._graphs: dict[float, object] = {}
 
     def decoding_graph(self, word_penalty: float | None = None):

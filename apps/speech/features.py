@@ -97,12 +97,12 @@ def as_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
     return resample_poly(x, ratio.numerator, ratio.denominator)
 
 
-def check_dither(value) -> float:
-    """A dither as a float; ValueError unless it is a finite number >= 0."""
-    d = float(value)
-    if not (np.isfinite(d) and d >= 0):
-        raise ValueError(f"dither must be a finite number >= 0, got {value}")
-    return d
+def check_nonnegative(value, name: str, what: str = "number") -> float:
+    """``value`` as a float; ValueError naming ``name`` unless it is a finite ``what`` >= 0."""
+    x = float(value)
+    if not (np.isfinite(x) and x >= 0):
+        raise ValueError(f"{name} must be a finite {what} >= 0, got {value}")
+    return x
 
 
 def add_dither(waveform: np.ndarray, dither: float) -> np.ndarray:
@@ -111,7 +111,7 @@ def add_dither(waveform: np.ndarray, dither: float) -> np.ndarray:
     CRC-32 of the waveform's float32 samples: the same audio always gets the same noise, in
     training and in recognition. ``dither`` 0 returns the samples unchanged."""
     x = np.asarray(waveform, np.float32)
-    if check_dither(dither) == 0:
+    if check_nonnegative(dither, "dither") == 0:
         return x
     rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x).tobytes()))
     return (x + dither * rng.standard_normal(x.shape[0])).astype(np.float32)

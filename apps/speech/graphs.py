@@ -28,6 +28,7 @@ import gtn
 from gtn.dense_lattice.batch import GraphBatch
 
 from .corpus import WORDS
+from .features import check_nonnegative
 
 NUM_WORDS = len(WORDS)
 WORD_SYMBOLS = gtn.SymbolTable(WORDS)
@@ -131,10 +132,7 @@ def ctc_decoding_graph() -> gtn.Graph:
 
 def check_penalty(value) -> float:
     """A word penalty as a float; ValueError unless it is a finite energy >= 0."""
-    p = float(value)
-    if not (np.isfinite(p) and p >= 0):
-        raise ValueError(f"word_penalty must be a finite energy >= 0, got {value!r}")
-    return p
+    return check_nonnegative(value, "word_penalty", "energy")
 
 
 def with_word_penalty(graph: gtn.Graph, penalty: float) -> gtn.Graph:
