@@ -49,18 +49,13 @@ class FestivalMissing(RuntimeError):
     """text2wave (or festival) is not on the PATH."""
 
 
-def text2wave() -> str | None:
-    """Path of festival's ``text2wave`` program, or None."""
-    return shutil.which("text2wave")
-
-
 def available() -> bool:
     """True when festival's ``text2wave`` is installed."""
-    return text2wave() is not None
+    return shutil.which("text2wave") is not None
 
 
 def _program(name: str) -> str:
-    path = text2wave() if name == "text2wave" else shutil.which(name)
+    path = shutil.which(name)
     if path is None:
         raise FestivalMissing(MISSING)
     return path
