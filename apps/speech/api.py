@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ from .._common.checkpoint import (
 from .._common.media import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from . import features, vtln
 from .features import pad
-from .graphs import Topology, with_word_penalty, word_segments
+from .graphs import Topology, check_penalty, with_word_penalty, word_segments
 from .network import TDNN
 
 FORMAT = "ebgtn.speech.recognizer"
@@ -109,14 +109,14 @@ class SpeechRecognizer:
                 f"model has {model.num_columns} outputs, topology needs {topology.num_columns}"
             )
         self.model, self.topology, self.beam = model, topology, beam
-        self.word_penalty = _check_penalty(word_penalty)
-        self.dither = _check_dither(dither)
+        self.word_penalty = check_penalty(word_penalty)
+        self.dither = features.check_nonnegative(dither, "dither")
         self._graphs: dict[float, object] = {}
 
     def decoding_graph(self, word_penalty: float | None = None):
         """The topology's decoding graph with ``word_penalty`` (default: the recogniser's) on
         every word-output arc; built once per value and cached."""
-        p = self.word_penalty if word_penalty is None else _check_penalty(word_penalty)
+        p = self.word_penalty if word_penalty is None else check_penalty(word_penalty)
         if p == 0.0:
             return self.topology.decoding_graph
         if p not in self._graphs:
@@ -128,10 +128,7 @@ class SpeechRecognizer:
         """Write the recogniser atomically (weights, settings and a content digest)."""
         config = {
             "model": self.model.config(),
-            "topology": {
-                "kind": self.topology.kind,
-                "states_per_word": self.topology.states_per_word,
-            },
+            "topology": asdict(self.topology),
             "word_penalty": float(self.word_penalty),
             "dither": float(self.dither),
             "features": features.VERSION,
@@ -305,20 +302,6 @@ class SpeechRecognizer:
         return [features.as_16k(check_waveform(w, i), rates[i]) for i, w in enumerate(waveforms)]
 
 
-def _check_dither(value) -> float:
-    d = float(value)
-    if not np.isfinite(d) or d < 0:
-        raise ValueError(f"dither must be a finite number >= 0, got {value}")
-    return d
-
-
-def _check_penalty(value) -> float:
-    p = float(value)
-    if not (math.isfinite(p) and p >= 0):
-        raise ValueError(f"word_penalty must be a finite energy >= 0, got {value!r}")
-    return p
-
-
 def check_waveform(waveform, index: int) -> np.ndarray:
     """float64 [N] from one utterance's waveform, or ValueError naming the utterance."""
     x = np.asarray(waveform.detach().cpu() if torch.is_tensor(waveform) else waveform)
@@ -337,11 +320,8 @@ def check_waveform(waveform, index: int) -> np.ndarray:
 
 
 def _rates(sample_rate, n: int) -> list[int]:
-    rates = (
-        list(sample_rate)
-        if isinstance(sample_rate, (list, tuple, np.ndarray))
-        else [sample_rate] * n
-    )
+    many = isinstance(sample_rate, (list, tuple, np.ndarray))
+    rates = list(sample_rate) if many else [sample_rate] * n
     if len(rates) != n:
         raise ValueError(f"{len(rates)} sample rates for {n} utterances")
     for i, r in enumerate(rates):

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 
-SAMPLE_RATE = 16_000
+from .features import SAMPLE_RATE
+
 INGREDIENTS = (
     "speed", "vtlp", "tilt", "band", "reverb", "noise", "babble", "specaugment", "silence",
 )  # fmt: skip
@@ -220,14 +221,9 @@ def augment_waveform(
     talkers = int(rng.integers(3, 8))
     noise_rng = np.random.default_rng(rng.integers(2**63))
     lead, trail = (float(s) for s in rng.uniform(0.0, aug.silence_max, 2))
-    if aug.uses("speed"):
-        x = speed_perturb(x, speed)
-    else:
-        speed = 1.0
-    if aug.uses("silence"):
-        x = pad_silence(x, lead, trail)
-    else:
-        lead = 0.0
+    speed = speed if aug.uses("speed") else 1.0
+    lead, trail = (lead, trail) if aug.uses("silence") else (0.0, 0.0)
+    x = pad_silence(speed_perturb(x, speed), lead, trail)
     if aug.uses("reverb") and u[0] < aug.p_reverb:
         x = reverberate(x, room_impulse_response(noise_rng, rt60, drr))
     if aug.uses("tilt") and u[1] < aug.p_tilt:

@@ -21,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .._common.cli import add_app_parser, add_options, add_run_parsers, config_from_args
+from .kaldi import ALLOW_COMMANDS_FLAG
+from .wav_commands import COMMAND_TIMEOUT
 
 
 def _config(args):
@@ -184,25 +186,23 @@ _NORMALISATION = (
 )
 
 
-def _wav_commands(timeout: bool = False) -> tuple:
-    """``--allow-wav-commands`` (and ``--command-timeout``), imported only when parsing."""
-    from .kaldi import ALLOW_COMMANDS_FLAG
-    from .wav_commands import COMMAND_TIMEOUT
-
-    allow = (
+_WAV_COMMANDS = (
+    (
         ALLOW_COMMANDS_FLAG,
         bool,
         "run the commands of wav.scp lines ending in '|' (they are code from a file; without "
         "this flag such a line is refused)",
         {"default": False},
-    )
-    limit = (
+    ),
+)
+_COMMAND_TIMEOUT = (
+    (
         "--command-timeout",
         float,
         "seconds a wav.scp command may run (default %(default)g)",
         {"default": COMMAND_TIMEOUT},
-    )
-    return (allow, limit) if timeout else (allow,)
+    ),
+)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -226,7 +226,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         ("train", "train MMI and CTC recognisers and evaluate them", "out/speech"),
     )
     for q in add_run_parsers(jobs, runs, _run):
-        add_options(q, _DATA + _CORPORA + _TRAINING + _wav_commands() + _AUGMENTATION)
+        add_options(q, _DATA + _CORPORA + _TRAINING + _WAV_COMMANDS + _AUGMENTATION)
     q = jobs.add_parser(
         "evaluate",
         help="WER / SER of saved recognisers on held-out speakers, or of a hypothesis file",
@@ -239,7 +239,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "the scores",
     )
     q.add_argument("--data", help="evaluate on this Kaldi data directory instead of espeak-ng")
-    add_options(q, _wav_commands())
+    add_options(q, _WAV_COMMANDS)
     q.add_argument("--ref", help="reference transcripts (Kaldi text file) to score --hyp against")
     q.add_argument("--hyp", help="hypotheses (Kaldi text file, as decode --out writes)")
     q.add_argument("--utt2spk", help="utterance -> speaker, for the per-speaker breakdown")
@@ -258,7 +258,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--out", default="out/speech", help="folder for <name>_tuned.pt and tuning_<name>.md"
     )
     q.add_argument("--data", help="tune on this Kaldi data directory instead of espeak-ng")
-    add_options(q, _wav_commands())
+    add_options(q, _WAV_COMMANDS)
     q.set_defaults(run=_tune)
     q = jobs.add_parser(
         "decode", help="recognise WAV files, folders of them, wav.scp files or data directories"
@@ -276,7 +276,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "start; the confidence is the posterior of the utterance's best word string)",
     )
     q.add_argument("--quiet", action="store_true", help="print nothing per utterance")
-    add_options(q, _wav_commands(timeout=True))
+    add_options(q, _WAV_COMMANDS + _COMMAND_TIMEOUT)
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--beam", type=float, default=16.0)
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")

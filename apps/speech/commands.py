@@ -17,7 +17,7 @@ from gtn.utils import atomic_write
 # api.SpeechRecognizer is looked up at each call, so that a caller (a test) may replace it
 from . import api, corpus, evaluate, features, festival, figures, kaldi, tempo, tune, vtln
 from .corpus import WORDS, CorpusSettings
-from .data import PreparedSet, condition_waveform
+from .data import PreparedSet, condition_waveform, prepare_conditions
 from .experiment import (
     FESTIVAL_CONDITIONS,
     FESTIVAL_NOISE_OFFSET,
@@ -28,8 +28,7 @@ from .experiment import (
     festival_sets,
     format_targets,
     load_corpora,
-    pool,
-    prepared_tests,
+    pool_voices,
 )
 from .features import SAMPLE_RATE
 from .wav_commands import COMMAND_TIMEOUT
@@ -85,7 +84,7 @@ def evaluate_checkpoints(
         test = load_corpora(replace(config, train_utterances=1), progress=progress)[1]
     seed = config.seed + TEST_NOISE_OFFSET
     # feature sets are made once per feature dither (each checkpoint says its own)
-    tests = cache(lambda d: prepared_tests(test, config.conditions, config.seed, d, progress))
+    tests = cache(lambda d: prepare_conditions(test, config.conditions, seed, d, progress))
     voices = cache(
         lambda d: festival_sets(config.festival, config.seed, d, config.cache_dir, progress)
     )
@@ -95,7 +94,7 @@ def evaluate_checkpoints(
         recognizer = api.SpeechRecognizer.load(path, word_penalty=word_penalty)
         name = f"{Path(path).stem} (word penalty {recognizer.word_penalty:g})"
         rows[name] = evaluate_recognizer(recognizer, tests(recognizer.dither))
-        with_festival = config.festival and voices(recognizer.dither) is not None
+        with_festival = voices(recognizer.dither) is not None
         if with_festival:
             rows[name] |= evaluate_festival(recognizer, voices(recognizer.dither))
         if vtln_grouping or tempo_grouping:
@@ -117,10 +116,7 @@ def evaluate_checkpoints(
                 write_selections(out / f"{stem}_{Path(path).stem}.md", label, selections, what)
         if "clean" in tests(recognizer.dither):
             timing += timing_lines(name, recognizer, tests(recognizer.dither)["clean"])
-        for i in range(min(2, len(test))):
-            figures.alignment_figure(
-                test.utterances[i], recognizer, out / f"alignment_{name}_{i}.png"
-            )
+        figures.alignment_figures(test, recognizer, out, name)
     table = evaluate.format_table(rows)
     if config.festival:
         table += "\n\n" + format_targets(rows)
@@ -184,10 +180,7 @@ def normalised_cells(
             found[tempo_label][0][cell] = evaluate.score(refs, [r.words for r in results])
             found[tempo_label][1][cell] = selection
     for cells, _ in found.values():
-        for c in FESTIVAL_CONDITIONS:
-            voiced = [k for k in cells if k.endswith(f" {c}") and k != c]
-            if voiced:
-                cells[f"festival {c}"] = pool([cells[k] for k in voiced])
+        cells |= pool_voices(cells)
     return found
 
 
@@ -259,7 +252,8 @@ def tune_checkpoints(
             dev_utterances, config.seed, settings, config.cache_dir, config.workers, progress
         )
         source = f"(new, seed {config.seed + tune.DEV_SEED_OFFSET})"
-    sets = cache(lambda d: tune.dev_sets(dev, config.conditions, config.seed, progress, d))
+    seed = config.seed + tune.DEV_NOISE_OFFSET
+    sets = cache(lambda d: prepare_conditions(dev, config.conditions, seed, d, progress))
     out.mkdir(parents=True, exist_ok=True)
     best = {}
     for path in checkpoints:
@@ -313,9 +307,8 @@ def decode_inputs(
     normalised, chosen = {}, {}
     if vtln_grouping or tempo_grouping:
         normalised, chosen = _decode_normalised(
-            recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses,
-            word_penalty,
-        )  # fmt: skip
+            recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses
+        )
     hyps, ctm = {}, []
     for utt, label, data in items:  # without VTLN or tempo, one utterance in memory at a time
         if normalised:
@@ -352,16 +345,11 @@ def decode_inputs(
         for table, values in tables.items():
             kaldi.write_table(folder / table, {g: f"{w:g}" for g, w in values.items()})
         names = [str(folder / name) for name in ("text", "ctm", *tables)]
-        written = (
-            " and ".join(names) if len(names) == 2 else ", ".join(names[:-1]) + " and " + names[-1]
-        )
-        print(f"wrote {written} ({len(hyps)} utterances)")
+        print(f"wrote {', '.join(names[:-1])} and {names[-1]} ({len(hyps)} utterances)")
     return hyps
 
 
-def _decode_normalised(
-    recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses, word_penalty
-):
+def _decode_normalised(recognizer, items, vtln_grouping, warps, tempo_grouping, num_hypotheses):
     """(utterance -> Recognition, {"warp": group -> warp, "rate": group -> rate}) of
     :func:`decode_inputs`'s items with VTLN and/or tempo normalisation, one speaker's audio
     in memory at a time (one utterance's when both groupings are per utterance)."""
@@ -378,19 +366,18 @@ def _decode_normalised(
                 for g in (vtln_grouping, tempo_grouping) if g}  # fmt: skip
         warp_of = [1.0] * len(utts)
         if vtln_grouping:
+            hyps = 0 if tempo_grouping else num_hypotheses  # tempo decodes them after
             decoded, selection = recognizer.recognize_vtln(
-                waves, SAMPLE_RATE, keys[vtln_grouping], warps,
-                0 if tempo_grouping else num_hypotheses, word_penalty=word_penalty,
-            )  # fmt: skip
+                waves, SAMPLE_RATE, keys[vtln_grouping], warps, hyps
+            )
             chosen["warp"] |= selection.chosen
             warp_of = [r.warp for r in decoded]
         if tempo_grouping:
             feats = [features.log_mel(x, recognizer.dither, w)
                      for x, w in zip(waves, warp_of, strict=True)]  # fmt: skip
             selection, decoded = tempo.choose(
-                recognizer, feats, keys[tempo_grouping], word_penalty=word_penalty,
-                num_hypotheses=num_hypotheses,
-            )  # fmt: skip
+                recognizer, feats, keys[tempo_grouping], num_hypotheses=num_hypotheses
+            )
             chosen["rate"] |= selection.chosen
             for r, w in zip(decoded, warp_of, strict=True):
                 r.warp = w

@@ -23,16 +23,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 from tqdm.auto import tqdm
 
 from gtn.utils import atomic_write
 
 from ..cache import cached, settings_key
 from . import kaldi, synth
+from .features import SAMPLE_RATE, as_16k
 
 VERSION = 1
-SAMPLE_RATE = 16_000
 WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 VOICES = (
     "en-us",
@@ -154,7 +153,7 @@ def _speak(item: tuple) -> Utterance:
         raise RuntimeError(
             f"espeak reported {len(s.word_starts)} word events for {len(words)} words in {text!r}"
         )
-    audio = resample_poly(s.audio.astype(np.float64), 320, 441)  # 22,050 -> 16,000 Hz
+    audio = as_16k(s.audio, s.sample_rate)
     audio = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
     return Utterance(words, audio, s.word_starts, speaker, rate, pitch)
 

@@ -75,6 +75,14 @@ def prepare(
     return PreparedSet(feats, words, starts, conds)
 
 
+def prepare_conditions(
+    corpus: Corpus, conditions, seed: int, dither: float = 0.0, progress: bool = False
+) -> dict[str, PreparedSet]:
+    """Features of ``corpus`` under each condition alone (condition -> set; noise seeded by
+    ``seed``, no telephone band, no augmentation): what tuning and evaluation read."""
+    return {c: prepare(corpus, (c,), seed, 0.0, progress, dither) for c in conditions}
+
+
 def condition_waveform(audio: np.ndarray, condition: str, seed: int, index: int) -> np.ndarray:
     """The float64 waveform (full scale 1) whose features ``prepare(corpus, (condition,),
     seed)`` computes for utterance ``index`` when there is no telephone band and no

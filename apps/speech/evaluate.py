@@ -12,7 +12,7 @@ deletions and reported.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 
@@ -21,7 +21,11 @@ from .._common.report import markdown_table
 
 
 class _Rates:
-    """WER = errors / words and SER = wrong / utterances, for any class with those counts."""
+    """WER = errors / words and SER = wrong / utterances, for any dataclass with those counts;
+    ``+`` sums the counts."""
+
+    def __add__(self, other):
+        return type(self)(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
     @property
     def wer(self) -> float:
@@ -103,13 +107,6 @@ class WordErrors(_Rates):
     @property
     def errors(self) -> int:
         return self.substitutions + self.insertions + self.deletions
-
-    def __add__(self, other: WordErrors) -> WordErrors:
-        return WordErrors(*(a + b for a, b in zip(self._counts(), other._counts(), strict=True)))
-
-    def _counts(self) -> tuple[int, ...]:
-        return (self.words, self.correct, self.substitutions, self.insertions, self.deletions,
-                self.utterances, self.wrong)  # fmt: skip
 
 
 def word_errors(ref: Sequence, hyp: Sequence) -> WordErrors:

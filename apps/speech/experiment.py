@@ -12,11 +12,11 @@ import torch
 
 from factors.trainer import cosine_schedule
 
-from .._common.report import print_written, write_results
+from .._common.report import markdown_table, print_written, write_results
 from . import augment, corpus, evaluate, festival, figures
 from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
-from .data import PreparedSet, prepare
+from .data import PreparedSet, prepare, prepare_conditions
 from .graphs import Topology
 from .network import TDNN
 from .noise import CONDITIONS
@@ -104,38 +104,28 @@ FESTIVAL_CONDITIONS = ("clean", "10dB")
 FESTIVAL_NOISE_OFFSET = 3000
 
 
-def prepared_tests(
-    test: corpus.Corpus, conditions, seed: int, dither: float, progress: bool = False
-) -> dict[str, PreparedSet]:
-    """Features of the test corpus under each condition (condition -> set)."""
-    return {
-        c: prepare(test, (c,), seed + TEST_NOISE_OFFSET, 0.0, progress, dither) for c in conditions
-    }
-
-
 def festival_sets(
     n: int, seed: int, dither: float, cache_dir=None, progress: bool = False
 ) -> dict[str, dict[str, PreparedSet]] | None:
     """Features of ``n`` festival utterances per installed voice at each of
-    :data:`FESTIVAL_CONDITIONS`: voice -> condition -> set; None (after a one-line message)
-    when festival is not installed."""
+    :data:`FESTIVAL_CONDITIONS`: voice -> condition -> set; None when ``n`` is 0, or (after a
+    one-line message) when festival is not installed."""
+    if not n:
+        return None
     if not festival.available():
         print(festival.MISSING)
         return None
     corpora = festival.load_or_generate(n, seed, cache_dir=cache_dir)
+    noise_seed = seed + FESTIVAL_NOISE_OFFSET
     return {
-        voice: {
-            c: prepare(data, (c,), seed + FESTIVAL_NOISE_OFFSET, 0.0, progress, dither)
-            for c in FESTIVAL_CONDITIONS
-        }
-        for voice, data in corpora.items()
+        v: prepare_conditions(data, FESTIVAL_CONDITIONS, noise_seed, dither, progress)
+        for v, data in corpora.items()
     }
 
 
 def pool(scores: list[evaluate.Score]) -> evaluate.Score:
     """One score over the union of the scored utterances."""
-    return evaluate.Score(*(sum(getattr(s, f) for s in scores)
-                            for f in ("errors", "words", "wrong", "utterances")))  # fmt: skip
+    return sum(scores, evaluate.Score(0, 0, 0, 0))
 
 
 def evaluate_festival(
@@ -143,20 +133,24 @@ def evaluate_festival(
 ) -> dict[str, evaluate.Score]:
     """Cells "festival <condition>" (all voices pooled) and "<voice> <condition>" of
     ``recognizer`` on :func:`festival_sets`."""
-    per_voice = {v: evaluate_recognizer(recognizer, by_cond) for v, by_cond in sets.items()}
-    cells = {}
-    for c in FESTIVAL_CONDITIONS:
-        cells[f"festival {c}"] = pool([per_voice[v][c] for v in per_voice])
-    for v in per_voice:
-        for c in FESTIVAL_CONDITIONS:
-            cells[f"{v} {c}"] = per_voice[v][c]
-    return cells
+    cells = {
+        f"{v} {c}": s
+        for v, by_cond in sets.items()
+        for c, s in evaluate_recognizer(recognizer, by_cond).items()
+    }
+    return pool_voices(cells) | cells
+
+
+def pool_voices(cells: dict[str, evaluate.Score]) -> dict[str, evaluate.Score]:
+    """Cells "festival <condition>" pooling the "<voice> <condition>" ones of ``cells``."""
+    pools = {c: [s for k, s in cells.items() if k.endswith(f" {c}")] for c in FESTIVAL_CONDITIONS}
+    return {f"festival {c}": pool(scores) for c, scores in pools.items()}
 
 
 def format_targets(rows: dict[str, dict[str, evaluate.Score]]) -> str:
-    """Markdown table of the rows of issue 17's target table, one column per system: WER
-    clean / 10 dB on the held-out espeak speakers, on festival (pooled), and on each festival
-    voice; a cell a system was not scored on prints as "-"."""
+    """Markdown table, one column per system, of WER clean / 10 dB on the held-out espeak
+    speakers, on festival (pooled), and on each festival voice; a cell a system was not scored
+    on prints as "-"."""
     voices = list(dict.fromkeys(
         k.rsplit(" ", 1)[0] for cells in rows.values() for k in cells
         if " " in k and not k.startswith("festival ")
@@ -166,12 +160,10 @@ def format_targets(rows: dict[str, dict[str, evaluate.Score]]) -> str:
         keys = (f"{prefix}clean", f"{prefix}10dB")
         return " / ".join(f"{cells[k].wer:.2%}" if k in cells else "-" for k in keys)
 
-    lines = ["| WER clean / 10 dB | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
-    for label, prefix in [("held-out espeak-ng speakers", ""), ("festival voices", "festival ")] + [
-        (f"festival {v}", f"{v} ") for v in voices
-    ]:
-        lines.append(f"| {label} | " + " | ".join(pair(c, prefix) for c in rows.values()) + " |")
-    return "\n".join(lines)
+    which = [("held-out espeak-ng speakers", ""), ("festival voices", "festival ")]
+    which += [(f"festival {v}", f"{v} ") for v in voices]
+    body = [[label, *(pair(c, prefix) for c in rows.values())] for label, prefix in which]
+    return markdown_table(["WER clean / 10 dB", *rows], body)
 
 
 def run(config: Config, out: Path, progress: bool = True) -> dict:
@@ -199,11 +191,11 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
         augmentation,
         config.copies,
     )
-    tests = prepared_tests(test_set, config.conditions, config.seed, config.dither, progress)
-    held_out = (
-        festival_sets(config.festival, config.seed, config.dither, config.cache_dir, progress)
-        if config.festival
-        else None
+    tests = prepare_conditions(
+        test_set, config.conditions, config.seed + TEST_NOISE_OFFSET, config.dither, progress
+    )
+    held_out = festival_sets(
+        config.festival, config.seed, config.dither, config.cache_dir, progress
     )
     say(f"features ready [{time.time() - t0:.0f}s]")
     rows, histories, seconds, recognizers = {}, {}, {}, {}
@@ -247,12 +239,7 @@ def run(config: Config, out: Path, progress: bool = True) -> dict:
     }  # fmt: skip
     written = write_results(out, table, record)
     for loss, rec in recognizers.items():
-        for i in range(min(2, len(test_set))):
-            written.append(
-                figures.alignment_figure(
-                    test_set.utterances[i], rec, out / f"alignment_{loss}_{i}.png"
-                )
-            )
+        written += figures.alignment_figures(test_set, rec, out, loss)
     written.append(figures.training_figure(histories, out / "training.png"))
     print_written(say, out, written, time.time() - t0)
     return rows

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import zlib
 from fractions import Fraction
+from functools import cache
 
 import numpy as np
 import torch
@@ -79,18 +80,12 @@ def mel_filterbank(
     return np.maximum(0.0, np.minimum(up, down)).T
 
 
-_FILTERS = torch.from_numpy(mel_filterbank()).float()
 _WINDOW = torch.hann_window(WIN, periodic=True)
-_WARPED: dict[float, torch.Tensor] = {}
 
 
+@cache  # bounded: callers round the warp to 3 decimals, so at most ~1500 in [0.5, 2]
 def _filters(warp: float) -> torch.Tensor:
-    if warp == 1.0:
-        return _FILTERS
-    key = round(float(warp), 3)  # a bounded cache: at most ~1000 warps in [0.5, 2]
-    if key not in _WARPED:
-        _WARPED[key] = torch.from_numpy(mel_filterbank(warp=key)).float()
-    return _WARPED[key]
+    return torch.from_numpy(mel_filterbank(warp=warp)).float()
 
 
 def as_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -102,15 +97,21 @@ def as_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
     return resample_poly(x, ratio.numerator, ratio.denominator)
 
 
+def check_nonnegative(value, name: str, what: str = "number") -> float:
+    """``value`` as a float; ValueError naming ``name`` unless it is a finite ``what`` >= 0."""
+    x = float(value)
+    if not (np.isfinite(x) and x >= 0):
+        raise ValueError(f"{name} must be a finite {what} >= 0, got {value}")
+    return x
+
+
 def add_dither(waveform: np.ndarray, dither: float) -> np.ndarray:
     """float32 ``waveform`` plus white noise of standard deviation ``dither`` (full scale 1),
     Kaldi-style, so digital silence is not exactly zero. The noise generator is seeded by a
     CRC-32 of the waveform's float32 samples: the same audio always gets the same noise, in
     training and in recognition. ``dither`` 0 returns the samples unchanged."""
     x = np.asarray(waveform, np.float32)
-    if dither < 0 or not np.isfinite(dither):
-        raise ValueError(f"dither must be a finite number >= 0, got {dither}")
-    if dither == 0:
+    if check_nonnegative(dither, "dither") == 0:
         return x
     rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x).tobytes()))
     return (x + dither * rng.standard_normal(x.shape[0])).astype(np.float32)
@@ -120,15 +121,13 @@ def log_mel_energies(
     waveform: np.ndarray,
     dither: float = 0.0,
     warp: float = 1.0,
-    dynamic_range_db: float | None = None,
+    dynamic_range_db: float = DYNAMIC_RANGE_DB,
 ) -> torch.Tensor:
     """Log mel-band energies float32 [1 + N // 160, 40] of a 16 kHz waveform [N], floored at
-    ``dynamic_range_db`` (None: :data:`DYNAMIC_RANGE_DB`) below the utterance's peak band
-    energy (digital silence stays finite; see the module doc), after :func:`add_dither` with
-    ``dither`` (0: none); ``warp``: the filterbank's frequency warp (:func:`mel_filterbank`;
-    drawn per utterance in training as VTLP, chosen per speaker at test time by :mod:`.vtln`)."""
-    if dynamic_range_db is None:
-        dynamic_range_db = DYNAMIC_RANGE_DB
+    ``dynamic_range_db`` below the utterance's peak band energy (digital silence stays finite;
+    see the module doc), after :func:`add_dither` with ``dither`` (0: none); ``warp``: the
+    filterbank's frequency warp (:func:`mel_filterbank`; drawn per utterance in training as
+    VTLP, chosen per speaker at test time by :mod:`.vtln`)."""
     if not dynamic_range_db > 0:
         raise ValueError(f"dynamic_range_db must be > 0, got {dynamic_range_db}")
     x = torch.as_tensor(add_dither(waveform, dither))
@@ -138,18 +137,16 @@ def log_mel_energies(
         x, N_FFT, HOP, WIN, _WINDOW, center=True, pad_mode="constant", return_complex=True
     )
     power = spec.real.square() + spec.imag.square()  # [F, T]
-    mel = _filters(warp).T @ power  # [40, T]
+    mel = _filters(round(float(warp), 3)).T @ power  # [40, T]
     floor = mel.max().clamp(min=1e-20) * 10 ** (-dynamic_range_db / 10)
     return torch.log(torch.maximum(mel, floor)).T.contiguous()
 
 
-def normalise(feats: torch.Tensor, speech_range_db: float | None = None) -> torch.Tensor:
+def normalise(feats: torch.Tensor, speech_range_db: float = SPEECH_RANGE_DB) -> torch.Tensor:
     """Log mel energies [T, 40] (natural log) shifted and scaled per band to zero mean and unit
     variance over the *speech frames*: those whose total energy is within ``speech_range_db``
-    (None: :data:`SPEECH_RANGE_DB`) of the loudest frame's, so that silence before, between and
-    after the words does not move the statistics (see the module doc). [T, 40] -> [T, 40]."""
-    if speech_range_db is None:
-        speech_range_db = SPEECH_RANGE_DB
+    of the loudest frame's, so that silence before, between and after the words does not move
+    the statistics (see the module doc). [T, 40] -> [T, 40]."""
     if not speech_range_db > 0:
         raise ValueError(f"speech_range_db must be > 0, got {speech_range_db}")
     energy = torch.logsumexp(feats, 1)  # [T] log of each frame's total mel energy
@@ -173,19 +170,6 @@ def num_frames(num_samples: int) -> int:
 def frame_seconds(stride: int = 1) -> float:
     """Seconds between frames after subsampling by ``stride``."""
     return stride * HOP / SAMPLE_RATE
-
-
-__all__ = [
-    "add_dither",
-    "as_16k",
-    "frame_seconds",
-    "hz_to_mel",
-    "log_mel",
-    "log_mel_energies",
-    "mel_filterbank",
-    "mel_to_hz",
-    "normalise",
-]
 
 
 def pad(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

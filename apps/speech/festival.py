@@ -49,18 +49,13 @@ class FestivalMissing(RuntimeError):
     """text2wave (or festival) is not on the PATH."""
 
 
-def text2wave() -> str | None:
-    """Path of festival's ``text2wave`` program, or None."""
-    return shutil.which("text2wave")
-
-
 def available() -> bool:
     """True when festival's ``text2wave`` is installed."""
-    return text2wave() is not None
+    return shutil.which("text2wave") is not None
 
 
 def _program(name: str) -> str:
-    path = text2wave() if name == "text2wave" else shutil.which(name)
+    path = shutil.which(name)
     if path is None:
         raise FestivalMissing(MISSING)
     return path
@@ -131,15 +126,6 @@ def plan(voice_index: int, n: int, seed: int, settings: CorpusSettings) -> list[
     return [corpus.draw_words(rng, settings) for _ in range(n)]
 
 
-def generate(
-    n: int, seed: int = 0, voice_names: list[str] | None = None, settings=corpus.DEFAULT_SETTINGS
-) -> dict[str, Corpus]:
-    """``n`` utterances per festival voice (default: every installed voice): voice -> Corpus
-    (split "festival", speaker "festival:<voice>")."""
-    names = voices() if voice_names is None else [_check_voice(v) for v in voice_names]
-    return {voice: _speak_voice(vi, voice, n, seed, settings) for vi, voice in enumerate(names)}
-
-
 def _speak_voice(vi: int, voice: str, n: int, seed: int, settings: CorpusSettings) -> Corpus:
     utts = [
         Utterance(words, synthesize(text, voice), np.full(len(words), np.nan),
@@ -161,7 +147,9 @@ def load_or_generate(
     settings: CorpusSettings = corpus.DEFAULT_SETTINGS,
     cache_dir: str | os.PathLike | None = None,
 ) -> dict[str, Corpus]:
-    """:func:`generate` through the speech cache folder, one file per voice."""
+    """``n`` utterances per festival voice (default: every installed voice): voice -> Corpus
+    (split "festival", speaker "festival:<voice>"), cached in the speech cache folder, one
+    file per voice."""
     names = voices() if voice_names is None else [_check_voice(v) for v in voice_names]
     out = {}
     for vi, voice in enumerate(names):

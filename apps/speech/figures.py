@@ -56,6 +56,15 @@ def alignment_figure(
     return save_figure(fig, path)
 
 
+def alignment_figures(corpus, recognizer: SpeechRecognizer, out: Path, name: str) -> list[Path]:
+    """:func:`alignment_figure` of the first two utterances of ``corpus``, written to
+    ``out/alignment_<name>_<i>.png``."""
+    return [
+        alignment_figure(u, recognizer, out / f"alignment_{name}_{i}.png")
+        for i, u in enumerate(corpus.utterances[:2])
+    ]
+
+
 def training_figure(histories: dict[str, list[dict]], path: str | Path) -> Path:
     """Mean training loss per frame by epoch, one line per loss."""
     fig, ax = plt.subplots(figsize=(5, 3.5))

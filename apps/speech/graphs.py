@@ -28,6 +28,7 @@ import gtn
 from gtn.dense_lattice.batch import GraphBatch
 
 from .corpus import WORDS
+from .features import check_nonnegative
 
 NUM_WORDS = len(WORDS)
 WORD_SYMBOLS = gtn.SymbolTable(WORDS)
@@ -129,27 +130,18 @@ def ctc_decoding_graph() -> gtn.Graph:
     return _graph(n, src, dst, out, np.arange(1, n))
 
 
+def check_penalty(value) -> float:
+    """A word penalty as a float; ValueError unless it is a finite energy >= 0."""
+    return check_nonnegative(value, "word_penalty", "energy")
+
+
 def with_word_penalty(graph: gtn.Graph, penalty: float) -> gtn.Graph:
     """A copy of ``graph`` whose every arc that outputs a word costs ``penalty`` more energy
     (lower is better): each decoded word pays ``penalty``, so a positive value discourages
     inserted words. For decoding only (the copy carries no gradient)."""
-    penalty = float(penalty)
-    if not (penalty >= 0 and np.isfinite(penalty)):
-        raise ValueError(f"word_penalty must be a finite energy >= 0, got {penalty}")
     weight = graph.weight.detach().clone()
-    weight[torch.from_numpy(np.asarray(graph.olabel) != gtn.EPSILON)] += penalty
-    return gtn.Graph(
-        graph.num_nodes,
-        graph.src,
-        graph.dst,
-        graph.ilabel,
-        graph.olabel,
-        weight,
-        graph.start_weight.detach().clone(),
-        graph.final_weight.detach().clone(),
-        graph.isymbols,
-        graph.osymbols,
-    )
+    weight[torch.from_numpy(np.asarray(graph.olabel) != gtn.EPSILON)] += check_penalty(penalty)
+    return graph.detach().with_weights(weight)
 
 
 def word_segments(alignment: np.ndarray, output_frames: np.ndarray, topology: Topology):

@@ -41,7 +41,7 @@ from gtn.utils import atomic_write
 
 from .._common.media import WavInfo, read_wav, wav_info
 from .features import as_16k
-from .wav_commands import COMMAND_TIMEOUT, run_wav_command
+from .wav_commands import COMMAND_TIMEOUT, _short, run_wav_command
 
 WAV_SCP, TEXT, UTT2SPK, SPK2UTT, SEGMENTS = "wav.scp", "text", "utt2spk", "spk2utt", "segments"
 ALLOW_COMMANDS_FLAG = "--allow-wav-commands"
@@ -87,7 +87,6 @@ class DataDir:
     utt2spk: dict[str, str]
     allow_commands: bool = False
     command_timeout: float = COMMAND_TIMEOUT
-    where: dict[str, str] = field(default_factory=dict)  # utterance id -> its audio's line
     # the last command's output: the segments of one piped recording run its command once
     # (utterance ids sort by recording); one recording's bytes are held, never more
     _piped: tuple[str, bytes] | None = field(default=None, repr=False)
@@ -164,11 +163,8 @@ def read_data_dir(
         _read_segments(folder / SEGMENTS, recordings) if (folder / SEGMENTS).exists() else None
     )
     audio_file = folder / (SEGMENTS if segments is not None else WAV_SCP)
-    where = (
-        {u: s.where for u, s in segments.items()}
-        if segments is not None
-        else {r: rec.where for r, rec in recordings.items()}
-    )
+    units = segments if segments is not None else recordings  # utterance id -> its line
+    where = {u: x.where for u, x in units.items()}
     text = None
     if (folder / TEXT).exists():
         text, text_where = read_text(folder / TEXT, with_lines=True)
@@ -184,9 +180,7 @@ def read_data_dir(
                     f"{where[utt]}: utterance {utt} has no transcript in {folder / TEXT}"
                 )
     utt2spk = _read_speakers(folder, where)
-    return DataDir(
-        folder, recordings, segments, text, utt2spk, allow_commands, command_timeout, where
-    )
+    return DataDir(folder, recordings, segments, text, utt2spk, allow_commands, command_timeout)
 
 
 def read_wav_scp(
@@ -252,7 +246,6 @@ def _read_speakers(folder: Path, where: Mapping[str, str]) -> dict[str, str]:
     """utterance -> speaker from utt2spk and/or spk2utt, checked against each other and against
     the utterances (``where``: utterance -> its audio's line)."""
     utt2spk = _read_utt2spk(folder / UTT2SPK) if (folder / UTT2SPK).exists() else None
-    spk2utt = None
     if (folder / SPK2UTT).exists():
         spk2utt = {}
         owner: dict[str, str] = {}
@@ -372,10 +365,6 @@ def _is_ark_offset(value: str) -> bool:
     return bool(head) and tail.isdigit()
 
 
-def _short(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
-
-
 def utterances_of(
     inputs: Iterable[str | os.PathLike],
     allow_commands: bool = False,
@@ -417,14 +406,14 @@ def utterances_of(
                 add_file(f)
         elif p.suffix == ".scp":
             recs = read_wav_scp(p, allow_commands)
-            data = DataDir(p.parent, recs, None, None, {r: r for r in recs}, allow_commands,
-                           command_timeout, {r: rec.where for r, rec in recs.items()})  # fmt: skip
+            data = DataDir(
+                p.parent, recs, None, None, {r: r for r in recs}, allow_commands, command_timeout
+            )
             for r in sorted(recs):
                 add(r, r, data)
         else:
             add_file(p)
-    files = DataDir(Path("."), loose, None, None, {u: u for u in loose},
-                    where={u: r.where for u, r in loose.items()})  # fmt: skip
+    files = DataDir(Path("."), loose, None, None, {u: u for u in loose})
     return [(u, label, files if data is None else data) for u, label, data in out]
 
 
@@ -475,19 +464,3 @@ def write_ctm(
     lines = [f"{u} 1 {s:.2f} {d:.2f} {w} {c:.4f}\n" for u, s, d, w, c in rows]
     with atomic_write(Path(path)) as f:
         f.write("".join(lines))
-
-
-__all__ = [
-    "ALLOW_COMMANDS_FLAG",
-    "DataDir",
-    "Recording",
-    "Segment",
-    "read_data_dir",
-    "read_text",
-    "read_utt2spk",
-    "read_wav_scp",
-    "write_ctm",
-    "write_data_dir",
-    "utterances_of",
-    "write_table",
-]

@@ -59,9 +59,4 @@ class TDNN(nn.Module):
         return -torch.log_softmax(h, dim=-1), out_lengths
 
     def config(self) -> dict:
-        return {
-            "num_columns": self.num_columns,
-            "width": self.width,
-            "stride": self.stride,
-            "n_mels": self.n_mels,
-        }
+        return {k: getattr(self, k) for k in ("num_columns", "width", "stride", "n_mels")}

@@ -27,11 +27,6 @@ def snr_db(condition: str) -> float | None:
     raise ValueError(f"condition must be 'clean' or '<n>dB' (e.g. '10dB'), got {condition!r}")
 
 
-def telephone(x: np.ndarray) -> np.ndarray:
-    """Band-limit a 16 kHz waveform to 300-3,400 Hz (6th-order Butterworth)."""
-    return sosfilt(_TELEPHONE, x)
-
-
 def apply(
     audio: np.ndarray, condition: str, rng: np.random.Generator, phone: bool = False
 ) -> np.ndarray:
@@ -40,7 +35,7 @@ def apply(
     if audio.dtype == np.int16:
         x = x / 32768.0
     if phone:
-        x = telephone(x)
+        x = sosfilt(_TELEPHONE, x)
     snr = snr_db(condition)
     if snr is not None and x.size:
         power = max(float(np.mean(x * x)), 1e-12)

@@ -100,13 +100,11 @@ def choose(
     feats: Sequence[torch.Tensor],
     groups: Sequence[str],
     rates: Sequence[float] = RATES,
-    word_penalty: float | None = None,
-    batch_size: int = 32,
     num_hypotheses: int = 0,
 ) -> tuple[Selection, list]:
     """Decode every utterance's features [T_u, 40] at every rate and pick each group's rate
     (:func:`select_rates`). ``groups`` [U]; ``recognizer`` a :class:`.api.SpeechRecognizer`
-    (``word_penalty`` None: its own). Returns the selection and each utterance's recognition
+    (its beam and word penalty). Returns the selection and each utterance's recognition
     at its group's rate (``Recognition.rate``; its ``warp`` is left as it is, 1), its word
     times in seconds of the unresampled features; ``num_hypotheses`` > 0: decoded again at
     the chosen rates with that many hypotheses listed."""
@@ -123,17 +121,15 @@ def choose(
     for k, r in enumerate(rates):
         played = [resample_frames(f, r) for f in feats]
         frames[:, k] = [f.shape[0] for f in played]
-        em = recognizer.energies(played, batch_size)
-        decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
+        decoded.append(recognizer.decode_energies(recognizer.energies(played, 32)))
         energies[:, k] = [d.energy for d in decoded[-1]]
     selection = select_rates(energies, frames, groups, rates)
     if num_hypotheses:
         for rate in sorted(set(selection.chosen.values())):
             mine = [u for u, g in enumerate(groups) if selection.chosen[g] == rate]
             again = recognizer.recognize_features(
-                [resample_frames(feats[u], rate) for u in mine], num_hypotheses,
-                batch_size=batch_size, word_penalty=word_penalty,
-            )  # fmt: skip
+                [resample_frames(feats[u], rate) for u in mine], num_hypotheses
+            )
             for u, d in zip(mine, again, strict=True):
                 decoded[rates.index(rate)][u] = d
     chosen = []

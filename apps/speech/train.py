@@ -96,7 +96,6 @@ def train(
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
-    validate=None,
     schedule=None,
     augmentation: Augmentation = augment.NONE,
 ) -> list[dict]:
@@ -111,6 +110,5 @@ def train(
     batches = loader(data, batch_size, augmentation=augmentation, seed=seed)
     return fit_adam(
         model, SpeechLoss(loss, topology), batches, lr=lr, epochs=epochs, seed=seed,
-        checkpoint=checkpoint, resume=resume, progress=progress, validate=validate,
-        schedule=schedule,
+        checkpoint=checkpoint, resume=resume, progress=progress, schedule=schedule,
     )  # fmt: skip

@@ -16,7 +16,7 @@ import numpy as np
 from . import corpus, evaluate
 from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
-from .data import PreparedSet, prepare
+from .data import PreparedSet
 
 GRID = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)
 DEV_SEED_OFFSET = 7919  # dev corpus seed = training seed + this (a different utterance plan)
@@ -38,19 +38,6 @@ def dev_corpus(
     held_out = dev.speakers & set(corpus.speakers("test"))
     assert not held_out, f"dev set holds test speakers: {sorted(held_out)[:5]}"
     return dev
-
-
-def dev_sets(
-    dev: corpus.Corpus,
-    conditions: Sequence[str],
-    seed: int = 0,
-    progress: bool = False,
-    dither: float = 0.0,
-) -> dict[str, PreparedSet]:
-    """The dev corpus's features under each condition (``dither``: the recogniser's)."""
-    return {
-        c: prepare(dev, (c,), seed + DEV_NOISE_OFFSET, 0.0, progress, dither) for c in conditions
-    }
 
 
 def sweep(

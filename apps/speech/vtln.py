@@ -157,7 +157,6 @@ def choose(
     groups: Sequence[str],
     warps: Sequence[float] = GRID,
     word_penalty: float | None = None,
-    batch_size: int = 32,
 ) -> tuple[Selection, list]:
     """Decode every utterance at every warp and pick each group's warp (:func:`select_warps`).
 
@@ -172,7 +171,7 @@ def choose(
         if len(feats) != len(groups):
             raise ValueError(f"features_at({w:g}) gave {len(feats)} utterances, expected "
                              f"{len(groups)}")  # fmt: skip
-        em = recognizer.energies(feats, batch_size)
+        em = recognizer.energies(feats, 32)
         decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
         energies[:, k] = [r.energy for r in decoded[-1]]
         frames = np.array([e.shape[0] for e in em])
