@@ -36,7 +36,7 @@ from scipy import ndimage
 import gtn
 
 from .glyphs import resize
-from .normalise import CORE, HEIGHT, Normalised, normalise
+from .normalise import CORE, HEIGHT, Normalised, normalise, runs
 
 SIZE = 32  # recogniser input: SIZE x SIZE
 _BAND = 28  # the field's ink band maps to this many rows (2 px margin above and below)
@@ -119,9 +119,7 @@ def find_cuts(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER):
     first, last = int(inked[0]), int(inked[-1]) + 1
     strong = [first, last]
     # (1) middles of blank runs between ink
-    blank = ~cols[first:last]
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], blank.astype(np.int8), [0]])))
-    strong += [first + (a + b) // 2 for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    strong += [first + (a + b) // 2 for a, b in runs(~cols[first:last])]
     # (2) connected-component edges inside an ink run (a blank run already has its cut)
     medium = []
     for sl in ndimage.find_objects(components):
@@ -336,23 +334,12 @@ def segment(image: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER) 
 
 def segment_normalised(norm: Normalised | None, settings: SegmenterSettings = DEFAULT_SEGMENTER):
     """:func:`segment` of an already normalised field (None: a field with no ink)."""
-    if norm is None:
-        paths = np.zeros((0, HEIGHT), np.int64)
-    else:
-        paths = find_paths(norm.ink, settings)[0]
-    if paths.shape[0] < 2:
-        empty = np.zeros(0, np.int32)
-        return Segmentation(
-            np.zeros(0, np.int64),
-            empty,
-            empty,
-            BAND,
-            np.zeros((0, SIZE, SIZE), np.uint8),
-            np.zeros(0, np.float32),
-            paths,
-        )
+    paths = np.zeros((0, HEIGHT), np.int64) if norm is None else find_paths(norm.ink, settings)[0]
     core = CORE[1] - CORE[0]
     start, end = segment_spans(paths, core, settings)
+    if paths.shape[0] < 2:  # no segment
+        images, aspect = np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.float32)
+        return Segmentation(np.zeros(0, np.int64), start, end, BAND, images, aspect, paths)
     images, aspect = segment_images(norm.ink, paths, start, end, BAND, core)
     cuts = np.round(paths.mean(1)).astype(np.int64)
     return Segmentation(cuts, start, end, BAND, images, aspect, paths)
