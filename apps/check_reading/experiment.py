@@ -193,9 +193,8 @@ def evaluate_readers(
     """(tables, curves): rows of every reader and of the product of the global NLL model with
     the SDNN reader, on the own test fields and, when configured, on the held-out style
     (:mod:`.heldout`); curves are those of the own test fields."""
-    products = []
-    if "global nll" in readers and "space displacement" in readers:
-        products = [("global nll", "space displacement", "global nll x sdnn")]
+    both = "global nll" in readers and "space displacement" in readers
+    products = [("global nll", "space displacement", "global nll x sdnn")] if both else []
     rows, curves = evaluate_all(readers, test_set, test_p, products)
     tables = {"own test fields": rows}
     if config.heldout_fields > 0:

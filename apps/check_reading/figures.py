@@ -16,7 +16,7 @@ from gtn.composition import compose
 from gtn.utils import atomic_write
 
 from .._common.figures import plt, save_figure
-from .amounts import ALPHABET, SYMBOLS
+from .amounts import ALPHABET, SYMBOLS, decode
 from .model import NUM_CHARS, CheckReaderModel, interpretation_graph, make_batch
 from .segment import Segmentation, normalised_view
 
@@ -53,14 +53,15 @@ def field_figure(
     for x in seg.cuts:
         ax.axvline(x - 0.5, color="tab:blue", lw=0.8, ls="--", alpha=0.7)
     top, bottom = seg.band
+    red = "tab:red"  # the chosen reading
     for s, c in zip(chosen, labels, strict=True):
         x0, x1 = seg.cuts[seg.start[s]], seg.cuts[seg.end[s]]
-        box = Rectangle((x0 - 0.5, top - 0.5), x1 - x0, bottom - top, fill=False, lw=1.5)
-        ax.add_patch(box).set_color("tab:red")
+        ax.add_patch(
+            Rectangle((x0 - 0.5, top - 0.5), x1 - x0, bottom - top, fill=False, color=red, lw=1.5)
+        )
         label = f"{ALPHABET[c]}\n{float(energies[s, c]):.2f}"
-        ax.text((x0 + x1) / 2, top - 2, label, ha="center", va="bottom", color="tab:red", size=8)
-    answer = "".join(ALPHABET[c] for c in labels)
-    title = f"read {answer!r}"
+        ax.text((x0 + x1) / 2, top - 2, label, ha="center", va="bottom", color=red, fontsize=8)
+    title = f"read {decode(labels)!r}"
     if confidence is not None:
         title += f"  confidence {confidence:.3f}"
     if truth is not None:

@@ -172,8 +172,7 @@ def list_images(folder: str | os.PathLike) -> list[Entry]:
     if not names:
         raise ValueError(f"{folder}: no {LABELS} and no image files ({', '.join(IMAGE_SUFFIXES)})")
     root = folder.resolve()
-    where = f"{folder}"
-    return [Entry(0, n, resolve_image(folder, root, n, where), None) for n in names]
+    return [Entry(0, n, resolve_image(folder, root, n, str(folder)), None) for n in names]
 
 
 def load_field_image(

@@ -68,21 +68,21 @@ def stack_strips(strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(out), torch.tensor(widths, dtype=torch.long)
 
 
+def transcript_energies(emissions, frames, targets: list[list[int]]) -> torch.Tensor:
+    """[B] F(target_b): the free energy of each label list (1 + character) over its CTC
+    alignments with emissions [B, T, 15] of ``frames`` [B] frames (+inf: no alignment)."""
+    flat = torch.tensor([t for ts in targets for t in ts])
+    lengths = torch.tensor([len(t) for t in targets])
+    return gtn.ctc_loss(emissions, flat, frames, lengths, blank=BLANK, reduction="none")
+
+
 def _log_posteriors(em, frames, total, labels: list[list[int]]) -> np.ndarray:
     """log P(Y_b | x) = F(all) - F(Y_b) <= 0 for label lists Y_b (-inf when Y_b is empty or
     no alignment reads it). em: float64 [B, T, 15]; frames [B]; total: F(all) [B]."""
     log_p = np.full(len(labels), -np.inf)
     ok = [b for b, t in enumerate(labels) if t and torch.isfinite(total[b])]
     if ok:
-        targets = [[1 + c for c in labels[b]] for b in ok]
-        answer = gtn.ctc_loss(
-            em[ok],
-            torch.tensor([t for ts in targets for t in ts]),
-            frames[ok],
-            torch.tensor([len(t) for t in targets]),
-            blank=BLANK,
-            reduction="none",
-        )
+        answer = transcript_energies(em[ok], frames[ok], [[1 + c for c in labels[b]] for b in ok])
         log_p[ok] = (
             torch.nan_to_num(total[ok] - answer, nan=-np.inf, neginf=-np.inf).clamp(max=0.0).numpy()
         )

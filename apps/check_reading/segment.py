@@ -121,14 +121,9 @@ def find_cuts(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER):
     # (1) middles of blank runs between ink
     strong += [first + (a + b) // 2 for a, b in runs(~cols[first:last])]
     # (2) connected-component edges inside an ink run (a blank run already has its cut)
-    medium = []
-    for sl in ndimage.find_objects(components):
-        if sl is not None:
-            medium += [
-                x
-                for x in (sl[1].start, sl[1].stop)
-                if 0 < x < cols.size and cols[x - 1] and cols[x]
-            ]
+    spans = [sl[1] for sl in ndimage.find_objects(components) if sl is not None]
+    edges = [x for span in spans for x in (span.start, span.stop)]
+    medium = [x for x in edges if 0 < x < cols.size and cols[x - 1] and cols[x]]
     # (3) minima of projection + contour distance, strongest (lowest) first
     projection = binary.sum(0).astype(np.float64)
     h = np.arange(binary.shape[0])[:, None]
@@ -228,7 +223,6 @@ def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER)
     curved, cost = path_cuts(masked, seeds, radius, band)
     keep = (curved.max(1) - curved.min(1) > 1) & (cost < across - settings.curve_gain)
     curved, cost = curved[keep], cost[keep]
-    order = np.argsort(cost, kind="stable")
     accepted = list(straight)
     # blob cuts come before the other curved cuts: a blob cut a column or two from a kept
     # path still matters (the blob is small), so only exact duplicates are dropped
@@ -239,8 +233,7 @@ def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER)
     for p in blobs:
         if all(np.any(p != a) for a in accepted):
             accepted.append(p)
-    for k in order:
-        p = curved[k]
+    for p in curved[np.argsort(cost, kind="stable")]:  # the least ink first
         if all(np.abs(p - a).max() > settings.curve_merge * height for a in accepted):
             accepted.append(p)
     paths = np.array(accepted, np.int64)

@@ -26,22 +26,16 @@ from .data import PreparedSet
 from .model import NUM_CHARS, Batch, CheckReaderModel, make_batch, stack_segments
 
 
-def augment(
-    images: torch.Tensor,
-    generator: torch.Generator,
-    shift: float = 2.0,
-    scale: float = 0.1,
-    shear: float = 0.15,
-) -> torch.Tensor:
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random small affine distortions of segment images [N, 1, 32, 32] (1 = ink): shift up to
-    ``shift`` px, scale x (1 +- scale), shear +- ``shear``. Segments of held-out fields differ
-    from training ones in exactly these ways (placement in the band, size, slant)."""
+    2 px, scale x (1 +- 0.1), shear +- 0.15. Segments of held-out fields differ from training
+    ones in exactly these ways (placement in the band, size, slant)."""
     n = images.shape[0]
     u = torch.rand(n, 4, generator=generator) * 2 - 1
-    s = 1 + scale * u[:, 0]
+    s = 1 + 0.1 * u[:, 0]
     theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 1] = s, shear * u[:, 1], s
-    theta[:, :, 2] = u[:, 2:] * (2 * shift / images.shape[-1])
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 1] = s, 0.15 * u[:, 1], s
+    theta[:, :, 2] = u[:, 2:] * (2 * 2.0 / images.shape[-1])  # 2 px in [-1, 1] coordinates
     grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
     return torch.nn.functional.grid_sample(images, grid, align_corners=False)
 
