@@ -62,32 +62,20 @@ def sample_amount(rng: np.random.Generator) -> str:
 
 
 def grammar() -> gtn.Graph:
-    """The amount grammar as a deterministic acceptor over labels 0..13 (energies 0)."""
+    """The amount grammar as a deterministic acceptor over labels 0..13 (energies 0). States: S
+    the start, D after "$", *k after k stars, Z the integer "0", Ik k integer digits (no comma),
+    Ak k digits after the comma, P after the point, Ck k cents digits."""
     b = gtn.GraphBuilder(isymbols=SYMBOLS)
-    state: dict[str, int] = {}
-
-    def node(name: str, final: bool = False) -> int:
-        if name not in state:
-            state[name] = b.add_node(start=name == "S", final=final)
-        return state[name]
+    integer = [f"I{k}" for k in range(1, 7)]
+    names = ["S", "D", "*1", "*2", "*3", "Z", *integer, "A0", "A1", "A2", "A3", "P", "C1", "C2"]
+    finals = {"Z", *integer, "A3", "C2"}
+    state = {name: b.add_node(start=name == "S", final=name in finals) for name in names}
 
     def arcs(src: str, chars: str, dst: str) -> None:
         for c in chars:
             b.add_arc(state[src], state[dst], c)
 
     nonzero, digit = "123456789", "0123456789"
-    node("S")
-    node("D")  # after "$"
-    for k in (1, 2, 3):
-        node(f"*{k}")
-    node("Z", final=True)  # the integer "0"
-    for k in range(1, 7):
-        node(f"I{k}", final=True)  # k integer digits, no comma
-    for k in (0, 1, 2, 3):
-        node(f"A{k}", final=k == 3)  # k digits after the comma
-    node("P")
-    node("C1")
-    node("C2", final=True)
     arcs("S", "$", "D")
     for src in ("S", "D", "*1", "*2", "*3"):
         arcs(src, "0", "Z")
@@ -98,9 +86,8 @@ def grammar() -> gtn.Graph:
         arcs(f"I{k}", digit, f"I{k + 1}")
     for k in (1, 2, 3):
         arcs(f"I{k}", ",", "A0")
-    arcs("A0", digit, "A1")
-    arcs("A1", digit, "A2")
-    arcs("A2", digit, "A3")
+    for k in (0, 1, 2):
+        arcs(f"A{k}", digit, f"A{k + 1}")
     for src in ("Z", "I1", "I2", "I3", "I4", "I5", "I6", "A3"):
         arcs(src, ".", "P")
     arcs("P", digit, "C1")

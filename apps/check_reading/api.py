@@ -23,7 +23,7 @@ from gtn.composition import intersect
 from .._common.checkpoint import Int, Real, Record, build_module, load_model, save_model
 from .amounts import decode, encode, is_valid_amount
 from .inputs import check_image, check_images
-from .model import CheckReaderModel, make_batch
+from .model import CheckReaderModel, best_labels, make_batch
 from .network import LeNet5
 from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment
 
@@ -70,12 +70,9 @@ def read_batch(model: CheckReaderModel, segmentations: Sequence[Segmentation], g
     ``graphs``: :func:`field_graphs` of these fields if already built."""
     interps, lattices = graphs or field_graphs(model, segmentations)
     with torch.no_grad():
-        paths = gtn.best_path_arcs(lattices)
-        labels = [g.ilabel[p].tolist() for g, p in zip(lattices, paths, strict=True)]
+        labels = best_labels(lattices)
         log_p = _log_posteriors(model, interps, lattices, labels)
-    for b, p in enumerate(paths):
-        if p.size == 0:
-            log_p[b] = -np.inf  # no grammatical reading at all
+    log_p[[not t for t in labels]] = -np.inf  # no grammatical reading (every one has a digit)
     return [decode(t) for t in labels], np.exp(log_p), lattices
 
 
@@ -95,12 +92,13 @@ def answer_log_posteriors(
     return log_p
 
 
-def in_batches(read, n: int, batch_size: int = 64) -> tuple[list[str], np.ndarray]:
-    """(answers [n], confidences float64 [n]) of n fields, ``read(i, j)`` -> (answers,
-    confidences) of fields i..j-1, ``batch_size`` fields at a time."""
+def in_batches(read, *columns: Sequence, batch_size: int = 64) -> tuple[list[str], np.ndarray]:
+    """(answers [n], confidences float64 [n]) of n fields given as ``columns`` (sequences of n
+    items each), ``read(*slices)`` -> (answers, confidences) of ``batch_size`` fields at a time."""
     answers, conf = [], []
+    n = len(columns[0])
     for i in range(0, n, batch_size):
-        a, c = read(i, min(i + batch_size, n))
+        a, c = read(*(col[i : i + batch_size] for col in columns))
         answers += a
         conf.append(c)
     return answers, np.concatenate(conf) if conf else np.zeros(0)
@@ -142,11 +140,8 @@ class CheckReader:
         (amount string, confidence in [0, 1]). A blank field reads as ("", 0.0)."""
         segs = self.segment(check_images(images))
         self.model.eval()
-
-        def read(i: int, j: int):
-            return read_batch(self.model, segs[i:j])[:2]
-
-        return readings(*in_batches(read, len(segs), batch_size))
+        read = in_batches(lambda s: read_batch(self.model, s)[:2], segs, batch_size=batch_size)
+        return readings(*read)
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike) -> Path:

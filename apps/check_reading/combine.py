@@ -59,12 +59,10 @@ class CombinedReader:
         self.segmenting, self.sdnn = segmenting, sdnn
 
     def read(self, images: Sequence[np.ndarray], batch_size: int = 64) -> list[tuple[str, float]]:
-        images = check_images(images)
         self.segmenting.model.eval()
 
-        def read(i: int, j: int):
-            chunk = images[i:j]
+        def read(chunk: list[np.ndarray]):
             segs, strips = self.segmenting.segment(chunk), [field_strip(im) for im in chunk]
             return combine(self.segmenting.model, self.sdnn, segs, strips)
 
-        return readings(*in_batches(read, len(images), batch_size))
+        return readings(*in_batches(read, check_images(images), batch_size=batch_size))

@@ -22,11 +22,6 @@ OPERATING_POINTS = (
 )
 
 
-def correctness(answers: list[str], truths: list[str]) -> np.ndarray:
-    """bool [n]: which answers are exactly their field's amount."""
-    return np.array([a == t for a, t in zip(answers, truths, strict=True)], dtype=bool)
-
-
 def character_accuracy(answers: list[str], truths: list[str]) -> float:
     """1 - (total edit distance) / (total characters of the truths)."""
     errors = sum(edit_distance(t, a) for a, t in zip(answers, truths, strict=True))
@@ -48,7 +43,8 @@ def results(answers: list[str], confidence, truths: list[str]) -> tuple[dict, Er
     """(summary row, error-reject curve) of one reader's answers. The row holds ``fields``, the
     operating points of :data:`OPERATING_POINTS` (correct, error, reject as fractions of all
     fields) and ``char_accuracy``."""
-    points, curve = operating_points(confidence, correctness(answers, truths))
+    correct = np.array([a == t for a, t in zip(answers, truths, strict=True)], dtype=bool)
+    points, curve = operating_points(confidence, correct)
     row = {"fields": len(truths), **points, "char_accuracy": character_accuracy(answers, truths)}
     return row, curve
 

@@ -69,11 +69,6 @@ DEMO = Config(
 )
 
 
-def load_sets(config: Config) -> tuple[data.FieldSet, data.FieldSet]:
-    """(training fields, test fields) from the configured folders or the generator's cache."""
-    return _load("train", config.train_folder, config.train_fields, config), load_test_set(config)
-
-
 def load_test_set(config: Config) -> data.FieldSet:
     """The test fields alone (a test folder needs no MNIST digits)."""
     return _load("test", config.test_folder, config.test_fields, config)
@@ -94,74 +89,47 @@ def _load(split: str, path: str | None, n: int, config: Config) -> data.FieldSet
 
 
 # ------------------------------------------------------------------------------ train
-Say = Callable[[str], object]
-
-
-def train_local_model(config: Config, train_p: PreparedSet, progress: bool) -> CheckReaderModel:
-    """The recogniser trained on labelled segments, or the one of ``config.local_checkpoint``."""
-    if config.local_checkpoint:
-        return CheckReader.load(config.local_checkpoint).model
-    torch.manual_seed(config.seed)  # the initial weights: two runs of one config agree
-    model = CheckReaderModel()
-    train_local(
-        model, train_p, config.local_epochs, config.local_batch, config.local_lr, config.seed,
-        progress,
-    )  # fmt: skip
-    return model
-
-
-def train_global_model(
-    config: Config, local: CheckReaderModel, train_p: PreparedSet, loss: str, progress: bool
-) -> CheckReaderModel:
-    """A fresh model with the local recogniser's weights (gtn graphs are immutable: no
-    deepcopy), trained globally with ``loss``."""
-    model = CheckReaderModel()
-    model.recognizer.load_state_dict(local.recognizer.state_dict())
-    lr = config.global_lr or GLOBAL_LR[loss]
-    train_global(
-        model, train_p.head(config.global_fields), loss, config.global_epochs, config.batch_size,
-        lr, config.seed, progress=progress,
-    )  # fmt: skip
-    return model
-
-
-def train_sdnn_reader(
-    config: Config, train_set: data.FieldSet, progress: bool, strips: list | None = None
-) -> SdnnReader:
-    """The space-displacement reader trained with CTC on the training fields (``strips``:
-    their strips if already made)."""
-    reader = SdnnReader()
-    if strips is None:
-        strips = [field_strip(f.image) for f in train_set.fields]
-    train_sdnn(
-        reader, strips, train_set.texts, config.sdnn_epochs, lr=config.sdnn_lr, seed=config.seed,
-        progress=progress,
-    )  # fmt: skip
-    return reader
-
-
 def train_readers(
     config: Config,
     train_set: data.FieldSet,
     train_p: PreparedSet,
     out: Path,
-    say: Say,
+    say: Callable[[str], object],
     progress: bool = True,
 ) -> dict[str, CheckReaderModel | SdnnReader]:
     """Every reader of the configuration, by row name ("local", "global <loss>", "space
     displacement"), each saved in ``out`` as it is trained (local.pt, global_<loss>.pt,
-    sdnn.pt)."""
-    local = train_local_model(config, train_p, progress)
+    sdnn.pt): the recogniser trained on labelled segments (or ``config.local_checkpoint``'s),
+    a model per global loss starting from its weights, the space-displacement reader (CTC)."""
+    if config.local_checkpoint:
+        local = CheckReader.load(config.local_checkpoint).model
+    else:
+        torch.manual_seed(config.seed)  # the initial weights: two runs of one config agree
+        local = CheckReaderModel()
+        train_local(
+            local, train_p, config.local_epochs, config.local_batch, config.local_lr, config.seed,
+            progress,
+        )  # fmt: skip
     say(f"local recogniser from {config.local_checkpoint or 'local training'}")
     CheckReader(local).save(out / "local.pt")
     readers: dict[str, CheckReaderModel | SdnnReader] = {"local": local}
     for loss in config.losses:
-        readers[f"global {loss}"] = train_global_model(config, local, train_p, loss, progress)
-        CheckReader(readers[f"global {loss}"]).save(out / f"global_{loss}.pt")
+        model = CheckReaderModel()  # a fresh model (gtn graphs are immutable: no deepcopy)
+        model.recognizer.load_state_dict(local.recognizer.state_dict())
+        lr = config.global_lr or GLOBAL_LR[loss]
+        train_global(
+            model, train_p.head(config.global_fields), loss, config.global_epochs,
+            config.batch_size, lr, config.seed, progress=progress,
+        )  # fmt: skip
+        readers[f"global {loss}"] = model
+        CheckReader(model).save(out / f"global_{loss}.pt")
         say(f"global {loss} training done")
     if config.sdnn_epochs > 0:
-        sdnn = train_sdnn_reader(config, train_set, progress, train_p.strips)
-        readers["space displacement"] = sdnn
+        sdnn = readers["space displacement"] = SdnnReader()
+        train_sdnn(
+            sdnn, train_p.strips, train_set.texts, config.sdnn_epochs, lr=config.sdnn_lr,
+            seed=config.seed, progress=progress,
+        )  # fmt: skip
         sdnn.save(out / "sdnn.pt")
         say("space-displacement training done")
     return readers
@@ -172,7 +140,7 @@ def read_all(model: CheckReaderModel, prepared: PreparedSet, batch_size: int = 6
     """(answers, confidences) for every prepared field."""
     model.eval()
     segs = prepared.segmentations
-    return in_batches(lambda i, j: read_batch(model, segs[i:j])[:2], len(segs), batch_size)
+    return in_batches(lambda s: read_batch(model, s)[:2], segs, batch_size=batch_size)
 
 
 def evaluate_model(model: CheckReaderModel, prepared: PreparedSet, texts: list[str]):
@@ -198,23 +166,20 @@ def evaluate_all(
         products = [(a, b, f"{a} x {b}") for a in segmenting for b in sdnn]
     if segmenting and prepared is None:
         prepared = data.prepare(fields, progress=progress, workers=workers)
-    if not sdnn:
-        strips = []
-    elif prepared is not None:
+    if prepared is not None:
         strips = prepared.strips  # made from the segmenter's normalisation
     else:
-        strips = [field_strip(f.image) for f in fields.fields]
+        strips = [field_strip(f.image) for f in fields.fields] if sdnn else []
     rows, curves = {}, {}
     for name, r in readers.items():
         if name in sdnn:
-            read = in_batches(lambda i, j, r=r: r.read_strips(strips[i:j]), len(strips))
-            rows[name], curves[name] = evaluate.results(*read, fields.texts)
+            results = evaluate.results(*in_batches(r.read_strips, strips), fields.texts)
         else:
-            rows[name], curves[name] = evaluate_model(r, prepared, fields.texts)
-    segs = prepared.segmentations if prepared is not None else []
+            results = evaluate_model(r, prepared, fields.texts)
+        rows[name], curves[name] = results
     for a, b, name in products:  # products of experts (see :mod:`.combine`)
         both = partial(combine, segmenting[a].eval(), sdnn[b])
-        read = in_batches(lambda i, j, both=both: both(segs[i:j], strips[i:j]), len(strips))
+        read = in_batches(both, prepared.segmentations, strips)
         rows[name], curves[name] = evaluate.results(*read, fields.texts)
     return rows, curves
 
@@ -228,9 +193,8 @@ def evaluate_readers(
     """(tables, curves): rows of every reader and of the product of the global NLL model with
     the SDNN reader, on the own test fields and, when configured, on the held-out style
     (:mod:`.heldout`); curves are those of the own test fields."""
-    products = []
-    if "global nll" in readers and "space displacement" in readers:
-        products = [("global nll", "space displacement", "global nll x sdnn")]
+    both = "global nll" in readers and "space displacement" in readers
+    products = [("global nll", "space displacement", "global nll x sdnn")] if both else []
     rows, curves = evaluate_all(readers, test_set, test_p, products)
     tables = {"own test fields": rows}
     if config.heldout_fields > 0:
@@ -298,7 +262,8 @@ def run(config: Config, out: Path, progress: bool = True, figure_fields: int = 3
         if progress:
             print(f"{text} [{time.time() - t0:.0f}s]")
 
-    train_set, test_set = load_sets(config)
+    train_set = _load("train", config.train_folder, config.train_fields, config)
+    test_set = load_test_set(config)
     say(f"data: {len(train_set)} training fields, {len(test_set)} test fields")
     train_p = data.prepare(train_set, progress=progress, workers=config.threads)
     test_p = data.prepare(test_set, progress=progress, workers=config.threads)

@@ -16,7 +16,7 @@ from gtn.composition import compose
 from gtn.utils import atomic_write
 
 from .._common.figures import plt, save_figure
-from .amounts import ALPHABET, SYMBOLS
+from .amounts import ALPHABET, SYMBOLS, decode
 from .model import NUM_CHARS, CheckReaderModel, interpretation_graph, make_batch
 from .segment import Segmentation, normalised_view
 
@@ -31,19 +31,7 @@ def best_reading(model: CheckReaderModel, seg: Segmentation):
         energies = model.segment_energies(make_batch([seg]))
     if seg.num_segments == 0:
         return [], [], energies
-    n = seg.cuts.shape[0]
-    segs = np.repeat(np.arange(seg.num_segments, dtype=np.int32), NUM_CHARS)
-    chars = np.tile(np.arange(NUM_CHARS, dtype=np.int32), seg.num_segments)
-    transducer = gtn.Graph.from_arrays(
-        n,
-        np.repeat(seg.start, NUM_CHARS),
-        np.repeat(seg.end, NUM_CHARS),
-        segs,
-        chars,
-        weight=energies[:, :NUM_CHARS].reshape(-1),
-        start=[0],
-        final=[n - 1],
-    )
+    transducer = interpretation_graph(seg, energies, by_segment=True)
     path = gtn.best_path(compose(transducer, model.grammar))
     return path.ilabel.tolist(), path.olabel.tolist(), energies
 
@@ -65,24 +53,15 @@ def field_figure(
     for x in seg.cuts:
         ax.axvline(x - 0.5, color="tab:blue", lw=0.8, ls="--", alpha=0.7)
     top, bottom = seg.band
+    red = "tab:red"  # the chosen reading
     for s, c in zip(chosen, labels, strict=True):
         x0, x1 = seg.cuts[seg.start[s]], seg.cuts[seg.end[s]]
         ax.add_patch(
-            Rectangle(
-                (x0 - 0.5, top - 0.5), x1 - x0, bottom - top, fill=False, color="tab:red", lw=1.5
-            )
+            Rectangle((x0 - 0.5, top - 0.5), x1 - x0, bottom - top, fill=False, color=red, lw=1.5)
         )
-        ax.text(
-            (x0 + x1) / 2,
-            top - 2,
-            f"{ALPHABET[c]}\n{float(energies[s, c]):.2f}",
-            ha="center",
-            va="bottom",
-            color="tab:red",
-            fontsize=8,
-        )
-    answer = "".join(ALPHABET[c] for c in labels)
-    title = f"read {answer!r}"
+        label = f"{ALPHABET[c]}\n{float(energies[s, c]):.2f}"
+        ax.text((x0 + x1) / 2, top - 2, label, ha="center", va="bottom", color=red, fontsize=8)
+    title = f"read {decode(labels)!r}"
     if confidence is not None:
         title += f"  confidence {confidence:.3f}"
     if truth is not None:
@@ -90,16 +69,6 @@ def field_figure(
     ax.set_title(title.replace("$", r"\$"), fontsize=9, pad=22)  # "$" is not mathtext here
     ax.set_axis_off()
     return save_figure(fig, path, DPI)
-
-
-def _arc(ax, x0, x1, color, lw, label=None):
-    ax.add_patch(
-        Arc(((x0 + x1) / 2, 0), x1 - x0, (x1 - x0) * 0.8, theta1=0, theta2=180, color=color, lw=lw)
-    )
-    if label:
-        ax.text(
-            (x0 + x1) / 2, (x1 - x0) * 0.4, label, ha="center", va="bottom", fontsize=6, color=color
-        )
 
 
 def graphs_figure(seg: Segmentation, model: CheckReaderModel, path: Path) -> Path:
@@ -111,18 +80,16 @@ def graphs_figure(seg: Segmentation, model: CheckReaderModel, path: Path) -> Pat
     fig, axes = plt.subplots(2, 1, figsize=(10, 6))
     x = seg.cuts.astype(float)
     span = max(x[-1] - x[0], 1) if x.size else 1
-    for ax, title in zip(
-        axes,
-        ("segmentation graph", "interpretation graph (best class/energy per segment arc)"),
-        strict=True,
-    ):
+    titles = ("segmentation graph", "interpretation graph (best class/energy per segment arc)")
+    for ax, title in zip(axes, titles, strict=True):
         for s in range(seg.num_segments):
-            label = None
+            mid, w = (x[seg.start[s]] + x[seg.end[s]]) / 2, x[seg.end[s]] - x[seg.start[s]]
+            color, lw = ("tab:red", 1.8) if s in on_path else ("0.6", 0.6)
+            ax.add_patch(Arc((mid, 0), w, w * 0.8, theta1=0, theta2=180, color=color, lw=lw))
             if ax is axes[1]:
                 c = on_path.get(s, int(energies[s, :NUM_CHARS].argmin()))
                 label = f"{ALPHABET[c]}/{float(energies[s, c]):.1f}"
-            color, width = ("tab:red", 1.8) if s in on_path else ("0.6", 0.6)
-            _arc(ax, x[seg.start[s]], x[seg.end[s]], color, width, label)
+                ax.text(mid, w * 0.4, label, ha="center", va="bottom", fontsize=6, color=color)
         ax.plot(x, np.zeros_like(x), "o", color="k", ms=4)
         ax.set_xlim(x[0] - 0.05 * span, x[-1] + 0.05 * span)
         ax.set_ylim(-0.05 * span, 0.8 * span / 2 + 0.1 * span)

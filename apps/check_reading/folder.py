@@ -172,8 +172,7 @@ def list_images(folder: str | os.PathLike) -> list[Entry]:
     if not names:
         raise ValueError(f"{folder}: no {LABELS} and no image files ({', '.join(IMAGE_SUFFIXES)})")
     root = folder.resolve()
-    where = f"{folder}"
-    return [Entry(0, n, resolve_image(folder, root, n, where), None) for n in names]
+    return [Entry(0, n, resolve_image(folder, root, n, str(folder)), None) for n in names]
 
 
 def load_field_image(
@@ -237,13 +236,10 @@ def read_fields(
     entries = read_labels(path)
     images = read_images(entries, str(labels), max_pixels, max_total_pixels)
     owned = (folder / OWNERS).is_dir()
-    fields = []
+    fields, no_boxes, no_rows = [], np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
     for e, image in zip(entries, images, strict=True):
-        owner = None
-        if owned:
-            owner = read_owner(folder, e, image.shape, f"{labels} line {e.line}")
-        empty = np.zeros((0, 2), np.int64)
-        fields.append(Field(e.amount, image, owner, empty, np.zeros(0, np.int64)))
+        owner = read_owner(folder, e, image.shape, f"{labels} line {e.line}") if owned else None
+        fields.append(Field(e.amount, image, owner, no_boxes, no_rows))
     return FieldSet(split, fields)
 
 
@@ -282,15 +278,15 @@ def read_owner(folder: Path, entry: Entry, shape: tuple[int, int], where: str) -
     return values.astype(np.int8) - 1
 
 
-def write_fields(fields: FieldSet, out: str | os.PathLike, owners: bool = True) -> Path:
+def write_fields(fields: FieldSet, out: str | os.PathLike) -> Path:
     """Write ``fields`` as ``out/00000.png``... (8-bit grey, lossless), their ownership maps
-    under ``out/owners/`` (when ``owners`` and every field has one) and ``out/labels.csv``
+    under ``out/owners/`` (when every field has one) and ``out/labels.csv``
     (with a header), each file atomically, the labels file last; returns the labels file."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     width = max(5, len(str(len(fields) - 1)))
     names = [f"{i:0{width}d}.png" for i in range(len(fields))]
-    owners = owners and all(f.owner is not None for f in fields.fields)
+    owners = all(f.owner is not None for f in fields.fields)
     if owners:
         (out / OWNERS).mkdir(exist_ok=True)
     for name, f in zip(names, fields.fields, strict=True):

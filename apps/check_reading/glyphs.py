@@ -185,12 +185,8 @@ def slant(ink: np.ndarray, baseline: float, shear: float) -> tuple[np.ndarray, f
     ys, xs = np.mgrid[0:h, 0:width].astype(np.float32)
     src_x = xs - (shifts[:, None] - left)
     out = ndimage.map_coordinates(ink, [ys, src_x], order=1, cval=0.0)
-    return crop_columns(out), baseline
-
-
-def crop_columns(ink: np.ndarray) -> np.ndarray:
-    cols = np.flatnonzero(ink.max(0) > 0.05)
-    return ink if cols.size == 0 else ink[:, cols[0] : cols[-1] + 1]
+    cols = np.flatnonzero(out.max(0) > 0.05)  # the columns with ink
+    return (out if cols.size == 0 else out[:, cols[0] : cols[-1] + 1]), baseline
 
 
 def break_stroke(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:

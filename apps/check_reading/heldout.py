@@ -26,18 +26,10 @@ import numpy as np
 from scipy import ndimage
 
 from . import amounts, glyphs, mnist
-from .render import Field, jpeg_round_trip
+from .render import Field, _columns, jpeg_round_trip
 
 NAME = "ledger"
 VERSION = 1
-
-
-def _thin_digit(image: np.ndarray, h: float) -> np.ndarray:
-    ink = glyphs.crop_to_ink(image.astype(np.float32) / 255.0)
-    hh = max(4, int(round(h)))
-    w = max(2, int(round(ink.shape[1] * hh / ink.shape[0])))
-    big = glyphs.resize(ink, hh, w)
-    return np.clip(ndimage.gaussian_filter((big > 0.6).astype(np.float32), 0.5) * 1.6, 0, 1)
 
 
 def _symbol(char: str, h: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
@@ -57,13 +49,7 @@ def _symbol(char: str, h: float, rng: np.random.Generator) -> tuple[np.ndarray, 
     elif char == "*":
         r = rng.uniform(0.15, 0.22) * h
         c = pad + r
-        lines = []
-        for a in np.radians(np.arange(4) * 45 + rng.normal(0, 5)):
-            lines.append(
-                np.array(
-                    [[c - r * np.cos(a), c + r * np.sin(a)], [c + r * np.cos(a), c - r * np.sin(a)]]
-                )
-            )
+        lines = [glyphs._chord(c, r, a) for a in np.radians(np.arange(4) * 45 + rng.normal(0, 5))]
         shape = (int(np.ceil(2 * c)), int(np.ceil(2 * c)))
         base = 2 * c + rng.uniform(0.35, 0.55) * h
     elif char == ".":
@@ -91,8 +77,8 @@ def render_heldout(text: str, pool, rng: np.random.Generator) -> Field:
     for char in text:
         if char.isdigit():
             k = rng.choice(np.flatnonzero(labels == int(char)))
-            ink, base = _thin_digit(images[k], h * rng.uniform(0.9, 1.1)), None
-            base = float(ink.shape[0])
+            ink, base = glyphs.digit_glyph(images[k], h * rng.uniform(0.9, 1.1))
+            ink = np.clip(ndimage.gaussian_filter((ink > 0.6).astype(np.float32), 0.5) * 1.6, 0, 1)
             digit_rows.append(int(rows[k]))
         else:
             ink, base = _symbol(char, h, rng)
@@ -142,15 +128,7 @@ def render_heldout(text: str, pool, rng: np.random.Generator) -> Field:
     grey = grey + rng.normal(0, 0.02, grey.shape)
     image = np.clip(np.round(grey * 255), 0, 255).astype(np.uint8)
     image = jpeg_round_trip(image, int(rng.integers(40, 76)))
-    boxes = np.array(
-        [
-            [int(c[0]), int(c[-1]) + 1]
-            if (c := np.flatnonzero((owner == k).any(0))).size
-            else [0, 0]
-            for k in range(len(text))
-        ],
-        np.int64,
-    ).reshape(-1, 2)
+    boxes = np.array([_columns(owner == k) for k in range(len(text))], np.int64).reshape(-1, 2)
     return Field(text, image, owner, boxes, np.array(digit_rows, np.int64))
 
 

@@ -22,14 +22,12 @@ def check_image(image, index: int = 0) -> np.ndarray:
     if image.size == 0 or min(image.shape) < 8:
         raise ValueError(f"{where} is empty or too small: shape {image.shape}")
     if image.dtype == np.uint8:
-        out = image
-    elif np.issubdtype(image.dtype, np.floating):
-        if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
-            raise ValueError(f"{where}: float images must hold values in [0, 1]")
-        out = np.round(image * 255).astype(np.uint8)
-    else:
+        return image
+    if not np.issubdtype(image.dtype, np.floating):
         raise TypeError(f"{where} has dtype {image.dtype}; use uint8 (0-255) or float (0-1)")
-    return out
+    if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
+        raise ValueError(f"{where}: float images must hold values in [0, 1]")
+    return np.round(image * 255).astype(np.uint8)
 
 
 def check_images(images) -> list[np.ndarray]:

@@ -25,7 +25,7 @@ from gtn.composition import intersect
 
 from .amounts import ALPHABET, SYMBOLS, grammar
 from .network import LeNet5
-from .segment import Segmentation
+from .segment import SIZE, Segmentation
 
 NUM_CHARS = len(ALPHABET)
 # Reading a batch of fields means ~10^4 segments; in one call the network's activations take
@@ -50,37 +50,40 @@ class Batch:
         return len(self.segmentations)
 
 
+def stack_segments(segmentations: Sequence[Segmentation]) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 [S_total, 32, 32], aspect float32 [S_total]) of every field's segments."""
+    if not segmentations:
+        return np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.float32)
+    images = np.concatenate([s.images for s in segmentations])
+    return images, np.concatenate([s.aspect for s in segmentations])
+
+
 def make_batch(segmentations: Sequence[Segmentation]) -> Batch:
     segs = list(segmentations)
-    sizes = [s.num_segments for s in segs]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    images = np.concatenate([s.images for s in segs]) if segs else np.zeros((0, 32, 32), np.uint8)
-    aspect = np.concatenate([s.aspect for s in segs]) if segs else np.zeros(0, np.float32)
+    offsets = np.concatenate([[0], np.cumsum([s.num_segments for s in segs])]).astype(np.int64)
+    images, aspect = stack_segments(segs)
     tensor = torch.from_numpy(images).float().div_(255.0).unsqueeze(1)
     return Batch(segs, tensor, torch.from_numpy(aspect), offsets)
 
 
-def interpretation_graph(seg: Segmentation, energies: torch.Tensor) -> gtn.Graph:
+def interpretation_graph(
+    seg: Segmentation, energies: torch.Tensor, by_segment: bool = False
+) -> gtn.Graph:
     """Each segmentation arc becomes one arc per character (labels 0..13); arc s*14 + c has
     energy ``energies[s, c]`` (energies: [S, >=14], differentiable). No rubbish arcs: rubbish
-    is a reading the grammar never accepts."""
+    is a reading the grammar never accepts. ``by_segment``: a transducer segment index :
+    character instead, whose best path names its segments."""
     n = seg.cuts.shape[0]
     if seg.num_segments == 0:  # no ink: no complete path, energy +inf
         return gtn.Graph.from_arrays(1, [], [], [], start=[0], final=[], isymbols=SYMBOLS)
-    src = np.repeat(seg.start, NUM_CHARS)
-    dst = np.repeat(seg.end, NUM_CHARS)
-    labels = np.tile(np.arange(NUM_CHARS, dtype=np.int32), seg.num_segments)
+    chars = np.tile(np.arange(NUM_CHARS, dtype=np.int32), seg.num_segments)
+    segments = np.repeat(np.arange(seg.num_segments, dtype=np.int32), NUM_CHARS)
+    ilabel, olabel = (segments, chars) if by_segment else (chars, None)
+    symbols = {} if by_segment else {"isymbols": SYMBOLS, "osymbols": SYMBOLS}
+    src, dst = np.repeat(seg.start, NUM_CHARS), np.repeat(seg.end, NUM_CHARS)
     weight = energies[:, :NUM_CHARS].reshape(-1)
     return gtn.Graph.from_arrays(
-        n,
-        src,
-        dst,
-        labels,
-        weight=weight,
-        start=[0],
-        final=[n - 1],
-        isymbols=SYMBOLS,
-        osymbols=SYMBOLS,
+        n, src, dst, ilabel, olabel, weight, start=[0], final=[n - 1], **symbols
     )
 
 
@@ -134,17 +137,14 @@ class CheckReaderModel(nn.Module):
         """Every grammatical reading with every segmentation: interpretation o grammar."""
         return intersect(interpretations, [self.grammar] * len(interpretations))
 
-    def answer_energy(self, graphs: list[gtn.Graph]) -> torch.Tensor:
-        """[B] energy over the latent segmentations (min or free energy, per ``latent``)."""
+    # ------------------------------------------------------------------ EnergyModel contract
+    def energy(self, x: Batch, y) -> torch.Tensor:
+        """[B] energy E(Y) of the label sequences ``y`` (lists of labels 0..13) over the latent
+        segmentations: their min or free energy, per ``latent``."""
+        graphs = intersect(self.interpretation_graphs(x), [gtn.linear(t) for t in _labels(y)])
         if self.latent == "min":
             return gtn.min_energy(graphs)
         return gtn.free_energy(graphs, self.beta)
-
-    # ------------------------------------------------------------------ EnergyModel contract
-    def energy(self, x: Batch, y) -> torch.Tensor:
-        """[B] energy E(Y) of the label sequences ``y`` (lists of labels 0..13)."""
-        interps = self.interpretation_graphs(x)
-        return self.answer_energy(intersect(interps, [gtn.linear(t) for t in _labels(y)]))
 
     def free_energy(self, x: Batch, beta: float = 1.0) -> torch.Tensor:
         """[B] free energy over every grammatical reading and segmentation."""

@@ -29,8 +29,7 @@ class LeNet5(nn.Module):
     fact the size normalisation hides). Output: energies [S, 15] = -log_softmax(logits).
     LeNet-5's layout (C1 6@28x28, S2, C3 16@10x10, S4, F5 120, F6 84) times ``width`` with ReLU
     and max pooling, which train faster on a short schedule than the original tanh and
-    averaging. Width 2 is the default: it reads more fields than width 1 on the same schedule
-    and width 3 gains nothing more (docs/results/check-reading.md, "Training schedule")."""
+    averaging (why width 2: docs/results/check-reading.md, "Training schedule")."""
 
     def __init__(self, num_classes: int = NUM_CLASSES, width: int = 2):
         super().__init__()

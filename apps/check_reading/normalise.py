@@ -124,7 +124,7 @@ def _erase_lines(ink, min_cover, rows_allowed=None) -> list[tuple[float, float]]
     r_all = np.round(yy - slope * (xx - W / 2)).astype(np.int64) + W
     cols = np.arange(W)
     found = []
-    for r0, r1 in _runs(ok):
+    for r0, r1 in runs(ok):
         r0, r1 = r0 - 1, r1 + 1  # the line's anti-aliased edges
 
         def inked(r):
@@ -141,7 +141,8 @@ def _erase_lines(ink, min_cover, rows_allowed=None) -> list[tuple[float, float]]
     return found
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of every run of True in a bool vector."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 

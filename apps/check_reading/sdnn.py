@@ -26,7 +26,7 @@ import gtn
 
 from .._common.checkpoint import Int, Record, build_module, load_model, save_model
 from .amounts import decode, encode, grammar, is_valid_amount
-from .api import in_batches, readings
+from .api import RETRAIN, in_batches, readings
 from .glyphs import resize
 from .inputs import check_images
 from .network import SpaceDisplacementNet
@@ -36,6 +36,7 @@ from .segment import _BAND, SIZE
 BLANK = 0  # emission column 0; column 1 + k is character k of ALPHABET
 _MARGIN = 6  # blank columns left and right of the ink in a strip
 FORMAT = "ebgtn.check_reading.sdnn"
+LEGACY = ("ebgtn.check_reading.sdnn/1",)
 SCHEMA = Record({"width": Int(1, 64)})  # far beyond any trained network's width
 
 
@@ -67,21 +68,21 @@ def stack_strips(strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(out), torch.tensor(widths, dtype=torch.long)
 
 
+def transcript_energies(emissions, frames, targets: list[list[int]]) -> torch.Tensor:
+    """[B] F(target_b): the free energy of each label list (1 + character) over its CTC
+    alignments with emissions [B, T, 15] of ``frames`` [B] frames (+inf: no alignment)."""
+    flat = torch.tensor([t for ts in targets for t in ts])
+    lengths = torch.tensor([len(t) for t in targets])
+    return gtn.ctc_loss(emissions, flat, frames, lengths, blank=BLANK, reduction="none")
+
+
 def _log_posteriors(em, frames, total, labels: list[list[int]]) -> np.ndarray:
     """log P(Y_b | x) = F(all) - F(Y_b) <= 0 for label lists Y_b (-inf when Y_b is empty or
     no alignment reads it). em: float64 [B, T, 15]; frames [B]; total: F(all) [B]."""
     log_p = np.full(len(labels), -np.inf)
     ok = [b for b, t in enumerate(labels) if t and torch.isfinite(total[b])]
     if ok:
-        targets = [[1 + c for c in labels[b]] for b in ok]
-        answer = gtn.ctc_loss(
-            em[ok],
-            torch.tensor([t for ts in targets for t in ts]),
-            frames[ok],
-            torch.tensor([len(t) for t in targets]),
-            blank=BLANK,
-            reduction="none",
-        )
+        answer = transcript_energies(em[ok], frames[ok], [[1 + c for c in labels[b]] for b in ok])
         log_p[ok] = (
             torch.nan_to_num(total[ok] - answer, nan=-np.inf, neginf=-np.inf).clamp(max=0.0).numpy()
         )
@@ -95,35 +96,21 @@ def decoding_graph() -> tuple[gtn.Graph, np.ndarray]:
     (label 1 + c) outputs c; repeats and blanks output nothing (``olabel`` = -1). Two equal
     characters in a row need a blank between them, as in CTC. Energies 0."""
     g = grammar()
-    node: dict[tuple, int] = {}
-
-    def state(key: tuple) -> int:
-        return node.setdefault(key, len(node))
-
-    src, dst, lab, out = [], [], [], []
-
-    def arc(a: int, b: int, label: int, olabel: int) -> None:
-        src.append(a)
-        dst.append(b)
-        lab.append(label)
-        out.append(olabel)
-
-    for q in range(g.num_nodes):
-        state(("B", q))
     entries = sorted({(int(d), int(c)) for d, c in zip(g.dst, g.ilabel, strict=True)})
+    node: dict[tuple, int] = {("B", q): q for q in range(g.num_nodes)}
     for q, c in entries:
-        state(("L", q, c))
-    for q in range(g.num_nodes):
-        arc(node[("B", q)], node[("B", q)], BLANK, -1)
+        node[("L", q, c)] = len(node)
+    # arcs: (src, dst, label, olabel)
+    arcs = [(node[("B", q)], node[("B", q)], BLANK, -1) for q in range(g.num_nodes)]
     for q, c in entries:
         here = node[("L", q, c)]
-        arc(here, here, 1 + c, -1)
-        arc(here, node[("B", q)], BLANK, -1)
+        arcs += [(here, here, 1 + c, -1), (here, node[("B", q)], BLANK, -1)]
     for a in range(g.num_arcs):
         q, q2, c = int(g.src[a]), int(g.dst[a]), int(g.ilabel[a])
-        arc(node[("B", q)], node[("L", q2, c)], 1 + c, c)
+        arcs.append((node[("B", q)], node[("L", q2, c)], 1 + c, c))
         for c0 in {cc for qq, cc in entries if qq == q and cc != c}:
-            arc(node[("L", q, c0)], node[("L", q2, c)], 1 + c, c)
+            arcs.append((node[("L", q, c0)], node[("L", q2, c)], 1 + c, c))
+    src, dst, lab, out = (list(column) for column in zip(*arcs, strict=True))
     finals = set(np.flatnonzero(np.isfinite(g.final_weight.detach().numpy())).tolist())
     final = [i for key, i in node.items() if key[1] in finals]
     starts = np.flatnonzero(np.isfinite(g.start_weight.detach().numpy())).tolist()
@@ -151,10 +138,8 @@ class SdnnReader:
     def load(cls, path) -> SdnnReader:
         """Load a checkpoint written by :meth:`save`; CheckpointError if it is unusable."""
         config, tensors = load_model(
-            path, FORMAT, SCHEMA, what="SDNN check reader",
-            legacy=("ebgtn.check_reading.sdnn/1",),
-            retrain="train a new one with `ebgtn check-reading train`",
-        )  # fmt: skip
+            path, FORMAT, SCHEMA, what="SDNN check reader", legacy=LEGACY, retrain=RETRAIN
+        )
         width = config["width"]
         return cls(
             build_module(path, tensors, "network", lambda: SpaceDisplacementNet(width)), width
@@ -184,9 +169,8 @@ class SdnnReader:
         with torch.no_grad():
             arcs = lattice.best_alignment().arcs.numpy()
             labels = [[int(c) for c in self.olabel[row[row >= 0]] if c >= 0] for row in arcs]
-            for b, strip in enumerate(strips):
-                if not strip.any():  # no ink, nothing to read
-                    labels[b] = []
+            # a strip with no ink reads as nothing
+            labels = [t if s.any() else [] for t, s in zip(labels, strips, strict=True)]
             log_p = _log_posteriors(em, frames, lattice.free_energy(), labels)
         return [decode(t) for t in labels], np.exp(log_p)
 
@@ -200,8 +184,7 @@ class SdnnReader:
             return np.zeros(0)
         em, frames, lattice = decoded or self.decode_lattice(strips)
         with torch.no_grad():
-            total = lattice.free_energy()
-            log_p = _log_posteriors(em, frames, total, [encode(a) for a in answers])
+            log_p = _log_posteriors(em, frames, lattice.free_energy(), [encode(a) for a in answers])
         log_p[[not is_valid_amount(a) for a in answers]] = -np.inf
         return log_p
 
@@ -209,8 +192,4 @@ class SdnnReader:
         """Per image (2-D numpy, dark ink on white, uint8 0-255 or float 0-1, any width):
         (amount string, confidence in [0, 1]). A blank field reads as ("", 0.0)."""
         strips = [field_strip(im) for im in check_images(images)]
-
-        def read(i: int, j: int):
-            return self.read_strips(strips[i:j])
-
-        return readings(*in_batches(read, len(strips), batch_size))
+        return readings(*in_batches(self.read_strips, strips, batch_size=batch_size))

@@ -15,13 +15,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-import gtn
 from factors.trainer import seed_everything
 
 from .._common.training import fit_adam
 from .amounts import encode
 from .network import SpaceDisplacementNet
-from .sdnn import BLANK, SdnnReader, stack_strips
+from .sdnn import SdnnReader, stack_strips, transcript_energies
 
 
 def distort(images: torch.Tensor, generator: torch.Generator, shear: float = 0.15) -> torch.Tensor:
@@ -94,14 +93,7 @@ def ctc_field_loss(network: SpaceDisplacementNet, x, y) -> torch.Tensor:
     alignment, +inf) are left out."""
     images, widths = x
     emissions = network(images)
-    loss = gtn.ctc_loss(
-        emissions,
-        torch.tensor([c for t in y for c in t]),
-        SpaceDisplacementNet.frames(widths),
-        torch.tensor([len(t) for t in y]),
-        blank=BLANK,
-        reduction="none",
-    )
+    loss = transcript_energies(emissions, SpaceDisplacementNet.frames(widths), y)
     finite = torch.isfinite(loss.detach())
     if not bool(finite.any()):
         return emissions.sum() * 0.0

@@ -36,7 +36,7 @@ from scipy import ndimage
 import gtn
 
 from .glyphs import resize
-from .normalise import CORE, HEIGHT, Normalised, normalise
+from .normalise import CORE, HEIGHT, Normalised, normalise, runs
 
 SIZE = 32  # recogniser input: SIZE x SIZE
 _BAND = 28  # the field's ink band maps to this many rows (2 px margin above and below)
@@ -119,18 +119,11 @@ def find_cuts(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER):
     first, last = int(inked[0]), int(inked[-1]) + 1
     strong = [first, last]
     # (1) middles of blank runs between ink
-    blank = ~cols[first:last]
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], blank.astype(np.int8), [0]])))
-    strong += [first + (a + b) // 2 for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    strong += [first + (a + b) // 2 for a, b in runs(~cols[first:last])]
     # (2) connected-component edges inside an ink run (a blank run already has its cut)
-    medium = []
-    for sl in ndimage.find_objects(components):
-        if sl is not None:
-            medium += [
-                x
-                for x in (sl[1].start, sl[1].stop)
-                if 0 < x < cols.size and cols[x - 1] and cols[x]
-            ]
+    spans = [sl[1] for sl in ndimage.find_objects(components) if sl is not None]
+    edges = [x for span in spans for x in (span.start, span.stop)]
+    medium = [x for x in edges if 0 < x < cols.size and cols[x - 1] and cols[x]]
     # (3) minima of projection + contour distance, strongest (lowest) first
     projection = binary.sum(0).astype(np.float64)
     h = np.arange(binary.shape[0])[:, None]
@@ -230,7 +223,6 @@ def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER)
     curved, cost = path_cuts(masked, seeds, radius, band)
     keep = (curved.max(1) - curved.min(1) > 1) & (cost < across - settings.curve_gain)
     curved, cost = curved[keep], cost[keep]
-    order = np.argsort(cost, kind="stable")
     accepted = list(straight)
     # blob cuts come before the other curved cuts: a blob cut a column or two from a kept
     # path still matters (the blob is small), so only exact duplicates are dropped
@@ -241,8 +233,7 @@ def find_paths(ink: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER)
     for p in blobs:
         if all(np.any(p != a) for a in accepted):
             accepted.append(p)
-    for k in order:
-        p = curved[k]
+    for p in curved[np.argsort(cost, kind="stable")]:  # the least ink first
         if all(np.abs(p - a).max() > settings.curve_merge * height for a in accepted):
             accepted.append(p)
     paths = np.array(accepted, np.int64)
@@ -336,23 +327,12 @@ def segment(image: np.ndarray, settings: SegmenterSettings = DEFAULT_SEGMENTER) 
 
 def segment_normalised(norm: Normalised | None, settings: SegmenterSettings = DEFAULT_SEGMENTER):
     """:func:`segment` of an already normalised field (None: a field with no ink)."""
-    if norm is None:
-        paths = np.zeros((0, HEIGHT), np.int64)
-    else:
-        paths = find_paths(norm.ink, settings)[0]
-    if paths.shape[0] < 2:
-        empty = np.zeros(0, np.int32)
-        return Segmentation(
-            np.zeros(0, np.int64),
-            empty,
-            empty,
-            BAND,
-            np.zeros((0, SIZE, SIZE), np.uint8),
-            np.zeros(0, np.float32),
-            paths,
-        )
+    paths = np.zeros((0, HEIGHT), np.int64) if norm is None else find_paths(norm.ink, settings)[0]
     core = CORE[1] - CORE[0]
     start, end = segment_spans(paths, core, settings)
+    if paths.shape[0] < 2:  # no segment
+        images, aspect = np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.float32)
+        return Segmentation(np.zeros(0, np.int64), start, end, BAND, images, aspect, paths)
     images, aspect = segment_images(norm.ink, paths, start, end, BAND, core)
     cuts = np.round(paths.mean(1)).astype(np.int64)
     return Segmentation(cuts, start, end, BAND, images, aspect, paths)

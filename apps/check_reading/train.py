@@ -23,26 +23,19 @@ from gtn.composition import intersect
 from .._common.training import fit_adam
 from .amounts import RUBBISH
 from .data import PreparedSet
-from .model import NUM_CHARS, Batch, CheckReaderModel, make_batch
-from .segment import SIZE
+from .model import NUM_CHARS, Batch, CheckReaderModel, make_batch, stack_segments
 
 
-def augment(
-    images: torch.Tensor,
-    generator: torch.Generator,
-    shift: float = 2.0,
-    scale: float = 0.1,
-    shear: float = 0.15,
-) -> torch.Tensor:
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random small affine distortions of segment images [N, 1, 32, 32] (1 = ink): shift up to
-    ``shift`` px, scale x (1 +- scale), shear +- ``shear``. Segments of held-out fields differ
-    from training ones in exactly these ways (placement in the band, size, slant)."""
+    2 px, scale x (1 +- 0.1), shear +- 0.15. Segments of held-out fields differ from training
+    ones in exactly these ways (placement in the band, size, slant)."""
     n = images.shape[0]
     u = torch.rand(n, 4, generator=generator) * 2 - 1
-    s = 1 + scale * u[:, 0]
+    s = 1 + 0.1 * u[:, 0]
     theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 1] = s, shear * u[:, 1], s
-    theta[:, :, 2] = u[:, 2:] * (2 * shift / images.shape[-1])
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 1] = s, 0.15 * u[:, 1], s
+    theta[:, :, 2] = u[:, 2:] * (2 * 2.0 / images.shape[-1])  # 2 px in [-1, 1] coordinates
     grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
     return torch.nn.functional.grid_sample(images, grid, align_corners=False)
 
@@ -55,28 +48,22 @@ def train_local(
     lr: float = 2e-3,
     seed: int = 0,
     progress: bool = True,
-    rubbish_ratio: float = 1.0,
-    augmentation: bool = True,
 ) -> list[float]:
     """Cross-entropy on labelled segments with Adam and a cosine learning-rate decay; returns
-    the mean loss per epoch. Each epoch sees every character segment plus ``rubbish_ratio``
-    times as many rubbish segments, freshly drawn (rubbish outnumbers characters ~2:1 and is
-    easy), randomly distorted by :func:`augment` when ``augmentation``."""
+    the mean loss per epoch. Each epoch sees every character segment plus as many rubbish
+    segments, freshly drawn (rubbish outnumbers characters ~2:1 and is easy), randomly
+    distorted by :func:`augment`."""
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     labels = torch.from_numpy(np.concatenate(data.segment_labels))
     keep = torch.nonzero(labels >= 0).flatten()
     # Segments stay uint8 (a quarter of float32's memory: a demo's training set is ~4e5
     # segments) and each batch is converted as make_batch would.
-    segs = data.segmentations
-    images = np.concatenate([s.images for s in segs]) if segs else np.zeros((0, SIZE, SIZE))
-    aspect = np.concatenate([s.aspect for s in segs]) if segs else np.zeros(0)
-    images = torch.from_numpy(images.astype(np.uint8, copy=False))[keep]
-    aspect = torch.from_numpy(aspect.astype(np.float32, copy=False))[keep]
+    images, aspect = (torch.from_numpy(a)[keep] for a in stack_segments(data.segmentations))
     labels = labels[keep]
     rubbish = torch.nonzero(labels == RUBBISH).flatten()
     chars = torch.nonzero(labels != RUBBISH).flatten()
-    n_rubbish = min(rubbish.shape[0], int(round(rubbish_ratio * chars.shape[0])))
+    n_rubbish = min(rubbish.shape[0], chars.shape[0])
     steps = epochs * -(-(chars.shape[0] + n_rubbish) // batch_size)
     optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr)
     # Cosine decay: a high rate early for speed, a small one late to settle (short schedules).
@@ -86,19 +73,11 @@ def train_local(
     for epoch in range(epochs):
         extra = rubbish[torch.randperm(rubbish.shape[0])[:n_rubbish]]
         order = torch.cat([chars, extra])[torch.randperm(chars.shape[0] + extra.shape[0])]
-        total, bar = (
-            0.0,
-            tqdm(
-                range(0, len(order), batch_size),
-                desc=f"local {epoch + 1}/{epochs}",
-                disable=not progress,
-                leave=False,
-            ),
-        )
+        total, desc = 0.0, f"local {epoch + 1}/{epochs}"
+        bar = tqdm(range(0, len(order), batch_size), desc, disable=not progress, leave=False)
         for start in bar:
             idx = order[start : start + batch_size]
-            x = images[idx].float().div_(255.0).unsqueeze(1)
-            x = augment(x, generator) if augmentation else x
+            x = augment(images[idx].float().div_(255.0).unsqueeze(1), generator)
             energies = model.recognizer(x, aspect[idx])
             loss = energies.gather(1, labels[idx, None]).mean()  # = cross-entropy
             optimizer.zero_grad(set_to_none=True)

@@ -20,8 +20,7 @@ from .segment import Segmentation
 
 def segment_truth(seg: Segmentation, owner: np.ndarray, text: str) -> tuple[np.ndarray, np.ndarray]:
     """(labels int64 [S]: 0..13, RUBBISH or -1; char int64 [S]: matched character index or -1)."""
-    n = len(text)
-    S = seg.num_segments
+    n, S = len(text), seg.num_segments
     if S == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     H, W = owner.shape

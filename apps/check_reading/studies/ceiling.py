@@ -99,14 +99,11 @@ def main(argv: list[str] | None = None) -> None:
     wrong = np.flatnonzero(~right)
     wrong = wrong[np.argsort(-appearances[wrong])]
     print(f"{len(wrong)} test digits misread, in {int((appearances[wrong]).sum())} digit slots:")
-    print(
-        "  "
-        + ", ".join(
-            f"row {test_rows[j]} ({test_labels[j]}->{posterior[j].argmax()}, "
-            f"{appearances[j]} fields)"
-            for j in wrong[:15]
-        )
+    top = wrong[:15]
+    cells = zip(
+        test_rows[top], test_labels[top], posterior[top].argmax(1), appearances[top], strict=True
     )
+    print("  " + ", ".join(f"row {r} ({t}->{p}, {a} fields)" for r, t, p, a in cells))
     print(f"[{time.time() - t0:.0f}s]")
 
 

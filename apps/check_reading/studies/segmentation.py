@@ -41,28 +41,11 @@ from scipy import ndimage
 
 from .. import data
 from ..normalise import INK, normalise
-from ..segment import (
-    DEFAULT_SEGMENTER,
-    Segmentation,
-    SegmenterSettings,
-    segment_normalised,
-)
+from ..segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
 from ..truth import segment_truth, true_path
 
-
-def _isolating(cum: np.ndarray, k: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Which column ranges [a, b) pass the truth's test for character k (see :mod:`.truth`)."""
-    inside = cum[:, b] - cum[:, a]  # [n, P]
-    total = np.maximum(cum[:, -1], 1)[:, None]
-    held = inside[k] / total[k]
-    purity = inside[k] / np.maximum(inside.sum(0), 1)
-    others = np.delete(inside / total, k, axis=0).max(0, initial=0.0)
-    return (held >= 0.8) & (purity >= 0.8) & (others <= 0.2)
-
-
-# The segmenter before shortest-path cuts (session 7), for before/after tables.
+# Earlier segmenters, for before/after tables: straight cuts only, and no cuts beside blobs.
 STRAIGHT_ONLY = SegmenterSettings(min_gap=0.12, max_pieces=5, max_width=1.6, curve_radius=0.0)
-# The segmenter before the cuts beside blobs (session 8).
 NO_BLOB_CUTS = SegmenterSettings(blob_size=0.0)
 
 
@@ -74,7 +57,12 @@ def missing_cause(norm, owner, seg, k: int, text: str, settings: SegmenterSettin
         return "faint"
     cum = np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(counts, 1)], 1)
     a, b = np.triu_indices(W + 1, 1)
-    ok = _isolating(cum, k, a, b)
+    # which column ranges [a, b) pass the truth's test for character k (see :mod:`.truth`)
+    inside = cum[:, b] - cum[:, a]  # [n, P]
+    total = np.maximum(cum[:, -1], 1)[:, None]
+    held, purity = inside[k] / total[k], inside[k] / np.maximum(inside.sum(0), 1)
+    others = np.delete(inside / total, k, axis=0).max(0, initial=0.0)
+    ok = (held >= 0.8) & (purity >= 0.8) & (others <= 0.2)
     if not ok.any():
         binary = norm.ink > INK
         components, _ = ndimage.label(binary, structure=np.ones((3, 3)))
