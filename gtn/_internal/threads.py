@@ -7,9 +7,9 @@ torch's count at most that many threads are busy at once, provided an idle pool 
 
 * By default an idle OpenMP thread spins for a while after each parallel region, so in a
   training loop that alternates torch and gtn kernels each pool's spinning threads steal the
-  cores the other needs. numba's pool is loaded after torch is imported, so asking it to sleep
-  when idle (OMP_WAIT_POLICY=PASSIVE) leaves torch's own setting alone. A value the user set
-  is kept.
+  cores the other needs. ``gtn/__init__`` asks idle threads to sleep (OMP_WAIT_POLICY=PASSIVE)
+  before torch loads: then both pools sleep. When torch was imported first, its runtime has
+  already read the variable and only numba's pool sleeps. A value the user set is kept.
 * numba's OpenMP layer starts by calling ``omp_set_num_threads(NUMBA_NUM_THREADS)``, and that
   call can land in torch's OpenMP runtime and reset torch's thread count to every core,
   silently undoing ``torch.set_num_threads`` (a DataLoader worker's single thread, say). The
