@@ -11,7 +11,7 @@ which vectorises over contiguous j (min and select, in the emissions' dtype; fou
 load and store of new[j]), then add each state's emission once per frame. Back-pointers
 bp [B, T, Nq] (int32) make the backtrack O(T).
 
-em [B, T, V]; M [Nq, Nq] and sw [Nq] padded with +inf states (Nq: N rounded up to 16: no
+em [B, T, V]; M [Nq, Nq] and sw [Nq] padded with +inf states (Nq: N rounded up to 8: no
 scalar remainder in the loops over destinations), fw [N], in em's dtype; state_lab [N] (label
 of the arcs into each state, any label for those without: their column of M is +inf); ties go
 to the lowest source state.
@@ -107,7 +107,7 @@ def best_path(lay, batch, em: np.ndarray, lengths: np.ndarray):
     flat, state_lab, arc_idx = lay
     N = state_lab.shape[0]
     dt = np.result_type(em.dtype, _np(batch.weight).dtype)
-    Nq = -(-N // 16) * 16
+    Nq = -(-N // 8) * 8
     M = np.full((Nq, Nq), INF, dt)
     M[flat // N, flat % N] = _np(batch.weight)
     sw = np.full(Nq, INF, dt)
