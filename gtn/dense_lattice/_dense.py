@@ -74,8 +74,7 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
                         if alpha[b, t, i] > 0.0 and wdt[j, i] > 0.0:
                             v = LOW  # see _scaled.normalise: flushed, never absent
                             code = FLUSHED
-                a[j] = v
-                alpha[b, t + 1, j] = v
+                a[j] = alpha[b, t + 1, j] = v
             scale[b, t + 1] = c
             total += np.log(c)
         z = _scaled.final(alpha[b, T, :N], W.fwexp)
@@ -88,8 +87,8 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
     in ``_statewise.backward``); dev[b] as in ``_scaled.backward``. With ``arc_grads``, the
     arc posteriors into g_w [rows, E] (CSR order): the arc i -> j's is wd[i, j] times the sum
     over frames of alpha[t, i] f[t, j], with f each frame's beta factors (times gout[b]),
-    summed as one outer product per frame (N axpys: no BLAS call, whose worker threads would
-    spin after a product as large as K = 50's)."""
+    summed as one rank-4 update per 4 frames (N four-row axpys: no BLAS call, whose worker
+    threads would spin after a product as large as K = 50's)."""
     ulab, labs, wd, wdt = M.ulab, M.labs, M.wd, M.wdt
     pe, alpha, scale = fwd.pe, fwd.alpha, fwd.scale
     N, P = wdt.shape
@@ -97,12 +96,12 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
         if not utt.active[b]:
             continue
         go, row, T = gout[b], utt.rows[b], utt.lengths[b]
-        bnext, bcur, f = np.zeros(P), np.zeros(P), np.zeros(P)
+        bnext, bcur, f4, a = np.zeros(P), np.zeros(P), np.zeros((4, P)), np.zeros((4, N))
         G = np.zeros((N if arc_grads else 0, P))
         _scaled.final_betas(alpha[b, T, :N], W.fwexp, go, bnext, g_fw[row])
         worst = 0.0
         for t in range(T - 1, -1, -1):
-            an, p, ge = alpha[b, t + 1], pe[b, t], g_em[b, t]
+            an, p, ge, f = alpha[b, t + 1], pe[b, t], g_em[b, t], f4[t % 4]
             inv = 1.0 / scale[b, t + 1]
             total = 0.0  # the state posteriors of frame t sum to 1
             for j in range(N):
@@ -111,8 +110,10 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
                 total += post
             worst = max(worst, _scaled.deviation(total))
             _matvec(bcur, wdt, f, N, P)
-            for i in range(N if arc_grads else 0):
-                _axpy(G[i], f, alpha[b, t, i] * go, P)
+            for i in range(N if arc_grads else 0):  # G += rank-4 updates, every 4th frame
+                a[t % 4, i] = alpha[b, t, i] * go  # (slots of a first, partial block stay 0)
+                if t % 4 == 0:
+                    _axpy4(G[i], f4[0], f4[1], f4[2], f4[3], a[0, i], a[1, i], a[2, i], a[3, i], P)
             _scaled.prune(bcur, alpha[b, t], N)
             bnext, bcur = bcur, bnext
         for e in range(M.dpos.shape[0] if arc_grads else 0):
@@ -175,8 +176,7 @@ def matrix(flat: np.ndarray, st, N: int, wexp: np.ndarray) -> Matrix:
     P = -(-N // 4) * 4
     src, dst = np.divmod(flat[st.csr_arc], N)
     dpos = src * P + dst
-    wd = np.zeros((N, P))
+    wd, wdt = np.zeros((2, N, P))
     wd.reshape(-1)[dpos] = wexp
-    wdt = np.zeros((N, P))
     wdt.reshape(-1)[dst * P + src] = wexp
     return Matrix(st.state_ulab[:N], st.labs, wd, wdt, dpos)
