@@ -107,10 +107,10 @@ def symbol_glyph(
         spin = rng.normal(0, 8)
         if style == 0:
             angles = np.radians(90 + np.array([0, 60, 120]) + spin + rng.normal(0, 8, 3))
-            lines = [_chord(c, r, a) for a in angles]
+            lines = [chord(c, r, a) for a in angles]
         elif style == 1:
             angles = np.radians(np.array([0, 45, 90, 135]) + spin + rng.normal(0, 6, 4))
-            lines = [_chord(c, r, a) for a in angles]
+            lines = [chord(c, r, a) for a in angles]
         else:
             angles = np.radians(90 + np.arange(5) * 72 + spin + rng.normal(0, 6, 5))
             lines = [np.array([[c, c], [c + r * np.cos(a), c - r * np.sin(a)]]) for a in angles]
@@ -146,7 +146,9 @@ def symbol_glyph(
     return _strokes(lines, stroke, shape), float(baseline)
 
 
-def _chord(c: float, r: float, angle: float) -> np.ndarray:
+def chord(c: float, r: float, angle: float) -> np.ndarray:
+    """End points [[x0, y0], [x1, y1]] (pixels, y down) of the stroke of half-length ``r``
+    through (c, c) at ``angle`` radians counter-clockwise from the x axis."""
     dx, dy = r * np.cos(angle), r * np.sin(angle)
     return np.array([[c - dx, c + dy], [c + dx, c - dy]])
 

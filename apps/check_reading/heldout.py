@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import amounts, glyphs, mnist
-from .render import Field, _columns, jpeg_round_trip
+from .render import Field, column_span, jpeg_round_trip
 
 NAME = "ledger"
 VERSION = 1
@@ -49,7 +49,7 @@ def _symbol(char: str, h: float, rng: np.random.Generator) -> tuple[np.ndarray, 
     elif char == "*":
         r = rng.uniform(0.15, 0.22) * h
         c = pad + r
-        lines = [glyphs._chord(c, r, a) for a in np.radians(np.arange(4) * 45 + rng.normal(0, 5))]
+        lines = [glyphs.chord(c, r, a) for a in np.radians(np.arange(4) * 45 + rng.normal(0, 5))]
         shape = (int(np.ceil(2 * c)), int(np.ceil(2 * c)))
         base = 2 * c + rng.uniform(0.35, 0.55) * h
     elif char == ".":
@@ -128,7 +128,7 @@ def render_heldout(text: str, pool, rng: np.random.Generator) -> Field:
     grey = grey + rng.normal(0, 0.02, grey.shape)
     image = np.clip(np.round(grey * 255), 0, 255).astype(np.uint8)
     image = jpeg_round_trip(image, int(rng.integers(40, 76)))
-    boxes = np.array([_columns(owner == k) for k in range(len(text))], np.int64).reshape(-1, 2)
+    boxes = np.array([column_span(owner == k) for k in range(len(text))], np.int64).reshape(-1, 2)
     return Field(text, image, owner, boxes, np.array(digit_rows, np.int64))
 
 

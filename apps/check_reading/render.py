@@ -178,7 +178,7 @@ def render_field(text: str, pool, rng: np.random.Generator, style: FieldStyle = 
     if angle:
         ink = ndimage.rotate(ink, angle, order=1, reshape=True)
         owner = ndimage.rotate(owner, angle, order=0, reshape=True, cval=-1)
-    boxes = np.array([_columns(owner == k) for k in range(len(text))], np.int64).reshape(-1, 2)
+    boxes = np.array([column_span(owner == k) for k in range(len(text))], np.int64).reshape(-1, 2)
     image = _scan(np.clip(ink, 0.0, 1.0), h, rng, style)
     rows = np.array([p[2] for p in placed], np.int64)
     return Field(text, image, owner, boxes, rows)
@@ -260,7 +260,8 @@ def _hline(out, y, thick, x0, x1, darkness, dashed, h, rng):
     out[r0:r1, on] = np.maximum(out[r0:r1, on], darkness)
 
 
-def _columns(owned: np.ndarray) -> tuple[int, int]:
+def column_span(owned: np.ndarray) -> tuple[int, int]:
+    """(first, last + 1) column holding a True of the mask ``owned`` [h, w]; (0, 0) if none."""
     cols = np.flatnonzero(owned.any(0))
     return (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 0)
 
