@@ -34,6 +34,7 @@ from apps.check_reading.experiment import (  # noqa: E402
     train_local_model,
     train_sdnn_reader,
 )
+from gtn.utils import atomic_write  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--train-fields", type=int, default=300)
@@ -74,9 +75,10 @@ phase("sdnn", lambda: train_sdnn_reader(config, train_set, False, train_p.strips
 
 print("CPU s  " + "  ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
 if args.save:
-    torch.save(weights, args.save)
+    with atomic_write(args.save, "wb") as f:
+        torch.save(weights, f)
 if args.compare:
-    before = torch.load(args.compare)
+    before = torch.load(args.compare, weights_only=True)
     differ = [
         f"{name}.{key}"
         for name, tensors in weights.items()
