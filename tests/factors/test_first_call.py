@@ -1,5 +1,5 @@
-"""What a first NLL step and ``infer`` of a factors chain compile, in a fresh process with an empty numba
-cache (issue 16: the first call's compilation is the user's first impression)."""
+"""What a first NLL step and ``infer`` of a factors chain compile, in a fresh process with an
+empty numba cache (issue 16: the first call's compilation is the user's first impression)."""
 
 import os
 import subprocess
