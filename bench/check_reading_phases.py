@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,12 +29,7 @@ import apps  # noqa: E402, F401
 import torch  # noqa: E402
 
 from apps.check_reading import data  # noqa: E402
-from apps.check_reading.experiment import (  # noqa: E402
-    DEMO,
-    train_global_model,
-    train_local_model,
-    train_sdnn_reader,
-)
+from apps.check_reading.experiment import DEMO, train_readers  # noqa: E402
 from gtn.utils import atomic_write  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -55,23 +51,24 @@ config = dataclasses.replace(
 torch.set_num_threads(config.threads)
 train_set = data.load_or_generate("train", config.train_fields, config.seed)
 train_p = data.prepare(train_set, progress=False, workers=1)
-seconds, weights = {}, {}
+seconds: dict[str, float] = {}
+mark = time.process_time()
 
 
-def phase(name: str, train):
-    """Run ``train``, record its CPU time and a copy of the trained network's weights."""
-    start = time.process_time()
-    trained = train()
-    seconds[name] = time.process_time() - start
-    network = getattr(trained, "network", trained)
-    weights[name] = {k: v.detach().clone() for k, v in network.state_dict().items()}
-    return trained
+def lap(message: str) -> None:
+    """train_readers reports each finished phase: charge the CPU time since the last report."""
+    global mark
+    now = time.process_time()
+    seconds[message.replace(" training done", "").split(" from ")[0]] = now - mark
+    mark = now
 
 
-local = phase("local", lambda: train_local_model(config, train_p, False))
-for loss in config.losses:
-    phase(loss, lambda loss=loss: train_global_model(config, local, train_p, loss, False))
-phase("sdnn", lambda: train_sdnn_reader(config, train_set, False, train_p.strips))
+with tempfile.TemporaryDirectory() as out:
+    readers = train_readers(config, train_set, train_p, Path(out), lap, progress=False)
+weights = {
+    name: {k: v.detach().clone() for k, v in getattr(r, "network", r).state_dict().items()}
+    for name, r in readers.items()
+}
 
 print("CPU s  " + "  ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
 if args.save:
