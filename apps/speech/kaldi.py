@@ -41,7 +41,7 @@ from gtn.utils import atomic_write
 
 from .._common.media import WavInfo, read_wav, wav_info
 from .features import as_16k
-from .wav_commands import COMMAND_TIMEOUT, _short, run_wav_command
+from .wav_commands import COMMAND_TIMEOUT, quoted, run_wav_command
 
 WAV_SCP, TEXT, UTT2SPK, SPK2UTT, SEGMENTS = "wav.scp", "text", "utt2spk", "spk2utt", "segments"
 ALLOW_COMMANDS_FLAG = "--allow-wav-commands"
@@ -201,7 +201,7 @@ def read_wav_scp(
                 raise ValueError(f"{where}: recording {key} has an empty command")
             if not allow_commands:
                 raise ValueError(
-                    f"{where}: recording {key} is a command ({_short(rest)}); commands in "
+                    f"{where}: recording {key} is a command ({quoted(rest)}); commands in "
                     f"wav.scp run only with {ALLOW_COMMANDS_FLAG}"
                 )
             recordings[key] = Recording(key, None, command, where)
@@ -237,7 +237,7 @@ def _read_utt2spk(path: Path) -> dict[str, tuple[str, str]]:
     for where, key, rest in _table(path, table):
         fields = rest.split()
         if len(fields) != 1:
-            raise ValueError(f"{where}: expected '<utterance-id> <speaker-id>', got {_short(rest)}")
+            raise ValueError(f"{where}: expected '<utterance-id> <speaker-id>', got {quoted(rest)}")
         table[key] = (fields[0], where)
     return table
 
@@ -291,7 +291,7 @@ def _read_segments(path: Path, recordings: Mapping[str, Recording]) -> dict[str,
         if len(fields) != 3:
             raise ValueError(
                 f"{where}: expected '<utterance-id> <recording-id> <start> <end>', got "
-                f"{_short(key + ' ' + rest)}"
+                f"{quoted(key + ' ' + rest)}"
             )
         reco, start, end = fields[0], _seconds(fields[1], where), _seconds(fields[2], where)
         if reco not in recordings:

@@ -61,7 +61,7 @@ def run_wav_command(
             start_new_session=True,  # its own process group, so a pipeline is killed whole
         )
     except OSError as err:
-        raise ValueError(f"{where}: cannot run {_short(command)}: {err.strerror}") from None
+        raise ValueError(f"{where}: cannot run {quoted(command)}: {err.strerror}") from None
     out, err = bytearray(), bytearray()
     too_much = threading.Event()
 
@@ -87,7 +87,7 @@ def run_wav_command(
         _kill(proc)
         proc.wait()
         raise ValueError(
-            f"{where}: the command did not finish in {timeout:g} s ({_short(command)})"
+            f"{where}: the command did not finish in {timeout:g} s ({quoted(command)})"
         ) from None
     finally:
         for r in readers:
@@ -110,5 +110,6 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
-def _short(text: str, limit: int = 60) -> str:
+def quoted(text: str, limit: int = 60) -> str:
+    """``text`` as a repr for an error message, cut to ``limit`` characters with "..."."""
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
