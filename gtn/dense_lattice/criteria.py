@@ -33,6 +33,18 @@ def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
 
 
+def _check_reduction(reduction: str, emissions) -> None:
+    """ValueError for an unknown reduction, and for 'mean' over an empty batch (it has no
+    value; torch's mean would return NaN)."""
+    if reduction not in ("none", "sum", "mean"):
+        raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
+    if reduction == "mean" and isinstance(emissions, torch.Tensor) and emissions.shape[:1] == (0,):
+        raise ValueError(
+            "reduction='mean' over an empty batch (emissions of shape [0, ...]); "
+            "use 'sum' or 'none'"
+        )
+
+
 def _drop_inf(loss: torch.Tensor, zero_infinity: bool) -> torch.Tensor:
     return torch.where(torch.isinf(loss), torch.zeros_like(loss), loss) if zero_infinity else loss
 
@@ -85,6 +97,7 @@ def ctc_loss(
     zero frames with an empty target give 0. Targets and lengths must be integers (tensors,
     arrays or sequences), 0 <= blank < V.
     """
+    _check_reduction(reduction, emissions)
     _validate_ctc(emissions, input_lengths, target_lengths, blank)
     graphs = ctc_graphs(targets, target_lengths, blank, emissions.dtype)
     loss = intersect_dense(graphs, emissions, input_lengths).free_energy()
@@ -142,6 +155,7 @@ def crf_nll(
     or transition; NaN and -inf are refused. A tag sequence through a +inf energy has loss +inf
     and zero gradient (so has every utterance when all transitions are +inf and T > 1).
     """
+    _check_reduction(reduction, emissions)
     start, end = _default_ends(transitions, start, end)
     tags, lens = validate(emissions, tags, transitions, start, end, lengths)
     if backend(emissions) == "torch":
@@ -186,6 +200,7 @@ def mmi_loss(
     One whose denominator has no path while its numerator has one raises ValueError: the
     denominator must contain every numerator path, so the graphs are wrong (the loss would be
     -inf, and training would follow it)."""
+    _check_reduction(reduction, emissions)
     # in float64: two large free energies differ by a small loss
     num = intersect_dense(numerator, emissions, lengths).free_energy(dtype=torch.float64)
     den = intersect_dense(denominator, emissions, lengths).free_energy(dtype=torch.float64)

@@ -209,3 +209,18 @@ def test_mmi_numerator_without_a_path_is_inf_or_dropped():
     loss = mmi_loss(em, _one_label_graph(1), _one_label_graph(0), zero_infinity=True)
     loss.backward()
     assert loss == 0 and (em.grad == 0).all()
+
+
+def test_mean_over_an_empty_batch_is_refused_not_nan():
+    em, tags, lens = torch.zeros(0, 4, 3, dtype=F64), torch.zeros(0, 4, dtype=torch.long), []
+    none = torch.zeros(0, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"'mean' over an empty batch"):
+        ctc_loss(em, torch.zeros(0, 1, dtype=torch.long), none, none)
+    with pytest.raises(ValueError, match=r"'mean' over an empty batch"):
+        crf_nll(em, tags, *_chain(), reduction="mean")
+    with pytest.raises(ValueError, match=r"'mean' over an empty batch"):
+        mmi_loss(em, lens, lens)
+    # the other reductions have a value: nothing, and an empty sum
+    assert crf_nll(em, tags, *_chain(), reduction="none").shape == (0,)
+    assert crf_nll(em, tags, *_chain(), reduction="sum").item() == 0.0
+    assert ctc_loss(em, torch.zeros(0, 1, dtype=torch.long), none, none, reduction="sum") == 0.0
