@@ -114,17 +114,14 @@ def _read(path: Path, split: str) -> FieldSet:
     with np.load(path, allow_pickle=False) as z:
         texts, shapes = [str(t) for t in z["texts"]], z["shapes"]
         images, owners, boxes, rows = z["images"], z["owners"], z["boxes"], z["rows"]
-    pix = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1])])
-    chars = np.concatenate([[0], np.cumsum([len(t) for t in texts])])
-    fields = []
-    for i, text in enumerate(texts):
-        shape = tuple(shapes[i])
-        a, b, c, d = pix[i], pix[i + 1], chars[i], chars[i + 1]
-        fields.append(
-            Field(
-                text, images[a:b].reshape(shape), owners[a:b].reshape(shape), boxes[c:d], rows[c:d]
-            )
-        )
+    pix = np.cumsum(shapes[:, 0] * shapes[:, 1])[:-1]
+    chars = np.cumsum([len(t) for t in texts], dtype=np.int64)[:-1]
+    images, owners = np.split(images, pix), np.split(owners, pix)
+    boxes, rows = np.split(boxes, chars), np.split(rows, chars)
+    fields = [
+        Field(text, images[i].reshape(shape), owners[i].reshape(shape), boxes[i], rows[i])
+        for i, (text, shape) in enumerate(zip(texts, shapes, strict=True))
+    ]
     return FieldSet(split, fields)
 
 
