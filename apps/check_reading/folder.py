@@ -295,10 +295,8 @@ def write_fields(fields: FieldSet, out: str | os.PathLike) -> Path:
 def _write_png(path: Path, image: np.ndarray) -> None:
     from PIL import Image
 
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, np.uint8), "L").save(buffer, format="PNG")
     with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
+        Image.fromarray(np.ascontiguousarray(image, np.uint8), "L").save(f, format="PNG")
 
 
 def write_predictions(
