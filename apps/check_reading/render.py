@@ -208,7 +208,7 @@ def _guide_lines(ink, baseline, h, rng, style) -> np.ndarray:
     """Printed lines near the field (ink [H, W] of the characters sets their extent)."""
     H, W = ink.shape
     out = np.zeros_like(ink)
-    rows = np.flatnonzero(ink.max(1) > 0.35)
+    rows, cols = np.flatnonzero(ink.max(1) > 0.35), np.flatnonzero(ink.max(0) > 0.35)
     if rows.size == 0:
         return out
     darkness = rng.uniform(0.4, 1.0)
@@ -217,8 +217,8 @@ def _guide_lines(ink, baseline, h, rng, style) -> np.ndarray:
     is_box = rng.random() < style.box
     x0, x1 = 0, W
     if is_box:  # the box's edges sit in the side margins
-        x0, x1 = int(rng.uniform(0, 0.6) * _first(ink.max(0))), W - 1
-        x1 -= int(rng.uniform(0, 0.6) * (W - 1 - _last(ink.max(0))))
+        x0, x1 = int(rng.uniform(0, 0.6) * cols[0]), W - 1
+        x1 -= int(rng.uniform(0, 0.6) * (W - 1 - cols[-1]))
     if is_box or rng.random() < style.underline:
         y = min(H - thick, baseline + rng.uniform(-0.05, 0.5) * h)
         _hline(out, y, thick, x0, x1, darkness, dashed, h, rng)
@@ -236,16 +236,6 @@ def _guide_lines(ink, baseline, h, rng, style) -> np.ndarray:
             c0 = int(max(0, np.floor(x)))
             out[int(top) : int(np.ceil(bottom + thick)), c0 : c0 + int(np.ceil(thick))] = darkness
     return out
-
-
-def _first(profile):
-    cols = np.flatnonzero(profile > 0.35)
-    return int(cols[0]) if cols.size else 0
-
-
-def _last(profile):
-    cols = np.flatnonzero(profile > 0.35)
-    return int(cols[-1]) if cols.size else profile.size - 1
 
 
 def _hline(out, y, thick, x0, x1, darkness, dashed, h, rng):
