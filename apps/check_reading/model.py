@@ -46,9 +46,6 @@ class Batch:
     aspect: torch.Tensor
     offsets: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.segmentations)
-
 
 def stack_segments(segmentations: Sequence[Segmentation]) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [S_total, 32, 32], aspect float32 [S_total]) of every field's segments."""
