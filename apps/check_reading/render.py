@@ -18,8 +18,7 @@ line above, a box (underline, top line and both edges) with probabilities ``unde
 ``top_line``, ``box``, dashed with probability ``dashed``. Scanning: paper tint U(``paper``),
 ink darkness U(``ink``), Gaussian blur U(``blur``) digit heights, gamma U(``gamma``),
 pixel noise N(0, U(``noise``)), specks U(``specks_per_pixel``), and with probability ``jpeg``
-a JPEG round trip at quality U(``jpeg_quality``).
-Dark ink on white, uint8.
+a JPEG round trip at quality U(``jpeg_quality``). Dark ink on white, uint8.
 """
 
 from __future__ import annotations
