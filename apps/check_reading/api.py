@@ -94,8 +94,7 @@ def in_batches(read, *columns: Sequence, batch_size: int = 64) -> tuple[list[str
     """(answers [n], confidences float64 [n]) of n fields given as ``columns`` (sequences of n
     items each), ``read(*slices)`` -> (answers, confidences) of ``batch_size`` fields at a time."""
     answers, conf = [], []
-    n = len(columns[0])
-    for i in range(0, n, batch_size):
+    for i in range(0, len(columns[0]), batch_size):
         a, c = read(*(col[i : i + batch_size] for col in columns))
         answers += a
         conf.append(c)
