@@ -5,7 +5,6 @@ settings always find the same file and a changed setting never reuses a stale on
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from collections.abc import Callable
@@ -49,8 +48,6 @@ def cached(
             pass  # a damaged cache file is regenerated and replaced atomically
     made = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays(made))
     with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
+        np.savez_compressed(f, **arrays(made))
     return made

@@ -16,13 +16,6 @@ import gtn
 TOKENS = ["-", "a", "b", "c"]  # label 0 is the CTC blank
 
 
-def collapse_transducer(num_labels: int) -> gtn.Graph:
-    """Frame labels -> CTC output: drop blanks, merge repeats (``gtn.ctc_transducer``, k2's
-    ``ctc_topo``), named with the tokens. Deterministic, so every alignment of an output is
-    exactly one path."""
-    return gtn.ctc_transducer(num_labels).with_symbols(gtn.SymbolTable(TOKENS[:num_labels]))
-
-
 def run(out_dir: Path, seed: int = 0) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -32,7 +25,8 @@ def run(out_dir: Path, seed: int = 0) -> None:
     print(f"1. A recogniser scored {frames} frames over the labels {TOKENS} (energy = -log p).")
 
     frame_graph = gtn.emission_graph(emissions)
-    collapse = collapse_transducer(labels)
+    # frame labels -> CTC output (drop blanks, merge repeats); deterministic: one path each
+    collapse = gtn.ctc_transducer(labels).with_symbols(gtn.SymbolTable(TOKENS))
     lattice = gtn.compose(frame_graph, collapse)
     print(
         f"2. compose(dense lattice: {frame_graph.num_arcs} arcs, collapse transducer: "

@@ -1,9 +1,8 @@
-"""Writing the apps' matplotlib figures: rendered in memory, then written atomically (a reader
-of the folder sees the old figure or the new one, never half a file)."""
+"""Writing the apps' matplotlib figures atomically (a reader of the folder sees the old figure or
+the new one, never half a file)."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
@@ -20,10 +19,8 @@ def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
     """Write ``fig`` to ``path`` (its suffix picks the format; none: PNG), close it and return
     the path. Missing parent folders are created."""
     path = Path(path)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
+        fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
     return path

@@ -68,10 +68,9 @@ def field_graphs(model: CheckReaderModel, segmentations: Sequence[Segmentation])
 def read_batch(model: CheckReaderModel, segmentations: Sequence[Segmentation], graphs=None):
     """Read B over-segmented fields: (answers [B] str, confidence float64 [B], lattices).
     ``graphs``: :func:`field_graphs` of these fields if already built."""
-    interps, lattices = graphs or field_graphs(model, segmentations)
-    with torch.no_grad():
-        labels = best_labels(lattices)
-        log_p = _log_posteriors(model, interps, lattices, labels)
+    interps, lattices = graphs or field_graphs(model, segmentations)  # built without gradients
+    labels = best_labels(lattices)
+    log_p = _log_posteriors(model, interps, lattices, labels)
     log_p[[not t for t in labels]] = -np.inf  # no grammatical reading (every one has a digit)
     return [decode(t) for t in labels], np.exp(log_p), lattices
 
@@ -86,8 +85,7 @@ def answer_log_posteriors(
     (-inf when no segmentation does or the answer is not an amount of the grammar).
     ``graphs``: :func:`field_graphs` of these fields if already built."""
     interps, lattices = graphs or field_graphs(model, segmentations)
-    with torch.no_grad():
-        log_p = _log_posteriors(model, interps, lattices, [encode(a) for a in answers])
+    log_p = _log_posteriors(model, interps, lattices, [encode(a) for a in answers])
     log_p[[not is_valid_amount(a) for a in answers]] = -np.inf
     return log_p
 
@@ -96,8 +94,7 @@ def in_batches(read, *columns: Sequence, batch_size: int = 64) -> tuple[list[str
     """(answers [n], confidences float64 [n]) of n fields given as ``columns`` (sequences of n
     items each), ``read(*slices)`` -> (answers, confidences) of ``batch_size`` fields at a time."""
     answers, conf = [], []
-    n = len(columns[0])
-    for i in range(0, n, batch_size):
+    for i in range(0, len(columns[0]), batch_size):
         a, c = read(*(col[i : i + batch_size] for col in columns))
         answers += a
         conf.append(c)

@@ -25,7 +25,7 @@ from .amounts import encode
 from .normalise import normalise
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
 from .sdnn import normalised_strip
-from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
+from .segment import Segmentation, segment_normalised
 from .truth import segment_truth
 
 VERSION = 3  # 3: the broad renderer (render.FieldStyle of many parameters)
@@ -70,17 +70,11 @@ def generate(split: str, n: int, seed: int, style: FieldStyle = DEFAULT_STYLE) -
 
 
 def load_or_generate(
-    split: str,
-    n: int,
-    seed: int,
-    style: FieldStyle = DEFAULT_STYLE,
-    cache_dir: str | os.PathLike | None = None,
+    split: str, n: int, seed: int, cache_dir: str | os.PathLike | None = None
 ) -> FieldSet:
     """:func:`generate`, through an on-disk cache (``cache_dir=None``: the default folder)."""
-    key = cache_key(split, n, seed, style)
-    return _cached(
-        f"{split}-{n}-{seed}-{key}", split, lambda: generate(split, n, seed, style), cache_dir
-    )
+    key = cache_key(split, n, seed, DEFAULT_STYLE)
+    return _cached(f"{split}-{n}-{seed}-{key}", split, lambda: generate(split, n, seed), cache_dir)
 
 
 def load_or_generate_heldout(
@@ -114,17 +108,14 @@ def _read(path: Path, split: str) -> FieldSet:
     with np.load(path, allow_pickle=False) as z:
         texts, shapes = [str(t) for t in z["texts"]], z["shapes"]
         images, owners, boxes, rows = z["images"], z["owners"], z["boxes"], z["rows"]
-    pix = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1])])
-    chars = np.concatenate([[0], np.cumsum([len(t) for t in texts])])
-    fields = []
-    for i, text in enumerate(texts):
-        shape = tuple(shapes[i])
-        a, b, c, d = pix[i], pix[i + 1], chars[i], chars[i + 1]
-        fields.append(
-            Field(
-                text, images[a:b].reshape(shape), owners[a:b].reshape(shape), boxes[c:d], rows[c:d]
-            )
-        )
+    pix = np.cumsum(shapes[:, 0] * shapes[:, 1])[:-1]
+    chars = np.cumsum([len(t) for t in texts], dtype=np.int64)[:-1]
+    images, owners = np.split(images, pix), np.split(owners, pix)
+    boxes, rows = np.split(boxes, chars), np.split(rows, chars)
+    fields = [
+        Field(text, images[i].reshape(shape), owners[i].reshape(shape), boxes[i], rows[i])
+        for i, (text, shape) in enumerate(zip(texts, shapes, strict=True))
+    ]
     return FieldSet(split, fields)
 
 
@@ -154,17 +145,11 @@ class PreparedSet:
         )
 
 
-def prepare(
-    fields: FieldSet,
-    settings: SegmenterSettings = DEFAULT_SEGMENTER,
-    progress: bool = False,
-    workers: int = 1,
-) -> PreparedSet:
+def prepare(fields: FieldSet, progress: bool = False, workers: int = 1) -> PreparedSet:
     """Normalise and over-segment every field, and make its SDNN strip from the same
     normalisation; label its segments from the field's ownership map, or -1 (unknown: local
     training leaves them out) for a field without one (a real image). ``workers`` > 1 shares
     the fields among that many processes (same result, in field order)."""
-    one = functools.partial(_prepare_field, settings=settings)
     bar = functools.partial(
         tqdm, total=len(fields), desc=f"segmenting {fields.split}", disable=not progress,
         leave=False,
@@ -175,17 +160,17 @@ def prepare(
         context = multiprocessing.get_context("spawn")
         chunk = -(-len(fields) // (8 * workers))
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            done = list(bar(pool.map(one, fields.fields, chunksize=chunk)))
+            done = list(bar(pool.map(_prepare_field, fields.fields, chunksize=chunk)))
     else:
-        done = list(bar(map(one, fields.fields)))
+        done = list(bar(map(_prepare_field, fields.fields)))
     segs, labels, strips = (list(x) for x in zip(*done, strict=True)) if done else ([], [], [])
     return PreparedSet(segs, [encode(t) for t in fields.texts], labels, strips)
 
 
-def _prepare_field(f: Field, settings: SegmenterSettings):
+def _prepare_field(f: Field):
     """(segmentation, segment labels, SDNN strip) of one field (see :func:`prepare`)."""
     norm = normalise(f.image)
-    s = segment_normalised(norm, settings)
+    s = segment_normalised(norm)
     if f.owner is None:
         labels = np.full(s.num_segments, -1, np.int64)
     else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -25,8 +25,7 @@ from .sdnn_train import train_sdnn
 from .train import train_global, train_local
 
 GLOBAL_LR = {"nll": 3e-3, "perceptron": 1e-3, "hinge": 1e-3}
-"""Peak global learning rate per loss (cosine decay to 0), the best of a sweep on 2,000 test
-fields from one local recogniser (the sweep: docs/results/check-reading.md)."""
+"""Peak global learning rate per loss (why: docs/results/check-reading.md)."""
 
 
 @dataclass
@@ -52,7 +51,6 @@ class Config:
     # folder's fields are all used (train_fields / test_fields are then ignored).
     train_folder: str | None = None
     test_folder: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 # Rendering is cheap and the 4,000 training digits need many contexts (neighbours, slants,

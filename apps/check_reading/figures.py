@@ -13,10 +13,9 @@ from matplotlib.patches import Arc, Rectangle
 import gtn
 from decoders.rejection import ErrorRejectCurve, plot_error_reject
 from gtn.composition import compose
-from gtn.utils import atomic_write
 
 from .._common.figures import plt, save_figure
-from .amounts import ALPHABET, SYMBOLS, decode
+from .amounts import ALPHABET, decode
 from .model import NUM_CHARS, CheckReaderModel, interpretation_graph, make_batch
 from .segment import Segmentation, normalised_view
 
@@ -102,16 +101,11 @@ def write_dot(seg: Segmentation, model: CheckReaderModel, folder: Path) -> list[
     """DOT text of the segmentation and interpretation graphs (render with Graphviz's dot)."""
     with torch.no_grad():
         energies = model.segment_energies(make_batch([seg]))
-    out = []
-    for name, g, table in (
-        ("segmentation_graph.dot", seg.graph(), None),
-        ("interpretation_graph.dot", interpretation_graph(seg, energies), SYMBOLS),
-    ):
-        p = folder / name
-        with atomic_write(p) as f:
-            f.write(gtn.to_dot(g, isymbols=table))
-        out.append(p)
-    return out
+    graphs = {
+        "segmentation_graph.dot": seg.graph(),
+        "interpretation_graph.dot": interpretation_graph(seg, energies),  # named characters
+    }
+    return [gtn.draw(g, folder / name) for name, g in graphs.items()]
 
 
 def error_reject_figure(curves: dict[str, ErrorRejectCurve], path: Path) -> Path:

@@ -20,8 +20,8 @@ Images are converted to the reader's input convention, uint8 [H, W] with dark in
 (0 black, 255 white), by :func:`apps._common.media.read_grey`: 8- and 16-bit grey scaled by
 their full range, colour and palette by luminance, transparency composited onto white paper,
 EXIF orientation applied; then ``round(255 * grey)``. A lossless 8-bit grey image reads back
-bit for bit. Each image's declared size is checked before it is decoded (``max_pixels``), and
-the folder's total (``max_total_pixels``), so a small file cannot ask for gigabytes.
+bit for bit. Each image's declared size is checked before it is decoded, and the folder's
+total (``max_total_pixels``), so a small file cannot ask for gigabytes.
 
 Ownership maps (8-bit grey PNG, value k + 1 where character k's ink dominates, 0 elsewhere;
 see :class:`.render.Field`) exist only for rendered fields: local training needs them to label
@@ -175,13 +175,11 @@ def list_images(folder: str | os.PathLike) -> list[Entry]:
     return [Entry(0, n, resolve_image(folder, root, n, str(folder)), None) for n in names]
 
 
-def load_field_image(
-    path: Path, where: str | None = None, max_pixels: int = MAX_FIELD_PIXELS
-) -> np.ndarray:
+def load_field_image(path: Path, where: str | None = None) -> np.ndarray:
     """uint8 [H, W] (dark ink on white) of an image file, in the reader's convention (see
     :func:`.inputs.check_image`); ValueError naming the file, prefixed with ``where``."""
     try:
-        grey = read_grey(path, max_pixels=max_pixels)
+        grey = read_grey(path, max_pixels=MAX_FIELD_PIXELS)
         if min(grey.shape) < MIN_SIDE:
             height, width = grey.shape
             raise ValueError(
@@ -196,16 +194,13 @@ def load_field_image(
 
 
 def read_images(
-    entries: list[Entry],
-    where: str,
-    max_pixels: int = MAX_FIELD_PIXELS,
-    max_total_pixels: int = MAX_TOTAL_PIXELS,
+    entries: list[Entry], where: str, max_total_pixels: int = MAX_TOTAL_PIXELS
 ) -> list[np.ndarray]:
     """The images of ``entries`` as uint8 [H, W]; ``where`` names the labels file or folder."""
     images, total = [], 0
     for e in entries:
         at = f"{where} line {e.line}" if e.line else None
-        image = load_field_image(e.path, at, max_pixels)
+        image = load_field_image(e.path, at)
         total += image.size
         if total > max_total_pixels:
             raise ValueError(
@@ -222,10 +217,7 @@ def has_owners(path: str | os.PathLike) -> bool:
 
 
 def read_fields(
-    path: str | os.PathLike,
-    split: str = "test",
-    max_pixels: int = MAX_FIELD_PIXELS,
-    max_total_pixels: int = MAX_TOTAL_PIXELS,
+    path: str | os.PathLike, split: str = "test", max_total_pixels: int = MAX_TOTAL_PIXELS
 ) -> FieldSet:
     """The labelled fields of a folder or labels file, in the labels file's order.
 
@@ -234,7 +226,7 @@ def read_fields(
     ``boxes`` int64 [0, 2] and ``digit_rows`` int64 [0] (unknown on disk)."""
     folder, labels = locate(path)
     entries = read_labels(path)
-    images = read_images(entries, str(labels), max_pixels, max_total_pixels)
+    images = read_images(entries, str(labels), max_total_pixels)
     owned = (folder / OWNERS).is_dir()
     fields, no_boxes, no_rows = [], np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
     for e, image in zip(entries, images, strict=True):
@@ -303,10 +295,8 @@ def write_fields(fields: FieldSet, out: str | os.PathLike) -> Path:
 def _write_png(path: Path, image: np.ndarray) -> None:
     from PIL import Image
 
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, np.uint8), "L").save(buffer, format="PNG")
     with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
+        Image.fromarray(np.ascontiguousarray(image, np.uint8), "L").save(f, format="PNG")
 
 
 def write_predictions(

@@ -46,9 +46,6 @@ class Batch:
     aspect: torch.Tensor
     offsets: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.segmentations)
-
 
 def stack_segments(segmentations: Sequence[Segmentation]) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [S_total, 32, 32], aspect float32 [S_total]) of every field's segments."""
@@ -118,12 +115,8 @@ class CheckReaderModel(nn.Module):
             return torch.zeros(0, NUM_CHARS + 1)
         if torch.is_grad_enabled() or n <= READ_CHUNK:
             return self.recognizer(x.images, x.aspect)
-        return torch.cat(
-            [
-                self.recognizer(x.images[i : i + READ_CHUNK], x.aspect[i : i + READ_CHUNK])
-                for i in range(0, n, READ_CHUNK)
-            ]
-        )
+        chunks = zip(x.images.split(READ_CHUNK), x.aspect.split(READ_CHUNK), strict=True)
+        return torch.cat([self.recognizer(images, aspect) for images, aspect in chunks])
 
     def interpretation_graphs(self, x: Batch, energies: torch.Tensor | None = None):
         energies = self.segment_energies(x) if energies is None else energies

@@ -18,8 +18,7 @@ line above, a box (underline, top line and both edges) with probabilities ``unde
 ``top_line``, ``box``, dashed with probability ``dashed``. Scanning: paper tint U(``paper``),
 ink darkness U(``ink``), Gaussian blur U(``blur``) digit heights, gamma U(``gamma``),
 pixel noise N(0, U(``noise``)), specks U(``specks_per_pixel``), and with probability ``jpeg``
-a JPEG round trip at quality U(``jpeg_quality``).
-Dark ink on white, uint8. ``LEGACY_STYLE`` approximates the first renderer (narrow ranges).
+a JPEG round trip at quality U(``jpeg_quality``). Dark ink on white, uint8.
 """
 
 from __future__ import annotations
@@ -69,32 +68,6 @@ class FieldStyle:
 
 DEFAULT_STYLE = FieldStyle()
 """The training distribution (and the "own test fields")."""
-
-LEGACY_STYLE = FieldStyle(
-    digit_px=(16.0, 29.0),
-    aspect=(1.0, 1.0),
-    aspect_jitter=0.0,
-    baseline_drift=0.0,
-    slant=(-0.1, 0.35),
-    stroke=(0.0, 0.0),
-    symbol_styles=(0,),
-    overlap=0.25,
-    gap=(0.03, 0.6),
-    symbol_gap=(0.03, 0.6),
-    margin=(0.2, 0.5),
-    rotation=(0.0, 0.0),
-    underline=0.0,
-    top_line=0.0,
-    box=0.0,
-    paper=(0.88, 1.0),
-    ink=(0.7, 0.95),
-    blur=(0.0, 0.0),
-    gamma=(1.0, 1.0),
-    noise=(0.02, 0.06),
-    specks_per_pixel=(1 / 2500, 1 / 2500),
-    jpeg=0.0,
-)
-"""Close to the first renderer's narrow distribution (for comparisons)."""
 
 
 @dataclass
@@ -208,7 +181,7 @@ def _guide_lines(ink, baseline, h, rng, style) -> np.ndarray:
     """Printed lines near the field (ink [H, W] of the characters sets their extent)."""
     H, W = ink.shape
     out = np.zeros_like(ink)
-    rows = np.flatnonzero(ink.max(1) > 0.35)
+    rows, cols = np.flatnonzero(ink.max(1) > 0.35), np.flatnonzero(ink.max(0) > 0.35)
     if rows.size == 0:
         return out
     darkness = rng.uniform(0.4, 1.0)
@@ -217,8 +190,8 @@ def _guide_lines(ink, baseline, h, rng, style) -> np.ndarray:
     is_box = rng.random() < style.box
     x0, x1 = 0, W
     if is_box:  # the box's edges sit in the side margins
-        x0, x1 = int(rng.uniform(0, 0.6) * _first(ink.max(0))), W - 1
-        x1 -= int(rng.uniform(0, 0.6) * (W - 1 - _last(ink.max(0))))
+        x0, x1 = int(rng.uniform(0, 0.6) * cols[0]), W - 1
+        x1 -= int(rng.uniform(0, 0.6) * (W - 1 - cols[-1]))
     if is_box or rng.random() < style.underline:
         y = min(H - thick, baseline + rng.uniform(-0.05, 0.5) * h)
         _hline(out, y, thick, x0, x1, darkness, dashed, h, rng)
@@ -236,16 +209,6 @@ def _guide_lines(ink, baseline, h, rng, style) -> np.ndarray:
             c0 = int(max(0, np.floor(x)))
             out[int(top) : int(np.ceil(bottom + thick)), c0 : c0 + int(np.ceil(thick))] = darkness
     return out
-
-
-def _first(profile):
-    cols = np.flatnonzero(profile > 0.35)
-    return int(cols[0]) if cols.size else 0
-
-
-def _last(profile):
-    cols = np.flatnonzero(profile > 0.35)
-    return int(cols[-1]) if cols.size else profile.size - 1
 
 
 def _hline(out, y, thick, x0, x1, darkness, dashed, h, rng):
@@ -292,14 +255,3 @@ def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     Image.fromarray(image, mode="L").save(buffer, format="JPEG", quality=int(quality))
     buffer.seek(0)
     return np.asarray(Image.open(buffer).convert("L"), np.uint8).copy()
-
-
-def touching_fraction(boxes_per_field: list[np.ndarray], texts: list[str]) -> float:
-    """Fraction of adjacent digit pairs whose ink boxes touch or overlap."""
-    touching = total = 0
-    for boxes, text in zip(boxes_per_field, texts, strict=True):
-        for i in range(len(text) - 1):
-            if text[i].isdigit() and text[i + 1].isdigit():
-                total += 1
-                touching += boxes[i + 1, 0] <= boxes[i, 1]
-    return touching / max(total, 1)

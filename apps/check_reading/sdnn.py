@@ -165,13 +165,12 @@ class SdnnReader:
         ``decoded``: :meth:`decode_lattice` of these strips if already built."""
         if not strips:
             return [], np.zeros(0)
-        em, frames, lattice = decoded or self.decode_lattice(strips)
-        with torch.no_grad():
-            arcs = lattice.best_alignment().arcs.numpy()
-            labels = [[int(c) for c in self.olabel[row[row >= 0]] if c >= 0] for row in arcs]
-            # a strip with no ink reads as nothing
-            labels = [t if s.any() else [] for t, s in zip(labels, strips, strict=True)]
-            log_p = _log_posteriors(em, frames, lattice.free_energy(), labels)
+        em, frames, lattice = decoded or self.decode_lattice(strips)  # built without gradients
+        arcs = lattice.best_alignment().arcs.numpy()
+        labels = [[int(c) for c in self.olabel[row[row >= 0]] if c >= 0] for row in arcs]
+        # a strip with no ink reads as nothing
+        labels = [t if s.any() else [] for t, s in zip(labels, strips, strict=True)]
+        log_p = _log_posteriors(em, frames, lattice.free_energy(), labels)
         return [decode(t) for t in labels], np.exp(log_p)
 
     def answer_log_posteriors(
@@ -183,8 +182,7 @@ class SdnnReader:
         if not strips:
             return np.zeros(0)
         em, frames, lattice = decoded or self.decode_lattice(strips)
-        with torch.no_grad():
-            log_p = _log_posteriors(em, frames, lattice.free_energy(), [encode(a) for a in answers])
+        log_p = _log_posteriors(em, frames, lattice.free_energy(), [encode(a) for a in answers])
         log_p[[not is_valid_amount(a) for a in answers]] = -np.inf
         return log_p
 

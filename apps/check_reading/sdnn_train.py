@@ -9,13 +9,9 @@ apps' recipe (:func:`apps._common.training.fit_adam`).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
-
-from factors.trainer import seed_everything
 
 from .._common.training import fit_adam
 from .amounts import encode
@@ -108,16 +104,13 @@ def train_sdnn(
     batch_size: int = 32,
     lr: float = 1e-3,
     seed: int = 0,
-    checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> list[dict]:
     """Train ``reader.network`` with CTC on field strips and their amount strings (Adam, cosine
     learning-rate decay)."""
-    seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
-    reader.network.train()
     batches = strip_loader(strips, texts, batch_size, generator)
     return fit_adam(
         reader.network, ctc_field_loss, batches, epochs=epochs, lr=lr, seed=seed,
-        checkpoint=checkpoint, progress=progress,
+        progress=progress,
     )  # fmt: skip

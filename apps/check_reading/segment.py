@@ -294,22 +294,18 @@ def segment_spans(paths: np.ndarray, band_height: int, settings: SegmenterSettin
     return i.astype(np.int32), j.astype(np.int32)
 
 
-def segment_images(ink, paths, start, end, band, core) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 [S, 32, 32], aspect float32 [S]: log(width / core)); see
-    :class:`Segmentation`."""
-    top, bottom = band
-    scale = _BAND / max(bottom - top, 1)
+def segment_images(ink, paths, start, end, core) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 [S, 32, 32], aspect float32 [S]: log(width / core)) of the segments of a
+    normalised field ``ink`` [HEIGHT, W], every row of it (``BAND``); see :class:`Segmentation`."""
+    scale = _BAND / ink.shape[0]
     images = np.zeros((start.shape[0], SIZE, SIZE), np.float32)
     x0s, x1s = paths[start].min(1), paths[end].max(1)
-    rows = ink[top:bottom]
-    curved = np.any(paths[:, top:bottom] != paths[:, top : top + 1], axis=1)
+    curved = np.any(paths != paths[:, :1], axis=1)
     for s, (x0, x1) in enumerate(zip(x0s, x1s, strict=True)):
-        region = rows[:, x0:x1]
+        region = ink[:, x0:x1]
         if curved[start[s]] or curved[end[s]]:  # a curved cut: only the pixels between the two
             columns = np.arange(x0, x1)[None, :]
-            inside = (columns >= paths[start[s], top:bottom, None]) & (
-                columns < paths[end[s], top:bottom, None]
-            )
+            inside = (columns >= paths[start[s], :, None]) & (columns < paths[end[s], :, None])
             region = np.where(inside, region, 0.0)
         width = min(SIZE - 4, max(1, int(round((x1 - x0) * scale))))
         patch = resize(region, _BAND, width)
@@ -333,7 +329,7 @@ def segment_normalised(norm: Normalised | None, settings: SegmenterSettings = DE
     if paths.shape[0] < 2:  # no segment
         images, aspect = np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.float32)
         return Segmentation(np.zeros(0, np.int64), start, end, BAND, images, aspect, paths)
-    images, aspect = segment_images(norm.ink, paths, start, end, BAND, core)
+    images, aspect = segment_images(norm.ink, paths, start, end, core)
     cuts = np.round(paths.mean(1)).astype(np.int64)
     return Segmentation(cuts, start, end, BAND, images, aspect, paths)
 

@@ -8,8 +8,6 @@ left out). Global: the whole graph-transformer stack on (field, amount) pairs wi
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
@@ -130,14 +128,14 @@ class GraphLoss:
         return per[finite].mean()
 
 
-def field_loader(data: PreparedSet, batch_size: int, shuffle: bool = True) -> DataLoader:
+def field_loader(data: PreparedSet, batch_size: int) -> DataLoader:
     def collate(indices):
         return (
             make_batch([data.segmentations[i] for i in indices]),
             [data.targets[i] for i in indices],
         )
 
-    return DataLoader(range(len(data)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
+    return DataLoader(range(len(data)), batch_size=batch_size, shuffle=True, collate_fn=collate)
 
 
 def train_global(
@@ -148,15 +146,13 @@ def train_global(
     batch_size: int = 16,
     lr: float = 1e-3,
     seed: int = 0,
-    checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
-    margin: float = 1.0,
 ) -> list[dict]:
     """Global training with ``loss`` ("nll", "perceptron" or "hinge"), Adam with a cosine
     learning-rate decay; returns the history."""
     model.latent = "sum" if loss == "nll" else "min"
     return fit_adam(
-        model, GraphLoss(loss, margin=margin), field_loader(data, batch_size),
+        model, GraphLoss(loss), field_loader(data, batch_size),
         parameters=model.recognizer.parameters(), epochs=epochs, lr=lr, seed=seed,
-        checkpoint=checkpoint, progress=progress,
+        progress=progress,
     )  # fmt: skip

@@ -2,7 +2,9 @@ import numpy as np
 
 from apps.check_reading import data, mnist
 from apps.check_reading.amounts import is_valid_amount
-from apps.check_reading.render import FieldStyle, touching_fraction
+from apps.check_reading.render import FieldStyle
+
+from .rendering import touching_fraction
 
 
 def test_split_is_last_100_of_each_class_block():

@@ -10,9 +10,11 @@ from PIL import Image
 from apps.check_reading import heldout, mnist
 from apps.check_reading.glyphs import resize
 from apps.check_reading.normalise import CORE, HEIGHT, normalise
-from apps.check_reading.render import LEGACY_STYLE, render_field
+from apps.check_reading.render import render_field
 from apps.check_reading.sdnn import field_strip
 from apps.check_reading.segment import SegmenterSettings, segment
+
+from .rendering import LEGACY_STYLE
 
 STYLE = replace(LEGACY_STYLE, digit_px=(36.0, 40.0))
 

@@ -8,14 +8,9 @@ import pytest
 
 from apps.check_reading import glyphs, mnist
 from apps.check_reading.normalise import normalise
-from apps.check_reading.render import (
-    DEFAULT_STYLE,
-    LEGACY_STYLE,
-    FieldStyle,
-    jpeg_round_trip,
-    render_field,
-    touching_fraction,
-)
+from apps.check_reading.render import DEFAULT_STYLE, FieldStyle, jpeg_round_trip, render_field
+
+from .rendering import LEGACY_STYLE, touching_fraction
 
 # A quiet style: every nuisance off, so that one parameter at a time can be switched on.
 QUIET = replace(
