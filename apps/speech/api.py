@@ -277,21 +277,14 @@ class SpeechRecognizer:
         """
         warps = vtln.check_grid(warps)
         audio = self._audio(waveforms, sample_rate)
+
+        def features_at(warp, which):
+            return [features.log_mel(audio[i], self.dither, warp) for i in which]
+
         groups = vtln.group_keys(speakers, len(audio))
         selection, results = vtln.choose(
-            self, lambda w: [features.log_mel(x, self.dither, w) for x in audio], groups, warps,
-            word_penalty,
-        )  # fmt: skip
-        if num_hypotheses or lattice:  # decoded again at the chosen warps, with what was asked
-            for warp in sorted(set(selection.chosen.values())):
-                mine = [i for i, g in enumerate(groups) if selection.chosen[g] == warp]
-                feats = [features.log_mel(audio[i], self.dither, warp) for i in mine]
-                again = self.recognize_features(
-                    feats, num_hypotheses, lattice, word_penalty=word_penalty
-                )
-                for i, r in zip(mine, again, strict=True):
-                    r.warp = warp
-                    results[i] = r
+            self, features_at, groups, warps, word_penalty, num_hypotheses, lattice
+        )
         return results, selection
 
     def _audio(self, waveforms, sample_rate) -> list[np.ndarray]:

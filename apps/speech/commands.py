@@ -140,48 +140,62 @@ def normalised_cells(
     """Scores and selections of ``recognizer`` with test-time normalisation on each set: cell
     name -> (corpus, condition, noise seed), the audio being exactly what
     :func:`.data.prepare` makes of it with that seed (:func:`.data.condition_waveform`).
-    Returns row suffix -> (cell -> score, cell -> selection): "VTLN per <grouping>"
-    (:class:`.vtln.Selection`) when ``vtln_grouping``; "tempo per <grouping>", or
-    "VTLN per <g> + tempo per <g>" when both (the rate chosen on the features at the chosen
-    warps; :class:`.vtln.Selection`), when ``tempo_grouping``. Cells "<voice>
-    <condition>" of festival are also pooled into "festival <condition>", as
-    :func:`.experiment.evaluate_festival` pools them."""
-    vtln_label = f"VTLN per {vtln_grouping}" if vtln_grouping else None
-    tempo_label = f"tempo per {tempo_grouping}" if tempo_grouping else None
-    if vtln_label and tempo_label:
-        tempo_label = f"{vtln_label} + {tempo_label}"
-    found = {label: ({}, {}) for label in (vtln_label, tempo_label) if label}
+    Returns row suffix -> (cell -> score, cell -> :class:`.vtln.Selection`): "VTLN per
+    <grouping>" when ``vtln_grouping``; "tempo per <grouping>", or "VTLN per <g> + tempo per
+    <g>" when both, when ``tempo_grouping``. Cells "<voice> <condition>" of festival are also
+    pooled into "festival <condition>", as :func:`.experiment.evaluate_festival` pools them."""
+    labels = [f"VTLN per {vtln_grouping}"] if vtln_grouping else []
+    if tempo_grouping:
+        labels.append(" + ".join([*labels, f"tempo per {tempo_grouping}"]))
+    found = {label: ({}, {}) for label in labels}
     for cell, (data, condition, noise_seed) in sets.items():
         utts = data.utterances
         refs = [[WORDS[w] for w in u.words] for u in utts]
         speakers = [u.speaker for u in utts]
 
-        def features_at(warp, which=None, utts=utts, condition=condition, seed=noise_seed):
+        def features_at(warp, which, utts=utts, condition=condition, seed=noise_seed):
             # one utterance's audio at a time: a set's waveforms are not all held in memory
-            waves = (condition_waveform(utts[i].audio, condition, seed, i)
-                     for i in (range(len(utts)) if which is None else which))  # fmt: skip
+            waves = (condition_waveform(utts[i].audio, condition, seed, i) for i in which)
             return [features.log_mel(x, recognizer.dither, warp) for x in waves]
 
-        warp_of = [1.0] * len(utts)
-        if vtln_label:
-            groups = vtln.group_keys(speakers, len(utts), vtln_grouping)
-            selection, results = vtln.choose(recognizer, features_at, groups, warps)
-            found[vtln_label][0][cell] = evaluate.score(refs, [r.words for r in results])
-            found[vtln_label][1][cell] = selection
-            warp_of = [selection.chosen[g] for g in groups]
-        if tempo_label:
-            feats = [None] * len(utts)
-            for warp in sorted(set(warp_of)):
-                mine = [i for i, w in enumerate(warp_of) if w == warp]
-                for i, f in zip(mine, features_at(warp, mine), strict=True):
-                    feats[i] = f
-            groups = vtln.group_keys(speakers, len(utts), tempo_grouping)
-            selection, results = tempo.choose(recognizer, feats, groups)
-            found[tempo_label][0][cell] = evaluate.score(refs, [r.words for r in results])
-            found[tempo_label][1][cell] = selection
+        groups = {g: vtln.group_keys(speakers, len(utts), g) for g in vtln.GROUPINGS}
+        steps = _normalise(recognizer, features_at, groups, vtln_grouping, warps, tempo_grouping)
+        for label, (selection, results) in zip(labels, steps.values(), strict=True):
+            found[label][0][cell] = evaluate.score(refs, [r.words for r in results])
+            found[label][1][cell] = selection
     for cells, _ in found.values():
         cells |= pool_voices(cells)
     return found
+
+
+def _normalise(
+    recognizer, features_at, groups, vtln_grouping, warps, tempo_grouping, num_hypotheses=0
+):
+    """{"warp": (VTLN's selection, recognitions)} when ``vtln_grouping``, then {"rate":
+    (tempo's selection, recognitions)} when ``tempo_grouping``, of the utterances
+    ``features_at(warp, which)`` gives (see :func:`.vtln.choose`); ``groups``: grouping ->
+    each utterance's group. The rate is chosen on the features at the chosen warps; the last
+    step lists ``num_hypotheses`` hypotheses."""
+    n = len(groups["utterance"])
+    steps, warp_of = {}, [1.0] * n
+    if vtln_grouping:
+        hyps = 0 if tempo_grouping else num_hypotheses  # tempo decodes them after
+        steps["warp"] = vtln.choose(
+            recognizer, features_at, groups[vtln_grouping], warps, num_hypotheses=hyps
+        )
+        warp_of = [r.warp for r in steps["warp"][1]]
+    if tempo_grouping:
+        feats = [None] * n
+        for warp in sorted(set(warp_of)):
+            mine = [i for i, w in enumerate(warp_of) if w == warp]
+            for i, f in zip(mine, features_at(warp, mine), strict=True):
+                feats[i] = f
+        steps["rate"] = tempo.choose(
+            recognizer, feats, groups[tempo_grouping], num_hypotheses=num_hypotheses
+        )
+        for r, w in zip(steps["rate"][1], warp_of, strict=True):
+            r.warp = w
+    return steps
 
 
 def write_selections(path: Path, label: str, selections: dict, what: str = "warp") -> None:
@@ -362,24 +376,16 @@ def _decode_normalised(recognizer, items, vtln_grouping, warps, tempo_grouping, 
     for key, members in groups.items():
         utts = [utt for utt, _ in members]
         waves = [api.check_waveform(data.audio(utt), i) for i, (utt, data) in enumerate(members)]
-        keys = {g: [key] * len(utts) if g == "speaker" else utts
-                for g in (vtln_grouping, tempo_grouping) if g}  # fmt: skip
-        warp_of = [1.0] * len(utts)
-        if vtln_grouping:
-            hyps = 0 if tempo_grouping else num_hypotheses  # tempo decodes them after
-            decoded, selection = recognizer.recognize_vtln(
-                waves, SAMPLE_RATE, keys[vtln_grouping], warps, hyps
-            )
-            chosen["warp"] |= selection.chosen
-            warp_of = [r.warp for r in decoded]
-        if tempo_grouping:
-            feats = [features.log_mel(x, recognizer.dither, w)
-                     for x, w in zip(waves, warp_of, strict=True)]  # fmt: skip
-            selection, decoded = tempo.choose(
-                recognizer, feats, keys[tempo_grouping], num_hypotheses=num_hypotheses
-            )
-            chosen["rate"] |= selection.chosen
-            for r, w in zip(decoded, warp_of, strict=True):
-                r.warp = w
+        keys = {"speaker": [key] * len(utts), "utterance": utts}
+
+        def features_at(warp, which, waves=waves):
+            return [features.log_mel(waves[i], recognizer.dither, warp) for i in which]
+
+        steps = _normalise(
+            recognizer, features_at, keys, vtln_grouping, warps, tempo_grouping, num_hypotheses
+        )
+        for what, (selection, _) in steps.items():
+            chosen[what] |= selection.chosen
+        decoded = steps["rate" if tempo_grouping else "warp"][1]
         results |= dict(zip(utts, decoded, strict=True))
     return results, chosen

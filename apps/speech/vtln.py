@@ -153,21 +153,25 @@ def select_factors(
 
 def choose(
     recognizer,
-    features_at: Callable[[float], Sequence[torch.Tensor]],
+    features_at: Callable[[float, Sequence[int]], Sequence[torch.Tensor]],
     groups: Sequence[str],
     warps: Sequence[float] = GRID,
     word_penalty: float | None = None,
+    num_hypotheses: int = 0,
+    lattice: bool = False,
 ) -> tuple[Selection, list]:
     """Decode every utterance at every warp and pick each group's warp (:func:`select_warps`).
 
-    ``features_at(warp)``: the log-mel features [T_u, 40] of the U utterances computed with
-    that warp (and the recogniser's dither); ``groups`` [U]; ``recognizer`` a
-    :class:`.api.SpeechRecognizer` (its beam; ``word_penalty`` None: its own). Returns the
-    selection and each utterance's recognition at its group's warp (``Recognition.warp``)."""
+    ``features_at(warp, which)``: the log-mel features [T_u, 40] of the utterances of indices
+    ``which`` computed with that warp (and the recogniser's dither); ``groups`` [U];
+    ``recognizer`` a :class:`.api.SpeechRecognizer` (its beam; ``word_penalty`` None: its
+    own). Returns the selection and each utterance's recognition at its group's warp
+    (``Recognition.warp``); ``num_hypotheses`` or ``lattice``: decoded again at the chosen
+    warps with what was asked."""
     warps = check_grid(warps)
     energies, frames, decoded = np.zeros((len(groups), len(warps))), None, []
     for k, w in enumerate(warps):
-        feats = list(features_at(w))
+        feats = list(features_at(w, range(len(groups))))
         if len(feats) != len(groups):
             raise ValueError(f"features_at({w:g}) gave {len(feats)} utterances, expected "
                              f"{len(groups)}")  # fmt: skip
@@ -178,11 +182,17 @@ def choose(
     if not len(groups):
         return Selection(warps, [], np.zeros((0, len(warps))), {}, {}), []
     selection = select_warps(energies, frames, groups, warps)
-    chosen = []
+    chosen = [decoded[warps.index(selection.chosen[g])][u] for u, g in enumerate(groups)]
+    if num_hypotheses or lattice:
+        for warp in sorted(set(selection.chosen.values())):
+            mine = [u for u, g in enumerate(groups) if selection.chosen[g] == warp]
+            again = recognizer.recognize_features(
+                features_at(warp, mine), num_hypotheses, lattice, word_penalty=word_penalty
+            )
+            for u, r in zip(mine, again, strict=True):
+                chosen[u] = r
     for u, g in enumerate(groups):
-        r = decoded[warps.index(selection.chosen[g])][u]
-        r.warp = selection.chosen[g]
-        chosen.append(r)
+        chosen[u].warp = selection.chosen[g]
     return selection, chosen
 
 
