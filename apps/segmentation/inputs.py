@@ -68,33 +68,5 @@ def check_images(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def check_label_maps(
-    images: list[np.ndarray], labels: np.ndarray | Sequence[np.ndarray], num_labels: int
-) -> list[np.ndarray]:
-    """Label maps matching ``images`` one for one, each [H, W] with values in 0..K-1."""
-    maps = [
-        np.asarray(m)
-        for m in (labels if not hasattr(labels, "ndim") or labels.ndim == 3 else [labels])
-    ]
-    if len(maps) != len(images):
-        raise ValueError(f"{len(images)} images but {len(maps)} label maps")
-    out = []
-    for i, (image, m) in enumerate(zip(images, maps, strict=True)):
-        if m.shape != image.shape:
-            raise ValueError(
-                f"image {i}: label map shape {tuple(m.shape)} differs from image shape "
-                f"{tuple(image.shape)}"
-            )
-        if not np.issubdtype(m.dtype, np.integer):
-            raise ValueError(f"image {i}: label map must hold integers, got dtype {m.dtype}")
-        if m.size and (m.min() < 0 or m.max() >= num_labels):
-            raise ValueError(
-                f"image {i}: label map holds {int(m.min())}..{int(m.max())}; labels must be in "
-                f"0..{num_labels - 1}"
-            )
-        out.append(m.astype(np.int64))
-    return out
-
-
 def _first(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(v) for v in np.argwhere(mask)[0])
