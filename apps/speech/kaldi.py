@@ -158,7 +158,7 @@ def read_data_dir(
         raise ValueError(f"{folder}: not a directory (a Kaldi data directory holds wav.scp)")
     if not (folder / WAV_SCP).is_file():
         raise ValueError(f"{folder}: no {WAV_SCP} (a Kaldi data directory needs one)")
-    recordings = read_wav_scp(folder / WAV_SCP, allow_commands, folder)
+    recordings = read_wav_scp(folder / WAV_SCP, allow_commands)
     segments = (
         _read_segments(folder / SEGMENTS, recordings) if (folder / SEGMENTS).exists() else None
     )
@@ -183,14 +183,10 @@ def read_data_dir(
     return DataDir(folder, recordings, segments, text, utt2spk, allow_commands, command_timeout)
 
 
-def read_wav_scp(
-    path: str | os.PathLike, allow_commands: bool = False, folder: Path | None = None
-) -> dict[str, Recording]:
+def read_wav_scp(path: str | os.PathLike, allow_commands: bool = False) -> dict[str, Recording]:
     """The recordings of a ``wav.scp`` file, each WAV file's header checked; a command line is
-    refused unless ``allow_commands``. ``folder``: where relative paths are also looked for
-    (after the current directory). ValueError naming the file and line."""
+    refused unless ``allow_commands``. ValueError naming the file and line."""
     path = Path(path)
-    folder = path.parent if folder is None else folder
     recordings: dict[str, Recording] = {}
     for where, key, rest in _table(path, recordings):
         if not rest:
@@ -206,7 +202,7 @@ def read_wav_scp(
                 )
             recordings[key] = Recording(key, None, command, where)
             continue
-        file = _resolve(rest, folder)
+        file = _resolve(rest, path.parent)
         if file is None:
             hint = " (archive offsets are not supported)" if _is_ark_offset(rest) else ""
             raise ValueError(f"{where}: recording {key}: no such WAV file {rest!r}{hint}")
@@ -247,32 +243,28 @@ def _read_speakers(folder: Path, where: Mapping[str, str]) -> dict[str, str]:
     the utterances (``where``: utterance -> its audio's line)."""
     utt2spk = _read_utt2spk(folder / UTT2SPK) if (folder / UTT2SPK).exists() else None
     if (folder / SPK2UTT).exists():
-        spk2utt = {}
-        owner: dict[str, str] = {}
+        spk2utt: dict[str, str] = {}  # speaker -> its line
+        owner: dict[str, tuple[str, str]] = {}  # utterance -> (speaker, its spk2utt line)
         for line, spk, rest in _table(folder / SPK2UTT, spk2utt):
-            utts = rest.split()
-            if not utts:
+            if not rest:
                 raise ValueError(f"{line}: speaker {spk} has no utterances")
-            for u in utts:
+            for u in rest.split():
                 if u in owner:
                     raise ValueError(
-                        f"{line}: utterance {u} is also listed under speaker {owner[u]}"
+                        f"{line}: utterance {u} is also listed under speaker {owner[u][0]}"
                     )
-                owner[u] = spk
-            spk2utt[spk] = (utts, line)
-        if utt2spk is None:
-            utt2spk = {u: (s, spk2utt[s][1]) for u, s in owner.items()}
-        else:
-            for spk, (utts, line) in spk2utt.items():
-                for u in utts:
-                    if u not in utt2spk or utt2spk[u][0] != spk:
-                        said = f"says {utt2spk[u][0]}" if u in utt2spk else "has no line for it"
-                        raise ValueError(
-                            f"{line}: utterance {u} is under {spk}, but {folder / UTT2SPK} {said}"
-                        )
-            for u, (_, line) in utt2spk.items():
-                if u not in owner:
-                    raise ValueError(f"{line}: utterance {u} is not listed in {folder / SPK2UTT}")
+                owner[u] = (spk, line)
+            spk2utt[spk] = line
+        utt2spk = owner if utt2spk is None else utt2spk
+        for u, (spk, line) in owner.items():
+            if u not in utt2spk or utt2spk[u][0] != spk:
+                said = f"says {utt2spk[u][0]}" if u in utt2spk else "has no line for it"
+                raise ValueError(
+                    f"{line}: utterance {u} is under {spk}, but {folder / UTT2SPK} {said}"
+                )
+        for u, (_, line) in utt2spk.items():
+            if u not in owner:
+                raise ValueError(f"{line}: utterance {u} is not listed in {folder / SPK2UTT}")
     if utt2spk is None:
         return {u: u for u in where}  # Kaldi's convention without speaker information
     for u, (_, line) in utt2spk.items():
