@@ -81,15 +81,6 @@ def start_offsets(
     return np.concatenate(pairs) if pairs else np.zeros(0)
 
 
-def format_offsets(name: str, offsets: np.ndarray) -> str:
-    """One line on :func:`start_offsets` (seconds [n], n > 0): their median and median size."""
-    return (
-        f"{name}: decoded - true word start over {offsets.size} words of exactly recognised "
-        f"clean utterances: median {np.median(offsets) * 1000:+.0f} ms, "
-        f"median |diff| {np.median(np.abs(offsets)) * 1000:.0f} ms"
-    )
-
-
 @dataclass
 class WordErrors(_Rates):
     """Counts of a Levenshtein alignment (unit costs) summed over utterances:
