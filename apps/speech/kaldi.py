@@ -85,7 +85,6 @@ class DataDir:
     segments: dict[str, Segment] | None
     text: dict[str, tuple[str, ...]] | None
     utt2spk: dict[str, str]
-    allow_commands: bool = False
     command_timeout: float = COMMAND_TIMEOUT
     # the last command's output: the segments of one piped recording run its command once
     # (utterance ids sort by recording); one recording's bytes are held, never more
@@ -180,7 +179,7 @@ def read_data_dir(
                     f"{where[utt]}: utterance {utt} has no transcript in {folder / TEXT}"
                 )
     utt2spk = _read_speakers(folder, where)
-    return DataDir(folder, recordings, segments, text, utt2spk, allow_commands, command_timeout)
+    return DataDir(folder, recordings, segments, text, utt2spk, command_timeout)
 
 
 def read_wav_scp(path: str | os.PathLike, allow_commands: bool = False) -> dict[str, Recording]:
@@ -398,9 +397,7 @@ def utterances_of(
                 add_file(f)
         elif p.suffix == ".scp":
             recs = read_wav_scp(p, allow_commands)
-            data = DataDir(
-                p.parent, recs, None, None, {r: r for r in recs}, allow_commands, command_timeout
-            )
+            data = DataDir(p.parent, recs, None, None, {r: r for r in recs}, command_timeout)
             for r in sorted(recs):
                 add(r, r, data)
         else:
