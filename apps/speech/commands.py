@@ -171,13 +171,10 @@ def normalised_cells(
 def _normalise(
     recognizer, features_at, groups, vtln_grouping, warps, tempo_grouping, num_hypotheses=0
 ):
-    """{"warp": (VTLN's selection, recognitions)} when ``vtln_grouping``, then {"rate":
-    (tempo's selection, recognitions)} when ``tempo_grouping``, of the utterances
-    ``features_at(warp, which)`` gives (see :func:`.vtln.choose`); ``groups``: grouping ->
-    each utterance's group. The rate is chosen on the features at the chosen warps; the last
-    step lists ``num_hypotheses`` hypotheses."""
-    n = len(groups["utterance"])
-    steps, warp_of = {}, [1.0] * n
+    """{"warp": VTLN's (selection, recognitions)} when ``vtln_grouping``, then {"rate": tempo's,
+    chosen at the chosen warps} when ``tempo_grouping``, of the utterances ``features_at(warp,
+    which)`` gives (:func:`.vtln.choose`); ``groups``: grouping -> each utterance's group."""
+    steps, warp_of = {}, [1.0] * len(groups["utterance"])
     if vtln_grouping:
         hyps = 0 if tempo_grouping else num_hypotheses  # tempo decodes them after
         steps["warp"] = vtln.choose(
@@ -185,11 +182,7 @@ def _normalise(
         )
         warp_of = [r.warp for r in steps["warp"][1]]
     if tempo_grouping:
-        feats = [None] * n
-        for warp in sorted(set(warp_of)):
-            mine = [i for i, w in enumerate(warp_of) if w == warp]
-            for i, f in zip(mine, features_at(warp, mine), strict=True):
-                feats[i] = f
+        feats = [features_at(w, [i])[0] for i, w in enumerate(warp_of)]
         steps["rate"] = tempo.choose(
             recognizer, feats, groups[tempo_grouping], num_hypotheses=num_hypotheses
         )

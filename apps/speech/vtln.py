@@ -171,11 +171,7 @@ def choose(
     warps = check_grid(warps)
     energies, frames, decoded = np.zeros((len(groups), len(warps))), None, []
     for k, w in enumerate(warps):
-        feats = list(features_at(w, range(len(groups))))
-        if len(feats) != len(groups):
-            raise ValueError(f"features_at({w:g}) gave {len(feats)} utterances, expected "
-                             f"{len(groups)}")  # fmt: skip
-        em = recognizer.energies(feats, 32)
+        em = recognizer.energies(features_at(w, range(len(groups))), 32)
         decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
         energies[:, k] = [r.energy for r in decoded[-1]]
         frames = np.array([e.shape[0] for e in em])
