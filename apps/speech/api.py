@@ -275,7 +275,6 @@ class SpeechRecognizer:
             ValueError: as :meth:`recognize`; a speaker list of the wrong length; a warp that is
                 not a number in [0.5, 2].
         """
-        warps = vtln.check_grid(warps)
         audio = self._audio(waveforms, sample_rate)
 
         def features_at(warp, which):

@@ -89,8 +89,6 @@ def select_rates(
                          f"{list(frames.shape)}")  # fmt: skip
     if 1.0 not in rates:
         raise ValueError(f"the tempo grid must hold rate 1, got {rates}")
-    if not 0.0 <= exponent <= 1.0:
-        raise ValueError(f"the frame exponent must be in [0, 1], got {exponent}")
     counts = frames**exponent * frames[:, [rates.index(1.0)]] ** (1.0 - exponent)  # [U, R]
     return select_factors(energies, counts, groups, rates)
 
@@ -109,8 +107,6 @@ def choose(
     times in seconds of the unresampled features; ``num_hypotheses`` > 0: decoded again at
     the chosen rates with that many hypotheses listed."""
     rates = check_rates(rates)
-    if 1.0 not in rates:
-        raise ValueError(f"the tempo grid must hold rate 1, got {rates}")
     if len(feats) != len(groups):
         raise ValueError(f"{len(feats)} utterances but {len(groups)} groups")
     if not len(groups):
