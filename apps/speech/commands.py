@@ -106,10 +106,9 @@ def evaluate_checkpoints(
                 sets |= {f"{v} {c}": (by_voice[v], c, fseed) for v in by_voice
                          for c in FESTIVAL_CONDITIONS}  # fmt: skip
             found = normalised_cells(recognizer, sets, vtln_grouping, warps, tempo_grouping)
-            for suffix, (cells, selections) in found.items():
+            for what, (suffix, cells, selections) in found.items():
                 label = f"{name} + {suffix}"
                 rows[label] = {k: cells[k] for k in rows[name]}
-                what = "rate" if suffix.endswith(f"tempo per {tempo_grouping}") else "warp"
                 chosen.append(f"{what.capitalize()}s chosen by {label}:\n\n"
                               + vtln.format_selection(selections, what))  # fmt: skip
                 stem = "tempo" if what == "rate" else "vtln"
@@ -140,14 +139,14 @@ def normalised_cells(
     """Scores and selections of ``recognizer`` with test-time normalisation on each set: cell
     name -> (corpus, condition, noise seed), the audio being exactly what
     :func:`.data.prepare` makes of it with that seed (:func:`.data.condition_waveform`).
-    Returns row suffix -> (cell -> score, cell -> :class:`.vtln.Selection`): "VTLN per
-    <grouping>" when ``vtln_grouping``; "tempo per <grouping>", or "VTLN per <g> + tempo per
-    <g>" when both, when ``tempo_grouping``. Cells "<voice> <condition>" of festival are also
-    pooled into "festival <condition>", as :func:`.experiment.evaluate_festival` pools them."""
-    labels = [f"VTLN per {vtln_grouping}"] if vtln_grouping else []
+    Returns "warp" -> ("VTLN per <grouping>", cell -> score, cell -> :class:`.vtln.Selection`)
+    when ``vtln_grouping``; "rate" -> ("tempo per <grouping>", or "VTLN per <g> + tempo per
+    <g>" when both, ...) when ``tempo_grouping``. Cells "<voice> <condition>" of festival are
+    also pooled into "festival <condition>", as :func:`.experiment.evaluate_festival` does."""
+    labels = {"warp": f"VTLN per {vtln_grouping}"} if vtln_grouping else {}
     if tempo_grouping:
-        labels.append(" + ".join([*labels, f"tempo per {tempo_grouping}"]))
-    found = {label: ({}, {}) for label in labels}
+        labels["rate"] = " + ".join([*labels.values(), f"tempo per {tempo_grouping}"])
+    found = {what: (label, {}, {}) for what, label in labels.items()}
     for cell, (data, condition, noise_seed) in sets.items():
         utts = data.utterances
         refs = [[WORDS[w] for w in u.words] for u in utts]
@@ -160,10 +159,10 @@ def normalised_cells(
 
         groups = {g: vtln.group_keys(speakers, len(utts), g) for g in vtln.GROUPINGS}
         steps = _normalise(recognizer, features_at, groups, vtln_grouping, warps, tempo_grouping)
-        for label, (selection, results) in zip(labels, steps.values(), strict=True):
-            found[label][0][cell] = evaluate.score(refs, [r.words for r in results])
-            found[label][1][cell] = selection
-    for cells, _ in found.values():
+        for what, (selection, results) in steps.items():
+            found[what][1][cell] = evaluate.score(refs, [r.words for r in results])
+            found[what][2][cell] = selection
+    for _, cells, _ in found.values():
         cells |= pool_voices(cells)
     return found
 
