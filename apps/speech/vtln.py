@@ -114,26 +114,29 @@ def select_warps(
         warps: [W] the grid.
     """
     warps = tuple(float(w) for w in warps)
-    energies = np.asarray(energies, np.float64)
     frames = np.asarray(frames, np.float64)
-    if energies.ndim != 2 or energies.shape != (len(groups), len(warps)):
-        raise ValueError(
-            f"energies must be [utterances, warps] = [{len(groups)}, {len(warps)}], got "
-            f"{list(energies.shape)}"
-        )
-    if frames.shape != (len(groups),) or not (frames > 0).all():
-        raise ValueError(f"frames must be {len(groups)} positive counts, got {frames.shape}")
-    counts = np.broadcast_to(frames[:, None], energies.shape)  # [U, W]
-    return select_factors(energies, counts, groups, warps)
+    counts = np.broadcast_to(frames[:, None], (len(frames), len(warps)))  # [U, W]
+    return select_factors(energies, counts, groups, warps, "warps")
 
 
 def select_factors(
-    energies: np.ndarray, counts: np.ndarray, groups: Sequence[str], grid: tuple[float, ...]
+    energies: np.ndarray,
+    counts: np.ndarray,
+    groups: Sequence[str],
+    grid: tuple[float, ...],
+    what: str,
 ) -> Selection:
     """Each group's factor of least summed energy over summed frame counts, the one rule of
-    VTLN's warps and tempo's rates (their callers check the shapes). ``energies``, ``counts``
-    float64 [U, F]; ``groups`` [U]; ``grid`` [F]. Ties go to the factor nearest 1, then the
-    smaller; a group with no finite score keeps 1."""
+    VTLN's warps and tempo's rates (``what``: "warps" or "rates", for the messages).
+    ``energies``, ``counts`` float [U, F]; ``groups`` [U]; ``grid`` [F]. Ties go to the factor
+    nearest 1, then the smaller; a group with no finite score keeps 1."""
+    energies, shape = np.asarray(energies, np.float64), (len(groups), len(grid))
+    if energies.shape != shape:
+        raise ValueError(
+            f"energies must be [utterances, {what}] = {list(shape)}, got {list(energies.shape)}"
+        )
+    if counts.shape != shape or not (counts > 0).all():
+        raise ValueError(f"frames must be {list(shape)} positive counts, got {list(counts.shape)}")
     names = list(dict.fromkeys(groups))
     index = {g: k for k, g in enumerate(names)}
     member = np.array([index[g] for g in groups], np.int64)
