@@ -60,13 +60,9 @@ def check_images(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
             top = 255.0 if image.max() <= 255 else float(image.max())
             image = image / top
         image = image.astype(np.float32)
-        if np.isnan(image).any():
-            raise ValueError(f"image {i}: contains NaN at pixel {_first(np.isnan(image))}")
-        if np.isinf(image).any():
-            raise ValueError(f"image {i}: contains ±inf at pixel {_first(np.isinf(image))}")
+        for what, bad in (("NaN", np.isnan(image)), ("±inf", np.isinf(image))):
+            if bad.any():
+                pixel = tuple(int(v) for v in np.argwhere(bad)[0])
+                raise ValueError(f"image {i}: contains {what} at pixel {pixel}")
         out.append(image)
     return out
-
-
-def _first(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(v) for v in np.argwhere(mask)[0])
