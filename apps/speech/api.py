@@ -7,10 +7,9 @@
 
 Decoding is ``decoders.decode`` (beam search) of the acoustic model's energies with the
 topology's decoding graph (lexicon o digit-loop grammar); the confidence is the posterior of
-the best word string under the pruned lattice. ``word_penalty`` (an energy >= 0, stored in
-the checkpoint) is added on every word-output arc of that graph, i.e. each decoded word costs
-that much; it discourages inserted words and is tuned on training speakers by
-:mod:`.tune`. It changes decoding only, never training.
+the best word string under the pruned lattice. ``word_penalty`` (stored in the checkpoint,
+tuned on training speakers by :mod:`.tune`) is :func:`.graphs.with_word_penalty` of that
+graph: it changes decoding only, never training.
 """
 
 from __future__ import annotations

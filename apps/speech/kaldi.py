@@ -17,9 +17,8 @@ missing or unreadable WAV file, speakers that disagree, or a segment beyond its 
 :data:`MAX_OVERSHOOT` seconds (it is cut at the end), as Kaldi's ``extract-segments`` allows.
 
 Commands in ``wav.scp`` are code taken from a file: they are refused (naming the file, the
-line and the option that allows them) unless the caller opts in. Allowed, a command runs
-without a shell when it has no shell syntax, with a time limit and a limit on its output.
-Relative paths are resolved against the current directory (Kaldi's rule) and, failing that,
+line and the option that allows them) unless the caller opts in (:mod:`.wav_commands` runs
+them). Relative paths are resolved against the current directory (Kaldi's rule) and, failing that,
 against the data directory.
 
 Audio is read one utterance at a time (:meth:`DataDir.audio`), a segment reading only its own
