@@ -60,41 +60,9 @@ def check_images(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
             top = 255.0 if image.max() <= 255 else float(image.max())
             image = image / top
         image = image.astype(np.float32)
-        if np.isnan(image).any():
-            raise ValueError(f"image {i}: contains NaN at pixel {_first(np.isnan(image))}")
-        if np.isinf(image).any():
-            raise ValueError(f"image {i}: contains ±inf at pixel {_first(np.isinf(image))}")
+        for what, bad in (("NaN", np.isnan(image)), ("±inf", np.isinf(image))):
+            if bad.any():
+                pixel = tuple(int(v) for v in np.argwhere(bad)[0])
+                raise ValueError(f"image {i}: contains {what} at pixel {pixel}")
         out.append(image)
     return out
-
-
-def check_label_maps(
-    images: list[np.ndarray], labels: np.ndarray | Sequence[np.ndarray], num_labels: int
-) -> list[np.ndarray]:
-    """Label maps matching ``images`` one for one, each [H, W] with values in 0..K-1."""
-    maps = [
-        np.asarray(m)
-        for m in (labels if not hasattr(labels, "ndim") or labels.ndim == 3 else [labels])
-    ]
-    if len(maps) != len(images):
-        raise ValueError(f"{len(images)} images but {len(maps)} label maps")
-    out = []
-    for i, (image, m) in enumerate(zip(images, maps, strict=True)):
-        if m.shape != image.shape:
-            raise ValueError(
-                f"image {i}: label map shape {tuple(m.shape)} differs from image shape "
-                f"{tuple(image.shape)}"
-            )
-        if not np.issubdtype(m.dtype, np.integer):
-            raise ValueError(f"image {i}: label map must hold integers, got dtype {m.dtype}")
-        if m.size and (m.min() < 0 or m.max() >= num_labels):
-            raise ValueError(
-                f"image {i}: label map holds {int(m.min())}..{int(m.max())}; labels must be in "
-                f"0..{num_labels - 1}"
-            )
-        out.append(m.astype(np.int64))
-    return out
-
-
-def _first(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(v) for v in np.argwhere(mask)[0])

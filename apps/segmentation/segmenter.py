@@ -149,12 +149,6 @@ class Segmenter:
             path, FORMAT, SCHEMA, what="segmenter", legacy=("ebgtn-segmenter-1",),
             retrain="train a new one with `ebgtn segment train`",
         )  # fmt: skip
-        k = {len(config["classes"]), config["labeller"]["num_labels"]}
-        k.add(config["cleanup"]["num_labels"])
-        if len(k) != 1:
-            raise CheckpointError(
-                f"{path}: classes, labeller and cleanup disagree on the number of labels"
-            )
         if set(tensors) - {"labeller", "cleanup", "reference"}:
             raise CheckpointError(f"{path}: unexpected weight groups {sorted(tensors)}")
         labeller = partial(Labeller, **config["labeller"])
@@ -163,4 +157,7 @@ class Segmenter:
             build_module(path, tensors, "reference", labeller) if "reference" in tensors else None
         )
         cleanup = build_module(path, tensors, "cleanup", lambda: CleanupModel(**config["cleanup"]))
-        return cls(net, cleanup, config["classes"], config["method"], config["info"], reference)
+        try:  # the settings checked together (each was checked alone by SCHEMA)
+            return cls(net, cleanup, config["classes"], config["method"], config["info"], reference)
+        except ValueError as err:
+            raise CheckpointError(f"{path}: {err}") from None

@@ -100,16 +100,14 @@ def train_labeller(
     images: np.ndarray,
     labels: np.ndarray,
     epochs: int = 10,
-    batch_size: int = 4,
-    lr: float = 1e-2,
     seed: int = 0,
     progress: bool = True,
 ) -> list[float]:
-    """Per-pixel cross-entropy training (Adam). images [N, H, W], labels [N, H, W].
-    Returns the mean loss of each epoch."""
+    """Per-pixel cross-entropy training (Adam, learning rate 0.01, 4 images a batch).
+    images [N, H, W], labels [N, H, W]. Returns the mean loss of each epoch."""
     history = fit_adam(
-        labeller, pixel_cross_entropy, _loader(torch.as_tensor(images), labels, batch_size),
-        lr=lr, epochs=epochs, seed=seed, progress=progress, grad_clip=None, schedule=None,
+        labeller, pixel_cross_entropy, _loader(torch.as_tensor(images), labels, 4),
+        lr=1e-2, epochs=epochs, seed=seed, progress=progress, grad_clip=None, schedule=None,
     )  # fmt: skip
     return [record["loss"] for record in history]
 
@@ -120,30 +118,29 @@ def train_interactions(
     images: np.ndarray,
     labels: np.ndarray,
     epochs: int = 20,
-    batch_size: int = 8,
-    lr: float = 0.05,
     loss: str = "marginal",
     joint: bool = False,
     seed: int = 0,
     progress: bool = True,
 ) -> list[float]:
     """Learn the interaction energies (and the association weight and bias, when the model
-    learns them) with ``loss``; Adam with the learning rate decayed to 0 along a cosine.
+    learns them) with ``loss``; Adam, 8 images a batch, the learning rate 0.05 decayed to 0
+    along a cosine.
 
     With ``joint=False`` the labeller is frozen and its energies are computed once; with
-    ``joint=True`` the labeller is fine-tuned through the same loss (learning rate lr / 50).
+    ``joint=True`` the labeller is fine-tuned through the same loss (learning rate 0.05 / 50).
     Returns the mean loss of each epoch.
     """
     structured = interaction_loss(loss)
-    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": 0.05}]
     if joint:
-        groups.append({"params": list(labeller.parameters()), "lr": lr / 50})
+        groups.append({"params": list(labeller.parameters()), "lr": 0.05 / 50})
         x = torch.as_tensor(images)
     else:
         x = labeller.energies(images)
     history = fit_adam(
         Interactions(model, labeller if joint else None), structured,
-        _loader(x, labels, batch_size), parameters=groups, epochs=epochs, seed=seed,
+        _loader(x, labels, 8), parameters=groups, epochs=epochs, seed=seed,
         progress=progress, grad_clip=None, schedule=cosine_schedule(floor=0.0),
     )  # fmt: skip
     return [record["loss"] for record in history]

@@ -7,10 +7,9 @@
 
 Decoding is ``decoders.decode`` (beam search) of the acoustic model's energies with the
 topology's decoding graph (lexicon o digit-loop grammar); the confidence is the posterior of
-the best word string under the pruned lattice. ``word_penalty`` (an energy >= 0, stored in
-the checkpoint) is added on every word-output arc of that graph, i.e. each decoded word costs
-that much; it discourages inserted words and is tuned on training speakers by
-:mod:`.tune`. It changes decoding only, never training.
+the best word string under the pruned lattice. ``word_penalty`` (stored in the checkpoint,
+tuned on training speakers by :mod:`.tune`) is :func:`.graphs.with_word_penalty` of that
+graph: it changes decoding only, never training.
 """
 
 from __future__ import annotations
@@ -275,23 +274,15 @@ class SpeechRecognizer:
             ValueError: as :meth:`recognize`; a speaker list of the wrong length; a warp that is
                 not a number in [0.5, 2].
         """
-        warps = vtln.check_grid(warps)
         audio = self._audio(waveforms, sample_rate)
+
+        def features_at(warp, which):
+            return [features.log_mel(audio[i], self.dither, warp) for i in which]
+
         groups = vtln.group_keys(speakers, len(audio))
         selection, results = vtln.choose(
-            self, lambda w: [features.log_mel(x, self.dither, w) for x in audio], groups, warps,
-            word_penalty,
-        )  # fmt: skip
-        if num_hypotheses or lattice:  # decoded again at the chosen warps, with what was asked
-            for warp in sorted(set(selection.chosen.values())):
-                mine = [i for i, g in enumerate(groups) if selection.chosen[g] == warp]
-                feats = [features.log_mel(audio[i], self.dither, warp) for i in mine]
-                again = self.recognize_features(
-                    feats, num_hypotheses, lattice, word_penalty=word_penalty
-                )
-                for i, r in zip(mine, again, strict=True):
-                    r.warp = warp
-                    results[i] = r
+            self, features_at, groups, warps, word_penalty, num_hypotheses, lattice
+        )
         return results, selection
 
     def _audio(self, waveforms, sample_rate) -> list[np.ndarray]:

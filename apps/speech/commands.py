@@ -106,10 +106,9 @@ def evaluate_checkpoints(
                 sets |= {f"{v} {c}": (by_voice[v], c, fseed) for v in by_voice
                          for c in FESTIVAL_CONDITIONS}  # fmt: skip
             found = normalised_cells(recognizer, sets, vtln_grouping, warps, tempo_grouping)
-            for suffix, (cells, selections) in found.items():
+            for what, (suffix, cells, selections) in found.items():
                 label = f"{name} + {suffix}"
                 rows[label] = {k: cells[k] for k in rows[name]}
-                what = "rate" if suffix.endswith(f"tempo per {tempo_grouping}") else "warp"
                 chosen.append(f"{what.capitalize()}s chosen by {label}:\n\n"
                               + vtln.format_selection(selections, what))  # fmt: skip
                 stem = "tempo" if what == "rate" else "vtln"
@@ -140,48 +139,55 @@ def normalised_cells(
     """Scores and selections of ``recognizer`` with test-time normalisation on each set: cell
     name -> (corpus, condition, noise seed), the audio being exactly what
     :func:`.data.prepare` makes of it with that seed (:func:`.data.condition_waveform`).
-    Returns row suffix -> (cell -> score, cell -> selection): "VTLN per <grouping>"
-    (:class:`.vtln.Selection`) when ``vtln_grouping``; "tempo per <grouping>", or
-    "VTLN per <g> + tempo per <g>" when both (the rate chosen on the features at the chosen
-    warps; :class:`.vtln.Selection`), when ``tempo_grouping``. Cells "<voice>
-    <condition>" of festival are also pooled into "festival <condition>", as
-    :func:`.experiment.evaluate_festival` pools them."""
-    vtln_label = f"VTLN per {vtln_grouping}" if vtln_grouping else None
-    tempo_label = f"tempo per {tempo_grouping}" if tempo_grouping else None
-    if vtln_label and tempo_label:
-        tempo_label = f"{vtln_label} + {tempo_label}"
-    found = {label: ({}, {}) for label in (vtln_label, tempo_label) if label}
+    Returns "warp" -> ("VTLN per <grouping>", cell -> score, cell -> :class:`.vtln.Selection`)
+    when ``vtln_grouping``; "rate" -> ("tempo per <grouping>", or "VTLN per <g> + tempo per
+    <g>" when both, ...) when ``tempo_grouping``. Cells "<voice> <condition>" of festival are
+    also pooled into "festival <condition>", as :func:`.experiment.evaluate_festival` does."""
+    labels = {"warp": f"VTLN per {vtln_grouping}"} if vtln_grouping else {}
+    if tempo_grouping:
+        labels["rate"] = " + ".join([*labels.values(), f"tempo per {tempo_grouping}"])
+    found = {what: (label, {}, {}) for what, label in labels.items()}
     for cell, (data, condition, noise_seed) in sets.items():
         utts = data.utterances
         refs = [[WORDS[w] for w in u.words] for u in utts]
         speakers = [u.speaker for u in utts]
 
-        def features_at(warp, which=None, utts=utts, condition=condition, seed=noise_seed):
+        def features_at(warp, which, utts=utts, condition=condition, seed=noise_seed):
             # one utterance's audio at a time: a set's waveforms are not all held in memory
-            waves = (condition_waveform(utts[i].audio, condition, seed, i)
-                     for i in (range(len(utts)) if which is None else which))  # fmt: skip
+            waves = (condition_waveform(utts[i].audio, condition, seed, i) for i in which)
             return [features.log_mel(x, recognizer.dither, warp) for x in waves]
 
-        warp_of = [1.0] * len(utts)
-        if vtln_label:
-            groups = vtln.group_keys(speakers, len(utts), vtln_grouping)
-            selection, results = vtln.choose(recognizer, features_at, groups, warps)
-            found[vtln_label][0][cell] = evaluate.score(refs, [r.words for r in results])
-            found[vtln_label][1][cell] = selection
-            warp_of = [selection.chosen[g] for g in groups]
-        if tempo_label:
-            feats = [None] * len(utts)
-            for warp in sorted(set(warp_of)):
-                mine = [i for i, w in enumerate(warp_of) if w == warp]
-                for i, f in zip(mine, features_at(warp, mine), strict=True):
-                    feats[i] = f
-            groups = vtln.group_keys(speakers, len(utts), tempo_grouping)
-            selection, results = tempo.choose(recognizer, feats, groups)
-            found[tempo_label][0][cell] = evaluate.score(refs, [r.words for r in results])
-            found[tempo_label][1][cell] = selection
-    for cells, _ in found.values():
+        groups = {g: vtln.group_keys(speakers, len(utts), g) for g in vtln.GROUPINGS}
+        steps = _normalise(recognizer, features_at, groups, vtln_grouping, warps, tempo_grouping)
+        for what, (selection, results) in steps.items():
+            found[what][1][cell] = evaluate.score(refs, [r.words for r in results])
+            found[what][2][cell] = selection
+    for _, cells, _ in found.values():
         cells |= pool_voices(cells)
     return found
+
+
+def _normalise(
+    recognizer, features_at, groups, vtln_grouping, warps, tempo_grouping, num_hypotheses=0
+):
+    """{"warp": VTLN's (selection, recognitions)} when ``vtln_grouping``, then {"rate": tempo's,
+    chosen at the chosen warps} when ``tempo_grouping``, of the utterances ``features_at(warp,
+    which)`` gives (:func:`.vtln.choose`); ``groups``: grouping -> each utterance's group."""
+    steps, warp_of = {}, [1.0] * len(groups["utterance"])
+    if vtln_grouping:
+        hyps = 0 if tempo_grouping else num_hypotheses  # tempo decodes them after
+        steps["warp"] = vtln.choose(
+            recognizer, features_at, groups[vtln_grouping], warps, num_hypotheses=hyps
+        )
+        warp_of = [r.warp for r in steps["warp"][1]]
+    if tempo_grouping:
+        feats = [features_at(w, [i])[0] for i, w in enumerate(warp_of)]
+        steps["rate"] = tempo.choose(
+            recognizer, feats, groups[tempo_grouping], num_hypotheses=num_hypotheses
+        )
+        for r, w in zip(steps["rate"][1], warp_of, strict=True):
+            r.warp = w
+    return steps
 
 
 def write_selections(path: Path, label: str, selections: dict, what: str = "warp") -> None:
@@ -205,13 +211,19 @@ def write_selections(path: Path, label: str, selections: dict, what: str = "warp
 
 
 def timing_lines(name: str, recognizer: api.SpeechRecognizer, clean: PreparedSet) -> list[str]:
-    """How far decoded word starts fall from the true ones, over the exactly recognised
-    utterances of ``clean`` (none when no utterance has true times)."""
+    """How far decoded word starts fall from the true ones (median and median size), over the
+    exactly recognised utterances of ``clean`` (no line when no utterance has true times)."""
     res = recognizer.recognize_features(clean.features)
     refs = [[WORDS[w] for w in ws] for ws in clean.words]
     d = evaluate.start_offsets(refs, [r.words for r in res], [r.starts for r in res],
                                clean.word_starts)  # fmt: skip
-    return [evaluate.format_offsets(name, d)] if d.size else []
+    if not d.size:
+        return []
+    median, size = np.median(d) * 1000, np.median(np.abs(d)) * 1000
+    return [
+        f"{name}: decoded - true word start over {d.size} words of exactly recognised clean "
+        f"utterances: median {median:+.0f} ms, median |diff| {size:.0f} ms"
+    ]
 
 
 def score_files(ref: str, hyp: str, utt2spk: str | None = None, out: str | None = None) -> str:
@@ -362,24 +374,16 @@ def _decode_normalised(recognizer, items, vtln_grouping, warps, tempo_grouping, 
     for key, members in groups.items():
         utts = [utt for utt, _ in members]
         waves = [api.check_waveform(data.audio(utt), i) for i, (utt, data) in enumerate(members)]
-        keys = {g: [key] * len(utts) if g == "speaker" else utts
-                for g in (vtln_grouping, tempo_grouping) if g}  # fmt: skip
-        warp_of = [1.0] * len(utts)
-        if vtln_grouping:
-            hyps = 0 if tempo_grouping else num_hypotheses  # tempo decodes them after
-            decoded, selection = recognizer.recognize_vtln(
-                waves, SAMPLE_RATE, keys[vtln_grouping], warps, hyps
-            )
-            chosen["warp"] |= selection.chosen
-            warp_of = [r.warp for r in decoded]
-        if tempo_grouping:
-            feats = [features.log_mel(x, recognizer.dither, w)
-                     for x, w in zip(waves, warp_of, strict=True)]  # fmt: skip
-            selection, decoded = tempo.choose(
-                recognizer, feats, keys[tempo_grouping], num_hypotheses=num_hypotheses
-            )
-            chosen["rate"] |= selection.chosen
-            for r, w in zip(decoded, warp_of, strict=True):
-                r.warp = w
+        keys = {"speaker": [key] * len(utts), "utterance": utts}
+
+        def features_at(warp, which, waves=waves):
+            return [features.log_mel(waves[i], recognizer.dither, warp) for i in which]
+
+        steps = _normalise(
+            recognizer, features_at, keys, vtln_grouping, warps, tempo_grouping, num_hypotheses
+        )
+        for what, (selection, _) in steps.items():
+            chosen[what] |= selection.chosen
+        decoded = steps["rate" if tempo_grouping else "warp"][1]
         results |= dict(zip(utts, decoded, strict=True))
     return results, chosen

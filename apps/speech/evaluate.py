@@ -48,8 +48,6 @@ class Score(_Rates):
 
 def score(refs: Sequence[Sequence[str]], hyps: Sequence[Sequence[str]]) -> Score:
     """Score hypotheses against references (lists of words, one per utterance)."""
-    if len(refs) != len(hyps):
-        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
     dist = [edit_distance(r, h) for r, h in zip(refs, hyps, strict=True)]
     return Score(sum(dist), sum(len(r) for r in refs), sum(d > 0 for d in dist), len(refs))
 
@@ -79,15 +77,6 @@ def start_offsets(
         if list(r) == list(w) and np.isfinite(t).all()  # NaN: no true times (data directories)
     ]
     return np.concatenate(pairs) if pairs else np.zeros(0)
-
-
-def format_offsets(name: str, offsets: np.ndarray) -> str:
-    """One line on :func:`start_offsets` (seconds [n], n > 0): their median and median size."""
-    return (
-        f"{name}: decoded - true word start over {offsets.size} words of exactly recognised "
-        f"clean utterances: median {np.median(offsets) * 1000:+.0f} ms, "
-        f"median |diff| {np.median(np.abs(offsets)) * 1000:.0f} ms"
-    )
 
 
 @dataclass

@@ -64,8 +64,6 @@ def mel_filterbank(
     ((33, 4), True)
     """
     f_max = sample_rate / 2 if f_max is None else f_max
-    if not 0 <= f_min < f_max <= sample_rate / 2:
-        raise ValueError(f"need 0 <= f_min < f_max <= {sample_rate / 2}, got {f_min}, {f_max}")
     if not 0.5 <= warp <= 2.0:
         raise ValueError(f"warp must be in [0.5, 2], got {warp}")
     freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)

@@ -155,8 +155,6 @@ def word_segments(alignment: np.ndarray, output_frames: np.ndarray, topology: To
     bounds = np.append(starts[1:], owner.shape[0])[: starts.shape[0]]
     ends = np.empty_like(starts)
     for i, (a, b) in enumerate(zip(starts, bounds, strict=True)):
-        mine = np.flatnonzero(owner[a:b] == owner[a]) if b > a else np.zeros(0, np.int64)
-        # contiguous run from the start: stop at the first frame that is not the word's
-        gaps = np.flatnonzero(np.diff(mine) > 1)
-        ends[i] = a + (mine[gaps[0]] if gaps.size else (mine[-1] if mine.size else 0)) + 1
+        same = owner[a : max(b, a + 1)] == owner[a]  # the run from the start is the word's
+        ends[i] = a + (same.size if same.all() else int(same.argmin()))
     return starts, ends

@@ -17,9 +17,8 @@ missing or unreadable WAV file, speakers that disagree, or a segment beyond its 
 :data:`MAX_OVERSHOOT` seconds (it is cut at the end), as Kaldi's ``extract-segments`` allows.
 
 Commands in ``wav.scp`` are code taken from a file: they are refused (naming the file, the
-line and the option that allows them) unless the caller opts in. Allowed, a command runs
-without a shell when it has no shell syntax, with a time limit and a limit on its output.
-Relative paths are resolved against the current directory (Kaldi's rule) and, failing that,
+line and the option that allows them) unless the caller opts in (:mod:`.wav_commands` runs
+them). Relative paths are resolved against the current directory (Kaldi's rule) and, failing that,
 against the data directory.
 
 Audio is read one utterance at a time (:meth:`DataDir.audio`), a segment reading only its own
@@ -85,7 +84,6 @@ class DataDir:
     segments: dict[str, Segment] | None
     text: dict[str, tuple[str, ...]] | None
     utt2spk: dict[str, str]
-    allow_commands: bool = False
     command_timeout: float = COMMAND_TIMEOUT
     # the last command's output: the segments of one piped recording run its command once
     # (utterance ids sort by recording); one recording's bytes are held, never more
@@ -158,7 +156,7 @@ def read_data_dir(
         raise ValueError(f"{folder}: not a directory (a Kaldi data directory holds wav.scp)")
     if not (folder / WAV_SCP).is_file():
         raise ValueError(f"{folder}: no {WAV_SCP} (a Kaldi data directory needs one)")
-    recordings = read_wav_scp(folder / WAV_SCP, allow_commands, folder)
+    recordings = read_wav_scp(folder / WAV_SCP, allow_commands)
     segments = (
         _read_segments(folder / SEGMENTS, recordings) if (folder / SEGMENTS).exists() else None
     )
@@ -180,17 +178,13 @@ def read_data_dir(
                     f"{where[utt]}: utterance {utt} has no transcript in {folder / TEXT}"
                 )
     utt2spk = _read_speakers(folder, where)
-    return DataDir(folder, recordings, segments, text, utt2spk, allow_commands, command_timeout)
+    return DataDir(folder, recordings, segments, text, utt2spk, command_timeout)
 
 
-def read_wav_scp(
-    path: str | os.PathLike, allow_commands: bool = False, folder: Path | None = None
-) -> dict[str, Recording]:
+def read_wav_scp(path: str | os.PathLike, allow_commands: bool = False) -> dict[str, Recording]:
     """The recordings of a ``wav.scp`` file, each WAV file's header checked; a command line is
-    refused unless ``allow_commands``. ``folder``: where relative paths are also looked for
-    (after the current directory). ValueError naming the file and line."""
+    refused unless ``allow_commands``. ValueError naming the file and line."""
     path = Path(path)
-    folder = path.parent if folder is None else folder
     recordings: dict[str, Recording] = {}
     for where, key, rest in _table(path, recordings):
         if not rest:
@@ -206,7 +200,7 @@ def read_wav_scp(
                 )
             recordings[key] = Recording(key, None, command, where)
             continue
-        file = _resolve(rest, folder)
+        file = _resolve(rest, path.parent)
         if file is None:
             hint = " (archive offsets are not supported)" if _is_ark_offset(rest) else ""
             raise ValueError(f"{where}: recording {key}: no such WAV file {rest!r}{hint}")
@@ -247,32 +241,28 @@ def _read_speakers(folder: Path, where: Mapping[str, str]) -> dict[str, str]:
     the utterances (``where``: utterance -> its audio's line)."""
     utt2spk = _read_utt2spk(folder / UTT2SPK) if (folder / UTT2SPK).exists() else None
     if (folder / SPK2UTT).exists():
-        spk2utt = {}
-        owner: dict[str, str] = {}
+        spk2utt: dict[str, str] = {}  # speaker -> its line
+        owner: dict[str, tuple[str, str]] = {}  # utterance -> (speaker, its spk2utt line)
         for line, spk, rest in _table(folder / SPK2UTT, spk2utt):
-            utts = rest.split()
-            if not utts:
+            if not rest:
                 raise ValueError(f"{line}: speaker {spk} has no utterances")
-            for u in utts:
+            for u in rest.split():
                 if u in owner:
                     raise ValueError(
-                        f"{line}: utterance {u} is also listed under speaker {owner[u]}"
+                        f"{line}: utterance {u} is also listed under speaker {owner[u][0]}"
                     )
-                owner[u] = spk
-            spk2utt[spk] = (utts, line)
-        if utt2spk is None:
-            utt2spk = {u: (s, spk2utt[s][1]) for u, s in owner.items()}
-        else:
-            for spk, (utts, line) in spk2utt.items():
-                for u in utts:
-                    if u not in utt2spk or utt2spk[u][0] != spk:
-                        said = f"says {utt2spk[u][0]}" if u in utt2spk else "has no line for it"
-                        raise ValueError(
-                            f"{line}: utterance {u} is under {spk}, but {folder / UTT2SPK} {said}"
-                        )
-            for u, (_, line) in utt2spk.items():
-                if u not in owner:
-                    raise ValueError(f"{line}: utterance {u} is not listed in {folder / SPK2UTT}")
+                owner[u] = (spk, line)
+            spk2utt[spk] = line
+        utt2spk = owner if utt2spk is None else utt2spk
+        for u, (spk, line) in owner.items():
+            if u not in utt2spk or utt2spk[u][0] != spk:
+                said = f"says {utt2spk[u][0]}" if u in utt2spk else "has no line for it"
+                raise ValueError(
+                    f"{line}: utterance {u} is under {spk}, but {folder / UTT2SPK} {said}"
+                )
+        for u, (_, line) in utt2spk.items():
+            if u not in owner:
+                raise ValueError(f"{line}: utterance {u} is not listed in {folder / SPK2UTT}")
     if utt2spk is None:
         return {u: u for u in where}  # Kaldi's convention without speaker information
     for u, (_, line) in utt2spk.items():
@@ -406,9 +396,7 @@ def utterances_of(
                 add_file(f)
         elif p.suffix == ".scp":
             recs = read_wav_scp(p, allow_commands)
-            data = DataDir(
-                p.parent, recs, None, None, {r: r for r in recs}, allow_commands, command_timeout
-            )
+            data = DataDir(p.parent, recs, None, None, {r: r for r in recs}, command_timeout)
             for r in sorted(recs):
                 add(r, r, data)
         else:

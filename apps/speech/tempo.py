@@ -78,21 +78,11 @@ def select_rates(
         exponent: a in ``T_r ** a * T_1 ** (1 - a)``, in [0, 1].
     """
     rates = tuple(float(r) for r in rates)
-    energies = np.asarray(energies, np.float64)
-    frames = np.asarray(frames, np.float64)
-    shape = (len(groups), len(rates))
-    if energies.shape != shape:
-        raise ValueError(f"energies must be [utterances, rates] = {list(shape)}, got "
-                         f"{list(energies.shape)}")  # fmt: skip
-    if frames.shape != shape or not (frames > 0).all():
-        raise ValueError(f"frames must be {list(shape)} positive counts, got "
-                         f"{list(frames.shape)}")  # fmt: skip
     if 1.0 not in rates:
         raise ValueError(f"the tempo grid must hold rate 1, got {rates}")
-    if not 0.0 <= exponent <= 1.0:
-        raise ValueError(f"the frame exponent must be in [0, 1], got {exponent}")
+    frames = np.asarray(frames, np.float64)
     counts = frames**exponent * frames[:, [rates.index(1.0)]] ** (1.0 - exponent)  # [U, R]
-    return select_factors(energies, counts, groups, rates)
+    return select_factors(energies, counts, groups, rates, "rates")
 
 
 def choose(
@@ -109,8 +99,6 @@ def choose(
     times in seconds of the unresampled features; ``num_hypotheses`` > 0: decoded again at
     the chosen rates with that many hypotheses listed."""
     rates = check_rates(rates)
-    if 1.0 not in rates:
-        raise ValueError(f"the tempo grid must hold rate 1, got {rates}")
     if len(feats) != len(groups):
         raise ValueError(f"{len(feats)} utterances but {len(groups)} groups")
     if not len(groups):

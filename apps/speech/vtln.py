@@ -114,26 +114,29 @@ def select_warps(
         warps: [W] the grid.
     """
     warps = tuple(float(w) for w in warps)
-    energies = np.asarray(energies, np.float64)
     frames = np.asarray(frames, np.float64)
-    if energies.ndim != 2 or energies.shape != (len(groups), len(warps)):
-        raise ValueError(
-            f"energies must be [utterances, warps] = [{len(groups)}, {len(warps)}], got "
-            f"{list(energies.shape)}"
-        )
-    if frames.shape != (len(groups),) or not (frames > 0).all():
-        raise ValueError(f"frames must be {len(groups)} positive counts, got {frames.shape}")
-    counts = np.broadcast_to(frames[:, None], energies.shape)  # [U, W]
-    return select_factors(energies, counts, groups, warps)
+    counts = np.broadcast_to(frames[:, None], (len(frames), len(warps)))  # [U, W]
+    return select_factors(energies, counts, groups, warps, "warps")
 
 
 def select_factors(
-    energies: np.ndarray, counts: np.ndarray, groups: Sequence[str], grid: tuple[float, ...]
+    energies: np.ndarray,
+    counts: np.ndarray,
+    groups: Sequence[str],
+    grid: tuple[float, ...],
+    what: str,
 ) -> Selection:
     """Each group's factor of least summed energy over summed frame counts, the one rule of
-    VTLN's warps and tempo's rates (their callers check the shapes). ``energies``, ``counts``
-    float64 [U, F]; ``groups`` [U]; ``grid`` [F]. Ties go to the factor nearest 1, then the
-    smaller; a group with no finite score keeps 1."""
+    VTLN's warps and tempo's rates (``what``: "warps" or "rates", for the messages).
+    ``energies``, ``counts`` float [U, F]; ``groups`` [U]; ``grid`` [F]. Ties go to the factor
+    nearest 1, then the smaller; a group with no finite score keeps 1."""
+    energies, shape = np.asarray(energies, np.float64), (len(groups), len(grid))
+    if energies.shape != shape:
+        raise ValueError(
+            f"energies must be [utterances, {what}] = {list(shape)}, got {list(energies.shape)}"
+        )
+    if counts.shape != shape or not (counts > 0).all():
+        raise ValueError(f"frames must be {list(shape)} positive counts, got {list(counts.shape)}")
     names = list(dict.fromkeys(groups))
     index = {g: k for k, g in enumerate(names)}
     member = np.array([index[g] for g in groups], np.int64)
@@ -153,36 +156,42 @@ def select_factors(
 
 def choose(
     recognizer,
-    features_at: Callable[[float], Sequence[torch.Tensor]],
+    features_at: Callable[[float, Sequence[int]], Sequence[torch.Tensor]],
     groups: Sequence[str],
     warps: Sequence[float] = GRID,
     word_penalty: float | None = None,
+    num_hypotheses: int = 0,
+    lattice: bool = False,
 ) -> tuple[Selection, list]:
     """Decode every utterance at every warp and pick each group's warp (:func:`select_warps`).
 
-    ``features_at(warp)``: the log-mel features [T_u, 40] of the U utterances computed with
-    that warp (and the recogniser's dither); ``groups`` [U]; ``recognizer`` a
-    :class:`.api.SpeechRecognizer` (its beam; ``word_penalty`` None: its own). Returns the
-    selection and each utterance's recognition at its group's warp (``Recognition.warp``)."""
+    ``features_at(warp, which)``: the log-mel features [T_u, 40] of the utterances of indices
+    ``which`` computed with that warp (and the recogniser's dither); ``groups`` [U];
+    ``recognizer`` a :class:`.api.SpeechRecognizer` (its beam; ``word_penalty`` None: its
+    own). Returns the selection and each utterance's recognition at its group's warp
+    (``Recognition.warp``); ``num_hypotheses`` or ``lattice``: decoded again at the chosen
+    warps with what was asked."""
     warps = check_grid(warps)
     energies, frames, decoded = np.zeros((len(groups), len(warps))), None, []
     for k, w in enumerate(warps):
-        feats = list(features_at(w))
-        if len(feats) != len(groups):
-            raise ValueError(f"features_at({w:g}) gave {len(feats)} utterances, expected "
-                             f"{len(groups)}")  # fmt: skip
-        em = recognizer.energies(feats, 32)
+        em = recognizer.energies(features_at(w, range(len(groups))), 32)
         decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
         energies[:, k] = [r.energy for r in decoded[-1]]
         frames = np.array([e.shape[0] for e in em])
     if not len(groups):
         return Selection(warps, [], np.zeros((0, len(warps))), {}, {}), []
     selection = select_warps(energies, frames, groups, warps)
-    chosen = []
+    chosen = [decoded[warps.index(selection.chosen[g])][u] for u, g in enumerate(groups)]
+    if num_hypotheses or lattice:
+        for warp in sorted(set(selection.chosen.values())):
+            mine = [u for u, g in enumerate(groups) if selection.chosen[g] == warp]
+            again = recognizer.recognize_features(
+                features_at(warp, mine), num_hypotheses, lattice, word_penalty=word_penalty
+            )
+            for u, r in zip(mine, again, strict=True):
+                chosen[u] = r
     for u, g in enumerate(groups):
-        r = decoded[warps.index(selection.chosen[g])][u]
-        r.warp = selection.chosen[g]
-        chosen.append(r)
+        chosen[u].warp = selection.chosen[g]
     return selection, chosen
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from apps.segmentation.inputs import check_images, check_label_maps
+from apps.segmentation.inputs import check_images
 
 
 def test_good_inputs_become_float_images():
@@ -40,15 +40,3 @@ def test_too_small_and_no_images():
         check_images([np.zeros((2, 9))])
     with pytest.raises(ValueError, match="no images"):
         check_images([])
-
-
-def test_label_map_shape_and_range():
-    images = check_images([np.zeros((4, 4)), np.zeros((4, 5))])
-    good = [np.zeros((4, 4), int), np.ones((4, 5), int)]
-    assert len(check_label_maps(images, good, 2)) == 2
-    with pytest.raises(ValueError, match=r"image 1: label map shape \(4, 4\) differs from image"):
-        check_label_maps(images, [good[0], good[0]], 2)
-    with pytest.raises(ValueError, match="image 1: label map holds 1..1; labels must be in 0..0"):
-        check_label_maps(images, good, 1)
-    with pytest.raises(ValueError, match="2 images but 1 label maps"):
-        check_label_maps(images, good[:1], 2)
