@@ -20,6 +20,17 @@ import numpy as np
 
 import gtn
 
+# What reading a damaged archive raises: a bad CRC or header, an unsupported compression, a
+# member flagged as encrypted (RuntimeError), corrupt compressed data, a bad value.
+_UNREADABLE = (
+    ValueError,
+    zipfile.BadZipFile,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+)
+
 
 class EmissionsFile:
     """Lazy access to an emissions file.
@@ -44,7 +55,7 @@ class EmissionsFile:
                 self.shapes = _npy_shapes(self.path, self._stack)
         except gtn.FormatError:
             raise
-        except (ValueError, zipfile.BadZipFile, EOFError, NotImplementedError, zlib.error) as err:
+        except _UNREADABLE as err:
             raise gtn.FormatError(
                 str(self.path), None, f"not a readable numpy file ({err})"
             ) from None
@@ -63,7 +74,7 @@ class EmissionsFile:
             self._npz = np.load(self.path, allow_pickle=False)
         try:
             return self._npz[uid]
-        except (ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
+        except _UNREADABLE as err:
             raise gtn.FormatError(str(self.path), None, f"utterance {uid}: {err}") from None
 
     def close(self) -> None:

@@ -267,3 +267,14 @@ def test_a_corrupt_utterance_in_a_worker_process_is_one_line(tmp_path, capsys):
     (tmp_path / "e.npz").write_bytes(bytes(data))
     err = _fails([*argv, "--jobs", "2"], capsys)
     assert "e.npz" in err and "utterance u6" in err
+
+
+def test_an_archive_member_flagged_encrypted_is_one_line(tmp_path, capsys):
+    # zipfile refuses an encrypted member with RuntimeError (found by the fuzz test)
+    argv = _numeric_files(tmp_path, {"u": _energies()})
+    data = bytearray((tmp_path / "e.npz").read_bytes())
+    data[6] |= 1  # general-purpose flag bit 0 of the local header
+    data[data.rindex(b"PK\x01\x02") + 8] |= 1  # and of the central directory entry
+    (tmp_path / "e.npz").write_bytes(bytes(data))
+    err = _fails(argv, capsys)
+    assert "e.npz" in err and "encrypted" in err
