@@ -138,7 +138,7 @@ def _factors(em, labs, T, beta, pe):
             pe[t, u] -= m
     p, c = pe.reshape(-1), -beta
     for k in range(np.uint64(T * n)):
-        x = fast_exp(c * p[k])
+        x = fast_exp(max(c * p[k], -700.0))  # 0 below anyway: no slow subnormal arithmetic
         p[k] = x if x >= SUBNORMAL else 0.0
     return eshift, bad
 
