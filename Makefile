@@ -49,15 +49,16 @@ format: $(VENV)/.dev
 	$(PY) -m ruff format gtn factors decoders apps tests bench docs/_ext
 	$(PY) -m ruff check --fix gtn factors decoders apps tests bench docs/_ext
 
-# Optional: festival's voices, the speech app's held-out synthesiser (evaluation rows only).
+# Optional: festival's voices, the speech app's held-out synthesiser (evaluation rows only),
+# and flite, whose awb and rms voices `--flite N` adds to training.
 # festvox-kallpc8k conflicts with festvox-kallpc16k, so only the 16 kHz one.
-SPEECH_EXTRAS := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+SPEECH_EXTRAS := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts flite
 speech-extras:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get install -y --no-install-recommends $(SPEECH_EXTRAS) || \
 		{ apt-get update && apt-get install -y --no-install-recommends $(SPEECH_EXTRAS); }; \
 	else \
-		echo "festival needs root and apt-get; run: sudo apt-get install $(SPEECH_EXTRAS)"; \
+		echo "festival and flite need root and apt-get; run: sudo apt-get install $(SPEECH_EXTRAS)"; \
 	fi
 
 clean:

@@ -143,6 +143,11 @@ _TRAINING = (
     ("--resume", bool, "continue interrupted training"),
     ("--data", str, "train on this Kaldi data directory instead of espeak-ng"),
     ("--test-data", str, "test on this Kaldi data directory instead"),
+    (
+        "--flite",
+        int,
+        "add this many utterances per flite voice (awb, rms) to training (needs flite)",
+    ),
 )
 _AUGMENTATION = (
     (

@@ -56,6 +56,9 @@ class Config:
     # Festival utterances per voice for the held-out-synthesiser rows (0: none); evaluation
     # only, never training, tuning or model selection (:mod:`.festival`).
     festival: int = 0
+    # Flite utterances per allowed voice (awb, rms; :data:`.festival.FLITE_VOICES`) added to
+    # the training corpus and augmented like it (0: none): a second training engine.
+    flite: int = 0
     # Training augmentation: comma-separated ingredients of :mod:`.augment` ("" none, "all"),
     # and how many augmented copies of each training utterance. Speed and VTLP by default: the
     # ingredients the held-out-synthesiser ablation kept; the others stay available by name.
@@ -68,6 +71,8 @@ DEMO = Config(train_utterances=600, test_utterances=150, epochs=4)
 
 def load_corpora(config: Config, progress: bool = True) -> tuple[corpus.Corpus, corpus.Corpus]:
     settings = CorpusSettings(speakers=config.speakers)
+    # before espeak's synthesis, so that a missing flite fails at once
+    flite = festival.flite_training(config.flite, config.seed, settings, config.cache_dir)
     sets = tuple(
         corpus.load_or_generate(
             split, n, config.seed, settings, config.cache_dir, config.workers, progress
@@ -80,6 +85,8 @@ def load_corpora(config: Config, progress: bool = True) -> tuple[corpus.Corpus, 
         )
     )
     train_set, test_set = sets
+    if flite:
+        train_set = corpus.Corpus(train_set.split, train_set.utterances + flite)
     shared = train_set.speakers & test_set.speakers
     if shared and (config.train_data or config.test_data):
         raise ValueError(f"speakers in both the training and the test data: {sorted(shared)[:5]}")

@@ -1,18 +1,23 @@
-"""The held-out synthesiser: connected digits spoken by Festival's voices, for evaluation only.
+"""Festival and flite: subprocess synthesisers speaking connected digits from recorded voices.
 
-Festival (Debian ``festival`` with ``festvox-*`` voices) is a different synthesis engine from
-espeak-ng: diphone and HTS voices built from recordings of real speakers. Its audio is never
-used in training, tuning or model selection; it only makes evaluation rows that tell whether
-the recogniser learned digits or learned espeak-ng.
+Festival (Debian ``festival`` with ``festvox-*`` voices) is the held-out synthesiser: diphone
+and HTS voices built from recordings of real speakers, a different engine from espeak-ng. Its
+audio is never used in training, tuning or model selection; it only makes evaluation rows that
+tell whether the recogniser learned digits or learned espeak-ng.
+
+Flite (Debian ``flite``, CMU's small C engine, "festival-lite") is an optional second
+*training* engine (``--flite N``): only its awb and rms voices (:data:`FLITE_VOICES`). Flite
+and festival come from the same group and share a front end (lexicon, letter-to-sound rules,
+voice-building tools), so flite is not independent of festival; its awb and rms speakers are
+not among festival's voices. Flite's kal, kal16 and slt voices are festival's kal_diphone and
+slt speakers and must never be trained, tuned or selected on; awb_time is a talking clock.
 
 Utterances use the espeak corpus's word vocabulary and drawing rules (1-7 digits, a comma
 pause between two digits with probability ``pause_rate``), one plan per voice, deterministic
-in (voice, n, seed). Audio is int16 at 16 kHz (``text2wave -F 16000``, resampled if a voice
-ignores it), cached on disk like the espeak corpora. Festival gives no word times through
-``text2wave``: ``word_starts`` are NaN.
-
-Festival is optional: :func:`available` is False when ``text2wave`` is not on the PATH, and
-callers skip the festival rows with :data:`MISSING` as the one-line reason.
+in (engine, voice, n, seed). Audio is int16 at 16 kHz (resampled if a voice speaks at another
+rate), cached on disk like the espeak corpora. Neither engine gives word times here:
+``word_starts`` are NaN. Both are optional: :meth:`Engine.available` is False when the
+program is not on the PATH; :data:`MISSING` is the one-line reason for skipped festival rows.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +37,7 @@ from scipy.io import wavfile
 from ..cache import cached, settings_key
 from . import corpus, features
 from .corpus import Corpus, CorpusSettings, Utterance
+from .synth import SynthesizerMissing
 
 VERSION = 1
 SPLIT = "festival"
@@ -41,24 +48,120 @@ INSTALL = (
     "(or `make speech-extras`)"
 )
 MISSING = f"festival's text2wave is not installed; skipping the festival rows: {INSTALL}"
+# The only flite voices training may use: recorded speakers that festival's voices are not.
+FLITE_VOICES = ("awb", "rms")
 _VOICE_NAME = re.compile(r"^[a-z0-9_]+$")
 _TIMEOUT_S = 60
 
 
-class FestivalMissing(RuntimeError):
-    """text2wave (or festival) is not on the PATH."""
+class FestivalMissing(SynthesizerMissing):
+    """A synthesiser's program (text2wave, festival, flite) is not on the PATH."""
 
 
-def available() -> bool:
-    """True when festival's ``text2wave`` is installed."""
-    return shutil.which("text2wave") is not None
-
-
-def _program(name: str) -> str:
+def _program(name: str, missing: str = MISSING) -> str:
     path = shutil.which(name)
     if path is None:
-        raise FestivalMissing(MISSING)
+        raise FestivalMissing(missing)
     return path
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A synthesiser run as a subprocess: ``program`` followed by ``arguments(voice, text file,
+    WAV file)``. ``name`` is its corpora's split and speaker prefix; ``stream`` keeps its plans
+    apart from the other engine's."""
+
+    name: str
+    program: str
+    missing: str
+    arguments: Callable[[str, str, str], list[str]]
+    stream: int
+
+    def available(self) -> bool:
+        return shutil.which(self.program) is not None
+
+    def check_voice(self, voice: str) -> str:
+        if not isinstance(voice, str) or not _VOICE_NAME.match(voice):
+            raise ValueError(f"{self.name} voice must be a name like 'kal_diphone', got {voice!r}")
+        return voice
+
+    def synthesize(self, text: str, voice: str) -> np.ndarray:
+        """Speak ``text`` (words, commas for pauses) with ``voice``; int16 waveform [N] at
+        16 kHz. Raises FestivalMissing (no program), ValueError (a bad voice name) or
+        RuntimeError (the program failed, with its message, e.g. an unknown voice)."""
+        self.check_voice(voice)
+        program = _program(self.program, self.missing)
+        with tempfile.TemporaryDirectory(prefix=f"ebgtn-{self.name}-") as tmp:
+            txt, wav = Path(tmp) / "in.txt", Path(tmp) / "out.wav"
+            txt.write_text(text + "\n")
+            done = subprocess.run(
+                [program, *self.arguments(voice, str(txt), str(wav))],
+                capture_output=True,
+                text=True,
+                timeout=_TIMEOUT_S,
+            )
+            if done.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
+                tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+                raise RuntimeError(
+                    f"{self.program} failed for voice {voice!r} on {text!r}: {tail[0]}"
+                )
+            rate, audio = wavfile.read(wav)
+        x = np.asarray(audio, np.float64)
+        if x.ndim == 2:
+            x = x.mean(1)
+        if audio.dtype != np.int16:
+            x = x / max(float(np.abs(x).max()), 1e-9) * 16384.0
+        if rate != corpus.SAMPLE_RATE:
+            x = features.as_16k(x, rate)
+        return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+    def plan(self, voice_index: int, n: int, seed: int, settings: CorpusSettings) -> list[tuple]:
+        """(words, text) of each of ``n`` utterances, drawn as the espeak corpus draws them."""
+        rng = np.random.default_rng([seed, self.stream, voice_index])
+        return [corpus.draw_words(rng, settings) for _ in range(n)]
+
+    def _speak(self, vi: int, voice: str, n: int, seed: int, settings: CorpusSettings) -> Corpus:
+        utts = [
+            Utterance(words, self.synthesize(text, voice), np.full(len(words), np.nan),
+                      f"{self.name}:{voice}", 0, 0)
+            for words, text in self.plan(vi, n, seed, settings)
+        ]  # fmt: skip
+        return Corpus(self.name, utts)
+
+    def load_or_generate(
+        self, n: int, seed: int, voice_names, settings=corpus.DEFAULT_SETTINGS, cache_dir=None
+    ) -> dict[str, Corpus]:
+        """``n`` utterances per voice of ``voice_names``: voice -> Corpus (split ``name``,
+        speaker "<name>:<voice>"), cached in the speech cache folder, one file per voice."""
+        out = {}
+        for vi, voice in enumerate(self.check_voice(v) for v in voice_names):
+            key = settings_key({"voice": voice, "i": vi, "n": n, "seed": seed,
+                                "settings": asdict(settings), "v": VERSION})  # fmt: skip
+            out[voice] = cached(
+                "speech",
+                cache_dir,
+                f"{self.name}-{voice}-{n}-{seed}-{key}.npz",
+                lambda path: corpus._read(path, self.name),
+                lambda vi=vi, voice=voice: self._speak(vi, voice, n, seed, settings),
+                corpus._arrays,
+            )
+        return out
+
+
+FESTIVAL = Engine(
+    SPLIT, "text2wave", MISSING,
+    lambda voice, txt, wav: ["-eval", f"(voice_{voice})", "-F", str(corpus.SAMPLE_RATE),
+                             "-o", wav, txt],
+    7,
+)  # fmt: skip
+FLITE = Engine(
+    "flite", "flite",
+    "flite is not installed, so --flite cannot add its voices to training: apt-get install "
+    "flite (or `make speech-extras`)",
+    lambda voice, txt, wav: ["-voice", voice, "-f", txt, "-o", wav],
+    8,
+)  # fmt: skip
+available, synthesize, plan = FESTIVAL.available, FESTIVAL.synthesize, FESTIVAL.plan
 
 
 def voices() -> list[str]:
@@ -78,68 +181,6 @@ def voices() -> list[str]:
     return [v for v in KNOWN_VOICES if v in found] + sorted(set(found) - set(KNOWN_VOICES))
 
 
-def _check_voice(voice: str) -> str:
-    if not isinstance(voice, str) or not _VOICE_NAME.match(voice):
-        raise ValueError(f"festival voice must be a name like 'kal_diphone', got {voice!r}")
-    return voice
-
-
-def synthesize(text: str, voice: str) -> np.ndarray:
-    """Speak ``text`` with festival ``voice``; int16 waveform [N] at 16 kHz.
-
-    Args:
-        text: words separated by spaces, commas for pauses (e.g. "three seven, oh nine").
-        voice: a festival voice name (see :func:`voices`), selected by ``(voice_NAME)``.
-
-    Raises:
-        FestivalMissing: text2wave is not installed; ValueError: a bad voice name;
-        RuntimeError: text2wave failed (its message, e.g. an unknown voice).
-    """
-    _check_voice(voice)
-    program = _program("text2wave")
-    with tempfile.TemporaryDirectory(prefix="ebgtn-festival-") as tmp:
-        wav = Path(tmp) / "out.wav"
-        done = subprocess.run(
-            [program, "-eval", f"(voice_{voice})", "-F", str(corpus.SAMPLE_RATE), "-o", str(wav)],
-            input=text,
-            capture_output=True,
-            text=True,
-            timeout=_TIMEOUT_S,
-        )
-        if done.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise RuntimeError(f"text2wave failed for voice {voice!r} on {text!r}: {tail[0]}")
-        rate, audio = wavfile.read(wav)
-    x = np.asarray(audio, np.float64)
-    if x.ndim == 2:
-        x = x.mean(1)
-    if audio.dtype != np.int16:
-        x = x / max(float(np.abs(x).max()), 1e-9) * 16384.0
-    if rate != corpus.SAMPLE_RATE:
-        x = features.as_16k(x, rate)
-    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
-
-
-def plan(voice_index: int, n: int, seed: int, settings: CorpusSettings) -> list[tuple]:
-    """(words, text) of each of ``n`` utterances, drawn as the espeak corpus draws them."""
-    rng = np.random.default_rng([seed, 7, voice_index])
-    return [corpus.draw_words(rng, settings) for _ in range(n)]
-
-
-def _speak_voice(vi: int, voice: str, n: int, seed: int, settings: CorpusSettings) -> Corpus:
-    utts = [
-        Utterance(words, synthesize(text, voice), np.full(len(words), np.nan),
-                  f"festival:{voice}", 0, 0)
-        for words, text in plan(vi, n, seed, settings)
-    ]  # fmt: skip
-    return Corpus(SPLIT, utts)
-
-
-def _key(voice: str, vi: int, n: int, seed: int, settings: CorpusSettings) -> str:
-    return settings_key({"voice": voice, "i": vi, "n": n, "seed": seed,
-                         "settings": asdict(settings), "v": VERSION})  # fmt: skip
-
-
 def load_or_generate(
     n: int,
     seed: int = 0,
@@ -147,18 +188,20 @@ def load_or_generate(
     settings: CorpusSettings = corpus.DEFAULT_SETTINGS,
     cache_dir: str | os.PathLike | None = None,
 ) -> dict[str, Corpus]:
-    """``n`` utterances per festival voice (default: every installed voice): voice -> Corpus
-    (split "festival", speaker "festival:<voice>"), cached in the speech cache folder, one
-    file per voice."""
-    names = voices() if voice_names is None else [_check_voice(v) for v in voice_names]
-    out = {}
-    for vi, voice in enumerate(names):
-        out[voice] = cached(
-            "speech",
-            cache_dir,
-            f"festival-{voice}-{n}-{seed}-{_key(voice, vi, n, seed, settings)}.npz",
-            lambda path: corpus._read(path, SPLIT),
-            lambda vi=vi, voice=voice: _speak_voice(vi, voice, n, seed, settings),
-            corpus._arrays,
-        )
-    return out
+    """``n`` utterances per festival voice (default: every installed voice); see
+    :meth:`Engine.load_or_generate`."""
+    names = voices() if voice_names is None else voice_names
+    return FESTIVAL.load_or_generate(n, seed, names, settings, cache_dir)
+
+
+def flite_training(
+    n: int, seed: int, settings: CorpusSettings = corpus.DEFAULT_SETTINGS, cache_dir=None
+) -> list[Utterance]:
+    """``n`` utterances of each of :data:`FLITE_VOICES` (never flite's kal, kal16, slt: they are
+    festival's held-out speakers), for training; none for ``n`` = 0. Raises FestivalMissing
+    without flite."""
+    if not n:
+        return []
+    _program(FLITE.program, FLITE.missing)
+    corpora = FLITE.load_or_generate(n, seed, FLITE_VOICES, settings, cache_dir)
+    return [u for c in corpora.values() for u in c.utterances]
