@@ -9,7 +9,9 @@ default is wall time with ``--threads``. ``--only crf`` (or ``ctc``) runs one fa
 Rows: CTC loss vs torch ctc_loss, CRF NLL vs pytorch-crf and torch-struct LinearChainCRF,
 CRF Viterbi decode vs pytorch-crf, all forward + backward (decode: forward only), float32.
 "peaked" rows divide the logits by a temperature of 0.05 (the confidence of a trained model:
-the inputs on which scaled probability-space recursions lose precision).
+the inputs on which scaled probability-space recursions lose precision); "one-hot" rows have
+energies 0 at one random label per frame and 1e4 elsewhere (a saturated model), "+inf" rows 30%
+of the labels outside the transcript or gold tags impossible (+inf, never a frame's best).
 CTC peak memory is measured in fresh subprocesses (peak RSS growth during one step).
 Inputs are made once, outside the timing, in each library's own convention: energies
 (-log-probabilities) for ours, log-probabilities or scores for the peers.
@@ -50,14 +52,32 @@ def median_ms(*fns, repeats: int, warmup: int = 2) -> list[float]:
     return [statistics.median(ts) * 1e3 for ts in times]
 
 
-def ctc_case(B, T, L, C, temperature=1.0, device="cpu"):
+def hard_energies(energies, kind, keep, gen):
+    """The "one-hot" or "+inf" version (see above) of energies [B, T, V], +inf only where
+    ``keep`` [B, 1 or T, V] is False; "plain" and "peaked" give them back."""
+    B, T, V = energies.shape
+    if kind == "one-hot":
+        best = torch.randint(0, V, (B, T, 1), generator=gen)
+        return torch.full_like(energies, 1e4).scatter_(2, best, 0.0)
+    if kind == "+inf":
+        drop = (torch.rand(B, T, V, generator=gen) < 0.3) & ~keep
+        drop.scatter_(2, energies.argmin(-1, keepdim=True), False)
+        return energies.masked_fill(drop, float("inf"))
+    return energies
+
+
+def ctc_case(B, T, L, C, temperature=1.0, device="cpu", kind="plain"):
     """(ours, peer): CTC loss + backward on the same random input; also used by bench/gpu.py."""
     from gtn.dense_lattice import ctc_loss
 
     gen = torch.Generator().manual_seed(0)
-    logp = (torch.randn(B, T, C, generator=gen) / temperature).log_softmax(-1).to(device)
-    energies = -logp  # each side gets its native input: energies for us, log-probs for torch
-    targets = torch.randint(1, C, (B, L), generator=gen).to(device)
+    logits = torch.randn(B, T, C, generator=gen) / temperature
+    targets = torch.randint(1, C, (B, L), generator=gen)
+    keep = torch.zeros(B, 1, C, dtype=torch.bool).scatter_(2, targets[:, None], True)
+    keep[..., 0] = True  # the blank
+    energies = hard_energies(-logits.log_softmax(-1), kind, keep, gen).to(device)
+    logp = -energies  # each side gets its native input: energies for us, log-probs for torch
+    targets = targets.to(device)
     il, tl = torch.full((B,), T, device=device), torch.full((B,), L, device=device)
 
     def ours():
@@ -71,7 +91,7 @@ def ctc_case(B, T, L, C, temperature=1.0, device="cpu"):
     return ours, peer
 
 
-def crf_case(B, T, K, temperature=1.0):
+def crf_case(B, T, K, temperature=1.0, kind="plain"):
     from torchcrf import CRF
 
     from gtn.dense_lattice import crf_decode, crf_nll
@@ -79,6 +99,8 @@ def crf_case(B, T, K, temperature=1.0):
     crf = CRF(K, batch_first=True)
     em = torch.randn(B, T, K) / temperature
     tags = torch.randint(0, K, (B, T))
+    keep = torch.zeros(B, T, K, dtype=torch.bool).scatter_(2, tags[..., None], True)
+    em = -hard_energies(-em, kind, keep, torch.Generator().manual_seed(0))
     trans = (-crf.transitions).detach().requires_grad_(True)
     start = (-crf.start_transitions).detach().requires_grad_(True)
     end = (-crf.end_transitions).detach().requires_grad_(True)
@@ -198,22 +220,25 @@ def main() -> None:
     ctc_shapes = [(32, 150, 35, 30), (32, 500, 100, 30), (8, 150, 35, 1000), (8, 2000, 200, 30)]
     if args.only == "crf":
         ctc_shapes = []
-    for shape, temp in [(s, 1.0) for s in ctc_shapes] + [(s, 0.05) for s in ctc_shapes]:
-        ours, peer = ctc_case(*shape, temperature=temp)
+    ctc_cases = [(s, 1.0, "plain") for s in ctc_shapes] + [(s, 0.05, "peaked") for s in ctc_shapes]
+    ctc_cases += [(s, 1.0, k) for k in ("one-hot", "+inf") for s in ctc_shapes[::3]]
+    for shape, temp, kind in ctc_cases:
+        ours, peer = ctc_case(*shape, temperature=temp, kind=kind)
         row(
             "CTC loss f+b",
-            "B={} T={} L={} C={}".format(*shape) + (" peaked" if temp != 1.0 else ""),
+            "B={} T={} L={} C={}".format(*shape) + (f" {kind}" if kind != "plain" else ""),
             "torch ctc_loss",
             *median_ms(ours, peer, repeats=args.repeats),
             0.5,
         )
     crf_shapes = [(32, 100, 20), (32, 200, 50), (128, 50, 10)]
-    crf_cases = [(s, 1.0) for s in crf_shapes] + [(crf_shapes[2], 0.05)]
-    for shape, temp in crf_cases if args.only != "ctc" else []:
-        ours, pcrf, struct, od, pd = crf_case(*shape, temperature=temp)
-        label = "B={} T={} K={}".format(*shape) + (" peaked" if temp != 1.0 else "")
+    crf_cases = [(s, 1.0, "plain") for s in crf_shapes] + [(crf_shapes[2], 0.05, "peaked")]
+    crf_cases += [(crf_shapes[2], 1.0, k) for k in ("one-hot", "+inf")]
+    for shape, temp, kind in crf_cases if args.only != "ctc" else []:
+        ours, pcrf, struct, od, pd = crf_case(*shape, temperature=temp, kind=kind)
+        label = "B={} T={} K={}".format(*shape) + (f" {kind}" if kind != "plain" else "")
         row("CRF NLL f+b", label, "pytorch-crf", *median_ms(ours, pcrf, repeats=args.repeats), 0.1)
-        if not args.skip_struct:
+        if not args.skip_struct and kind in ("plain", "peaked"):  # the hard rows: one peer
             row(
                 "CRF NLL f+b",
                 label,

@@ -67,10 +67,10 @@ def band_weights(bd: Band, W, n_total: int, beta: float) -> tuple:
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
 def _pow2(e):
-    """2**e for an integer-valued e, clamped to [-1022, 1023]: below, a term is negligible
-    next to the one of mantissa >= 1 it is added to (or is 0 itself). No float -> int
+    """2**e for an integer-valued e <= 1023, 0 below -1022: a term that small is negligible next
+    to the one of mantissa >= 1 it is added to (and subnormals are slow). No float -> int
     conversion: AVX2 has none, and the loops would not vectorise."""
-    return _bits_as_float(_float_as_bits(min(max(e, -1022.0), 1023.0) + _MAGIC) << 52)
+    return _bits_as_float(_float_as_bits(min(max(e, -1023.0), 1023.0) + _MAGIC) << 52)
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
@@ -94,8 +94,7 @@ def _normalise(x, e, m_out, e_out, n):
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
 def _final(m, e, fm, fe, out):
-    """out = each state's share of the total into the final states; returns the free energy
-    times -beta (-inf without a path)."""
+    """out = each state's share of the total into the final states; returns -beta F (or -inf)."""
     top = np.max(e + fe[: e.shape[0]])
     z = 0.0
     for s in range(m.shape[0]):
@@ -172,6 +171,7 @@ def backward(beta, gout, utt, node_off, sulab, lab, bw, K, am, ae, g_em, g_sw, g
                 ge[u] += gn[d]
                 f[d] = gn[d] * pm[u] / m if m > 0.0 else 0.0  # posterior / pre-emission value
                 fx[d] = pe[u] - ae[b, t + 1, d]
+            _normalise(f, fx, f, fx, N)  # mantissas >= 1: _share_into's terms are never subnormal
             for u in range(glabs.shape[0]):
                 g_em[b, t, glabs[u]] += ge[u]
             gc[:] = 0.0

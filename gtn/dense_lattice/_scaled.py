@@ -64,7 +64,7 @@ def frame_factors(em_row, labs, beta, buf, pe_row):
         m = 0.0
     c = -beta
     for u in range(n):
-        x = fast_exp(c * (buf[u] - m))
+        x = fast_exp(max(c * (buf[u] - m), -700.0))  # 0 below anyway (see _dense._factors)
         pe_row[u] = x if x >= SUBNORMAL else 0.0
     return m
 
