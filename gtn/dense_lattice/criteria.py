@@ -26,23 +26,12 @@ Graphs = Graph | Sequence[Graph] | GraphBatch
 def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "none":
         return loss
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "mean":
-        return loss.mean()
-    raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
+    return loss.sum() if reduction == "sum" else loss.mean()
 
 
-def _check_reduction(reduction: str, emissions) -> None:
-    """ValueError for an unknown reduction, and for 'mean' over an empty batch (it has no
-    value; torch's mean would return NaN)."""
-    if reduction not in ("none", "sum", "mean"):
-        raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
-    if reduction == "mean" and isinstance(emissions, torch.Tensor) and emissions.shape[:1] == (0,):
-        raise ValueError(
-            "reduction='mean' over an empty batch (emissions of shape [0, ...]); "
-            "use 'sum' or 'none'"
-        )
+def _check_reduction(reduction: str, batch_size: int) -> None:
+    if reduction not in ("none", "sum", "mean") or (reduction == "mean" and batch_size == 0):
+        raise ValueError(f"reduction must be 'none', 'sum' or 'mean' (B > 0), got {reduction!r}")
 
 
 def _drop_inf(loss: torch.Tensor, zero_infinity: bool) -> torch.Tensor:
@@ -97,14 +86,13 @@ def ctc_loss(
     zero frames with an empty target give 0. Targets and lengths must be integers (tensors,
     arrays or sequences), 0 <= blank < V.
     """
-    _check_reduction(reduction, emissions)
     _validate_ctc(emissions, input_lengths, target_lengths, blank)
+    _check_reduction(reduction, emissions.shape[0])
     graphs = ctc_graphs(targets, target_lengths, blank, emissions.dtype)
     loss = intersect_dense(graphs, emissions, input_lengths).free_energy()
     loss = _drop_inf(loss, zero_infinity)
-    if reduction == "mean":
-        lens = torch.as_tensor(target_lengths).to(loss.device, loss.dtype).clamp(min=1)
-        return (loss / lens).mean()
+    if reduction == "mean":  # each loss over its target length first, as torch's
+        loss = loss / torch.as_tensor(target_lengths).to(loss.device, loss.dtype).clamp(min=1)
     return _reduce(loss, reduction)
 
 
@@ -155,9 +143,9 @@ def crf_nll(
     or transition; NaN and -inf are refused. A tag sequence through a +inf energy has loss +inf
     and zero gradient (so has every utterance when all transitions are +inf and T > 1).
     """
-    _check_reduction(reduction, emissions)
     start, end = _default_ends(transitions, start, end)
     tags, lens = validate(emissions, tags, transitions, start, end, lengths)
+    _check_reduction(reduction, emissions.shape[0])
     if backend(emissions) == "torch":
         return _torch_crf.crf_nll(emissions, tags, transitions, start, end, lens, reduction)
     return CrfNll.apply(emissions, tags, transitions, start, end, lens, reduction)
@@ -200,11 +188,11 @@ def mmi_loss(
     One whose denominator has no path while its numerator has one raises ValueError: the
     denominator must contain every numerator path, so the graphs are wrong (the loss would be
     -inf, and training would follow it)."""
-    _check_reduction(reduction, emissions)
     # in float64: two large free energies differ by a small loss
     num = intersect_dense(numerator, emissions, lengths).free_energy(dtype=torch.float64)
     den = intersect_dense(denominator, emissions, lengths).free_energy(dtype=torch.float64)
     _check_denominator(num, den)
+    _check_reduction(reduction, len(num))
     loss = num - den
     loss = torch.where(torch.isinf(num), num, loss)  # inf - inf: no numerator path
     return _reduce(_drop_inf(loss, zero_infinity), reduction).to(emissions.dtype)
