@@ -45,3 +45,40 @@ def test_flite_utterances_join_training_only(tmp_path):
     again, _ = experiment.load_corpora(config, progress=False)  # from the cache
     for u, v in zip(train_set.utterances, again.utterances, strict=True):
         assert u.words == v.words and np.array_equal(u.audio, v.audio)
+
+
+def _f0(audio: np.ndarray) -> float:
+    """Median autocorrelation pitch (Hz) of the loud 40 ms frames: crude, enough to compare."""
+    sr, frame, out = corpus.SAMPLE_RATE, 640, []
+    for start in range(0, len(audio) - frame, 160):
+        w = audio[start : start + frame].astype(np.float64)
+        w -= w.mean()
+        if np.sqrt((w**2).mean()) < 500:
+            continue
+        ac = np.correlate(w, w, "full")[frame - 1 :]
+        lag = sr // 400 + int(np.argmax(ac[sr // 400 : sr // 60]))
+        if ac[lag] > 0.5 * ac[0]:
+            out.append(sr / lag)
+    return float(np.median(out))
+
+
+def test_flite_draws_espeaks_rate_and_pitch_per_utterance_deterministically():
+    s = corpus.DEFAULT_SETTINGS
+    draws = festival.FLITE.prosody_plan(0, 50, 3, s)
+    assert draws == festival.FLITE.prosody_plan(0, 50, 3, s)
+    assert draws != festival.FLITE.prosody_plan(1, 50, 3, s)  # each voice its own draws
+    assert len(set(draws)) > 40
+    assert all(s.min_rate <= r <= s.max_rate and s.min_pitch <= p <= s.max_pitch for r, p in draws)
+    assert festival.FESTIVAL.prosody_plan(0, 5, 3, s) == [(0, 0)] * 5  # festival: its own voice
+
+
+@needs_flite
+def test_two_flite_utterances_of_one_voice_get_different_durations_and_pitches():
+    s, text = corpus.DEFAULT_SETTINGS, "seven seven four oh eight"
+    slow_low, fast_high = (
+        festival.FLITE.synthesize(text, "awb", festival.FLITE.prosody(rate, pitch, s))
+        for rate, pitch in ((s.min_rate, s.min_pitch), (s.max_rate, s.max_pitch))
+    )
+    ratio = len(slow_low) / len(fast_high)
+    assert 0.8 * s.max_rate / s.min_rate < ratio < 1.2 * s.max_rate / s.min_rate
+    assert _f0(fast_high) / _f0(slow_low) > 1.8  # espeak's pitch 20 to 80: f0 x 2 ** 1.2
