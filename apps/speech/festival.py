@@ -76,9 +76,6 @@ class Engine:
     missing: str
     arguments: Callable[[str, str, str], list[str]]
     stream: int
-    # Options for an espeak (rate, pitch) draw; None: each voice's own rate and pitch.
-    prosody: Callable[[int, int, CorpusSettings], list[str]] | None = None
-    version: int = VERSION
 
     def available(self) -> bool:
         return shutil.which(self.program) is not None
@@ -88,17 +85,17 @@ class Engine:
             raise ValueError(f"{self.name} voice must be a name like 'kal_diphone', got {voice!r}")
         return voice
 
-    def synthesize(self, text: str, voice: str, options=()) -> np.ndarray:
-        """Speak ``text`` (words, commas for pauses) with ``voice`` and program ``options``; int16
-        waveform [N] at 16 kHz. Raises FestivalMissing (no program), ValueError (a bad voice
-        name) or RuntimeError (the program failed, with its message, e.g. an unknown voice)."""
+    def synthesize(self, text: str, voice: str) -> np.ndarray:
+        """Speak ``text`` (words, commas for pauses) with ``voice``; int16 waveform [N] at
+        16 kHz. Raises FestivalMissing (no program), ValueError (a bad voice name) or
+        RuntimeError (the program failed, with its message, e.g. an unknown voice)."""
         self.check_voice(voice)
         program = _program(self.program, self.missing)
         with tempfile.TemporaryDirectory(prefix=f"ebgtn-{self.name}-") as tmp:
             txt, wav = Path(tmp) / "in.txt", Path(tmp) / "out.wav"
             txt.write_text(text + "\n")
             done = subprocess.run(
-                [program, *options, *self.arguments(voice, str(txt), str(wav))],
+                [program, *self.arguments(voice, str(txt), str(wav))],
                 capture_output=True,
                 text=True,
                 timeout=_TIMEOUT_S,
@@ -123,20 +120,11 @@ class Engine:
         rng = np.random.default_rng([seed, self.stream, voice_index])
         return [corpus.draw_words(rng, settings) for _ in range(n)]
 
-    def prosody_plan(self, voice_index: int, n: int, seed: int, settings: CorpusSettings):
-        """(rate, pitch) of each utterance, drawn as the espeak corpus draws them (in a stream of
-        their own: the words stay as they were); (0, 0) (unknown) without ``prosody``."""
-        rng, s = np.random.default_rng([seed, self.stream, voice_index, 1]), settings
-        return [(int(rng.integers(s.min_rate, s.max_rate + 1)),
-                 int(rng.integers(s.min_pitch, s.max_pitch + 1))) if self.prosody else (0, 0)
-                for _ in range(n)]  # fmt: skip
-
     def _speak(self, vi: int, voice: str, n: int, seed: int, settings: CorpusSettings) -> Corpus:
-        draws, speak = self.prosody_plan(vi, n, seed, settings), self.prosody or (lambda *_: ())
         utts = [
-            Utterance(words, self.synthesize(text, voice, speak(r, p, settings)),
-                      np.full(len(words), np.nan), f"{self.name}:{voice}", r, p)
-            for (words, text), (r, p) in zip(self.plan(vi, n, seed, settings), draws, strict=True)
+            Utterance(words, self.synthesize(text, voice), np.full(len(words), np.nan),
+                      f"{self.name}:{voice}", 0, 0)
+            for words, text in self.plan(vi, n, seed, settings)
         ]  # fmt: skip
         return Corpus(self.name, utts)
 
@@ -148,7 +136,7 @@ class Engine:
         out = {}
         for vi, voice in enumerate(self.check_voice(v) for v in voice_names):
             key = settings_key({"voice": voice, "i": vi, "n": n, "seed": seed,
-                                "settings": asdict(settings), "v": self.version})  # fmt: skip
+                                "settings": asdict(settings), "v": VERSION})  # fmt: skip
             out[voice] = cached(
                 "speech",
                 cache_dir,
@@ -158,14 +146,6 @@ class Engine:
                 corpus._arrays,
             )
         return out
-
-
-def _flite_prosody(rate: int, pitch: int, s: CorpusSettings) -> list[str]:
-    # relative to each voice's defaults: rate over the middle of espeak's range; f0 doubling
-    # every 50 pitch steps as espeak's scale does (rms's f0 model ignores f0_shift)
-    speed = 2 * rate / (s.min_rate + s.max_rate)
-    f0 = 2 ** ((pitch - (s.min_pitch + s.max_pitch) / 2) / 50)
-    return ["--setf", f"duration_stretch={1 / speed:.4f}", "--setf", f"f0_shift={f0:.4f}"]
 
 
 FESTIVAL = Engine(
@@ -180,8 +160,6 @@ FLITE = Engine(
     "flite (or `make speech-extras`)",
     lambda voice, txt, wav: ["-voice", voice, "-f", txt, "-o", wav],
     8,
-    _flite_prosody,
-    2,  # 2: a rate and pitch drawn per utterance
 )  # fmt: skip
 available, synthesize, plan = FESTIVAL.available, FESTIVAL.synthesize, FESTIVAL.plan
 
