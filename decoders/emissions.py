@@ -13,23 +13,12 @@ from __future__ import annotations
 import math
 import os
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 import gtn
-
-# What reading a damaged archive raises: a bad CRC or header, an unsupported compression, a
-# member flagged as encrypted (RuntimeError), corrupt compressed data, a bad value.
-_UNREADABLE = (
-    ValueError,
-    zipfile.BadZipFile,
-    EOFError,
-    NotImplementedError,
-    RuntimeError,
-    zlib.error,
-)
+from gtn.utils import ARCHIVE_ERRORS
 
 
 class EmissionsFile:
@@ -55,7 +44,7 @@ class EmissionsFile:
                 self.shapes = _npy_shapes(self.path, self._stack)
         except gtn.FormatError:
             raise
-        except _UNREADABLE as err:
+        except ARCHIVE_ERRORS as err:
             raise gtn.FormatError(
                 str(self.path), None, f"not a readable numpy file ({err})"
             ) from None
@@ -74,7 +63,7 @@ class EmissionsFile:
             self._npz = np.load(self.path, allow_pickle=False)
         try:
             return self._npz[uid]
-        except _UNREADABLE as err:
+        except ARCHIVE_ERRORS as err:
             raise gtn.FormatError(str(self.path), None, f"utterance {uid}: {err}") from None
 
     def close(self) -> None:

@@ -3,6 +3,7 @@ atomic file writes, the torch/numba thread budget, two graph-layout kernels, and
 deprecation helpers that keep an old public name working (with a warning) for one release.
 
     atomic_write(path, mode="w")      context manager: readers see the old file or the new one
+    ARCHIVE_ERRORS                    what reading a damaged .npz / zip archive can raise
     remove_stale_temporaries(path)    temporaries a crashed atomic_write left beside ``path``
     sync_threads()                    numba's thread count follows torch's (call before kernels)
     csr(n, keys, mask)                arcs grouped by a key (numba): (ptr [n+1], arcs)
@@ -20,10 +21,12 @@ from ._internal.atomic import atomic_write, remove_stale_temporaries
 from ._internal.csr import csr
 from ._internal.deprecation import deprecated_aliases, deprecated_attribute, renamed_keywords
 from ._internal.jit import kernel_helper
+from ._internal.npz import ARCHIVE_ERRORS
 from ._internal.threads import sync_threads
 from ._internal.topo import _topo_one as topological_order
 
 __all__ = [
+    "ARCHIVE_ERRORS",
     "atomic_write",
     "csr",
     "deprecated_aliases",

@@ -151,7 +151,7 @@ def _check_member(source: str, name: str, member, size: int) -> None:
 
 # What reading a damaged archive raises (a bad CRC, an unsupported or encrypted member, corrupt
 # compressed data, a truncated header, a bad value).
-_UNREADABLE = (
+ARCHIVE_ERRORS = (
     zipfile.BadZipFile,
     ValueError,
     OSError,
@@ -198,7 +198,7 @@ def load(path: PathLike) -> Graph:
             shared = "osymbols_is_isymbols" in data and bool(data["osymbols_is_isymbols"])
             osymbols = isymbols if shared else _load_table(data, "osymbols")
             fields = {name: data[name] for name in _ARRAYS}
-    except _UNREADABLE as e:
+    except ARCHIVE_ERRORS as e:
         if isinstance(e, (FormatError, FileNotFoundError)):
             raise
         raise FormatError(source, None, f"not a readable gtn graph file ({e})") from e
