@@ -15,8 +15,13 @@ A tag sequence through a +inf energy (a forbidden transition, an impossible labe
 import numpy as np
 import torch
 
-from . import _path, intersection
-from .intersection import DenseLattice, _check_emissions, _free_backward_buffers, _free_forward
+from . import _lanes, _path, intersection
+from .intersection import (
+    DenseLattice,
+    _check_emissions,
+    _free_backward_buffers,
+    _free_forward,
+)
 from .topologies import _chain_template, _check_square
 
 
@@ -91,6 +96,10 @@ def _check_tags_on_device(tags: torch.Tensor, lens: np.ndarray, K: int) -> None:
         raise IndexError(f"tags[{b}, {t}] = {int(tags[b, t])} is outside [0, {K})")
 
 
+def _em(emissions: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(emissions.detach().numpy())
+
+
 def _np64(t: torch.Tensor) -> np.ndarray:
     t = t.detach()
     return (t if t.dtype == torch.float64 else t.double()).numpy()
@@ -117,34 +126,54 @@ def chain_lattice(emissions, transitions, start, end, lengths) -> DenseLattice:
     return lat
 
 
+# From this batch size on, the lanes kernel (``_lanes``) is faster than one utterance at a time
+LANES_MIN_BATCH = 8
+
+
 class CrfNll(torch.autograd.Function):
     """apply(emissions [B, T, K], tags [B, T], transitions, start, end, lengths,
     reduction='none') -> [B] ('none'), or the sum / mean of the [B] losses as a scalar.
     Inputs as :func:`validate` returns them.
 
-    The reduction happens here, not in a torch node after: at CRF sizes a sum node and its
-    backward cost a noticeable share of the step."""
+    The forward computes every gradient at once (the lanes kernel, for batches of at least
+    LANES_MIN_BATCH) and the backward weights them by grad_output; the utterances the lanes
+    cannot vouch for, and every utterance of smaller batches, take the dense lattice's exact
+    path (forward here, backward there). The reduction happens here, not in a torch node after:
+    at CRF sizes a sum node and its backward cost a noticeable share of the step."""
 
     @staticmethod
     def forward(ctx, emissions, tags, transitions, start, end, lengths, reduction="none"):
-        lat = chain_lattice(emissions, transitions, start, end, lengths)
-        saved = _free_forward(lat, 1.0)
-        path = np.empty(emissions.shape[0])
-        tg = _path.energy(emissions, tags, transitions, start, end, lat.lengths, path)
+        B = emissions.shape[0]
+        ctx.lanes = ctx.exact = None
+        intersection._check_values(emissions, lengths)  # dead utterances included
+        if B >= LANES_MIN_BATCH:
+            ws = (_np64(transitions), _np64(start), _np64(end))
+            ctx.lanes = _lanes.forward_backward(_em(emissions), lengths, *ws)
+            ctx.lanes_args = (emissions, lengths, ws)  # for a second backward
+        path = np.empty(B)
+        tg = _path.energy(emissions, tags, transitions, start, end, lengths, path)
         # an impossible tag sequence: +inf, not inf - inf (F is +inf too when no path exists)
         ctx.dead = ~np.isfinite(path)
-        ctx.lat, ctx.saved, ctx.tags, ctx.reduction = lat, saved, tg, reduction
+        free = np.full(B, np.inf) if ctx.lanes is None else ctx.lanes.energy
+        rest = ~ctx.dead if ctx.lanes is None else ~ctx.lanes.ok & ~ctx.dead
+        if rest.any():
+            idx = np.flatnonzero(rest)
+            em = emissions if idx.size == B else emissions[torch.from_numpy(idx)]
+            lat = chain_lattice(em, transitions, start, end, lengths[idx])
+            saved = _free_forward(lat, 1.0)
+            free[idx] = saved.energy
+            ctx.exact = (idx, lat, saved)
+        ctx.tags, ctx.lengths, ctx.reduction = tg, lengths, reduction
+        ctx.shape = (*emissions.shape, transitions.shape[0], emissions.dtype)
         ctx.dtypes = (transitions.dtype, start.dtype, end.dtype)
-        loss = np.where(ctx.dead, np.inf, path - np.where(ctx.dead, 0.0, saved.energy))
+        loss = np.where(ctx.dead, np.inf, path - np.where(ctx.dead, 0.0, free))
         if reduction != "none":
             loss = np.asarray(loss.sum() if reduction == "sum" else loss.mean())
         return torch.from_numpy(loss).to(emissions.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        lat = ctx.lat
-        st = lat.structure
-        B = lat.batch_size
+        B, T, V, K, edt = ctx.shape
         if ctx.reduction == "none":
             gout = np.ascontiguousarray(grad.detach().double().numpy())
         else:  # d(sum)/d(loss[b]) = 1, d(mean)/d(loss[b]) = 1/B
@@ -152,18 +181,61 @@ class CrfNll(torch.autograd.Function):
             gout = np.full(B, g)
         gout = np.where(ctx.dead, 0.0, gout)  # no gradient through an infinite loss
         arc_grads = any(ctx.needs_input_grad[2:5])
-        g_em, g_w, _, _, g_fw = _free_backward_buffers(
-            lat, ctx.saved, -gout, arc_grads, emissions_only=not arc_grads
-        )
-        K = lat.np_weights[2].shape[0] - 1  # the labels of transitions [K, K]; V may be more
-        w = np.zeros(K * K + K)
-        g_en = np.zeros(K)
-        if arc_grads:  # the chain's arcs: transitions i-major, then start (see linear_chain_graphs)
-            w[st.csr_arc] = g_w.sum(0)
-            g_en += g_fw.sum(0)[:K]
-        g_tr, g_st = w[: K * K].reshape(K, K), w[K * K :]
-        _path.grads(gout, ctx.tags, lat.lengths, g_em, g_tr, g_st, g_en)
+        g_tr, g_st, g_en = np.zeros((K, K)), np.zeros(K), np.zeros(K)
+        g_em = None
+        if ctx.lanes is not None:
+            g_em = _lanes_grads(ctx, gout, arc_grads, g_tr, g_st, g_en)
+        if ctx.exact is not None:
+            g_em = _exact_grads(ctx.exact, gout, arc_grads, g_em, g_tr, g_st, g_en)
+        if g_em is None:  # every utterance is dead
+            g_em = np.zeros((B, T, V), torch.empty(0, dtype=edt).numpy().dtype)
+        _path.grads(gout, ctx.tags, ctx.lengths, g_em, g_tr, g_st, g_en)
         ws = [
             torch.from_numpy(x).to(d) for x, d in zip((g_tr, g_st, g_en), ctx.dtypes, strict=True)
         ]
         return (torch.from_numpy(g_em), None, *(ws if arc_grads else (None,) * 3), None, None)
+
+
+def _lanes_grads(ctx, gout, arc_grads, g_tr, g_st, g_en) -> np.ndarray:
+    """The lanes' share: gout times minus their posteriors into the weight gradients; returns
+    the emission gradient [B, T, V] (the saved buffer the first time, used once)."""
+    lanes = ctx.lanes
+    if lanes.post is None:  # a second backward: recompute
+        em, lengths, ws = ctx.lanes_args
+        lanes = _lanes.forward_backward(_em(em), lengths, *ws)
+    ctx.lanes = lanes._replace(post=None)
+    w = np.where(lanes.ok, gout, 0.0)
+    ones = bool((w == 1.0).all())
+    g_em = lanes.post
+    if not ones:
+        g_em *= w.astype(g_em.dtype)[:, None, None]
+    if arc_grads:
+        K, T, B = lanes.alpha.shape
+        f = lanes.f[:, 1:] if ones else lanes.f[:, 1:] * w  # arcs into frames 1 .. T-1
+        a = torch.from_numpy(lanes.alpha[:, : T - 1].reshape(K, -1))
+        g_tr -= lanes.p * (a @ torch.from_numpy(f.reshape(K, -1)).T).numpy()
+        g_st -= lanes.ends[0] @ w
+        g_en -= lanes.ends[1] @ w
+    return g_em
+
+
+def _exact_grads(exact, gout, arc_grads, g_em, g_tr, g_st, g_en) -> np.ndarray:
+    """The exactly computed utterances' share: minus their posteriors times gout into the
+    weight gradients and into g_em (None: the batch's emission gradient is theirs alone)."""
+    idx, lat, saved = exact
+    B, K = gout.shape[0], g_st.shape[0]
+    em, g_w, _, _, g_fw = _free_backward_buffers(
+        lat, saved, -gout[idx], arc_grads, emissions_only=not arc_grads
+    )
+    if g_em is None and idx.size == B:
+        g_em = em
+    else:
+        g_em = np.zeros((B, *em.shape[1:]), em.dtype) if g_em is None else g_em
+        g_em[idx] += em
+    if arc_grads:  # the chain's arcs: transitions i-major, then start (see linear_chain_graphs)
+        w = np.zeros(K * K + K)
+        w[lat.structure.csr_arc] = g_w.sum(0)
+        g_tr += w[: K * K].reshape(K, K)
+        g_st += w[K * K :]
+        g_en += g_fw.sum(0)[:K]
+    return g_em

@@ -1,0 +1,215 @@
+"""Linear-chain CRF forward-backward with the batch in SIMD lanes: every innermost loop runs
+over utterances (arrays [K, T, B], contiguous in b), so that LLVM vectorises it whatever K is.
+
+One call computes each utterance's free energy and its posteriors, the probability-space
+recursion of ``_scaled`` (normalised forward values, Rabiner's scaled backward) with the frame
+scales kept per utterance. Past its length an utterance keeps its forward values and its
+backward ones (a select, not a branch), so the end weights act at each lane's last frame.
+
+Exactness as in ``_scaled``: a normalised value below ``LOW`` of a label with finite energy
+keeps ``LOW`` (flushed, never absent), and an utterance is vouched for only if every frame's
+scale is at least ``LOW`` and its state posteriors sum to 1 within ``_CHECK_TOL`` at every
+frame (the backward values never see the flush, so a flushed state that carried mass breaks
+the sum). The others get ``ok`` False: the caller recomputes them on the exact path.
+"""
+
+from typing import NamedTuple
+
+import numba as nb
+import numpy as np
+
+from .._internal.exp import fast_exp, fast_log
+from .._internal.jit import batch_kernel
+from .._internal.threads import sync_threads
+from ._prep import FAST, SCALED_RANGE
+from ._scaled import LOW, SUBNORMAL
+
+_CHECK_TOL = 1e-9  # as intersection's check of alpha . beta = 1
+_PARALLEL_WORK = 50_000  # arc-frames below which one thread runs the lanes (as intersection's)
+
+
+class Lanes(NamedTuple):
+    """What :func:`forward_backward` leaves for the gradients (float64 unless noted)."""
+
+    energy: np.ndarray  # [B] free energies (meaningful where ok)
+    ok: np.ndarray  # bool [B]
+    post: np.ndarray  # [B, T, V] minus the label posteriors, in the emissions' dtype
+    alpha: np.ndarray  # [K, T, B] normalised forward values
+    f: np.ndarray  # [K, T, B] each frame's backward values times its emission factors / scale
+    ends: np.ndarray  # [2, K, B] start and end posteriors
+    p: np.ndarray  # [K, K] exp(-(transitions - their shift))
+
+
+def _shifted(w: np.ndarray) -> tuple:
+    """(exp(-(w - m)), m, range) with m the smallest finite energy of w (0 if none)."""
+    fin = w[w < np.inf]
+    m = float(fin.min()) if fin.size else 0.0
+    return np.exp(-(w - m)), m, float(fin.max()) - m if fin.size else 0.0
+
+
+def forward_backward(em: np.ndarray, lengths: np.ndarray, trans, start, end) -> Lanes | None:
+    """em [B, T, V >= K] (checked: no NaN or -inf on valid frames), lengths int64 [B] >= 1,
+    trans [K, K], start and end [K] float64 numpy; None if a weight range is too wide for
+    probability space (see ``_prep.weights``)."""
+    (p, ps, r0), (s, ss, r1), (e, es, r2) = (_shifted(w) for w in (trans, start, end))
+    if max(r0, r1, r2) > SCALED_RANGE:
+        return None
+    B, T, V = em.shape
+    K = p.shape[0]
+    sync_threads()
+    if K * K * int(lengths.sum()) < _PARALLEL_WORK:
+        nb.set_num_threads(1)
+    threads = nb.get_num_threads()  # blocks of lanes, a multiple of 8 wide
+    width = B if threads == 1 else -(-B // (8 * threads)) * 8
+    alpha, f = np.empty((2, K, T, B))
+    post = (np.empty if V == K else np.zeros)((B, T, V), em.dtype)
+    ends = np.empty((2, K, B))
+    energy, ok = np.empty(B), np.ones(B, np.bool_)
+    _kernel(em, lengths, p, s, e, width, alpha, f, np.empty((T, B)), post, ends, energy, ok)
+    energy += ps * (lengths - 1) + ss + es
+    bad = ~ok
+    if bad.any():  # values of no use, perhaps NaN: zero, so that weighting by 0 removes them
+        post[bad] = 0.0
+        for x in (alpha, f, ends):
+            x[..., bad] = 0.0
+    return Lanes(energy, ok, post, alpha, f, ends, p)
+
+
+# The loops over lanes are branch-free (selects; ``&`` and ``|``, not ``and`` and ``or``) so
+# that they vectorise.
+@batch_kernel(fastmath=FAST, error_model="numpy")  # x / 0 is inf: no branch to raise
+def _kernel(em, lengths, p, s, e, width, alpha, f, scale, post, ends, energy, ok):
+    """Lanes b0 <= b < b0 + n per block of ``width``; f first holds the emission factors."""
+    K, T, B = alpha.shape
+    for blk in nb.prange(-(-B // width)):
+        b0, n = np.uint64(blk * width), np.uint64(min(width, B - blk * width))
+        L = lengths[b0 : b0 + n]
+        m, c, total = np.empty(n), np.empty(n), np.zeros(n)
+        live, fin = np.empty(n, np.bool_), np.empty((K, n))
+        raw, a = np.empty((K, n)), np.empty((K, n))  # a: the forward values of the last frame
+        for t in range(T):
+            _factors(em, t, b0, n, L, f, m, total, fin)
+            if t == 0:
+                for j in range(K):
+                    for k in range(n):
+                        raw[j, k] = s[j]
+            else:
+                _matvec(raw, a, p, n, False)
+            for k in range(n):
+                c[k] = 0.0
+                live[k] = t < L[k]
+            for j in range(K):
+                for k in range(n):
+                    r = raw[j, k] * f[j, t, b0 + k]
+                    r = r if r >= SUBNORMAL else 0.0
+                    raw[j, k] = r
+                    c[k] += r
+            for k in range(n):
+                cc = c[k]
+                ok[b0 + k] &= (cc >= LOW) | (t >= L[k])
+                scale[t, b0 + k] = 1.0 / cc if live[k] else 1.0
+            for j in range(K):
+                for k in range(n):
+                    v = raw[j, k] * scale[t, b0 + k]
+                    v = LOW if (v < LOW) & (fin[j, k] < np.inf) else v
+                    v = v if live[k] else a[j, k]  # L >= 1: every lane is live at t = 0
+                    a[j, k] = v
+                    alpha[j, t, b0 + k] = v
+        for t in range(T):  # log(1 / scale): 0 past a lane's length
+            for k in range(n):
+                total[k] += fast_log(scale[t, b0 + k])
+        _backward(alpha, f, scale, p, e, b0, n, L, live, total, post, ends, energy, ok)
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def _factors(em, t, b0, n, L, f, m, total, fin):
+    """f[:, t] = exp(-(em[b, t, :K] - m[b])) of the lanes (m their smallest energy, added to
+    total on live frames), 0 below SUBNORMAL; fin [K, n] the shifted energies."""
+    K = f.shape[0]
+    for k in range(n):
+        m[k] = np.inf
+    for j in range(K):
+        for k in range(n):
+            x = np.float64(em[b0 + k, t, j])
+            fin[j, k] = x
+            m[k] = x if x < m[k] else m[k]  # selects, not min() / max(): see fast_exp
+    for k in range(n):
+        m[k] = m[k] if m[k] < np.inf else 0.0
+        total[k] += m[k] if t < L[k] else 0.0
+    for j in range(K):
+        for k in range(n):
+            fin[j, k] -= m[k]
+        for k in range(n):  # one array in, one out: vectorises
+            d = fin[j, k]
+            x = fast_exp(-d if d < 700.0 else -700.0)  # 0 below anyway: no slow subnormals
+            f[j, t, b0 + k] = x if x >= SUBNORMAL else 0.0
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def _backward(alpha, f, scale, p, e, b0, n, L, live, total, post, ends, energy, ok):
+    """The lanes' energies, posteriors and backward factors f (see :class:`Lanes`), and ok."""
+    K, T, _ = alpha.shape
+    z, sums = np.zeros(n), np.empty(n)
+    bn, bc, fk = np.empty((K, n)), np.empty((K, n)), np.empty((K, n))
+    for j in range(K):
+        for k in range(n):
+            z[k] += alpha[j, T - 1, b0 + k] * e[j]
+    for k in range(n):
+        ok[b0 + k] &= z[k] >= LOW
+        energy[b0 + k] = total[k] - np.log(z[k])
+    for j in range(K):
+        for k in range(n):
+            a = alpha[j, T - 1, b0 + k]
+            x = e[j] / z[k]
+            x = x if a > 0.0 else 0.0
+            bn[j, k] = x
+            ends[1, j, b0 + k] = a * x
+    for t in range(T - 1, -1, -1):
+        for k in range(n):
+            sums[k] = 0.0
+            live[k] = t < L[k]
+        for j in range(K):
+            for k in range(n):
+                b = b0 + k
+                q = alpha[j, t, b] * bn[j, k]
+                q = q if live[k] else 0.0
+                sums[k] += q
+                bc[j, k] = q
+                x = f[j, t, b] * bn[j, k] * scale[t, b]
+                x = x if (x >= SUBNORMAL) & live[k] else 0.0
+                fk[j, k] = x
+                f[j, t, b] = x
+        for k in range(n):
+            ok[b0 + k] &= (abs(sums[k] - 1.0) < _CHECK_TOL) | (t >= L[k])
+            for j in range(K):  # contiguous stores: a vector scatter is slower
+                post[b0 + k, t, j] = -bc[j, k]
+        if t == 0:
+            break
+        _matvec(bc, fk, p, n, True)
+        for j in range(K):
+            for k in range(n):
+                x, y, a = bc[j, k], bn[j, k], alpha[j, t - 1, b0 + k]
+                x = x if live[k] else y
+                bn[j, k] = x if (a > 0.0) & (x >= SUBNORMAL) else 0.0
+    for j in range(K):
+        for k in range(n):
+            ends[0, j, b0 + k] = alpha[j, 0, b0 + k] * bn[j, k]
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def _matvec(out, x, p, n, transpose):
+    """out[j, k] = sum_i x[i, k] p[i, j] (p[j, i] with ``transpose``) for k < n, four i per
+    pass over the lanes: each pass loads and stores out[j]."""
+    K = p.shape[0]
+    for j in range(K):
+        for k in range(n):
+            out[j, k] = 0.0
+    for i in range(0, K, 4):  # past K: row K - 1 again, times 0
+        i1, i2, i3 = min(i + 1, K - 1), min(i + 2, K - 1), min(i + 3, K - 1)
+        for j in range(K):
+            c0 = p[j, i] if transpose else p[i, j]
+            c1 = (p[j, i1] if transpose else p[i1, j]) if i + 1 < K else 0.0
+            c2 = (p[j, i2] if transpose else p[i2, j]) if i + 2 < K else 0.0
+            c3 = (p[j, i3] if transpose else p[i3, j]) if i + 3 < K else 0.0
+            for k in range(n):
+                out[j, k] += (x[i, k] * c0 + x[i1, k] * c1) + (x[i2, k] * c2 + x[i3, k] * c3)
