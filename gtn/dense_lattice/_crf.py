@@ -146,12 +146,15 @@ class CrfNll(torch.autograd.Function):
         B = emissions.shape[0]
         ctx.lanes = ctx.exact = None
         intersection._check_values(emissions, lengths)  # dead utterances included
+        tg = np.ascontiguousarray(tags.numpy())
         if B >= LANES_MIN_BATCH:
-            ws = (_np64(transitions), _np64(start), _np64(end))
-            ctx.lanes = _lanes.forward_backward(_em(emissions), lengths, *ws)
-            ctx.lanes_args = (emissions, lengths, ws)  # for a second backward
-        path = np.empty(B)
-        tg = _path.energy(emissions, tags, transitions, start, end, lengths, path)
+            ctx.lanes_args = (_em(emissions), tg, lengths, _np64(transitions), _np64(start),
+                              _np64(end))  # fmt: skip
+            ctx.lanes = _lanes.forward_backward(*ctx.lanes_args)
+        path = None if ctx.lanes is None else ctx.lanes.path
+        if path is None or not (path > -np.inf).all():  # the error names the culprit
+            path = np.empty(B)
+            _path.energy(emissions, tags, transitions, start, end, lengths, path)
         # an impossible tag sequence: +inf, not inf - inf (F is +inf too when no path exists)
         ctx.dead = ~np.isfinite(path)
         free = np.full(B, np.inf) if ctx.lanes is None else ctx.lanes.energy
@@ -201,8 +204,7 @@ def _lanes_grads(ctx, gout, arc_grads, g_tr, g_st, g_en) -> np.ndarray:
     the emission gradient [B, T, V] (the saved buffer the first time, used once)."""
     lanes = ctx.lanes
     if lanes.post is None:  # a second backward: recompute
-        em, lengths, ws = ctx.lanes_args
-        lanes = _lanes.forward_backward(_em(em), lengths, *ws)
+        lanes = _lanes.forward_backward(*ctx.lanes_args)
     ctx.lanes = lanes._replace(post=None)
     w = np.where(lanes.ok, gout, 0.0)
     ones = bool((w == 1.0).all())

@@ -21,7 +21,8 @@ import numpy as np
 from .._internal.exp import fast_exp, fast_log
 from .._internal.jit import batch_kernel
 from .._internal.threads import sync_threads
-from ._prep import FAST, SCALED_RANGE
+from . import _path
+from ._prep import FAST, SCALED_RANGE, _shifted_exp
 from ._scaled import LOW, SUBNORMAL
 
 _CHECK_TOL = 1e-9  # as intersection's check of alpha . beta = 1
@@ -32,6 +33,7 @@ class Lanes(NamedTuple):
     """What :func:`forward_backward` leaves for the gradients (float64 unless noted)."""
 
     energy: np.ndarray  # [B] free energies (meaningful where ok)
+    path: np.ndarray  # [B] energies of the tag sequences (see ``_path``)
     ok: np.ndarray  # bool [B]
     post: np.ndarray  # [B, T, V] minus the label posteriors, in the emissions' dtype
     alpha: np.ndarray  # [K, T, B] normalised forward values
@@ -40,22 +42,19 @@ class Lanes(NamedTuple):
     p: np.ndarray  # [K, K] exp(-(transitions - their shift))
 
 
-def _shifted(w: np.ndarray) -> tuple:
-    """(exp(-(w - m)), m, range) with m the smallest finite energy of w (0 if none)."""
-    fin = w[w < np.inf]
-    m = float(fin.min()) if fin.size else 0.0
-    return np.exp(-(w - m)), m, float(fin.max()) - m if fin.size else 0.0
-
-
-def forward_backward(em: np.ndarray, lengths: np.ndarray, trans, start, end) -> Lanes | None:
-    """em [B, T, V >= K] (checked: no NaN or -inf on valid frames), lengths int64 [B] >= 1,
-    trans [K, K], start and end [K] float64 numpy; None if a weight range is too wide for
-    probability space (see ``_prep.weights``)."""
-    (p, ps, r0), (s, ss, r1), (e, es, r2) = (_shifted(w) for w in (trans, start, end))
-    if max(r0, r1, r2) > SCALED_RANGE:
-        return None
+def forward_backward(em, tags, lengths, trans, start, end) -> Lanes | None:
+    """em [B, T, V >= K] (checked: no NaN or -inf on valid frames), tags int64 [B, T] (checked),
+    lengths int64 [B] >= 1, trans [K, K], start and end [K] float64 numpy; None if a weight
+    range is too wide for probability space (see ``_prep.weights``)."""
     B, T, V = em.shape
-    K = p.shape[0]
+    K = trans.shape[0]
+    p, s, e = np.empty((K, K)), np.empty(K), np.empty(K)
+    shift, wide = 0.0, 0.0
+    for w, x in ((trans, p), (start, s), (end, e)):
+        m, r = _shifted_exp(w.reshape(-1), 0, w.size, 1.0, x.reshape(-1))
+        shift, wide = shift + m * (lengths - 1 if x is p else 1), max(wide, r)
+    if wide > SCALED_RANGE:
+        return None
     sync_threads()
     if K * K * int(lengths.sum()) < _PARALLEL_WORK:
         nb.set_num_threads(1)
@@ -64,23 +63,26 @@ def forward_backward(em: np.ndarray, lengths: np.ndarray, trans, start, end) -> 
     alpha, f = np.empty((2, K, T, B))
     post = (np.empty if V == K else np.zeros)((B, T, V), em.dtype)
     ends = np.empty((2, K, B))
-    energy, ok = np.empty(B), np.ones(B, np.bool_)
-    _kernel(em, lengths, p, s, e, width, alpha, f, np.empty((T, B)), post, ends, energy, ok)
-    energy += ps * (lengths - 1) + ss + es
+    energy, path, ok = np.empty(B), np.empty(B), np.ones(B, np.bool_)
+    weights = (trans, start, end, p, s, e)
+    _kernel(em, tags, lengths, weights, width, alpha, f, np.empty((T, B)), post, ends, energy,
+            path, ok)  # fmt: skip
+    energy += shift
     bad = ~ok
     if bad.any():  # values of no use, perhaps NaN: zero, so that weighting by 0 removes them
         post[bad] = 0.0
         for x in (alpha, f, ends):
             x[..., bad] = 0.0
-    return Lanes(energy, ok, post, alpha, f, ends, p)
+    return Lanes(energy, path, ok, post, alpha, f, ends, p)
 
 
-# The loops over lanes are branch-free (selects; ``&`` and ``|``, not ``and`` and ``or``) so
-# that they vectorise.
 @batch_kernel(fastmath=FAST, error_model="numpy")  # x / 0 is inf: no branch to raise
-def _kernel(em, lengths, p, s, e, width, alpha, f, scale, post, ends, energy, ok):
-    """Lanes b0 <= b < b0 + n per block of ``width``; f first holds the emission factors."""
+def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, energy, path, ok):
+    """Lanes b0 <= b < b0 + n per block of ``width``; f first holds the emission factors.
+    weights: the energies (transitions, start, end), then their shifted exponentials."""
     K, T, B = alpha.shape
+    trans, start, end, p, s, e = weights
+    _path.sequence_energies(em, tags, trans, start, end, lengths, path)
     for blk in nb.prange(-(-B // width)):
         b0, n = np.uint64(blk * width), np.uint64(min(width, B - blk * width))
         L = lengths[b0 : b0 + n]
@@ -118,7 +120,7 @@ def _kernel(em, lengths, p, s, e, width, alpha, f, scale, post, ends, energy, ok
         for t in range(T):  # log(1 / scale): 0 past a lane's length
             for k in range(n):
                 total[k] += fast_log(scale[t, b0 + k])
-        _backward(alpha, f, scale, p, e, b0, n, L, live, total, post, ends, energy, ok)
+        _backward(alpha, f, scale, p, s, e, b0, n, L, live, total, post, ends, energy, ok)
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
@@ -146,7 +148,7 @@ def _factors(em, t, b0, n, L, f, m, total, fin):
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
-def _backward(alpha, f, scale, p, e, b0, n, L, live, total, post, ends, energy, ok):
+def _backward(alpha, f, scale, p, s, e, b0, n, L, live, total, post, ends, energy, ok):
     """The lanes' energies, posteriors and backward factors f (see :class:`Lanes`), and ok."""
     K, T, _ = alpha.shape
     z, sums = np.zeros(n), np.empty(n)
@@ -191,9 +193,15 @@ def _backward(alpha, f, scale, p, e, b0, n, L, live, total, post, ends, energy, 
                 x, y, a = bc[j, k], bn[j, k], alpha[j, t - 1, b0 + k]
                 x = x if live[k] else y
                 bn[j, k] = x if (a > 0.0) & (x >= SUBNORMAL) else 0.0
-    for j in range(K):
+    for k in range(n):
+        sums[k] = 0.0
+    for j in range(K):  # the start posteriors, from the factors of frame 0 without flushes
         for k in range(n):
-            ends[0, j, b0 + k] = alpha[j, 0, b0 + k] * bn[j, k]
+            x = s[j] * fk[j, k]
+            ends[0, j, b0 + k] = x
+            sums[k] += x
+    for k in range(n):  # frame 0's flushes show here
+        ok[b0 + k] &= abs(sums[k] - 1.0) < _CHECK_TOL
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")

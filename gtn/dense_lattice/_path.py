@@ -15,7 +15,7 @@ import torch
 
 
 @nb.njit(cache=True)
-def _energy(em, tags, trans, start, end, lengths, out):
+def sequence_energies(em, tags, trans, start, end, lengths, out):
     for b in range(em.shape[0]):
         L = lengths[b]
         y = tags[b]
@@ -49,7 +49,7 @@ def energy(em, tags, trans, start, end, lengths, out) -> np.ndarray:
     ValueError naming the emission if one on a path is NaN or -inf (the weights are checked
     before: only the emissions the paths read are, here)."""
     tg = _np(tags.long())
-    _energy(_np(em), tg, _np(trans), _np(start), _np(end), lengths, out)
+    sequence_energies(_np(em), tg, _np(trans), _np(start), _np(end), lengths, out)
     if not (out > -np.inf).all():  # NaN or -inf: name the first culprit
         on_path = em.detach().gather(2, torch.from_numpy(tg).clamp(min=0)[:, :, None])[..., 0]
         bad = torch.isnan(on_path) | (on_path == -np.inf)
