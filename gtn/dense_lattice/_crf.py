@@ -193,8 +193,10 @@ class CrfNll(torch.autograd.Function):
         if g_em is None:  # every utterance is dead
             g_em = np.zeros((B, T, V), torch.empty(0, dtype=edt).numpy().dtype)
         _path.grads(gout, ctx.tags, ctx.lengths, g_em, g_tr, g_st, g_en)
+        # numpy's cast to float32: torch's costs several times more at these sizes
         ws = [
-            torch.from_numpy(x).to(d) for x, d in zip((g_tr, g_st, g_en), ctx.dtypes, strict=True)
+            torch.from_numpy(x.astype(np.float32) if d == torch.float32 else x).to(d)
+            for x, d in zip((g_tr, g_st, g_en), ctx.dtypes, strict=True)
         ]
         return (torch.from_numpy(g_em), None, *(ws if arc_grads else (None,) * 3), None, None)
 
@@ -206,18 +208,24 @@ def _lanes_grads(ctx, gout, arc_grads, g_tr, g_st, g_en) -> np.ndarray:
     if lanes.post is None:  # a second backward: recompute
         lanes = _lanes.forward_backward(*ctx.lanes_args)
     ctx.lanes = lanes._replace(post=None)
-    w = np.where(lanes.ok, gout, 0.0)
-    ones = bool((w == 1.0).all())
+    # lanes not vouched for or with an impossible tag sequence hold zeros (weight 0); with the
+    # same gout for all others (a 'sum' or 'mean'), one factor c scales the sums
+    use = lanes.ok & ~ctx.dead
+    w = np.where(use, gout, 0.0)
+    c = w[use][0] if use.any() else 0.0
+    uniform = bool((w[use] == c).all())
     g_em = lanes.post
-    if not ones:
-        g_em *= w.astype(g_em.dtype)[:, None, None]
+    if not (uniform and c == 1.0):
+        g_em *= c if uniform else w[:, None, None]
     if arc_grads:
         K, T, B = lanes.alpha.shape
-        f = lanes.f[:, 1:] if ones else lanes.f[:, 1:] * w  # arcs into frames 1 .. T-1
-        a = torch.from_numpy(lanes.alpha[:, : T - 1].reshape(K, -1))
-        g_tr -= lanes.p * (a @ torch.from_numpy(f.reshape(K, -1)).T).numpy()
-        g_st -= lanes.ends[0] @ w
-        g_en -= lanes.ends[1] @ w
+        xi = np.empty((K, K))
+        f = lanes.f if uniform else lanes.f * w
+        _lanes.xi_sums(lanes.alpha.reshape(K, -1), f.reshape(K, -1), B, xi)
+        g_tr -= lanes.p * xi * (c if uniform else 1.0)
+        ends = np.einsum("skb,b->sk", lanes.ends, w)  # not a BLAS call: see _dense.backward
+        g_st -= ends[0]
+        g_en -= ends[1]
     return g_em
 
 

@@ -68,8 +68,8 @@ def forward_backward(em, tags, lengths, trans, start, end) -> Lanes | None:
     _kernel(em, tags, lengths, weights, width, alpha, f, np.empty((T, B)), post, ends, energy,
             path, ok)  # fmt: skip
     energy += shift
-    bad = ~ok
-    if bad.any():  # values of no use, perhaps NaN: zero, so that weighting by 0 removes them
+    bad = ~(ok & (path < np.inf))  # or an impossible tag sequence: no gradient
+    if bad.any():  # values of no use, perhaps NaN: zero, so that they add nothing
         post[bad] = 0.0
         for x in (alpha, f, ends):
             x[..., bad] = 0.0
@@ -221,3 +221,49 @@ def _matvec(out, x, p, n, transpose):
             c3 = (p[j, i3] if transpose else p[i3, j]) if i + 3 < K else 0.0
             for k in range(n):
                 out[j, k] += (x[i, k] * c0 + x[i1, k] * c1) + (x[i2, k] * c2 + x[i3, k] * c3)
+
+
+@nb.njit(cache=True, fastmath=FAST)
+def xi_sums(a, f, shift, out):
+    """out[i, j] = sum_m a[i, m] f[j, m + shift] for m < M - shift, with a and f [K, M]: the
+    transitions' expected counts from alpha and f [K, T * B] (shift B) before the factor
+    p[i, j]. Two rows of a by five of f per pass (ten sums in registers), over chunks of m
+    that stay in the cache (a BLAS call would start threads: see ``_dense.backward``)."""
+    K, M = a.shape
+    out[:] = 0.0
+    for m0 in range(0, M - shift, 512):
+        n, ma, mf = np.uint64(min(512, M - shift - m0)), np.uint64(m0), np.uint64(m0 + shift)
+        for i in range(0, K, 2):
+            i1 = min(i + 1, K - 1)  # past K: row K - 1 again, not stored
+            for j in range(0, K, 5):
+                j1, j2, j3, j4 = (
+                    min(j + 1, K - 1),
+                    min(j + 2, K - 1),
+                    min(j + 3, K - 1),
+                    min(j + 4, K - 1),
+                )
+                s = np.zeros((2, 5))
+                s00 = s01 = s02 = s03 = s04 = s10 = s11 = s12 = s13 = s14 = 0.0
+                for m in range(n):
+                    x0, x1 = a[i, ma + m], a[i1, ma + m]
+                    y0, y1, y2 = f[j, mf + m], f[j1, mf + m], f[j2, mf + m]
+                    y3, y4 = f[j3, mf + m], f[j4, mf + m]
+                    s00, s01, s02, s03, s04 = (
+                        s00 + x0 * y0,
+                        s01 + x0 * y1,
+                        s02 + x0 * y2,
+                        s03 + x0 * y3,
+                        s04 + x0 * y4,
+                    )
+                    s10, s11, s12, s13, s14 = (
+                        s10 + x1 * y0,
+                        s11 + x1 * y1,
+                        s12 + x1 * y2,
+                        s13 + x1 * y3,
+                        s14 + x1 * y4,
+                    )
+                s[0] = s00, s01, s02, s03, s04
+                s[1] = s10, s11, s12, s13, s14
+                for r in range(min(2, K - i)):
+                    for c in range(min(5, K - j)):
+                        out[i + r, j + c] += s[r, c]
