@@ -14,14 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gtn import dense_lattice as dl
-from gtn.dense_lattice import _crf, _lanes
+from gtn.dense_lattice import _lanes
 from tests.gtn.dense_lattice import logspace_reference as ref
 from tests.gtn.dense_lattice import stress_grid as grid
 from tests.gtn.dense_lattice.strategies import emissions
 
 F32, F64 = torch.float32, torch.float64
 INF = math.inf
-MIN_B = _crf.LANES_MIN_BATCH
+MIN_B = 8  # crf_nll takes the lanes kernel from this batch size on, whatever K
 
 
 def _losses_and_grads(fn, leaves, tags, lengths, w):
@@ -172,3 +172,23 @@ def test_the_kernel_alone_below_the_dispatch_batch(B):
     free = ref.free_energy(dl.linear_chain_topology(*weights), em, lengths)
     assert lanes.ok.all()
     np.testing.assert_allclose(lanes.energy, free.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["plain", "inf", "onehot"])
+def test_small_batches_of_many_labels_take_the_exact_path(kind):
+    """B < 8 with K > 20: the dense lattice's path, composed (the lanes kernel is slower)."""
+    gen = torch.Generator().manual_seed(3)
+    B, T, K = 3, 7, 24
+    logits = torch.randn(B, T, K, generator=gen, dtype=F64)
+    if kind == "inf":
+        logits[torch.rand(B, T, K, generator=gen) < 0.3] = -INF
+        logits[:, :, 0] = 0.0
+    elif kind == "onehot":
+        logits = torch.full((B, T, K), -1e4, dtype=F64).scatter_(
+            2, torch.randint(0, K, (B, T, 1), generator=gen), 0.0
+        )
+    em = -logits.log_softmax(-1)
+    tags = torch.randint(0, K, (B, T), generator=gen)
+    weights = [torch.randn(*s, generator=gen, dtype=F64) for s in ((K, K), (K,), (K,))]
+    for dtype in (F64, F32):
+        _check(em, tags, weights, torch.tensor([T, 4, 1]), dtype)
