@@ -1,17 +1,11 @@
-"""Linear-chain CRF forward-backward with the batch in SIMD lanes: every innermost loop runs
-over utterances (arrays [K, T, B], contiguous in b), so that LLVM vectorises it whatever K is.
-
-One call computes each utterance's free energy and its posteriors, the probability-space
-recursion of ``_scaled`` (normalised forward values, Rabiner's scaled backward) with the frame
-scales kept per utterance. Past its length an utterance keeps its forward values and its
-backward ones (a select, not a branch), so the end weights act at each lane's last frame.
-
-Exactness as in ``_scaled``: a normalised value below ``LOW`` of a label with finite energy
-keeps ``LOW`` (flushed, never absent), and an utterance is vouched for only if every frame's
-scale is at least ``LOW`` and its state posteriors sum to 1 within ``_CHECK_TOL`` at every
-frame (the backward values never see the flush, so a flushed state that carried mass breaks
-the sum). The others get ``ok`` False: the caller recomputes them on the exact path.
-"""
+"""Linear-chain CRF forward-backward with the batch in SIMD lanes: the innermost loops run over
+utterances (arrays [K, T, B]), so that LLVM vectorises them whatever K is; they are branch-free
+(selects, ``&`` not ``and``) for the same reason. ``_scaled``'s recursion (normalised forward
+values, Rabiner's scaled backward) with scales per utterance; past its length a lane keeps its
+values. Exactness as in ``_scaled``: a value below ``LOW`` of a label with finite energy keeps
+``LOW``; a lane is vouched for (``ok``) only if every frame's scale is at least ``LOW`` and its
+posteriors sum to 1 within ``_CHECK_TOL`` at every frame and at the start (the backward never
+sees a flush, so a flushed state that carried mass breaks the sum)."""
 
 from typing import NamedTuple
 
@@ -26,26 +20,30 @@ from ._prep import FAST, SCALED_RANGE, _shifted_exp
 from ._scaled import LOW, SUBNORMAL
 
 _CHECK_TOL = 1e-9  # as intersection's check of alpha . beta = 1
-_PARALLEL_WORK = 50_000  # arc-frames below which one thread runs the lanes (as intersection's)
+_PARALLEL_WORK = 50_000  # arc-frames below which one thread runs (as intersection's)
 
 
 class Lanes(NamedTuple):
-    """What :func:`forward_backward` leaves for the gradients (float64 unless noted)."""
+    """What :func:`forward_backward` leaves: [B] free energies (where ok), tag-sequence energies
+    and ok; minus the label posteriors [B, T, V] (the emissions' dtype); forward values alpha and
+    f (backward values times emission factors / scale) [K, T, B]; start and end posteriors
+    [2, K, B]; p [K, K] = exp(-(transitions - their shift)). Lanes not ok or with an impossible
+    tag sequence hold zeros."""
 
-    energy: np.ndarray  # [B] free energies (meaningful where ok)
-    path: np.ndarray  # [B] energies of the tag sequences (see ``_path``)
-    ok: np.ndarray  # bool [B]
-    post: np.ndarray  # [B, T, V] minus the label posteriors, in the emissions' dtype
-    alpha: np.ndarray  # [K, T, B] normalised forward values
-    f: np.ndarray  # [K, T, B] each frame's backward values times its emission factors / scale
-    ends: np.ndarray  # [2, K, B] start and end posteriors
-    p: np.ndarray  # [K, K] exp(-(transitions - their shift))
+    energy: np.ndarray
+    path: np.ndarray
+    ok: np.ndarray
+    post: np.ndarray
+    alpha: np.ndarray
+    f: np.ndarray
+    ends: np.ndarray
+    p: np.ndarray
 
 
 def forward_backward(em, tags, lengths, trans, start, end) -> Lanes | None:
-    """em [B, T, V >= K] (checked: no NaN or -inf on valid frames), tags int64 [B, T] (checked),
-    lengths int64 [B] >= 1, trans [K, K], start and end [K] float64 numpy; None if a weight
-    range is too wide for probability space (see ``_prep.weights``)."""
+    """em [B, T, V >= K] (no NaN or -inf on valid frames), tags int64 [B, T], lengths int64 [B]
+    >= 1, float64 trans [K, K], start and end [K]; None if a weight range is too wide for
+    probability space (see ``_prep.weights``)."""
     B, T, V = em.shape
     K = trans.shape[0]
     p, s, e = np.empty((K, K)), np.empty(K), np.empty(K)
@@ -62,14 +60,12 @@ def forward_backward(em, tags, lengths, trans, start, end) -> Lanes | None:
     width = B if threads == 1 else -(-B // (8 * threads)) * 8
     alpha, f = np.empty((2, K, T, B))
     post = (np.empty if V == K else np.zeros)((B, T, V), em.dtype)
-    ends = np.empty((2, K, B))
-    energy, path, ok = np.empty(B), np.empty(B), np.ones(B, np.bool_)
-    weights = (trans, start, end, p, s, e)
-    _kernel(em, tags, lengths, weights, width, alpha, f, np.empty((T, B)), post, ends, energy,
-            path, ok)  # fmt: skip
+    ends, energy, path, ok = np.empty((2, K, B)), np.empty(B), np.empty(B), np.ones(B, np.bool_)
+    _kernel(em, tags, lengths, (trans, start, end, p, s, e), width, alpha, f, np.empty((T, B)),
+            post, ends, energy, path, ok)  # fmt: skip
     energy += shift
-    bad = ~(ok & (path < np.inf))  # or an impossible tag sequence: no gradient
-    if bad.any():  # values of no use, perhaps NaN: zero, so that they add nothing
+    bad = ~(ok & (path < np.inf))
+    if bad.any():  # values of no use, perhaps NaN
         post[bad] = 0.0
         for x in (alpha, f, ends):
             x[..., bad] = 0.0
@@ -79,9 +75,10 @@ def forward_backward(em, tags, lengths, trans, start, end) -> Lanes | None:
 @batch_kernel(fastmath=FAST, error_model="numpy")  # x / 0 is inf: no branch to raise
 def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, energy, path, ok):
     """Lanes b0 <= b < b0 + n per block of ``width``; f first holds the emission factors.
-    weights: the energies (transitions, start, end), then their shifted exponentials."""
+    weights: transitions, start, end, then their shifted exponentials p, s, e."""
     K, T, B = alpha.shape
     trans, start, end, p, s, e = weights
+    pt = p.T.copy()
     _path.sequence_energies(em, tags, trans, start, end, lengths, path)
     for blk in nb.prange(-(-B // width)):
         b0, n = np.uint64(blk * width), np.uint64(min(width, B - blk * width))
@@ -96,7 +93,7 @@ def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, ener
                     for k in range(n):
                         raw[j, k] = s[j]
             else:
-                _matvec(raw, a, p, n, False)
+                _matvec(raw, a, p, n)
             for k in range(n):
                 c[k] = 0.0
                 live[k] = t < L[k]
@@ -120,13 +117,13 @@ def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, ener
         for t in range(T):  # log(1 / scale): 0 past a lane's length
             for k in range(n):
                 total[k] += fast_log(scale[t, b0 + k])
-        _backward(alpha, f, scale, p, s, e, b0, n, L, live, total, post, ends, energy, ok)
+        _backward(alpha, f, scale, pt, s, e, b0, n, L, live, total, post, ends, energy, ok)
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
 def _factors(em, t, b0, n, L, f, m, total, fin):
-    """f[:, t] = exp(-(em[b, t, :K] - m[b])) of the lanes (m their smallest energy, added to
-    total on live frames), 0 below SUBNORMAL; fin [K, n] the shifted energies."""
+    """f[:, t] = exp(-(em[b, t, :K] - m[b])) (0 below SUBNORMAL), m the lanes' smallest energy,
+    added to total on live frames; fin [K, n] the shifted energies."""
     K = f.shape[0]
     for k in range(n):
         m[k] = np.inf
@@ -148,8 +145,8 @@ def _factors(em, t, b0, n, L, f, m, total, fin):
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
-def _backward(alpha, f, scale, p, s, e, b0, n, L, live, total, post, ends, energy, ok):
-    """The lanes' energies, posteriors and backward factors f (see :class:`Lanes`), and ok."""
+def _backward(alpha, f, scale, pt, s, e, b0, n, L, live, total, post, ends, energy, ok):
+    """The lanes' energies, posteriors, f (see :class:`Lanes`) and ok."""
     K, T, _ = alpha.shape
     z, sums = np.zeros(n), np.empty(n)
     bn, bc, fk = np.empty((K, n)), np.empty((K, n)), np.empty((K, n))
@@ -187,7 +184,7 @@ def _backward(alpha, f, scale, p, s, e, b0, n, L, live, total, post, ends, energ
                 post[b0 + k, t, j] = -bc[j, k]
         if t == 0:
             break
-        _matvec(bc, fk, p, n, True)
+        _matvec(bc, fk, pt, n)
         for j in range(K):
             for k in range(n):
                 x, y, a = bc[j, k], bn[j, k], alpha[j, t - 1, b0 + k]
@@ -205,9 +202,9 @@ def _backward(alpha, f, scale, p, s, e, b0, n, L, live, total, post, ends, energ
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")
-def _matvec(out, x, p, n, transpose):
-    """out[j, k] = sum_i x[i, k] p[i, j] (p[j, i] with ``transpose``) for k < n, four i per
-    pass over the lanes: each pass loads and stores out[j]."""
+def _matvec(out, x, p, n):
+    """out[j, k] = sum_i x[i, k] p[i, j] for k < n, four i per pass over the lanes: each pass
+    loads and stores out[j]."""
     K = p.shape[0]
     for j in range(K):
         for k in range(n):
@@ -215,55 +212,40 @@ def _matvec(out, x, p, n, transpose):
     for i in range(0, K, 4):  # past K: row K - 1 again, times 0
         i1, i2, i3 = min(i + 1, K - 1), min(i + 2, K - 1), min(i + 3, K - 1)
         for j in range(K):
-            c0 = p[j, i] if transpose else p[i, j]
-            c1 = (p[j, i1] if transpose else p[i1, j]) if i + 1 < K else 0.0
-            c2 = (p[j, i2] if transpose else p[i2, j]) if i + 2 < K else 0.0
-            c3 = (p[j, i3] if transpose else p[i3, j]) if i + 3 < K else 0.0
+            c0, c1 = p[i, j], p[i1, j] if i + 1 < K else 0.0
+            c2, c3 = p[i2, j] if i + 2 < K else 0.0, p[i3, j] if i + 3 < K else 0.0
             for k in range(n):
                 out[j, k] += (x[i, k] * c0 + x[i1, k] * c1) + (x[i2, k] * c2 + x[i3, k] * c3)
 
 
 @nb.njit(cache=True, fastmath=FAST)
 def xi_sums(a, f, shift, out):
-    """out[i, j] = sum_m a[i, m] f[j, m + shift] for m < M - shift, with a and f [K, M]: the
-    transitions' expected counts from alpha and f [K, T * B] (shift B) before the factor
-    p[i, j]. Two rows of a by five of f per pass (ten sums in registers), over chunks of m
-    that stay in the cache (a BLAS call would start threads: see ``_dense.backward``)."""
+    """out[i, j] = sum_{m < M - shift} a[i, m] f[j, m + shift] for a and f [K, M]: with alpha
+    and f [K, T * B] and shift B, the transitions' expected counts over p[i, j]. Two rows of a
+    by five of f per pass over chunks of m that stay in the cache (no BLAS: see ``_dense``)."""
     K, M = a.shape
     out[:] = 0.0
     for m0 in range(0, M - shift, 512):
         n, ma, mf = np.uint64(min(512, M - shift - m0)), np.uint64(m0), np.uint64(m0 + shift)
         for i in range(0, K, 2):
-            i1 = min(i + 1, K - 1)  # past K: row K - 1 again, not stored
+            i1, z = min(i + 1, K - 1), K - 1  # rows past K - 1: row K - 1 again, not stored
             for j in range(0, K, 5):
-                j1, j2, j3, j4 = (
-                    min(j + 1, K - 1),
-                    min(j + 2, K - 1),
-                    min(j + 3, K - 1),
-                    min(j + 4, K - 1),
-                )
-                s = np.zeros((2, 5))
+                j1, j2, j3, j4 = min(j + 1, z), min(j + 2, z), min(j + 3, z), min(j + 4, z)
                 s00 = s01 = s02 = s03 = s04 = s10 = s11 = s12 = s13 = s14 = 0.0
                 for m in range(n):
-                    x0, x1 = a[i, ma + m], a[i1, ma + m]
-                    y0, y1, y2 = f[j, mf + m], f[j1, mf + m], f[j2, mf + m]
-                    y3, y4 = f[j3, mf + m], f[j4, mf + m]
-                    s00, s01, s02, s03, s04 = (
-                        s00 + x0 * y0,
-                        s01 + x0 * y1,
-                        s02 + x0 * y2,
-                        s03 + x0 * y3,
-                        s04 + x0 * y4,
-                    )
-                    s10, s11, s12, s13, s14 = (
-                        s10 + x1 * y0,
-                        s11 + x1 * y1,
-                        s12 + x1 * y2,
-                        s13 + x1 * y3,
-                        s14 + x1 * y4,
-                    )
-                s[0] = s00, s01, s02, s03, s04
-                s[1] = s10, s11, s12, s13, s14
+                    x0, x1, y0, y1 = a[i, ma + m], a[i1, ma + m], f[j, mf + m], f[j1, mf + m]
+                    y2, y3, y4 = f[j2, mf + m], f[j3, mf + m], f[j4, mf + m]
+                    s00 += x0 * y0
+                    s01 += x0 * y1
+                    s02 += x0 * y2
+                    s03 += x0 * y3
+                    s04 += x0 * y4
+                    s10 += x1 * y0
+                    s11 += x1 * y1
+                    s12 += x1 * y2
+                    s13 += x1 * y3
+                    s14 += x1 * y4
+                sums = ((s00, s01, s02, s03, s04), (s10, s11, s12, s13, s14))
                 for r in range(min(2, K - i)):
                     for c in range(min(5, K - j)):
-                        out[i + r, j + c] += s[r, c]
+                        out[i + r, j + c] += sums[r][c]
