@@ -1,6 +1,8 @@
 """Linear-chain CRF loss and path energy on the torch path (any device): plain tensor ops,
-vectorised over the batch and the frames, with the partition function from the torch dense
-lattice (:mod:`._torch_lattice`) on the chain graph. Inputs as ``_crf.validate`` returns them.
+vectorised over the batch and the frames, with the partition function from the dense lattice
+on the chain graph (:mod:`._torch_lattice` there; on the CPU, where ``crf_nll`` takes this
+composition for what the lanes kernel leaves, the numba one). Inputs as ``_crf.validate``
+returns them.
 
 E[b] = start[y_0] + sum_{t < L_b} em[b, t, y_t] + sum_{0 < t < L_b} trans[y_{t-1}, y_t]
        + end[y_{L_b - 1}];   loss[b] = E[b] - F[b].

@@ -146,23 +146,18 @@ def crf_nll(
     start, end = _default_ends(transitions, start, end)
     tags, lens = validate(emissions, tags, transitions, start, end, lengths)
     _check_reduction(reduction, emissions.shape[0])
-    if backend(emissions) == "torch":
-        return _torch_crf.crf_nll(emissions, tags, transitions, start, end, lens, reduction)
     B, K = emissions.shape[0], transitions.shape[0]
-    if B >= 8 or K <= 20:  # where the lanes kernel is faster (docs/results/speed.md)
-        loss, rest = CrfNll.apply(emissions, tags, transitions, start, end, lens, reduction)
-        rest = rest.numpy()
-    else:
-        loss, rest = _reduce(emissions.new_zeros(B), reduction), np.ones(B, np.bool_)
+    # the lanes kernel where it is the faster (docs/results/speed.md), else the composition
+    if backend(emissions) == "torch" or (B < 8 and K > 20):
+        return _torch_crf.crf_nll(emissions, tags, transitions, start, end, lens, reduction)
+    loss, rest = CrfNll.apply(emissions, tags, transitions, start, end, lens, reduction)
+    rest = rest.numpy()
     if not rest.any():
         return loss
-    # the utterances the lanes kernel cannot vouch for: the dense lattice's exact path (with its
-    # log-space fallback), in float64 (two large energies differ by a small loss)
-    idx = torch.from_numpy(np.flatnonzero(rest))
-    em, chain = emissions[idx].double(), linear_chain_graphs(transitions, start, end)
-    free = intersect_dense(chain, em, lens[rest]).free_energy(dtype=torch.float64)
-    path = PathEnergy.apply(em, tags[idx], transitions, start, end, lens[rest])
-    exact = torch.where(torch.isinf(path), path, path - free).to(loss.dtype)  # no inf - inf
+    idx = torch.from_numpy(np.flatnonzero(rest))  # what the lanes cannot vouch for: composed
+    exact = _torch_crf.crf_nll(
+        emissions[idx], tags[idx], transitions, start, end, lens[rest], "none"
+    )
     if reduction == "none":
         return loss.index_put((idx,), exact)
     return loss + exact.sum() / (B if reduction == "mean" else 1)
