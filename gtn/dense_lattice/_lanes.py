@@ -53,16 +53,16 @@ def forward_backward(em, tags, lengths, trans, start, end) -> Lanes | None:
         shift, wide = shift + m * (lengths - 1 if x is p else 1), max(wide, r)
     if wide > SCALED_RANGE:
         return None
-    sync_threads()
-    if K * K * int(lengths.sum()) < _PARALLEL_WORK:
-        nb.set_num_threads(1)
-    threads = nb.get_num_threads()  # blocks of lanes, a multiple of 8 wide
+    # blocks of lanes, a multiple of 8 wide, one per thread (numba.get_num_threads costs
+    # microseconds: asked once, by sync_threads, and only for enough work)
+    threads = sync_threads() if K * K * int(lengths.sum()) >= _PARALLEL_WORK else 1
     width = B if threads == 1 else -(-B // (8 * threads)) * 8
     alpha, f = np.empty((2, K, T, B))
     post = (np.empty if V == K else np.zeros)((B, T, V), em.dtype)
     ends, energy, path, ok = np.empty((2, K, B)), np.empty(B), np.empty(B), np.ones(B, np.bool_)
-    _kernel(em, tags, lengths, (trans, start, end, p, s, e), width, alpha, f, np.empty((T, B)),
-            post, ends, energy, path, ok)  # fmt: skip
+    kernel = _kernel.serial if threads == 1 else _kernel.parallel
+    kernel(em, tags, lengths, (trans, start, end, p, s, e), width, alpha, f, np.empty((T, B)),
+           post, ends, energy, path, ok)  # fmt: skip
     energy += shift
     bad = ~(ok & (path < np.inf))
     if bad.any():  # values of no use, perhaps NaN
