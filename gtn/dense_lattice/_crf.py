@@ -118,8 +118,9 @@ class CrfNll(torch.autograd.Function):
                     *(_np64(w) for w in (transitions, start, end)))  # fmt: skip
         lanes = ctx.lanes = _lanes.forward_backward(*ctx.args)
         path = lanes.path
-        if not (path > -np.inf).all():  # the error names the culprit
-            _path.energy(emissions, tags, transitions, start, end, lengths, path)
+        if not (path > -np.inf).all():  # emissions and weights are checked: finite, too large
+            b = int(np.argmin(path > -np.inf))
+            raise ValueError(f"sequence {b}'s path energy overflows float64")
         # an impossible tag sequence: +inf, not inf - inf (F is +inf too when no path exists)
         ctx.dead = ~(path < np.inf)
         rest = ~lanes.ok & ~ctx.dead

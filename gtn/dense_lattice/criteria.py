@@ -15,7 +15,6 @@ from ..graph import Graph
 from . import _torch_crf
 from ._backend import backend
 from ._crf import CrfNll, validate
-from ._path import PathEnergy
 from .batch import GraphBatch
 from .intersection import intersect_dense
 from .topologies import asg_graphs, ctc_graphs, integers, linear_chain_graphs
@@ -111,9 +110,7 @@ def path_energy(
     frames; lengths [B] in [1, T] (default T). Differentiable in emissions and the three
     weights; a sequence through a +inf energy has energy +inf and zero gradient."""
     tags, lens = validate(emissions, tags, transitions, start, end, lengths)
-    if backend(emissions) == "torch":
-        return _torch_crf.path_energy(emissions, tags, transitions, start, end, lens)
-    return PathEnergy.apply(emissions, tags, transitions, start, end, lens)
+    return _torch_crf.path_energy(emissions, tags, transitions, start, end, lens)
 
 
 def _default_ends(transitions, start, end) -> tuple:

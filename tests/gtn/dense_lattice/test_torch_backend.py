@@ -133,7 +133,6 @@ def torch_backend(monkeypatch):
         (intersect, "_tropical"),
         (_lanes, "forward_backward"),
         (_viterbi, "best_path"),
-        (_path, "energy"),
     ):
         monkeypatch.setattr(module, name, _numba_ran)
     monkeypatch.setattr(criteria.CrfNll, "apply", _numba_ran)
