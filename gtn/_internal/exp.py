@@ -34,7 +34,9 @@ def _bits_as_float(typingctx, bits):
 @nb.njit(cache=True, inline="always")
 def fast_exp(x):
     """exp(x) for float64 x <= 709; 0.0 below -745.5, for -inf and for nan."""
-    xc = max(x, -745.5)
+    # a select, not max(): numba compiles max() as a call that a large kernel may not inline,
+    # and a call in the loop stops it from vectorising
+    xc = x if x > -745.5 else -745.5
     n = np.floor(xc * _LOG2E + 0.5)
     r = xc - n * _LN2_HI - n * _LN2_LO  # |r| <= ln(2)/2
     # Taylor series of exp(r) to degree 13: truncation error < 1e-17 relative on |r| <= 0.35

@@ -34,9 +34,10 @@ def _start_numba_pool() -> None:
 _start_numba_pool()
 
 
-def sync_threads() -> None:
+def sync_threads() -> int:
     """Call before launching a parallel kernel: numba uses torch's thread count (at most the
-    size of numba's pool, NUMBA_NUM_THREADS)."""
+    size of numba's pool, NUMBA_NUM_THREADS), which it returns."""
     n = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
     if numba.get_num_threads() != n:
         numba.set_num_threads(n)
+    return n

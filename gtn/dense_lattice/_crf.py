@@ -4,9 +4,10 @@ loss[b] = E(tags[b]) - F(all tag sequences of utterance b)
 
 Composing ``path_energy - intersect_dense(...).free_energy()`` costs two autograd nodes, the weight
 concatenation's backward and two accumulations of a [B, T, K] emission gradient; at CRF sizes
-that fixed cost rivals the kernels. Here the forward runs both kernels and the backward writes
-one emission gradient (path indicator minus label posteriors) and the weight gradients
-straight into transitions [K, K], start [K] and end [K].
+that fixed cost rivals the kernels. Here one kernel call in the forward computes the losses and
+every gradient (path indicator minus label posteriors, and the weights'), which the backward
+weights by grad_output. The composition remains for what the kernel leaves (see
+:func:`~.criteria.crf_nll`).
 
 A tag sequence through a +inf energy (a forbidden transition, an impossible label) has loss
 +inf and zero gradient, like an utterance without a path in :func:`~.intersection.intersect_dense`.
@@ -15,9 +16,9 @@ A tag sequence through a +inf energy (a forbidden transition, an impossible labe
 import numpy as np
 import torch
 
-from . import _path, intersection
-from .intersection import DenseLattice, _check_emissions, _free_backward_buffers, _free_forward
-from .topologies import _chain_template, _check_square
+from . import _lanes, _path, intersection
+from .intersection import _check_emissions
+from .topologies import _check_square
 
 
 def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
@@ -27,7 +28,7 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
     emissions [B, T, V >= K] float32/float64; tags integer [B, T] in [0, K) on the frames
     t < lengths[b] (padding frames may hold anything); transitions [K, K], start and end [K]:
     tensors with no NaN or -inf; lengths [B] in [1, T]. Emission values are checked by the
-    kernels' callers (see :func:`chain_lattice`)."""
+    kernels' callers (``intersection._check_values``)."""
     for name, t in (("transitions", transitions), ("start", start), ("end", end)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -91,79 +92,77 @@ def _check_tags_on_device(tags: torch.Tensor, lens: np.ndarray, K: int) -> None:
         raise IndexError(f"tags[{b}, {t}] = {int(tags[b, t])} is outside [0, {K})")
 
 
+def _em(emissions: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(emissions.detach().numpy())
+
+
 def _np64(t: torch.Tensor) -> np.ndarray:
     t = t.detach()
     return (t if t.dtype == torch.float64 else t.double()).numpy()
 
 
-def chain_lattice(emissions, transitions, start, end, lengths) -> DenseLattice:
-    """``intersect_dense(linear_chain_graphs(transitions, start, end), emissions, lengths)`` for
-    the kernels only: the weights are assembled in numpy (the torch ops of
-    ``linear_chain_graphs`` cost more than they do) and live in ``lat.np_weights``;
-    ``lat.graphs`` is the weightless chain template. Inputs as :func:`validate` returns them."""
-    K = transitions.shape[0]
-    # with V == K the dense forward kernel reads every energy of every valid frame: it checks
-    # them for NaN / -inf there instead of a separate pass over the tensor
-    fused = emissions.shape[2] == K
-    if not fused:
-        intersection._check_values(emissions, lengths)
-    w = np.concatenate([_np64(transitions).reshape(-1), _np64(start)])
-    sw = np.full(K + 1, np.inf)
-    sw[K] = 0.0  # the initial state
-    fw = np.append(_np64(end), np.inf)
-    lat = DenseLattice(_chain_template(K), emissions, lengths, shared=emissions.shape[0] != 1)
-    lat.np_weights = (w, sw, fw)  # what the kernels read instead of lat.graphs' weights
-    lat.unchecked = fused
-    return lat
-
-
 class CrfNll(torch.autograd.Function):
-    """apply(emissions [B, T, K], tags [B, T], transitions, start, end, lengths,
-    reduction='none') -> [B] ('none'), or the sum / mean of the [B] losses as a scalar.
-    Inputs as :func:`validate` returns them.
+    """apply(emissions [B, T, K], tags [B, T], transitions, start, end, lengths, reduction) ->
+    (loss: [B] for 'none', else the sum / mean of the [B] losses; rest: bool [B], the
+    utterances the lanes kernel cannot vouch for, whose losses here are 0: the caller adds
+    their exact ones). Inputs as :func:`validate` returns them.
 
-    The reduction happens here, not in a torch node after: at CRF sizes a sum node and its
-    backward cost a noticeable share of the step."""
+    The forward's one kernel call (``_lanes``) computes every gradient; the backward weights
+    them by grad_output. The reduction happens here, not in a torch node after: at CRF sizes a
+    sum node and its backward cost a noticeable share of the step."""
 
     @staticmethod
-    def forward(ctx, emissions, tags, transitions, start, end, lengths, reduction="none"):
-        lat = chain_lattice(emissions, transitions, start, end, lengths)
-        saved = _free_forward(lat, 1.0)
-        path = np.empty(emissions.shape[0])
-        tg = _path.energy(emissions, tags, transitions, start, end, lat.lengths, path)
+    def forward(ctx, emissions, tags, transitions, start, end, lengths, reduction):
+        intersection._check_values(emissions, lengths)
+        ctx.args = (_em(emissions), np.ascontiguousarray(tags.numpy()), lengths,
+                    *(_np64(w) for w in (transitions, start, end)))  # fmt: skip
+        lanes = ctx.lanes = _lanes.forward_backward(*ctx.args)
+        path = lanes.path
+        if not (path > -np.inf).all():  # emissions and weights are checked: finite, too large
+            b = int(np.argmin(path > -np.inf))
+            raise ValueError(f"sequence {b}'s path energy overflows float64")
         # an impossible tag sequence: +inf, not inf - inf (F is +inf too when no path exists)
-        ctx.dead = ~np.isfinite(path)
-        ctx.lat, ctx.saved, ctx.tags, ctx.reduction = lat, saved, tg, reduction
-        ctx.dtypes = (transitions.dtype, start.dtype, end.dtype)
-        loss = np.where(ctx.dead, np.inf, path - np.where(ctx.dead, 0.0, saved.energy))
+        ctx.dead = ~(path < np.inf)
+        rest = ~lanes.ok & ~ctx.dead
+        loss = np.where(ctx.dead, np.inf, np.where(rest, 0.0, path - lanes.energy))
         if reduction != "none":
             loss = np.asarray(loss.sum() if reduction == "sum" else loss.mean())
-        return torch.from_numpy(loss).to(emissions.dtype)
+        ctx.reduction, ctx.dtypes = reduction, (transitions.dtype, start.dtype, end.dtype)
+        rest = torch.from_numpy(rest)
+        ctx.mark_non_differentiable(rest)
+        return torch.from_numpy(loss).to(emissions.dtype), rest
 
     @staticmethod
-    def backward(ctx, grad):
-        lat = ctx.lat
-        st = lat.structure
-        B = lat.batch_size
+    def backward(ctx, grad, _):
+        lanes = ctx.lanes
+        if lanes.post is None:  # a second backward: the first gave the buffer away
+            lanes = _lanes.forward_backward(*ctx.args)
+        ctx.lanes = lanes._replace(post=None)
+        K, T, B = lanes.alpha.shape
         if ctx.reduction == "none":
-            gout = np.ascontiguousarray(grad.detach().double().numpy())
+            gout = grad.detach().double().numpy()
         else:  # d(sum)/d(loss[b]) = 1, d(mean)/d(loss[b]) = 1/B
-            g = float(grad) / (B if ctx.reduction == "mean" else 1)
-            gout = np.full(B, g)
-        gout = np.where(ctx.dead, 0.0, gout)  # no gradient through an infinite loss
+            gout = np.full(B, float(grad) / (B if ctx.reduction == "mean" else 1))
+        # lanes not vouched for or with an impossible tag sequence hold zeros (weight 0); with
+        # the same gout for all others (a 'sum' or 'mean'), one factor c scales the sums
+        use = lanes.ok & ~ctx.dead
+        w = np.where(use, gout, 0.0)
+        c = w[use][0] if use.any() else 0.0
+        uniform = bool((w[use] == c).all())
+        g_em = lanes.post
+        if not (uniform and c == 1.0):
+            g_em *= c if uniform else w[:, None, None]
+        g_tr, g_st, g_en = np.zeros((K, K)), np.zeros(K), np.zeros(K)
         arc_grads = any(ctx.needs_input_grad[2:5])
-        g_em, g_w, _, _, g_fw = _free_backward_buffers(
-            lat, ctx.saved, -gout, arc_grads, emissions_only=not arc_grads
-        )
-        K = lat.np_weights[2].shape[0] - 1  # the labels of transitions [K, K]; V may be more
-        w = np.zeros(K * K + K)
-        g_en = np.zeros(K)
-        if arc_grads:  # the chain's arcs: transitions i-major, then start (see linear_chain_graphs)
-            w[st.csr_arc] = g_w.sum(0)
-            g_en += g_fw.sum(0)[:K]
-        g_tr, g_st = w[: K * K].reshape(K, K), w[K * K :]
-        _path.grads(gout, ctx.tags, lat.lengths, g_em, g_tr, g_st, g_en)
+        if arc_grads:
+            f = lanes.f if uniform else lanes.f * w
+            _lanes.xi_sums(lanes.alpha.reshape(K, -1), f.reshape(K, -1), B, g_tr)
+            g_tr *= -lanes.p * (c if uniform else 1.0)
+            g_st[:], g_en[:] = -np.einsum("skb,b->sk", lanes.ends, w)  # no BLAS: see _dense
+        _path.grads(w, ctx.args[1], ctx.args[2], g_em, g_tr, g_st, g_en)  # E(tags)'s
+        # numpy's cast to float32: torch's costs several times more at these sizes
         ws = [
-            torch.from_numpy(x).to(d) for x, d in zip((g_tr, g_st, g_en), ctx.dtypes, strict=True)
+            torch.from_numpy(x.astype(np.float32) if d == torch.float32 else x).to(d)
+            for x, d in zip((g_tr, g_st, g_en), ctx.dtypes, strict=True)
         ]
         return (torch.from_numpy(g_em), None, *(ws if arc_grads else (None,) * 3), None, None)

@@ -21,7 +21,7 @@ import numpy as np
 from .._internal.exp import fast_exp
 from .._internal.jit import batch_kernel
 from . import _scaled
-from ._scaled import BAD, EXACT, FAST, FLUSHED, LOG, LOW, SUBNORMAL
+from ._scaled import EXACT, FAST, FLUSHED, LOG, LOW, SUBNORMAL
 
 
 class Matrix(NamedTuple):
@@ -38,9 +38,8 @@ class Matrix(NamedTuple):
 
 @batch_kernel(fastmath=FAST)
 def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
-    """Free energy per utterance into ``energy`` and its status (see ``_scaled``), or BAD for
-    a NaN or -inf among the labels ``labs`` of a frame t < lengths[b]. Arguments as
-    ``_scaled.forward``'s, with the graph as a :class:`Matrix`."""
+    """Free energy per utterance into ``energy`` and its status (see ``_scaled``). Arguments
+    as ``_scaled.forward``'s, with the graph as a :class:`Matrix`."""
     ulab, labs, wd, wdt = M.ulab, M.labs, M.wd, M.wdt
     N, P = wd.shape
     for b in nb.prange(utt.em.shape[0]):
@@ -53,9 +52,9 @@ def forward(utt, M, W, beta, pe, alpha, scale, energy, status):
             continue
         for j in range(N):  # not a slice copy: that compiles numba's shape-error message
             alpha[b, 0, j] = a[j]
-        eshift, bad = _factors(utt.em[b], labs, T, beta, pe[b])
-        total, code = np.log(c), BAD if bad else EXACT  # the caller names the culprit
-        for t in range(T if not bad else 0):
+        eshift = _factors(utt.em[b], labs, T, beta, pe[b])
+        total, code = np.log(c), EXACT
+        for t in range(T):
             p = pe[b, t]
             _matvec(raw, wd, a, N, P)
             c = 0.0
@@ -125,13 +124,13 @@ def backward(gout, utt, M, W, fwd, arc_grads, dev, g_em, g_w, g_sw, g_fw):
 @nb.njit(cache=True, fastmath=FAST, inline="always")
 def _factors(em, labs, T, beta, pe):
     """``_scaled.frame_factors`` of frames t < T in pe [>= T, U]: shifted energies, then one exp
-    loop over all of them (no scalar remainder per frame): (sum of the shifts, NaN or -inf?)."""
-    n, eshift, bad = labs.shape[0], 0.0, False
+    loop over all of them (no scalar remainder per frame); returns the sum of the shifts."""
+    n, eshift = labs.shape[0], 0.0
     for t in range(T):
         m = np.inf
         for u in range(n):
             x = np.float64(em[t, labs[u]])
-            pe[t, u], m, bad = x, min(m, x), bad | (not x > -np.inf)
+            pe[t, u], m = x, min(m, x)
         m = m if m < np.inf else 0.0
         eshift += m
         for u in range(n):
@@ -140,7 +139,7 @@ def _factors(em, labs, T, beta, pe):
     for k in range(np.uint64(T * n)):
         x = fast_exp(max(c * p[k], -700.0))  # 0 below anyway: no slow subnormal arithmetic
         p[k] = x if x >= SUBNORMAL else 0.0
-    return eshift, bad
+    return eshift
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")

@@ -132,7 +132,7 @@ class Scaled(NamedTuple):
     alpha: np.ndarray  # [B, T+1, Nmax] normalised forward values
     scale: np.ndarray  # [B, T+1] frame scales
     energy: np.ndarray  # [B] free energies
-    status: np.ndarray  # int64 [B] EXACT, FLUSHED, LOG or BAD (see ``_scaled``)
+    status: np.ndarray  # int64 [B] EXACT, FLUSHED or LOG (see ``_scaled``)
 
 
 def structure(batch: GraphBatch) -> Structure:

@@ -20,8 +20,8 @@ Alpha is stored *before* the epsilon closure. Shapes: em [B, T, V]; pe [B, T, Um
 emission factors of each graph's labels, filled by the forward pass and reused by the backward);
 alpha [B, T+1, Nmax]; scale [B, T+1]; dev [B] the largest |alpha_t . beta_t - 1| seen.
 Status codes, by severity: EXACT, FLUSHED (exact if the backward check passes), LOG (needs the
-log-space path), BAD (a NaN or -inf emission, see ``_dense``). The caller fills status with LOG
-and energy with +inf: a kernel writes both only for the utterances it scores.
+log-space path). The caller fills status with LOG and energy with +inf: a kernel writes both
+only for the utterances it scores.
 
 The pieces every scaled family shares (start, normalisation with flushing, final states, state
 posteriors, the free energy from the frame scales) are the inlined helpers below; the families
@@ -43,7 +43,7 @@ from ._prep import FAST, utterance
 
 LOW = 1e-290  # smallest trusted normalised value (and frame scale): float64 stays exact above
 HIGH = 1e290  # largest trusted value after an epsilon closure
-EXACT, FLUSHED, LOG, BAD = 0, 1, 2, 3
+EXACT, FLUSHED, LOG = 0, 1, 2
 # values below this are flushed to 0: arithmetic on subnormal numbers runs about a hundred
 # times slower, and the kernels treat a reached state's underflow explicitly
 SUBNORMAL = 1e-300

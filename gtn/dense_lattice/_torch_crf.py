@@ -1,6 +1,8 @@
 """Linear-chain CRF loss and path energy on the torch path (any device): plain tensor ops,
-vectorised over the batch and the frames, with the partition function from the torch dense
-lattice (:mod:`._torch_lattice`) on the chain graph. Inputs as ``_crf.validate`` returns them.
+vectorised over the batch and the frames, with the partition function from the dense lattice
+on the chain graph (:mod:`._torch_lattice` there; on the CPU, where ``crf_nll`` takes this
+composition for what the lanes kernel leaves, the numba one). Inputs as ``_crf.validate``
+returns them.
 
 E[b] = start[y_0] + sum_{t < L_b} em[b, t, y_t] + sum_{0 < t < L_b} trans[y_{t-1}, y_t]
        + end[y_{L_b - 1}];   loss[b] = E[b] - F[b].
@@ -30,18 +32,21 @@ def path_energy(em, tags, trans, start, end, lengths: np.ndarray, check=True) ->
     valid = torch.arange(T, device=dev)[None, :] < lens[:, None]
     y = torch.where(valid, _torch.to_device(tags, dev), 0)
     on_path = em.gather(2, y[:, :, None])[..., 0]
-    bad = (torch.isnan(on_path.detach()) | (on_path.detach() == -INF)) & valid
-    if check and bool(bad.any()):
-        b, t = (int(i) for i in torch.nonzero(bad)[0])
-        raise ValueError(
-            f"emissions[{b}, {t}, {int(y[b, t])}] is {float(on_path[b, t])}; "
-            "energies must be finite or +inf"
-        )
     trans, start, end = (x.to(dev) for x in (trans, start, end))  # differentiable
     e = torch.where(valid, on_path.to(acc), 0.0).sum(1)
     tr = torch.where(valid[:, 1:], trans[y[:, :-1], y[:, 1:]].to(acc), 0.0).sum(1)
     last = y.gather(1, (lens - 1).clamp(min=0)[:, None])[:, 0]
     energy = start[y[:, 0]].to(acc) + e + tr + end[last].to(acc)
+    bad = (torch.isnan(on_path.detach()) | (on_path.detach() == -INF)) & valid
+    if check and bool(bad.any() | (energy.detach() == -INF).any()):
+        if not bad.any():  # finite energies whose sum left the accumulation dtype's range
+            b = int(torch.nonzero(energy.detach() == -INF)[0, 0])
+            raise ValueError(f"sequence {b}'s path energy overflows {str(acc)[6:]}")
+        b, t = (int(i) for i in torch.nonzero(bad)[0])
+        raise ValueError(
+            f"emissions[{b}, {t}, {int(y[b, t])}] is {float(on_path[b, t])}; "
+            "energies must be finite or +inf"
+        )
     # a sequence through a +inf energy: no gradient (as the numba path), not ones
     energy = torch.where(torch.isfinite(energy), energy, energy.detach())
     return energy.to(em.dtype)

@@ -15,7 +15,6 @@ from ..graph import Graph
 from . import _torch_crf
 from ._backend import backend
 from ._crf import CrfNll, validate
-from ._path import PathEnergy
 from .batch import GraphBatch
 from .intersection import intersect_dense
 from .topologies import asg_graphs, ctc_graphs, integers, linear_chain_graphs
@@ -111,9 +110,7 @@ def path_energy(
     frames; lengths [B] in [1, T] (default T). Differentiable in emissions and the three
     weights; a sequence through a +inf energy has energy +inf and zero gradient."""
     tags, lens = validate(emissions, tags, transitions, start, end, lengths)
-    if backend(emissions) == "torch":
-        return _torch_crf.path_energy(emissions, tags, transitions, start, end, lens)
-    return PathEnergy.apply(emissions, tags, transitions, start, end, lens)
+    return _torch_crf.path_energy(emissions, tags, transitions, start, end, lens)
 
 
 def _default_ends(transitions, start, end) -> tuple:
@@ -146,9 +143,21 @@ def crf_nll(
     start, end = _default_ends(transitions, start, end)
     tags, lens = validate(emissions, tags, transitions, start, end, lengths)
     _check_reduction(reduction, emissions.shape[0])
-    if backend(emissions) == "torch":
+    B, K = emissions.shape[0], transitions.shape[0]
+    # the lanes kernel where it is the faster (docs/results/speed.md), else the composition
+    if backend(emissions) == "torch" or (B < 8 and K > 20):
         return _torch_crf.crf_nll(emissions, tags, transitions, start, end, lens, reduction)
-    return CrfNll.apply(emissions, tags, transitions, start, end, lens, reduction)
+    loss, rest = CrfNll.apply(emissions, tags, transitions, start, end, lens, reduction)
+    rest = rest.numpy()
+    if not rest.any():
+        return loss
+    idx = torch.from_numpy(np.flatnonzero(rest))  # what the lanes cannot vouch for: composed
+    exact = _torch_crf.crf_nll(
+        emissions[idx], tags[idx], transitions, start, end, lens[rest], "none"
+    )
+    if reduction == "none":
+        return loss.index_put((idx,), exact)
+    return loss + exact.sum() / (B if reduction == "mean" else 1)
 
 
 def crf_decode(

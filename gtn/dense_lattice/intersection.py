@@ -63,11 +63,6 @@ class DenseLattice:
         # row of the gradient buffers each utterance writes: its own when the graph is shared
         self.rows = np.arange(B, dtype=np.int64) if shared else np.zeros(B, np.int64)
         self.small: bool | None = None  # too little work for threads (see _use_threads)
-        # float64 numpy copies of (weight, start, final) when the caller already has them
-        self.np_weights: tuple | None = None
-        # emission values not yet checked for NaN / -inf: the dense forward kernel checks the
-        # frames it reads (it then reads every label: V == K), else _free_forward does
-        self.unchecked = False
         self.family: str = _choose_family(self.graphs, self.structure)  # a key of FAMILIES
         self.em_np: np.ndarray | None = None  # the emissions as the kernels read them (_em)
         self.backend = backend(emissions)  # 'numba' or 'torch', see _backend
@@ -200,7 +195,7 @@ def _check_beta(beta: float) -> float:
 
 def _check_emissions(emissions, lengths, values: bool = True) -> tuple[torch.Tensor, np.ndarray]:
     """Types, shapes and lengths; with ``values``, also no NaN or -inf in valid frames (else the
-    caller must run :func:`_check_values` itself, see ``DenseLattice.unchecked``)."""
+    caller must run :func:`_check_values` itself)."""
     if not isinstance(emissions, torch.Tensor):
         raise TypeError(
             f"emissions must be a torch.Tensor [B, T, V], got {type(emissions).__name__}"
@@ -311,7 +306,7 @@ def _use_threads(lat: DenseLattice) -> None:
 
 def _np_weights(lat: DenseLattice) -> tuple:
     g = lat.graphs
-    return lat.np_weights or (_np(g.weight), _np(g.start_weight), _np(g.final_weight))
+    return _np(g.weight), _np(g.start_weight), _np(g.final_weight)
 
 
 @dataclass
@@ -367,8 +362,6 @@ def _matrix_forward(lat: DenseLattice, W: Weights, beta: float, out: Scaled, act
     flat, state_lab, _ = _viterbi.layout(lat.graphs, lat.structure)
     M = _dense.matrix(flat, lat.structure, state_lab.shape[0], W.wexp)
     _dense.forward(_utterances(lat, active), M, W, beta, *out)
-    if lat.unchecked and (out.status == _scaled.BAD).any():
-        _check_values(lat.emissions, lat.lengths)  # raises, naming the culprit
     return M
 
 
@@ -412,8 +405,6 @@ def _free_forward(lat: DenseLattice, beta: float) -> _Forward:
     )
     active = ~W.needs_log[lat.gidx]
     _use_threads(lat)
-    if lat.unchecked and (lat.family != "matrix" or not active.all()):
-        _check_values(lat.emissions, lat.lengths)  # only the matrix kernel checks every frame
     s = _Forward(W, beta, out, FAMILIES[lat.family].forward(lat, W, beta, out, active))
     status = out.status
     flushed = status == _scaled.FLUSHED

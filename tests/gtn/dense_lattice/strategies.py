@@ -32,6 +32,7 @@ def emissions(
     draw,
     num_labels: int = 3,
     max_batch: int = 3,
+    min_batch: int = 1,
     max_frames: int = 12,
     long_frames: int = 400,
     kinds=KINDS,
@@ -47,7 +48,7 @@ def emissions(
 
     One draw in four is long (up to ``long_frames`` frames); lengths vary within the batch."""
     kind = draw(st.sampled_from(kinds))
-    B = draw(st.integers(1, max_batch))
+    B = draw(st.integers(min_batch, max_batch))
     long = draw(st.integers(0, 3)) == 0
     T = draw(st.integers(max(min_length, 1), long_frames if long else max(max_frames, 1)))
     lengths = torch.tensor(
