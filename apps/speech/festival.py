@@ -11,6 +11,7 @@ and festival come from the same group and share a front end (lexicon, letter-to-
 voice-building tools), so flite is not independent of festival; its awb and rms speakers are
 not among festival's voices. Flite's kal, kal16 and slt voices are festival's kal_diphone and
 slt speakers and must never be trained, tuned or selected on; awb_time is a talking clock.
+Training on awb alone (``--flite-voices awb``) leaves rms as a dev voice that is not festival.
 
 Utterances use the espeak corpus's word vocabulary and drawing rules (1-7 digits, a comma
 pause between two digits with probability ``pause_rate``), one plan per voice, deterministic
