@@ -29,7 +29,7 @@ def _config(args):
     from .experiment import DEMO, Config
 
     base = DEMO if args.command_name == "demo" else Config()
-    config = config_from_args(args, base, lists=("losses", "conditions"))
+    config = config_from_args(args, base, lists=("losses", "conditions", "flite_voices"))
     if getattr(args, "data", None) and args.command_name in ("train", "demo"):
         config = replace(config, train_data=args.data)  # evaluate and tune read --data apart
     return config
@@ -47,7 +47,7 @@ def _generate(args) -> int:
 
     generate_corpus(
         args.split, args.utterances, args.seed, args.speakers, args.cache_dir, args.data_dir,
-        progress=not args.quiet,
+        progress=not args.quiet, flite_voice=args.flite_voice,
     )  # fmt: skip
     return 0
 
@@ -148,6 +148,7 @@ _TRAINING = (
         int,
         "add this many utterances per flite voice (awb, rms) to training (needs flite)",
     ),
+    ("--flite-voices", str, "comma-separated flite voices --flite adds (default awb,rms)"),
 )
 _AUGMENTATION = (
     (
@@ -223,6 +224,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--wav-dir",
         help="also write the corpus here as a Kaldi data directory "
         "(wav/, wav.scp, text, utt2spk, spk2utt)",
+    )
+    q.add_argument(
+        "--flite-voice",
+        help="synthesise this flite voice (e.g. rms) instead of espeak-ng's speakers (needs flite)",
     )
     add_options(q, _DATA)
     q.set_defaults(run=_generate, seed=0)

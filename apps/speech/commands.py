@@ -42,11 +42,18 @@ def generate_corpus(
     cache_dir: str | None = None,
     data_dir: str | None = None,
     progress: bool = True,
+    flite_voice: str | None = None,
 ) -> corpus.Corpus:
-    """Synthesise (or load from the cache) a corpus; print its size; also write it as a Kaldi
-    data directory when ``data_dir`` is given."""
+    """Synthesise (or load from the cache) a corpus, of espeak-ng's ``split`` or of one flite
+    voice; print its size; also write it as a Kaldi data directory when ``data_dir`` is given."""
     settings = CorpusSettings(speakers=speakers)
-    c = corpus.load_or_generate(split, utterances, seed, settings, cache_dir, 2, progress)
+    if flite_voice:
+        festival._program(festival.FLITE.program, festival.FLITE.missing)
+        by_voice = festival.FLITE.load_or_generate(utterances, seed, [flite_voice], settings,
+                                                   cache_dir)  # fmt: skip
+        c, split = by_voice[flite_voice], f"flite {flite_voice}"
+    else:
+        c = corpus.load_or_generate(split, utterances, seed, settings, cache_dir, 2, progress)
     print(
         f"{split}: {len(c)} utterances, {c.seconds() / 60:.1f} min of audio, "
         f"{len(c.speakers)} speakers"

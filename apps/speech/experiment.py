@@ -17,6 +17,7 @@ from . import augment, corpus, evaluate, festival, figures
 from .api import SpeechRecognizer
 from .corpus import WORDS, CorpusSettings
 from .data import PreparedSet, prepare, prepare_conditions
+from .festival import FLITE_VOICES
 from .graphs import Topology
 from .network import TDNN
 from .noise import CONDITIONS
@@ -56,9 +57,10 @@ class Config:
     # Festival utterances per voice for the held-out-synthesiser rows (0: none); evaluation
     # only, never training, tuning or model selection (:mod:`.festival`).
     festival: int = 0
-    # Flite utterances per allowed voice (awb, rms; :data:`.festival.FLITE_VOICES`) added to
-    # the training corpus and augmented like it (0: none): a second training engine.
+    # Flite utterances per voice of ``flite_voices`` (some of :data:`.festival.FLITE_VOICES`)
+    # added to the training corpus and augmented like it (0: none): a second training engine.
     flite: int = 0
+    flite_voices: tuple[str, ...] = FLITE_VOICES
     # Training augmentation: comma-separated ingredients of :mod:`.augment` ("" none, "all"),
     # and how many augmented copies of each training utterance. Speed and VTLP by default: the
     # ingredients the held-out-synthesiser ablation kept; the others stay available by name.
@@ -72,7 +74,9 @@ DEMO = Config(train_utterances=600, test_utterances=150, epochs=4)
 def load_corpora(config: Config, progress: bool = True) -> tuple[corpus.Corpus, corpus.Corpus]:
     settings = CorpusSettings(speakers=config.speakers)
     # before espeak's synthesis, so that a missing flite fails at once
-    flite = festival.flite_training(config.flite, config.seed, settings, config.cache_dir)
+    flite = festival.flite_training(
+        config.flite, config.seed, settings, config.cache_dir, config.flite_voices
+    )
     sets = tuple(
         corpus.load_or_generate(
             split, n, config.seed, settings, config.cache_dir, config.workers, progress

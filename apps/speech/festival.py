@@ -11,6 +11,7 @@ and festival come from the same group and share a front end (lexicon, letter-to-
 voice-building tools), so flite is not independent of festival; its awb and rms speakers are
 not among festival's voices. Flite's kal, kal16 and slt voices are festival's kal_diphone and
 slt speakers and must never be trained, tuned or selected on; awb_time is a talking clock.
+Training on awb alone (``--flite-voices awb``) leaves rms as a dev voice that is not festival.
 
 Utterances use the espeak corpus's word vocabulary and drawing rules (1-7 digits, a comma
 pause between two digits with probability ``pause_rate``), one plan per voice, deterministic
@@ -69,13 +70,15 @@ def _program(name: str, missing: str = MISSING) -> str:
 class Engine:
     """A synthesiser run as a subprocess: ``program`` followed by ``arguments(voice, text file,
     WAV file)``. ``name`` is its corpora's split and speaker prefix; ``stream`` keeps its plans
-    apart from the other engine's."""
+    apart from the other engine's; a voice of ``roster`` keeps its place there as its plan's
+    index whichever voices are asked for (others: their place in the request)."""
 
     name: str
     program: str
     missing: str
     arguments: Callable[[str, str, str], list[str]]
     stream: int
+    roster: tuple[str, ...] = ()
 
     def available(self) -> bool:
         return shutil.which(self.program) is not None
@@ -134,7 +137,8 @@ class Engine:
         """``n`` utterances per voice of ``voice_names``: voice -> Corpus (split ``name``,
         speaker "<name>:<voice>"), cached in the speech cache folder, one file per voice."""
         out = {}
-        for vi, voice in enumerate(self.check_voice(v) for v in voice_names):
+        for i, voice in enumerate(self.check_voice(v) for v in voice_names):
+            vi = self.roster.index(voice) if voice in self.roster else i
             key = settings_key({"voice": voice, "i": vi, "n": n, "seed": seed,
                                 "settings": asdict(settings), "v": VERSION})  # fmt: skip
             out[voice] = cached(
@@ -156,10 +160,11 @@ FESTIVAL = Engine(
 )  # fmt: skip
 FLITE = Engine(
     "flite", "flite",
-    "flite is not installed, so --flite cannot add its voices to training: apt-get install "
-    "flite (or `make speech-extras`)",
+    "flite is not installed (--flite and --flite-voice need it): apt-get install flite (or "
+    "`make speech-extras`)",
     lambda voice, txt, wav: ["-voice", voice, "-f", txt, "-o", wav],
     8,
+    FLITE_VOICES,
 )  # fmt: skip
 available, synthesize, plan = FESTIVAL.available, FESTIVAL.synthesize, FESTIVAL.plan
 
@@ -195,13 +200,20 @@ def load_or_generate(
 
 
 def flite_training(
-    n: int, seed: int, settings: CorpusSettings = corpus.DEFAULT_SETTINGS, cache_dir=None
+    n: int,
+    seed: int,
+    settings: CorpusSettings = corpus.DEFAULT_SETTINGS,
+    cache_dir=None,
+    voice_names: tuple[str, ...] = FLITE_VOICES,
 ) -> list[Utterance]:
-    """``n`` utterances of each of :data:`FLITE_VOICES` (never flite's kal, kal16, slt: they are
-    festival's held-out speakers), for training; none for ``n`` = 0. Raises FestivalMissing
-    without flite."""
+    """``n`` utterances of each of ``voice_names``, some of :data:`FLITE_VOICES` (never flite's
+    kal, kal16, slt: they are festival's held-out speakers), for training; none for ``n`` = 0.
+    Raises ValueError for another voice, FestivalMissing without flite."""
     if not n:
         return []
+    if not voice_names or set(voice_names) - set(FLITE_VOICES):
+        raise ValueError(f"--flite-voices takes some of {','.join(FLITE_VOICES)}, not "
+                         f"{','.join(voice_names)!r}")  # fmt: skip
     _program(FLITE.program, FLITE.missing)
-    corpora = FLITE.load_or_generate(n, seed, FLITE_VOICES, settings, cache_dir)
+    corpora = FLITE.load_or_generate(n, seed, voice_names, settings, cache_dir)
     return [u for c in corpora.values() for u in c.utterances]

@@ -45,3 +45,46 @@ def test_flite_utterances_join_training_only(tmp_path):
     again, _ = experiment.load_corpora(config, progress=False)  # from the cache
     for u, v in zip(train_set.utterances, again.utterances, strict=True):
         assert u.words == v.words and np.array_equal(u.audio, v.audio)
+
+
+def test_flite_voices_are_some_of_the_training_voices(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(festival.shutil, "which", lambda name: None)
+    for bad in (("kal",), ("awb", "slt"), ()):
+        with pytest.raises(ValueError, match="--flite-voices takes some of awb,rms"):
+            festival.flite_training(2, 0, cache_dir=tmp_path, voice_names=bad)
+    argv = ["train", "--flite", "2", "--flite-voices", "awb,kal16", "--speakers", "2"]
+    argv += ["--cache-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--flite-voices takes some of awb,rms" in err[0]
+
+
+def test_generate_without_flite_is_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(festival.shutil, "which", lambda name: None)
+    argv = ["generate", "--flite-voice", "rms", "--utterances", "2", "--cache-dir", str(tmp_path)]
+    assert main([*argv, "--data-dir", str(tmp_path / "rms"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "flite is not installed" in err[0]
+    assert not (tmp_path / "rms").exists()
+
+
+@needs_flite
+def test_one_flite_voice_keeps_its_utterances(tmp_path):
+    # a voice asked for alone speaks what it speaks alongside the other (its roster place)
+    both = festival.flite_training(2, 0, cache_dir=tmp_path)
+    awb = festival.flite_training(2, 0, cache_dir=tmp_path, voice_names=("awb",))
+    rms = festival.FLITE.load_or_generate(2, 0, ["rms"], cache_dir=tmp_path)["rms"].utterances
+    assert [u.speaker for u in awb] == ["flite:awb"] * 2
+    for u, v in zip(both, awb + rms, strict=True):
+        assert u.speaker == v.speaker and u.words == v.words and np.array_equal(u.audio, v.audio)
+
+
+@needs_flite
+def test_generate_writes_a_flite_voice_as_a_data_directory(tmp_path, capsys):
+    argv = ["generate", "--flite-voice", "rms", "--utterances", "3", "--cache-dir", str(tmp_path)]
+    assert main([*argv, "--data-dir", str(tmp_path / "rms"), "--quiet"]) == 0
+    assert "flite rms: 3 utterances" in capsys.readouterr().out
+    test = corpus.from_data_dir(tmp_path / "rms")
+    assert len(test) == 3 and test.speakers == {"flite:rms"}
+    planned = festival.FLITE.plan(1, 3, 0, corpus.DEFAULT_SETTINGS)
+    assert [u.words for u in test.utterances] == [words for words, _ in planned]
