@@ -48,9 +48,7 @@ def generate_corpus(
     voice; print its size; also write it as a Kaldi data directory when ``data_dir`` is given."""
     settings = CorpusSettings(speakers=speakers)
     if flite_voice:
-        festival._program(festival.FLITE.program, festival.FLITE.missing)
-        by_voice = festival.FLITE.load_or_generate(utterances, seed, [flite_voice], settings,
-                                                   cache_dir)  # fmt: skip
+        by_voice = festival.flite_corpora(utterances, seed, settings, cache_dir, (flite_voice,))
         c, split = by_voice[flite_voice], f"flite {flite_voice}"
     else:
         c = corpus.load_or_generate(split, utterances, seed, settings, cache_dir, 2, progress)

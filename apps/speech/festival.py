@@ -199,6 +199,24 @@ def load_or_generate(
     return FESTIVAL.load_or_generate(n, seed, names, settings, cache_dir)
 
 
+def flite_corpora(
+    n: int,
+    seed: int,
+    settings: CorpusSettings = corpus.DEFAULT_SETTINGS,
+    cache_dir=None,
+    voice_names: tuple[str, ...] = FLITE_VOICES,
+) -> dict[str, corpus.Corpus]:
+    """``n`` utterances of each of ``voice_names``, some of :data:`FLITE_VOICES` (never flite's
+    kal, kal16, slt: they are festival's held-out speakers): voice -> Corpus. Raises ValueError
+    for another voice (before any synthesis), FestivalMissing without flite."""
+    if not voice_names or set(voice_names) - set(FLITE_VOICES):
+        raise ValueError(f"flite voices are some of {','.join(FLITE_VOICES)} (flite's kal, kal16 "
+                         f"and slt are festival's held-out speakers), not "
+                         f"{','.join(voice_names)!r}")  # fmt: skip
+    _program(FLITE.program, FLITE.missing)
+    return FLITE.load_or_generate(n, seed, voice_names, settings, cache_dir)
+
+
 def flite_training(
     n: int,
     seed: int,
@@ -206,14 +224,8 @@ def flite_training(
     cache_dir=None,
     voice_names: tuple[str, ...] = FLITE_VOICES,
 ) -> list[Utterance]:
-    """``n`` utterances of each of ``voice_names``, some of :data:`FLITE_VOICES` (never flite's
-    kal, kal16, slt: they are festival's held-out speakers), for training; none for ``n`` = 0.
-    Raises ValueError for another voice, FestivalMissing without flite."""
+    """The utterances of :func:`flite_corpora` for training; none for ``n`` = 0."""
     if not n:
         return []
-    if not voice_names or set(voice_names) - set(FLITE_VOICES):
-        raise ValueError(f"--flite-voices takes some of {','.join(FLITE_VOICES)}, not "
-                         f"{','.join(voice_names)!r}")  # fmt: skip
-    _program(FLITE.program, FLITE.missing)
-    corpora = FLITE.load_or_generate(n, seed, voice_names, settings, cache_dir)
+    corpora = flite_corpora(n, seed, settings, cache_dir, voice_names)
     return [u for c in corpora.values() for u in c.utterances]

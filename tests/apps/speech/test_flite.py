@@ -50,13 +50,19 @@ def test_flite_utterances_join_training_only(tmp_path):
 def test_flite_voices_are_some_of_the_training_voices(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(festival.shutil, "which", lambda name: None)
     for bad in (("kal",), ("awb", "slt"), ()):
-        with pytest.raises(ValueError, match="--flite-voices takes some of awb,rms"):
+        with pytest.raises(ValueError, match="flite voices are some of awb,rms"):
             festival.flite_training(2, 0, cache_dir=tmp_path, voice_names=bad)
     argv = ["train", "--flite", "2", "--flite-voices", "awb,kal16", "--speakers", "2"]
     argv += ["--cache-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--flite-voices takes some of awb,rms" in err[0]
+    assert len(err) == 1 and "flite voices are some of awb,rms" in err[0]
+    # generate refuses festival's speakers too, before any synthesis
+    argv = ["generate", "--flite-voice", "kal", "--utterances", "2", "--cache-dir", str(tmp_path)]
+    assert main([*argv, "--data-dir", str(tmp_path / "kal"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "flite voices are some of awb,rms" in err[0]
+    assert not (tmp_path / "kal").exists()
 
 
 def test_generate_without_flite_is_one_line(monkeypatch, tmp_path, capsys):
