@@ -22,7 +22,7 @@ when all its digits are. This bounds every segmenting reader of those fields.
 
 Each test digit recurs in about 9 test fields, so one ambiguous digit (a "1" drawn as a "7")
 makes about 9 confident field errors; the last lines list the test digits this classifier
-misreads with the number of fields they appear in.
+misreads in the most fields ("k of n": misread in k of the n fields they appear in).
 """
 
 from __future__ import annotations
