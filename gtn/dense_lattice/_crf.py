@@ -16,7 +16,7 @@ A tag sequence through a +inf energy (a forbidden transition, an impossible labe
 import numpy as np
 import torch
 
-from . import _lanes, _path, intersection
+from . import _lanes, intersection
 from .intersection import _check_emissions
 from .topologies import _check_square
 
@@ -92,13 +92,9 @@ def _check_tags_on_device(tags: torch.Tensor, lens: np.ndarray, K: int) -> None:
         raise IndexError(f"tags[{b}, {t}] = {int(tags[b, t])} is outside [0, {K})")
 
 
-def _em(emissions: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(emissions.detach().numpy())
-
-
 def _np64(t: torch.Tensor) -> np.ndarray:
     t = t.detach()
-    return (t if t.dtype == torch.float64 else t.double()).numpy()
+    return np.ascontiguousarray((t if t.dtype == torch.float64 else t.double()).numpy())
 
 
 class CrfNll(torch.autograd.Function):
@@ -114,28 +110,24 @@ class CrfNll(torch.autograd.Function):
     @staticmethod
     def forward(ctx, emissions, tags, transitions, start, end, lengths, reduction):
         intersection._check_values(emissions, lengths)
-        ctx.args = (_em(emissions), np.ascontiguousarray(tags.numpy()), lengths,
+        ctx.args = (*(np.ascontiguousarray(x.detach().numpy()) for x in (emissions, tags)), lengths,
                     *(_np64(w) for w in (transitions, start, end)))  # fmt: skip
         lanes = ctx.lanes = _lanes.forward_backward(*ctx.args)
-        path = lanes.path
-        if not (path > -np.inf).all():  # emissions and weights are checked: finite, too large
-            b = int(np.argmin(path > -np.inf))
+        if not (lanes.path > -np.inf).all():  # emissions and weights are checked: too large
+            b = int(np.argmin(lanes.path > -np.inf))
             raise ValueError(f"sequence {b}'s path energy overflows float64")
-        # an impossible tag sequence: +inf, not inf - inf (F is +inf too when no path exists)
-        ctx.dead = ~(path < np.inf)
-        rest = ~lanes.ok & ~ctx.dead
-        loss = np.where(ctx.dead, np.inf, np.where(rest, 0.0, path - lanes.energy))
+        loss = lanes.loss
         if reduction != "none":
             loss = np.asarray(loss.sum() if reduction == "sum" else loss.mean())
         ctx.reduction, ctx.dtypes = reduction, (transitions.dtype, start.dtype, end.dtype)
-        rest = torch.from_numpy(rest)
+        rest = torch.from_numpy(lanes.rest)
         ctx.mark_non_differentiable(rest)
         return torch.from_numpy(loss).to(emissions.dtype), rest
 
     @staticmethod
     def backward(ctx, grad, _):
         lanes = ctx.lanes
-        if lanes.post is None:  # a second backward: the first gave the buffer away
+        if lanes.post is None:  # a second backward: the first gave the buffers away
             lanes = _lanes.forward_backward(*ctx.args)
         ctx.lanes = lanes._replace(post=None)
         K, T, B = lanes.alpha.shape
@@ -143,26 +135,18 @@ class CrfNll(torch.autograd.Function):
             gout = grad.detach().double().numpy()
         else:  # d(sum)/d(loss[b]) = 1, d(mean)/d(loss[b]) = 1/B
             gout = np.full(B, float(grad) / (B if ctx.reduction == "mean" else 1))
-        # lanes not vouched for or with an impossible tag sequence hold zeros (weight 0); with
-        # the same gout for all others (a 'sum' or 'mean'), one factor c scales the sums
-        use = lanes.ok & ~ctx.dead
-        w = np.where(use, gout, 0.0)
-        c = w[use][0] if use.any() else 0.0
-        uniform = bool((w[use] == c).all())
-        g_em = lanes.post
-        if not (uniform and c == 1.0):
-            g_em *= c if uniform else w[:, None, None]
-        g_tr, g_st, g_en = np.zeros((K, K)), np.zeros(K), np.zeros(K)
+        g = np.zeros(K * K + 2 * K)
+        g_tr, g_st, g_en = g[: K * K].reshape(K, K), g[K * K : -K], g[-K:]
         arc_grads = any(ctx.needs_input_grad[2:5])
-        if arc_grads:
-            f = lanes.f if uniform else lanes.f * w
-            _lanes.xi_sums(lanes.alpha.reshape(K, -1), f.reshape(K, -1), B, g_tr)
-            g_tr *= -lanes.p * (c if uniform else 1.0)
-            g_st[:], g_en[:] = -np.einsum("skb,b->sk", lanes.ends, w)  # no BLAS: see _dense
-        _path.grads(w, ctx.args[1], ctx.args[2], g_em, g_tr, g_st, g_en)  # E(tags)'s
+        _lanes.gradients(gout, lanes, ctx.args[1], ctx.args[2], arc_grads, lanes.post, g_tr,
+                         g_st, g_en)  # fmt: skip
+        if not arc_grads:
+            return torch.from_numpy(lanes.post), None, None, None, None, None, None
         # numpy's cast to float32: torch's costs several times more at these sizes
+        g32 = g.astype(np.float32) if torch.float32 in ctx.dtypes else g
         ws = [
-            torch.from_numpy(x.astype(np.float32) if d == torch.float32 else x).to(d)
-            for x, d in zip((g_tr, g_st, g_en), ctx.dtypes, strict=True)
-        ]
-        return (torch.from_numpy(g_em), None, *(ws if arc_grads else (None,) * 3), None, None)
+            torch.from_numpy((g32 if d == torch.float32 else g)[sl]).view(shape).to(d)
+            for sl, shape, d in zip((slice(0, K * K), slice(K * K, -K), slice(-K, None)),
+                                    ((K, K), (K,), (K,)), ctx.dtypes, strict=True)
+        ]  # fmt: skip
+        return (torch.from_numpy(lanes.post), None, *ws, None, None)
