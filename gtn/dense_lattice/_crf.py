@@ -109,16 +109,16 @@ class CrfNll(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, emissions, tags, transitions, start, end, lengths, reduction):
-        intersection._check_values(emissions, lengths)
         ctx.args = (*(np.ascontiguousarray(x.detach().numpy()) for x in (emissions, tags)), lengths,
                     *(_np64(w) for w in (transitions, start, end)))  # fmt: skip
         lanes = ctx.lanes = _lanes.forward_backward(*ctx.args)
-        if not (lanes.path > -np.inf).all():  # emissions and weights are checked: too large
-            b = int(np.argmin(lanes.path > -np.inf))
-            raise ValueError(f"sequence {b}'s path energy overflows float64")
+        if not lanes.finite:  # the kernel's values are of no use if this raises
+            intersection._check_values(emissions, lengths)
+        if lanes.overflow >= 0:  # emissions and weights are checked: finite, too large
+            raise ValueError(f"sequence {lanes.overflow}'s path energy overflows float64")
         loss = lanes.loss
         if reduction != "none":
-            loss = np.asarray(loss.sum() if reduction == "sum" else loss.mean())
+            loss = np.asarray(lanes.total / (len(loss) if reduction == "mean" else 1))
         ctx.reduction, ctx.dtypes = reduction, (transitions.dtype, start.dtype, end.dtype)
         rest = torch.from_numpy(lanes.rest)
         ctx.mark_non_differentiable(rest)

@@ -40,6 +40,9 @@ class Lanes(NamedTuple):
     f: np.ndarray
     ends: np.ndarray
     p: np.ndarray
+    finite: bool  # no NaN or -inf in em, padding included
+    overflow: int  # the first lane whose tag-sequence energy is -inf, or -1
+    total: float  # the losses' sum
 
 
 def forward_backward(em, tags, lengths, trans, start, end) -> Lanes:
@@ -57,9 +60,9 @@ def forward_backward(em, tags, lengths, trans, start, end) -> Lanes:
     ends, p, out = np.empty((2, K, B)), np.empty((K, K)), np.empty((3, B))
     ok, rest = np.ones(B, np.bool_), np.empty(B, np.bool_)
     kernel = _kernel.serial if threads == 1 else _kernel.parallel
-    kernel(em, tags, lengths, (trans, start, end, p), width, alpha, f, np.empty((T, B)), post,
-           ends, out, ok, rest)  # fmt: skip
-    return Lanes(out[0], out[1], ok, out[2], rest, post, alpha, f, ends, p)
+    summary = kernel(em, tags, lengths, (trans, start, end, p), width, alpha, f,
+                     np.empty((T, B)), post, ends, out, ok, rest)  # fmt: skip
+    return Lanes(out[0], out[1], ok, out[2], rest, post, alpha, f, ends, p, *summary)
 
 
 @batch_kernel(fastmath=FAST, error_model="numpy")  # x / 0 is inf: no branch to raise
@@ -76,6 +79,9 @@ def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, out,
     ok[:] = good
     pt = p.T.copy()
     energy, path, loss = out[0], out[1], out[2]
+    finite = True
+    for x in em.reshape(-1):  # the caller's check of the emissions, when this finds any
+        finite &= x > -np.inf
     _sequence_energies(em, tags, trans, start, end, lengths, path)
     for blk in nb.prange(-(-B // width) if good else 0):
         b0, n = np.uint64(blk * width), np.uint64(min(width, B - blk * width))
@@ -115,16 +121,20 @@ def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, out,
             for k in range(n):
                 total[k] += fast_log(scale[t, b0 + k])
         _backward(alpha, f, scale, pt, s, e, b0, n, L, live, total, post, ends, energy, ok)
+    overflow, total = -1, 0.0
     for b in range(B):  # the shifts back, the losses; zeros in the lanes of no use (perhaps NaN)
         energy[b] += mt * (lengths[b] - 1) + ms + me
         dead = not path[b] < np.inf  # an impossible tag sequence: +inf, not inf - inf
         rest[b] = not ok[b] and not dead
         loss[b] = np.inf if dead else (path[b] - energy[b] if ok[b] else 0.0)
+        overflow = b if overflow < 0 and path[b] == -np.inf else overflow
+        total += loss[b]
         if dead or not ok[b]:
             post[b] = 0.0
             alpha[:, :, b] = 0.0
             f[:, :, b] = 0.0
             ends[:, :, b] = 0.0
+    return finite, overflow, total
 
 
 @nb.njit(cache=True)
