@@ -40,9 +40,8 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"start and end must have shape [{K}] and emissions at least {K} labels, got "
             f"{list(start.shape)}, {list(end.shape)}, {list(emissions.shape)}"
         )
-    short = np.flatnonzero(lens < 1)
-    if short.size:
-        i = int(short[0])
+    if lens.size and lens.min() < 1:
+        i = int(np.argmin(lens >= 1))
         raise ValueError(
             f"lengths[{i}] = {int(lens[i])}: a linear-chain CRF scores sequences of at least "
             "one frame"
@@ -68,19 +67,15 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"tags must have shape [B, T] = [{B}, {T}] like the emissions, got {list(tags.shape)}"
         )
     tags = tags.detach().long()
-    if tags.device.type != "cpu":
-        _check_tags_on_device(tags, lens, K)
-        return tags, lens
-    tg = tags.numpy()
-    if tg.size and not (tg.min() >= 0 and tg.max() < K):  # padding frames may hold anything
-        out = (np.arange(T)[None, :] < lens[:, None]) & ((tg < 0) | (tg >= K))
-        if out.any():
-            b, t = (int(i) for i in np.argwhere(out)[0])
-            raise IndexError(f"tags[{b}, {t}] = {int(tg[b, t])} is outside [0, {K})")
+    tg = tags.numpy() if tags.device.type == "cpu" else None  # numpy's min / max: faster
+    if tg is None or (tg.size and not (tg.min() >= 0 and tg.max() < K)):
+        _check_tags_on_device(tags, lens, K)  # padding frames may hold anything
     return tags, lens
 
 
 def _check_tags_on_device(tags: torch.Tensor, lens: np.ndarray, K: int) -> None:
+    """IndexError naming the first tag outside [0, K) on a valid frame (on a GPU: one bool read
+    back)."""
     T = tags.shape[1]
     valid = (
         torch.arange(T, device=tags.device)[None, :]
@@ -122,31 +117,27 @@ class CrfNll(torch.autograd.Function):
         ctx.reduction, ctx.dtypes = reduction, (transitions.dtype, start.dtype, end.dtype)
         rest = torch.from_numpy(lanes.rest)
         ctx.mark_non_differentiable(rest)
-        return torch.from_numpy(loss).to(emissions.dtype), rest
+        return torch.from_numpy(loss.astype(ctx.args[0].dtype)), rest
 
     @staticmethod
     def backward(ctx, grad, _):
-        lanes = ctx.lanes
-        if lanes.post is None:  # a second backward: the first gave the buffers away
-            lanes = _lanes.forward_backward(*ctx.args)
-        ctx.lanes = lanes._replace(post=None)
+        # a second backward recomputes: the first gave the buffers away to its gradients
+        lanes, ctx.lanes = ctx.lanes or _lanes.forward_backward(*ctx.args), None
         K, T, B = lanes.alpha.shape
         if ctx.reduction == "none":
             gout = grad.detach().double().numpy()
         else:  # d(sum)/d(loss[b]) = 1, d(mean)/d(loss[b]) = 1/B
             gout = np.full(B, float(grad) / (B if ctx.reduction == "mean" else 1))
-        g = np.zeros(K * K + 2 * K)
-        g_tr, g_st, g_en = g[: K * K].reshape(K, K), g[K * K : -K], g[-K:]
+        g = np.zeros(K * K + 2 * K)  # transitions, start, end
         arc_grads = any(ctx.needs_input_grad[2:5])
-        _lanes.gradients(gout, lanes, ctx.args[1], ctx.args[2], arc_grads, lanes.post, g_tr,
-                         g_st, g_en)  # fmt: skip
+        _lanes.gradients(gout, lanes, ctx.args[1], ctx.args[2], arc_grads, g)
         if not arc_grads:
             return torch.from_numpy(lanes.post), None, None, None, None, None, None
         # numpy's cast to float32: torch's costs several times more at these sizes
         g32 = g.astype(np.float32) if torch.float32 in ctx.dtypes else g
+        parts = zip(*(torch.from_numpy(x).split((K * K, K, K)) for x in (g, g32)), strict=True)
         ws = [
-            torch.from_numpy((g32 if d == torch.float32 else g)[sl]).view(shape).to(d)
-            for sl, shape, d in zip((slice(0, K * K), slice(K * K, -K), slice(-K, None)),
-                                    ((K, K), (K,), (K,)), ctx.dtypes, strict=True)
-        ]  # fmt: skip
-        return (torch.from_numpy(lanes.post), None, *ws, None, None)
+            (b if d == torch.float32 else a).to(d)
+            for (a, b), d in zip(parts, ctx.dtypes, strict=True)
+        ]
+        return torch.from_numpy(lanes.post), None, ws[0].view(K, K), *ws[1:], None, None

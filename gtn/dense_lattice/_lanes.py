@@ -151,12 +151,13 @@ def _sequence_energies(em, tags, trans, start, end, lengths, out):
 
 
 @nb.njit(cache=True, fastmath=FAST)
-def gradients(gout, lanes, tags, lengths, arc_grads, g_em, g_tr, g_st, g_en):
-    """The gradients of sum_b gout[b] loss[b] from a :class:`Lanes`' buffers (g_em is its
-    posteriors, weighted in place; with ``arc_grads`` its f too) into the zeroed g_tr, g_st and
-    g_en, the indicators of the tag sequences' terms included; lanes not ok or with an
-    impossible tag sequence weigh 0."""
+def gradients(gout, lanes, tags, lengths, arc_grads, g):
+    """The gradients of sum_b gout[b] loss[b] from a :class:`Lanes`' buffers: the emissions'
+    in its posteriors (weighted in place; with ``arc_grads`` its f too), the transitions',
+    start's and end's in the zeroed g [K * K + 2 K], the indicators of the tag sequences'
+    terms included; lanes not ok or with an impossible tag sequence weigh 0."""
     K, T, B = lanes.alpha.shape
+    g_em, g_tr, g_st, g_en = lanes.post, g[: K * K].reshape(K, K), g[K * K : K * K + K], g[-K:]
     w, c, uniform, first = np.empty(B), 0.0, True, True
     for b in range(B):
         use = lanes.ok[b] and lanes.path[b] < np.inf
