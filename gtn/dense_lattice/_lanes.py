@@ -79,9 +79,10 @@ def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, out,
     ok[:] = good
     pt = p.T.copy()
     energy, path, loss = out[0], out[1], out[2]
-    finite = True
-    for x in em.reshape(-1):  # the caller's check of the emissions, when this finds any
-        finite &= x > -np.inf
+    nonfinite = 0  # NaN or -inf: the caller's check of the emissions runs when this finds any
+    flat = em.reshape(-1)
+    for i in range(flat.size):
+        nonfinite += 0 if flat[i] > -np.inf else 1  # a count, not a bool: vectorises
     _sequence_energies(em, tags, trans, start, end, lengths, path)
     for blk in nb.prange(-(-B // width) if good else 0):
         b0, n = np.uint64(blk * width), np.uint64(min(width, B - blk * width))
@@ -134,7 +135,7 @@ def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, out,
             alpha[:, :, b] = 0.0
             f[:, :, b] = 0.0
             ends[:, :, b] = 0.0
-    return finite, overflow, total
+    return nonfinite == 0, overflow, total
 
 
 @nb.njit(cache=True)
