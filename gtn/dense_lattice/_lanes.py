@@ -46,9 +46,9 @@ class Lanes(NamedTuple):
 
 
 def forward_backward(em, tags, lengths, trans, start, end) -> Lanes:
-    """em [B, T, V >= K] (no NaN or -inf on valid frames), tags int64 [B, T], lengths int64 [B]
-    >= 1, float64 C-contiguous trans [K, K], start and end [K]; no lane is ok if a weight range
-    is too wide for probability space (see ``_prep.weights``)."""
+    """em [B, T, V >= K] (values of use only where ``finite``), tags int64 [B, T] in [0, K),
+    lengths int64 [B] >= 1, float64 C-contiguous trans [K, K], start and end [K] (no NaN or
+    -inf); no lane is ok if a weight range is too wide for probability space (``_prep.weights``)."""
     B, T, V = em.shape
     K = trans.shape[0]
     # blocks of lanes, a multiple of 8 wide, one per thread (numba.get_num_threads costs
@@ -60,17 +60,18 @@ def forward_backward(em, tags, lengths, trans, start, end) -> Lanes:
     ends, p, out = np.empty((2, K, B)), np.empty((K, K)), np.empty((3, B))
     ok, rest = np.ones(B, np.bool_), np.empty(B, np.bool_)
     kernel = _kernel.serial if threads == 1 else _kernel.parallel
-    summary = kernel(em, tags, lengths, (trans, start, end, p), width, alpha, f,
+    summary = kernel(em, tags, lengths, (trans, start, end), p, width, alpha, f,
                      np.empty((T, B)), post, ends, out, ok, rest)  # fmt: skip
     return Lanes(out[0], out[1], ok, out[2], rest, post, alpha, f, ends, p, *summary)
 
 
 @batch_kernel(fastmath=FAST, error_model="numpy")  # x / 0 is inf: no branch to raise
-def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, out, ok, rest):
+def _kernel(em, tags, lengths, weights, p, width, alpha, f, scale, post, ends, out, ok, rest):
     """Lanes b0 <= b < b0 + n per block of ``width``; f first holds the emission factors.
-    weights: transitions, start, end, then p (filled here); out: energy, path, loss."""
+    weights: transitions, start, end; p their shifted exponentials (filled here, an argument
+    of its own: see the numerics page); out: energy, path, loss."""
     K, T, B = alpha.shape
-    trans, start, end, p = weights
+    trans, start, end = weights
     s, e = np.empty(K), np.empty(K)
     mt, w0 = _shifted_exp(trans.reshape(K * K), 0, K * K, 1.0, p.reshape(K * K))
     ms, w1 = _shifted_exp(start, 0, K, 1.0, s)
