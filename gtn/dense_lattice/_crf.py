@@ -94,7 +94,7 @@ def _np64(t: torch.Tensor) -> np.ndarray:
 
 class CrfNll(torch.autograd.Function):
     """apply(emissions [B, T, K], tags [B, T], transitions, start, end, lengths, reduction) ->
-    (loss: [B] for 'none', else the sum / mean of the [B] losses; rest: bool [B], the
+    (loss: [B] for 'none', else the sum / mean of the [B] losses; rest: numpy bool [B], the
     utterances the lanes kernel cannot vouch for, whose losses here are 0: the caller adds
     their exact ones). Inputs as :func:`validate` returns them.
 
@@ -115,9 +115,7 @@ class CrfNll(torch.autograd.Function):
         if reduction != "none":
             loss = np.asarray(lanes.total / (len(loss) if reduction == "mean" else 1))
         ctx.reduction, ctx.dtypes = reduction, (transitions.dtype, start.dtype, end.dtype)
-        rest = torch.from_numpy(lanes.rest)
-        ctx.mark_non_differentiable(rest)
-        return torch.from_numpy(loss.astype(ctx.args[0].dtype)), rest
+        return torch.from_numpy(loss.astype(ctx.args[0].dtype)), lanes.rest
 
     @staticmethod
     def backward(ctx, grad, _):
@@ -135,9 +133,9 @@ class CrfNll(torch.autograd.Function):
             return torch.from_numpy(lanes.post), None, None, None, None, None, None
         # numpy's cast to float32: torch's costs several times more at these sizes
         g32 = g.astype(np.float32) if torch.float32 in ctx.dtypes else g
-        parts = zip(*(torch.from_numpy(x).split((K * K, K, K)) for x in (g, g32)), strict=True)
+        pieces = [(x[: K * K].reshape(K, K), x[K * K : -K], x[-K:]) for x in (g, g32)]
         ws = [
-            (b if d == torch.float32 else a).to(d)
-            for (a, b), d in zip(parts, ctx.dtypes, strict=True)
+            torch.from_numpy(b if d == torch.float32 else a).to(d)
+            for a, b, d in zip(*pieces, ctx.dtypes, strict=True)
         ]
-        return torch.from_numpy(lanes.post), None, ws[0].view(K, K), *ws[1:], None, None
+        return torch.from_numpy(lanes.post), None, *ws, None, None
