@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import _lanes, intersection
-from .intersection import _check_emissions
+from .intersection import _check_emissions, _np
 from .topologies import _check_square
 
 
@@ -87,11 +87,6 @@ def _check_tags_on_device(tags: torch.Tensor, lens: np.ndarray, K: int) -> None:
         raise IndexError(f"tags[{b}, {t}] = {int(tags[b, t])} is outside [0, {K})")
 
 
-def _np64(t: torch.Tensor) -> np.ndarray:
-    t = t.detach()
-    return np.ascontiguousarray((t if t.dtype == torch.float64 else t.double()).numpy())
-
-
 class CrfNll(torch.autograd.Function):
     """apply(emissions [B, T, K], tags [B, T], transitions, start, end, lengths, reduction) ->
     (loss: [B] for 'none', else the sum / mean of the [B] losses; rest: numpy bool [B], the
@@ -105,7 +100,7 @@ class CrfNll(torch.autograd.Function):
     @staticmethod
     def forward(ctx, emissions, tags, transitions, start, end, lengths, reduction):
         ctx.args = (*(np.ascontiguousarray(x.detach().numpy()) for x in (emissions, tags)), lengths,
-                    *(_np64(w) for w in (transitions, start, end)))  # fmt: skip
+                    *(_np(w) for w in (transitions, start, end)))  # fmt: skip
         lanes = ctx.lanes = _lanes.forward_backward(*ctx.args)
         if not lanes.finite:  # the kernel's values are of no use if this raises
             intersection._check_values(emissions, lengths)
