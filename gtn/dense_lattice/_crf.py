@@ -16,8 +16,8 @@ A tag sequence through a +inf energy (a forbidden transition, an impossible labe
 import numpy as np
 import torch
 
-from . import _lanes, _path, intersection
-from .intersection import _check_emissions
+from . import _lanes, intersection
+from .intersection import _check_emissions, _np
 from .topologies import _check_square
 
 
@@ -40,9 +40,8 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"start and end must have shape [{K}] and emissions at least {K} labels, got "
             f"{list(start.shape)}, {list(end.shape)}, {list(emissions.shape)}"
         )
-    short = np.flatnonzero(lens < 1)
-    if short.size:
-        i = int(short[0])
+    if lens.size and lens.min() < 1:
+        i = int(np.argmin(lens >= 1))
         raise ValueError(
             f"lengths[{i}] = {int(lens[i])}: a linear-chain CRF scores sequences of at least "
             "one frame"
@@ -68,19 +67,15 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"tags must have shape [B, T] = [{B}, {T}] like the emissions, got {list(tags.shape)}"
         )
     tags = tags.detach().long()
-    if tags.device.type != "cpu":
-        _check_tags_on_device(tags, lens, K)
-        return tags, lens
-    tg = tags.numpy()
-    if tg.size and not (tg.min() >= 0 and tg.max() < K):  # padding frames may hold anything
-        out = (np.arange(T)[None, :] < lens[:, None]) & ((tg < 0) | (tg >= K))
-        if out.any():
-            b, t = (int(i) for i in np.argwhere(out)[0])
-            raise IndexError(f"tags[{b}, {t}] = {int(tg[b, t])} is outside [0, {K})")
+    tg = tags.numpy() if tags.device.type == "cpu" else None  # numpy's min / max: faster
+    if tg is None or (tg.size and not (tg.min() >= 0 and tg.max() < K)):
+        _check_tags_on_device(tags, lens, K)  # padding frames may hold anything
     return tags, lens
 
 
 def _check_tags_on_device(tags: torch.Tensor, lens: np.ndarray, K: int) -> None:
+    """IndexError naming the first tag outside [0, K) on a valid frame (on a GPU: one bool read
+    back)."""
     T = tags.shape[1]
     valid = (
         torch.arange(T, device=tags.device)[None, :]
@@ -92,18 +87,9 @@ def _check_tags_on_device(tags: torch.Tensor, lens: np.ndarray, K: int) -> None:
         raise IndexError(f"tags[{b}, {t}] = {int(tags[b, t])} is outside [0, {K})")
 
 
-def _em(emissions: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(emissions.detach().numpy())
-
-
-def _np64(t: torch.Tensor) -> np.ndarray:
-    t = t.detach()
-    return (t if t.dtype == torch.float64 else t.double()).numpy()
-
-
 class CrfNll(torch.autograd.Function):
     """apply(emissions [B, T, K], tags [B, T], transitions, start, end, lengths, reduction) ->
-    (loss: [B] for 'none', else the sum / mean of the [B] losses; rest: bool [B], the
+    (loss: [B] for 'none', else the sum / mean of the [B] losses; rest: numpy bool [B], the
     utterances the lanes kernel cannot vouch for, whose losses here are 0: the caller adds
     their exact ones). Inputs as :func:`validate` returns them.
 
@@ -113,56 +99,38 @@ class CrfNll(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, emissions, tags, transitions, start, end, lengths, reduction):
-        intersection._check_values(emissions, lengths)
-        ctx.args = (_em(emissions), np.ascontiguousarray(tags.numpy()), lengths,
-                    *(_np64(w) for w in (transitions, start, end)))  # fmt: skip
+        ctx.args = (*(np.ascontiguousarray(x.detach().numpy()) for x in (emissions, tags)), lengths,
+                    *(_np(w) for w in (transitions, start, end)))  # fmt: skip
         lanes = ctx.lanes = _lanes.forward_backward(*ctx.args)
-        path = lanes.path
-        if not (path > -np.inf).all():  # emissions and weights are checked: finite, too large
-            b = int(np.argmin(path > -np.inf))
-            raise ValueError(f"sequence {b}'s path energy overflows float64")
-        # an impossible tag sequence: +inf, not inf - inf (F is +inf too when no path exists)
-        ctx.dead = ~(path < np.inf)
-        rest = ~lanes.ok & ~ctx.dead
-        loss = np.where(ctx.dead, np.inf, np.where(rest, 0.0, path - lanes.energy))
+        if not lanes.finite:  # the kernel's values are of no use if this raises
+            intersection._check_values(emissions, lengths)
+        if lanes.overflow >= 0:  # emissions and weights are checked: finite, too large
+            raise ValueError(f"sequence {lanes.overflow}'s path energy overflows float64")
+        loss = lanes.loss
         if reduction != "none":
-            loss = np.asarray(loss.sum() if reduction == "sum" else loss.mean())
+            loss = np.asarray(lanes.total / (len(loss) if reduction == "mean" else 1))
         ctx.reduction, ctx.dtypes = reduction, (transitions.dtype, start.dtype, end.dtype)
-        rest = torch.from_numpy(rest)
-        ctx.mark_non_differentiable(rest)
-        return torch.from_numpy(loss).to(emissions.dtype), rest
+        return torch.from_numpy(loss.astype(ctx.args[0].dtype)), lanes.rest
 
     @staticmethod
     def backward(ctx, grad, _):
-        lanes = ctx.lanes
-        if lanes.post is None:  # a second backward: the first gave the buffer away
-            lanes = _lanes.forward_backward(*ctx.args)
-        ctx.lanes = lanes._replace(post=None)
+        # a second backward recomputes: the first gave the buffers away to its gradients
+        lanes, ctx.lanes = ctx.lanes or _lanes.forward_backward(*ctx.args), None
         K, T, B = lanes.alpha.shape
         if ctx.reduction == "none":
             gout = grad.detach().double().numpy()
         else:  # d(sum)/d(loss[b]) = 1, d(mean)/d(loss[b]) = 1/B
             gout = np.full(B, float(grad) / (B if ctx.reduction == "mean" else 1))
-        # lanes not vouched for or with an impossible tag sequence hold zeros (weight 0); with
-        # the same gout for all others (a 'sum' or 'mean'), one factor c scales the sums
-        use = lanes.ok & ~ctx.dead
-        w = np.where(use, gout, 0.0)
-        c = w[use][0] if use.any() else 0.0
-        uniform = bool((w[use] == c).all())
-        g_em = lanes.post
-        if not (uniform and c == 1.0):
-            g_em *= c if uniform else w[:, None, None]
-        g_tr, g_st, g_en = np.zeros((K, K)), np.zeros(K), np.zeros(K)
+        g = np.zeros(K * K + 2 * K)  # transitions, start, end
         arc_grads = any(ctx.needs_input_grad[2:5])
-        if arc_grads:
-            f = lanes.f if uniform else lanes.f * w
-            _lanes.xi_sums(lanes.alpha.reshape(K, -1), f.reshape(K, -1), B, g_tr)
-            g_tr *= -lanes.p * (c if uniform else 1.0)
-            g_st[:], g_en[:] = -np.einsum("skb,b->sk", lanes.ends, w)  # no BLAS: see _dense
-        _path.grads(w, ctx.args[1], ctx.args[2], g_em, g_tr, g_st, g_en)  # E(tags)'s
+        _lanes.gradients(gout, lanes, ctx.args[1], ctx.args[2], arc_grads, g)
+        if not arc_grads:
+            return torch.from_numpy(lanes.post), None, None, None, None, None, None
         # numpy's cast to float32: torch's costs several times more at these sizes
+        g32 = g.astype(np.float32) if torch.float32 in ctx.dtypes else g
+        pieces = [(x[: K * K].reshape(K, K), x[K * K : -K], x[-K:]) for x in (g, g32)]
         ws = [
-            torch.from_numpy(x.astype(np.float32) if d == torch.float32 else x).to(d)
-            for x, d in zip((g_tr, g_st, g_en), ctx.dtypes, strict=True)
+            torch.from_numpy(b if d == torch.float32 else a).to(d)
+            for a, b, d in zip(*pieces, ctx.dtypes, strict=True)
         ]
-        return (torch.from_numpy(g_em), None, *(ws if arc_grads else (None,) * 3), None, None)
+        return torch.from_numpy(lanes.post), None, *ws, None, None

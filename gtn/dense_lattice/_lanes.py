@@ -15,7 +15,6 @@ import numpy as np
 from .._internal.exp import fast_exp, fast_log
 from .._internal.jit import batch_kernel
 from .._internal.threads import sync_threads
-from . import _path
 from ._prep import FAST, SCALED_RANGE, _shifted_exp
 from ._scaled import LOW, SUBNORMAL
 
@@ -24,63 +23,69 @@ _PARALLEL_WORK = 50_000  # arc-frames below which one thread runs (as intersecti
 
 
 class Lanes(NamedTuple):
-    """What :func:`forward_backward` leaves: [B] free energies (where ok), tag-sequence energies
-    and ok; minus the label posteriors [B, T, V] (the emissions' dtype); forward values alpha and
-    f (backward values times emission factors / scale) [K, T, B]; start and end posteriors
-    [2, K, B]; p [K, K] = exp(-(transitions - their shift)). Lanes not ok or with an impossible
-    tag sequence hold zeros."""
+    """What :func:`forward_backward` leaves: [B] free energies (where ok), tag-sequence energies,
+    ok, losses (+inf for an impossible tag sequence, 0 for the rest) and rest (the lanes not ok
+    with a possible tag sequence); minus the label posteriors [B, T, V] (the emissions' dtype);
+    forward values alpha and f (backward values times emission factors / scale) [K, T, B];
+    start and end posteriors [2, K, B]; p [K, K] = exp(-(transitions - their shift)). Lanes not
+    ok or with an impossible tag sequence hold zeros."""
 
     energy: np.ndarray
     path: np.ndarray
     ok: np.ndarray
+    loss: np.ndarray
+    rest: np.ndarray
     post: np.ndarray
     alpha: np.ndarray
     f: np.ndarray
     ends: np.ndarray
     p: np.ndarray
+    finite: bool  # no NaN or -inf in em, padding included
+    overflow: int  # the first lane whose tag-sequence energy is -inf, or -1
+    total: float  # the losses' sum
 
 
-def forward_backward(em, tags, lengths, trans, start, end) -> Lanes | None:
-    """em [B, T, V >= K] (no NaN or -inf on valid frames), tags int64 [B, T], lengths int64 [B]
-    >= 1, float64 trans [K, K], start and end [K]; None if a weight range is too wide for
-    probability space (see ``_prep.weights``)."""
+def forward_backward(em, tags, lengths, trans, start, end) -> Lanes:
+    """em [B, T, V >= K] (values of use only where ``finite``), tags int64 [B, T] in [0, K),
+    lengths int64 [B] >= 1, float64 C-contiguous trans [K, K], start and end [K] (no NaN or
+    -inf); no lane is ok if a weight range is too wide for probability space (``_prep.weights``)."""
     B, T, V = em.shape
     K = trans.shape[0]
-    p, s, e = np.empty((K, K)), np.empty(K), np.empty(K)
-    shift, wide = 0.0, 0.0
-    for w, x in ((trans, p), (start, s), (end, e)):
-        m, r = _shifted_exp(w.reshape(-1), 0, w.size, 1.0, x.reshape(-1))
-        shift, wide = shift + m * (lengths - 1 if x is p else 1), max(wide, r)
-    if wide > SCALED_RANGE:
-        return None
     # blocks of lanes, a multiple of 8 wide, one per thread (numba.get_num_threads costs
     # microseconds: asked once, by sync_threads, and only for enough work)
     threads = sync_threads() if K * K * int(lengths.sum()) >= _PARALLEL_WORK else 1
     width = B if threads == 1 else -(-B // (8 * threads)) * 8
     alpha, f = np.empty((2, K, T, B))
     post = (np.empty if V == K else np.zeros)((B, T, V), em.dtype)
-    ends, energy, path, ok = np.empty((2, K, B)), np.empty(B), np.empty(B), np.ones(B, np.bool_)
+    ends, p, out = np.empty((2, K, B)), np.empty((K, K)), np.empty((3, B))
+    ok, rest = np.ones(B, np.bool_), np.empty(B, np.bool_)
     kernel = _kernel.serial if threads == 1 else _kernel.parallel
-    kernel(em, tags, lengths, (trans, start, end, p, s, e), width, alpha, f, np.empty((T, B)),
-           post, ends, energy, path, ok)  # fmt: skip
-    energy += shift
-    bad = ~(ok & (path < np.inf))
-    if bad.any():  # values of no use, perhaps NaN
-        post[bad] = 0.0
-        for x in (alpha, f, ends):
-            x[..., bad] = 0.0
-    return Lanes(energy, path, ok, post, alpha, f, ends, p)
+    summary = kernel(em, tags, lengths, (trans, start, end), p, width, alpha, f,
+                     np.empty((T, B)), post, ends, out, ok, rest)  # fmt: skip
+    return Lanes(out[0], out[1], ok, out[2], rest, post, alpha, f, ends, p, *summary)
 
 
 @batch_kernel(fastmath=FAST, error_model="numpy")  # x / 0 is inf: no branch to raise
-def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, energy, path, ok):
+def _kernel(em, tags, lengths, weights, p, width, alpha, f, scale, post, ends, out, ok, rest):
     """Lanes b0 <= b < b0 + n per block of ``width``; f first holds the emission factors.
-    weights: transitions, start, end, then their shifted exponentials p, s, e."""
+    weights: transitions, start, end; p their shifted exponentials (filled here, an argument
+    of its own: see the numerics page); out: energy, path, loss."""
     K, T, B = alpha.shape
-    trans, start, end, p, s, e = weights
+    trans, start, end = weights
+    s, e = np.empty(K), np.empty(K)
+    mt, w0 = _shifted_exp(trans.reshape(K * K), 0, K * K, 1.0, p.reshape(K * K))
+    ms, w1 = _shifted_exp(start, 0, K, 1.0, s)
+    me, w2 = _shifted_exp(end, 0, K, 1.0, e)
+    good = max(w0, w1, w2) <= SCALED_RANGE
+    ok[:] = good
     pt = p.T.copy()
-    _path.sequence_energies(em, tags, trans, start, end, lengths, path)
-    for blk in nb.prange(-(-B // width)):
+    energy, path, loss = out[0], out[1], out[2]
+    nonfinite = 0  # NaN or -inf: the caller's check of the emissions runs when this finds any
+    flat = em.reshape(-1)
+    for i in range(flat.size):
+        nonfinite += 0 if flat[i] > -np.inf else 1  # a count, not a bool: vectorises
+    _sequence_energies(em, tags, trans, start, end, lengths, path)
+    for blk in nb.prange(-(-B // width) if good else 0):
         b0, n = np.uint64(blk * width), np.uint64(min(width, B - blk * width))
         L = lengths[b0 : b0 + n]
         m, c, total = np.empty(n), np.empty(n), np.zeros(n)
@@ -118,6 +123,72 @@ def _kernel(em, tags, lengths, weights, width, alpha, f, scale, post, ends, ener
             for k in range(n):
                 total[k] += fast_log(scale[t, b0 + k])
         _backward(alpha, f, scale, pt, s, e, b0, n, L, live, total, post, ends, energy, ok)
+    overflow, total = -1, 0.0
+    for b in range(B):  # the shifts back, the losses; zeros in the lanes of no use (perhaps NaN)
+        energy[b] += mt * (lengths[b] - 1) + ms + me
+        dead = not path[b] < np.inf  # an impossible tag sequence: +inf, not inf - inf
+        rest[b] = not ok[b] and not dead
+        loss[b] = np.inf if dead else (path[b] - energy[b] if ok[b] else 0.0)
+        overflow = b if overflow < 0 and path[b] == -np.inf else overflow
+        total += loss[b]
+        if dead or not ok[b]:
+            post[b] = 0.0
+            alpha[:, :, b] = 0.0
+            f[:, :, b] = 0.0
+            ends[:, :, b] = 0.0
+    return nonfinite == 0, overflow, total
+
+
+@nb.njit(cache=True)
+def _sequence_energies(em, tags, trans, start, end, lengths, out):
+    """out[b] = start[y_0] + sum_{t < L_b} em[b, t, y_t] + sum_{0 < t < L_b} trans[y_{t-1}, y_t]
+    + end[y_{L_b - 1}] (frames t >= L_b ignored), y = tags[b], in float64."""
+    for b in range(em.shape[0]):
+        L = lengths[b]
+        y = tags[b]
+        acc = np.float64(start[y[0]]) + np.float64(end[y[L - 1]]) + np.float64(em[b, 0, y[0]])
+        for t in range(1, L):
+            acc += np.float64(em[b, t, y[t]]) + np.float64(trans[y[t - 1], y[t]])
+        out[b] = acc
+
+
+@nb.njit(cache=True, fastmath=FAST)
+def gradients(gout, lanes, tags, lengths, arc_grads, g):
+    """The gradients of sum_b gout[b] loss[b] from a :class:`Lanes`' buffers: the emissions'
+    in its posteriors (weighted in place; with ``arc_grads`` its f too), the transitions',
+    start's and end's in the zeroed g [K * K + 2 K], the indicators of the tag sequences'
+    terms included; lanes not ok or with an impossible tag sequence weigh 0."""
+    K, T, B = lanes.alpha.shape
+    g_em, g_tr, g_st, g_en = lanes.post, g[: K * K].reshape(K, K), g[K * K : K * K + K], g[-K:]
+    w, c, uniform, first = np.empty(B), 0.0, True, True
+    for b in range(B):
+        use = lanes.ok[b] and lanes.path[b] < np.inf
+        w[b] = gout[b] if use else 0.0
+        if use:
+            uniform &= first or w[b] == c
+            c, first = w[b], False
+        if w[b] != 1.0:  # lanes of no use hold zeros
+            g_em[b] *= w[b]
+    if arc_grads:  # with the same weight for all lanes (a 'sum' or 'mean'), c scales the sums
+        if not uniform:
+            for j in range(K):
+                for t in range(T):
+                    for b in range(B):
+                        lanes.f[j, t, b] *= w[b]
+        xi_sums(lanes.alpha.reshape(K, T * B), lanes.f.reshape(K, T * B), B, g_tr)
+        g_tr *= -lanes.p * (c if uniform else 1.0)
+        for j in range(K):
+            for b in range(B):
+                g_st[j] -= lanes.ends[0, j, b] * w[b]
+                g_en[j] -= lanes.ends[1, j, b] * w[b]
+    for b in range(B):  # E(tags)'s terms
+        L, g, y = lengths[b], w[b], tags[b]
+        g_st[y[0]] += g
+        g_en[y[L - 1]] += g
+        g_em[b, 0, y[0]] += g
+        for t in range(1, L):
+            g_em[b, t, y[t]] += g
+            g_tr[y[t - 1], y[t]] += g
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")

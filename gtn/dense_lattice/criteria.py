@@ -148,7 +148,6 @@ def crf_nll(
     if backend(emissions) == "torch" or (B < 8 and K > 20):
         return _torch_crf.crf_nll(emissions, tags, transitions, start, end, lens, reduction)
     loss, rest = CrfNll.apply(emissions, tags, transitions, start, end, lens, reduction)
-    rest = rest.numpy()
     if not rest.any():
         return loss
     idx = torch.from_numpy(np.flatnonzero(rest))  # what the lanes cannot vouch for: composed

@@ -108,6 +108,17 @@ def test_a_lane_the_kernel_cannot_vouch_for_takes_the_exact_path(dtype):
     _check(em, tags, weights, lengths, dtype)
 
 
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_a_weight_range_too_wide_for_probability_space_takes_the_exact_path(which):
+    """A transition, start or end energy 600 above another: no lane is vouched for."""
+    em, tags, weights, lengths = _tiled(grid.problem("crf", "plain", 10), MIN_B + 1)
+    weights = [w.clone() for w in weights]
+    weights[which].view(-1)[0] = weights[which].view(-1)[-1] + 600.0
+    args = (em.numpy(), tags.numpy(), lengths.numpy(), *(w.numpy() for w in weights))
+    assert not _lanes.forward_backward(*args).ok.any()  # the case this test is about
+    _check(em, tags, weights, lengths, F64)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     emissions(num_labels=4, min_batch=MIN_B, max_batch=3 * MIN_B + 1, long_frames=60, min_length=1),

@@ -20,7 +20,6 @@ from gtn.dense_lattice import (
     GraphBatch,
     _crf,
     _lanes,
-    _path,
     _torch,
     _viterbi,
     asg_loss,
