@@ -4,7 +4,7 @@ utterances (arrays [K, T, B]), so that LLVM vectorises them whatever K is; they 
 values, Rabiner's scaled backward) with scales per utterance; past its length a lane keeps its
 values. Exactness as in ``_scaled``: a value below ``LOW`` of a label with finite energy keeps
 ``LOW``; a lane is vouched for (``ok``) only if every frame's scale is at least ``LOW`` and its
-posteriors sum to 1 within ``_CHECK_TOL`` at every frame and at the start (the backward never
+posteriors sum to 1 within ``CHECK_TOL`` at every frame and at the start (the backward never
 sees a flush, so a flushed state that carried mass breaks the sum)."""
 
 from typing import NamedTuple
@@ -16,10 +16,7 @@ from .._internal.exp import fast_exp, fast_log
 from .._internal.jit import batch_kernel
 from .._internal.threads import sync_threads
 from ._prep import FAST, SCALED_RANGE, _shifted_exp
-from ._scaled import LOW, SUBNORMAL
-
-_CHECK_TOL = 1e-9  # as intersection's check of alpha . beta = 1
-_PARALLEL_WORK = 50_000  # arc-frames below which one thread runs (as intersection's)
+from ._scaled import CHECK_TOL, LOW, PARALLEL_WORK, SUBNORMAL
 
 
 class Lanes(NamedTuple):
@@ -53,7 +50,7 @@ def forward_backward(em, tags, lengths, trans, start, end) -> Lanes:
     K = trans.shape[0]
     # blocks of lanes, a multiple of 8 wide, one per thread (numba.get_num_threads costs
     # microseconds: asked once, by sync_threads, and only for enough work)
-    threads = sync_threads() if K * K * int(lengths.sum()) >= _PARALLEL_WORK else 1
+    threads = sync_threads() if K * K * int(lengths.sum()) >= PARALLEL_WORK else 1
     width = B if threads == 1 else -(-B // (8 * threads)) * 8
     alpha, f = np.empty((2, K, T, B))
     post = (np.empty if V == K else np.zeros)((B, T, V), em.dtype)
@@ -250,7 +247,7 @@ def _backward(alpha, f, scale, pt, s, e, b0, n, L, live, total, post, ends, ener
                 fk[j, k] = x
                 f[j, t, b] = x
         for k in range(n):
-            ok[b0 + k] &= (abs(sums[k] - 1.0) < _CHECK_TOL) | (t >= L[k])
+            ok[b0 + k] &= (abs(sums[k] - 1.0) < CHECK_TOL) | (t >= L[k])
             for j in range(K):  # contiguous stores: a vector scatter is slower
                 post[b0 + k, t, j] = -bc[j, k]
         if t == 0:
@@ -269,7 +266,7 @@ def _backward(alpha, f, scale, pt, s, e, b0, n, L, live, total, post, ends, ener
             ends[0, j, b0 + k] = x
             sums[k] += x
     for k in range(n):  # frame 0's flushes show here
-        ok[b0 + k] &= abs(sums[k] - 1.0) < _CHECK_TOL
+        ok[b0 + k] &= abs(sums[k] - 1.0) < CHECK_TOL
 
 
 @nb.njit(cache=True, fastmath=FAST, inline="always")

@@ -47,6 +47,10 @@ EXACT, FLUSHED, LOG = 0, 1, 2
 # values below this are flushed to 0: arithmetic on subnormal numbers runs about a hundred
 # times slower, and the kernels treat a reached state's underflow explicitly
 SUBNORMAL = 1e-300
+# alpha_t . beta_t = 1 at every frame up to rounding (about T * 1e-16); a flushed state that
+# carried real mass moves it by that mass's share of the total
+CHECK_TOL = 1e-9
+PARALLEL_WORK = 50_000  # arc-frames below which the kernels run on one thread
 
 
 @nb.njit(cache=True, inline="always", fastmath=FAST)

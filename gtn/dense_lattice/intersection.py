@@ -30,7 +30,6 @@ from ._prep import Grads, Scaled, Structure, Utterances, Weights, structure, wei
 from .batch import GraphBatch
 
 INF = float("inf")
-_PARALLEL_WORK = 50_000  # arc-frames below which the kernels run on one thread
 # the matrix Viterbi does one add and one compare per arc-frame: a thread must get far more
 _PARALLEL_VITERBI = 4_000_000
 
@@ -299,7 +298,7 @@ def _use_threads(lat: DenseLattice) -> None:
             work = int(st.arc_off[-1]) * int(lat.lengths.sum())
         else:
             work = int((np.diff(st.arc_off)[lat.gidx] * lat.lengths).sum())
-        lat.small = lat.batch_size < 2 or work < _PARALLEL_WORK
+        lat.small = lat.batch_size < 2 or work < _scaled.PARALLEL_WORK
     if lat.small:
         numba.set_num_threads(1)
 
@@ -411,18 +410,13 @@ def _free_forward(lat: DenseLattice, beta: float) -> _Forward:
     if flushed.any():  # exact only if alpha . beta = 1 holds at every frame
         scratch = _buffers(lat, _em(lat).dtype, arc_grads=False)
         dev = _scaled_backward(lat, s, np.ones(B), flushed, False, scratch)
-        passed = flushed & (dev < _CHECK_TOL)
+        passed = flushed & (dev < _scaled.CHECK_TOL)
         status[flushed & ~passed] = _scaled.LOG
         # the check computed these utterances' emission posteriors: kept for the backward
         s.checked = (passed, scratch.em)
     s.use_log = status == _scaled.LOG
     _log_forward(lat, s, s.use_log)
     return s
-
-
-# alpha_t . beta_t = 1 at every frame up to rounding (about T * 1e-16); a flushed state that
-# carried real mass moves it by that mass's share of the total.
-_CHECK_TOL = 1e-9
 
 
 def _arc_list(lat: DenseLattice) -> _logspace.ArcList:
@@ -528,7 +522,7 @@ def _free_backward_buffers(
     else:
         bufs = _buffers(lat, _em(lat).dtype, arc_grads)
     dev = _scaled_backward(lat, s, gout, scaled, arc_grads, bufs)
-    bad = scaled & ~(dev < _CHECK_TOL)
+    bad = scaled & ~(dev < _scaled.CHECK_TOL)
     if bad.any():  # unexpected after the forward's checks; recompute those exactly
         s.use_log = s.use_log | bad
         _log_forward(lat, s, bad)
