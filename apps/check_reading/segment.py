@@ -48,7 +48,7 @@ BAND = (0, HEIGHT)  # every row of the normalised field goes into the segment im
 class SegmenterSettings:
     min_gap: float = 0.15  # merge straight cuts closer than this many band heights
     max_pieces: int = 10
-    max_width: float = 2.0  # core-band heights
+    max_width: float = 2.5  # core-band heights (a narrow digit between wide gaps spans > 2)
     min_area: int = 1  # smaller components are specks (3 dropped small dots and fragments)
     curve_radius: float = 0.35  # shortest-path cuts wander this many band heights (0: none)
     curve_gain: float = 0.5  # a curved cut must cross this much less ink than its seed
@@ -58,7 +58,7 @@ class SegmenterSettings:
     # and wide, and gets a cut on each side (0: no blob cuts)
     blob_min_area: int = 10  # smaller components are specks, not blobs
     blob_margin: int = 2  # blob cuts pass this many columns outside its ink (its faint fringe)
-    blob_strong: float = 0.0  # also seek blobs among the components of ink above this (0: no)
+    blob_strong: float = 0.6  # also seek blobs among the components of ink above this (0: no)
 
 
 DEFAULT_SEGMENTER = SegmenterSettings()

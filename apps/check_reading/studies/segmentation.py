@@ -5,7 +5,8 @@
     python -m apps.check_reading.studies.segmentation --split heldout      # the held-out style
     python -m apps.check_reading.studies.segmentation --straight           # straight cuts only
     python -m apps.check_reading.studies.segmentation --no-blob-cuts       # no cuts beside blobs
-    python -m apps.check_reading.studies.segmentation --blob-strong 0.6    # blobs in dark ink too
+    python -m apps.check_reading.studies.segmentation --previous           # before session 14
+    python -m apps.check_reading.studies.segmentation --blob-strong 0      # no blobs in dark ink
 
 Splits: ``val`` (broad renderer, training digits, seed 1: the fields to tune on), ``test`` (broad
 renderer, test digits, seed 0: the experiment's own test fields), ``heldout`` (the held-out style,
@@ -44,9 +45,11 @@ from ..normalise import INK, normalise
 from ..segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
 from ..truth import segment_truth, true_path
 
-# Earlier segmenters, for before/after tables: straight cuts only, and no cuts beside blobs.
+# Earlier segmenters, for before/after tables: straight cuts only, no cuts beside blobs, and
+# segments at most 2 core heights wide with no blobs sought in the dark ink.
 STRAIGHT_ONLY = SegmenterSettings(min_gap=0.12, max_pieces=5, max_width=1.6, curve_radius=0.0)
-NO_BLOB_CUTS = SegmenterSettings(blob_size=0.0)
+NO_BLOB_CUTS = SegmenterSettings(blob_size=0.0, max_width=2.0, blob_strong=0.0)
+PREVIOUS = SegmenterSettings(max_width=2.0, blob_strong=0.0)
 
 
 def missing_cause(norm, owner, seg, k: int, text: str, settings: SegmenterSettings) -> str:
@@ -137,26 +140,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", choices=SPLITS, default="val", help="(see above)")
     parser.add_argument("-n", type=int, default=400, help="number of fields")
     parser.add_argument("--no-causes", action="store_true", help="skip the failure breakdown")
-    parser.add_argument(
+    earlier = parser.add_mutually_exclusive_group()
+    earlier.add_argument(
         "--straight", action="store_true", help="the previous segmenter: straight cuts only"
     )
-    parser.add_argument(
+    earlier.add_argument(
         "--no-blob-cuts", action="store_true", help="the previous segmenter: no cuts beside blobs"
+    )
+    earlier.add_argument(
+        "--previous", action="store_true", help="segments <= 2 core heights, no dark-ink blobs"
     )
     parser.add_argument(
         "--blob-strong",
         type=float,
-        default=DEFAULT_SEGMENTER.blob_strong,
-        help="also seek blobs among the components of ink above this (0: no)",
+        help="also seek blobs among the components of ink above this (0: no; default: the "
+        "segmenter's)",
     )
     args = parser.parse_args(argv)
-    if args.straight and args.no_blob_cuts:
-        parser.error("--straight and --no-blob-cuts name different segmenters; give one")
-    if not 0.0 <= args.blob_strong < 1.0:
+    if args.blob_strong is not None and not 0.0 <= args.blob_strong < 1.0:
         parser.error(f"--blob-strong must be in [0, 1), got {args.blob_strong}")
     settings = STRAIGHT_ONLY if args.straight else DEFAULT_SEGMENTER
     settings = NO_BLOB_CUTS if args.no_blob_cuts else settings
-    settings = replace(settings, blob_strong=args.blob_strong)
+    settings = PREVIOUS if args.previous else settings
+    if args.blob_strong is not None:
+        settings = replace(settings, blob_strong=args.blob_strong)
     fields = SPLITS[args.split](args.n)
     print(f"{len(fields)} {args.split} fields")
     print(f"{'coverage':>8s} {'fails':>5s} {'cuts/f':>6s} {'segs/f':>6s} {'ms/f':>6s}")

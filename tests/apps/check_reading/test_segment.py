@@ -186,4 +186,21 @@ def test_with_blob_strong_a_period_joined_to_its_digit_by_faint_ink_gets_its_cut
         return all(np.any(np.all(paths == w, axis=1)) for w in wanted)
 
     assert has_all(find_paths(ink, settings)[0])
-    assert not has_all(find_paths(ink, SegmenterSettings())[0])
+    assert not has_all(find_paths(ink, SegmenterSettings(blob_strong=0.0))[0])
+
+
+def test_a_narrow_glyph_between_wide_gaps_gets_a_segment_from_gap_to_gap():
+    # "101", 70 px tall (the core band), far apart: the "0"'s segment runs from the middle of
+    # one gap to the middle of the next, about 2.35 core heights, and a cut at its waist
+    # (a projection minimum) means the nearest-cut rule does not keep it anyway
+    owner = np.full((110, 360), -1, np.int8)
+    owner[20:90, 20:27] = 0
+    owner[20:90, 160:190] = 1
+    owner[26:84, 166:184] = -1
+    owner[20:90, 330:337] = 2
+    image = np.where(owner >= 0, 0, 255).astype(np.uint8)
+    norm = normalise(image)
+    for settings, found in ((SegmenterSettings(), True), (SegmenterSettings(max_width=2.0), False)):
+        seg = segment_normalised(norm, settings)
+        _, char = segment_truth(seg, norm.warp(owner), "101")
+        assert (true_path(seg, char, 3) is not None) == found
