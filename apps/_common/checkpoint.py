@@ -162,14 +162,17 @@ class Json:
 
 
 class Record:
-    """A dictionary with exactly the keys of ``fields``, each checked by its schema."""
+    """A dictionary with exactly the keys of ``fields``, each checked by its schema.
+    ``defaults``: keys a later version added whose absence has one meaning (the value every
+    older file implicitly holds, e.g. one ensemble member); any other key is required."""
 
-    def __init__(self, fields: dict[str, Any]):
-        self.fields = fields
+    def __init__(self, fields: dict[str, Any], defaults: dict[str, Any] | None = None):
+        self.fields, self.defaults = fields, defaults or {}
 
     def check(self, value: Any, key: str = "config") -> dict:
         if not isinstance(value, dict):
             raise CheckpointError(f"{key} must be a dictionary, got {_show(value)}")
+        value = self.defaults | value
         missing = [k for k in self.fields if k not in value]
         extra = [str(k) for k in value if k not in self.fields]
         if missing:

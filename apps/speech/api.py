@@ -10,6 +10,13 @@ topology's decoding graph (lexicon o digit-loop grammar); the confidence is the 
 the best word string under the pruned lattice. ``word_penalty`` (stored in the checkpoint,
 tuned on training speakers by :mod:`.tune`) is :func:`.graphs.with_word_penalty` of that
 graph: it changes decoding only, never training.
+
+An *ensemble* (:meth:`SpeechRecognizer.combine`: acoustic models trained apart, e.g. with other
+seeds) is combined per utterance on word strings, not frames: models trained apart with MMI use
+their HMM states differently (one spends a word's frames in its second state where another
+spends them in its first), so their frame energies do not average. Each member decodes its own
+n-best list; the answer is the member's best string with the highest posterior averaged over
+the members (0 where a member did not list it).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
 
 import decoders
 from gtn.utils import deprecated_attribute, renamed_keywords
@@ -52,7 +60,9 @@ SCHEMA = Record(
                 "width": Int(1, 4096),
                 "stride": Int(1, 16),
                 "n_mels": Int(1, 512),
-            }
+                "members": Int(1, 16),
+            },
+            defaults={"members": 1},  # files written before ensembles hold one model
         ),
         "topology": Record({"kind": Choice("hmm", "ctc"), "states_per_word": Int(1, 64)}),
         "word_penalty": Real(0.0, 1e6),
@@ -61,6 +71,7 @@ SCHEMA = Record(
     }
 )
 RETRAIN = "train a new one with `ebgtn speech train`"
+ENSEMBLE_HYPOTHESES = 10  # each member's n-best list, from which the ensemble chooses
 
 
 @dataclass
@@ -89,25 +100,33 @@ class Recognition:
 
 
 class SpeechRecognizer:
-    """An acoustic model with its topology, plus decoding settings (``beam``, and
-    ``word_penalty``: energy added per decoded word, >= 0, saved with the model) and the
-    feature ``dither`` it was trained with (see :func:`.features.add_dither`; saved, and
-    applied by :meth:`recognize` — features passed to :meth:`recognize_features` must have
-    been computed with it)."""
+    """An acoustic model (or an ensemble of them: a list, see :meth:`combine`) with its
+    topology, plus decoding settings (``beam``, and ``word_penalty``: energy added per decoded
+    word, >= 0, saved with the model) and the feature ``dither`` it was trained with (see
+    :func:`.features.add_dither`; saved, and applied by :meth:`recognize` — features passed to
+    :meth:`recognize_features` must have been computed with it). ``model`` is the first (or
+    only) acoustic model, ``models`` all of them."""
 
     def __init__(
         self,
-        model: TDNN,
+        model: TDNN | Sequence[TDNN],
         topology: Topology,
         beam: float = 16.0,
         word_penalty: float = 0.0,
         dither: float = 0.0,
     ):
-        if model.num_columns != topology.num_columns:
-            raise ValueError(
-                f"model has {model.num_columns} outputs, topology needs {topology.num_columns}"
-            )
-        self.model, self.topology, self.beam = model, topology, beam
+        self.models = [model] if isinstance(model, TDNN) else list(model)
+        if not self.models:
+            raise ValueError("no acoustic model")
+        for i, m in enumerate(self.models):
+            if m.num_columns != topology.num_columns:
+                raise ValueError(
+                    f"model {i} has {m.num_columns} outputs, topology needs {topology.num_columns}"
+                )
+            if m.config() != self.models[0].config():
+                raise ValueError(f"model {i} has config {m.config()}, model 0 "
+                                 f"{self.models[0].config()}")  # fmt: skip
+        self.model, self.topology, self.beam = self.models[0], topology, beam
         self.word_penalty = check_penalty(word_penalty)
         self.dither = features.check_nonnegative(dither, "dither")
         self._graphs: dict[float, object] = {}
@@ -126,13 +145,14 @@ class SpeechRecognizer:
     def save(self, path: str | os.PathLike) -> None:
         """Write the recogniser atomically (weights, settings and a content digest)."""
         config = {
-            "model": self.model.config(),
+            "model": self.model.config() | {"members": len(self.models)},
             "topology": asdict(self.topology),
             "word_penalty": float(self.word_penalty),
             "dither": float(self.dither),
             "features": features.VERSION,
         }
-        save_model(path, FORMAT, SCHEMA, config, {"model": self.model.state_dict()})
+        weights = self.model if len(self.models) == 1 else nn.ModuleList(self.models)
+        save_model(path, FORMAT, SCHEMA, config, {"model": weights.state_dict()})
 
     @classmethod
     def load(
@@ -152,25 +172,63 @@ class SpeechRecognizer:
                 f"{path}: the model has {config['model']['num_columns']} outputs, its "
                 f"{topology.kind} topology needs {topology.num_columns}"
             )
-        model = build_module(path, tensors, "model", lambda: TDNN(**config["model"]))
+        shape = dict(config["model"])
+        n = shape.pop("members")
+
+        def build():
+            return TDNN(**shape) if n == 1 else nn.ModuleList(TDNN(**shape) for _ in range(n))
+
+        model = build_module(path, tensors, "model", build)
         model.eval()
         if word_penalty is None:
             word_penalty = config["word_penalty"]
         return cls(model, topology, beam, word_penalty, config["dither"])
+
+    @classmethod
+    def combine(
+        cls, recognizers: Sequence[SpeechRecognizer], word_penalty: float | None = None
+    ) -> SpeechRecognizer:
+        """An ensemble of ``recognizers``' acoustic models (trained apart, e.g. with other
+        seeds; an ensemble given contributes its members), read as described in the module's
+        docstring. They must share topology, network shape and dither; ``word_penalty``
+        None: the mean of theirs; the beam is the first's.
+
+        Raises:
+            ValueError: naming the first recogniser that differs from the first one, or
+                fewer than two acoustic models in all.
+        """
+        models = [m for r in recognizers for m in r.models]
+        if len(models) < 2:
+            raise ValueError(f"an ensemble needs at least two acoustic models, got {len(models)}")
+        first = recognizers[0]
+        for i, r in enumerate(recognizers[1:], 1):
+            for what in ("topology", "dither"):
+                if getattr(r, what) != getattr(first, what):
+                    raise ValueError(
+                        f"recogniser {i} has {what} {getattr(r, what)}, recogniser 0 "
+                        f"{getattr(first, what)}"
+                    )
+        if word_penalty is None:
+            word_penalty = float(np.mean([r.word_penalty for r in recognizers]))
+        return cls(models, first.topology, first.beam, word_penalty, first.dither)
 
     # ------------------------------------------------------------------ recognition
     def energies(
         self, feats: Sequence[torch.Tensor], batch_size: int | None = None
     ) -> list[torch.Tensor]:
         """Per-frame energies [T'_i, V] (float64, lower is better) of log-mel features,
-        ``batch_size`` utterances at a time (None: all at once)."""
-        self.model.eval()
+        ``batch_size`` utterances at a time (None: all at once); an ensemble's are
+        [M, T'_i, V], one per member (:meth:`decode_energies` combines them)."""
         feats, out = list(feats), []
         step = batch_size or max(len(feats), 1)
         for k in range(0, len(feats), step):
+            batch = pad(feats[k : k + step])
             with torch.no_grad():
-                e, frames = self.model(*pad(feats[k : k + step]))
-            out += [e[i, : int(frames[i])].double() for i in range(len(frames))]
+                runs = [m.eval()(*batch) for m in self.models]
+            e = torch.stack([e for e, _ in runs], 1).double()  # [B, M, T', V]
+            frames = runs[0][1]
+            single = len(self.models) == 1
+            out += [e[i, 0 if single else slice(None), : int(frames[i])] for i in range(len(e))]
         return out
 
     @renamed_keywords(nbest="num_hypotheses")
@@ -198,7 +256,15 @@ class SpeechRecognizer:
         """Decode per-frame energies from :meth:`energies` (lets a caller try several
         ``word_penalty`` values without rerunning the acoustic model)."""
         graph = self.decoding_graph(word_penalty)
-        return [self._decode(e, graph, num_hypotheses, lattice) for e in energies]
+        if len(self.models) == 1:
+            return [self._decode(e, graph, num_hypotheses, lattice) for e in energies]
+        if lattice:
+            raise ValueError("an ensemble has no single lattice: ask its members for theirs")
+        n = max(num_hypotheses, ENSEMBLE_HYPOTHESES)
+        return [
+            _combined([self._decode(m, graph, n, False) for m in e], num_hypotheses)
+            for e in energies
+        ]
 
     def _decode(
         self, energies: torch.Tensor, graph, num_hypotheses: int, lattice: bool
@@ -291,6 +357,24 @@ class SpeechRecognizer:
             raise ValueError("waveforms must be a list of 1-D arrays, one per utterance")
         rates = _rates(sample_rate, len(waveforms))
         return [features.as_16k(check_waveform(w, i), rates[i]) for i, w in enumerate(waveforms)]
+
+
+def _combined(members: list[Recognition], num_hypotheses: int) -> Recognition:
+    """The ensemble's recognition from its members' (each with its n-best list): the members'
+    best string with the highest mean posterior, its times from the first member that read it
+    best; ``energy`` the members' mean (what VTLN and tempo compare across warps and rates)."""
+    posterior: dict[str, float] = {}
+    for r in members:
+        for text, p in r.hypotheses:
+            posterior[text] = posterior.get(text, 0.0) + p / len(members)
+    found = [r for r in members if r.energy < math.inf]
+    if not found:
+        return members[0]
+    best = max(found, key=lambda r: posterior.get(r.text, 0.0))
+    ranked = sorted(posterior.items(), key=lambda kv: -kv[1])[:num_hypotheses]
+    energy = float(np.mean([r.energy for r in found]))
+    return Recognition(best.words, posterior.get(best.text, 0.0), best.starts, best.ends,
+                       energy, ranked)  # fmt: skip
 
 
 def check_waveform(waveform, index: int) -> np.ndarray:

@@ -6,6 +6,7 @@ demo      the same on a small corpus and a short schedule (well under 15 minutes
 evaluate  WER / SER of saved recognisers on held-out speakers at each noise condition;
           or score a hypothesis text file against a reference one (--ref, --hyp)
 tune      pick the word-insertion penalty on a dev set of training speakers; save it
+combine   one recogniser from several trained apart (other seeds): an ensemble
 decode    recognise WAV files, folders of them, wav.scp files or data directories: words,
           confidence and word timings; a Kaldi text file and a CTM with --out
 
@@ -84,6 +85,17 @@ def _tune(args) -> int:
         _config(args), args.checkpoints, grid, Path(args.out), args.dev_utterances, args.data,
         progress=not args.quiet,
     )  # fmt: skip
+    return 0
+
+
+def _combine(args) -> int:
+    from .api import SpeechRecognizer
+
+    members = [SpeechRecognizer.load(p) for p in args.checkpoints]
+    ensemble = SpeechRecognizer.combine(members, args.word_penalty)
+    ensemble.save(args.out)
+    print(f"wrote {args.out}: an ensemble of {len(ensemble.models)} acoustic models, "
+          f"word penalty {ensemble.word_penalty:g}")  # fmt: skip
     return 0
 
 
@@ -270,6 +282,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--data", help="tune on this Kaldi data directory instead of espeak-ng")
     add_options(q, _WAV_COMMANDS)
     q.set_defaults(run=_tune)
+    q = jobs.add_parser(
+        "combine", help="one recogniser from several trained apart (other seeds): an ensemble"
+    )
+    q.add_argument("checkpoints", nargs="+", help="recognisers of one topology and shape")
+    q.add_argument("--out", required=True, help="the ensemble's checkpoint")
+    q.add_argument(
+        "--word-penalty",
+        type=float,
+        help="energy per decoded word (default: the mean of the recognisers' own)",
+    )
+    q.set_defaults(run=_combine)
     q = jobs.add_parser(
         "decode", help="recognise WAV files, folders of them, wav.scp files or data directories"
     )

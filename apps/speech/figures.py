@@ -21,11 +21,13 @@ def alignment_figure(
 ) -> Path:
     """Top: log-mel spectrogram with decoded words (shaded spans, labels above) and the true
     word starts (dashed red, true words below). Bottom: exp(-energy) of every emission column
-    per frame (the model's column posteriors; lower energy = darker)."""
+    per frame (the model's column posteriors, an ensemble's first model's; lower energy =
+    darker)."""
     path = Path(path)
     x = noise.apply(utterance.audio, condition, np.random.default_rng(0))
     feats = features.log_mel(x, recognizer.dither)
     energies = recognizer.energies([feats])[0].numpy()
+    energies = energies[0] if energies.ndim == 3 else energies
     r = recognizer.recognize_features([feats])[0]
     seconds = len(x) / SAMPLE_RATE
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, height_ratios=[3, 2])

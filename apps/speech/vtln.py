@@ -177,7 +177,7 @@ def choose(
         em = recognizer.energies(features_at(w, range(len(groups))), 32)
         decoded.append(recognizer.decode_energies(em, word_penalty=word_penalty))
         energies[:, k] = [r.energy for r in decoded[-1]]
-        frames = np.array([e.shape[0] for e in em])
+        frames = np.array([e.shape[-2] for e in em])
     if not len(groups):
         return Selection(warps, [], np.zeros((0, len(warps))), {}, {}), []
     selection = select_warps(energies, frames, groups, warps)
