@@ -85,6 +85,24 @@ def test_two_copies_of_one_model_read_as_the_model(tiny_recognizer, tiny_corpus)
         assert r.energy == pytest.approx(r2.energy)
 
 
+def test_tuning_and_vtln_read_an_ensemble_like_one_model(tiny_recognizer, tiny_prepared):
+    from apps.speech import tune, vtln
+
+    rec, _ = tiny_recognizer
+    twice = SpeechRecognizer.combine([rec, rec])
+    sets = {"clean": tiny_prepared}
+    assert tune.sweep(twice, sets, (0.0, 3.0)) == tune.sweep(rec, sets, (0.0, 3.0))
+    feats = tiny_prepared.features[:4]
+
+    def features_at(warp, which):  # the warp is ignored: every warp reads the same features
+        return [feats[i] for i in which]
+
+    groups = ["a", "a", "b", "b"]
+    one, mine = (vtln.choose(r, features_at, groups, (0.9, 1.0))[1] for r in (rec, twice))
+    assert [r.words for r in mine] == [r.words for r in one]
+    assert [r.energy for r in mine] == pytest.approx([r.energy for r in one])
+
+
 def test_save_load_round_trip(tmp_path, feats):
     both = SpeechRecognizer.combine([recognizer(0), recognizer(1, word_penalty=3.0)])
     assert both.word_penalty == 1.5  # the members' mean
