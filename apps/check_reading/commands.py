@@ -20,13 +20,24 @@ def evaluate_checkpoints(
 ) -> dict:
     """Evaluate saved readers (segmenting or space-displacement) on the test fields of
     ``config``, every segmenting x SDNN pair also as a product of experts; print the table,
-    write ``out/error_reject.png``; returns the rows."""
+    write ``out/error_reject.png``; returns the rows. The fields are cut with the segmenting
+    checkpoints' own settings, as ``read`` cuts them (ValueError if two checkpoints differ)."""
     test = load_test_set(config)
-    readers = {}
+    readers, settings = {}, {}
     for path in checkpoints:
         reader = load_reader(path)
+        if isinstance(reader, CheckReader):
+            settings[path] = reader.settings
         readers[Path(path).stem] = reader.model if isinstance(reader, CheckReader) else reader
-    rows, curves = evaluate_all(readers, test, progress=progress, workers=config.threads)
+    first = next(iter(settings), None)
+    for path, s in settings.items():
+        if s != settings[first]:
+            raise ValueError(f"{path} and {first} cut fields with different segmenter settings "
+                             "(trained at different versions?); evaluate them apart")  # fmt: skip
+    prepared = None
+    if settings:
+        prepared = data.prepare(test, progress, config.threads, settings[first])
+    rows, curves = evaluate_all(readers, test, prepared, progress=progress)
     print(evaluate.format_table(rows))
     print(f"wrote {figures.error_reject_figure(curves, out / 'error_reject.png')}")
     return rows

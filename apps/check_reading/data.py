@@ -25,7 +25,7 @@ from .amounts import encode
 from .normalise import normalise
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
 from .sdnn import normalised_strip
-from .segment import Segmentation, segment_normalised
+from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
 from .truth import segment_truth
 
 VERSION = 3  # 3: the broad renderer (render.FieldStyle of many parameters)
@@ -145,32 +145,38 @@ class PreparedSet:
         )
 
 
-def prepare(fields: FieldSet, progress: bool = False, workers: int = 1) -> PreparedSet:
-    """Normalise and over-segment every field, and make its SDNN strip from the same
-    normalisation; label its segments from the field's ownership map, or -1 (unknown: local
-    training leaves them out) for a field without one (a real image). ``workers`` > 1 shares
-    the fields among that many processes (same result, in field order)."""
+def prepare(
+    fields: FieldSet,
+    progress: bool = False,
+    workers: int = 1,
+    settings: SegmenterSettings = DEFAULT_SEGMENTER,
+) -> PreparedSet:
+    """Normalise and over-segment every field (with ``settings``), and make its SDNN strip from
+    the same normalisation; label its segments from the field's ownership map, or -1 (unknown:
+    local training leaves them out) for a field without one (a real image). ``workers`` > 1
+    shares the fields among that many processes (same result, in field order)."""
     bar = functools.partial(
         tqdm, total=len(fields), desc=f"segmenting {fields.split}", disable=not progress,
         leave=False,
     )  # fmt: skip
+    one = functools.partial(_prepare_field, settings=settings)
     if workers > 1 and len(fields) >= PARALLEL_FIELDS:
         # spawn, not fork: the parent may hold torch's OpenMP threads, which a forked child
         # inherits in a broken state
         context = multiprocessing.get_context("spawn")
         chunk = -(-len(fields) // (8 * workers))
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            done = list(bar(pool.map(_prepare_field, fields.fields, chunksize=chunk)))
+            done = list(bar(pool.map(one, fields.fields, chunksize=chunk)))
     else:
-        done = list(bar(map(_prepare_field, fields.fields)))
+        done = list(bar(map(one, fields.fields)))
     segs, labels, strips = (list(x) for x in zip(*done, strict=True)) if done else ([], [], [])
     return PreparedSet(segs, [encode(t) for t in fields.texts], labels, strips)
 
 
-def _prepare_field(f: Field):
+def _prepare_field(f: Field, settings: SegmenterSettings):
     """(segmentation, segment labels, SDNN strip) of one field (see :func:`prepare`)."""
     norm = normalise(f.image)
-    s = segment_normalised(norm)
+    s = segment_normalised(norm, settings)
     if f.owner is None:
         labels = np.full(s.num_segments, -1, np.int64)
     else:

@@ -550,3 +550,29 @@ def test_cli_errors_on_folders_are_one_line(scan_dir, readers, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "labels.csv line 3" in err and "leaves the folder" in err
+
+
+def test_evaluate_cuts_with_the_checkpoints_settings_as_read_does(generated, tmp_path, capsys):
+    from apps.check_reading.segment import SegmenterSettings
+
+    torch.manual_seed(1)
+    narrow = CheckReader(settings=SegmenterSettings(max_width=1.0, blob_strong=0.0))
+    narrow.save(tmp_path / "narrow.pt")
+    argv = ["check-reading", "evaluate", str(tmp_path / "narrow.pt"), "--test-folder",
+            str(generated), "--out", str(tmp_path / "eval"), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| narrow |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    memory = data.generate("test", 10, seed=3)
+    mine, theirs = (
+        evaluate_model(narrow.model, prepare(memory, settings=s), memory.texts)[0]
+        for s in (narrow.settings, CheckReader().settings)
+    )
+    # the checkpoint's cuts, not the defaults (which read these fields otherwise)
+    assert mine["char_accuracy"] != theirs["char_accuracy"]
+    assert cells[-1] == f"{100 * mine['char_accuracy']:.1f}"
+    assert cells[2] == f"{100 * mine['zero_reject'].correct:.1f}"
+    CheckReader().save(tmp_path / "default.pt")
+    assert main([*argv[:3], str(tmp_path / "default.pt"), *argv[3:]]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "different segmenter settings" in err
