@@ -27,8 +27,8 @@ def evaluate_checkpoints(
     for path in checkpoints:
         reader = load_reader(path)
         if isinstance(reader, CheckReader):
-            settings[path] = reader.settings
-        readers[Path(path).stem] = reader.model if isinstance(reader, CheckReader) else reader
+            settings[path], reader = reader.settings, reader.model
+        readers[Path(path).stem] = reader
     first = next(iter(settings), None)
     for path, s in settings.items():
         if s != settings[first]:
