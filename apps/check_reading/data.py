@@ -28,7 +28,7 @@ from .sdnn import normalised_strip
 from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
 from .truth import segment_truth
 
-VERSION = 3  # 3: the broad renderer (render.FieldStyle of many parameters)
+VERSION = 4  # 3: the broad renderer (render.FieldStyle of many parameters); 4: one pen
 _SPLIT_CODE = {"train": 1, "test": 2}
 PARALLEL_FIELDS = 200
 """:func:`prepare` shares fewer fields than this with no process (a new process imports the

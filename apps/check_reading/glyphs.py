@@ -66,17 +66,24 @@ slanted tick, 2 hooked curl."""
 
 
 def symbol_glyph(
-    char: str, height: float, rng: np.random.Generator, style: int | None = None
+    char: str,
+    height: float,
+    rng: np.random.Generator,
+    style: int | None = None,
+    pen_change: float = 0.0,
 ) -> tuple[np.ndarray, float]:
     """A procedurally drawn "$", ",", "." or "*" for a field whose digits are ``height`` px tall,
-    with random stroke width, proportions and control-point jitter; ``style`` in
-    0..SYMBOL_STYLES-1 picks the drawing (None: drawn at random)."""
+    with random proportions and control-point jitter; ``style`` in 0..SYMBOL_STYLES-1 picks the
+    drawing (None: drawn at random). The pen is U(0.07, 0.12) digit heights wide plus
+    ``pen_change`` px (at least 1 px): the field's digits thinned or thickened by ``c`` px on
+    each side call for ``pen_change = 2 c``, as one pen writes the whole field. A period's dot
+    is U(0.08, 0.24) digit heights across, or the pen's width if that is wider."""
     h = float(height)
     if style is None:
         style = int(rng.integers(SYMBOL_STYLES))
     if not 0 <= style < SYMBOL_STYLES:
         raise ValueError(f"symbol style {style} is not in 0..{SYMBOL_STYLES - 1}")
-    stroke = max(1.2, h * rng.uniform(0.07, 0.12))
+    stroke = max(1.0, h * rng.uniform(0.07, 0.12) + pen_change)
     jitter = lambda pts: pts + rng.normal(0, 0.02 * h, pts.shape)  # noqa: E731
     pad = stroke + 1
     if char == "$":
@@ -86,13 +93,17 @@ def symbol_glyph(
         upper = _arc(cx, mid - ry, rx, ry, 20, 270)
         lower = _arc(cx, mid + ry, rx, ry, 90, -160)
         bar_x = cx + rng.normal(0, 0.03 * h)
+        lean = rng.normal(0, 0.08 * h)  # the bar's top to the right of its foot, px
         bottom = pad + (1.15 + top) * h
         lines = [jitter(upper), jitter(lower)]
         if style == 0:
-            lines.append(np.array([[bar_x, pad], [bar_x, bottom]]))
+            lines.append(np.array([[bar_x + lean / 2, pad], [bar_x - lean / 2, bottom]]))
         elif style == 1:
             d = rng.uniform(0.08, 0.14) * h
-            lines += [np.array([[x, pad], [x, bottom]]) for x in (bar_x - d, bar_x + d)]
+            lines += [
+                np.array([[x + lean / 2, pad], [x - lean / 2, bottom]])
+                for x in (bar_x - d, bar_x + d)
+            ]
         else:
             stub = rng.uniform(0.12, 0.2) * h
             lines += [
@@ -117,7 +128,7 @@ def symbol_glyph(
         shape = (int(np.ceil(2 * c)), int(np.ceil(2 * c)))
         baseline = 2 * c + rng.uniform(0.3, 0.5) * h  # floats above the baseline
     elif char in ".,":
-        r = max(stroke * 0.6, rng.uniform(0.05, 0.08) * h)
+        r = max(stroke * 0.5, 0.75, rng.uniform(0.04, 0.12) * h)
         c = pad + r
         tail = rng.uniform(0.18, 0.3) * h if char == "," else 0.0
         if char == "." and style == 1:  # a short dash
@@ -132,8 +143,7 @@ def symbol_glyph(
         if char == "," and style == 0:
             lines.append(np.array([[c + 0.3 * r, c], [c - 0.25 * tail, c + tail]]))
         elif char == ",":
-            # no dot: a slanted tick (1) or a hooked curl (2) drawn with a pen-width stroke
-            stroke = max(1.2, 1.1 * r)
+            # no dot: a slanted tick (1) or a hooked curl (2) drawn with the pen
             if style == 1:
                 lines = [np.array([[c + 0.4 * r, c - 0.6 * r], [c - 0.35 * tail, c + tail]])]
             else:

@@ -6,7 +6,8 @@ Writing: digit height ``digit_px`` px; per-character scale x U(1 +- ``scale``); 
 factor ``aspect`` with per-character jitter N(0, ``aspect_jitter``); baseline jitter
 N(0, ``baseline_jitter``) and a random walk N(0, ``baseline_drift``) per character (both in
 digit heights); slant ``slant`` per field plus N(0, ``slant_jitter``) per character; stroke
-width changed by ``stroke`` digit heights on each side (morphology on the MNIST strokes);
+width changed by ``stroke`` digit heights on each side (morphology on the MNIST strokes, and
+the symbols drawn with the pen changed alike: one pen writes the whole field);
 one of ``glyphs.SYMBOL_STYLES`` drawings per symbol per field, from ``symbol_styles``.
 Spacing: the gap between adjacent boxes, as a fraction of the pair's mean width: two digits
 touch or overlap with probability ``touch_probability`` (gap U(-``overlap``, 0)), otherwise
@@ -84,7 +85,7 @@ class Field:
     digit_rows: np.ndarray
 
 
-def _glyph(char, size, width, pool, rng, style, symbol_style):
+def _glyph(char, size, width, pool, rng, style, symbol_style, pen_change):
     images, labels, rows = pool
     if char.isdigit():
         choice = rng.choice(np.flatnonzero(labels == int(char)))
@@ -92,7 +93,7 @@ def _glyph(char, size, width, pool, rng, style, symbol_style):
         ink = glyphs.resize(ink, ink.shape[0], int(round(ink.shape[1] * width)))
         row = int(rows[choice])
     else:
-        ink, base = glyphs.symbol_glyph(char, size, rng, symbol_style[char])
+        ink, base = glyphs.symbol_glyph(char, size, rng, symbol_style[char], pen_change)
         row = -1
     # A period or comma is a dot a few pixels wide: a band erased across it would wipe out the
     # whole character, leaving the amount's text with a symbol the image does not show.
@@ -121,11 +122,12 @@ def render_field(text: str, pool, rng: np.random.Generator, style: FieldStyle = 
     for char in text:
         size = h * rng.uniform(1 - style.scale, 1 + style.scale)
         width = field_aspect * (1 + rng.normal(0, style.aspect_jitter))
-        ink, base, row = _glyph(char, size, max(width, 0.3), pool, rng, style, symbol_style)
+        ink, base, row = _glyph(
+            char, size, max(width, 0.3), pool, rng, style, symbol_style, 2 * stroke
+        )
         ink, base = glyphs.slant(ink, base, field_slant + rng.normal(0, style.slant_jitter))
-        # Symbols keep their own pen width: thinning a dot would remove it.
-        change = stroke if char.isdigit() or stroke > 0 else 0.0
-        ink, base, pad = _restroke(ink, base, change)
+        # Symbols are drawn with the field's pen instead: thinning would erase a dot.
+        ink, base, pad = _restroke(ink, base, stroke if char.isdigit() else 0.0)
         drift += rng.normal(0, style.baseline_drift * h)
         base += rng.normal(0, style.baseline_jitter * h) + drift
         placed.append((ink, base, row, pad))
