@@ -18,9 +18,21 @@
   background (a diagonal sine pattern of contrast U(0.06, 0.15)); digit height U(24, 36) px,
   the scan at half that resolution (2x2 block averaging), then JPEG at quality U(40, 75).
 Dark ink on white, uint8 images at the low resolution.
+
+``neutral`` switches any of :data:`FACTORS` off, one nuisance at a time, for the study of what
+each costs the readers (``studies/heldout_factors.py``): the random draws stay the same, so the
+fields differ only in that nuisance (each variant is drawn from a copy of the generator as it
+stands before the default field; ``symbols`` draws its glyphs from a further copy). ``pen``
+keeps MNIST's anti-aliased strokes, ``ink`` writes at darkness 0.95, ``symbols`` uses
+:func:`.glyphs.symbol_glyph`, ``points`` leaves a clear gap U(0.12, 0.3) digit heights before a
+period or comma, ``slant`` writes upright, ``baseline`` writes on a straight baseline, ``rule``
+and ``pattern`` leave the printed rule and background out, ``scan`` keeps the full resolution,
+``jpeg`` skips the JPEG round trip.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 from scipy import ndimage
@@ -30,6 +42,18 @@ from .render import Field, column_span, jpeg_round_trip
 
 NAME = "ledger"
 VERSION = 1
+FACTORS = (
+    "pen",
+    "ink",
+    "symbols",
+    "points",
+    "slant",
+    "baseline",
+    "rule",
+    "pattern",
+    "scan",
+    "jpeg",
+)
 
 
 def _symbol(char: str, h: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
@@ -65,8 +89,14 @@ def _symbol(char: str, h: float, rng: np.random.Generator) -> tuple[np.ndarray, 
     return glyphs._strokes(lines, pen, shape), float(base)
 
 
-def render_heldout(text: str, pool, rng: np.random.Generator) -> Field:
-    """Render ``text`` in the held-out style with digits from ``pool`` (images, labels, rows)."""
+def render_heldout(
+    text: str, pool, rng: np.random.Generator, neutral: frozenset[str] = frozenset()
+) -> Field:
+    """Render ``text`` in the held-out style with digits from ``pool`` (images, labels, rows);
+    ``neutral``: the :data:`FACTORS` switched off."""
+    unknown = set(neutral) - set(FACTORS)
+    if unknown:
+        raise ValueError(f"neutral: {sorted(unknown)} not among the factors {FACTORS}")
     images, labels, rows = pool
     h = rng.uniform(24, 36)
     back = rng.uniform(-0.2, 0.05)
@@ -78,14 +108,20 @@ def render_heldout(text: str, pool, rng: np.random.Generator) -> Field:
         if char.isdigit():
             k = rng.choice(np.flatnonzero(labels == int(char)))
             ink, base = glyphs.digit_glyph(images[k], h * rng.uniform(0.9, 1.1))
-            ink = np.clip(ndimage.gaussian_filter((ink > 0.6).astype(np.float32), 0.5) * 1.6, 0, 1)
+            if "pen" not in neutral:
+                fine = ndimage.gaussian_filter((ink > 0.6).astype(np.float32), 0.5)
+                ink = np.clip(fine * 1.6, 0, 1)
             digit_rows.append(int(rows[k]))
         else:
-            ink, base = _symbol(char, h, rng)
+            ink, base = _symbol(char, h, rng)  # drawn either way: the same draws follow
+            if "symbols" in neutral:
+                ink, base = glyphs.symbol_glyph(char, h, copy.deepcopy(rng))
             digit_rows.append(-1)
-        ink, base = glyphs.slant(ink, base, back + rng.normal(0, 0.04))
+        shear = back + rng.normal(0, 0.04)
+        ink, base = glyphs.slant(ink, base, 0.0 if "slant" in neutral else shear)
         if char in ".,":
-            left = prev_right + rng.uniform(-0.06, 0.12) * h
+            gap = rng.uniform(-0.06, 0.12) + (0.18 if "points" in neutral else 0.0)
+            left = prev_right + gap * h
         else:
             centre = x + pitch / 2 + rng.normal(0, 0.08 * pitch)
             left = centre - ink.shape[1] / 2
@@ -99,7 +135,7 @@ def render_heldout(text: str, pool, rng: np.random.Generator) -> Field:
     top_margin = rng.uniform(0.5, 1.0) * h
     H = int(np.ceil(top_margin + 1.6 * h))
     baseline = top_margin + h
-    bow = rng.uniform(-0.1, 0.1) * h
+    bow = rng.uniform(-0.1, 0.1) * h * ("baseline" not in neutral)
     layers = np.zeros((len(text), H, W), np.float32)
     for i, ((ink, base), left) in enumerate(zip(placed, xs, strict=True)):
         l0 = int(round(left))
@@ -114,31 +150,40 @@ def render_heldout(text: str, pool, rng: np.random.Generator) -> Field:
     ink = layers.max(0)
     owner = np.where(ink > 0.35, layers.argmax(0), -1).astype(np.int8)
     darkness = rng.uniform(0.45, 0.7)
+    darkness = 0.95 if "ink" in neutral else darkness
     yy, xx = np.mgrid[0:H, 0:W]
     period = rng.uniform(0.2, 0.35) * h
     pattern = rng.uniform(0.06, 0.15) * (0.5 + 0.5 * np.sin((xx + yy) * 2 * np.pi / period))
-    grey = 0.97 - pattern
+    grey = 0.97 - pattern * ("pattern" not in neutral)
     rule = int(round(baseline + rng.uniform(0.04, 0.12) * h))
-    grey[rule : rule + max(1, int(0.06 * h))] = 0.35
+    if "rule" not in neutral:
+        grey[rule : rule + max(1, int(0.06 * h))] = 0.35
     grey = np.minimum(grey, 0.97 - darkness * ink)
-    # the low-resolution scan: 2x2 block averages
-    H2, W2 = H // 2, W // 2
-    grey = grey[: 2 * H2, : 2 * W2].reshape(H2, 2, W2, 2).mean((1, 3))
-    owner = owner[: 2 * H2 : 2, : 2 * W2 : 2]
+    if "scan" not in neutral:  # the low-resolution scan: 2x2 block averages
+        H2, W2 = H // 2, W // 2
+        grey = grey[: 2 * H2, : 2 * W2].reshape(H2, 2, W2, 2).mean((1, 3))
+        owner = owner[: 2 * H2 : 2, : 2 * W2 : 2]
     grey = grey + rng.normal(0, 0.02, grey.shape)
     image = np.clip(np.round(grey * 255), 0, 255).astype(np.uint8)
-    image = jpeg_round_trip(image, int(rng.integers(40, 76)))
+    quality = int(rng.integers(40, 76))
+    image = image if "jpeg" in neutral else jpeg_round_trip(image, quality)
     boxes = np.array([column_span(owner == k) for k in range(len(text))], np.int64).reshape(-1, 2)
     return Field(text, image, owner, boxes, np.array(digit_rows, np.int64))
 
 
-def generate_heldout(n: int, seed: int):
+def generate_heldout(n: int, seed: int, neutral: frozenset[str] = frozenset()):
     """``n`` held-out-style fields of amounts from :func:`.amounts.sample_amount`, digits from
-    the MNIST *test* split only; deterministic in (n, seed)."""
+    the MNIST *test* split only; deterministic in (n, seed); ``neutral`` as for
+    :func:`render_heldout`."""
     from .data import FieldSet
 
     pool = mnist.digits("test")
     rng = np.random.default_rng([seed, 77])
-    return FieldSet(
-        "test", [render_heldout(amounts.sample_amount(rng), pool, rng) for _ in range(n)]
-    )
+    fields = []
+    for _ in range(n):
+        text = amounts.sample_amount(rng)
+        if neutral:  # the variant from a copy; the default field's draws move the generator on
+            fields.append(render_heldout(text, pool, copy.deepcopy(rng), neutral))
+        field = render_heldout(text, pool, rng)
+        fields += [] if neutral else [field]
+    return FieldSet("test", fields)

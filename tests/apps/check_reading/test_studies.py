@@ -54,3 +54,51 @@ def test_the_segmentation_study_counts_covered_fields_and_names_a_cause_for_each
     assert (r["fails"] > 0) == bool(r["causes"])  # every missed field has at least one cause
     straight = measure(fields, STRAIGHT_ONLY, causes=False)
     assert straight["segments"] <= r["segments"]  # curved cuts only add candidates
+
+
+def test_each_heldout_factor_switched_off_changes_only_its_nuisance():
+    from apps.check_reading import heldout
+
+    default = heldout.generate_heldout(6, seed=2)
+    for factor in heldout.FACTORS:
+        variant = heldout.generate_heldout(6, seed=2, neutral=frozenset([factor]))
+        assert variant.texts == default.texts, factor
+        for v, d in zip(variant.fields, default.fields, strict=True):
+            assert np.array_equal(v.digit_rows, d.digit_rows), factor
+        assert any(
+            v.image.shape != d.image.shape or not np.array_equal(v.image, d.image)
+            for v, d in zip(variant.fields, default.fields, strict=True)
+        ), factor
+    full = heldout.generate_heldout(6, seed=2, neutral=frozenset(["scan"]))
+    assert all(
+        f.image.shape[0] >= 2 * d.image.shape[0]
+        for f, d in zip(full.fields, default.fields, strict=True)
+    )
+    dark = heldout.generate_heldout(6, seed=2, neutral=frozenset(["ink"]))
+    assert all(
+        f.image.min() < d.image.min() for f, d in zip(dark.fields, default.fields, strict=True)
+    )
+    with pytest.raises(ValueError, match="'paper'"):
+        heldout.generate_heldout(1, seed=2, neutral=frozenset(["paper"]))
+
+
+def test_the_punctuation_misreadings_are_named():
+    from apps.check_reading.studies.heldout_factors import misreading
+
+    assert misreading("3026", "30.26") == "period dropped"
+    assert misreading("$31185.38", "$31,185.38") == "comma dropped"
+    assert misreading("45.00", "$5.00") == "$ read as a digit"
+    assert misreading("$5.00", "$5.00") is None and misreading("$4.00", "$5.00") is None
+    assert misreading("302.6", "30.26") is None and misreading("35.00", "$*5.00") is None
+
+
+def test_the_factor_study_reads_each_variant_with_three_readers():
+    from apps.check_reading import heldout
+    from apps.check_reading.api import CheckReader
+    from apps.check_reading.sdnn import SdnnReader
+    from apps.check_reading.studies.heldout_factors import MISREADINGS, measure
+
+    rows = measure(CheckReader(), SdnnReader(), heldout.generate_heldout(4, seed=3))
+    assert {"segmenting", "sdnn", "product"} <= set(rows)
+    assert all(rows[r]["fields"] == 4 for r in ("segmenting", "sdnn", "product"))
+    assert set(rows["misreadings"]) == set(MISREADINGS)
