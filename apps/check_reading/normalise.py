@@ -1,8 +1,9 @@
 """Normalising a field image before it is read: the reader sees the same thing whatever the
 image's resolution, margins, guide lines, slant or slight rotation.
 
-    grey image -> ink (paper removed) -> printed lines removed -> core band estimated
-               -> baseline tilt and slant estimated -> one resampling to HEIGHT rows
+    grey image -> ink (paper and printed lines removed, full ink taken from the writing)
+               -> core band estimated -> baseline tilt and slant estimated
+               -> one resampling to HEIGHT rows
 
 The core band is the digits' body: the rows between the 4th and 96th percentile of the ink's
 row mass, widened by 1/0.92 (so that "$", "*" and comma tails, which carry little ink, do not
@@ -48,18 +49,22 @@ class Normalised:
         ).astype(source.dtype)
 
 
-def paper_removed(image: np.ndarray) -> np.ndarray:
+def writing_ink(image: np.ndarray) -> np.ndarray:
     """float32 ink in [0, 1] (1 = darkest) of a uint8 image [H, W]: the paper's grey level (the
     median) and its noise (2.5 robust standard deviations of the pixels lighter than the
-    median) removed, the darkest 0.5% of pixels taken as full ink."""
+    median) removed, the darkest 0.5% of pixels taken as full ink, printed lines erased
+    (:func:`remove_lines`), then full ink taken again from the darkest 0.5% of what is left: a
+    printed line darker than the writing (a black rule under a ballpoint amount) does not set
+    the writing's ink level. Full ink is at least 0.15 darker than the paper's floor."""
     ink = 1.0 - image.astype(np.float32) / 255.0
     paper = float(np.median(ink))
     lighter = ink[ink <= paper]
     noise = 1.4826 * float(np.median(paper - lighter)) if lighter.size else 0.0
     floor = paper + 2.5 * noise
-    dark = float(np.percentile(ink, 99.5))
-    span = max(dark - floor, 0.15)
-    return np.clip((ink - floor) / span, 0.0, 1.0)
+    span = max(float(np.percentile(ink, 99.5)) - floor, 0.15)
+    writing = remove_lines(np.clip((ink - floor) / span, 0.0, 1.0))
+    level = float(np.percentile(writing, 99.5))  # of the first full ink
+    return np.clip(writing / max(level, 0.15 / span, 1e-6), 0.0, 1.0) if level < 0.99 else writing
 
 
 def remove_lines(ink: np.ndarray) -> np.ndarray:
@@ -158,7 +163,7 @@ def _core(ys: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
 def normalise(image: np.ndarray) -> Normalised | None:
     """The normalised field of a uint8 image [H, W] (dark ink on white), or None when it holds
     no ink."""
-    ink = remove_lines(paper_removed(image))
+    ink = writing_ink(image)
     if not (ink > INK).any():
         return None
     # every inked pixel weighted by its ink: thresholded extents shrink at low resolution

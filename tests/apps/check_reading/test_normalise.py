@@ -92,6 +92,15 @@ def test_a_printed_underline_is_removed(images):
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.85
 
 
+def test_a_printed_line_darker_than_the_writing_does_not_set_its_ink_level(images):
+    # a ballpoint amount (ink at a third of the paper's darkness) over a black printed rule
+    faint = (255 - (255 - images[1].astype(np.float32)) / 3).astype(np.uint8)
+    lined = np.vstack([faint, np.full((8, faint.shape[1]), 250, np.uint8)])
+    lined[-5:-2] = 0
+    a, b = normalise(faint).ink, same_width(normalise(faint).ink, normalise(lined).ink)
+    assert abs(b.max() - a.max()) < 0.05 and abs(b.sum() / a.sum() - 1) < 0.1
+
+
 @pytest.mark.parametrize("factor, pad", [(1.0, 0), (2.0, 60)])
 def test_an_underline_is_removed_whatever_the_blank_margins(images, factor, pad):
     image = images[1].copy()
