@@ -16,7 +16,8 @@ its neighbour). A broken stroke (a 1-2 px erased band) in ``broken`` of the char
 Page: margins U(``margin``) digit heights on each side (so canvases of any height); the whole
 field rotated by U(``rotation``) degrees; guide lines near the field: an underline, a guide
 line above, a box (underline, top line and both edges) with probabilities ``underline``,
-``top_line``, ``box``, dashed with probability ``dashed``. Scanning: paper tint U(``paper``),
+``top_line``, ``box``, dashed with probability ``dashed``, printed at darkness U(``line_ink``)
+(light grey and coloured forms print faint lines). Scanning: paper tint U(``paper``),
 ink darkness U(``ink``), Gaussian blur U(``blur``) digit heights, gamma U(``gamma``),
 pixel noise N(0, U(``noise``)), specks U(``specks_per_pixel``), and with probability ``jpeg``
 a JPEG round trip at quality U(``jpeg_quality``). Dark ink on white, uint8.
@@ -57,6 +58,7 @@ class FieldStyle:
     top_line: float = 0.1
     box: float = 0.15
     dashed: float = 0.3
+    line_ink: tuple[float, float] = (0.15, 1.0)
     paper: tuple[float, float] = (0.75, 1.0)
     ink: tuple[float, float] = (0.45, 1.0)
     blur: tuple[float, float] = (0.0, 0.04)
@@ -186,7 +188,7 @@ def _guide_lines(ink, baseline, h, rng, style) -> np.ndarray:
     rows, cols = np.flatnonzero(ink.max(1) > 0.35), np.flatnonzero(ink.max(0) > 0.35)
     if rows.size == 0:
         return out
-    darkness = rng.uniform(0.4, 1.0)
+    darkness = rng.uniform(*style.line_ink)
     thick = max(1.0, rng.uniform(0.03, 0.1) * h)
     dashed = rng.random() < style.dashed
     is_box = rng.random() < style.box

@@ -212,6 +212,18 @@ def test_guide_lines_underline_and_box(pool):
         assert dark_cols[: f.boxes[0, 0]].any() and dark_cols[f.boxes[-1, 1] :].any()
 
 
+def test_printed_lines_range_from_faint_to_black(pool):
+    def line_grey(darkness):  # the median grey of the rows inked over most of the width
+        style = replace(QUIET, underline=1.0, dashed=0.0, line_ink=(darkness, darkness))
+        greys = []
+        for f in fields(pool, style, n=3):
+            rows = (f.image < 250).mean(1) > 0.9
+            greys.append(np.median(f.image[rows]))
+        return np.median(greys)
+
+    assert line_grey(0.15) > 200 > 100 > line_grey(1.0)
+
+
 def test_margins_make_canvases_of_any_height(pool):
     tight = fields(pool, replace(QUIET, margin=(0.05, 0.05)), n=3)
     wide = fields(pool, replace(QUIET, margin=(1.5, 1.5)), n=3)
