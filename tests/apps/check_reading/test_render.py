@@ -212,6 +212,21 @@ def test_guide_lines_underline_and_box(pool):
         assert dark_cols[: f.boxes[0, 0]].any() and dark_cols[f.boxes[-1, 1] :].any()
 
 
+def test_a_coarse_scan_turns_fine_strokes_grey(pool):
+    # digits 12-30 px; a coarse scan at 1/2 of the resolution, never below 12 px
+    fine = replace(QUIET, stroke=(-0.03, -0.03), digit_px=(12.0, 30.0))
+    sharp = fields(pool, fine, n=8)
+    coarse = fields(pool, replace(fine, coarse_scan=1.0, scan_factor=(2.0, 2.0)), n=8)
+    scanned = 0
+    for s, c in zip(sharp, coarse, strict=True):
+        assert c.owner.shape == c.image.shape and (c.boxes[:, 1] <= c.image.shape[1]).all()
+        assert s.image.shape[0] / 2 - 1 <= c.image.shape[0] <= s.image.shape[0]
+        if c.image.shape[0] < s.image.shape[0]:
+            scanned += 1
+            assert np.percentile(c.image, 0.5) > np.percentile(s.image, 0.5) + 10
+    assert scanned >= 3
+
+
 def test_margins_make_canvases_of_any_height(pool):
     tight = fields(pool, replace(QUIET, margin=(0.05, 0.05)), n=3)
     wide = fields(pool, replace(QUIET, margin=(1.5, 1.5)), n=3)
