@@ -67,6 +67,8 @@ class FieldStyle:
     specks_per_pixel: tuple[float, float] = (0.0, 1 / 1000)
     jpeg: float = 0.35
     jpeg_quality: tuple[int, int] = (15, 90)
+    coarse_scan: float = 0.3
+    scan_factor: tuple[float, float] = (1.5, 2.5)
 
 
 DEFAULT_STYLE = FieldStyle()
@@ -155,6 +157,10 @@ def render_field(text: str, pool, rng: np.random.Generator, style: FieldStyle = 
     if angle:
         ink = ndimage.rotate(ink, angle, order=1, reshape=True)
         owner = ndimage.rotate(owner, angle, order=0, reshape=True, cval=-1)
+    # A coarse scan: fine pen strokes average into grey, unlike small writing drawn sharp.
+    factor = min(rng.uniform(*style.scan_factor), h / style.digit_px[0])
+    if rng.random() < style.coarse_scan and factor > 1.2:
+        (ink, owner), h = _coarse_scan(ink, owner, factor), h / factor
     boxes = np.array([column_span(owner == k) for k in range(len(text))], np.int64).reshape(-1, 2)
     image = _scan(np.clip(ink, 0.0, 1.0), h, rng, style)
     rows = np.array([p[2] for p in placed], np.int64)
@@ -231,6 +237,19 @@ def column_span(owned: np.ndarray) -> tuple[int, int]:
     """(first, last + 1) column holding a True of the mask ``owned`` [h, w]; (0, 0) if none."""
     cols = np.flatnonzero(owned.any(0))
     return (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 0)
+
+
+def _coarse_scan(ink: np.ndarray, owner: np.ndarray, factor: float):
+    """(ink, owner) at 1/``factor`` of the resolution: ink averaged over each output pixel's
+    area, the owner map sampled at the pixel centres."""
+    H, W = ink.shape
+    h, w = max(1, round(H / factor)), max(1, round(W / factor))
+    small = Image.fromarray(np.ascontiguousarray(ink, np.float32), mode="F").resize(
+        (w, h), Image.BOX
+    )
+    ys = np.minimum(((np.arange(h) + 0.5) * H / h).astype(int), H - 1)
+    xs = np.minimum(((np.arange(w) + 0.5) * W / w).astype(int), W - 1)
+    return np.asarray(small, np.float32), owner[np.ix_(ys, xs)]
 
 
 def _scan(ink: np.ndarray, h: float, rng: np.random.Generator, style: FieldStyle) -> np.ndarray:

@@ -8,7 +8,13 @@ import pytest
 
 from apps.check_reading import glyphs, mnist
 from apps.check_reading.normalise import normalise
-from apps.check_reading.render import DEFAULT_STYLE, FieldStyle, jpeg_round_trip, render_field
+from apps.check_reading.render import (
+    DEFAULT_STYLE,
+    FieldStyle,
+    _coarse_scan,
+    jpeg_round_trip,
+    render_field,
+)
 
 from .rendering import LEGACY_STYLE, touching_fraction
 
@@ -222,6 +228,24 @@ def test_printed_lines_range_from_faint_to_black(pool):
         return np.median(greys)
 
     assert line_grey(0.15) > 200 > 100 > line_grey(1.0)
+
+
+def test_a_coarse_scan_turns_fine_strokes_grey(pool):
+    # digits 12-30 px; a coarse scan at 1/2 of the resolution, never below 12 px
+    fine = replace(QUIET, stroke=(-0.03, -0.03), digit_px=(12.0, 30.0))
+    coarse_style = replace(fine, coarse_scan=1.0, scan_factor=(2.0, 2.0))
+    scanned = 0
+    for seed in range(8):  # one field per seed: the same draws until the scan
+        s, c = (fields(pool, style, n=1, seed=seed)[0] for style in (fine, coarse_style))
+        assert c.owner.shape == c.image.shape and (c.boxes[:, 1] <= c.image.shape[1]).all()
+        assert s.image.shape[0] / 2 - 1 <= c.image.shape[0] <= s.image.shape[0]
+        scanned += c.image.shape[0] < s.image.shape[0]
+    assert scanned >= 3
+    ink, owner = np.zeros((20, 20), np.float32), np.full((20, 20), -1, np.int8)
+    ink[:, 9], owner[:, 9] = 1.0, 0  # a stroke one pixel wide
+    grey, owned = _coarse_scan(ink, owner, 2.0)
+    assert grey.shape == owned.shape == (10, 10) and grey.max() == pytest.approx(0.5)
+    assert (owned == 0).sum() == 10 and grey.sum() == pytest.approx(ink.sum() / 4)
 
 
 def test_margins_make_canvases_of_any_height(pool):
