@@ -241,15 +241,19 @@ def column_span(owned: np.ndarray) -> tuple[int, int]:
 
 def _coarse_scan(ink: np.ndarray, owner: np.ndarray, factor: float):
     """(ink, owner) at 1/``factor`` of the resolution: ink averaged over each output pixel's
-    area, the owner map sampled at the pixel centres."""
+    area; each output pixel owned by the character of the darkest owned pixel it covers (a
+    period a pixel or two wide keeps an owner)."""
     H, W = ink.shape
     h, w = max(1, round(H / factor)), max(1, round(W / factor))
-    small = Image.fromarray(np.ascontiguousarray(ink, np.float32), mode="F").resize(
-        (w, h), Image.BOX
-    )
-    ys = np.minimum(((np.arange(h) + 0.5) * H / h).astype(int), H - 1)
-    xs = np.minimum(((np.arange(w) + 0.5) * W / w).astype(int), W - 1)
-    return np.asarray(small, np.float32), owner[np.ix_(ys, xs)]
+    img = Image.fromarray(np.ascontiguousarray(ink, np.float32), mode="F")
+    small = np.asarray(img.resize((w, h), Image.BOX), np.float32)
+    ys, xs = np.nonzero(owner >= 0)
+    cell = (ys * h // H) * w + xs * w // W
+    # the darkest pixel wins: its ink in the high bits, its owner in the low ones
+    key = np.round(ink[ys, xs] * 1000).astype(np.int64) * 128 + owner[ys, xs]
+    best = np.full(h * w, -1, np.int64)
+    np.maximum.at(best, cell, key)
+    return small, np.where(best >= 0, best % 128, -1).astype(np.int8).reshape(h, w)
 
 
 def _scan(ink: np.ndarray, h: float, rng: np.random.Generator, style: FieldStyle) -> np.ndarray:
