@@ -158,9 +158,11 @@ def render_field(text: str, pool, rng: np.random.Generator, style: FieldStyle = 
         ink = ndimage.rotate(ink, angle, order=1, reshape=True)
         owner = ndimage.rotate(owner, angle, order=0, reshape=True, cval=-1)
     # A coarse scan: fine pen strokes average into grey, unlike small writing drawn sharp.
-    factor = min(rng.uniform(*style.scan_factor), h / style.digit_px[0])
-    if rng.random() < style.coarse_scan and factor > 1.2:
-        (ink, owner), h = _coarse_scan(ink, owner, factor), h / factor
+    # (No draws when it is off: styles without it render as they did before it existed.)
+    if style.coarse_scan > 0 and rng.random() < style.coarse_scan:
+        factor = min(rng.uniform(*style.scan_factor), h / style.digit_px[0])
+        if factor > 1.2:
+            (ink, owner), h = _coarse_scan(ink, owner, factor), h / factor
     boxes = np.array([column_span(owner == k) for k in range(len(text))], np.int64).reshape(-1, 2)
     image = _scan(np.clip(ink, 0.0, 1.0), h, rng, style)
     rows = np.array([p[2] for p in placed], np.int64)
