@@ -20,7 +20,9 @@ line above, a box (underline, top line and both edges) with probabilities ``unde
 (light grey and coloured forms print faint lines). Scanning: paper tint U(``paper``),
 ink darkness U(``ink``), Gaussian blur U(``blur``) digit heights, gamma U(``gamma``),
 pixel noise N(0, U(``noise``)), specks U(``specks_per_pixel``), and with probability ``jpeg``
-a JPEG round trip at quality U(``jpeg_quality``). Dark ink on white, uint8.
+a JPEG round trip at quality U(``jpeg_quality``); with probability ``coarse_scan`` the field is
+scanned at 1/U(``scan_factor``) of the writing's resolution (area averaging turns a fine pen's
+strokes grey; never below the smallest ``digit_px``). Dark ink on white, uint8.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class FieldStyle:
     top_line: float = 0.1
     box: float = 0.15
     dashed: float = 0.3
-    line_ink: tuple[float, float] = (0.15, 1.0)
+    line_ink: tuple[float, float] = (0.4, 1.0)
     paper: tuple[float, float] = (0.75, 1.0)
     ink: tuple[float, float] = (0.45, 1.0)
     blur: tuple[float, float] = (0.0, 0.04)
@@ -67,7 +69,7 @@ class FieldStyle:
     specks_per_pixel: tuple[float, float] = (0.0, 1 / 1000)
     jpeg: float = 0.35
     jpeg_quality: tuple[int, int] = (15, 90)
-    coarse_scan: float = 0.3
+    coarse_scan: float = 0.0
     scan_factor: tuple[float, float] = (1.5, 2.5)
 
 

@@ -28,7 +28,6 @@ LEGACY_STYLE = FieldStyle(
     noise=(0.02, 0.06),
     specks_per_pixel=(1 / 2500, 1 / 2500),
     jpeg=0.0,
-    coarse_scan=0.0,
 )
 """Close to the first renderer's narrow distribution."""
 
