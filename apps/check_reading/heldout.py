@@ -182,8 +182,7 @@ def generate_heldout(n: int, seed: int, neutral: frozenset[str] = frozenset()):
     fields = []
     for _ in range(n):
         text = amounts.sample_amount(rng)
-        if neutral:  # the variant from a copy; the default field's draws move the generator on
-            fields.append(render_heldout(text, pool, copy.deepcopy(rng), neutral))
-        field = render_heldout(text, pool, rng)
-        fields += [] if neutral else [field]
+        before = copy.deepcopy(rng)
+        field = render_heldout(text, pool, rng)  # moves the generator on as the default does
+        fields.append(render_heldout(text, pool, before, neutral) if neutral else field)
     return FieldSet("test", fields)
