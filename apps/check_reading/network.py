@@ -35,13 +35,15 @@ class LeNet5(nn.Module):
         super().__init__()
         self.num_classes, self.width = num_classes, width
         c1, c2, f1, f2 = 6 * width, 16 * width, 120 * width, 84 * width
+        # Pooling before ReLU (they commute: max and ReLU are both monotone) runs the ReLU
+        # and its backward on a quarter of the values: the same outputs, faster training.
         self.features = nn.Sequential(
             nn.Conv2d(1, c1, 5),
-            nn.ReLU(),
             nn.MaxPool2d(2),  # 32 -> 28 -> 14
-            nn.Conv2d(c1, c2, 5),
             nn.ReLU(),
+            nn.Conv2d(c1, c2, 5),
             nn.MaxPool2d(2),  # 14 -> 10 -> 5
+            nn.ReLU(),
             nn.Flatten(),
         )
         self.classifier = nn.Sequential(
@@ -80,12 +82,12 @@ class SpaceDisplacementNet(nn.Module):
         self.features = nn.Sequential(
             nn.Conv2d(1, c1, 5, padding=2),
             nn.BatchNorm2d(c1),
+            nn.MaxPool2d(2),  # 32 x W -> 16 x W/2 (before ReLU, as in LeNet5)
             nn.ReLU(),
-            nn.MaxPool2d(2),  # 32 x W -> 16 x W/2
             nn.Conv2d(c1, c2, 5, padding=2),
             nn.BatchNorm2d(c2),
-            nn.ReLU(),
             nn.MaxPool2d((2, 1)),  # -> 8 x W/2
+            nn.ReLU(),
             nn.Conv2d(c2, c3, (8, 5), padding=(0, 2)),
             nn.BatchNorm2d(c3),
             nn.ReLU(),  # -> 1 x W/2

@@ -63,7 +63,7 @@ def train_local(
     chars = torch.nonzero(labels != RUBBISH).flatten()
     n_rubbish = min(rubbish.shape[0], chars.shape[0])
     steps = epochs * -(-(chars.shape[0] + n_rubbish) // batch_size)
-    optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.recognizer.parameters(), lr=lr, fused=True)
     # Cosine decay: a high rate early for speed, a small one late to settle (short schedules).
     decay = cosine_schedule()
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: decay(min(k / steps, 1.0)))
