@@ -33,7 +33,7 @@ class Config:
     train_fields: int = 8000
     test_fields: int = 2000
     seed: int = 0
-    local_epochs: int = 20
+    local_epochs: int = 8
     global_epochs: int = 2
     global_fields: int | None = None  # train globally on the first n training fields (None: all)
     batch_size: int = 16
