@@ -182,20 +182,18 @@ class Graph:
             start, final: state ids that are start / final (``final`` defaults to N-1).
             start_weight, final_weight: energies for those states (default 0 each), or full
                 [N] vectors with +inf for states that are not start / final when ``start`` /
-                ``final`` is None.
+                ``final`` is None (``final=None`` with an [N] ``final_weight`` is that vector,
+                not the default N-1).
             isymbols, osymbols: optional :class:`gtn.SymbolTable` keywords naming the labels
                 (as :meth:`with_symbols`).
         """
         dtype = _weight_dtype(weight) or torch.get_default_dtype()
         num_nodes = _num_nodes(num_nodes)
         sw = _node_weights("start", num_nodes, start, start_weight, dtype)
-        fw = _node_weights(
-            "final",
-            num_nodes,
-            [num_nodes - 1] if final is None and num_nodes else final,
-            final_weight,
-            dtype,
-        )
+        full_final = final_weight is not None and np.ndim(final_weight) == 1
+        if final is None and num_nodes and not (full_final and len(final_weight) == num_nodes):
+            final = [num_nodes - 1]
+        fw = _node_weights("final", num_nodes, final, final_weight, dtype)
         return cls(num_nodes, src, dst, ilabel, olabel, weight, sw, fw, **symbols)
 
     def _derive(

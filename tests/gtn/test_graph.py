@@ -49,6 +49,28 @@ def test_from_arrays_keeps_autograd_of_start_weights():
     assert g.start_weight.requires_grad and g.start_weight[1].item() == 0.5
 
 
+def test_from_arrays_takes_full_start_and_final_vectors_when_the_nodes_are_none():
+    inf = float("inf")
+    fw = torch.tensor([inf, 1.5, inf, 0.25], requires_grad=True)
+    g = gtn.Graph.from_arrays(
+        4,
+        [0, 0, 1],
+        [1, 3, 2],
+        [0, 1, 2],
+        start=None,
+        final=None,
+        start_weight=[0.0, inf, 2.0, inf],
+        final_weight=fw,
+    )
+    assert g.start_nodes.tolist() == [0, 2] and g.final_nodes.tolist() == [1, 3]
+    assert g.final_weight.requires_grad
+    # paths 0-a0->1 (final 1.5) and 0-a1->3 (final 0.25); node 2 starts but reaches no final
+    assert gtn.min_energy([g]).item() == 0.25
+    # a scalar final_weight with final=None still weighs the default final node N-1
+    h = gtn.Graph.from_arrays(2, [0], [1], [0], final_weight=3.0)
+    assert h.final_nodes.tolist() == [1] and h.final_weight[1].item() == 3.0
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
