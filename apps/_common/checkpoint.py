@@ -39,6 +39,7 @@ __all__ = [
     "Int",
     "IntList",
     "Json",
+    "Optional",
     "Real",
     "Record",
     "Texts",
@@ -97,6 +98,16 @@ class Choice:
                 f"{key} = {_show(value)} is not one of {', '.join(map(repr, self.values))}"
             )
         return value
+
+
+class Optional:
+    """None, or a value that ``schema`` accepts."""
+
+    def __init__(self, schema):
+        self.schema = schema
+
+    def check(self, value: Any, key: str):
+        return None if value is None else self.schema.check(value, key)
 
 
 class IntList:

@@ -8,6 +8,10 @@ composing with it removes ill-formed readings without favouring any well-formed 
 Grammar (at most six integer digits):
     amount   = ["$"] ["*" | "**" | "***"] integer ["." digit digit]
     integer  = "0" | nonzero digit{0..5} | nonzero digit{0..2} "," digit digit digit
+
+The amount prior weighs the same grammar by how often the training amounts take each of its
+branches (:func:`shape_counts`, :func:`grammar` with counts): the readers add it when they read,
+never in training (docs/results/check-reading.md, "An amount prior").
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 import numpy as np
 
 import gtn
+from gtn.composition import intersect
 
 ALPHABET = "0123456789$,.*"
 RUBBISH = len(ALPHABET)
@@ -61,35 +66,113 @@ def sample_amount(rng: np.random.Generator) -> str:
     return dollar + stars + integer + cents
 
 
-def grammar() -> gtn.Graph:
-    """The amount grammar as a deterministic acceptor over labels 0..13 (energies 0). States: S
-    the start, D after "$", *k after k stars, Z the integer "0", Ik k integer digits (no comma),
-    Ak k digits after the comma, P after the point, Ck k cents digits."""
-    b = gtn.GraphBuilder(isymbols=SYMBOLS)
+# Energy scale of the amount prior when reading: chosen on own-style fields, and on fields whose
+# amounts follow another distribution (docs/results/check-reading.md, "An amount prior").
+PRIOR_WEIGHT = 0.5
+
+
+def _structure():
+    """(state names, final state names, arcs [(src, dst, char)]) of the amount grammar. States:
+    S the start, D after "$", *k after k stars, Z the integer "0", Ik k integer digits (no
+    comma), Ak k digits after the comma, P after the point, Ck k cents digits."""
     integer = [f"I{k}" for k in range(1, 7)]
     names = ["S", "D", "*1", "*2", "*3", "Z", *integer, "A0", "A1", "A2", "A3", "P", "C1", "C2"]
     finals = {"Z", *integer, "A3", "C2"}
-    state = {name: b.add_node(start=name == "S", final=name in finals) for name in names}
+    arcs: list[tuple[str, str, str]] = []
 
-    def arcs(src: str, chars: str, dst: str) -> None:
-        for c in chars:
-            b.add_arc(state[src], state[dst], c)
+    def add(src: str, chars: str, dst: str) -> None:
+        arcs.extend((src, dst, c) for c in chars)
 
     nonzero, digit = "123456789", "0123456789"
-    arcs("S", "$", "D")
+    add("S", "$", "D")
     for src in ("S", "D", "*1", "*2", "*3"):
-        arcs(src, "0", "Z")
-        arcs(src, nonzero, "I1")
+        add(src, "0", "Z")
+        add(src, nonzero, "I1")
     for src, dst in (("S", "*1"), ("D", "*1"), ("*1", "*2"), ("*2", "*3")):
-        arcs(src, "*", dst)
+        add(src, "*", dst)
     for k in range(1, 6):
-        arcs(f"I{k}", digit, f"I{k + 1}")
+        add(f"I{k}", digit, f"I{k + 1}")
     for k in (1, 2, 3):
-        arcs(f"I{k}", ",", "A0")
+        add(f"I{k}", ",", "A0")
     for k in (0, 1, 2):
-        arcs(f"A{k}", digit, f"A{k + 1}")
+        add(f"A{k}", digit, f"A{k + 1}")
     for src in ("Z", "I1", "I2", "I3", "I4", "I5", "I6", "A3"):
-        arcs(src, ".", "P")
-    arcs("P", digit, "C1")
-    arcs("C1", digit, "C2")
+        add(src, ".", "P")
+    add("P", digit, "C1")
+    add("C1", digit, "C2")
+    return names, finals, arcs
+
+
+def _branches():
+    """The grammar's branches, in a fixed order: per state, one per destination (the digits
+    that lead from a state to one destination are one branch: the prior weighs an amount's
+    shape, not which digits it holds), then its end if it is final. (branch keys [(state,
+    destination or None)], branch of each arc [A], branch of each final state {name: i})."""
+    names, finals, arcs = _structure()
+    keys: list[tuple[str, str | None]] = []
+    for q in names:
+        keys += sorted({(src, dst) for src, dst, _ in arcs if src == q}, key=lambda k: k[1])
+        if q in finals:
+            keys.append((q, None))
+    index = {k: i for i, k in enumerate(keys)}
+    return keys, [index[(src, dst)] for src, dst, _ in arcs], {q: index[(q, None)] for q in finals}
+
+
+NUM_BRANCHES = len(_branches()[0])
+
+
+def shape_counts(texts) -> list[int]:
+    """How many of the amounts ``texts`` take each branch of the grammar (the order of
+    ``_branches``): the statistics of the amount prior. ValueError for a text outside it."""
+    names, _, arcs = _structure()
+    keys, arc_branch, final_branch = _branches()
+    step = {(src, c): (dst, b) for (src, dst, c), b in zip(arcs, arc_branch, strict=True)}
+    counts = [0] * len(keys)
+    for text in texts:
+        if not is_valid_amount(text):
+            raise ValueError(f"{text!r} is not an amount of the grammar")
+        state = names[0]
+        for c in text:
+            state, b = step[(state, c)]
+            counts[b] += 1
+        counts[final_branch[state]] += 1
+    return counts
+
+
+def grammar(counts=None) -> gtn.Graph:
+    """The amount grammar as a deterministic acceptor over labels 0..13. Without ``counts``
+    every energy is 0. With ``counts`` (:func:`shape_counts` of training amounts) it is the
+    amount prior: each arc and final state weighs ``PRIOR_WEIGHT`` x -log p(branch | state),
+    p estimated from the counts with add-one smoothing, so that every amount of the grammar
+    keeps a finite energy."""
+    names, finals, arcs = _structure()
+    energy = np.zeros(len(arcs))
+    final_energy = dict.fromkeys(finals, 0.0)
+    if counts is not None:
+        keys, arc_branch, final_branch = _branches()
+        if len(counts) != len(keys) or any(int(c) != c or c < 0 for c in counts):
+            raise ValueError(
+                f"amount prior counts must be {len(keys)} non-negative integers, got {len(counts)}"
+            )
+        smoothed = np.asarray(counts, np.float64) + 1.0
+        state_of = [q for q, _ in keys]
+        total = dict.fromkeys(names, 0.0)
+        for q, c in zip(state_of, smoothed, strict=True):
+            total[q] += c
+        branch = PRIOR_WEIGHT * -np.log(smoothed / np.array([total[q] for q in state_of]))
+        energy = branch[arc_branch]
+        final_energy = {q: float(branch[final_branch[q]]) for q in finals}
+    b = gtn.GraphBuilder(isymbols=SYMBOLS)
+    state = {q: b.add_node(start=q == "S", final=final_energy.get(q, False)) for q in names}
+    for (src, dst, c), e in zip(arcs, energy, strict=True):
+        b.add_arc(state[src], state[dst], c, weight=float(e))
     return b.build()
+
+
+def prior_energies(grammar_graph: gtn.Graph, labels) -> np.ndarray:
+    """float64 [B]: the energy ``grammar_graph`` (from :func:`grammar`) gives each label list
+    of ``labels`` (0 for every amount without a prior; +inf outside the grammar)."""
+    if not labels:
+        return np.zeros(0)
+    paths = intersect([grammar_graph] * len(labels), [gtn.linear(list(t)) for t in labels])
+    return gtn.min_energy(paths).double().numpy()

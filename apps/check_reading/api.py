@@ -20,13 +20,24 @@ import torch
 import gtn
 from gtn.composition import intersect
 
-from .._common.checkpoint import Int, Real, Record, build_module, load_model, save_model
-from .amounts import decode, encode, is_valid_amount
+from .._common.checkpoint import (
+    Int,
+    IntList,
+    Optional,
+    Real,
+    Record,
+    build_module,
+    load_model,
+    save_model,
+)
+from .amounts import NUM_BRANCHES, decode, encode, is_valid_amount, prior_energies
 from .inputs import check_image, check_images
 from .model import CheckReaderModel, best_labels, make_batch
 from .network import LeNet5
 from .segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment
 
+# The amount prior's counts (:func:`.amounts.shape_counts`); None in files written before it.
+PRIOR = Optional(IntList(0, 10**9, NUM_BRANCHES, NUM_BRANCHES))
 FORMAT = "ebgtn.check_reading.segmenting"
 # Ranges far beyond any trained reader's: a file cannot ask for a network larger than the
 # weights it carries, nor for a segmenter that explodes the lattice.
@@ -50,7 +61,9 @@ SCHEMA = Record(
                 "blob_strong": Real(0.0, 1.0),
             }
         ),
-    }
+        "prior": PRIOR,
+    },
+    defaults={"prior": None},
 )
 RETRAIN = "train a new one with `ebgtn check-reading train`"
 LEGACY = ("ebgtn.check_reading/1",)
@@ -62,7 +75,7 @@ def field_graphs(model: CheckReaderModel, segmentations: Sequence[Segmentation])
     :func:`answer_log_posteriors` when both read the same fields."""
     with torch.no_grad():
         interps = model.interpretation_graphs(make_batch(segmentations))
-        return interps, model.lattices(interps)
+        return interps, model.reading_lattices(interps)
 
 
 def read_batch(model: CheckReaderModel, segmentations: Sequence[Segmentation], graphs=None):
@@ -107,9 +120,11 @@ def readings(answers: list[str], confidence: np.ndarray) -> list[tuple[str, floa
 
 
 def _log_posteriors(model, interps, lattices, labels) -> np.ndarray:
-    """-beta (F(Y_b) - F) for label lists Y_b, clipped to <= 0; NaN (no reading) -> -inf."""
+    """-beta (F(Y_b) + prior(Y_b) - F) for label lists Y_b, clipped to <= 0; NaN (no reading)
+    -> -inf. ``lattices``: the reading lattices, whose free energy F holds the prior."""
     total = gtn.free_energy(lattices, model.beta)
     answer = gtn.free_energy(intersect(interps, [gtn.linear(t) for t in labels]), model.beta)
+    answer = answer + torch.from_numpy(prior_energies(model.reading_grammar, labels)).to(answer)
     log_p = (-model.beta * (answer - total)).clamp(max=0.0)
     return torch.nan_to_num(log_p, nan=-np.inf, neginf=-np.inf).double().numpy()
 
@@ -150,6 +165,7 @@ class CheckReader:
             "beta": float(self.model.beta),
             "recognizer": recognizer.config(),
             "settings": asdict(self.settings),
+            "prior": self.model.prior,
         }
         return save_model(path, FORMAT, SCHEMA, config, {"recognizer": recognizer.state_dict()})
 
@@ -160,7 +176,7 @@ class CheckReader:
             path, FORMAT, SCHEMA, what="segmenting check reader", legacy=LEGACY, retrain=RETRAIN
         )
         net = build_module(path, tensors, "recognizer", lambda: LeNet5(**config["recognizer"]))
-        model = CheckReaderModel(net, beta=config["beta"])
+        model = CheckReaderModel(net, beta=config["beta"], prior=config["prior"])
         return cls(model, SegmenterSettings(**config["settings"]))
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .._common.report import print_written, write_results
-from . import data, evaluate, figures, folder, heldout
+from . import amounts, data, evaluate, figures, folder, heldout
 from .api import CheckReader, in_batches, read_batch
 from .combine import combine
 from .data import PreparedSet
@@ -98,12 +98,15 @@ def train_readers(
     """Every reader of the configuration, by row name ("local", "global <loss>", "space
     displacement"), each saved in ``out`` as it is trained (local.pt, global_<loss>.pt,
     sdnn.pt): the recogniser trained on labelled segments (or ``config.local_checkpoint``'s),
-    a model per global loss starting from its weights, the space-displacement reader (CTC)."""
+    a model per global loss starting from its weights, the space-displacement reader (CTC).
+    Every reader reads with the amount prior of the training fields' amounts."""
+    prior = amounts.shape_counts(train_set.texts)
     if config.local_checkpoint:
-        local = CheckReader.load(config.local_checkpoint).model
+        loaded = CheckReader.load(config.local_checkpoint).model
+        local = CheckReaderModel(loaded.recognizer, beta=loaded.beta, prior=prior)
     else:
         torch.manual_seed(config.seed)  # the initial weights: two runs of one config agree
-        local = CheckReaderModel()
+        local = CheckReaderModel(prior=prior)
         train_local(
             local, train_p, config.local_epochs, config.local_batch, config.local_lr, config.seed,
             progress,
@@ -112,7 +115,7 @@ def train_readers(
     CheckReader(local).save(out / "local.pt")
     readers: dict[str, CheckReaderModel | SdnnReader] = {"local": local}
     for loss in config.losses:
-        model = CheckReaderModel()  # a fresh model (gtn graphs are immutable: no deepcopy)
+        model = CheckReaderModel(prior=prior)  # fresh (gtn graphs are immutable: no deepcopy)
         model.recognizer.load_state_dict(local.recognizer.state_dict())
         lr = config.global_lr or GLOBAL_LR[loss]
         train_global(
@@ -123,7 +126,7 @@ def train_readers(
         CheckReader(model).save(out / f"global_{loss}.pt")
         say(f"global {loss} training done")
     if config.sdnn_epochs > 0:
-        sdnn = readers["space displacement"] = SdnnReader()
+        sdnn = readers["space displacement"] = SdnnReader(prior=prior)
         train_sdnn(
             sdnn, train_p.strips, train_set.texts, config.sdnn_epochs, lr=config.sdnn_lr,
             seed=config.seed, progress=progress,

@@ -96,15 +96,26 @@ class CheckReaderModel(nn.Module):
         latent: "sum" (marginalise segmentations; NLL) or "min" (best segmentation; perceptron,
             hinge) for the energy of an answer.
         beta: inverse temperature of the free energies.
+        prior: :func:`.amounts.shape_counts` of the training amounts, or None. Reading adds
+            this amount prior to every answer's energy (:meth:`reading_lattices`); training
+            normalises over the unweighted grammar (:meth:`lattices`).
     """
 
-    def __init__(self, recognizer: nn.Module | None = None, latent: str = "sum", beta: float = 1.0):
+    def __init__(
+        self,
+        recognizer: nn.Module | None = None,
+        latent: str = "sum",
+        beta: float = 1.0,
+        prior: list[int] | None = None,
+    ):
         super().__init__()
         if latent not in ("sum", "min"):
             raise ValueError(f"latent must be 'sum' or 'min', got {latent!r}")
         self.recognizer = recognizer if recognizer is not None else LeNet5()
         self.latent, self.beta = latent, beta
         self.grammar = grammar()
+        self.prior = None if prior is None else list(prior)
+        self.reading_grammar = grammar(self.prior)
 
     # ------------------------------------------------------------------ graph transformers
     def segment_energies(self, x: Batch) -> torch.Tensor:
@@ -129,6 +140,10 @@ class CheckReaderModel(nn.Module):
     def lattices(self, interpretations: list[gtn.Graph]) -> list[gtn.Graph]:
         """Every grammatical reading with every segmentation: interpretation o grammar."""
         return intersect(interpretations, [self.grammar] * len(interpretations))
+
+    def reading_lattices(self, interpretations: list[gtn.Graph]) -> list[gtn.Graph]:
+        """As :meth:`lattices`, each reading's energy plus its amount prior (if any)."""
+        return intersect(interpretations, [self.reading_grammar] * len(interpretations))
 
     # ------------------------------------------------------------------ EnergyModel contract
     def energy(self, x: Batch, y) -> torch.Tensor:

@@ -25,8 +25,8 @@ import torch
 import gtn
 
 from .._common.checkpoint import Int, Record, build_module, load_model, save_model
-from .amounts import decode, encode, grammar, is_valid_amount
-from .api import RETRAIN, in_batches, readings
+from .amounts import decode, encode, grammar, is_valid_amount, prior_energies
+from .api import PRIOR, RETRAIN, in_batches, readings
 from .glyphs import resize
 from .inputs import check_images
 from .network import SpaceDisplacementNet
@@ -37,7 +37,8 @@ BLANK = 0  # emission column 0; column 1 + k is character k of ALPHABET
 _MARGIN = 6  # blank columns left and right of the ink in a strip
 FORMAT = "ebgtn.check_reading.sdnn"
 LEGACY = ("ebgtn.check_reading.sdnn/1",)
-SCHEMA = Record({"width": Int(1, 64)})  # far beyond any trained network's width
+# width: far beyond any trained network's; prior: the amount prior's counts (as the segmenter's)
+SCHEMA = Record({"width": Int(1, 64), "prior": PRIOR}, defaults={"prior": None})
 
 
 def field_strip(image: np.ndarray) -> np.ndarray:
@@ -76,46 +77,58 @@ def transcript_energies(emissions, frames, targets: list[list[int]]) -> torch.Te
     return gtn.ctc_loss(emissions, flat, frames, lengths, blank=BLANK, reduction="none")
 
 
-def _log_posteriors(em, frames, total, labels: list[list[int]]) -> np.ndarray:
-    """log P(Y_b | x) = F(all) - F(Y_b) <= 0 for label lists Y_b (-inf when Y_b is empty or
-    no alignment reads it). em: float64 [B, T, 15]; frames [B]; total: F(all) [B]."""
+def _log_posteriors(em, frames, total, labels: list[list[int]], prior: gtn.Graph) -> np.ndarray:
+    """log P(Y_b | x) = F(all) - F(Y_b) - prior(Y_b) <= 0 for label lists Y_b (-inf when Y_b
+    is empty or no alignment reads it). em: float64 [B, T, 15]; frames [B]; total: F(all) [B]
+    over the decoding graph built on ``prior`` (the grammar, with the amount prior if any)."""
     log_p = np.full(len(labels), -np.inf)
     ok = [b for b, t in enumerate(labels) if t and torch.isfinite(total[b])]
     if ok:
         answer = transcript_energies(em[ok], frames[ok], [[1 + c for c in labels[b]] for b in ok])
+        answer = answer + torch.from_numpy(prior_energies(prior, [labels[b] for b in ok]))
         log_p[ok] = (
             torch.nan_to_num(total[ok] - answer, nan=-np.inf, neginf=-np.inf).clamp(max=0.0).numpy()
         )
     return log_p
 
 
-def decoding_graph() -> tuple[gtn.Graph, np.ndarray]:
+def decoding_graph(g: gtn.Graph | None = None) -> tuple[gtn.Graph, np.ndarray]:
     """(acceptor over emission labels 0..14, olabel int32 [arcs]): CTC topology composed with
-    the amount grammar, built directly. States: B(q) "in grammar state q after a blank (or at
-    the start)" and L(q, c) "just read character c into q, possibly repeating it". Reading c
-    (label 1 + c) outputs c; repeats and blanks output nothing (``olabel`` = -1). Two equal
-    characters in a row need a blank between them, as in CTC. Energies 0."""
-    g = grammar()
+    the amount grammar ``g`` (default :func:`.amounts.grammar`, energies 0), built directly.
+    States: B(q) "in grammar state q after a blank (or at the start)" and L(q, c) "just read
+    character c into q, possibly repeating it". Reading c (label 1 + c) outputs c and costs
+    the energy of the grammar arc it takes; repeats and blanks output nothing (``olabel`` =
+    -1) and cost nothing; an L(q, c) or B(q) state ends with q's final energy. Two equal
+    characters in a row need a blank between them, as in CTC."""
+    g = grammar() if g is None else g
     entries = sorted({(int(d), int(c)) for d, c in zip(g.dst, g.ilabel, strict=True)})
     node: dict[tuple, int] = {("B", q): q for q in range(g.num_nodes)}
     for q, c in entries:
         node[("L", q, c)] = len(node)
     # arcs: (src, dst, label, olabel)
-    arcs = [(node[("B", q)], node[("B", q)], BLANK, -1) for q in range(g.num_nodes)]
+    weight = g.weight.detach().double().numpy()
+    arcs = [(node[("B", q)], node[("B", q)], BLANK, -1, 0.0) for q in range(g.num_nodes)]
     for q, c in entries:
         here = node[("L", q, c)]
-        arcs += [(here, here, 1 + c, -1), (here, node[("B", q)], BLANK, -1)]
+        arcs += [(here, here, 1 + c, -1, 0.0), (here, node[("B", q)], BLANK, -1, 0.0)]
     for a in range(g.num_arcs):
-        q, q2, c = int(g.src[a]), int(g.dst[a]), int(g.ilabel[a])
-        arcs.append((node[("B", q)], node[("L", q2, c)], 1 + c, c))
+        q, q2, c, w = int(g.src[a]), int(g.dst[a]), int(g.ilabel[a]), float(weight[a])
+        arcs.append((node[("B", q)], node[("L", q2, c)], 1 + c, c, w))
         for c0 in {cc for qq, cc in entries if qq == q and cc != c}:
-            arcs.append((node[("L", q, c0)], node[("L", q2, c)], 1 + c, c))
-    src, dst, lab, out = (list(column) for column in zip(*arcs, strict=True))
-    finals = set(np.flatnonzero(np.isfinite(g.final_weight.detach().numpy())).tolist())
-    final = [i for key, i in node.items() if key[1] in finals]
+            arcs.append((node[("L", q, c0)], node[("L", q2, c)], 1 + c, c, w))
+    src, dst, lab, out, w = (list(column) for column in zip(*arcs, strict=True))
+    grammar_final = g.final_weight.detach().double().numpy()
+    final_weight = np.array([grammar_final[key[1]] for key in node])  # +inf: not final
     starts = np.flatnonzero(np.isfinite(g.start_weight.detach().numpy())).tolist()
     graph = gtn.Graph.from_arrays(
-        len(node), src, dst, lab, start=[node[("B", q)] for q in starts], final=final
+        len(node),
+        src,
+        dst,
+        lab,
+        weight=np.array(w, np.float32),
+        start=[node[("B", q)] for q in starts],
+        final=None,
+        final_weight=torch.from_numpy(final_weight.astype(np.float32)),
     )
     return graph, np.array(out, np.int32)
 
@@ -123,16 +136,24 @@ def decoding_graph() -> tuple[gtn.Graph, np.ndarray]:
 class SdnnReader:
     """The network plus its decoding graph: ``read(images)`` -> [(amount, confidence)]."""
 
-    def __init__(self, network: SpaceDisplacementNet | None = None, width: int = 2):
+    def __init__(
+        self,
+        network: SpaceDisplacementNet | None = None,
+        width: int = 2,
+        prior: list[int] | None = None,
+    ):
+        """``prior``: :func:`.amounts.shape_counts` of the training amounts, added to every
+        reading's energy (None: no amount prior)."""
         self.network = network if network is not None else SpaceDisplacementNet(width)
         self.width = width
-        self.graph, self.olabel = decoding_graph()
+        self.prior = None if prior is None else list(prior)
+        self.grammar = grammar(self.prior)
+        self.graph, self.olabel = decoding_graph(self.grammar)
 
     def save(self, path) -> Path:
         """Write the checkpoint atomically."""
-        return save_model(
-            path, FORMAT, SCHEMA, {"width": self.width}, {"network": self.network.state_dict()}
-        )
+        config = {"width": self.width, "prior": self.prior}
+        return save_model(path, FORMAT, SCHEMA, config, {"network": self.network.state_dict()})
 
     @classmethod
     def load(cls, path) -> SdnnReader:
@@ -141,9 +162,8 @@ class SdnnReader:
             path, FORMAT, SCHEMA, what="SDNN check reader", legacy=LEGACY, retrain=RETRAIN
         )
         width = config["width"]
-        return cls(
-            build_module(path, tensors, "network", lambda: SpaceDisplacementNet(width)), width
-        )
+        network = build_module(path, tensors, "network", lambda: SpaceDisplacementNet(width))
+        return cls(network, width, config["prior"])
 
     def emissions(self, strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         """(energies [B, T, 15], frames [B]) of B strips."""
@@ -170,7 +190,7 @@ class SdnnReader:
         labels = [[int(c) for c in self.olabel[row[row >= 0]] if c >= 0] for row in arcs]
         # a strip with no ink reads as nothing
         labels = [t if s.any() else [] for t, s in zip(labels, strips, strict=True)]
-        log_p = _log_posteriors(em, frames, lattice.free_energy(), labels)
+        log_p = _log_posteriors(em, frames, lattice.free_energy(), labels, self.grammar)
         return [decode(t) for t in labels], np.exp(log_p)
 
     def answer_log_posteriors(
@@ -182,7 +202,8 @@ class SdnnReader:
         if not strips:
             return np.zeros(0)
         em, frames, lattice = decoded or self.decode_lattice(strips)
-        log_p = _log_posteriors(em, frames, lattice.free_energy(), [encode(a) for a in answers])
+        labels = [encode(a) for a in answers]
+        log_p = _log_posteriors(em, frames, lattice.free_energy(), labels, self.grammar)
         log_p[[not is_valid_amount(a) for a in answers]] = -np.inf
         return log_p
 

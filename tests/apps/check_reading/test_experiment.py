@@ -2,7 +2,10 @@
 
 import json
 
+from apps.check_reading import CheckReader, data
+from apps.check_reading.amounts import shape_counts
 from apps.check_reading.experiment import Config, run
+from apps.check_reading.sdnn import SdnnReader
 
 
 def tiny(tmp_path, **changes) -> Config:
@@ -26,6 +29,11 @@ def test_run_trains_every_system_and_writes_results_and_figures(tmp_path):
     assert set(heldout) == set(rows) and all(r["fields"] == 6 for r in heldout.values())
     for name in ("local.pt", "global_nll.pt", "sdnn.pt", "error_reject.png", "field_0.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
+    # every reader reads with the amount prior of the training fields
+    texts = data.load_or_generate("train", 40, config.seed, cache_dir=config.cache_dir).texts
+    for name in ("local.pt", "global_nll.pt"):
+        assert CheckReader.load(tmp_path / "out" / name).model.prior == shape_counts(texts)
+    assert SdnnReader.load(tmp_path / "out" / "sdnn.pt").prior == shape_counts(texts)
 
 
 def test_run_can_start_from_a_saved_local_recogniser(tmp_path):
