@@ -112,6 +112,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     q.add_argument("checkpoints", nargs="+")
     add_options(q, _DATA_OPTIONS)
+    q.add_argument(
+        "--heldout-fields",
+        type=int,
+        default=0,
+        help="also evaluate on this many fields of the held-out style (default 0: none)",
+    )
     q.add_argument("--out", default="out/check_reading")
     q.set_defaults(run=_evaluate)
     q = jobs.add_parser("read", help="read one image file, or a folder of them")

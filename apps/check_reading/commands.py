@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from . import data, evaluate, figures, folder
+from . import data, evaluate, figures, folder, heldout
 from .api import CheckReader, load_reader, read_batch
 from .experiment import Config, evaluate_all, load_test_set
 from .sdnn import SdnnReader, field_strip
@@ -20,8 +20,10 @@ def evaluate_checkpoints(
 ) -> dict:
     """Evaluate saved readers (segmenting or space-displacement) on the test fields of
     ``config``, every segmenting x SDNN pair also as a product of experts; print the table,
-    write ``out/error_reject.png``; returns the rows. The fields are cut with the segmenting
-    checkpoints' own settings, as ``read`` cuts them (ValueError if two checkpoints differ)."""
+    write ``out/error_reject.png``; returns the rows. With ``config.heldout_fields`` > 0 the
+    same readers are also evaluated on that many fields of the held-out style (a second
+    table; its rows are not returned). The fields are cut with the segmenting checkpoints' own
+    settings, as ``read`` cuts them (ValueError if two checkpoints differ)."""
     test = load_test_set(config)
     readers, settings = {}, {}
     for path in checkpoints:
@@ -34,11 +36,20 @@ def evaluate_checkpoints(
         if s != settings[first]:
             raise ValueError(f"{path} and {first} cut fields with different segmenter settings "
                              "(trained at different versions?); evaluate them apart")  # fmt: skip
-    prepared = None
-    if settings:
-        prepared = data.prepare(test, progress, config.threads, settings[first])
-    rows, curves = evaluate_all(readers, test, prepared, progress=progress)
+    cut = settings[first] if settings else None
+
+    def scores(fields: data.FieldSet):
+        prepared = data.prepare(fields, progress, config.threads, cut) if cut else None
+        return evaluate_all(readers, fields, prepared, progress=progress)
+
+    rows, curves = scores(test)
     print(evaluate.format_table(rows))
+    if config.heldout_fields > 0:
+        heldout_set = data.load_or_generate_heldout(
+            config.heldout_fields, config.seed, cache_dir=config.cache_dir
+        )
+        print(f"\nheld-out style ({heldout.NAME}):\n")
+        print(evaluate.format_table(scores(heldout_set)[0]))
     print(f"wrote {figures.error_reject_figure(curves, out / 'error_reject.png')}")
     return rows
 

@@ -96,3 +96,9 @@ def test_cli_evaluate_adds_the_product_of_a_segmenting_and_an_sdnn_checkpoint(tm
     rows = [[cell.strip() for cell in line.split("|")[1:3]] for line in table]
     assert rows == [["seg", "6"], ["sdnn", "6"], ["seg x sdnn", "6"]]
     assert (tmp_path / "error_reject.png").stat().st_size > 1000
+    # --heldout-fields adds the same readers' table on fields of the held-out style
+    assert main([*argv, *options, "--quiet", "--heldout-fields", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    at = out.index("held-out style (ledger):")
+    rows = [[cell.strip() for cell in line.split("|")[1:3]] for line in out[at + 4 : at + 7]]
+    assert rows == [["seg", "4"], ["sdnn", "4"], ["seg x sdnn", "4"]]
