@@ -10,8 +10,9 @@ Grammar (at most six integer digits):
     integer  = "0" | nonzero digit{0..5} | nonzero digit{0..2} "," digit digit digit
 
 The amount prior weighs the same grammar by how often the training amounts take each of its
-branches (:func:`shape_counts`, :func:`grammar` with counts): the readers add it when they read,
-never in training (docs/results/check-reading.md, "An amount prior").
+branches (:func:`shape_counts`, :func:`grammar` with counts): part of the segmenting reader's
+energy in training and reading, added to the SDNN's when it reads (its CTC training has no
+grammar); docs/results/check-reading.md, "An amount prior".
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 import gtn
-from gtn.composition import intersect
 
 from .._common.checkpoint import (
     Int,
@@ -30,7 +29,7 @@ from .._common.checkpoint import (
     load_model,
     save_model,
 )
-from .amounts import NUM_BRANCHES, decode, encode, is_valid_amount, prior_energies
+from .amounts import NUM_BRANCHES, decode, encode, is_valid_amount
 from .inputs import check_image, check_images
 from .model import CheckReaderModel, best_labels, make_batch
 from .network import LeNet5
@@ -75,7 +74,7 @@ def field_graphs(model: CheckReaderModel, segmentations: Sequence[Segmentation])
     :func:`answer_log_posteriors` when both read the same fields."""
     with torch.no_grad():
         interps = model.interpretation_graphs(make_batch(segmentations))
-        return interps, model.reading_lattices(interps)
+        return interps, model.lattices(interps)
 
 
 def read_batch(model: CheckReaderModel, segmentations: Sequence[Segmentation], graphs=None):
@@ -120,11 +119,9 @@ def readings(answers: list[str], confidence: np.ndarray) -> list[tuple[str, floa
 
 
 def _log_posteriors(model, interps, lattices, labels) -> np.ndarray:
-    """-beta (F(Y_b) + prior(Y_b) - F) for label lists Y_b, clipped to <= 0; NaN (no reading)
-    -> -inf. ``lattices``: the reading lattices, whose free energy F holds the prior."""
+    """-beta (F(Y_b) - F) for label lists Y_b, clipped to <= 0; NaN (no reading) -> -inf."""
     total = gtn.free_energy(lattices, model.beta)
-    answer = gtn.free_energy(intersect(interps, [gtn.linear(t) for t in labels]), model.beta)
-    answer = answer + torch.from_numpy(prior_energies(model.reading_grammar, labels)).to(answer)
+    answer = gtn.free_energy(model.answers(interps, labels), model.beta)
     log_p = (-model.beta * (answer - total)).clamp(max=0.0)
     return torch.nan_to_num(log_p, nan=-np.inf, neginf=-np.inf).double().numpy()
 

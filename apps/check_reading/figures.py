@@ -31,7 +31,7 @@ def best_reading(model: CheckReaderModel, seg: Segmentation):
     if seg.num_segments == 0:
         return [], [], energies
     transducer = interpretation_graph(seg, energies, by_segment=True)
-    path = gtn.best_path(compose(transducer, model.reading_grammar))
+    path = gtn.best_path(compose(transducer, model.grammar))
     return path.ilabel.tolist(), path.olabel.tolist(), energies
 
 

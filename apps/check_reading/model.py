@@ -96,9 +96,9 @@ class CheckReaderModel(nn.Module):
         latent: "sum" (marginalise segmentations; NLL) or "min" (best segmentation; perceptron,
             hinge) for the energy of an answer.
         beta: inverse temperature of the free energies.
-        prior: :func:`.amounts.shape_counts` of the training amounts, or None. Reading adds
-            this amount prior to every answer's energy (:meth:`reading_lattices`); training
-            normalises over the unweighted grammar (:meth:`lattices`).
+        prior: :func:`.amounts.shape_counts` of the training amounts, or None: the amount
+            prior, part of every answer's energy (the grammar's arcs carry it), in training
+            and in reading alike.
     """
 
     def __init__(
@@ -113,9 +113,8 @@ class CheckReaderModel(nn.Module):
             raise ValueError(f"latent must be 'sum' or 'min', got {latent!r}")
         self.recognizer = recognizer if recognizer is not None else LeNet5()
         self.latent, self.beta = latent, beta
-        self.grammar = grammar()
         self.prior = None if prior is None else list(prior)
-        self.reading_grammar = grammar(self.prior)
+        self.grammar = grammar(self.prior)
 
     # ------------------------------------------------------------------ graph transformers
     def segment_energies(self, x: Batch) -> torch.Tensor:
@@ -141,15 +140,20 @@ class CheckReaderModel(nn.Module):
         """Every grammatical reading with every segmentation: interpretation o grammar."""
         return intersect(interpretations, [self.grammar] * len(interpretations))
 
-    def reading_lattices(self, interpretations: list[gtn.Graph]) -> list[gtn.Graph]:
-        """As :meth:`lattices`, each reading's energy plus its amount prior (if any)."""
-        return intersect(interpretations, [self.reading_grammar] * len(interpretations))
+    def answers(self, interpretations: list[gtn.Graph], labels) -> list[gtn.Graph]:
+        """The segmentations that read each label list of ``labels``, every path weighing its
+        reading's amount prior too (none for a list outside the grammar, when there is a
+        prior)."""
+        linear = [gtn.linear(list(t)) for t in labels]
+        if self.prior is not None:  # the label lists through the weighted grammar
+            linear = intersect([self.grammar] * len(linear), linear)
+        return intersect(interpretations, linear)
 
     # ------------------------------------------------------------------ EnergyModel contract
     def energy(self, x: Batch, y) -> torch.Tensor:
         """[B] energy E(Y) of the label sequences ``y`` (lists of labels 0..13) over the latent
         segmentations: their min or free energy, per ``latent``."""
-        graphs = intersect(self.interpretation_graphs(x), [gtn.linear(t) for t in _labels(y)])
+        graphs = self.answers(self.interpretation_graphs(x), _labels(y))
         if self.latent == "min":
             return gtn.min_energy(graphs)
         return gtn.free_energy(graphs, self.beta)

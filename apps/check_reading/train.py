@@ -109,7 +109,7 @@ class GraphLoss:
     def per_example(self, model: CheckReaderModel, x: Batch, y) -> torch.Tensor:
         interps = model.interpretation_graphs(x)
         lattice = model.lattices(interps)
-        correct = intersect(interps, [gtn.linear(t) for t in y])
+        correct = model.answers(interps, y)
         if self.name == "nll":
             return losses.nll_loss(
                 gtn.free_energy(correct, self.beta), gtn.free_energy(lattice, self.beta)

@@ -5,6 +5,7 @@ import torch
 import gtn
 from apps._common.checkpoint import read_format
 from apps.check_reading import CheckpointError, CheckReader, CheckReaderModel
+from apps.check_reading.amounts import sample_amount, shape_counts
 from apps.check_reading.api import read_batch
 from apps.check_reading.model import make_batch
 from apps.check_reading.train import GraphLoss
@@ -48,10 +49,18 @@ def test_reading_runs_the_recogniser_in_chunks_with_the_same_energies(tiny, monk
     torch.testing.assert_close(chunked, whole.detach(), rtol=1e-5, atol=1e-5)
 
 
+def amount_prior() -> list[int]:
+    rng = np.random.default_rng(0)
+    return shape_counts([sample_amount(rng) for _ in range(300)])
+
+
+@pytest.mark.parametrize("prior", [False, True])
 @pytest.mark.parametrize("name", ["nll", "perceptron", "hinge"])
-def test_global_losses_are_nonnegative_and_reach_every_layer(tiny, name):
+def test_global_losses_are_nonnegative_and_reach_every_layer(tiny, name, prior):
     batch, targets = tiny
-    model = CheckReaderModel(latent="sum" if name == "nll" else "min")
+    model = CheckReaderModel(
+        latent="sum" if name == "nll" else "min", prior=amount_prior() if prior else None
+    )
     per = GraphLoss(name).per_example(model, batch, targets)
     finite = torch.isfinite(per)
     assert finite.any() and (per[finite] >= -1e-4).all()
@@ -62,10 +71,13 @@ def test_global_losses_are_nonnegative_and_reach_every_layer(tiny, name):
 
 
 # hinge is left out: factors.model.cost_of needs tensor answers (ours are ragged label lists).
+@pytest.mark.parametrize("prior", [False, True])
 @pytest.mark.parametrize("name,latent", [("nll", "sum"), ("perceptron", "min")])
-def test_fused_loss_equals_factors_structured_loss(tiny, name, latent):
+def test_fused_loss_equals_factors_structured_loss(tiny, name, latent, prior):
+    """Also with the amount prior: the generic loss sees it only through ``energy``,
+    ``free_energy`` and ``infer``, the fused one through the lattices and ``answers``."""
     batch, targets = tiny
-    model = CheckReaderModel(latent=latent)
+    model = CheckReaderModel(latent=latent, prior=amount_prior() if prior else None)
     fused = GraphLoss(name).per_example(model, batch, targets)
     generic = StructuredLoss(name).per_example(model, batch, targets)
     finite = torch.isfinite(fused)
