@@ -120,7 +120,7 @@ def sdnn_log_posteriors(reader: SdnnReader, em: torch.Tensor, amounts: list[str]
 
 @pytest.mark.parametrize("peak", [0.0, 12.0, 40.0])
 def test_sdnn_posteriors_with_the_prior_sum_to_one_and_shift_by_its_energy(peak):
-    frames, amounts = 4, amounts_up_to(4)
+    frames, amounts = 3, amounts_up_to(3)
     counts = sampled_counts(300)
     gen = torch.Generator().manual_seed(2)
     # flat, peaked and near one-hot emissions: one label per frame likelier by ``peak``
