@@ -67,8 +67,8 @@ def sample_amount(rng: np.random.Generator) -> str:
     return dollar + stars + integer + cents
 
 
-# Energy scale of the amount prior when reading: chosen on own-style fields, and on fields whose
-# amounts follow another distribution (docs/results/check-reading.md, "An amount prior").
+# Energy scale of the amount prior: chosen on own-style fields, and on fields whose amounts
+# follow another distribution (docs/results/check-reading.md, "An amount prior").
 PRIOR_WEIGHT = 0.5
 
 

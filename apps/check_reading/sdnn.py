@@ -77,15 +77,17 @@ def transcript_energies(emissions, frames, targets: list[list[int]]) -> torch.Te
     return gtn.ctc_loss(emissions, flat, frames, lengths, blank=BLANK, reduction="none")
 
 
-def _log_posteriors(em, frames, total, labels: list[list[int]], prior: gtn.Graph) -> np.ndarray:
+def _log_posteriors(
+    em, frames, total, labels: list[list[int]], amount_grammar: gtn.Graph
+) -> np.ndarray:
     """log P(Y_b | x) = F(all) - F(Y_b) - prior(Y_b) <= 0 for label lists Y_b (-inf when Y_b
     is empty or no alignment reads it). em: float64 [B, T, 15]; frames [B]; total: F(all) [B]
-    over the decoding graph built on ``prior`` (the grammar, with the amount prior if any)."""
+    over the decoding graph built on ``amount_grammar``, whose energies are the prior."""
     log_p = np.full(len(labels), -np.inf)
     ok = [b for b, t in enumerate(labels) if t and torch.isfinite(total[b])]
     if ok:
         answer = transcript_energies(em[ok], frames[ok], [[1 + c for c in labels[b]] for b in ok])
-        answer = answer + torch.from_numpy(prior_energies(prior, [labels[b] for b in ok]))
+        answer = answer + torch.from_numpy(prior_energies(amount_grammar, [labels[b] for b in ok]))
         log_p[ok] = (
             torch.nan_to_num(total[ok] - answer, nan=-np.inf, neginf=-np.inf).clamp(max=0.0).numpy()
         )
