@@ -24,6 +24,12 @@ from scipy import ndimage
 HEIGHT = 64  # rows of a normalised field
 CORE = (12, 52)  # the core band maps to these rows
 INK = 0.4  # threshold on normalised ink
+# A printed line must stand out from the rows beside it by this much cover: rows of heavy
+# writing (a 7's bar, the middle of a dense amount) can cover half the width too.
+LINE_CONTRAST = 0.3
+# Printed lines lighter than the writing (forms printed in pale colours) are sought again in
+# faint ink, where the writing's rows reach further still: such a line must span nearly all of it.
+FAINT, FAINT_COVER = 0.15, 0.8
 _PAD = 0.25  # blank columns left and right of the ink, in core heights
 _SHEARS = np.linspace(-0.8, 1.0, 37)
 
@@ -70,10 +76,13 @@ def writing_ink(image: np.ndarray) -> np.ndarray:
 def remove_lines(ink: np.ndarray) -> np.ndarray:
     """ink [H, W] with printed lines erased except where a stroke crosses them: straight lines
     within +-4 degrees of horizontal inked over >= 50% of the inked width (the columns between
-    the 0.2% and 99.8% quantiles of the ink) and >= 30% of each eighth of it; then, when there
+    the 0.2% and 99.8% quantiles of the ink) and >= 30% of each eighth of it, or in fainter ink
+    (> ``FAINT``) over >= 80% of it, that cover ``LINE_CONTRAST`` more of the width than the
+    rows two beyond either of their edges (thin lines, not rows of writing); then, when there
     is such a line, near-vertical box edges in the outer 15% of that width inked over >= 70%
     of the height between the first and last line (>= 80% of the image's height when only one
-    line was found)."""
+    line was found). A faint line's ends beyond the inked width stay (below INK, they are not
+    ink there)."""
     out = ink.copy()
     # Lines are measured against the inked extent, not the image: a scan's blank margins may
     # reach far beyond the printed line.
@@ -83,7 +92,8 @@ def remove_lines(ink: np.ndarray) -> np.ndarray:
     cum = np.cumsum(cols)
     lo, hi = np.searchsorted(cum, [0.002 * cum[-1], 0.998 * cum[-1]])
     inked = out[:, lo : hi + 1]  # a view: erased in place
-    lines = _erase_lines(inked, 0.5)
+    lines = _erase_lines(inked, 0.5, contrast=LINE_CONTRAST)
+    lines += _erase_lines(inked, FAINT_COVER, threshold=FAINT, contrast=LINE_CONTRAST)
     if lines:  # a box's edges; a dashed side may have gone undetected
         top, bottom, cover = 0, ink.shape[0], 0.8
         if len(lines) >= 2:
@@ -103,10 +113,14 @@ def remove_lines(ink: np.ndarray) -> np.ndarray:
 _SLOPES = np.tan(np.radians(np.linspace(-4, 4, 17)))
 
 
-def _erase_lines(ink, min_cover, rows_allowed=None) -> list[tuple[float, float]]:
-    """Erase, in place, near-horizontal lines of ``ink`` [H, W]; returns each erased line's
-    (top, bottom) rows at the middle column."""
-    binary = ink > INK
+def _erase_lines(
+    ink, min_cover, rows_allowed=None, threshold=INK, contrast=None
+) -> list[tuple[float, float]]:
+    """Erase, in place, near-horizontal lines of ``ink`` [H, W] inked above ``threshold``;
+    returns each erased line's (top, bottom) rows at the middle column. ``contrast``: a line
+    must also cover that much more of the width than the rows two beyond each of its edges
+    (a thin line, not a band of writing)."""
+    binary = ink > threshold
     H, W = binary.shape
     if W < 8 or not binary.any():
         return []
@@ -118,6 +132,8 @@ def _erase_lines(ink, min_cover, rows_allowed=None) -> list[tuple[float, float]]
         counts = np.bincount(r * 8 + part, minlength=8 * (H + 2 * W)).reshape(-1, 8)
         cover = counts.sum(1) / W
         ok = (cover >= min_cover) & (counts.min(1) >= 0.3 * W / 8)
+        if contrast is not None:
+            ok = _thin(ok, cover, contrast)
         if ok.any() and (best is None or cover[ok].sum() > best[0]):
             best = (cover[ok].sum(), slope, ok)
     if best is None:
@@ -144,6 +160,17 @@ def _erase_lines(ink, min_cover, rows_allowed=None) -> list[tuple[float, float]]
         ink[band] = 0.0
         found.append((float(r0 - W), float(r1 - W)))
     return found
+
+
+def _thin(ok: np.ndarray, cover: np.ndarray, contrast: float) -> np.ndarray:
+    """``ok`` without its runs whose mean cover exceeds that of the rows two beyond either
+    edge by less than ``contrast``."""
+    out = ok.copy()
+    for r0, r1 in runs(ok):
+        outside = max(cover[max(r0 - 2, 0)], cover[min(r1 + 1, cover.size - 1)])
+        if cover[r0:r1].mean() - outside < contrast:
+            out[r0:r1] = False
+    return out
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
