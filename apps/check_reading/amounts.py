@@ -49,6 +49,16 @@ def is_valid_amount(text: str) -> bool:
     return _AMOUNT.match(text) is not None
 
 
+def amount_value(text: str) -> int | None:
+    """The amount ``text`` is worth, in cents (None: not an amount of the grammar). "$", the
+    "*" fill and the thousands comma do not change it, nor do missing cents: "$**1,234.00",
+    "1234" and "1234.00" are all worth 123400."""
+    if not is_valid_amount(text):
+        return None
+    integer, _, cents = text.lstrip("$*").replace(",", "").partition(".")
+    return 100 * int(integer) + int(cents or 0)
+
+
 def sample_amount(rng: np.random.Generator) -> str:
     """One amount string. Values are roughly log-uniform between $1 and $999,999 with most
     mass on 2-3 integer digits, as on personal and business checks; "$" appears half the time,

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from . import data, evaluate, figures, folder, heldout
+from .amounts import amount_value
 from .api import CheckReader, load_reader, read_batch
 from .experiment import Config, evaluate_all, load_test_set
 from .sdnn import SdnnReader, field_strip
@@ -79,7 +80,8 @@ def read_image_file(image_path: str, checkpoint: str, figure: str | None = None)
 def read_folder(source: str, checkpoint: str, predictions: str | None = None) -> Path:
     """Read every field of a folder (its labels.csv, or every image file in it when it has
     none) or of a labels file; write filename,amount,confidence[,truth,correct] as CSV
-    (default FOLDER.predictions.csv) and print the accuracy when every field has a label."""
+    (default FOLDER.predictions.csv) and print the accuracy when every field has a label (the
+    strings, and the amounts they are worth: :func:`.amounts.amount_value`)."""
     where, labels = folder.locate(source)
     entries = folder.read_labels(source) if labels.is_file() else folder.list_images(where)
     images = folder.read_images(entries, str(labels))  # the cheap checks first
@@ -87,8 +89,14 @@ def read_folder(source: str, checkpoint: str, predictions: str | None = None) ->
     default = Path(f"{where.resolve()}.predictions.csv")
     out = folder.write_predictions(predictions or default, entries, readings)
     if all(e.amount is not None for e in entries):
-        right = sum(a == e.amount for e, (a, _) in zip(entries, readings, strict=True))
-        print(f"{right} of {len(entries)} fields read correctly ({right / len(entries):.1%})")
+        pairs = [(a, e.amount) for e, (a, _) in zip(entries, readings, strict=True)]
+        right = sum(a == t for a, t in pairs)
+        worth = sum(a != "" and amount_value(a) == amount_value(t) for a, t in pairs)
+        n = len(entries)
+        print(
+            f"{right} of {n} fields read correctly ({right / n:.1%}), "
+            f"{worth} with the right amount ({worth / n:.1%})"
+        )
     print(f"read {len(entries)} fields; wrote {out}")
     return out
 

@@ -1,5 +1,7 @@
 """Field-level results: correct / rejected / error at three operating points, and character
-accuracy.
+accuracy. A field is correct when its answer is the truth, character for character; its
+*amount* is correct when the answer is worth the truth's amount (:func:`.amounts.amount_value`:
+"$", stars, the thousands comma and ".00" do not count), which is what a bank needs of a check.
 
 A field is rejected when its confidence (the posterior of the answer) is below a threshold;
 :mod:`decoders.rejection` gives the error-reject curve and the operating points on it.
@@ -13,6 +15,7 @@ from decoders.rejection import ErrorRejectCurve, error_reject_curve, threshold_f
 
 from .._common.metrics import edit_distance
 from .._common.report import markdown_table
+from .amounts import amount_value
 
 # (key, column title, largest error) of the table's operating points; None: reject nothing.
 OPERATING_POINTS = (
@@ -42,24 +45,31 @@ def operating_points(confidence, correct) -> tuple[dict, ErrorRejectCurve]:
 def results(answers: list[str], confidence, truths: list[str]) -> tuple[dict, ErrorRejectCurve]:
     """(summary row, error-reject curve) of one reader's answers. The row holds ``fields``, the
     operating points of :data:`OPERATING_POINTS` (correct, error, reject as fractions of all
-    fields) and ``char_accuracy``."""
-    correct = np.array([a == t for a, t in zip(answers, truths, strict=True)], dtype=bool)
+    fields), the same with the amounts scored (keys prefixed ``amount_``) and
+    ``char_accuracy``; the curve is the strings'."""
+    pairs = list(zip(answers, truths, strict=True))
+    correct = np.array([a == t for a, t in pairs], dtype=bool)
+    worth = np.array([a != "" and amount_value(a) == amount_value(t) for a, t in pairs], bool)
     points, curve = operating_points(confidence, correct)
-    row = {"fields": len(truths), **points, "char_accuracy": character_accuracy(answers, truths)}
-    return row, curve
+    amounts = {f"amount_{k}": p for k, p in operating_points(confidence, worth)[0].items()}
+    row = {"fields": len(truths), **points, **amounts}
+    return {**row, "char_accuracy": character_accuracy(answers, truths)}, curve
 
 
 def format_table(rows: dict[str, dict]) -> str:
     """A markdown table, one row per system: correct / reject / error % at each operating
-    point, then character accuracy %."""
+    point, then the amounts correct % at zero rejection and at <= 1% error, then character
+    accuracy %."""
     head = ["system", "fields"]
     for _, title, _ in OPERATING_POINTS:
         head += [f"{title} corr", "rej", "err"]
+    head += ["amount corr", "amount at <=1% error"]
     lines = []
     for name, r in rows.items():
         cells = [name, r["fields"]]
         for key, _, _ in OPERATING_POINTS:
             p = r[key]
             cells += [f"{100 * p.correct:.1f}", f"{100 * p.reject:.1f}", f"{100 * p.error:.1f}"]
+        cells += [f"{100 * r[f'amount_{k}'].correct:.1f}" for k in ("zero_reject", "error_1")]
         lines.append([*cells, f"{100 * r['char_accuracy']:.1f}"])
     return markdown_table([*head, "char"], lines)

@@ -4,6 +4,7 @@ import pytest
 import gtn
 from apps.check_reading.amounts import (
     ALPHABET,
+    amount_value,
     encode,
     grammar,
     is_valid_amount,
@@ -71,3 +72,25 @@ def test_grammar_acceptor_agrees_with_regex_on_random_strings():
 def test_encode_rejects_unknown_characters():
     with pytest.raises(ValueError, match="not in the alphabet"):
         encode("12a")
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("$**1,234.00", 123400), ("1234", 123400), ("0.05", 5), ("999,999.99", 99999999), ("7", 700)],
+)
+def test_amount_value(text, value):
+    assert amount_value(text) == value
+
+
+def test_amount_value_agrees_with_decimal_arithmetic_on_sampled_amounts():
+    from decimal import Decimal
+
+    rng = np.random.default_rng(5)
+    for text in [sample_amount(rng) for _ in range(500)]:
+        dollars = Decimal(text.lstrip("$*").replace(",", ""))
+        assert amount_value(text) == int(dollars * 100)
+
+
+@pytest.mark.parametrize("text", ["", "1,2", "$", "01", "1.5", "12,34"])
+def test_amount_value_is_none_outside_the_grammar(text):
+    assert amount_value(text) is None

@@ -36,5 +36,19 @@ def test_the_table_has_one_row_per_system_in_percent():
     assert lines[0].startswith("| system | fields | zero rejection corr |")
     assert (
         lines[2]
-        == "| global nll | 2 | 50.0 | 0.0 | 50.0 | 50.0 | 50.0 | 0.0 | 50.0 | 50.0 | 0.0 | 90.0 |"
+        == "| global nll | 2 | 50.0 | 0.0 | 50.0 | 50.0 | 50.0 | 0.0 | 50.0 | 50.0 | 0.0 | 50.0 | "
+        "50.0 | 90.0 |"
     )
+
+
+def test_amounts_are_correct_when_the_answer_is_worth_the_truth():
+    # a dropped comma, "$" or ".00" keeps the amount; a dropped period does not
+    answers = ["1234.00", "$**12", "12", "10992", "", "7"]
+    truths = ["$1,234.00", "12.00", "12", "109.92", "0", "7"]
+    row, _ = results(answers, [0.9, 0.8, 0.7, 0.95, 0.1, 0.6], truths)
+    assert row["zero_reject"].correct == pytest.approx(2 / 6)
+    assert row["amount_zero_reject"].correct == pytest.approx(4 / 6)
+    # the confident wrong amount (0.95) sets the error-rejection point: all rejected at 1%
+    assert row["amount_error_1"].correct == 0.0
+    row, _ = results(answers[:3], [0.9, 0.8, 0.7], truths[:3])
+    assert row["amount_error_1"].correct == 1.0 and row["error_1"].correct == 0.0
