@@ -59,6 +59,12 @@ def amount_value(text: str) -> int | None:
     return 100 * int(integer) + int(cents or 0)
 
 
+def same_amount(answer: str, truth: str) -> bool:
+    """True when ``answer`` is an amount worth what ``truth`` is worth (:func:`amount_value`)."""
+    value = amount_value(answer)
+    return value is not None and value == amount_value(truth)
+
+
 def sample_amount(rng: np.random.Generator) -> str:
     """One amount string. Values are roughly log-uniform between $1 and $999,999 with most
     mass on 2-3 integer digits, as on personal and business checks; "$" appears half the time,

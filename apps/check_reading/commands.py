@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from . import data, evaluate, figures, folder, heldout
-from .amounts import amount_value
+from .amounts import same_amount
 from .api import CheckReader, load_reader, read_batch
 from .experiment import Config, evaluate_all, load_test_set
 from .sdnn import SdnnReader, field_strip
@@ -91,7 +91,7 @@ def read_folder(source: str, checkpoint: str, predictions: str | None = None) ->
     if all(e.amount is not None for e in entries):
         pairs = [(a, e.amount) for e, (a, _) in zip(entries, readings, strict=True)]
         right = sum(a == t for a, t in pairs)
-        worth = sum(a != "" and amount_value(a) == amount_value(t) for a, t in pairs)
+        worth = sum(same_amount(a, t) for a, t in pairs)
         n = len(entries)
         print(
             f"{right} of {n} fields read correctly ({right / n:.1%}), "

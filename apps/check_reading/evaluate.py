@@ -15,7 +15,7 @@ from decoders.rejection import ErrorRejectCurve, error_reject_curve, threshold_f
 
 from .._common.metrics import edit_distance
 from .._common.report import markdown_table
-from .amounts import amount_value
+from .amounts import same_amount
 
 # (key, column title, largest error) of the table's operating points; None: reject nothing.
 OPERATING_POINTS = (
@@ -49,7 +49,7 @@ def results(answers: list[str], confidence, truths: list[str]) -> tuple[dict, Er
     ``char_accuracy``; the curve is the strings'."""
     pairs = list(zip(answers, truths, strict=True))
     correct = np.array([a == t for a, t in pairs], dtype=bool)
-    worth = np.array([a != "" and amount_value(a) == amount_value(t) for a, t in pairs], bool)
+    worth = np.array([same_amount(a, t) for a, t in pairs], dtype=bool)
     points, curve = operating_points(confidence, correct)
     amounts = {f"amount_{k}": p for k, p in operating_points(confidence, worth)[0].items()}
     row = {"fields": len(truths), **points, **amounts}

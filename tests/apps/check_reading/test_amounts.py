@@ -8,6 +8,7 @@ from apps.check_reading.amounts import (
     encode,
     grammar,
     is_valid_amount,
+    same_amount,
     sample_amount,
 )
 from gtn.composition import intersect
@@ -94,3 +95,9 @@ def test_amount_value_agrees_with_decimal_arithmetic_on_sampled_amounts():
 @pytest.mark.parametrize("text", ["", "1,2", "$", "01", "1.5", "12,34"])
 def test_amount_value_is_none_outside_the_grammar(text):
     assert amount_value(text) is None
+
+
+def test_same_amount_needs_an_amount_worth_the_truth():
+    assert same_amount("1234.00", "$1,234") and same_amount("$**12", "12.00")
+    assert not same_amount("10992", "109.92") and not same_amount("", "0")
+    assert not same_amount("1,2", "1,2")  # not an amount, even when it is the truth's string

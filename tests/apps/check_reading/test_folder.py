@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from apps.check_reading import CheckReader, SdnnReader, data, folder
-from apps.check_reading.amounts import amount_value
+from apps.check_reading.amounts import same_amount
 from apps.check_reading.data import prepare
 from apps.check_reading.experiment import evaluate_model
 from apps.cli import main
@@ -258,7 +258,7 @@ def test_reading_a_folder_writes_what_reading_in_memory_gives(
     assert len({a for a, _ in want}) > 1  # the readings differ: the test can tell fields apart
     pairs = [(a, t) for (a, _), t in zip(want, memory.texts, strict=True)]
     right = sum(a == t for a, t in pairs)
-    worth = sum(a != "" and amount_value(a) == amount_value(t) for a, t in pairs)
+    worth = sum(same_amount(a, t) for a, t in pairs)
     assert f"{right} of 10 fields read correctly ({right / 10:.1%}), {worth} with the right " in (
         capsys.readouterr().out
     )
