@@ -52,8 +52,8 @@ def results(answers: list[str], confidence, truths: list[str]) -> tuple[dict, Er
     worth = np.array([same_amount(a, t) for a, t in pairs], dtype=bool)
     points, curve = operating_points(confidence, correct)
     amounts = {f"amount_{k}": p for k, p in operating_points(confidence, worth)[0].items()}
-    row = {"fields": len(truths), **points, **amounts}
-    return {**row, "char_accuracy": character_accuracy(answers, truths)}, curve
+    accuracy = character_accuracy(answers, truths)
+    return {"fields": len(truths), **points, **amounts, "char_accuracy": accuracy}, curve
 
 
 def format_table(rows: dict[str, dict]) -> str:
