@@ -7,7 +7,9 @@
 - Layout by pitch, not by gaps: each digit is centred in a cell U(0.8, 1.05) digit heights wide
   with an N(0, 0.08 cell) offset, so wide digits may touch their neighbours and narrow ones stand
   apart; a period or comma is written right after the previous digit's ink at U(-0.06, 0.12)
-  digit heights (often touching it), in no cell of its own.
+  digit heights, in no cell of its own, so the next digit, centred in its cell, runs
+  into it more often than the previous one touches it (measured in
+  docs/results/check-reading.md, "Where the held-out period is lost").
 - Its own symbols, drawn by code that the training renderer does not have: "$" a sine-curve S
   with one slanted bar; "*" eight spokes; "." a square pen blob U(0.17, 0.24) digit heights
   wide; "," a two-segment hooked tick.
