@@ -52,7 +52,7 @@ _TRAINING_OPTIONS = (
         "start the global systems from this local checkpoint (skips local training)",
     ),
     ("--sdnn-epochs", int, "epochs of the space-displacement reader (0: leave it out)"),
-    ("--heldout-fields", int, "fields of the held-out style to evaluate on (0: none)"),
+    ("--heldout-fields", int, "fields of each held-out style to evaluate on (0: none)"),
 )
 
 
@@ -116,7 +116,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--heldout-fields",
         type=int,
         default=0,
-        help="also evaluate on this many fields of the held-out style (default 0: none)",
+        help="also evaluate on this many fields of each held-out style (default 0: none)",
     )
     q.add_argument("--out", default="out/check_reading")
     q.set_defaults(run=_evaluate)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from . import data, evaluate, figures, folder, heldout
+from . import data, evaluate, figures, folder
 from .amounts import same_amount
 from .api import CheckReader, load_reader, read_batch
 from .experiment import Config, evaluate_all, load_test_set
@@ -22,9 +22,10 @@ def evaluate_checkpoints(
     """Evaluate saved readers (segmenting or space-displacement) on the test fields of
     ``config``, every segmenting x SDNN pair also as a product of experts; print the table,
     write ``out/error_reject.png``; returns the rows. With ``config.heldout_fields`` > 0 the
-    same readers are also evaluated on that many fields of the held-out style (a second
-    table; its rows are not returned). The fields are cut with the segmenting checkpoints' own
-    settings, as ``read`` cuts them (ValueError if two checkpoints differ)."""
+    same readers are also evaluated on that many fields of each held-out style
+    (:data:`.data.HELDOUT_STYLES`: a table each; their rows are not returned). The fields are
+    cut with the segmenting checkpoints' own settings, as ``read`` cuts them (ValueError if two
+    checkpoints differ)."""
     test = load_test_set(config)
     readers, settings = {}, {}
     for path in checkpoints:
@@ -45,11 +46,12 @@ def evaluate_checkpoints(
 
     rows, curves = scores(test)
     print(evaluate.format_table(rows))
-    if config.heldout_fields > 0:
+    styles = data.HELDOUT_STYLES if config.heldout_fields > 0 else {}
+    for style in styles:
         heldout_set = data.load_or_generate_heldout(
-            config.heldout_fields, config.seed, cache_dir=config.cache_dir
+            config.heldout_fields, config.seed, cache_dir=config.cache_dir, style=style
         )
-        print(f"\nheld-out style ({heldout.NAME}):\n")
+        print(f"\nheld-out style ({style}):\n")
         print(evaluate.format_table(scores(heldout_set)[0]))
     print(f"wrote {figures.error_reject_figure(curves, out / 'error_reject.png')}")
     return rows

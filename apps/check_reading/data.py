@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..cache import cached, settings_key
-from . import amounts, heldout, mnist
+from . import amounts, heldout, heldout_phone, mnist
 from .amounts import encode
 from .normalise import normalise
 from .render import DEFAULT_STYLE, Field, FieldStyle, render_field
@@ -30,6 +30,10 @@ from .truth import segment_truth
 
 VERSION = 4  # 3: the broad renderer (render.FieldStyle of many parameters); 4: one pen
 _SPLIT_CODE = {"train": 1, "test": 2}
+HELDOUT_STYLES = {m.NAME: m for m in (heldout, heldout_phone)}
+"""Every held-out style (a renderer that no training, tuning or model selection sees), by name,
+in the order reports show them: a module with ``NAME``, ``VERSION`` and ``generate_heldout(n,
+seed)``."""
 PARALLEL_FIELDS = 200
 """:func:`prepare` shares fewer fields than this with no process (a new process imports the
 app: seconds)."""
@@ -78,12 +82,16 @@ def load_or_generate(
 
 
 def load_or_generate_heldout(
-    n: int, seed: int, cache_dir: str | os.PathLike | None = None
+    n: int, seed: int, cache_dir: str | os.PathLike | None = None, style: str = heldout.NAME
 ) -> FieldSet:
-    """``n`` fields of the held-out style (:mod:`.heldout`, MNIST test digits only), cached."""
-    key = settings_key({"n": n, "seed": seed, "v": heldout.VERSION, "style": heldout.NAME})
-    name = f"{heldout.NAME}-{n}-{seed}-{key}"
-    return _cached(name, "test", lambda: heldout.generate_heldout(n, seed), cache_dir)
+    """``n`` fields of the held-out style ``style`` (a name in :data:`HELDOUT_STYLES`; MNIST test
+    digits only), cached."""
+    if style not in HELDOUT_STYLES:
+        raise ValueError(f"no held-out style {style!r}; the styles are {list(HELDOUT_STYLES)}")
+    module = HELDOUT_STYLES[style]
+    key = settings_key({"n": n, "seed": seed, "v": module.VERSION, "style": module.NAME})
+    name = f"{module.NAME}-{n}-{seed}-{key}"
+    return _cached(name, "test", lambda: module.generate_heldout(n, seed), cache_dir)
 
 
 def _cached(name: str, split: str, make, cache_dir) -> FieldSet:

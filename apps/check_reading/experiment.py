@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .._common.report import print_written, write_results
-from . import amounts, data, evaluate, figures, folder, heldout
+from . import amounts, data, evaluate, figures, folder
 from .api import CheckReader, in_batches, read_batch
 from .combine import combine
 from .data import PreparedSet
@@ -43,7 +43,7 @@ class Config:
     losses: tuple[str, ...] = ("nll", "perceptron", "hinge")
     sdnn_epochs: int = 15  # the space-displacement variant (0: leave it out)
     sdnn_lr: float = 3e-3
-    heldout_fields: int = 2000  # fields of the held-out style (:mod:`.heldout`; 0: none)
+    heldout_fields: int = 2000  # fields of each held-out style (data.HELDOUT_STYLES; 0: none)
     cache_dir: str | None = None
     local_checkpoint: str | None = None  # skip local training: load this recogniser instead
     threads: int = 2
@@ -192,17 +192,19 @@ def evaluate_readers(
     test_p: PreparedSet,
 ):
     """(tables, curves): rows of every reader and of the product of the global NLL model with
-    the SDNN reader, on the own test fields and, when configured, on the held-out style
-    (:mod:`.heldout`); curves are those of the own test fields."""
+    the SDNN reader, on the own test fields and, when configured, on each held-out style
+    (:data:`.data.HELDOUT_STYLES`, a table each, titled "held-out style (NAME)"); curves are
+    those of the own test fields."""
     both = "global nll" in readers and "space displacement" in readers
     products = [("global nll", "space displacement", "global nll x sdnn")] if both else []
     rows, curves = evaluate_all(readers, test_set, test_p, products)
     tables = {"own test fields": rows}
-    if config.heldout_fields > 0:
+    styles = data.HELDOUT_STYLES if config.heldout_fields > 0 else {}
+    for style in styles:
         heldout_set = data.load_or_generate_heldout(
-            config.heldout_fields, config.seed, cache_dir=config.cache_dir
+            config.heldout_fields, config.seed, cache_dir=config.cache_dir, style=style
         )
-        tables[f"held-out style ({heldout.NAME})"] = evaluate_all(
+        tables[f"held-out style ({style})"] = evaluate_all(
             readers, heldout_set, products=products, workers=config.threads
         )[0]
     return tables, curves

@@ -96,9 +96,12 @@ def test_cli_evaluate_adds_the_product_of_a_segmenting_and_an_sdnn_checkpoint(tm
     rows = [[cell.strip() for cell in line.split("|")[1:3]] for line in table]
     assert rows == [["seg", "6"], ["sdnn", "6"], ["seg x sdnn", "6"]]
     assert (tmp_path / "error_reject.png").stat().st_size > 1000
-    # --heldout-fields adds the same readers' table on fields of the held-out style
+    # --heldout-fields adds the same readers' table on fields of each held-out style, in turn
     assert main([*argv, *options, "--quiet", "--heldout-fields", "4"]) == 0
     out = capsys.readouterr().out.splitlines()
-    at = out.index("held-out style (ledger):")
-    rows = [[cell.strip() for cell in line.split("|")[1:3]] for line in out[at + 4 : at + 7]]
-    assert rows == [["seg", "4"], ["sdnn", "4"], ["seg x sdnn", "4"]]
+    titles = [line for line in out if line.startswith("held-out style")]
+    assert titles == ["held-out style (ledger):", "held-out style (phone):"]
+    for title in titles:
+        at = out.index(title)
+        rows = [[cell.strip() for cell in line.split("|")[1:3]] for line in out[at + 4 : at + 7]]
+        assert rows == [["seg", "4"], ["sdnn", "4"], ["seg x sdnn", "4"]]

@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from apps.check_reading import data, mnist
+from apps.check_reading import data, heldout_phone, mnist
 from apps.check_reading.amounts import is_valid_amount
 from apps.check_reading.render import FieldStyle
 
@@ -78,6 +79,30 @@ def test_damaged_cache_file_is_regenerated(tmp_path):
     path.write_bytes(b"not an npz")
     b = data.load_or_generate("train", 5, 2, cache_dir=tmp_path)
     assert b.texts == a.texts
+
+
+def test_every_heldout_style_is_cached_apart_under_its_name_and_version(tmp_path, monkeypatch):
+    assert list(data.HELDOUT_STYLES) == ["ledger", "phone"]  # the order of the reports
+    sets = {
+        style: data.load_or_generate_heldout(3, 5, cache_dir=tmp_path, style=style)
+        for style in data.HELDOUT_STYLES
+    }
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["ledger", "phone"]
+    assert data.load_or_generate_heldout(3, 5, cache_dir=tmp_path).texts == sets["ledger"].texts
+    for style, fields in sets.items():
+        module = data.HELDOUT_STYLES[style]
+        made = module.generate_heldout(3, 5)
+        with monkeypatch.context() as m:  # read back from the cache, not generated again
+            m.setattr(module, "generate_heldout", lambda n, seed: pytest.fail("not cached"))
+            again = data.load_or_generate_heldout(3, 5, cache_dir=tmp_path, style=style)
+        for x, y, z in zip(fields.fields, again.fields, made.fields, strict=True):
+            assert x.text == y.text == z.text and np.array_equal(x.owner, z.owner)
+            assert np.array_equal(x.image, y.image) and np.array_equal(x.image, z.image)
+    monkeypatch.setattr(heldout_phone, "VERSION", heldout_phone.VERSION + 1)
+    data.load_or_generate_heldout(3, 5, cache_dir=tmp_path, style="phone")
+    assert len(list(tmp_path.iterdir())) == 3  # a new version never reads the old file
+    with pytest.raises(ValueError, match="no held-out style 'pen'"):
+        data.load_or_generate_heldout(3, 5, cache_dir=tmp_path, style="pen")
 
 
 def test_prepared_strips_are_the_sdnn_strips_of_the_fields(small_train, small_prepared):

@@ -24,9 +24,15 @@ def test_run_trains_every_system_and_writes_results_and_figures(tmp_path):
         assert abs(point.correct + point.error - 1) < 1e-9 and point.reject == 0
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(saved["rows"]) == set(rows) and saved["config"]["sdnn_epochs"] == 1
-    # the held-out style is evaluated beside the own test fields, every reader on both
-    heldout = saved["tables"]["held-out style (ledger)"]
-    assert set(heldout) == set(rows) and all(r["fields"] == 6 for r in heldout.values())
+    # every held-out style is evaluated beside the own test fields, each its own table (the
+    # ledger's first), every reader on each
+    titles = ["own test fields", "held-out style (ledger)", "held-out style (phone)"]
+    assert list(saved["tables"]) == titles
+    for title in titles[1:]:
+        heldout = saved["tables"][title]
+        assert set(heldout) == set(rows) and all(r["fields"] == 6 for r in heldout.values())
+    report = (tmp_path / "out" / "results.md").read_text()
+    assert all(f"{title}:" in report for title in titles)
     for name in ("local.pt", "global_nll.pt", "sdnn.pt", "error_reject.png", "field_0.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
     # every reader reads with the amount prior of the training fields
