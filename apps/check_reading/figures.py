@@ -120,7 +120,7 @@ def error_reject_figure(curves: dict[str, ErrorRejectCurve], path: Path) -> Path
     ax.set_yscale("symlog", linthresh=1.0)
     ax.set_ylim(0, None)
     ax.legend(fontsize=8)
-    ax.set_title("error-reject curve (held-out test fields)", fontsize=9)
+    ax.set_title("error-reject curve (test fields)", fontsize=9)
     return save_figure(fig, path, DPI)
 
 
