@@ -2,7 +2,8 @@
 
 demo      train from scratch on a short schedule, evaluate, write figures (a few minutes)
 train     train the local system, the global ones and the space-displacement reader
-evaluate  evaluate checkpoints (segmenting or space-displacement) on held-out test fields
+evaluate  evaluate checkpoints (segmenting or space-displacement) on test fields and, with
+          --heldout-fields, on the held-out styles
 read      read one image file (print the amount and confidence, write a figure), or a folder
           of images (write a CSV of predictions with confidences)
 generate  write rendered fields as an image folder with a labels file
@@ -107,7 +108,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         add_options(q, _DATA_OPTIONS + _TRAINING_OPTIONS)
     q = jobs.add_parser(
         "evaluate",
-        help="evaluate checkpoints on held-out test fields (with a segmenting and an SDNN"
+        help="evaluate checkpoints on test fields (with a segmenting and an SDNN"
         " checkpoint, also their product of experts)",
     )
     q.add_argument("checkpoints", nargs="+")
