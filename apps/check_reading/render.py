@@ -12,7 +12,8 @@ one of ``glyphs.SYMBOL_STYLES`` drawings per symbol per field, from ``symbol_sty
 Spacing: the gap between adjacent boxes, as a fraction of the pair's mean width: two digits
 touch or overlap with probability ``touch_probability`` (gap U(-``overlap``, 0)), otherwise
 U(``gap``); next to a symbol U(``symbol_gap``), which may be negative (a period tucked under
-its neighbour). A broken stroke (a 1-2 px erased band) in ``broken`` of the characters.
+its neighbour), and next to a period or comma U(``point_gap``) when it is set. A broken stroke
+(a 1-2 px erased band) in ``broken`` of the characters.
 Page: margins U(``margin``) digit heights on each side (so canvases of any height); the whole
 field rotated by U(``rotation``) degrees; guide lines near the field: an underline, a guide
 line above, a box (underline, top line and both edges) with probabilities ``underline``,
@@ -53,6 +54,7 @@ class FieldStyle:
     overlap: float = 0.3
     gap: tuple[float, float] = (0.03, 0.9)
     symbol_gap: tuple[float, float] = (-0.2, 0.7)
+    point_gap: tuple[float, float] | None = None  # beside "." and ","; None: symbol_gap
     broken: float = 0.1
     margin: tuple[float, float] = (0.05, 1.2)
     rotation: tuple[float, float] = (-3.0, 3.0)
@@ -182,7 +184,9 @@ def _layout(text, widths, rng, style, h) -> np.ndarray:
         elif digits:
             frac = rng.uniform(*style.gap)
         else:
-            frac = rng.uniform(*style.symbol_gap)
+            point = text[i - 1] in ".," or text[i] in ".,"
+            bounds = style.point_gap if point and style.point_gap is not None else style.symbol_gap
+            frac = rng.uniform(*bounds)
         if text[i - 1] in ".," or text[i] in ".,":
             # a period or comma tucked under a neighbour keeps a third of its width clear
             small = min(widths[i - 1], widths[i])

@@ -88,6 +88,19 @@ def test_periods_may_sit_close_to_their_neighbours(pool):
     assert gap_to_period(replace(QUIET, symbol_gap=(0.6, 0.6))) > 5
 
 
+def test_point_gap_spaces_periods_and_commas_alone(pool):
+    text = "$4,071.58"
+    style = replace(QUIET, symbol_gap=(0.6, 0.6), point_gap=(-0.2, -0.2))
+    for f in fields(pool, style, text=text):
+        after_dollar = f.boxes[1, 0] - f.boxes[0, 1]
+        beside_points = [f.boxes[i + 1, 0] - f.boxes[i, 1] for i in (1, 2, 5, 6)]
+        assert after_dollar > 5 and max(beside_points) <= 0  # the clamp keeps a third clear
+    unset = fields(pool, replace(style, point_gap=None), text=text)
+    same = fields(pool, replace(style, point_gap=(0.6, 0.6)), text=text)
+    for x, y in zip(unset, same, strict=True):  # None: the periods take symbol_gap
+        assert np.array_equal(x.image, y.image)
+
+
 def test_digit_px_sets_the_digit_height(pool):
     for px in (16.0, 48.0):
         f = fields(pool, replace(QUIET, digit_px=(px, px)), n=4)
