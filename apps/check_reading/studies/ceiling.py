@@ -3,7 +3,8 @@
     python -m apps.check_reading.studies.ceiling                # LeNet-5, 30 epochs, 2,000 fields
     python -m apps.check_reading.studies.ceiling --epochs 150 --fields 2000
     python -m apps.check_reading.studies.ceiling --style broad      # digits as rendered
-    python -m apps.check_reading.studies.ceiling --style heldout
+    python -m apps.check_reading.studies.ceiling --style heldout    # the ledger style
+    python -m apps.check_reading.studies.ceiling --style phone
 
 The recogniser of the segmenting reader (:class:`apps.check_reading.network.LeNet5`, ten
 digit classes) is trained on the 4,000 *isolated* training digits (MNIST, padded to 32x32, the
@@ -13,12 +14,13 @@ are, with confidence the product of its digits' posteriors (symbols taken as rea
 gives isolated digit accuracy and the field rows (% correct at zero rejection and at <= 1% and
 0.5% error), an optimistic bound for any reader of these fields that learns from these digits.
 
-``--style broad|heldout``: the digits *as rendered* instead, each cut out of its normalised
+``--style broad|heldout|phone``: the digits *as rendered* instead, each cut out of its normalised
 field with a perfect segment (the renderer's ownership map through the same warp selects the
 digit's own ink, scaled like a candidate segment). The classifier is trained on the digits of
-``--train-fields`` broad training fields (the experiment's), never on the held-out style, and
-reads every digit of the own broad test fields or of the held-out style's; a field is right
-when all its digits are. This bounds every segmenting reader of those fields.
+``--train-fields`` broad training fields (the experiment's), never on a held-out style, and
+reads every digit of the own broad test fields or of a held-out style's (``heldout``: the
+ledger style); a field is right when all its digits are. This bounds every segmenting reader
+of those fields.
 
 Each test digit recurs in about 9 test fields, so one ambiguous digit (a "1" drawn as a "7")
 makes about 9 confident field errors; the last lines list the test digits this classifier
@@ -133,18 +135,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--style",
-        choices=("isolated", "broad", "heldout"),
+        choices=("isolated", "broad", "heldout", "phone"),
         default="isolated",
         help="isolated MNIST digits, or as rendered",
     )
     parser.add_argument(
-        "--train-fields", type=int, default=8000, help="broad training fields (broad, heldout)"
+        "--train-fields",
+        type=int,
+        default=8000,
+        help="broad training fields (broad, heldout, phone)",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
-    if args.style == "heldout":
-        fields = data.load_or_generate_heldout(args.fields, 0)
+    if args.style in ("heldout", "phone"):
+        style = "ledger" if args.style == "heldout" else "phone"
+        fields = data.load_or_generate_heldout(args.fields, 0, style=style)
     else:  # the own (broad) test fields; for isolated digits only their digits matter
         fields = data.load_or_generate("test", args.fields, 0)
     if args.style == "isolated":

@@ -2,19 +2,20 @@
 
     python -m apps.check_reading.studies.segmentation                      # 400 validation fields
     python -m apps.check_reading.studies.segmentation --split test -n 400  # the own test fields
-    python -m apps.check_reading.studies.segmentation --split heldout      # the held-out style
+    python -m apps.check_reading.studies.segmentation --split heldout      # the ledger style
+    python -m apps.check_reading.studies.segmentation --split phone        # the phone style
     python -m apps.check_reading.studies.segmentation --straight           # straight cuts only
     python -m apps.check_reading.studies.segmentation --no-blob-cuts       # no cuts beside blobs
     python -m apps.check_reading.studies.segmentation --previous           # before session 14
     python -m apps.check_reading.studies.segmentation --blob-strong 0      # no blobs in dark ink
 
 Splits: ``val`` (broad renderer, training digits, seed 1: the fields to tune on), ``test`` (broad
-renderer, test digits, seed 0: the experiment's own test fields), ``heldout`` (the held-out style,
-seed 0: measure only, never tune). For each field the segmenter runs on the normalised field,
-the renderer's ownership map goes through the same warp, and :mod:`.truth` labels the segments; a
-field is *covered* when :func:`.truth.true_path` finds a path. This coverage bounds every
-segmenting reader. Columns: coverage, cuts and segments per field (the reader's cost grows with
-segments), segmentation time per field (ms; truth labelling not timed).
+renderer, test digits, seed 0: the experiment's own test fields), ``heldout`` and ``phone`` (the
+held-out styles ledger and phone, seed 0: measure only, never tune). For each field the segmenter
+runs on the normalised field, the renderer's ownership map goes through the same warp, and
+:mod:`.truth` labels the segments; a field is *covered* when :func:`.truth.true_path` finds a path.
+This coverage bounds every segmenting reader. Columns: coverage, cuts and segments per field (the
+reader's cost grows with segments), segmentation time per field (ms; truth labelling not timed).
 
 Each character that no candidate segment isolates gets one cause, the first that applies:
 - ``faint``: fewer than 3 of the character's pixels are ink to the segmenter after
@@ -132,6 +133,7 @@ SPLITS = {  # name -> n -> fields (see the module docstring)
     "val": lambda n: data.load_or_generate("train", n, 1),
     "test": lambda n: data.load_or_generate("test", n, 0),
     "heldout": lambda n: data.load_or_generate_heldout(n, 0),
+    "phone": lambda n: data.load_or_generate_heldout(n, 0, style="phone"),
 }
 
 
