@@ -316,7 +316,7 @@ def test_train_from_folders_equals_training_on_the_same_generated_fields(tmp_pat
     train_dir, test_dir = tmp_path / "train", tmp_path / "test"
     folder.write_fields(data.generate("train", 24, seed=4), train_dir)
     folder.write_fields(data.generate("test", 6, seed=4), test_dir)
-    tiny = dict(local_epochs=1, losses=(), sdnn_epochs=0, seed=4)
+    tiny = dict(local_epochs=1, losses=(), sdnn_epochs=0, seed=4, heldout_fields=0)
     # run() draws the recogniser's initial weights from torch's global generator
     torch.manual_seed(0)
     memory = run(
@@ -348,6 +348,7 @@ def test_real_images_train_the_global_systems_and_the_sdnn_from_a_local_checkpoi
         global_epochs=1,
         batch_size=4,
         sdnn_epochs=1,
+        heldout_fields=0,
     )
     rows = run(config, tmp_path / "out", progress=False, figure_fields=0)
     assert list(rows) == ["local", "global nll", "space displacement", "global nll x sdnn"]
