@@ -27,6 +27,17 @@ printf '<desc>%s lines</desc></svg>\n' "$n"
 """
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_data_cache(tmp_path_factory):
+    """The apps' generated data (apps.cache) goes to a folder of this test run, never the user's
+    ~/.cache/ebgtn: a test that generates thousands of examples then costs that on every run, not
+    only on a fresh machine, and no test reads what an earlier run left behind."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("EBGTN_CACHE", str(tmp_path_factory.mktemp("ebgtn_cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def no_dot(monkeypatch):
     """Graphviz hidden, whatever this machine has installed."""
