@@ -46,11 +46,9 @@ def evaluate_checkpoints(
 
     rows, curves = scores(test)
     print(evaluate.format_table(rows))
-    styles = data.HELDOUT_STYLES if config.heldout_fields > 0 else {}
-    for style in styles:
-        heldout_set = data.load_or_generate_heldout(
-            config.heldout_fields, config.seed, cache_dir=config.cache_dir, style=style
-        )
+    for style, heldout_set in data.heldout_sets(
+        config.heldout_fields, config.seed, config.cache_dir
+    ):
         print(f"\nheld-out style ({style}):\n")
         print(evaluate.format_table(scores(heldout_set)[0]))
     print(f"wrote {figures.error_reject_figure(curves, out / 'error_reject.png')}")

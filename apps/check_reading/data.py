@@ -94,6 +94,13 @@ def load_or_generate_heldout(
     return _cached(name, "test", lambda: module.generate_heldout(n, seed), cache_dir)
 
 
+def heldout_sets(n: int, seed: int, cache_dir: str | os.PathLike | None = None):
+    """(style name, its ``n`` fields) for every style of :data:`HELDOUT_STYLES`, in order, each
+    loaded as it is reached; nothing when ``n`` is 0."""
+    for style in HELDOUT_STYLES if n > 0 else ():
+        yield style, load_or_generate_heldout(n, seed, cache_dir, style)
+
+
 def _cached(name: str, split: str, make, cache_dir) -> FieldSet:
     return cached(
         "check_reading", cache_dir, f"{name}.npz", lambda path: _read(path, split), make, _arrays

@@ -199,11 +199,9 @@ def evaluate_readers(
     products = [("global nll", "space displacement", "global nll x sdnn")] if both else []
     rows, curves = evaluate_all(readers, test_set, test_p, products)
     tables = {"own test fields": rows}
-    styles = data.HELDOUT_STYLES if config.heldout_fields > 0 else {}
-    for style in styles:
-        heldout_set = data.load_or_generate_heldout(
-            config.heldout_fields, config.seed, cache_dir=config.cache_dir, style=style
-        )
+    for style, heldout_set in data.heldout_sets(
+        config.heldout_fields, config.seed, config.cache_dir
+    ):
         tables[f"held-out style ({style})"] = evaluate_all(
             readers, heldout_set, products=products, workers=config.threads
         )[0]
