@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
 HEIGHT = 64  # rows of a normalised field
@@ -30,6 +31,9 @@ LINE_CONTRAST = 0.3
 # Printed lines lighter than the writing (forms printed in pale colours) are sought again in
 # faint ink, where the writing's rows reach further still: such a line must span nearly all of it.
 FAINT, FAINT_COVER = 0.15, 0.8
+# Enlarging a small scan (see normalise): at most this factor, and never past this many pixels
+# (a speck on a large blank page must not ask for gigabytes).
+ENLARGE, ENLARGED_PIXELS = 4.0, 4_000_000
 _PAD = 0.25  # blank columns left and right of the ink, in core heights
 _SHEARS = np.linspace(-0.8, 1.0, 37)
 
@@ -189,8 +193,35 @@ def _core(ys: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
 
 def normalise(image: np.ndarray) -> Normalised | None:
     """The normalised field of a uint8 image [H, W] (dark ink on white), or None when it holds
-    no ink."""
+    no ink. An image whose core band is under the output's (``CORE``, 40 rows) is first
+    enlarged bicubically until it is not (within ``ENLARGE`` and ``ENLARGED_PIXELS``), and
+    normalised from there: the ink level, the
+    thresholds and the slant's one-pixel bins then see a small scan's strokes as they see a
+    large one's, so the same field reads alike at any resolution (measured in
+    docs/results/check-reading.md, "Any resolution")."""
     ink = writing_ink(image)
+    if not (ink > INK).any():
+        return None
+    ys, xs = np.nonzero(ink > 0.25)
+    core = _core(ys.astype(np.float64), ink[ys, xs].astype(np.float64))[1]
+    h, w = image.shape
+    factor = min((CORE[1] - CORE[0]) / core, ENLARGE, np.sqrt(ENLARGED_PIXELS / (h * w)))
+    if factor <= 1.0:
+        return _normalise(ink)
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    big = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC), np.uint8)
+    out = _normalise(writing_ink(big))
+    if out is None:
+        return None
+    fy, fx = h / size[1], w / size[0]  # source px per enlarged px
+    out.ys = ((out.ys + 0.5) * fy - 0.5).astype(np.float32)
+    out.xs = ((out.xs + 0.5) * fx - 0.5).astype(np.float32)
+    out.core *= fy
+    return out
+
+
+def _normalise(ink: np.ndarray) -> Normalised | None:
+    """:func:`normalise` of the ink [H, W] of an image whose core band needs no enlarging."""
     if not (ink > INK).any():
         return None
     # every inked pixel weighted by its ink: thresholded extents shrink at low resolution
