@@ -2,8 +2,8 @@
 image's resolution, margins, guide lines, slant or slight rotation.
 
     grey image -> ink (paper and printed lines removed, full ink taken from the writing)
-               -> core band estimated -> baseline tilt and slant estimated
-               -> one resampling to HEIGHT rows
+               -> core band estimated; under 40 px: image enlarged bicubically, ink again
+               -> baseline tilt and slant estimated -> one resampling to HEIGHT rows
 
 The core band is the digits' body: the rows between the 4th and 96th percentile of the ink's
 row mass, widened by 1/0.92 (so that "$", "*" and comma tails, which carry little ink, do not

@@ -42,18 +42,24 @@ def misreading(answer: str, truth: str) -> str | None:
     return None
 
 
-def measure(segmenting: CheckReader, sdnn: SdnnReader, fields: data.FieldSet) -> dict:
-    """{reader: summary row} for the segmenting reader, the SDNN and their product on
-    ``fields``, and ``misreadings``: {name: % of fields} of the product's answers."""
+def read_three(segmenting: CheckReader, sdnn: SdnnReader, fields: data.FieldSet) -> dict:
+    """{"segmenting" | "sdnn" | "product": (answers, confidences)} of the two readers and their
+    product on ``fields``, cut with the segmenting reader's own settings."""
     prepared = data.prepare(fields, settings=segmenting.settings)
     model = segmenting.model.eval()
-    read = {
+    return {
         "segmenting": read_all(model, prepared),
         "sdnn": in_batches(sdnn.read_strips, prepared.strips),
         "product": in_batches(
             partial(combine, model, sdnn), prepared.segmentations, prepared.strips
         ),
     }
+
+
+def measure(segmenting: CheckReader, sdnn: SdnnReader, fields: data.FieldSet) -> dict:
+    """{reader: summary row} for the segmenting reader, the SDNN and their product on
+    ``fields``, and ``misreadings``: {name: % of fields} of the product's answers."""
+    read = read_three(segmenting, sdnn, fields)
     rows = {name: evaluate.results(*r, fields.texts)[0] for name, r in read.items()}
     kinds = Counter(misreading(a, t) for a, t in zip(read["product"][0], fields.texts, strict=True))
     rows["misreadings"] = {k: 100.0 * kinds[k] / len(fields) for k in MISREADINGS}

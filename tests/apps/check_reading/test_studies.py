@@ -102,3 +102,20 @@ def test_the_factor_study_reads_each_variant_with_three_readers():
     assert {"segmenting", "sdnn", "product"} <= set(rows)
     assert all(rows[r]["fields"] == 4 for r in ("segmenting", "sdnn", "product"))
     assert set(rows["misreadings"]) == set(MISREADINGS)
+
+
+def test_the_resolution_study_rescales_and_compares_with_x1():
+    from apps.check_reading import heldout
+    from apps.check_reading.api import CheckReader
+    from apps.check_reading.sdnn import SdnnReader
+    from apps.check_reading.studies.resolution import measure, rescale
+
+    image = np.full((30, 90), 240, np.uint8)
+    image[10:20, 20:70] = 30
+    assert rescale(image, 2.0).shape == (60, 180) and rescale(image, 0.5).shape == (15, 45)
+    back = rescale(image, -0.5)
+    assert back.shape == image.shape and not np.array_equal(back, image)
+    assert np.abs(back.astype(int) - image).mean() < 20
+    rows = measure(CheckReader(), SdnnReader(), heldout.generate_heldout(3, seed=3), [1.0, 0.5])
+    assert rows[1.0]["same"] == 100.0 and 0.0 <= rows[0.5]["same"] <= 100.0
+    assert all(rows[f][r]["fields"] == 3 for f in rows for r in ("segmenting", "sdnn", "product"))
