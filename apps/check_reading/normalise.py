@@ -195,10 +195,9 @@ def normalise(image: np.ndarray) -> Normalised | None:
     """The normalised field of a uint8 image [H, W] (dark ink on white), or None when it holds
     no ink. An image whose core band is under the output's (``CORE``, 40 rows) is first
     enlarged bicubically until it is not (within ``ENLARGE`` and ``ENLARGED_PIXELS``), and
-    normalised from there: the ink level, the
-    thresholds and the slant's one-pixel bins then see a small scan's strokes as they see a
-    large one's, so the same field reads alike at any resolution (measured in
-    docs/results/check-reading.md, "Any resolution")."""
+    normalised from there: the ink level, the thresholds and the slant's one-pixel bins then
+    see a small scan's strokes as they see a large one's, so the same field reads nearly alike
+    at any resolution (measured in docs/results/check-reading.md, "Any resolution")."""
     ink = writing_ink(image)
     if not (ink > INK).any():
         return None
