@@ -199,19 +199,20 @@ def normalise(image: np.ndarray) -> Normalised | None:
     see a small scan's strokes as they see a large one's, so the same field reads nearly alike
     at any resolution (measured in docs/results/check-reading.md, "Any resolution")."""
     ink = writing_ink(image)
-    if not (ink > INK).any():
+    pixels = _inked(ink)
+    if pixels is None:
         return None
-    ys, xs = np.nonzero(ink > 0.25)
-    core = _core(ys.astype(np.float64), ink[ys, xs].astype(np.float64))[1]
     h, w = image.shape
-    factor = min((CORE[1] - CORE[0]) / core, ENLARGE, np.sqrt(ENLARGED_PIXELS / (h * w)))
+    factor = min((CORE[1] - CORE[0]) / pixels[3], ENLARGE, np.sqrt(ENLARGED_PIXELS / (h * w)))
     if factor <= 1.0:
-        return _normalise(ink)
+        return _normalise(ink, pixels)
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
     big = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC), np.uint8)
-    out = _normalise(writing_ink(big))
-    if out is None:
+    big_ink = writing_ink(big)
+    big_pixels = _inked(big_ink)
+    if big_pixels is None:
         return None
+    out = _normalise(big_ink, big_pixels)
     fy, fx = h / size[1], w / size[0]  # source px per enlarged px
     out.ys = ((out.ys + 0.5) * fy - 0.5).astype(np.float32)
     out.xs = ((out.xs + 0.5) * fx - 0.5).astype(np.float32)
@@ -219,14 +220,20 @@ def normalise(image: np.ndarray) -> Normalised | None:
     return out
 
 
-def _normalise(ink: np.ndarray) -> Normalised | None:
-    """:func:`normalise` of the ink [H, W] of an image whose core band needs no enlarging."""
+def _inked(ink: np.ndarray):
+    """(ys, xs, weights, core height) of the inked pixels of ``ink`` [H, W], each weighted by
+    its ink (thresholded extents shrink at low resolution); None when nothing is inked."""
     if not (ink > INK).any():
         return None
-    # every inked pixel weighted by its ink: thresholded extents shrink at low resolution
     ys, xs = np.nonzero(ink > 0.25)
     w = ink[ys, xs].astype(np.float64)
-    centre, core = _core(ys.astype(np.float64), w)
+    return ys, xs, w, _core(ys.astype(np.float64), w)[1]
+
+
+def _normalise(ink: np.ndarray, pixels) -> Normalised:
+    """:func:`normalise` of the ink [H, W] of an image whose core band needs no enlarging, with
+    its :func:`_inked` ``pixels``."""
+    ys, xs, w, core = pixels
     tilt = _tilt(ys, xs, w, core)
     ys_flat = ys - tilt * (xs - xs.mean())
     centre, core = _core(ys_flat, w)
