@@ -12,6 +12,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from .guard import ArgumentParser, add_debug_flag, run_guarded
+from .memory import keep_freed_memory
 
 __all__ = ["add_app_parser", "add_options", "add_run_parsers", "config_from_args", "run_app"]
 
@@ -49,12 +50,18 @@ def add_run_parsers(
     jobs, runs: Sequence[tuple[str, str, str]], run: Callable[[argparse.Namespace], int]
 ) -> list[argparse.ArgumentParser]:
     """One subcommand per (name, help, default output folder) of ``runs`` (``demo``,
-    ``train``), each with ``--out`` and calling ``run``; returns them for the app's options."""
+    ``train``), each with ``--out`` and calling ``run`` after :func:`.memory.keep_freed_memory`
+    (these are the long training runs); returns them for the app's options."""
+
+    def run_training(args: argparse.Namespace) -> int:
+        keep_freed_memory()
+        return run(args)
+
     parsers = []
     for name, helptext, out in runs:
         q = jobs.add_parser(name, help=helptext)
         q.add_argument("--out", default=out, help="folder for checkpoints, results, figures")
-        q.set_defaults(run=run)
+        q.set_defaults(run=run_training)
         parsers.append(q)
     return parsers
 
