@@ -30,14 +30,19 @@ def combine(
     sdnn: SdnnReader,
     segmentations: Sequence[Segmentation],
     strips: Sequence[np.ndarray],
+    graphs=None,
+    decoded=None,
 ) -> tuple[list[str], np.ndarray]:
     """Read B fields given as both readers see them (the segmenter's over-segmentations and
-    the SDNN's strips): (answers [B], confidence float64 [B] in [0, 1])."""
+    the SDNN's strips): (answers [B], confidence float64 [B] in [0, 1]). ``graphs``
+    (:func:`.api.field_graphs` of the fields) and ``decoded`` (``sdnn.decode_lattice(strips)``):
+    the two readers' graphs if already built."""
     if len(segmentations) != len(strips):
         raise ValueError(f"{len(segmentations)} segmentations but {len(strips)} strips")
     strips = list(strips)
-    graphs = field_graphs(model, segmentations)  # each network runs once per batch
-    decoded = sdnn.decode_lattice(strips) if strips else None
+    graphs = graphs or field_graphs(model, segmentations)  # each network runs once per batch
+    if decoded is None and strips:
+        decoded = sdnn.decode_lattice(strips)
     seg_answers, seg_conf, _ = read_batch(model, segmentations, graphs)
     sdnn_answers, sdnn_conf = sdnn.read_strips(strips, decoded)
     with np.errstate(divide="ignore"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 
 from .._common.report import print_written, write_results
 from . import amounts, data, evaluate, figures, folder
-from .api import CheckReader, in_batches, read_batch
+from .api import CheckReader, field_graphs, in_batches, read_batch
 from .combine import combine
 from .data import PreparedSet
 from .model import CheckReaderModel
@@ -26,6 +25,8 @@ from .train import train_global, train_local
 
 GLOBAL_LR = {"nll": 3e-3, "perceptron": 1e-3, "hinge": 1e-3}
 """Peak global learning rate per loss (why: docs/results/check-reading.md)."""
+READ_BATCH = 64
+"""Fields read at a time in evaluation (every reader and product reads the same batches)."""
 
 
 @dataclass
@@ -171,17 +172,26 @@ def evaluate_all(
         strips = prepared.strips  # made from the segmenter's normalisation
     else:
         strips = [field_strip(f.image) for f in fields.fields] if sdnn else []
+    names = [*readers, *(name for _, _, name in products)]
+    answers: dict[str, list[str]] = {name: [] for name in names}
+    confidences: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for i in range(0, len(fields), READ_BATCH):
+        # each network reads a batch once: a product reuses its two readers' graphs
+        segs = prepared.segmentations[i : i + READ_BATCH] if segmenting else []
+        batch_strips = strips[i : i + READ_BATCH]
+        graphs = {name: field_graphs(m.eval(), segs) for name, m in segmenting.items()}
+        decoded = {name: r.decode_lattice(batch_strips) for name, r in sdnn.items()}
+        read = {name: read_batch(m, segs, graphs[name])[:2] for name, m in segmenting.items()}
+        read |= {name: r.read_strips(batch_strips, decoded[name]) for name, r in sdnn.items()}
+        for a, b, name in products:  # products of experts (see :mod:`.combine`)
+            read[name] = combine(segmenting[a], sdnn[b], segs, batch_strips, graphs[a], decoded[b])
+        for name, (a, c) in read.items():
+            answers[name] += a
+            confidences[name].append(c)
     rows, curves = {}, {}
-    for name, r in readers.items():
-        if name in sdnn:
-            results = evaluate.results(*in_batches(r.read_strips, strips), fields.texts)
-        else:
-            results = evaluate_model(r, prepared, fields.texts)
-        rows[name], curves[name] = results
-    for a, b, name in products:  # products of experts (see :mod:`.combine`)
-        both = partial(combine, segmenting[a].eval(), sdnn[b])
-        read = in_batches(both, prepared.segmentations, strips)
-        rows[name], curves[name] = evaluate.results(*read, fields.texts)
+    for name in names:
+        conf = np.concatenate(confidences[name]) if confidences[name] else np.zeros(0)
+        rows[name], curves[name] = evaluate.results(answers[name], conf, fields.texts)
     return rows, curves
 
 

@@ -1,11 +1,13 @@
+import functools
 import itertools
 
 import numpy as np
 import pytest
 
-from apps.check_reading import CheckReader
+from apps.check_reading import CheckReader, data, experiment
+from apps.check_reading import combine as combine_module
 from apps.check_reading.amounts import ALPHABET, is_valid_amount
-from apps.check_reading.api import answer_log_posteriors, read_batch
+from apps.check_reading.api import answer_log_posteriors, in_batches, read_batch
 from apps.check_reading.combine import CombinedReader, combine
 from apps.check_reading.model import CheckReaderModel
 from apps.check_reading.sdnn import SdnnReader, field_strip
@@ -105,3 +107,37 @@ def test_cli_evaluate_adds_the_product_of_a_segmenting_and_an_sdnn_checkpoint(tm
         at = out.index(title)
         rows = [[cell.strip() for cell in line.split("|")[1:3]] for line in out[at + 4 : at + 7]]
         assert rows == [["seg", "4"], ["sdnn", "4"], ["seg x sdnn", "4"]]
+
+
+def test_evaluation_reads_each_batch_once_and_gets_what_each_reader_gets_alone(
+    small_train, small_prepared, monkeypatch
+):
+    n, batch = 7, 3
+    monkeypatch.setattr(experiment, "READ_BATCH", batch)
+    fields, prepared = data.FieldSet("train", small_train.fields[:n]), small_prepared.head(n)
+    readers = {"a": CheckReaderModel(), "b": CheckReaderModel(), "s": SdnnReader()}
+    built = []
+    graphs = experiment.field_graphs
+
+    def counted(model, segs):
+        built.append(model)
+        return graphs(model, segs)
+
+    monkeypatch.setattr(experiment, "field_graphs", counted)
+    monkeypatch.setattr(combine_module, "field_graphs", counted)
+    rows, _ = experiment.evaluate_all(readers, fields, prepared)
+    assert list(rows) == ["a", "b", "s", "a x s", "b x s"]
+    assert len(built) == 2 * -(-n // batch)  # each segmenting reader, once per batch
+
+    def alone(read, *columns):
+        return experiment.evaluate.results(
+            *in_batches(read, *columns, batch_size=batch), fields.texts
+        )[0]
+
+    segs, strips = prepared.segmentations, prepared.strips
+    for name in ("a", "b"):
+        model = readers[name].eval()
+        assert rows[name] == alone(lambda s, m=model: read_batch(m, s)[:2], segs)
+        both = functools.partial(combine, model, readers["s"])
+        assert rows[f"{name} x s"] == alone(both, segs, strips)
+    assert rows["s"] == alone(readers["s"].read_strips, strips)
