@@ -6,8 +6,8 @@ and unmaps it when it is freed, so a training loop faults in every page of its a
 on every step, and the kernel's page clearing shows up as system time. :func:`keep_freed_memory`
 makes malloc take every block from its heap and keep what is freed there for the next step: the
 same computation, without the faults (measured in docs/results/check-reading.md, "Training
-time"). The process's resident memory then stays near its peak instead of falling between
-steps, which a training run does anyway."""
+time, session 22"). The process's resident memory then stays near its peak instead of falling
+between steps, which a training run reaches again on every step anyway."""
 
 from __future__ import annotations
 
