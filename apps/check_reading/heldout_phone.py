@@ -178,6 +178,20 @@ def _outline_distance(u: np.ndarray, v: np.ndarray, x0, y0, x1, y1) -> np.ndarra
     return np.where((dx > 0) | (dy > 0), np.hypot(dx, dy), inside)
 
 
+def _photo_span(forward: np.ndarray, box, height: int, width: int) -> tuple[slice, slice]:
+    """(rows, columns) of the photo [height, width] whose pixel centres the projective map
+    ``forward`` (paper -> photo) can take into the paper box (top, left, bottom, right) grown by
+    one pixel on every side, with a pixel to spare."""
+    top, left, bottom, right = box
+    xs, ys = [left - 1.5, right + 0.5], [top - 1.5, bottom + 0.5]
+    corners = np.array([[x, y, 1.0] for x in xs for y in ys]).T
+    p = forward @ corners
+    x, y = p[0] / p[2] - 0.5, p[1] / p[2] - 0.5  # pixel-centre coordinates
+    r0, r1 = max(int(np.floor(y.min())) - 1, 0), min(int(np.ceil(y.max())) + 2, height)
+    c0, c1 = max(int(np.floor(x.min())) - 1, 0), min(int(np.ceil(x.max())) + 2, width)
+    return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))
+
+
 def render_parts(text: str, pool, rng: np.random.Generator) -> tuple[Field, np.ndarray, np.ndarray]:
     """(the field, the characters' ink [H, W] and its printed grid or box [H, W], both coverage
     in [0, 1] as photographed, before light, blur and noise) of ``text`` in the phone style with
@@ -208,9 +222,11 @@ def render_parts(text: str, pool, rng: np.random.Generator) -> tuple[Field, np.n
     H = int(np.ceil(top + max(bottoms) + rng.uniform(0.4, 0.8) * h))
     W = int(np.ceil(left + x + rng.uniform(0.4, 1.0) * h))
     layers = np.zeros((len(text), H, W), np.float32)
+    boxes = []  # each character's (top, left, bottom, right) on the paper
     for i, (ink, base, x0) in enumerate(placed):
         r0, c0 = int(round(top - base)), int(round(left + x0))
         layers[i, r0 : r0 + ink.shape[0], c0 : c0 + ink.shape[1]] = ink
+        boxes.append((r0, c0, r0 + ink.shape[0], c0 + ink.shape[1]))
 
     # the paper in perspective: corners moved by the keystones, turned about the centre
     theta = np.radians(rng.uniform(-4, 4))
@@ -228,9 +244,14 @@ def render_parts(text: str, pool, rng: np.random.Generator) -> tuple[Field, np.n
     yy, xx = np.mgrid[0:H2, 0:W2] + 0.5
     p = back @ np.stack([xx.ravel(), yy.ravel(), np.ones(xx.size)])
     u, v = (p[0] / p[2]).reshape(H2, W2), (p[1] / p[2]).reshape(H2, W2)
-    warped = np.stack(
-        [ndimage.map_coordinates(layer, [v - 0.5, u - 0.5], order=1, cval=0.0) for layer in layers]
-    )
+    forward = np.linalg.inv(back)  # paper -> photo
+    warped = np.zeros((len(text), H2, W2), np.float32)
+    for layer, box, out in zip(layers, boxes, warped, strict=True):
+        # a bilinear sample is 0 unless one of its four pixels lies in the character's box, so
+        # only the photo pixels that the box grown by a pixel maps onto need sampling
+        rows, cols = _photo_span(forward, box, H2, W2)
+        coords = [v[rows, cols] - 0.5, u[rows, cols] - 0.5]
+        out[rows, cols] = ndimage.map_coordinates(layer, coords, order=1, cval=0.0)
     ink = warped.max(0)
     owner = np.where(ink >= INKED, warped.argmax(0), -1).astype(np.int8)
 

@@ -124,3 +124,32 @@ def test_phone_comma_descends_and_points_stand_apart(phone):
             drop[c].append((np.flatnonzero((f.owner == k).any(1))[-1] - foot) / tall)
     assert len(drop[","]) >= 5 and len(drop["."]) >= 10
     assert min(drop[","]) > 0.1 and np.abs(drop["."]).max() < 0.2
+
+
+def test_a_character_is_warped_only_where_its_box_lands_and_nothing_is_lost_elsewhere():
+    rng = np.random.default_rng(0)
+    H, W = 60, 140
+    for _ in range(20):
+        corners = np.array([[0, 0], [W, 0], [W, H], [0, H]], float)
+        moved = corners + rng.uniform(-8, 8, corners.shape)
+        moved -= moved.min(0)
+        W2, H2 = (int(np.ceil(m)) for m in moved.max(0))
+        back = heldout_phone._homography(moved, corners)
+        yy, xx = np.mgrid[0:H2, 0:W2] + 0.5
+        p = back @ np.stack([xx.ravel(), yy.ravel(), np.ones(xx.size)])
+        u, v = (p[0] / p[2]).reshape(H2, W2), (p[1] / p[2]).reshape(H2, W2)
+        top, left = int(rng.integers(0, H - 10)), int(rng.integers(0, W - 10))
+        bottom = top + int(rng.integers(1, min(30, H - top)))
+        right = left + int(rng.integers(1, min(40, W - left)))
+        layer = np.zeros((H, W), np.float32)
+        layer[top:bottom, left:right] = rng.uniform(0.01, 1, (bottom - top, right - left))
+        whole = ndimage.map_coordinates(layer, [v - 0.5, u - 0.5], order=1, cval=0.0)
+        rows, cols = heldout_phone._photo_span(
+            np.linalg.inv(back), (top, left, bottom, right), H2, W2
+        )
+        part = np.zeros_like(whole)
+        part[rows, cols] = ndimage.map_coordinates(
+            layer, [v[rows, cols] - 0.5, u[rows, cols] - 0.5], order=1, cval=0.0
+        )
+        assert whole.any() and np.array_equal(part, whole)
+        assert part[rows, cols].size < whole.size  # the span is smaller than the page
