@@ -30,25 +30,29 @@ def combine(
     sdnn: SdnnReader,
     segmentations: Sequence[Segmentation],
     strips: Sequence[np.ndarray],
-    graphs=None,
-    decoded=None,
 ) -> tuple[list[str], np.ndarray]:
     """Read B fields given as both readers see them (the segmenter's over-segmentations and
-    the SDNN's strips): (answers [B], confidence float64 [B] in [0, 1]). ``graphs``
-    (:func:`.api.field_graphs` of the fields) and ``decoded`` (``sdnn.decode_lattice(strips)``):
-    the two readers' graphs if already built."""
+    the SDNN's strips): (answers [B], confidence float64 [B] in [0, 1])."""
     if len(segmentations) != len(strips):
         raise ValueError(f"{len(segmentations)} segmentations but {len(strips)} strips")
     strips = list(strips)
-    graphs = graphs or field_graphs(model, segmentations)  # each network runs once per batch
-    if decoded is None and strips:
-        decoded = sdnn.decode_lattice(strips)
-    seg_answers, seg_conf, _ = read_batch(model, segmentations, graphs)
-    sdnn_answers, sdnn_conf = sdnn.read_strips(strips, decoded)
+    graphs = field_graphs(model, segmentations)  # each network runs once per batch
+    decoded = sdnn.decode_lattice(strips) if strips else None
+    seg_read = read_batch(model, segmentations, graphs)[:2]
+    return vote(model, sdnn, segmentations, strips, graphs, decoded, seg_read,
+                sdnn.read_strips(strips, decoded))  # fmt: skip
+
+
+def vote(model, sdnn, segmentations, strips, graphs, decoded, seg_read, sdnn_read):
+    """:func:`combine` of fields that both readers have already read: ``graphs``
+    (:func:`.api.field_graphs`) and ``seg_read`` (its answers and confidences) of the segmenting
+    reader, ``decoded`` (``sdnn.decode_lattice``) and ``sdnn_read`` (``sdnn.read_strips``) of
+    the SDNN."""
+    (seg_answers, seg_conf), (sdnn_answers, sdnn_conf) = seg_read, sdnn_read
     with np.errstate(divide="ignore"):
         # each candidate's log posterior under the reader that did not propose it
         seg_of_sdnn = answer_log_posteriors(model, segmentations, sdnn_answers, graphs)
-        sdnn_of_seg = sdnn.answer_log_posteriors(strips, seg_answers, decoded)
+        sdnn_of_seg = sdnn.answer_log_posteriors(list(strips), seg_answers, decoded)
         score_seg = 0.5 * (np.log(seg_conf) + sdnn_of_seg)
         score_sdnn = 0.5 * (np.log(sdnn_conf) + seg_of_sdnn)
     take_sdnn = score_sdnn > score_seg

@@ -16,7 +16,7 @@ import torch
 from .._common.report import print_written, write_results
 from . import amounts, data, evaluate, figures, folder
 from .api import CheckReader, field_graphs, in_batches, read_batch
-from .combine import combine
+from .combine import vote
 from .data import PreparedSet
 from .model import CheckReaderModel
 from .sdnn import SdnnReader, field_strip
@@ -176,7 +176,7 @@ def evaluate_all(
     answers: dict[str, list[str]] = {name: [] for name in names}
     confidences: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for i in range(0, len(fields), READ_BATCH):
-        # each network reads a batch once: a product reuses its two readers' graphs
+        # each network reads a batch once: a product reuses its two readers' graphs and readings
         segs = prepared.segmentations[i : i + READ_BATCH] if segmenting else []
         batch_strips = strips[i : i + READ_BATCH]
         graphs = {name: field_graphs(m.eval(), segs) for name, m in segmenting.items()}
@@ -184,7 +184,8 @@ def evaluate_all(
         read = {name: read_batch(m, segs, graphs[name])[:2] for name, m in segmenting.items()}
         read |= {name: r.read_strips(batch_strips, decoded[name]) for name, r in sdnn.items()}
         for a, b, name in products:  # products of experts (see :mod:`.combine`)
-            read[name] = combine(segmenting[a], sdnn[b], segs, batch_strips, graphs[a], decoded[b])
+            both = (segmenting[a], sdnn[b], segs, batch_strips, graphs[a], decoded[b])
+            read[name] = vote(*both, read[a], read[b])
         for name, (a, c) in read.items():
             answers[name] += a
             confidences[name].append(c)
