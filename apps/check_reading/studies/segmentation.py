@@ -7,7 +7,11 @@
     python -m apps.check_reading.studies.segmentation --straight           # straight cuts only
     python -m apps.check_reading.studies.segmentation --no-blob-cuts       # no cuts beside blobs
     python -m apps.check_reading.studies.segmentation --previous           # before session 14
-    python -m apps.check_reading.studies.segmentation --blob-strong 0      # no blobs in dark ink
+    python -m apps.check_reading.studies.segmentation --set blob_strong=0  # no blobs in dark ink
+    python -m apps.check_reading.studies.segmentation --set min_gap=0.1 --set max_pieces=16
+
+``--set NAME=VALUE`` (repeatable) changes one field of :class:`.segment.SegmenterSettings` on
+top of the chosen segmenter, within the ranges a checkpoint may hold (:data:`.api.SCHEMA`).
 
 Splits: ``val`` (broad renderer, training digits, seed 1: the fields to tune on), ``test`` (broad
 renderer, test digits, seed 0: the experiment's own test fields), ``heldout`` and ``phone`` (the
@@ -34,14 +38,16 @@ Each cause is further split by the character's kind (``digit`` or the symbol).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections import Counter
-from dataclasses import replace
 
 import numpy as np
 from scipy import ndimage
 
+from ..._common.checkpoint import CheckpointError
 from .. import data
+from ..api import SCHEMA
 from ..normalise import INK, normalise
 from ..segment import DEFAULT_SEGMENTER, Segmentation, SegmenterSettings, segment_normalised
 from ..truth import segment_truth, true_path
@@ -137,6 +143,26 @@ SPLITS = {  # name -> n -> fields (see the module docstring)
 }
 
 
+def with_settings(settings: SegmenterSettings, assignments: list[str]) -> SegmenterSettings:
+    """``settings`` with each ``NAME=VALUE`` of ``assignments`` applied, checked as a checkpoint's
+    settings are (ValueError naming the assignment otherwise)."""
+    kinds = {f.name: type(f.default) for f in dataclasses.fields(SegmenterSettings)}
+    changed = dataclasses.asdict(settings)
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        if not sep or name not in kinds:
+            raise ValueError(f"--set {text!r}: expected NAME=VALUE, NAME one of {', '.join(kinds)}")
+        try:
+            changed[name] = kinds[name](value)
+        except ValueError:
+            kind = "an integer" if kinds[name] is int else "a number"
+            raise ValueError(f"--set {text!r}: {name} takes {kind}") from None
+    try:
+        return SegmenterSettings(**SCHEMA.fields["settings"].check(changed, "--set"))
+    except CheckpointError as e:
+        raise ValueError(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=SPLITS, default="val", help="(see above)")
@@ -153,19 +179,20 @@ def main(argv: list[str] | None = None) -> None:
         "--previous", action="store_true", help="segments <= 2 core heights, no dark-ink blobs"
     )
     parser.add_argument(
-        "--blob-strong",
-        type=float,
-        help="also seek blobs among the components of ink above this (0: no; default: the "
-        "segmenter's)",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one segmenter setting (repeatable), e.g. --set max_pieces=16",
     )
     args = parser.parse_args(argv)
-    if args.blob_strong is not None and not 0.0 <= args.blob_strong < 1.0:
-        parser.error(f"--blob-strong must be in [0, 1), got {args.blob_strong}")
     settings = STRAIGHT_ONLY if args.straight else DEFAULT_SEGMENTER
     settings = NO_BLOB_CUTS if args.no_blob_cuts else settings
     settings = PREVIOUS if args.previous else settings
-    if args.blob_strong is not None:
-        settings = replace(settings, blob_strong=args.blob_strong)
+    try:
+        settings = with_settings(settings, args.set)
+    except ValueError as e:
+        parser.error(str(e))
     fields = SPLITS[args.split](args.n)
     print(f"{len(fields)} {args.split} fields")
     print(f"{'coverage':>8s} {'fails':>5s} {'cuts/f':>6s} {'segs/f':>6s} {'ms/f':>6s}")

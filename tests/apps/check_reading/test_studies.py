@@ -1,5 +1,7 @@
 """The check reader's studies (apps.check_reading.studies), on a few generated fields."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -54,6 +56,29 @@ def test_the_segmentation_study_counts_covered_fields_and_names_a_cause_for_each
     assert (r["fails"] > 0) == bool(r["causes"])  # every missed field has at least one cause
     straight = measure(fields, STRAIGHT_ONLY, causes=False)
     assert straight["segments"] <= r["segments"]  # curved cuts only add candidates
+
+
+def test_the_segmentation_study_sets_segmenter_settings_within_a_checkpoints_ranges(capsys):
+    from apps.check_reading.segment import DEFAULT_SEGMENTER
+    from apps.check_reading.studies.segmentation import PREVIOUS, main, with_settings
+
+    s = with_settings(PREVIOUS, ["min_gap=0.1", "max_pieces=16", "blob_strong=0"])
+    assert (s.min_gap, s.max_pieces, s.blob_strong) == (0.1, 16, 0.0)
+    assert s.max_width == PREVIOUS.max_width  # the rest of the chosen segmenter stays
+    assert with_settings(DEFAULT_SEGMENTER, []) == DEFAULT_SEGMENTER
+    for bad, says in [
+        ("pieces=3", "expected NAME=VALUE"),
+        ("max_pieces", "expected NAME=VALUE"),
+        ("max_pieces=1.5", "max_pieces takes an integer"),
+        ("min_gap=x", "min_gap takes a number"),
+        ("min_gap=nan", "not a finite number"),
+        ("max_pieces=17", "outside [1, 16]"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(says)):
+            with_settings(DEFAULT_SEGMENTER, [bad])
+    with pytest.raises(SystemExit):  # refused before any field is generated
+        main(["--set", "max_pieces=0"])
+    assert "max_pieces = 0 is outside [1, 16]" in capsys.readouterr().err
 
 
 def test_each_heldout_factor_switched_off_changes_only_its_nuisance():
