@@ -5,6 +5,7 @@
     python -m apps.check_reading.studies.ceiling --style broad      # digits as rendered
     python -m apps.check_reading.studies.ceiling --style heldout    # the ledger style
     python -m apps.check_reading.studies.ceiling --style phone
+    python -m apps.check_reading.studies.ceiling --style broad --width 4   # a wider LeNet-5
 
 The recogniser of the segmenting reader (:class:`apps.check_reading.network.LeNet5`, ten
 digit classes) is trained on the 4,000 *isolated* training digits (MNIST, padded to 32x32, the
@@ -44,12 +45,14 @@ from ..segment import SIZE, segment_images
 from ..train import augment
 
 
-def train_isolated(images, labels, epochs: int, seed: int = 0, aspect=None) -> LeNet5:
-    """LeNet-5 (10 classes) with Adam, one-cycle learning rate, affine distortions; ``aspect``
-    [N] of the images (None: zeros)."""
+def train_isolated(
+    images, labels, epochs: int, seed: int = 0, aspect=None, width: int = 2
+) -> LeNet5:
+    """LeNet-5 (10 classes, ``width`` times its channels and units) with Adam, one-cycle
+    learning rate, affine distortions; ``aspect`` [N] of the images (None: zeros)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    net = LeNet5(num_classes=10)
+    net = LeNet5(num_classes=10, width=width)
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     batches = len(labels) // 64
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 3e-3, total_steps=epochs * batches)
@@ -145,6 +148,14 @@ def main(argv: list[str] | None = None) -> None:
         default=8000,
         help="broad training fields (broad, heldout, phone)",
     )
+    parser.add_argument(
+        "--width",
+        type=int,
+        default=LeNet5().width,
+        choices=range(1, 17),
+        metavar="1..16",
+        help="LeNet-5's channels and units times this (default: the reader's)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
@@ -156,18 +167,21 @@ def main(argv: list[str] | None = None) -> None:
     if args.style == "isolated":
         images, labels, _ = mnist.digits("train")
         x = F.pad(torch.from_numpy(images).float().div(255).unsqueeze(1), (2, 2, 2, 2))
-        net = train_isolated(x, torch.from_numpy(labels), args.epochs, args.seed)
+        net = train_isolated(x, torch.from_numpy(labels), args.epochs, args.seed, width=args.width)
         test_images, labels, rows = mnist.digits("test")
         xt = F.pad(torch.from_numpy(test_images).float().div(255).unsqueeze(1), (2, 2, 2, 2))
         aspect = torch.zeros(len(xt))
     else:
         x, a, y, _, _ = rendered_digits(data.load_or_generate("train", args.train_fields, 0))
-        net = train_isolated(x, torch.from_numpy(y), args.epochs, args.seed, a)
+        net = train_isolated(x, torch.from_numpy(y), args.epochs, args.seed, a, args.width)
         xt, aspect, labels, field, rows = rendered_digits(fields)
     with torch.no_grad():
         posterior = torch.exp(-net(xt, aspect)).numpy()
     right = 100 * np.mean(posterior.argmax(1) == labels)  # isolated: each test digit once
-    print(f"{args.style} test digits: {right:.1f}% right ({len(labels)}, {args.epochs} epochs)")
+    print(
+        f"{args.style} test digits: {right:.1f}% right ({len(labels)}, {args.epochs} epochs, "
+        f"width {args.width})"
+    )
     if args.style == "isolated":  # each test digit once: expand it to its fields
         correct, confidence, appearances = perfectly_segmented(
             fields.fields, posterior, labels, rows

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from apps.check_reading import data, mnist
 from apps.check_reading.studies.ceiling import fields_read, perfectly_segmented, rendered_digits
@@ -45,6 +46,18 @@ def test_rendered_digits_are_each_digit_of_each_field_cut_out_with_its_own_ink(f
     correct, confidence = fields_read(field, posterior, labels, len(fields))
     assert (correct == (np.arange(len(fields)) != field[0])).all()
     assert confidence == pytest.approx(0.91 ** np.bincount(field, minlength=len(fields)))
+
+
+def test_the_ceiling_study_trains_the_width_it_is_given(capsys):
+    from apps.check_reading.studies.ceiling import main, train_isolated
+
+    x, y = torch.rand(128, 1, 32, 32), torch.arange(128) % 10
+    net = train_isolated(x, y, epochs=1, width=1)
+    assert net.width == 1 and net(x[:3], torch.zeros(3)).shape == (3, 10)
+    assert train_isolated(x, y, epochs=1).width == 2  # the reader's, by default
+    with pytest.raises(SystemExit):  # refused before anything is trained
+        main(["--width", "17"])
+    assert "--width" in capsys.readouterr().err
 
 
 def test_the_segmentation_study_counts_covered_fields_and_names_a_cause_for_each_miss(fields):
