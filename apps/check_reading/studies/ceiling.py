@@ -46,13 +46,14 @@ from ..train import augment
 
 
 def train_isolated(
-    images, labels, epochs: int, seed: int = 0, aspect=None, width: int = 2
+    images, labels, epochs: int, seed: int = 0, aspect=None, width: int | None = None
 ) -> LeNet5:
-    """LeNet-5 (10 classes, ``width`` times its channels and units) with Adam, one-cycle
-    learning rate, affine distortions; ``aspect`` [N] of the images (None: zeros)."""
+    """LeNet-5 (10 classes, ``width`` times its channels and units; None: the reader's) with
+    Adam, one-cycle learning rate, affine distortions; ``aspect`` [N] of the images (None:
+    zeros)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    net = LeNet5(num_classes=10, width=width)
+    net = LeNet5(num_classes=10) if width is None else LeNet5(num_classes=10, width=width)
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     batches = len(labels) // 64
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 3e-3, total_steps=epochs * batches)
@@ -151,7 +152,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--width",
         type=int,
-        default=LeNet5().width,
         choices=range(1, 17),
         metavar="1..16",
         help="LeNet-5's channels and units times this (default: the reader's)",
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     right = 100 * np.mean(posterior.argmax(1) == labels)  # isolated: each test digit once
     print(
         f"{args.style} test digits: {right:.1f}% right ({len(labels)}, {args.epochs} epochs, "
-        f"width {args.width})"
+        f"width {net.width})"
     )
     if args.style == "isolated":  # each test digit once: expand it to its fields
         correct, confidence, appearances = perfectly_segmented(
