@@ -12,12 +12,14 @@ stderr with exit status 2; ``--debug`` or ``EBGTN_DEBUG=1`` shows the traceback 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from functools import partial
 from pathlib import Path
 
 import gtn
 
-from ._common.guard import ArgumentParser, add_debug_flag, run_guarded
+from ._common.guard import APPS_EXTRA, ArgumentParser, add_debug_flag, missing_extra, run_guarded
 
 
 def _read_graph(args) -> gtn.Graph:
@@ -98,13 +100,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     from decoders.cli import add_decode_parser
 
-    from .check_reading.cli import add_parser as add_check_reading
-    from .segmentation.cli import add_parser as add_segment
-    from .speech.cli import add_parser as add_speech
-
-    for add in (add_decode_parser, add_check_reading, add_speech, add_segment):
-        add(sub)
+    add_decode_parser(sub)
+    for command, package in APPS:
+        _add_app(sub, command, package)
     return parser
+
+
+# The applications (command, package), registered even when the `apps` extra is missing, so
+# that the core commands above work on a plain `pip install ebgtn` and an app's command says
+# what to install instead of failing at import.
+APPS = (("check-reading", "check_reading"), ("speech", "speech"), ("segment", "segmentation"))
+
+
+def _add_app(sub, command: str, package: str) -> None:
+    try:
+        cli = importlib.import_module(f"apps.{package}.cli")
+    except ModuleNotFoundError as err:
+        if missing_extra(err) is None:
+            raise
+        p = sub.add_parser(command, help=f"(needs the apps extra: {APPS_EXTRA})", add_help=False)
+        p.add_argument("-h", "--help", action="store_true")  # answered by the line below
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(run=partial(_raise, err))
+        return
+    cli.add_parser(sub)
+
+
+def _raise(err: BaseException, args: argparse.Namespace) -> int:
+    raise err
 
 
 def main(argv: list[str] | None = None) -> int:

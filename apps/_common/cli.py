@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
+from functools import partial
 from typing import Any
 
 from .guard import ArgumentParser, add_debug_flag, run_guarded
@@ -47,11 +48,15 @@ def run_app(
 
 
 def add_run_parsers(
-    jobs, runs: Sequence[tuple[str, str, str]], run: Callable[[argparse.Namespace], int]
+    jobs,
+    runs: Sequence[tuple[str, str, str]],
+    run: Callable[[argparse.Namespace], int],
+    base: Callable[[str], Any],
 ) -> list[argparse.ArgumentParser]:
     """One subcommand per (name, help, default output folder) of ``runs`` (``demo``,
     ``train``), each with ``--out`` and calling ``run`` after :func:`.memory.keep_freed_memory`
-    (these are the long training runs); returns them for the app's options."""
+    (these are the long training runs); returns them for the app's options. ``base(name)`` is
+    the configuration the options change, whose fields ``--help`` shows as their defaults."""
 
     def run_training(args: argparse.Namespace) -> int:
         keep_freed_memory()
@@ -62,6 +67,7 @@ def add_run_parsers(
         q = jobs.add_parser(name, help=helptext)
         q.add_argument("--out", default=out, help="folder for checkpoints, results, figures")
         q.set_defaults(run=run_training)
+        q.help_defaults = partial(base, name)
         parsers.append(q)
     return parsers
 

@@ -11,7 +11,8 @@ it), ``TypeError`` raised by validation, ``OSError`` (missing, unreadable or unw
 Pillow's ``UnidentifiedImageError``), the errors of a truncated or foreign archive
 (``zipfile``, ``EOFError``; checkpoints are read by ``factors.checkpoint``, which turns every
 failure of ``torch.load(weights_only=True)`` into a ``CheckpointError``), and a missing speech
-synthesiser.
+synthesiser. A third-party module that is not installed (an extra left out) is one line too,
+naming the module and the install command.
 """
 
 from __future__ import annotations
@@ -53,10 +54,31 @@ def bad_input_errors() -> tuple[type[BaseException], ...]:
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser with one-line argument errors (``prog: problem``, exit status 2)
-    instead of the usage block; subcommand parsers inherit the class."""
+    instead of the usage block; subcommand parsers inherit the class.
+
+    ``help_defaults``, when set, returns the configuration (a dataclass) whose fields are the
+    defaults of the options of the same names (those without a default of their own): ``--help``
+    shows them. It is called only for help, because an app's configuration imports the whole
+    app."""
+
+    help_defaults: Callable[[], object] | None = None
 
     def error(self, message: str):
         self.exit(BAD_INPUT_STATUS, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def format_help(self) -> str:
+        if self.help_defaults is not None:
+            config = self.help_defaults()
+            for action in self._actions:
+                value = getattr(config, action.dest, None)
+                said = "default" in (action.help or "")
+                if action.default is not None or value in (None, False) or said:
+                    continue  # argparse's own default wins, or nothing worth showing
+                if isinstance(value, tuple):
+                    value = ",".join(map(str, value))
+                action.help = f"{action.help or ''} (default: {value})".lstrip()
+            self.help_defaults = None  # once: the helps now hold them
+        return super().format_help()
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +110,19 @@ def one_line(err: BaseException) -> str:
     return words or type(err).__name__
 
 
+# A module missing at run time is an extra left out of the install, unless it is one of ours.
+PROJECT_PACKAGES = ("apps", "gtn", "factors", "decoders")
+APPS_EXTRA = "pip install 'ebgtn[apps]'"
+
+
+def missing_extra(err: ModuleNotFoundError) -> str | None:
+    """The one line for a third-party module that is not installed; None for one of ours (a
+    bug, whose traceback is kept)."""
+    if err.name is None or err.name.split(".")[0] in PROJECT_PACKAGES:
+        return None
+    return f"needs the module {err.name.split('.')[0]!r}, part of the apps extra: {APPS_EXTRA}"
+
+
 def command_words(args: argparse.Namespace) -> list[str]:
     """The subcommand path of parsed arguments, e.g. ``["speech", "decode"]``."""
     return [w for w in (getattr(args, "command", None), getattr(args, "command_name", None)) if w]
@@ -110,7 +145,12 @@ def run_guarded(
     try:
         return run(args)
     except bad_input_errors() as err:
-        words = ([prog] if prog else []) + command_words(args)
-        prefix = " ".join(words) or parser.prog
-        print(f"{prefix}: {one_line(err)}", file=sys.stderr)
-        return BAD_INPUT_STATUS
+        problem = one_line(err)
+    except ModuleNotFoundError as err:
+        problem = missing_extra(err)
+        if problem is None:
+            raise
+    words = ([prog] if prog else []) + command_words(args)
+    prefix = " ".join(words) or parser.prog
+    print(f"{prefix}: {problem}", file=sys.stderr)
+    return BAD_INPUT_STATUS

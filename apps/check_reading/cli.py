@@ -17,6 +17,7 @@ take the same path.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from .._common.cli import add_app_parser, add_options, add_run_parsers, config_from_args
@@ -39,7 +40,7 @@ _TRAINING_OPTIONS = (
     ("--local-epochs", int, None),
     ("--global-epochs", int, None),
     ("--global-fields", int, "train globally on the first n training fields"),
-    ("--losses", str, "comma-separated global losses (nll,perceptron,hinge)"),
+    ("--losses", str, "comma-separated global losses, of nll, perceptron, hinge"),
     (
         "--train-folder",
         str,
@@ -57,10 +58,15 @@ _TRAINING_OPTIONS = (
 )
 
 
-def _config(args):
+def _base(command: str):
+    """The configuration the options of ``command`` change (``demo`` has a short schedule)."""
     from .experiment import DEMO, Config
 
-    base = DEMO if args.command_name == "demo" else Config()
+    return DEMO if command == "demo" else Config()
+
+
+def _config(args):
+    base = _base(args.command_name)
     return config_from_args(args, base, lists=("losses",))
 
 
@@ -104,7 +110,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         ("demo", "short end-to-end run with figures", "out/demo"),
         ("train", "train local + global systems", "out/check_reading"),
     )
-    for q in add_run_parsers(jobs, runs, _run):
+    for q in add_run_parsers(jobs, runs, _run, _base):
         add_options(q, _DATA_OPTIONS + _TRAINING_OPTIONS)
     q = jobs.add_parser(
         "evaluate",
@@ -119,8 +125,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=0,
         help="also evaluate on this many fields of each held-out style (default 0: none)",
     )
-    q.add_argument("--out", default="out/check_reading")
+    q.add_argument("--out", default="out/check_reading", help="folder for the results")
     q.set_defaults(run=_evaluate)
+    q.help_defaults = partial(_base, "evaluate")
     q = jobs.add_parser("read", help="read one image file, or a folder of them")
     q.add_argument(
         "image",

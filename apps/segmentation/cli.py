@@ -24,10 +24,15 @@ from .._common.cli import (
 from .train import LOSSES
 
 
-def _config(args, task: str):
+def _base(command: str):
+    """The configuration the options of ``command`` change (``demo`` has a short schedule)."""
     from .experiment import DEMO, Config
 
-    base = DEMO if args.command_name == "demo" else Config()
+    return DEMO if command == "demo" else Config()
+
+
+def _config(args, task: str):
+    base = _base(args.command_name)
     return replace(config_from_args(args, base), task=task)
 
 
@@ -113,7 +118,7 @@ _TRAINING = (
     ),
 )
 _EVALUATION = (
-    ("--methods", _methods, "comma-separated: icm, gibbs, mean-field, alpha-expansion (all)"),
+    ("--methods", _methods, "comma-separated, of icm, gibbs, mean-field, alpha-expansion"),
     ("--alpha-expansion-images", int, "test images for α-expansion"),
     ("--gibbs-images", int, "test images for Gibbs sampling"),
     ("--quiet", bool, "no progress bars"),
@@ -129,16 +134,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.set_defaults(run=_run)  # every subcommand
     g = jobs.add_parser("generate", help="generate and cache the data sets")
     add_options(g, _SIZES)
+    g.help_defaults = partial(_base, "generate")
     runs = (
         ("train", "train, evaluate on test, write figures", "out/segmentation"),
         ("demo", "both tasks from scratch on a short schedule", "out/segmentation-demo"),
     )
-    for t in add_run_parsers(jobs, runs, _run):
+    for t in add_run_parsers(jobs, runs, _run, _base):
         add_options(t, _SIZES + _TRAINING + _EVALUATION)
     e = jobs.add_parser("evaluate", help="evaluate saved models on the test set")
     e.add_argument("models", nargs="+", help="files written by train or demo (<task>.pt)")
     e.add_argument("--out", default="out/segmentation", help="folder for results and figures")
     add_options(e, _SIZES + _EVALUATION)
+    e.help_defaults = partial(_base, "evaluate")
     c = jobs.add_parser("clean", help="label one image file")
     c.add_argument("image", help="grey or colour image file")
     c.add_argument("--model", required=True, help="a saved segmenter (<task>.pt)")

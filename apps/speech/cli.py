@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from .._common.cli import add_app_parser, add_options, add_run_parsers, config_from_args
@@ -26,10 +27,15 @@ from .kaldi import ALLOW_COMMANDS_FLAG
 from .wav_commands import COMMAND_TIMEOUT
 
 
-def _config(args):
+def _base(command: str):
+    """The configuration the options of ``command`` change (``demo`` has a short schedule)."""
     from .experiment import DEMO, Config
 
-    base = DEMO if args.command_name == "demo" else Config()
+    return DEMO if command == "demo" else Config()
+
+
+def _config(args):
+    base = _base(args.command_name)
     config = config_from_args(args, base, lists=("losses", "conditions", "flite_voices"))
     if getattr(args, "data", None) and args.command_name in ("train", "demo"):
         config = replace(config, train_data=args.data)  # evaluate and tune read --data apart
@@ -144,14 +150,14 @@ _TRAINING = (
     ("--threads", int, "torch threads (default 2)"),
     ("--states-per-word", int, None),
     ("--telephone", float, "fraction of telephone-band training audio"),
-    ("--losses", str, "comma-separated losses (mmi,ctc)"),
+    ("--losses", str, "comma-separated losses, of mmi, ctc"),
     (
         "--dither",
         float,
         "white-noise floor added before the STFT (std, full scale 1; default 3e-4); saved in "
         "the checkpoint and used when recognising",
     ),
-    ("--schedule", str, "learning rate by progress (cosine)", {"choices": ("constant", "cosine")}),
+    ("--schedule", str, "learning rate by progress", {"choices": ("constant", "cosine")}),
     ("--resume", bool, "continue interrupted training"),
     ("--data", str, "train on this Kaldi data directory instead of espeak-ng"),
     ("--test-data", str, "test on this Kaldi data directory instead"),
@@ -247,7 +253,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         ("demo", "short end-to-end run with figures", "out/speech_demo"),
         ("train", "train MMI and CTC recognisers and evaluate them", "out/speech"),
     )
-    for q in add_run_parsers(jobs, runs, _run):
+    for q in add_run_parsers(jobs, runs, _run, _base):
         add_options(q, _DATA + _CORPORA + _TRAINING + _WAV_COMMANDS + _AUGMENTATION)
     q = jobs.add_parser(
         "evaluate",
@@ -267,6 +273,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--utt2spk", help="utterance -> speaker, for the per-speaker breakdown")
     add_options(q, _WORD_PENALTY + _NORMALISATION)
     q.set_defaults(run=_evaluate)
+    q.help_defaults = partial(_base, "evaluate")
     q = jobs.add_parser(
         "tune", help="tune the word-insertion penalty on new utterances of training speakers"
     )
@@ -282,6 +289,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--data", help="tune on this Kaldi data directory instead of espeak-ng")
     add_options(q, _WAV_COMMANDS)
     q.set_defaults(run=_tune)
+    q.help_defaults = partial(_base, "tune")
     q = jobs.add_parser(
         "combine", help="one recogniser from several trained apart (other seeds): an ensemble"
     )

@@ -2,12 +2,15 @@
 
 import argparse
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
 
 import gtn
 from apps._common.cli import add_options, config_from_args
+from apps._common.guard import missing_extra
 from apps.cli import main
 
 
@@ -101,3 +104,66 @@ def test_options_set_the_config_fields_of_their_names_and_unset_ones_leave_them(
     assert config_from_args(parser.parse_args(["--seed", "3"]), _Settings()) == _Settings(seed=3)
     given = config_from_args(parser.parse_args(["--patch", "--name", "y"]), _Settings(patch=False))
     assert given == _Settings(patch=True, name="y")
+
+
+NO_SCIPY = """
+import sys
+sys.modules["scipy"] = None  # as if the apps extra were not installed: `import scipy` fails
+from apps.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv, command",
+    [
+        (["check-reading", "--help"], "ebgtn check-reading"),
+        (["check-reading", "train", "--out", "x"], "ebgtn check-reading"),
+        (["speech", "demo"], "ebgtn speech"),
+        (["segment", "demo"], "ebgtn segment demo"),  # its command line imports, its run does not
+    ],
+)
+def test_without_the_apps_extra_an_app_says_what_to_install_in_one_line(tmp_path, argv, command):
+    run = subprocess.run(
+        [sys.executable, "-c", NO_SCIPY, *argv], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == (
+        f"{command}: needs the module 'scipy', part of the apps extra: pip install 'ebgtn[apps]'\n"
+    )
+
+
+def test_without_the_apps_extra_the_core_commands_work(tmp_path):
+    path = graph_file(tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-c", NO_SCIPY, "info", str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 0 and "min energy  3.5" in run.stdout
+
+
+def test_a_missing_module_of_our_own_is_a_bug_with_its_traceback():
+    assert missing_extra(ModuleNotFoundError("x", name="gtn.nothing")) is None
+    assert missing_extra(ModuleNotFoundError("x", name="PIL.Image")).startswith(
+        "needs the module 'PIL'"
+    )
+
+
+@pytest.mark.parametrize("command", ["demo", "train"])
+def test_help_shows_the_defaults_of_the_configuration_a_run_changes(command, capsys):
+    from apps.check_reading.experiment import DEMO, Config
+
+    config = DEMO if command == "demo" else Config()
+    with pytest.raises(SystemExit):
+        main(["check-reading", command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert f"--train-fields TRAIN_FIELDS (default: {config.train_fields})" in text
+    assert f"--local-epochs LOCAL_EPOCHS (default: {config.local_epochs})" in text
+    assert f"(default: {','.join(config.losses)})" in text
+    assert "(default: None)" not in text
+
+
+def test_an_options_own_default_is_the_one_help_shows(capsys):
+    with pytest.raises(SystemExit):
+        main(["check-reading", "evaluate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "style (default 0: none)" in text and "none) (default:" not in text
