@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tour", help="walk through the graph algebra on a tiny recogniser")
     p.add_argument("--out", default="out/tour", help="folder for the files it writes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the tiny model's weights and data")
     p.set_defaults(run=_tour)
 
     p = sub.add_parser("info", help="describe a graph file")

@@ -28,6 +28,9 @@ class GraphError(GtnError, ValueError):
 
 
 class Arc(NamedTuple):
+    """One arc of a graph, as ``Graph.arcs()`` lists them: its index, source and destination
+    states, input and output labels (``gtn.EPSILON`` for none) and energy (lower is better)."""
+
     index: int
     src: int
     dst: int

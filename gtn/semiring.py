@@ -17,6 +17,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Semiring:
+    """A semiring over energies: ``plus`` combines alternative paths (min for ``TROPICAL``,
+    the free-energy sum for ``LOG``), times is ``+``. Operations that take ``semiring=`` accept
+    one, or its name: "tropical" (also "min", "viterbi") or "log" ("logsumexp", "forward")."""
+
     name: str
     code: int  # 0: tropical, 1: log; passed to numba kernels
     beta: float = 1.0
@@ -33,10 +37,14 @@ class Semiring:
 
 
 TROPICAL = Semiring("tropical", 0)
+"""(min, +): a path set's energy is its best path's (Viterbi)."""
 LOG = Semiring("log", 1)
+"""(log-sum-exp, +) at beta = 1: a path set's energy is its free energy -log Σ exp(-E)."""
 
 
 def log_semiring(beta: float) -> Semiring:
+    """The log semiring at inverse temperature ``beta`` > 0: a (+) b = -(1/beta)
+    log(e^(-beta a) + e^(-beta b)); beta -> inf approaches ``TROPICAL``."""
     if not beta > 0:
         raise ValueError(f"beta must be > 0, got {beta}")
     return Semiring("log", 1, float(beta))

@@ -249,5 +249,10 @@ def test_every_ebgtn_subcommand_is_documented():
     parser = build_parser()
     (commands,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
     page = (DOCS / "applications" / "cli.md").read_text()
-    for name in commands.choices:
+    for name, sub in commands.choices.items():
         assert f"`ebgtn {name}`" in page, f"ebgtn {name} is missing from applications/cli.md"
+        jobs = [a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction"]
+        (row,) = [line for line in page.splitlines() if line.startswith(f"| `ebgtn {name}` |")]
+        for job in jobs[0].choices if jobs else ():
+            assert f"`{job}`" in row, f"ebgtn {name} {job} is missing from its row in cli.md"
+            assert job in (sub.description or "").splitlines()[0], f"{name}'s docstring: {job}"

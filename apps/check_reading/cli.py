@@ -1,4 +1,5 @@
-"""``ebgtn check-reading train|evaluate|demo|read`` (also ``python -m apps.check_reading``).
+"""``ebgtn check-reading train|evaluate|demo|read|generate``
+(also ``python -m apps.check_reading``).
 
 demo      train from scratch on a short schedule, evaluate, write figures (a few minutes)
 train     train the local system, the global ones and the space-displacement reader
@@ -133,7 +134,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "image",
         help="an image file, a folder of images (with or without labels.csv) or a labels file",
     )
-    q.add_argument("--checkpoint", required=True)
+    q.add_argument(
+        "--checkpoint", required=True, help="a segmenting or a space-displacement checkpoint"
+    )
     q.add_argument("--figure", help="where to write the figure (default IMAGE.reading.png)")
     q.add_argument(
         "--predictions",

@@ -149,7 +149,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     c = jobs.add_parser("clean", help="label one image file")
     c.add_argument("image", help="grey or colour image file")
     c.add_argument("--model", required=True, help="a saved segmenter (<task>.pt)")
-    c.add_argument("--method", help="icm, gibbs, mean-field or alpha-expansion")
+    c.add_argument(
+        "--method", help="icm, gibbs, mean-field or alpha-expansion (default: the model's own)"
+    )
     c.add_argument("--output", help="figure file (default IMAGE.labels.png)")
     c.add_argument("--labels", help="also write the label map (.png or .npy)")
     return p

@@ -1,4 +1,5 @@
-"""``ebgtn speech generate|train|evaluate|decode|demo`` (also ``python -m apps.speech``).
+"""``ebgtn speech generate|train|demo|evaluate|tune|combine|decode``
+(also ``python -m apps.speech``).
 
 generate  synthesise (and cache) a corpus; optionally write it as a Kaldi data directory
 train     train MMI and CTC recognisers, evaluate on held-out speakers, write figures
@@ -318,8 +319,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     q.add_argument("--quiet", action="store_true", help="print nothing per utterance")
     add_options(q, _WAV_COMMANDS + _COMMAND_TIMEOUT)
-    q.add_argument("--checkpoint", required=True)
-    q.add_argument("--beam", type=float, default=16.0)
+    q.add_argument("--checkpoint", required=True, help="a recogniser (train or tune writes one)")
+    q.add_argument(
+        "--beam", type=float, default=16.0, help="energy beam of the search (default %(default)g)"
+    )
     q.add_argument("--nbest", type=int, default=0, help="also print the n best word strings")
     add_options(q, _WORD_PENALTY + _NORMALISATION)
     q.set_defaults(run=_decode)

@@ -6,7 +6,7 @@ import numba as nb
 import numpy as np
 
 from ..graph import Graph, GraphError
-from .batch import pack
+from .batch import as_batch, pack, unbatch
 from .csr import csr
 from .jit import batch_kernel
 
@@ -71,6 +71,21 @@ def topological_orders(
     graphs: list[Graph], what: str = "operation"
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(node_order, arc_order) per graph, int64, local ids. Raises GraphError on a cycle."""
+    _sort(graphs)
+    out = []
+    for i, g in enumerate(graphs):
+        orders, cyc = g._cache["topo"]
+        if orders is None:
+            where = f"graph {i} " if len(graphs) > 1 else ""
+            raise GraphError(
+                f"{what} needs an acyclic graph, but {where}has a cycle through node {cyc}"
+            )
+        out.append(orders)
+    return out
+
+
+def _sort(graphs: list[Graph]) -> None:
+    """Cache each graph's topological orders, or the node of a cycle (one kernel for all)."""
     todo = [i for i, g in enumerate(graphs) if "topo" not in g._cache]
     if todo:
         sub = [graphs[i] for i in todo]
@@ -87,21 +102,13 @@ def topological_orders(
                 None if cyclic[j] >= 0 else (node_order[n0:n1], arc_order[a0:a1]),
                 int(cyclic[j]),
             )
-    out = []
-    for i, g in enumerate(graphs):
-        orders, cyc = g._cache["topo"]
-        if orders is None:
-            where = f"graph {i} " if len(graphs) > 1 else ""
-            raise GraphError(
-                f"{what} needs an acyclic graph, but {where}has a cycle through node {cyc}"
-            )
-        out.append(orders)
-    return out
 
 
-def is_acyclic(g: Graph) -> bool:
-    try:
-        topological_orders([g])
-    except GraphError:
-        return False
-    return True
+def is_acyclic(g: Graph | list[Graph]) -> bool | list[bool]:
+    """Whether a graph has no cycle of arcs (whatever their labels and energies: an epsilon
+    self-loop is a cycle). ``g`` is a graph or a list of them (one numba kernel over the
+    batch); the answer is a bool, or a list of them. The orders found are cached on each graph
+    for the operations that need them."""
+    gs, single = as_batch(g, "is_acyclic")
+    _sort(gs)
+    return unbatch([x._cache["topo"][0] is not None for x in gs], single)

@@ -139,6 +139,8 @@ def crf_nll(
     in [0, K) on valid frames; lengths [B] in [1, T] (default T). +inf energies forbid a label
     or transition; NaN and -inf are refused. A tag sequence through a +inf energy has loss +inf
     and zero gradient (so has every utterance when all transitions are +inf and T > 1).
+    ``reduction``: 'sum' (the default, as pytorch-crf's), 'mean' over the batch, or 'none'
+    (the [B] losses).
     """
     start, end = _default_ends(transitions, start, end)
     tags, lens = validate(emissions, tags, transitions, start, end, lengths)
@@ -189,8 +191,11 @@ def mmi_loss(
 ) -> torch.Tensor:
     """Maximum mutual information / NLL: F(numerator) - F(denominator) per utterance.
 
-    numerator: the transcript through the topology (one graph per utterance); denominator:
-    the grammar through the topology (one graph per utterance, or one shared graph).
+    emissions [B, T, V] energies (lower is better); numerator: the transcript through the
+    topology (one graph per utterance, its arc labels index V); denominator: the grammar through
+    the topology (one graph per utterance, or one shared graph); lengths [B] in [0, T] (default
+    T). ``reduction``: 'mean' over the batch (not divided by transcript length, unlike
+    :func:`ctc_loss`), 'sum', or 'none' (the [B] losses).
 
     An utterance whose numerator has no path has loss +inf (0 with zero_infinity), as CTC.
     One whose denominator has no path while its numerator has one raises ValueError: the
@@ -230,7 +235,10 @@ def asg_loss(
 ) -> torch.Tensor:
     """Auto segmentation criterion: F(transcript, labels may repeat) - F(all sequences).
 
-    transitions [K, K] energies (from i to j), shared by numerator and denominator; no blank.
+    emissions [B, T, K] energies; targets padded [B, S] or concatenated, in [0, K);
+    target_lengths [B]; transitions [K, K] energies (from i to j), shared by numerator and
+    denominator; no blank; input_lengths [B] (default T). Reduction and infinities as
+    :func:`mmi_loss`.
     """
     num = asg_graphs(targets, target_lengths, transitions)
     den = linear_chain_graphs(transitions)

@@ -1,9 +1,11 @@
 """project, invert, arc_sort, top_sort, connect."""
 
+import networkx as nx
 import numpy as np
 import pytest
 import torch
 from hypothesis import given
+from hypothesis import strategies as st
 
 import gtn
 from gtn.transform import arc_sort, connect, invert, project, top_sort
@@ -140,3 +142,21 @@ def test_operations_name_themselves_when_given_a_non_graph(call, where):
         call([gtn.Graph.from_arrays(1, [], [], []), "x"])
     with pytest.raises(gtn.GraphError, match=rf"^{where} is a int, not a gtn.Graph or a list"):
         call(3)
+
+
+@given(st.lists(graphs(acyclic=False, max_nodes=6), min_size=1, max_size=4))
+def test_is_acyclic_agrees_with_networkx_one_graph_or_a_batch(gs):
+    def reference(g):
+        arcs = nx.MultiDiGraph()
+        arcs.add_nodes_from(range(g.num_nodes))
+        arcs.add_edges_from(zip(g.src.tolist(), g.dst.tolist(), strict=True))
+        return nx.is_directed_acyclic_graph(arcs)
+
+    want = [reference(g) for g in gs]
+    assert gtn.is_acyclic(gs) == want
+    assert [gtn.is_acyclic(g) for g in gs] == want
+
+
+def test_is_acyclic_names_a_wrong_item():
+    with pytest.raises(gtn.GraphError, match=r"is_acyclic\[1\] is a int"):
+        gtn.is_acyclic([gtn.linear([1]), 3])
