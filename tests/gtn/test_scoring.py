@@ -311,7 +311,7 @@ def test_lattice_frames_free_energy_and_posteriors_equal_brute_force(beta):
     posterior = torch.zeros(9, dtype=torch.float64)
     for p in paths:
         for arc in p.arcs:
-            posterior[arc] += math.exp(-beta * (p.energy - float(F)))
+            posterior[arc] += math.exp(-beta * (p.energy - float(F.detach())))
     torch.testing.assert_close(grad, posterior, rtol=1e-10, atol=1e-12)
 
 
