@@ -4,7 +4,8 @@ Every problem is a ``ValueError`` naming the file (OS errors keep their file nam
 decoded before the sizes a file declares have been checked against limits proportional to what
 an application can use, so a tiny file cannot ask for gigabytes.
 
-- :func:`read_grey`: any image Pillow reads -> float32 [H, W] in [0, 1] (0 black, 1 white).
+- :func:`read_grey`: a PNG, JPEG, TIFF, BMP, GIF, WebP or PBM/PGM/PPM image (:data:`IMAGE_FORMATS`)
+  -> float32 [H, W] in [0, 1] (0 black, 1 white).
   8-bit grey is v / 255; 16-bit grey v / 65535 (not clipped to 8 bits); 1-bit 0 / 1; colour
   and palette images by luminance (ITU-R 601-2, as Pillow's ``convert("L")``); transparency is
   composited onto white (a transparent pixel reads as paper, not as ink); an EXIF orientation
@@ -30,6 +31,12 @@ MAX_PIXELS = 1 << 26
 # L and P, 2 for I;16, 4 for every other mode, and a row pointer per line (a 1 x 64M image is
 # 512 MB of pointers); converting to grey makes up to four copies and the float32 result.
 MAX_DECODE_BYTES = 1 << 29
+# The image formats read_grey opens, whatever a file's name says: those of scans and photos (the
+# check reader's folder suffixes; PBM/PGM/PPM are Pillow's "PPM"). Pillow's other formats stay
+# closed: EPS and PS run Ghostscript on the file's PostScript, and every other parser is attack
+# surface that no field image needs.
+IMAGE_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "GIF", "WEBP", "PPM")
+_FORMAT_NAMES = "PNG, JPEG, TIFF, BMP, GIF, WebP or PBM/PGM/PPM"
 # Telephone speech is 8 kHz; studio audio rarely exceeds 192 kHz. Outside these, a rate is a
 # corrupt header (and resampling to the recogniser's rate would be meaningless or enormous).
 MIN_SAMPLE_RATE = 1_000
@@ -40,7 +47,8 @@ def read_grey(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarr
     """float32 [H, W] in [0, 1] (1 = white) from an image file.
 
     Raises:
-        ValueError: not an image Pillow can read, more than ``max_pixels`` pixels declared
+        ValueError: not an image of :data:`IMAGE_FORMATS` (whatever its name), a header Pillow
+            cannot parse, more than ``max_pixels`` pixels declared
             (e.g. a decompression bomb: the message gives the declared width x height) or a
             shape whose decoding would take more than ``MAX_DECODE_BYTES``, a
             truncated or corrupt image, or pixel values that are not intensities (32-bit
@@ -54,8 +62,12 @@ def read_grey(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarr
         try:
             im = _open_unchecked(Image, f)
         except UnidentifiedImageError:
-            raise ValueError(f"{where} is not an image file Pillow can read") from None
-        except (SyntaxError, struct.error, EOFError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"{where} is not an image file in a format the apps read ({_FORMAT_NAMES})"
+            ) from None
+        except MemoryError:
+            raise
+        except Exception as err:  # Pillow's parsers fail on hostile headers in many ways
             raise ValueError(f"{where}: corrupt image header ({err})") from None
         with im:
             width, height = im.size
@@ -86,15 +98,16 @@ def read_grey(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarr
 
 
 def _open_unchecked(image_module, f):
-    """``Image.open`` without Pillow's own pixel limit (it raises a bare DecompressionBombError
-    that names neither the file nor the size); :func:`read_grey` applies its own limit before
-    any pixel is decoded. Only the header is read here."""
+    """``Image.open`` of :data:`IMAGE_FORMATS` only, without Pillow's own pixel limit (it
+    raises a bare DecompressionBombError that names neither the file nor the size);
+    :func:`read_grey` applies its own limit before any pixel is decoded. Only the header is
+    read here."""
     saved = image_module.MAX_IMAGE_PIXELS
     image_module.MAX_IMAGE_PIXELS = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
-            return image_module.open(f)
+            return image_module.open(f, formats=IMAGE_FORMATS)
     finally:
         image_module.MAX_IMAGE_PIXELS = saved
 

@@ -5,7 +5,7 @@ fields alike (``ebgtn check-reading generate`` writes this layout; ``train``, ``
 Layout::
 
     DIR/labels.csv            one field per line: filename,amount
-    DIR/<filename>            the field images (any size; PNG, JPEG, TIFF, BMP, ...)
+    DIR/<filename>            the field images (any size; PNG, JPEG, TIFF, BMP, GIF, WebP, PGM)
     DIR/owners/<stem>.png     optional: ownership maps of synthetic fields (see below)
 
 The labels file is UTF-8 CSV (a byte-order mark is allowed; quote a filename holding a comma).
@@ -250,18 +250,21 @@ def read_owner(folder: Path, entry: Entry, shape: tuple[int, int], where: str) -
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)  # the header only: the size is checked before decoding
-        with im:
-            if im.size != (shape[1], shape[0]) or im.mode != "L":
-                raise ValueError(
-                    f"{where}: ownership map {path} is {im.mode} {im.size[0]}×{im.size[1]}; "
-                    f"expected 8-bit grey {shape[1]}×{shape[0]} like the image"
-                )
-            values = np.asarray(im, dtype=np.uint8)
-    except ValueError:
-        raise
+            # The header only: the size is checked before decoding. Maps are written as PNG;
+            # no other parser (EPS would run Ghostscript) sees the bytes, whatever they say.
+            im = Image.open(path, formats=("PNG",))
     except Exception as err:  # Pillow fails on hostile bytes in many ways
         raise ValueError(f"{where}: ownership map {path} is unreadable ({err})") from None
+    with im:
+        if im.size != (shape[1], shape[0]) or im.mode != "L":
+            raise ValueError(
+                f"{where}: ownership map {path} is {im.mode} {im.size[0]}×{im.size[1]}; "
+                f"expected 8-bit grey {shape[1]}×{shape[0]} like the image"
+            )
+        try:
+            values = np.asarray(im, dtype=np.uint8)
+        except Exception as err:
+            raise ValueError(f"{where}: ownership map {path} is unreadable ({err})") from None
     if int(values.max()) > len(entry.amount or ""):
         raise ValueError(
             f"{where}: ownership map {path} names character {int(values.max()) - 1} of "

@@ -289,4 +289,4 @@ def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     buffer = io.BytesIO()
     Image.fromarray(image, mode="L").save(buffer, format="JPEG", quality=int(quality))
     buffer.seek(0)
-    return np.asarray(Image.open(buffer).convert("L"), np.uint8).copy()
+    return np.asarray(Image.open(buffer, formats=("JPEG",)).convert("L"), np.uint8).copy()
