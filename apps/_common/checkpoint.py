@@ -64,7 +64,8 @@ class Int:
 
 
 class Real:
-    """A finite number in [lo, hi]."""
+    """A finite number in [lo, hi] (an integer of any size is compared exactly, before it is
+    converted to a float)."""
 
     def __init__(self, lo: float, hi: float):
         self.lo, self.hi = lo, hi
@@ -72,7 +73,7 @@ class Real:
     def check(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise CheckpointError(f"{key} must be a number, got {_show(value)}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise CheckpointError(f"{key} = {value} is not a finite number")
         return float(_within(value, self.lo, self.hi, key))
 
@@ -195,12 +196,24 @@ class Record:
 
 def _within(value, lo, hi, key: str):
     if not lo <= value <= hi:
-        raise CheckpointError(f"{key} = {value} is outside [{lo}, {hi}]")
+        raise CheckpointError(f"{key} = {_number(value)} is outside [{lo}, {hi}]")
     return value
 
 
+def _number(value: int | float) -> str:
+    """``value`` for a message; an integer of more than 20 digits by its size (Python refuses
+    to print more than 4300 digits, and a forged file may hold millions)."""
+    if isinstance(value, int) and abs(value) >= 10**20:
+        digits = int(abs(value).bit_length() * math.log10(2)) + 1
+        return f"{'a negative' if value < 0 else 'an'} integer of about {digits} digits"
+    return str(value)
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = _number(value) if isinstance(value, int) else repr(value)
+    except ValueError:  # a container holding an integer too long to print
+        text = "..."
     return (text if len(text) <= 60 else text[:57] + "...") + f" ({type(value).__name__})"
 
 

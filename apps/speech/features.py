@@ -97,7 +97,12 @@ def as_16k(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def check_nonnegative(value, name: str, what: str = "number") -> float:
     """``value`` as a float; ValueError naming ``name`` unless it is a finite ``what`` >= 0."""
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond float (its digits may be too many to print)
+        raise ValueError(f"{name} must be a finite {what} >= 0, got a huge integer") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite {what} >= 0, got {value!r}") from None
     if not (np.isfinite(x) and x >= 0):
         raise ValueError(f"{name} must be a finite {what} >= 0, got {value}")
     return x

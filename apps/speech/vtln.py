@@ -55,6 +55,9 @@ def check_grid(values: Sequence[float], name: str = "warp") -> tuple[float, ...]
     for v in values:
         try:
             x = float(v)
+        except OverflowError:  # an int beyond float: its digits may be too many to print
+            bounds = f"[{MIN_WARP:g}, {MAX_WARP:g}]"
+            raise ValueError(f"{name}: a huge integer is outside {bounds}") from None
         except (TypeError, ValueError):
             raise ValueError(f"{name} {v!r} is not a number") from None
         if not (math.isfinite(x) and MIN_WARP <= x <= MAX_WARP):
