@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..cache import cached, settings_key
+from ..cache import cached, member, settings_key
 from . import amounts, heldout, heldout_phone, mnist
 from .amounts import encode
 from .normalise import normalise
@@ -120,9 +120,18 @@ def _arrays(fields: FieldSet) -> dict[str, np.ndarray]:
 
 
 def _read(path: Path, split: str) -> FieldSet:
+    """The fields of a cache file written from :func:`_arrays`; ValueError (the file is then
+    regenerated) unless every member has the rank, kind and length the others imply."""
     with np.load(path, allow_pickle=False) as z:
-        texts, shapes = [str(t) for t in z["texts"]], z["shapes"]
-        images, owners, boxes, rows = z["images"], z["owners"], z["boxes"], z["rows"]
+        texts = [str(t) for t in member(z, "texts", "U", (None,))]
+        shapes = member(z, "shapes", "iu", (len(texts), 2))
+        if shapes.size and not 1 <= shapes.min() <= shapes.max() < 1 << 20:
+            raise ValueError("cache member shapes holds a side outside [1, 2**20)")
+        total = int(shapes.astype(np.int64).prod(axis=1).sum())
+        num_chars = sum(len(t) for t in texts)
+        images, owners = member(z, "images", "u", (total,)), member(z, "owners", "i", (total,))
+        boxes = member(z, "boxes", "iu", (num_chars, 2))
+        rows = member(z, "rows", "iu", (num_chars,))
     pix = np.cumsum(shapes[:, 0] * shapes[:, 1])[:-1]
     chars = np.cumsum([len(t) for t in texts], dtype=np.int64)[:-1]
     images, owners = np.split(images, pix), np.split(owners, pix)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import cached, settings_key
+from ..cache import cached, member, settings_key
 from . import embryo, horse
 
 VERSION = 1
@@ -82,9 +82,11 @@ def load_or_generate(
 ) -> Dataset:
     """:func:`generate` through the on-disk cache (``cache_dir=None``: the default folder)."""
 
-    def read(path: Path) -> Dataset:
+    def read(path: Path) -> Dataset:  # ValueError for a damaged file: it is regenerated
         with np.load(path, allow_pickle=False) as z:
-            return Dataset(task, split, z["images"], z["labels"].astype(np.int64))
+            images = member(z, "images", "f", (n, None, None))
+            labels = member(z, "labels", "u", images.shape)
+            return Dataset(task, split, images, labels.astype(np.int64))
 
     return cached(
         "segmentation",

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from gtn.utils import atomic_write
 
-from ..cache import cached, settings_key
+from ..cache import cached, member, settings_key
 from . import kaldi, synth
 from .features import SAMPLE_RATE, as_16k
 
@@ -239,10 +239,20 @@ def _arrays(corpus: Corpus) -> dict[str, np.ndarray]:
 
 
 def _read(path: Path, split: str) -> Corpus:
+    """The corpus of a cache file written from :func:`_arrays`; ValueError (the file is then
+    regenerated) unless every member has the rank, kind and length the others imply."""
     with np.load(path, allow_pickle=False) as z:
-        words, num_words, starts = z["words"], z["num_words"], z["starts"]
-        samples, audio, names = z["samples"], z["audio"], z["speakers"]
-        rates, pitches = z["rates"], z["pitches"]
+        samples = member(z, "samples", "iu", (None,))
+        n = len(samples)
+        num_words = member(z, "num_words", "iu", (n,))
+        if min(samples.min(initial=0), num_words.min(initial=0)) < 0:
+            raise ValueError("cache members samples and num_words hold negative counts")
+        total_words, total_samples = int(num_words.sum()), int(samples.sum())
+        words = member(z, "words", "iu", (total_words,))
+        starts = member(z, "starts", "f", (total_words,))
+        audio = member(z, "audio", "iuf", (total_samples,))
+        names = member(z, "speakers", "U", (n,))
+        rates, pitches = member(z, "rates", "iu", (n,)), member(z, "pitches", "iu", (n,))
     w_off = np.concatenate([[0], np.cumsum(num_words)])
     a_off = np.concatenate([[0], np.cumsum(samples)])
     utts = [

@@ -81,6 +81,54 @@ def test_damaged_cache_file_is_regenerated(tmp_path):
     assert b.texts == a.texts
 
 
+def _rewrite(edit):
+    """A damage that rewrites the cache file with ``edit`` applied to its members."""
+
+    def damage(path):
+        with np.load(path) as z:
+            members = dict(z)
+        edit(members)
+        with path.open("wb") as f:
+            np.savez(f, **members)
+
+    return damage
+
+
+def _overwrite(path):  # 60 bytes of the archive (a member's header and data) overwritten
+    data = bytearray(path.read_bytes())
+    data[200:260] = b"\xff" * 60
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+        _overwrite,
+        _rewrite(lambda z: z.update(shapes=np.array([5, 5]))),
+        _rewrite(lambda z: z.update(shapes=-z["shapes"])),
+        _rewrite(lambda z: z.update(images=z["images"][:-1])),
+        _rewrite(lambda z: z.update(boxes=z["boxes"].ravel())),
+        _rewrite(lambda z: z.update(rows=z["rows"][:-1])),
+        _rewrite(lambda z: z.update(texts=np.arange(2))),
+        _rewrite(lambda z: z.pop("owners")),
+    ],
+    ids=["truncated", "overwritten", "shapes-1d", "negative-shapes", "images-short"]
+    + ["boxes-1d", "rows-short", "texts-numbers", "owners-missing"],
+)
+def test_every_damage_to_a_cache_file_regenerates_it(tmp_path, monkeypatch, damage):
+    made = data.load_or_generate("train", 2, 0, cache_dir=tmp_path)
+    (path,) = tmp_path.iterdir()
+    damage(path)
+    again = data.load_or_generate("train", 2, 0, cache_dir=tmp_path)
+    monkeypatch.setattr(data, "generate", lambda *args: pytest.fail("not replaced"))
+    replaced = data.load_or_generate("train", 2, 0, cache_dir=tmp_path)
+    for x, y, z in zip(made.fields, again.fields, replaced.fields, strict=True):
+        assert x.text == y.text == z.text and np.array_equal(x.image, z.image)
+        assert np.array_equal(x.boxes, y.boxes) and np.array_equal(x.boxes, z.boxes)
+        assert np.array_equal(x.owner, z.owner) and np.array_equal(x.digit_rows, z.digit_rows)
+
+
 def test_every_heldout_style_is_cached_apart_under_its_name_and_version(tmp_path, monkeypatch):
     assert list(data.HELDOUT_STYLES) == ["ledger", "phone"]  # the order of the reports
     sets = {

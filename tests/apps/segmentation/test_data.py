@@ -24,6 +24,30 @@ def test_a_damaged_cache_file_is_regenerated(tmp_path):
     np.testing.assert_array_equal(first.labels, again.labels)
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda z: z.update(labels=z["labels"][:, :-1]),
+        lambda z: z.update(images=z["images"][0]),
+        lambda z: z.update(images=z["images"][:1], labels=z["labels"][:1]),
+        lambda z: z.update(images=(z["images"] * 255).astype(np.uint8)),
+        lambda z: z.pop("labels"),
+    ],
+    ids=["labels-shape", "images-2d", "one-image-short", "images-integer", "labels-missing"],
+)
+def test_a_cache_file_with_members_of_the_wrong_shape_is_regenerated(tmp_path, edit):
+    first = data.load_or_generate("embryo", "test", 2, tmp_path)
+    (path,) = tmp_path.iterdir()
+    with np.load(path) as z:
+        members = dict(z)
+    edit(members)
+    with path.open("wb") as f:
+        np.savez(f, **members)
+    again = data.load_or_generate("embryo", "test", 2, tmp_path)
+    np.testing.assert_array_equal(first.images, again.images)
+    np.testing.assert_array_equal(first.labels, again.labels)
+
+
 def test_splits_are_different_images():
     seeds = {data.seed_of(t, s) for t in data.TASKS for s in data.SPLITS}
     assert len(seeds) == len(data.TASKS) * len(data.SPLITS)

@@ -52,3 +52,32 @@ def test_cache_round_trip_and_keys(tmp_path, tiny_corpus):
     assert corpus.cache_key("train", 3, 5, other) != corpus.cache_key("train", 3, 5, TINY)
     files[0].write_bytes(b"damaged")
     assert len(corpus.load_or_generate("train", 3, 5, TINY, tmp_path, workers=1)) == 3
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda z: z.update(audio=z["audio"][:-1]),
+        lambda z: z.update(num_words=z["num_words"] + 1),
+        lambda z: z.update(samples=-z["samples"]),
+        lambda z: z.update(starts=z["starts"][:, None]),
+        lambda z: z.update(speakers=z["speakers"][:-1]),
+        lambda z: z.pop("rates"),
+    ],
+    ids=["audio-short", "words-short", "negative-samples", "starts-2d", "speakers-short", "rates"],
+)
+def test_a_cache_file_whose_members_disagree_is_refused_and_regenerated(tmp_path, edit):
+    first = corpus.load_or_generate("train", 3, 5, TINY, tmp_path, workers=1)
+    (path,) = tmp_path.glob("*.npz")
+    with np.load(path) as z:
+        members = dict(z)
+    edit(members)
+    with path.open("wb") as f:
+        np.savez(f, **members)
+    with pytest.raises((ValueError, KeyError)):
+        corpus._read(path, "train")
+    again = corpus.load_or_generate("train", 3, 5, TINY, tmp_path, workers=1)
+    replaced = corpus._read(path, "train")  # re-synthesised audio differs by a few samples
+    for u, v, w in zip(first.utterances, again.utterances, replaced.utterances, strict=True):
+        assert (u.words, u.speaker, u.rate) == (v.words, v.speaker, v.rate)
+        np.testing.assert_array_equal(v.audio, w.audio)
