@@ -224,9 +224,9 @@ def read_wav(
     Raises:
         ValueError: naming the file, for a file that is not RIFF/RIFX/RF64 WAVE, a sample rate
             outside [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE], no channels, an inconsistent or
-            unsupported sample format, no samples, a range outside the file, more than
-            ``max_frames`` frames to read (checked before anything is allocated), or NaN /
-            infinite samples.
+            unsupported sample format, no samples, a range outside the file or holding no
+            frame, more than ``max_frames`` frames to read (checked before anything is
+            allocated), or NaN / infinite samples.
         OSError: the file cannot be read.
     """
     where = str(source) if where is None else where
@@ -234,7 +234,7 @@ def read_wav(
         info = _parse_header(f, where)
         if info.frames == 0:
             raise ValueError(f"{where}: the file holds no samples")
-        first, last = _frame_range(info, start, end, where)
+        first, last = frame_range(info, start, end, where)
         if last - first > max_frames:
             raise ValueError(
                 f"{where}: {last - first} frames ({(last - first) / info.rate:.0f} s) to read, "
@@ -267,14 +267,26 @@ def _opened(source):
     return open(source, "rb")  # OSError names the file
 
 
-def _frame_range(info: WavInfo, start: float, end: float | None, where: str) -> tuple[int, int]:
-    """[first, last) frames of ``start``..``end`` seconds, checked against the file."""
-    first = int(round(float(start) * info.rate))
-    last = info.frames if end is None else int(round(float(end) * info.rate))
-    if not 0 <= first < last <= info.frames:
-        what = f"{start:g} to {end:g} s" if end is not None else f"from {start:g} s"
+def frame_range(info: WavInfo, start: float, end: float | None, where: str) -> tuple[int, int]:
+    """[first, last) frames of ``start``..``end`` seconds (None: the end of the recording)
+    described by ``info``, each rounded to the nearest frame. ValueError naming ``where`` for
+    a range that is not inside the recording, or that holds no frame once rounded (shorter
+    than one frame: 1e-05 to 2e-05 s at 16 kHz)."""
+    start = float(start)
+    stop = info.seconds if end is None else float(end)
+    what = f"{start:g} to {stop:g} s" if end is not None else f"from {start:g} s"
+    outside = f"{where}: the range {what} is outside the recording (0 to {info.seconds:.3f} s)"
+    # compared in seconds first: a huge or NaN number of seconds has no frame number
+    if not 0 <= start <= stop <= info.seconds + 1 or start >= info.seconds:
+        raise ValueError(outside)
+    first = int(round(start * info.rate))
+    last = info.frames if end is None else int(round(stop * info.rate))
+    if last > info.frames:
+        raise ValueError(outside)
+    if last <= first:
         raise ValueError(
-            f"{where}: the range {what} is outside the recording (0 to {info.seconds:.3f} s)"
+            f"{where}: the range {what} is shorter than one frame at {info.rate} Hz "
+            "(it holds no sample)"
         )
     return first, last
 

@@ -12,9 +12,13 @@ A data directory holds plain-text tables, one ``<id> <value>`` per line:
   to the end of the recording); without it, utterance ids are recording ids.
 
 Reading is strict: a malformed line, a duplicate id, an utterance of ``text`` without audio, a
-missing or unreadable WAV file, speakers that disagree, or a segment beyond its recording is a
-``ValueError`` naming the file and line. A segment may overshoot its recording's end by up to
-:data:`MAX_OVERSHOOT` seconds (it is cut at the end), as Kaldi's ``extract-segments`` allows.
+missing or unreadable WAV file, speakers that disagree, a segment beyond its recording or
+shorter than one of its frames, or a ``wav.scp`` (or ``segments``) that lists nothing is a
+``ValueError`` naming the file and line. A table must be a regular file: a FIFO, device or
+directory under a table's name is refused (reading a FIFO would wait for a writer forever), and
+so is a symbolic link to nothing (never taken for an absent file). A segment may overshoot its
+recording's end by up to :data:`MAX_OVERSHOOT` seconds (it is cut at the end), as Kaldi's
+``extract-segments`` allows.
 
 Commands in ``wav.scp`` are code taken from a file: they are refused (naming the file, the
 line and the option that allows them) unless the caller opts in (:mod:`.wav_commands` runs
@@ -30,6 +34,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +43,7 @@ import numpy as np
 
 from gtn.utils import atomic_write
 
-from .._common.media import WavInfo, read_wav, wav_info
+from .._common.media import WavInfo, frame_range, read_wav, wav_info
 from .features import as_16k
 from .wav_commands import COMMAND_TIMEOUT, quoted, run_wav_command
 
@@ -154,17 +159,17 @@ def read_data_dir(
     folder = Path(path)
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a directory (a Kaldi data directory holds wav.scp)")
-    if not (folder / WAV_SCP).is_file():
+    if not _present(folder / WAV_SCP):
         raise ValueError(f"{folder}: no {WAV_SCP} (a Kaldi data directory needs one)")
     recordings = read_wav_scp(folder / WAV_SCP, allow_commands)
     segments = (
-        _read_segments(folder / SEGMENTS, recordings) if (folder / SEGMENTS).exists() else None
+        _read_segments(folder / SEGMENTS, recordings) if _present(folder / SEGMENTS) else None
     )
     audio_file = folder / (SEGMENTS if segments is not None else WAV_SCP)
     units = segments if segments is not None else recordings  # utterance id -> its line
     where = {u: x.where for u, x in units.items()}
     text = None
-    if (folder / TEXT).exists():
+    if _present(folder / TEXT):
         text, text_where = read_text(folder / TEXT, with_lines=True)
         for utt, line in text_where.items():
             if utt not in where:
@@ -200,11 +205,13 @@ def read_wav_scp(path: str | os.PathLike, allow_commands: bool = False) -> dict[
                 )
             recordings[key] = Recording(key, None, command, where)
             continue
-        file = _resolve(rest, path.parent)
+        file = _resolve(rest, path.parent, f"{where}: recording {key}")
         if file is None:
             hint = " (archive offsets are not supported)" if _is_ark_offset(rest) else ""
             raise ValueError(f"{where}: recording {key}: no such WAV file {rest!r}{hint}")
         recordings[key] = Recording(key, file, None, where, wav_info(file, f"{where}: {file}"))
+    if not recordings:
+        raise ValueError(f"{path}: lists no recordings (lines of <recording-id> <path>)")
     return recordings
 
 
@@ -239,8 +246,8 @@ def _read_utt2spk(path: Path) -> dict[str, tuple[str, str]]:
 def _read_speakers(folder: Path, where: Mapping[str, str]) -> dict[str, str]:
     """utterance -> speaker from utt2spk and/or spk2utt, checked against each other and against
     the utterances (``where``: utterance -> its audio's line)."""
-    utt2spk = _read_utt2spk(folder / UTT2SPK) if (folder / UTT2SPK).exists() else None
-    if (folder / SPK2UTT).exists():
+    utt2spk = _read_utt2spk(folder / UTT2SPK) if _present(folder / UTT2SPK) else None
+    if _present(folder / SPK2UTT):
         spk2utt: dict[str, str] = {}  # speaker -> its line
         owner: dict[str, tuple[str, str]] = {}  # utterance -> (speaker, its spk2utt line)
         for line, spk, rest in _table(folder / SPK2UTT, spk2utt):
@@ -293,12 +300,15 @@ def _read_segments(path: Path, recordings: Mapping[str, Recording]) -> dict[str,
         if info is not None:
             _segment_end(seg, key, info, reco)
         segments[key] = seg
+    if not segments:
+        raise ValueError(f"{path}: lists no segments (delete it to use whole recordings)")
     return segments
 
 
 def _segment_end(seg: Segment, utterance: str, info: WavInfo, recording: str) -> float:
     """The end second of ``seg`` in a recording described by ``info`` (cut to its end when
-    it overshoots by at most MAX_OVERSHOOT); ValueError naming the segment's line."""
+    it overshoots by at most MAX_OVERSHOOT); ValueError naming the segment's line for a
+    segment beyond the recording, or one that holds no frame of it."""
     length = info.seconds
     end = length if seg.end is None else seg.end
     if seg.start >= length or end > length + MAX_OVERSHOOT:
@@ -306,7 +316,9 @@ def _segment_end(seg: Segment, utterance: str, info: WavInfo, recording: str) ->
             f"{seg.where}: segment {utterance} ({seg.start:g} to {end:g} s) is beyond the end "
             f"of recording {recording} ({length:.3f} s)"
         )
-    return min(end, length)
+    end = min(end, length)
+    frame_range(info, seg.start, end, f"{seg.where}: segment {utterance} of {recording}")
+    return end
 
 
 def _seconds(value: str, where: str) -> float:
@@ -323,7 +335,7 @@ def _table(path: Path, seen: Mapping[str, object]) -> Iterator[tuple[str, str, s
     """("file:line", key, rest of the line) of each line of a Kaldi table; ValueError for a
     line that is empty, starts with white space, is not UTF-8, is longer than
     MAX_LINE_BYTES, or repeats a key in ``seen`` (the caller's dict, filled as it goes)."""
-    with open(path, "rb") as f:  # OSError names the file
+    with _open_regular(path) as f:
         for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), start=1):
             where = f"{path}:{number}"
             if len(raw) > MAX_LINE_BYTES:
@@ -343,10 +355,41 @@ def _table(path: Path, seen: Mapping[str, object]) -> Iterator[tuple[str, str, s
             yield where, key, rest
 
 
-def _resolve(value: str, folder: Path) -> str | None:
+def _present(path: Path) -> bool:
+    """Whether the optional table ``path`` is there; ValueError for a symbolic link to nothing
+    (a table the user meant to give, not an absent one)."""
+    if os.path.lexists(path) and not path.exists():
+        raise ValueError(f"{path}: a symbolic link to {os.readlink(path)!r}, which does not exist")
+    return path.exists()
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
+def _open_regular(path: Path):
+    """``path`` opened for binary reading; ValueError unless it is a regular file. Opened
+    without blocking, then checked: a FIFO is refused, never waited on for a writer."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # OSError names the file
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "a device")
+            raise ValueError(f"{path}: {kind}, not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _resolve(value: str, folder: Path, where: str) -> str | None:
     for candidate in (Path(value), folder / value):
-        if candidate.is_file():
-            return str(candidate)
+        try:
+            if candidate.is_file():
+                return str(candidate)
+        except OSError as err:  # a name too long for the file system, a loop of links...
+            raise ValueError(
+                f"{where}: {quoted(value)} is not a usable path ({err.strerror})"
+            ) from None
     return None
 
 
@@ -382,7 +425,7 @@ def utterances_of(
 
     for item in inputs:
         p = Path(item)
-        if p.is_dir() and (p / WAV_SCP).is_file():
+        if p.is_dir() and os.path.lexists(p / WAV_SCP):
             data = read_data_dir(p, allow_commands, False, command_timeout)
             for u in data.utterances:
                 add(u, u, data)

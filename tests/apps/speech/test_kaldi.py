@@ -4,6 +4,8 @@ opt-in, and the synthetic corpus written in the same format. Every directory is 
 
 from __future__ import annotations
 
+import os
+import signal
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
+from apps._common import media
 from apps.speech import corpus, kaldi, wav_commands
 
 RNG = np.random.default_rng(7)
@@ -171,6 +174,105 @@ def test_relative_paths_are_found_next_to_the_data_dir(tmp_path, monkeypatch):
     assert kaldi.read_data_dir(folder).audio("u1").shape == (800,)
 
 
+@pytest.fixture
+def deadline():
+    """A read that blocks fails the test after 5 s instead of hanging the run."""
+
+    def expire(*_):
+        raise TimeoutError("the read blocked")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(5)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+@pytest.mark.parametrize("table", ["wav.scp", "text", "utt2spk", "spk2utt", "segments"])
+def test_a_fifo_under_a_tables_name_is_refused_not_waited_on(mixed, deadline, table):
+    folder, _ = mixed
+    (folder / table).unlink(missing_ok=True)
+    os.mkfifo(folder / table)
+    with pytest.raises(ValueError, match=rf"{table}: a FIFO, not a regular file"):
+        kaldi.read_data_dir(folder)
+
+
+@pytest.mark.parametrize("table", ["text", "segments", "utt2spk"])
+def test_a_directory_under_a_tables_name_is_one_value_error(mixed, table):
+    folder, _ = mixed
+    (folder / table).unlink(missing_ok=True)
+    (folder / table).mkdir()
+    with pytest.raises(ValueError, match=rf"{table}: a directory, not a regular file"):
+        kaldi.read_data_dir(folder)
+
+
+@pytest.mark.parametrize("table", ["segments", "text", "spk2utt"])
+def test_a_dangling_link_under_a_tables_name_is_not_taken_for_no_table(mixed, table):
+    folder, _ = mixed
+    (folder / table).unlink(missing_ok=True)
+    os.symlink(folder / "moved-away", folder / table)
+    with pytest.raises(ValueError, match=rf"{table}: a symbolic link to '.*moved-away', which"):
+        kaldi.read_data_dir(folder, need_text=False)
+
+
+def test_a_path_too_long_for_the_file_system_names_wav_scp_and_line(mixed):
+    folder, _ = mixed
+    (folder / "wav.scp").write_text(f"s1-a {folder.parent / 'a.wav'}\ns1-b {'x' * 5000}.wav\n")
+    with pytest.raises(ValueError, match=r"wav\.scp:2: recording s1-b: 'xxx.*\.\.\.' is not a us"):
+        kaldi.read_data_dir(folder, need_text=False)
+
+
+def test_an_empty_wav_scp_is_refused_as_an_empty_labels_file_is(mixed):
+    folder, _ = mixed
+    (folder / "wav.scp").write_text("")
+    with pytest.raises(ValueError, match=r"wav\.scp: lists no recordings"):
+        kaldi.read_data_dir(folder, need_text=False)
+    with pytest.raises(ValueError, match=r"wav\.scp: lists no recordings"):
+        kaldi.utterances_of([folder / "wav.scp"])
+
+
+def test_an_empty_segments_file_is_refused(long_recording):
+    folder, _ = long_recording
+    (folder / "segments").write_text("")
+    with pytest.raises(ValueError, match=r"segments: lists no segments"):
+        kaldi.read_data_dir(folder, need_text=False)
+
+
+def test_speech_decode_of_an_empty_or_fifo_table_is_one_line(mixed, tmp_path, deadline, capsys):
+    from apps.cli import main
+    from apps.speech.api import SpeechRecognizer
+    from apps.speech.graphs import Topology
+    from apps.speech.network import TDNN
+
+    top = Topology("ctc")
+    SpeechRecognizer(TDNN(top.num_columns, width=8), top).save(tmp_path / "r.pt")
+    folder, _ = mixed
+    argv = ["speech", "decode", str(folder), "--checkpoint", str(tmp_path / "r.pt")]
+    (folder / "wav.scp").write_text("")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "wav.scp: lists no recordings" in err
+    (folder / "wav.scp").write_text(f"s1-a {folder.parent / 'a.wav'}\n")
+    (folder / "text").unlink()
+    os.mkfifo(folder / "text")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "text: a FIFO, not a regular file" in err
+
+
+def test_read_wav_names_a_range_of_no_frame_and_refuses_infinite_seconds(tmp_path):
+    wavfile.write(tmp_path / "r.wav", 1000, np.zeros(800, np.int16))
+    with pytest.raises(
+        ValueError, match=r"r\.wav: the range 0\.1 to 0\.1002 s is shorter than one"
+    ):
+        media.read_wav(tmp_path / "r.wav", 0.1, 0.1002)
+    for start, end in [(0.0, float("inf")), (float("nan"), None), (1e308, None)]:
+        with pytest.raises(ValueError, match=r"r\.wav: the range .* is outside the recording"):
+            media.read_wav(tmp_path / "r.wav", start, end)
+    assert media.read_wav(tmp_path / "r.wav", 0.1, 0.1006)[0].shape == (1,)
+
+
 # -- segments ------------------------------------------------------------------------------------
 
 
@@ -208,6 +310,9 @@ def test_segments_read_their_own_frames(long_recording):
         ("u9 rec1 1.0 nan", r"segments:4: 'nan' is not a number of seconds"),
         ("u9 rec1 1.0", r"segments:4: expected '<utterance-id> <recording-id> <start> <end>'"),
         ("u9 rec2 0 1", r"segments:4: segment u9: recording rec2 is not in wav.scp"),
+        ("u9 rec1 0.00001 0.00002", r"segments:4: segment u9 of rec1: the range 1e-05 to 2e-05 s "
+         r"is shorter than one frame at 22050 Hz"),
+        ("u9 rec1 2.99998 3.4", r"segments:4: segment u9 of rec1: .* shorter than one frame"),
     ],
 )  # fmt: skip
 def test_bad_segments_name_the_line(long_recording, line, message):
@@ -229,6 +334,18 @@ def test_segments_of_a_piped_recording_run_its_command_once(long_recording, tmp_
     parts = [data.waveform(u)[0] for u in data.utterances]
     np.testing.assert_allclose(np.concatenate(parts), mono)
     assert log.read_text() == "run\n"
+
+
+def test_a_segment_of_a_piped_recording_shorter_than_a_frame_names_its_line(
+    long_recording, tmp_path
+):
+    folder, _ = long_recording
+    (folder / "wav.scp").write_text(f"rec1 cat {tmp_path / 'rec.wav'} |\n")
+    (folder / "segments").write_text("u1 rec1 0.00001 0.00002\n")
+    (folder / "text").write_text("u1 one\n")
+    data = kaldi.read_data_dir(folder, allow_commands=True)  # the rate is known once it runs
+    with pytest.raises(ValueError, match=r"segments:1: segment u1 of rec1: .* shorter than one"):
+        data.waveform("u1")
 
 
 def test_a_segment_overshooting_by_less_than_half_a_second_is_cut_at_the_end(long_recording):
