@@ -219,7 +219,7 @@ class SpeechRecognizer:
         """Per-frame energies [T'_i, V] (float64, lower is better) of log-mel features,
         ``batch_size`` utterances at a time (None: all at once); an ensemble's are
         [M, T'_i, V], one per member (:meth:`decode_energies` combines them)."""
-        feats, out = list(feats), []
+        feats, out = check_features(feats, self.model.n_mels), []
         step = batch_size or max(len(feats), 1)
         for k in range(0, len(feats), step):
             batch = pad(feats[k : k + step])
@@ -297,7 +297,8 @@ class SpeechRecognizer:
         word_penalty: float | None = None,
         warp: float = 1.0,
     ) -> list[Recognition]:
-        """Recognise each waveform (1-D float array in [-1, 1], or int16) at ``sample_rate`` Hz
+        """Recognise each waveform (1-D: floats in [-1, 1], or uint8, int8, int16 or int32 PCM
+        scaled by its full range; see :func:`check_waveform`) at ``sample_rate`` Hz
         (one rate for all, or one per utterance; resampled to 16 kHz). ``num_hypotheses``: also
         list the n most probable word strings (``Recognition.hypotheses``); ``lattice``: keep
         each pruned word lattice; ``word_penalty``: override the recogniser's energy per decoded
@@ -307,7 +308,8 @@ class SpeechRecognizer:
 
         Raises:
             ValueError: naming the utterance index, for empty audio, a waveform that is not
-                1-D, NaN or infinite samples, or a missing sample rate or one outside
+                1-D, NaN or infinite samples, floats beyond :data:`MAX_AMPLITUDE`, integers
+                of no PCM type (int64, uint16...), or a missing sample rate or one outside
                 1 kHz to 768 kHz; or a warp outside [0.5, 2].
         """
         warp = vtln.check_grid([warp])[0]
@@ -377,8 +379,26 @@ def _combined(members: list[Recognition], num_hypotheses: int) -> Recognition:
                        energy, ranked)  # fmt: skip
 
 
+# Integer samples are PCM, scaled by their container's full range as in a WAV file (8-bit is
+# unsigned, centred on 128); (offset, full scale) per dtype. Other integer types (int64,
+# uint16...) are no PCM format: their scale would be a guess, so they are refused.
+_PCM = {
+    np.dtype(np.uint8): (128.0, 128.0),
+    np.dtype(np.int8): (0.0, 128.0),
+    np.dtype(np.int16): (0.0, 32768.0),
+    np.dtype(np.int32): (0.0, 2.0**31),
+}
+# Float samples are full scale 1. A float recording exceeds it by a few dB at most (a mix not
+# yet limited, resampling ringing); 1000 times (60 dB over full scale) is no recording but a
+# mistake, most often integer PCM stored as floats, and far beyond it the features overflow
+# (float32 power spectra at ~1e16, float64 at ~1e154). Refused with that hint.
+MAX_AMPLITUDE = 1e3
+
+
 def check_waveform(waveform, index: int) -> np.ndarray:
-    """float64 [N] from one utterance's waveform, or ValueError naming the utterance."""
+    """float64 [N] from one utterance's waveform: float samples in full scale 1 (at most
+    :data:`MAX_AMPLITUDE` in magnitude), or uint8, int8, int16 or int32 PCM scaled by its full
+    range; ValueError naming the utterance otherwise."""
     x = np.asarray(waveform.detach().cpu() if torch.is_tensor(waveform) else waveform)
     if x.ndim != 1:
         raise ValueError(f"utterance {index}: expected a 1-D waveform, got shape {list(x.shape)}")
@@ -386,12 +406,49 @@ def check_waveform(waveform, index: int) -> np.ndarray:
         raise ValueError(f"utterance {index}: the waveform is empty")
     if x.dtype.kind not in "fiu":
         raise ValueError(f"utterance {index}: samples must be numbers, got dtype {x.dtype}")
-    scale = 32768.0 if x.dtype == np.int16 else 1.0
-    x = x.astype(np.float64) / scale
+    if x.dtype.kind in "iu":
+        if x.dtype not in _PCM:
+            raise ValueError(
+                f"utterance {index}: {x.dtype} samples are no PCM format; give uint8, int8, "
+                "int16 or int32 PCM, or floats in [-1, 1]"
+            )
+        offset, scale = _PCM[x.dtype]
+        return (x.astype(np.float64) - offset) / scale
+    x = x.astype(np.float64)
     if not np.isfinite(x).all():
         bad = int(np.flatnonzero(~np.isfinite(x))[0])
         raise ValueError(f"utterance {index}: sample {bad} is {x[bad]} (NaN or infinite)")
+    bad = int(np.argmax(np.abs(x)))
+    if abs(x[bad]) > MAX_AMPLITUDE:
+        raise ValueError(
+            f"utterance {index}: sample {bad} is {x[bad]:.4g}; float samples are full scale 1 "
+            f"(at most {MAX_AMPLITUDE:g}): divide 16-bit PCM stored as floats by 32768"
+        )
     return x
+
+
+def check_features(feats: Sequence[torch.Tensor], n_mels: int) -> list[torch.Tensor]:
+    """float32 [T_i, n_mels] of each utterance's log-mel features (T_i >= 1, finite values);
+    ValueError naming the utterance otherwise (before any convolution runs)."""
+    if torch.is_tensor(feats) or isinstance(feats, np.ndarray):
+        raise ValueError(f"features must be a list of [T, {n_mels}] tensors, one per utterance")
+    out = []
+    for i, f in enumerate(feats):
+        f = torch.as_tensor(f)
+        if f.dim() != 2 or f.shape[1] != n_mels:
+            raise ValueError(f"utterance {i}: features must be [T, {n_mels}], got {list(f.shape)}")
+        if f.shape[0] == 0:
+            raise ValueError(f"utterance {i}: the features hold no frames (T = 0)")
+        if not f.is_floating_point():
+            raise ValueError(
+                f"utterance {i}: features must be floating point (log-mel energies), got {f.dtype}"
+            )
+        finite = torch.isfinite(f).all(dim=1)
+        if not finite.all():
+            frame = int(torch.nonzero(~finite)[0])
+            raise ValueError(f"utterance {i}: frame {frame} of the features is NaN or infinite")
+        out.append(f.float())
+    return out
 
 
 def _rates(sample_rate, n: int) -> list[int]:

@@ -6,7 +6,7 @@ import torch
 from scipy.io import wavfile
 
 from apps.speech import corpus
-from apps.speech.api import CheckpointError, SpeechRecognizer
+from apps.speech.api import MAX_AMPLITUDE, CheckpointError, SpeechRecognizer, check_waveform
 from apps.speech.cli import main
 from apps.speech.graphs import Topology
 from apps.speech.network import TDNN
@@ -34,6 +34,10 @@ GOOD = np.zeros(1600)
         ([GOOD], "16k", "utterance 0: sample rate must be a positive"),
         ([GOOD], [16000, 8000], "2 sample rates for 1 utterances"),
         (GOOD, 16000, "list of 1-D arrays"),
+        ([GOOD, np.full(800, 1e160)], 16000, r"utterance 1: sample 0 is 1e\+160; float samples"),
+        ([np.full(800, -1001.0)], 16000, "utterance 0: sample 0 is -1001; float samples"),
+        ([np.zeros(800, np.int64)], 16000, "utterance 0: int64 samples are no PCM format"),
+        ([np.zeros(800, np.uint16)], 16000, "utterance 0: uint16 samples are no PCM format"),
     ],
 )
 def test_bad_input_is_a_clear_value_error(untrained, waveforms, rate, message):
@@ -45,6 +49,45 @@ def test_any_sample_rate_and_int16(untrained):
     x = np.random.default_rng(0).standard_normal(8000) * 0.1
     r = untrained.recognize([x, (x * 20000).astype(np.int16)], [8000, 44100])
     assert len(r) == 2 and all(0.0 <= u.confidence <= 1.0 for u in r)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values", "expected"),
+    [
+        (np.int16, [-32768, 0, 16384], [-1.0, 0.0, 0.5]),
+        (np.int32, [-(2**31), 0, 2**30], [-1.0, 0.0, 0.5]),
+        (np.int8, [-128, 0, 64], [-1.0, 0.0, 0.5]),
+        (np.uint8, [0, 128, 192], [-1.0, 0.0, 0.5]),  # 8-bit WAV: unsigned, centred on 128
+    ],
+)
+def test_integer_pcm_is_scaled_by_its_full_range(dtype, values, expected):
+    np.testing.assert_array_equal(check_waveform(np.array(values, dtype), 0), expected)
+
+
+def test_float_samples_up_to_the_amplitude_bound_are_kept():
+    x = np.array([-MAX_AMPLITUDE, -1.5, 0.25, MAX_AMPLITUDE], np.float32)
+    np.testing.assert_array_equal(check_waveform(x, 0), x.astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    ("feats", "message"),
+    [
+        ([torch.zeros(50, 40), torch.zeros(0, 40)], r"utterance 1: the features hold no frames"),
+        ([torch.zeros(50, 40, dtype=torch.int64)], r"utterance 0: features must be floating"),
+        ([torch.zeros(50, 7)], r"utterance 0: features must be \[T, 40\], got \[50, 7\]"),
+        ([torch.zeros(2, 50, 40)], r"utterance 0: features must be \[T, 40\]"),
+        ([torch.full((5, 40), float("nan"))], r"utterance 0: frame 0 of the features is NaN"),
+        (torch.zeros(50, 40), r"features must be a list of \[T, 40\] tensors"),
+    ],
+)
+def test_bad_features_are_a_value_error_before_the_network_runs(untrained, feats, message):
+    with pytest.raises(ValueError, match=message):
+        untrained.recognize_features(feats)
+
+
+def test_features_of_one_frame_or_of_float64_are_decoded(untrained):
+    feats = [torch.zeros(1, 40), torch.zeros(30, 40, dtype=torch.float64)]
+    assert len(untrained.recognize_features(feats)) == 2
 
 
 def test_save_load_gives_the_same_energies(tmp_path, tiny_recognizer, tiny_prepared):
