@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._common.pixels import check_intensities
+
 
 def check_image(image, index: int = 0) -> np.ndarray:
     """A field image as uint8 [H, W] (dark ink on white); ValueError naming the problem."""
@@ -25,8 +27,7 @@ def check_image(image, index: int = 0) -> np.ndarray:
         return image
     if not np.issubdtype(image.dtype, np.floating):
         raise TypeError(f"{where} has dtype {image.dtype}; use uint8 (0-255) or float (0-1)")
-    if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
-        raise ValueError(f"{where}: float images must hold values in [0, 1]")
+    check_intensities(image, where)
     return np.round(image * 255).astype(np.uint8)
 
 

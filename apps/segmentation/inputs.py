@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._common.pixels import check_intensities
+
 MIN_SIDE = 3
 
 
@@ -13,8 +15,9 @@ def check_images(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     """Grey images -> a list of float32 arrays [H, W].
 
     Accepts one image [H, W], a stack [B, H, W] or a list of [H, W] arrays (sizes may differ).
-    Integer images (e.g. uint8 0..255) are scaled to [0, 1]. A colour image [H, W, 3] or
-    [H, W, 4] is refused, not read as H images of W x 3 pixels.
+    Pixels are intensities (:func:`apps._common.pixels.check_intensities`: floats in [0, 1],
+    integers >= 0, bool); integer images (e.g. uint8 0..255) are scaled to [0, 1]. A colour
+    image [H, W, 3] or [H, W, 4] is refused, not read as H images of W x 3 pixels.
 
     >>> [a.shape for a in check_images(np.zeros((2, 4, 5)))]
     [(4, 5), (4, 5)]
@@ -54,15 +57,9 @@ def check_images(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
                 f"image {i}: shape {tuple(image.shape)} is too small (each side needs at least "
                 f"{MIN_SIDE} pixels)"
             )
-        if not (np.issubdtype(image.dtype, np.number) or image.dtype == bool):
-            raise ValueError(f"image {i}: pixels must be numbers, got dtype {image.dtype}")
+        check_intensities(image, f"image {i}")
         if np.issubdtype(image.dtype, np.integer):
             top = 255.0 if image.max() <= 255 else float(image.max())
             image = image / top
-        image = image.astype(np.float32)
-        for what, bad in (("NaN", np.isnan(image)), ("±inf", np.isinf(image))):
-            if bad.any():
-                pixel = tuple(int(v) for v in np.argwhere(bad)[0])
-                raise ValueError(f"image {i}: contains {what} at pixel {pixel}")
-        out.append(image)
+        out.append(image.astype(np.float32))
     return out
