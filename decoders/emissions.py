@@ -5,7 +5,9 @@
   ``stem-0`` ... ``stem-(B-1)``).
 
 Shapes are read from the array headers without loading the data, so a whole file can be checked
-before decoding starts; arrays are loaded one utterance at a time.
+before decoding starts; arrays are loaded one utterance at a time. Nothing a header says is
+trusted: the dtype must be a real number type, an utterance must have at least one label per
+frame (a stack, at least one frame), and the shape must fit in the bytes the file holds.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ class EmissionsFile:
             if self.path.suffix == ".npz":
                 self.shapes = _npz_shapes(self.path)
             else:
+                self.shapes = _npy_shapes(self.path)
                 self._stack = np.load(self.path, mmap_mode="r", allow_pickle=False)
-                self.shapes = _npy_shapes(self.path, self._stack)
         except gtn.FormatError:
             raise
         except ARCHIVE_ERRORS as err:
@@ -88,20 +90,33 @@ def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
                 continue
             uid = name[: -len(".npy")]
             with archive.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-                else:
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-                header = f.tell()
-            if dtype.kind not in "fiu":
-                raise gtn.FormatError(
-                    str(path), None, f"utterance {uid}: dtype {dtype} is not a number type"
-                )
+                shape, dtype, header = _read_header(f)
+            _check_array(path, f"utterance {uid}: ", shape, dtype)
             declared = math.prod(shape) * dtype.itemsize
             _check_member(path, uid, info, header + declared, shape)
             shapes[uid] = tuple(shape)
     return shapes
+
+
+def _read_header(f) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, offset of the data) of the .npy whose header starts at ``f``'s position."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    return shape, dtype, f.tell()
+
+
+def _check_array(path: Path, where: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Refuse energies that are not real numbers (complex, bool, dates, strings, records) and
+    utterances with no labels per frame (the last dimension)."""
+    if dtype.kind not in "fiu":
+        raise gtn.FormatError(
+            str(path), None, f"{where}dtype {dtype} is not a number type (floats or integers)"
+        )
+    if shape and shape[-1] == 0:
+        raise gtn.FormatError(str(path), None, f"{where}shape {list(shape)}: no labels per frame")
 
 
 def _check_member(path: Path, uid: str, info: zipfile.ZipInfo, needed: int, shape) -> None:
@@ -119,14 +134,31 @@ def _check_member(path: Path, uid: str, info: zipfile.ZipInfo, needed: int, shap
         fail(f"{claim}; the archive is corrupt")
 
 
-def _npy_shapes(path: Path, array: np.ndarray) -> dict[str, tuple[int, ...]]:
-    if array.ndim == 2:
-        return {path.stem: tuple(array.shape)}
-    if array.ndim == 3:
-        return {f"{path.stem}-{b}": tuple(array.shape[1:]) for b in range(array.shape[0])}
-    raise gtn.FormatError(
-        str(path), None, f"a .npy of emissions must be [T, V] or [B, T, V], got {list(array.shape)}"
-    )
+def _npy_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The utterances of a .npy, from its header: [T, V] is one, [B, T, V] a stack of B. The
+    data must fit in the file (as a memory map needs), and a stack's utterances must have
+    frames, so the number of utterances is bounded by the file's size."""
+    with open(path, "rb") as f:
+        shape, dtype, header = _read_header(f)
+        size = os.fstat(f.fileno()).st_size
+
+    def fail(problem: str):
+        raise gtn.FormatError(str(path), None, problem)
+
+    if len(shape) not in (2, 3):
+        fail(f"a .npy of emissions must be [T, V] or [B, T, V], got {list(shape)}")
+    _check_array(path, "", shape, dtype)
+    if len(shape) == 3 and shape[1] == 0:
+        fail(f"a stack of {shape[0]} utterances of shape {list(shape[1:])} has no frames")
+    declared = math.prod(shape) * dtype.itemsize
+    if header + declared > size:
+        fail(
+            f"shape {list(shape)} of {dtype} needs {declared} bytes of data, but the file holds "
+            f"{max(size - header, 0)} after its header (truncated or not a .npy file)"
+        )
+    if len(shape) == 2:
+        return {path.stem: tuple(shape)}
+    return {f"{path.stem}-{b}": tuple(shape[1:]) for b in range(shape[0])}
 
 
 def not_energies(emissions: np.ndarray, tolerance: float = 1e-2) -> str | None:

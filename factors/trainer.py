@@ -14,7 +14,10 @@ interruption included) equal an uninterrupted run's.
 
 Checkpoints are :mod:`factors.checkpoint` files (content digest; loaded with
 ``torch.load(weights_only=True)``, so a planted file cannot run code). The checkpoint path is
-checked when training starts, and temporary files left by a killed save are removed then.
+checked when training starts, and temporary files left by a killed save are removed then. A
+checkpoint to resume from is checked before anything changes (``factors._trainer_state``): its
+epoch lies within the run, its RNG states within their ranges, and its optimizer state fits the
+optimizer (state shaped like the parameters, finite hyperparameters of the optimizer's kinds).
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import math
 import os
 import random
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
+from ._trainer_state import check_trainer_state, refusing
 from .checkpoint import CheckpointError, ensure_writable, read_checkpoint, write_checkpoint
 
 LossFn = Callable[[Any, Any, Any], torch.Tensor]
@@ -73,49 +76,6 @@ def _plain_number(value):
     if isinstance(value, (np.generic, torch.Tensor)) and np.ndim(value) == 0:
         return value.item()
     return value
-
-
-@contextmanager
-def _refusing(path, problem: str):
-    """A checkpoint part that torch or the RNGs reject becomes one CheckpointError naming the
-    file and the problem."""
-    try:
-        yield
-    except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
-        reason = " ".join(str(err).split())[:240] or type(err).__name__  # one line
-        raise CheckpointError(f"{path}: {problem} ({reason})") from None
-
-
-def _check_state(state, path) -> None:
-    """The structure of a trainer checkpoint's payload; CheckpointError naming what is wrong."""
-
-    def fail(problem: str):
-        raise CheckpointError(f"{path}: {problem}")
-
-    keys = {"model", "optimizer", "step", "epoch", "batch", "epoch_losses", "epoch_metrics"}
-    keys |= {"rng", "history"}
-    if not isinstance(state, dict) or set(state) != keys:
-        fail(f"a trainer checkpoint holds {sorted(keys)}")
-    for key in ("step", "epoch", "batch"):
-        if type(state[key]) is not int or state[key] < 0:
-            fail(f"{key} must be an integer >= 0, got {state[key]!r}")
-    if not isinstance(state["model"], dict) or not isinstance(state["optimizer"], dict):
-        fail("model and optimizer states must be dictionaries")
-    for key in ("epoch_losses", "epoch_metrics"):
-        t = state[key]
-        if not (isinstance(t, torch.Tensor) and t.dtype == torch.float64 and t.dim() == 1):
-            fail(f"{key} must be a float64 vector")
-    n, m = state["epoch_losses"].numel(), state["epoch_metrics"].numel()
-    if n != state["batch"] or m not in (0, n):
-        fail(f"{n} epoch losses and {m} metrics for {state['batch']} batches done")
-    rng = state["rng"]
-    if not (isinstance(rng, dict) and set(rng) == {"python", "numpy", "torch"}):
-        fail("rng must hold the python, numpy and torch states")
-    history = state["history"]
-    if not isinstance(history, list) or not all(
-        isinstance(r, dict) and all(isinstance(k, str) for k in r) for r in history
-    ):
-        fail("history must be a list of records (dictionaries with string keys)")
 
 
 def distributed_group():
@@ -228,13 +188,13 @@ class Trainer:
         state = read_checkpoint(
             path, FORMAT, what="trainer", retrain="delete it to start training afresh"
         )
-        _check_state(state, path)
+        check_trainer_state(state, path, self.optimizer, self.options.epochs)
         current = _rng_state()
         self._restore_rng(state)  # only to validate them before anything is changed
         _set_rng_state(current)
-        with _refusing(path, "model weights do not fit"):
+        with refusing(path, "model weights do not fit"):
             self.model.load_state_dict(state["model"])
-        with _refusing(path, "optimizer state does not fit"):
+        with refusing(path, "optimizer state does not fit"):
             self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.history = state["step"], list(state["history"])
         return state
@@ -308,7 +268,7 @@ class Trainer:
         return self.history
 
     def _restore_rng(self, state: dict) -> None:
-        with _refusing(self.checkpoint, "RNG states are malformed"):
+        with refusing(self.checkpoint, "RNG states are malformed"):
             _set_rng_state(state["rng"])
 
     def _run_epoch(

@@ -56,9 +56,13 @@ class CrashingLoss:
         return self.loss(model, x, y)
 
 
-def run(tmp_path, crash_at=None, resume=False, model=None, schedule=None):
+def adam(params):
+    return torch.optim.Adam(params, lr=0.05)
+
+
+def run(tmp_path, crash_at=None, resume=False, model=None, schedule=None, optimizer=adam):
     model = model or make_model()
-    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    opt = optimizer(model.parameters())
     loader = DataLoader(dataset(), batch_size=8, shuffle=True)
     trainer = Trainer(
         model,
@@ -95,6 +99,27 @@ def test_a_killed_run_resumes_to_the_same_parameters(tmp_path, crash_at, schedul
     ):
         assert torch.equal(a, b), name
     assert resumed_history == history  # every epoch's mean over all its batches
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+        lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True),
+        lambda p: torch.optim.Adam(p, lr=torch.tensor(0.05), amsgrad=True),
+        lambda p: torch.optim.Adam(p, lr=0.05, fused=True),  # as the apps train
+        lambda p: torch.optim.Adafactor(p, lr=0.05),  # per-row and per-column state
+        lambda p: torch.optim.Rprop(p, lr=0.01),
+    ],
+    ids=["sgd-nesterov", "rmsprop-centered", "adam-tensor-lr", "adam-fused", "adafactor", "rprop"],
+)
+def test_resuming_accepts_each_optimizers_own_state(tmp_path, optimizer):
+    # The checks on a resumed checkpoint (hyperparameters, state shapes) refuse no valid file.
+    _, history, _ = run(tmp_path / "a", optimizer=optimizer)
+    with pytest.raises(Crash):
+        run(tmp_path / "b", crash_at=14, optimizer=optimizer)
+    _, resumed_history, _ = run(tmp_path / "b", resume=True, optimizer=optimizer)
+    assert resumed_history == history
 
 
 def test_schedule_sets_each_steps_learning_rate(tmp_path):

@@ -207,10 +207,52 @@ def _forge(path, edit):
     write_checkpoint(path, FORMAT, state)
 
 
+def _python_word(value):
+    """An edit setting the first word of Python's RNG state."""
+
+    def edit(state):
+        version, words, gauss = state["rng"]["python"]
+        state["rng"]["python"] = (version, (value, *words[1:]), gauss)
+
+    return edit
+
+
+def _numpy_rng(index, value):
+    """An edit setting field ``index`` of numpy's (kind, keys, pos, has_gauss, cached) state."""
+
+    def edit(state):
+        fields = list(state["rng"]["numpy"])
+        fields[index] = value(fields[index]) if callable(value) else value
+        state["rng"]["numpy"] = tuple(fields)
+
+    return edit
+
+
+def _group(**values):
+    return lambda s: s["optimizer"]["param_groups"][0].update(values)
+
+
+def _adam_state(**values):
+    return lambda s: s["optimizer"]["state"][0].update(values)
+
+
 @pytest.mark.parametrize(
     "edit,match",
     [
         (lambda s: s.update(step=-1), "step must be an integer >= 0"),
+        (lambda s: s.update(epoch=10**30), "epoch 1000000000000000000000000000000 .* past the end"),
+        (lambda s: s.update(epoch=4), "epoch 4 .* past the end of this run's 3 epochs"),
+        (_python_word(2**70), r"rng\['python'\] word 0 is 1180591620717411303424, not a 32-bit"),
+        (_python_word(-1), r"rng\['python'\] word 0 is -1"),
+        (_numpy_rng(2, 2**70), r"rng\['numpy'\] pos is 1180591620717411303424"),
+        (_numpy_rng(1, lambda keys: keys + 2**32), r"keys .* outside \[0, 2\*\*32\)"),
+        (_numpy_rng(4, math.nan), r"rng\['numpy'\] cached_gaussian is nan"),
+        (_group(lr=math.nan), r"param_groups\[0\]\['lr'\] is nan, not finite"),
+        (_group(lr=-0.5), r"param_groups\[0\]\['lr'\] is -0.5, not a number >= 0"),
+        (_group(betas="xy"), r"param_groups\[0\]\['betas'\] is 'xy', but this optimizer's"),
+        (_group(betas=(0.9, 1.5)), r"param_groups\[0\]\['betas'\] .* not numbers in \[0, 1\)"),
+        (_adam_state(exp_avg=torch.zeros(1)), r"\['exp_avg'\] is a tensor of shape \[1\]"),
+        (_adam_state(step=torch.tensor(-5.0)), r"state\[0\]\['step'\] is tensor\(-5.0\), not"),
         (lambda s: s.update(batch=2.5), "batch must be an integer"),
         (lambda s: s.update(batch=3), "0 epoch losses and 0 metrics for 3 batches"),
         (lambda s: s.pop("rng"), "a trainer checkpoint holds"),
