@@ -7,18 +7,24 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .graph import INF, Graph, GraphError
+from .composition import MAX_ARCS
+from .graph import EPSILON, INF, Graph, GraphError, _as_int32
 
 
 def _labels(name: str, seq) -> np.ndarray:
-    arr = np.asarray(seq.detach().cpu().numpy() if isinstance(seq, torch.Tensor) else seq)
-    if arr.ndim != 1:
-        raise GraphError(f"{name} must be a 1-D sequence of labels, got shape {tuple(arr.shape)}")
-    arr = arr.astype(np.int64)
-    bad = np.flatnonzero((arr < -1) | (arr > np.iinfo(np.int32).max))  # labels are int32
+    """int32 labels [L]: integers (1.7 is no label, not label 1) from EPSILON up."""
+    arr = seq.detach().cpu().numpy() if isinstance(seq, torch.Tensor) else seq
+    try:
+        shape = np.shape(arr)
+    except ValueError:  # ragged: _as_int32 says so
+        shape = (None,)
+    if len(shape) != 1:
+        raise GraphError(f"{name} must be a 1-D sequence of labels, got shape {shape}")
+    arr = _as_int32(name, arr)
+    bad = np.flatnonzero(arr < EPSILON)
     if bad.size:
         raise GraphError(f"{name}[{int(bad[0])}] = {int(arr[bad[0]])} is not a label")
-    return arr.astype(np.int32)
+    return arr
 
 
 def _start_final(n: int, starts, finals, dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,13 +108,17 @@ def emission_graph(emissions: torch.Tensor, *, isymbols=None) -> Graph:
     )
 
 
-def complement_set(sequences: Sequence[Sequence[int]], alphabet: int | Sequence[int]) -> Graph:
+def complement_set(
+    sequences: Sequence[Sequence[int]], alphabet: int | Sequence[int], *, max_arcs: int = MAX_ARCS
+) -> Graph:
     """A deterministic acceptor, all energies 0, of every sequence over ``alphabet`` except the
     ``sequences`` (the set version of :func:`complement`: the difference Σ* − sequences).
 
     Args:
         sequences: label sequences over ``alphabet`` (an empty one excludes the empty string).
         alphabet: V (labels 0..V-1) or an explicit list of labels.
+        max_arcs: the most arcs (V per state) the graph may have, as :func:`gtn.compose`'s
+            (default :data:`gtn.composition.MAX_ARCS`); a larger one is a GraphError.
 
     States form the trie of ``sequences`` (root 0) plus an accepting sink, the last state,
     reached by any deviation; every state but the ends of excluded sequences is final.
@@ -116,11 +126,11 @@ def complement_set(sequences: Sequence[Sequence[int]], alphabet: int | Sequence[
     >>> complement_set([(1,), (1, 2)], [1, 2]).num_nodes  # root, "1", "1 2" and the sink
     4
     """
-    alpha = np.unique(
-        np.arange(alphabet, dtype=np.int64)
-        if isinstance(alphabet, int | np.integer)
-        else _labels("alphabet", alphabet).astype(np.int64)
-    )
+    if isinstance(alphabet, int | np.integer):
+        _check_arcs(int(alphabet), 2, max_arcs)  # the root and the sink at least
+        alpha = np.arange(alphabet, dtype=np.int64)
+    else:
+        alpha = np.unique(_labels("alphabet", alphabet).astype(np.int64))
     if alpha.size and alpha[0] < 0:
         raise GraphError("alphabet must not contain EPSILON")
     children: list[dict[int, int]] = [{}]
@@ -138,6 +148,7 @@ def complement_set(sequences: Sequence[Sequence[int]], alphabet: int | Sequence[
             node = children[node][label]
         ends.add(node)
     sink, v = len(children), alpha.shape[0]
+    _check_arcs(v, sink + 1, max_arcs)
     src = np.repeat(np.arange(sink + 1, dtype=np.int32), v)
     lab = np.tile(alpha, sink + 1).astype(np.int32)
     dst = np.full(src.shape[0], sink, np.int32)
@@ -150,7 +161,19 @@ def complement_set(sequences: Sequence[Sequence[int]], alphabet: int | Sequence[
     return Graph(sink + 1, src, dst, lab, None, torch.zeros(src.shape[0], dtype=dtype), sw, fw)
 
 
-def complement(sequence: Sequence[int], alphabet: int | Sequence[int]) -> Graph:
+def _check_arcs(labels: int, states: int, max_arcs: int) -> None:
+    """GraphError before allocating a complement whose every state has an arc per label."""
+    if labels * states > max_arcs:
+        raise GraphError(
+            f"complement of an alphabet of {labels:,} labels: {states:,} states with an arc per "
+            f"label make {labels * states:,} arcs, more than max_arcs={max_arcs:,} (pass "
+            "max_arcs= to allow it)"
+        )
+
+
+def complement(
+    sequence: Sequence[int], alphabet: int | Sequence[int], *, max_arcs: int = MAX_ARCS
+) -> Graph:
     """A deterministic acceptor of every sequence over ``alphabet`` except ``sequence``; all
     energies 0. Composing a recogniser's graph with it leaves the incorrect answers only, whose
     best path is the most offending incorrect answer.
@@ -158,8 +181,9 @@ def complement(sequence: Sequence[int], alphabet: int | Sequence[int]) -> Graph:
     Args:
         sequence: [L] the excluded label sequence.
         alphabet: V (labels 0..V-1) or an explicit list of labels.
+        max_arcs: as :func:`complement_set`'s.
 
     States 0..L follow the prefix of ``sequence``; state L+1 is an accepting sink reached by
     any deviation. Every state but L (the whole sequence matched) is final.
     """
-    return complement_set([_labels("sequence", sequence)], alphabet)
+    return complement_set([_labels("sequence", sequence)], alphabet, max_arcs=max_arcs)

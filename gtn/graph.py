@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -48,13 +50,21 @@ def _as_int32(name: str, values, length: int | None = None) -> np.ndarray:
     """values as a contiguous int32 array [length]. Ids are 32-bit: a value outside int32 (from
     an int64 array, a float, or a file) is an error naming ``name`` and the index, never a
     silent wrap (2**32 + 1 would become 1)."""
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):  # ragged: numpy's message names neither argument nor shape
+        raise GraphError(f"{name} must be a flat sequence of integers, got a ragged one") from None
     if arr.ndim != 1:
         raise GraphError(f"{name} must be one-dimensional, got shape {tuple(arr.shape)}")
     if length is not None and arr.shape[0] != length:
         raise GraphError(f"{name} has {arr.shape[0]} entries but src has {length} (one per arc)")
     if arr.dtype == np.int32 or not arr.size:
         return np.ascontiguousarray(arr, dtype=np.int32)
+    if arr.dtype.kind == "O":  # Python ints past int64 (10**20): checked as floats below
+        try:
+            arr = arr.astype(np.float64)
+        except (ValueError, TypeError):
+            pass
     if arr.dtype.kind not in "biuf":
         raise GraphError(f"{name} must hold integers, got dtype {arr.dtype}")
     if arr.dtype.kind == "f":
@@ -79,17 +89,21 @@ def _weight_dtype(weight) -> torch.dtype | None:
     return None
 
 
+def _float_tensor(name: str, values, dtype) -> torch.Tensor:
+    """``values`` (a tensor, array or sequence of numbers) as a floating-point tensor: a tensor
+    keeps its autograd history and floating dtype, anything else becomes ``dtype``."""
+    if isinstance(values, torch.Tensor):
+        return values if values.is_floating_point() else values.to(dtype)
+    try:
+        return torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=dtype)
+    except (ValueError, TypeError):  # "could not convert string to float: 'x'", names nothing
+        raise GraphError(f"{name} must be numbers (energies), got {values!r:.60}") from None
+
+
 def _as_weight(name: str, values, length: int, dtype, default: float) -> torch.Tensor:
     if values is None:
         return torch.full((length,), default, dtype=dtype or torch.get_default_dtype())
-    if isinstance(values, torch.Tensor):
-        w = values
-        if not w.is_floating_point():
-            w = w.to(dtype or torch.get_default_dtype())
-    else:
-        w = torch.as_tensor(
-            np.asarray(values, dtype=np.float64), dtype=dtype or torch.get_default_dtype()
-        )
+    w = _float_tensor(name, values, dtype or torch.get_default_dtype())
     if w.dim() != 1 or w.shape[0] != length:
         raise GraphError(f"{name} must have shape [{length}], got {list(w.shape)}")
     return w
@@ -433,9 +447,22 @@ def _check_sizes(fields: dict) -> None:
             )
 
 
+def integer(name: str, value, error: type[Exception] = GraphError) -> int:
+    """``value`` as an int: a Python or numpy integer (or 0-d integer array or tensor), or a
+    float with an integral value. Anything else is ``error`` naming ``name``: int() would make
+    2.7 into 2 and reject "abc" or None with a message that names no argument."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        pass
+    if isinstance(value, float | np.floating) and math.isfinite(value) and value == int(value):
+        return int(value)
+    raise error(f"{name} must be an integer, got {value!r:.60}")
+
+
 def _num_nodes(num_nodes) -> int:
     """num_nodes as an int in [0, 2**31 - 1]: states are int32 ids."""
-    n = int(num_nodes)
+    n = integer("num_nodes", num_nodes)
     if n < 0:
         raise GraphError(f"num_nodes must be >= 0, got {n}")
     if n > _INT32.max:
@@ -447,13 +474,9 @@ def _node_weights(kind: str, n: int, nodes, weights, dtype) -> torch.Tensor:
     if nodes is None:
         if weights is None:
             raise GraphError(f"give {kind} nodes or a full {kind}_weight vector")
-        w = (
-            weights
-            if isinstance(weights, torch.Tensor)
-            else torch.as_tensor(np.asarray(weights, np.float64), dtype=dtype)
-        )
-        return w
-    nodes = np.atleast_1d(np.asarray(nodes, dtype=np.int64))
+        return _float_tensor(f"{kind}_weight", weights, dtype)
+    # integers only: start=[0.7] would have been state 0, start=[10**20] an OverflowError
+    nodes = _as_int32(kind, np.atleast_1d(nodes)).astype(np.int64)
     bad = np.flatnonzero((nodes < 0) | (nodes >= n))
     if bad.size:
         raise GraphError(f"{kind} node {int(nodes[bad[0]])} is out of range [0, {n})")
@@ -461,11 +484,12 @@ def _node_weights(kind: str, n: int, nodes, weights, dtype) -> torch.Tensor:
     if weights is None:
         full[torch.from_numpy(nodes)] = 0.0
         return full
-    w = (
-        weights
-        if isinstance(weights, torch.Tensor)
-        else torch.as_tensor(np.asarray(weights, np.float64), dtype=dtype)
-    )
+    w = _float_tensor(f"{kind}_weight", weights, dtype)
+    if w.dim() > 1 or w.numel() not in (1, nodes.shape[0]):  # one energy, or one per node
+        raise GraphError(
+            f"{kind}_weight has shape {list(w.shape)}; give one energy or one per {kind} node "
+            f"({nodes.shape[0]})"
+        )
     w = torch.broadcast_to(w.to(dtype), (nodes.shape[0],))
     # index_put keeps autograd to user-supplied weights
     return full.index_put((torch.from_numpy(nodes),), w)

@@ -14,9 +14,9 @@ import torch
 
 from ._internal import sample_kernels as K
 from ._internal.batch import as_batch, cat_weights
-from ._internal.paths import path_buffers, path_graphs, split_paths
+from ._internal.paths import check_path_count, path_buffers, path_graphs, split_paths
 from ._internal.plan import make_plan, use_threads
-from .graph import Graph
+from .graph import Graph, integer
 from .scoring import _sorted_weights, check_beta
 
 Seed = torch.Generator | np.random.Generator | int | None
@@ -43,13 +43,15 @@ def sample(g: Graph | Sequence[Graph], n: int, beta: float = 1.0, generator: See
             The same seed gives the same samples, whatever the number of threads.
 
     Exact: backward free energies, then ancestral sampling. A graph without a complete path
-    gives an empty list. Raises GraphError if a graph is cyclic.
+    gives an empty list. Raises GraphError if a graph is cyclic, ValueError if n is not an
+    integer >= 0 or asks for more paths than one call returns (as :func:`gtn.nbest`).
     """
     graphs, single = as_batch(g, "sample")
     beta = check_beta(beta)
-    n = int(n)
+    n = integer("n", n, ValueError)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    check_path_count("sample", n, graphs)
     if not graphs:
         return []
     seed = _seed(generator)

@@ -13,9 +13,16 @@ import numpy as np
 
 from ._internal import nbest_kernels as K
 from ._internal.batch import as_batch, cat_weights
-from ._internal.paths import Path, path_buffers, path_graphs, split_paths
+from ._internal.paths import (
+    MAX_PATH_SLOTS,
+    Path,
+    check_path_count,
+    path_buffers,
+    path_graphs,
+    split_paths,
+)
 from ._internal.plan import make_plan, use_threads
-from .graph import EPSILON, Graph
+from .graph import EPSILON, Graph, integer
 from .scoring import _sorted_weights
 
 
@@ -62,6 +69,11 @@ def _distinct(graphs: list[Graph], n: int) -> list[list[tuple[Path, float]]]:
                 still.append(i)
         todo = still
         k *= 2
+        if todo and k * sum(graphs[i].num_nodes for i in todo) > MAX_PATH_SLOTS:
+            raise ValueError(
+                f"nbest: {n} distinct output sequences are not among the {k // 2:,} best paths, "
+                "the most gtn enumerates for these graphs (MAX_PATH_SLOTS)"
+            )
     return result
 
 
@@ -77,12 +89,16 @@ def nbest(g: Graph | Sequence[Graph], n: int, distinct: bool = False) -> list:
             of paths that share a sequence.
 
     Exact on DAGs (k-best lists per state, O(A n^2) in the worst case); equal-energy paths
-    come in a fixed, deterministic order. Raises GraphError if a graph is cyclic.
+    come in a fixed, deterministic order. Raises GraphError if a graph is cyclic, ValueError if
+    n is not an integer >= 0 or asks for more paths than one call returns
+    (:data:`gtn._internal.paths.MAX_PATHS` in all, and n x states at most
+    :data:`~gtn._internal.paths.MAX_PATH_SLOTS`).
     """
     graphs, single = as_batch(g, "nbest")
-    n = int(n)
+    n = integer("n", n, ValueError)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    check_path_count("nbest", n, graphs)
     if not graphs:
         return []
     if n == 0:

@@ -11,6 +11,7 @@ is no longer running and removes them.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -37,11 +38,20 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str = "utf-
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
-    target = os.path.abspath(os.fspath(path))
+    shown = os.fspath(path)  # what errors name: the user's path, never the temporary file
+    target = os.path.abspath(shown)
     directory, name = os.path.split(target)
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file to write", shown)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, "no such directory to write into", shown)
     tmp = os.path.join(directory, f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
-    # 0o666 lets the process umask decide permissions, as for an ordinary open(path, "w").
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        # 0o666 lets the process umask decide permissions, as for an ordinary open(path, "w").
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(tmp, flags, 0o666)
+    except OSError as e:
+        raise _naming(e, tmp, shown) from None
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
@@ -50,13 +60,23 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str = "utf-
         if os.path.exists(target):
             os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and tmp in (e.filename, e.filename2):
+            raise _naming(e, tmp, shown) from None
         raise
     _fsync_directory(directory)
+
+
+def _naming(err: OSError, tmp: str, shown: str) -> OSError:
+    """``err`` about the temporary file, told of the user's path instead (the temporary name
+    means nothing to them); the same class, errno and reason."""
+    if err.errno is None or tmp not in (err.filename, err.filename2):
+        return err
+    return type(err)(err.errno, err.strerror, shown)
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:

@@ -42,6 +42,9 @@ _MEMBERS = {
     **{f"{side}_epsilon": ("U", 0) for side in ("isymbols", "osymbols")},
 }
 _KIND_NAMES = {"U": "str", "iu": "integers", "f": "floats", "b": "bool"}
+# The energies' dtypes a file may name: those numpy holds, which every operation reads (torch's
+# bfloat16 and float8 types would load into graphs that no kernel accepts).
+_DTYPES = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
 # Inflated members may total at most this many times the file's size, plus the slack: ``save``
 # stores them uncompressed (ratio ~1); a zip bomb's ratio is in the hundreds.
 _MAX_INFLATION = 32
@@ -60,7 +63,12 @@ def _table_arrays(prefix: str, table: SymbolTable) -> dict[str, np.ndarray]:
 def save(g: Graph, path: PathLike) -> None:
     """Save ``g`` losslessly (structure, weights in their dtype, symbol tables) to ``path``, an
     ``.npz`` archive written atomically. Gradients are not saved. Read it back with
-    :func:`load`."""
+    :func:`load`. Energies are float16, float32 or float64 (GraphError for another dtype)."""
+    if str(g.dtype).removeprefix("torch.") not in _DTYPES:
+        raise GraphError(
+            f"save: energies of dtype {g.dtype} cannot be saved (float16, float32 or float64); "
+            "convert them with g.to(torch.float32)"
+        )
     arrays = {
         "magic": np.array(_MAGIC),
         "version": np.array(_VERSION),
@@ -189,10 +197,13 @@ def load(path: PathLike) -> Graph:
             missing = [name for name in _ARRAYS if name not in data]
             if missing:
                 raise FormatError(source, None, f"corrupt graph file: missing {', '.join(missing)}")
-            dtype = getattr(torch, str(data["dtype"]), None)
-            if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            dtype = _DTYPES.get(str(data["dtype"]))
+            if dtype is None:
                 raise FormatError(
-                    source, None, f"corrupt graph file: bad dtype {str(data['dtype'])!r}"
+                    source,
+                    None,
+                    f"member 'dtype' is {str(data['dtype'])!r}; a graph file's energies are "
+                    "float16, float32 or float64",
                 )
             isymbols = _load_table(data, "isymbols")
             shared = "osymbols_is_isymbols" in data and bool(data["osymbols_is_isymbols"])
@@ -203,6 +214,7 @@ def load(path: PathLike) -> Graph:
             raise
         raise FormatError(source, None, f"not a readable gtn graph file ({e})") from e
     olabel = fields["olabel"]
+    weights = [_energies(source, name, fields[name], dtype) for name in _ARRAYS[-3:]]
     try:
         return Graph(
             int(fields["num_nodes"]),
@@ -210,11 +222,26 @@ def load(path: PathLike) -> Graph:
             fields["dst"],
             fields["ilabel"],
             None if np.array_equal(olabel, fields["ilabel"]) else olabel,
-            torch.from_numpy(fields["weight"]).to(dtype),
-            torch.from_numpy(fields["start_weight"]).to(dtype),
-            torch.from_numpy(fields["final_weight"]).to(dtype),
+            *weights,
             isymbols,
             osymbols,
         )
     except GraphError as e:
         raise FormatError(source, None, f"corrupt graph file: {e}") from e
+
+
+def _energies(source: str, name: str, values: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """A member's energies in ``dtype``; a finite value that overflows it (1e300 in float32) is
+    a FormatError naming the member, not a silent +inf (as ``read_att``'s)."""
+    with np.errstate(over="ignore"):  # a longdouble past float64 is caught below
+        out = torch.from_numpy(values.astype(np.float64)).to(dtype)
+    bad = np.flatnonzero(np.isinf(out.numpy()) & np.isfinite(values))
+    if bad.size:
+        i = int(bad[0])
+        kind = str(dtype).removeprefix("torch.")
+        raise FormatError(
+            source,
+            None,
+            f"member {name!r}: {float(values[i])} at index {i} is out of range for {kind}",
+        )
+    return out

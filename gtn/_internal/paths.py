@@ -13,6 +13,32 @@ from .plan import Plan
 
 Path = tuple[np.ndarray, int, int]  # (arc ids in the graph's own order, first state, last state)
 
+# Bounds on the paths one call finds (n per graph), so that a mistyped n is an error, not an
+# attempt to allocate terabytes. Each path comes back as a gtn.Graph (about 2 KB and half a
+# millisecond to build): a million of them is already minutes and gigabytes.
+MAX_PATHS = 1_000_000
+# The kernels hold each path in as many int64 slots as its graph has states (a path has fewer
+# arcs), and n-best keeps ~3 such values per state and path: 2**28 slots is 2 GiB of buffers.
+# A 1000-best list of a 250,000-state lattice fits.
+MAX_PATH_SLOTS = 1 << 28
+
+
+def check_path_count(op: str, n: int, graphs: list[Graph]) -> None:
+    """ValueError naming ``n`` when ``op`` would find more paths than the bounds above."""
+    paths = n * len(graphs)
+    if paths > MAX_PATHS:
+        raise ValueError(
+            f"{op}: n = {n:,} paths per graph ({paths:,} in all) is more than {MAX_PATHS:,}, "
+            "the most one call returns (each path is a gtn.Graph)"
+        )
+    states = sum(g.num_nodes for g in graphs)
+    if n * states > MAX_PATH_SLOTS:
+        raise ValueError(
+            f"{op}: n = {n:,} paths of graphs with {states:,} states in all need "
+            f"{n * states:,} buffer slots (a path has room for each state), more than "
+            f"{MAX_PATH_SLOTS:,}"
+        )
+
 
 class PathBuffers(NamedTuple):
     """Room for k paths per graph. Graph b's p-th path has arcs

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import _lanes, intersection
+from .batch import check_energies
 from .intersection import _check_emissions, _np
 from .topologies import _check_square
 
@@ -46,16 +47,8 @@ def validate(emissions, tags, transitions, start, end, lengths) -> tuple:
             f"lengths[{i}] = {int(lens[i])}: a linear-chain CRF scores sequences of at least "
             "one frame"
         )
-    # numpy, not torch, for these small checks on the CPU: see intersection._check_values; on
-    # another device, torch there (one bool read back)
     for name, t in (("transitions", transitions), ("start", start), ("end", end)):
-        a = t.detach().numpy() if t.device.type == "cpu" else t.detach()
-        if not bool((a > -np.inf).all()):  # NaN or -inf
-            at = [int(i) for i in torch.nonzero(~(t.detach() > -np.inf))[0]]  # the first
-            raise ValueError(
-                f"{name}[{', '.join(str(i) for i in at)}] is {float(a[tuple(at)])}; "
-                "energies must be finite or +inf"
-            )
+        check_energies(name, t)
     if tags is None:
         return None, lens
     if not isinstance(tags, torch.Tensor):

@@ -136,17 +136,18 @@ class Scaled(NamedTuple):
 
 
 def structure(batch: GraphBatch) -> Structure:
-    """Cached on the batch: structure never changes (weights do)."""
-    return batch._cached("dense", lambda: _build(batch))
+    """Cached on the batch: structure never changes (weights do). A builder that knows the
+    layout in closed form leaves its own maker under "dense_maker" (``ctc_graphs``). Built
+    lazily: its label tables are sized by the largest label, which the caller checks first
+    (``intersect_dense``, against the emissions' V)."""
+    make = batch._cache.get("dense_maker", _build)
+    return batch._cached("dense", lambda: make(batch))
 
 
 def _build(batch: GraphBatch) -> Structure:
     G = len(batch)
     node_off, arc_off = batch.node_offsets, batch.arc_offsets
-    lab = batch.label
-    bad = np.flatnonzero(lab < -1)
-    if bad.size:
-        raise GraphError(f"arc {int(bad[0])}: label {int(lab[bad[0]])} is negative")
+    lab = batch.label  # >= EPSILON and states in range: GraphBatch checks both
     max_label = int(lab.max()) if lab.size else -1
     lay = _layout(node_off, arc_off, batch.src, batch.dst, lab, max(max_label, 0))
     csr_arc, run_ptr, run_src0, run_pos0, run_len, run_ulab, state_ulab = lay[:7]

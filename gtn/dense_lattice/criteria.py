@@ -17,7 +17,7 @@ from ._backend import backend
 from ._crf import CrfNll, validate
 from .batch import GraphBatch
 from .intersection import intersect_dense
-from .topologies import asg_graphs, ctc_graphs, integers, linear_chain_graphs
+from .topologies import asg_graphs, ctc_graphs, integers, linear_chain_graphs, ragged_targets
 
 Graphs = Graph | Sequence[Graph] | GraphBatch
 
@@ -87,7 +87,15 @@ def ctc_loss(
     """
     _validate_ctc(emissions, input_lengths, target_lengths, blank)
     _check_reduction(reduction, emissions.shape[0])
-    graphs = ctc_graphs(targets, target_lengths, blank, emissions.dtype)
+    flat, lens = ragged_targets(targets, target_lengths)
+    V = emissions.shape[2]
+    if flat.size and flat.max() >= V:  # before anything is sized by the label
+        i = int(np.argmax(flat))
+        raise ValueError(
+            f"target label {int(flat[i])} (position {i} of the concatenated targets) is out "
+            f"of range for emissions with V={V} labels"
+        )
+    graphs = ctc_graphs(flat, lens, blank, emissions.dtype)
     loss = intersect_dense(graphs, emissions, input_lengths).free_energy()
     loss = _drop_inf(loss, zero_infinity)
     if reduction == "mean":  # each loss over its target length first, as torch's

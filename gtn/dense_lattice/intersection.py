@@ -172,17 +172,21 @@ def intersect_dense(
     if not shared and len(batch) != B:
         raise GraphError(f"{len(batch)} graphs for a batch of {B} utterances")
     batch = batch if isinstance(batch, GraphBatch) else GraphBatch.from_graphs(batch)
-    lat = DenseLattice(batch, emissions, lens, shared)
-    st = lat.structure
-    V = emissions.shape[2]
-    if st.max_label >= V:
-        arc = int(np.flatnonzero(st.label >= V)[0])
-        g = int(np.searchsorted(st.arc_off, arc, side="right") - 1)
+    _check_labels(batch, emissions.shape[2])
+    return DenseLattice(batch, emissions, lens, shared)
+
+
+def _check_labels(batch: GraphBatch, V: int) -> None:
+    """GraphError for an arc label >= V, before the kernels' layout allocates tables sized by
+    the largest label (a 16-byte file with label 2**28 would cost gigabytes first)."""
+    lab = batch.label
+    if batch._cached("max_label", lambda: int(lab.max()) if lab.size else -1) >= V:
+        arc = int(np.flatnonzero(lab >= V)[0])
+        g = int(np.searchsorted(batch.arc_offsets, arc, side="right") - 1)
         raise GraphError(
-            f"graph {g}, arc {arc - int(st.arc_off[g])}: label {int(st.label[arc])} "
+            f"graph {g}, arc {arc - int(batch.arc_offsets[g])}: label {int(lab[arc])} "
             f"is out of range for emissions with V={V} labels"
         )
-    return lat
 
 
 def _check_beta(beta: float) -> float:

@@ -21,9 +21,10 @@ import torch
 from .._internal.batch import offsets
 from ..graph import EPSILON, Graph, GraphError
 from ._prep import Structure, insertion_sort
-from .batch import GraphBatch
+from .batch import GraphBatch, check_energies
 
 INF = float("inf")
+_INT32_MAX = np.iinfo(np.int32).max
 
 
 def ragged_targets(targets: torch.Tensor, target_lengths) -> tuple[np.ndarray, np.ndarray]:
@@ -144,6 +145,12 @@ def ctc_graphs(
             f"target label {int(flat[i])} (position {i} of the concatenated "
             f"targets) is the blank ({blank}) or negative"
         )
+    if flat.size and flat.max() > _INT32_MAX:  # labels are int32: never wrap
+        i = int(np.argmax(flat))
+        raise ValueError(
+            f"target label {int(flat[i])} (position {i} of the concatenated targets) is "
+            f"out of range for 32-bit labels"
+        )
     node_off, arc_off, src, dst, lab = _ctc_arrays(flat, lens, blank)
     n, a = int(node_off[-1]), int(arc_off[-1])
     np_dtype = _NP_FLOAT.get(dtype)
@@ -163,16 +170,23 @@ def ctc_graphs(
     if to is not None:
         w, sw, fw = w.to(to), sw.to(to), fw.to(to)
     batch = GraphBatch(node_off, arc_off, src, dst, lab, w, sw, fw)
-    # the kernel layout is known in closed form: skip the general _prep.structure pass
-    lay = _ctc_layout(node_off, arc_off, src, lab)
+    # the kernel layout is known in closed form: skip the general _prep.structure pass (built
+    # when first needed, once intersect_dense has checked the labels against V)
+    batch._cache["dense_maker"] = _ctc_structure
+    return batch
+
+
+def _ctc_structure(batch: GraphBatch) -> Structure:
+    """The :class:`~._prep.Structure` of a :func:`ctc_graphs` batch, in closed form."""
+    node_off, arc_off, lab = batch.node_offsets, batch.arc_offsets, batch.label
+    lay = _ctc_layout(node_off, arc_off, batch.src, lab)
     n_eps = np.zeros(0, np.int64)
-    G = len(batch)
-    batch._cache["dense"] = Structure(
+    G, a = len(batch), lab.shape[0]
+    return Structure(
         G, node_off, lay[0], *lay[2:7], np.arange(a, dtype=np.int64), np.zeros(G + 1, np.int64),
-        n_eps, n_eps, n_eps, *lay[7:9], lay[1], int(lab.max()) if a else -1, batch.label,
+        n_eps, n_eps, n_eps, *lay[7:9], lay[1], int(lab.max()) if a else -1, lab,
         arc_off, lay[9], True,
     )  # fmt: skip
-    return batch
 
 
 @nb.njit(cache=True)
@@ -306,6 +320,7 @@ def hmm_graphs(
     n = int(states_per_symbol)
     if n < 1:
         raise ValueError(f"states_per_symbol must be >= 1, got {n}")
+    _check_arc_energies(self_loop=self_loop, forward=forward, skip=skip)
     labels = (flat[:, None] * n + np.arange(n)[None, :]).reshape(-1)
     j = np.tile(np.arange(n), flat.shape[0])
     skips = (j >= 2) if skip is not None else np.zeros(labels.shape[0], bool)
@@ -340,6 +355,7 @@ def hmm_topology(
     (7, 16, [3, 6])
     """
     n, K = int(states_per_symbol), int(num_symbols)
+    _check_arc_energies(self_loop=self_loop, forward=forward, skip=skip, loop=loop)
     # states: 0 initial, 1 + s*n + j
     src, dst, w = [], [], []
     st = np.arange(K * n) + 1
@@ -375,6 +391,7 @@ def asg_graphs(targets: torch.Tensor, target_lengths, transitions: torch.Tensor)
     ``transitions`` [K, K] (energy of moving from label i to label j)."""
     flat, lens = ragged_targets(targets, target_lengths)
     K = _check_square("transitions", transitions)
+    check_energies("transitions", transitions)
     if flat.size and (flat.max() >= K or flat.min() < 0):
         raise ValueError(f"target labels must be in [0, {K}), got {int(flat.max())}")
     dev = transitions.device
@@ -393,6 +410,13 @@ def asg_graphs(targets: torch.Tensor, target_lengths, transitions: torch.Tensor)
         np.ones_like(lens),
         transitions.dtype,
     )
+
+
+def _check_arc_energies(**energies) -> None:
+    """GraphError naming the first keyword argument that is NaN or -inf (None: no such arc)."""
+    for name, value in energies.items():
+        if value is not None:
+            check_energies(name, value)
 
 
 def _check_square(name: str, m: torch.Tensor) -> int:
@@ -430,6 +454,7 @@ def linear_chain_graphs(
         raise ValueError(
             f"start and end must have shape [{K}], got {list(start.shape)}, {list(end.shape)}"
         )
+    _check_arc_energies(transitions=transitions, start=start, end=end)
     inf = transitions.new_full((1,), INF)
     sw = torch.cat([transitions.new_full((K,), INF), transitions.new_zeros(1)])
     return _chain_template(K).with_weights(

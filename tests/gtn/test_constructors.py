@@ -92,3 +92,31 @@ def test_complement_set_of_one_sequence_is_the_complement():
 def test_complement_set_names_the_sequence_with_a_foreign_label():
     with pytest.raises(gtn.GraphError, match=r"sequences\[1\] label 5 is not in the alphabet"):
         complement_set([[0], [1, 5]], 2)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ([1.7, 0.2], r"labels must hold integers, but labels\[0\] is 1.7"),  # once labels 1, 0
+        ([float("nan")], r"labels must hold integers, but labels\[0\] is nan"),
+        (["a"], "labels must hold integers, got dtype <U1"),
+        ([[0], [0, 1]], "labels must be a flat sequence of integers, got a ragged one"),
+    ],
+)
+def test_linear_refuses_labels_that_are_not_integers(labels, message):
+    with pytest.raises(gtn.GraphError, match=message):
+        linear(labels)
+
+
+def test_linear_takes_integral_floats_as_labels():
+    assert linear([1.0, 0.0]).ilabel.tolist() == [1, 0]
+
+
+def test_a_complement_too_large_to_allocate_is_refused_before_it_is_built():
+    # 2**31 - 1 labels once asked for 16 GiB before anything was checked
+    with pytest.raises(gtn.GraphError, match=r"4,294,967,294 arcs, more than max_arcs=50,000,000"):
+        complement_set([[0]], 2**31 - 1)
+    # states: "", "0", "0 1" and the sink, each with an arc per label
+    with pytest.raises(gtn.GraphError, match=r"4 states with an arc per label make 40 arcs"):
+        complement([0, 1], 10, max_arcs=39)
+    assert complement([0, 1], 10, max_arcs=40).num_arcs == 40

@@ -1,5 +1,7 @@
 """The Graph value: construction, validation messages, immutability, builder, symbols."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -93,6 +95,46 @@ def test_from_arrays_takes_full_start_and_final_vectors_when_the_nodes_are_none(
 def test_validation_names_the_culprit(kwargs, message):
     with pytest.raises(gtn.GraphError, match=message):
         gtn.Graph.from_arrays(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "num_nodes, message",
+    [
+        ("abc", "num_nodes must be an integer, got 'abc'"),
+        (float("nan"), "num_nodes must be an integer, got nan"),
+        (None, "num_nodes must be an integer, got None"),
+        (2.7, "num_nodes must be an integer, got 2.7"),  # once silently 2
+    ],
+)
+def test_num_nodes_must_be_an_integer(num_nodes, message):
+    with pytest.raises(gtn.GraphError, match=re.escape(message)):
+        gtn.Graph.from_arrays(num_nodes, [0], [0], [0])
+
+
+def test_integral_num_nodes_of_any_integer_type_are_fine():
+    for n in (2, np.int64(2), 2.0, np.array(2)):
+        assert gtn.Graph.from_arrays(n, [0], [1], [0]).num_nodes == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(start=[0.7]), r"start must hold integers, but start\[0\] is 0.7"),  # once node 0
+        (dict(start=[10**20]), r"start\[0\] = 100000000000000000000 is out of range"),
+        (dict(final=["a"]), "final must hold integers"),
+        (
+            dict(num_nodes=3, start=[0, 1], start_weight=[1.0, 2.0, 3.0]),
+            r"start_weight has shape \[3\]; give one energy or one per start node \(2\)",
+        ),
+        (dict(src=[[0], [0, 1]]), "src must be a flat sequence of integers, got a ragged one"),
+        (dict(weight=["x"]), r"weight must be numbers \(energies\), got \['x'\]"),
+        (dict(final_weight="x"), r"final_weight must be numbers"),
+    ],
+)
+def test_from_arrays_names_the_argument_numpy_or_torch_would_not(kwargs, message):
+    args = {"num_nodes": 2, "src": [0], "dst": [1], "ilabel": [0], **kwargs}
+    with pytest.raises(gtn.GraphError, match=message):
+        gtn.Graph.from_arrays(**args)
 
 
 def test_nan_weight_is_rejected_with_its_arc():

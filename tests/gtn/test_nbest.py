@@ -95,3 +95,24 @@ def test_nbest_rejects_cycles():
     g = gtn.Graph.from_arrays(2, [0, 1], [1, 0], [0, 0])
     with pytest.raises(gtn.GraphError, match="nbest needs an acyclic graph"):
         nbest(g, 2)
+
+
+@pytest.mark.parametrize(
+    "n, message",
+    [
+        (2.5, "n must be an integer, got 2.5"),  # once silently 2
+        ("3", "n must be an integer, got '3'"),
+        (10**12, r"n = 1,000,000,000,000 paths per graph .* more than 1,000,000"),  # 14.6 TiB
+    ],
+)
+def test_nbest_refuses_an_n_that_is_not_a_count_it_can_return(n, message):
+    with pytest.raises(ValueError, match=message):
+        nbest(gtn.linear([0]), n)
+
+
+def test_nbest_refuses_more_path_buffers_than_its_cap(monkeypatch):
+    # buffers hold n paths with room for every state of their graph
+    monkeypatch.setattr(gtn._internal.paths, "MAX_PATH_SLOTS", 99)
+    assert len(nbest(gtn.linear([0] * 9), 9)) == 1  # 10 states x 9 paths = 90 slots
+    with pytest.raises(ValueError, match=r"n = 10 paths of graphs with 10 states .* more than 99"):
+        nbest(gtn.linear([0] * 9), 10)

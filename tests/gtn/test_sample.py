@@ -87,3 +87,16 @@ def test_sample_weights_are_connected_to_autograd():
     path = sample(g.with_weights(w), 1, generator=0)[0]
     (grad,) = torch.autograd.grad(path.weight.sum(), [w])
     assert grad.sum() == path.num_arcs
+
+
+@pytest.mark.parametrize(
+    "n, message",
+    [
+        (2.5, "n must be an integer, got 2.5"),  # once silently 2
+        (None, "n must be an integer, got None"),
+        (10**12, r"n = 1,000,000,000,000 paths per graph .* more than 1,000,000"),  # 14.6 TiB
+    ],
+)
+def test_sample_refuses_an_n_that_is_not_a_count_it_can_return(n, message):
+    with pytest.raises(ValueError, match=message):
+        sample(gtn.linear([0]), n, generator=0)

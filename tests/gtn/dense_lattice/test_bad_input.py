@@ -12,7 +12,21 @@ import torch
 import torch.nn.functional as F
 
 import gtn
-from gtn.dense_lattice import crf_decode, crf_nll, ctc_graphs, ctc_loss, mmi_loss, path_energy
+from gtn.dense_lattice import (
+    GraphBatch,
+    asg_graphs,
+    crf_decode,
+    crf_nll,
+    ctc_graphs,
+    ctc_loss,
+    hmm_graphs,
+    hmm_topology,
+    intersection,
+    linear_chain_graphs,
+    mmi_loss,
+    path_energy,
+    topologies,
+)
 
 F64 = torch.float64
 INF = math.inf
@@ -224,3 +238,115 @@ def test_mean_over_an_empty_batch_is_refused_not_nan():
     assert crf_nll(em, tags, *_chain(), reduction="none").shape == (0,)
     assert crf_nll(em, tags, *_chain(), reduction="sum").item() == 0.0
     assert ctc_loss(em, torch.zeros(0, 1, dtype=torch.long), none, none, reduction="sum") == 0.0
+
+
+# ---- GraphBatch: what the kernels index with, checked before they run ------------------------
+
+
+def _two_graph_batch(**change):
+    """Two one-arc graphs of 2 states each, label 0; ``change`` replaces arguments."""
+    args = {
+        "node_offsets": [0, 2, 4],
+        "arc_offsets": [0, 1, 2],
+        "src": [0, 0],
+        "dst": [1, 1],
+        "label": [0, 0],
+        "weight": torch.zeros(2, dtype=F64),
+        "start_weight": torch.tensor([0, INF, 0, INF], dtype=F64),
+        "final_weight": torch.tensor([INF, 0, INF, 0], dtype=F64),
+    }
+    return GraphBatch(**{**args, **change})
+
+
+def test_a_well_formed_graph_batch_scores():
+    lat = gtn.intersect_dense(_two_graph_batch(), torch.ones(2, 1, 1, dtype=F64))
+    assert lat.free_energy().tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        # totals agree (4 states, 2 arcs) but graph 0 claims 10 states and graph 1 -6: the
+        # layout kernel wrote out of bounds (a segfault)
+        ({"node_offsets": [0, 10, 4]}, r"node_offsets decrease at graph 1: 10 then 4"),
+        ({"arc_offsets": [0, 50, 2]}, r"arc_offsets decrease at graph 1: 50 then 2"),
+        ({"node_offsets": [1, 2, 4]}, r"node_offsets\[0\] = 1; graph 0 starts at 0"),
+        ({"node_offsets": [0, 2]}, r"node_offsets has 2 entries but arc_offsets has 3"),
+        ({"node_offsets": [0.0, 2.0, 4.0]}, r"node_offsets must be \[G\+1\] integers"),
+        ({"arc_offsets": [0, 1, 3]}, r"src has 2 entries but arc_offsets end at 3"),
+        ({"dst": [1, 2]}, r"graph 1, arc 0: dst 2 is outside the graph's states \[0, 2\)"),
+        ({"src": [0, -1]}, r"graph 1, arc 0: src -1 is outside"),
+        ({"label": [0, -2]}, r"graph 1, arc 0: label -2 is negative"),
+        ({"label": [0, 2**32]}, r"label\[1\] = 4294967296 is out of range for 32-bit ids"),
+        ({"weight": torch.zeros(2, 1, dtype=F64)}, r"weight must have shape \[2\], got \[2, 1\]"),
+        ({"start_weight": torch.zeros(4, dtype=torch.long)}, "start_weight must be a floating"),
+    ],
+)
+def test_a_malformed_graph_batch_is_refused_naming_the_argument_and_graph(change, problem):
+    with pytest.raises(gtn.GraphError, match=problem):
+        _two_graph_batch(**change)
+
+
+@pytest.mark.parametrize("name", ["weight", "start_weight", "final_weight"])
+@pytest.mark.parametrize("bad", [math.nan, -INF])
+def test_graph_batch_energies_are_finite_or_plus_inf_like_a_graphs(name, bad):
+    w = {"weight": torch.zeros(2, dtype=F64), "start_weight": torch.zeros(4, dtype=F64),
+         "final_weight": torch.zeros(4, dtype=F64)}[name]  # fmt: skip
+    w[-1] = bad
+    what = "arc 0" if name == "weight" else "node 1"
+    with pytest.raises(gtn.GraphError, match=rf"graph 1, {what}: {name} is {bad}; energies"):
+        _two_graph_batch(**{name: w})
+    good = _two_graph_batch()
+    with pytest.raises(gtn.GraphError, match=rf"graph 1, {what}: {name} is {bad}"):
+        good.with_weights(**{"weight": good.weight, "start_weight": good.start_weight,
+                             "final_weight": good.final_weight, name: w})  # fmt: skip
+
+
+@pytest.mark.parametrize("at", [(0, 0), (0, 1)])
+@pytest.mark.parametrize("bad", [math.nan, -INF])
+def test_linear_chain_graphs_name_a_bad_transition(at, bad):
+    # -inf once gave a NaN free energy, NaN a finite wrong one
+    tr = torch.zeros(3, 3, dtype=F64)
+    tr[at] = bad
+    with pytest.raises(gtn.GraphError, match=rf"transitions\[{at[0]}, {at[1]}\] is {bad}"):
+        linear_chain_graphs(tr)
+    with pytest.raises(gtn.GraphError, match=rf"transitions\[{at[0]}, {at[1]}\] is {bad}"):
+        asg_graphs(torch.tensor([[0, 1]]), [2], tr)
+
+
+@pytest.mark.parametrize("name", ["self_loop", "forward", "skip"])
+@pytest.mark.parametrize("bad", [math.nan, -INF])
+def test_hmm_graphs_name_a_bad_energy(name, bad):
+    # these once gave a free energy of inf
+    with pytest.raises(gtn.GraphError, match=rf"^{name} is {bad}; energies must be finite"):
+        hmm_graphs(torch.tensor([[0, 1]]), [2], 3, **{name: bad})
+    with pytest.raises(gtn.GraphError, match=rf"^{name} is {bad}; energies must be finite"):
+        hmm_topology(2, 3, **{name: bad})
+
+
+def _boom(*args):
+    raise AssertionError("the kernels' layout was built before the labels were checked")
+
+
+def test_a_label_past_V_is_refused_before_the_layout_is_sized_by_it(monkeypatch):
+    # the layout's label table has max_label + 1 entries: 2.4 GB for a 16-byte AT&T file
+    monkeypatch.setattr(intersection, "structure", _boom)
+    g = gtn.Graph.from_arrays(2, [0], [1], [2**28], weight=torch.zeros(1, dtype=F64))
+    with pytest.raises(gtn.GraphError, match=r"label 268435456 is out of range .* V=2"):
+        gtn.intersect_dense(g, torch.zeros(1, 1, 2, dtype=F64))
+
+
+def test_a_ctc_target_past_V_is_refused_before_the_layout_is_sized_by_it(monkeypatch):
+    monkeypatch.setattr(topologies, "_ctc_layout", _boom)
+    monkeypatch.setattr(intersection, "structure", _boom)
+    target = torch.tensor([[2**28]])
+    with pytest.raises(ValueError, match=r"target label 268435456 .* emissions with V=3"):
+        ctc_loss(torch.zeros(1, 3, 3, dtype=F64), target, [3], [1])
+    graphs = ctc_graphs(target, [1])  # the layout waits for the emissions' V
+    with pytest.raises(gtn.GraphError, match=r"label 268435456 is out of range .* V=3"):
+        gtn.intersect_dense(graphs, torch.zeros(1, 3, 3, dtype=F64))
+
+
+def test_ctc_targets_past_32_bits_are_refused_not_wrapped():
+    with pytest.raises(ValueError, match=r"target label 4294967297 .* 32-bit labels"):
+        ctc_graphs(torch.tensor([[2**32 + 1]]), [1])

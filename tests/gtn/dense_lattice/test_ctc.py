@@ -127,7 +127,7 @@ def test_ctc_graphs_layout_and_dtype(dtype):
 @given(st.integers(0, 5), st.integers(0, 6), st.integers(2, 6), st.integers(0, 2**31 - 1))
 def test_ctc_graphs_precomputed_structure_equals_the_general_one(B, L, C, seed):
     """ctc_graphs writes its kernel layout directly; it must equal what _prep would build."""
-    from gtn.dense_lattice._prep import _build
+    from gtn.dense_lattice._prep import _build, structure
     from gtn.dense_lattice.batch import GraphBatch
 
     gen = torch.Generator().manual_seed(seed)
@@ -138,7 +138,7 @@ def test_ctc_graphs_precomputed_structure_equals_the_general_one(B, L, C, seed):
         g.node_offsets, g.arc_offsets, g.src, g.dst, g.label, g.weight, g.start_weight,
         g.final_weight,
     )  # fmt: skip
-    ours, ref = g._cache["dense"], _build(fresh)
+    ours, ref = structure(g), _build(fresh)
     for name, x, y in zip(ref._fields, ours, ref, strict=True):
         if isinstance(y, np.ndarray):
             assert x.dtype == y.dtype and np.array_equal(x, y), name
