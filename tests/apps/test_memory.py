@@ -55,7 +55,10 @@ def test_demo_and_train_commands_keep_freed_memory_before_they_run(monkeypatch):
     monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append("memory"))
     jobs = argparse.ArgumentParser().add_subparsers(dest="job")
     parsers = cli.add_run_parsers(
-        jobs, [("demo", "", "out/demo"), ("train", "", "out/train")], lambda a: calls.append(a.out)
+        jobs,
+        [("demo", "", "out/demo"), ("train", "", "out/train")],
+        lambda a: calls.append(a.out),
+        base=lambda name: None,
     )
     assert len(parsers) == 2
     for name in ("demo", "train"):

@@ -114,7 +114,7 @@ def test_pseudo_likelihood_matches_energy_differences():
             z[i] = k
             energies.append(model.energy(u, z.reshape(1, H, W))[0])
         logp = -torch.stack(energies) - torch.logsumexp(-torch.stack(energies), 0)
-        want -= float(logp[y.reshape(-1)[i]])
+        want -= float(logp[y.reshape(-1)[i]].detach())
     pseudo_likelihood = interaction_loss("pseudo_likelihood").per_example(Interactions(model), u, y)
     assert float(pseudo_likelihood[0]) == pytest.approx(want / (H * W), abs=1e-5)
 
