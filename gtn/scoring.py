@@ -73,17 +73,18 @@ def _grad_dtype(weight: torch.Tensor) -> torch.dtype:
     return torch.float32 if weight.dtype == torch.float32 else torch.float64
 
 
-def _log_forward(plan: Plan, weights: Weights, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha [sum N], free energy [B]), float64."""
-    alpha = np.empty(plan.node_off[-1])
+def _log_forward(plan: Plan, weights: Weights, beta: float) -> tuple[tuple, np.ndarray]:
+    """(the forward values the backward reads: alpha, shift, scale [sum N]; free energy [B]),
+    float64."""
+    alpha, shift, scale = (np.empty(plan.node_off[-1]) for _ in range(3))
     free = np.empty(plan.num_graphs)
     use_threads(plan)
-    K.log_forward(beta, plan, weights, alpha, free)
-    return alpha, free
+    K.log_forward(beta, plan, weights, alpha, shift, scale, free)
+    return (alpha, shift, scale), free
 
 
 def _log_backward(
-    plan: Plan, weights: Weights, beta, alpha, free, gout, dtype: torch.dtype
+    plan: Plan, weights: Weights, beta, forward, free, gout, dtype: torch.dtype
 ) -> tuple[torch.Tensor, ...]:
     """gout[b] times the posteriors of arcs (the graphs' own order), start and final states,
     as tensors of ``dtype``."""
@@ -91,7 +92,7 @@ def _log_backward(
     garc, gsw, gfw = (g.numpy() for g in grads)
     garc_sorted = garc if plan.all_sorted else np.empty_like(garc)
     use_threads(plan)
-    K.log_backward(beta, gout, free, plan, weights, alpha, garc_sorted, gsw, gfw)
+    K.log_backward(beta, gout, free, plan, weights, *forward, garc_sorted, gsw, gfw)
     from_sorted(plan, garc_sorted, garc)
     return tuple(_cast(g, dtype) for g in grads)
 
