@@ -319,6 +319,7 @@ class _Forward:
     use_log: np.ndarray | None = None  # [B] bool: utterances on the log-space kernels
     alpha_log: np.ndarray | None = None  # [2, B, T+1, Nmax] their forward values (see _log_forward)
     band_w: tuple | None = None  # the band kernels' weights (see _banded.band_weights)
+    on_band: np.ndarray | None = None  # [B] bool: utterances whose alpha_log are the band's
     checked: tuple | None = None  # (passed [B], emission posteriors) of the flush check
 
     @property
@@ -436,24 +437,30 @@ def _serial_if_one(kernel, which: np.ndarray):
 
 def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
     """Exact log-space free energies for the utterances ``which`` (into s.energy)."""
-    if not which.any():
-        return
     st = lat.structure
     B, T, _ = lat.emissions.shape
+    if s.on_band is None:
+        s.on_band = np.zeros(B, np.bool_)
+    if not which.any():
+        return
     if s.alpha_log is None:
         s.alpha_log = np.empty((2, B, T + 1, max(st.max_nodes, 1)))  # [1]: the band's only
-    utt = _utterances(lat, which)
+    s.on_band[which] = False
     bd = _band(lat)
-    if bd is None:
-        _serial_if_one(_logspace.forward, which)(
-            s.beta, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log[0], s.energy
-        )
-        return
-    if s.band_w is None:
+    if bd is not None and s.band_w is None:  # still None: beta * a weight leaves float64
         s.band_w = _banded.band_weights(bd, s.W, int(st.node_off[-1]), s.beta)
-    _serial_if_one(_banded.forward, which)(
-        s.beta, utt, st.node_off, st.state_ulab, st.label_sets, s.band_w, bd.width,
-        *s.alpha_log, s.energy,
+    if bd is not None and s.band_w is not None:
+        _serial_if_one(_banded.forward, which)(
+            s.beta, _utterances(lat, which), st.node_off, st.state_ulab, st.label_sets,
+            s.band_w, bd.width, *s.alpha_log, s.energy,
+        )  # fmt: skip
+        s.on_band[which] = ~np.isnan(s.energy[which])  # NaN: exponents beyond float64
+        which = which & ~s.on_band
+        if not which.any():
+            return
+    _serial_if_one(_logspace.forward, which)(
+        s.beta, _utterances(lat, which), _arc_list(lat), st.epsilons, st.label_sets, s.W,
+        s.alpha_log[0], s.energy,
     )  # fmt: skip
 
 
@@ -461,19 +468,21 @@ def _log_backward(lat: DenseLattice, s: _Forward, gout, which, arc_grads, bufs: 
     """Log-space posteriors times gout for the utterances ``which`` into ``bufs`` (returned,
     with arc buffers added where the general kernel needs them)."""
     st = lat.structure
-    utt = _utterances(lat, which)
-    if s.band_w is not None and not arc_grads:  # the band kernels give no arc posteriors
-        _serial_if_one(_banded.backward, which)(
-            s.beta, gout, utt, st.node_off, st.state_ulab, st.label_sets, s.band_w,
-            _band(lat).width, *s.alpha_log, bufs.em, bufs.sw, bufs.fw,
+    band = which & s.on_band
+    if band.any() and not arc_grads:  # the band kernels give no arc posteriors
+        _serial_if_one(_banded.backward, band)(
+            s.beta, gout, _utterances(lat, band), st.node_off, st.state_ulab, st.label_sets,
+            s.band_w, _band(lat).width, *s.alpha_log, bufs.em, bufs.sw, bufs.fw,
         )  # fmt: skip
-        return bufs
+        which = which & ~band
+        if not which.any():
+            return bufs
     if not arc_grads:  # the general log-space kernel always writes arc posteriors
         full = _buffers(lat, None, True)
         bufs = bufs._replace(w=full.w, ew=full.ew)
     alpha, energy = s.alpha_log[0], s.energy
-    args = (utt, _arc_list(lat), st.epsilons, st.label_sets, s.W)
-    if s.band_w is not None:  # the general kernel reads energies, not the band's values
+    args = (_utterances(lat, which), _arc_list(lat), st.epsilons, st.label_sets, s.W)
+    if (which & s.on_band).any():  # the general kernel reads energies, not the band's values
         alpha, energy = np.empty_like(alpha), energy.copy()
         _serial_if_one(_logspace.forward, which)(s.beta, *args, alpha, energy)
     _serial_if_one(_logspace.backward, which)(s.beta, gout, *args, alpha, energy, *bufs)
