@@ -576,16 +576,25 @@ def _backtrack(lat: DenseLattice, alpha, energy_w, gout):
     return ali, (_grad_tensors(lat, bufs) if grads else None)
 
 
+def _gout(grad: torch.Tensor, finite: np.ndarray) -> np.ndarray:
+    """The output gradient as float64 numpy, 0 where the returned energy is infinite: an
+    energy beyond its dtype's range (float32 2e38 * 3) has zero gradient, as one without a
+    path."""
+    return np.where(finite, grad.detach().to(torch.float64).numpy(), 0.0)
+
+
 class _FreeEnergy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, lat, beta, dtype, emissions, weight, start_weight, final_weight):
         saved = _free_forward(lat, beta)
         ctx.lat, ctx.saved = lat, saved
-        return torch.from_numpy(saved.energy.copy()).to(dtype)
+        out = torch.from_numpy(saved.energy.copy()).to(dtype)
+        ctx.finite = torch.isfinite(out).numpy()
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        gout = _gout(grad, ctx.finite)
         arc_grads = ctx.needs_input_grad[4]  # CTC's constant graphs need none
         weights = any(ctx.needs_input_grad[4:7])
         g_em, g_w, g_sw, g_fw = _free_backward(
@@ -599,10 +608,12 @@ class _MinEnergy(torch.autograd.Function):
     def forward(ctx, lat, emissions, weight, start_weight, final_weight):
         alpha, ew = _tropical(lat)
         ctx.lat, ctx.alpha, ctx.ew = lat, alpha, ew
-        return torch.from_numpy(ew[0].copy()).to(emissions.dtype)
+        out = torch.from_numpy(ew[0].copy()).to(emissions.dtype)
+        ctx.finite = torch.isfinite(out).numpy()
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        gout = _gout(grad, ctx.finite)
         _, (g_em, g_w, g_sw, g_fw) = _backtrack(ctx.lat, ctx.alpha, ctx.ew, gout)
         return None, g_em, g_w, g_sw, g_fw
