@@ -56,10 +56,22 @@ def _cast(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return torch.from_numpy(t.numpy().astype(torch.empty(0, dtype=dtype).numpy().dtype))
 
 
+# Free energies lie up to log(#paths) / beta below the path energies, and the log-space kernels
+# shift their sums by 300 / beta: below this, both leave float64 (+-inf, or NaN from 0 * inf).
+MIN_BETA = 1e-300
+
+
 def check_beta(beta: float) -> float:
+    """beta as a float; ValueError unless MIN_BETA <= beta < inf (shared by every scoring
+    operation, graphs and dense lattices alike)."""
     beta = float(beta)
     if not 0.0 < beta < math.inf:
         raise ValueError(f"beta (inverse temperature) must be positive and finite, got {beta}")
+    if beta < MIN_BETA:
+        raise ValueError(
+            f"beta = {beta} is below {MIN_BETA}: free energies of order log(#paths) / beta "
+            "and the kernels' shifts of 300 / beta would leave float64"
+        )
     return beta
 
 

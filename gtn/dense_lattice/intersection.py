@@ -24,6 +24,7 @@ import torch
 
 from .._internal.threads import sync_threads
 from ..graph import Graph, GraphError
+from ..scoring import check_beta
 from . import _banded, _dense, _logspace, _scaled, _statewise, _torch_lattice, _viterbi
 from ._backend import backend
 from ._prep import Grads, Scaled, Structure, Utterances, Weights, structure, weights
@@ -75,7 +76,7 @@ class DenseLattice:
         (default: the emissions'). The kernels accumulate in float64 whatever the emissions'
         dtype; ask for float64 to subtract two large free energies without cancellation (as
         MMI does: k2's ``use_double_scores``)."""
-        beta = _check_beta(beta)
+        beta = check_beta(beta)
         g = self.graphs
         out = self.emissions.dtype if dtype is None else dtype
         if self.backend == "torch":
@@ -108,7 +109,7 @@ class DenseLattice:
         """[B, T, V] posterior probability of each label at each frame under the Gibbs
         distribution exp(-beta E) over paths (rows sum to 1; zero on padding and for utterances
         with no path). Equal to the gradient of the free energy; not itself differentiable."""
-        beta = _check_beta(beta)
+        beta = check_beta(beta)
         if self.backend == "torch":
             return _torch_lattice.label_posteriors(self, beta)
         saved = _free_forward(self, beta)
@@ -183,13 +184,6 @@ def intersect_dense(
             f"is out of range for emissions with V={V} labels"
         )
     return lat
-
-
-def _check_beta(beta: float) -> float:
-    beta = float(beta)
-    if not beta > 0 or beta == INF:
-        raise ValueError(f"beta must be a positive finite number, got {beta}")
-    return beta
 
 
 def _check_emissions(emissions, lengths, values: bool = True) -> tuple[torch.Tensor, np.ndarray]:

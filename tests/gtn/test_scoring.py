@@ -300,6 +300,29 @@ def test_beta_must_be_positive_and_finite():
             free_energy(g, beta)
 
 
+@pytest.mark.parametrize("beta", [1e-305, 1e-307, 1e-310, 5e-324])
+def test_a_beta_too_small_for_float64_is_refused_and_says_why(beta):
+    """Below 1e-300 the kernels' shift of 300 / beta overflows (F was +inf, or -inf where it is
+    -log(2) / beta = -6.9e306 at 1e-307) and F itself, of order log(#paths) / beta, soon does."""
+    g = random_dag(requires_grad=False)
+    for op in (free_energy, arc_posteriors, lambda g, beta: gtn.sample(g, 1, beta=beta)):
+        with pytest.raises(ValueError, match=r"beta = .* is below 1e-300: .* float64"):
+            op(g, beta)
+
+
+def test_the_smallest_beta_gives_the_mean_energy_less_log_of_the_path_count():
+    """At beta = 1e-300 every path weighs the same: F = mean E - log(#paths) / beta, and each
+    arc's posterior is the share of paths through it."""
+    g = random_dag(requires_grad=False)
+    paths = paths_of(g)
+    exact = ref.exact(g, 1e-300)
+    assert float(free_energy(g, 1e-300)) == pytest.approx(exact.free, rel=1e-15)
+    share = np.zeros(g.num_arcs)
+    for p in paths:
+        share[list(p.arcs)] += 1 / len(paths)
+    np.testing.assert_allclose(arc_posteriors(g, 1e-300).numpy(), share, atol=1e-12)
+
+
 # ------------------------------------------------------------------ gradient checks
 def _gradcheck(score, g):
     def f(w, sw, fw):

@@ -308,3 +308,24 @@ def test_wrong_number_of_graphs_and_transducers_are_rejected():
 def test_beta_must_be_positive():
     with pytest.raises(ValueError, match="beta"):
         intersect_dense(_graph(), torch.zeros(1, 2, 3)).free_energy(beta=0.0)
+
+
+@pytest.mark.parametrize("beta", [1e-305, 1e-310])
+def test_a_beta_too_small_for_float64_is_refused_and_says_why(beta):
+    """Below 1e-300, log(#paths) / beta and the shifts of 300 / beta leave float64: the free
+    energy was +-inf or NaN. The graph-scoring operations refuse it the same way."""
+    lat = intersect_dense(_graph(), torch.zeros(1, 2, 3))
+    for op in (lat.free_energy, lat.label_posteriors):
+        with pytest.raises(ValueError, match=r"beta = .* is below 1e-300: .* float64"):
+            op(beta)
+
+
+def test_the_smallest_beta_gives_the_log_of_the_path_count():
+    """At beta = 1e-300 every path weighs the same: F = mean path energy - log(#paths) / beta
+    (here the energies are 0) and the posteriors are path counts."""
+    g = gtn.Graph.from_arrays(1, [0, 0], [0, 0], [0, 1], start=[0], final=[0]).to(F64)
+    em = torch.zeros(1, 5, 2, dtype=F64, requires_grad=True)
+    F = intersect_dense(g, em).free_energy(1e-300)
+    (grad,) = torch.autograd.grad(F.sum(), em)
+    assert float(F.detach()) == pytest.approx(-5 * math.log(2) / 1e-300, rel=1e-15)
+    torch.testing.assert_close(grad, torch.full_like(grad, 0.5))

@@ -68,6 +68,7 @@ from tests.gtn.dense_lattice.test_ctc import (
     test_repeated_labels_at_minimal_length,
 )
 from tests.gtn.dense_lattice.test_intersect import (
+    test_a_beta_too_small_for_float64_is_refused_and_says_why,
     test_an_energy_beyond_float32_is_infinite_with_zero_gradient,
     test_batch_equals_one_by_one_with_a_list_of_graphs,
     test_best_alignment_is_a_minimum_energy_path,
@@ -86,6 +87,7 @@ from tests.gtn.dense_lattice.test_intersect import (
     test_padding_frames_never_change_results_or_receive_gradient,
     test_results_are_deterministic,
     test_shared_graph_gradient_is_the_sum_over_the_batch,
+    test_the_smallest_beta_gives_the_log_of_the_path_count,
 )
 from tests.gtn.dense_lattice.test_logspace_reference import (
     test_alignment_energy_of_a_chain_path_is_its_path_energy,
