@@ -10,7 +10,8 @@ numba kernel running in parallel over the graphs. A graph without a complete pat
 the graph with no states) has energy +inf and zero gradient. So has any graph whose energy is
 infinite in the returned dtype: a sum of weights beyond its range (float32 3e38 + 3e38) is +inf,
 one below it (float64 -1e308 - 1e308) is -inf, both for ``free_energy`` and ``min_energy``,
-with zero gradient. Cyclic graphs raise GraphError.
+with zero gradient. Cyclic graphs raise GraphError. beta must lie in [1e-300, inf) (MIN_BETA):
+below, free energies of order log(#paths) / beta leave float64.
 
 Differentiability: each score is a ``torch.autograd.Function`` whose forward and backward are
 numba dynamic programs (the backward of the free energy is the forward-backward posterior).
@@ -194,7 +195,9 @@ def free_energy(g: GraphOrList, beta: float = 1.0) -> torch.Tensor:
 
     Args:
         g: a Graph (gives a 0-d tensor) or a list of B graphs (gives shape [B]).
-        beta: inverse temperature > 0; F tends to ``min_energy`` as beta grows.
+        beta: inverse temperature, 1e-300 <= beta < inf; F tends to ``min_energy`` as beta
+            grows. At any beta the posteriors are a distribution over paths; they are accurate
+            to about beta * |F| * 1e-16 (see docs/concepts/numerics.md).
 
     Returns F in the graphs' dtype (+inf for a graph without a complete path). Differentiable
     wrt ``weight``, ``start_weight`` and ``final_weight``: dF/dw is the posterior probability

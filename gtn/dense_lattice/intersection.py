@@ -9,7 +9,9 @@ consumes one label per frame (epsilon arcs, ``gtn.EPSILON``, consume none) and i
 ``free_energy(beta) = -(1/beta) log sum_paths exp(-beta E)``; ``min_energy() = min_paths E``.
 Both are differentiable with respect to the emissions (gradient: label posteriors, or the best
 path's indicator) and to every arc, start and final weight (expected counts). Memory is
-O(B * T * states). An utterance with no complete path has energy +inf and zero gradient.
+O(B * T * states). An utterance with no complete path has energy +inf and zero gradient; so
+has one whose energy is infinite in the returned dtype (float32 3 x 2e38 is +inf). beta must lie
+in [1e-300, inf): see docs/concepts/numerics.md for what large beta and large energies give.
 """
 
 from __future__ import annotations
