@@ -63,7 +63,8 @@ def _exp_in_place(buf, count, beta, shift):
 # computed as (alpha[src] + w) - shift, in that order, so that the term whose energy *is* the
 # shift gets exactly exp(0) = 1 however large the energies (reassociated to w + (alpha - shift),
 # a weight rounded away in a large partial energy leaves every term 0, and a state some path
-# reaches reads as unreached). The exps and sums run in fast-math helpers.
+# reaches reads as unreached). A helper compiled for a fast-math kernel takes on that kernel's
+# flags, so the kernels themselves are strict; the exps and sums run in fast-math helpers.
 @kernel_helper
 def _offsets(buf, ws, av, shift):
     """buf[j] = (av + ws[j]) - shift: energies relative to a destination's shift."""

@@ -11,10 +11,10 @@ its destination's forward value. am, ae [B, T+1, Nmax]: forward mantissas and ex
 Exponents are integer-valued floats, exact below 2**53; above that (beta * |E| beyond about
 6e15) their sums round, which rounds the energies no more than float64 energies round anyway,
 but a term's alignment to its state's largest, 2**((xe + we) - top), must still be exactly 1 for
-the largest term (or it reads as 0 or overflows). So nothing here is compiled with fast-math,
-which could reassociate (xe + we) - top into xe + (we - top) (and a helper called from a
-fast-math kernel is compiled as part of it, so the kernels themselves must be strict; their loops
-are elementwise and vectorise without it). The backward forms each arc's share from the very
+the largest term (or it reads as 0 or overflows). So the kernels are compiled without fast-math's
+reassociation, which could turn (xe + we) - top into xe + (we - top) (a helper compiled for a
+fast-math kernel takes on that kernel's flags, so the kernels themselves must be strict; their
+loops are elementwise and vectorise without it). The backward forms each arc's share from the very
 terms it sums, so the posteriors of a frame sum to 1 at any beta."""
 
 from typing import NamedTuple
@@ -23,7 +23,7 @@ import numba as nb
 import numpy as np
 
 from .._internal.exp import _bits_as_float, _float_as_bits, fast_exp
-from .._internal.jit import batch_kernel, kernel_helper
+from .._internal.jit import batch_kernel
 from ._logspace import INF
 from ._prep import utterance
 
@@ -120,7 +120,7 @@ def _normalise(x, e, m_out, e_out, n):
     return ok
 
 
-@kernel_helper
+@nb.njit(cache=True, inline="always")
 def _final(m, e, fm, fe, out):
     """out = each state's share of the total into the final states; returns -beta F (or -inf)."""
     top = -INF
