@@ -10,7 +10,8 @@ numba kernel running in parallel over the graphs. A graph without a complete pat
 the graph with no states) has energy +inf and zero gradient. So has any graph whose energy is
 infinite in the returned dtype: a sum of weights beyond its range (float32 3e38 + 3e38) is +inf,
 one below it (float64 -1e308 - 1e308) is -inf, both for ``free_energy`` and ``min_energy``,
-with zero gradient. Cyclic graphs raise GraphError.
+with zero gradient. Cyclic graphs raise GraphError. beta must lie in [1e-300, inf) (MIN_BETA):
+below, free energies of order log(#paths) / beta leave float64.
 
 Differentiability: each score is a ``torch.autograd.Function`` whose forward and backward are
 numba dynamic programs (the backward of the free energy is the forward-backward posterior).
@@ -56,10 +57,22 @@ def _cast(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return torch.from_numpy(t.numpy().astype(torch.empty(0, dtype=dtype).numpy().dtype))
 
 
+# Free energies lie up to log(#paths) / beta below the path energies, and the log-space kernels
+# shift their sums by 300 / beta: below this, both leave float64 (+-inf, or NaN from 0 * inf).
+MIN_BETA = 1e-300
+
+
 def check_beta(beta: float) -> float:
+    """beta as a float; ValueError unless MIN_BETA <= beta < inf (shared by every scoring
+    operation, graphs and dense lattices alike)."""
     beta = float(beta)
     if not 0.0 < beta < math.inf:
         raise ValueError(f"beta (inverse temperature) must be positive and finite, got {beta}")
+    if beta < MIN_BETA:
+        raise ValueError(
+            f"beta = {beta} is below {MIN_BETA}: free energies of order log(#paths) / beta "
+            "and the kernels' shifts of 300 / beta would leave float64"
+        )
     return beta
 
 
@@ -73,17 +86,18 @@ def _grad_dtype(weight: torch.Tensor) -> torch.dtype:
     return torch.float32 if weight.dtype == torch.float32 else torch.float64
 
 
-def _log_forward(plan: Plan, weights: Weights, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha [sum N], free energy [B]), float64."""
-    alpha = np.empty(plan.node_off[-1])
+def _log_forward(plan: Plan, weights: Weights, beta: float) -> tuple[tuple, np.ndarray]:
+    """(the forward values the backward reads: alpha, shift, scale [sum N]; free energy [B]),
+    float64."""
+    alpha, shift, scale = (np.empty(plan.node_off[-1]) for _ in range(3))
     free = np.empty(plan.num_graphs)
     use_threads(plan)
-    K.log_forward(beta, plan, weights, alpha, free)
-    return alpha, free
+    K.log_forward(beta, plan, weights, alpha, shift, scale, free)
+    return (alpha, shift, scale), free
 
 
 def _log_backward(
-    plan: Plan, weights: Weights, beta, alpha, free, gout, dtype: torch.dtype
+    plan: Plan, weights: Weights, beta, forward, free, gout, dtype: torch.dtype
 ) -> tuple[torch.Tensor, ...]:
     """gout[b] times the posteriors of arcs (the graphs' own order), start and final states,
     as tensors of ``dtype``."""
@@ -91,7 +105,7 @@ def _log_backward(
     garc, gsw, gfw = (g.numpy() for g in grads)
     garc_sorted = garc if plan.all_sorted else np.empty_like(garc)
     use_threads(plan)
-    K.log_backward(beta, gout, free, plan, weights, alpha, garc_sorted, gsw, gfw)
+    K.log_backward(beta, gout, free, plan, weights, *forward, garc_sorted, gsw, gfw)
     from_sorted(plan, garc_sorted, garc)
     return tuple(_cast(g, dtype) for g in grads)
 
@@ -181,7 +195,9 @@ def free_energy(g: GraphOrList, beta: float = 1.0) -> torch.Tensor:
 
     Args:
         g: a Graph (gives a 0-d tensor) or a list of B graphs (gives shape [B]).
-        beta: inverse temperature > 0; F tends to ``min_energy`` as beta grows.
+        beta: inverse temperature, 1e-300 <= beta < inf; F tends to ``min_energy`` as beta
+            grows. At any beta the posteriors are a distribution over paths; they are accurate
+            to about beta * |F| * 1e-16 (see docs/concepts/numerics.md).
 
     Returns F in the graphs' dtype (+inf for a graph without a complete path). Differentiable
     wrt ``weight``, ``start_weight`` and ``final_weight``: dF/dw is the posterior probability

@@ -7,7 +7,9 @@ each graph. Energies are accumulated in float64 whatever the input dtype.
 
 - alpha[v]: free (or minimum) energy of the partial paths from a start state to v, start
   weight included; beta_[v]: the same from v to a final state, final weight included.
-- The arc posterior is exp(-beta (alpha[src] + w + beta_[dst] - F)) = dF/dw.
+- The arc posterior (dF/dw) is exp(-beta (alpha[src] + w + beta_[dst] - F)); the backward pass
+  computes it as shares of the forward's own sums (see :func:`_log_posteriors_one`), which
+  stay a distribution where beta * ulp(F) >= 1 makes that difference meaningless.
 
 Loops over the arcs of one state are split into a gather pass (scalar) and an exp pass over a
 contiguous buffer (which LLVM vectorises). State ids are read as uint32 so that indexing skips
@@ -57,12 +59,28 @@ def _exp_in_place(buf, count, beta, shift):
 
 
 # ---------------------------------------------------------------------------- log semiring
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
-def _log_alpha_one(beta, g, alpha):
-    """Fill alpha and return the free energy. Until state d is reached, alpha[d] holds a shift
-    and scale[d] a sum with alpha = shift - log(scale) / beta. Terms exp(-beta (x - shift)) may
-    be as large as exp(_HEADROOM): the shift (and sum) are rescaled only when an arc undercuts
-    it by more than that, which is rare, so almost every arc costs one vectorised exp."""
+# The log-semiring passes below are compiled without fast-math: a term's exponent must be
+# computed as (alpha[src] + w) - shift, in that order, so that the term whose energy *is* the
+# shift gets exactly exp(0) = 1 however large the energies (reassociated to w + (alpha - shift),
+# a weight rounded away in a large partial energy leaves every term 0, and a state some path
+# reaches reads as unreached). A helper compiled for a fast-math kernel takes on that kernel's
+# flags, so the kernels themselves are strict; the exps and sums run in fast-math helpers.
+@kernel_helper
+def _offsets(buf, ws, av, shift):
+    """buf[j] = (av + ws[j]) - shift: energies relative to a destination's shift."""
+    for j in range(ws.shape[0]):
+        buf[j] = (av + ws[j]) - shift
+
+
+@nb.njit(cache=True, inline="always")
+def _log_alpha_one(beta, g, alpha, shift, scale):
+    """Fill alpha (each state's free energy from the start states) and return the free energy.
+    A state's incoming terms exp(-beta (x - shift[v])), x = alpha[src] + w (or its start
+    weight), sum to scale[v], so alpha[v] = shift[v] - log(scale[v]) / beta; the backward pass
+    reads shift and scale to split a state's posterior among its incoming arcs. A term may be
+    as large as exp(_HEADROOM): the shift (and sum) are rescaled only when an arc undercuts it
+    by more than that, which is rare, so almost every arc costs one vectorised exp. The
+    smallest term that moved the shift is exactly 1, so scale >= 1 for every reached state."""
     # fields one by one: unpacking the whole Part copies (and reference-counts) every array
     node_order = g.node_order
     out_ptr = g.out_ptr
@@ -72,30 +90,28 @@ def _log_alpha_one(beta, g, alpha):
     sw = g.sw
     fw = g.fw
     n = node_order.shape[0]
-    scale = np.empty(n)
     buf = np.empty(_max_degree(out_ptr))
     headroom = _HEADROOM / beta
     for v in range(n):
-        alpha[v] = sw[v]
+        shift[v] = sw[v]
         scale[v] = 1.0 if sw[v] < INF else 0.0
     for i in range(n):
         v = node_order[i]
         if scale[v] == 0.0:
             alpha[v] = INF
             continue
-        av = alpha[v] - np.log(scale[v]) / beta
+        av = shift[v] - np.log(scale[v]) / beta
         alpha[v] = av
         k0, count = out_ptr[i], out_ptr[i + 1] - out_ptr[i]
         if one_dst[i]:  # a lattice frame: a log-sum-exp over a contiguous slice of weights
             d = np.uint32(dst[k0])
             ws = w[k0 : k0 + count]
-            x = av + _min(ws)
-            shift = alpha[d]
-            if x < shift - headroom:
-                scale[d] = scale[d] * fast_exp(-beta * (shift - x))
-                alpha[d] = x
-                shift = x
-            scale[d] += _sum_exp(ws, beta, shift - av)
+            x = av + _min(ws)  # = min_j (av + ws[j]): rounding is monotonic
+            if x < shift[d] - headroom:
+                scale[d] = scale[d] * fast_exp(-beta * (shift[d] - x))
+                shift[d] = x
+            _offsets(buf, ws, av, shift[d])
+            scale[d] += _exp_in_place(buf, count, beta, 0.0)
             continue
         moved = False
         d0 = np.uint32(dst[k0]) if count else np.uint32(0)
@@ -104,16 +120,14 @@ def _log_alpha_one(beta, g, alpha):
             x = av + w[k0 + j]
             d = np.uint32(dst[k0 + j])
             one_target = one_target and d == d0
-            shift = alpha[d]
-            if x < shift - headroom:  # includes the first arc into d (shift = inf)
-                scale[d] = scale[d] * fast_exp(-beta * (shift - x))
-                alpha[d] = x
-                shift = x
+            if x < shift[d] - headroom:  # includes the first arc into d (shift = inf)
+                scale[d] = scale[d] * fast_exp(-beta * (shift[d] - x))
+                shift[d] = x
                 moved = True
-            buf[j] = x - shift  # inf - inf = nan, and exp(nan) is 0 here
+            buf[j] = x - shift[d]  # inf - inf = nan, and exp(nan) is 0 here
         if moved:  # a shift moved after earlier arcs into the same state used it
             for j in range(count):
-                buf[j] = av + w[k0 + j] - alpha[np.uint32(dst[k0 + j])]
+                buf[j] = (av + w[k0 + j]) - shift[np.uint32(dst[k0 + j])]
         total = _exp_in_place(buf, count, beta, 0.0)
         if one_target:
             if count:
@@ -121,23 +135,136 @@ def _log_alpha_one(beta, g, alpha):
         else:
             for j in range(count):
                 scale[np.uint32(dst[k0 + j])] += buf[j]
-    best = INF
-    for v in range(n):
-        best = min(best, alpha[v] + fw[v])
+    best, total = _final_terms(beta, alpha, fw)
     if best == INF:
         return INF
-    total = 0.0
-    for v in range(n):
-        total += fast_exp(-beta * (alpha[v] + fw[v] - best))
     return best - np.log(total) / beta
 
 
-@batch_kernel(fastmath=_FAST)  # the flags of the inlined per-graph pass
-def log_forward(beta, plan, weights, alpha, free):
-    """free[b] = free energy of graph b of ``plan``; alpha (float64 [sum N]) as above."""
+@nb.njit(cache=True, inline="always")
+def _final_terms(beta, alpha, fw):
+    """(best, total): the smallest alpha[v] + fw[v] and sum_v exp(-beta (alpha[v] + fw[v] -
+    best)), so that F = best - log(total) / beta; (inf, 0) when no final state is reached."""
+    best = INF
+    for v in range(alpha.shape[0]):
+        best = min(best, alpha[v] + fw[v])
+    total = 0.0
+    if best < INF:
+        for v in range(alpha.shape[0]):
+            total += fast_exp(-beta * ((alpha[v] + fw[v]) - best))
+    return best, total
+
+
+@batch_kernel
+def log_forward(beta, plan, weights, alpha, shift, scale, free):
+    """free[b] = free energy of graph b of ``plan``; alpha, shift, scale (float64 [sum N]) as
+    in :func:`_log_alpha_one`, for :func:`log_backward`."""
     node_off = plan.node_off
     for b in nb.prange(node_off.shape[0] - 1):
-        free[b] = _log_alpha_one(beta, part(plan, weights, b), alpha[node_off[b] : node_off[b + 1]])
+        n0, n1 = node_off[b], node_off[b + 1]
+        g = part(plan, weights, b)
+        free[b] = _log_alpha_one(beta, g, alpha[n0:n1], shift[n0:n1], scale[n0:n1])
+
+
+@nb.njit(cache=True, inline="always")
+def _log_posteriors_one(beta, gout, free, g, alpha, shift, scale, garc, gsw, gfw):
+    """Backward pass giving gout times the posterior of every arc, start and final weight.
+
+    The posteriors flow back from the final states (each one's share of the total, as the
+    forward summed it) in reverse topological order: a state's posterior (the probability
+    that a path passes through it) is split among its incoming arcs and its start weight in
+    proportion to their terms exp(-beta ((alpha[src] + w) - shift)) / scale of the forward
+    pass. Shares of the same sums, not exp(-beta (alpha + w + beta_ - F)) with a rounded F: the
+    posteriors of every cut sum to 1 (up to rounding) at any beta and any energy magnitude,
+    and no term exceeds its state's posterior. One exp per arc, as the forward."""
+    node_order = g.node_order
+    out_ptr = g.out_ptr
+    dst = g.dst
+    one_dst = g.one_dst
+    w = g.w
+    sw = g.sw
+    fw = g.fw
+    n = node_order.shape[0]
+    if not free < INF:
+        garc[:] = 0.0
+        gsw[:] = 0.0
+        gfw[:] = 0.0
+        return
+    best, total = _final_terms(beta, alpha, fw)
+    inv_total = 1.0 / total
+    # per state: its posterior over its forward sum, the factor of each incoming arc's term
+    share = np.empty(n)
+    buf = np.empty(_max_degree(out_ptr))
+    for i in range(n - 1, -1, -1):
+        v = node_order[i]
+        k0, count = out_ptr[i], out_ptr[i + 1] - out_ptr[i]
+        av = alpha[v]
+        if av == INF:  # no path reaches v
+            garc[k0 : k0 + count] = 0.0
+            gsw[v] = 0.0
+            gfw[v] = 0.0
+            share[v] = 0.0
+            continue
+        post = fast_exp(-beta * ((av + fw[v]) - best)) * inv_total
+        gfw[v] = gout * post
+        if count and one_dst[i]:
+            d = np.uint32(dst[k0])
+            _offsets(buf, w[k0 : k0 + count], av, shift[d])
+            post += _frame_out(buf, count, beta, share[d], gout, garc[k0 : k0 + count])
+        elif count:
+            for j in range(count):
+                buf[j] = (av + w[k0 + j]) - shift[np.uint32(dst[k0 + j])]
+            _exp_in_place(buf, count, beta, 0.0)
+            post += _posterior_out(buf, count, dst[k0 : k0 + count], share, gout,
+                                   garc[k0 : k0 + count])  # fmt: skip
+        share[v] = post / scale[v]
+        gsw[v] = gout * share[v] * fast_exp(-beta * (sw[v] - shift[v]))
+
+
+@kernel_helper(fastmath=_FAST)
+def _frame_out(offsets, count, beta, share, gout, garc):
+    """:func:`_posterior_out` for arcs into one state (``share`` its share): exps and sum in
+    one pass."""
+    total = 0.0
+    for j in range(count):
+        p = fast_exp(-beta * offsets[j]) * share
+        garc[j] = gout * p
+        total += p
+    return total
+
+
+@kernel_helper(fastmath=_FAST)
+def _posterior_out(terms, count, dst, share, gout, garc):
+    """garc[j] = gout times the posterior of out-arc j (its term times its destination's share);
+    returns the sum of those posteriors (without gout)."""
+    total = 0.0
+    for j in range(count):
+        p = terms[j] * share[np.uint32(dst[j])]
+        garc[j] = gout * p
+        total += p
+    return total
+
+
+@batch_kernel
+def log_backward(beta, gout, free, plan, weights, alpha, shift, scale, garc, gsw, gfw):
+    """Gradients of sum_b gout[b] * free[b] wrt arc (sorted order), start and final energies:
+    gout[b] times the posteriors (gout = 1 gives the posteriors themselves)."""
+    node_off, arc_off = plan.node_off, plan.arc_off
+    for b in nb.prange(node_off.shape[0] - 1):
+        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
+        g = part(plan, weights, b)
+        _log_posteriors_one(
+            beta, gout[b], free[b], g, alpha[n0:n1], shift[n0:n1], scale[n0:n1], garc[a0:a1],
+            gsw[n0:n1], gfw[n0:n1],
+        )  # fmt: skip
+
+
+@kernel_helper(fastmath=_FAST)
+def _min(ws):
+    m = INF
+    for j in range(ws.shape[0]):
+        m = min(m, np.float64(ws[j]))
+    return m
 
 
 @kernel_helper(fastmath=_FAST)
@@ -159,107 +286,6 @@ def _out_energies(buf, k0, count, dst, w, beta_, m):
         buf[t] = x
         m = min(m, x)
     return min(min(m, m1), min(m2, m3))
-
-
-@nb.njit(cache=True, fastmath=_FAST, inline="always")
-def _log_posteriors_one(beta, gout, free, g, alpha, garc, gsw, gfw):
-    """Backward pass (beta_, reverse topological order) giving gout times the posterior of every
-    arc, start and final weight. Per state v with m = min over its arcs of w + beta_[dst]: the
-    arcs' exp(-beta (w + beta_[dst] - m)) are summed (giving beta_[v]) and scaled by
-    exp(-beta (alpha[v] + m - F)) into posteriors, so each arc costs one exp."""
-    # fields one by one: unpacking the whole Part copies (and reference-counts) every array
-    node_order = g.node_order
-    out_ptr = g.out_ptr
-    dst = g.dst
-    one_dst = g.one_dst
-    w = g.w
-    sw = g.sw
-    fw = g.fw
-    n = node_order.shape[0]
-    if free == INF:
-        garc[:] = 0.0
-        gsw[:] = 0.0
-        gfw[:] = 0.0
-        return
-    beta_ = np.empty(n)
-    buf = np.empty(_max_degree(out_ptr))
-    for i in range(n - 1, -1, -1):
-        v = node_order[i]
-        k0, count = out_ptr[i], out_ptr[i + 1] - out_ptr[i]
-        fv = np.float64(fw[v])
-        if one_dst[i]:
-            beta_[v] = _frame_posteriors(
-                beta, gout, free, alpha[v], fv, sw[v], beta_[np.uint32(dst[k0])],
-                w[k0 : k0 + count], garc[k0 : k0 + count],
-            )  # fmt: skip
-            gfw[v] = gout * fast_exp(-beta * (alpha[v] + fv - free))
-            gsw[v] = gout * fast_exp(-beta * (sw[v] + beta_[v] - free))
-            continue
-        m = _out_energies(buf, k0, count, dst, w, beta_, fv)
-        if m == INF:
-            beta_[v] = INF
-            garc[k0 : k0 + count] = 0.0
-            gsw[v] = 0.0
-            gfw[v] = 0.0
-            continue
-        total = fast_exp(-beta * (fv - m)) + _exp_in_place(buf, count, beta, m)
-        bv = m - np.log(total) / beta
-        beta_[v] = bv
-        av = alpha[v]
-        c = gout * fast_exp(-beta * (av + m - free))  # <= gout: av + m >= av + beta_[v] >= F
-        for j in range(count):
-            garc[k0 + j] = buf[j] * c
-        gfw[v] = gout * fast_exp(-beta * (av + fv - free))
-        gsw[v] = gout * fast_exp(-beta * (sw[v] + bv - free))
-
-
-@batch_kernel(fastmath=_FAST)  # the flags of the inlined per-graph pass
-def log_backward(beta, gout, free, plan, weights, alpha, garc, gsw, gfw):
-    """Gradients of sum_b gout[b] * free[b] wrt arc (sorted order), start and final energies:
-    gout[b] times the posteriors (gout = 1 gives the posteriors themselves)."""
-    node_off, arc_off = plan.node_off, plan.arc_off
-    for b in nb.prange(node_off.shape[0] - 1):
-        n0, n1, a0, a1 = node_off[b], node_off[b + 1], arc_off[b], arc_off[b + 1]
-        g = part(plan, weights, b)
-        _log_posteriors_one(
-            beta, gout[b], free[b], g, alpha[n0:n1], garc[a0:a1], gsw[n0:n1], gfw[n0:n1]
-        )
-
-
-@kernel_helper(fastmath=_FAST)
-def _min(ws):
-    m = INF
-    for j in range(ws.shape[0]):
-        m = min(m, np.float64(ws[j]))
-    return m
-
-
-@kernel_helper(fastmath=_FAST)
-def _sum_exp(ws, beta, shift):
-    """sum_j exp(-beta (ws[j] - shift))"""
-    total = 0.0
-    for j in range(ws.shape[0]):
-        total += fast_exp(-beta * (ws[j] - shift))
-    return total
-
-
-@kernel_helper(fastmath=_FAST)
-def _frame_posteriors(beta, gout, free, av, fv, sv, bd, ws, garc):
-    """A state whose arcs ws all go to one state (backward energy bd): writes gout times their
-    posteriors into garc in one pass and returns the state's backward energy (final weight fv
-    included). +inf (and zero gradients) when no final state is reachable."""
-    m = min(fv, _min(ws) + bd)
-    if m == INF:
-        garc[:] = 0.0
-        return INF
-    c = gout * fast_exp(-beta * (av + m - free))  # <= gout, as in _log_posteriors_one
-    shift = m - bd
-    total = 0.0
-    for j in range(ws.shape[0]):
-        e = fast_exp(-beta * (ws[j] - shift))
-        total += e
-        garc[j] = e * c
-    return m - np.log(total + fast_exp(-beta * (fv - m))) / beta
 
 
 @nb.njit(cache=True, fastmath=_FAST)

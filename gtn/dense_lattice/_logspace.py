@@ -135,13 +135,20 @@ def backward(beta, gout, utt, arcs, eps, lab, W, alpha, energy, g_em, g_w, g_ew,
     outgoing arcs; one exp per arc relative to it (vectorised) whose sum per source gives the
     source's backward energy and whose product with a per-state factor is the arc's
     posterior: one exp per arc, one exp and one log per state. Gradient buffers as
-    ``_scaled.backward``'s."""
+    ``_scaled.backward``'s.
+
+    Every path takes one emitting arc per frame, starts once and ends once, so the posteriors
+    of each of these cuts sum to 1: each is normalised by its own sum, relative to its own
+    smallest energy, rather than by exp(-beta F) with the forward's F. The two agree up to
+    rounding, but where beta * ulp(F) >= 1 the rounding is the whole of the exponent (rows
+    summed to 2, 1e46 or NaN). An epsilon arc's posterior uses the free energy measured on the
+    cut of the frame it leads to."""
     w, ew = W.w, W.ew
     for b in nb.prange(gout.shape[0]):
         if not utt.active[b]:
             continue
         g, T, n0, N, glabs = utterance(utt, arcs.node_off, lab, b)
-        go, row, F = gout[b], utt.rows[b], energy[b]
+        go, row = gout[b], utt.rows[b]
         p0, p1, src, dst, ulab = _graph_arcs(arcs, n0, N)
         e0, e1 = eps.off[g], eps.off[g + 1]
         wg, gw = w[p0:p1], g_w[row, p0:p1]
@@ -149,7 +156,8 @@ def backward(beta, gout, utt, arcs, eps, lab, W, alpha, energy, g_em, g_w, g_ew,
         bnext, bmin, bsum, fac = np.empty(N), np.empty(N), np.empty(N), np.empty(N)
         for s in range(N):
             bnext[s] = W.fw[n0 + s]
-            g_fw[row, n0 + s] += go * _post(beta, alpha[b, T, s] + W.fw[n0 + s] - F)
+            fac[s] = alpha[b, T, s] + W.fw[n0 + s]
+        F = _cut(beta, fac, N, go, g_fw[row, n0 : n0 + N])
         _epsilons_back(go, beta, F, alpha[b, T], bnext, e0, e1, eps, ew, g_ew[row])
         for t in range(T - 1, -1, -1):
             a = alpha[b, t]
@@ -162,25 +170,56 @@ def backward(beta, gout, utt, arcs, eps, lab, W, alpha, energy, g_em, g_w, g_ew,
             bsum[:] = 0.0
             for p in range(p1 - p0):
                 bmin[src[p]] = min(bmin[src[p]], v[p])
+            low = INF  # the frame's smallest path energy
             for s in range(N):
-                # an arc's posterior = its term exp(-beta (v - bmin)) times this factor
-                fac[s] = go * _post(beta, a[s] + bmin[s] - F) if a[s] < INF else 0.0
+                fac[s] = a[s] + bmin[s] if a[s] < INF else INF
+                low = min(low, fac[s])
+            for s in range(N):
+                # an arc's posterior = its term exp(-beta (v - bmin)) times this factor, over
+                # the frame's sum
+                fac[s] = _post(beta, fac[s] - low) if fac[s] < INF else 0.0
             for p in range(p1 - p0):
                 v[p] -= bmin[src[p]]
             _exp_scaled(v, p1 - p0, -beta)
+            z = 0.0
             for p in range(p1 - p0):
                 x = v[p]
                 bsum[src[p]] += x
-                xi = x * fac[src[p]]
+                v[p] = x * fac[src[p]]
+                z += v[p]
+            c = go / z if z > 0.0 else 0.0
+            for p in range(p1 - p0):
+                xi = v[p] * c
                 gw[p] += xi
                 ge[ulab[p]] += xi
             for u in range(glabs.shape[0]):
                 g_em[b, t, glabs[u]] += ge[u]
             bnext[:] = bsum
             _shift_log(bnext, bmin, N, -1.0 / beta)
+            F = low - np.log(z) / beta if z > 0.0 else INF  # the free energy on this cut
             _epsilons_back(go, beta, F, a, bnext, e0, e1, eps, ew, g_ew[row])
         for s in range(N):
-            g_sw[row, n0 + s] += go * _post(beta, W.sw[n0 + s] + bnext[s] - F)
+            fac[s] = W.sw[n0 + s] + bnext[s]
+        _cut(beta, fac, N, go, g_sw[row, n0 : n0 + N])
+
+
+@nb.njit(cache=True, fastmath=FAST, inline="always")
+def _cut(beta, x, n, go, out):
+    """out[:n] += go times the posteriors exp(-beta x) / sum of a cut whose paths have
+    energies x[:n] (+inf: none); returns the free energy measured on it (+inf if none)."""
+    low = INF
+    for s in range(n):
+        low = min(low, x[s])
+    if low == INF:
+        return INF
+    z = 0.0
+    for s in range(n):
+        x[s] = _post(beta, x[s] - low)
+        z += x[s]
+    c = go / z
+    for s in range(n):
+        out[s] += x[s] * c
+    return low - np.log(z) / beta
 
 
 @nb.njit(cache=True, inline="always")

@@ -293,12 +293,28 @@ def backward(r: _Run, beta: float, alpha, energy, gout, arc_grads: bool, out_dty
     lay = r.lay
     shared = lay.node.shape[0] == 1
     live = torch.isfinite(energy) & torch.isfinite(gout) & (gout != 0)
-    F = torch.where(live, energy, torch.zeros_like(energy))[:, None]
-    go = torch.where(live, gout.to(r.acc), torch.zeros_like(energy))[:, None]
+    go = torch.where(live, gout.to(r.acc), torch.zeros_like(energy))
 
-    def post(excess, mask):
-        """gout * exp(-beta excess) where ``mask``; the where keeps inf * 0 out."""
-        return torch.where(mask, torch.exp((excess - F[..., None]) * -beta) * go[..., None], 0.0)
+    def cut(x, mask):
+        """gout times the posteriors of a cut (every path crosses it once: a frame's emitting
+        arcs, the starts, the finals) whose paths have energies x [B, ...] where ``mask``:
+        normalised by their own sum relative to their own smallest energy, not by the
+        forward's F (where beta * ulp(F) >= 1 that rounding is the whole exponent); and the
+        free energy measured on the cut [B, 1] (+inf where it is empty)."""
+        x = torch.where(mask, x, INF)
+        low = x.flatten(1).min(1).values
+        shift = torch.where(torch.isfinite(low), low, 0.0).reshape(-1, *[1] * (x.dim() - 1))
+        terms = torch.where(mask & (x < INF), torch.exp((x - shift) * -beta), 0.0)
+        z = terms.flatten(1).sum(1)
+        c = torch.where(z > 0, go / torch.where(z > 0, z, 1.0), 0.0)
+        free = torch.where(z > 0, low - torch.log(z) / beta, INF)
+        return terms * c.reshape(shift.shape), free[:, None]
+
+    def post(excess, mask, F):
+        """gout * exp(-beta (excess - F)) where ``mask``; the where keeps inf * 0 out."""
+        return torch.where(
+            mask, torch.exp((excess - F[..., None]) * -beta) * go[:, None, None], 0.0
+        )
 
     g_em = torch.zeros((B, T, V), dtype=out_dtype, device=r.em.device)
     g_in = torch.zeros_like(r.w_in.expand(B, -1, -1)) if arc_grads else None
@@ -306,15 +322,16 @@ def backward(r: _Run, beta: float, alpha, energy, gout, arc_grads: bool, out_dty
     g_eps = torch.zeros_like(lay.eps_in_arc.expand(B, -1, -1), dtype=r.acc) if n_eps else None
     alive = live[:, None]
     aT = alpha[torch.arange(B, device=r.em.device), r.lens]
-    g_fw = torch.where(alive, torch.exp((aT + r.fw - F) * -beta) * go, 0.0)
+    g_fw, F = cut(aT + r.fw, alive)
     bv = _closure_back(r, r.fw.expand(B, -1), beta)
 
-    def eps_grads(a, bv, mask):
+    def eps_grads(a, bv, mask, F):
+        """An epsilon arc's posterior, with the free energy of the cut of its frame."""
         via = _gather(a, lay.eps_in_src) + r.w_pad[lay.eps_in_arc] + bv[:, :, None]
-        return post(via, mask[:, :, None])
+        return post(via, mask[:, :, None] & torch.isfinite(F)[:, :, None], F)
 
     if n_eps:
-        g_eps += eps_grads(aT, bv, alive)
+        g_eps += eps_grads(aT, bv, alive, F)
     for t in range(T - 1, -1, -1):
         act = (t < r.lens)[:, None] & alive
         a = alpha[:, t]
@@ -322,12 +339,12 @@ def backward(r: _Run, beta: float, alpha, energy, gout, arc_grads: bool, out_dty
         ge = torch.zeros((B, V), dtype=r.acc, device=r.em.device)
         if lay.state_lab is not None:  # one emission per state: posteriors summed per state
             ebv = _gather(e, lay.state_lab) + bv
-            p = post(_gather(a, lay.in_src) + r.w_in + ebv[:, :, None], act[:, :, None])
+            p, F = cut(_gather(a, lay.in_src) + r.w_in + ebv[:, :, None], act[:, :, None])
             ge.scatter_add_(1, lay.state_lab.expand(B, -1), p.sum(2))
             nb = _softmin(_gather(ebv, lay.out_dst) + r.w_out, beta)
         else:
             cand = _gather(a, lay.in_src) + r.w_in + _gather(e, lay.in_lab) + bv[:, :, None]
-            p = post(cand, act[:, :, None])
+            p, F = cut(cand, act[:, :, None])
             lab = lay.in_lab.reshape(lay.in_lab.shape[0], -1).expand(B, -1)
             ge.scatter_add_(1, lab, p.flatten(1))
             nb = _softmin(_gather(bv, lay.out_dst) + r.w_out + _gather(e, lay.out_lab), beta)
@@ -337,8 +354,8 @@ def backward(r: _Run, beta: float, alpha, energy, gout, arc_grads: bool, out_dty
             g_in += p
         bv = torch.where(act, nb, bv)
         if n_eps:
-            g_eps += eps_grads(a, bv, act)
-    g_sw = torch.where(alive, torch.exp((r.sw + bv - F) * -beta) * go, 0.0)
+            g_eps += eps_grads(a, bv, act, F)
+    g_sw = cut(r.sw + bv, alive)[0]
     return (g_em, *_weight_grads(r, g_in, g_eps, g_sw, g_fw, shared))
 
 

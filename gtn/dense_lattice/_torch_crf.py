@@ -25,6 +25,12 @@ def path_energy(em, tags, trans, start, end, lengths: np.ndarray, check=True) ->
     the emissions' dtype; +inf with zero gradient for a sequence through a +inf energy.
     With ``check``, ValueError naming the first NaN or -inf emission on a path (one bool read
     back from the device; :func:`crf_nll` has checked every valid frame before)."""
+    return _path_energy(em, tags, trans, start, end, lengths, check).to(em.dtype)
+
+
+def _path_energy(em, tags, trans, start, end, lengths: np.ndarray, check) -> torch.Tensor:
+    """:func:`path_energy` in the accumulation dtype: :func:`crf_nll` subtracts the free
+    energy from it before rounding (a float32 path energy of 1e7 is off by up to 0.5)."""
     acc = _torch.accumulate_dtype()
     dev = em.device
     B, T, _ = em.shape
@@ -48,8 +54,7 @@ def path_energy(em, tags, trans, start, end, lengths: np.ndarray, check=True) ->
             "energies must be finite or +inf"
         )
     # a sequence through a +inf energy: no gradient (as the numba path), not ones
-    energy = torch.where(torch.isfinite(energy), energy, energy.detach())
-    return energy.to(em.dtype)
+    return torch.where(torch.isfinite(energy), energy, energy.detach())
 
 
 def crf_nll(em, tags, trans, start, end, lengths: np.ndarray, reduction: str) -> torch.Tensor:
@@ -57,7 +62,7 @@ def crf_nll(em, tags, trans, start, end, lengths: np.ndarray, reduction: str) ->
     acc = _torch.accumulate_dtype()
     chain = linear_chain_graphs(*(x.to(em.device) for x in (trans, start, end)))
     lattice = intersect_dense(chain, em, lengths)  # checks every valid frame's emissions
-    path = path_energy(em, tags, trans, start, end, lengths, check=False).to(acc)
+    path = _path_energy(em, tags, trans, start, end, lengths, check=False)
     free = lattice.free_energy(dtype=acc)
     dead = ~torch.isfinite(path)  # +inf, not inf - inf (F is +inf too when no path exists)
     loss = torch.where(dead, INF, path - torch.where(dead, 0.0, free))

@@ -10,6 +10,12 @@ import torch
 from . import _torch
 
 
+def _finite_only(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """grad where the returned energy ``out`` is finite, else 0: an energy beyond its dtype's
+    range (float32 2e38 * 3) is infinite, and an infinite result has zero gradient."""
+    return torch.where(torch.isfinite(out), grad, 0.0)
+
+
 def _weights_like(grads, inputs, needs) -> tuple:
     return tuple(
         g.to(x.device, x.dtype) if g is not None and n else None
@@ -24,15 +30,17 @@ class FreeEnergy(torch.autograd.Function):
         alpha, energy = _torch.forward(run, beta)
         ctx.run, ctx.alpha, ctx.energy, ctx.beta = run, alpha, energy, beta
         ctx.weights = (weight, start_weight, final_weight)
-        return energy.to(dtype)
+        out = energy.to(dtype)
+        ctx.out = out.detach()
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         needs = ctx.needs_input_grad
+        gout = _finite_only(grad.detach(), ctx.out)
         g_em, *gw = _torch.backward(
-            ctx.run, ctx.beta, ctx.alpha, ctx.energy, grad.detach(), needs[4],
-            ctx.run.em.dtype,
-        )  # fmt: skip
+            ctx.run, ctx.beta, ctx.alpha, ctx.energy, gout, needs[4], ctx.run.em.dtype
+        )
         return (
             None,
             None,
@@ -49,13 +57,15 @@ class MinEnergy(torch.autograd.Function):
         alpha, energy = _torch.forward(run, None)
         ctx.run, ctx.alpha, ctx.energy = run, alpha, energy
         ctx.weights = (weight, start_weight, final_weight)
-        return energy.to(emissions.dtype)
+        out = energy.to(emissions.dtype)
+        ctx.out = out.detach()
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         needs = ctx.needs_input_grad
         _, _, (g_em, *gw) = _torch.backtrack(
-            ctx.run, ctx.alpha, ctx.energy, grad.detach(), ctx.run.em.dtype
+            ctx.run, ctx.alpha, ctx.energy, _finite_only(grad.detach(), ctx.out), ctx.run.em.dtype
         )
         return (None, g_em if needs[1] else None, *_weights_like(gw, ctx.weights, needs[2:]))
 

@@ -9,7 +9,9 @@ consumes one label per frame (epsilon arcs, ``gtn.EPSILON``, consume none) and i
 ``free_energy(beta) = -(1/beta) log sum_paths exp(-beta E)``; ``min_energy() = min_paths E``.
 Both are differentiable with respect to the emissions (gradient: label posteriors, or the best
 path's indicator) and to every arc, start and final weight (expected counts). Memory is
-O(B * T * states). An utterance with no complete path has energy +inf and zero gradient.
+O(B * T * states). An utterance with no complete path has energy +inf and zero gradient; so
+has one whose energy is infinite in the returned dtype (float32 3 x 2e38 is +inf). beta must lie
+in [1e-300, inf): see docs/concepts/numerics.md for what large beta and large energies give.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 
 from .._internal.threads import sync_threads
 from ..graph import Graph, GraphError
+from ..scoring import check_beta
 from . import _banded, _dense, _logspace, _scaled, _statewise, _torch_lattice, _viterbi
 from ._backend import backend
 from ._prep import Grads, Scaled, Structure, Utterances, Weights, structure, weights
@@ -75,7 +78,7 @@ class DenseLattice:
         (default: the emissions'). The kernels accumulate in float64 whatever the emissions'
         dtype; ask for float64 to subtract two large free energies without cancellation (as
         MMI does: k2's ``use_double_scores``)."""
-        beta = _check_beta(beta)
+        beta = check_beta(beta)
         g = self.graphs
         out = self.emissions.dtype if dtype is None else dtype
         if self.backend == "torch":
@@ -108,7 +111,7 @@ class DenseLattice:
         """[B, T, V] posterior probability of each label at each frame under the Gibbs
         distribution exp(-beta E) over paths (rows sum to 1; zero on padding and for utterances
         with no path). Equal to the gradient of the free energy; not itself differentiable."""
-        beta = _check_beta(beta)
+        beta = check_beta(beta)
         if self.backend == "torch":
             return _torch_lattice.label_posteriors(self, beta)
         saved = _free_forward(self, beta)
@@ -187,13 +190,6 @@ def _check_labels(batch: GraphBatch, V: int) -> None:
             f"graph {g}, arc {arc - int(batch.arc_offsets[g])}: label {int(lab[arc])} "
             f"is out of range for emissions with V={V} labels"
         )
-
-
-def _check_beta(beta: float) -> float:
-    beta = float(beta)
-    if not beta > 0 or beta == INF:
-        raise ValueError(f"beta must be a positive finite number, got {beta}")
-    return beta
 
 
 def _check_emissions(emissions, lengths, values: bool = True) -> tuple[torch.Tensor, np.ndarray]:
@@ -323,6 +319,7 @@ class _Forward:
     use_log: np.ndarray | None = None  # [B] bool: utterances on the log-space kernels
     alpha_log: np.ndarray | None = None  # [2, B, T+1, Nmax] their forward values (see _log_forward)
     band_w: tuple | None = None  # the band kernels' weights (see _banded.band_weights)
+    on_band: np.ndarray | None = None  # [B] bool: utterances whose alpha_log are the band's
     checked: tuple | None = None  # (passed [B], emission posteriors) of the flush check
 
     @property
@@ -440,24 +437,30 @@ def _serial_if_one(kernel, which: np.ndarray):
 
 def _log_forward(lat: DenseLattice, s: _Forward, which: np.ndarray) -> None:
     """Exact log-space free energies for the utterances ``which`` (into s.energy)."""
-    if not which.any():
-        return
     st = lat.structure
     B, T, _ = lat.emissions.shape
+    if s.on_band is None:
+        s.on_band = np.zeros(B, np.bool_)
+    if not which.any():
+        return
     if s.alpha_log is None:
         s.alpha_log = np.empty((2, B, T + 1, max(st.max_nodes, 1)))  # [1]: the band's only
-    utt = _utterances(lat, which)
+    s.on_band[which] = False
     bd = _band(lat)
-    if bd is None:
-        _serial_if_one(_logspace.forward, which)(
-            s.beta, utt, _arc_list(lat), st.epsilons, st.label_sets, s.W, s.alpha_log[0], s.energy
-        )
-        return
-    if s.band_w is None:
+    if bd is not None and s.band_w is None:  # still None: beta * a weight leaves float64
         s.band_w = _banded.band_weights(bd, s.W, int(st.node_off[-1]), s.beta)
-    _serial_if_one(_banded.forward, which)(
-        s.beta, utt, st.node_off, st.state_ulab, st.label_sets, s.band_w, bd.width,
-        *s.alpha_log, s.energy,
+    if bd is not None and s.band_w is not None:
+        _serial_if_one(_banded.forward, which)(
+            s.beta, _utterances(lat, which), st.node_off, st.state_ulab, st.label_sets,
+            s.band_w, bd.width, *s.alpha_log, s.energy,
+        )  # fmt: skip
+        s.on_band[which] = ~np.isnan(s.energy[which])  # NaN: exponents beyond float64
+        which = which & ~s.on_band
+        if not which.any():
+            return
+    _serial_if_one(_logspace.forward, which)(
+        s.beta, _utterances(lat, which), _arc_list(lat), st.epsilons, st.label_sets, s.W,
+        s.alpha_log[0], s.energy,
     )  # fmt: skip
 
 
@@ -465,19 +468,21 @@ def _log_backward(lat: DenseLattice, s: _Forward, gout, which, arc_grads, bufs: 
     """Log-space posteriors times gout for the utterances ``which`` into ``bufs`` (returned,
     with arc buffers added where the general kernel needs them)."""
     st = lat.structure
-    utt = _utterances(lat, which)
-    if s.band_w is not None and not arc_grads:  # the band kernels give no arc posteriors
-        _serial_if_one(_banded.backward, which)(
-            s.beta, gout, utt, st.node_off, st.state_ulab, st.label_sets, s.band_w,
-            _band(lat).width, *s.alpha_log, bufs.em, bufs.sw, bufs.fw,
+    band = which & s.on_band
+    if band.any() and not arc_grads:  # the band kernels give no arc posteriors
+        _serial_if_one(_banded.backward, band)(
+            s.beta, gout, _utterances(lat, band), st.node_off, st.state_ulab, st.label_sets,
+            s.band_w, _band(lat).width, *s.alpha_log, bufs.em, bufs.sw, bufs.fw,
         )  # fmt: skip
-        return bufs
+        which = which & ~band
+        if not which.any():
+            return bufs
     if not arc_grads:  # the general log-space kernel always writes arc posteriors
         full = _buffers(lat, None, True)
         bufs = bufs._replace(w=full.w, ew=full.ew)
     alpha, energy = s.alpha_log[0], s.energy
-    args = (utt, _arc_list(lat), st.epsilons, st.label_sets, s.W)
-    if s.band_w is not None:  # the general kernel reads energies, not the band's values
+    args = (_utterances(lat, which), _arc_list(lat), st.epsilons, st.label_sets, s.W)
+    if (which & s.on_band).any():  # the general kernel reads energies, not the band's values
         alpha, energy = np.empty_like(alpha), energy.copy()
         _serial_if_one(_logspace.forward, which)(s.beta, *args, alpha, energy)
     _serial_if_one(_logspace.backward, which)(s.beta, gout, *args, alpha, energy, *bufs)
@@ -571,16 +576,25 @@ def _backtrack(lat: DenseLattice, alpha, energy_w, gout):
     return ali, (_grad_tensors(lat, bufs) if grads else None)
 
 
+def _gout(grad: torch.Tensor, finite: np.ndarray) -> np.ndarray:
+    """The output gradient as float64 numpy, 0 where the returned energy is infinite: an
+    energy beyond its dtype's range (float32 2e38 * 3) has zero gradient, as one without a
+    path."""
+    return np.where(finite, grad.detach().to(torch.float64).numpy(), 0.0)
+
+
 class _FreeEnergy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, lat, beta, dtype, emissions, weight, start_weight, final_weight):
         saved = _free_forward(lat, beta)
         ctx.lat, ctx.saved = lat, saved
-        return torch.from_numpy(saved.energy.copy()).to(dtype)
+        out = torch.from_numpy(saved.energy.copy()).to(dtype)
+        ctx.finite = torch.isfinite(out).numpy()
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        gout = _gout(grad, ctx.finite)
         arc_grads = ctx.needs_input_grad[4]  # CTC's constant graphs need none
         weights = any(ctx.needs_input_grad[4:7])
         g_em, g_w, g_sw, g_fw = _free_backward(
@@ -594,10 +608,12 @@ class _MinEnergy(torch.autograd.Function):
     def forward(ctx, lat, emissions, weight, start_weight, final_weight):
         alpha, ew = _tropical(lat)
         ctx.lat, ctx.alpha, ctx.ew = lat, alpha, ew
-        return torch.from_numpy(ew[0].copy()).to(emissions.dtype)
+        out = torch.from_numpy(ew[0].copy()).to(emissions.dtype)
+        ctx.finite = torch.isfinite(out).numpy()
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        gout = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        gout = _gout(grad, ctx.finite)
         _, (g_em, g_w, g_sw, g_fw) = _backtrack(ctx.lat, ctx.alpha, ctx.ew, gout)
         return None, g_em, g_w, g_sw, g_fw

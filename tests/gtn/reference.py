@@ -1,12 +1,13 @@
 """Test-only references: brute-force path enumeration over small graphs.
 
-Everything here is deliberately naive (plain Python, float64) so that it shares no code with
-the kernels it checks."""
+Everything here is deliberately naive (plain Python: float64, or exact fractions and mpmath in
+:func:`exact`) so that it shares no code with the kernels it checks."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from fractions import Fraction
 from typing import NamedTuple
 
 import gtn
@@ -93,3 +94,78 @@ def string_energies(paths: list[Path], beta: float | None = None) -> dict:
 def label_multiset(paths: list[Path], digits: int = 6) -> Counter:
     """Multiset of (ilabels, olabels, rounded energy): equal iff two graphs have the same paths."""
     return Counter((p.ilabels, p.olabels, round(p.energy, digits)) for p in paths)
+
+
+class Exact(NamedTuple):
+    """Free energy and posteriors of a graph's float weights, computed without rounding the
+    path energies (fractions) and with 200-digit exps and logs (mpmath): the truth the float64
+    kernels approximate, however large the energies or beta."""
+
+    free: float  # +inf without a complete path
+    arcs: list[float]  # posterior of each arc
+    start: list[float]  # of each start weight
+    final: list[float]  # of each final weight
+
+
+def exact(g: gtn.Graph, beta: float) -> Exact:
+    import mpmath
+
+    w, sw, fw, out_arcs = plain(g)
+    found: list[tuple[Fraction, tuple[int, ...], int, int]] = []  # energy, arcs, first, last
+
+    def walk(first: int, node: int, arcs: list[int], energy: Fraction) -> None:
+        if fw[node] != INF:
+            found.append((energy + Fraction(fw[node]), tuple(arcs), first, node))
+        for a in out_arcs.get(node, []):
+            if w[a] != INF:
+                arcs.append(a)
+                walk(first, int(g.dst[a]), arcs, energy + Fraction(w[a]))
+                arcs.pop()
+
+    for s in range(g.num_nodes):
+        if sw[s] != INF:
+            walk(s, s, [], Fraction(sw[s]))
+    arcs, start, final = [0.0] * g.num_arcs, [0.0] * g.num_nodes, [0.0] * g.num_nodes
+    if not found:
+        return Exact(INF, arcs, start, final)
+    with mpmath.workdps(200):
+
+        def mpf(x: Fraction):
+            return mpmath.mpf(x.numerator) / x.denominator
+
+        low = min(e for e, *_ in found)
+        b = mpmath.mpf(beta)
+        terms = [mpmath.exp(-b * mpf(e - low)) for e, *_ in found]  # exact differences
+        z = mpmath.fsum(terms)
+        free = mpf(low) - mpmath.log(z) / b
+        post_a = [mpmath.mpf(0)] * g.num_arcs
+        post_s = [mpmath.mpf(0)] * g.num_nodes
+        post_f = [mpmath.mpf(0)] * g.num_nodes
+        for term, (_, path, first, last) in zip(terms, found, strict=True):
+            p = term / z
+            for a in path:
+                post_a[a] += p
+            post_s[first] += p
+            post_f[last] += p
+        return Exact(float(free), *([float(x) for x in xs] for xs in (post_a, post_s, post_f)))
+
+
+def largest_partial_energy(g: gtn.Graph) -> float:
+    """The largest |energy| of a path prefix (start weight included) or complete path: what
+    the kernels' rounding is relative to."""
+    w, sw, fw, out_arcs = plain(g)
+    top = 0.0
+
+    def walk(node: int, energy: float) -> None:
+        nonlocal top
+        top = max(top, abs(energy))
+        if fw[node] != INF:
+            top = max(top, abs(energy + fw[node]))
+        for a in out_arcs.get(node, []):
+            if w[a] != INF:
+                walk(int(g.dst[a]), energy + w[a])
+
+    for s in range(g.num_nodes):
+        if sw[s] != INF:
+            walk(s, sw[s])
+    return top

@@ -71,3 +71,19 @@ def graphs(
         torch.tensor(sw[np.argsort(perm)], dtype=dtype),
         torch.tensor(fw[np.argsort(perm)], dtype=dtype),
     )
+
+
+# Energies that stress rounding: graphs()'s small weights plus, on some arcs, a large offset that
+# rounds them away in a partial sum (1e30) or keeps a few of their bits (1e6, 1e15); and inverse
+# temperatures from near-uniform to far past where beta * ulp(energy) >= 1.
+STRESS_OFFSETS = (0.0, 0.0, 1e6, -1e6, 1e15, 1e30, -1e30)
+STRESS_BETAS = (1e-3, 1.0, 1e6, 1e14, 1e20, 1e300)
+
+
+@st.composite
+def stress_graphs(draw, **kwargs):
+    """A :func:`graphs` graph whose arc energies get :data:`STRESS_OFFSETS` added."""
+    g = draw(graphs(**kwargs))
+    n = g.num_arcs
+    offsets = draw(st.lists(st.sampled_from(STRESS_OFFSETS), min_size=n, max_size=n))
+    return g.with_weights(g.weight + torch.tensor(offsets, dtype=g.weight.dtype))

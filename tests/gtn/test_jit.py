@@ -74,11 +74,12 @@ def test_serial_and_parallel_compilations_agree():
     weights = _sorted_weights(plan, *cat_weights(graphs))
     out = []
     for kernel in (_scoring_kernels.log_forward.serial, _scoring_kernels.log_forward.parallel):
-        alpha, free = np.empty(plan.node_off[-1]), np.empty(plan.num_graphs)
-        kernel(1.0, plan, weights, alpha, free)
-        out.append((alpha, free))
-    np.testing.assert_array_equal(out[0][0], out[1][0])
-    np.testing.assert_array_equal(out[0][1], out[1][1])
+        alpha, shift, scale = (np.empty(plan.node_off[-1]) for _ in range(3))
+        free = np.empty(plan.num_graphs)
+        kernel(1.0, plan, weights, alpha, shift, scale, free)
+        out.append((alpha, shift, scale, free))
+    for serial, parallel in zip(*out, strict=True):
+        np.testing.assert_array_equal(serial, parallel)
 
 
 def test_a_kernel_helper_runs_inside_kernels_and_refuses_a_python_call():

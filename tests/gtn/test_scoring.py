@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import gtn
 from gtn.scoring import arc_posteriors, best_path, best_path_arcs, free_energy, min_energy
 from tests.gtn import reference as ref
-from tests.gtn.strategies import graphs
+from tests.gtn.strategies import STRESS_BETAS, graphs, stress_graphs
 
 INF = math.inf
 BETAS = [0.5, 1.0, 3.0]
@@ -114,6 +114,72 @@ def test_best_path_energy_and_labels_match_a_best_enumerated_path(g):
 @given(g=graphs(max_nodes=6, max_arcs=12))
 def test_free_energy_is_at_most_min_energy(g):
     assert float(free_energy(g)) <= float(min_energy(g)) + 1e-12
+
+
+@pytest.mark.parametrize(
+    ("weights", "beta"),
+    [
+        ([1000.0, -1e30, 2000.0, -1e30], 1.0),  # 1000 and 2000 vanish next to -1e30
+        ([1e6 + 0.1, 0.2], 1e14),  # 0.2 keeps a few bits in 1e6 + 0.3: beta * ulp = 1.2e4
+        ([1000.1, 0.2], 1e20),  # was NaN
+        ([-3.0, 1e30, 0.5], 1e-3),
+    ],
+)
+def test_a_single_path_has_its_energy_however_its_weights_round(weights, beta):
+    """One path: F is its energy (the float sum min_energy gives) and every arc's posterior is
+    1. A weight rounded away in a large partial energy once left every term of the next state's
+    sum 0, so a reachable state read as unreached: F = +inf with zero gradient, or NaN."""
+    w = torch.tensor(weights, dtype=torch.float64, requires_grad=True)
+    g = gtn.linear([0] * len(weights), w)
+    F = free_energy(g, beta)
+    (grad,) = torch.autograd.grad(F, [w])
+    assert float(F.detach()) == float(min_energy(g).detach()) == ref.exact(g, beta).free
+    assert grad.tolist() == [1.0] * len(weights)
+
+
+def _rounding_scale(g) -> float:
+    """An energy error the kernels may make by rounding partial sums (float64): a few ulps of
+    the largest partial energy per arc of the longest path."""
+    return 4 * np.finfo(np.float64).eps * (g.num_nodes + 2) * max(ref.largest_partial_energy(g), 1)
+
+
+@pytest.mark.parametrize("beta", STRESS_BETAS)
+@given(g=stress_graphs(max_nodes=6, max_arcs=12))
+def test_free_energy_of_stress_energies_matches_exact_enumeration(g, beta):
+    """Energies up to 1e30 with small parts that round away, beta from 1e-3 to 1e300: F equals
+    the exact free energy of the float weights up to the rounding of partial sums, and
+    F <= min E up to the same rounding; +inf exactly when there is no path."""
+    exact = ref.exact(g, beta)
+    F, m = float(free_energy(g, beta)), float(min_energy(g))
+    if exact.free == INF:
+        assert F == m == INF
+        return
+    tol = _rounding_scale(g) + 4 * np.finfo(np.float64).eps * abs(exact.free)
+    assert abs(F - exact.free) <= tol
+    assert F <= m + tol
+
+
+@pytest.mark.parametrize("beta", STRESS_BETAS)
+@given(g=stress_graphs(max_nodes=6, max_arcs=12))
+def test_posteriors_of_stress_energies_are_a_distribution_over_paths(g, beta):
+    """Every path starts once and ends once, so the start posteriors sum to 1, and so do the
+    final ones, at any beta and energy magnitude (gradients were 0, 2 or NaN at beta * ulp(F)
+    >= 1). Where beta times the rounding is small, each posterior equals the exact one."""
+    leaves = [t.clone().requires_grad_() for t in (g.weight, g.start_weight, g.final_weight)]
+    F = free_energy(g.with_weights(*leaves), beta)
+    if not torch.isfinite(F):
+        return
+    arcs, start, final = torch.autograd.grad(F, leaves, allow_unused=True)
+    for p in (arcs, start, final):
+        if p is not None:
+            assert bool(((p >= 0) & (p <= 1 + 1e-12)).all())
+    assert float(start.sum()) == pytest.approx(1.0, abs=1e-12)
+    assert float(final.sum()) == pytest.approx(1.0, abs=1e-12)
+    if _rounding_scale(g) < 1e-9 / beta:
+        exact = ref.exact(g, beta)
+        np.testing.assert_allclose(arcs.numpy(), exact.arcs, atol=1e-7)
+        np.testing.assert_allclose(start.numpy(), exact.start, atol=1e-7)
+        np.testing.assert_allclose(final.numpy(), exact.final, atol=1e-7)
 
 
 def test_free_energy_tends_to_min_energy_as_beta_grows():
@@ -232,6 +298,29 @@ def test_beta_must_be_positive_and_finite():
     for beta in (0.0, -1.0, INF):
         with pytest.raises(ValueError, match="beta"):
             free_energy(g, beta)
+
+
+@pytest.mark.parametrize("beta", [1e-305, 1e-307, 1e-310, 5e-324])
+def test_a_beta_too_small_for_float64_is_refused_and_says_why(beta):
+    """Below 1e-300 the kernels' shift of 300 / beta overflows (F was +inf, or -inf where it is
+    -log(2) / beta = -6.9e306 at 1e-307) and F itself, of order log(#paths) / beta, soon does."""
+    g = random_dag(requires_grad=False)
+    for op in (free_energy, arc_posteriors, lambda g, beta: gtn.sample(g, 1, beta=beta)):
+        with pytest.raises(ValueError, match=r"beta = .* is below 1e-300: .* float64"):
+            op(g, beta)
+
+
+def test_the_smallest_beta_gives_the_mean_energy_less_log_of_the_path_count():
+    """At beta = 1e-300 every path weighs the same: F = mean E - log(#paths) / beta, and each
+    arc's posterior is the share of paths through it."""
+    g = random_dag(requires_grad=False)
+    paths = paths_of(g)
+    exact = ref.exact(g, 1e-300)
+    assert float(free_energy(g, 1e-300)) == pytest.approx(exact.free, rel=1e-15)
+    share = np.zeros(g.num_arcs)
+    for p in paths:
+        share[list(p.arcs)] += 1 / len(paths)
+    np.testing.assert_allclose(arc_posteriors(g, 1e-300).numpy(), share, atol=1e-12)
 
 
 # ------------------------------------------------------------------ gradient checks

@@ -9,7 +9,7 @@ import numpy as np
 
 import gtn
 from tests.gtn.reference import plain
-from tests.gtn.strategies import graphs
+from tests.gtn.strategies import graphs, stress_graphs
 
 INF = math.inf
 
@@ -71,3 +71,43 @@ dense_graphs = functools.partial(
 )
 """Random acceptors: emitting arcs anywhere (cycles allowed), epsilon arcs only from lower to
 higher node ids (before the ids are shuffled) so that they are acyclic."""
+
+stress_dense_graphs = functools.partial(
+    stress_graphs, max_nodes=4, max_arcs=8, acceptor=True, acyclic=False, epsilon_cycles=False
+)
+"""dense_graphs with arc energies up to +-1e30 (see ``stress_graphs``)."""
+
+
+def log_path_count(g: gtn.Graph, T: int) -> float:
+    """log of the number of paths consuming T labels (any labels: an upper bound on the
+    alignments of any emissions), counted exactly with integers."""
+    w, sw, fw, out_arcs = plain(g)
+    # count[v]: paths from a start state to v after t frames
+    count = [1 if x != INF else 0 for x in sw]
+    count = _eps_paths(g, count, out_arcs, w)
+    for _ in range(T):
+        nxt = [0] * g.num_nodes
+        for s, arcs in out_arcs.items():
+            for a in arcs:
+                if int(g.ilabel[a]) != gtn.EPSILON and w[a] != INF:
+                    nxt[int(g.dst[a])] += count[s]
+        count = _eps_paths(g, nxt, out_arcs, w)
+    total = sum(c for c, f in zip(count, fw, strict=True) if f != INF)
+    return math.log(total) if total else -INF
+
+
+def _eps_paths(g, count, out_arcs, w):
+    """Paths ending at each state after any number of (acyclic) epsilon arcs."""
+    total = list(count)
+    frontier = list(count)
+    for _ in range(g.num_nodes):
+        nxt = [0] * g.num_nodes
+        for s, arcs in out_arcs.items():
+            for a in arcs:
+                if int(g.ilabel[a]) == gtn.EPSILON and w[a] != INF:
+                    nxt[int(g.dst[a])] += frontier[s]
+        if not any(nxt):
+            break
+        total = [x + y for x, y in zip(total, nxt, strict=True)]
+        frontier = nxt
+    return total

@@ -9,16 +9,22 @@ import math
 import torch
 from hypothesis import strategies as st
 
+from tests.gtn.strategies import STRESS_OFFSETS
+
 F64 = torch.float64
 KINDS = ("plain", "peaked", "onehot", "inf")
+STRESS_KINDS = (*KINDS, "offset")  # and large partial energies (see emissions())
 
 
 class Emissions:
-    """Drawn logits [B, T, V], their energies -log_softmax(logits) and lengths [B]."""
+    """Drawn logits [B, T, V], their energies -log_softmax(logits) (plus per-frame offsets
+    [B, T] if given) and lengths [B]."""
 
-    def __init__(self, logits: torch.Tensor, lengths: torch.Tensor, kind: str):
+    def __init__(self, logits: torch.Tensor, lengths: torch.Tensor, kind: str, offsets=None):
         self.logits = logits
         self.energies = -logits.log_softmax(-1)
+        if offsets is not None:
+            self.energies = self.energies + offsets[:, :, None]
         self.lengths = lengths
         self.kind = kind
 
@@ -44,7 +50,9 @@ def emissions(
     - plain: logits randn;
     - peaked: logits randn / temperature, temperature in [0.01, 0.1] (a confident model);
     - onehot: energy 0 for one label per frame, 1e4 for the others;
-    - inf: +inf energies (impossible labels) at random, except label ``keep_finite`` if given.
+    - inf: +inf energies (impossible labels) at random, except label ``keep_finite`` if given;
+    - offset (in STRESS_KINDS): plain, each frame's energies shifted by one of
+      ``STRESS_OFFSETS`` (up to +-1e30): partial energies that round the small parts away.
 
     One draw in four is long (up to ``long_frames`` frames); lengths vary within the batch."""
     kind = draw(st.sampled_from(kinds))
@@ -69,4 +77,8 @@ def emissions(
         else:  # never every label of a frame: -log_softmax would be NaN
             drop &= torch.arange(V) != torch.randint(0, V, (B, T, 1), generator=gen)
         logits = logits.masked_fill(drop, -math.inf)
-    return Emissions(logits, lengths, kind)
+    offsets = None
+    if kind == "offset":
+        pick = torch.randint(0, len(STRESS_OFFSETS), (B, T), generator=gen)
+        offsets = torch.tensor(STRESS_OFFSETS, dtype=F64)[pick]
+    return Emissions(logits, lengths, kind, offsets)

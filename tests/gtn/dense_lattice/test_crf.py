@@ -166,3 +166,31 @@ def test_crf_nll_names_a_path_energy_that_overflows():
     z = torch.zeros(2, dtype=F64)
     with pytest.raises(ValueError, match="sequence 0's path energy overflows float64"):
         crf_nll(em, torch.zeros(1, 3, dtype=torch.long), torch.zeros(2, 2, dtype=F64), z, z)
+
+
+@pytest.mark.parametrize(
+    ("B", "K", "em_scale", "tr_scale"),
+    [(3, 25, 100.0, 1.0), (10, 5, 1000.0, 1e4)],  # few utterances, many tags; a wide range
+    ids=["torch-route", "wide-weights"],
+)
+def test_float32_nll_is_not_rounded_through_its_path_energy(B, K, em_scale, tr_scale):
+    """Both cases score path_energy - free_energy on the torch composition. Path energies near
+    1e7 were rounded to float32 (off by up to 0.5) before the float64 free energy was subtracted:
+    a loss off by 3.6e-3, or negative (-0.2) where the gold path is the best one. Reference:
+    pytorch-crf in float64 on the same float32 numbers; the loss may only carry float32's
+    rounding of itself."""
+    gen = torch.Generator().manual_seed(0)
+    T = 500
+    em = torch.randn(B, T, K, generator=gen) * em_scale
+    trans = torch.randn(K, K, generator=gen) * tr_scale
+    zeros = torch.zeros(K)
+    tags = crf_decode(em, trans, zeros, zeros)
+    ours = crf_nll(em, tags, trans, zeros, zeros, reduction="none")
+    crf = CRF(K, batch_first=True).double()
+    with torch.no_grad():
+        crf.transitions.copy_(-trans.double())
+        crf.start_transitions.zero_()
+        crf.end_transitions.zero_()
+        ref = -crf(-em.double(), tags, reduction="none")
+    assert ours.dtype == torch.float32 and (ours >= 0).all()
+    torch.testing.assert_close(ours.double(), ref, rtol=1e-6, atol=1e-5)

@@ -184,6 +184,29 @@ def test_no_path_gives_inf_and_zero_gradient_not_nan():
         assert (em.grad == 0).all() and not torch.isnan(g.weight.grad).any()
 
 
+@pytest.mark.parametrize("energy", [2e38, -2e38], ids=["above", "below"])
+def test_an_energy_beyond_float32_is_infinite_with_zero_gradient(energy):
+    """Three frames of +-2e38 sum to +-6e38, beyond float32 (the kernels add in float64): the
+    result is +-inf in float32, and an infinite result has zero gradient (it was 0.5 per
+    entry), for the free energy, the minimum energy and CTC alike; the float64 free energy
+    of the same numbers stays finite, with its posteriors."""
+    g = gtn.Graph.from_arrays(1, [0, 0], [0, 0], [0, 1], start=[0], final=[0])
+    for score in (
+        lambda em: intersect_dense(g, em).free_energy(),
+        lambda em: intersect_dense(g, em).min_energy(),
+        lambda em: gtn.ctc_loss(em, torch.tensor([[1]]), [3], [1], reduction="none"),
+    ):
+        em = torch.full((1, 3, 2), energy, dtype=torch.float32, requires_grad=True)
+        out = score(em)
+        assert out.dtype == torch.float32 and float(out[0]) == math.copysign(INF, energy)
+        (grad,) = torch.autograd.grad(out.sum(), em)
+        assert (grad == 0).all()
+    em = torch.full((1, 3, 2), energy, dtype=torch.float32, requires_grad=True)
+    F = intersect_dense(g, em).free_energy(dtype=F64)
+    (grad,) = torch.autograd.grad(F.sum(), em)
+    assert math.isfinite(float(F[0])) and grad.sum(-1).tolist() == [[1.0, 1.0, 1.0]]
+
+
 def test_impossible_frame_with_inf_emissions_gives_inf():
     g = gtn.Graph.from_arrays(1, [0], [0], [0], start=[0], final=[0]).to(F64)
     em = torch.zeros(1, 3, 2, dtype=F64)
@@ -285,3 +308,24 @@ def test_wrong_number_of_graphs_and_transducers_are_rejected():
 def test_beta_must_be_positive():
     with pytest.raises(ValueError, match="beta"):
         intersect_dense(_graph(), torch.zeros(1, 2, 3)).free_energy(beta=0.0)
+
+
+@pytest.mark.parametrize("beta", [1e-305, 1e-310])
+def test_a_beta_too_small_for_float64_is_refused_and_says_why(beta):
+    """Below 1e-300, log(#paths) / beta and the shifts of 300 / beta leave float64: the free
+    energy was +-inf or NaN. The graph-scoring operations refuse it the same way."""
+    lat = intersect_dense(_graph(), torch.zeros(1, 2, 3))
+    for op in (lat.free_energy, lat.label_posteriors):
+        with pytest.raises(ValueError, match=r"beta = .* is below 1e-300: .* float64"):
+            op(beta)
+
+
+def test_the_smallest_beta_gives_the_log_of_the_path_count():
+    """At beta = 1e-300 every path weighs the same: F = mean path energy - log(#paths) / beta
+    (here the energies are 0) and the posteriors are path counts."""
+    g = gtn.Graph.from_arrays(1, [0, 0], [0, 0], [0, 1], start=[0], final=[0]).to(F64)
+    em = torch.zeros(1, 5, 2, dtype=F64, requires_grad=True)
+    F = intersect_dense(g, em).free_energy(1e-300)
+    (grad,) = torch.autograd.grad(F.sum(), em)
+    assert float(F.detach()) == pytest.approx(-5 * math.log(2) / 1e-300, rel=1e-15)
+    torch.testing.assert_close(grad, torch.full_like(grad, 0.5))

@@ -1,7 +1,10 @@
 """Properties of the dense lattice on drawn long, peaked, one-hot-like and +inf-bearing
 emissions (see :mod:`strategies`): batch equals one by one, free energy <= minimum energy,
-label posteriors sum to one per frame, and CTC equals torch's."""
+label posteriors sum to one per frame, and CTC equals torch's; and, at any beta and with
+energies up to 1e30, the free energy within its exact bounds and posteriors that sum to one."""
 
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given
@@ -10,7 +13,8 @@ from hypothesis import strategies as st
 from gtn.dense_lattice import ctc_graphs, ctc_loss, intersect_dense
 from tests.gtn.dense_lattice import brute
 from tests.gtn.dense_lattice import logspace_reference as ref
-from tests.gtn.dense_lattice.strategies import emissions
+from tests.gtn.dense_lattice.strategies import STRESS_KINDS, emissions
+from tests.gtn.strategies import STRESS_BETAS
 
 F64 = torch.float64
 
@@ -77,3 +81,74 @@ def test_ctc_equals_torch_on_peaked_long_and_impossible_labels(e, data):
     # torch's rows of infinite losses are NaN even with a zero output gradient: live rows only
     torch.testing.assert_close(g_ours[live], g_want[live], rtol=0, atol=1e-6)
     assert (g_ours[~live] == 0).all()
+
+
+def _largest_finite(x: torch.Tensor) -> float:
+    x = x.detach().abs()
+    return float(x[torch.isfinite(x)].max()) if torch.isfinite(x).any() else 0.0
+
+
+def _largest_partial_energy(graphs, e) -> torch.Tensor:
+    """[B] a bound on |energy| of any path prefix: the sum over valid frames of the largest
+    finite |emission| and |arc energy|, plus the largest start and final ones."""
+    em = e.energies.abs().masked_fill(torch.isinf(e.energies), 0).amax(-1)  # [B, T]
+    valid = torch.arange(em.shape[1])[None, :] < e.lengths[:, None]
+    per_frame = em.masked_fill(~valid, 0).sum(-1)
+    out = []
+    for b, g in enumerate(graphs):
+        w, sw, fw = (_largest_finite(x) for x in (g.weight, g.start_weight, g.final_weight))
+        steps = int(e.lengths[b]) + g.num_nodes  # arcs of a path: a frame each, few epsilons
+        out.append(per_frame[b] + steps * w + sw + fw)
+    return torch.stack(out)
+
+
+def _assert_exact_bounds_and_normalised(graphs, e, beta):
+    """min E - log(#paths) / beta <= F <= min E (the exact bounds of a log-sum-exp), up to the
+    rounding of partial energies; +inf exactly when min E is; and the emission gradient (the
+    label posteriors) sums to 1 on every valid frame of a live utterance, 0 elsewhere."""
+    em = e.energies.clone().requires_grad_(True)
+    lat = intersect_dense(graphs, em, e.lengths)
+    free, low = lat.free_energy(beta), lat.min_energy().detach()
+    live = torch.isfinite(low)
+    assert torch.equal(torch.isfinite(free.detach()), live)
+    T = em.shape[1]
+    eps = np.finfo(np.float64).eps
+    tol = 8 * eps * (T + 8) * _largest_partial_energy(graphs, e)
+    for b in torch.nonzero(live).flatten().tolist():
+        g = graphs[b]
+        paths = brute.log_path_count(g, int(e.lengths[b]))
+        F_b, m = float(free[b].detach()), float(low[b])
+        tol_b = float(tol[b]) + 8 * eps * (T + 8) * (1 + paths) / beta  # and of the log-sum
+        assert m - paths / beta - tol_b <= F_b <= m + tol_b
+    if not live.any():
+        return
+    (grad,) = torch.autograd.grad(free[live].sum(), em)
+    assert torch.isfinite(grad).all() and (grad >= 0).all() and (grad <= 1 + 1e-9).all()
+    valid = torch.arange(T)[None, :] < e.lengths[:, None]
+    rows = grad.sum(-1)
+    want = (valid & live[:, None]).to(rows.dtype)
+    torch.testing.assert_close(rows, want, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("beta", STRESS_BETAS)
+@given(brute.stress_dense_graphs(), emissions(kinds=STRESS_KINDS, long_frames=200))
+def test_at_any_beta_free_energy_keeps_its_exact_bounds_and_posteriors_sum_to_one(beta, g, e):
+    """General graphs (the scaled and the general log-space kernels): beta from 1e-3 to 1e300,
+    arc energies and per-frame offsets up to +-1e30. Posteriors summed to 2, 1e46 or NaN at
+    beta * ulp(F) >= 1."""
+    _assert_exact_bounds_and_normalised([g] * e.logits.shape[0], e, beta)
+
+
+@pytest.mark.parametrize("beta", STRESS_BETAS)
+@given(emissions(num_labels=5, kinds=STRESS_KINDS, long_frames=300, min_length=1), st.data())
+def test_ctc_at_any_beta_keeps_its_exact_bounds_and_posteriors_sum_to_one(beta, e, data):
+    """CTC (the scaled kernels, then the band kernels, then the general ones when the band's
+    exponents would leave float64): +inf from beta = 1e16 on 50 frames, and from 1e11 on one-hot
+    0 / 1e4 emissions (the band's 'absent' exponent, -2**60, was above real ones)."""
+    B = e.logits.shape[0]
+    S = data.draw(st.integers(0, 4))
+    labels = st.lists(st.integers(1, 4), min_size=B * S, max_size=B * S)
+    targets = torch.tensor(data.draw(labels), dtype=torch.long).reshape(B, S)
+    tl = torch.tensor([data.draw(st.integers(0, S)) for _ in range(B)], dtype=torch.long)
+    graphs = ctc_graphs(targets, tl, 0, F64)
+    _assert_exact_bounds_and_normalised([graphs.graph(b) for b in range(B)], e, beta)

@@ -186,3 +186,39 @@ def test_a_scaled_pass_that_flushes_many_states_gives_up_without_the_check():
         logits.log_softmax(-1).transpose(0, 1), targets, lengths, target_lengths, reduction="none"
     )
     torch.testing.assert_close(torch.from_numpy(saved.energy), ref, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("beta", [1e11, 1e16, 1e300])
+def test_band_kernels_carry_exponents_of_any_size(beta, monkeypatch):
+    """Every emission 1e4, so every CTC alignment has energy T * 1e4 and F = T * 1e4 -
+    log(#alignments) / beta exactly; each frame's label posteriors sum to 1. beta * 1e4 * log2(e)
+    passes 2**60, the band kernels' old exponent of 'absent', within a few frames: F was +inf
+    with zero gradient (at 1e300 the exponents leave float64 and the general kernels take over).
+    """
+    from tests.gtn.dense_lattice.brute import log_path_count
+
+    T = 100
+    graphs = ctc_graphs(torch.tensor([[1, 2, 2], [3, 1, 0]]), torch.tensor([3, 2]), 0, F64)
+    em = torch.full((2, T, 4), 1e4, dtype=F64, requires_grad=True)
+    _log_space_only(monkeypatch, band=True)
+    F = intersect_dense(graphs, em).free_energy(beta)
+    (grad,) = torch.autograd.grad(F.sum(), em)
+    for b in range(2):
+        want = T * 1e4 - log_path_count(graphs.graph(b), T) / beta
+        assert float(F[b].detach()) == pytest.approx(want, rel=4 * T * 2.0**-52)  # T sums
+    torch.testing.assert_close(grad.sum(-1), torch.ones(2, T, dtype=F64), rtol=0, atol=1e-12)
+
+
+def test_band_posteriors_are_shares_of_the_band_sums_at_huge_energies(monkeypatch):
+    """Arc energies -1e30 round the others away: the one path's F is its energy and every frame's
+    posterior is 1 (they summed to 2: exponents near 2**100 rounded in the backward)."""
+    import gtn
+
+    g = gtn.linear([0, 1, 0, 1], torch.tensor([1000.0, -1e30, 2000.0, -1e30], dtype=F64))
+    em = torch.zeros(1, 4, 2, dtype=F64, requires_grad=True)
+    _log_space_only(monkeypatch, band=True)
+    lat = intersect_dense(g, em)
+    F = lat.free_energy()
+    (grad,) = torch.autograd.grad(F.sum(), em)
+    assert float(F.detach()) == pytest.approx(float(lat.min_energy().detach()), rel=1e-15)
+    torch.testing.assert_close(grad.sum(-1), torch.ones(1, 4, dtype=F64), rtol=0, atol=1e-12)

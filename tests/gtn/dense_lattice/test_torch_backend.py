@@ -54,6 +54,7 @@ from tests.gtn.dense_lattice.test_crf import (
     test_crf_rejects_unknown_reduction,
     test_decode_equals_pytorch_crf,
     test_float32_crf_matches_float64,
+    test_float32_nll_is_not_rounded_through_its_path_energy,
     test_linear_chain_graph_paths_are_tag_sequences_with_crf_energies,
     test_nll_and_gradients_equal_pytorch_crf,
 )
@@ -67,6 +68,8 @@ from tests.gtn.dense_lattice.test_ctc import (
     test_repeated_labels_at_minimal_length,
 )
 from tests.gtn.dense_lattice.test_intersect import (
+    test_a_beta_too_small_for_float64_is_refused_and_says_why,
+    test_an_energy_beyond_float32_is_infinite_with_zero_gradient,
     test_batch_equals_one_by_one_with_a_list_of_graphs,
     test_best_alignment_is_a_minimum_energy_path,
     test_float32_agrees_with_float64,
@@ -84,6 +87,7 @@ from tests.gtn.dense_lattice.test_intersect import (
     test_padding_frames_never_change_results_or_receive_gradient,
     test_results_are_deterministic,
     test_shared_graph_gradient_is_the_sum_over_the_batch,
+    test_the_smallest_beta_gives_the_log_of_the_path_count,
 )
 from tests.gtn.dense_lattice.test_logspace_reference import (
     test_alignment_energy_of_a_chain_path_is_its_path_energy,
@@ -92,7 +96,9 @@ from tests.gtn.dense_lattice.test_logspace_reference import (
     test_free_and_min_energy_and_posteriors_equal_brute_force,
 )
 from tests.gtn.dense_lattice.test_properties import (
+    test_at_any_beta_free_energy_keeps_its_exact_bounds_and_posteriors_sum_to_one,
     test_batch_equals_one_by_one,
+    test_ctc_at_any_beta_keeps_its_exact_bounds_and_posteriors_sum_to_one,
     test_ctc_equals_torch_on_peaked_long_and_impossible_labels,
     test_free_energy_is_at_most_min_energy_and_both_equal_the_reference,
     test_label_posteriors_sum_to_one_per_valid_frame,
