@@ -156,9 +156,7 @@ def forward(beta, utt, node_off, sulab, lab, bw, K, am, ae, energy):
         for t in range(T):
             ok &= _label_factors(utt.em[b, t], glabs, beta, pm, pe)
             x, xe = am[b, t], ae[b, t]
-            top[:] = NONE
-            for k in range(min(K, N)):
-                _max_into(top[k:], xe, we[k, n0 + k :], N - k)
+            _tops(top, xe, we, K, N, n0)
             acc[:] = 0.0
             for k in range(min(K, N)):
                 _align_into(acc[k:], x, xe, wm[k, n0 + k :], we[k, n0 + k :], top[k:], N - k)
@@ -168,6 +166,14 @@ def forward(beta, utt, node_off, sulab, lab, bw, K, am, ae, energy):
             ok &= _normalise(acc, top, am[b, t + 1], ae[b, t + 1], N)
         z = -_final(am[b, T, :N], ae[b, T, :N], fm[n0:], fe[n0:], acc) / beta
         energy[b] = z if ok else np.nan
+
+
+@nb.njit(cache=True, inline="always")
+def _tops(top, xe, we, K, N, n0):
+    """top[d] = the largest exponent among the terms into state d of a frame (NONE: no arc)."""
+    top[:] = NONE
+    for k in range(min(K, N)):
+        _max_into(top[k:], xe, we[k, n0 + k :], N - k)
 
 
 @nb.njit(cache=True, inline="always")
@@ -220,9 +226,7 @@ def backward(beta, gout, utt, node_off, sulab, lab, bw, K, am, ae, g_em, g_sw, g
             for u in range(glabs.shape[0]):
                 g_em[b, t, glabs[u]] += ge[u]
             x, xe = am[b, t], ae[b, t]
-            top[:] = NONE
-            for k in range(min(K, N)):
-                _max_into(top[k:], xe, we[k, n0 + k :], N - k)
+            _tops(top, xe, we, K, N, n0)
             acc[:] = 0.0
             for k in range(min(K, N)):
                 _terms_into(terms[k], acc[k:], x, xe, wm[k, n0 + k :], we[k, n0 + k :], top[k:],

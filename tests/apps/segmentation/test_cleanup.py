@@ -50,7 +50,7 @@ def brute_force(model: CleanupModel, u: torch.Tensor) -> tuple[torch.Tensor, flo
     ys = all_assignments(H * W, K)
     energies = model.energy(u.expand(len(ys), -1, -1, -1), ys.reshape(-1, H, W))
     best = int(energies.argmin())
-    return ys[best].reshape(H, W), float(energies[best])
+    return ys[best].reshape(H, W), float(energies[best].detach())
 
 
 @pytest.mark.parametrize("step", list(DIRECTIONS.values()))
