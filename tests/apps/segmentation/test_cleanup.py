@@ -152,7 +152,7 @@ def test_icm_returns_a_local_minimum_and_never_worsens_its_start():
         result = model.infer(u, "icm")
         y = result.assignment.reshape(-1)
         start = u.argmin(-1)
-        assert float(result.energy[0]) <= float(model.energy(u, start)[0]) + 1e-6
+        assert float(result.energy[0].detach()) <= float(model.energy(u, start)[0].detach()) + 1e-6
         for i, k in itertools.product(range(H * W), range(K)):
             z = y.clone()
             z[i] = k
