@@ -290,14 +290,11 @@ class Graph:
             ("start_weight", self.start_weight, "node"),
             ("final_weight", self.final_weight, "node"),
         ):
-            if w.numel():
-                wd = w.detach()
-                bad = torch.nonzero(torch.isnan(wd) | (wd == -INF)).flatten()
-                if bad.numel():
-                    i = int(bad[0])
-                    raise GraphError(
-                        f"{what} {i}: {name} is {float(wd[i])}; energies must be finite or +inf"
-                    )
+            i = first_bad_energy(w)
+            if i >= 0:
+                raise GraphError(
+                    f"{what} {i}: {name} is {float(w.detach()[i])}; energies must be finite or +inf"
+                )
         if n > 0 and not bool(torch.isfinite(self.start_weight.detach()).any()):
             raise GraphError(f"graph with {n} nodes has no start state")
 
@@ -493,3 +490,17 @@ def _node_weights(kind: str, n: int, nodes, weights, dtype) -> torch.Tensor:
     w = torch.broadcast_to(w.to(dtype), (nodes.shape[0],))
     # index_put keeps autograd to user-supplied weights
     return full.index_put((torch.from_numpy(nodes),), w)
+
+
+_NUMPY_FLOATS = (torch.float16, torch.float32, torch.float64)  # .numpy() reads these
+
+
+def first_bad_energy(t: torch.Tensor) -> int:
+    """The flat index of the first NaN or -inf in ``t``, or -1: energies are finite or +inf.
+    numpy on the CPU (see ``dense_lattice.intersection._check_values``); elsewhere one bool
+    read back."""
+    td = t.detach()
+    a = td.numpy() if td.device.type == "cpu" and td.dtype in _NUMPY_FLOATS else td
+    if not td.numel() or bool((a > -INF).all()):
+        return -1
+    return int(torch.nonzero(~(td.reshape(-1) > -INF))[0, 0])

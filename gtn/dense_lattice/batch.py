@@ -12,10 +12,9 @@ import numpy as np
 import torch
 
 from .._internal.batch import as_batch, cat_weights, pack
-from ..graph import EPSILON, INF, Graph, GraphError, _as_int32
+from ..graph import EPSILON, Graph, GraphError, _as_int32, first_bad_energy
 
 _STRUCTURE = ("node_offsets", "arc_offsets", "src", "dst", "label")
-_NUMPY_FLOATS = (torch.float16, torch.float32, torch.float64)  # .numpy() reads these
 
 
 class GraphBatch:
@@ -187,16 +186,6 @@ def _offsets(name: str, values) -> np.ndarray:
             "size cannot be negative)"
         )
     return off
-
-
-def first_bad_energy(t: torch.Tensor) -> int:
-    """The flat index of the first NaN or -inf in ``t``, or -1: energies are finite or +inf.
-    numpy on the CPU (see ``intersection._check_values``); elsewhere one bool read back."""
-    td = t.detach()
-    a = td.numpy() if td.device.type == "cpu" and td.dtype in _NUMPY_FLOATS else td
-    if not td.numel() or bool((a > -INF).all()):
-        return -1
-    return int(torch.nonzero(~(td.reshape(-1) > -INF))[0, 0])
 
 
 def check_energies(name: str, value) -> None:
